@@ -76,12 +76,16 @@ def _pick_time_column(frame: pd.DataFrame, source: str, time_column: str | None)
 def read_series(source: str | Path, value_column: str | None = None, *,
                 time_column: str | None = None, location: str | None = None,
                 minimum: float | None = None, maximum: float | None = None,
-                base_dir: Path | None = None, check_step: bool = True) -> pd.Series:
+                base_dir: Path | None = None, check_step: bool = True,
+                window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.Series:
     """Read one validated value column as a float Series on a UTC DatetimeIndex.
 
     ``value_column`` defaults to ``SPP`` (then ``LMP``) for gridstatus frames, else the only
     numeric column besides time. Validation: parseable tz-aware timestamps, no duplicates, sorted,
-    no gaps (``check_step``), no NaN, values within [minimum, maximum].
+    no gaps (``check_step``), no NaN, values within [minimum, maximum]. With ``window``
+    (start, end), values are checked only on the rows a run over that window uses (the row in
+    force at start through the last row before end), so a defect elsewhere in a long file does
+    not block a run that never reads it; timestamps are always checked in full.
     """
     path = resolve_source(source, base_dir)
     label = str(source)
@@ -118,13 +122,21 @@ def read_series(source: str | Path, value_column: str | None = None, *,
     index = parse_utc_timestamps(frame[tcol], label, tcol)
     if check_step:
         check_index(index, label, tcol)
-    raw = pd.to_numeric(frame[value_column], errors="coerce").to_numpy(dtype="float64")
-    not_numeric = np.isnan(raw) & frame[value_column].notna().to_numpy()
+    values = frame[value_column]
+    if window is not None:
+        first = max(int(index.searchsorted(window[0], side="right")) - 1, 0)
+        last = int(index.searchsorted(window[1], side="left"))
+        index, values = index[first:last], values.iloc[first:last]
+        offset = first
+    else:
+        offset = 0
+    raw = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    not_numeric = np.isnan(raw) & values.notna().to_numpy()
     if not_numeric.any():
         row = int(np.argmax(not_numeric))
-        raise DataError(label, f"not a number: {frame[value_column].iloc[row]!r}", row=row + 1,
+        raise DataError(label, f"not a number: {values.iloc[row]!r}", row=row + offset + 1,
                         column=value_column)
-    check_values(raw, label, value_column, minimum=minimum, maximum=maximum)
+    check_values(raw, label, value_column, minimum=minimum, maximum=maximum, row_offset=offset)
     return pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
 
 

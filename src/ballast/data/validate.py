@@ -19,7 +19,7 @@ def parse_utc_timestamps(values: pd.Series, source: str, column: str) -> pd.Date
     an offset ('...Z', '-06:00') and tz-aware values are converted to UTC.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return pd.DatetimeIndex(values).tz_convert("UTC")
+        return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns")
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         raise DataError(source, "timestamps have no time zone; give UTC ('...Z') or an offset",
                         column=column)
@@ -38,7 +38,7 @@ def parse_utc_timestamps(values: pd.Series, source: str, column: str) -> pd.Date
         row = int(np.argmin(has_offset))
         raise DataError(source, f"timestamp {text.iloc[row]!r} has no time zone; give UTC "
                         "('...Z') or an offset such as -06:00", row=row + 1, column=column)
-    return pd.DatetimeIndex(parsed)
+    return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
 def check_index(index: pd.DatetimeIndex, source: str, column: str,
@@ -73,22 +73,23 @@ def check_index(index: pd.DatetimeIndex, source: str, column: str,
 
 
 def check_values(values: np.ndarray, source: str, column: str, *, minimum: float | None = None,
-                 maximum: float | None = None) -> None:
+                 maximum: float | None = None, row_offset: int = 0) -> None:
     """Reject NaN/inf and values outside [minimum, maximum] with the first offending row."""
     values = np.asarray(values, dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(source, "missing or non-numeric value (NaN)", row=row + 1, column=column)
+        raise DataError(source, "missing or non-numeric value (NaN)", row=row + row_offset + 1,
+                        column=column)
     if minimum is not None:
         low = values < minimum
         if low.any():
             row = int(np.argmax(low))
             raise DataError(source, f"value {values[row]:g} below the allowed minimum {minimum:g}",
-                            row=row + 1, column=column)
+                            row=row + row_offset + 1, column=column)
     if maximum is not None:
         high = values > maximum
         if high.any():
             row = int(np.argmax(high))
             raise DataError(source, f"value {values[row]:g} above the allowed maximum {maximum:g}",
-                            row=row + 1, column=column)
+                            row=row + row_offset + 1, column=column)

@@ -19,7 +19,7 @@ INITIAL_SUBSIDY_BTC = 50.0
 HALVING_TIMES_UTC = pd.DatetimeIndex(
     ["2012-11-28T15:24:38Z", "2016-07-09T16:46:13Z", "2020-05-11T19:23:43Z",
      "2024-04-20T00:09:27Z"]
-)
+).as_unit("ns")
 
 
 def block_subsidy_btc(height):
@@ -37,7 +37,7 @@ def block_subsidy_btc_at(time_utc):
 
     Valid from the genesis block up to the next (2028) halving, whose date is not fixed.
     """
-    times = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(time_utc, utc=True)))
+    times = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(time_utc, utc=True))).as_unit("ns")
     epoch = np.searchsorted(HALVING_TIMES_UTC.asi8, times.asi8, side="right")
     out = INITIAL_SUBSIDY_BTC / (2.0 ** epoch)
     return out if np.ndim(time_utc) else float(out[0])
