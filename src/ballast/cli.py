@@ -69,7 +69,8 @@ def simulate(
 ) -> None:
     """Backtest a scenario against its business-as-usual baseline."""
     from ballast.report.html import write_report
-    from ballast.sim import Results, simulate as run_sim
+    from ballast.sim import Results
+    from ballast.sim import simulate as run_sim
 
     path = find_example(scenario) or Path(scenario)
     try:
@@ -162,7 +163,8 @@ def market(
     t = Table(title=f"Market on {day} (UTC)", show_header=False)
     t.add_row("BTC price", f"{info['btc_price_usd']:,.0f} USD")
     t.add_row("difficulty", f"{info['difficulty']:.4e}")
-    t.add_row("block subsidy", f"{info['block_subsidy_btc']} BTC (+ fees {info['fee_share_of_revenue']:.0%} of revenue)")
+    fees = f"(+ fees {info['fee_share_of_revenue']:.0%} of revenue)"
+    t.add_row("block subsidy", f"{info['block_subsidy_btc']} BTC {fees}")
     t.add_row("hashprice", f"{info['hashprice_usd_per_ph_day']:.2f} USD/PH/day")
     for name, be in info["breakeven_usd_per_mwh"].items():
         t.add_row(f"breakeven {name}", f"{be:.1f} USD/MWh")
