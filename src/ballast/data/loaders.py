@@ -145,7 +145,9 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         raise DataError(label, f"not a number: {values.iloc[row]!r}", row=row + offset + 1,
                         column=value_column)
     check_values(raw, label, value_column, minimum=minimum, maximum=maximum, row_offset=offset)
-    return pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
+    out = pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
+    out.attrs["step"] = step  # the file's interval length, kept for align() on short windows
+    return out
 
 
 def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
@@ -158,7 +160,8 @@ def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
     """
     if len(index) == 0:
         return pd.Series([], index=index, dtype="float64", name=series.name)
-    src_step = series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta(0)
+    src_step = series.attrs.get("step") or (
+        series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta(0))
     dst_step = index[1] - index[0] if len(index) > 1 else src_step
     end_needed = index[-1] + dst_step
     if series.index[0] > index[0] or series.index[-1] + src_step < end_needed:
