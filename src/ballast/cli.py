@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,11 +48,11 @@ def kpi_rich_table(results) -> Table:
     table = Table(title=f"KPIs - {results.simulation.scenario.name}", show_lines=False)
     for col, justify in (("KPI", "left"), ("Ballast", "right"), ("Baseline", "right"),
                          ("Delta", "right"), ("Unit", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, no_wrap=True)
     for name, row in results.kpis.iterrows():
         delta = row.delta
         style = "" if delta == 0 or delta != delta else ("green" if delta > 0 else "yellow")
-        table.add_row(name, _fmt(row.ballast, row.unit), _fmt(row.baseline, row.unit),
+        table.add_row(escape(name), _fmt(row.ballast, row.unit), _fmt(row.baseline, row.unit),
                       f"[{style}]{_fmt(delta, row.unit)}[/]" if style else _fmt(delta, row.unit),
                       row.unit)
     return table

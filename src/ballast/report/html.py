@@ -123,7 +123,18 @@ def power_figure(results) -> go.Figure:
     fig.add_hline(y=sim.config.import_limit_mw, line={"color": ASSET_COLOURS["limit"],
                                                       "dash": "dash"},
                   annotation_text="import limit", annotation_position="top left")
-    return _layout(fig, "Campus power (hourly means)", "MW", 460)
+    fig = _layout(fig, "Campus power (hourly means; drag the slider or pick a span)", "MW", 500)
+    if len(hourly) > 24 * 21:  # open on a readable fortnight, the whole run one click away
+        # the fortnight with the most import-limit binding, else the first one
+        binding = (f["binding_rule"].astype(str) == "import_limit").resample("14D").sum()
+        start = binding.idxmax() if binding.max() > 0 else hourly.index[0]
+        fig.update_xaxes(range=[start, start + pd.Timedelta("14D")],
+                         rangeslider={"visible": True, "thickness": 0.08},
+                         rangeselector={"buttons": [
+                             {"count": 7, "label": "1w", "step": "day", "stepmode": "backward"},
+                             {"count": 1, "label": "1m", "step": "month", "stepmode": "backward"},
+                             {"step": "all", "label": "all"}]})
+    return fig
 
 
 def price_figure(results) -> go.Figure:
