@@ -24,6 +24,8 @@ from ballast.scenario import ScenarioError, load_scenario
 app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
+if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
+    console = Console(width=120)
 err = Console(stderr=True)
 
 
