@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SLEEP_POWER_W = 25.0  # LuxOS sleep leaves ~25 W (Luxor / Hashrate Index, "How LuxOS Powers Down Fast")
+# LuxOS sleep leaves ~25 W (Luxor / Hashrate Index, "How LuxOS Powers Down Fast")
+SLEEP_POWER_W = 25.0
 IDLE_POWER_W = 150.0  # control board + fans with boards at minimum clock (assumption)
 POWER_EXPONENT = 1.6  # power ~ f * V^2 with V rising with f (assumption)
 PROFILE_STEP_MHZ = 25  # LuxOS built-in profile spacing (protocol note)

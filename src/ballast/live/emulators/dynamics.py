@@ -59,7 +59,12 @@ class MinerDynamics:
         self._ramp = _Ramp(clock(), 0.0, p0, p0, h0, h0)
 
     def _start_ramp(
-        self, to_power_w: float, to_hashrate_th_s: float, duration_s: float, *, hash_now: float | None = None
+        self,
+        to_power_w: float,
+        to_hashrate_th_s: float,
+        duration_s: float,
+        *,
+        hash_now: float | None = None,
     ) -> None:
         now = self.clock()
         h_from = self.hashrate_th_s() if hash_now is None else hash_now
