@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
+from ballast.live.drivers.aio import run as aio_run
 from ballast.live.emulators.catalog import CATALOG
 from ballast.live.emulators.luxos import DEFAULT_MODELS, LUXOS_PORT, MinerEmulator
 
@@ -52,6 +53,7 @@ def run_miner_emulator(
     *,
     port: int = LUXOS_PORT,
     duration_s: float | None = None,
+    prefer_uvloop: bool = True,
 ) -> None:
     """Serve ``count`` emulated miners until SIGINT/SIGTERM (or ``duration_s`` [s]); blocks.
 
@@ -59,7 +61,10 @@ def run_miner_emulator(
     """
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
-    asyncio.run(_serve_miners(count, base_ip, list(models), port, duration_s))
+    aio_run(
+        _serve_miners(count, base_ip, list(models), port, duration_s),
+        prefer_uvloop=prefer_uvloop,
+    )
 
 
 @emulate_app.command("miners")
@@ -71,10 +76,13 @@ def miners(
     ),
     port: int = typer.Option(LUXOS_PORT, "--port"),
     duration_s: float = typer.Option(0.0, "--duration-s", help="Stop after this; 0 = never."),
+    uvloop: bool = typer.Option(True, "--uvloop/--no-uvloop", help="Use uvloop if installed."),
 ) -> None:
     """Serve N emulated LuxOS miners on 127.0.0.x:4028 until interrupted."""
     try:
-        run_miner_emulator(count, base_ip, model, port=port, duration_s=duration_s or None)
+        run_miner_emulator(
+            count, base_ip, model, port=port, duration_s=duration_s or None, prefer_uvloop=uvloop
+        )
     except (ValueError, KeyError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         typer.echo(f"error: {msg}", err=True)
