@@ -1,0 +1,640 @@
+"""The live runtime: an asyncio loop that runs the shared controller on real (or emulated) devices.
+
+Each tick (default 1 s): freeze a snapshot of the site (latest meter sample, AI power, market
+policy, obligations), call ``ballast.control.step`` (the same compiled rule stack as the
+backtest), turn the miners-per-group decision into sleep/wake commands for particular miners,
+fan them out with read-back verification, and commit everything the tick saw and did to the
+store in one transaction. Alongside the tick:
+
+- a meter poller (every ``ufr.poll_s``) that is also the under-frequency relay *fast path*:
+  below 59.70 Hz (ERCOT NPRR828) the relay-assigned miners are slept at once, without waiting
+  for a tick, and the trip is logged with its latency;
+- the watchdog: no good meter read for ``watchdog.meter_stale_s`` puts the site in the safe
+  state (every miner asleep) until the meter is back; stale AI telemetry is replaced by the AI
+  tenant's full facility load;
+- a periodic fleet read-back that marks miners reachable/compliant again or not, and re-sends
+  the wanted state to non-compliant ones.
+
+A miner that does not comply (timeout, refused, acknowledged-but-ignored) is taken out of the
+controller's hands for that tick: its power (assumed full unless it reads asleep) counts as
+inflexible load, so the controller makes up the difference with the other miners.
+
+Scaled emulation: a group's addresses may each stand for ``miners_per_device`` real miners; the
+controller then sees a group of ``len(addresses)`` units of that many miners' power each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
+from ballast.live.obligations import (
+    DrEvent,
+    dr_cap_mw,
+    dr_reduction_mw,
+    meter_stale,
+    ufr_may_restore,
+    ufr_should_trip,
+)
+from ballast.live.site_config import SiteConfig
+from ballast.live.store import CommandRecord, EventRecord, Store, TickRecord
+from ballast.scenario import Scenario
+
+log = logging.getLogger("ballast.live")
+
+GroupMode = str  # "auto" | "curtailed" (manual) ; "ufr_tripped" is reported, not set
+NON_COMPLIANT = ("ignored", "error")
+UNREACHABLE = ("timeout", "refused", "unknown")
+
+
+@dataclass
+class Device:
+    """What the runtime knows about one miner address."""
+
+    ip: str
+    group: int
+    want_run: bool | None = None  # the state we last commanded (None: never commanded)
+    status: str = "unknown"  # ok | ignored | error | timeout | refused | unknown
+    asleep: bool | None = None  # as last read back
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Policy:
+    """Operator-settable controller inputs (API ``PUT /api/v1/policy``)."""
+
+    price_usd_per_mwh: float
+    hashprice_usd_per_ph_day: float
+    economic_dispatch: bool
+    import_margin_mw: float
+
+
+def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:
+    """The scenario's controller config with each group's count = its addresses and each
+    unit's power x ``miners_per_device``. Groups without addresses get count 0."""
+    cfg = ControllerConfig.from_scenario(scenario)
+    g = cfg.groups
+    names = list(g.names)
+    devices = {m.group: m for m in site.miners}
+    unknown = sorted(set(devices) - set(names))
+    if unknown:
+        raise ValueError(f"site config miners: group(s) {unknown} are not in the scenario "
+                         f"(groups: {names})")
+    count = np.zeros(len(names), dtype=np.int64)
+    per = np.ones(len(names))
+    for i, name in enumerate(names):
+        if name in devices:
+            count[i] = len(devices[name].addresses())
+            per[i] = devices[name].miners_per_device
+    groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
+    return replace(cfg, groups=groups)
+
+
+def _utc(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Runtime:
+    """One campus, live. ``await run()`` until ``stop()``; see the module docstring."""
+
+    def __init__(self, scenario: Scenario, site: SiteConfig, *, fleet: MinerFleet, meter: Meter,
+                 store: Store, ai: AiTelemetry | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.scenario = scenario
+        self.site = site
+        self.fleet = fleet
+        self.meter = meter
+        self.ai = ai
+        self.store = store
+        self.clock = clock
+        self.base_cfg = scaled_controller_config(scenario, site)
+        self.group_names = list(self.base_cfg.groups.names)
+        gidx = {n: i for i, n in enumerate(self.group_names)}
+        self.devices: dict[str, Device] = {}
+        for m in site.miners:
+            for ip in m.addresses():
+                self.devices[ip] = Device(ip, gidx[m.group])
+        bad = sorted(set(site.ufr.groups) - set(gidx))
+        if bad:
+            raise ValueError(f"site config ufr.groups: {bad} are not scenario groups "
+                             f"({self.group_names})")
+        self.ufr_groups = {gidx[n] for n in site.ufr.groups}
+        ai_cfg = scenario.ai
+        self.ai_full_mw = ai_cfg.it_load_mw * ai_cfg.pue if ai_cfg else 0.0
+        self.policy = Policy(site.market.price_usd_per_mwh, site.market.hashprice_usd_per_ph_day,
+                             scenario.control.economic_dispatch, scenario.control.import_margin_mw)
+        self.modes: dict[str, GroupMode] = {n: "auto" for n in self.group_names}
+        self.state = ControllerState.initial(self.base_cfg, clock(), running=True)
+        self.tick_no = 0
+        self.safe_mode = False
+        self.meter_sample: MeterSample | None = None
+        self.meter_ok_s: float | None = None
+        self.ai_power_mw: float | None = None
+        self.ai_ok_s: float | None = None
+        self.ufr_tripped = False
+        self.ufr_above_since_s: float | None = None
+        self.ufr_trips = 0
+        self.dr_events: dict[str, DrEvent] = {}
+        self.dr_baselines: dict[str, tuple[float, float]] = {}  # id -> (import, miners) [MW]
+        self.last_tick: dict[str, Any] | None = None
+        self.subscribers: set[asyncio.Queue] = set()
+        self.on_tick: list[Callable[[dict[str, Any]], None]] = []
+        self._pending_events: list[EventRecord] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._command_lock = asyncio.Lock()
+        self.started = asyncio.Event()
+
+    # ------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Resume from the store, learn the fleet's state, start the pollers."""
+        self._resume()
+        await self._read_fleet(resend=False)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._meter_loop(), name="meter"),
+                       loop.create_task(self._fleet_read_loop(), name="fleet-read")]
+        if self.ai is not None:
+            self._tasks.append(loop.create_task(self._ai_loop(), name="ai"))
+        await self._wait_first_meter()
+        self.started.set()
+
+    async def _wait_first_meter(self) -> None:
+        limit = self.clock() + self.site.watchdog.meter_stale_s
+        while self.meter_ok_s is None and self.clock() < limit and not self._stop.is_set():
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> None:
+        """Tick until ``stop()``; then shut down gracefully."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        try:
+            while not self._stop.is_set():
+                await self.tick()
+                next_t += self.site.tick_s
+                now = loop.time()
+                if next_t < now:  # overran: skip missed ticks rather than bunch them
+                    next_t = now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), next_t - now)
+        finally:
+            await self.shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        action = self.site.shutdown_action
+        if action == "sleep" and self.devices:
+            # Nobody watches the limit once we are gone: leave the miners asleep (safe state).
+            with contextlib.suppress(Exception):
+                res = await self.fleet.sleep(list(self.devices))
+                self._apply_outcomes(res.outcomes, want_run=False)
+        with contextlib.suppress(Exception):
+            self.store.add_event(EventRecord(self.clock(), "shutdown",
+                                             f"runtime stopped; miners: {action}"), self.tick_no)
+        for q in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(None)
+
+    def _resume(self) -> None:
+        saved = self.store.load_state()
+        for row in self.store.dr_events():
+            self.dr_events[row["id"]] = DrEvent(row["id"], row["start_s"], row["end_s"],
+                                                row["reduction_mw"], row["reduction_share"],
+                                                row["cancelled_s"])
+        if saved is None:
+            self.store.add_event(EventRecord(self.clock(), "start", "fresh start"))
+            return
+        tick, time_s, st = saved
+        self.tick_no = tick
+        n = len(self.group_names)
+        if len(st.get("econ_on", [])) == n:
+            self.state.econ_on[:] = np.asarray(st["econ_on"], dtype=bool)
+            self.state.last_change_s[:] = np.asarray(st["last_change_s"], dtype="float64")
+            self.state.running[:] = np.asarray(st["running"], dtype=np.int64)
+        self.modes.update({k: v for k, v in st.get("modes", {}).items() if k in self.modes})
+        pol = st.get("policy")
+        if pol:
+            self.policy = Policy(**pol)
+        self.ufr_tripped = bool(st.get("ufr_tripped", False))
+        self.ufr_above_since_s = st.get("ufr_above_since_s")
+        self.dr_baselines = {k: tuple(v) for k, v in st.get("dr_baselines", {}).items()}
+        self.safe_mode = bool(st.get("safe_mode", False))
+        self.store.add_event(EventRecord(self.clock(), "resume",
+                                         f"resumed after tick {tick} ({_utc(time_s)})",
+                                         {"from_tick": tick, "from_time_s": time_s}))
+
+    def _state_doc(self) -> dict[str, Any]:
+        return {"econ_on": self.state.econ_on.tolist(),
+                "last_change_s": self.state.last_change_s.tolist(),
+                "running": self.state.running.tolist(), "modes": dict(self.modes),
+                "policy": vars(self.policy).copy(), "ufr_tripped": self.ufr_tripped,
+                "ufr_above_since_s": self.ufr_above_since_s,
+                "dr_baselines": {k: list(v) for k, v in self.dr_baselines.items()},
+                "safe_mode": self.safe_mode}
+
+    # --------------------------------------------------------------- pollers
+    async def _meter_loop(self) -> None:
+        period = self.site.ufr.poll_s if self.site.ufr.enabled else min(self.site.tick_s, 0.5)
+        timeout = self.site.meter.timeout_s if self.site.meter else 0.5
+        while True:
+            try:
+                sample = await asyncio.wait_for(self.meter.read(), timeout)
+            except Exception as e:  # any failure only ages the data; the watchdog judges
+                log.debug("meter read failed: %s", e)
+            else:
+                self.meter_sample = sample
+                self.meter_ok_s = self.clock()
+                if self.site.ufr.enabled:
+                    await self._check_ufr(sample.frequency_hz)
+            await asyncio.sleep(period)
+
+    async def _ai_loop(self) -> None:
+        assert self.ai is not None
+        timeout = self.site.ai.timeout_s if self.site.ai else 0.5
+        while True:
+            try:
+                self.ai_power_mw = float(await asyncio.wait_for(self.ai.read_power_mw(), timeout))
+                self.ai_ok_s = self.clock()
+            except Exception as e:
+                log.debug("AI telemetry read failed: %s", e)
+            await asyncio.sleep(min(self.site.tick_s, 1.0) / 2)
+
+    async def _fleet_read_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.site.fleet.read_every_s)
+            try:
+                await self._read_fleet(resend=True)
+            except Exception as e:  # keep reading next period
+                log.warning("fleet read failed: %s", e)
+
+    async def _read_fleet(self, resend: bool) -> None:
+        """Read every miner; recover or mark; optionally re-send the wanted state to those
+        that disagree."""
+        if not self.devices:
+            return
+        res = await self.fleet.read_all(list(self.devices))
+        disagree_sleep, disagree_wake = [], []
+        for o in res.outcomes:
+            d = self.devices[o.ip]
+            if not o.compliant or o.reading is None:
+                d.status = o.status
+                continue
+            d.asleep = bool(o.reading.asleep)
+            if d.want_run is None:  # first contact: adopt what it does
+                d.want_run = not d.asleep
+            if d.want_run == (not d.asleep):
+                d.status = "ok"
+            else:
+                d.status = "ignored"
+                (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
+        if resend and (disagree_sleep or disagree_wake):
+            await self._send(disagree_sleep, disagree_wake, group_name=None)
+
+    # --------------------------------------------------------- UFR fast path
+    async def _check_ufr(self, frequency_hz: float) -> None:
+        cfg = self.site.ufr
+        now = self.clock()
+        if not self.ufr_tripped and self.ufr_groups and ufr_should_trip(frequency_hz, cfg.trip_hz):
+            self.ufr_tripped = True
+            self.ufr_above_since_s = None
+            self.ufr_trips += 1
+            t_detect = time.perf_counter()
+            ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
+            res = await self.fleet.sleep(ips)
+            latency_s = time.perf_counter() - t_detect
+            self._apply_outcomes(res.outcomes, want_run=False)
+            ok = sum(1 for o in res.outcomes if o.compliant)
+            data = {"frequency_hz": frequency_hz, "trip_hz": cfg.trip_hz, "miners": len(ips),
+                    "asleep_verified": ok, "latency_s": latency_s, "budget_s": cfg.budget_s,
+                    "on_time": latency_s <= cfg.budget_s and ok == len(ips),
+                    "groups": [self.group_names[g] for g in sorted(self.ufr_groups)],
+                    "tick": self.tick_no}
+            msg = (f"under-frequency {frequency_hz:.3f} Hz < {cfg.trip_hz:.2f} Hz: slept "
+                   f"{ok}/{len(ips)} relay miners in {latency_s * 1000:.0f} ms")
+            log.warning(msg)
+            self.store.add_event(EventRecord(now, "ufr_trip", msg, data), self.tick_no)
+            self.store.add_command(self._command_record(now, "ufr", "sleep", res), self.tick_no)
+            return
+        if self.ufr_tripped:
+            if frequency_hz >= cfg.restore_hz:
+                if self.ufr_above_since_s is None:
+                    self.ufr_above_since_s = now
+                if ufr_may_restore(now, self.ufr_above_since_s, cfg.restore_hold_s):
+                    self.ufr_tripped = False
+                    self._pending_events.append(EventRecord(
+                        now, "ufr_restore", f"frequency above {cfg.restore_hz} Hz for "
+                        f"{cfg.restore_hold_s:.0f} s: relay miners back under control"))
+            else:
+                self.ufr_above_since_s = None
+
+    def reset_ufr(self) -> None:
+        """Operator reset of the relay (e.g. on the QSE's recall instruction)."""
+        if self.ufr_tripped:
+            self.ufr_tripped = False
+            self._pending_events.append(EventRecord(self.clock(), "ufr_restore",
+                                                    "relay reset by operator"))
+
+    # ------------------------------------------------------------ operator
+    def set_policy(self, **changes: Any) -> Policy:
+        self.policy = replace(self.policy, **changes)
+        return self.policy
+
+    def set_group_mode(self, group: str, mode: GroupMode) -> None:
+        if group not in self.modes:
+            raise KeyError(f"no miner group {group!r}; groups: {self.group_names}")
+        if mode not in ("auto", "curtailed"):
+            raise ValueError(f"mode must be auto or curtailed, got {mode!r}")
+        self.modes[group] = mode
+
+    def add_dr_event(self, start_s: float, end_s: float, reduction_mw: float | None,
+                     reduction_share: float | None, created_by: str) -> DrEvent:
+        if end_s <= start_s:
+            raise ValueError("end must be after start")
+        if (reduction_mw is None) == (reduction_share is None):
+            raise ValueError("give exactly one of reduction_mw or reduction_share")
+        ev = DrEvent(uuid.uuid4().hex[:12], start_s, end_s, reduction_mw, reduction_share)
+        self.store.add_dr_event(ev.id, start_s, end_s, reduction_mw, reduction_share,
+                                self.clock(), created_by)
+        self.dr_events[ev.id] = ev
+        return ev
+
+    def cancel_dr_event(self, event_id: str) -> bool:
+        now = self.clock()
+        if event_id not in self.dr_events or not self.store.cancel_dr_event(event_id, now):
+            return False
+        self.dr_events[event_id] = replace(self.dr_events[event_id], cancelled_s=now)
+        return True
+
+    # ------------------------------------------------------------------ tick
+    def _fixed_and_controllable(self, forced: set[int]) -> tuple[np.ndarray, float, list]:
+        """Controllable units per group, and the power of the rest [MW] (inflexible)."""
+        g = self.base_cfg.groups
+        n = len(self.group_names)
+        controllable = np.zeros(n, dtype=np.int64)
+        fixed_mw = 0.0
+        to_sleep: list[str] = []
+        for d in self.devices.values():
+            if d.group in forced:
+                if d.want_run is not False or not d.ok:
+                    to_sleep.append(d.ip)  # forced asleep and not known to be
+                asleep = d.ok and d.asleep is not False and d.want_run is False
+                fixed_mw += g.sleep_mw[d.group] if asleep else g.run_mw[d.group]
+            elif d.ok:
+                controllable[d.group] += 1
+            else:  # unreachable or non-compliant: count what it last showed, else full power
+                fixed_mw += g.sleep_mw[d.group] if d.asleep else g.run_mw[d.group]
+        return controllable, fixed_mw, to_sleep
+
+    def _plan(self, running: np.ndarray, forced: set[int]) -> tuple[list[str], list[str]]:
+        """Which miners to sleep and wake so each group runs ``running[g]`` controllable
+        units; keeps the ones already running (fewest commands)."""
+        to_sleep: list[str] = []
+        to_wake: list[str] = []
+        for gi in range(len(self.group_names)):
+            if gi in forced:
+                continue
+            ctl = sorted((d for d in self.devices.values() if d.group == gi and d.ok),
+                         key=lambda d: _ip_key(d.ip))
+            on = [d for d in ctl if d.want_run]
+            off = [d for d in ctl if not d.want_run]
+            k = int(running[gi])
+            if len(on) > k:
+                to_sleep += [d.ip for d in on[k:]][::-1]
+            elif len(on) < k:
+                to_wake += [d.ip for d in off[: k - len(on)]]
+        return to_sleep, to_wake
+
+    def _apply_outcomes(self, outcomes: list, want_run: bool) -> None:
+        for o in outcomes:
+            d = self.devices.get(o.ip)
+            if d is None:
+                continue
+            d.want_run = want_run
+            d.status = "ok" if o.compliant else o.status
+            if o.reading is not None:
+                d.asleep = bool(o.reading.asleep)
+            elif o.compliant:
+                d.asleep = not want_run
+
+    def _command_record(self, now: float, group: str | None, cmd: str, res: Any) -> CommandRecord:
+        ok = sum(1 for o in res.outcomes if o.compliant)
+        fails = [(o.ip, o.status) for o in res.outcomes if not o.compliant]
+        return CommandRecord(now, group, cmd, len(res.outcomes), ok, float(res.elapsed_s),
+                             dict(res.counts), fails)
+
+    async def _send(self, to_sleep: list[str], to_wake: list[str],
+                    group_name: str | None) -> list[CommandRecord]:
+        now = self.clock()
+        records: list[CommandRecord] = []
+        async with self._command_lock:
+            jobs = []
+            if to_sleep:
+                jobs.append(("sleep", self.fleet.sleep(to_sleep)))
+            if to_wake:
+                jobs.append(("wake", self.fleet.wake(to_wake)))
+            results = await asyncio.gather(*(j for _, j in jobs))
+        for (cmd, _), res in zip(jobs, results, strict=True):
+            self._apply_outcomes(res.outcomes, want_run=cmd == "wake")
+            records.append(self._command_record(now, group_name, cmd, res))
+        return records
+
+    def _active_dr(self, now: float, import_mw: float, miners_mw: float
+                   ) -> tuple[float, list[dict[str, Any]], list[EventRecord]]:
+        cap = float("inf")
+        active: list[dict[str, Any]] = []
+        events: list[EventRecord] = []
+        for ev in self.dr_events.values():
+            if not ev.active(now):
+                if ev.id in self.dr_baselines and (now >= ev.end_s or ev.cancelled_s):
+                    del self.dr_baselines[ev.id]
+                    events.append(EventRecord(now, "dr_end", f"DR event {ev.id} ended",
+                                              {"id": ev.id}))
+                continue
+            if ev.id not in self.dr_baselines:  # latch the baseline at the event's start
+                self.dr_baselines[ev.id] = (import_mw, miners_mw)
+                events.append(EventRecord(now, "dr_start", f"DR event {ev.id} started",
+                                          {"id": ev.id, "baseline_import_mw": import_mw,
+                                           "baseline_miners_mw": miners_mw}))
+            b_import, b_miners = self.dr_baselines[ev.id]
+            red = dr_reduction_mw(ev, b_import)
+            c = dr_cap_mw(b_import, b_miners, red)
+            cap = min(cap, c)
+            active.append({"kind": "dr", "id": ev.id, "start": _utc(ev.start_s),
+                           "end": _utc(ev.end_s), "reduction_mw": red, "cap_mw": c,
+                           "baseline_import_mw": b_import, "target_import_mw": b_import - red,
+                           "shortfall_mw": max(0.0, red - b_miners)})
+        return cap, active, events
+
+    async def tick(self) -> dict[str, Any]:
+        """One control cycle; returns the tick document (see ``ballast.live.api``)."""
+        t_start = time.perf_counter()
+        now = self.clock()
+        self.tick_no += 1
+        events, self._pending_events = self._pending_events, []
+        wd = self.site.watchdog
+        stale = meter_stale(now, self.meter_ok_s, wd.meter_stale_s)
+        if stale != self.safe_mode:
+            self.safe_mode = stale
+            age = None if self.meter_ok_s is None else now - self.meter_ok_s
+            events.append(EventRecord(now, "watchdog" if stale else "watchdog_clear",
+                                      "meter data stale: safe state, all miners asleep" if stale
+                                      else "meter data fresh again: control resumed",
+                                      {"meter_age_s": age, "stale_s": wd.meter_stale_s}))
+        m = self.meter_sample
+        import_mw = m.campus_import_power_mw if m and not stale else float("nan")
+        miners_mw = m.miners_feeder_power_mw if m and not stale else float("nan")
+        renew_mw = max(0.0, m.renewables_feeder_power_mw) if m and not stale else 0.0
+        freq = m.frequency_hz if m and not stale else float("nan")
+        ai_sources = []
+        if m is not None and not stale:
+            ai_sources.append(m.ai_feeder_power_mw)
+        if self.ai_power_mw is not None and self.ai_ok_s is not None and (
+                now - self.ai_ok_s <= wd.ai_stale_s):
+            ai_sources.append(self.ai_power_mw)
+        ai_mw = max(ai_sources) if ai_sources else self.ai_full_mw  # worst case when blind
+
+        forced = {i for i, n in enumerate(self.group_names) if self.modes[n] == "curtailed"}
+        if self.ufr_tripped:
+            forced |= self.ufr_groups
+        if stale:
+            forced = set(range(len(self.group_names)))
+        controllable, fixed_mw, force_sleep = self._fixed_and_controllable(forced)
+
+        dr_cap, active, dr_events = self._active_dr(
+            now, import_mw if not stale else 0.0, miners_mw if not stale else 0.0)
+        events += dr_events
+        cap = 0.0 if stale else dr_cap
+        pol = self.policy
+        snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
+                        hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
+                        ai_load_mw=ai_mw + fixed_mw, renewable_mw=renew_mw,
+                        cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap)
+        groups = replace(self.base_cfg.groups, count=controllable)
+        cfg = replace(self.base_cfg, groups=groups, economic_dispatch=pol.economic_dispatch,
+                      import_margin_mw=pol.import_margin_mw)
+        self.state.running[:] = np.minimum(self.state.running, controllable)
+        decision = step(cfg, self.state, snap)
+        rule = "watchdog" if stale else decision.binding_rule
+
+        to_sleep, to_wake = self._plan(decision.running, forced)
+        commands = await self._send(force_sleep + to_sleep, to_wake, None)
+        if self.ufr_tripped:  # a trip during our commands: make sure no relay miner runs
+            late = [d.ip for d in self.devices.values()
+                    if d.group in self.ufr_groups and d.want_run is not False]
+            if late:
+                commands += await self._send(late, [], "ufr")
+
+        if stale:
+            active.append({"kind": "watchdog", "meter_age_s": None if self.meter_ok_s is None
+                           else now - self.meter_ok_s})
+        if self.ufr_tripped:
+            active.append({"kind": "ufr", "groups": [self.group_names[i]
+                                                     for i in sorted(self.ufr_groups)]})
+        doc = self._tick_doc(now, import_mw, freq, ai_mw, renew_mw, miners_mw,
+                             decision.miner_power_mw + fixed_mw, snap, rule, active, decision)
+        meas = {"tick": self.tick_no, "time_s": now, "import_mw": import_mw,
+                "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
+                "miners_mw": miners_mw, "miners_planned_mw": decision.miner_power_mw + fixed_mw,
+                "cap_mw": cap, "floor_mw": 0.0, "price_usd_per_mwh": pol.price_usd_per_mwh,
+                "hashprice_usd_per_ph_day": pol.hashprice_usd_per_ph_day, "binding_rule": rule,
+                "safe_mode": int(stale),
+                "meter_age_s": None if self.meter_ok_s is None else now - self.meter_ok_s}
+        setpoints = [(name, int(decision.running[i]), int(controllable[i]), self._mode(i))
+                     for i, name in enumerate(self.group_names)]
+        for e in events:
+            log.info("%s: %s", e.kind, e.message)
+        self.store.write_tick(TickRecord(self.tick_no, meas, setpoints, commands, events,
+                                         self._state_doc()))
+        doc["tick_duration_s"] = time.perf_counter() - t_start
+        self.last_tick = doc
+        self._publish(doc)
+        return doc
+
+    def _mode(self, gi: int) -> str:
+        if self.safe_mode:
+            return "safe"
+        if self.ufr_tripped and gi in self.ufr_groups:
+            return "ufr_tripped"
+        return self.modes[self.group_names[gi]]
+
+    def group_counts(self) -> list[dict[str, Any]]:
+        """Per group: devices running/asleep (compliant), non-compliant, unreachable, mode."""
+        out = []
+        for gi, name in enumerate(self.group_names):
+            devs = [d for d in self.devices.values() if d.group == gi]
+            running = sum(1 for d in devs if d.ok and d.want_run)
+            asleep = sum(1 for d in devs if d.ok and not d.want_run)
+            nonc = sum(1 for d in devs if d.status in NON_COMPLIANT)
+            unre = sum(1 for d in devs if d.status in UNREACHABLE)
+            out.append({"name": name, "miners": len(devs), "running": running, "asleep": asleep, "non_compliant": nonc,
+                        "unreachable": unre, "mode": self._mode(gi)})
+        return out
+
+    def _tick_doc(self, now: float, import_mw: float, freq: float, ai_mw: float,
+                  renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
+                  rule: str, active: list[dict[str, Any]], decision: Any) -> dict[str, Any]:
+        groups = self.group_counts()
+        per = {m.group: m.miners_per_device for m in self.site.miners}
+        for gi, grp in enumerate(groups):
+            grp["miners_per_device"] = per.get(grp["name"], 1.0)
+            grp["target_running"] = int(decision.running[gi])
+            grp["power_planned_mw"] = float(decision.group_power_mw[gi])
+
+        def num(x: float) -> float | None:
+            return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+        return {
+            "tick": self.tick_no, "time": _utc(now), "time_s": now,
+            "safe_mode": self.safe_mode, "binding_rule": rule,
+            "power_mw": {"import": num(import_mw), "ai": num(ai_mw), "miners": num(miners_mw),
+                         "miners_planned": num(planned_mw), "renewables": num(renew_mw),
+                         "import_limit": self.base_cfg.import_limit_mw,
+                         "cap": num(snap.cap_mw)},
+            "frequency_hz": num(freq),
+            "market": {"price_usd_per_mwh": self.policy.price_usd_per_mwh,
+                       "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day},
+            "groups": groups, "active_events": active,
+        }
+
+    def _publish(self, doc: dict[str, Any]) -> None:
+        for cb in self.on_tick:
+            cb(doc)
+        for q in list(self.subscribers):
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()  # a slow client loses the oldest tick, not the newest
+            q.put_nowait(doc)
+
+    def subscribe(self, maxsize: int = 16) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize)
+        self.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        self.subscribers.discard(q)
+
+
+def _ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in ip.split("."))
