@@ -1,0 +1,418 @@
+// Ballast live dashboard. Plain JavaScript, no build step, no CDN: plotly.js is served by the
+// site API from the installed plotly package. Live data: the site API's server-sent-events
+// stream (/api/v1/stream, one "tick" event per control tick; schema in ballast/live/api.py).
+// Actions go through the site API, which checks the token's role (the hidden controls for a
+// viewer are a courtesy; the API refuses a viewer's action with 403).
+"use strict";
+
+const WINDOW_POINTS = 900; // ticks kept on the charts (15 min at a 1-s tick)
+const TIMELINE_POLL_MS = 3000;
+const TOKEN_KEY = "ballast.token";
+
+const S = {
+  token: null, meta: null, es: null, points: [], last: null, lastTickAt: 0,
+  rule: null, ruleSince: null, ruleHistory: [], drawPending: false, timer: null, clockTimer: null,
+};
+window.ballastDashboard = S; // for debugging from the console and for the browser tests
+
+const $ = (id) => document.getElementById(id);
+const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? "–" : Number(x).toFixed(d));
+const hhmmss = (iso) => (iso ? iso.slice(11, 19) : "–");
+const utcOf = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const isOperator = () => S.meta && S.meta.principal.role === "operator";
+
+// ---------------------------------------------------------------- API calls
+async function api(path, opts = {}) {
+  const headers = Object.assign({ Authorization: `Bearer ${S.token}` }, opts.headers || {});
+  if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, {
+    method: opts.method || "GET", headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  let data = null;
+  try { data = await r.json(); } catch (_) { data = null; }
+  if (!r.ok) {
+    const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : r.statusText;
+    const err = new Error(`${r.status}: ${detail}`);
+    err.status = r.status;
+    throw err;
+  }
+  return data;
+}
+
+function toast(msg, isError = false) {
+  const t = $("toast");
+  t.textContent = msg;
+  t.className = isError ? "toast error" : "toast";
+  t.hidden = false;
+  clearTimeout(t._timer);
+  t._timer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+async function act(label, path, opts) {
+  try {
+    const res = await api(path, opts);
+    toast(`${label}: done`);
+    pollTimeline();
+    return res;
+  } catch (e) {
+    toast(`${label}: refused (${e.message})`, true);
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- login
+async function login(token) {
+  S.token = token;
+  try {
+    S.meta = await api("/dashboard/api/meta");
+  } catch (e) {
+    S.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("login-error").textContent = e.status === 401 ? "Unknown token." : `Cannot reach the site API (${e.message}).`;
+    showLogin();
+    return false;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("login-error").textContent = "";
+  start();
+  return true;
+}
+
+function logout() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (S.es) S.es.close();
+  clearInterval(S.timer);
+  clearInterval(S.clockTimer);
+  Object.assign(S, { token: null, meta: null, es: null, points: [], last: null, ruleHistory: [] });
+  setConn("off", "not connected");
+  showLogin();
+}
+
+function showLogin() {
+  $("app").hidden = true;
+  $("who").hidden = true;
+  $("login").hidden = false;
+  $("token").value = "";
+  $("token").focus();
+}
+
+// ---------------------------------------------------------------- start
+function applyStyle(style) {
+  const root = document.documentElement.style;
+  for (const k of ["ai", "renewable", "import", "limit"]) root.setProperty(`--${k}`, style.assets[k]);
+  document.documentElement.style.fontFamily = style.font;
+}
+
+function start() {
+  const m = S.meta;
+  applyStyle(m.style);
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("who").hidden = false;
+  $("who-name").textContent = m.principal.name;
+  $("who-role").textContent = m.principal.role;
+  $("who-role").className = `badge ${m.principal.role}`;
+  $("site-name").textContent = m.site.name;
+  $("limit-mw").textContent = fmt(m.site.import_limit_mw);
+  document.body.classList.toggle("operator", isOperator());
+  for (const el of document.querySelectorAll(".op-only")) el.hidden = !isOperator();
+  for (const el of document.querySelectorAll("#policy-form input")) el.disabled = !isOperator();
+  buildGroupRows();
+  loadPolicy();
+  pollTimeline();
+  S.timer = setInterval(pollTimeline, TIMELINE_POLL_MS);
+  S.clockTimer = setInterval(checkFresh, 1000);
+  openStream();
+}
+
+function openStream() {
+  if (S.es) S.es.close();
+  S.es = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(S.token)}`);
+  S.es.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
+  S.es.onopen = () => setConn("stale", "connected, waiting for a tick");
+  S.es.onerror = () => setConn("off", "reconnecting…"); // EventSource retries by itself
+}
+
+function setConn(cls, text) {
+  $("conn-dot").className = `dot ${cls}`;
+  $("conn-text").textContent = text;
+}
+
+function checkFresh() {
+  if (!S.last) return;
+  const age = (Date.now() - S.lastTickAt) / 1000;
+  const tick = S.meta ? S.meta.site.tick_s : 1;
+  if (S.es && S.es.readyState === EventSource.CLOSED) setConn("off", "disconnected");
+  else if (age > Math.max(3 * tick, 3)) setConn("stale", `no tick for ${age.toFixed(0)} s`);
+}
+
+// ---------------------------------------------------------------- per tick
+function groupPowerMw(g, meta) {
+  // Estimate from verified device states; devices not complying count at full power (as the
+  // controller counts them: the worst case for the interconnect).
+  const unknown = g.non_compliant + g.unreachable;
+  return (g.running + unknown) * meta.unit_run_mw + g.asleep * meta.unit_sleep_mw;
+}
+
+function onTick(doc) {
+  S.last = doc;
+  S.lastTickAt = Date.now();
+  setConn("live", "live");
+  const byName = Object.fromEntries(doc.groups.map((g) => [g.name, g]));
+  const p = doc.power_mw;
+  const point = {
+    time: doc.time.replace("Z", ""), import: p.import, ai: p.ai, renewables: p.renewables,
+    miners: p.miners, limit: p.import_limit, price: doc.market.price_usd_per_mwh,
+    hashprice: doc.market.hashprice_usd_per_ph_day, groups: {},
+  };
+  for (const gm of S.meta.groups) {
+    const g = byName[gm.name];
+    point.groups[gm.name] = g ? groupPowerMw(g, gm) : null;
+  }
+  S.points.push(point);
+  if (S.points.length > WINDOW_POINTS) S.points.splice(0, S.points.length - WINDOW_POINTS);
+  if (doc.binding_rule !== S.rule) {
+    if (S.rule !== null) S.ruleHistory.unshift({ time: doc.time, from: S.rule, to: doc.binding_rule });
+    S.ruleHistory = S.ruleHistory.slice(0, 8);
+    S.rule = doc.binding_rule;
+    S.ruleSince = doc.time;
+  }
+  renderTiles(doc);
+  renderWhy(doc);
+  renderGroups(doc, byName);
+  renderPrograms(doc);
+  if (!S.drawPending) {
+    S.drawPending = true;
+    requestAnimationFrame(() => { S.drawPending = false; drawCharts(); });
+  }
+}
+
+function setTile(id, value, digits = 1) {
+  $(id).querySelector("[data-v]").textContent = fmt(value, digits);
+}
+
+function renderTiles(doc) {
+  const p = doc.power_mw;
+  $("tick-time").textContent = hhmmss(doc.time);
+  $("tick-no").textContent = doc.tick;
+  setTile("tile-import", p.import);
+  setTile("tile-ai", p.ai);
+  setTile("tile-miners", p.miners);
+  setTile("tile-renewables", p.renewables);
+  setTile("tile-frequency", doc.frequency_hz, 3);
+  setTile("tile-price", doc.market.price_usd_per_mwh, 2);
+  $("hashprice").textContent = fmt(doc.market.hashprice_usd_per_ph_day, 2);
+  $("miners-planned").textContent = fmt(p.miners_planned);
+  const head = p.import === null ? null : p.import_limit - p.import;
+  $("headroom-mw").textContent = fmt(head);
+  const tile = $("tile-import");
+  tile.classList.toggle("over", head !== null && head < 0);
+  tile.classList.toggle("near", head !== null && head >= 0 && head < 0.05 * p.import_limit);
+  $("safe-banner").hidden = !doc.safe_mode;
+}
+
+function renderWhy(doc) {
+  const r = doc.binding_rule;
+  const el = $("rule-name");
+  el.textContent = r.replace(/_/g, " ");
+  el.className = `rule ${r}`;
+  el.dataset.rule = r;
+  $("rule-since").textContent = hhmmss(S.ruleSince);
+  $("rule-text").textContent = S.meta.rules[r] || "";
+  $("rule-history").innerHTML = S.ruleHistory
+    .map((h) => `<li>${hhmmss(h.time)} ${esc(h.from.replace(/_/g, " "))} → <b>${esc(h.to.replace(/_/g, " "))}</b></li>`)
+    .join("");
+}
+
+function buildGroupRows() {
+  const body = $("groups").querySelector("tbody");
+  body.innerHTML = "";
+  for (const gm of S.meta.groups) {
+    const tr = document.createElement("tr");
+    tr.dataset.group = gm.name;
+    tr.innerHTML =
+      `<td><span class="swatch" style="background:${esc(gm.colour)}"></span><b>${esc(gm.name)}</b>` +
+      ` <span class="muted small">${esc(gm.model)} · ×${fmt(gm.miners_per_device, 0)}</span></td>` +
+      `<td><span class="mode" data-f="mode">–</span></td><td data-f="running">–</td><td data-f="asleep">–</td>` +
+      `<td data-f="non_compliant">–</td><td data-f="unreachable">–</td><td data-f="target_running">–</td>` +
+      `<td data-f="mw">–</td>` +
+      `<td class="op-only"><button type="button" class="curtail danger">Curtail</button>` +
+      `<button type="button" class="resume primary" hidden>Resume</button></td>`;
+    const enc = encodeURIComponent(gm.name);
+    tr.querySelector(".curtail").addEventListener("click", () =>
+      act(`Curtail ${gm.name}`, `/api/v1/groups/${enc}/curtail`, { method: "POST" }));
+    tr.querySelector(".resume").addEventListener("click", () =>
+      act(`Resume ${gm.name}`, `/api/v1/groups/${enc}/resume`, { method: "POST" }));
+    if (!isOperator()) tr.querySelector(".op-only").remove(); // a viewer gets no controls at all
+    body.appendChild(tr);
+  }
+}
+
+function renderGroups(doc, byName) {
+  for (const gm of S.meta.groups) {
+    const g = byName[gm.name];
+    const tr = $("groups").querySelector(`tr[data-group="${CSS.escape(gm.name)}"]`);
+    if (!g || !tr) continue;
+    for (const f of ["running", "asleep", "non_compliant", "unreachable", "target_running"]) {
+      const td = tr.querySelector(`[data-f="${f}"]`);
+      td.textContent = g[f];
+      if (f === "non_compliant" || f === "unreachable") td.classList.toggle("bad", g[f] > 0);
+    }
+    tr.querySelector('[data-f="mw"]').textContent = fmt(groupPowerMw(g, gm));
+    const mode = tr.querySelector('[data-f="mode"]');
+    mode.textContent = g.mode.replace(/_/g, " ");
+    mode.className = `mode ${g.mode}`;
+    tr.dataset.mode = g.mode;
+    const c = tr.querySelector(".curtail");
+    const r = tr.querySelector(".resume");
+    if (c && r) { c.hidden = g.mode === "curtailed"; r.hidden = g.mode !== "curtailed"; }
+  }
+}
+
+function renderPrograms(doc) {
+  const ul = $("programs");
+  const items = doc.active_events.map((e) => {
+    if (e.kind === "dr") {
+      const cancel = isOperator() ? ` <button type="button" class="cancel-dr" data-id="${esc(e.id)}">Cancel</button>` : "";
+      return `<li class="dr" data-kind="dr"><b>Demand response</b> ${esc(e.id)}: reduce ${fmt(e.reduction_mw)} MW ` +
+        `(import ${fmt(e.baseline_import_mw)} → ≤ ${fmt(e.target_import_mw)} MW) until ${hhmmss(e.end)} UTC; ` +
+        `miner cap ${fmt(e.cap_mw)} MW${e.shortfall_mw > 0 ? `, <b>shortfall ${fmt(e.shortfall_mw)} MW</b>` : ""}${cancel}</li>`;
+    }
+    if (e.kind === "ufr") {
+      const reset = isOperator() ? ' <button type="button" class="reset-ufr">Reset relay</button>' : "";
+      return `<li class="ufr" data-kind="ufr"><b>Under-frequency relay tripped</b>: ${esc(e.groups.join(", "))} asleep${reset}</li>`;
+    }
+    if (e.kind === "watchdog") {
+      return `<li class="watchdog" data-kind="watchdog"><b>Watchdog</b>: meter silent for ${fmt(e.meter_age_s)} s, safe state</li>`;
+    }
+    return `<li data-kind="${esc(e.kind)}">${esc(JSON.stringify(e))}</li>`;
+  });
+  const html = items.length ? items.join("") : '<li class="none muted">No active programs or events.</li>';
+  if (ul._html !== html) { ul.innerHTML = html; ul._html = html; }
+}
+
+// ---------------------------------------------------------------- charts
+function baseLayout(title, yTitle) {
+  const st = S.meta.style;
+  return {
+    title: { text: title, font: { size: 15 } }, font: { family: st.font }, paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff", margin: { l: 60, r: 20, t: 40, b: 40 }, hovermode: "x unified",
+    legend: { orientation: "h", y: -0.18 }, uirevision: "keep",
+    xaxis: { gridcolor: "#ebf0f8", title: { text: "UTC" } },
+    yaxis: { gridcolor: "#ebf0f8", zerolinecolor: "#ebf0f8", title: { text: yTitle }, rangemode: "tozero" },
+  };
+}
+
+function powerTraces() {
+  const st = S.meta.style;
+  const x = S.points.map((p) => p.time);
+  const traces = [{
+    x, y: S.points.map((p) => p.ai), name: st.labels.ai, type: "scatter", mode: "lines",
+    stackgroup: "load", line: { width: 0 }, fillcolor: st.assets.ai, marker: { color: st.assets.ai },
+  }];
+  for (const gm of S.meta.groups) {
+    traces.push({
+      x, y: S.points.map((p) => p.groups[gm.name]), name: `Miners ${gm.name}`, type: "scatter",
+      mode: "lines", stackgroup: "load", line: { width: 0 }, fillcolor: gm.colour, marker: { color: gm.colour },
+    });
+  }
+  traces.push({ x, y: S.points.map((p) => p.renewables), name: st.labels.renewable, type: "scatter",
+    mode: "lines", line: { color: st.assets.renewable, width: 1.5 } });
+  traces.push({ x, y: S.points.map((p) => p.import), name: st.labels.import, type: "scatter",
+    mode: "lines", line: { color: st.assets.import, width: 2 } });
+  return traces;
+}
+
+function drawCharts() {
+  if (!window.Plotly || !S.meta || !S.points.length) return;
+  const st = S.meta.style;
+  const limit = S.meta.site.import_limit_mw;
+  const pl = baseLayout("Campus power (live)", "MW");
+  pl.shapes = [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: limit, y1: limit,
+    line: { color: st.assets.limit, dash: "dash", width: 2 } }];
+  pl.annotations = [{ xref: "paper", x: 0, y: limit, yanchor: "bottom", xanchor: "left",
+    text: "import limit", showarrow: false, font: { color: st.assets.limit } }];
+  const cfg = { displaylogo: false, responsive: true };
+  Plotly.react("power-chart", powerTraces(), pl, cfg);
+
+  const x = S.points.map((p) => p.time);
+  const price = [{ x, y: S.points.map((p) => p.price), name: "Power price", type: "scatter", mode: "lines",
+    line: { color: st.assets.price, width: 1.5 } }];
+  for (const gm of S.meta.groups) {
+    const k = gm.breakeven_usd_per_mwh_per_usd_per_ph_day;
+    price.push({ x, y: S.points.map((p) => p.hashprice * k), name: `breakeven ${gm.name}`, type: "scatter",
+      mode: "lines", line: { color: gm.colour, width: 2 } });
+  }
+  const ppl = baseLayout("Power price against each miner group's breakeven (pool fee and cooling incl.)", "USD/MWh");
+  ppl.yaxis.rangemode = "normal";
+  Plotly.react("price-chart", price, ppl, cfg);
+}
+
+// ---------------------------------------------------------------- policy, DR
+async function loadPolicy() {
+  try {
+    const pol = await api("/api/v1/policy");
+    $("pol-price").value = pol.price_usd_per_mwh;
+    $("pol-hashprice").value = pol.hashprice_usd_per_ph_day;
+    $("pol-margin").value = pol.import_margin_mw;
+    $("pol-econ").checked = pol.economic_dispatch;
+  } catch (e) {
+    toast(`Policy: ${e.message}`, true);
+  }
+}
+
+async function savePolicy(ev) {
+  ev.preventDefault();
+  const body = {
+    price_usd_per_mwh: Number($("pol-price").value),
+    hashprice_usd_per_ph_day: Number($("pol-hashprice").value),
+    import_margin_mw: Number($("pol-margin").value),
+    economic_dispatch: $("pol-econ").checked,
+  };
+  if (await act("Policy", "/api/v1/policy", { method: "PUT", body })) loadPolicy();
+}
+
+async function startDr(ev) {
+  ev.preventDefault();
+  const body = { reduction_mw: Number($("dr-mw").value), duration_s: 60 * Number($("dr-min").value) };
+  await act("Demand-response event", "/api/v1/dr-events", { method: "POST", body });
+}
+
+// ---------------------------------------------------------------- timeline
+async function pollTimeline() {
+  if (!S.token) return;
+  let events, audit;
+  try {
+    [events, audit] = await Promise.all([api("/api/v1/events?limit=60"), api("/api/v1/audit?limit=40")]);
+  } catch (_) {
+    return; // the connection indicator already tells
+  }
+  const rows = events.map((e) => ({ t: e.time_s, cls: /trip|watchdog$|shutdown/.test(e.kind) ? "warn" : "event",
+    kind: e.kind.replace(/_/g, " "), text: e.message }))
+    .concat(audit.map((a) => ({ t: a.time_s, cls: "audit", kind: a.action,
+      text: `${a.actor} (${a.role}) ${a.payload && a.payload.group ? a.payload.group + " " : ""}→ ${a.result}` })));
+  rows.sort((a, b) => b.t - a.t);
+  const html = rows.slice(0, 80).map((r) => `<li class="${r.cls}"><span class="time">${hhmmss(utcOf(r.t))}</span>` +
+    `<span class="kind">${esc(r.kind)}</span><span>${esc(r.text)}</span></li>`).join("");
+  const ol = $("timeline");
+  if (ol._html !== html) { ol.innerHTML = html || '<li class="muted">No events yet.</li>'; ol._html = html; }
+}
+
+// ---------------------------------------------------------------- wiring
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); login($("token").value.trim()); });
+  $("logout").addEventListener("click", logout);
+  $("policy-form").addEventListener("submit", savePolicy);
+  $("dr-form").addEventListener("submit", startDr);
+  $("programs").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    if (b.classList.contains("cancel-dr")) act("Cancel DR event", `/api/v1/dr-events/${encodeURIComponent(b.dataset.id)}`, { method: "DELETE" });
+    if (b.classList.contains("reset-ufr")) act("Reset UFR relay", "/api/v1/ufr/reset", { method: "POST" });
+  });
+  window.addEventListener("resize", () => { if (S.points.length) drawCharts(); });
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) login(saved); else showLogin();
+});
