@@ -69,7 +69,8 @@ def simulate(
 ) -> None:
     """Backtest a scenario against its business-as-usual baseline."""
     from ballast.report.html import write_report
-    from ballast.sim import Results, simulate as run_sim
+    from ballast.sim import Results
+    from ballast.sim import simulate as run_sim
 
     path = find_example(scenario) or Path(scenario)
     try:
@@ -173,6 +174,11 @@ def market(
     else:
         t.add_row("ERCOT RT HB_HUBAVG", "no bundled price data for this day")
     console.print(t)
+
+
+from ballast.live.serve import serve as _serve  # noqa: E402  (live runtime: ballast serve)
+
+app.command("serve")(_serve)
 
 
 def main() -> None:  # pragma: no cover
