@@ -25,7 +25,7 @@ app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_a
                   add_completion=False)
 console = Console()
 if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
-    console = Console(width=120)
+    console = Console(width=140)
 err = Console(stderr=True)
 
 
