@@ -47,7 +47,7 @@ def main() -> None:
         inputs = build_inputs(scn)
         cfg = ControllerConfig.from_scenario(scn)
         emit(f"backtest_2024_{resolution}_controller_loop_wall",
-             timed(lambda: run_policy(cfg, inputs, "ballast"), repeats), "s")
+             timed(lambda c=cfg, i=inputs: run_policy(c, i, "ballast"), repeats), "s")
         emit(f"backtest_2024_{resolution}_steps", float(len(inputs.frame)), "steps")
         emit(f"backtest_2024_{resolution}_simulate_with_kpis_wall",
              timed(lambda s=scn: Results.from_simulation(simulate(s)), 1), "s")

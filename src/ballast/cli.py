@@ -25,7 +25,7 @@ app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_a
                   add_completion=False)
 console = Console()
 if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
-    console = Console(width=120)
+    console = Console(width=140)
 err = Console(stderr=True)
 
 
@@ -178,6 +178,11 @@ def market(
     else:
         t.add_row("ERCOT RT HB_HUBAVG", "no bundled price data for this day")
     console.print(t)
+
+
+from ballast.live.serve import serve as _serve  # noqa: E402  (live runtime: ballast serve)
+
+app.command("serve")(_serve)
 
 
 def main() -> None:  # pragma: no cover

@@ -140,6 +140,7 @@ class Runtime:
         self.modes: dict[str, GroupMode] = {n: "auto" for n in self.group_names}
         self.state = ControllerState.initial(self.base_cfg, clock(), running=True)
         self.tick_no = 0
+        self.resumed_from_tick: int | None = None  # last committed tick found at start
         self.safe_mode = False
         self.meter_sample: MeterSample | None = None
         self.meter_ok_s: float | None = None
@@ -227,7 +228,7 @@ class Runtime:
             self.store.add_event(EventRecord(self.clock(), "start", "fresh start"))
             return
         tick, time_s, st = saved
-        self.tick_no = tick
+        self.tick_no = self.resumed_from_tick = tick
         n = len(self.group_names)
         if len(st.get("econ_on", [])) == n:
             self.state.econ_on[:] = np.asarray(st["econ_on"], dtype=bool)
@@ -588,8 +589,9 @@ class Runtime:
             asleep = sum(1 for d in devs if d.ok and not d.want_run)
             nonc = sum(1 for d in devs if d.status in NON_COMPLIANT)
             unre = sum(1 for d in devs if d.status in UNREACHABLE)
-            out.append({"name": name, "miners": len(devs), "running": running, "asleep": asleep, "non_compliant": nonc,
-                        "unreachable": unre, "mode": self._mode(gi)})
+            out.append({"name": name, "miners": len(devs), "running": running,
+                        "asleep": asleep, "non_compliant": nonc, "unreachable": unre,
+                        "mode": self._mode(gi)})
         return out
 
     def _tick_doc(self, now: float, import_mw: float, freq: float, ai_mw: float,

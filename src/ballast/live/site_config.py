@@ -159,7 +159,8 @@ class ApiConfig(_Strict):
     host: str = Field("127.0.0.1", description="Listen address. Default loopback.")
     port: int = Field(8480, ge=0, le=65535, description="Listen port (0 = any). Default 8480.")
     tokens: list[TokenConfig] = Field(default_factory=list, description="Bearer tokens and roles.")
-    metrics_public: bool = Field(False, description="Serve /metrics without a token. Default false.")
+    metrics_public: bool = Field(False, description="Serve /metrics without a token. "
+                                 "Default false.")
 
 
 class SiteConfig(_Strict):
