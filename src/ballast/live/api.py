@@ -58,6 +58,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, model_validator
 
+from ballast.live.dashboard import mount_dashboard
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 
@@ -314,6 +315,7 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         async def metrics(_: Viewer) -> Response:
             return metrics_response()
 
+    mount_dashboard(app, runtime, site)  # web dashboard (ballast.live.dashboard)
     return app
 
 

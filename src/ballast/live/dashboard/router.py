@@ -16,8 +16,8 @@ acts through it (``/api/v1/groups/{g}/curtail``, ``PUT /api/v1/policy``, ...), s
 decides who may act: hiding the controls from a viewer is a courtesy, not the protection.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI must resolve the closure-local
+# dependency in ``Annotated[..., Depends(principal)]`` at definition time.
 import hmac
 from functools import cache
 from pathlib import Path
@@ -115,6 +115,10 @@ def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
     @router.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/dashboard/")
+
+    @router.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        return RedirectResponse("/dashboard/static/favicon.svg")
 
     @router.get("/dashboard", include_in_schema=False)
     async def no_slash() -> RedirectResponse:

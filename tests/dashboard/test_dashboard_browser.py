@@ -1,0 +1,159 @@
+"""The dashboard in a real headless Chromium against a real emulated campus on loopback.
+
+Nothing is mocked: the browser loads the page from the site API (uvicorn), logs in with a
+bearer token, follows the server-sent-events tick stream, and acts through the API; the runtime
+commands emulated LuxOS miners over TCP and reads an emulated Modbus meter. Waits poll the page
+with a deadline (Playwright's ``wait_for_function``); no test asserts on wall-clock time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from dashboard_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
+
+POWER_TRACE_LAST = """(name) => {
+  const gd = document.getElementById('power-chart');
+  const t = gd && gd.data ? gd.data.find((d) => d.name === name) : null;
+  return t && t.y.length ? t.y[t.y.length - 1] : null;
+}"""
+
+
+def login(page: Any, site: SiteThread, token: str) -> None:
+    page.goto(site.url + "/")  # / redirects to /dashboard/
+    page.fill("#token", token)
+    page.click("#login-button")
+    page.wait_for_selector("#app:not([hidden])")
+    page.wait_for_function("() => window.ballastDashboard.points.length >= 3")
+
+
+def tile(page: Any, tile_id: str) -> float:
+    return float(page.locator(f"#{tile_id} [data-v]").inner_text())
+
+
+def wait_js(page: Any, expr: str, arg: Any = None, what: str = "") -> None:
+    """Poll a JavaScript predicate in the page until true (15 s deadline, then fail)."""
+    try:
+        page.wait_for_function(expr, arg=arg)
+    except Exception as e:  # Playwright's TimeoutError: say what we waited for
+        raise AssertionError(f"timed out waiting for {what or expr}") from e
+
+
+def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> None:
+    login(page, campus, OPERATOR_TOKEN)
+    assert page.locator("#site-name").inner_text() == "Dashboard test campus"
+    assert page.locator("#who-role").inner_text() == "operator"
+    # one visual language: the report's labels, miner groups in merit order (S21 first)
+    names = page.evaluate("() => document.getElementById('power-chart').data.map((d) => d.name)")
+    assert names == ["AI / HPC load", "Miners s21", "Miners s19xp", "Renewables", "Net import"]
+    fills = page.evaluate("() => document.getElementById('power-chart').data.map((d) => d.fillcolor)")
+    assert fills[:3] == ["#7c3aed", "#14532d", "#15803d"]
+    price_names = page.evaluate("() => document.getElementById('price-chart').data.map((d) => d.name)")
+    assert price_names == ["Power price", "breakeven s21", "breakeven s19xp"]
+
+    # the tick counter moves with the stream
+    tick0 = int(page.locator("#tick-no").inner_text())
+    wait_js(page, "(t) => Number(document.getElementById('tick-no').textContent) > t + 2", tick0,
+            "three more ticks")
+    # live values follow the site: AI 100 MW IT x PUE 1.2 = 120 MW; a job crash halves it
+    wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '120.0'",
+            what="AI load 120.0 MW")
+    import_before = tile(page, "tile-import")
+    campus.set_ai_share(0.5)
+    wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '60.0'",
+            what="AI load 60.0 MW after the crash")
+    wait_js(page, f"() => ({POWER_TRACE_LAST})('AI / HPC load') === 60", what="chart AI at 60 MW")
+    assert tile(page, "tile-import") == pytest.approx(import_before - 60.0, abs=0.5)
+    assert page.locator("#rule-name").get_attribute("data-rule") == "economics"
+
+    # works offline: every request went to the site itself (no CDN), plotly.js included
+    assert all(u.startswith(campus.url + "/") for u in page.requested), page.requested
+    assert campus.url + "/dashboard/vendor/plotly.min.js" in page.requested
+
+
+def test_operator_curtails_a_group_and_the_chart_shows_the_miners_falling(
+        campus: SiteThread, page: Any) -> None:
+    login(page, campus, OPERATOR_TOKEN)
+    row = page.locator('tr[data-group="s21"]')
+    wait_js(page, "() => document.querySelector('tr[data-group=\"s21\"] [data-f=running]')"
+            ".textContent === '4'", what="4 S21 devices running")
+    s21_before = page.evaluate(POWER_TRACE_LAST, "Miners s21")
+    metered_before = tile(page, "tile-miners")
+    assert s21_before > 50  # 20,000 S21 at ~3.5 kW x PUE 1.05
+
+    row.locator("button.curtail").click()
+    wait_js(page, "() => document.querySelector('tr[data-group=\"s21\"]').dataset.mode === "
+            "'curtailed'", what="s21 mode curtailed")
+    wait_js(page, f"() => ({POWER_TRACE_LAST})('Miners s21') < 1", what="s21 area down to sleep power")
+    # the metered miners feeder falls too (the emulated miners really ramp down)
+    wait_js(page, "(b) => Number(document.querySelector('#tile-miners [data-v]').textContent) "
+            "< b - 0.8 * 73.5", metered_before, what="metered miner power falling by ~73 MW")
+    assert row.locator("[data-f=asleep]").inner_text() == "4"
+    assert row.locator("button.curtail").is_hidden()
+
+    async def s21_truly_asleep() -> list[bool]:
+        return campus.emulated.true_asleep("s21")
+
+    assert all(campus.call(s21_truly_asleep()))
+    # the operator's action is on the timeline, under their name
+    wait_js(page, "() => [...document.querySelectorAll('#timeline li.audit')].some((li) => "
+            "li.textContent.includes('group.curtail') && li.textContent.includes('olga'))",
+            what="curtail in the timeline")
+
+    row.locator("button.resume").click()
+    wait_js(page, "() => document.querySelector('tr[data-group=\"s21\"]').dataset.mode === 'auto'",
+            what="s21 back to auto")
+    wait_js(page, f"(b) => ({POWER_TRACE_LAST})('Miners s21') > 0.9 * b", s21_before,
+            what="s21 area back up")
+
+
+def test_viewer_sees_no_controls_and_the_api_refuses_a_viewers_action(
+        campus: SiteThread, page: Any) -> None:
+    login(page, campus, VIEWER_TOKEN)
+    assert page.locator("#who-role").inner_text() == "viewer"
+    assert page.locator("tr[data-group]").count() == 2  # the viewer sees the groups ...
+    assert page.locator("button.curtail, button.resume").count() == 0  # ... but no controls
+    assert page.locator("#dr-form").is_hidden()
+    assert page.locator("#policy-save").is_hidden()
+    assert page.locator("#pol-price").is_disabled()
+
+    page.expected_statuses = {403}
+    statuses = page.evaluate("""async (tok) => {
+      const h = {Authorization: 'Bearer ' + tok, 'Content-Type': 'application/json'};
+      const a = await fetch('/api/v1/groups/s21/curtail', {method: 'POST', headers: h});
+      const b = await fetch('/api/v1/policy', {method: 'PUT', headers: h,
+                                                body: JSON.stringify({price_usd_per_mwh: 999})});
+      return [a.status, b.status];
+    }""", VIEWER_TOKEN)
+    assert statuses == [403, 403]
+    assert campus.runtime.modes["s21"] == "auto"
+    assert campus.runtime.policy.price_usd_per_mwh == 25.0
+    audit = httpx.get(f"{campus.url}/api/v1/audit",
+                      headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}).json()
+    assert [a["result"] for a in audit[-2:]] == ["denied: viewer role"] * 2
+    wait_js(page, "() => [...document.querySelectorAll('#timeline li.audit')].some((li) => "
+            "li.textContent.includes('denied'))", what="refusal in the timeline")
+
+
+def test_unknown_token_is_refused_at_login(campus: SiteThread, page: Any) -> None:
+    page.expected_statuses = {401}
+    page.goto(campus.url + "/dashboard/")
+    page.fill("#token", "not-a-token-of-this-site")
+    page.click("#login-button")
+    wait_js(page, "() => document.getElementById('login-error').textContent === 'Unknown token.'",
+            what="login error")
+    assert page.locator("#app").is_hidden()
+
+
+def test_operator_changes_the_policy(campus: SiteThread, page: Any) -> None:
+    login(page, campus, OPERATOR_TOKEN)
+    wait_js(page, "() => document.getElementById('pol-price').value === '25'", what="policy loaded")
+    page.fill("#pol-price", "400")
+    page.click("#policy-save")
+    wait_js(page, "() => document.querySelector('#tile-price [data-v]').textContent === '400.00'",
+            what="price tile at 400")
+    wait_js(page, """() => { const d = document.getElementById('price-chart').data[0];
+                             return d.y[d.y.length - 1] === 400; }""", what="price line at 400")
+    assert campus.runtime.policy.price_usd_per_mwh == 400.0
