@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ def campus(tmp_path: Path) -> Iterator[SiteThread]:
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (no browser download)."""
     reason = chromium_missing()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright

@@ -1,0 +1,100 @@
+"""The dashboard's HTTP routes on a real campus (uvicorn on loopback), through httpx."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+from dashboard_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
+
+from ballast.control.rules import RULE_NAMES
+from ballast.live.dashboard.router import RULE_EXPLANATIONS, plotly_js
+from ballast.report.style import style_table
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteThread]:
+    with SiteThread(tmp_path_factory.mktemp("routes")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def client(site: SiteThread) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.url, timeout=10) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("headers", "params", "status", "role"), [
+    ({}, {}, 401, None),
+    ({"Authorization": "Bearer wrong-token-xyz"}, {}, 401, None),
+    ({"Authorization": f"Bearer {VIEWER_TOKEN}"}, {}, 200, "viewer"),
+    ({"Authorization": f"Bearer {OPERATOR_TOKEN}"}, {}, 200, "operator"),
+    ({}, {"access_token": VIEWER_TOKEN}, 200, "viewer"),
+])
+def test_meta_needs_a_token_and_tells_the_role(client: httpx.Client, headers: dict, params: dict,
+                                               status: int, role: str | None) -> None:
+    r = client.get("/dashboard/api/meta", headers=headers, params=params)
+    assert r.status_code == status
+    if role:
+        assert r.json()["principal"]["role"] == role
+    else:
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_meta_lists_groups_in_merit_order_with_the_report_colours(client: httpx.Client,
+                                                                   site: SiteThread) -> None:
+    meta = client.get("/dashboard/api/meta", headers={"Authorization": f"Bearer {VIEWER_TOKEN}"}
+                      ).json()
+    groups = meta["groups"]
+    assert [g["name"] for g in groups] == ["s21", "s19xp"]  # 17.5 J/TH before 21.5 J/TH
+    assert [g["colour"] for g in groups] == style_table()["miners"][:2]
+    assert groups[0]["efficiency_j_per_th"] < groups[1]["efficiency_j_per_th"]
+    s21 = groups[0]
+    # 4 devices for 20,000 miners: each device is 5,000 S21 [MW per device]
+    assert s21["miners_per_device"] == 5000
+    rt = site.runtime
+    assert s21["unit_run_mw"] == pytest.approx(rt.base_cfg.groups.run_mw[rt.group_names.index("s21")])
+    assert s21["unit_run_mw"] > 10 * s21["unit_sleep_mw"] > 0
+    assert meta["site"] == {"name": "Dashboard test campus", "import_limit_mw": 300.0,
+                            "export_limit_mw": 0.0, "ai_full_mw": 120.0, "tick_s": 0.2}
+    assert meta["style"] == style_table()
+
+
+def test_every_binding_rule_has_an_explanation() -> None:
+    assert set(RULE_EXPLANATIONS) == {*RULE_NAMES, "watchdog"}
+
+
+def test_style_is_the_report_table(client: httpx.Client) -> None:
+    assert client.get("/dashboard/api/style").json() == style_table()
+
+
+def test_page_loads_only_same_origin_assets_under_a_strict_csp(client: httpx.Client) -> None:
+    r = client.get("/", follow_redirects=True)
+    assert r.status_code == 200 and str(r.url).endswith("/dashboard/")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert refs and all(u.startswith("/dashboard/") for u in refs), refs
+    assert "<script>" not in r.text  # no inline script (CSP would block it)
+    for u in refs:
+        assert client.get(u, follow_redirects=True).status_code == 200, u
+
+
+def test_plotly_js_is_the_bundled_build_not_a_cdn(client: httpx.Client) -> None:
+    r = client.get("/dashboard/vendor/plotly.min.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.content == plotly_js()  # the build inside the installed plotly package
+    assert len(r.content) > 1_000_000 and b"Plotly" in r.content[:5000]
+
+
+def test_static_files_ship_as_package_data() -> None:
+    static = resources.files("ballast.live.dashboard") / "static"
+    names = {p.name for p in static.iterdir()}
+    assert {"index.html", "dashboard.js", "dashboard.css", "favicon.svg"} <= names
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    assert '"live/dashboard/static/*"' in pyproject
