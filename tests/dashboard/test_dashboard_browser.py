@@ -8,6 +8,7 @@ with a deadline (Playwright's ``wait_for_function``); no test asserts on wall-cl
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -42,7 +43,14 @@ def wait_js(page: Any, expr: str, arg: Any = None, what: str = "") -> None:
 
 
 def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> None:
+    for _ in range(400):  # let the campus run a few seconds before the page opens
+        if campus.runtime.tick_no >= 15:
+            break
+        campus.call(asyncio.sleep(0.05))
     login(page, campus, OPERATOR_TOKEN)
+    # the page opened late starts with the ticks the server kept, not an empty chart
+    assert page.evaluate("() => window.ballastDashboard.points[0].tick") <= 3
+    assert page.evaluate("() => window.ballastDashboard.points.length") >= 12
     assert page.locator("#site-name").inner_text() == "Dashboard test campus"
     assert page.locator("#who-role").inner_text() == "operator"
     # one visual language: the report's labels, miner groups in merit order (S21 first)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -62,6 +63,32 @@ def test_meta_lists_groups_in_merit_order_with_the_report_colours(client: httpx.
     assert meta["site"] == {"name": "Dashboard test campus", "import_limit_mw": 300.0,
                             "export_limit_mw": 0.0, "ai_full_mw": 120.0, "tick_s": 0.2}
     assert meta["style"] == style_table()
+
+
+def test_recent_ticks_are_slim_stream_documents_oldest_first(client: httpx.Client,
+                                                              site: SiteThread) -> None:
+    auth = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+    docs: list[dict] = []
+    for _ in range(200):  # poll (no clock assertion) until the runtime has ticked a few times
+        docs = client.get("/dashboard/api/recent", headers=auth).json()
+        if len(docs) >= 4:
+            break
+        site.call(asyncio.sleep(0.05))
+    assert len(docs) >= 4
+    ticks = [d["tick"] for d in docs]
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # every tick, oldest first
+    assert ticks[0] <= 3  # kept since the API started (right after the runtime's first tick)
+    last3 = client.get("/dashboard/api/recent", headers=auth, params={"limit": 3}).json()
+    assert len(last3) == 3 and last3[0]["tick"] >= ticks[-3]
+    doc = last3[-1]
+    assert set(doc) == {"tick", "time", "binding_rule", "safe_mode", "power_mw", "market",
+                        "frequency_hz"} | {"groups"}
+    assert set(doc["groups"][0]) == {"name", "running", "asleep", "non_compliant",
+                                     "unreachable", "mode"}
+    assert doc["power_mw"]["import_limit"] == 300.0
+    assert client.get("/dashboard/api/recent").status_code == 401
+    assert client.get("/dashboard/api/recent", headers=auth,
+                      params={"limit": 0}).status_code == 422
 
 
 def test_every_binding_rule_has_an_explanation() -> None:

@@ -9,7 +9,10 @@ Routes (all added by ``mount_dashboard``; the site API's own routes are untouche
   (``plotly.offline.get_plotlyjs()``, the very build the backtest report embeds): no CDN;
 - ``GET /dashboard/api/style`` the shared colour/label table (``ballast.report.style``);
 - ``GET /dashboard/api/meta`` (viewer token) who you are (name, role), the site, and each miner
-  group's static facts in merit order: colour, model, unit power, breakeven per hashprice.
+  group's static facts in merit order: colour, model, unit power, breakeven per hashprice;
+- ``GET /dashboard/api/recent`` (viewer token) the last ``RECENT_TICKS`` tick documents, slimmed
+  to what the charts need (same schema as the stream), so a page opened now starts with the
+  last minutes instead of an empty chart. Kept in memory: empty again after a restart.
 
 The page itself reads live data from the site API (``/api/v1/stream``, ``/events``, ...) and
 acts through it (``/api/v1/groups/{g}/curtail``, ``PUT /api/v1/policy``, ...), so the API alone
@@ -19,6 +22,7 @@ decides who may act: hiding the controls from a viewer is a courtesy, not the pr
 # No ``from __future__ import annotations``: FastAPI must resolve the closure-local
 # dependency in ``Annotated[..., Depends(principal)]`` at definition time.
 import hmac
+from collections import deque
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +37,8 @@ from ballast.live.site_config import SiteConfig
 from ballast.report.style import miner_colour, style_table
 
 STATIC_DIR = Path(__file__).parent / "static"
+RECENT_TICKS = 900  # 15 min at a 1-s tick, as many as the page's charts show
+_SLIM_GROUP_KEYS = ("name", "running", "asleep", "non_compliant", "unreachable", "mode")
 
 # Why the controller did what it did: one sentence per binding rule (control/rules.py order).
 RULE_EXPLANATIONS: dict[str, str] = {
@@ -93,12 +99,22 @@ def dashboard_meta(runtime: Runtime, name: str, role: str) -> dict[str, Any]:
     }
 
 
+def slim_tick(doc: dict[str, Any]) -> dict[str, Any]:
+    """The part of a tick document the charts and the rule history need (stream schema)."""
+    return {"tick": doc["tick"], "time": doc["time"], "binding_rule": doc["binding_rule"],
+            "safe_mode": doc["safe_mode"], "power_mw": doc["power_mw"],
+            "market": doc["market"], "frequency_hz": doc["frequency_hz"],
+            "groups": [{k: g[k] for k in _SLIM_GROUP_KEYS} for g in doc["groups"]]}
+
+
 def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
     """Add the dashboard's routes and static files to the site API ``app``."""
     # Same tokens and roles as the site API (api.tokens); looked up here because the API's
     # own lookup lives inside its app factory.
     tokens = [(cfg.secret(), cfg.name, cfg.role) for cfg in site.api.tokens]
     bearer = HTTPBearer(auto_error=False)
+    recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TICKS)
+    runtime.on_tick.append(lambda doc: recent.append(slim_tick(doc)))
 
     async def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
                         access_token: Annotated[str | None, Query(include_in_schema=False)]
@@ -146,6 +162,13 @@ def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
     async def meta(who: Annotated[tuple[str, str], Depends(principal)]) -> dict[str, Any]:
         """Who you are, the site, and each miner group's static facts in merit order."""
         return dashboard_meta(runtime, *who)
+
+    @router.get("/dashboard/api/recent")
+    async def recent_ticks(_: Annotated[tuple[str, str], Depends(principal)],
+                           limit: Annotated[int, Query(ge=1, le=RECENT_TICKS)] = RECENT_TICKS
+                           ) -> list[dict[str, Any]]:
+        """The latest ``limit`` ticks, oldest first (slimmed stream documents)."""
+        return list(recent)[-limit:]
 
     app.include_router(router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")

@@ -124,6 +124,18 @@ function start() {
   pollTimeline();
   S.timer = setInterval(pollTimeline, TIMELINE_POLL_MS);
   S.clockTimer = setInterval(checkFresh, 1000);
+  seedThenStream();
+}
+
+async function seedThenStream() {
+  // The last minutes the server kept (same documents as the stream), then the live stream.
+  try {
+    const recent = await api(`/dashboard/api/recent?limit=${WINDOW_POINTS}`);
+    for (const doc of recent) ingest(doc);
+    if (recent.length) scheduleDraw();
+  } catch (e) {
+    toast(`History: ${e.message}`, true);
+  }
   openStream();
 }
 
@@ -156,14 +168,15 @@ function groupPowerMw(g, meta) {
   return (g.running + unknown) * meta.unit_run_mw + g.asleep * meta.unit_sleep_mw;
 }
 
-function onTick(doc) {
-  S.last = doc;
-  S.lastTickAt = Date.now();
-  setConn("live", "live");
+function ingest(doc) {
+  // Add one tick to the chart buffer and the rule history; false if already seen.
+  const lastTick = S.points.length ? S.points[S.points.length - 1].tick : -1;
+  if (doc.tick === lastTick) return false; // the stream repeats the latest tick on connect
+  if (doc.tick < lastTick) S.points = []; // a runtime with a fresh store: start over
   const byName = Object.fromEntries(doc.groups.map((g) => [g.name, g]));
   const p = doc.power_mw;
   const point = {
-    time: doc.time.replace("Z", ""), import: p.import, ai: p.ai, renewables: p.renewables,
+    tick: doc.tick, time: doc.time.replace("Z", ""), import: p.import, ai: p.ai, renewables: p.renewables,
     miners: p.miners, limit: p.import_limit, price: doc.market.price_usd_per_mwh,
     hashprice: doc.market.hashprice_usd_per_ph_day, groups: {},
   };
@@ -179,14 +192,26 @@ function onTick(doc) {
     S.rule = doc.binding_rule;
     S.ruleSince = doc.time;
   }
+  return true;
+}
+
+function scheduleDraw() {
+  if (S.drawPending) return;
+  S.drawPending = true;
+  requestAnimationFrame(() => { S.drawPending = false; drawCharts(); });
+}
+
+function onTick(doc) {
+  S.last = doc;
+  S.lastTickAt = Date.now();
+  setConn("live", "live");
+  const isNew = ingest(doc);
+  const byName = Object.fromEntries(doc.groups.map((g) => [g.name, g]));
   renderTiles(doc);
   renderWhy(doc);
   renderGroups(doc, byName);
   renderPrograms(doc);
-  if (!S.drawPending) {
-    S.drawPending = true;
-    requestAnimationFrame(() => { S.drawPending = false; drawCharts(); });
-  }
+  if (isNew) scheduleDraw();
 }
 
 function setTile(id, value, digits = 1) {
@@ -346,6 +371,9 @@ function drawCharts() {
       mode: "lines", line: { color: gm.colour, width: 2 } });
   }
   const ppl = baseLayout("Power price against each miner group's breakeven (pool fee and cooling incl.)", "USD/MWh");
+  const ys = price.flatMap((t) => t.y).filter((v) => v !== null && Number.isFinite(v));
+  const lo = Math.min(0, ...ys), hi = Math.max(1, ...ys);
+  ppl.yaxis.range = [lo - 0.05 * (hi - lo), hi + 0.1 * (hi - lo)];
   ppl.yaxis.rangemode = "normal";
   Plotly.react("price-chart", price, ppl, cfg);
 }
