@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
         print(line.rstrip())
         m = re.search(r"API (http://[0-9.:]+)", line)
         if m:
+            # keep draining the server's output so a full pipe never blocks it
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc, m.group(1)
     raise SystemExit(f"ballast serve exited ({proc.wait()}) before it was ready")
 

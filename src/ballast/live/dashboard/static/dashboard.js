@@ -12,7 +12,9 @@ const TOKEN_KEY = "ballast.token";
 const S = {
   token: null, meta: null, es: null, points: [], last: null, lastTickAt: 0,
   rule: null, ruleSince: null, ruleHistory: [], drawPending: false, timer: null, clockTimer: null,
+  stats: { drawMs: [], lagMs: [] }, // last 100 chart redraws and tick-to-page delays (benchmarks)
 };
+const keep100 = (arr, v) => { arr.push(v); if (arr.length > 100) arr.shift(); };
 window.ballastDashboard = S; // for debugging from the console and for the browser tests
 
 const $ = (id) => document.getElementById(id);
@@ -204,6 +206,7 @@ function scheduleDraw() {
 function onTick(doc) {
   S.last = doc;
   S.lastTickAt = Date.now();
+  keep100(S.stats.lagMs, S.lastTickAt - 1000 * doc.time_s);
   setConn("live", "live");
   const isNew = ingest(doc);
   const byName = Object.fromEntries(doc.groups.map((g) => [g.name, g]));
@@ -352,6 +355,7 @@ function powerTraces() {
 
 function drawCharts() {
   if (!window.Plotly || !S.meta || !S.points.length) return;
+  const t0 = performance.now();
   const st = S.meta.style;
   const limit = S.meta.site.import_limit_mw;
   const pl = baseLayout("Campus power (live)", "MW");
@@ -376,6 +380,7 @@ function drawCharts() {
   ppl.yaxis.range = [lo - 0.05 * (hi - lo), hi + 0.1 * (hi - lo)];
   ppl.yaxis.rangemode = "normal";
   Plotly.react("price-chart", price, ppl, cfg);
+  keep100(S.stats.drawMs, performance.now() - t0);
 }
 
 // ---------------------------------------------------------------- policy, DR
