@@ -149,6 +149,7 @@ class Runtime:
         self.ufr_tripped = False
         self.ufr_above_since_s: float | None = None
         self.ufr_trips = 0
+        self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr_events: dict[str, DrEvent] = {}
         self.dr_baselines: dict[str, tuple[float, float]] = {}  # id -> (import, miners) [MW]
         self.last_tick: dict[str, Any] | None = None
@@ -240,6 +241,7 @@ class Runtime:
             self.policy = Policy(**pol)
         self.ufr_tripped = bool(st.get("ufr_tripped", False))
         self.ufr_above_since_s = st.get("ufr_above_since_s")
+        self.ufr_cap_mw = st.get("ufr_cap_mw")
         self.dr_baselines = {k: tuple(v) for k, v in st.get("dr_baselines", {}).items()}
         self.safe_mode = bool(st.get("safe_mode", False))
         self.store.add_event(EventRecord(self.clock(), "resume",
@@ -251,7 +253,7 @@ class Runtime:
                 "last_change_s": self.state.last_change_s.tolist(),
                 "running": self.state.running.tolist(), "modes": dict(self.modes),
                 "policy": vars(self.policy).copy(), "ufr_tripped": self.ufr_tripped,
-                "ufr_above_since_s": self.ufr_above_since_s,
+                "ufr_above_since_s": self.ufr_above_since_s, "ufr_cap_mw": self.ufr_cap_mw,
                 "dr_baselines": {k: list(v) for k, v in self.dr_baselines.items()},
                 "safe_mode": self.safe_mode}
 
@@ -326,6 +328,9 @@ class Runtime:
             res = await self.fleet.sleep(ips)
             latency_s = time.perf_counter() - t_detect
             self._apply_outcomes(res.outcomes, want_run=False)
+            # Other miners must not take up the power the relay shed (that would undo the
+            # frequency response): latch the miners' total after the trip as a cap.
+            self.ufr_cap_mw = self._planned_miner_mw()
             ok = sum(1 for o in res.outcomes if o.compliant)
             data = {"frequency_hz": frequency_hz, "trip_hz": cfg.trip_hz, "miners": len(ips),
                     "asleep_verified": ok, "latency_s": latency_s, "budget_s": cfg.budget_s,
@@ -339,11 +344,14 @@ class Runtime:
             self.store.add_command(self._command_record(now, "ufr", "sleep", res), self.tick_no)
             return
         if self.ufr_tripped:
+            if self.ufr_cap_mw is None:
+                self.ufr_cap_mw = self._planned_miner_mw()
             if frequency_hz >= cfg.restore_hz:
                 if self.ufr_above_since_s is None:
                     self.ufr_above_since_s = now
                 if ufr_may_restore(now, self.ufr_above_since_s, cfg.restore_hold_s):
                     self.ufr_tripped = False
+                    self.ufr_cap_mw = None
                     self._pending_events.append(EventRecord(
                         now, "ufr_restore", f"frequency above {cfg.restore_hz} Hz for "
                         f"{cfg.restore_hold_s:.0f} s: relay miners back under control"))
@@ -354,8 +362,15 @@ class Runtime:
         """Operator reset of the relay (e.g. on the QSE's recall instruction)."""
         if self.ufr_tripped:
             self.ufr_tripped = False
+            self.ufr_cap_mw = None
             self._pending_events.append(EventRecord(self.clock(), "ufr_restore",
                                                     "relay reset by operator"))
+
+    def _planned_miner_mw(self) -> float:
+        """Miner power if every miner is in its wanted state (unknown: running) [MW]."""
+        g = self.base_cfg.groups
+        return float(sum(g.sleep_mw[d.group] if d.want_run is False else g.run_mw[d.group]
+                         for d in self.devices.values()))
 
     # ------------------------------------------------------------ operator
     def set_policy(self, **changes: Any) -> Policy:
@@ -527,6 +542,8 @@ class Runtime:
             now, import_mw if not stale else 0.0, miners_mw if not stale else 0.0)
         events += dr_events
         cap = 0.0 if stale else dr_cap
+        if self.ufr_tripped and self.ufr_cap_mw is not None:
+            cap = min(cap, self.ufr_cap_mw)
         pol = self.policy
         snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
