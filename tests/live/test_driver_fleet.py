@@ -16,6 +16,7 @@ def test_luxos_driver_has_every_capability() -> None:
         assert isinstance(m, cap)
 
 
+@pytest.mark.parametrize("sessions_held", [False, True], ids=["cold", "warm-fast-path"])
 @pytest.mark.parametrize(
     ("fault", "status"),
     [
@@ -24,11 +25,15 @@ def test_luxos_driver_has_every_capability() -> None:
         ({"ignore_commands": True}, "ignored"),
     ],
 )
-async def test_fault_gives_outcome(base_ip: str, fault: dict, status: str) -> None:
+async def test_fault_gives_outcome(
+    base_ip: str, fault: dict, status: str, sessions_held: bool
+) -> None:
     async with MinerEmulator(3, base_ip) as emu:
         bad = emu.ips[1]
-        await emu.inject(bad, **fault)
         fleet = FleetCommander(emu.ips, timeout_s=0.3, retries=1)
+        if sessions_held:
+            assert (await fleet.refresh_sessions()).all_ok
+        await emu.inject(bad, **fault)
         result = await fleet.sleep()
         by_ip = {o.ip: o for o in result.outcomes}
         assert by_ip[bad].status == status
@@ -45,7 +50,7 @@ async def test_expired_session_is_renewed(base_ip: str) -> None:
         fleet = FleetCommander(emu.ips, timeout_s=1.0)
         assert (await fleet.refresh_sessions()).all_ok
         emu.expire_session(emu.ips[0])
-        result = await fleet.sleep()
+        result = await fleet.sleep()  # fast path fails on the dead session, slow path renews
         assert result.all_ok
         assert fleet.miners[emu.ips[0]].session_renewals == 2
         assert fleet.miners[emu.ips[1]].session_renewals == 1
@@ -74,9 +79,11 @@ async def test_rebooting_miner_is_refused_then_comes_back_asleep(base_ip: str) -
         assert all(o.reading is not None and o.reading.asleep for o in result.outcomes)
 
 
-async def test_fanout_200_all_verified_asleep_then_awake(base_ip: str) -> None:
+@pytest.mark.parametrize("fast_path", [False, True])
+async def test_fanout_200_all_verified_asleep_then_awake(base_ip: str, fast_path: bool) -> None:
     async with MinerEmulator(200, base_ip) as emu:
-        fleet = FleetCommander(emu.ips, concurrency=100, timeout_s=2.0)
+        fleet = FleetCommander(emu.ips, concurrency=100, timeout_s=2.0, fast_path=fast_path)
+        assert (await fleet.refresh_sessions()).all_ok
         result = await fleet.sleep()
         assert result.counts == {"ok": 200}
         assert all(s.asleep for s in emu.states())
@@ -92,6 +99,7 @@ async def test_fanout_200_with_5_percent_ignoring(base_ip: str) -> None:
         for ip in ignoring:
             await emu.inject(ip, ignore_commands=True)
         fleet = FleetCommander(emu.ips, concurrency=100, timeout_s=2.0)
+        assert (await fleet.refresh_sessions()).all_ok
         result = await fleet.sleep()
         assert result.counts == {"ok": 190, "ignored": 10}
         assert sorted(o.ip for o in result.non_compliant) == sorted(ignoring)
