@@ -47,6 +47,7 @@ class MinerOutcome:
     attempts: int
     reading: MinerReading | None = None
     detail: str = ""
+    acked_after_s: float | None = None  # from the signal to the command's acknowledgement [s]
 
     @property
     def compliant(self) -> bool:
@@ -201,6 +202,7 @@ class FleetCommander:
         readback = encode_request(READBACK_COMMAND)
         command, arg = fast
         verified: dict[str, MinerOutcome] = {}
+        acked: dict[str, float] = {}
 
         def chain(m: LuxosMiner) -> None:
             def after_read(reply: bytes | None, _failure: str) -> None:
@@ -213,7 +215,9 @@ class FleetCommander:
                 if check(reading):
                     now = time.perf_counter()
                     latency = now - pump.first_start_s.get(m.ip, t0)
-                    verified[m.ip] = MinerOutcome(m.ip, "ok", latency, now - t0, 1, reading)
+                    verified[m.ip] = MinerOutcome(
+                        m.ip, "ok", latency, now - t0, 1, reading, acked_after_s=acked[m.ip]
+                    )
 
             def after_command(reply: bytes | None, _failure: str) -> None:
                 if reply is None:
@@ -222,6 +226,7 @@ class FleetCommander:
                     decode_reply(m.ip, reply)
                 except MinerApiError:
                     return  # e.g. expired session: the slow path renews it
+                acked[m.ip] = time.perf_counter() - t0
                 pump.submit(m.ip, readback, after_read)
 
             pump.submit(m.ip, encode_request(command, f"{m.session_id},{arg}"), after_command)
@@ -234,12 +239,15 @@ class FleetCommander:
     ) -> MinerOutcome:
         start = time.perf_counter()
         attempts = 0
+        acked_after_s: float | None = None
 
         def outcome(
             status: OutcomeStatus, reading: MinerReading | None = None, detail: str = ""
         ) -> MinerOutcome:
             now = time.perf_counter()
-            return MinerOutcome(m.ip, status, now - start, now - t0, attempts, reading, detail)
+            return MinerOutcome(
+                m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s
+            )
 
         for round_ in range(2):  # second round only when the read-back disagreed
             last_exc: Exception | None = None
@@ -248,6 +256,7 @@ class FleetCommander:
                     attempts += 1
                     try:
                         await action(m)
+                        acked_after_s = time.perf_counter() - t0
                         last_exc = None
                         break
                     except MinerIgnored as e:
