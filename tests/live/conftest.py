@@ -1,40 +1,42 @@
-"""Fixtures for the live tests: the test campus scenario, PostgreSQL DSNs."""
+"""Shared fixtures: a fake clock and a fresh loopback /24 per test for emulated miners."""
 
 from __future__ import annotations
 
-import copy
-import os
-import uuid
-from collections.abc import Iterator
-from typing import Any
+import itertools
+import socket
 
 import pytest
-from live_helpers import CAMPUS
+
+_subnets = itertools.count(1)
+
+
+class FakeClock:
+    """Injected monotonic clock [s]; tests move it with ``advance``."""
+
+    def __init__(self, t_s: float = 1000.0) -> None:
+        self.t_s = t_s
+
+    def __call__(self) -> float:
+        return self.t_s
+
+    def advance(self, dt_s: float) -> None:
+        self.t_s += dt_s
 
 
 @pytest.fixture
-def campus() -> dict[str, Any]:
-    return copy.deepcopy(CAMPUS)
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def pg_dsn() -> Iterator[str]:
-    """A DSN on the real PostgreSQL server of BALLAST_TEST_PG_DSN, in a fresh schema that is
-    dropped afterwards. Skips when the variable is unset (fails instead under CI, where
-    .ci/run starts the server and sets BALLAST_REQUIRE_PG=1)."""
-    dsn = os.environ.get("BALLAST_TEST_PG_DSN")
-    if not dsn:
-        if os.environ.get("BALLAST_REQUIRE_PG"):
-            pytest.fail("BALLAST_TEST_PG_DSN is unset but BALLAST_REQUIRE_PG is set")
-        pytest.skip("no PostgreSQL: set BALLAST_TEST_PG_DSN (.ci/run starts a server and sets it)")
-    import psycopg
-    from psycopg.conninfo import make_conninfo
+def base_ip() -> str:
+    """First address of a loopback /24 no other test in this session uses."""
+    n = next(_subnets)
+    return f"127.{77 + n // 250}.{n % 250}.2"
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(dsn, options=f"-c search_path={schema}")
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
