@@ -149,6 +149,7 @@ class Runtime:
         self.ufr_tripped = False
         self.ufr_above_since_s: float | None = None
         self.ufr_trips = 0
+        self.tick_errors = 0
         self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr_events: dict[str, DrEvent] = {}
         self.dr_baselines: dict[str, tuple[float, float]] = {}  # id -> (import, miners) [MW]
@@ -186,7 +187,11 @@ class Runtime:
         next_t = loop.time()
         try:
             while not self._stop.is_set():
-                await self.tick()
+                try:
+                    await self.tick()
+                except Exception:  # keep controlling: a failed store write must not stop it
+                    self.tick_errors += 1
+                    log.exception("tick %d failed", self.tick_no)
                 next_t += self.site.tick_s
                 now = loop.time()
                 if next_t < now:  # overran: skip missed ticks rather than bunch them
@@ -294,26 +299,39 @@ class Runtime:
 
     async def _read_fleet(self, resend: bool) -> None:
         """Read every miner; recover or mark; optionally re-send the wanted state to those
-        that disagree."""
+        that disagree. Holds the command lock so a read never races a tick's commands."""
         if not self.devices:
             return
-        res = await self.fleet.read_all(list(self.devices))
-        disagree_sleep, disagree_wake = [], []
-        for o in res.outcomes:
-            d = self.devices[o.ip]
-            if not o.compliant or o.reading is None:
-                d.status = o.status
-                continue
-            d.asleep = bool(o.reading.asleep)
-            if d.want_run is None:  # first contact: adopt what it does
-                d.want_run = not d.asleep
-            if d.want_run == (not d.asleep):
-                d.status = "ok"
-            else:
-                d.status = "ignored"
-                (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
-        if resend and (disagree_sleep or disagree_wake):
-            await self._send(disagree_sleep, disagree_wake, group_name=None)
+        async with self._command_lock:
+            res = await self.fleet.read_all(list(self.devices))
+            forced = self._forced_groups()
+            disagree_sleep, disagree_wake = [], []
+            for o in res.outcomes:
+                d = self.devices[o.ip]
+                if not o.compliant or o.reading is None:
+                    d.status = o.status
+                    continue
+                d.asleep = bool(o.reading.asleep)
+                if d.want_run is None:  # first contact: adopt what it does
+                    d.want_run = not d.asleep
+                if d.group in forced:
+                    d.want_run = False  # never wake a miner that must sleep
+                if d.want_run == (not d.asleep):
+                    d.status = "ok"
+                else:
+                    d.status = "ignored"
+                    (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
+            if resend and (disagree_sleep or disagree_wake):
+                await self._send_locked(disagree_sleep, disagree_wake, None)
+
+    def _forced_groups(self) -> set[int]:
+        """Groups whose miners must all sleep: manual curtail, tripped relay, safe state."""
+        if self.safe_mode:
+            return set(range(len(self.group_names)))
+        forced = {i for i, n in enumerate(self.group_names) if self.modes[n] == "curtailed"}
+        if self.ufr_tripped:
+            forced |= self.ufr_groups
+        return forced
 
     # --------------------------------------------------------- UFR fast path
     async def _check_ufr(self, frequency_hz: float) -> None:
@@ -325,6 +343,8 @@ class Runtime:
             self.ufr_trips += 1
             t_detect = time.perf_counter()
             ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
+            for ip in ips:  # intent first: no concurrent tick or read may wake them
+                self.devices[ip].want_run = False
             res = await self.fleet.sleep(ips)
             latency_s = time.perf_counter() - t_detect
             self._apply_outcomes(res.outcomes, want_run=False)
@@ -462,15 +482,23 @@ class Runtime:
 
     async def _send(self, to_sleep: list[str], to_wake: list[str],
                     group_name: str | None) -> list[CommandRecord]:
-        now = self.clock()
-        records: list[CommandRecord] = []
         async with self._command_lock:
-            jobs = []
-            if to_sleep:
-                jobs.append(("sleep", self.fleet.sleep(to_sleep)))
-            if to_wake:
-                jobs.append(("wake", self.fleet.wake(to_wake)))
-            results = await asyncio.gather(*(j for _, j in jobs))
+            return await self._send_locked(to_sleep, to_wake, group_name)
+
+    async def _send_locked(self, to_sleep: list[str], to_wake: list[str],
+                           group_name: str | None) -> list[CommandRecord]:
+        """Record the intent first (so a concurrent reader never undoes it), then fan out."""
+        now = self.clock()
+        for ips, run in ((to_sleep, False), (to_wake, True)):
+            for ip in ips:
+                self.devices[ip].want_run = run
+        jobs = []
+        if to_sleep:
+            jobs.append(("sleep", self.fleet.sleep(to_sleep)))
+        if to_wake:
+            jobs.append(("wake", self.fleet.wake(to_wake)))
+        results = await asyncio.gather(*(j for _, j in jobs))
+        records: list[CommandRecord] = []
         for (cmd, _), res in zip(jobs, results, strict=True):
             self._apply_outcomes(res.outcomes, want_run=cmd == "wake")
             records.append(self._command_record(now, group_name, cmd, res))
@@ -507,7 +535,7 @@ class Runtime:
         """One control cycle; returns the tick document (see ``ballast.live.api``)."""
         t_start = time.perf_counter()
         now = self.clock()
-        self.tick_no += 1
+        tick_no = self.tick_no + 1  # becomes self.tick_no once committed
         events, self._pending_events = self._pending_events, []
         wd = self.site.watchdog
         stale = meter_stale(now, self.meter_ok_s, wd.meter_stale_s)
@@ -531,11 +559,7 @@ class Runtime:
             ai_sources.append(self.ai_power_mw)
         ai_mw = max(ai_sources) if ai_sources else self.ai_full_mw  # worst case when blind
 
-        forced = {i for i, n in enumerate(self.group_names) if self.modes[n] == "curtailed"}
-        if self.ufr_tripped:
-            forced |= self.ufr_groups
-        if stale:
-            forced = set(range(len(self.group_names)))
+        forced = self._forced_groups()
         controllable, fixed_mw, force_sleep = self._fixed_and_controllable(forced)
 
         dr_cap, active, dr_events = self._active_dr(
@@ -570,9 +594,9 @@ class Runtime:
         if self.ufr_tripped:
             active.append({"kind": "ufr", "groups": [self.group_names[i]
                                                      for i in sorted(self.ufr_groups)]})
-        doc = self._tick_doc(now, import_mw, freq, ai_mw, renew_mw, miners_mw,
+        doc = self._tick_doc(tick_no, now, import_mw, freq, ai_mw, renew_mw, miners_mw,
                              decision.miner_power_mw + fixed_mw, snap, rule, active, decision)
-        meas = {"tick": self.tick_no, "time_s": now, "import_mw": import_mw,
+        meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
                 "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
                 "miners_mw": miners_mw, "miners_planned_mw": decision.miner_power_mw + fixed_mw,
                 "cap_mw": cap, "floor_mw": 0.0, "price_usd_per_mwh": pol.price_usd_per_mwh,
@@ -583,8 +607,13 @@ class Runtime:
                      for i, name in enumerate(self.group_names)]
         for e in events:
             log.info("%s: %s", e.kind, e.message)
-        self.store.write_tick(TickRecord(self.tick_no, meas, setpoints, commands, events,
-                                         self._state_doc()))
+        try:
+            self.store.write_tick(TickRecord(tick_no, meas, setpoints, commands, events,
+                                             self._state_doc()))
+        except Exception:
+            self._pending_events = events + self._pending_events  # retried with the next tick
+            raise
+        self.tick_no = tick_no
         doc["tick_duration_s"] = time.perf_counter() - t_start
         self.last_tick = doc
         self._publish(doc)
@@ -611,7 +640,7 @@ class Runtime:
                         "mode": self._mode(gi)})
         return out
 
-    def _tick_doc(self, now: float, import_mw: float, freq: float, ai_mw: float,
+    def _tick_doc(self, tick_no: int, now: float, import_mw: float, freq: float, ai_mw: float,
                   renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
                   rule: str, active: list[dict[str, Any]], decision: Any) -> dict[str, Any]:
         groups = self.group_counts()
@@ -625,7 +654,7 @@ class Runtime:
             return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
         return {
-            "tick": self.tick_no, "time": _utc(now), "time_s": now,
+            "tick": tick_no, "time": _utc(now), "time_s": now,
             "safe_mode": self.safe_mode, "binding_rule": rule,
             "power_mw": {"import": num(import_mw), "ai": num(ai_mw), "miners": num(miners_mw),
                          "miners_planned": num(planned_mw), "renewables": num(renew_mw),
