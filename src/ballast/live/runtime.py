@@ -167,9 +167,11 @@ class Runtime:
         """Resume from the store, learn the fleet's state, start the pollers."""
         self._resume()
         await self._read_fleet(resend=False)
+        await self._keep_relay_sessions()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._meter_loop(), name="meter"),
-                       loop.create_task(self._fleet_read_loop(), name="fleet-read")]
+                       loop.create_task(self._fleet_read_loop(), name="fleet-read"),
+                       loop.create_task(self._session_loop(), name="sessions")]
         if self.ai is not None:
             self._tasks.append(loop.create_task(self._ai_loop(), name="ai"))
         await self._wait_first_meter()
@@ -296,6 +298,22 @@ class Runtime:
                 await self._read_fleet(resend=True)
             except Exception as e:  # keep reading next period
                 log.warning("fleet read failed: %s", e)
+
+    async def _keep_relay_sessions(self) -> None:
+        """Hold sessions on the relay miners (if the fleet can) so a trip is one round trip."""
+        keep = getattr(self.fleet, "keep_sessions", None)
+        ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
+        if keep is None or not ips or not self.site.ufr.enabled:
+            return
+        try:
+            await keep(ips)
+        except Exception as e:
+            log.warning("session keep-alive failed: %s", e)
+
+    async def _session_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.site.fleet.session_keepalive_s)
+            await self._keep_relay_sessions()
 
     async def _read_fleet(self, resend: bool) -> None:
         """Read every miner; recover or mark; optionally re-send the wanted state to those
