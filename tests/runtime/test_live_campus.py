@@ -11,7 +11,23 @@ import json
 
 import httpx
 import pytest
-from live_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
+import yaml
+from live_helpers import (
+    OPERATOR_TOKEN,
+    TOKENS,
+    VIEWER_TOKEN,
+    emulated_campus,
+    free_port,
+    until,
+    write_campus,
+)
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.live.emulated_site import EmulatedSite, plan_emulation
+from ballast.live.serve import LiveSite
+from ballast.live.site_config import load_site_config
+from ballast.scenario import load_scenario
 
 LIMIT_MW = 200.0
 OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -211,3 +227,41 @@ async def test_tick_stream_sends_documented_json(tmp_path):
         assert set(doc["groups"][0]) >= {"name", "miners", "running", "asleep", "non_compliant",
                                          "unreachable", "mode", "miners_per_device"}
         assert doc["groups"][0]["miners_per_device"] == 2700
+
+
+async def test_serve_config_runs_against_devices_at_configured_addresses(tmp_path):
+    """The --config path: devices started on their own, reached only through site.yaml."""
+    scen = load_scenario(write_campus(tmp_path))
+    plan = plan_emulation(scen, 3, "127.58")
+    miner_port, meter_port = free_port(), free_port()
+    site_doc = {
+        "scenario": "campus.yaml", "tick_s": 0.2, "store": {"dsn": "site.db"},
+        "meter": {"host": "127.0.0.1", "port": meter_port},
+        "miners": [{"group": g.name, "ips": list(g.ips), "port": miner_port,
+                    "miners_per_device": g.miners_per_device} for g in plan],
+        "api": {"port": 0, "tokens": TOKENS},
+        "market": {"price_usd_per_mwh": 20.0},
+    }
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site_doc))
+    site = load_site_config(tmp_path / "site.yaml")
+    assert site.store_dsn == str(tmp_path / "site.db")  # relative to the config file
+    async with EmulatedSite(scen, plan, meter_port=meter_port, miner_port=miner_port) as emu:
+        async with LiveSite(load_scenario(site.path(site.scenario)), site) as live:
+            rt = live.runtime
+            await until(lambda: rt.tick_no >= 3 and all(
+                d.status == "ok" for d in rt.devices.values()), 10, "ticks with all miners ok")
+            await until(lambda: all(emu.true_asleep("s19xp")), 5, "limit respected")
+            doc = rt.last_tick
+            assert [g["miners"] for g in doc["groups"]] == [3, 3]
+            assert doc["power_mw"]["ai"] == pytest.approx(100.0)
+            assert doc["binding_rule"] == "import_limit"
+
+
+def test_serve_command_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "site.yaml"
+    bad.write_text(yaml.safe_dump({"scenario": "x.yaml", "tick_s": -1}))
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve", "--config", str(bad)])
+    assert r.exit_code == 2 and "tick_s" in r.output and str(bad) in r.output
+    r = runner.invoke(app, ["serve"])
+    assert r.exit_code == 2 and "--emulate" in r.output
