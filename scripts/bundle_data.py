@@ -1,0 +1,90 @@
+"""Rebuild the compact data files shipped in src/ballast/data/bundled from ../shared/data.
+
+Run by a developer only (``python scripts/bundle_data.py ../shared/data``); the product never
+reads ../shared at run time. Every output keeps a UTC ``interval_start_utc`` column and puts the
+unit in each value column's name. Provenance: src/ballast/data/bundled/PROVENANCE.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "ballast" / "data" / "bundled"
+
+
+def _utc(col: pd.Series) -> pd.Series:
+    return pd.to_datetime(col, utc=True)
+
+
+def main(shared: Path) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    rt = pd.read_csv(shared / "ercot_rtm_spp_hb_hubavg_15min_2024-01-01_to_2025-11-30.csv")
+    rt = pd.DataFrame(
+        {
+            "interval_start_utc": _utc(rt["interval_start_utc"]),
+            "price_usd_per_mwh": rt["HB_HUBAVG_rt_spp_usd_per_mwh"].astype("float64"),
+        }
+    )
+    rt.to_parquet(OUT / "ercot_rtm_hb_hubavg_15min_2024_2025.parquet", index=False)
+
+    uri = pd.read_csv(shared / "ercot_rtm_spp_15min_2021-02_wide.csv")
+    uri = pd.DataFrame(
+        {
+            "interval_start_utc": _utc(uri["interval_start_utc"]),
+            "price_usd_per_mwh": uri["HB_WEST"].astype("float64"),
+            "hb_hubavg_price_usd_per_mwh": uri["HB_HUBAVG"].astype("float64"),
+        }
+    )
+    uri.to_parquet(OUT / "ercot_rtm_hb_west_15min_2021_02.parquet", index=False)
+
+    frames = {}
+    for year in (2021, 2023, 2024):
+        fm = pd.read_csv(shared / f"ercot_fuel_mix_hourly_{year}.csv")
+        load = pd.read_csv(shared / f"ercot_native_load_hourly_{year}.csv")
+        assert (fm["interval_start_utc"].to_numpy() == load["interval_start_utc"].to_numpy()).all()
+        frames[year] = (
+            pd.DataFrame(
+                {
+                    "interval_start_utc": _utc(fm["interval_start_utc"]),
+                    "ercot_wind_mw": fm["Wind_MW"].astype("float64"),
+                    "ercot_solar_mw": fm["Solar_MW"].astype("float64"),
+                    "ercot_load_mw": load["ERCOT_MW"].astype("float64"),
+                    "ercot_fwest_load_mw": load["FWEST_MW"].astype("float64"),
+                }
+            )
+        )
+    # 2023 and 2024 are contiguous in UTC (local years), so together they cover UTC year 2024.
+    pd.concat([frames[2023], frames[2024]]).to_parquet(
+        OUT / "ercot_system_hourly_2023_2024.parquet", index=False)
+    frames[2021].to_parquet(OUT / "ercot_system_hourly_2021.parquet", index=False)
+
+    ci = pd.read_csv(shared / "ercot_carbon_intensity_hourly_2021_2024_electricitymaps.csv")
+    ci = pd.DataFrame(
+        {
+            "interval_start_utc": _utc(ci["datetime_utc"]),
+            "carbon_intensity_g_per_kwh": ci["ci_direct_gco2eq_per_kwh"].astype("float64"),
+        }
+    )
+    ci.to_parquet(OUT / "ercot_carbon_intensity_hourly_2021_2024.parquet", index=False)
+
+    btc = pd.read_csv(shared / "bitcoin_daily_2020_2025.csv")
+    btc = pd.DataFrame(
+        {
+            "date_utc": _utc(btc["date"]),
+            "btc_price_usd": btc["btc_usd_close"].astype("float64"),
+            "difficulty": btc["difficulty"].astype("float64"),
+            "network_hashrate_th_s": btc["hashrate_TH_per_s"].astype("float64"),
+        }
+    )
+    btc.to_parquet(OUT / "bitcoin_daily_2020_2025.parquet", index=False)
+
+    sub = pd.read_csv(shared / "bitcoin_block_subsidy_schedule.csv")
+    sub.to_csv(OUT / "bitcoin_block_subsidy_schedule.csv", index=False)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))

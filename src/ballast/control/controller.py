@@ -1,0 +1,153 @@
+"""The controller's Python face: parameters, state, snapshot, and one ``step``.
+
+``step`` calls the same compiled ``control_tick`` that the backtest loop calls, so a behaviour
+that is right in the backtest is right live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ballast.control.rules import RULE_NAMES, control_tick
+from ballast.models.bitcoin import breakeven_price_usd_per_mwh
+from ballast.models.miners import get_model
+from ballast.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class GroupParams:
+    """Per-group arrays (index g = scenario order)."""
+
+    names: tuple[str, ...]
+    count: np.ndarray  # miners [-], int64
+    run_mw: np.ndarray  # facility MW per running miner (wall W x PUE / 1e6)
+    sleep_mw: np.ndarray  # MW per sleeping miner
+    hashrate_th_s: np.ndarray  # per miner [TH/s]
+    efficiency_j_per_th: np.ndarray
+    breakeven_per_hashprice: np.ndarray  # [USD/MWh per USD/PH/day], pool fee and PUE included
+    deadband_usd_per_mwh: np.ndarray
+    min_on_s: np.ndarray
+    min_off_s: np.ndarray
+    pool_fee_share: np.ndarray
+    merit: np.ndarray  # group indices, most efficient first
+
+    @property
+    def full_power_mw(self) -> np.ndarray:
+        return self.count * self.run_mw
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Everything the rule stack needs besides the snapshot and its own state."""
+
+    groups: GroupParams
+    import_limit_mw: float
+    export_limit_mw: float
+    import_margin_mw: float = 0.0
+    economic_dispatch: bool = True
+    absorb_renewables: bool = True
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, *, economic_dispatch: bool | None = None,
+                      absorb_renewables: bool | None = None) -> ControllerConfig:
+        groups = build_group_params(scenario)
+        ctl = scenario.control
+        return cls(
+            groups=groups,
+            import_limit_mw=scenario.site.import_limit_mw,
+            export_limit_mw=scenario.site.export_limit_mw,
+            import_margin_mw=ctl.import_margin_mw,
+            economic_dispatch=ctl.economic_dispatch if economic_dispatch is None
+            else economic_dispatch,
+            absorb_renewables=ctl.absorb_renewable_surplus if absorb_renewables is None
+            else absorb_renewables,
+        )
+
+
+def build_group_params(scenario: Scenario) -> GroupParams:
+    """Arrays per miner group from the scenario and the catalog."""
+    rows = []
+    for grp in scenario.miners:
+        model = get_model(grp.model)
+        rows.append((grp, model))
+    eff = np.array([m.efficiency_j_per_th for _, m in rows], dtype="float64")
+    pue = np.array([g.pue for g, _ in rows], dtype="float64")
+    fee = np.array([g.pool_fee_share for g, _ in rows], dtype="float64")
+    # breakeven at the meter: revenue net of pool fee per MWh of facility energy (cooling incl.)
+    per_hp = breakeven_price_usd_per_mwh(1.0, eff) * (1.0 - fee) / pue if rows else eff
+    return GroupParams(
+        names=tuple(g.name for g, _ in rows),
+        count=np.array([g.count for g, _ in rows], dtype=np.int64),
+        run_mw=np.array([m.power_w for _, m in rows], dtype="float64") * pue / 1e6,
+        sleep_mw=np.array([m.sleep_power_w for _, m in rows], dtype="float64") / 1e6,
+        hashrate_th_s=np.array([m.hashrate_th_s for _, m in rows], dtype="float64"),
+        efficiency_j_per_th=eff,
+        breakeven_per_hashprice=np.asarray(per_hp, dtype="float64"),
+        deadband_usd_per_mwh=np.array([g.deadband_usd_per_mwh for g, _ in rows], dtype="float64"),
+        min_on_s=np.array([g.min_on_minutes * 60 for g, _ in rows], dtype="float64"),
+        min_off_s=np.array([g.min_off_minutes * 60 for g, _ in rows], dtype="float64"),
+        pool_fee_share=fee,
+        merit=np.argsort(eff, kind="stable").astype(np.int64),
+    )
+
+
+@dataclass
+class ControllerState:
+    """The controller's own memory between ticks (mutable, owned by one host)."""
+
+    econ_on: np.ndarray  # bool per group: economics wants it running (hysteresis state)
+    last_change_s: np.ndarray  # UNIX time [s] of the last economic switch per group
+    running: np.ndarray  # miners running per group, int64
+
+    @classmethod
+    def initial(cls, config: ControllerConfig, time_s: float, running: bool = True,
+                settled: bool = True) -> ControllerState:
+        """All groups on (or off). ``settled``: minimum on/off times count as already served."""
+        n = len(config.groups.names)
+        start = time_s - 1e12 if settled else time_s
+        return cls(econ_on=np.full(n, running), last_change_s=np.full(n, start, dtype="float64"),
+                   running=config.groups.count.copy() if running else np.zeros(n, np.int64))
+
+    def copy(self) -> ControllerState:
+        return ControllerState(self.econ_on.copy(), self.last_change_s.copy(), self.running.copy())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the controller sees at one tick (frozen). Powers in facility MW, import positive."""
+
+    time_s: float  # UNIX time [s], UTC
+    price_usd_per_mwh: float
+    hashprice_usd_per_ph_day: float
+    ai_load_mw: float  # facility power of the AI/HPC tenant
+    renewable_mw: float = 0.0  # behind-the-meter generation
+    cap_mw: float = float("inf")  # grid obligations: most the miners may draw
+    floor_mw: float = 0.0  # grid obligations: least the miners must draw
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The controller's output for one tick."""
+
+    running: np.ndarray  # miners running per group
+    group_power_mw: np.ndarray
+    miner_power_mw: float
+    binding_rule: str
+    extra: dict = field(default_factory=dict)
+
+
+def step(config: ControllerConfig, state: ControllerState, snap: Snapshot) -> Decision:
+    """Run one control cycle; updates ``state`` in place and returns the decision."""
+    g = config.groups
+    total, rule = control_tick(
+        snap.time_s, snap.price_usd_per_mwh, snap.hashprice_usd_per_ph_day, snap.ai_load_mw,
+        snap.renewable_mw, snap.cap_mw, snap.floor_mw,
+        config.import_limit_mw, config.export_limit_mw, config.import_margin_mw,
+        config.economic_dispatch, config.absorb_renewables,
+        g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice, g.deadband_usd_per_mwh,
+        g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running)
+    group_mw = state.running * g.run_mw + (g.count - state.running) * g.sleep_mw
+    return Decision(running=state.running.copy(), group_power_mw=group_mw,
+                    miner_power_mw=float(total), binding_rule=RULE_NAMES[rule])

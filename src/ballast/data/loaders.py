@@ -1,0 +1,178 @@
+"""Read user or bundled time series (CSV, CSV.gz, Parquet) into validated UTC pandas objects.
+
+Accepted shapes:
+- Ballast's own: ``interval_start_utc`` plus value columns with units in their names;
+- gridstatus output: ``Interval Start``, ``Interval End``, ``Location``, ``SPP`` (or ``LMP``);
+  filter one settlement point with ``location=``;
+- any table with a timestamp column (``time_column=``) carrying a UTC offset.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.data.errors import DataError
+from ballast.data.validate import check_index, check_values, parse_utc_timestamps
+
+BUNDLED_PREFIX = "bundled:"
+TIME_COLUMN_CANDIDATES = ("interval_start_utc", "Interval Start", "interval_start", "time_utc",
+                          "datetime_utc", "date_utc", "timestamp", "Time", "time", "date")
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled data file by stem (``ercot_rtm_hb_hubavg_15min_2024_2025``)."""
+    folder = resources.files("ballast.data") / "bundled"
+    for suffix in (".parquet", ".csv"):
+        candidate = Path(str(folder / f"{name}{suffix}"))
+        if candidate.exists():
+            return candidate
+    known = sorted(p.stem for p in Path(str(folder)).iterdir() if p.suffix in (".parquet", ".csv"))
+    raise DataError(f"{BUNDLED_PREFIX}{name}", f"no such bundled data set; known: {known}")
+
+
+def resolve_source(source: str | Path, base_dir: Path | None = None) -> Path:
+    """Turn ``bundled:NAME`` or a (relative) path into an existing file path."""
+    text = str(source)
+    if text.startswith(BUNDLED_PREFIX):
+        return bundled_path(text[len(BUNDLED_PREFIX):])
+    path = Path(text)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.exists():
+        raise DataError(str(source), "file not found")
+    return path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV, gzipped CSV or Parquet by file name."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+        if name.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(path)
+    except (ValueError, OSError) as exc:  # pandas/pyarrow parse errors
+        raise DataError(str(path), f"cannot read file: {exc}") from exc
+    raise DataError(str(path), "unsupported file type; use .csv, .csv.gz or .parquet")
+
+
+def _pick_time_column(frame: pd.DataFrame, source: str, time_column: str | None) -> str:
+    if time_column is not None:
+        if time_column not in frame.columns:
+            raise DataError(source, f"time column not found; columns are {list(frame.columns)}",
+                            column=time_column)
+        return time_column
+    for candidate in TIME_COLUMN_CANDIDATES:
+        if candidate in frame.columns:
+            return candidate
+    raise DataError(source, "no timestamp column; expected one of "
+                    f"{list(TIME_COLUMN_CANDIDATES)}, found {list(frame.columns)}")
+
+
+def read_series(source: str | Path, value_column: str | None = None, *,
+                time_column: str | None = None, location: str | None = None,
+                minimum: float | None = None, maximum: float | None = None,
+                base_dir: Path | None = None, check_step: bool = True,
+                window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                label: str | None = None) -> pd.Series:
+    """Read one validated value column as a float Series on a UTC DatetimeIndex.
+
+    ``value_column`` defaults to ``SPP`` (then ``LMP``) for gridstatus frames, else the only
+    numeric column besides time. Validation: parseable tz-aware timestamps, no duplicates, sorted,
+    no gaps (``check_step``), no NaN, values within [minimum, maximum]. With ``window``
+    (start, end), values are checked only on the rows a run over that window uses (the row in
+    force at start through the last row before end), so a defect elsewhere in a long file does
+    not block a run that never reads it; timestamps are always checked in full. ``label`` names
+    the source in error messages (e.g. the scenario field and file); default the source itself.
+    """
+    label = label or str(source)
+    try:
+        path = resolve_source(source, base_dir)
+    except DataError as exc:
+        raise DataError(label, exc.problem) from None
+    frame = read_table(path)
+    if location is not None:
+        if "Location" not in frame.columns:
+            raise DataError(label, "location filter given but the file has no 'Location' column",
+                            column="Location")
+        frame = frame[frame["Location"] == location]
+        if frame.empty:
+            raise DataError(label, f"no rows for location {location!r}", column="Location")
+        frame = frame.reset_index(drop=True)
+    elif "Location" in frame.columns and (frame["Location"] != frame["Location"].iloc[0]).any():
+        raise DataError(label, "several locations in one file "
+                        f"({sorted(frame['Location'].unique())[:5]}...); choose one with 'location'",
+                        column="Location")
+    tcol = _pick_time_column(frame, label, time_column)
+    if value_column is None:
+        for candidate in ("SPP", "LMP"):
+            if candidate in frame.columns:
+                value_column = candidate
+                break
+        else:
+            skip = {tcol, "Interval End", "interval_start_local", "Location", "Location Type",
+                    "Market"}
+            rest = [c for c in frame.columns if c not in skip]
+            numeric = rest if len(rest) == 1 else [
+                c for c in rest if pd.api.types.is_numeric_dtype(frame[c])]
+            if len(numeric) != 1:
+                raise DataError(label, f"say which value column to use; candidates {numeric}")
+            value_column = numeric[0]
+    if value_column not in frame.columns:
+        raise DataError(label, f"value column not found; columns are {list(frame.columns)}",
+                        column=value_column)
+    index = parse_utc_timestamps(frame[tcol], label, tcol)
+    step = check_index(index, label, tcol) if check_step else pd.Timedelta(0)
+    if window is not None and (index[0] > window[0] or index[-1] + step < window[1]):
+        raise DataError(label, f"covers {index[0]} to {index[-1] + step}, but the run needs "
+                        f"{window[0]} to {window[1]}")
+    values = frame[value_column]
+    if window is not None:
+        first = max(int(index.searchsorted(window[0], side="right")) - 1, 0)
+        last = int(index.searchsorted(window[1], side="left"))
+        index, values = index[first:last], values.iloc[first:last]
+        offset = first
+    else:
+        offset = 0
+    raw = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    not_numeric = np.isnan(raw) & values.notna().to_numpy()
+    if not_numeric.any():
+        row = int(np.argmax(not_numeric))
+        raise DataError(label, f"not a number: {values.iloc[row]!r}", row=row + offset + 1,
+                        column=value_column)
+    check_values(raw, label, value_column, minimum=minimum, maximum=maximum, row_offset=offset)
+    out = pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
+    out.attrs["step"] = step  # the file's interval length, kept for align() on short windows
+    return out
+
+
+def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
+    """Put an interval series onto ``index`` (interval starts, regular step).
+
+    Coarser source data (hourly price, daily BTC price) is held over each of its intervals
+    (forward fill); finer data (5-min prices onto a 15-min run) is averaged over each target
+    interval. Both keep interval averages, which is right for prices and average MW. The source
+    must cover the whole index.
+    """
+    if len(index) == 0:
+        return pd.Series([], index=index, dtype="float64", name=series.name)
+    src_step = series.attrs.get("step") or (
+        series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta(0))
+    dst_step = index[1] - index[0] if len(index) > 1 else src_step
+    end_needed = index[-1] + dst_step
+    if series.index[0] > index[0] or series.index[-1] + src_step < end_needed:
+        raise DataError(source, f"covers {series.index[0]} to {series.index[-1] + src_step}, "
+                        f"but the run needs {index[0]} to {end_needed}")
+    if src_step < dst_step:
+        binned = series.resample(dst_step, origin=index[0]).mean()
+        out = binned.reindex(index)
+    else:
+        out = series.reindex(series.index.union(index)).ffill().reindex(index)
+    if out.isna().any():
+        first = out.index[out.isna().to_numpy()][0]
+        raise DataError(source, f"no value for {first} after alignment")
+    return out.astype("float64")

@@ -1,0 +1,231 @@
+"""The scenario document: one versioned YAML file describes a run (site, assets, markets, run).
+
+Every field states its unit and default. ``load_scenario(path)`` validates with pydantic v2 and
+raises ``ScenarioError`` whose message names the file, the field path and the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ballast.models.miners import CATALOG
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    """The grid connection."""
+
+    name: str = Field("site", description="Site name, for reports.")
+    import_limit_mw: float = Field(gt=0, description="Interconnect import limit [MW]. Never exceeded.")
+    export_limit_mw: float = Field(0.0, ge=0, description="Interconnect export limit [MW]; 0 = no export. Default 0.")
+    timezone: str = Field("America/Chicago", description="Local time zone for local-time rules and display.")
+
+
+class MaintenanceWindow(_Strict):
+    """A period of reduced IT load (UTC offsets required)."""
+
+    start: datetime = Field(description="Window start (ISO-8601 with offset).")
+    end: datetime = Field(description="Window end (ISO-8601 with offset).")
+    it_load_share: float = Field(0.0, ge=0, le=1, description="IT load during the window as a share of normal [-]. Default 0.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset (e.g. 2024-03-01T00:00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class AiLoad(_Strict):
+    """The AI/HPC tenant: inflexible load, served first."""
+
+    it_load_mw: float = Field(ge=0, description="Critical IT load [MW].")
+    pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness [-]; facility = IT x PUE. Default 1.3 (new large builds, REFERENCE.md).")
+    profile: Literal["flat", "diurnal_inference"] = Field("flat", description="Load shape. Default flat.")
+    diurnal_amplitude_share: float = Field(0.2, ge=0, le=1, description="diurnal_inference: trough depth as a share of IT load [-]. Default 0.2.")
+    noise_share: float = Field(0.0, ge=0, le=0.5, description="Gaussian noise as a share of IT load [-]. Default 0.")
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list, description="Maintenance windows.")
+    lease_usd_per_mw_year: float = Field(1_450_000.0, ge=0, description="Colocation lease [USD per MW of critical IT per year]. Default 1.45 M (Core Scientific/CoreWeave, REFERENCE.md).")
+    wue_l_per_kwh: float = Field(0.5, ge=0, le=10, description="Water use effectiveness [L per kWh of IT energy]. Default 0.5.")
+
+
+class MinerGroup(_Strict):
+    """Identical miners controlled together."""
+
+    name: str = Field(description="Group name (unique).")
+    model: str = Field(description=f"Catalog model, one of: {', '.join(sorted(CATALOG))}.")
+    count: int = Field(gt=0, description="Number of miners [-].")
+    pue: float = Field(1.05, ge=1.0, le=2.0, description="Mining cooling overhead (PUE) [-]. Default 1.05 (air-cooled containers, REFERENCE.md).")
+    min_on_minutes: float = Field(30.0, ge=0, description="Minimum time running once started [min], unless safety overrides. Default 30.")
+    min_off_minutes: float = Field(30.0, ge=0, description="Minimum time asleep once curtailed [min], unless safety overrides. Default 30.")
+    deadband_usd_per_mwh: float = Field(5.0, ge=0, description="Hysteresis: start below breakeven - deadband, stop above breakeven + deadband [USD/MWh]. Default 5.")
+    pool_fee_share: float = Field(0.02, ge=0, lt=1, description="Pool fee as a share of mining revenue [-]. Default 0.02.")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in CATALOG:
+            raise ValueError(f"unknown miner model {value!r}; known: {sorted(CATALOG)}")
+        return value
+
+
+class Renewable(_Strict):
+    """A behind-the-meter wind or solar plant scaled from an ERCOT fleet profile."""
+
+    name: str = Field(description="Plant name (unique).")
+    kind: Literal["wind", "solar"] = Field(description="wind or solar.")
+    capacity_mw: float = Field(gt=0, description="Nameplate [MW].")
+    source: str = Field("bundled:ercot_system_hourly_2023_2024", description="Fleet profile file (bundled:NAME or a path).")
+    column: str | None = Field(None, description="Column with fleet MW. Default ercot_wind_mw / ercot_solar_mw.")
+    capacity_factor_scale: float = Field(1.0, gt=0, le=2, description="Multiplier on the fleet capacity factor [-]. Default 1.")
+
+
+class SeriesSource(_Strict):
+    """A time series file: bundled data set or a user CSV/Parquet (gridstatus frames accepted)."""
+
+    source: str = Field(description="bundled:NAME or a CSV/CSV.gz/Parquet path (relative to the scenario file).")
+    column: str | None = Field(None, description="Value column. Default: the file's only value column (gridstatus: SPP).")
+    time_column: str | None = Field(None, description="Timestamp column. Default: interval_start_utc / 'Interval Start' / ...")
+    location: str | None = Field(None, description="gridstatus frames: the settlement point (Location) to use.")
+
+
+class Bitcoin(_Strict):
+    """Daily BTC price and difficulty; hashprice follows with the block subsidy of each instant."""
+
+    source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
+    price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
+    difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
+    fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, REFERENCE.md).")
+
+
+class Markets(_Strict):
+    """Energy price, Bitcoin and grid carbon intensity."""
+
+    price: SeriesSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
+    bitcoin: Bitcoin = Field(default_factory=Bitcoin, description="Bitcoin price and difficulty.")
+    carbon: SeriesSource | None = Field(None, description="Grid carbon intensity [gCO2/kWh]. Default none (no CO2 KPI).")
+    export_price_share: float = Field(1.0, ge=0, le=1, description="Share of the real-time price paid for exported energy [-]. Default 1.")
+
+
+class Control(_Strict):
+    """Controller settings shared by backtest and live."""
+
+    economic_dispatch: bool = Field(True, description="Run each group only when it pays (merit order). Default true.")
+    absorb_renewable_surplus: bool = Field(True, description="Run miners on renewable output that would otherwise be curtailed. Default true.")
+    import_margin_mw: float = Field(0.0, ge=0, description="Safety margin kept below the import limit [MW]. Default 0.")
+
+
+class Run(_Strict):
+    """The horizon: interval starts from start (inclusive) to end (exclusive), UTC."""
+
+    start: datetime = Field(description="Start (inclusive), ISO-8601 with offset; UTC inside.")
+    end: datetime = Field(description="End (exclusive), ISO-8601 with offset.")
+    resolution: str = Field("15min", description="Step: 15min, 5min, 1min (pandas offset). Default 15min.")
+    seed: int = Field(0, description="Seed for every stochastic model. Default 0.")
+
+    @field_validator("resolution")
+    @classmethod
+    def _valid_resolution(cls, value: str) -> str:
+        try:
+            step = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
+        except (ValueError, TypeError):
+            raise ValueError(f"not a time step: {value!r} (use e.g. 15min, 5min, 1min)") from None
+        if step <= pd.Timedelta(0) or step > pd.Timedelta("1h"):
+            raise ValueError(f"resolution {value!r} must be between 1 s and 1 h")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Run:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset (e.g. 2024-01-01T00:00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def step(self) -> pd.Timedelta:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(self.resolution))
+
+    def index(self) -> pd.DatetimeIndex:
+        """Interval starts of the run, UTC."""
+        return pd.date_range(pd.Timestamp(self.start).tz_convert("UTC"),
+                             pd.Timestamp(self.end).tz_convert("UTC"), freq=self.step,
+                             inclusive="left", name="interval_start_utc")
+
+
+class Scenario(_Strict):
+    """A complete run description. ``version`` must be 1."""
+
+    version: Annotated[int, Field(description="Schema version; must be 1.")]
+    name: str = Field("scenario", description="Scenario name.")
+    description: str = Field("", description="Free text.")
+    site: Site = Field(description="The grid connection.")
+    ai: AiLoad | None = Field(None, description="AI/HPC tenant. Default none.")
+    miners: list[MinerGroup] = Field(default_factory=list, description="Miner groups.")
+    renewables: list[Renewable] = Field(default_factory=list, description="Behind-the-meter plants.")
+    markets: Markets = Field(description="Price, Bitcoin and carbon series.")
+    control: Control = Field(default_factory=Control, description="Controller settings.")
+    run: Run = Field(description="Period, resolution and seed.")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"unsupported scenario version {value}; this Ballast reads version {SCHEMA_VERSION}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        for label, items in (("miners", self.miners), ("renewables", self.renewables)):
+            names = [item.name for item in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label}: duplicate names {dupes}")
+        return self
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file and the field."""
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid scenario ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_scenario(data: object, path: str = "<scenario>") -> Scenario:
+    """Validate a parsed YAML/JSON document."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: the document must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(path, exc)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    return parse_scenario(data, str(path))

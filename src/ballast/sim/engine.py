@@ -1,0 +1,120 @@
+"""The backtest engine: the controller over a horizon, for Ballast and a business-as-usual
+baseline in the same call, then site physics (import, export, curtailment) per interval."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.control import RULE_NAMES, ControllerConfig, ControllerState
+from ballast.scenario import Scenario
+from ballast.sim.inputs import SiteInputs, build_inputs
+from ballast.sim.kernel import run_ticks
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """One policy's time series on the run index (interval averages, MW; import positive)."""
+
+    name: str
+    frame: pd.DataFrame  # site-level columns
+    group_running: pd.DataFrame  # miners running per group (mean over the interval)
+    group_power_mw: pd.DataFrame
+
+
+def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
+               cap_mw: np.ndarray | None = None, floor_mw: np.ndarray | None = None,
+               progress: ProgressFn | None = None, chunk: int = 200_000) -> RunSeries:
+    """Run the controller over every interval of ``inputs`` and derive the site's flows."""
+    f = inputs.frame
+    n = len(f)
+    idx = f.index
+    time_s = (idx.as_unit("ns").asi8 / 1e9).astype("float64")
+    cap = np.full(n, np.inf) if cap_mw is None else np.asarray(cap_mw, dtype="float64")
+    floor = np.zeros(n) if floor_mw is None else np.asarray(floor_mw, dtype="float64")
+    g = config.groups
+    ng = len(g.names)
+    state = ControllerState.initial(config, time_s[0] if n else 0.0)
+    miner_mw = np.empty(n)
+    rule = np.empty(n, dtype=np.int8)
+    running = np.zeros((n, ng))
+    price = f["price_usd_per_mwh"].to_numpy()
+    hashprice = f["hashprice_usd_per_ph_day"].to_numpy()
+    ai = f["ai_load_mw"].to_numpy()
+    ren = f["renewable_mw"].to_numpy()
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        run_ticks(time_s[start:stop], price[start:stop], hashprice[start:stop], ai[start:stop],
+                  ren[start:stop], cap[start:stop], floor[start:stop], config.import_limit_mw,
+                  config.export_limit_mw, config.import_margin_mw, config.economic_dispatch,
+                  config.absorb_renewables, g.count, g.run_mw, g.sleep_mw,
+                  g.breakeven_per_hashprice, g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s,
+                  g.merit, state.econ_on, state.last_change_s, state.running, 1,
+                  miner_mw[start:stop], rule[start:stop], running[start:stop])
+        if progress is not None:
+            progress(stop, n)
+    group_power = running * g.run_mw + (g.count - running) * g.sleep_mw
+    frame = site_flows(ai, ren, miner_mw, config.export_limit_mw, idx)
+    frame["binding_rule"] = pd.Categorical.from_codes(rule, categories=list(RULE_NAMES))
+    return RunSeries(
+        name=name,
+        frame=frame,
+        group_running=pd.DataFrame(running, index=idx, columns=list(g.names)),
+        group_power_mw=pd.DataFrame(group_power, index=idx, columns=list(g.names)),
+    )
+
+
+def site_flows(ai_load_mw, renewable_mw, miner_mw, export_limit_mw: float,
+               index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Net import [MW] (positive = import), export, and renewable output that had to be
+    curtailed because it could neither be used on site nor exported."""
+    load = np.asarray(ai_load_mw) + np.asarray(miner_mw)
+    net = load - np.asarray(renewable_mw)
+    curtailed = np.maximum(-net - export_limit_mw, 0.0)
+    net = net + curtailed
+    return pd.DataFrame({
+        "ai_load_mw": ai_load_mw,
+        "miner_mw": miner_mw,
+        "renewable_mw": renewable_mw,
+        "renewable_used_mw": np.asarray(renewable_mw) - curtailed - np.maximum(-net, 0.0),
+        "renewable_curtailed_mw": curtailed,
+        "import_mw": net,
+        "export_mw": np.maximum(-net, 0.0),
+    }, index=index)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Both runs of one scenario plus their inputs."""
+
+    scenario: Scenario
+    inputs: SiteInputs
+    ballast: RunSeries
+    baseline: RunSeries
+    config: ControllerConfig
+
+
+def simulate(scenario: Scenario, base_dir: Path | None = None,
+             progress: ProgressFn | None = None) -> Simulation:
+    """Backtest Ballast and the baseline (all miners on wherever the interconnect allows)."""
+    inputs = build_inputs(scenario, base_dir)
+    config = ControllerConfig.from_scenario(scenario)
+    base_cfg = ControllerConfig.from_scenario(scenario, economic_dispatch=False,
+                                              absorb_renewables=False)
+    n = len(inputs.frame)
+
+    def half(offset: int) -> ProgressFn | None:
+        if progress is None:
+            return None
+        return lambda done, _total: progress(offset + done, 2 * n)
+
+    ballast = run_policy(config, inputs, "ballast", progress=half(0))
+    baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
+    return Simulation(scenario=scenario, inputs=inputs, ballast=ballast, baseline=baseline,
+                      config=config)

@@ -1,0 +1,125 @@
+"""Build every per-interval input of a run from the scenario: prices, hashprice, loads, plants.
+
+All series share the run's UTC index (interval starts). Powers in MW (interval averages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.data.errors import DataError
+from ballast.data.loaders import align, read_series
+from ballast.models import bitcoin, compute, renewables
+from ballast.scenario import Scenario
+
+# Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
+# (9,000 in Feb 2021) but locational SPPs with adders exceed it (SOURCES.md §B2: 10,529).
+PRICE_BOUNDS_USD_PER_MWH = (-10_000.0, 50_000.0)
+
+
+@dataclass(frozen=True)
+class SiteInputs:
+    """Per-interval inputs on one UTC index."""
+
+    frame: pd.DataFrame  # columns with units, see build_inputs
+    renewable_columns: tuple[str, ...]
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self.frame.index
+
+
+def _price(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
+           window: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+    src = scenario.markets.price
+    series = read_series(src.source, src.column, time_column=src.time_column,
+                         location=src.location, minimum=PRICE_BOUNDS_USD_PER_MWH[0],
+                         maximum=PRICE_BOUNDS_USD_PER_MWH[1], base_dir=base_dir, window=window,
+                         label=f"markets.price ({src.source})")
+    return align(series, index, f"markets.price ({src.source})")
+
+
+def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
+             window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, np.ndarray]:
+    btc = scenario.markets.bitcoin
+    label = f"markets.bitcoin ({btc.source})"
+    price = read_series(btc.source, btc.price_column, base_dir=base_dir, minimum=0.01,
+                        maximum=1e8, window=window, label=label)
+    diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
+                       window=window, label=label)
+    price_a = align(price, index, label).to_numpy()
+    diff_a = align(diff, index, label).to_numpy()
+    subsidy = bitcoin.block_subsidy_btc_at(index)
+    fees = bitcoin.fees_btc_per_block(subsidy, btc.fee_share_of_revenue)
+    return {
+        "btc_price_usd": price_a,
+        "difficulty": diff_a,
+        "block_subsidy_btc": subsidy,
+        "btc_per_th_day": bitcoin.btc_per_th_day(diff_a, subsidy, fees),
+        "hashprice_usd_per_ph_day": bitcoin.hashprice_usd_per_ph_day(price_a, diff_a, subsidy,
+                                                                     fees),
+    }
+
+
+def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    ai = scenario.ai
+    if ai is None:
+        zeros = np.zeros(len(index))
+        return zeros, zeros
+    if ai.profile == "flat":
+        it = compute.flat_it_load_mw(index, ai.it_load_mw)
+        if ai.noise_share > 0:
+            rng = np.random.default_rng(scenario.run.seed)
+            it = (it + rng.normal(0, ai.noise_share * ai.it_load_mw, len(index))).clip(
+                0, ai.it_load_mw)
+    else:
+        it = compute.diurnal_inference_it_load_mw(
+            index, ai.it_load_mw, ai.diurnal_amplitude_share, timezone=scenario.site.timezone,
+            noise_share=ai.noise_share, seed=scenario.run.seed)
+    windows = [(pd.Timestamp(w.start).tz_convert("UTC"), pd.Timestamp(w.end).tz_convert("UTC"),
+                w.it_load_share) for w in ai.maintenance]
+    it = compute.apply_maintenance_windows(it, windows)
+    it_mw = it.to_numpy(dtype="float64")
+    return it_mw, compute.facility_load_mw(it_mw, ai.pue)
+
+
+def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs:
+    """Load, validate and align every series the run needs."""
+    index = scenario.run.index()
+    window = (index[0], index[-1] + scenario.run.step)
+    cols: dict[str, np.ndarray] = {"price_usd_per_mwh": _price(scenario, index, base_dir, window).to_numpy()}
+    cols.update(_bitcoin(scenario, index, base_dir, window))
+    it_mw, ai_mw = _ai(scenario, index)
+    cols["ai_it_load_mw"] = it_mw
+    cols["ai_load_mw"] = ai_mw
+    ren_cols = []
+    total = np.zeros(len(index))
+    for plant in scenario.renewables:
+        column = plant.column or f"ercot_{plant.kind}_mw"
+        label = f"renewables[{plant.name}] ({plant.source})"
+        fleet = read_series(plant.source, column, base_dir=base_dir, minimum=0.0,
+                            window=window, label=label)
+        cf = renewables.capacity_factor_by_year_max(fleet)
+        out = renewables.plant_output_mw(align(cf, index, label).to_numpy(), plant.capacity_mw,
+                                         plant.capacity_factor_scale)
+        name = f"renewable_{plant.name}_mw"
+        cols[name] = out
+        ren_cols.append(name)
+        total = total + out
+    cols["renewable_mw"] = total
+    if scenario.markets.carbon is not None:
+        src = scenario.markets.carbon
+        ci = read_series(src.source, src.column, time_column=src.time_column, base_dir=base_dir,
+                         minimum=0.0, maximum=2000.0, window=window,
+                         label=f"markets.carbon ({src.source})")
+        cols["carbon_intensity_g_per_kwh"] = align(ci, index, f"markets.carbon ({src.source})"
+                                                   ).to_numpy()
+    frame = pd.DataFrame(cols, index=index)
+    if not np.isfinite(frame.to_numpy()).all():
+        bad = frame.columns[~np.isfinite(frame.to_numpy()).all(axis=0)][0]
+        raise DataError(bad, "non-finite values after building inputs")
+    return SiteInputs(frame=frame, renewable_columns=tuple(ren_cols))

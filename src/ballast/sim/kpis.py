@@ -1,0 +1,142 @@
+"""Key performance indicators of one run, as a table of (name, value, unit).
+
+Money is nominal USD. Energy cost counts imports at the real-time price and pays exports at
+``export_price_share`` of it. CO2 is location-based: imported MWh x hourly grid intensity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ballast.control import ControllerConfig
+from ballast.scenario import Scenario
+from ballast.sim.engine import RunSeries
+from ballast.sim.inputs import SiteInputs
+
+HOURS_PER_YEAR = 8760.0
+
+
+def step_hours(index: pd.DatetimeIndex) -> float:
+    """Interval length [h]."""
+    return (index[1] - index[0]) / pd.Timedelta("1h") if len(index) > 1 else 0.0
+
+
+def mining_btc(run: RunSeries, inputs: SiteInputs, config: ControllerConfig) -> pd.DataFrame:
+    """BTC mined per interval and group (before pool fee)."""
+    dt_days = step_hours(inputs.index) / 24.0
+    per_miner = inputs.frame["btc_per_th_day"].to_numpy()[:, None] * config.groups.hashrate_th_s
+    return run.group_running * per_miner * dt_days
+
+
+def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
+                   scenario: Scenario) -> pd.DataFrame:
+    """Per-interval cash flows [USD] and BTC: energy cost, mining revenue, lease, margin."""
+    dt = step_hours(inputs.index)
+    price = inputs.frame["price_usd_per_mwh"].to_numpy()
+    imp = run.frame["import_mw"].to_numpy()
+    share = scenario.markets.export_price_share
+    energy_cost = np.where(imp >= 0, imp, imp * share) * price * dt
+    btc = mining_btc(run, inputs, config)
+    btc_net = btc * (1.0 - config.groups.pool_fee_share)
+    mining_rev = btc_net.sum(axis=1).to_numpy() * inputs.frame["btc_price_usd"].to_numpy()
+    lease = 0.0
+    if scenario.ai is not None:
+        lease = scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw * dt / HOURS_PER_YEAR
+    out = pd.DataFrame({
+        "energy_cost_usd": energy_cost,
+        "mining_revenue_usd": mining_rev,
+        "lease_revenue_usd": np.full(len(imp), lease),
+        "btc_mined": btc_net.sum(axis=1).to_numpy(),
+    }, index=inputs.index)
+    out["net_margin_usd"] = out["lease_revenue_usd"] + out["mining_revenue_usd"] - out[
+        "energy_cost_usd"]
+    return out
+
+
+def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
+                 scenario: Scenario, baseline: RunSeries | None = None) -> pd.DataFrame:
+    """KPI table: index = KPI name, columns value and unit."""
+    dt = step_hours(inputs.index)
+    f = run.frame
+    money = interval_money(run, inputs, config, scenario)
+    rows: list[tuple[str, float, str]] = [
+        ("ai_energy_mwh", f["ai_load_mw"].sum() * dt, "MWh"),
+        ("miner_energy_mwh", f["miner_mw"].sum() * dt, "MWh"),
+    ]
+    for name in config.groups.names:
+        rows.append((f"miner_energy_mwh[{name}]", run.group_power_mw[name].sum() * dt, "MWh"))
+    rows += [
+        ("import_energy_mwh", f["import_mw"].clip(lower=0).sum() * dt, "MWh"),
+        ("peak_import_mw", float(f["import_mw"].max()), "MW"),
+        ("import_limit_exceeded_intervals",
+         float((f["import_mw"] > config.import_limit_mw + 1e-6).sum()), "intervals"),
+        ("renewable_energy_mwh", f["renewable_mw"].sum() * dt, "MWh"),
+        ("renewable_absorbed_mwh", f["renewable_used_mw"].sum() * dt, "MWh"),
+        ("renewable_exported_mwh", f["export_mw"].sum() * dt, "MWh"),
+        ("renewable_curtailed_mwh", f["renewable_curtailed_mw"].sum() * dt, "MWh"),
+        ("btc_mined", money["btc_mined"].sum(), "BTC"),
+        ("mining_revenue_usd", money["mining_revenue_usd"].sum(), "USD"),
+        ("energy_cost_usd", money["energy_cost_usd"].sum(), "USD"),
+        ("lease_revenue_usd", money["lease_revenue_usd"].sum(), "USD"),
+        ("net_margin_usd", money["net_margin_usd"].sum(), "USD"),
+    ]
+    hours_total = len(f) * dt
+    for i, name in enumerate(config.groups.names):
+        share = run.group_running[name].to_numpy() / max(int(config.groups.count[i]), 1)
+        rows.append((f"uptime_pct[{name}]", 100.0 * float(share.mean()) if len(share) else 0.0,
+                     "%"))
+        rows.append((f"hours_curtailed[{name}]", float(((1.0 - share) * dt).sum()), "h"))
+    if "carbon_intensity_g_per_kwh" in inputs.frame:
+        ci = inputs.frame["carbon_intensity_g_per_kwh"].to_numpy()
+        co2_t = (f["import_mw"].clip(lower=0).to_numpy() * ci * dt).sum() / 1000.0
+        rows.append(("co2_t", float(co2_t), "t"))
+    if scenario.ai is not None:
+        it_mwh = inputs.frame["ai_it_load_mw"].sum() * dt
+        rows.append(("water_m3", float(it_mwh * scenario.ai.wue_l_per_kwh), "m3"))
+    full_mw = float(config.groups.full_power_mw.sum())
+    curtailed_mwh = float((full_mw - f["miner_mw"]).clip(lower=0).sum() * dt)
+    rows.append(("flexibility_curtailed_mwh", curtailed_mwh, "MWh"))
+    if baseline is not None:
+        base_money = interval_money(baseline, inputs, config, scenario)
+        rows.append(("flexibility_value_usd",
+                     float(money["net_margin_usd"].sum() - base_money["net_margin_usd"].sum()),
+                     "USD"))
+    rows.append(("hours", hours_total, "h"))
+    return pd.DataFrame(rows, columns=["kpi", "value", "unit"]).set_index("kpi")
+
+
+def kpi_table(ballast: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+    """Side by side: ballast, baseline, delta (ballast - baseline), unit."""
+    out = pd.DataFrame({"ballast": ballast["value"]})
+    out["baseline"] = baseline["value"].reindex(out.index)
+    out["delta"] = out["ballast"] - out["baseline"]
+    out["unit"] = ballast["unit"]
+    return out
+
+
+def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
+                  config: ControllerConfig, scenario: Scenario) -> pd.DataFrame:
+    """Per month (UTC): price, energy, BTC, money, and margin against the baseline."""
+    dt = step_hours(inputs.index)
+    money = interval_money(run, inputs, config, scenario)
+    base = interval_money(baseline, inputs, config, scenario)
+    key = inputs.index.tz_convert("UTC").strftime("%Y-%m")
+    frame = pd.DataFrame({
+        "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
+        "avg_hashprice_usd_per_ph_day": inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
+        "import_mwh": run.frame["import_mw"].clip(lower=0).to_numpy() * dt,
+        "miner_mwh": run.frame["miner_mw"].to_numpy() * dt,
+        "btc_mined": money["btc_mined"].to_numpy(),
+        "mining_revenue_usd": money["mining_revenue_usd"].to_numpy(),
+        "energy_cost_usd": money["energy_cost_usd"].to_numpy(),
+        "net_margin_usd": money["net_margin_usd"].to_numpy(),
+        "baseline_net_margin_usd": base["net_margin_usd"].to_numpy(),
+    }, index=key)
+    agg = frame.groupby(level=0).agg({
+        "avg_price_usd_per_mwh": "mean", "avg_hashprice_usd_per_ph_day": "mean",
+        "import_mwh": "sum", "miner_mwh": "sum", "btc_mined": "sum", "mining_revenue_usd": "sum",
+        "energy_cost_usd": "sum", "net_margin_usd": "sum", "baseline_net_margin_usd": "sum"})
+    agg["margin_delta_usd"] = agg["net_margin_usd"] - agg["baseline_net_margin_usd"]
+    agg.index.name = "month"
+    return agg

@@ -1,0 +1,85 @@
+"""The results document: KPIs with baseline deltas, monthly table, event log, time series.
+
+``save`` writes ``timeseries.parquet``, ``groups.parquet``, ``kpis.json``, ``kpis.csv``,
+``monthly.csv`` and ``events.csv`` into one folder. ``to_json`` is the stable ``--json`` output
+(schema ``ballast.results/1``, documented in the README).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ballast.sim.engine import Simulation
+from ballast.sim.events import group_events
+from ballast.sim.kpis import compute_kpis, kpi_table, monthly_table
+
+RESULTS_SCHEMA = "ballast.results/1"
+
+
+@dataclass(frozen=True)
+class Results:
+    simulation: Simulation
+    kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
+    monthly: pd.DataFrame
+    events: pd.DataFrame
+
+    @classmethod
+    def from_simulation(cls, sim: Simulation) -> Results:
+        cfg, inp, scn = sim.config, sim.inputs, sim.scenario
+        ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline)
+        base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline)
+        return cls(
+            simulation=sim,
+            kpis=kpi_table(ours, base),
+            monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn),
+            events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
+        )
+
+    def timeseries(self) -> pd.DataFrame:
+        """Inputs, Ballast flows and baseline flows side by side (baseline columns prefixed)."""
+        sim = self.simulation
+        inputs_only = ["ai_load_mw", "renewable_mw"]
+        ours = sim.ballast.frame.drop(columns=inputs_only)
+        base = sim.baseline.frame.drop(columns=["binding_rule", *inputs_only]).add_prefix(
+            "baseline_")
+        return pd.concat([sim.inputs.frame, ours, base], axis=1)
+
+    def to_json(self) -> dict:
+        sim = self.simulation
+        idx = sim.inputs.index
+
+        def clean(x: float) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+        return {
+            "schema": RESULTS_SCHEMA,
+            "scenario": sim.scenario.name,
+            "start_utc": idx[0].isoformat(),
+            "end_utc": (idx[-1] + sim.scenario.run.step).isoformat(),
+            "resolution": sim.scenario.run.resolution,
+            "intervals": len(idx),
+            "prices_year": int(idx[0].year),
+            "kpis": {k: {"ballast": clean(r.ballast), "baseline": clean(r.baseline),
+                         "delta": clean(r.delta), "unit": r.unit}
+                     for k, r in self.kpis.iterrows()},
+            "events": len(self.events),
+        }
+
+    def save(self, out_dir: Path) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.timeseries().to_parquet(out_dir / "timeseries.parquet")
+        sim = self.simulation
+        groups = pd.concat({"running": sim.ballast.group_running,
+                            "power_mw": sim.ballast.group_power_mw}, axis=1)
+        groups.columns = [f"{a}[{b}]" for a, b in groups.columns]
+        groups.to_parquet(out_dir / "groups.parquet")
+        (out_dir / "kpis.json").write_text(json.dumps(self.to_json(), indent=2))
+        self.kpis.to_csv(out_dir / "kpis.csv")
+        self.monthly.to_csv(out_dir / "monthly.csv")
+        self.events.to_csv(out_dir / "events.csv", index=False)
+        return out_dir
