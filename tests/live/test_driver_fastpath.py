@@ -13,8 +13,8 @@ async def test_pump_reports_replies_refusals_and_timeouts(base_ip: str) -> None:
     async with MinerEmulator(4, base_ip) as emu:
         ok_ip, refused_ip, slow_ip, _ = emu.ips
         await emu.inject(refused_ip, refuse=True)
-        await emu.inject(slow_ip, delay_s=1.0)
-        pump = RequestPump(concurrency=2, timeout_s=0.2, port=4028)
+        await emu.inject(slow_ip, delay_s=3.0)
+        pump = RequestPump(concurrency=2, timeout_s=1.0, port=4028)
         ended: dict[str, list[tuple[bytes | None, str]]] = {}
 
         def start(ip: str) -> None:
