@@ -55,6 +55,8 @@ async def test_pyasic_rs_identifies_and_pauses(base_ip: str) -> None:
         ip = emu.ips[0]
         miner = await factory.get_miner(ip)
         assert await miner.get_wattage() == pytest.approx(3050.0)
+        hashrate = await miner.get_hashrate()
+        assert str(hashrate) == "100 TH/s"  # S19j Pro nameplate, from STATS[1]["GHS 5s"]
         assert await miner.pause() is True
         assert emu.true_state(ip).asleep
         assert await miner.resume() is True

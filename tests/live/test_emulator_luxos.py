@@ -121,7 +121,8 @@ async def test_reboot_is_unreachable_then_keeps_curtailed_state(base_ip: str) ->
             await request(ip, "version", timeout_s=1.0)
         await emu.power_on(ip)
         config = (await request(ip, "config"))["CONFIG"][0]
-        assert config["CurtailMode"] == "sleep"
+        assert config["CurtailMode"] == "Sleep"
+        assert config["IsPowerSupplyOn"] is False
         assert emu.true_state(ip).asleep
         assert (await request(ip, "session"))["SESSION"][0]["SessionID"] == ""
 

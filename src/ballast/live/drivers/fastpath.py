@@ -45,7 +45,12 @@ class _Request:
         self.done: Done | None = done
         self.chunks: list[bytes] = []
         self.deadline = time.perf_counter() + timeout_s
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as e:  # e.g. EMFILE: out of file descriptors
+            self.done = None
+            done(None, f"socket: {e}")
+            return
         self.sock.setblocking(False)
         self.fd = self.sock.fileno()
         err = self.sock.connect_ex((ip, port))
@@ -106,6 +111,7 @@ class RequestPump:
         self._open: set[_Request] = set()
         self._queue: deque[tuple[str, bytes, Done]] = deque()
         self._idle: asyncio.Future[None] | None = None
+        self._pumping = False
         self.first_start_s: dict[str, float] = {}  # ip -> perf_counter of its first send
 
     def submit(self, ip: str, payload: bytes, done: Done) -> None:
@@ -114,6 +120,15 @@ class RequestPump:
         self._pump()
 
     def _pump(self) -> None:
+        if self._pumping:  # a request that failed at once calls back into _pump: let the
+            return  # outer loop carry on instead of recursing once per queued request
+        self._pumping = True
+        try:
+            self._pump_loop()
+        finally:
+            self._pumping = False
+
+    def _pump_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue and len(self._open) < self.concurrency:
             ip, payload, done = self._queue.popleft()

@@ -6,6 +6,10 @@ If the read-back disagrees (the miner acknowledged but did nothing), the command
 more and read back again; a miner still disagreeing is ``ignored``. Every miner gets one
 :class:`MinerOutcome`; anything but ``ok`` is non-compliant and the controller makes up the
 difference with other miners.
+
+Sessions idle out after ~60 s on LuxOS: a live runtime calls :meth:`FleetCommander.
+refresh_sessions` every ~30 s so that curtails take the one-round-trip fast path; a miner
+whose session died anyway is renewed on the slow path.
 """
 
 from __future__ import annotations
