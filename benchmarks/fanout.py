@@ -8,7 +8,13 @@ machine; this process is the controller side. Figures, one JSON line each:
   in normal operation); per miner one ``curtail`` + one ``config+power+summary`` read-back.
 - ``fanout_<n>_cold``: no cached session; per miner ``session`` + ``curtail`` + read-back.
 - ``pyasic_<n>``: the plain pyasic loop, ``get_miner(ip)`` then ``stop_mining()`` for every
-  miner, all started at once with ``asyncio.gather`` (no read-back; pyasic's own bool result).
+  miner, started together with ``asyncio.gather`` under a semaphore of ``--pyasic-concurrency``
+  (default 100: with 1,000 in flight pyasic's 3 s identification timeout expires and no miner
+  is acknowledged). No read-back; pyasic's own True/False result counts as the ack.
+
+The fleet commander sends every curtail before any read-back (breadth first), so per-miner
+latency includes waiting behind other miners' commands; ``..._command_ack`` is when the last
+curtail was acknowledged.
 
 Time is from the signal (just before the first send) to the last verified acknowledgement.
 Latency per miner is from its first send to its verified outcome.
@@ -60,6 +66,9 @@ def start_emulator(count: int, uvloop: bool) -> subprocess.Popen[str]:
 def report(prefix: str, result: FleetResult, n: int) -> None:
     lat = [o.latency_s for o in result.outcomes]
     verified = sum(o.compliant for o in result.outcomes)
+    acks = [o.acked_after_s for o in result.outcomes if o.acked_after_s is not None]
+    if acks:
+        emit(f"{prefix}_signal_to_last_command_ack", max(acks), "s")
     emit(f"{prefix}_signal_to_last_verified", result.elapsed_s, "s")
     emit(f"{prefix}_latency_p50", percentile(lat, 0.50), "s")
     emit(f"{prefix}_latency_p99", percentile(lat, 0.99), "s")
@@ -106,10 +115,10 @@ async def bench_pyasic(n: int, concurrency: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    ap.add_argument("--concurrency", type=int, default=2000)
-    ap.add_argument("--pyasic-max", type=int, default=1000,
+    ap.add_argument("--concurrency", type=int, default=1000)
+    ap.add_argument("--pyasic-max", type=int, default=10000,
                     help="run the pyasic loop only for sizes up to this (it is slow)")
-    ap.add_argument("--pyasic-concurrency", type=int, default=1000)
+    ap.add_argument("--pyasic-concurrency", type=int, default=100)
     ap.add_argument("--no-uvloop", action="store_true", help="plain asyncio loops on both sides")
     args = ap.parse_args()
     uv = not args.no_uvloop

@@ -50,6 +50,21 @@ class LuxosFleet:
     async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:
         return await self._each("read_all", ips)
 
+    async def keep_sessions(self, ips: Iterable[str] | None = None) -> FleetResult:
+        """Hold a fresh LuxOS session on each miner so a curtail can take the one-round-trip
+        fast path. LuxOS sessions idle out after ~60 s and only privileged commands refresh
+        them; ``ledset red,off`` is privileged and leaves mining untouched."""
+        groups: dict[int, list[str]] = defaultdict(list)
+        for ip in self.port_of if ips is None else ips:
+            groups[self.port_of[ip]].append(ip)
+        results = [await self.commanders[port].run(
+            "keepalive", lambda m: m.privileged("ledset", "red,off"), None, sel)
+            for port, sel in groups.items()]
+        outcomes = [o for r in results for o in r.outcomes]
+        return FleetResult("keepalive", outcomes, max((r.elapsed_s for r in results),
+                                                      default=0.0),
+                           dict(Counter(o.status for o in outcomes)))
+
 
 class ReconnectingMeter:
     """``ModbusMeter`` that (re)connects on demand; a failed read drops the connection."""

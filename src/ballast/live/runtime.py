@@ -149,6 +149,8 @@ class Runtime:
         self.ufr_tripped = False
         self.ufr_above_since_s: float | None = None
         self.ufr_trips = 0
+        self.tick_errors = 0
+        self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr_events: dict[str, DrEvent] = {}
         self.dr_baselines: dict[str, tuple[float, float]] = {}  # id -> (import, miners) [MW]
         self.last_tick: dict[str, Any] | None = None
@@ -165,9 +167,11 @@ class Runtime:
         """Resume from the store, learn the fleet's state, start the pollers."""
         self._resume()
         await self._read_fleet(resend=False)
+        await self._keep_relay_sessions()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._meter_loop(), name="meter"),
-                       loop.create_task(self._fleet_read_loop(), name="fleet-read")]
+                       loop.create_task(self._fleet_read_loop(), name="fleet-read"),
+                       loop.create_task(self._session_loop(), name="sessions")]
         if self.ai is not None:
             self._tasks.append(loop.create_task(self._ai_loop(), name="ai"))
         await self._wait_first_meter()
@@ -185,7 +189,11 @@ class Runtime:
         next_t = loop.time()
         try:
             while not self._stop.is_set():
-                await self.tick()
+                try:
+                    await self.tick()
+                except Exception:  # keep controlling: a failed store write must not stop it
+                    self.tick_errors += 1
+                    log.exception("tick %d failed", self.tick_no)
                 next_t += self.site.tick_s
                 now = loop.time()
                 if next_t < now:  # overran: skip missed ticks rather than bunch them
@@ -240,6 +248,7 @@ class Runtime:
             self.policy = Policy(**pol)
         self.ufr_tripped = bool(st.get("ufr_tripped", False))
         self.ufr_above_since_s = st.get("ufr_above_since_s")
+        self.ufr_cap_mw = st.get("ufr_cap_mw")
         self.dr_baselines = {k: tuple(v) for k, v in st.get("dr_baselines", {}).items()}
         self.safe_mode = bool(st.get("safe_mode", False))
         self.store.add_event(EventRecord(self.clock(), "resume",
@@ -251,7 +260,7 @@ class Runtime:
                 "last_change_s": self.state.last_change_s.tolist(),
                 "running": self.state.running.tolist(), "modes": dict(self.modes),
                 "policy": vars(self.policy).copy(), "ufr_tripped": self.ufr_tripped,
-                "ufr_above_since_s": self.ufr_above_since_s,
+                "ufr_above_since_s": self.ufr_above_since_s, "ufr_cap_mw": self.ufr_cap_mw,
                 "dr_baselines": {k: list(v) for k, v in self.dr_baselines.items()},
                 "safe_mode": self.safe_mode}
 
@@ -290,28 +299,57 @@ class Runtime:
             except Exception as e:  # keep reading next period
                 log.warning("fleet read failed: %s", e)
 
+    async def _keep_relay_sessions(self) -> None:
+        """Hold sessions on the relay miners (if the fleet can) so a trip is one round trip."""
+        keep = getattr(self.fleet, "keep_sessions", None)
+        ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
+        if keep is None or not ips or not self.site.ufr.enabled:
+            return
+        try:
+            await keep(ips)
+        except Exception as e:
+            log.warning("session keep-alive failed: %s", e)
+
+    async def _session_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.site.fleet.session_keepalive_s)
+            await self._keep_relay_sessions()
+
     async def _read_fleet(self, resend: bool) -> None:
         """Read every miner; recover or mark; optionally re-send the wanted state to those
-        that disagree."""
+        that disagree. Holds the command lock so a read never races a tick's commands."""
         if not self.devices:
             return
-        res = await self.fleet.read_all(list(self.devices))
-        disagree_sleep, disagree_wake = [], []
-        for o in res.outcomes:
-            d = self.devices[o.ip]
-            if not o.compliant or o.reading is None:
-                d.status = o.status
-                continue
-            d.asleep = bool(o.reading.asleep)
-            if d.want_run is None:  # first contact: adopt what it does
-                d.want_run = not d.asleep
-            if d.want_run == (not d.asleep):
-                d.status = "ok"
-            else:
-                d.status = "ignored"
-                (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
-        if resend and (disagree_sleep or disagree_wake):
-            await self._send(disagree_sleep, disagree_wake, group_name=None)
+        async with self._command_lock:
+            res = await self.fleet.read_all(list(self.devices))
+            forced = self._forced_groups()
+            disagree_sleep, disagree_wake = [], []
+            for o in res.outcomes:
+                d = self.devices[o.ip]
+                if not o.compliant or o.reading is None:
+                    d.status = o.status
+                    continue
+                d.asleep = bool(o.reading.asleep)
+                if d.want_run is None:  # first contact: adopt what it does
+                    d.want_run = not d.asleep
+                if d.group in forced:
+                    d.want_run = False  # never wake a miner that must sleep
+                if d.want_run == (not d.asleep):
+                    d.status = "ok"
+                else:
+                    d.status = "ignored"
+                    (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
+            if resend and (disagree_sleep or disagree_wake):
+                await self._send_locked(disagree_sleep, disagree_wake, None)
+
+    def _forced_groups(self) -> set[int]:
+        """Groups whose miners must all sleep: manual curtail, tripped relay, safe state."""
+        if self.safe_mode:
+            return set(range(len(self.group_names)))
+        forced = {i for i, n in enumerate(self.group_names) if self.modes[n] == "curtailed"}
+        if self.ufr_tripped:
+            forced |= self.ufr_groups
+        return forced
 
     # --------------------------------------------------------- UFR fast path
     async def _check_ufr(self, frequency_hz: float) -> None:
@@ -323,9 +361,14 @@ class Runtime:
             self.ufr_trips += 1
             t_detect = time.perf_counter()
             ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
+            for ip in ips:  # intent first: no concurrent tick or read may wake them
+                self.devices[ip].want_run = False
             res = await self.fleet.sleep(ips)
             latency_s = time.perf_counter() - t_detect
             self._apply_outcomes(res.outcomes, want_run=False)
+            # Other miners must not take up the power the relay shed (that would undo the
+            # frequency response): latch the miners' total after the trip as a cap.
+            self.ufr_cap_mw = self._planned_miner_mw()
             ok = sum(1 for o in res.outcomes if o.compliant)
             data = {"frequency_hz": frequency_hz, "trip_hz": cfg.trip_hz, "miners": len(ips),
                     "asleep_verified": ok, "latency_s": latency_s, "budget_s": cfg.budget_s,
@@ -339,11 +382,14 @@ class Runtime:
             self.store.add_command(self._command_record(now, "ufr", "sleep", res), self.tick_no)
             return
         if self.ufr_tripped:
+            if self.ufr_cap_mw is None:
+                self.ufr_cap_mw = self._planned_miner_mw()
             if frequency_hz >= cfg.restore_hz:
                 if self.ufr_above_since_s is None:
                     self.ufr_above_since_s = now
                 if ufr_may_restore(now, self.ufr_above_since_s, cfg.restore_hold_s):
                     self.ufr_tripped = False
+                    self.ufr_cap_mw = None
                     self._pending_events.append(EventRecord(
                         now, "ufr_restore", f"frequency above {cfg.restore_hz} Hz for "
                         f"{cfg.restore_hold_s:.0f} s: relay miners back under control"))
@@ -354,8 +400,15 @@ class Runtime:
         """Operator reset of the relay (e.g. on the QSE's recall instruction)."""
         if self.ufr_tripped:
             self.ufr_tripped = False
+            self.ufr_cap_mw = None
             self._pending_events.append(EventRecord(self.clock(), "ufr_restore",
                                                     "relay reset by operator"))
+
+    def _planned_miner_mw(self) -> float:
+        """Miner power if every miner is in its wanted state (unknown: running) [MW]."""
+        g = self.base_cfg.groups
+        return float(sum(g.sleep_mw[d.group] if d.want_run is False else g.run_mw[d.group]
+                         for d in self.devices.values()))
 
     # ------------------------------------------------------------ operator
     def set_policy(self, **changes: Any) -> Policy:
@@ -447,15 +500,23 @@ class Runtime:
 
     async def _send(self, to_sleep: list[str], to_wake: list[str],
                     group_name: str | None) -> list[CommandRecord]:
-        now = self.clock()
-        records: list[CommandRecord] = []
         async with self._command_lock:
-            jobs = []
-            if to_sleep:
-                jobs.append(("sleep", self.fleet.sleep(to_sleep)))
-            if to_wake:
-                jobs.append(("wake", self.fleet.wake(to_wake)))
-            results = await asyncio.gather(*(j for _, j in jobs))
+            return await self._send_locked(to_sleep, to_wake, group_name)
+
+    async def _send_locked(self, to_sleep: list[str], to_wake: list[str],
+                           group_name: str | None) -> list[CommandRecord]:
+        """Record the intent first (so a concurrent reader never undoes it), then fan out."""
+        now = self.clock()
+        for ips, run in ((to_sleep, False), (to_wake, True)):
+            for ip in ips:
+                self.devices[ip].want_run = run
+        jobs = []
+        if to_sleep:
+            jobs.append(("sleep", self.fleet.sleep(to_sleep)))
+        if to_wake:
+            jobs.append(("wake", self.fleet.wake(to_wake)))
+        results = await asyncio.gather(*(j for _, j in jobs))
+        records: list[CommandRecord] = []
         for (cmd, _), res in zip(jobs, results, strict=True):
             self._apply_outcomes(res.outcomes, want_run=cmd == "wake")
             records.append(self._command_record(now, group_name, cmd, res))
@@ -492,7 +553,7 @@ class Runtime:
         """One control cycle; returns the tick document (see ``ballast.live.api``)."""
         t_start = time.perf_counter()
         now = self.clock()
-        self.tick_no += 1
+        tick_no = self.tick_no + 1  # becomes self.tick_no once committed
         events, self._pending_events = self._pending_events, []
         wd = self.site.watchdog
         stale = meter_stale(now, self.meter_ok_s, wd.meter_stale_s)
@@ -516,17 +577,15 @@ class Runtime:
             ai_sources.append(self.ai_power_mw)
         ai_mw = max(ai_sources) if ai_sources else self.ai_full_mw  # worst case when blind
 
-        forced = {i for i, n in enumerate(self.group_names) if self.modes[n] == "curtailed"}
-        if self.ufr_tripped:
-            forced |= self.ufr_groups
-        if stale:
-            forced = set(range(len(self.group_names)))
+        forced = self._forced_groups()
         controllable, fixed_mw, force_sleep = self._fixed_and_controllable(forced)
 
         dr_cap, active, dr_events = self._active_dr(
             now, import_mw if not stale else 0.0, miners_mw if not stale else 0.0)
         events += dr_events
         cap = 0.0 if stale else dr_cap
+        if self.ufr_tripped and self.ufr_cap_mw is not None:
+            cap = min(cap, self.ufr_cap_mw)
         pol = self.policy
         snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
@@ -553,9 +612,9 @@ class Runtime:
         if self.ufr_tripped:
             active.append({"kind": "ufr", "groups": [self.group_names[i]
                                                      for i in sorted(self.ufr_groups)]})
-        doc = self._tick_doc(now, import_mw, freq, ai_mw, renew_mw, miners_mw,
+        doc = self._tick_doc(tick_no, now, import_mw, freq, ai_mw, renew_mw, miners_mw,
                              decision.miner_power_mw + fixed_mw, snap, rule, active, decision)
-        meas = {"tick": self.tick_no, "time_s": now, "import_mw": import_mw,
+        meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
                 "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
                 "miners_mw": miners_mw, "miners_planned_mw": decision.miner_power_mw + fixed_mw,
                 "cap_mw": cap, "floor_mw": 0.0, "price_usd_per_mwh": pol.price_usd_per_mwh,
@@ -566,8 +625,13 @@ class Runtime:
                      for i, name in enumerate(self.group_names)]
         for e in events:
             log.info("%s: %s", e.kind, e.message)
-        self.store.write_tick(TickRecord(self.tick_no, meas, setpoints, commands, events,
-                                         self._state_doc()))
+        try:
+            self.store.write_tick(TickRecord(tick_no, meas, setpoints, commands, events,
+                                             self._state_doc()))
+        except Exception:
+            self._pending_events = events + self._pending_events  # retried with the next tick
+            raise
+        self.tick_no = tick_no
         doc["tick_duration_s"] = time.perf_counter() - t_start
         self.last_tick = doc
         self._publish(doc)
@@ -594,7 +658,7 @@ class Runtime:
                         "mode": self._mode(gi)})
         return out
 
-    def _tick_doc(self, now: float, import_mw: float, freq: float, ai_mw: float,
+    def _tick_doc(self, tick_no: int, now: float, import_mw: float, freq: float, ai_mw: float,
                   renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
                   rule: str, active: list[dict[str, Any]], decision: Any) -> dict[str, Any]:
         groups = self.group_counts()
@@ -608,7 +672,7 @@ class Runtime:
             return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
         return {
-            "tick": self.tick_no, "time": _utc(now), "time_s": now,
+            "tick": tick_no, "time": _utc(now), "time_s": now,
             "safe_mode": self.safe_mode, "binding_rule": rule,
             "power_mw": {"import": num(import_mw), "ai": num(ai_mw), "miners": num(miners_mw),
                          "miners_planned": num(planned_mw), "renewables": num(renew_mw),

@@ -98,6 +98,10 @@ class FleetConfig(_Strict):
     concurrency: int = Field(1000, ge=1, description="Concurrent miner connections. Default 1000.")
     read_every_s: float = Field(10.0, gt=0, description="Full fleet read-back period [s] "
                                 "(reachability, compliance). Default 10.")
+    session_keepalive_s: float = Field(30.0, gt=0, description="Refresh period of the LuxOS "
+                                       "sessions held on relay (UFR) miners, so a trip takes "
+                                       "the fast path [s]; sessions idle out after ~60 s. "
+                                       "Default 30.")
 
 
 class MarketConfig(_Strict):

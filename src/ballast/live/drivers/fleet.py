@@ -6,6 +6,10 @@ If the read-back disagrees (the miner acknowledged but did nothing), the command
 more and read back again; a miner still disagreeing is ``ignored``. Every miner gets one
 :class:`MinerOutcome`; anything but ``ok`` is non-compliant and the controller makes up the
 difference with other miners.
+
+Sessions idle out after ~60 s on LuxOS: a live runtime calls :meth:`FleetCommander.
+refresh_sessions` every ~30 s so that curtails take the one-round-trip fast path; a miner
+whose session died anyway is renewed on the slow path.
 """
 
 from __future__ import annotations
@@ -24,8 +28,14 @@ from ballast.live.drivers.base import (
     MinerRefused,
     MinerTimeout,
 )
-from ballast.live.drivers.luxos import LuxosMiner
-from ballast.live.drivers.luxos_client import DEFAULT_TIMEOUT_S, LUXOS_PORT
+from ballast.live.drivers.fastpath import RequestPump, run_chains
+from ballast.live.drivers.luxos import READBACK_COMMAND, LuxosMiner, parse_readback
+from ballast.live.drivers.luxos_client import (
+    DEFAULT_TIMEOUT_S,
+    LUXOS_PORT,
+    decode_reply,
+    encode_request,
+)
 
 OutcomeStatus = Literal["ok", "timeout", "refused", "ignored", "error"]
 
@@ -41,6 +51,7 @@ class MinerOutcome:
     attempts: int
     reading: MinerReading | None = None
     detail: str = ""
+    acked_after_s: float | None = None  # from the signal to the command's acknowledgement [s]
 
     @property
     def compliant(self) -> bool:
@@ -80,6 +91,7 @@ class FleetCommander:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retries: int = 1,
         port: int = LUXOS_PORT,
+        fast_path: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -87,6 +99,9 @@ class FleetCommander:
             raise ValueError(f"retries must be >= 0, got {retries}")
         self.concurrency = concurrency
         self.retries = retries
+        self.timeout_s = timeout_s
+        self.port = port
+        self.fast_path = fast_path
         self.miners: dict[str, LuxosMiner] = {
             ip: LuxosMiner(ip, port=port, timeout_s=timeout_s) for ip in ips
         }
@@ -106,11 +121,15 @@ class FleetCommander:
     # ------------------------------------------------------------- commands
     async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
         """Curtail (LuxOS sleep) and verify ``CurtailMode`` reads back as asleep."""
-        return await self.run("sleep", lambda m: m.sleep(), lambda r: r.asleep, ips)
+        return await self.run(
+            "sleep", lambda m: m.sleep(), lambda r: r.asleep, ips, fast=("curtail", "sleep")
+        )
 
     async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
         """Wake and verify the miner no longer reads as asleep."""
-        return await self.run("wake", lambda m: m.wake(), lambda r: not r.asleep, ips)
+        return await self.run(
+            "wake", lambda m: m.wake(), lambda r: not r.asleep, ips, fast=("curtail", "wakeup")
+        )
 
     async def set_profile(self, name: str, ips: Iterable[str] | None = None) -> FleetResult:
         """Set a profile by name and verify ``CONFIG.Profile``."""
@@ -146,32 +165,93 @@ class FleetCommander:
         action: Action | None,
         check: Check | None,
         ips: Iterable[str] | None = None,
+        *,
+        fast: tuple[str, str] | None = None,
     ) -> FleetResult:
-        """Apply ``action`` then verify with ``check`` on each selected miner, concurrently."""
+        """Apply ``action`` then verify with ``check`` on each selected miner, concurrently.
+
+        ``fast`` = (privileged command, argument) lets miners with a held session go through
+        the callback fast path first; any miner it cannot verify falls back to ``action``.
+        """
         miners = self._select(ips)
         sem = asyncio.Semaphore(self.concurrency)
         t0 = time.perf_counter()
+        done: dict[str, MinerOutcome] = {}
+        if fast is not None and check is not None and self.fast_path:
+            held = [m for m in miners if m.session_id]
+            done = await self._fast(held, fast, check, t0)
+            miners_left = [m for m in miners if m.ip not in done]
+        else:
+            miners_left = miners
 
         async def one(m: LuxosMiner) -> MinerOutcome:
             async with sem:
                 return await self._one(m, action, check, t0)
 
-        outcomes = await asyncio.gather(*(one(m) for m in miners))
+        if len(miners_left) <= self.concurrency:  # no queueing: skip the semaphore
+            slow = await asyncio.gather(*(self._one(m, action, check, t0) for m in miners_left))
+        else:
+            slow = await asyncio.gather(*(one(m) for m in miners_left))
+        done.update((o.ip, o) for o in slow)
+        outcomes = [done[m.ip] for m in miners]
         elapsed = time.perf_counter() - t0
         counts = dict(Counter(o.status for o in outcomes))
         return FleetResult(name, list(outcomes), elapsed, counts)
+
+    async def _fast(
+        self, miners: list[LuxosMiner], fast: tuple[str, str], check: Check, t0: float
+    ) -> dict[str, MinerOutcome]:
+        """Callback path: command + read-back per miner; returns only the verified ones."""
+        pump = RequestPump(self.concurrency, self.timeout_s, self.port)
+        readback = encode_request(READBACK_COMMAND)
+        command, arg = fast
+        verified: dict[str, MinerOutcome] = {}
+        acked: dict[str, float] = {}
+
+        def chain(m: LuxosMiner) -> None:
+            def after_read(reply: bytes | None, _failure: str) -> None:
+                if reply is None:
+                    return
+                try:
+                    reading = parse_readback(m.ip, decode_reply(m.ip, reply))
+                except MinerApiError:
+                    return
+                if check(reading):
+                    now = time.perf_counter()
+                    latency = now - pump.first_start_s.get(m.ip, t0)
+                    verified[m.ip] = MinerOutcome(
+                        m.ip, "ok", latency, now - t0, 1, reading, acked_after_s=acked[m.ip]
+                    )
+
+            def after_command(reply: bytes | None, _failure: str) -> None:
+                if reply is None:
+                    return
+                try:
+                    decode_reply(m.ip, reply)
+                except MinerApiError:
+                    return  # e.g. expired session: the slow path renews it
+                acked[m.ip] = time.perf_counter() - t0
+                pump.submit(m.ip, readback, after_read)
+
+            pump.submit(m.ip, encode_request(command, f"{m.session_id},{arg}"), after_command)
+
+        await run_chains(pump, (lambda m=m: chain(m) for m in miners))
+        return verified
 
     async def _one(
         self, m: LuxosMiner, action: Action | None, check: Check | None, t0: float
     ) -> MinerOutcome:
         start = time.perf_counter()
         attempts = 0
+        acked_after_s: float | None = None
 
         def outcome(
             status: OutcomeStatus, reading: MinerReading | None = None, detail: str = ""
         ) -> MinerOutcome:
             now = time.perf_counter()
-            return MinerOutcome(m.ip, status, now - start, now - t0, attempts, reading, detail)
+            return MinerOutcome(
+                m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s
+            )
 
         for round_ in range(2):  # second round only when the read-back disagreed
             last_exc: Exception | None = None
@@ -180,6 +260,7 @@ class FleetCommander:
                     attempts += 1
                     try:
                         await action(m)
+                        acked_after_s = time.perf_counter() - t0
                         last_exc = None
                         break
                     except MinerIgnored as e:

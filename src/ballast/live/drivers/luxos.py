@@ -26,8 +26,14 @@ def parse_readback(ip: str, reply: dict[str, Any]) -> MinerReading:
         ghs = float(reply["summary"][0]["SUMMARY"][0]["GHS 5s"])
     except (KeyError, IndexError, TypeError, ValueError) as e:
         raise MinerApiError(f"{ip}: read-back lacks a field: {e!r}") from None
-    mode = str(config.get("CurtailMode", "")).lower()
-    asleep = mode == "sleep" if mode else ghs == 0.0
+    # LuxOS reports CurtailMode "None" while mining; any other mode counts as curtailed.
+    mode = str(config.get("CurtailMode", "")).strip().lower()
+    if mode:
+        asleep = mode != "none"
+    elif "IsPowerSupplyOn" in config:
+        asleep = not config["IsPowerSupplyOn"]
+    else:
+        asleep = ghs == 0.0
     return MinerReading(
         ip=ip,
         power_w=power_w,

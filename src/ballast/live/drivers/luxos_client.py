@@ -23,6 +23,7 @@ and ``PyasicMinerDriver`` wraps pyasic for firmwares the direct client does not 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -49,7 +50,11 @@ class _OneShot(asyncio.Protocol):
         self.chunks.append(data)
 
     def eof_received(self) -> bool:
-        return False  # close our side too
+        # The reply is complete. Resolve now and reset rather than run a FIN handshake:
+        # the server already closed, and an RST frees both ends at once.
+        if not self.done.done():
+            self.done.set_result(b"".join(self.chunks))
+        return True  # keep it half-open; send_raw aborts it
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
@@ -106,6 +111,15 @@ def check_status(ip: str, reply: dict[str, Any]) -> None:
             raise MinerApiError(f"{ip}: {st.get('Msg', 'error')}", code=st.get("Code"))
 
 
+@functools.lru_cache(maxsize=1024)
+def encode_request(command: str, parameter: str | None = None) -> bytes:
+    """The request bytes: one JSON object, no newline."""
+    body: dict[str, str] = {"command": command}
+    if parameter:
+        body["parameter"] = parameter
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 async def request(
     ip: str,
     command: str,
@@ -115,10 +129,7 @@ async def request(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Send ``command`` (``+``-joined read commands allowed) and return the decoded reply."""
-    body: dict[str, str] = {"command": command}
-    if parameter:
-        body["parameter"] = parameter
-    raw = await send_raw(ip, json.dumps(body).encode(), port=port, timeout_s=timeout_s)
+    raw = await send_raw(ip, encode_request(command, parameter), port=port, timeout_s=timeout_s)
     reply = decode_reply(ip, raw)
     if "+" in command:
         for name in command.split("+"):

@@ -46,7 +46,7 @@ class PyasicMinerDriver:
             cfg = (await m.rpc.config()).get("CONFIG", [{}])[0]
             profile = str(cfg.get("Profile", ""))
             if "CurtailMode" in cfg:
-                asleep = str(cfg["CurtailMode"]).lower() == "sleep"
+                asleep = str(cfg["CurtailMode"]).strip().lower() != "none"
         return MinerReading(
             ip=self.ip,
             power_w=float(data.wattage or 0.0),

@@ -6,8 +6,10 @@ after ~60 s idle, privileged commands taking the session id as first parameter.
 The reply for a request is computed by :meth:`EmulatedMiner.handle`; sockets live in
 :mod:`ballast.live.emulators.luxos`.
 
-Emulator-specific: ``CONFIG[0].CurtailMode`` (``"sleep"`` / ``"none"``) exposes the commanded
-sleep state so a driver can verify a curtail immediately, before power has ramped down.
+``CONFIG[0]`` carries ``CurtailMode`` and ``IsPowerSupplyOn`` as a real LuxOS 2025.4 config
+reply does (``"None"`` / ``true`` when mining); the emulator reports ``"Sleep"`` / ``false``
+while curtailed (assumed spelling), so a driver can verify a curtail at once, before power has
+ramped down.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class EmulatedMiner:
         self.boot_s = self.clock()
         octets = [int(x) for x in self.ip.split(".")]
         self.mac = "02:42:" + ":".join(f"{o:02X}" for o in octets)
+        self.hostname = "emu-" + "-".join(str(o) for o in octets[1:])
+        self.serial = "EMU" + "".join(f"{o:03d}" for o in octets[1:])
         self.session_id = ""
         self.session_used_s = 0.0
         self.atm_enabled = True
@@ -200,6 +204,7 @@ class EmulatedMiner:
             "STATS": 0, "ID": "BC50", "Elapsed": self._elapsed_s(),
             "total_rateideal": round(self.dynamics.profile.hashrate_th_s * 1000.0, 2),
             "rate_unit": "GH", "total_rate": round(sum(rates), 2),
+            "GHS 5s": round(sum(rates), 2), "GHS av": round(sum(rates), 2),
             "miner_count": self.model.boards, "fan_num": self.model.fans,
         }
         for i in range(1, 4):
@@ -224,14 +229,23 @@ class EmulatedMiner:
              "Strategy": "Failover", "Log Interval": 5, "Device Code": "", "OS": "Linux",
              "Hotplug": "None", "Profile": self.dynamics.profile.name, "RedLed": self.red_led,
              "MACAddr": self.mac, "Model": self.model.type_name, "IsAtmEnabled": self.atm_enabled,
-             "CurtailMode": "sleep" if self.dynamics.asleep else "none"}
+             "CurtailMode": "Sleep" if self.dynamics.asleep else "None",
+             "IsPowerSupplyOn": not self.dynamics.asleep, "Hostname": self.hostname,
+             "SerialNumber": self.serial, "ControlBoardType": "cvitek",
+             "NameplateTHS": self.model.hashrate_th_s, "SystemStatus": "Normal",
+             "ProfileStep": str(self._profile_step())}
         ])
 
+    def _profile_step(self) -> int:
+        names = [p.name for p in self.model.profiles]
+        return names.index(self.dynamics.profile.name) - names.index("default")
+
     def _cmd_profiles(self, _: str) -> dict:
+        default_index = [p.name for p in self.model.profiles].index("default")
         rows = [
             {"Profile Name": p.name, "Frequency": p.frequency_mhz, "Voltage": p.voltage_v,
              "Watts": round(p.power_w), "Hashrate": p.hashrate_th_s,
-             "Step": str(i - len(self.model.profiles) // 2), "IsDynamic": False,
+             "Step": str(i - default_index), "IsDynamic": False,
              "IsTuned": False}
             for i, p in enumerate(self.model.profiles)
         ]
