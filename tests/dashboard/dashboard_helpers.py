@@ -78,6 +78,8 @@ class SiteThread:
             "watchdog": {"meter_stale_s": 2.0, "ai_stale_s": 3.0},
             "fleet": {"timeout_s": 0.5, "retries": 0, "read_every_s": 1.0},
             "market": {"price_usd_per_mwh": 25.0, "hashprice_usd_per_ph_day": 50.0},
+            # the S19 XPs sit on the under-frequency relay; it stays tripped until reset
+            "ufr": {"groups": ["s19xp"], "restore_hold_s": 600.0},
         }
         # Device time runs time_scale x faster (sleep ramp 5 s -> 0.5 s) so the tests wait less.
         self.config, self.emulated = build_emulated(
@@ -129,3 +131,20 @@ class SiteThread:
             self.emulated.ai_share = share
 
         self.call(_set())
+
+    def group_ips(self, group: str) -> list[str]:
+        return next(list(g.ips) for g in self.emulated.plan if g.name == group)
+
+    def inject(self, group: str, ip: str, **faults: Any) -> None:
+        """Inject faults into one emulated miner (``MinerFaults`` fields)."""
+        self.call(self.emulated.emulators_by_group[group].inject(ip, **faults))
+
+    def meter(self, action: str, **kwargs: Any) -> None:
+        """Run a meter-emulator method (frequency events, stop) on the campus loop."""
+
+        async def _do() -> None:
+            result = getattr(self.emulated.meter, action)(**kwargs)
+            if asyncio.iscoroutine(result):
+                await result
+
+        self.call(_do())

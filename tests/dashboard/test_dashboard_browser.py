@@ -27,7 +27,8 @@ def login(page: Any, site: SiteThread, token: str) -> None:
     page.fill("#token", token)
     page.click("#login-button")
     page.wait_for_selector("#app:not([hidden])")
-    page.wait_for_function("() => window.ballastDashboard.points.length >= 3")
+    page.wait_for_function("() => window.ballastDashboard.points.length >= 3 && "
+                           "window.ballastDashboard.last !== null")  # a streamed tick rendered
 
 
 def tile(page: Any, tile_id: str) -> float:
@@ -165,3 +166,64 @@ def test_operator_changes_the_policy(campus: SiteThread, page: Any) -> None:
     wait_js(page, """() => { const d = document.getElementById('price-chart').data[0];
                              return d.y[d.y.length - 1] === 400; }""", what="price line at 400")
     assert campus.runtime.policy.price_usd_per_mwh == 400.0
+
+
+def js_row(group: str, field: str) -> str:
+    return f"document.querySelector('tr[data-group=\"{group}\"] [data-f={field}]')"
+
+
+def test_operator_runs_a_demand_response_event_from_the_page(campus: SiteThread,
+                                                             page: Any) -> None:
+    login(page, campus, OPERATOR_TOKEN)
+    assert page.locator("#programs li.none").is_visible()
+    page.fill("#dr-mw", "40")
+    page.fill("#dr-min", "30")
+    page.click("#dr-form button[type=submit]")
+    wait_js(page, "() => document.querySelector('#programs li.dr') !== null", what="DR listed")
+    dr_text = page.locator("#programs li.dr").inner_text()
+    assert "reduce 40.0 MW" in dr_text
+    # the cap binds the miners: the "why" panel names the obligation, import falls ~40 MW
+    wait_js(page, "() => document.getElementById('rule-name').dataset.rule === 'obligation_cap'",
+            what="obligation cap binding")
+    wait_js(page, "() => [...document.querySelectorAll('#timeline li')].some((li) => "
+            "li.textContent.includes('dr start'))", what="dr start in the timeline")
+    page.click("#programs button.cancel-dr")
+    wait_js(page, "() => document.querySelector('#programs li.none') !== null",
+            what="no active programs after cancel")
+    wait_js(page, "() => document.getElementById('rule-name').dataset.rule === 'economics'",
+            what="economics binding again")
+
+
+def test_relay_trip_faults_and_watchdog_are_shown(campus: SiteThread, page: Any) -> None:
+    login(page, campus, OPERATOR_TOKEN)
+    # an unreachable S19 XP (connection refused) and an S21 that acknowledges but ignores
+    campus.inject("s19xp", campus.group_ips("s19xp")[0], refuse=True)
+    campus.inject("s21", campus.group_ips("s21")[0], ignore_commands=True)
+    wait_js(page, f"() => {js_row('s19xp', 'unreachable')}.textContent === '1'",
+            what="one unreachable s19xp")
+    assert "bad" in (page.locator('tr[data-group="s19xp"] [data-f=unreachable]')
+                     .get_attribute("class") or "")
+    page.locator('tr[data-group="s21"] button.curtail').click()
+    wait_js(page, f"() => {js_row('s21', 'non_compliant')}.textContent === '1'",
+            what="one non-compliant s21 after the curtail")
+    wait_js(page, f"() => {js_row('s21', 'asleep')}.textContent === '3'", what="three s21 asleep")
+
+    # a loss of generation: frequency below 59.70 Hz trips the relay group (s19xp)
+    campus.meter("step_loss_of_generation", nadir_hz=59.5, fall_s=0.5, hold_s=600.0)
+    wait_js(page, "() => document.querySelector('#programs li.ufr') !== null",
+            what="relay trip listed")
+    wait_js(page, "() => document.querySelector('tr[data-group=\"s19xp\"]').dataset.mode === "
+            "'ufr_tripped'", what="s19xp tripped")
+    wait_js(page, "() => [...document.querySelectorAll('#timeline li.warn')].some((li) => "
+            "li.textContent.includes('ufr trip'))", what="trip in the timeline")
+    campus.meter("clear_frequency_event")
+    page.click("#programs button.reset-ufr")
+    wait_js(page, "() => document.querySelector('#programs li.ufr') === null", what="relay reset")
+    wait_js(page, "() => document.querySelector('tr[data-group=\"s19xp\"]').dataset.mode === "
+            "'auto'", what="s19xp back to auto")
+
+    # the meter goes silent: the watchdog puts the site in the safe state, the page says so
+    campus.meter("stop")
+    wait_js(page, "() => !document.getElementById('safe-banner').hidden", what="safe-state banner")
+    assert page.locator("#rule-name").get_attribute("data-rule") == "watchdog"
+    assert page.locator("#programs li.watchdog").is_visible()
