@@ -69,6 +69,7 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     # live values follow the site: AI 100 MW IT x PUE 1.2 = 120 MW; a job crash halves it
     wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '120.0'",
             what="AI load 120.0 MW")
+    assert "CST site" in page.locator("#tick-local").inner_text()  # America/Chicago in November
     import_before = tile(page, "tile-import")
     campus.set_ai_share(0.5)
     wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '60.0'",
@@ -110,6 +111,10 @@ def test_operator_curtails_a_group_and_the_chart_shows_the_miners_falling(
     wait_js(page, "() => [...document.querySelectorAll('#timeline li.audit')].some((li) => "
             "li.textContent.includes('group.curtail') && li.textContent.includes('olga'))",
             what="curtail in the timeline")
+
+    # ... and marked on the power chart where it happened
+    wait_js(page, "() => document.getElementById('power-chart').layout.annotations"
+            ".some((a) => a.text === 'group.curtail s21')", what="curtail marker on the chart")
 
     row.locator("button.resume").click()
     wait_js(page, "() => document.querySelector('tr[data-group=\"s21\"]').dataset.mode === 'auto'",

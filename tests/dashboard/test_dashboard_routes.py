@@ -60,7 +60,8 @@ def test_meta_lists_groups_in_merit_order_with_the_report_colours(client: httpx.
     rt = site.runtime
     assert s21["unit_run_mw"] == pytest.approx(rt.base_cfg.groups.run_mw[rt.group_names.index("s21")])
     assert s21["unit_run_mw"] > 10 * s21["unit_sleep_mw"] > 0
-    assert meta["site"] == {"name": "Dashboard test campus", "import_limit_mw": 300.0,
+    assert meta["site"] == {"name": "Dashboard test campus", "timezone": "America/Chicago",
+                            "import_limit_mw": 300.0,
                             "export_limit_mw": 0.0, "ai_full_mw": 120.0, "tick_s": 0.2}
     assert meta["style"] == style_table()
 

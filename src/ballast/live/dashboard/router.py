@@ -90,6 +90,7 @@ def dashboard_meta(runtime: Runtime, name: str, role: str) -> dict[str, Any]:
     return {
         "principal": {"name": name, "role": role},
         "site": {"name": runtime.scenario.site.name,
+                 "timezone": runtime.scenario.site.timezone,
                  "import_limit_mw": float(runtime.base_cfg.import_limit_mw),
                  "export_limit_mw": float(runtime.base_cfg.export_limit_mw),
                  "ai_full_mw": float(runtime.ai_full_mw), "tick_s": float(runtime.site.tick_s)},

@@ -8,6 +8,9 @@
 const WINDOW_POINTS = 900; // ticks kept on the charts (15 min at a 1-s tick)
 const TIMELINE_POLL_MS = 3000;
 const TOKEN_KEY = "ballast.token";
+// Marked on the power chart as dotted vertical lines: what changed the picture, and who.
+const MARKER_KINDS = new Set(["dr_start", "dr_end", "ufr_trip", "ufr_restore", "watchdog", "watchdog_clear", "resume"]);
+const MARKER_ACTIONS = new Set(["group.curtail", "group.resume", "policy.update", "dr.create", "dr.cancel", "ufr.reset"]);
 
 const S = {
   token: null, meta: null, es: null, points: [], last: null, lastTickAt: 0,
@@ -23,6 +26,18 @@ const hhmmss = (iso) => (iso ? iso.slice(11, 19) : "–");
 const utcOf = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const isOperator = () => S.meta && S.meta.principal.role === "operator";
+
+function localTime(iso) {
+  // The site's local time (scenario site.timezone), for display only; UTC everywhere else.
+  try {
+    const f = S.localFmt || (S.localFmt = new Intl.DateTimeFormat("en-US", { hourCycle: "h23",
+      timeZone: S.meta.site.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZoneName: "short" }));
+    return `(${f.format(new Date(iso))} site)`;
+  } catch (_) {
+    return "";
+  }
+}
 
 // ---------------------------------------------------------------- API calls
 async function api(path, opts = {}) {
@@ -87,7 +102,8 @@ function logout() {
   if (S.es) S.es.close();
   clearInterval(S.timer);
   clearInterval(S.clockTimer);
-  Object.assign(S, { token: null, meta: null, es: null, points: [], last: null, ruleHistory: [] });
+  Object.assign(S, { token: null, meta: null, es: null, points: [], last: null, ruleHistory: [],
+    markers: [], localFmt: null });
   setConn("off", "not connected");
   showLogin();
 }
@@ -224,6 +240,7 @@ function setTile(id, value, digits = 1) {
 function renderTiles(doc) {
   const p = doc.power_mw;
   $("tick-time").textContent = hhmmss(doc.time);
+  $("tick-local").textContent = localTime(doc.time);
   $("tick-no").textContent = doc.tick;
   setTile("tile-import", p.import);
   setTile("tile-ai", p.ai);
@@ -363,6 +380,16 @@ function drawCharts() {
     line: { color: st.assets.limit, dash: "dash", width: 2 } }];
   pl.annotations = [{ xref: "paper", x: 0, y: limit, yanchor: "bottom", xanchor: "left",
     text: "import limit", showarrow: false, font: { color: st.assets.limit } }];
+  const x0 = S.points[0].time;
+  for (const m of S.markers || []) {
+    const x = utcOf(m.t).replace("Z", "");
+    if (x < x0) continue;
+    pl.shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+      line: { color: "#64748b", dash: "dot", width: 1 } });
+    pl.annotations.push({ xref: "x", yref: "paper", x, y: 1, yanchor: "bottom", textangle: -30,
+      text: m.label, showarrow: false, font: { size: 10, color: "#475569" } });
+  }
+  pl.margin = Object.assign({}, pl.margin, { t: 70 });
   const cfg = { displaylogo: false, responsive: true };
   Plotly.react("power-chart", powerTraces(), pl, cfg);
 
@@ -422,6 +449,10 @@ async function pollTimeline() {
   } catch (_) {
     return; // the connection indicator already tells
   }
+  S.markers = events.filter((e) => MARKER_KINDS.has(e.kind))
+    .map((e) => ({ t: e.time_s, label: e.kind.replace(/_/g, " ") }))
+    .concat(audit.filter((a) => MARKER_ACTIONS.has(a.action) && a.result === "ok")
+      .map((a) => ({ t: a.time_s, label: a.action + (a.payload && a.payload.group ? ` ${a.payload.group}` : "") })));
   const rows = events.map((e) => ({ t: e.time_s, cls: /trip|watchdog$|shutdown/.test(e.kind) ? "warn" : "event",
     kind: e.kind.replace(/_/g, " "), text: e.message }))
     .concat(audit.map((a) => ({ t: a.time_s, cls: "audit", kind: a.action,
