@@ -463,23 +463,33 @@ class Runtime:
             records.append(self._command_record(now, group_name, cmd, res))
         return records
 
-    def _active_dr(self, now: float, import_mw: float, miners_mw: float
+    def _active_dr(self, now: float, import_mw: float | None, miners_mw: float | None
                    ) -> tuple[float, list[dict[str, Any]], list[EventRecord]]:
+        """Cap on miner power from the active DR events [MW] (inf: none), their documents,
+        and start/end events. A baseline is latched at an event's first tick with fresh meter
+        data (``import_mw``/``miners_mw`` None while stale: cap 0 until then)."""
         cap = float("inf")
         active: list[dict[str, Any]] = []
         events: list[EventRecord] = []
-        for ev in self.dr_events.values():
+        for ev in list(self.dr_events.values()):
             if not ev.active(now):
-                if ev.id in self.dr_baselines and (now >= ev.end_s or ev.cancelled_s):
-                    del self.dr_baselines[ev.id]
-                    events.append(EventRecord(now, "dr_end", f"DR event {ev.id} ended",
-                                              {"id": ev.id}))
+                if now >= ev.end_s or ev.cancelled_s is not None:
+                    del self.dr_events[ev.id]  # over: the store keeps it
+                    if self.dr_baselines.pop(ev.id, None) is not None:
+                        events.append(EventRecord(now, "dr_end", f"DR event {ev.id} ended",
+                                                  {"id": ev.id}))
                 continue
             if ev.id not in self.dr_baselines:  # latch the baseline at the event's start
+                if import_mw is None or miners_mw is None:
+                    cap = 0.0  # blind: the safest way to deliver any reduction
+                    continue
                 self.dr_baselines[ev.id] = (import_mw, miners_mw)
+                red = dr_reduction_mw(ev, import_mw)
                 events.append(EventRecord(now, "dr_start", f"DR event {ev.id} started",
                                           {"id": ev.id, "baseline_import_mw": import_mw,
-                                           "baseline_miners_mw": miners_mw}))
+                                           "baseline_miners_mw": miners_mw,
+                                           "reduction_mw": red,
+                                           "shortfall_mw": max(0.0, red - miners_mw)}))
             b_import, b_miners = self.dr_baselines[ev.id]
             red = dr_reduction_mw(ev, b_import)
             c = dr_cap_mw(b_import, b_miners, red)
@@ -524,7 +534,7 @@ class Runtime:
                                                           g.run_mw, g.sleep_mw)
 
         dr_cap, active, dr_events = self._active_dr(
-            now, import_mw if not stale else 0.0, miners_mw if not stale else 0.0)
+            now, None if stale else import_mw, None if stale else miners_mw)
         events += dr_events
         cap = 0.0 if stale else dr_cap
         if self.ufr_tripped and self.ufr_cap_mw is not None:
