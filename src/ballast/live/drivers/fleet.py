@@ -137,9 +137,7 @@ class FleetCommander:
             f"profile {name}", lambda m: m.set_profile(name), lambda r: r.profile == name, ips
         )
 
-    async def set_power_target(
-        self, power_w: float, ips: Iterable[str] | None = None
-    ) -> FleetResult:
+    async def set_power_target(self, power_w: float, ips: Iterable[str] | None = None) -> FleetResult:
         """Per miner: the highest profile at or below ``power_w`` [W]; verified by profile."""
         chosen: dict[str, str] = {}
 
@@ -258,9 +256,7 @@ class FleetCommander:
             status: OutcomeStatus, reading: MinerReading | None = None, detail: str = ""
         ) -> MinerOutcome:
             now = time.perf_counter()
-            return MinerOutcome(
-                m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s
-            )
+            return MinerOutcome(m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s)
 
         for round_ in range(2):  # second round only when the read-back disagreed
             last_exc: Exception | None = None
