@@ -51,9 +51,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_emulator(count: int, uvloop: bool) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "ballast.live.emulators.cli", "miners",
-           "--count", str(count), "--base-ip", BASE_IP,
-           "--uvloop" if uvloop else "--no-uvloop"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ballast.live.emulators.cli",
+        "miners",
+        "--count",
+        str(count),
+        "--base-ip",
+        BASE_IP,
+        "--uvloop" if uvloop else "--no-uvloop",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -116,8 +124,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--concurrency", type=int, default=1000)
-    ap.add_argument("--pyasic-max", type=int, default=10000,
-                    help="run the pyasic loop only for sizes up to this (it is slow)")
+    ap.add_argument(
+        "--pyasic-max",
+        type=int,
+        default=10000,
+        help="run the pyasic loop only for sizes up to this (it is slow)",
+    )
     ap.add_argument("--pyasic-concurrency", type=int, default=100)
     ap.add_argument("--no-uvloop", action="store_true", help="plain asyncio loops on both sides")
     args = ap.parse_args()

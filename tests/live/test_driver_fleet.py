@@ -25,9 +25,7 @@ def test_luxos_driver_has_every_capability() -> None:
         ({"ignore_commands": True}, "ignored"),
     ],
 )
-async def test_fault_gives_outcome(
-    base_ip: str, fault: dict, status: str, sessions_held: bool
-) -> None:
+async def test_fault_gives_outcome(base_ip: str, fault: dict, status: str, sessions_held: bool) -> None:
     async with MinerEmulator(3, base_ip) as emu:
         bad = emu.ips[1]
         fleet = FleetCommander(emu.ips, timeout_s=1.0, retries=1)  # generous for a busy host

@@ -33,7 +33,7 @@ def test_exposition_looks_like_dcgm_exporter() -> None:
 
 
 def test_other_metrics_are_ignored_and_junk_rejected() -> None:
-    text = "# TYPE DCGM_FI_DEV_GPU_TEMP gauge\nDCGM_FI_DEV_GPU_TEMP{gpu=\"0\"} 61\n"
+    text = '# TYPE DCGM_FI_DEV_GPU_TEMP gauge\nDCGM_FI_DEV_GPU_TEMP{gpu="0"} 61\n'
     assert sum_gpu_power_w(text) == (0.0, 0)
     with pytest.raises(TelemetryError):
         sum_gpu_power_w("DCGM_FI_DEV_POWER_USAGE{gpu=0 oops\n")

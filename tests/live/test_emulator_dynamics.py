@@ -24,9 +24,7 @@ FULL_W = S19J.default_profile.power_w
         ("sleep", 60.0, SLEEP_POWER_W, 0.0),
     ],
 )
-def test_sleep_reaches_25_w_within_5_s(
-    action: str, t_s: float, power_w: float, hashrate_th_s: float
-) -> None:
+def test_sleep_reaches_25_w_within_5_s(action: str, t_s: float, power_w: float, hashrate_th_s: float) -> None:
     clock = FakeClock()
     d = MinerDynamics(S19J, clock)
     getattr(d, action)()
@@ -44,9 +42,7 @@ def test_sleep_reaches_25_w_within_5_s(
         (30.0, FULL_W, 100.0),
     ],
 )
-def test_wakeup_ramps_to_full_power_within_10_s(
-    t_s: float, power_w: float, hashrate_th_s: float
-) -> None:
+def test_wakeup_ramps_to_full_power_within_10_s(t_s: float, power_w: float, hashrate_th_s: float) -> None:
     clock = FakeClock()
     d = MinerDynamics(S19J, clock, asleep=True)
     d.wakeup()
@@ -79,9 +75,7 @@ def test_profile_set_while_asleep_applies_on_wakeup() -> None:
     assert d.power_w() == pytest.approx(target.power_w)
 
 
-@pytest.mark.parametrize(
-    ("asleep", "power_after_restart_w"), [(True, SLEEP_POWER_W), (False, FULL_W)]
-)
+@pytest.mark.parametrize(("asleep", "power_after_restart_w"), [(True, SLEEP_POWER_W), (False, FULL_W)])
 def test_restart_keeps_curtailed_state(asleep: bool, power_after_restart_w: float) -> None:
     clock = FakeClock()
     d = MinerDynamics(S19J, clock, asleep=asleep)

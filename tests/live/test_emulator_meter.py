@@ -43,9 +43,7 @@ async def test_client_reads_back_what_the_site_set(
     assert reading.read_at.tzinfo is not None
 
 
-async def test_step_loss_of_generation_shows_in_frequency(
-    free_port: int, clock: FakeClock
-) -> None:
+async def test_step_loss_of_generation_shows_in_frequency(free_port: int, clock: FakeClock) -> None:
     async with MeterEmulator(port=free_port, clock=clock) as meter:
         meter.step_loss_of_generation(59.6, fall_s=4.0, hold_s=10.0, recover_s=60.0)
         async with ModbusMeter("127.0.0.1", free_port) as c:

@@ -189,6 +189,9 @@ async def test_viewer_token_cannot_act_and_api_is_documented(tmp_path):
                 r = await client.get(path, headers=VW)
                 assert r.status_code == 200, path
             assert (await client.get("/metrics")).status_code == 401
+            # a token in the URL is taken by the stream only (EventSource), nowhere else
+            r = await client.get(f"/api/v1/state?access_token={VIEWER_TOKEN}")
+            assert r.status_code == 401
             # operators act
             r = await client.put("/api/v1/policy", headers=OP, json={"price_usd_per_mwh": 150})
             assert r.status_code == 200 and rt.policy.price_usd_per_mwh == 150

@@ -116,3 +116,21 @@ def test_same_schema_on_both_backends(tmp_path, pg_dsn):
     assert pg_tables == tables
     assert set(tables) == {"measurements", "setpoints", "commands", "events", "audit",
                            "dr_events", "runtime_state"}
+
+
+def test_postgres_store_reconnects_after_losing_its_session(pg_dsn):
+    import psycopg
+
+    store = open_store(pg_dsn)
+    try:
+        store.write_tick(_tick(1))
+        pid = store._conn.info.backend_pid
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            store.write_tick(_tick(2))  # this tick is lost with the session...
+        store.write_tick(_tick(2))  # ...the next call reconnects and commits it
+        assert store.ticks() == [1, 2]
+        assert store._conn.info.backend_pid != pid
+    finally:
+        store.close()

@@ -159,14 +159,24 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
                 return p
         return None
 
-    async def viewer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-               access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-               ) -> Principal:
-        p = _lookup(creds.credentials if creds else access_token)
+    def _require(token: str | None) -> Principal:
+        p = _lookup(token)
         if p is None:
             raise HTTPException(401, "missing or unknown bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
         return p
+
+    async def viewer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                     ) -> Principal:
+        return _require(creds.credentials if creds else None)
+
+    async def stream_viewer(
+            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+            access_token: Annotated[str | None, Query(description="For EventSource clients, "
+                                                      "which cannot send headers.")] = None,
+    ) -> Principal:
+        """The stream alone also takes the token as a query parameter (browser EventSource)."""
+        return _require(creds.credentials if creds else access_token)
 
     async def operator(request: Request, p: Annotated[Principal, Depends(viewer)]) -> Principal:
         if p.role != "operator":
@@ -280,7 +290,7 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         return {"id": event_id, "cancelled": True}
 
     @app.get(f"{API}/stream", tags=["read"], response_class=StreamingResponse)
-    async def stream(_: Viewer, request: Request) -> StreamingResponse:
+    async def stream(_: Annotated[Principal, Depends(stream_viewer)]) -> StreamingResponse:
         """Server-sent events, one ``tick`` event per tick (JSON in the module docstring)."""
         q = runtime.subscribe()
 

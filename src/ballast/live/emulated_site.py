@@ -107,6 +107,10 @@ class EmulatedSite:
         self.ai_it_nominal_mw = ai.it_load_mw if ai else 0.0
         self.ai_pue = ai.pue if ai else 1.0
         self.ai_share = 1.0  # AI IT load as a share of nominal: set < 1 to emulate a job crash
+        # Synchronous training checkpoints (REFERENCE.md: Llama 3 saw tens-of-MW swings at
+        # checkpoints): every ``period`` s of device time the load drops to ``share`` for
+        # ``duration`` s. None: flat.
+        self.checkpoints: tuple[float, float, float] | None = None  # (period_s, duration_s, share)
         self.renewable_capacity_mw = sum(r.capacity_mw for r in scenario.renewables)
         self.renewable_capacity_factor = renewable_capacity_factor
         self.miners: list[MinerEmulator] = []
@@ -165,7 +169,12 @@ class EmulatedSite:
         miners_mw = 0.0
         for g, emu in zip(self.plan, self.miners, strict=True):
             miners_mw += emu.total_power_w() * g.miners_per_device * g.pue / 1e6
-        ai_it_mw = self.ai_it_nominal_mw * self.ai_share
+        share = self.ai_share
+        if self.checkpoints is not None:
+            period_s, duration_s, dip_share = self.checkpoints
+            if self.clock() % period_s < duration_s:
+                share *= dip_share
+        ai_it_mw = self.ai_it_nominal_mw * share
         ai_mw = ai_it_mw * self.ai_pue
         renew_mw = self.renewable_capacity_mw * self.renewable_capacity_factor
         import_mw = ai_mw + miners_mw - renew_mw  # import positive

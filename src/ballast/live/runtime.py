@@ -38,6 +38,14 @@ from typing import Any
 import numpy as np
 
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.live.devices import (
+    Device,
+    apply_outcomes,
+    group_counts,
+    plan_commands,
+    planned_miner_mw,
+    split_fleet,
+)
 from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
 from ballast.live.obligations import (
     DrEvent,
@@ -54,23 +62,6 @@ from ballast.scenario import Scenario
 log = logging.getLogger("ballast.live")
 
 GroupMode = str  # "auto" | "curtailed" (manual) ; "ufr_tripped" is reported, not set
-NON_COMPLIANT = ("ignored", "error")
-UNREACHABLE = ("timeout", "refused", "unknown")
-
-
-@dataclass
-class Device:
-    """What the runtime knows about one miner address."""
-
-    ip: str
-    group: int
-    want_run: bool | None = None  # the state we last commanded (None: never commanded)
-    status: str = "unknown"  # ok | ignored | error | timeout | refused | unknown
-    asleep: bool | None = None  # as last read back
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 @dataclass
@@ -405,12 +396,9 @@ class Runtime:
                                                     "relay reset by operator"))
 
     def _planned_miner_mw(self) -> float:
-        """Miner power if every miner is in its wanted state (unknown: running) [MW]."""
         g = self.base_cfg.groups
-        return float(sum(g.sleep_mw[d.group] if d.want_run is False else g.run_mw[d.group]
-                         for d in self.devices.values()))
+        return planned_miner_mw(self.devices.values(), g.run_mw, g.sleep_mw)
 
-    # ------------------------------------------------------------ operator
     def set_policy(self, **changes: Any) -> Policy:
         self.policy = replace(self.policy, **changes)
         return self.policy
@@ -442,55 +430,8 @@ class Runtime:
         return True
 
     # ------------------------------------------------------------------ tick
-    def _fixed_and_controllable(self, forced: set[int]) -> tuple[np.ndarray, float, list]:
-        """Controllable units per group, and the power of the rest [MW] (inflexible)."""
-        g = self.base_cfg.groups
-        n = len(self.group_names)
-        controllable = np.zeros(n, dtype=np.int64)
-        fixed_mw = 0.0
-        to_sleep: list[str] = []
-        for d in self.devices.values():
-            if d.group in forced:
-                if d.want_run is not False or not d.ok:
-                    to_sleep.append(d.ip)  # forced asleep and not known to be
-                asleep = d.ok and d.asleep is not False and d.want_run is False
-                fixed_mw += g.sleep_mw[d.group] if asleep else g.run_mw[d.group]
-            elif d.ok:
-                controllable[d.group] += 1
-            else:  # unreachable or non-compliant: count what it last showed, else full power
-                fixed_mw += g.sleep_mw[d.group] if d.asleep else g.run_mw[d.group]
-        return controllable, fixed_mw, to_sleep
-
-    def _plan(self, running: np.ndarray, forced: set[int]) -> tuple[list[str], list[str]]:
-        """Which miners to sleep and wake so each group runs ``running[g]`` controllable
-        units; keeps the ones already running (fewest commands)."""
-        to_sleep: list[str] = []
-        to_wake: list[str] = []
-        for gi in range(len(self.group_names)):
-            if gi in forced:
-                continue
-            ctl = sorted((d for d in self.devices.values() if d.group == gi and d.ok),
-                         key=lambda d: _ip_key(d.ip))
-            on = [d for d in ctl if d.want_run]
-            off = [d for d in ctl if not d.want_run]
-            k = int(running[gi])
-            if len(on) > k:
-                to_sleep += [d.ip for d in on[k:]][::-1]
-            elif len(on) < k:
-                to_wake += [d.ip for d in off[: k - len(on)]]
-        return to_sleep, to_wake
-
     def _apply_outcomes(self, outcomes: list, want_run: bool) -> None:
-        for o in outcomes:
-            d = self.devices.get(o.ip)
-            if d is None:
-                continue
-            d.want_run = want_run
-            d.status = "ok" if o.compliant else o.status
-            if o.reading is not None:
-                d.asleep = bool(o.reading.asleep)
-            elif o.compliant:
-                d.asleep = not want_run
+        apply_outcomes(self.devices, outcomes, want_run)
 
     def _command_record(self, now: float, group: str | None, cmd: str, res: Any) -> CommandRecord:
         ok = sum(1 for o in res.outcomes if o.compliant)
@@ -522,23 +463,33 @@ class Runtime:
             records.append(self._command_record(now, group_name, cmd, res))
         return records
 
-    def _active_dr(self, now: float, import_mw: float, miners_mw: float
+    def _active_dr(self, now: float, import_mw: float | None, miners_mw: float | None
                    ) -> tuple[float, list[dict[str, Any]], list[EventRecord]]:
+        """Cap on miner power from the active DR events [MW] (inf: none), their documents,
+        and start/end events. A baseline is latched at an event's first tick with fresh meter
+        data (``import_mw``/``miners_mw`` None while stale: cap 0 until then)."""
         cap = float("inf")
         active: list[dict[str, Any]] = []
         events: list[EventRecord] = []
-        for ev in self.dr_events.values():
+        for ev in list(self.dr_events.values()):
             if not ev.active(now):
-                if ev.id in self.dr_baselines and (now >= ev.end_s or ev.cancelled_s):
-                    del self.dr_baselines[ev.id]
-                    events.append(EventRecord(now, "dr_end", f"DR event {ev.id} ended",
-                                              {"id": ev.id}))
+                if now >= ev.end_s or ev.cancelled_s is not None:
+                    del self.dr_events[ev.id]  # over: the store keeps it
+                    if self.dr_baselines.pop(ev.id, None) is not None:
+                        events.append(EventRecord(now, "dr_end", f"DR event {ev.id} ended",
+                                                  {"id": ev.id}))
                 continue
             if ev.id not in self.dr_baselines:  # latch the baseline at the event's start
+                if import_mw is None or miners_mw is None:
+                    cap = 0.0  # blind: the safest way to deliver any reduction
+                    continue
                 self.dr_baselines[ev.id] = (import_mw, miners_mw)
+                red = dr_reduction_mw(ev, import_mw)
                 events.append(EventRecord(now, "dr_start", f"DR event {ev.id} started",
                                           {"id": ev.id, "baseline_import_mw": import_mw,
-                                           "baseline_miners_mw": miners_mw}))
+                                           "baseline_miners_mw": miners_mw,
+                                           "reduction_mw": red,
+                                           "shortfall_mw": max(0.0, red - miners_mw)}))
             b_import, b_miners = self.dr_baselines[ev.id]
             red = dr_reduction_mw(ev, b_import)
             c = dr_cap_mw(b_import, b_miners, red)
@@ -578,10 +529,12 @@ class Runtime:
         ai_mw = max(ai_sources) if ai_sources else self.ai_full_mw  # worst case when blind
 
         forced = self._forced_groups()
-        controllable, fixed_mw, force_sleep = self._fixed_and_controllable(forced)
+        g = self.base_cfg.groups
+        controllable, fixed_mw, force_sleep = split_fleet(self.devices.values(), forced,
+                                                          g.run_mw, g.sleep_mw)
 
         dr_cap, active, dr_events = self._active_dr(
-            now, import_mw if not stale else 0.0, miners_mw if not stale else 0.0)
+            now, None if stale else import_mw, None if stale else miners_mw)
         events += dr_events
         cap = 0.0 if stale else dr_cap
         if self.ufr_tripped and self.ufr_cap_mw is not None:
@@ -598,7 +551,7 @@ class Runtime:
         decision = step(cfg, self.state, snap)
         rule = "watchdog" if stale else decision.binding_rule
 
-        to_sleep, to_wake = self._plan(decision.running, forced)
+        to_sleep, to_wake = plan_commands(self.devices.values(), decision.running, forced)
         commands = await self._send(force_sleep + to_sleep, to_wake, None)
         if self.ufr_tripped:  # a trip during our commands: make sure no relay miner runs
             late = [d.ip for d in self.devices.values()
@@ -645,18 +598,10 @@ class Runtime:
         return self.modes[self.group_names[gi]]
 
     def group_counts(self) -> list[dict[str, Any]]:
-        """Per group: devices running/asleep (compliant), non-compliant, unreachable, mode."""
-        out = []
-        for gi, name in enumerate(self.group_names):
-            devs = [d for d in self.devices.values() if d.group == gi]
-            running = sum(1 for d in devs if d.ok and d.want_run)
-            asleep = sum(1 for d in devs if d.ok and not d.want_run)
-            nonc = sum(1 for d in devs if d.status in NON_COMPLIANT)
-            unre = sum(1 for d in devs if d.status in UNREACHABLE)
-            out.append({"name": name, "miners": len(devs), "running": running,
-                        "asleep": asleep, "non_compliant": nonc, "unreachable": unre,
-                        "mode": self._mode(gi)})
-        return out
+        """Per group: name, device counts by state (``devices.group_counts``), mode."""
+        counts = group_counts(self.devices.values(), len(self.group_names))
+        return [{"name": name, **counts[gi], "mode": self._mode(gi)}
+                for gi, name in enumerate(self.group_names)]
 
     def _tick_doc(self, tick_no: int, now: float, import_mw: float, freq: float, ai_mw: float,
                   renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
@@ -700,7 +645,3 @@ class Runtime:
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
         self.subscribers.discard(q)
-
-
-def _ip_key(ip: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in ip.split("."))

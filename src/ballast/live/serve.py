@@ -197,6 +197,9 @@ def serve(
     dcgm_port: Annotated[int, typer.Option(help="--emulate: DCGM exporter port.")] = 9400,
     time_scale: Annotated[float, typer.Option(help="--emulate: device time runs this much "
                                               "faster than wall time (ramps, sessions).")] = 1.0,
+    ai_checkpoints: Annotated[float, typer.Option(help="--emulate: every this many seconds "
+                                                  "the AI load dips to 40% for 15 s (training "
+                                                  "checkpoints); 0 = flat.")] = 0.0,
     store: Annotated[str | None, typer.Option(help="Store DSN or SQLite path (overrides "
                                               "the config).")] = None,
     host: Annotated[str | None, typer.Option(help="API listen address.")] = None,
@@ -247,6 +250,11 @@ def serve(
                                       miner_port=miner_port, meter_port=meter_port,
                                       dcgm_port=dcgm_port, time_scale=time_scale,
                                       overrides=overrides)
+            if 0 < ai_checkpoints <= 15:
+                raise ValueError(f"--ai-checkpoints {ai_checkpoints:g}: the period must be "
+                                 "longer than the 15-s checkpoint (or 0 for flat)")
+            if ai_checkpoints > 0:
+                emu.checkpoints = (ai_checkpoints, 15.0, 0.4)
         else:
             if site is None:
                 raise SiteConfigError("give --config site.yaml (real devices) or --emulate")

@@ -122,8 +122,12 @@ class Store:
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
+    def _ensure(self) -> None:
+        """Reconnect if the connection was lost (PostgreSQL); SQLite never needs to."""
+
     def _exec_many(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
         with self._lock:
+            self._ensure()
             cur = self._conn.cursor()
             try:
                 for sql, params in statements:
@@ -137,6 +141,7 @@ class Store:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
+            self._ensure()
             cur = self._conn.cursor()
             try:
                 cur.execute(self._sql(sql), params)
@@ -292,15 +297,23 @@ class PostgresStore(Store):
 
     def __init__(self, dsn: str) -> None:
         super().__init__()
-        import psycopg  # imported here so SQLite users need no libpq at import time
-
-        self._conn = psycopg.connect(dsn, connect_timeout=10)
+        self._dsn = dsn
+        self._connect()
         with self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(471100)")  # serialise concurrent DDL
             for stmt in _DDL.format(**_PG).split(";"):
                 if stmt.strip():
                     cur.execute(stmt)
         self._conn.commit()
+
+    def _connect(self) -> None:
+        import psycopg  # imported here so SQLite users need no libpq at import time
+
+        self._conn = psycopg.connect(self._dsn, connect_timeout=10)
+
+    def _ensure(self) -> None:
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self._connect()  # the server restarted or the network dropped: a new session
 
 
 def open_store(dsn: str) -> Store:

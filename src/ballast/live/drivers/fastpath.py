@@ -158,7 +158,6 @@ class RequestPump:
     def idle(self) -> bool:
         return not self._open and not self._queue
 
-
     async def drain(self) -> None:
         """Wait until every queued and open request has ended, expiring late ones."""
         if self.idle:

@@ -46,7 +46,7 @@ class MinerOutcome:
 
     ip: str
     status: OutcomeStatus
-    latency_s: float  # from this miner's first send to its verified outcome [s]
+    latency_s: float  # from this miner's first send (either path) to its outcome [s]
     done_after_s: float  # from the fleet signal to this outcome [s]
     attempts: int
     reading: MinerReading | None = None
@@ -137,9 +137,7 @@ class FleetCommander:
             f"profile {name}", lambda m: m.set_profile(name), lambda r: r.profile == name, ips
         )
 
-    async def set_power_target(
-        self, power_w: float, ips: Iterable[str] | None = None
-    ) -> FleetResult:
+    async def set_power_target(self, power_w: float, ips: Iterable[str] | None = None) -> FleetResult:
         """Per miner: the highest profile at or below ``power_w`` [W]; verified by profile."""
         chosen: dict[str, str] = {}
 
@@ -177,19 +175,22 @@ class FleetCommander:
         sem = asyncio.Semaphore(self.concurrency)
         t0 = time.perf_counter()
         done: dict[str, MinerOutcome] = {}
+        first_send_s: dict[str, float] = {}
         if fast is not None and check is not None and self.fast_path:
             held = [m for m in miners if m.session_id]
-            done = await self._fast(held, fast, check, t0)
+            done, first_send_s = await self._fast(held, fast, check, t0)
             miners_left = [m for m in miners if m.ip not in done]
         else:
             miners_left = miners
 
         async def one(m: LuxosMiner) -> MinerOutcome:
             async with sem:
-                return await self._one(m, action, check, t0)
+                return await self._one(m, action, check, t0, first_send_s.get(m.ip))
 
         if len(miners_left) <= self.concurrency:  # no queueing: skip the semaphore
-            slow = await asyncio.gather(*(self._one(m, action, check, t0) for m in miners_left))
+            slow = await asyncio.gather(
+                *(self._one(m, action, check, t0, first_send_s.get(m.ip)) for m in miners_left)
+            )
         else:
             slow = await asyncio.gather(*(one(m) for m in miners_left))
         done.update((o.ip, o) for o in slow)
@@ -200,8 +201,9 @@ class FleetCommander:
 
     async def _fast(
         self, miners: list[LuxosMiner], fast: tuple[str, str], check: Check, t0: float
-    ) -> dict[str, MinerOutcome]:
-        """Callback path: command + read-back per miner; returns only the verified ones."""
+    ) -> tuple[dict[str, MinerOutcome], dict[str, float]]:
+        """Callback path: command + read-back per miner. Returns the verified outcomes and
+        each miner's first send time (perf_counter), so fallbacks keep their true latency."""
         pump = RequestPump(self.concurrency, self.timeout_s, self.port)
         readback = encode_request(READBACK_COMMAND)
         command, arg = fast
@@ -236,12 +238,17 @@ class FleetCommander:
             pump.submit(m.ip, encode_request(command, f"{m.session_id},{arg}"), after_command)
 
         await run_chains(pump, (lambda m=m: chain(m) for m in miners))
-        return verified
+        return verified, pump.first_start_s
 
     async def _one(
-        self, m: LuxosMiner, action: Action | None, check: Check | None, t0: float
+        self,
+        m: LuxosMiner,
+        action: Action | None,
+        check: Check | None,
+        t0: float,
+        started_s: float | None = None,
     ) -> MinerOutcome:
-        start = time.perf_counter()
+        start = time.perf_counter() if started_s is None else started_s
         attempts = 0
         acked_after_s: float | None = None
 
@@ -249,9 +256,7 @@ class FleetCommander:
             status: OutcomeStatus, reading: MinerReading | None = None, detail: str = ""
         ) -> MinerOutcome:
             now = time.perf_counter()
-            return MinerOutcome(
-                m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s
-            )
+            return MinerOutcome(m.ip, status, now - start, now - t0, attempts, reading, detail, acked_after_s)
 
         for round_ in range(2):  # second round only when the read-back disagreed
             last_exc: Exception | None = None

@@ -48,9 +48,7 @@ class LuxosMiner:
     """One LuxOS miner. Implements ReadsMiner, CanSleep, CanWake, CanSetProfile,
     CanSetPowerTarget."""
 
-    def __init__(
-        self, ip: str, *, port: int = LUXOS_PORT, timeout_s: float = DEFAULT_TIMEOUT_S
-    ) -> None:
+    def __init__(self, ip: str, *, port: int = LUXOS_PORT, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.ip = ip
@@ -65,9 +63,7 @@ class LuxosMiner:
         return f"LuxosMiner({self.ip!r})"
 
     async def _req(self, command: str, parameter: str | None = None) -> dict[str, Any]:
-        return await request(
-            self.ip, command, parameter, port=self.port, timeout_s=self.timeout_s
-        )
+        return await request(self.ip, command, parameter, port=self.port, timeout_s=self.timeout_s)
 
     # ---------------------------------------------------------------- session
     async def renew_session(self) -> str:
@@ -113,9 +109,7 @@ class LuxosMiner:
         """Profile name -> nominal power [W] (cached)."""
         if self._profiles_w is None:
             reply = await self._req("profiles")
-            self._profiles_w = {
-                str(p["Profile Name"]): float(p["Watts"]) for p in reply.get("PROFILES", [])
-            }
+            self._profiles_w = {str(p["Profile Name"]): float(p["Watts"]) for p in reply.get("PROFILES", [])}
         return self._profiles_w
 
     async def set_profile(self, name: str) -> None:

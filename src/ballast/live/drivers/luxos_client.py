@@ -73,9 +73,7 @@ async def send_raw(
     transport = None
     try:
         async with asyncio.timeout(timeout_s):
-            transport, _ = await loop.create_connection(
-                lambda: _OneShot(payload, done), ip, port
-            )
+            transport, _ = await loop.create_connection(lambda: _OneShot(payload, done), ip, port)
             return await done
     except TimeoutError:
         raise MinerTimeout(f"{ip}:{port}: no reply within {timeout_s} s") from None

@@ -67,9 +67,7 @@ class ModbusMeter:
     async def read(self) -> MeterReading:
         """Read every register of the map in one request."""
         read = (
-            self._client.read_input_registers
-            if self.input_registers
-            else self._client.read_holding_registers
+            self._client.read_input_registers if self.input_registers else self._client.read_holding_registers
         )
         try:
             rr = await read(0, count=REGISTER_COUNT, device_id=self.device_id)
@@ -78,7 +76,5 @@ class ModbusMeter:
         if rr.isError():
             raise MeterError(f"meter {self.host}:{self.port} answered an error: {rr}")
         regs = rr.registers
-        values = {
-            r.name: decode_float32(regs[r.address], regs[r.address + 1]) for r in REGISTER_MAP
-        }
+        values = {r.name: decode_float32(regs[r.address], regs[r.address + 1]) for r in REGISTER_MAP}
         return MeterReading(**values, read_at=datetime.now(UTC))

@@ -61,18 +61,14 @@ class MinerModel:
         for p in self.profiles:
             if p.name == name:
                 return p
-        raise KeyError(
-            f"{self.type_name} has no profile {name!r}; valid: {[p.name for p in self.profiles]}"
-        )
+        raise KeyError(f"{self.type_name} has no profile {name!r}; valid: {[p.name for p in self.profiles]}")
 
     @property
     def default_profile(self) -> Profile:
         return next(p for p in self.profiles if p.is_default)
 
 
-def build_profiles(
-    hashrate_th_s: float, power_w: float, default_frequency_mhz: int
-) -> tuple[Profile, ...]:
+def build_profiles(hashrate_th_s: float, power_w: float, default_frequency_mhz: int) -> tuple[Profile, ...]:
     """Return the ~25 frequency-step profiles around the default, lowest frequency first."""
     profiles = []
     for step in range(-PROFILES_BELOW_DEFAULT, PROFILES_ABOVE_DEFAULT + 1):

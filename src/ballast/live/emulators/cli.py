@@ -1,6 +1,6 @@
 """Command-line entry for the emulators; the main CLI mounts ``emulate_app`` as ``emulate``.
 
-    ballast emulate miners --count 1000 --model s19jpro --model s21
+ballast emulate miners --count 1000 --model s19jpro --model s21
 """
 
 from __future__ import annotations

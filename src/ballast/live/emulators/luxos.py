@@ -139,8 +139,7 @@ class MinerEmulator:
         self.ips = loopback_ips(count, base_ip)
         cycle = itertools.cycle(model_objs)
         self.miners: dict[str, EmulatedMiner] = {
-            ip: EmulatedMiner(ip, next(cycle), clock, on_reboot=self._on_reboot_command)
-            for ip in self.ips
+            ip: EmulatedMiner(ip, next(cycle), clock, on_reboot=self._on_reboot_command) for ip in self.ips
         }
         self._servers: dict[str, asyncio.Server] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -248,9 +247,7 @@ class MinerEmulator:
             old.cancel()
         if downtime_s is not None:
             loop = asyncio.get_running_loop()
-            self._timers[ip] = loop.call_later(
-                downtime_s, lambda: asyncio.ensure_future(self.power_on(ip))
-            )
+            self._timers[ip] = loop.call_later(downtime_s, lambda: asyncio.ensure_future(self.power_on(ip)))
 
     async def power_on(self, ip: str) -> None:
         """End a reboot: the miner restarts (keeping its curtailed state) and listens again."""

@@ -29,12 +29,39 @@ API_VERSION = "3.7"
 SESSION_IDLE_TIMEOUT_S = 60.0  # LuxOS sessions expire after ~60 s idle (protocol note)
 
 READ_COMMANDS = frozenset(
-    {"version", "summary", "stats", "power", "config", "profiles", "fans", "tempctrl", "pools",
-     "groups", "atm", "devdetails", "devs", "session", "voltageget", "frequencyget", "temps"}
+    {
+        "version",
+        "summary",
+        "stats",
+        "power",
+        "config",
+        "profiles",
+        "fans",
+        "tempctrl",
+        "pools",
+        "groups",
+        "atm",
+        "devdetails",
+        "devs",
+        "session",
+        "voltageget",
+        "frequencyget",
+        "temps",
+    }
 )
 PRIVILEGED_COMMANDS = frozenset(
-    {"curtail", "profileset", "atmset", "reboot", "rebootdevice", "resetminer", "ledset",
-     "fanset", "frequencyset", "voltageset"}
+    {
+        "curtail",
+        "profileset",
+        "atmset",
+        "reboot",
+        "rebootdevice",
+        "resetminer",
+        "ledset",
+        "fanset",
+        "frequencyset",
+        "voltageset",
+    }
 )
 
 
@@ -153,7 +180,7 @@ class EmulatedMiner:
                 raise TypeError("command must be a string")
             parameter = str(req.get("parameter", "") or "")  # type: ignore[attr-defined]
         except (KeyError, TypeError, AttributeError):
-            return json.dumps(_err(23, "Invalid request: expected {\"command\": ...}")).encode()
+            return json.dumps(_err(23, 'Invalid request: expected {"command": ...}')).encode()
         if "+" in command:
             parts = command.split("+")
             reply: dict[str, Any] = {}
@@ -179,18 +206,40 @@ class EmulatedMiner:
         return int(self.clock() - self.boot_s)
 
     def _cmd_version(self, _: str) -> dict:
-        return _ok(22, "LUXminer versions", "VERSION", [
-            {"API": API_VERSION, "LUXminer": LUXMINER_VERSION, "Miner": LUXMINER_VERSION,
-             "CompileTime": "Thu Nov 14 21:27:38 UTC 2024", "Type": self.model.type_name}
-        ])
+        return _ok(
+            22,
+            "LUXminer versions",
+            "VERSION",
+            [
+                {
+                    "API": API_VERSION,
+                    "LUXminer": LUXMINER_VERSION,
+                    "Miner": LUXMINER_VERSION,
+                    "CompileTime": "Thu Nov 14 21:27:38 UTC 2024",
+                    "Type": self.model.type_name,
+                }
+            ],
+        )
 
     def _cmd_summary(self, _: str) -> dict:
         ghs = self.dynamics.hashrate_th_s() * 1000.0
-        return _ok(11, "Summary", "SUMMARY", [
-            {"Elapsed": self._elapsed_s(), "GHS 5s": round(ghs, 2), "GHS av": round(ghs, 2),
-             "GHS 30m": round(ghs, 2), "Accepted": self._elapsed_s() // 10, "Rejected": 0,
-             "Hardware Errors": 0, "Best Share": 0}
-        ])
+        return _ok(
+            11,
+            "Summary",
+            "SUMMARY",
+            [
+                {
+                    "Elapsed": self._elapsed_s(),
+                    "GHS 5s": round(ghs, 2),
+                    "GHS av": round(ghs, 2),
+                    "GHS 30m": round(ghs, 2),
+                    "Accepted": self._elapsed_s() // 10,
+                    "Rejected": 0,
+                    "Hardware Errors": 0,
+                    "Best Share": 0,
+                }
+            ],
+        )
 
     def _board_rates_ghs(self) -> list[float]:
         total_ghs = self.dynamics.hashrate_th_s() * 1000.0
@@ -201,11 +250,16 @@ class EmulatedMiner:
         hot = 0 if self.dynamics.asleep else 1
         chip_t, pcb_t = (45 + 25 * hot, 40 + 20 * hot)
         board: dict[str, Any] = {
-            "STATS": 0, "ID": "BC50", "Elapsed": self._elapsed_s(),
+            "STATS": 0,
+            "ID": "BC50",
+            "Elapsed": self._elapsed_s(),
             "total_rateideal": round(self.dynamics.profile.hashrate_th_s * 1000.0, 2),
-            "rate_unit": "GH", "total_rate": round(sum(rates), 2),
-            "GHS 5s": round(sum(rates), 2), "GHS av": round(sum(rates), 2),
-            "miner_count": self.model.boards, "fan_num": self.model.fans,
+            "rate_unit": "GH",
+            "total_rate": round(sum(rates), 2),
+            "GHS 5s": round(sum(rates), 2),
+            "GHS av": round(sum(rates), 2),
+            "miner_count": self.model.boards,
+            "fan_num": self.model.fans,
         }
         for i in range(1, 4):
             present = i <= self.model.boards
@@ -215,8 +269,12 @@ class EmulatedMiner:
             board[f"temp_pcb{i}"] = "-".join([str(pcb_t)] * 4) if present else "0-0-0-0"
         for i, rpm in enumerate(self._fan_rpms(), start=1):
             board[f"fan{i}"] = rpm
-        info = {"BMMiner": LUXMINER_VERSION, "Miner": LUXMINER_VERSION,
-                "CompileTime": "Thu Nov 14 21:27:38 UTC 2024", "Type": self.model.type_name}
+        info = {
+            "BMMiner": LUXMINER_VERSION,
+            "Miner": LUXMINER_VERSION,
+            "CompileTime": "Thu Nov 14 21:27:38 UTC 2024",
+            "Type": self.model.type_name,
+        }
         return _ok(70, "CGMiner stats", "STATS", [info, board])
 
     def _cmd_power(self, _: str) -> dict:
@@ -224,17 +282,36 @@ class EmulatedMiner:
         return _ok(320, "Power", "POWER", [{"Watts": round(watts), "PSU": True}])
 
     def _cmd_config(self, _: str) -> dict:
-        return _ok(33, "CGMiner config", "CONFIG", [
-            {"ASC Count": self.model.boards, "PGA Count": 0, "Pool Count": 1,
-             "Strategy": "Failover", "Log Interval": 5, "Device Code": "", "OS": "Linux",
-             "Hotplug": "None", "Profile": self.dynamics.profile.name, "RedLed": self.red_led,
-             "MACAddr": self.mac, "Model": self.model.type_name, "IsAtmEnabled": self.atm_enabled,
-             "CurtailMode": "Sleep" if self.dynamics.asleep else "None",
-             "IsPowerSupplyOn": not self.dynamics.asleep, "Hostname": self.hostname,
-             "SerialNumber": self.serial, "ControlBoardType": "cvitek",
-             "NameplateTHS": self.model.hashrate_th_s, "SystemStatus": "Normal",
-             "ProfileStep": str(self._profile_step())}
-        ])
+        return _ok(
+            33,
+            "CGMiner config",
+            "CONFIG",
+            [
+                {
+                    "ASC Count": self.model.boards,
+                    "PGA Count": 0,
+                    "Pool Count": 1,
+                    "Strategy": "Failover",
+                    "Log Interval": 5,
+                    "Device Code": "",
+                    "OS": "Linux",
+                    "Hotplug": "None",
+                    "Profile": self.dynamics.profile.name,
+                    "RedLed": self.red_led,
+                    "MACAddr": self.mac,
+                    "Model": self.model.type_name,
+                    "IsAtmEnabled": self.atm_enabled,
+                    "CurtailMode": "Sleep" if self.dynamics.asleep else "None",
+                    "IsPowerSupplyOn": not self.dynamics.asleep,
+                    "Hostname": self.hostname,
+                    "SerialNumber": self.serial,
+                    "ControlBoardType": "cvitek",
+                    "NameplateTHS": self.model.hashrate_th_s,
+                    "SystemStatus": "Normal",
+                    "ProfileStep": str(self._profile_step()),
+                }
+            ],
+        )
 
     def _profile_step(self) -> int:
         names = [p.name for p in self.model.profiles]
@@ -243,10 +320,16 @@ class EmulatedMiner:
     def _cmd_profiles(self, _: str) -> dict:
         default_index = [p.name for p in self.model.profiles].index("default")
         rows = [
-            {"Profile Name": p.name, "Frequency": p.frequency_mhz, "Voltage": p.voltage_v,
-             "Watts": round(p.power_w), "Hashrate": p.hashrate_th_s,
-             "Step": str(i - default_index), "IsDynamic": False,
-             "IsTuned": False}
+            {
+                "Profile Name": p.name,
+                "Frequency": p.frequency_mhz,
+                "Voltage": p.voltage_v,
+                "Watts": round(p.power_w),
+                "Hashrate": p.hashrate_th_s,
+                "Step": str(i - default_index),
+                "IsDynamic": False,
+                "IsTuned": False,
+            }
             for i, p in enumerate(self.model.profiles)
         ]
         return _ok(327, "Profiles", "PROFILES", rows)
@@ -255,47 +338,91 @@ class EmulatedMiner:
         return [0 if self.dynamics.asleep else 4200 + 60 * i for i in range(self.model.fans)]
 
     def _cmd_fans(self, _: str) -> dict:
-        rows = [{"FAN": i, "ID": i, "RPM": rpm, "Speed": 0 if rpm == 0 else 70}
-                for i, rpm in enumerate(self._fan_rpms())]
+        rows = [
+            {"FAN": i, "ID": i, "RPM": rpm, "Speed": 0 if rpm == 0 else 70}
+            for i, rpm in enumerate(self._fan_rpms())
+        ]
         reply = _ok(202, f"{len(rows)} Fan(s)", "FANS", rows)
         reply["FANCTRL"] = [{"Mode": "Auto", "MinFans": 1, "PowerOffSpeed": 0}]
         return reply
 
     def _cmd_tempctrl(self, _: str) -> dict:
-        return _ok(200, "Temperature control", "TEMPCTRL",
-                   [{"Mode": "Auto", "Target": 75, "Hot": 95, "Dangerous": 105}])
+        return _ok(
+            200,
+            "Temperature control",
+            "TEMPCTRL",
+            [{"Mode": "Auto", "Target": 75, "Hot": 95, "Dangerous": 105}],
+        )
 
     def _cmd_temps(self, _: str) -> dict:
-        rows = [{"TEMPS": i, "ID": i, "Board": 70.0, "Chip": 70.0}
-                for i in range(self.model.boards)]
+        rows = [{"TEMPS": i, "ID": i, "Board": 70.0, "Chip": 70.0} for i in range(self.model.boards)]
         return _ok(201, f"{len(rows)} Temp(s)", "TEMPS", rows)
 
     def _cmd_pools(self, _: str) -> dict:
-        pool = {"POOL": 0, "GROUP": 0, "URL": "stratum+tcp://pool.invalid:3333",
-                "User": "ballast.emulated", "Status": "Alive", "Stratum Active": True,
-                "Accepted": self._elapsed_s() // 10, "Rejected": 0, "Get Failures": 0,
-                "Remote Failures": 0, "Priority": 0, "Quota": 1}
+        pool = {
+            "POOL": 0,
+            "GROUP": 0,
+            "URL": "stratum+tcp://pool.invalid:3333",
+            "User": "ballast.emulated",
+            "Status": "Alive",
+            "Stratum Active": True,
+            "Accepted": self._elapsed_s() // 10,
+            "Rejected": 0,
+            "Get Failures": 0,
+            "Remote Failures": 0,
+            "Priority": 0,
+            "Quota": 1,
+        }
         return _ok(7, "1 Pool(s)", "POOLS", [pool])
 
     def _cmd_groups(self, _: str) -> dict:
         return _ok(7, "1 Group(s)", "GROUPS", [{"GROUP": 0, "Name": "Default", "Quota": 1}])
 
     def _cmd_atm(self, _: str) -> dict:
-        return _ok(339, "ATM configuration values", "ATM",
-                   [{"Enabled": self.atm_enabled, "StartupMinutes": 15, "PostRampMinutes": 15,
-                     "TempWindow": 10, "MinProfile": "", "MaxProfile": ""}])
+        return _ok(
+            339,
+            "ATM configuration values",
+            "ATM",
+            [
+                {
+                    "Enabled": self.atm_enabled,
+                    "StartupMinutes": 15,
+                    "PostRampMinutes": 15,
+                    "TempWindow": 10,
+                    "MinProfile": "",
+                    "MaxProfile": "",
+                }
+            ],
+        )
 
     def _cmd_devdetails(self, _: str) -> dict:
-        rows = [{"DEVDETAILS": i, "Name": "BC50", "ID": i, "Driver": "bitmicro",
-                 "Kernel": "", "Model": self.model.type_name, "Device Path": ""}
-                for i in range(self.model.boards)]
+        rows = [
+            {
+                "DEVDETAILS": i,
+                "Name": "BC50",
+                "ID": i,
+                "Driver": "bitmicro",
+                "Kernel": "",
+                "Model": self.model.type_name,
+                "Device Path": "",
+            }
+            for i in range(self.model.boards)
+        ]
         return _ok(69, "Device Details", "DEVDETAILS", rows)
 
     def _cmd_devs(self, _: str) -> dict:
         rates = self._board_rates_ghs()
-        rows = [{"ASC": i, "Name": "BC50", "ID": i, "Enabled": "Y",
-                 "Status": "Dead" if self.dynamics.asleep else "Alive", "GHS 5s": r}
-                for i, r in enumerate(rates)]
+        rows = [
+            {
+                "ASC": i,
+                "Name": "BC50",
+                "ID": i,
+                "Enabled": "Y",
+                "Status": "Dead" if self.dynamics.asleep else "Alive",
+                "GHS 5s": r,
+            }
+            for i, r in enumerate(rates)
+        ]
         return _ok(9, f"{len(rows)} ASC(s)", "DEVS", rows)
 
     def _cmd_voltageget(self, _: str) -> dict:
@@ -311,8 +438,7 @@ class EmulatedMiner:
     # --------------------------------------------------------------- sessions
     def _cmd_session(self, _: str) -> dict:
         sid = self.session_id if self._session_active() else ""
-        return _ok(319, "Session" if sid else "No active session", "SESSION",
-                   [{"SessionID": sid}])
+        return _ok(319, "Session" if sid else "No active session", "SESSION", [{"SessionID": sid}])
 
     def _cmd_logon(self, _: str) -> dict:
         if self._session_active():

@@ -172,12 +172,14 @@ class MeterEmulator:
             raise ValueError("fall_s, hold_s, recover_s and start_in_s must be >= 0")
         t0 = self.clock() + start_in_s
         settle = nominal if settle_hz is None else settle_hz
-        self.frequency.set([
-            (t0, nominal),
-            (t0 + fall_s, nadir_hz),
-            (t0 + fall_s + hold_s, nadir_hz),
-            (t0 + fall_s + hold_s + recover_s, settle),
-        ])
+        self.frequency.set(
+            [
+                (t0, nominal),
+                (t0 + fall_s, nadir_hz),
+                (t0 + fall_s + hold_s, nadir_hz),
+                (t0 + fall_s + hold_s + recover_s, settle),
+            ]
+        )
 
     def slow_decline(
         self, rate_hz_per_s: float = 0.005, floor_hz: float = 59.5, *, start_in_s: float = 0.0
@@ -221,11 +223,7 @@ class MeterEmulator:
     async def start(self) -> MeterEmulator:
         device = SimDevice(
             id=DEVICE_ID,
-            simdata=[
-                SimData(
-                    0, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16, readonly=True
-                )
-            ],
+            simdata=[SimData(0, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16, readonly=True)],
             action=self._on_access,
         )
         self._server = ModbusTcpServer(device, address=(self.host, self.port))
