@@ -117,10 +117,10 @@ def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
     recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TICKS)
     runtime.on_tick.append(lambda doc: recent.append(slim_tick(doc)))
 
-    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                        access_token: Annotated[str | None, Query(include_in_schema=False)]
-                        = None) -> tuple[str, str]:
-        token = creds.credentials if creds else access_token
+    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                        ) -> tuple[str, str]:
+        # Header only, as the site API (it takes a URL token on its stream alone).
+        token = creds.credentials if creds else None
         for secret, name, role in tokens:
             if token and hmac.compare_digest(secret.encode(), token.encode()):
                 return name, role
