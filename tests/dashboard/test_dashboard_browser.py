@@ -165,11 +165,23 @@ def test_operator_changes_the_policy(campus: SiteThread, page: Any) -> None:
     login(page, campus, OPERATOR_TOKEN)
     wait_js(page, "() => document.getElementById('pol-price').value === '25'", what="policy loaded")
     page.fill("#pol-price", "400")
+    page.fill("#pol-hashprice", "")  # an emptied field is left as it is, not set to 0
     page.click("#policy-save")
     wait_js(page, "() => document.querySelector('#tile-price [data-v]').textContent === '400.00'",
             what="price tile at 400")
     wait_js(page, """() => { const d = document.getElementById('price-chart').data[0];
                              return d.y[d.y.length - 1] === 400; }""", what="price line at 400")
+    assert campus.runtime.policy.price_usd_per_mwh == 400.0
+    assert campus.runtime.policy.hashprice_usd_per_ph_day == 50.0
+    wait_js(page, "() => document.getElementById('pol-hashprice').value === '50'",
+            what="form reloaded from the API")
+
+    # out of range: the API refuses (422), the page says so, nothing changes
+    page.expected_statuses = {422}
+    page.fill("#pol-price", "99999")
+    page.click("#policy-save")
+    wait_js(page, "() => document.getElementById('toast').textContent.includes('refused (422')",
+            what="refusal toast")
     assert campus.runtime.policy.price_usd_per_mwh == 400.0
 
 

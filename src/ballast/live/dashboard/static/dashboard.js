@@ -6,7 +6,7 @@
 "use strict";
 
 const WINDOW_POINTS = 900; // ticks kept on the charts (15 min at a 1-s tick)
-const TIMELINE_POLL_MS = 3000;
+const TIMELINE_POLL_MS = 2000;
 const TOKEN_KEY = "ballast.token";
 // Marked on the power chart as dotted vertical lines: what changed the picture, and who.
 const MARKER_KINDS = new Set(["dr_start", "dr_end", "ufr_trip", "ufr_restore", "watchdog", "watchdog_clear", "resume"]);
@@ -425,12 +425,13 @@ async function loadPolicy() {
 
 async function savePolicy(ev) {
   ev.preventDefault();
-  const body = {
-    price_usd_per_mwh: Number($("pol-price").value),
-    hashprice_usd_per_ph_day: Number($("pol-hashprice").value),
-    import_margin_mw: Number($("pol-margin").value),
-    economic_dispatch: $("pol-econ").checked,
-  };
+  const body = { economic_dispatch: $("pol-econ").checked };
+  const fields = { price_usd_per_mwh: "pol-price", hashprice_usd_per_ph_day: "pol-hashprice",
+    import_margin_mw: "pol-margin" };
+  for (const [key, id] of Object.entries(fields)) {
+    const v = $(id).value.trim();
+    if (v !== "") body[key] = Number(v); // an emptied field stays as it is, never becomes 0
+  }
   if (await act("Policy", "/api/v1/policy", { method: "PUT", body })) loadPolicy();
 }
 
