@@ -6,7 +6,8 @@ machine; this process is the controller side. Figures, one JSON line each:
 
 - ``fanout_<n>_warm``: sessions already held (the commander refreshes them in the background
   in normal operation); per miner one ``curtail`` + one ``config+power+summary`` read-back.
-- ``fanout_<n>_cold``: no cached session; per miner ``session`` + ``curtail`` + read-back.
+- ``fanout_<n>_cold``: a new commander with no cached session; per miner ``session`` (adopts
+  the active one; ``logon`` if none) + ``curtail`` + read-back.
 - ``pyasic_<n>``: the plain pyasic loop, ``get_miner(ip)`` then ``stop_mining()`` for every
   miner, started together with ``asyncio.gather`` under a semaphore of ``--pyasic-concurrency``
   (default 100: with 1,000 in flight pyasic's 3 s identification timeout expires and no miner
@@ -136,6 +137,7 @@ def main() -> None:
     uv = not args.no_uvloop
     raise_open_file_limit(max(args.sizes) * 4 + 4096)
     emit("cpu_count", os.cpu_count() or 0, "cores")
+    emit("load_average_1min_before", os.getloadavg()[0], "runnable")  # other work on the box
     emit("uvloop", float(uv and loop_factory() is not None), "bool")
     for n in args.sizes:
         proc = start_emulator(n, uv)
