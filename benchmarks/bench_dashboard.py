@@ -6,7 +6,8 @@
   in the page over server-sent events [ms] (same machine, same clock);
 - dashboard_redraw_ms_900_points: median time of one redraw of both charts with a full
   15-minute window (900 ticks) [ms];
-- dashboard_plotly_js_bytes, dashboard_page_bytes: what a browser downloads (uncompressed).
+- dashboard_plotly_js_bytes, dashboard_own_assets_bytes: what a browser downloads
+  (uncompressed): plotly.js, and the page's own HTML, CSS, JS and icon.
 Skips (prints nothing, exit 0) when /usr/bin/chromium or playwright is missing.
 """
 
@@ -98,8 +99,9 @@ def main() -> int:
             emit("dashboard_redraw_ms_900_points", statistics.median(draw), "ms")
             emit("dashboard_plotly_js_bytes",
                  sum(v for k, v in sizes.items() if k.endswith("plotly.min.js")), "bytes")
-            emit("dashboard_page_bytes", sum(v for k, v in sizes.items()
-                                             if "/dashboard/" in k and "/api/" not in k), "bytes")
+            emit("dashboard_own_assets_bytes", sum(
+                v for k, v in sizes.items() if "/dashboard/" in k and "/api/" not in k
+                and not k.endswith("plotly.min.js")), "bytes")
             browser.close()
     finally:
         proc.send_signal(signal.SIGINT)
