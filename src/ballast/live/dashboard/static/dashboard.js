@@ -377,9 +377,10 @@ function drawCharts() {
   const limit = S.meta.site.import_limit_mw;
   const pl = baseLayout("Campus power (live)", "MW");
   pl.shapes = [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: limit, y1: limit,
-    line: { color: st.assets.limit, dash: "dash", width: 2 } }];
+    layer: "above", line: { color: st.assets.limit, dash: "dash", width: 2 } }];
   pl.annotations = [{ xref: "paper", x: 0, y: limit, yanchor: "bottom", xanchor: "left",
-    text: "import limit", showarrow: false, font: { color: st.assets.limit } }];
+    text: "import limit", showarrow: false, font: { color: st.assets.limit },
+    bgcolor: "rgba(255,255,255,0.85)" }];
   const x0 = S.points[0].time;
   for (const m of S.markers || []) {
     const x = utcOf(m.t).replace("Z", "");
