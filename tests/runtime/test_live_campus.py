@@ -122,7 +122,7 @@ async def test_watchdog_fires_on_stale_meter_data(tmp_path):
         rt, emu = live.runtime, live.emulated
         await _settled(live)
         await emu.meter.stop()  # the meter goes silent
-        await until(lambda: rt.safe_mode, 5, "watchdog")
+        await until(lambda: rt.last_tick["safe_mode"], 5, "watchdog tick committed")
         await until(lambda: all(emu.true_asleep("s21")), 5, "all miners asleep")
         doc = rt.last_tick
         assert doc["binding_rule"] == "watchdog" and doc["safe_mode"] is True
@@ -131,9 +131,9 @@ async def test_watchdog_fires_on_stale_meter_data(tmp_path):
         ev = rt.store.events(kind="watchdog")
         assert len(ev) == 1 and ev[0]["data"]["stale_s"] == 1.0
         await emu.meter.start()  # back: control resumes
-        await until(lambda: not rt.safe_mode, 5, "watchdog clear")
+        await until(lambda: not rt.last_tick["safe_mode"], 5, "watchdog clear")
+        await until(lambda: rt.store.events(kind="watchdog_clear"), 5, "clear logged")
         await until(lambda: not any(emu.true_asleep("s21")), 5, "S21s back")
-        assert rt.store.events(kind="watchdog_clear")
 
 
 async def test_non_compliant_miners_are_made_up_by_others(tmp_path):
