@@ -23,7 +23,10 @@ from ballast.control.smoothing import (
     INFO_SIZE,
     SP_AI_MAX,
     SP_AI_RISE,
+    SP_BATT_E,
+    SP_BATT_P,
     SP_FILTER_N,
+    SP_MINERS,
     SP_ON,
     SP_SIZE,
     SS_LAST_T,
@@ -174,6 +177,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         full_mw += count[g] * run_mw[g]
         sleep_all_mw += count[g] * sleep_mw[g]
     smoothing = sp[SP_ON] > 0.0
+    miners_smooth = smoothing and sp[SP_MINERS] > 0.0
     dt_s = time_s - ss[SS_LAST_T] if ss[SS_LAST_T] != 0.0 else 0.0
     ai_f = filter_ai(ss, ai_buf, ai_load_mw, sp[SP_FILTER_N]) if smoothing else ai_load_mw
     info[INFO_AI_FILTERED] = ai_f
@@ -192,7 +196,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     lo_rule = RULE_OBLIGATION_FLOOR
     if lo > hi:
         lo = hi  # safety and caps win over floors
-    if smoothing:
+    if miners_smooth:
         lo2, hi2, _which = reserve_band(lo, hi, sp, ai_f, full_mw, sleep_all_mw, info)
         if hi2 < hi:
             hi = hi2
@@ -208,11 +212,12 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
 
     target = desired_mw
     rule = RULE_ECONOMICS
+    plan = 0.0
     if smoothing:
         wish = min(max(desired_mw, lo), hi)
         plan = plan_import(ss, sp, ai_f + wish - renewable_mw, dt_s)
         smooth_mw = plan - ai_f + renewable_mw
-        if abs(smooth_mw - desired_mw) > 1e-9:
+        if miners_smooth and abs(smooth_mw - desired_mw) > 1e-9:
             target = smooth_mw
             rule = RULE_SMOOTHING
     if target > hi:
@@ -222,7 +227,10 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         target = lo
         rule = lo_rule
     total = allocate_merit_order(target, desired, count, run_mw, sleep_mw, merit, running)
-    plan_mw = ai_f + total - renewable_mw
+    plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
+    if smoothing and sp[SP_BATT_P] > 0.0 and sp[SP_BATT_E] > 0.0:
+        # the battery can hold the plan up to its power away from what the miners achieve
+        plan_mw = min(max(plan, plan_mw - sp[SP_BATT_P]), plan_mw + sp[SP_BATT_P])
     if smoothing:
         commit_plan(ss, sp, plan_mw, time_s, dt_s)
     else:

@@ -126,6 +126,7 @@ def read_series(source: str | Path, value_column: str | None = None, *,
     if window is not None:
         first = max(int(index.searchsorted(window[0], side="right")) - 1, 0)
         last = int(index.searchsorted(window[1], side="left"))
+        last = max(last, min(first + 2, len(index)))  # two rows at least: align infers the step
         index, values = index[first:last], values.iloc[first:last]
         offset = first
     else:
