@@ -42,6 +42,7 @@ class FineRun:
     miner_mw: np.ndarray | None
     battery_mw: np.ndarray | None
     floor_fill_mwh: float
+    floor_fill_cost_usd: float  # the floor's energy at the real-time price
     group_power_mw: np.ndarray  # blocks x groups, mean over each block
     reserve_mw: np.ndarray  # blocks x 2 (up, down)
     rule_ticks: np.ndarray  # ticks per binding rule code
@@ -134,11 +135,15 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     miner = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     bat = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     fill_mwh = 0.0
+    fill_usd = 0.0
     for i0 in range(0, n_ticks, chunk):
         n = min(chunk, n_ticks - i0)
         ai_mw, fill = ai.chunk(i0, n)
         ai_all[i0:i0 + n] = ai_mw
         fill_mwh += float(fill.sum(dtype="float64")) * dt_s / 3600.0
+        if fill.any():
+            tick_price = price[np.arange(i0, i0 + n) // every]
+            fill_usd += float((fill * tick_price).sum()) * dt_s / 3600.0
         c0 = i0 // every
         b0 = i0 // record_every
         b1 = -(-(i0 + n) // record_every)
@@ -158,6 +163,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
                    record_every=record_every, group_names=tuple(g.names), ai_mw=ai_all,
                    import_mw=imp, miner_mw=miner if keep_ticks else None,
                    battery_mw=bat if keep_ticks else None, floor_fill_mwh=fill_mwh,
+                   floor_fill_cost_usd=fill_usd,
                    group_power_mw=group_mw, reserve_mw=reserve, rule_ticks=rules)
 
 
@@ -199,4 +205,4 @@ def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
     coarse = build_inputs(coarse_scn, base_dir)
     n_ticks = len(scenario.run.index())
     t0_s = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
-    return FineSetup(scenario, step_s, n_ticks, int(round(ratio)), coarse, t0_s, base_dir)
+    return FineSetup(scenario, step_s, n_ticks, round(ratio), coarse, t0_s, base_dir)

@@ -102,7 +102,7 @@ class FineAi:
             sw = self.swings
             return sw.idle_share * full, full, max_rise_share(sw, window_s) * full
         if self.profile == "replay":
-            k = max(1, int(round(window_s / float(np.median(np.diff(self.trace_t_s))))))
+            k = max(1, round(window_s / float(np.median(np.diff(self.trace_t_s)))))
             p = self.trace_mw
             rise = float(np.max(p[k:] - p[:-k])) if len(p) > k else float(np.ptp(p))
             return float(p.min()), float(p.max()), max(rise, float(np.max(np.diff(p))))
