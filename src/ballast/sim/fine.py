@@ -41,6 +41,7 @@ class FineRun:
     import_mw: np.ndarray
     miner_mw: np.ndarray | None
     battery_mw: np.ndarray | None
+    rule: np.ndarray | None  # binding rule code per tick (int8)
     floor_fill_mwh: float
     floor_fill_cost_usd: float  # the floor's energy at the real-time price
     group_power_mw: np.ndarray  # blocks x groups, mean over each block
@@ -134,6 +135,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     ai_all = np.empty(n_ticks, dtype=np.float32)
     miner = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     bat = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
+    rule = np.empty(n_ticks, dtype=np.int8) if keep_ticks else np.empty(chunk, np.int8)
     fill_mwh = 0.0
     fill_usd = 0.0
     for i0 in range(0, n_ticks, chunk):
@@ -156,13 +158,14 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit, state.econ_on,
             state.last_change_s, state.running, sp, state.smooth, state.ai_buf, pending, pos,
             rate, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
-            group_mw[b0:b1], reserve[b0:b1], rules)
+            rule[sl], group_mw[b0:b1], reserve[b0:b1], rules)
         if progress is not None:
             progress(i0 + n, n_ticks)
     return FineRun(name=name, start_utc=pd.Timestamp(ai.t0_s, unit="s", tz="UTC"), dt_s=dt_s,
                    record_every=record_every, group_names=tuple(g.names), ai_mw=ai_all,
                    import_mw=imp, miner_mw=miner if keep_ticks else None,
-                   battery_mw=bat if keep_ticks else None, floor_fill_mwh=fill_mwh,
+                   battery_mw=bat if keep_ticks else None,
+                   rule=rule if keep_ticks else None, floor_fill_mwh=fill_mwh,
                    floor_fill_cost_usd=fill_usd,
                    group_power_mw=group_mw, reserve_mw=reserve, rule_ticks=rules)
 

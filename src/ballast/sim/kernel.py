@@ -47,7 +47,7 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
                     value_mw_per_hashprice, deadband, min_on_s, min_off_s, merit, econ_on,
                     last_change_s, running, sp, ss, ai_buf, pending_rate, plant_pos, rate,
                     power_mw, latency_ticks, sleep_ticks, wake_ticks, battery, record_every,
-                    out_import_mw, out_miner_mw, out_battery_mw, out_group_power_mw,
+                    out_import_mw, out_miner_mw, out_battery_mw, out_rule, out_group_power_mw,
                     out_reserve_mw, out_rule_ticks):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
@@ -57,7 +57,7 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``ai_mw`` is the fine AI load
     [MW]. State (controller, plant ring buffer and ``plant_pos[0]``, ``battery`` = [state of
     charge MWh, one-way efficiency, power MW]) carries over between chunks. Per tick it writes
-    import, miner and battery power [MW] (float32); per block of ``record_every`` ticks the mean
+    import, miner and battery power [MW] (float32) and the binding rule (int8); per block of ``record_every`` ticks the mean
     group power [MW] and mean reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per
     binding rule.
     """
@@ -86,6 +86,7 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
             count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
             merit, econ_on, last_change_s, running, sp, ss, ai_buf, miner_now, battery[0], info)
         out_rule_ticks[rule] += 1
+        out_rule[t] = rule
         # 3. commands go to the plant (they act from the next tick, after the latency)
         for g in range(groups):
             if running[g] != before[g]:

@@ -161,3 +161,96 @@ def compare_cases(scenario: Scenario, base_dir: Path | None = None,
     table["unit"] = [unit_of(k) for k in table.index]
     table.index.name = "metric"
     return table, runs
+
+
+MAX_SIMULATE_TICKS = 3_000_000  # per-tick results document; longer runs: run_case(record_every)
+
+
+@dataclass(frozen=True)
+class FineResults:
+    """What ``simulate`` keeps of a fine run, for the smoothing KPIs and report."""
+
+    setup: FineSetup
+    ballast: CaseRun
+    baseline: CaseRun
+
+
+def to_run_series(case: CaseRun, setup: FineSetup):
+    """A fine case as the engine's per-tick ``RunSeries`` (needs ``record_every`` = 1)."""
+    from ballast.control import RULE_NAMES
+    from ballast.sim.engine import RunSeries, site_flows
+
+    run, g = case.run, case.config.groups
+    idx = run.index()
+    ren = setup.coarse.frame["renewable_mw"].to_numpy()[np.arange(run.n) // setup.coarse_every]
+    frame = site_flows(run.ai_mw.astype("float64"), ren, run.miner_mw.astype("float64"),
+                       case.config.export_limit_mw, idx)
+    frame["battery_mw"] = run.battery_mw.astype("float64")
+    frame["import_mw"] = run.import_mw.astype("float64")
+    frame["export_mw"] = np.maximum(-frame["import_mw"].to_numpy(), 0.0)
+    frame["binding_rule"] = pd.Categorical.from_codes(run.rule.astype(np.int64),
+                                                      categories=list(RULE_NAMES))
+    span = np.maximum(g.run_mw - g.sleep_mw, 1e-12)
+    hashing = np.clip((run.group_power_mw - g.count * g.sleep_mw) / span, 0, g.count)
+    names = list(g.names)
+    return RunSeries(name=case.name, frame=frame,
+                     group_running=pd.DataFrame(hashing, index=idx, columns=names),
+                     group_power_mw=pd.DataFrame(run.group_power_mw, index=idx, columns=names))
+
+
+def simulate_fine(scenario: Scenario, base_dir: Path | None = None, progress=None):
+    """``simulate`` at 1 s or finer: Ballast (smoothing, battery and floor as the scenario says)
+    and the business-as-usual baseline, on the miner plant model."""
+    from ballast.data.errors import DataError
+    from ballast.sim.engine import Simulation
+    from ballast.sim.inputs import SiteInputs
+
+    setup = fine_setup(scenario, base_dir)
+    if setup.n_ticks > MAX_SIMULATE_TICKS:
+        raise DataError("scenario run", f"{setup.n_ticks:,} ticks at {scenario.run.resolution} "
+                        f"exceed {MAX_SIMULATE_TICKS:,} for a per-tick results document; shorten "
+                        "the period, or use ballast.sim.smoothing.run_case(record_every=...) "
+                        "as benchmarks/smoothing.py does for a 1-s year")
+    n = setup.n_ticks
+
+    def half(offset: int):
+        if progress is None:
+            return None
+        return lambda done, _total: progress(offset + done, 2 * n)
+
+    spec = scenario.smoothing
+    floor = (scenario.ai is not None and scenario.ai.profile == "training"
+             and scenario.ai.training.gpu_power_floor_share > 0)
+    ours = run_case(setup, "ballast", spec is not None and spec.enabled,
+                    scenario.battery is not None, floor, progress=half(0))
+    base = run_case(setup, "baseline", False, False, False, baseline=True, progress=half(n))
+    tick_c = np.arange(n) // setup.coarse_every
+    frame = setup.coarse.frame.iloc[tick_c].set_index(ours.run.index())
+    frame["ai_load_mw"] = ours.run.ai_mw.astype("float64")
+    if scenario.ai is not None:
+        frame["ai_it_load_mw"] = frame["ai_load_mw"] / scenario.ai.pue
+    inputs = SiteInputs(frame=frame, renewable_columns=setup.coarse.renewable_columns)
+    return Simulation(scenario=scenario, inputs=inputs, ballast=to_run_series(ours, setup),
+                      baseline=to_run_series(base, setup), config=ours.config,
+                      fine=FineResults(setup, ours, base))
+
+
+def smoothing_kpis(fine: FineResults) -> pd.DataFrame:
+    """Smoothing KPIs of Ballast and the baseline, in the KPI table's shape."""
+    spec = spec_of(fine.setup.scenario)
+    cols = {}
+    for label, case in (("ballast", fine.ballast), ("baseline", fine.baseline)):
+        m = compliance(case.run.import_mw, fine.setup.dt_s, spec)
+        m.pop("_ramp_hist_1s")
+        money = case_money(case, fine.setup)
+        for key in ("floor_burn_mwh", "floor_burn_cost_usd", "reserve_up_mean_mw",
+                    "reserve_down_mean_mw", "reserve_opportunity_cost_usd",
+                    "battery_discharge_mwh"):
+            m[key] = money[key]
+        cols[label] = m
+    out = pd.DataFrame(cols)
+    out["delta"] = out["ballast"] - out["baseline"]
+    out["unit"] = [unit_of(k) for k in out.index]
+    out.index = [f"smoothing.{k}" for k in out.index]
+    out.index.name = "kpi"
+    return out
