@@ -43,7 +43,7 @@ def window_ramp_mw_per_s(power_mw: np.ndarray, dt_s: float, window_s: float) -> 
     """Ramp over ``window_s`` [MW/s] per tick (length n - 2k + 1 with k = window ticks; for a
     one-tick window, the plain difference)."""
     p = np.asarray(power_mw, dtype="float64")
-    k = max(1, int(round(window_s / dt_s)))
+    k = max(1, round(window_s / dt_s))
     if k == 1:
         return np.diff(p) / dt_s
     c = np.concatenate([[0.0], np.cumsum(p)])
@@ -54,7 +54,7 @@ def window_ramp_mw_per_s(power_mw: np.ndarray, dt_s: float, window_s: float) -> 
 def _ramp_stats(power_mw, dt_s, window_s, limit_up, limit_dn, chunk):
     """(max up, max down (positive), per-minute violation flags, histogram of |ramp|)."""
     n = len(power_mw)
-    k = max(1, int(round(window_s / dt_s)))
+    k = max(1, round(window_s / dt_s))
     over = 2 * k  # a chunk needs 2k ticks of history
     minutes = int(np.ceil(n * dt_s / 60.0))
     flags = np.zeros(minutes, dtype=bool)
@@ -111,7 +111,7 @@ def band_energy_share(power_mw: np.ndarray, dt_s: float, band_hz=BAND_HZ,
 
 def interval_peak_to_peak_mw(power_mw: np.ndarray, dt_s: float, interval_s: float) -> np.ndarray:
     """max - min of power within each whole interval [MW]."""
-    k = max(1, int(round(interval_s / dt_s)))
+    k = max(1, round(interval_s / dt_s))
     m = len(power_mw) // k
     if m == 0:
         return np.zeros(0)

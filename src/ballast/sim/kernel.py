@@ -57,9 +57,9 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``ai_mw`` is the fine AI load
     [MW]. State (controller, plant ring buffer and ``plant_pos[0]``, ``battery`` = [state of
     charge MWh, one-way efficiency, power MW]) carries over between chunks. Per tick it writes
-    import, miner and battery power [MW] (float32) and the binding rule (int8); per block of ``record_every`` ticks the mean
-    group power [MW] and mean reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per
-    binding rule.
+    import, miner and battery power [MW] (float32) and the binding rule (int8); per block of
+    ``record_every`` ticks the mean group power [MW] and mean reserves [MW] (up, down);
+    ``out_rule_ticks`` counts ticks per binding rule.
     """
     n = ai_mw.shape[0]
     groups = count.shape[0]
