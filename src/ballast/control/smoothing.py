@@ -139,11 +139,11 @@ def reserve_band(lo, hi, sp, ai_filtered_mw, full_mw, sleep_all_mw, info):
     info[INFO_RESERVE_DOWN] = dn
     which = 0
     res_hi = max(full_mw - up, lo)  # obligations and safety above keep priority
-    if res_hi < hi:
+    if up > 0.0 and res_hi < hi:
         hi = res_hi
         which = 1
     res_lo = min(sleep_all_mw + dn, hi)
-    if res_lo > lo:
+    if dn > 0.0 and res_lo > lo:
         lo = res_lo
         which = 2
     return lo, hi, which
@@ -193,6 +193,6 @@ def battery_dispatch(sp, residual_mw, import_excess_mw, soc_mwh, dt_s):
     if b < import_excess_mw:
         b = import_excess_mw
     dt_h = max(dt_s, 1e-9) / 3600.0
-    hi = min(p_max, soc_mwh / dt_h)
-    lo = -min(p_max, (e_max - soc_mwh) / dt_h)
+    hi = max(0.0, min(p_max, soc_mwh / dt_h))
+    lo = min(0.0, -min(p_max, (e_max - soc_mwh) / dt_h))
     return min(max(b, lo), hi)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ballast.control import ControllerConfig, ControllerState
+from ballast.control import ControllerConfig, ControllerState, Snapshot, step
 from ballast.control.smoothing import SmoothingConfig
 from ballast.data.errors import DataError
 from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
@@ -111,6 +111,11 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     cap = np.full(nc, np.inf) if cap_mw is None else np.asarray(cap_mw, dtype="float64")
     floor = np.zeros(nc) if floor_mw is None else np.asarray(floor_mw, dtype="float64")
     state = ControllerState.initial(config, ai.t0_s)
+    if n_ticks:  # start settled: the plant already at the controller's first decision
+        first = step(config, state.copy(), Snapshot(
+            ai.t0_s, float(price[0]), float(hashprice[0]), float(ai.chunk(0, 1)[0][0]),
+            float(ren[0]), float(cap[0]), float(floor[0])))
+        state.running[:] = first.running
     dyn = dynamics or [MinerDynamics()] * ng
     slots = ring_slots(dyn, dt_s)
     pending = np.zeros((ng, slots))

@@ -70,7 +70,7 @@ def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.nda
     if ai is None:
         zeros = np.zeros(len(index))
         return zeros, zeros
-    if ai.profile == "flat":
+    if ai.profile in ("flat", "training", "replay"):  # fine shapes: sim/fine_ai.py
         it = compute.flat_it_load_mw(index, ai.it_load_mw)
         if ai.noise_share > 0:
             rng = np.random.default_rng(scenario.run.seed)

@@ -95,7 +95,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
                               wake_ticks[g], 1, 0.0)
         # 4. the battery acts within the tick (inverters answer in well under a second)
         b = info[INFO_BATTERY_MW]
-        if b > 0.0:
+        if b > 0.0:  # the cells deliver at most what they hold, after losses
+            b = min(b, battery[0] * battery[1] / dt_h)
             battery[0] -= b * dt_h / battery[1]
         else:
             battery[0] -= b * dt_h * battery[1]
