@@ -84,6 +84,28 @@ def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, bre
 
 
 @njit(cache=True)
+def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
+                             hashprice_usd_per_ph_day, value_mw_per_hashprice,
+                             deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
+    """``update_economic_state`` with each breakeven [USD/MWh] computed in place from hashprice
+    (no per-tick array, for the 1-s year)."""
+    for g in range(econ_on.shape[0]):
+        breakeven = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
+        if not economic_dispatch:
+            want = True
+        elif econ_on[g]:
+            want = price_usd_per_mwh <= breakeven + deadband_usd_per_mwh[g]
+        else:
+            want = price_usd_per_mwh < breakeven - deadband_usd_per_mwh[g]
+        if want != econ_on[g]:
+            held_s = time_s - last_change_s[g]
+            if ((econ_on[g] and held_s >= min_on_s[g])
+                    or (not econ_on[g] and held_s >= min_off_s[g])):
+                econ_on[g] = want
+                last_change_s[g] = time_s
+
+
+@njit(cache=True)
 def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, merit, running_out):
     """Turn a miner power target into whole miners per group.
 
@@ -162,12 +184,10 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     (NaN: use the commanded total), ``battery_soc_mwh`` the battery's state of charge.
     """
     n = count.shape[0]
-    breakeven = np.empty(n)
-    for g in range(n):
-        breakeven[g] = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
-    update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, breakeven,
-                          deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch)
-    desired = np.empty(n, dtype=np.int64)
+    update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
+                             hashprice_usd_per_ph_day, value_mw_per_hashprice,
+                             deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch)
+    desired = running  # the economic wish is written into the output array (no allocation)
     desired_mw = 0.0
     full_mw = 0.0
     sleep_all_mw = 0.0

@@ -11,8 +11,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ballast.control.rules import control_tick, control_tick_full
-from ballast.control.smoothing import INFO_BATTERY_MW, INFO_RESERVE_DOWN, INFO_RESERVE_UP
+from ballast.control.rules import control_tick_full
+from ballast.control.smoothing import (
+    INFO_BATTERY_MW,
+    INFO_RESERVE_DOWN,
+    INFO_RESERVE_UP,
+    INFO_SIZE,
+    SP_AI_MAX,
+    SP_SIZE,
+    SS_SIZE,
+)
 from ballast.models.miner_dynamics import plant_advance, plant_command
 
 
@@ -27,12 +35,20 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
     place, so consecutive chunks continue where the last one stopped."""
     n = time_s.shape[0]
     groups = count.shape[0]
+    # the same rule stack as ``control_tick`` (smoothing off), with its scratch arrays
+    # allocated once per call instead of once per tick
+    sp = np.zeros(SP_SIZE)
+    sp[SP_AI_MAX] = np.inf
+    ss = np.zeros(SS_SIZE)
+    ai_buf = np.zeros(1)
+    info = np.zeros(INFO_SIZE)
     for t in range(n):
-        total, rule = control_tick(
+        total, rule = control_tick_full(
             time_s[t], price[t], hashprice[t], ai_load_mw[t], renewable_mw[t], cap_mw[t],
             floor_mw[t], import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
             absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice, deadband,
-            min_on_s, min_off_s, merit, econ_on, last_change_s, running)
+            min_on_s, min_off_s, merit, econ_on, last_change_s, running, sp, ss, ai_buf,
+            np.nan, 0.0, info)
         out_miner_mw[t] = total
         out_rule[t] = rule
         b = t // record_every
@@ -66,16 +82,17 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     info = np.zeros(5)
     lo = count * sleep_mw
     hi = count * run_mw
-    base = tick0 // coarse_every
     dt_h = dt_s / 3600.0
+    inv_rec = 1.0 / record_every
     before = np.empty_like(running)
+    c = 0
+    phase = tick0 % coarse_every  # ticks already spent in the current coarse row
     for t in range(n):
         # 1. the plant moves to tick t; the meters read it
         plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, power_mw, lo, hi)
         miner_now = 0.0
         for g in range(groups):
             miner_now += power_mw[g]
-        c = (tick0 + t) // coarse_every - base
         ren = renewable_mw[c]
         # 2. the controller decides on what it measured
         for g in range(groups):
@@ -108,6 +125,10 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
         out_import_mw[t] = net
         blk = t // record_every
         for g in range(groups):
-            out_group_power_mw[blk, g] += power_mw[g] / record_every
-        out_reserve_mw[blk, 0] += info[INFO_RESERVE_UP] / record_every
-        out_reserve_mw[blk, 1] += info[INFO_RESERVE_DOWN] / record_every
+            out_group_power_mw[blk, g] += power_mw[g] * inv_rec
+        out_reserve_mw[blk, 0] += info[INFO_RESERVE_UP] * inv_rec
+        out_reserve_mw[blk, 1] += info[INFO_RESERVE_DOWN] * inv_rec
+        phase += 1
+        if phase == coarse_every:  # next coarse row (no division per tick)
+            phase = 0
+            c += 1
