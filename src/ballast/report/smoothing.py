@@ -32,15 +32,19 @@ def _layout(fig: go.Figure, title: str, xaxis: str, yaxis: str, height: int = 38
 
 
 def busiest_window(ai_mw: np.ndarray, dt_s: float, span_s: float = 1800.0) -> slice:
-    """The ``span_s`` window around the AI's largest drop (a crash or checkpoint)."""
+    """A ``span_s`` window around the AI's longest dip below half its peak (a job crash, else a
+    checkpoint), or the start of the run when there is none."""
     n = len(ai_mw)
     k = max(1, int(span_s / dt_s))
     if n <= k:
         return slice(0, n)
-    lag = max(1, int(5 / dt_s))
-    drop = np.asarray(ai_mw[:-lag], dtype="float64") - np.asarray(ai_mw[lag:], dtype="float64")
-    i = int(np.argmax(drop))
-    start = min(max(0, i - k // 3), n - k)
+    low = np.asarray(ai_mw) < 0.5 * float(np.max(ai_mw))
+    if not low.any():
+        return slice(0, k)
+    edges = np.flatnonzero(np.diff(np.r_[0, low.astype(np.int8), 0]))
+    starts, ends = edges[::2], edges[1::2]
+    i = int(np.argmax(ends - starts))
+    start = min(max(0, int(starts[i]) - k // 5), n - k)
     return slice(start, start + k)
 
 
