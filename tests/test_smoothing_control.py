@@ -42,7 +42,7 @@ def test_job_crash_stays_within_the_ramp_limit_with_the_sized_reserve():
     sm = cfg.smoothing
     # the controller sized the up reserve from the AI risk and the miners' wake delay
     expected = reserve_fill_mw(80.0, 1.0, 60.0, sm.step_share, sm.fill_delay_s, 1.0)
-    assert expected == pytest.approx((80 - 30) / (1 - 6 / 60))
+    assert expected == pytest.approx((80 - 0.8 * 1.0 * 60) / (1 - 6 / 60))  # defaults
     held = run.reserve_mw[int(CRASH_AT_S) - 60:int(CRASH_AT_S) - 1, 0]
     assert held.mean() == pytest.approx(expected, rel=0.01)
     ramp = window_ramp_mw_per_s(run.import_mw, 1.0, 60.0)

@@ -63,7 +63,7 @@ class SmoothingSpec(_Strict):
     dynamic_range_mw: float = Field(float("inf"), gt=0, description="Allowed deviation of import from its slow target [MW]. Default none.")
     target_tau_s: float = Field(300, gt=0, description="Time constant of the slow target [s]. Default 300.")
     band_energy_share_max: float = Field(0.2, gt=0, le=1, description="Cap on oscillation energy in 0.1-20 Hz [-]. Default 0.2 (Choukse et al.).")
-    step_share: float = Field(0.5, gt=0, lt=1, description="Share of the window's ramp budget kept for unavoidable steps [-]. Default 0.5.")
+    step_share: float = Field(0.8, gt=0, lt=1, description="Share of the window's ramp budget kept for unavoidable steps (the rest paces planned moves) [-]. Default 0.8.")
     reserve_cover_share: float = Field(1.0, ge=0, le=1, description="Share of the sized reserve actually held [-]. Default 1.")
     ai_filter_s: float | None = Field(None, ge=0, description="Moving-average window on the AI reading [s]. Default: the swing period.")
     record_every_s: float = Field(1.0, gt=0, description="Per-group series resolution [s]. Default 1.")

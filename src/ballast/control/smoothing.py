@@ -51,7 +51,7 @@ class SmoothingConfig:
     dynamic_range_mw: float = np.inf  # allowed deviation of import from its slow target
     target_tau_s: float = 300.0  # time constant of the slow target
     ramp_window_s: float = 60.0  # window over which the spec measures ramps
-    step_share: float = 0.5  # share of the window's ramp budget kept for an unavoidable step
+    step_share: float = 0.8  # share of the window's ramp budget kept for an unavoidable step
     reserve_cover_share: float = 1.0  # share of the sized reserve actually held [-]
     ai_idle_mw: float = 0.0  # AI power after a crash or in a checkpoint
     ai_max_mw: float = np.inf  # most the AI can draw
