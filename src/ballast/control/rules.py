@@ -51,19 +51,19 @@ RULE_NAMES = ("economics", "import_limit", "obligation_cap", "obligation_floor",
               "renewable_absorption", "smoothing", "reserve_up", "reserve_down")
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rule_import_limit(hi_mw, import_limit_mw, margin_mw, ai_load_mw, renewable_mw):
     """Safety: miners may use what is left under the import limit after the AI load."""
     return min(hi_mw, import_limit_mw - margin_mw + renewable_mw - ai_load_mw)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rule_renewable_floor(lo_mw, ai_load_mw, renewable_mw, export_limit_mw):
     """Green: absorb renewable output that could neither serve the AI load nor be exported."""
     return max(lo_mw, renewable_mw - ai_load_mw - export_limit_mw)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, breakeven_usd_per_mwh,
                           deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
     """Hysteresis per group: start below breakeven - deadband, stop above breakeven + deadband,
@@ -83,7 +83,7 @@ def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, bre
                 last_change_s[g] = time_s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                              hashprice_usd_per_ph_day, value_mw_per_hashprice,
                              deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
@@ -105,7 +105,7 @@ def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                 last_change_s[g] = time_s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, merit, running_out):
     """Turn a miner power target into whole miners per group.
 
@@ -128,7 +128,10 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             if step <= 0 or running_out[g] == 0:
                 continue
             excess = total - target_mw
-            shed = min(running_out[g], int(np.ceil(excess / step - 1e-9)))
+            if running_out[g] * step <= excess:  # the whole group goes (no division)
+                shed = running_out[g]
+            else:
+                shed = min(running_out[g], int(np.ceil(excess / step - 1e-9)))
             running_out[g] -= shed
             total -= shed * step
     elif total < target_mw:
@@ -138,13 +141,17 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             room = target_mw - total
             if room < step:
                 continue
-            add = min(count[g] - running_out[g], int(np.floor(room / step + 1e-9)))
+            free = count[g] - running_out[g]
+            if free * step <= room:  # the whole group fits (no division)
+                add = free
+            else:
+                add = min(free, int(np.floor(room / step + 1e-9)))
             running_out[g] += add
             total += add * step
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def control_tick(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw, renewable_mw,
                  cap_mw, floor_mw,
                  import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
@@ -165,7 +172,7 @@ def control_tick(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw
         np.nan, 0.0, info)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw,
                       renewable_mw, cap_mw, floor_mw,
                       import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
@@ -187,13 +194,14 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                              hashprice_usd_per_ph_day, value_mw_per_hashprice,
                              deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch)
-    desired = running  # the economic wish is written into the output array (no allocation)
+    # the economic wish is written into ``running`` (no allocation); the merit order then
+    # moves it to the target
     desired_mw = 0.0
     full_mw = 0.0
     sleep_all_mw = 0.0
     for g in range(n):
-        desired[g] = count[g] if econ_on[g] else 0
-        desired_mw += desired[g] * run_mw[g] + (count[g] - desired[g]) * sleep_mw[g]
+        running[g] = count[g] if econ_on[g] else 0
+        desired_mw += running[g] * run_mw[g] + (count[g] - running[g]) * sleep_mw[g]
         full_mw += count[g] * run_mw[g]
         sleep_all_mw += count[g] * sleep_mw[g]
     smoothing = sp[SP_ON] > 0.0
@@ -246,7 +254,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     elif target < lo:
         target = lo
         rule = lo_rule
-    total = allocate_merit_order(target, desired, count, run_mw, sleep_mw, merit, running)
+    total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
     plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
     if smoothing and sp[SP_BATT_P] > 0.0 and sp[SP_BATT_E] > 0.0:
         # the battery can hold the plan up to its power away from what the miners achieve

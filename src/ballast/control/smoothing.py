@@ -91,7 +91,7 @@ class SmoothingConfig:
         return np.zeros(SS_SIZE), np.zeros(self.filter_ticks)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def filter_ai(ss, ai_buf, ai_mw, n_window):
     """Moving average of the AI reading over ``n_window`` ticks (a boxcar nulls a swing whose
     period divides the window, so miners do not chase what they cannot follow) [MW]."""
@@ -107,7 +107,7 @@ def filter_ai(ss, ai_buf, ai_mw, n_window):
     return ss[SS_AI_SUM] / ss[SS_AI_N]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reserve_fill_mw(drop_mw, ramp_mw_per_s, window_s, step_share, delay_s, cover):
     """Miner headroom [MW] needed to keep a step of ``drop_mw`` within the window ramp budget."""
     need = drop_mw - step_share * ramp_mw_per_s * window_s
@@ -119,7 +119,7 @@ def reserve_fill_mw(drop_mw, ramp_mw_per_s, window_s, step_share, delay_s, cover
     return cover * min(drop_mw, need / frac)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reserve_band(lo, hi, sp, ai_filtered_mw, full_mw, sleep_all_mw, info):
     """Narrow the miner band [lo, hi] for the up reserve (headroom to fill a crash) and the down
     reserve (running miners to shed on a restart). Returns (lo, hi, which) with which = 0 none,
@@ -149,7 +149,7 @@ def reserve_band(lo, hi, sp, ai_filtered_mw, full_mw, sleep_all_mw, info):
     return lo, hi, which
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plan_import(ss, sp, wish_mw, dt_s):
     """Move the planned import toward ``wish_mw`` within the dynamic range around the slow
     target and within the ramp limits [MW]. Initialises on the first tick."""
@@ -165,7 +165,7 @@ def plan_import(ss, sp, wish_mw, dt_s):
     return x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def commit_plan(ss, sp, plan_mw, time_s, dt_s):
     """Store the plan that was actually achievable and move the slow target toward it."""
     if ss[SS_INIT] == 0.0:
@@ -178,7 +178,7 @@ def commit_plan(ss, sp, plan_mw, time_s, dt_s):
     ss[SS_INIT] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def battery_dispatch(sp, residual_mw, import_excess_mw, soc_mwh, dt_s):
     """Battery power [MW], discharge positive: cover ``residual_mw`` (import above plan), at
     least ``import_excess_mw`` (import above the limit), pull state of charge toward its target,

@@ -81,8 +81,19 @@ def training_level_chunk(t0_s, dt_s, p, crashes_s, phase_s, out_level, out_fill)
     n = out_level.shape[0]
     nc = crashes_s.shape[0]
     k = np.searchsorted(crashes_s, t0_s - restart_s - ramp_s)
+    # phases inside the iteration and checkpoint cycles, advanced per tick (one fmod per chunk:
+    # fmod of UNIX seconds by a few seconds is slow)
+    ph_ck = (t0_s + phase_s) % ck_every if ck_every > 0 else 0.0
+    ph_sw = (t0_s + phase_s) % period if period > 0 else 0.0
     for i in range(n):
         t = t0_s + i * dt_s
+        if i > 0:
+            ph_ck += dt_s
+            if ck_every > 0 and ph_ck >= ck_every:
+                ph_ck -= ck_every
+            ph_sw += dt_s
+            if period > 0 and ph_sw >= period:
+                ph_sw -= period
         while k < nc and crashes_s[k] + restart_s + ramp_s <= t:
             k += 1
         # crash state: down for restart_s after the latest crash at or before t, then a ramp
@@ -100,12 +111,11 @@ def training_level_chunk(t0_s, dt_s, p, crashes_s, phase_s, out_level, out_fill)
             out_level[i] = idle
             out_fill[i] = 0.0
             continue
-        tc = t + phase_s
-        if ck_every > 0 and (tc % ck_every) < ck_s:
+        if ck_every > 0 and ph_ck < ck_s:
             level = idle
         else:
             level = 1.0
-            if amp > 0 and period > 0 and ((tc % period) / period) >= duty:
+            if amp > 0 and period > 0 and ph_sw >= duty * period:
                 level = 1.0 - amp
             level = idle + (level - idle) * ramp
             if level < idle:

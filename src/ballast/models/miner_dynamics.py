@@ -53,7 +53,7 @@ def ring_slots(dynamics: list[MinerDynamics], dt_s: float) -> int:
     return ticks(longest, dt_s) + 3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plant_schedule_ramp(pending_rate, pos, g, delta_mw, latency_ticks, ramp_ticks):
     """Schedule a linear power change ``delta_mw`` for group ``g``. ``pos`` is the ring slot of
     the next tick; the ramp starts ``latency_ticks`` after it and spreads over ``ramp_ticks``
@@ -67,7 +67,7 @@ def plant_schedule_ramp(pending_rate, pos, g, delta_mw, latency_ticks, ramp_tick
     pending_rate[g, (pos + latency_ticks + r) % slots] -= rate
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plant_command(pending_rate, pos, g, awake_now, awake_new, run_mw, sleep_mw, profile_now,
                   profile_new, latency_ticks, sleep_ticks, wake_ticks, profile_ticks_full,
                   min_power_share):
@@ -92,7 +92,7 @@ def plant_command(pending_rate, pos, g, awake_now, awake_new, run_mw, sleep_mw, 
                             latency_ticks, sleep_ticks)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plant_advance(pending_rate, pos, rate, power_mw, lo_mw, hi_mw):
     """Advance every group by one tick: pick up rate changes due now, move power by the rate
     (clipped to the group's physical range). Returns the next ring position."""
