@@ -55,3 +55,12 @@ def test_peak_to_peak_per_interval_and_violation_minutes():
     assert m["minutes_ramp_violation"] == 0
     m = compliance(p, 1.0, Spec(ramp_up_mw_per_s=0.8, ramp_down_mw_per_s=0.8, ramp_window_s=60))
     assert 0 < m["minutes_ramp_violation"] <= 3
+
+
+def test_band_rms_of_a_square_swing():
+    from ballast.sim.compliance import band_energy
+
+    t = np.arange(0, 7200, 1.0)
+    x = 100 + 10 * np.sign(np.sin(2 * np.pi * 0.25 * t + 0.1))
+    _share, _top, rms = band_energy(x, 1.0)
+    assert rms == pytest.approx(10.0, rel=0.05)  # a +-10 MW square wave has 10 MW RMS

@@ -9,7 +9,8 @@ memory. Definitions:
   [MW/s] (W = one tick gives the plain tick-to-tick ramp);
 - band energy share: Welch PSD (scipy) of the linearly detrended import; power in 0.1-20 Hz, or
   up to the Nyquist frequency when the sample rate cannot resolve 20 Hz (reported), over all
-  power above 0 Hz;
+  power above 0 Hz; and the RMS of that in-band oscillation [MW] (the share can rise when
+  smoothing removes slow steps but leaves the fast swing);
 - peak-to-peak per scheduling interval: max - min of import within each 5- or 15-min interval,
   i.e. the deviation from a flat plan for that interval;
 - minutes in violation: minutes with a window ramp above the limit, or import further than the
@@ -85,11 +86,19 @@ def band_energy_share(power_mw: np.ndarray, dt_s: float, band_hz=BAND_HZ,
                       segment_s: float = 1024.0, chunk: int = 1 << 22) -> tuple[float, float]:
     """Share of oscillation energy in ``band_hz`` and the upper band edge actually resolved [Hz]
     (Nyquist limits it at coarse sampling). Welch PSD, averaged chunk by chunk."""
+    share, top, _rms = band_energy(power_mw, dt_s, band_hz, segment_s, chunk)
+    return share, top
+
+
+def band_energy(power_mw: np.ndarray, dt_s: float, band_hz=BAND_HZ, segment_s: float = 1024.0,
+                chunk: int = 1 << 22) -> tuple[float, float, float]:
+    """(share of oscillation energy in the band, upper band edge resolved [Hz], RMS of the
+    in-band oscillation [MW])."""
     fs = 1.0 / dt_s
     n = len(power_mw)
     nper = int(min(n, max(16, round(segment_s * fs))))
     if n < 16:
-        return float("nan"), min(band_hz[1], fs / 2)
+        return float("nan"), min(band_hz[1], fs / 2), float("nan")
     acc = None
     weight = 0
     for s in range(0, n, chunk):
@@ -100,13 +109,14 @@ def band_energy_share(power_mw: np.ndarray, dt_s: float, band_hz=BAND_HZ,
         acc = pxx * len(seg) if acc is None else acc + pxx * len(seg)
         weight += len(seg)
     if acc is None:
-        return float("nan"), min(band_hz[1], fs / 2)
+        return float("nan"), min(band_hz[1], fs / 2), float("nan")
     pxx = acc / weight
     top = min(band_hz[1], fs / 2)
     pos = f > 0
     total = float(pxx[pos].sum())
     inband = float(pxx[(f >= band_hz[0]) & (f <= top)].sum())
-    return (inband / total if total > 0 else 0.0), top
+    rms = float(np.sqrt(inband * (f[1] - f[0])))
+    return (inband / total if total > 0 else 0.0), top, rms
 
 
 def interval_peak_to_peak_mw(power_mw: np.ndarray, dt_s: float, interval_s: float) -> np.ndarray:
@@ -153,13 +163,14 @@ def compliance(power_mw: np.ndarray, dt_s: float, spec: Spec,
     upw, dnw, flags, _h = _ramp_stats(power_mw, dt_s, spec.ramp_window_s, spec.ramp_up_mw_per_s,
                                       spec.ramp_down_mw_per_s, chunk)
     rng_flags = range_violation_minutes(power_mw, dt_s, spec.target_tau_s, spec.dynamic_range_mw)
-    share, top = band_energy_share(power_mw, dt_s)
+    share, top, rms = band_energy(power_mw, dt_s)
     out = {
         "max_ramp_up_1s_mw_per_s": up1,
         "max_ramp_down_1s_mw_per_s": dn1,
         "max_ramp_up_window_mw_per_s": upw,
         "max_ramp_down_window_mw_per_s": dnw,
         "band_energy_share": share,
+        "band_rms_mw": rms,
         "band_hz_resolved_max": top,
     }
     for minutes in (5, 15):
