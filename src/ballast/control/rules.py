@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ballast import numba_cache
+from ballast.control import smoothing as _smoothing
 from ballast.control.smoothing import (
     INFO_AI_FILTERED,
     INFO_BATTERY_MW,
@@ -37,6 +39,8 @@ from ballast.control.smoothing import (
     plan_import,
     reserve_band,
 )
+
+numba_cache.drop_stale(__file__, _smoothing.__file__)  # inlined helpers live there
 
 # Which rule set the final miner total (reported per tick as an int code).
 RULE_ECONOMICS = 0

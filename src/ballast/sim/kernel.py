@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ballast import numba_cache
+from ballast.control import rules as _rules
+from ballast.control import smoothing as _smoothing
 from ballast.control.rules import control_tick_full
 from ballast.control.smoothing import (
     INFO_BATTERY_MW,
@@ -21,7 +24,11 @@ from ballast.control.smoothing import (
     SP_SIZE,
     SS_SIZE,
 )
+from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
+
+# the kernels inline the rule stack and the plant: recompile when those files change
+numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__)
 
 
 @njit(cache=True)
