@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
 from ballast.control.smoothing import reserve_fill_mw
 from ballast.sim.compliance import window_ramp_mw_per_s
-from ballast.sim.fine import dynamics_of, fine_setup, run_fine, smoothing_config
+from ballast.sim.fine import (
+    controller_config,
+    dynamics_of,
+    fine_setup,
+    run_fine,
+    smoothing_config,
+)
 from tests.smoothing_helpers import scenario
 
 CRASH_AT_S = 1200.0
@@ -113,6 +119,7 @@ def test_live_step_uses_the_same_smoothing_and_reports_reserves():
     ai = setup.ai()
     cfg = replace(ControllerConfig.from_scenario(scn),
                   smoothing=smoothing_config(scn, ai, setup.dt_s))
+    assert controller_config(scn).smoothing == cfg.smoothing  # what a live host would build
     state = ControllerState.initial(cfg, setup.t0_s)
     x, _ = ai.chunk(0, 120)
     decisions = [step(cfg, state, Snapshot(time_s=setup.t0_s + t, price_usd_per_mwh=20.0,

@@ -214,3 +214,18 @@ def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
     n_ticks = len(scenario.run.index())
     t0_s = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
     return FineSetup(scenario, step_s, n_ticks, round(ratio), coarse, t0_s, base_dir)
+
+
+def controller_config(scenario: Scenario, tick_s: float = 1.0,
+                      base_dir: Path | None = None) -> ControllerConfig:
+    """The controller configuration with smoothing (spec, AI risk, miner dynamics, battery)
+    exactly as the fine backtest builds it, for a host that calls ``step`` every ``tick_s``
+    (the live runtime). No market data is read: the AI's size comes from the scenario."""
+    from dataclasses import replace
+
+    ai = scenario.ai
+    full = np.array([ai.it_load_mw * ai.pue if ai is not None else 0.0])
+    t0 = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
+    fai = fine_ai(scenario, full, 1, tick_s, t0, t0 + tick_s, base_dir)
+    sm = smoothing_config(scenario, fai, tick_s, battery=scenario.battery)
+    return replace(ControllerConfig.from_scenario(scenario), smoothing=sm)
