@@ -62,6 +62,8 @@ def main() -> None:
     m = compliance(year.import_mw, 1.0, spec_of(setup.scenario))
     emit("smoothing_1s_year_compliance_wall", time.perf_counter() - t0, "s")
     emit("smoothing_1s_year_minutes_in_violation", m["minutes_in_violation"], "min")
+    emit("smoothing_1s_year_minutes_ramp_violation", m["minutes_ramp_violation"], "min")
+    emit("smoothing_1s_year_minutes_range_violation", m["minutes_range_violation"], "min")
     del year
     day, wall, _ = run(scenario("2024-07-01T00:00:00Z", "2024-07-02T00:00:00Z", "100ms"), 600)
     emit("smoothing_10hz_day_ticks", float(day.n), "ticks")
