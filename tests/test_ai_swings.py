@@ -98,3 +98,22 @@ def test_bad_trace_names_file_row_and_column(tmp_path, text, match):
     with pytest.raises(DataError, match=match) as exc:
         read_trace(str(path), "time_s", "power_mw", None)
     assert "bad.csv" in str(exc.value)
+
+
+def test_inference_holds_the_diurnal_shape_with_seeded_tick_noise():
+    from ballast.scenario import parse_scenario
+
+    doc = {"version": 1, "site": {"import_limit_mw": 100},
+           "ai": {"it_load_mw": 50, "pue": 1.2, "profile": "diurnal_inference",
+                  "noise_share": 0.02},
+           "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+           "run": {"start": "2024-01-01T00:00Z", "end": "2024-01-01T01:00Z", "resolution": "1s",
+                   "seed": 4}}
+    scn = parse_scenario(doc)
+    coarse = np.linspace(50.0, 54.0, 60)  # one row per minute
+    a, _ = fine_ai(scn, coarse, 60, 1.0, 0.0, 3600.0).chunk(0, 3600)
+    b, _ = fine_ai(scn, coarse, 60, 1.0, 0.0, 3600.0).chunk(0, 3600)
+    assert np.array_equal(a, b)
+    resid = a - np.repeat(coarse, 60)
+    assert resid.std() == pytest.approx(0.02 * 50 * 1.2, rel=0.1)
+    assert abs(resid.mean()) < 0.05
