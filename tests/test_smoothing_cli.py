@@ -68,3 +68,13 @@ def test_swing_faster_than_the_resolution_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["simulate", str(path)])
     assert result.exit_code == 2
     assert "swing_period_s" in result.output and "Nyquist" in result.output
+
+
+def test_smoothing_at_15min_is_a_clear_error(tmp_path):
+    doc = campus()
+    doc["run"]["resolution"] = "15min"
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2
+    assert "run.resolution" in result.output and "1s" in result.output

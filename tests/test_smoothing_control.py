@@ -135,3 +135,18 @@ def test_live_step_uses_the_same_smoothing_and_reports_reserves():
              Snapshot(time_s=0.0, price_usd_per_mwh=20.0, hashprice_usd_per_ph_day=50.0,
                       ai_load_mw=150.0))
     assert d.reserve_up_mw == 0 and d.binding_rule == "economics"
+
+
+def test_coarse_recording_keeps_block_means_and_the_tick_series():
+    scn = scenario(run__end="2024-07-01T00:10:00Z")
+    setup = fine_setup(scn)
+    ai = setup.ai()
+    cfg = replace(ControllerConfig.from_scenario(scn),
+                  smoothing=smoothing_config(scn, ai, setup.dt_s))
+    fine = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dynamics_of(scn))
+    coarse = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dynamics_of(scn),
+                      record_every=7, keep_ticks=False, chunk=50)
+    assert np.array_equal(fine.import_mw, coarse.import_mw)  # chunking changes nothing
+    n = setup.n_ticks
+    blocks = [fine.group_power_mw[i:i + 7].mean(axis=0) for i in range(0, n, 7)]
+    assert np.allclose(coarse.group_power_mw, np.array(blocks))  # incl. the partial last block

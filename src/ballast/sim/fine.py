@@ -166,6 +166,10 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             rule[sl], group_mw[b0:b1], reserve[b0:b1], rules)
         if progress is not None:
             progress(i0 + n, n_ticks)
+    tail = n_ticks % record_every
+    if tail:  # the last block is partial: its sums were divided by record_every
+        group_mw[-1] *= record_every / tail
+        reserve[-1] *= record_every / tail
     return FineRun(name=name, start_utc=pd.Timestamp(ai.t0_s, unit="s", tz="UTC"), dt_s=dt_s,
                    record_every=record_every, group_names=tuple(g.names), ai_mw=ai_all,
                    import_mw=imp, miner_mw=miner if keep_ticks else None,
@@ -204,7 +208,8 @@ def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
     ratio = COARSE_S / step_s
     if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
         raise DataError("scenario run.resolution",
-                        f"{scenario.run.resolution} must divide 1 min for a fine run")
+                        f"{scenario.run.resolution} must divide 1 min: smoothing runs at 1 min "
+                        "or finer (e.g. 1s, 100ms); remove the smoothing section for coarser runs")
     data = scenario.model_dump(mode="json")
     data["run"]["resolution"] = "1min"
     if data.get("ai"):
