@@ -78,3 +78,18 @@ def test_smoothing_at_15min_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["simulate", str(path)])
     assert result.exit_code == 2
     assert "run.resolution" in result.output and "1s" in result.output
+
+
+def test_reserve_cover_sweep_trades_compliance_for_margin(tmp_path):
+    doc = campus()
+    doc["run"]["end"] = "2024-07-01T00:20:00Z"
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["smoothing", "sweep", str(path), "--cover", "0,1", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["reserve_cover_share"]: r for r in json.loads(result.stdout)["rows"]
+            if r["case"] == "miners"}
+    assert rows[1.0]["reserve_up_mean_mw"] > rows[0.0]["reserve_up_mean_mw"] == 0
+    assert rows[1.0]["mining_margin_usd"] < rows[0.0]["mining_margin_usd"]
+    bad = runner.invoke(app, ["smoothing", "sweep", str(path), "--cover", "2"])
+    assert bad.exit_code == 2 and "--cover" in bad.output

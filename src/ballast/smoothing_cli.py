@@ -64,6 +64,37 @@ def compare(
     Console(width=max(200, Console().width)).print(t)
 
 
+@smoothing_app.command("sweep")
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
+    cover: Annotated[str, typer.Option(help="Reserve cover shares, comma-separated.")] = "0,0.25,0.5,0.75,1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Trade compliance against mining margin: vary the held share of the sized reserve."""
+    from ballast.sim.smoothing import sweep_reserve_cover
+
+    path = find_example(scenario) or Path(scenario)
+    try:
+        covers = [float(x) for x in cover.split(",") if x.strip()]
+        if not covers or any(not 0 <= c <= 1 for c in covers):
+            raise ValueError(f"--cover {cover!r}: give shares between 0 and 1, e.g. 0,0.5,1")
+        scn = load_scenario(path)
+        rows = sweep_reserve_cover(scn, covers, base_dir=path.parent)
+    except (ScenarioError, DataError, ValueError) as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"schema": "ballast.smoothing-sweep/1", "scenario": scn.name,
+                                     "rows": rows.to_dict(orient="records")}, indent=2) + "\n")
+        return
+    t = Table(title=f"Reserve cover sweep - {scn.name}")
+    for col in rows.columns:
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for r in rows.itertuples(index=False):
+        t.add_row(*[v if isinstance(v, str) else _cell(float(v)) for v in r])
+    Console(width=max(140, Console().width)).print(t)
+
+
 def _write_html(scn, table, runs, path: Path) -> None:
     from plotly.offline import get_plotlyjs
 
