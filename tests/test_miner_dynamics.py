@@ -58,3 +58,27 @@ def test_commands_superpose_like_single_miners():
                                                  (0.85, 0.85), (0.6, 0.6)])
 def test_power_target_is_clipped_and_stepped(share, expected):
     assert quantize_profile(share, 0.6, 0.05) == pytest.approx(expected)
+
+
+def test_a_wake_reversed_by_a_sleep_lands_exactly_asleep():
+    # wake all at tick 0 (10-s ramp), sleep all one tick later (1-s ramp): the miners stay at
+    # the sleep floor and end there (clipping must not leave the rest of the wake ramp behind)
+    dyn = MinerDynamics(latency_s=0, sleep_s=1, wake_s=10)
+    p = group_response_mw([(0, COUNT, 1.0), (1, 0, 1.0)], 40, 1.0, COUNT, RUN_MW, SLEEP_MW, dyn,
+                          awake0=0)
+    assert p.max() <= ASLEEP + 0.1 * (FULL - ASLEEP) + 1e-12
+    assert np.allclose(p[15:], ASLEEP)
+
+
+@pytest.mark.parametrize(("latency_s", "sleep_s"), [(0, 20), (1, 20), (2, 5)])
+def test_reversal_never_overshoots_where_it_was_heading(latency_s, sleep_s):
+    # wake 500 (10-s ramp), then put them back to sleep 3 ticks later with a slower ramp:
+    # after the latency the power turns down from where it is, never above that
+    dyn = MinerDynamics(latency_s=latency_s, sleep_s=sleep_s, wake_s=10)
+    p = group_response_mw([(0, 500, 1.0), (3, 0, 1.0)], 80, 1.0, COUNT, RUN_MW, SLEEP_MW, dyn,
+                          awake0=0)
+    peak = 3 + latency_s  # the old schedule runs on through the latency
+    assert p.max() == pytest.approx(p[peak])
+    assert p[peak] < ASLEEP + 500 * (RUN_MW - SLEEP_MW)  # the wake never completed
+    assert np.all(np.diff(p[peak:]) <= 1e-12)
+    assert np.allclose(p[peak + sleep_s:], ASLEEP)

@@ -81,16 +81,18 @@ finite = {"allow_nan": False, "allow_infinity": False}
     counts=st.lists(st.integers(100, 30_000), min_size=1, max_size=3),
     headroom_mw=st.floats(0, 150, **finite),
     latency_s=st.floats(0, 5, **finite),
+    sleep_s=st.floats(1, 20, **finite),
     enabled=st.booleans(),
     battery=st.booleans(),
     seed=st.integers(0, 1000),
 )
 def test_smoothing_never_breaks_the_interconnect_limit(it_mw, amp, period_s, idle, counts,
-                                                      headroom_mw, latency_s, enabled, battery,
-                                                      seed):
+                                                      headroom_mw, latency_s, sleep_s, enabled,
+                                                      battery, seed):
     models = ["Antminer S19 XP", "Antminer S21", "Antminer S21 XP"]
     miners = [{"name": f"g{i}", "model": models[i], "count": c,
-               "dynamics": {"latency_s": latency_s}} for i, c in enumerate(counts)]
+               "dynamics": {"latency_s": latency_s, "sleep_s": sleep_s}}
+              for i, c in enumerate(counts)]
     sleep_mw = sum(c * 25e-6 for c in counts)
     limit = it_mw + sleep_mw + headroom_mw + 0.1  # the AI alone always fits
     doc = {"ai__it_load_mw": it_mw, "ai__pue": 1.0,

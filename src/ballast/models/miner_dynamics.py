@@ -68,15 +68,42 @@ def plant_schedule_ramp(pending_rate, pos, g, delta_mw, latency_ticks, ramp_tick
 
 
 @njit(cache=True, inline="always")
-def plant_command(pending_rate, pos, g, awake_now, awake_new, run_mw, sleep_mw, profile_now,
-                  profile_new, latency_ticks, sleep_ticks, wake_ticks, profile_ticks_full,
-                  min_power_share):
-    """Apply a new command (miners awake, profile share) to group ``g``; returns nothing.
+def plant_command(pending_rate, pos, g, count, awake_now, awake_new, run_mw, sleep_mw,
+                  profile_now, profile_new, latency_ticks, sleep_ticks, wake_ticks,
+                  profile_ticks_full, min_power_share, raw_mw, rate):
+    """Apply a new command (miners awake, profile share) to group ``g`` of ``count`` miners.
 
     Sleep/wake moves ramp over ``sleep_ticks``/``wake_ticks``; a profile move on the miners that
     stay awake ramps over ``profile_ticks_full x |share change| / (1 - min_power_share)``.
-    Miners that wake come up at the new profile.
+    Miners that wake come up at the new profile. Commands in the direction the group is already
+    moving superpose (each cohort keeps its own ramp). A command that reverses a move still in
+    flight re-plans the group: the schedule runs on through the latency, then the power ramps
+    from wherever it is to the new target (a waking miner told to sleep powers down from where it
+    is rather than finishing its wake).
     """
+    slots = pending_rate.shape[1]
+    e_old = awake_now * run_mw * profile_now + (count - awake_now) * sleep_mw
+    e_new = awake_new * run_mw * profile_new + (count - awake_new) * sleep_mw
+    # where the current schedule has the group when this command takes effect
+    r = rate[g]
+    p = raw_mw[g]
+    for k in range(latency_ticks):
+        r += pending_rate[g, (pos + k) % slots]
+        p += r
+    still = e_old - p
+    if (e_new - e_old) * still < -1e-12:  # reversal: re-plan from the projected power
+        for k in range(latency_ticks, slots):
+            pending_rate[g, (pos + k) % slots] = 0.0
+        if awake_new == awake_now:
+            span = max(1.0 - min_power_share, 1e-9)
+            dur = int(np.round(profile_ticks_full * abs(profile_new - profile_now) / span))
+        else:
+            dur = wake_ticks if e_new > p else sleep_ticks
+        dur = max(dur, 1)
+        new_rate = (e_new - p) / dur
+        pending_rate[g, (pos + latency_ticks) % slots] = new_rate - r
+        pending_rate[g, (pos + latency_ticks + dur) % slots] = -new_rate
+        return
     keep = min(awake_now, awake_new)
     if profile_new != profile_now and keep > 0:
         span = max(1.0 - min_power_share, 1e-9)
@@ -93,14 +120,18 @@ def plant_command(pending_rate, pos, g, awake_now, awake_new, run_mw, sleep_mw, 
 
 
 @njit(cache=True, inline="always")
-def plant_advance(pending_rate, pos, rate, power_mw, lo_mw, hi_mw):
-    """Advance every group by one tick: pick up rate changes due now, move power by the rate
-    (clipped to the group's physical range). Returns the next ring position."""
+def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
+    """Advance every group by one tick: pick up rate changes due now and move the superposed
+    power ``raw_mw`` by the rate; the physical power ``power_mw`` is that, clipped to the
+    group's range (a wake reversed by a sleep dips the sum below the sleep floor for a while;
+    the miners themselves stay at it). Keeping the unclipped sum makes every command land
+    exactly. Returns the next ring position."""
     slots = pending_rate.shape[1]
     for g in range(power_mw.shape[0]):
         rate[g] += pending_rate[g, pos]
         pending_rate[g, pos] = 0.0
-        p = power_mw[g] + rate[g]
+        p = raw_mw[g] + rate[g]
+        raw_mw[g] = p
         if p < lo_mw[g]:
             p = lo_mw[g]
         elif p > hi_mw[g]:
@@ -120,20 +151,21 @@ def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s
     pending = np.zeros((1, slots))
     rate = np.zeros(1)
     power = np.array([awake * run_mw + (count - awake) * sleep_mw])
+    raw = power.copy()
     lo, hi = np.array([count * sleep_mw]), np.array([count * run_mw])
     by_tick = {t: (a, p) for t, a, p in commands}
     out = np.empty(n_ticks)
     pos = 0
     for t in range(n_ticks):
-        pos = plant_advance(pending, pos, rate, power, lo, hi)  # power at tick t
+        pos = plant_advance(pending, pos, rate, raw, power, lo, hi)  # power at tick t
         out[t] = power[0]
         if t in by_tick:  # commanded after measuring tick t: first change at t + latency + 1
             a_new, p_new = by_tick[t]
             p_new = quantize_profile(p_new, dyn.min_power_share, dyn.profile_step_share)
-            plant_command(pending, pos, 0, awake, a_new, run_mw, sleep_mw, profile, p_new,
-                          ticks(dyn.latency_s, dt_s), ticks(dyn.sleep_s, dt_s),
-                          ticks(dyn.wake_s, dt_s), ticks(dyn.profile_ramp_s, dt_s),
-                          dyn.min_power_share)
+            plant_command(pending, pos, 0, count, awake, a_new, run_mw, sleep_mw, profile, p_new,
+                          ticks(dyn.latency_s, dt_s), max(1, ticks(dyn.sleep_s, dt_s)),
+                          max(1, ticks(dyn.wake_s, dt_s)), ticks(dyn.profile_ramp_s, dt_s),
+                          dyn.min_power_share, raw, rate)
             awake, profile = a_new, p_new
     return out
 

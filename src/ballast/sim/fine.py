@@ -121,6 +121,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     pending = np.zeros((ng, slots))
     rate = np.zeros(ng)
     power = (state.running * g.run_mw + (g.count - state.running) * g.sleep_mw).astype("float64")
+    raw = power.copy()
     lat = np.array([ticks(d.latency_s, dt_s) for d in dyn], dtype=np.int64)
     slp = np.array([max(1, ticks(d.sleep_s, dt_s)) for d in dyn], dtype=np.int64)
     wak = np.array([max(1, ticks(d.wake_s, dt_s)) for d in dyn], dtype=np.int64)
@@ -162,7 +163,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             config.absorb_renewables, g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
             g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit, state.econ_on,
             state.last_change_s, state.running, sp, state.smooth, state.ai_buf, pending, pos,
-            rate, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
+            rate, raw, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
             rule[sl], group_mw[b0:b1], reserve[b0:b1], rules)
         if progress is not None:
             progress(i0 + n, n_ticks)

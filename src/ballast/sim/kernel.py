@@ -69,7 +69,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
                     economic_dispatch, absorb_renewables, count, run_mw, sleep_mw,
                     value_mw_per_hashprice, deadband, min_on_s, min_off_s, merit, econ_on,
                     last_change_s, running, sp, ss, ai_buf, pending_rate, plant_pos, rate,
-                    power_mw, latency_ticks, sleep_ticks, wake_ticks, battery, record_every,
+                    raw_mw, power_mw, latency_ticks, sleep_ticks, wake_ticks, battery,
+                    record_every,
                     out_import_mw, out_miner_mw, out_battery_mw, out_rule, out_group_power_mw,
                     out_reserve_mw, out_rule_ticks):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
@@ -79,10 +80,10 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     tick ``t`` of this chunk is global tick ``tick0 + t`` and reads coarse row
     ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``ai_mw`` is the fine AI load
     [MW]. State (controller, plant ring buffer and ``plant_pos[0]``, ``battery`` = [state of
-    charge MWh, one-way efficiency, power MW]) carries over between chunks. Per tick it writes
-    import, miner and battery power [MW] (float32) and the binding rule (int8); per block of
-    ``record_every`` ticks the mean group power [MW] and mean reserves [MW] (up, down);
-    ``out_rule_ticks`` counts ticks per binding rule.
+    charge MWh, one-way efficiency]; ``raw_mw`` the superposed plant power) carries over
+    between chunks. Per tick it writes import, miner and battery power [MW] (float32) and the
+    binding rule (int8); per block of ``record_every`` ticks the mean group power [MW] and mean
+    reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per binding rule.
     """
     n = ai_mw.shape[0]
     groups = count.shape[0]
@@ -96,7 +97,7 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     phase = tick0 % coarse_every  # ticks already spent in the current coarse row
     for t in range(n):
         # 1. the plant moves to tick t; the meters read it
-        plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, power_mw, lo, hi)
+        plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, raw_mw, power_mw, lo, hi)
         miner_now = 0.0
         for g in range(groups):
             miner_now += power_mw[g]
@@ -114,9 +115,9 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
         # 3. commands go to the plant (they act from the next tick, after the latency)
         for g in range(groups):
             if running[g] != before[g]:
-                plant_command(pending_rate, plant_pos[0], g, before[g], running[g], run_mw[g],
-                              sleep_mw[g], 1.0, 1.0, latency_ticks[g], sleep_ticks[g],
-                              wake_ticks[g], 1, 0.0)
+                plant_command(pending_rate, plant_pos[0], g, count[g], before[g], running[g],
+                              run_mw[g], sleep_mw[g], 1.0, 1.0, latency_ticks[g], sleep_ticks[g],
+                              wake_ticks[g], 1, 0.0, raw_mw, rate)
         # 4. the battery acts within the tick (inverters answer in well under a second)
         b = info[INFO_BATTERY_MW]
         if b > 0.0:  # the cells deliver at most what they hold, after losses
