@@ -117,3 +117,14 @@ def test_inference_holds_the_diurnal_shape_with_seeded_tick_noise():
     resid = a - np.repeat(coarse, 60)
     assert resid.std() == pytest.approx(0.02 * 50 * 1.2, rel=0.1)
     assert abs(resid.mean()) < 0.05
+
+
+def test_mean_level_matches_a_long_generated_waveform():
+    from ballast.models.ai_swings import mean_level_share
+
+    sw = TrainingSwings(crashes_per_day=20, checkpoint_every_s=900, checkpoint_s=90)
+    crashes = crash_times_s(0, 20 * 86400, sw.crashes_per_day, seed=3)
+    x, _ = level(sw, 20 * 86400, 1.0, crashes=crashes)
+    realized = TrainingSwings(crashes_per_day=len(crashes) / 20, checkpoint_every_s=900,
+                              checkpoint_s=90)  # this draw's crash rate (Poisson noise aside)
+    assert float(x.mean()) == pytest.approx(mean_level_share(realized), abs=0.005)

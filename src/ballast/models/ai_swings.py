@@ -15,8 +15,9 @@ A GPU power floor (``floor_share``, Choukse et al.: GB200 floors of at most 90% 
 the level while the job holds its GPUs; we assume it does not hold through a crash (the job is
 gone), and report the energy it burns as ``fill``.
 
-Sampling takes the value at each tick start; a swing faster than two ticks cannot be resolved and
-is rejected (Nyquist). Inference (diurnal + noise) and replay of a measured CSV trace are in
+Each tick carries the average of the iteration square wave over the tick (as a meter reports
+it); checkpoint and crash edges fall on tick starts. A swing faster than two ticks cannot be
+resolved and is rejected (Nyquist). Inference (diurnal + noise) and replay of a measured CSV trace are in
 ``ballast.sim.fine_ai``.
 """
 
@@ -72,6 +73,12 @@ def crash_times_s(t0_s: float, t1_s: float, crashes_per_day: float, seed: int) -
 
 
 @njit(cache=True)
+def _overlap(a0, a1, b0, b1):
+    """Length of the overlap of [a0, a1) and [b0, b1)."""
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+@njit(cache=True)
 def training_level_chunk(t0_s, dt_s, p, crashes_s, phase_s, out_level, out_fill):
     """Fill ``out_level`` (job power as a share of full, with any floor) and ``out_fill`` (share
     added by the floor) for ticks t0, t0 + dt, ... ``p`` = ``TrainingSwings.as_array()``;
@@ -115,8 +122,10 @@ def training_level_chunk(t0_s, dt_s, p, crashes_s, phase_s, out_level, out_fill)
             level = idle
         else:
             level = 1.0
-            if amp > 0 and period > 0 and ph_sw >= duty * period:
-                level = 1.0 - amp
+            if amp > 0 and period > 0:  # average over the tick of the square wave
+                low = _overlap(ph_sw, ph_sw + dt_s, duty * period, period) + _overlap(
+                    ph_sw, ph_sw + dt_s, period + duty * period, 2 * period)
+                level = 1.0 - amp * low / dt_s
             level = idle + (level - idle) * ramp
             if level < idle:
                 level = idle
@@ -134,3 +143,15 @@ def max_rise_share(sw: TrainingSwings, window_s: float) -> float:
     swing = sw.swing_amplitude_share if sw.floor_share < 1.0 else 0.0
     checkpoint_end = 1.0 - max(sw.idle_share, sw.floor_share)  # a checkpoint ends as a step
     return float(min(1.0, max(ramp + swing, checkpoint_end if sw.checkpoint_s > 0 else 0.0)))
+
+
+def mean_level_share(sw: TrainingSwings) -> float:
+    """Expected training level over a long period [share of full]: swings, checkpoints and the
+    share of time down or ramping after crashes (for runs too coarse to resolve them)."""
+    running = sw.duty + (1 - sw.duty) * max(1 - sw.swing_amplitude_share, sw.floor_share)
+    ck = sw.checkpoint_s / sw.checkpoint_every_s if sw.checkpoint_every_s > 0 else 0.0
+    ck = min(ck, 1.0)
+    up = (1 - ck) * running + ck * max(sw.idle_share, sw.floor_share)
+    # down (or half-way up a start ramp) if a crash fell in the window before: Poisson
+    down = 1.0 - np.exp(-sw.crashes_per_day / DAY_S * (sw.restart_s + sw.start_ramp_s / 2))
+    return float((1 - down) * up + down * sw.idle_share)

@@ -214,7 +214,9 @@ def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
     data = scenario.model_dump(mode="json")
     data["run"]["resolution"] = "1min"
     if data.get("ai"):
-        data["ai"]["noise_share"] = 0.0
+        data["ai"]["noise_share"] = 0.0  # the fine generator adds per-tick noise
+        if data["ai"]["profile"] in ("training", "replay"):
+            data["ai"]["profile"] = "flat"  # full power per minute; the waveform scales it
     coarse_scn = parse_scenario(data, "(coarse inputs)")
     coarse = build_inputs(coarse_scn, base_dir)
     n_ticks = len(scenario.run.index())
