@@ -52,6 +52,12 @@ RULE_EXPLANATIONS: dict[str, str] = {
                         "deployment) held miners on above what economics wanted.",
     "renewable_absorption": "Renewable following: miners run to soak up on-site wind/solar that "
                             "would otherwise be exported past the limit or curtailed.",
+    "smoothing": "Smoothing: miners follow a ramp- and range-limited import plan, filling or "
+                 "absorbing the AI load's swings so the grid sees a smooth import.",
+    "reserve_up": "Up reserve: miners held asleep as headroom, ready to fill the gap if the AI "
+                  "load drops at once (a job crash) while import keeps within its ramp limit.",
+    "reserve_down": "Down reserve: miners kept running so they can be shed if the AI load jumps "
+                    "back (a job restart) while import keeps within its ramp limit.",
     "watchdog": "Watchdog: meter data are stale, so every miner is asleep (safe state) until "
                 "the meter reads again.",
 }
