@@ -151,7 +151,7 @@ def test_viewer_sees_no_controls_and_the_api_refuses_a_viewers_action(
             "li.textContent.includes('denied'))", what="refusal in the timeline")
 
 
-def test_unknown_token_is_refused_at_login(campus: SiteThread, page: Any) -> None:
+def test_unknown_or_revoked_token_returns_to_sign_in(campus: SiteThread, page: Any) -> None:
     page.expected_statuses = {401}
     page.goto(campus.url + "/dashboard/")
     page.fill("#token", "not-a-token-of-this-site")
@@ -159,6 +159,18 @@ def test_unknown_token_is_refused_at_login(campus: SiteThread, page: Any) -> Non
     wait_js(page, "() => document.getElementById('login-error').textContent === 'Unknown token.'",
             what="login error")
     assert page.locator("#app").is_hidden()
+
+    # signed in, then the site stops accepting the token (e.g. restarted with new ones): the
+    # page notices on its next failed request and returns to the sign-in form
+    page.fill("#token", OPERATOR_TOKEN)
+    page.click("#login-button")
+    page.wait_for_selector("#app:not([hidden])")
+    page.evaluate("() => { window.ballastDashboard.token = 'revoked-token-xyz'; "
+                  "window.ballastDashboard.tokenCheckedAt = 0; return checkToken(); }")
+    wait_js(page, "() => document.getElementById('login-error').textContent.includes("
+            "'no longer accepts')", what="sign-in form after a refused token")
+    assert page.locator("#app").is_hidden()
+    assert page.evaluate("() => sessionStorage.getItem('ballast.token')") is None
 
 
 def test_operator_changes_the_policy(campus: SiteThread, page: Any) -> None:

@@ -99,6 +99,7 @@ async function login(token) {
 
 function logout() {
   sessionStorage.removeItem(TOKEN_KEY);
+  $("login-error").textContent = "";
   if (S.es) S.es.close();
   clearInterval(S.timer);
   clearInterval(S.clockTimer);
@@ -162,7 +163,24 @@ function openStream() {
   S.es = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(S.token)}`);
   S.es.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
   S.es.onopen = () => setConn("stale", "connected, waiting for a tick");
-  S.es.onerror = () => setConn("off", "reconnecting…"); // EventSource retries by itself
+  S.es.onerror = () => { // EventSource retries by itself; a refused token would retry forever
+    setConn("off", "reconnecting…");
+    checkToken();
+  };
+}
+
+async function checkToken() {
+  // After a restart with new tokens, this page's token is refused: back to the sign-in form.
+  if (!S.token || Date.now() - (S.tokenCheckedAt || 0) < 5000) return;
+  S.tokenCheckedAt = Date.now();
+  try {
+    await api("/dashboard/api/meta");
+  } catch (e) {
+    if (e.status === 401) {
+      logout();
+      $("login-error").textContent = "The site no longer accepts this token; sign in again.";
+    }
+  }
 }
 
 function setConn(cls, text) {
@@ -448,7 +466,8 @@ async function pollTimeline() {
   let events, audit;
   try {
     [events, audit] = await Promise.all([api("/api/v1/events?limit=60"), api("/api/v1/audit?limit=40")]);
-  } catch (_) {
+  } catch (e) {
+    if (e.status === 401) checkToken();
     return; // the connection indicator already tells
   }
   S.markers = events.filter((e) => MARKER_KINDS.has(e.kind))
