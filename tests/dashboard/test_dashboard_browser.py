@@ -236,6 +236,10 @@ def test_relay_trip_faults_and_watchdog_are_shown(campus: SiteThread, page: Any)
     wait_js(page, f"() => {js_row('s21', 'non_compliant')}.textContent === '1'",
             what="one non-compliant s21 after the curtail")
     wait_js(page, f"() => {js_row('s21', 'asleep')}.textContent === '3'", what="three s21 asleep")
+    ignoring = campus.group_ips("s21")[0]
+    wait_js(page, "(ip) => [...document.querySelectorAll('#timeline li.warn')].some((li) => "
+            "li.textContent.includes('sleep failed') && li.textContent.includes(ip + ' ignored'))",
+            ignoring, what="the ignored sleep command in the timeline")
 
     # a loss of generation: frequency below 59.70 Hz trips the relay group (s19xp)
     campus.meter("step_loss_of_generation", nadir_hz=59.5, fall_s=0.5, hold_s=600.0)

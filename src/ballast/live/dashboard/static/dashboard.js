@@ -463,9 +463,10 @@ async function startDr(ev) {
 // ---------------------------------------------------------------- timeline
 async function pollTimeline() {
   if (!S.token) return;
-  let events, audit;
+  let events, audit, commands;
   try {
-    [events, audit] = await Promise.all([api("/api/v1/events?limit=60"), api("/api/v1/audit?limit=40")]);
+    [events, audit, commands] = await Promise.all([api("/api/v1/events?limit=60"),
+      api("/api/v1/audit?limit=40"), api("/api/v1/commands?limit=40")]);
   } catch (e) {
     if (e.status === 401) checkToken();
     return; // the connection indicator already tells
@@ -477,7 +478,13 @@ async function pollTimeline() {
   const rows = events.map((e) => ({ t: e.time_s, cls: /trip|watchdog$|shutdown/.test(e.kind) ? "warn" : "event",
     kind: e.kind.replace(/_/g, " "), text: e.message }))
     .concat(audit.map((a) => ({ t: a.time_s, cls: "audit", kind: a.action,
-      text: `${a.actor} (${a.role}) ${a.payload && a.payload.group ? a.payload.group + " " : ""}→ ${a.result}` })));
+      text: `${a.actor} (${a.role}) ${a.payload && a.payload.group ? a.payload.group + " " : ""}→ ${a.result}` })))
+    // fleet commands only when some miners did not comply (the rest is routine)
+    .concat(commands.filter((c) => c.failed > 0).map((c) => ({ t: c.time_s, cls: "warn",
+      kind: `${c.command} failed`,
+      text: `${c.group_name ? c.group_name + ": " : ""}${c.ok}/${c.miners} complied; ` +
+        (c.failures || []).slice(0, 4).map((f) => `${f[0]} ${f[1]}`).join(", ") +
+        ((c.failures || []).length > 4 ? ", …" : "") })));
   rows.sort((a, b) => b.t - a.t);
   const html = rows.slice(0, 80).map((r) => `<li class="${r.cls}"><span class="time">${hhmmss(utcOf(r.t))}</span>` +
     `<span class="kind">${esc(r.kind)}</span><span>${esc(r.text)}</span></li>`).join("");
