@@ -15,6 +15,9 @@ import httpx
 import pytest
 from dashboard_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
 
+from ballast.report.html import power_figure
+from ballast.sim import Results, simulate
+
 POWER_TRACE_LAST = """(name) => {
   const gd = document.getElementById('power-chart');
   const t = gd && gd.data ? gd.data.find((d) => d.name === name) : null;
@@ -54,11 +57,17 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     assert page.evaluate("() => window.ballastDashboard.points.length") >= 12
     assert page.locator("#site-name").inner_text() == "Dashboard test campus"
     assert page.locator("#who-role").inner_text() == "operator"
-    # one visual language: the report's labels, miner groups in merit order (S21 first)
-    names = page.evaluate("() => document.getElementById('power-chart').data.map((d) => d.name)")
-    assert names == ["AI / HPC load", "Miners s21", "Miners s19xp", "Renewables", "Net import"]
-    fills = page.evaluate("() => document.getElementById('power-chart').data.map((d) => d.fillcolor)")
-    assert fills[:3] == ["#7c3aed", "#14532d", "#15803d"]
+    # one visual language: the backtest report's power chart of this very campus has the same
+    # traces in the same order, names and colours, and the same red dashed limit
+    report = power_figure(Results.from_simulation(simulate(campus.scenario)))
+    expected = [(t.name, t.fillcolor or t.line.color, t.stackgroup) for t in report.data]
+    shown = page.evaluate("""() => document.getElementById('power-chart').data.map(
+        (t) => [t.name, t.fillcolor || t.line.color, t.stackgroup || null])""")
+    assert [tuple(t) for t in shown] == expected
+    assert expected[1][0] == "Miners s21"  # merit order: the most efficient group first
+    limit = report.layout.shapes[0].line
+    assert page.evaluate("() => document.getElementById('power-chart').layout.shapes[0].line") \
+        == {"color": limit.color, "dash": limit.dash, "width": 2}
     price_names = page.evaluate("() => document.getElementById('price-chart').data.map((d) => d.name)")
     assert price_names == ["Power price", "breakeven s21", "breakeven s19xp"]
 
