@@ -15,7 +15,8 @@ import httpx
 import pytest
 from dashboard_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
 
-from ballast.report.html import power_figure
+from ballast.control import ControllerConfig
+from ballast.report.html import power_figure, price_figure
 from ballast.sim import Results, simulate
 
 POWER_TRACE_LAST = """(name) => {
@@ -59,7 +60,8 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     assert page.locator("#who-role").inner_text() == "operator"
     # one visual language: the backtest report's power chart of this very campus has the same
     # traces in the same order, names and colours, and the same red dashed limit
-    report = power_figure(Results.from_simulation(simulate(campus.scenario)))
+    results = Results.from_simulation(simulate(campus.scenario))
+    report = power_figure(results)
     expected = [(t.name, t.fillcolor or t.line.color, t.stackgroup) for t in report.data]
     shown = page.evaluate("""() => document.getElementById('power-chart').data.map(
         (t) => [t.name, t.fillcolor || t.line.color, t.stackgroup || null])""")
@@ -68,8 +70,17 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     limit = report.layout.shapes[0].line
     assert page.evaluate("() => document.getElementById('power-chart').layout.shapes[0].line") \
         == {"color": limit.color, "dash": limit.dash, "width": 2}
-    price_names = page.evaluate("() => document.getElementById('price-chart').data.map((d) => d.name)")
-    assert price_names == ["Power price", "breakeven s21", "breakeven s19xp"]
+    # price against breakeven: the report's breakeven lines, same names, colours and values
+    report_be = [(t.name, t.line.color) for t in price_figure(results).data
+                 if t.name.startswith("breakeven")]
+    shown_be = page.evaluate("""() => document.getElementById('price-chart').data.map(
+        (t) => [t.name, t.line.color, t.y[t.y.length - 1]])""")
+    assert shown_be[0][0] == "Power price"
+    assert [(n, c) for n, c, _ in shown_be[1:]] == report_be
+    groups = ControllerConfig.from_scenario(campus.scenario).groups
+    for name, _, value in shown_be[1:]:  # hashprice 50 USD/PH/day x USD/MWh per USD/PH/day
+        k = groups.breakeven_per_hashprice[groups.names.index(name.split()[-1])]
+        assert value == pytest.approx(50.0 * k)
 
     # the tick counter moves with the stream
     tick0 = int(page.locator("#tick-no").inner_text())
