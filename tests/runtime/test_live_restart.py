@@ -34,7 +34,7 @@ def _serve(tmp_path: Path, db: Path, api_port: int, ports: dict[str, int]) -> su
            "--ip-prefix", "127.61", "--miner-port", str(ports["miner"]),
            "--meter-port", str(ports["meter"]), "--dcgm-port", str(ports["dcgm"]),
            "--time-scale", "10", "--operator-token", OPERATOR_TOKEN,
-           "--viewer-token", VIEWER_TOKEN]
+           "--viewer-token", VIEWER_TOKEN, "--verbose"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ready = threading.Event()
     lines: list[str] = []
@@ -125,7 +125,11 @@ def test_kill_9_loses_nothing_committed_and_restart_resumes(tmp_path):
         assert any(f"resumed after tick {ticks[-1]}" in line for line in proc.lines)
         _wait_ticks(db, len(ticks) + 5)
         proc.send_signal(signal.SIGINT)  # graceful this time
-        assert proc.wait(20) == 0, "".join(proc.lines)
+        try:
+            code = proc.wait(45)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, "graceful stop failed:\n" + "".join(proc.lines[-40:])
     finally:
         _finish(proc)
     after = [t for (t,) in _rows(db, "SELECT tick FROM measurements ORDER BY tick")]
