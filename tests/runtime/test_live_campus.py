@@ -91,6 +91,16 @@ async def test_frequency_dip_sleeps_relay_miners_on_the_fast_path(tmp_path):
         assert _group(doc, "s21")["mode"] == "ufr_tripped"
         assert _group(doc, "s19xp")["running"] == 0
         assert {"kind": "ufr", "groups": ["s21"]} in doc["active_events"]
+        # frequency recovers; the operator resets the relay (QSE recall): back to control
+        emu.meter.clear_frequency_event()
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=5) as client:
+            r = await client.post("/api/v1/ufr/reset", headers=OP)
+            assert r.status_code == 200 and r.json() == {"tripped": False}
+        doc = await rt.tick()
+        assert _group(doc, "s21")["mode"] == "auto" and _group(doc, "s21")["running"] == 10
+        assert [e["message"] for e in rt.store.events(kind="ufr_restore")] == [
+            "relay reset by operator"]
+        assert rt.store.audit()[-1]["action"] == "ufr.reset"
 
 
 async def test_dr_event_posted_through_the_api_reaches_its_reduction(tmp_path):

@@ -208,7 +208,7 @@ class Runtime:
         if action == "sleep" and self.devices:
             # Nobody watches the limit once we are gone: leave the miners asleep (safe state).
             with contextlib.suppress(Exception):
-                res = await self.fleet.sleep(list(self.devices))
+                res = await self._fleet("sleep", list(self.devices))
                 self._apply_outcomes(res.outcomes, want_run=False)
         with contextlib.suppress(Exception):
             self.store.add_event(EventRecord(self.clock(), "shutdown",
@@ -297,7 +297,7 @@ class Runtime:
         if keep is None or not ips or not self.site.ufr.enabled:
             return
         try:
-            await keep(ips)
+            await asyncio.wait_for(keep(ips), 30.0)
         except Exception as e:
             log.warning("session keep-alive failed: %s", e)
 
@@ -312,7 +312,7 @@ class Runtime:
         if not self.devices:
             return
         async with self._command_lock:
-            res = await self.fleet.read_all(list(self.devices))
+            res = await self._fleet("read_all", list(self.devices))
             forced = self._forced_groups()
             disagree_sleep, disagree_wake = [], []
             for o in res.outcomes:
@@ -354,7 +354,7 @@ class Runtime:
             ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
             for ip in ips:  # intent first: no concurrent tick or read may wake them
                 self.devices[ip].want_run = False
-            res = await self.fleet.sleep(ips)
+            res = await self._fleet("sleep", ips)
             latency_s = time.perf_counter() - t_detect
             self._apply_outcomes(res.outcomes, want_run=False)
             # Other miners must not take up the power the relay shed (that would undo the
@@ -439,6 +439,18 @@ class Runtime:
         return CommandRecord(now, group, cmd, len(res.outcomes), ok, float(res.elapsed_s),
                              dict(res.counts), fails)
 
+    async def _fleet(self, command: str, ips: list[str]) -> Any:
+        """A fleet command with an overall deadline: a driver that never answers must not
+        stall the runtime (every miner it covered then counts as unreachable this time)."""
+        f = self.site.fleet
+        budget_s = 2.0 + 4.0 * f.timeout_s * (f.retries + 1)
+        try:
+            return await asyncio.wait_for(getattr(self.fleet, command)(ips), budget_s)
+        except TimeoutError:
+            log.warning("fleet %s to %d miners: no result within %.1f s", command, len(ips),
+                        budget_s)
+            return _TimedOut(command, ips, budget_s)
+
     async def _send(self, to_sleep: list[str], to_wake: list[str],
                     group_name: str | None) -> list[CommandRecord]:
         async with self._command_lock:
@@ -453,9 +465,9 @@ class Runtime:
                 self.devices[ip].want_run = run
         jobs = []
         if to_sleep:
-            jobs.append(("sleep", self.fleet.sleep(to_sleep)))
+            jobs.append(("sleep", self._fleet("sleep", to_sleep)))
         if to_wake:
-            jobs.append(("wake", self.fleet.wake(to_wake)))
+            jobs.append(("wake", self._fleet("wake", to_wake)))
         results = await asyncio.gather(*(j for _, j in jobs))
         records: list[CommandRecord] = []
         for (cmd, _), res in zip(jobs, results, strict=True):
@@ -645,3 +657,21 @@ class Runtime:
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
         self.subscribers.discard(q)
+
+
+@dataclass(frozen=True)
+class _Unanswered:
+    ip: str
+    status: str = "timeout"
+    reading: None = None
+    compliant: bool = False
+
+
+class _TimedOut:
+    """Stands in for a fleet result when the whole command overran its deadline."""
+
+    def __init__(self, command: str, ips: list[str], elapsed_s: float) -> None:
+        self.command = command
+        self.outcomes = [_Unanswered(ip) for ip in ips]
+        self.elapsed_s = elapsed_s
+        self.counts = {"timeout": len(ips)}
