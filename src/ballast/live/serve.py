@@ -224,6 +224,9 @@ def serve(
     viewer_token: Annotated[str | None, typer.Option(
         envvar="BALLAST_VIEWER_TOKEN", help="--emulate without --config: viewer token "
         "(default: a random one, printed).")] = None,
+    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
+                                         "installed (faster fan-out; the tests exercise the "
+                                         "default asyncio loop).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""
@@ -295,7 +298,7 @@ def serve(
     try:
         from ballast.live.drivers.aio import run as aio_run
 
-        aio_run(serve_async(scen, cfg, emu, ready))
+        aio_run(serve_async(scen, cfg, emu, ready), prefer_uvloop=uvloop)
     except OSError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
