@@ -161,3 +161,17 @@ async def test_unknown_fault_is_named(base_ip: str) -> None:
     async with MinerEmulator(1, base_ip) as emu:
         with pytest.raises(ValueError, match="explode"):
             await emu.inject(emu.ips[0], explode=True)
+
+
+async def test_reboot_command_takes_the_miner_down_until_power_on(base_ip: str) -> None:
+    async with MinerEmulator(1, base_ip) as emu:
+        ip = emu.ips[0]
+        sid = (await request(ip, "logon"))["SESSION"][0]["SessionID"]
+        reply = await request(ip, "rebootdevice", sid)
+        assert reply["STATUS"][0]["STATUS"] == "S"
+        assert not emu.true_state(ip).reachable
+        with pytest.raises(MinerRefused):
+            await request(ip, "version", timeout_s=1.0)
+        await emu.power_on(ip)  # ends the 30 s downtime early
+        assert emu.true_state(ip).reachable
+        assert (await request(ip, "version"))["VERSION"][0]["Type"] == "Antminer S19j Pro"

@@ -168,8 +168,9 @@ class FleetCommander:
     ) -> FleetResult:
         """Apply ``action`` then verify with ``check`` on each selected miner, concurrently.
 
-        ``fast`` = (privileged command, argument) lets miners with a held session go through
-        the callback fast path first; any miner it cannot verify falls back to ``action``.
+        ``fast`` = (privileged command, argument) sends every miner through the callback fast
+        path first (held session, else ``session``/``logon`` in the chain, then the command
+        and the read-back); any miner it cannot verify falls back to ``action``.
         """
         miners = self._select(ips)
         sem = asyncio.Semaphore(self.concurrency)
@@ -177,8 +178,7 @@ class FleetCommander:
         done: dict[str, MinerOutcome] = {}
         first_send_s: dict[str, float] = {}
         if fast is not None and check is not None and self.fast_path:
-            held = [m for m in miners if m.session_id]
-            done, first_send_s = await self._fast(held, fast, check, t0)
+            done, first_send_s = await self._fast(miners, fast, check, t0)
             miners_left = [m for m in miners if m.ip not in done]
         else:
             miners_left = miners
@@ -206,6 +206,8 @@ class FleetCommander:
         each miner's first send time (perf_counter), so fallbacks keep their true latency."""
         pump = RequestPump(self.concurrency, self.timeout_s, self.port)
         readback = encode_request(READBACK_COMMAND)
+        session = encode_request("session")
+        logon = encode_request("logon")
         command, arg = fast
         verified: dict[str, MinerOutcome] = {}
         acked: dict[str, float] = {}
@@ -235,7 +237,38 @@ class FleetCommander:
                 acked[m.ip] = time.perf_counter() - t0
                 pump.submit(m.ip, readback, after_read)
 
-            pump.submit(m.ip, encode_request(command, f"{m.session_id},{arg}"), after_command)
+            def send_command() -> None:
+                pump.submit(m.ip, encode_request(command, f"{m.session_id},{arg}"), after_command)
+
+            def session_id_of(reply: bytes | None) -> str | None:
+                if reply is None:
+                    return None
+                try:
+                    return str(decode_reply(m.ip, reply)["SESSION"][0]["SessionID"])
+                except (MinerApiError, KeyError, IndexError, TypeError):
+                    return None  # e.g. 402 from a logon race: the slow path sorts it out
+
+            def adopt(sid: str) -> None:
+                m.session_id = sid
+                m.session_renewals += 1
+                send_command()
+
+            def after_logon(reply: bytes | None, _failure: str) -> None:
+                sid = session_id_of(reply)
+                if sid:
+                    adopt(sid)
+
+            def after_session(reply: bytes | None, _failure: str) -> None:
+                sid = session_id_of(reply)
+                if sid:
+                    adopt(sid)
+                elif sid == "":
+                    pump.submit(m.ip, logon, after_logon)
+
+            if m.session_id:
+                send_command()
+            else:  # adopt the active session, or log on, within the chain
+                pump.submit(m.ip, session, after_session)
 
         await run_chains(pump, (lambda m=m: chain(m) for m in miners))
         return verified, pump.first_start_s

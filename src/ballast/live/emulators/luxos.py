@@ -252,7 +252,9 @@ class MinerEmulator:
     async def power_on(self, ip: str) -> None:
         """End a reboot: the miner restarts (keeping its curtailed state) and listens again."""
         miner = self._miner(ip)
-        self._timers.pop(ip, None)
+        timer = self._timers.pop(ip, None)
+        if timer is not None:
+            timer.cancel()  # powered on early: the scheduled power-on must not fire again
         miner.restart()
         miner.reachable = True
         if not miner.faults.refuse:
