@@ -33,9 +33,14 @@ class Results:
         cfg, inp, scn = sim.config, sim.inputs, sim.scenario
         ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline)
         base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline)
+        kpis = kpi_table(ours, base)
+        if sim.fine is not None:  # 1 s and finer: compliance with the smoothing spec
+            from ballast.sim.smoothing import smoothing_kpis
+
+            kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
         return cls(
             simulation=sim,
-            kpis=kpi_table(ours, base),
+            kpis=kpis,
             monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn),
             events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
         )
