@@ -233,6 +233,10 @@ class Runtime:
             self.state.econ_on[:] = np.asarray(st["econ_on"], dtype=bool)
             self.state.last_change_s[:] = np.asarray(st["last_change_s"], dtype="float64")
             self.state.running[:] = np.asarray(st["running"], dtype=np.int64)
+        for name in ("smooth", "ai_buf"):  # smoothing memory, when its shape still fits
+            arr = getattr(self.state, name)
+            if len(st.get(name, [])) == arr.shape[0]:
+                arr[:] = np.asarray(st[name], dtype="float64")
         self.modes.update({k: v for k, v in st.get("modes", {}).items() if k in self.modes})
         pol = st.get("policy")
         if pol:
@@ -249,7 +253,9 @@ class Runtime:
     def _state_doc(self) -> dict[str, Any]:
         return {"econ_on": self.state.econ_on.tolist(),
                 "last_change_s": self.state.last_change_s.tolist(),
-                "running": self.state.running.tolist(), "modes": dict(self.modes),
+                "running": self.state.running.tolist(),
+                "smooth": self.state.smooth.tolist(), "ai_buf": self.state.ai_buf.tolist(),
+                "modes": dict(self.modes),
                 "policy": vars(self.policy).copy(), "ufr_tripped": self.ufr_tripped,
                 "ufr_above_since_s": self.ufr_above_since_s, "ufr_cap_mw": self.ufr_cap_mw,
                 "dr_baselines": {k: list(v) for k, v in self.dr_baselines.items()},
@@ -634,7 +640,10 @@ class Runtime:
             "power_mw": {"import": num(import_mw), "ai": num(ai_mw), "miners": num(miners_mw),
                          "miners_planned": num(planned_mw), "renewables": num(renew_mw),
                          "import_limit": self.base_cfg.import_limit_mw,
-                         "cap": num(snap.cap_mw)},
+                         "cap": num(snap.cap_mw),
+                         "plan_import": num(decision.plan_import_mw),
+                         "reserve_up": num(decision.reserve_up_mw),
+                         "reserve_down": num(decision.reserve_down_mw)},
             "frequency_hz": num(freq),
             "market": {"price_usd_per_mwh": self.policy.price_usd_per_mwh,
                        "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day},
