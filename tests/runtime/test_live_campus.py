@@ -29,6 +29,8 @@ from ballast.live.serve import LiveSite
 from ballast.live.site_config import load_site_config
 from ballast.scenario import load_scenario
 
+pytestmark = pytest.mark.timeout(120)  # a hung device or server fails the test, not CI
+
 LIMIT_MW = 200.0
 OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 VW = {"Authorization": f"Bearer {VIEWER_TOKEN}"}

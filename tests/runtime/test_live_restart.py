@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live_helpers import (
     OPERATOR_TOKEN,
     VIEWER_TOKEN,
@@ -25,6 +26,8 @@ from live_helpers import (
 )
 
 from ballast.live.store import open_store
+
+pytestmark = pytest.mark.timeout(180)  # a hung subprocess fails the test, not CI
 
 
 def _serve(tmp_path: Path, db: Path, api_port: int, ports: dict[str, int]) -> subprocess.Popen:
