@@ -171,6 +171,14 @@ async def test_non_compliant_miners_are_made_up_by_others(tmp_path):
         assert sum(not a for a in emu.true_asleep("s19xp")) == 6
         assert not any(s21.true_state(ip).asleep for ip in stuck)
         assert _group(rt.last_tick, "s21")["mode"] == "curtailed"
+        # a running S19 XP drops off the network: marked unreachable at the next read-back,
+        # counted at full power (it may still be hashing), the limit still holds
+        s19xp = emu.emulators_by_group["s19xp"]
+        lost = next(ip for ip in s19xp.ips if not s19xp.true_state(ip).asleep)
+        s19xp.reboot(lost, downtime_s=None)
+        await until(lambda: _group(rt.last_tick, "s19xp")["unreachable"] == 1, 5, "unreachable")
+        assert _group(rt.last_tick, "s19xp")["running"] == 5
+        assert emu.last["import_mw"] <= LIMIT_MW
 
 
 async def test_viewer_token_cannot_act_and_api_is_documented(tmp_path):
