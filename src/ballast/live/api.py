@@ -63,7 +63,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ballast.control import RULE_NAMES
 from ballast.live.runtime import Runtime
-from ballast.live.site_config import SiteConfig
+from ballast.live.site_config import SiteConfig, SiteConfigError
 
 API = "/api/v1"
 
@@ -146,6 +146,8 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
 def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
     """The API over one runtime (same event loop)."""
     tokens = {cfg.secret(): Principal(cfg.name, cfg.role) for cfg in site.api.tokens}
+    if len(tokens) != len(site.api.tokens):
+        raise SiteConfigError("api.tokens: two entries share one token; give each its own")
     registry = _metrics(runtime)
     app = FastAPI(title="Ballast site API", version="1",
                   description="Live state, history and control of one hybrid AI + mining "

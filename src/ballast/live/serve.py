@@ -294,6 +294,9 @@ def serve(
                       else f"resumed after tick {rt.resumed_from_tick}"))
         for line in printed:
             typer.echo(line)
+        if not cfg.api.tokens:
+            typer.echo("warning: no api.tokens in the site config: the API refuses every "
+                       "request (only /healthz and /openapi.json answer)", err=True)
 
     try:
         from ballast.live.drivers.aio import run as aio_run
