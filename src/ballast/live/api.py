@@ -21,7 +21,8 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
         "plan_import": 241.9,            # import the controller plans (smoothing)
         "reserve_up": 0.0, "reserve_down": 0.0},  # miner headroom held for AI drops/rises
       "frequency_hz": 60.0,
-      "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0},
+      "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0,
+                 "replay_time": null},   # replayed instant when market.replay is on
       "groups": [{"name": "s21", "miners": 20, "miners_per_device": 750.0,
                   "running": 18, "asleep": 2, "non_compliant": 0, "unreachable": 0,
                   "target_running": 18, "power_planned_mw": 49.6,

@@ -47,6 +47,7 @@ from ballast.live.devices import (
     split_fleet,
 )
 from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
+from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import (
     DrEvent,
     dr_cap_mw,
@@ -152,11 +153,16 @@ class Runtime:
         self._tasks: list[asyncio.Task] = []
         self._command_lock = asyncio.Lock()
         self.started = asyncio.Event()
+        self.replay: MarketReplay | None = None  # set in start() when configured
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Resume from the store, learn the fleet's state, start the pollers."""
         self._resume()
+        replay = self.site.market.replay
+        if replay is not None and self.replay is None:
+            self.replay = MarketReplay(self.scenario, self.site.path(self.site.scenario).parent,
+                                       replay.start, replay.speed, self.clock())
         await self._read_fleet(resend=False)
         await self._keep_relay_sessions()
         loop = asyncio.get_running_loop()
@@ -406,6 +412,11 @@ class Runtime:
         return planned_miner_mw(self.devices.values(), g.run_mw, g.sleep_mw)
 
     def set_policy(self, **changes: Any) -> Policy:
+        if self.replay is not None and changes.keys() & {"price_usd_per_mwh",
+                                                         "hashprice_usd_per_ph_day"}:
+            self.replay = None  # the operator's numbers win over the replay from now on
+            self._pending_events.append(EventRecord(self.clock(), "market_replay_end",
+                                                    "market replay ended by a policy update"))
         self.policy = replace(self.policy, **changes)
         return self.policy
 
@@ -557,6 +568,11 @@ class Runtime:
         cap = 0.0 if stale else dr_cap
         if self.ufr_tripped and self.ufr_cap_mw is not None:
             cap = min(cap, self.ufr_cap_mw)
+        replay_s = None
+        if self.replay is not None:
+            price, hashprice, replay_s = self.replay.at(now)
+            self.policy = replace(self.policy, price_usd_per_mwh=price,
+                                  hashprice_usd_per_ph_day=hashprice)
         pol = self.policy
         snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
@@ -583,7 +599,7 @@ class Runtime:
         if self.ufr_tripped:
             active.append({"kind": "ufr", "groups": [self.group_names[i]
                                                      for i in sorted(self.ufr_groups)]})
-        doc = self._tick_doc(tick_no, now, import_mw, freq, ai_mw, renew_mw, miners_mw,
+        doc = self._tick_doc(tick_no, now, replay_s, import_mw, freq, ai_mw, renew_mw, miners_mw,
                              decision.miner_power_mw + fixed_mw, snap, rule, active, decision)
         meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
                 "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
@@ -621,8 +637,9 @@ class Runtime:
         return [{"name": name, **counts[gi], "mode": self._mode(gi)}
                 for gi, name in enumerate(self.group_names)]
 
-    def _tick_doc(self, tick_no: int, now: float, import_mw: float, freq: float, ai_mw: float,
-                  renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
+    def _tick_doc(self, tick_no: int, now: float, replay_s: float | None, import_mw: float,
+                  freq: float, ai_mw: float, renew_mw: float, miners_mw: float,
+                  planned_mw: float, snap: Snapshot,
                   rule: str, active: list[dict[str, Any]], decision: Any) -> dict[str, Any]:
         groups = self.group_counts()
         per = {m.group: m.miners_per_device for m in self.site.miners}
@@ -646,7 +663,8 @@ class Runtime:
                          "reserve_down": num(decision.reserve_down_mw)},
             "frequency_hz": num(freq),
             "market": {"price_usd_per_mwh": self.policy.price_usd_per_mwh,
-                       "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day},
+                       "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day,
+                       "replay_time": None if replay_s is None else _utc(replay_s)},
             "groups": groups, "active_events": active,
         }
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -114,6 +115,22 @@ class FleetConfig(_Strict):
                                        "Default 30.")
 
 
+class MarketReplay(_Strict):
+    """Replay the scenario's price and hashprice series (demos, dry runs)."""
+
+    start: datetime = Field(description="Replayed instant at the runtime's start (ISO-8601 "
+                            "with offset, inside the scenario's run).")
+    speed: float = Field(1.0, gt=0, le=10_000, description="Replay seconds per wall second "
+                         "[-]. Default 1.")
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a UTC offset (e.g. 2024-08-20T19:00:00Z)")
+        return value
+
+
 class MarketConfig(_Strict):
     """Power price and hashprice the economics rule uses (settable through the API)."""
 
@@ -121,6 +138,10 @@ class MarketConfig(_Strict):
                                      "[USD/MWh] until updated through the API. Default 30.")
     hashprice_usd_per_ph_day: float = Field(50.0, ge=0, description="Hashprice [USD/PH/day]. "
                                             "Default 50 (post-halving 35-60, REFERENCE.md).")
+    replay: MarketReplay | None = Field(None, description="Take both from the scenario's series "
+                                        "instead, replayed from an instant; an operator's "
+                                        "price or hashprice update through the API ends the "
+                                        "replay. Default none.")
 
 
 class UfrConfig(_Strict):
