@@ -19,6 +19,10 @@ A miner that does not comply (timeout, refused, acknowledged-but-ignored) is tak
 controller's hands for that tick: its power (assumed full unless it reads asleep) counts as
 inflexible load, so the controller makes up the difference with the other miners.
 
+Every fleet command has an overall deadline, so a stalled driver cannot stall control. Price
+and hashprice come from the policy (site config, API) or a market replay of the scenario's own
+series (``live.market_replay``).
+
 Scaled emulation: a group's addresses may each stand for ``miners_per_device`` real miners; the
 controller then sees a group of ``len(addresses)`` units of that many miners' power each.
 """
