@@ -288,3 +288,22 @@ def test_serve_command_errors_name_the_problem(tmp_path):
     assert r.exit_code == 2 and "tick_s" in r.output and str(bad) in r.output
     r = runner.invoke(app, ["serve"])
     assert r.exit_code == 2 and "--emulate" in r.output
+
+
+@pytest.mark.parametrize(("action", "asleep_after"), [("sleep", 20), ("hold", None)])
+async def test_graceful_stop_leaves_miners_as_configured(tmp_path, action, asleep_after):
+    async with emulated_campus(tmp_path, shutdown_action=action) as live:
+        rt, emu = live.runtime, live.emulated
+        await _settled(live)
+        running_before = sum(not a for a in emu.true_asleep("s21"))
+        assert running_before == 10
+        live.stop()
+        await until(lambda: rt.store.events(kind="shutdown"), 10, "shutdown logged")
+        (ev,) = rt.store.events(kind="shutdown")
+        assert ev["data"]["action"] == action
+        assert ev["data"]["asleep_verified"] == asleep_after
+        if action == "sleep":  # nobody watches the limit any more: everything asleep
+            assert all(emu.true_asleep("s21")) and all(emu.true_asleep("s19xp"))
+            assert rt.store.commands()[-1]["ok"] == 20
+        else:  # hold: left exactly as the last tick had it
+            assert sum(not a for a in emu.true_asleep("s21")) == running_before

@@ -215,14 +215,21 @@ class Runtime:
                 await task
         self._tasks = []
         action = self.site.shutdown_action
+        asleep = None
         if action == "sleep" and self.devices:
             # Nobody watches the limit once we are gone: leave the miners asleep (safe state).
             with contextlib.suppress(Exception):
                 res = await self._fleet("sleep", list(self.devices))
                 self._apply_outcomes(res.outcomes, want_run=False)
+                self.store.add_command(self._command_record(self.clock(), None, "sleep", res),
+                                       self.tick_no)
+                asleep = sum(1 for o in res.outcomes if o.compliant)
         with contextlib.suppress(Exception):
-            self.store.add_event(EventRecord(self.clock(), "shutdown",
-                                             f"runtime stopped; miners: {action}"), self.tick_no)
+            self.store.add_event(EventRecord(
+                self.clock(), "shutdown", f"runtime stopped; miners: {action}",
+                {"action": action, "asleep_verified": asleep, "miners": len(self.devices)}),
+                self.tick_no)
+        log.info("runtime stopped after tick %d; miners: %s", self.tick_no, action)
         for q in list(self.subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
