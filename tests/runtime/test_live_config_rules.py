@@ -124,3 +124,16 @@ def test_dr_cap_delivers_the_reduction_or_all_it_can(import_mw, miners_mw, reduc
     assert 0.0 <= cap <= miners_mw
     # miners held at the cap reduce import by the ask, or by everything they had
     assert miners_mw - cap == pytest.approx(min(reduction_mw, miners_mw))
+
+
+def test_site_config_reference_is_current_and_complete():
+    from ballast.live.site_config_docs import render_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "site_config.md"
+    text = render_markdown()
+    assert doc.read_text().strip() == text.strip(), (
+        "docs/site_config.md is stale: run "
+        "`python -m ballast.live.site_config_docs > docs/site_config.md`")
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            assert not line.rstrip().endswith("|  |"), f"undocumented field: {line}"

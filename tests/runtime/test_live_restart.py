@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live_helpers import (
     OPERATOR_TOKEN,
     VIEWER_TOKEN,
@@ -26,6 +27,8 @@ from live_helpers import (
 
 from ballast.live.store import open_store
 
+pytestmark = pytest.mark.timeout(180)  # a hung subprocess fails the test, not CI
+
 
 def _serve(tmp_path: Path, db: Path, api_port: int, ports: dict[str, int]) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from ballast.cli import app; app()", "serve", "--emulate",
@@ -34,7 +37,7 @@ def _serve(tmp_path: Path, db: Path, api_port: int, ports: dict[str, int]) -> su
            "--ip-prefix", "127.61", "--miner-port", str(ports["miner"]),
            "--meter-port", str(ports["meter"]), "--dcgm-port", str(ports["dcgm"]),
            "--time-scale", "10", "--operator-token", OPERATOR_TOKEN,
-           "--viewer-token", VIEWER_TOKEN]
+           "--viewer-token", VIEWER_TOKEN, "--verbose"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ready = threading.Event()
     lines: list[str] = []
@@ -125,7 +128,11 @@ def test_kill_9_loses_nothing_committed_and_restart_resumes(tmp_path):
         assert any(f"resumed after tick {ticks[-1]}" in line for line in proc.lines)
         _wait_ticks(db, len(ticks) + 5)
         proc.send_signal(signal.SIGINT)  # graceful this time
-        assert proc.wait(20) == 0, "".join(proc.lines)
+        try:
+            code = proc.wait(45)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, "graceful stop failed:\n" + "".join(proc.lines[-40:])
     finally:
         _finish(proc)
     after = [t for (t,) in _rows(db, "SELECT tick FROM measurements ORDER BY tick")]

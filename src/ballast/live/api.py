@@ -13,12 +13,16 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
       "time": "2026-11-25T08:00:01Z",    # UTC, ISO-8601; "time_s": UNIX seconds
       "safe_mode": false,                # watchdog: meter stale -> all miners asleep
       "binding_rule": "import_limit",    # economics | import_limit | obligation_cap |
-                                         # obligation_floor | renewable_absorption | watchdog
+                                         # obligation_floor | renewable_absorption |
+                                         # smoothing | reserve_up | reserve_down | watchdog
       "power_mw": {                      # facility MW, import positive; null when unknown
         "import": 241.7, "ai": 130.0, "miners": 156.7, "miners_planned": 157.0,
-        "renewables": 45.0, "import_limit": 280.0, "cap": null},   # cap: obligation cap
+        "renewables": 45.0, "import_limit": 280.0, "cap": null,   # cap: obligation cap
+        "plan_import": 241.9,            # import the controller plans (smoothing)
+        "reserve_up": 0.0, "reserve_down": 0.0},  # miner headroom held for AI drops/rises
       "frequency_hz": 60.0,
-      "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0},
+      "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0,
+                 "replay_time": null},   # replayed instant when market.replay is on
       "groups": [{"name": "s21", "miners": 20, "miners_per_device": 750.0,
                   "running": 18, "asleep": 2, "non_compliant": 0, "unreachable": 0,
                   "target_running": 18, "power_planned_mw": 49.6,
@@ -58,9 +62,10 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, model_validator
 
+from ballast.control import RULE_NAMES
 from ballast.live.dashboard import mount_dashboard
 from ballast.live.runtime import Runtime
-from ballast.live.site_config import SiteConfig
+from ballast.live.site_config import SiteConfig, SiteConfigError
 
 API = "/api/v1"
 
@@ -118,8 +123,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
     ticks = Counter("ballast_ticks", "Control ticks run", registry=reg)
     tick_s = Gauge("ballast_tick_duration_seconds", "Duration of the last tick [s]", registry=reg)
     trips = Gauge("ballast_ufr_trips", "Under-frequency relay trips since start", registry=reg)
-    rules = ("economics", "import_limit", "obligation_cap", "obligation_floor",
-             "renewable_absorption", "watchdog")
+    rules = (*RULE_NAMES, "watchdog")
     binding = Gauge("ballast_binding_rule", "1 for the rule that set the miner total",
                     ["rule"], registry=reg)
 
@@ -144,6 +148,8 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
 def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
     """The API over one runtime (same event loop)."""
     tokens = {cfg.secret(): Principal(cfg.name, cfg.role) for cfg in site.api.tokens}
+    if len(tokens) != len(site.api.tokens):
+        raise SiteConfigError("api.tokens: two entries share one token; give each its own")
     registry = _metrics(runtime)
     app = FastAPI(title="Ballast site API", version="1",
                   description="Live state, history and control of one hybrid AI + mining "

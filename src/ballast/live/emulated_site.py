@@ -5,7 +5,8 @@ address), each standing for ``count / devices_per_group`` real miners (``miners_
 The site-physics task reads the *true* power of every emulated miner (emulator ground truth,
 not what the runtime commanded), adds the AI load model and the renewable output, and writes
 campus import, feeder powers and (via the meter emulator's frequency profile) grid frequency
-into the meter; the AI power goes to the DCGM endpoint as well.
+into the meter; the AI power goes to the DCGM endpoint as well (split over ``gpu_count``
+emulated GPUs, each standing for many real ones, so per-GPU watts are not realistic).
 
 Scenario models map onto the emulator catalog by name (``Antminer S19j Pro`` -> ``s19jpro``);
 a model the emulator lacks is emulated by the catalog model nearest in J/TH (stated in

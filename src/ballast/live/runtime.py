@@ -19,6 +19,10 @@ A miner that does not comply (timeout, refused, acknowledged-but-ignored) is tak
 controller's hands for that tick: its power (assumed full unless it reads asleep) counts as
 inflexible load, so the controller makes up the difference with the other miners.
 
+Every fleet command has an overall deadline, so a stalled driver cannot stall control. Price
+and hashprice come from the policy (site config, API) or a market replay of the scenario's own
+series (``live.market_replay``).
+
 Scaled emulation: a group's addresses may each stand for ``miners_per_device`` real miners; the
 controller then sees a group of ``len(addresses)`` units of that many miners' power each.
 """
@@ -47,6 +51,7 @@ from ballast.live.devices import (
     split_fleet,
 )
 from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
+from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import (
     DrEvent,
     dr_cap_mw,
@@ -152,11 +157,16 @@ class Runtime:
         self._tasks: list[asyncio.Task] = []
         self._command_lock = asyncio.Lock()
         self.started = asyncio.Event()
+        self.replay: MarketReplay | None = None  # set in start() when configured
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Resume from the store, learn the fleet's state, start the pollers."""
         self._resume()
+        replay = self.site.market.replay
+        if replay is not None and self.replay is None:
+            self.replay = MarketReplay(self.scenario, self.site.path(self.site.scenario).parent,
+                                       replay.start, replay.speed, self.clock())
         await self._read_fleet(resend=False)
         await self._keep_relay_sessions()
         loop = asyncio.get_running_loop()
@@ -205,14 +215,21 @@ class Runtime:
                 await task
         self._tasks = []
         action = self.site.shutdown_action
+        asleep = None
         if action == "sleep" and self.devices:
             # Nobody watches the limit once we are gone: leave the miners asleep (safe state).
             with contextlib.suppress(Exception):
-                res = await self.fleet.sleep(list(self.devices))
+                res = await self._fleet("sleep", list(self.devices))
                 self._apply_outcomes(res.outcomes, want_run=False)
+                self.store.add_command(self._command_record(self.clock(), None, "sleep", res),
+                                       self.tick_no)
+                asleep = sum(1 for o in res.outcomes if o.compliant)
         with contextlib.suppress(Exception):
-            self.store.add_event(EventRecord(self.clock(), "shutdown",
-                                             f"runtime stopped; miners: {action}"), self.tick_no)
+            self.store.add_event(EventRecord(
+                self.clock(), "shutdown", f"runtime stopped; miners: {action}",
+                {"action": action, "asleep_verified": asleep, "miners": len(self.devices)}),
+                self.tick_no)
+        log.info("runtime stopped after tick %d; miners: %s", self.tick_no, action)
         for q in list(self.subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
@@ -233,6 +250,10 @@ class Runtime:
             self.state.econ_on[:] = np.asarray(st["econ_on"], dtype=bool)
             self.state.last_change_s[:] = np.asarray(st["last_change_s"], dtype="float64")
             self.state.running[:] = np.asarray(st["running"], dtype=np.int64)
+        for name in ("smooth", "ai_buf"):  # smoothing memory, when its shape still fits
+            arr = getattr(self.state, name)
+            if len(st.get(name, [])) == arr.shape[0]:
+                arr[:] = np.asarray(st[name], dtype="float64")
         self.modes.update({k: v for k, v in st.get("modes", {}).items() if k in self.modes})
         pol = st.get("policy")
         if pol:
@@ -249,7 +270,9 @@ class Runtime:
     def _state_doc(self) -> dict[str, Any]:
         return {"econ_on": self.state.econ_on.tolist(),
                 "last_change_s": self.state.last_change_s.tolist(),
-                "running": self.state.running.tolist(), "modes": dict(self.modes),
+                "running": self.state.running.tolist(),
+                "smooth": self.state.smooth.tolist(), "ai_buf": self.state.ai_buf.tolist(),
+                "modes": dict(self.modes),
                 "policy": vars(self.policy).copy(), "ufr_tripped": self.ufr_tripped,
                 "ufr_above_since_s": self.ufr_above_since_s, "ufr_cap_mw": self.ufr_cap_mw,
                 "dr_baselines": {k: list(v) for k, v in self.dr_baselines.items()},
@@ -297,7 +320,7 @@ class Runtime:
         if keep is None or not ips or not self.site.ufr.enabled:
             return
         try:
-            await keep(ips)
+            await asyncio.wait_for(keep(ips), 30.0)
         except Exception as e:
             log.warning("session keep-alive failed: %s", e)
 
@@ -312,7 +335,7 @@ class Runtime:
         if not self.devices:
             return
         async with self._command_lock:
-            res = await self.fleet.read_all(list(self.devices))
+            res = await self._fleet("read_all", list(self.devices))
             forced = self._forced_groups()
             disagree_sleep, disagree_wake = [], []
             for o in res.outcomes:
@@ -354,7 +377,7 @@ class Runtime:
             ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
             for ip in ips:  # intent first: no concurrent tick or read may wake them
                 self.devices[ip].want_run = False
-            res = await self.fleet.sleep(ips)
+            res = await self._fleet("sleep", ips)
             latency_s = time.perf_counter() - t_detect
             self._apply_outcomes(res.outcomes, want_run=False)
             # Other miners must not take up the power the relay shed (that would undo the
@@ -400,6 +423,11 @@ class Runtime:
         return planned_miner_mw(self.devices.values(), g.run_mw, g.sleep_mw)
 
     def set_policy(self, **changes: Any) -> Policy:
+        if self.replay is not None and changes.keys() & {"price_usd_per_mwh",
+                                                         "hashprice_usd_per_ph_day"}:
+            self.replay = None  # the operator's numbers win over the replay from now on
+            self._pending_events.append(EventRecord(self.clock(), "market_replay_end",
+                                                    "market replay ended by a policy update"))
         self.policy = replace(self.policy, **changes)
         return self.policy
 
@@ -439,6 +467,18 @@ class Runtime:
         return CommandRecord(now, group, cmd, len(res.outcomes), ok, float(res.elapsed_s),
                              dict(res.counts), fails)
 
+    async def _fleet(self, command: str, ips: list[str]) -> Any:
+        """A fleet command with an overall deadline: a driver that never answers must not
+        stall the runtime (every miner it covered then counts as unreachable this time)."""
+        f = self.site.fleet
+        budget_s = 2.0 + 4.0 * f.timeout_s * (f.retries + 1)
+        try:
+            return await asyncio.wait_for(getattr(self.fleet, command)(ips), budget_s)
+        except TimeoutError:
+            log.warning("fleet %s to %d miners: no result within %.1f s", command, len(ips),
+                        budget_s)
+            return _TimedOut(command, ips, budget_s)
+
     async def _send(self, to_sleep: list[str], to_wake: list[str],
                     group_name: str | None) -> list[CommandRecord]:
         async with self._command_lock:
@@ -453,9 +493,9 @@ class Runtime:
                 self.devices[ip].want_run = run
         jobs = []
         if to_sleep:
-            jobs.append(("sleep", self.fleet.sleep(to_sleep)))
+            jobs.append(("sleep", self._fleet("sleep", to_sleep)))
         if to_wake:
-            jobs.append(("wake", self.fleet.wake(to_wake)))
+            jobs.append(("wake", self._fleet("wake", to_wake)))
         results = await asyncio.gather(*(j for _, j in jobs))
         records: list[CommandRecord] = []
         for (cmd, _), res in zip(jobs, results, strict=True):
@@ -539,6 +579,11 @@ class Runtime:
         cap = 0.0 if stale else dr_cap
         if self.ufr_tripped and self.ufr_cap_mw is not None:
             cap = min(cap, self.ufr_cap_mw)
+        replay_s = None
+        if self.replay is not None:
+            price, hashprice, replay_s = self.replay.at(now)
+            self.policy = replace(self.policy, price_usd_per_mwh=price,
+                                  hashprice_usd_per_ph_day=hashprice)
         pol = self.policy
         snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
@@ -565,7 +610,7 @@ class Runtime:
         if self.ufr_tripped:
             active.append({"kind": "ufr", "groups": [self.group_names[i]
                                                      for i in sorted(self.ufr_groups)]})
-        doc = self._tick_doc(tick_no, now, import_mw, freq, ai_mw, renew_mw, miners_mw,
+        doc = self._tick_doc(tick_no, now, replay_s, import_mw, freq, ai_mw, renew_mw, miners_mw,
                              decision.miner_power_mw + fixed_mw, snap, rule, active, decision)
         meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
                 "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
@@ -603,8 +648,9 @@ class Runtime:
         return [{"name": name, **counts[gi], "mode": self._mode(gi)}
                 for gi, name in enumerate(self.group_names)]
 
-    def _tick_doc(self, tick_no: int, now: float, import_mw: float, freq: float, ai_mw: float,
-                  renew_mw: float, miners_mw: float, planned_mw: float, snap: Snapshot,
+    def _tick_doc(self, tick_no: int, now: float, replay_s: float | None, import_mw: float,
+                  freq: float, ai_mw: float, renew_mw: float, miners_mw: float,
+                  planned_mw: float, snap: Snapshot,
                   rule: str, active: list[dict[str, Any]], decision: Any) -> dict[str, Any]:
         groups = self.group_counts()
         per = {m.group: m.miners_per_device for m in self.site.miners}
@@ -622,10 +668,14 @@ class Runtime:
             "power_mw": {"import": num(import_mw), "ai": num(ai_mw), "miners": num(miners_mw),
                          "miners_planned": num(planned_mw), "renewables": num(renew_mw),
                          "import_limit": self.base_cfg.import_limit_mw,
-                         "cap": num(snap.cap_mw)},
+                         "cap": num(snap.cap_mw),
+                         "plan_import": num(decision.plan_import_mw),
+                         "reserve_up": num(decision.reserve_up_mw),
+                         "reserve_down": num(decision.reserve_down_mw)},
             "frequency_hz": num(freq),
             "market": {"price_usd_per_mwh": self.policy.price_usd_per_mwh,
-                       "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day},
+                       "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day,
+                       "replay_time": None if replay_s is None else _utc(replay_s)},
             "groups": groups, "active_events": active,
         }
 
@@ -645,3 +695,21 @@ class Runtime:
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
         self.subscribers.discard(q)
+
+
+@dataclass(frozen=True)
+class _Unanswered:
+    ip: str
+    status: str = "timeout"
+    reading: None = None
+    compliant: bool = False
+
+
+class _TimedOut:
+    """Stands in for a fleet result when the whole command overran its deadline."""
+
+    def __init__(self, command: str, ips: list[str], elapsed_s: float) -> None:
+        self.command = command
+        self.outcomes = [_Unanswered(ip) for ip in ips]
+        self.elapsed_s = elapsed_s
+        self.counts = {"timeout": len(ips)}

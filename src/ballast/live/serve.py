@@ -33,6 +33,8 @@ from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, l
 from ballast.live.store import open_store
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
+log = logging.getLogger("ballast.live")
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: LiveSite owns SIGINT/SIGTERM."""
@@ -100,7 +102,7 @@ class LiveSite:
         if self.with_api:
             app = create_app(rt, site)
             cfg = uvicorn.Config(app, host=site.api.host, port=site.api.port, log_level="warning",
-                                 lifespan="off", access_log=False)
+                                 lifespan="off", access_log=False, timeout_graceful_shutdown=5)
             self.server = _Server(cfg)
             self._tasks.append(loop.create_task(self.server.serve(), name="api"))
             while not self.server.started:
@@ -120,21 +122,32 @@ class LiveSite:
             self.runtime.stop()
 
     async def __aexit__(self, *exc: object) -> None:
+        """Stop in reverse order; every step is bounded and logged (``--verbose``)."""
         self.stop()
+
+        async def step(name: str, aw: Any, timeout_s: float) -> None:
+            t0 = time.perf_counter()
+            try:
+                await asyncio.wait_for(aw, timeout_s)
+            except (asyncio.CancelledError, Exception) as e:
+                log.warning("stopping %s: %r", name, e)
+            log.info("stopped %s in %.2f s", name, time.perf_counter() - t0)
+
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            await step("runtime", tasks[0], 15.0)
         if self.server is not None:
             self.server.should_exit = True
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, 15.0)
-        self._tasks = []
+            if len(tasks) > 1:
+                await step("api", tasks[1], 10.0)
         if self._ai is not None:
-            await self._ai.close()
+            await step("ai telemetry", self._ai.close(), 5.0)
         if self._meter is not None:
             self._meter.close()
         if self._store is not None:
             self._store.close()
         if self.emulated is not None:
-            await self.emulated.stop()
+            await step("emulated site", self.emulated.stop(), 10.0)
 
 
 class _NoFleet:
@@ -211,6 +224,9 @@ def serve(
     viewer_token: Annotated[str | None, typer.Option(
         envvar="BALLAST_VIEWER_TOKEN", help="--emulate without --config: viewer token "
         "(default: a random one, printed).")] = None,
+    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
+                                         "installed (faster fan-out; the tests exercise the "
+                                         "default asyncio loop).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""
@@ -278,11 +294,14 @@ def serve(
                       else f"resumed after tick {rt.resumed_from_tick}"))
         for line in printed:
             typer.echo(line)
+        if not cfg.api.tokens:
+            typer.echo("warning: no api.tokens in the site config: the API refuses every "
+                       "request (only /healthz and /openapi.json answer)", err=True)
 
     try:
         from ballast.live.drivers.aio import run as aio_run
 
-        aio_run(serve_async(scen, cfg, emu, ready))
+        aio_run(serve_async(scen, cfg, emu, ready), prefer_uvloop=uvloop)
     except OSError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

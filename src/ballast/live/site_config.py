@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -38,11 +39,15 @@ class _Strict(BaseModel):
 
 
 class StoreConfig(_Strict):
+    """Where measurements, commands, events and the audit log go."""
+
     dsn: str = Field("ballast.db", description="SQLite file path (default ballast.db) or a "
                      "postgresql:// DSN (psycopg 3).")
 
 
 class MeterConfig(_Strict):
+    """The site revenue meter (Modbus TCP; register map in ``live.emulators.meter``)."""
+
     host: str = Field(description="Meter host (Modbus TCP).")
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port. Default 502.")
     device_id: int = Field(1, ge=0, le=247, description="Modbus unit id. Default 1.")
@@ -50,6 +55,8 @@ class MeterConfig(_Strict):
 
 
 class AiConfig(_Strict):
+    """AI cluster telemetry: a dcgm-exporter Prometheus endpoint."""
+
     url: str = Field(description="Prometheus text endpoint of the AI cluster (DCGM exporter).")
     timeout_s: float = Field(0.5, gt=0, description="Scrape timeout [s]. Default 0.5.")
     pue: float | None = Field(None, ge=1.0, le=3.0, description="Facility/IT factor applied to the "
@@ -70,6 +77,8 @@ def expand_ips(spec: str) -> list[str]:
 
 
 class MinerGroupDevices(_Strict):
+    """The LuxOS miners of one scenario group; the controller sees one unit per address."""
+
     group: str = Field(description="Scenario miner group name.")
     ips: list[str] = Field(description="Addresses or inclusive ranges (a.b.c.d-a.b.c.e).")
     port: int = Field(4028, ge=1, le=65535, description="LuxOS API port. Default 4028.")
@@ -93,6 +102,8 @@ class MinerGroupDevices(_Strict):
 
 
 class FleetConfig(_Strict):
+    """Verified fan-out of sleep/wake commands."""
+
     timeout_s: float = Field(0.5, gt=0, description="Per-miner command timeout [s]. Default 0.5.")
     retries: int = Field(1, ge=0, le=5, description="Extra attempts per command. Default 1.")
     concurrency: int = Field(1000, ge=1, description="Concurrent miner connections. Default 1000.")
@@ -104,11 +115,33 @@ class FleetConfig(_Strict):
                                        "Default 30.")
 
 
+class MarketReplay(_Strict):
+    """Replay the scenario's price and hashprice series (demos, dry runs)."""
+
+    start: datetime = Field(description="Replayed instant at the runtime's start (ISO-8601 "
+                            "with offset, inside the scenario's run).")
+    speed: float = Field(1.0, gt=0, le=10_000, description="Replay seconds per wall second "
+                         "[-]. Default 1.")
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a UTC offset (e.g. 2024-08-20T19:00:00Z)")
+        return value
+
+
 class MarketConfig(_Strict):
+    """Power price and hashprice the economics rule uses (settable through the API)."""
+
     price_usd_per_mwh: float = Field(30.0, description="Power price the controller sees "
                                      "[USD/MWh] until updated through the API. Default 30.")
     hashprice_usd_per_ph_day: float = Field(50.0, ge=0, description="Hashprice [USD/PH/day]. "
                                             "Default 50 (post-halving 35-60, REFERENCE.md).")
+    replay: MarketReplay | None = Field(None, description="Take both from the scenario's series "
+                                        "instead, replayed from an instant; an operator's "
+                                        "price or hashprice update through the API ends the "
+                                        "replay. Default none.")
 
 
 class UfrConfig(_Strict):
@@ -131,6 +164,8 @@ class UfrConfig(_Strict):
 
 
 class WatchdogConfig(_Strict):
+    """Stale data puts the site in a safe state."""
+
     meter_stale_s: float = Field(3.0, gt=0, description="Meter data older than this puts the "
                                  "site in the safe state (all miners asleep) [s]. Default 3.")
     ai_stale_s: float = Field(5.0, gt=0, description="AI telemetry older than this is replaced "
@@ -138,6 +173,8 @@ class WatchdogConfig(_Strict):
 
 
 class TokenConfig(_Strict):
+    """One bearer token and its role."""
+
     name: str = Field(description="Who holds the token (goes into the audit log).")
     role: Literal["viewer", "operator"] = Field(description="viewer reads; operator also acts.")
     token: str | None = Field(None, min_length=8, description="The bearer token (>= 8 chars).")
@@ -160,6 +197,8 @@ class TokenConfig(_Strict):
 
 
 class ApiConfig(_Strict):
+    """The HTTP API (FastAPI) of ``ballast serve``."""
+
     host: str = Field("127.0.0.1", description="Listen address. Default loopback.")
     port: int = Field(8480, ge=0, le=65535, description="Listen port (0 = any). Default 8480.")
     tokens: list[TokenConfig] = Field(default_factory=list, description="Bearer tokens and roles.")
@@ -172,16 +211,19 @@ class SiteConfig(_Strict):
 
     scenario: str = Field(description="Scenario YAML (site, AI tenant, miner groups, control).")
     tick_s: float = Field(1.0, gt=0, le=60, description="Control tick [s]. Default 1.")
-    store: StoreConfig = Field(default_factory=StoreConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Telemetry store.")
     meter: MeterConfig | None = Field(None, description="Site meter. Required unless emulated.")
-    ai: AiConfig | None = Field(None, description="AI telemetry. Default none: the AI tenant is "
-                                "taken at its full facility load (safe).")
-    miners: list[MinerGroupDevices] = Field(default_factory=list)
-    fleet: FleetConfig = Field(default_factory=FleetConfig)
-    market: MarketConfig = Field(default_factory=MarketConfig)
-    ufr: UfrConfig = Field(default_factory=UfrConfig)
-    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
+    ai: AiConfig | None = Field(None, description="AI telemetry. Default none: the meter's AI "
+                                "feeder alone; with no fresh AI reading the tenant counts at its "
+                                "full facility load (safe).")
+    miners: list[MinerGroupDevices] = Field(default_factory=list, description="Miner "
+                                            "addresses per scenario group.")
+    fleet: FleetConfig = Field(default_factory=FleetConfig, description="Fleet commands.")
+    market: MarketConfig = Field(default_factory=MarketConfig, description="Economic inputs.")
+    ufr: UfrConfig = Field(default_factory=UfrConfig, description="Under-frequency relay.")
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig, description="Stale-data "
+                                     "protection.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API and its tokens.")
     shutdown_action: Literal["sleep", "hold"] = Field("sleep", description="On a graceful stop: "
                                                       "sleep every miner (safe: nobody watches "
                                                       "the limit any more) or hold. Default sleep.")
