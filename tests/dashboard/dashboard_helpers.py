@@ -67,7 +67,7 @@ class SiteThread:
     """Start/stop one emulated campus in a thread; ``call`` runs a coroutine on its loop."""
 
     def __init__(self, tmp_path: Path, *, devices: int = 4, time_scale: float = 10.0,
-                 tick_s: float = 0.2) -> None:
+                 tick_s: float = 0.2, market: dict[str, Any] | None = None) -> None:
         path = tmp_path / "campus.yaml"
         path.write_text(yaml.safe_dump(CAMPUS))
         self.scenario = load_scenario(path)
@@ -77,7 +77,7 @@ class SiteThread:
             "api": {"host": "127.0.0.1", "port": 0, "tokens": TOKENS},
             "watchdog": {"meter_stale_s": 2.0, "ai_stale_s": 3.0},
             "fleet": {"timeout_s": 0.5, "retries": 0, "read_every_s": 1.0},
-            "market": {"price_usd_per_mwh": 25.0, "hashprice_usd_per_ph_day": 50.0},
+            "market": market or {"price_usd_per_mwh": 25.0, "hashprice_usd_per_ph_day": 50.0},
             # the S19 XPs sit on the under-frequency relay; it stays tripped until reset
             "ufr": {"groups": ["s19xp"], "restore_hold_s": 600.0},
         }

@@ -280,3 +280,19 @@ def test_relay_trip_faults_and_watchdog_are_shown(campus: SiteThread, page: Any)
     wait_js(page, "() => !document.getElementById('safe-banner').hidden", what="safe-state banner")
     assert page.locator("#rule-name").get_attribute("data-rule") == "watchdog"
     assert page.locator("#programs li.watchdog").is_visible()
+
+
+def test_price_chart_follows_a_replayed_market(tmp_path: Any, page: Any) -> None:
+    # ERCOT 2024-05-01 replayed at 2 h per wall second: a 15-min price every 0.125 s
+    market = {"replay": {"start": "2024-05-01T00:00:00Z", "speed": 7200}}
+    with SiteThread(tmp_path, market=market) as campus:
+        login(page, campus, VIEWER_TOKEN)
+        wait_js(page, "() => document.getElementById('replay').textContent"
+                ".startsWith('· replay of 2024-05-01')", what="replay time shown")
+        wait_js(page, """() => { const y = document.getElementById('price-chart').data[0].y;
+                                 return new Set(y).size >= 5; }""", what="five distinct prices")
+        shown = page.evaluate("() => document.getElementById('price-chart').data[0].y")
+        replay = campus.runtime.replay
+        lo = float(replay.price_usd_per_mwh.min())
+        hi = float(replay.price_usd_per_mwh.max())
+        assert all(lo <= p <= hi for p in shown)  # the day's real prices, nothing invented

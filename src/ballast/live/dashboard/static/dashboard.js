@@ -267,6 +267,8 @@ function renderTiles(doc) {
   setTile("tile-frequency", doc.frequency_hz, 3);
   setTile("tile-price", doc.market.price_usd_per_mwh, 2);
   $("hashprice").textContent = fmt(doc.market.hashprice_usd_per_ph_day, 2);
+  const rp = doc.market.replay_time; // market replay of the scenario's series (demos, dry runs)
+  $("replay").textContent = rp ? `· replay of ${rp.slice(0, 16).replace("T", " ")} UTC` : "";
   $("miners-planned").textContent = fmt(p.miners_planned);
   const head = p.import === null ? null : p.import_limit - p.import;
   $("headroom-mw").textContent = fmt(head);
