@@ -100,6 +100,24 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
     return replace(cfg, groups=groups)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task], retry_s: float = 0.2) -> None:
+    """Cancel ``tasks`` and wait until all are done, cancelling again any that swallowed the
+    cancellation: ``asyncio.wait_for`` on Python < 3.12 loses a cancel that arrives as its inner
+    call completes (CPython gh-86296), and such a poller would otherwise run on forever and
+    block the shutdown (and the miners' shutdown action) behind it."""
+    for task in tasks:
+        task.cancel()
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=retry_s)
+        for task in pending:
+            task.cancel()
+    for task in tasks:  # retrieve outcomes so none is reported as never retrieved
+        if not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.exception()
+
+
 def _utc(time_s: float) -> str:
     return datetime.fromtimestamp(time_s, UTC).isoformat().replace("+00:00", "Z")
 
@@ -208,11 +226,7 @@ class Runtime:
         self._stop.set()
 
     async def shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         action = self.site.shutdown_action
         asleep = None
