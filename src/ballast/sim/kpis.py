@@ -140,3 +140,15 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     agg["margin_delta_usd"] = agg["net_margin_usd"] - agg["baseline_net_margin_usd"]
     agg.index.name = "month"
     return agg
+
+
+def program_kpi_rows(program_kpis: pd.DataFrame, kpis: pd.DataFrame) -> pd.DataFrame:
+    """Grid-program KPI rows (ballast, baseline, delta, unit) plus the margin with programs."""
+    out = program_kpis.copy()
+    out["delta"] = out["ballast"] - out["baseline"]
+    cash = out.loc["programs_cash_usd"]
+    margin = kpis.loc["net_margin_usd"]
+    out.loc["net_margin_with_programs_usd"] = {
+        "ballast": margin.ballast + cash.ballast, "baseline": margin.baseline + cash.baseline,
+        "delta": margin.ballast + cash.ballast - margin.baseline - cash.baseline, "unit": "USD"}
+    return out[["ballast", "baseline", "delta", "unit"]]

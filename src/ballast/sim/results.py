@@ -27,15 +27,25 @@ class Results:
     kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
     monthly: pd.DataFrame
     events: pd.DataFrame
+    programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
 
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
         cfg, inp, scn = sim.config, sim.inputs, sim.scenario
         ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline)
         base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline)
+        kpis = kpi_table(ours, base)
+        outcome = None
+        if sim.programs is not None:
+            from ballast.programs.settle import settle_programs
+            from ballast.sim.kpis import program_kpi_rows
+
+            outcome = settle_programs(sim)
+            kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)])
         return cls(
             simulation=sim,
-            kpis=kpi_table(ours, base),
+            kpis=kpis,
+            programs=outcome,
             monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn),
             events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
         )
@@ -65,6 +75,10 @@ class Results:
                          "delta": clean(r.delta), "unit": r.unit}
                      for k, r in self.kpis.iterrows()},
             "events": len(self.events),
+            **({"programs": {p: {k: clean(v) for k, v in row.items()}
+                             for p, row in self.programs.summary.iterrows()},
+                "program_events": len(self.programs.events)} if self.programs is not None
+               else {}),
         }
 
     def save(self, out_dir: Path) -> Path:
@@ -79,4 +93,7 @@ class Results:
         self.kpis.to_csv(out_dir / "kpis.csv")
         self.monthly.to_csv(out_dir / "monthly.csv")
         self.events.to_csv(out_dir / "events.csv", index=False)
+        if self.programs is not None:
+            self.programs.events.to_csv(out_dir / "program_events.csv", index=False)
+            self.programs.summary.to_csv(out_dir / "programs.csv")
         return out_dir
