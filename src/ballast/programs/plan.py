@@ -98,7 +98,8 @@ def _tick(index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
 
 
 def _window_ticks(index: pd.DatetimeIndex, start, end) -> tuple[int, int]:
-    a = int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), side="left"))
+    # from the interval containing the start (a cap starts early rather than late)
+    a = max(int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), side="right")) - 1, 0)
     b = int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), side="left"))
     return a, b
 
