@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -23,6 +24,8 @@ from ballast.scenario import ScenarioError, load_scenario
 app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
+if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
+    console = Console(width=140)
 err = Console(stderr=True)
 
 
@@ -47,11 +50,11 @@ def kpi_rich_table(results) -> Table:
     table = Table(title=f"KPIs - {results.simulation.scenario.name}", show_lines=False)
     for col, justify in (("KPI", "left"), ("Ballast", "right"), ("Baseline", "right"),
                          ("Delta", "right"), ("Unit", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, no_wrap=True)
     for name, row in results.kpis.iterrows():
         delta = row.delta
         style = "" if delta == 0 or delta != delta else ("green" if delta > 0 else "yellow")
-        table.add_row(name, _fmt(row.ballast, row.unit), _fmt(row.baseline, row.unit),
+        table.add_row(escape(name), _fmt(row.ballast, row.unit), _fmt(row.baseline, row.unit),
                       f"[{style}]{_fmt(delta, row.unit)}[/]" if style else _fmt(delta, row.unit),
                       row.unit)
     return table
@@ -69,7 +72,8 @@ def simulate(
 ) -> None:
     """Backtest a scenario against its business-as-usual baseline."""
     from ballast.report.html import write_report
-    from ballast.sim import Results, simulate as run_sim
+    from ballast.sim import Results
+    from ballast.sim import simulate as run_sim
 
     path = find_example(scenario) or Path(scenario)
     try:
@@ -162,7 +166,8 @@ def market(
     t = Table(title=f"Market on {day} (UTC)", show_header=False)
     t.add_row("BTC price", f"{info['btc_price_usd']:,.0f} USD")
     t.add_row("difficulty", f"{info['difficulty']:.4e}")
-    t.add_row("block subsidy", f"{info['block_subsidy_btc']} BTC (+ fees {info['fee_share_of_revenue']:.0%} of revenue)")
+    fees = f"(+ fees {info['fee_share_of_revenue']:.0%} of revenue)"
+    t.add_row("block subsidy", f"{info['block_subsidy_btc']} BTC {fees}")
     t.add_row("hashprice", f"{info['hashprice_usd_per_ph_day']:.2f} USD/PH/day")
     for name, be in info["breakeven_usd_per_mwh"].items():
         t.add_row(f"breakeven {name}", f"{be:.1f} USD/MWh")

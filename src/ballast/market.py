@@ -22,8 +22,11 @@ def market_day(day: date, fee_share_of_revenue: float = 0.03,
     """Market facts for one UTC day (JSON-ready; schema ``ballast.market/1``)."""
     start = pd.Timestamp(day, tz="UTC")
     end = start + pd.Timedelta("1D")
-    btc_price = read_series(btc_source, "btc_price_usd", window=(start, end))
-    diff = read_series(btc_source, "difficulty", window=(start, end))
+    try:
+        btc_price = read_series(btc_source, "btc_price_usd", window=(start, end))
+        diff = read_series(btc_source, "difficulty", window=(start, end))
+    except DataError as exc:
+        raise DataError(btc_source, f"no Bitcoin data for {day}: {exc.problem}") from None
     if start not in btc_price.index:
         raise DataError(btc_source, f"no Bitcoin data for {day}; covers "
                         f"{btc_price.index[0].date()} to {btc_price.index[-1].date()}")

@@ -34,6 +34,8 @@ class Site(_Strict):
 
 
 class MaintenanceWindow(_Strict):
+    """A period of reduced IT load (UTC offsets required)."""
+
     start: datetime = Field(description="Window start (ISO-8601 with offset).")
     end: datetime = Field(description="Window end (ISO-8601 with offset).")
     it_load_share: float = Field(0.0, ge=0, le=1, description="IT load during the window as a share of normal [-]. Default 0.")
@@ -92,6 +94,8 @@ class Renewable(_Strict):
 
 
 class SeriesSource(_Strict):
+    """A time series file: bundled data set or a user CSV/Parquet (gridstatus frames accepted)."""
+
     source: str = Field(description="bundled:NAME or a CSV/CSV.gz/Parquet path (relative to the scenario file).")
     column: str | None = Field(None, description="Value column. Default: the file's only value column (gridstatus: SPP).")
     time_column: str | None = Field(None, description="Timestamp column. Default: interval_start_utc / 'Interval Start' / ...")
@@ -99,6 +103,8 @@ class SeriesSource(_Strict):
 
 
 class Bitcoin(_Strict):
+    """Daily BTC price and difficulty; hashprice follows with the block subsidy of each instant."""
+
     source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
     price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
     difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
@@ -106,6 +112,8 @@ class Bitcoin(_Strict):
 
 
 class Markets(_Strict):
+    """Energy price, Bitcoin and grid carbon intensity."""
+
     price: SeriesSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
     bitcoin: Bitcoin = Field(default_factory=Bitcoin, description="Bitcoin price and difficulty.")
     carbon: SeriesSource | None = Field(None, description="Grid carbon intensity [gCO2/kWh]. Default none (no CO2 KPI).")
@@ -121,6 +129,8 @@ class Control(_Strict):
 
 
 class Run(_Strict):
+    """The horizon: interval starts from start (inclusive) to end (exclusive), UTC."""
+
     start: datetime = Field(description="Start (inclusive), ISO-8601 with offset; UTC inside.")
     end: datetime = Field(description="End (exclusive), ISO-8601 with offset.")
     resolution: str = Field("15min", description="Step: 15min, 5min, 1min (pandas offset). Default 15min.")
@@ -162,13 +172,13 @@ class Scenario(_Strict):
     version: Annotated[int, Field(description="Schema version; must be 1.")]
     name: str = Field("scenario", description="Scenario name.")
     description: str = Field("", description="Free text.")
-    site: Site
+    site: Site = Field(description="The grid connection.")
     ai: AiLoad | None = Field(None, description="AI/HPC tenant. Default none.")
     miners: list[MinerGroup] = Field(default_factory=list, description="Miner groups.")
     renewables: list[Renewable] = Field(default_factory=list, description="Behind-the-meter plants.")
-    markets: Markets
-    control: Control = Field(default_factory=Control)
-    run: Run
+    markets: Markets = Field(description="Price, Bitcoin and carbon series.")
+    control: Control = Field(default_factory=Control, description="Controller settings.")
+    run: Run = Field(description="Period, resolution and seed.")
     programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
 
     @field_validator("version")

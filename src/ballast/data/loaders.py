@@ -77,7 +77,8 @@ def read_series(source: str | Path, value_column: str | None = None, *,
                 time_column: str | None = None, location: str | None = None,
                 minimum: float | None = None, maximum: float | None = None,
                 base_dir: Path | None = None, check_step: bool = True,
-                window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.Series:
+                window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                label: str | None = None) -> pd.Series:
     """Read one validated value column as a float Series on a UTC DatetimeIndex.
 
     ``value_column`` defaults to ``SPP`` (then ``LMP``) for gridstatus frames, else the only
@@ -85,10 +86,14 @@ def read_series(source: str | Path, value_column: str | None = None, *,
     no gaps (``check_step``), no NaN, values within [minimum, maximum]. With ``window``
     (start, end), values are checked only on the rows a run over that window uses (the row in
     force at start through the last row before end), so a defect elsewhere in a long file does
-    not block a run that never reads it; timestamps are always checked in full.
+    not block a run that never reads it; timestamps are always checked in full. ``label`` names
+    the source in error messages (e.g. the scenario field and file); default the source itself.
     """
-    path = resolve_source(source, base_dir)
-    label = str(source)
+    label = label or str(source)
+    try:
+        path = resolve_source(source, base_dir)
+    except DataError as exc:
+        raise DataError(label, exc.problem) from None
     frame = read_table(path)
     if location is not None:
         if "Location" not in frame.columns:
@@ -98,7 +103,7 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         if frame.empty:
             raise DataError(label, f"no rows for location {location!r}", column="Location")
         frame = frame.reset_index(drop=True)
-    elif "Location" in frame.columns and frame["Location"].nunique() > 1:
+    elif "Location" in frame.columns and (frame["Location"] != frame["Location"].iloc[0]).any():
         raise DataError(label, "several locations in one file "
                         f"({sorted(frame['Location'].unique())[:5]}...); choose one with 'location'",
                         column="Location")
@@ -111,8 +116,9 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         else:
             skip = {tcol, "Interval End", "interval_start_local", "Location", "Location Type",
                     "Market"}
-            numeric = [c for c in frame.columns
-                       if c not in skip and pd.api.types.is_numeric_dtype(frame[c])]
+            rest = [c for c in frame.columns if c not in skip]
+            numeric = rest if len(rest) == 1 else [
+                c for c in rest if pd.api.types.is_numeric_dtype(frame[c])]
             if len(numeric) != 1:
                 raise DataError(label, f"say which value column to use; candidates {numeric}")
             value_column = numeric[0]
@@ -120,8 +126,10 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         raise DataError(label, f"value column not found; columns are {list(frame.columns)}",
                         column=value_column)
     index = parse_utc_timestamps(frame[tcol], label, tcol)
-    if check_step:
-        check_index(index, label, tcol)
+    step = check_index(index, label, tcol) if check_step else pd.Timedelta(0)
+    if window is not None and (index[0] > window[0] or index[-1] + step < window[1]):
+        raise DataError(label, f"covers {index[0]} to {index[-1] + step}, but the run needs "
+                        f"{window[0]} to {window[1]}")
     values = frame[value_column]
     if window is not None:
         first = max(int(index.searchsorted(window[0], side="right")) - 1, 0)
@@ -137,7 +145,9 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         raise DataError(label, f"not a number: {values.iloc[row]!r}", row=row + offset + 1,
                         column=value_column)
     check_values(raw, label, value_column, minimum=minimum, maximum=maximum, row_offset=offset)
-    return pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
+    out = pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
+    out.attrs["step"] = step  # the file's interval length, kept for align() on short windows
+    return out
 
 
 def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
@@ -150,7 +160,8 @@ def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
     """
     if len(index) == 0:
         return pd.Series([], index=index, dtype="float64", name=series.name)
-    src_step = series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta(0)
+    src_step = series.attrs.get("step") or (
+        series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta(0))
     dst_step = index[1] - index[0] if len(index) > 1 else src_step
     end_needed = index[-1] + dst_step
     if series.index[0] > index[0] or series.index[-1] + src_step < end_needed:

@@ -61,7 +61,11 @@ def check_index(index: pd.DatetimeIndex, source: str, column: str,
         row = int(np.argmax(back)) + 2
         raise DataError(source, f"timestamps go backwards at {index[row - 1]} "
                         "(not sorted, or local time across a DST change)", row=row, column=column)
-    step_ns = int(np.median(steps)) if expected_step is None else int(expected_step.value)
+    if expected_step is None:  # the most common step (ties: the shortest)
+        values, counts = np.unique(steps, return_counts=True)
+        step_ns = int(values[np.argmax(counts)])
+    else:
+        step_ns = int(expected_step.value)
     gap = steps != step_ns
     if gap.any():
         row = int(np.argmax(gap)) + 2

@@ -38,7 +38,8 @@ def _price(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
     src = scenario.markets.price
     series = read_series(src.source, src.column, time_column=src.time_column,
                          location=src.location, minimum=PRICE_BOUNDS_USD_PER_MWH[0],
-                         maximum=PRICE_BOUNDS_USD_PER_MWH[1], base_dir=base_dir, window=window)
+                         maximum=PRICE_BOUNDS_USD_PER_MWH[1], base_dir=base_dir, window=window,
+                         label=f"markets.price ({src.source})")
     return align(series, index, f"markets.price ({src.source})")
 
 
@@ -47,9 +48,9 @@ def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
     btc = scenario.markets.bitcoin
     label = f"markets.bitcoin ({btc.source})"
     price = read_series(btc.source, btc.price_column, base_dir=base_dir, minimum=0.01,
-                        maximum=1e8, window=window)
+                        maximum=1e8, window=window, label=label)
     diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
-                       window=window)
+                       window=window, label=label)
     price_a = align(price, index, label).to_numpy()
     diff_a = align(diff, index, label).to_numpy()
     subsidy = bitcoin.block_subsidy_btc_at(index)
@@ -101,7 +102,7 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
         column = plant.column or f"ercot_{plant.kind}_mw"
         label = f"renewables[{plant.name}] ({plant.source})"
         fleet = read_series(plant.source, column, base_dir=base_dir, minimum=0.0,
-                            window=window)
+                            window=window, label=label)
         cf = renewables.capacity_factor_by_year_max(fleet)
         out = renewables.plant_output_mw(align(cf, index, label).to_numpy(), plant.capacity_mw,
                                          plant.capacity_factor_scale)
@@ -113,7 +114,8 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
     if scenario.markets.carbon is not None:
         src = scenario.markets.carbon
         ci = read_series(src.source, src.column, time_column=src.time_column, base_dir=base_dir,
-                         minimum=0.0, maximum=2000.0, window=window)
+                         minimum=0.0, maximum=2000.0, window=window,
+                         label=f"markets.carbon ({src.source})")
         cols["carbon_intensity_g_per_kwh"] = align(ci, index, f"markets.carbon ({src.source})"
                                                    ).to_numpy()
     frame = pd.DataFrame(cols, index=index)

@@ -6,7 +6,6 @@ vectorised library call expresses; numba compiles it (a 1-min year is ~0.5 M tic
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from ballast.control.rules import control_tick

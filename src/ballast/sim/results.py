@@ -53,8 +53,11 @@ class Results:
     def timeseries(self) -> pd.DataFrame:
         """Inputs, Ballast flows and baseline flows side by side (baseline columns prefixed)."""
         sim = self.simulation
-        base = sim.baseline.frame.drop(columns=["binding_rule"]).add_prefix("baseline_")
-        return pd.concat([sim.inputs.frame, sim.ballast.frame, base], axis=1)
+        inputs_only = ["ai_load_mw", "renewable_mw"]
+        ours = sim.ballast.frame.drop(columns=inputs_only)
+        base = sim.baseline.frame.drop(columns=["binding_rule", *inputs_only]).add_prefix(
+            "baseline_")
+        return pd.concat([sim.inputs.frame, ours, base], axis=1)
 
     def to_json(self) -> dict:
         sim = self.simulation

@@ -1,0 +1,64 @@
+"""Render the scenario reference (docs/scenario.md) from the pydantic models: one table of
+fields with units and defaults drives both validation and documentation."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from ballast.scenario import Scenario
+
+
+def _type_name(annotation: object) -> str:
+    if get_origin(annotation) is Literal:
+        return " or ".join(f"`{a}`" for a in get_args(annotation))
+    args = get_args(annotation)
+    if args and get_origin(annotation) is not Literal:
+        inner = " or ".join(_type_name(a) for a in args if a is not type(None))
+        base = getattr(get_origin(annotation), "__name__", "")
+        if base == "list":
+            return f"list of {inner}"
+        return f"{inner} (optional)" if type(None) in args else inner
+    return getattr(annotation, "__name__", None) or str(annotation)
+
+
+def _default(field) -> str:
+    if field.default is not PydanticUndefined:
+        return "" if field.default is None else f"`{field.default}`"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return "`[]`" if value == [] else "defaults below"
+    return "**required**"
+
+
+def _walk(model: type[BaseModel], prefix: str, seen: list) -> None:
+    rows = []
+    nested = []
+    for name, field in model.model_fields.items():
+        rows.append(f"| `{prefix}{name}` | {_type_name(field.annotation)} | {_default(field)} | "
+                    f"{(field.description or '').replace('|', '/')} |")
+        for arg in (*get_args(field.annotation), field.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                suffix = "[]" if "list" in str(field.annotation) else ""
+                nested.append((arg, f"{prefix}{name}{suffix}."))
+    seen.append((prefix.rstrip(".") or "(top level)", model.__doc__ or "", rows))
+    for sub, sub_prefix in nested:
+        _walk(sub, sub_prefix, seen)
+
+
+def render_markdown() -> str:
+    sections: list = []
+    _walk(Scenario, "", sections)
+    out = ["# Scenario reference (version 1)", "",
+           "Generated from `src/ballast/scenario.py` by `python -m ballast.scenario_docs`; "
+           "do not edit by hand. Units are in the field names and descriptions.", ""]
+    for title, doc, rows in sections:
+        out += [f"## `{title}`", "", " ".join(doc.split()), "",
+                "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render_markdown())

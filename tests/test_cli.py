@@ -1,0 +1,71 @@
+"""The command line, run as a user runs it (typer's CliRunner in process)."""
+
+import json
+import re
+
+import yaml
+from typer.testing import CliRunner
+
+from ballast.cli import app
+
+runner = CliRunner()
+
+
+def test_simulate_json_is_stable_and_writes_results(tmp_path, scenario_dict):
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["simulate", str(path), "--out", str(out), "--json",
+                                 "--end", "2024-05-03T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "ballast.results/1"
+    assert doc["intervals"] == 2 * 96
+    assert doc["end_utc"] == "2024-05-03T00:00:00+00:00"
+    assert set(doc["kpis"]["net_margin_usd"]) == {"ballast", "baseline", "delta", "unit"}
+    for name in ("timeseries.parquet", "groups.parquet", "kpis.json", "monthly.csv", "events.csv",
+                 "report.html"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_simulate_prints_kpi_table(tmp_path, scenario_dict):
+    path = tmp_path / "campus.yaml"
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    result = runner.invoke(app, ["simulate", str(path), "--resolution", "5min"])
+    assert result.exit_code == 0, result.output
+    assert "net_margin_usd" in result.stdout and "Baseline" in result.stdout
+
+
+def test_simulate_bad_scenario_exits_2_with_field(tmp_path, scenario_dict):
+    scenario_dict["miners"][0]["model"] = "Antminer S99"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2
+    text = re.sub(r"\s+", " ", result.output)
+    assert "bad.yaml" in text and "miners.0.model" in text and "Antminer S99" in text
+
+
+def test_market_json_halving_and_breakevens():
+    before = json.loads(runner.invoke(app, ["market", "--date", "2024-04-19", "--json"]).stdout)
+    after = json.loads(runner.invoke(app, ["market", "--date", "2024-04-21", "--json"]).stdout)
+    assert before["block_subsidy_btc"] == 6.25 and after["block_subsidy_btc"] == 3.125
+    assert after["hashprice_usd_per_ph_day"] < 0.6 * before["hashprice_usd_per_ph_day"]
+    be = after["breakeven_usd_per_mwh"]
+    assert be["Antminer S21"] > be["Antminer S19j Pro"]
+    p = after["ercot_price_usd_per_mwh"]
+    assert p["intervals"] == 96 and p["min"] <= p["mean"] <= p["max"]
+
+
+def test_market_errors():
+    assert runner.invoke(app, ["market", "--date", "24/04/2024"]).exit_code == 2
+    result = runner.invoke(app, ["market", "--date", "2019-01-01"])
+    assert result.exit_code == 2 and "no Bitcoin data" in result.output
+
+
+def test_scenarios_lists_bundled_examples():
+    result = runner.invoke(app, ["scenarios", "--json"])
+    assert result.exit_code == 0
+    names = [row["name"] for row in json.loads(result.stdout)]
+    assert "west_texas_2024" in names
