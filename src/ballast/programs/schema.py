@@ -184,13 +184,15 @@ class Emergency(_Strict):
 class Programs(_Strict):
     """Grid programs the site takes part in. Omit a program to not offer it."""
 
-    price_response: PriceResponse | None = None
-    coincident_peak: CoincidentPeak | None = None
-    responsive_reserve: ResponsiveReserve | None = None
-    ecrs: Ecrs | None = None
-    ers: Ers | None = None
-    demand_response: DemandResponse | None = None
-    emergency: Emergency | None = None
+    price_response: PriceResponse | None = Field(
+        None, description="Fixed-price contract and power credits. Default none (real time only).")
+    coincident_peak: CoincidentPeak | None = Field(None, description="ERCOT 4CP avoidance.")
+    responsive_reserve: ResponsiveReserve | None = Field(
+        None, description="RRS as a Load Resource on an under-frequency relay.")
+    ecrs: Ecrs | None = Field(None, description="ECRS (10-minute).")
+    ers: Ers | None = Field(None, description="ERS-10 / ERS-30.")
+    demand_response: DemandResponse | None = Field(None, description="Generic DR events.")
+    emergency: Emergency | None = Field(None, description="EEA: all miners off.")
     reserve_only_when_economic: bool = Field(
         True, description="Sell reserve in an interval only if the last known price was below "
         "the best miner group's breakeven (else the floor would force miners to run at a loss). "

@@ -142,7 +142,8 @@ def settle_programs(sim: Simulation) -> ProgramOutcome:
                  ("4cp_hours_curtailing", hours_alert, 0.0, "h")]
         add("coincident_peak", float(saved), baseline_net=0.0, charge_usd=s_ours["charge_usd"],
             baseline_charge_usd=s_base["charge_usd"], hit_rate_pct=100 * hit_rate,
-            hours_curtailing=hours_alert, deployments=float(len(plan.fourcp_peaks)))
+            hours_curtailing=hours_alert, peaks_covered=s_ours["peaks_covered"],
+            deployments=float(sum(1 for e in plan.events if e.program == "coincident_peak")))
 
     for name in ("responsive_reserve", "ecrs", "ers"):
         prog = getattr(progs, name)

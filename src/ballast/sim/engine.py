@@ -3,6 +3,7 @@ baseline in the same call, then site physics (import, export, curtailment) per i
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
     ai = f["ai_load_mw"].to_numpy()
     ren = f["renewable_mw"].to_numpy()
     bounds = sorted({*range(0, n, chunk), *(b for b in (breaks or ()) if 0 < b < n), n})
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         if before_chunk is not None:
             before_chunk(start, miner_mw)
         run_ticks(time_s[start:stop], price[start:stop], hashprice[start:stop], ai[start:stop],
