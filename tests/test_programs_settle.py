@@ -1,0 +1,55 @@
+"""Settlement and the end-to-end runs: power credits, 4CP on 2024, Uri via the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.programs.settle import contract_settlement_usd, power_credits_usd
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(("import_mw", "price", "expect_usd"), [
+    (100.0, 9000.0, (9000 - 25) * 150 * 0.25),   # curtailed 150 MW of a 250 MW block at 9,000
+    (250.0, 9000.0, 0.0),                        # took the whole block: no credit
+    (300.0, 9000.0, 0.0),                        # above the block: bought at real time
+    (200.0, 10.0, (10 - 25) * 50 * 0.25),        # below the contract price: selling back loses
+])
+def test_power_credits_table(import_mw, price, expect_usd):
+    got = power_credits_usd(np.array([import_mw]), np.array([price]), 250.0, 25.0, 0.25)
+    assert got[0] == pytest.approx(expect_usd)
+
+
+def test_contract_settlement_is_rt_minus_contract_on_the_block():
+    got = contract_settlement_usd(np.array([9000.0, 10.0]), 250.0, 25.0, 0.25)
+    assert got.tolist() == pytest.approx([(9000 - 25) * 250 * 0.25, (10 - 25) * 250 * 0.25])
+
+
+def test_uri_scenario_runs_from_the_cli(tmp_path):
+    out = tmp_path / "uri"
+    result = runner.invoke(app, ["simulate", "uri_2021", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    k = doc["kpis"]
+    assert k["import_limit_exceeded_intervals"]["ballast"] == 0
+    # all miners off through EEA3: ~157 MW of miners (minus sleep power) off the grid
+    assert k["eea_mw_off_grid_mean"]["ballast"] > 150
+    assert k["eea_hours"]["ballast"] == pytest.approx(103.75)
+    assert k["power_credits_usd"]["delta"] > 1e8
+    assert doc["programs"]["responsive_reserve"]["shortfall_mwh"] == 0
+    events = (out / "program_events.csv").read_text()
+    assert "ufr_trip:step_loss_of_generation" in events and "eea3" in events
+    assert (out / "report.html").read_text().count("Grid programs") >= 1
+
+
+def test_2024_programs_example_settles_4cp():
+    result = runner.invoke(app, ["simulate", "west_texas_2024_programs", "--json"])
+    assert result.exit_code == 0, result.output
+    k = json.loads(result.stdout)["kpis"]
+    assert k["4cp_peaks_covered"]["ballast"] == 4
+    assert k["4cp_hit_rate_pct"]["ballast"] == 100
+    assert k["4cp_transmission_charge_usd"]["delta"] < -5e6
+    assert k["import_limit_exceeded_intervals"]["ballast"] == 0
