@@ -44,7 +44,7 @@ def test_relay_table(series, delay, expect):
 def test_bundled_file_is_the_generator_output():
     frame = synthetic_events_frame()
     for shape in SHAPES:
-        t, f = load_frequency_shape(shape)
+        _t, f = load_frequency_shape(shape)
         np.testing.assert_allclose(f, frame.loc[frame["shape"] == shape, "frequency_hz"])
         assert f[0] == 60.0 and f.min() > 59.0
 

@@ -48,7 +48,7 @@ def at(k):
 
 
 def test_eea_takes_every_miner_off_in_its_window_only():
-    plan, f, _ = run({"emergency": {"windows": [{"start": at(4), "end": at(8), "level": 3}]}},
+    _plan, f, _ = run({"emergency": {"windows": [{"start": at(4), "end": at(8), "level": 3}]}},
                      np.full(12, 20.0))
     sleep_mw = 10_000 * 25 / 1e6
     assert np.allclose(f["miner_mw"].iloc[4:8], sleep_mw)
@@ -166,7 +166,7 @@ def test_reserve_and_limit_are_never_both_broken(limit_mw, count, rrs_mw, ecrs_m
                  {"at": at(trip_k), "shape": "step_loss_of_generation"}]},
              "ecrs": {"offer_mw": ecrs_mw}}
     ai_mw = np.array(ai[:n])
-    plan, f, cfg = run(progs, ai_mw, price=np.array(prices[:n]), limit_mw=limit_mw, count=count)
+    plan, f, _cfg = run(progs, ai_mw, price=np.array(prices[:n]), limit_mw=limit_mw, count=count)
     miner = f["miner_mw"].to_numpy()
     sleep_mw = plan.sleep_floor_mw
     total_sold = plan.reserve_sold_mw["responsive_reserve"] + plan.reserve_sold_mw["ecrs"]
