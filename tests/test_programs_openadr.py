@@ -1,0 +1,146 @@
+"""Our VEN against openleadr's own VTN (OpenADRServer) started here on 127.0.0.1: real HTTP,
+real OpenADR 2.0b XML. Registration, events of three signal kinds, opt in/out by site policy,
+the caps handed to the controller, and telemetry reports arriving at the VTN."""
+
+import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.programs.openadr.ven import BallastVen, VenPolicy, cap_at, event_to_commands
+from ballast.scenario import parse_scenario
+
+MINER_MW = 50.0
+SITE_MW = 180.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def interval(start, minutes, payload):
+    return [{"dtstart": start, "duration": timedelta(minutes=minutes), "signal_payload": payload}]
+
+
+# (signal_name, signal_type, payload, starts_in, expected opt, expected cap [MW])
+CASES = [
+    ("simple", "level", 2, timedelta(minutes=5), "optIn", 0.0),            # level 2: all off
+    ("simple", "level", 1, timedelta(minutes=6), "optIn", MINER_MW * 0.5),
+    ("ELECTRICITY_PRICE", "price", 0.25, timedelta(minutes=7), "optIn", 0.0),  # 250 USD/MWh
+    ("ELECTRICITY_PRICE", "price", 0.03, timedelta(minutes=8), "optIn", np.inf),  # 30 USD/MWh
+    ("LOAD_DISPATCH", "delta", -5000, timedelta(minutes=9), "optIn", MINER_MW - 5.0),  # -5,000 kW
+    ("LOAD_DISPATCH", "setpoint", 20_000, timedelta(minutes=10), "optIn", 20.0),  # 20,000 kW
+    ("LOAD_DISPATCH", "multiplier", 0.5, timedelta(minutes=11), "optOut", None),  # not offered
+    ("simple", "level", 1, timedelta(seconds=5), "optOut", None),          # notice < 60 s
+]
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_against_openleadr_vtn():
+    from openleadr import OpenADRServer
+
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    registered = loop.create_future()
+    reports: list[tuple[str, float]] = []
+    got_reports = asyncio.Event()
+    answers: dict[str, asyncio.Future] = {}
+
+    def on_create_party_registration(info):
+        if not registered.done():
+            registered.set_result(info["ven_name"])
+        return "ven-ballast", "reg-1"
+
+    async def on_register_report(ven_id, resource_id, measurement, unit, scale,
+                                 min_sampling_interval, max_sampling_interval):
+        async def receive(data):
+            reports.extend((resource_id, value) for _, value in data)
+            if {r for r, _ in reports} >= {"site", "miners"}:
+                got_reports.set()
+        return receive, min_sampling_interval
+
+    server = OpenADRServer(vtn_id="BALLAST-TEST-VTN", http_host="127.0.0.1", http_port=port,
+                           requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
+                           ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus",
+                                                      "fingerprint": None,
+                                                      "registration_id": "reg-1"})
+    server.add_handler("on_create_party_registration", on_create_party_registration)
+    server.add_handler("on_register_report", on_register_report)
+    await server.run_async()
+    received = []
+    ven = BallastVen("campus", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+                     VenPolicy(min_notice_s=60),
+                     telemetry=lambda: {"site_import_mw": SITE_MW, "miner_mw": MINER_MW},
+                     on_command=received.append, report_period_s=1)
+    try:
+        await ven.start()
+        assert await asyncio.wait_for(registered, 20) == "campus"
+        now = datetime.now(UTC)
+        ids = []
+        for name, kind, payload, starts_in, _, _ in CASES:
+            fut = loop.create_future()
+
+            def done(ven_id, event_id, opt_type, fut=fut):
+                fut.set_result(opt_type)
+            eid = server.add_event("ven-ballast", name, kind,
+                                   interval(now + starts_in, 30, payload), callback=done)
+            answers[eid] = fut
+            ids.append(eid)
+        opts = await asyncio.wait_for(asyncio.gather(*(answers[e] for e in ids)), 30)
+        assert opts == [c[4] for c in CASES], [(d.opt, d.reason) for d in ven.decisions]
+        for eid, (_, _, _, starts_in, _, cap) in zip(ids, CASES, strict=True):
+            mine = [c for c in ven.commands if c.event_id == eid]
+            if cap is None:
+                assert not mine
+                continue
+            (cmd,) = mine
+            assert cmd.cap_mw == pytest.approx(cap)
+            assert cmd.start_utc == pytest.approx(now + starts_in, abs=timedelta(seconds=1))
+            assert cmd.end_utc - cmd.start_utc == timedelta(minutes=30)
+        assert len(received) == sum(c[5] is not None for c in CASES)
+        # the controller obeys the cap in force during the price event (all miners off)
+        during = now + timedelta(minutes=7, seconds=30)
+        assert ven.cap_mw(during) == 0.0
+        cfg = ControllerConfig.from_scenario(parse_scenario({
+            "version": 1, "site": {"import_limit_mw": 300},
+            "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": 15_000}],
+            "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+            "run": {"start": "2024-01-01T00:00Z", "end": "2024-01-02T00:00Z"}}))
+        state = ControllerState.initial(cfg, during.timestamp())
+        d = step(cfg, state, Snapshot(during.timestamp(), 20.0, 60.0, 130.0,
+                                      cap_mw=ven.cap_mw(during)))
+        assert d.running.sum() == 0 and d.binding_rule == "obligation_cap"
+        # telemetry reached the VTN in OpenADR reports
+        await asyncio.wait_for(got_reports.wait(), 20)
+        assert ("site", SITE_MW) in reports and ("miners", MINER_MW) in reports
+    finally:
+        await ven.stop()
+        await server.stop()
+
+
+@pytest.mark.parametrize(("status", "policy", "opt", "n"), [
+    ("far", VenPolicy(), "optIn", 1),
+    ("cancelled", VenPolicy(), "optIn", 0),
+    ("far", VenPolicy(max_reduction_mw=20.0), "optOut", 0),  # asks 40 - 12 = 28 MW
+    ("far", VenPolicy(accept_signals=frozenset({"SIMPLE"})), "optOut", 0),
+])
+def test_event_conversion_without_a_server(status, policy, opt, n):
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    event = {"event_descriptor": {"event_id": "e1", "event_status": status},
+             "active_period": {"dtstart": now + timedelta(hours=1)},
+             "event_signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": "setpoint",
+                                "measurement": {"unit": "W", "scale": "M"},
+                                "intervals": interval(now + timedelta(hours=1), 60, 12.0)}]}
+    decision = event_to_commands(event, policy, 40.0, now)
+    assert decision.opt == opt and len(decision.commands) == n
+    if n:
+        assert decision.commands[0].cap_mw == 12.0  # MW from the signal's own unit
+        assert cap_at(list(decision.commands), now + timedelta(minutes=90)) == 12.0
+        assert cap_at(list(decision.commands), now) == float("inf")
