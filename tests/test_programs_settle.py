@@ -53,3 +53,19 @@ def test_2024_programs_example_settles_4cp():
     assert k["4cp_hit_rate_pct"]["ballast"] == 100
     assert k["4cp_transmission_charge_usd"]["delta"] < -5e6
     assert k["import_limit_exceeded_intervals"]["ballast"] == 0
+
+
+def test_fourcp_cli_lists_2024_peaks_and_hits():
+    result = runner.invoke(app, ["programs", "fourcp", "--year", "2024", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [p["month"] for p in doc["peaks"]] == [6, 7, 8, 9]
+    assert doc["peaks"][2]["peak_hour_start_utc"] == "2024-08-20T22:00:00+00:00"
+    hours = [r["hours_alerting"] for r in doc["alert"]]
+    assert hours == sorted(hours, reverse=True)  # a higher threshold alerts less
+
+
+def test_fourcp_cli_names_a_year_without_data():
+    result = runner.invoke(app, ["programs", "fourcp", "--year", "2019"])
+    assert result.exit_code == 2
+    assert "no June-September data for 2019" in result.output

@@ -180,5 +180,10 @@ def market(
     console.print(t)
 
 
+from ballast.programs.cli import app as programs_app  # noqa: E402  (grid programs sub-app)
+
+app.add_typer(programs_app, name="programs")
+
+
 def main() -> None:  # pragma: no cover
     app()
