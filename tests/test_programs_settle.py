@@ -69,3 +69,16 @@ def test_fourcp_cli_names_a_year_without_data():
     result = runner.invoke(app, ["programs", "fourcp", "--year", "2019"])
     assert result.exit_code == 2
     assert "no June-September data for 2019" in result.output
+
+
+def test_4cp_load_file_not_covering_the_summer_is_named(tmp_path, scenario_dict):
+    import yaml
+
+    scenario_dict["run"] = {"start": "2024-07-01T00:00:00Z", "end": "2024-07-03T00:00:00Z"}
+    scenario_dict["programs"] = {"coincident_peak": {
+        "load_source": "bundled:ercot_system_hourly_2021"}}  # 2021 cannot alert in 2024
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2
+    assert "programs.coincident_peak.load_source" in result.output

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
 from ballast.programs import fourcp
 from ballast.programs.frequency import load_frequency_shape, ufr_trip_time_s
@@ -180,6 +181,13 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         fourcp_hourly = fourcp.fourcp_alert_hourly(
             load, cp.months, tz, cp.window_start_hour_local, cp.window_end_hour_local,
             cp.threshold_share, cp.prior_year_floor_share)
+        local = index.tz_convert(tz)
+        needed = index[np.isin(local.month, cp.months)]
+        if len(needed) and (needed[0] < load.index[0] + pd.Timedelta("2h")
+                            or needed[-1] >= load.index[-1] + pd.Timedelta("1h")):
+            raise DataError(f"programs.coincident_peak.load_source ({cp.load_source})",
+                            f"covers {load.index[0]} to {load.index[-1]}, but the run has 4CP "
+                            f"months from {needed[0]} to {needed[-1]}")
         fourcp_alert = fourcp.alert_on_index(fourcp_hourly["alert"], index)
         fourcp_peaks = fourcp.find_monthly_peaks(load, cp.months, tz)
         cap = np.where(fourcp_alert, cp.curtail_to_mw, np.inf)
