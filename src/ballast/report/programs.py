@@ -48,11 +48,13 @@ def program_figure(results) -> go.Figure:
     price = price.resample(step).mean() if step else price
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=theirs.index, y=theirs, name="Baseline miners",
-                             line={"color": ASSET_COLOURS["baseline"], "width": 1}))
+                             line={"color": ASSET_COLOURS["baseline"], "width": 1.5,
+                                   "dash": "dash"}))
     fig.add_trace(go.Scatter(x=ours.index, y=ours, name="Ballast miners",
                              line={"color": "#15803d", "width": 1.4}))
     fig.add_trace(go.Scatter(x=price.index, y=price, name="Real-time price", yaxis="y2",
-                             line={"color": ASSET_COLOURS["price"], "width": 0.8}, opacity=0.5))
+                             line={"color": ASSET_COLOURS["hashprice"], "width": 0.8},
+                             opacity=0.6))
     ev = results.programs.events
     shown = set()
     for _, row in ev[ev["opted_in"].astype(bool)].iterrows():
