@@ -112,7 +112,7 @@ def test_ufr_trip_drops_the_sold_reserve_and_logs_it():
     assert trip.kind == "ufr_trip:step_loss_of_generation" and trip.commit_mw == 15.0
     assert trip.signal_time_utc == pd.Timestamp(at(6)) + pd.Timedelta(seconds=5.8)
     assert f["miner_mw"].iloc[trip.start_tick:trip.end_tick].max() <= trip.reference_mw - 15.0
-    assert trip.end_tick - trip.start_tick == 4  # held 60 min by default
+    assert trip.end_tick - trip.start_tick == 5  # 60 min from 5.8 s in: through the 5th interval
 
 
 @pytest.mark.parametrize("program", ["ecrs", "ers"])

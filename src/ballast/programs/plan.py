@@ -242,9 +242,8 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         a = _tick(index, at)
         if a >= n or at < index[0]:
             return
-        b = _window_ticks(index, at + pd.Timedelta(minutes=minutes),
-                          at + pd.Timedelta(minutes=minutes))[0]
-        b = max(b, a + 1)
+        # held through the interval containing the end (rounded up: an obligation runs long)
+        b = max(_window_ticks(index, at, at + pd.Timedelta(minutes=minutes))[1], a + 1)
         commit = float(sold[name][a])
         pe = ProgramEvent(name, kind, at, a, b, commit_mw=commit, response_minutes=response_min)
         if commit <= 0:
