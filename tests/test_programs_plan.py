@@ -47,13 +47,18 @@ def at(k):
     return (START + k * pd.Timedelta("15min")).isoformat()
 
 
-def test_eea_takes_every_miner_off_in_its_window_only():
-    _plan, f, _ = run({"emergency": {"windows": [{"start": at(4), "end": at(8), "level": 3}]}},
+@pytest.mark.parametrize(("level", "curtail_at_level", "off"), [
+    (3, 1, True), (1, 1, True), (2, 3, False),  # site policy: act only from EEA3
+])
+def test_eea_takes_every_miner_off_in_its_window_only(level, curtail_at_level, off):
+    window = {"start": at(4), "end": at(8), "level": level}
+    plan, f, _ = run({"emergency": {"curtail_at_level": curtail_at_level, "windows": [window]}},
                      np.full(12, 20.0))
     sleep_mw = 10_000 * 25 / 1e6
-    assert np.allclose(f["miner_mw"].iloc[4:8], sleep_mw)
+    assert np.allclose(f["miner_mw"].iloc[4:8], sleep_mw) == off
     assert f["miner_mw"].iloc[:4].min() > 30 and f["miner_mw"].iloc[8:].min() > 30
-    assert (f["binding_rule"].iloc[4:8] == "obligation_cap").all()
+    assert (f["binding_rule"].iloc[4:8] == "obligation_cap").all() == off
+    assert plan.events[0].opted_in == off
 
 
 @pytest.mark.parametrize(("event", "policy", "expect_drop_mw"), [
@@ -182,3 +187,4 @@ def test_reserve_and_limit_are_never_both_broken(limit_mw, count, rrs_mw, ecrs_m
     assert not over_limit.any()  # the limit always holds
     assert not (over_limit & short).any()
     assert not short.any()  # and the sold reserve is running, ready to drop
+    assert (miner <= np.maximum(plan.cap_mw, sleep_mw) + 1e-9).all()  # every cap obeyed
