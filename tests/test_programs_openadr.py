@@ -144,3 +144,16 @@ def test_event_conversion_without_a_server(status, policy, opt, n):
         assert decision.commands[0].cap_mw == 12.0  # MW from the signal's own unit
         assert cap_at(list(decision.commands), now + timedelta(minutes=90)) == 12.0
         assert cap_at(list(decision.commands), now) == float("inf")
+
+
+@pytest.mark.parametrize(("accepted_before", "opt"), [(False, "optOut"), (True, "optIn")])
+def test_short_notice_declined_unless_an_update_of_an_accepted_event(accepted_before, opt):
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    start = now - timedelta(minutes=5)  # already running
+    event = {"event_descriptor": {"event_id": "e2", "event_status": "active"},
+             "active_period": {"dtstart": start},
+             "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
+                                "intervals": interval(start, 60, 1)}]}
+    decision = event_to_commands(event, VenPolicy(min_notice_s=600), 40.0, now,
+                                 accepted_before=accepted_before)
+    assert decision.opt == opt

@@ -77,8 +77,11 @@ def _signals(event: dict) -> list[dict]:
 
 
 def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
-                      now_utc: datetime) -> EventDecision:
-    """Opt in or out of an openleadr event dict and convert its intervals to caps [MW]."""
+                      now_utc: datetime, accepted_before: bool = False) -> EventDecision:
+    """Opt in or out of an openleadr event dict and convert its intervals to caps [MW].
+
+    ``accepted_before``: an update of an event the site already opted into is not re-judged on
+    notice (it may be running already)."""
     eid = event["event_descriptor"]["event_id"]
     status = event["event_descriptor"].get("event_status")
     if status == "cancelled":
@@ -86,7 +89,7 @@ def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
     commands: list[DrCommand] = []
     start0 = event["active_period"]["dtstart"]
     notice_s = (start0 - now_utc).total_seconds()
-    if notice_s < policy.min_notice_s and status != "active":
+    if notice_s < policy.min_notice_s and not accepted_before:
         return EventDecision(eid, "optOut", f"notice {notice_s:.0f} s < policy "
                              f"{policy.min_notice_s:.0f} s")
     for sig in _signals(event):
@@ -159,7 +162,10 @@ class BallastVen:
         return float(self.telemetry()[key])
 
     async def _on_event(self, event: dict) -> str:
-        decision = event_to_commands(event, self.policy, self._read("miner_mw"), self.clock())
+        eid = event["event_descriptor"]["event_id"]
+        before = any(d.event_id == eid and d.opt == "optIn" for d in self.decisions)
+        decision = event_to_commands(event, self.policy, self._read("miner_mw"), self.clock(),
+                                     accepted_before=before)
         self.decisions.append(decision)
         # an update replaces the event's earlier commands
         self.commands = [c for c in self.commands if c.event_id != decision.event_id]
