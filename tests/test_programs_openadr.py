@@ -79,6 +79,8 @@ async def test_ven_against_openleadr_vtn():
                      VenPolicy(min_notice_s=60),
                      telemetry=lambda: {"site_import_mw": SITE_MW, "miner_mw": MINER_MW},
                      on_command=received.append, report_period_s=1)
+    cancelled = asyncio.Event()
+    ven.on_decision = lambda d: cancelled.set() if d.reason == "cancelled by the VTN" else None
     try:
         await ven.start()
         assert await asyncio.wait_for(registered, 20) == "campus"
@@ -117,6 +119,13 @@ async def test_ven_against_openleadr_vtn():
         d = step(cfg, state, Snapshot(during.timestamp(), 20.0, 60.0, 130.0,
                                       cap_mw=ven.cap_mw(during)))
         assert d.running.sum() == 0 and d.binding_rule == "obligation_cap"
+        # the VTN cancels the high-price event: its cap (0 MW) goes, the others stay
+        late = now + timedelta(minutes=36, seconds=30)  # price (7-37), deltas (9-39, 10-40)
+        assert ven.cap_mw(late) == 0.0
+        server.cancel_event("ven-ballast", ids[2])
+        await asyncio.wait_for(cancelled.wait(), 20)
+        assert not [c for c in ven.commands if c.event_id == ids[2]]
+        assert ven.cap_mw(late) == pytest.approx(20.0)  # the 20 MW setpoint now binds
         # telemetry reached the VTN in OpenADR reports
         await asyncio.wait_for(got_reports.wait(), 20)
         assert ("site", SITE_MW) in reports and ("miners", MINER_MW) in reports

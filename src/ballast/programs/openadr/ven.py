@@ -138,6 +138,7 @@ class BallastVen:
     policy: VenPolicy
     telemetry: Callable[[], dict[str, float]]
     on_command: Callable[[DrCommand], None] | None = None
+    on_decision: Callable[[EventDecision], None] | None = None  # every opt in/out, for the log
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     report_period_s: float = 10.0
     decisions: list[EventDecision] = field(default_factory=list)
@@ -175,6 +176,8 @@ class BallastVen:
                 if self.on_command is not None:
                     self.on_command(cmd)
         log.info("OpenADR event %s: %s %s", decision.event_id, decision.opt, decision.reason)
+        if self.on_decision is not None:
+            self.on_decision(decision)
         return decision.opt
 
     def cap_mw(self, when_utc: datetime | None = None) -> float:
