@@ -82,3 +82,22 @@ def test_4cp_load_file_not_covering_the_summer_is_named(tmp_path, scenario_dict)
     result = runner.invoke(app, ["simulate", str(path)])
     assert result.exit_code == 2
     assert "programs.coincident_peak.load_source" in result.output
+
+
+@pytest.mark.parametrize(("programs", "cash_positive"), [
+    ({}, False),
+    ({"emergency": {}}, False),
+    ({"demand_response": {}}, False),
+    ({"ecrs": {"offer_mw": 5}}, True),  # availability paid where the miners hold it
+])
+def test_sparse_programs_settle_and_render(tmp_path, scenario_dict, programs, cash_positive):
+    from ballast.report.html import write_report
+    from ballast.scenario import parse_scenario
+    from ballast.sim import Results, simulate
+
+    scenario_dict["programs"] = programs
+    results = Results.from_simulation(simulate(parse_scenario(scenario_dict)))
+    cash = results.kpis.loc["programs_cash_usd"]
+    assert (cash.ballast > 0) == cash_positive and cash.baseline == 0
+    html = write_report(results, tmp_path / "r.html").read_text()
+    assert "Grid programs" in html and "Program event log" in html
