@@ -148,7 +148,9 @@ def program_kpi_rows(program_kpis: pd.DataFrame, kpis: pd.DataFrame) -> pd.DataF
     out["delta"] = out["ballast"] - out["baseline"]
     cash = out.loc["programs_cash_usd"]
     margin = kpis.loc["net_margin_usd"]
-    out.loc["net_margin_with_programs_usd"] = {
-        "ballast": margin.ballast + cash.ballast, "baseline": margin.baseline + cash.baseline,
-        "delta": margin.ballast + cash.ballast - margin.baseline - cash.baseline, "unit": "USD"}
+    ours = float(margin.ballast + cash.ballast)
+    base = float(margin.baseline + cash.baseline)
+    row = pd.DataFrame({"ballast": [ours], "baseline": [base], "delta": [ours - base],
+                        "unit": ["USD"]}, index=["net_margin_with_programs_usd"])
+    out = pd.concat([out.astype({"ballast": float, "baseline": float, "delta": float}), row])
     return out[["ballast", "baseline", "delta", "unit"]]
