@@ -188,3 +188,23 @@ def test_reserve_and_limit_are_never_both_broken(limit_mw, count, rrs_mw, ecrs_m
     assert not (over_limit & short).any()
     assert not short.any()  # and the sold reserve is running, ready to drop
     assert (miner <= np.maximum(plan.cap_mw, sleep_mw) + 1e-9).all()  # every cap obeyed
+
+
+@pytest.mark.parametrize(("price", "shortfall_mw"), [
+    (20.0, 0.0),    # miners running: the 10 MW reduction is delivered
+    (900.0, 10.0),  # price already took them off: nothing left to reduce, all short
+])
+def test_dr_event_log_measures_achieved_reduction_and_shortfall(price, shortfall_mw):
+    from types import SimpleNamespace
+
+    from ballast.programs.settle import _event_rows
+
+    ev = {"name": "e", "start": at(4), "end": at(8), "target_mw": 10.0}
+    plan, f, _ = run({"demand_response": {"events": [ev]}}, np.full(12, 20.0),
+                     price=np.full(12, price))
+    rows = _event_rows(plan, SimpleNamespace(frame=f), SimpleNamespace(frame=f), 0.25)
+    (row,) = rows.to_dict("records")
+    assert row["signal_time_utc"] == pd.Timestamp(at(4))
+    assert row["shortfall_mw"] == pytest.approx(shortfall_mw, abs=S19J_MW)
+    assert row["achieved_reduction_mw"] == pytest.approx(10.0 - shortfall_mw, abs=S19J_MW)
+    assert row["command"].startswith("cap miners at")
