@@ -52,3 +52,27 @@ def test_bundled_file_is_the_generator_output():
 def test_unknown_shape_is_named():
     with pytest.raises(ValueError, match="unknown frequency shape 'x'"):
         frequency_shape_hz("x", np.zeros(2))
+
+
+def test_recorded_event_file_trips_the_relay(tmp_path):
+    from ballast.programs.frequency import read_frequency_event
+
+    path = tmp_path / "pmu.csv"
+    path.write_text("offset_s,frequency_hz\n0,60.0\n1,59.8\n2,59.65\n3,59.64\n4,59.9\n")
+    t, f = read_frequency_event("pmu.csv", tmp_path)
+    assert ufr_trip_time_s(t, f, 59.70, 0.5) == 3.0
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("t,frequency_hz\n0,60\n", "column 'offset_s'"),
+    ("offset_s,frequency_hz\n0,60\n1,0.2\n", "row 2): frequency 0.2 is not a grid frequency"),
+    ("offset_s,frequency_hz\n0,60\n0,59.9\n", "row 2): offsets must be numbers, increasing"),
+])
+def test_bad_recorded_event_names_file_column_row(tmp_path, body, message):
+    from ballast.data.errors import DataError
+    from ballast.programs.frequency import read_frequency_event
+
+    (tmp_path / "pmu.csv").write_text(body)
+    with pytest.raises(DataError, match=r"pmu\.csv.*" + message.replace("(", r"\(").replace(
+            ")", r"\)")):
+        read_frequency_event("pmu.csv", tmp_path)

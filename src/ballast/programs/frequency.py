@@ -94,3 +94,29 @@ def ufr_trip_time_s(t_s: np.ndarray, frequency_hz: np.ndarray, pickup_hz: float 
     ok = below & (t - run_start >= delay_s - 1e-9)
     hits = np.flatnonzero(ok)
     return float(t[hits[0]]) if hits.size else float("nan")
+
+
+def read_frequency_event(source: str, base_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """A recorded frequency event: (offset [s], frequency [Hz]) from a CSV/Parquet file with
+    columns ``offset_s`` and ``frequency_hz``; errors name the file, the column and the row."""
+    from ballast.data.errors import DataError
+    from ballast.data.loaders import read_table, resolve_source
+
+    frame = read_table(resolve_source(source, base_dir))
+    for col in ("offset_s", "frequency_hz"):
+        if col not in frame.columns:
+            raise DataError(source, f"missing column; columns are {list(frame.columns)}",
+                            column=col)
+    t = pd.to_numeric(frame["offset_s"], errors="coerce").to_numpy(dtype="float64")
+    f = pd.to_numeric(frame["frequency_hz"], errors="coerce").to_numpy(dtype="float64")
+    bad_f = ~((f > 45.0) & (f < 65.0))  # also catches NaN; a 60-Hz grid, not mHz or deviation
+    if bad_f.any():
+        row = int(np.argmax(bad_f))
+        raise DataError(source, f"frequency {frame['frequency_hz'].iloc[row]} is not a grid "
+                        "frequency in Hz (45-65)", row=row + 1, column="frequency_hz")
+    bad_t = ~np.isfinite(t) | (np.diff(t, prepend=-np.inf) <= 0)
+    if bad_t.any():
+        row = int(np.argmax(bad_t))
+        raise DataError(source, "offsets must be numbers, increasing", row=row + 1,
+                        column="offset_s")
+    return t, f

@@ -23,7 +23,11 @@ from ballast.control import ControllerConfig
 from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
 from ballast.programs import fourcp
-from ballast.programs.frequency import load_frequency_shape, ufr_trip_time_s
+from ballast.programs.frequency import (
+    load_frequency_shape,
+    read_frequency_event,
+    ufr_trip_time_s,
+)
 from ballast.programs.schema import Programs
 from ballast.scenario import Scenario
 from ballast.sim.inputs import SiteInputs
@@ -257,17 +261,18 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
     if progs.responsive_reserve is not None:
         rrs = progs.responsive_reserve
         for fe in rrs.frequency_events:
-            t_s, f_hz = load_frequency_shape(fe.shape)
+            t_s, f_hz = (load_frequency_shape(fe.shape) if fe.shape is not None
+                         else read_frequency_event(fe.source, base_dir))
             trip = ufr_trip_time_s(t_s, f_hz, rrs.trip_hz, rrs.relay_delay_s)
             at = pd.Timestamp(fe.at).tz_convert("UTC")
             if np.isnan(trip):
                 a = _tick(index, at)
                 events.append(ProgramEvent("responsive_reserve", "frequency_event", at, a, a,
                                            opted_in=False,
-                                           reason=f"{fe.shape}: nadir {f_hz.min():.2f} Hz, "
+                                           reason=f"{fe.label}: nadir {f_hz.min():.2f} Hz, "
                                            f"no trip (pickup {rrs.trip_hz} Hz)"))
                 continue
-            deploy("responsive_reserve", f"ufr_trip:{fe.shape}", at + pd.Timedelta(seconds=trip),
+            deploy("responsive_reserve", f"ufr_trip:{fe.label}", at + pd.Timedelta(seconds=trip),
                    rrs.hold_minutes, trip / 60.0)
     for name in ("ecrs", "ers"):
         prog = getattr(progs, name)

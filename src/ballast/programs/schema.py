@@ -72,16 +72,25 @@ class CoincidentPeak(_Strict):
 
 
 class FrequencyEvent(_Strict):
-    """A (synthetic) frequency excursion starting at ``at``; shapes in programs/frequency.py."""
+    """A frequency excursion starting at ``at``: a bundled synthetic shape (programs/frequency.py)
+    or your own recording (CSV/Parquet with ``offset_s`` [s from ``at``] and ``frequency_hz``)."""
 
     at: datetime = Field(description="Event start (ISO-8601 with offset).")
-    shape: Literal["step_loss_of_generation", "slow_decline", "shallow_dip"] = Field(
-        description="Bundled synthetic shape (SOURCES.md §D: no measured frequency data).")
+    shape: Literal["step_loss_of_generation", "slow_decline", "shallow_dip"] | None = Field(
+        None, description="Bundled synthetic shape (SOURCES.md §D: no measured frequency data).")
+    source: str | None = Field(None, description="Recorded event file (relative to the scenario) "
+                               "with columns offset_s and frequency_hz; instead of shape.")
 
     @model_validator(mode="after")
     def _tz(self):
         _aware(self.at)
+        if (self.shape is None) == (self.source is None):
+            raise ValueError("give exactly one of shape or source")
         return self
+
+    @property
+    def label(self) -> str:
+        return self.shape or f"file:{self.source}"
 
 
 class ResponsiveReserve(_Strict):
