@@ -160,16 +160,20 @@ def test_offer_larger_than_the_fleet_is_rejected_with_the_field():
        rrs_mw=st.floats(0.5, 40), ecrs_mw=st.floats(0.5, 30),
        ai=st.lists(st.floats(0, 160), min_size=8, max_size=24),
        prices=st.lists(st.floats(-50, 150), min_size=8, max_size=24),  # breakeven ~66
-       trip_k=st.integers(1, 7))
+       trip_k=st.integers(1, 7), eea_k=st.integers(0, 7), dr_k=st.integers(0, 7),
+       dr_mw=st.floats(0.5, 50))
 def test_reserve_and_limit_are_never_both_broken(limit_mw, count, rrs_mw, ecrs_mw, ai, prices,
-                                                 trip_k):
+                                                 trip_k, eea_k, dr_k, dr_mw):
     n = min(len(ai), len(prices))
     fleet_mw = count * S19J_MW
     if rrs_mw + ecrs_mw > fleet_mw:
         rrs_mw, ecrs_mw = fleet_mw / 2, fleet_mw / 4
     progs = {"responsive_reserve": {"offer_mw": rrs_mw, "frequency_events": [
                  {"at": at(trip_k), "shape": "step_loss_of_generation"}]},
-             "ecrs": {"offer_mw": ecrs_mw}}
+             "ecrs": {"offer_mw": ecrs_mw},
+             "emergency": {"windows": [{"start": at(eea_k), "end": at(eea_k + 2)}]},
+             "demand_response": {"events": [{"start": at(dr_k), "end": at(dr_k + 3),
+                                             "target_mw": dr_mw}]}}
     ai_mw = np.array(ai[:n])
     plan, f, _cfg = run(progs, ai_mw, price=np.array(prices[:n]), limit_mw=limit_mw, count=count)
     miner = f["miner_mw"].to_numpy()
@@ -177,10 +181,11 @@ def test_reserve_and_limit_are_never_both_broken(limit_mw, count, rrs_mw, ecrs_m
     total_sold = plan.reserve_sold_mw["responsive_reserve"] + plan.reserve_sold_mw["ecrs"]
     # a reserve is never sold without the headroom for it
     assert (total_sold <= plan.headroom_mw + 1e-9).all()
-    deployed = np.zeros(n, dtype=bool)
+    deployed = np.zeros(n, dtype=bool)  # reserve deployed, or a cap that outranks the floor
     for ev in plan.events:
         if ev.opted_in:
             deployed[ev.start_tick:ev.end_tick] = True
+    assert (total_sold[deployed & np.isfinite(plan.fixed_caps_mw["emergency"])] == 0).all()
     feasible = ai_mw + sleep_mw <= limit_mw
     over_limit = (ai_mw + miner > limit_mw + 1e-6) & feasible
     short = (miner < sleep_mw + total_sold - 1e-6) & ~deployed
