@@ -52,6 +52,8 @@ def test_2024_programs_example_settles_4cp():
     assert k["4cp_peaks_covered"]["ballast"] == 4
     assert k["4cp_hit_rate_pct"]["ballast"] == 100
     assert k["4cp_transmission_charge_usd"]["delta"] < -5e6
+    # answering the programs is worth more than the mining it gives up
+    assert k["programs_value_usd"]["ballast"] > 0
     assert k["import_limit_exceeded_intervals"]["ballast"] == 0
 
 
@@ -99,5 +101,8 @@ def test_sparse_programs_settle_and_render(tmp_path, scenario_dict, programs, ca
     results = Results.from_simulation(simulate(parse_scenario(scenario_dict)))
     cash = results.kpis.loc["programs_cash_usd"]
     assert (cash.ballast > 0) == cash_positive and cash.baseline == 0
+    value = results.kpis.loc["programs_value_usd", "ballast"]
+    if not cash_positive:  # nothing offered or nothing happened: identical to no programs
+        assert value == 0.0
     html = write_report(results, tmp_path / "r.html").read_text()
     assert "Grid programs" in html and "Program event log" in html

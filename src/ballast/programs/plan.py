@@ -73,6 +73,7 @@ class ProgramPlan:
     fourcp_alert: np.ndarray | None = None
     fourcp_peaks: pd.DataFrame | None = None
     fourcp_hourly: pd.DataFrame | None = None
+    no_programs_run: object | None = None  # RunSeries of the controller without programs
 
     @property
     def breaks(self) -> list[int]:

@@ -17,7 +17,7 @@ import pandas as pd
 from ballast.programs import fourcp
 from ballast.programs.plan import ProgramPlan
 from ballast.sim.engine import RunSeries, Simulation
-from ballast.sim.kpis import step_hours
+from ballast.sim.kpis import interval_money, step_hours
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
                  "opted_in", "reason", "committed_mw", "reference_mw", "achieved_reduction_mw",
@@ -86,6 +86,30 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
                                                                         dt_h * 60.0)
         rows.append(row)
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+def _value_vs_no_programs(sim: Simulation, cash_usd: float) -> float:
+    """What answering the programs is worth [USD]: margin plus program cash of the Ballast run,
+    minus the same for the controller answering none (which still pays its own 4CP charge and
+    settles the same contract)."""
+    plan: ProgramPlan = sim.programs
+    progs = sim.scenario.programs
+    idx = sim.inputs.index
+    other: RunSeries = plan.no_programs_run
+    ours = interval_money(sim.ballast, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
+    theirs = interval_money(other, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
+    cash_other = 0.0
+    if progs.price_response is not None:
+        pr = progs.price_response
+        cash_other += float(contract_settlement_usd(
+            sim.inputs.frame["price_usd_per_mwh"].to_numpy(), pr.contract_mw,
+            pr.contract_price_usd_per_mwh, step_hours(idx)).sum())
+    if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
+        _, s_other = fourcp.settle_fourcp(other.frame["import_mw"], plan.fourcp_peaks,
+                                          pd.Series(False, index=idx),
+                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
+        cash_other -= s_other["charge_usd"]
+    return float(ours.sum() + cash_usd - theirs.sum() - cash_other)
 
 
 def settle_programs(sim: Simulation) -> ProgramOutcome:
@@ -206,5 +230,7 @@ def settle_programs(sim: Simulation) -> ProgramOutcome:
         total += settle
         total_b += settle
     kpis.append(("programs_cash_usd", total, total_b, "USD"))
+    if plan.no_programs_run is not None:
+        kpis.append(("programs_value_usd", _value_vs_no_programs(sim, total), 0.0, "USD"))
     frame = pd.DataFrame(kpis, columns=["kpi", "ballast", "baseline", "unit"]).set_index("kpi")
     return ProgramOutcome(summary=table, kpis=frame, events=events, fourcp_peaks=peaks_table)

@@ -132,6 +132,8 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
         ballast = run_policy(config, inputs, "ballast", cap_mw=plan.cap_mw,
                              floor_mw=plan.floor_mw, progress=half(0), breaks=plan.breaks,
                              before_chunk=plan.on_chunk)
+        # the same controller answering no programs: what the programs are worth, net
+        plan.no_programs_run = run_policy(config, inputs, "ballast_no_programs")
     else:
         ballast = run_policy(config, inputs, "ballast", progress=half(0))
     baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
