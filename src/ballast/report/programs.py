@@ -119,5 +119,11 @@ def program_sections(results) -> list[tuple[str, str]]:
                                           config={"displaylogo": False})
     note = ("<p class='note'>Frequency events are SYNTHETIC shapes (no measured ERCOT frequency "
             "data); ancillary-service prices are scenario assumptions.</p>")
-    return [("Grid programs", program_table_html(out.summary) + fig + fourcp_html(
+    lead = ""
+    if "programs_value_usd" in results.kpis.index:
+        value = float(results.kpis.loc["programs_value_usd", "ballast"])
+        lead = (f"<p>Answering these programs is worth <b>{value:,.0f} USD</b> against the same "
+                "controller answering none (its mining margin, its own 4CP charge and the same "
+                "contract included).</p>")
+    return [("Grid programs", lead + program_table_html(out.summary) + fig + fourcp_html(
         out.fourcp_peaks) + note), ("Program event log", event_log_html(out.events))]
