@@ -84,8 +84,9 @@ class ProgramPlan:
         for ev in self.events:
             if ev.start_tick != start or not ev.needs_break:
                 continue
-            ref = float(miner_mw[start - 1]) if start > 0 else float(
-                np.nanmin([self.headroom_mw[0] + self.sleep_floor_mw, np.inf]))
+            # last measured miner power; at tick 0 (nothing measured) what the miners could draw
+            ref = (float(miner_mw[start - 1]) if start > 0
+                   else float(self.headroom_mw[0] + self.sleep_floor_mw))
             ev.reference_mw = ref
             if np.isnan(ev.fixed_cap_mw):
                 if not np.isnan(ev.reduction_share):
