@@ -213,3 +213,10 @@ def test_dr_event_log_measures_achieved_reduction_and_shortfall(price, shortfall
     assert row["shortfall_mw"] == pytest.approx(shortfall_mw, abs=S19J_MW)
     assert row["achieved_reduction_mw"] == pytest.approx(10.0 - shortfall_mw, abs=S19J_MW)
     assert row["command"].startswith("cap miners at")
+
+
+def test_event_at_the_first_tick_uses_what_the_miners_could_draw():
+    ev = {"name": "e", "start": at(0), "end": at(2), "target_mw": 10.0}
+    plan, f, _ = run({"demand_response": {"events": [ev]}}, np.full(6, 20.0))
+    assert plan.events[0].reference_mw == pytest.approx(FLEET_MW)  # nothing measured yet
+    assert f["miner_mw"].iloc[:2].to_numpy() == pytest.approx(FLEET_MW - 10.0, abs=S19J_MW)

@@ -69,6 +69,7 @@ class ProgramPlan:
     reserve_sold_mw: dict[str, np.ndarray]  # per reserve program, per tick
     headroom_mw: np.ndarray  # what reserves could be sold against, per tick
     sleep_floor_mw: float  # all miners asleep [MW]
+    max_draw_mw: np.ndarray  # most the miners could draw per tick (limit, AI, fleet, caps) [MW]
     events: list[ProgramEvent] = field(default_factory=list)
     fourcp_alert: np.ndarray | None = None
     fourcp_peaks: pd.DataFrame | None = None
@@ -85,8 +86,7 @@ class ProgramPlan:
             if ev.start_tick != start or not ev.needs_break:
                 continue
             # last measured miner power; at tick 0 (nothing measured) what the miners could draw
-            ref = (float(miner_mw[start - 1]) if start > 0
-                   else float(self.headroom_mw[0] + self.sleep_floor_mw))
+            ref = float(miner_mw[start - 1]) if start > 0 else float(self.max_draw_mw[0])
             ev.reference_mw = ref
             if np.isnan(ev.fixed_cap_mw):
                 if not np.isnan(ev.reduction_share):
@@ -232,6 +232,9 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
     headroom = reserve_headroom_mw(inputs.frame["ai_load_mw"].to_numpy(), index,
                                    config.import_limit_mw, config.import_margin_mw, fleet_run,
                                    sleep_floor, combined_fixed, step_mw)
+    max_draw = np.minimum.reduce([
+        config.import_limit_mw - config.import_margin_mw - inputs.frame["ai_load_mw"].to_numpy(),
+        np.full(n, fleet_run), combined_fixed]).clip(sleep_floor)
     headroom[dr_mask] = 0.0  # no reserve sold while a DR event holds the miners down
     if progs.reserve_only_when_economic and len(g.names):
         price = inputs.frame["price_usd_per_mwh"].to_numpy()
@@ -291,7 +294,8 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
 
     plan = ProgramPlan(index=index, cap_mw=combined_fixed.copy(), floor_mw=floor,
                        fixed_caps_mw=fixed, reserve_sold_mw=sold, headroom_mw=headroom,
-                       sleep_floor_mw=sleep_floor, events=sorted(events, key=lambda e: e.start_tick),
+                       sleep_floor_mw=sleep_floor, max_draw_mw=max_draw,
+                       events=sorted(events, key=lambda e: e.start_tick),
                        fourcp_alert=fourcp_alert, fourcp_peaks=fourcp_peaks,
                        fourcp_hourly=fourcp_hourly)
     return plan
