@@ -78,7 +78,7 @@ class Results:
                          "delta": clean(r.delta), "unit": r.unit}
                      for k, r in self.kpis.iterrows()},
             "events": len(self.events),
-            **({"programs": {p: {k: clean(v) for k, v in row.items()}
+            **({"programs": {p: {k: clean(v) for k, v in row.items() if clean(v) is not None}
                              for p, row in self.programs.summary.iterrows()},
                 "program_events": len(self.programs.events)} if self.programs is not None
                else {}),
