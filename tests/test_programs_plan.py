@@ -220,3 +220,18 @@ def test_event_at_the_first_tick_uses_what_the_miners_could_draw():
     plan, f, _ = run({"demand_response": {"events": [ev]}}, np.full(6, 20.0))
     assert plan.events[0].reference_mw == pytest.approx(FLEET_MW)  # nothing measured yet
     assert f["miner_mw"].iloc[:2].to_numpy() == pytest.approx(FLEET_MW - 10.0, abs=S19J_MW)
+
+
+@pytest.mark.parametrize(("programs", "message"), [
+    ({"demand_response": {"events": [{"start": at(1), "end": at(2)}]}},
+     "programs.demand_response.events.0: give exactly one of target_mw or reduction_pct"),
+    ({"emergency": {"windows": [{"start": at(3), "end": at(2)}]}},
+     "programs.emergency.windows.0: end must be after start"),
+    ({"responsive_reserve": {"offer_mw": 5, "frequency_events": [{"at": "2024-05-01T00:00"}]}},
+     "programs.responsive_reserve.frequency_events.0: times need a UTC offset"),
+    ({"ers": {"kind": "ERS-60", "offer_mw": 1}}, "programs.ers.kind"),
+    ({"ecrs": {"offer_mw": 1, "colour": "red"}}, "programs.ecrs.colour: Extra inputs"),
+])
+def test_bad_program_input_names_the_field(programs, message):
+    with pytest.raises(ScenarioError, match=message.replace(".", r"\.")):
+        scenario(4, programs)
