@@ -45,8 +45,9 @@ def test_uri_scenario_runs_from_the_cli(tmp_path):
     assert (out / "report.html").read_text().count("Grid programs") >= 1
 
 
-def test_2024_programs_example_settles_4cp():
-    result = runner.invoke(app, ["simulate", "west_texas_2024_programs", "--json"])
+def test_2024_programs_example_settles_4cp(tmp_path):
+    result = runner.invoke(app, ["simulate", "west_texas_2024_programs", "--json", "--out",
+                                 str(tmp_path)])
     assert result.exit_code == 0, result.output
     k = json.loads(result.stdout)["kpis"]
     assert k["4cp_peaks_covered"]["ballast"] == 4
@@ -54,6 +55,8 @@ def test_2024_programs_example_settles_4cp():
     assert k["4cp_transmission_charge_usd"]["delta"] < -5e6
     # answering the programs is worth more than the mining it gives up
     assert k["programs_value_usd"]["ballast"] > 0
+    assert "4CP: system load, the alert rule and the four peaks" in (
+        tmp_path / "report.html").read_text()
     assert k["import_limit_exceeded_intervals"]["ballast"] == 0
 
 

@@ -69,7 +69,8 @@ def fourcp_alert_hourly(load_mw: pd.Series, months=(6, 7, 8, 9), timezone: str =
     in_window = (np.isin(local.month, list(months)) & (local.hour >= window_start_hour_local)
                  & (local.hour < window_end_hour_local))
     alert = in_window & (forecast.to_numpy() >= threshold)
-    return pd.DataFrame({"forecast_mw": forecast.to_numpy(), "threshold_mw": threshold,
+    return pd.DataFrame({"load_mw": hourly.to_numpy(), "forecast_mw": forecast.to_numpy(),
+                         "threshold_mw": threshold,
                          "alert": np.nan_to_num(alert, nan=0).astype(bool)}, index=hourly.index)
 
 

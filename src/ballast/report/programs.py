@@ -76,6 +76,38 @@ def program_figure(results) -> go.Figure:
     return fig
 
 
+def fourcp_figure(results) -> go.Figure | None:
+    """ERCOT load over the run's 4CP months: the no-look-ahead threshold, the hours the rule
+    alerted (site curtailing) and the monthly peaks it had to catch."""
+    plan = results.simulation.programs
+    hourly, peaks = plan.fourcp_hourly, results.programs.fourcp_peaks
+    if hourly is None or peaks is None or peaks.empty:
+        return None
+    idx = results.simulation.inputs.index
+    h = hourly[(hourly.index >= idx[0]) & (hourly.index <= idx[-1])]
+    months = h.index.tz_convert(results.simulation.scenario.site.timezone).month
+    h = h[np.isin(months, results.simulation.scenario.programs.coincident_peak.months)]
+    alert = h[h["alert"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=h.index, y=h["load_mw"], name="ERCOT load (hourly)",
+                             line={"color": ASSET_COLOURS["import"], "width": 1}))
+    fig.add_trace(go.Scatter(x=h.index, y=h["threshold_mw"], name="alert threshold",
+                             line={"color": ASSET_COLOURS["baseline"], "width": 1,
+                                   "dash": "dot"}))
+    fig.add_trace(go.Scatter(x=alert.index, y=alert["load_mw"], mode="markers",
+                             name="hours curtailing", marker={"color": EVENT_COLOURS[
+                                 "coincident_peak"], "size": 4}))
+    fig.add_trace(go.Scatter(x=peaks["peak_hour_start_utc"], y=peaks["peak_load_mw"],
+                             mode="markers", name="monthly peak (4CP)",
+                             marker={"color": ASSET_COLOURS["limit"], "size": 12,
+                                     "symbol": "star"}))
+    fig.update_layout(title="4CP: system load, the alert rule and the four peaks", height=420,
+                      template="plotly_white", font={"family": FONT}, yaxis={"title": "MW"},
+                      legend={"orientation": "h", "y": -0.15}, hovermode="x unified",
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
 def fourcp_html(peaks: pd.DataFrame | None) -> str:
     if peaks is None or peaks.empty:
         return ""
@@ -125,5 +157,8 @@ def program_sections(results) -> list[tuple[str, str]]:
         lead = (f"<p>Answering these programs is worth <b>{value:,.0f} USD</b> against the same "
                 "controller answering none (its mining margin, its own 4CP charge and the same "
                 "contract included).</p>")
-    return [("Grid programs", lead + program_table_html(out.summary) + fig + fourcp_html(
+    cp_fig = fourcp_figure(results)
+    cp = "" if cp_fig is None else cp_fig.to_html(full_html=False, include_plotlyjs=False,
+                                                  config={"displaylogo": False})
+    return [("Grid programs", lead + program_table_html(out.summary) + fig + cp + fourcp_html(
         out.fourcp_peaks) + note), ("Program event log", event_log_html(out.events))]
