@@ -75,6 +75,8 @@ class ProgramPlan:
     fourcp_peaks: pd.DataFrame | None = None
     fourcp_hourly: pd.DataFrame | None = None
     no_programs_run: object | None = None  # RunSeries of the controller without programs
+    # replayed frequency events: (label, start, offsets [s], frequency [Hz], trip [s] or NaN)
+    frequency_traces: list[tuple] = field(default_factory=list)
 
     @property
     def breaks(self) -> list[int]:
@@ -263,6 +265,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
             floor_parts[name][a:b] = 0.0  # the deployed reserve no longer needs its floor
         events.append(pe)
 
+    traces: list[tuple] = []
     if progs.responsive_reserve is not None:
         rrs = progs.responsive_reserve
         for fe in rrs.frequency_events:
@@ -270,6 +273,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                          else read_frequency_event(fe.source, base_dir))
             trip = ufr_trip_time_s(t_s, f_hz, rrs.trip_hz, rrs.relay_delay_s)
             at = pd.Timestamp(fe.at).tz_convert("UTC")
+            traces.append((fe.label, at, t_s, f_hz, trip))
             if np.isnan(trip):
                 a = _tick(index, at)
                 events.append(ProgramEvent("responsive_reserve", "frequency_event", at, a, a,
@@ -297,5 +301,5 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                        sleep_floor_mw=sleep_floor, max_draw_mw=max_draw,
                        events=sorted(events, key=lambda e: e.start_tick),
                        fourcp_alert=fourcp_alert, fourcp_peaks=fourcp_peaks,
-                       fourcp_hourly=fourcp_hourly)
+                       fourcp_hourly=fourcp_hourly, frequency_traces=traces)
     return plan

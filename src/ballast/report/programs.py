@@ -108,6 +108,32 @@ def fourcp_figure(results) -> go.Figure | None:
     return fig
 
 
+def ufr_figure(results) -> go.Figure | None:
+    """Each replayed frequency event: frequency against time, the relay pickup and the trip."""
+    plan = results.simulation.programs
+    rrs = results.simulation.scenario.programs.responsive_reserve
+    if rrs is None or not plan.frequency_traces:
+        return None
+    fig = go.Figure()
+    palette = ("#7c3aed", "#0f766e", "#db2777", "#2563eb", "#b45309")
+    for i, (label, at, t_s, f_hz, trip_s) in enumerate(plan.frequency_traces):
+        colour = palette[i % len(palette)]
+        fig.add_trace(go.Scatter(x=t_s, y=f_hz, name=f"{at:%Y-%m-%d %H:%M} {label}",
+                                 line={"color": colour, "width": 1.2}))
+        if not np.isnan(trip_s):
+            fig.add_trace(go.Scatter(x=[trip_s], y=[rrs.trip_hz], mode="markers",
+                                     name=f"trip at {trip_s:.1f} s",
+                                     marker={"color": colour, "size": 10, "symbol": "x"}))
+    fig.add_hline(y=rrs.trip_hz, line={"color": ASSET_COLOURS["limit"], "dash": "dash"},
+                  annotation_text=f"UFR pickup {rrs.trip_hz} Hz", annotation_position="top right")
+    fig.update_layout(title="Frequency events replayed (SYNTHETIC shapes unless a file is given)",
+                      height=380, template="plotly_white", font={"family": FONT},
+                      xaxis={"title": "seconds after event start"}, yaxis={"title": "Hz"},
+                      legend={"orientation": "h", "y": -0.25},
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
 def fourcp_html(peaks: pd.DataFrame | None) -> str:
     if peaks is None or peaks.empty:
         return ""
@@ -157,8 +183,10 @@ def program_sections(results) -> list[tuple[str, str]]:
         lead = (f"<p>Answering these programs is worth <b>{value:,.0f} USD</b> against the same "
                 "controller answering none (its mining margin, its own 4CP charge and the same "
                 "contract included).</p>")
-    cp_fig = fourcp_figure(results)
-    cp = "" if cp_fig is None else cp_fig.to_html(full_html=False, include_plotlyjs=False,
-                                                  config={"displaylogo": False})
+    cp = ""
+    for extra in (fourcp_figure(results), ufr_figure(results)):
+        if extra is not None:
+            cp += extra.to_html(full_html=False, include_plotlyjs=False,
+                                config={"displaylogo": False})
     return [("Grid programs", lead + program_table_html(out.summary) + fig + cp + fourcp_html(
         out.fourcp_peaks) + note), ("Program event log", event_log_html(out.events))]
