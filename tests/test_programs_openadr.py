@@ -166,3 +166,90 @@ def test_short_notice_declined_unless_an_update_of_an_accepted_event(accepted_be
     decision = event_to_commands(event, VenPolicy(min_notice_s=600), 40.0, now,
                                  accepted_before=accepted_before)
     assert decision.opt == opt
+
+
+def _cert(cn, issuer=None, ca=False, san=()):
+    """A throw-away RSA certificate (signed by ``issuer`` = (cert, key), else self-signed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer[0].subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
+    return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
+
+
+def _write(folder, name, cert, key):
+    from cryptography.hazmat.primitives import serialization
+
+    crt, pem = folder / f"{name}.crt", folder / f"{name}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption()))
+    return str(crt), str(pem)
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_over_mutual_tls_with_signed_messages(tmp_path):
+    """As production VTNs run: HTTPS with client certificates, XML signatures checked by
+    certificate fingerprint on both sides."""
+    import ipaddress
+
+    from cryptography import x509
+    from openleadr import OpenADRServer
+    from openleadr.utils import certificate_fingerprint
+
+    ca = _cert("Ballast test CA", ca=True)
+    ca_file, _ = _write(tmp_path, "ca", *ca)
+    vtn_crt, vtn_key = _write(tmp_path, "vtn", *_cert(
+        "localhost", ca, san=(x509.DNSName("localhost"),
+                              x509.IPAddress(ipaddress.ip_address("127.0.0.1")))))
+    ven_crt, ven_key = _write(tmp_path, "ven", *_cert("campus", ca))
+    ven_fp = certificate_fingerprint((tmp_path / "ven.crt").read_text())
+    vtn_fp = certificate_fingerprint((tmp_path / "vtn.crt").read_text())
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    registered, answered = loop.create_future(), loop.create_future()
+
+    def on_create_party_registration(info):
+        if not registered.done():
+            registered.set_result(info["fingerprint"])
+        return "ven-tls", "reg-tls"
+
+    server = OpenADRServer(vtn_id="BALLAST-TLS-VTN", http_host="127.0.0.1", http_port=port,
+                           cert=vtn_crt, key=vtn_key, http_cert=vtn_crt, http_key=vtn_key,
+                           http_ca_file=ca_file, show_fingerprint=False,
+                           requested_poll_freq=timedelta(seconds=1),
+                           ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus",
+                                                      "fingerprint": ven_fp,
+                                                      "registration_id": "reg-tls"})
+    server.add_handler("on_create_party_registration", on_create_party_registration)
+    await server.run_async()
+    ven = BallastVen("campus", f"https://localhost:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
+                     telemetry=lambda: {"site_import_mw": SITE_MW, "miner_mw": MINER_MW},
+                     cert=ven_crt, key=ven_key, ca_file=ca_file, vtn_fingerprint=vtn_fp)
+    try:
+        await ven.start()
+        assert await asyncio.wait_for(registered, 20) == ven_fp  # the VTN saw our certificate
+        now = datetime.now(UTC)
+        server.add_event("ven-tls", "simple", "level",
+                         interval(now + timedelta(minutes=5), 15, 3),
+                         callback=lambda ven_id, event_id, opt_type: answered.set_result(opt_type))
+        assert await asyncio.wait_for(answered, 20) == "optIn"
+        (cmd,) = ven.commands
+        assert cmd.cap_mw == 0.0 and cmd.signal == "SIMPLE/level"
+    finally:
+        await ven.stop()
+        await server.stop()

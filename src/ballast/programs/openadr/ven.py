@@ -141,6 +141,12 @@ class BallastVen:
     on_decision: Callable[[EventDecision], None] | None = None  # every opt in/out, for the log
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     report_period_s: float = 10.0
+    # TLS and OpenADR message signing (production VTNs require them); paths to PEM files
+    cert: str | None = None
+    key: str | None = None
+    ca_file: str | None = None
+    vtn_fingerprint: str | None = None
+    passphrase: str | None = None
     decisions: list[EventDecision] = field(default_factory=list)
     commands: list[DrCommand] = field(default_factory=list)
     client: object = None
@@ -149,7 +155,9 @@ class BallastVen:
         from openleadr import OpenADRClient
 
         client = OpenADRClient(ven_name=self.ven_name, vtn_url=self.vtn_url,
-                               show_fingerprint=False)
+                               show_fingerprint=False, cert=self.cert, key=self.key,
+                               ca_file=self.ca_file, vtn_fingerprint=self.vtn_fingerprint,
+                               passphrase=self.passphrase)
         client.add_handler("on_event", self._on_event)
         client.add_handler("on_update_event", self._on_event)
         period = timedelta(seconds=self.report_period_s)
