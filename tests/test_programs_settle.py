@@ -56,6 +56,13 @@ def test_2024_programs_example_settles_4cp(tmp_path):
     assert k["4cp_transmission_charge_usd"]["delta"] < -5e6
     # answering the programs is worth more than the mining it gives up
     assert k["programs_value_usd"]["ballast"] > 0
+    # each program adds value on its own (against all the others without it)
+    for name in ("coincident_peak", "responsive_reserve", "ecrs", "demand_response"):
+        assert k[f"program_value_usd[{name}]"]["ballast"] > 0, name
+    # 4CP is worth less than its gross saving: Ballast without it already dodges some peaks on
+    # price, and alerts cost mining margin
+    assert k["program_value_usd[coincident_peak]"]["ballast"] < -k[
+        "4cp_transmission_charge_usd"]["delta"]
     assert "4CP: system load, the alert rule and the four peaks" in (
         tmp_path / "report.html").read_text()
     assert k["import_limit_exceeded_intervals"]["ballast"] == 0
@@ -105,6 +112,7 @@ def test_sparse_programs_settle_and_render(tmp_path, scenario_dict, programs, ca
     results = Results.from_simulation(simulate(parse_scenario(scenario_dict)))
     cash = results.kpis.loc["programs_cash_usd"]
     assert (cash.ballast > 0) == cash_positive and cash.baseline == 0
+    assert not any(k.startswith("program_value_usd[") for k in results.kpis.index)  # <2 rules
     value = results.kpis.loc["programs_value_usd", "ballast"]
     if not cash_positive:  # nothing offered or nothing happened: identical to no programs
         assert value == 0.0

@@ -77,6 +77,7 @@ class ProgramPlan:
     no_programs_run: object | None = None  # RunSeries of the controller without programs
     # replayed frequency events: (label, start, offsets [s], frequency [Hz], trip [s] or NaN)
     frequency_traces: list[tuple] = field(default_factory=list)
+    base_dir: Path | None = None  # where the scenario's relative file paths start
 
     @property
     def breaks(self) -> list[int]:
@@ -301,5 +302,6 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                        sleep_floor_mw=sleep_floor, max_draw_mw=max_draw,
                        events=sorted(events, key=lambda e: e.start_tick),
                        fourcp_alert=fourcp_alert, fourcp_peaks=fourcp_peaks,
-                       fourcp_hourly=fourcp_hourly, frequency_traces=traces)
+                       fourcp_hourly=fourcp_hourly, frequency_traces=traces,
+                       base_dir=base_dir)
     return plan

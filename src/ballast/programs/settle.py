@@ -9,7 +9,8 @@ its fixed-price contract.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -112,8 +113,48 @@ def _value_vs_no_programs(sim: Simulation, cash_usd: float) -> float:
     return float(ours.sum() + cash_usd - theirs.sum() - cash_other)
 
 
-def settle_programs(sim: Simulation) -> ProgramOutcome:
-    """Pay and score every program of ``sim.scenario.programs`` for both runs."""
+RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
+                 "emergency")
+
+
+def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
+    """Per program: what it adds [USD] = margin plus program cash with every program, minus the
+    same with that one program left out (one more controller run each). Leaving 4CP out does not
+    leave out the transmission charge: that site pays it on its own peak demand. Not additive:
+    programs compete for the same miners."""
+    from ballast.programs.plan import build_plan
+    from ballast.sim.engine import run_policy
+
+    plan: ProgramPlan = sim.programs
+    progs = sim.scenario.programs
+    offered = [p for p in RULE_PROGRAMS if getattr(progs, p) is not None]
+    if len(offered) < 2:  # one program: programs_value_usd already is its value
+        return {}
+    money = partial(interval_money, inputs=sim.inputs, config=sim.config, scenario=sim.scenario)
+    total = float(money(sim.ballast)["net_margin_usd"].sum()) + cash_usd
+    out = {}
+    for name in offered:
+        variant = sim.scenario.model_copy(update={"programs": progs.model_copy(
+            update={name: None})})
+        plan_v = build_plan(variant, sim.inputs, sim.config, plan.base_dir)
+        run_v = run_policy(sim.config, sim.inputs, f"ballast_without_{name}", cap_mw=plan_v.cap_mw,
+                           floor_mw=plan_v.floor_mw, breaks=plan_v.breaks,
+                           before_chunk=plan_v.on_chunk)
+        sim_v = replace(sim, scenario=variant, ballast=run_v, programs=plan_v)
+        cash_v = float(settle_programs(sim_v, marginal=False).kpis.loc[
+            "programs_cash_usd", "ballast"])
+        if name == "coincident_peak" and plan.fourcp_peaks is not None:
+            _, s_v = fourcp.settle_fourcp(run_v.frame["import_mw"], plan.fourcp_peaks,
+                                          pd.Series(False, index=sim.inputs.index),
+                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
+            cash_v -= s_v["charge_usd"]
+        out[name] = total - float(money(run_v)["net_margin_usd"].sum()) - cash_v
+    return out
+
+
+def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
+    """Pay and score every program of ``sim.scenario.programs`` for both runs; with
+    ``marginal``, also each program's marginal value (``marginal_values_usd``)."""
     plan: ProgramPlan = sim.programs
     progs = sim.scenario.programs
     idx = sim.inputs.index
@@ -232,5 +273,9 @@ def settle_programs(sim: Simulation) -> ProgramOutcome:
     kpis.append(("programs_cash_usd", total, total_b, "USD"))
     if plan.no_programs_run is not None:
         kpis.append(("programs_value_usd", _value_vs_no_programs(sim, total), 0.0, "USD"))
+    if marginal:
+        for name, value in marginal_values_usd(sim, total).items():
+            kpis.append((f"program_value_usd[{name}]", value, 0.0, "USD"))
+            table.loc[name, "value_usd"] = value
     frame = pd.DataFrame(kpis, columns=["kpi", "ballast", "baseline", "unit"]).set_index("kpi")
     return ProgramOutcome(summary=table, kpis=frame, events=events, fourcp_peaks=peaks_table)

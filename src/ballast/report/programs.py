@@ -24,7 +24,8 @@ def _num(x, fmt: str = "{:,.0f}") -> str:
 def program_table_html(summary: pd.DataFrame) -> str:
     """One row per program: revenue, penalty, net, baseline, deployments, performance."""
     cols = [("revenue_usd", "revenue USD"), ("penalty_usd", "penalty USD"), ("net_usd", "net USD"),
-            ("baseline_net_usd", "baseline USD"), ("deployments", "events"),
+            ("baseline_net_usd", "baseline USD"), ("value_usd", "marginal value USD"),
+            ("deployments", "events"),
             ("shortfall_mwh", "shortfall MWh"), ("sold_mw_h", "sold MW-h"),
             ("hit_rate_pct", "4CP hit rate %"), ("hours_curtailing", "hours curtailing")]
     cols = [c for c in cols if c[0] in summary.columns]
