@@ -253,3 +253,54 @@ async def test_ven_over_mutual_tls_with_signed_messages(tmp_path):
     finally:
         await ven.stop()
         await server.stop()
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+def test_ven_cli_link_check_against_a_vtn():
+    """`ballast programs ven` as an engineer runs it, against openleadr's VTN (own thread)."""
+    import json
+    import threading
+
+    from openleadr import OpenADRServer
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    server = {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        vtn = OpenADRServer(vtn_id="CLI-VTN", http_host="127.0.0.1", http_port=port,
+                            requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
+                            ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "cli",
+                                                       "fingerprint": None,
+                                                       "registration_id": "reg-cli"})
+        vtn.add_handler("on_create_party_registration", lambda info: ("ven-cli", "reg-cli"))
+        vtn.add_event("ven-cli", "LOAD_DISPATCH", "delta",
+                      interval(datetime.now(UTC) + timedelta(minutes=10), 20, -3000))
+        server["vtn"] = vtn
+        loop.run_until_complete(vtn.run_async())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    try:
+        result = CliRunner().invoke(app, [
+            "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            "--ven-name", "cli", "--miner-mw", "40", "--events", "1", "--seconds", "30"])
+    finally:
+        asyncio.run_coroutine_threadsafe(server["vtn"].stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert line["opt"] == "optIn"
+    assert line["commands"][0]["cap_mw"] == pytest.approx(37.0)  # 40 MW - 3,000 kW

@@ -1,5 +1,7 @@
 """``ballast programs fourcp``: the 4CP peaks of a year in the bundled ERCOT load and how the
-alert rule would have done (hits, hours curtailing) for a few thresholds."""
+alert rule would have done (hits, hours curtailing) for a few thresholds.
+``ballast programs ven``: run the OpenADR VEN against a VTN and print what it decides (a link
+check before going live; telemetry is the fixed values given until the live runtime feeds it)."""
 
 from __future__ import annotations
 
@@ -74,3 +76,56 @@ def fourcp_cmd(
         a.add_row(f"{r['threshold_share']:.2f}", f"{r['peaks_hit']}/{r['peaks']}",
                   str(r["hours_alerting"]))
     console.print(a)
+
+
+@app.command("ven")
+def ven_cmd(
+    vtn_url: Annotated[str, typer.Option(help="VTN base URL, e.g. https://vtn:8080/OpenADR2/Simple/2.0b")],
+    ven_name: Annotated[str, typer.Option(help="This VEN's name.")] = "ballast",
+    cert: Annotated[str | None, typer.Option(help="VEN certificate (PEM) for TLS and signing.")] = None,
+    key: Annotated[str | None, typer.Option(help="VEN private key (PEM).")] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle that signed the VTN.")] = None,
+    vtn_fingerprint: Annotated[str | None, typer.Option(help="VTN certificate fingerprint.")] = None,
+    min_notice_s: Annotated[float, typer.Option(help="Decline events with less notice [s].")] = 0.0,
+    max_reduction_mw: Annotated[float | None, typer.Option(help="Decline larger asks [MW].")] = None,
+    price_curtail_usd_per_mwh: Annotated[float, typer.Option(help="All miners off at or above.")] = 100.0,
+    miner_mw: Annotated[float, typer.Option(help="Miner power to report and plan from [MW].")] = 0.0,
+    site_import_mw: Annotated[float, typer.Option(help="Site import to report [MW].")] = 0.0,
+    events: Annotated[int, typer.Option(help="Stop after this many event decisions (0 = never).")] = 0,
+    seconds: Annotated[float, typer.Option(help="Stop after this long [s].")] = 3600.0,
+) -> None:
+    """Register with a VTN, answer its events by site policy and print one JSON line each."""
+    import asyncio
+
+    from ballast.programs.openadr.ven import BallastVen, VenPolicy
+
+    async def main() -> None:
+        done = asyncio.Event()
+        seen: list = []
+
+        def show(decision) -> None:
+            seen.append(decision)
+            sys.stdout.write(json.dumps({
+                "event_id": decision.event_id, "opt": decision.opt, "reason": decision.reason,
+                "commands": [{"signal": c.signal, "start_utc": c.start_utc.isoformat(),
+                              "end_utc": c.end_utc.isoformat(),
+                              "cap_mw": None if c.cap_mw == float("inf") else c.cap_mw}
+                             for c in decision.commands]}) + "\n")
+            sys.stdout.flush()
+            if events and len(seen) >= events:
+                done.set()
+
+        policy = VenPolicy(min_notice_s=min_notice_s, max_reduction_mw=max_reduction_mw,
+                           price_curtail_usd_per_mwh=price_curtail_usd_per_mwh)
+        ven = BallastVen(ven_name, vtn_url, policy, telemetry=lambda: {
+            "site_import_mw": site_import_mw, "miner_mw": miner_mw}, on_decision=show,
+            cert=cert, key=key, ca_file=ca_file, vtn_fingerprint=vtn_fingerprint)
+        await ven.start()
+        try:
+            await asyncio.wait_for(done.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            await ven.stop()
+
+    asyncio.run(main())
