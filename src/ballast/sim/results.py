@@ -41,7 +41,7 @@ class Results:
             from ballast.sim.kpis import program_kpi_rows
 
             outcome = settle_programs(sim)
-            kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)])
+            kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         return cls(
             simulation=sim,
             kpis=kpis,
