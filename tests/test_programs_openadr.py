@@ -304,3 +304,28 @@ def test_ven_cli_link_check_against_a_vtn():
     (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert line["opt"] == "optIn"
     assert line["commands"][0]["cap_mw"] == pytest.approx(37.0)  # 40 MW - 3,000 kW
+
+
+def test_commands_replay_as_backtest_dr_events():
+    """Events a VEN answered become scenario DR events that the backtest accepts."""
+    from ballast.scenario import parse_scenario
+
+    now = datetime(2024, 8, 20, 18, 0, tzinfo=UTC)
+    start = now + timedelta(hours=2)
+    event = {"event_descriptor": {"event_id": "e9", "event_status": "far"},
+             "active_period": {"dtstart": start},
+             "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
+                                "intervals": interval(start, 60, 1) + interval(
+                                    start + timedelta(hours=1), 60, 0)}]}
+    decision = event_to_commands(event, VenPolicy(), 40.0, now)
+    replay = [e for e in (c.to_dr_event() for c in decision.commands) if e is not None]
+    assert replay == [{"name": "openadr:e9:SIMPLE/level", "start": start.isoformat(),
+                       "end": (start + timedelta(hours=1)).isoformat(), "target_mw": 20.0,
+                       "notice_minutes": 120.0}]  # level 0 asks nothing: not replayed
+    scn = parse_scenario({
+        "version": 1, "site": {"import_limit_mw": 300},
+        "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": 15_000}],
+        "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+        "run": {"start": "2024-08-20T00:00Z", "end": "2024-08-21T00:00Z"},
+        "programs": {"demand_response": {"events": replay}}})
+    assert scn.programs.demand_response.events[0].target_mw == 20.0

@@ -51,6 +51,17 @@ class DrCommand:
     end_utc: datetime
     cap_mw: float  # inf = no cap in this interval
     payload: float
+    reduction_mw: float = 0.0  # miner power at the signal minus the cap [MW]
+
+    def to_dr_event(self) -> dict | None:
+        """The command as a scenario ``programs.demand_response.events`` entry, to replay a
+        season of VTN events in a backtest (None when it asks for no reduction)."""
+        if not np.isfinite(self.cap_mw) or self.reduction_mw <= 0:
+            return None
+        notice = (self.start_utc - self.signal_time_utc).total_seconds() / 60.0
+        return {"name": f"openadr:{self.event_id}:{self.signal}",
+                "start": self.start_utc.isoformat(), "end": self.end_utc.isoformat(),
+                "target_mw": round(self.reduction_mw, 6), "notice_minutes": max(notice, 0.0)}
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,7 @@ def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
                 return EventDecision(eid, "optOut", f"asks {asked:.1f} MW > policy "
                                      f"{policy.max_reduction_mw:.1f} MW")
             commands.append(DrCommand(eid, f"{name}/{kind}", now_utc, start, end, float(cap),
-                                      value))
+                                      value, max(asked, 0.0)))
     return EventDecision(eid, "optIn", "", tuple(commands))
 
 
