@@ -19,10 +19,12 @@ from rich.table import Table
 
 from ballast.data.errors import DataError
 from ballast.examples import bundled_examples, find_example
+from ballast.live.emulators.cli import emulate_app
 from ballast.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_args_is_help=True,
                   add_completion=False)
+app.add_typer(emulate_app, name="emulate")  # ballast emulate miners --count N
 console = Console()
 if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
     console = Console(width=140)
