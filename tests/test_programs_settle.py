@@ -118,3 +118,16 @@ def test_sparse_programs_settle_and_render(tmp_path, scenario_dict, programs, ca
         assert value == 0.0
     html = write_report(results, tmp_path / "r.html").read_text()
     assert "Grid programs" in html and "Program event log" in html
+
+
+def test_programs_with_a_fine_run_are_refused_not_dropped(tmp_path, scenario_dict):
+    import yaml
+
+    scenario_dict["run"].update({"end": "2024-05-01T01:00:00Z", "resolution": "1s"})
+    scenario_dict["programs"] = {"ecrs": {"offer_mw": 5}}
+    path = tmp_path / "fine.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    result = runner.invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2
+    assert "programs: grid programs are simulated at 1 min or coarser" in " ".join(
+        result.output.split())

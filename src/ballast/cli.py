@@ -189,3 +189,8 @@ app.add_typer(programs_app, name="programs")
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+from ballast.smoothing_cli import smoothing_app  # noqa: E402  (sub-app registered last)
+
+app.add_typer(smoothing_app, name="smoothing")

@@ -16,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
+from ballast.scenario_smoothing import (
+    BatterySpec,
+    DynamicsSpec,
+    ReplaySpec,
+    SmoothingSpec,
+    TrainingSpec,
+)
 
 SCHEMA_VERSION = 1
 
@@ -54,7 +61,9 @@ class AiLoad(_Strict):
 
     it_load_mw: float = Field(ge=0, description="Critical IT load [MW].")
     pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness [-]; facility = IT x PUE. Default 1.3 (new large builds, REFERENCE.md).")
-    profile: Literal["flat", "diurnal_inference"] = Field("flat", description="Load shape. Default flat.")
+    profile: Literal["flat", "diurnal_inference", "training", "replay"] = Field("flat", description="Load shape. Default flat.")
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="profile training: swings, checkpoints, crashes, start ramps.")
+    replay: ReplaySpec | None = Field(None, description="profile replay: measured trace.")
     diurnal_amplitude_share: float = Field(0.2, ge=0, le=1, description="diurnal_inference: trough depth as a share of IT load [-]. Default 0.2.")
     noise_share: float = Field(0.0, ge=0, le=0.5, description="Gaussian noise as a share of IT load [-]. Default 0.")
     maintenance: list[MaintenanceWindow] = Field(default_factory=list, description="Maintenance windows.")
@@ -73,6 +82,7 @@ class MinerGroup(_Strict):
     min_off_minutes: float = Field(30.0, ge=0, description="Minimum time asleep once curtailed [min], unless safety overrides. Default 30.")
     deadband_usd_per_mwh: float = Field(5.0, ge=0, description="Hysteresis: start below breakeven - deadband, stop above breakeven + deadband [USD/MWh]. Default 5.")
     pool_fee_share: float = Field(0.02, ge=0, lt=1, description="Pool fee as a share of mining revenue [-]. Default 0.02.")
+    dynamics: DynamicsSpec = Field(default_factory=DynamicsSpec, description="Response to commands (latency, sleep/wake, power-target ramps).")
 
     @field_validator("model")
     @classmethod
@@ -143,8 +153,8 @@ class Run(_Strict):
             step = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
         except (ValueError, TypeError):
             raise ValueError(f"not a time step: {value!r} (use e.g. 15min, 5min, 1min)") from None
-        if step <= pd.Timedelta(0) or step > pd.Timedelta("1h"):
-            raise ValueError(f"resolution {value!r} must be between 1 s and 1 h")
+        if step < pd.Timedelta("100ms") or step > pd.Timedelta("1h"):
+            raise ValueError(f"resolution {value!r} must be between 100 ms and 1 h")
         return value
 
     @model_validator(mode="after")
@@ -178,6 +188,8 @@ class Scenario(_Strict):
     renewables: list[Renewable] = Field(default_factory=list, description="Behind-the-meter plants.")
     markets: Markets = Field(description="Price, Bitcoin and carbon series.")
     control: Control = Field(default_factory=Control, description="Controller settings.")
+    battery: BatterySpec | None = Field(None, description="Optional battery behind the meter.")
+    smoothing: SmoothingSpec | None = Field(None, description="Smoothing spec; runs at 1 s or finer.")
     run: Run = Field(description="Period, resolution and seed.")
     programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
 
@@ -187,6 +199,12 @@ class Scenario(_Strict):
         if value != SCHEMA_VERSION:
             raise ValueError(f"unsupported scenario version {value}; this Ballast reads version {SCHEMA_VERSION}")
         return value
+
+    @model_validator(mode="after")
+    def _replay_needs_trace(self) -> Scenario:
+        if self.ai is not None and self.ai.profile == "replay" and self.ai.replay is None:
+            raise ValueError("ai.replay: profile 'replay' needs a replay section (source, columns)")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:

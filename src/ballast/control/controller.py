@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ballast.control.rules import RULE_NAMES, control_tick
+from ballast.control.rules import RULE_NAMES, control_tick_full
+from ballast.control.smoothing import (
+    INFO_BATTERY_MW,
+    INFO_PLAN,
+    INFO_RESERVE_DOWN,
+    INFO_RESERVE_UP,
+    INFO_SIZE,
+    SmoothingConfig,
+)
 from ballast.models.bitcoin import breakeven_price_usd_per_mwh
 from ballast.models.miners import get_model
 from ballast.scenario import Scenario
@@ -48,6 +56,7 @@ class ControllerConfig:
     import_margin_mw: float = 0.0
     economic_dispatch: bool = True
     absorb_renewables: bool = True
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, *, economic_dispatch: bool | None = None,
@@ -100,6 +109,8 @@ class ControllerState:
     econ_on: np.ndarray  # bool per group: economics wants it running (hysteresis state)
     last_change_s: np.ndarray  # UNIX time [s] of the last economic switch per group
     running: np.ndarray  # miners running per group, int64
+    smooth: np.ndarray = field(default_factory=lambda: np.zeros(7))  # smoothing scalars (SS_*)
+    ai_buf: np.ndarray = field(default_factory=lambda: np.zeros(1))  # recent AI readings [MW]
 
     @classmethod
     def initial(cls, config: ControllerConfig, time_s: float, running: bool = True,
@@ -107,11 +118,14 @@ class ControllerState:
         """All groups on (or off). ``settled``: minimum on/off times count as already served."""
         n = len(config.groups.names)
         start = time_s - 1e12 if settled else time_s
+        smooth, ai_buf = config.smoothing.new_state()
         return cls(econ_on=np.full(n, running), last_change_s=np.full(n, start, dtype="float64"),
-                   running=config.groups.count.copy() if running else np.zeros(n, np.int64))
+                   running=config.groups.count.copy() if running else np.zeros(n, np.int64),
+                   smooth=smooth, ai_buf=ai_buf)
 
     def copy(self) -> ControllerState:
-        return ControllerState(self.econ_on.copy(), self.last_change_s.copy(), self.running.copy())
+        return ControllerState(self.econ_on.copy(), self.last_change_s.copy(), self.running.copy(),
+                               self.smooth.copy(), self.ai_buf.copy())
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,8 @@ class Snapshot:
     renewable_mw: float = 0.0  # behind-the-meter generation
     cap_mw: float = float("inf")  # grid obligations: most the miners may draw
     floor_mw: float = 0.0  # grid obligations: least the miners must draw
+    miner_measured_mw: float = float("nan")  # metered miner power; NaN = trust the commands
+    battery_soc_mwh: float = 0.0  # battery state of charge (when the site has one)
 
 
 @dataclass(frozen=True)
@@ -136,18 +152,29 @@ class Decision:
     miner_power_mw: float
     binding_rule: str
     extra: dict = field(default_factory=dict)
+    reserve_up_mw: float = 0.0  # miner headroom held to fill an AI drop
+    reserve_down_mw: float = 0.0  # running miner power held to shed on an AI rise
+    battery_mw: float = 0.0  # battery setpoint, discharge positive
+    plan_import_mw: float = float("nan")  # the import the controller plans for this tick
 
 
 def step(config: ControllerConfig, state: ControllerState, snap: Snapshot) -> Decision:
     """Run one control cycle; updates ``state`` in place and returns the decision."""
     g = config.groups
-    total, rule = control_tick(
+    info = np.zeros(INFO_SIZE)
+    total, rule = control_tick_full(
         snap.time_s, snap.price_usd_per_mwh, snap.hashprice_usd_per_ph_day, snap.ai_load_mw,
         snap.renewable_mw, snap.cap_mw, snap.floor_mw,
         config.import_limit_mw, config.export_limit_mw, config.import_margin_mw,
         config.economic_dispatch, config.absorb_renewables,
         g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice, g.deadband_usd_per_mwh,
-        g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running)
+        g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running,
+        config.smoothing.as_array(), state.smooth, state.ai_buf, snap.miner_measured_mw,
+        snap.battery_soc_mwh, info)
     group_mw = state.running * g.run_mw + (g.count - state.running) * g.sleep_mw
     return Decision(running=state.running.copy(), group_power_mw=group_mw,
-                    miner_power_mw=float(total), binding_rule=RULE_NAMES[rule])
+                    miner_power_mw=float(total), binding_rule=RULE_NAMES[rule],
+                    reserve_up_mw=float(info[INFO_RESERVE_UP]),
+                    reserve_down_mw=float(info[INFO_RESERVE_DOWN]),
+                    battery_mw=float(info[INFO_BATTERY_MW]),
+                    plan_import_mw=float(info[INFO_PLAN]))

@@ -1,9 +1,11 @@
 """The rule stack: small compiled functions, each narrowing the band of allowed miner power.
 
-Priority order (DESIGN.md): safety (interconnect import limit), grid obligations (caps and floors
-set by programs), renewable following, then economics chooses a point inside the band, and the
-merit order turns that total into miners per group. A rule may only narrow what the rules above
-it left. All powers are facility MW (miner wall power x cooling PUE); import is positive.
+Priority order (DESIGN.md): safety (interconnect import limit, with headroom for the AI's fastest
+rise), grid obligations (caps and floors set by programs), smoothing (reserves and a ramp- and
+range-limited import plan, ``control/smoothing.py``), renewable following, then economics chooses
+a point inside the band, and the merit order turns that total into miners per group. A rule may
+only narrow what the rules above it left. All powers are facility MW (miner wall power x cooling
+PUE); import is positive.
 
 These are numba ``njit`` functions so that one code path serves a 1-s backtest year and a live
 tick (the live runtime calls them through ``ballast.control.controller.step``).
@@ -14,29 +16,58 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ballast import numba_cache
+from ballast.control import smoothing as _smoothing
+from ballast.control.smoothing import (
+    INFO_AI_FILTERED,
+    INFO_BATTERY_MW,
+    INFO_PLAN,
+    INFO_SIZE,
+    SP_AI_MAX,
+    SP_AI_RISE,
+    SP_BATT_E,
+    SP_BATT_P,
+    SP_FILTER_N,
+    SP_MINERS,
+    SP_ON,
+    SP_SIZE,
+    SS_LAST_T,
+    SS_SIZE,
+    battery_dispatch,
+    commit_plan,
+    filter_ai,
+    plan_import,
+    reserve_band,
+)
+
+numba_cache.drop_stale(__file__, _smoothing.__file__)  # inlined helpers live there
+
 # Which rule set the final miner total (reported per tick as an int code).
 RULE_ECONOMICS = 0
 RULE_IMPORT_LIMIT = 1
 RULE_OBLIGATION_CAP = 2
 RULE_OBLIGATION_FLOOR = 3
 RULE_RENEWABLE_ABSORPTION = 4
+RULE_SMOOTHING = 5
+RULE_RESERVE_UP = 6
+RULE_RESERVE_DOWN = 7
 RULE_NAMES = ("economics", "import_limit", "obligation_cap", "obligation_floor",
-              "renewable_absorption")
+              "renewable_absorption", "smoothing", "reserve_up", "reserve_down")
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rule_import_limit(hi_mw, import_limit_mw, margin_mw, ai_load_mw, renewable_mw):
     """Safety: miners may use what is left under the import limit after the AI load."""
     return min(hi_mw, import_limit_mw - margin_mw + renewable_mw - ai_load_mw)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rule_renewable_floor(lo_mw, ai_load_mw, renewable_mw, export_limit_mw):
     """Green: absorb renewable output that could neither serve the AI load nor be exported."""
     return max(lo_mw, renewable_mw - ai_load_mw - export_limit_mw)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, breakeven_usd_per_mwh,
                           deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
     """Hysteresis per group: start below breakeven - deadband, stop above breakeven + deadband,
@@ -50,12 +81,35 @@ def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, bre
             want = price_usd_per_mwh < breakeven_usd_per_mwh[g] - deadband_usd_per_mwh[g]
         if want != econ_on[g]:
             held_s = time_s - last_change_s[g]
-            if (econ_on[g] and held_s >= min_on_s[g]) or (not econ_on[g] and held_s >= min_off_s[g]):
+            if ((econ_on[g] and held_s >= min_on_s[g])
+                    or (not econ_on[g] and held_s >= min_off_s[g])):
                 econ_on[g] = want
                 last_change_s[g] = time_s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
+                             hashprice_usd_per_ph_day, value_mw_per_hashprice,
+                             deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
+    """``update_economic_state`` with each breakeven [USD/MWh] computed in place from hashprice
+    (no per-tick array, for the 1-s year)."""
+    for g in range(econ_on.shape[0]):
+        breakeven = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
+        if not economic_dispatch:
+            want = True
+        elif econ_on[g]:
+            want = price_usd_per_mwh <= breakeven + deadband_usd_per_mwh[g]
+        else:
+            want = price_usd_per_mwh < breakeven - deadband_usd_per_mwh[g]
+        if want != econ_on[g]:
+            held_s = time_s - last_change_s[g]
+            if ((econ_on[g] and held_s >= min_on_s[g])
+                    or (not econ_on[g] and held_s >= min_off_s[g])):
+                econ_on[g] = want
+                last_change_s[g] = time_s
+
+
+@njit(cache=True, inline="always")
 def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, merit, running_out):
     """Turn a miner power target into whole miners per group.
 
@@ -78,7 +132,10 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             if step <= 0 or running_out[g] == 0:
                 continue
             excess = total - target_mw
-            shed = min(running_out[g], int(np.ceil(excess / step - 1e-9)))
+            if running_out[g] * step <= excess:  # the whole group goes (no division)
+                shed = running_out[g]
+            else:
+                shed = min(running_out[g], int(np.ceil(excess / step - 1e-9)))
             running_out[g] -= shed
             total -= shed * step
     elif total < target_mw:
@@ -88,60 +145,132 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             room = target_mw - total
             if room < step:
                 continue
-            add = min(count[g] - running_out[g], int(np.floor(room / step + 1e-9)))
+            free = count[g] - running_out[g]
+            if free * step <= room:  # the whole group fits (no division)
+                add = free
+            else:
+                add = min(free, int(np.floor(room / step + 1e-9)))
             running_out[g] += add
             total += add * step
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def control_tick(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw, renewable_mw,
                  cap_mw, floor_mw,
                  import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
                  absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice,
                  deadband_usd_per_mwh, min_on_s, min_off_s, merit,
                  econ_on, last_change_s, running):
+    """One control cycle without smoothing (the original signature, kept for callers that feed
+    only caps and floors). Same rule stack as ``control_tick_full``; returns (total, rule)."""
+    sp = np.zeros(SP_SIZE)
+    sp[SP_AI_MAX] = np.inf
+    ss = np.zeros(SS_SIZE)
+    info = np.zeros(INFO_SIZE)
+    return control_tick_full(
+        time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw, renewable_mw, cap_mw,
+        floor_mw, import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
+        absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice, deadband_usd_per_mwh,
+        min_on_s, min_off_s, merit, econ_on, last_change_s, running, sp, ss, np.zeros(1),
+        np.nan, 0.0, info)
+
+
+@njit(cache=True, inline="always")
+def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw,
+                      renewable_mw, cap_mw, floor_mw,
+                      import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
+                      absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice,
+                      deadband_usd_per_mwh, min_on_s, min_off_s, merit,
+                      econ_on, last_change_s, running,
+                      sp, ss, ai_buf, miner_measured_mw, battery_soc_mwh, info):
     """One control cycle on a frozen snapshot. Updates the state arrays ``econ_on``,
-    ``last_change_s`` and ``running`` in place; returns (miner total [MW], rule code).
+    ``last_change_s``, ``running`` (commanded miners awake per group), ``ss`` and ``ai_buf``
+    (smoothing memory) in place; writes reserves, battery power [MW, discharge positive] and the
+    import plan into ``info``; returns (commanded miner total [MW], rule code).
 
     ``value_mw_per_hashprice[g]`` converts hashprice [USD/PH/day] into the group's breakeven
-    power price [USD/MWh] (pool fee and cooling included).
+    power price [USD/MWh] (pool fee and cooling included). ``sp`` holds the smoothing
+    parameters (``SmoothingConfig.as_array``); ``miner_measured_mw`` is the metered miner power
+    (NaN: use the commanded total), ``battery_soc_mwh`` the battery's state of charge.
     """
     n = count.shape[0]
-    breakeven = np.empty(n)
-    for g in range(n):
-        breakeven[g] = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
-    update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, breakeven,
-                          deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch)
-    desired = np.empty(n, dtype=np.int64)
+    update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
+                             hashprice_usd_per_ph_day, value_mw_per_hashprice,
+                             deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch)
+    # the economic wish is written into ``running`` (no allocation); the merit order then
+    # moves it to the target
     desired_mw = 0.0
+    full_mw = 0.0
+    sleep_all_mw = 0.0
     for g in range(n):
-        desired[g] = count[g] if econ_on[g] else 0
-        desired_mw += desired[g] * run_mw[g] + (count[g] - desired[g]) * sleep_mw[g]
+        running[g] = count[g] if econ_on[g] else 0
+        desired_mw += running[g] * run_mw[g] + (count[g] - running[g]) * sleep_mw[g]
+        full_mw += count[g] * run_mw[g]
+        sleep_all_mw += count[g] * sleep_mw[g]
+    smoothing = sp[SP_ON] > 0.0
+    miners_smooth = smoothing and sp[SP_MINERS] > 0.0
+    dt_s = time_s - ss[SS_LAST_T] if ss[SS_LAST_T] != 0.0 else 0.0
+    ai_f = filter_ai(ss, ai_buf, ai_load_mw, sp[SP_FILTER_N]) if smoothing else ai_load_mw
+    info[INFO_AI_FILTERED] = ai_f
 
     # Band of allowed miner power, narrowed in priority order.
-    hi = rule_import_limit(np.inf, import_limit_mw, margin_mw, ai_load_mw, renewable_mw)
+    # Safety: keep room for the AI's fastest rise while miners are still shedding.
+    ai_ceiling = ai_load_mw
+    if sp[SP_AI_RISE] > 0.0:
+        ai_ceiling = max(ai_load_mw, min(ai_load_mw + sp[SP_AI_RISE], sp[SP_AI_MAX]))
+    hi = rule_import_limit(np.inf, import_limit_mw, margin_mw, ai_ceiling, renewable_mw)
     hi_rule = RULE_IMPORT_LIMIT
     if cap_mw < hi:
         hi = cap_mw
         hi_rule = RULE_OBLIGATION_CAP
     lo = floor_mw
     lo_rule = RULE_OBLIGATION_FLOOR
+    if lo > hi:
+        lo = hi  # safety and caps win over floors
+    if miners_smooth:
+        lo2, hi2, _which = reserve_band(lo, hi, sp, ai_f, full_mw, sleep_all_mw, info)
+        if hi2 < hi:
+            hi = hi2
+            hi_rule = RULE_RESERVE_UP
+        if lo2 > lo:
+            lo = lo2
+            lo_rule = RULE_RESERVE_DOWN
     if absorb_renewables:
         lo2 = rule_renewable_floor(lo, ai_load_mw, renewable_mw, export_limit_mw)
         if lo2 > lo:
-            lo = lo2
+            lo = min(lo2, hi)
             lo_rule = RULE_RENEWABLE_ABSORPTION
-    if lo > hi:
-        lo = hi  # safety and caps win over floors
 
     target = desired_mw
     rule = RULE_ECONOMICS
+    plan = 0.0
+    if smoothing:
+        wish = min(max(desired_mw, lo), hi)
+        plan = plan_import(ss, sp, ai_f + wish - renewable_mw, dt_s)
+        smooth_mw = plan - ai_f + renewable_mw
+        if miners_smooth and abs(smooth_mw - desired_mw) > 1e-9:
+            target = smooth_mw
+            rule = RULE_SMOOTHING
     if target > hi:
         target = hi
         rule = hi_rule
     elif target < lo:
         target = lo
         rule = lo_rule
-    total = allocate_merit_order(target, desired, count, run_mw, sleep_mw, merit, running)
+    total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
+    plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
+    if smoothing and sp[SP_BATT_P] > 0.0 and sp[SP_BATT_E] > 0.0:
+        # the battery can hold the plan up to its power away from what the miners achieve
+        plan_mw = min(max(plan, plan_mw - sp[SP_BATT_P]), plan_mw + sp[SP_BATT_P])
+    if smoothing:
+        commit_plan(ss, sp, plan_mw, time_s, dt_s)
+    else:
+        ss[SS_LAST_T] = time_s
+    info[INFO_PLAN] = plan_mw
+    measured = total if np.isnan(miner_measured_mw) else miner_measured_mw
+    grid_mw = ai_load_mw + measured - renewable_mw
+    residual = grid_mw - plan_mw if smoothing else 0.0
+    info[INFO_BATTERY_MW] = battery_dispatch(sp, residual, grid_mw - (import_limit_mw - margin_mw),
+                                             battery_soc_mwh, dt_s if dt_s > 0.0 else 1.0)
     return total, rule

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from ballast.models.bitcoin import HALVING_TIMES_UTC
+from ballast.report.smoothing import simulation_sections as smoothing_sections
 from ballast.report.style import ASSET_COLOURS, FONT, miner_colour
 
 CSS = f"""
@@ -225,6 +226,7 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
         ("Monthly", monthly_html(results.monthly)),
         ("All KPIs", kpi_html(results.kpis)),
         *(extra_sections or []),
+        *smoothing_sections(results),  # 1 s and finer runs only
     ]
     body = "".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in sections)
     title = html.escape(sim.scenario.name)

@@ -107,12 +107,23 @@ class Simulation:
     ballast: RunSeries
     baseline: RunSeries
     config: ControllerConfig
+    fine: object | None = None  # fine-resolution runs (``ballast.sim.smoothing.FineResults``)
     programs: object | None = None  # ballast.programs.plan.ProgramPlan when programs: is set
 
 
 def simulate(scenario: Scenario, base_dir: Path | None = None,
              progress: ProgressFn | None = None) -> Simulation:
     """Backtest Ballast and the baseline (all miners on wherever the interconnect allows)."""
+    if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
+        if scenario.programs is not None:  # not silently dropped: the fine engine has no hook yet
+            from ballast.scenario import ScenarioError
+
+            raise ScenarioError("programs: grid programs are simulated at 1 min or coarser "
+                                "without smoothing; drop programs or smoothing, or use a coarser "
+                                "run.resolution")
+        from ballast.sim.smoothing import simulate_fine  # 1 s and finer: miner plant + battery
+
+        return simulate_fine(scenario, base_dir, progress)
     inputs = build_inputs(scenario, base_dir)
     config = ControllerConfig.from_scenario(scenario)
     base_cfg = ControllerConfig.from_scenario(scenario, economic_dispatch=False,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ballast.data.errors import DataError
 from ballast.data.loaders import align, read_series
-from ballast.models import bitcoin, compute, renewables
+from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.scenario import Scenario
 
 # Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
@@ -70,7 +70,7 @@ def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.nda
     if ai is None:
         zeros = np.zeros(len(index))
         return zeros, zeros
-    if ai.profile == "flat":
+    if ai.profile in ("flat", "training", "replay"):  # fine shapes: sim/fine_ai.py
         it = compute.flat_it_load_mw(index, ai.it_load_mw)
         if ai.noise_share > 0:
             rng = np.random.default_rng(scenario.run.seed)
@@ -80,6 +80,10 @@ def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.nda
         it = compute.diurnal_inference_it_load_mw(
             index, ai.it_load_mw, ai.diurnal_amplitude_share, timezone=scenario.site.timezone,
             noise_share=ai.noise_share, seed=scenario.run.seed)
+    if ai.profile == "training":  # coarse runs: the waveform's expected level (sim/fine_ai.py)
+        from ballast.sim.fine_ai import training_swings
+
+        it = it * ai_swings.mean_level_share(training_swings(scenario))
     windows = [(pd.Timestamp(w.start).tz_convert("UTC"), pd.Timestamp(w.end).tz_convert("UTC"),
                 w.it_load_share) for w in ai.maintenance]
     it = compute.apply_maintenance_windows(it, windows)

@@ -35,6 +35,10 @@ class Results:
         ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline)
         base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline)
         kpis = kpi_table(ours, base)
+        if sim.fine is not None:  # 1 s and finer: compliance with the smoothing spec
+            from ballast.sim.smoothing import smoothing_kpis
+
+            kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
         outcome = None
         if sim.programs is not None:
             from ballast.programs.settle import settle_programs

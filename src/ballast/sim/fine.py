@@ -1,0 +1,239 @@
+"""Fine-resolution backtest (1 s, 100 ms): the controller against the miner plant and a battery.
+
+Coarse inputs (prices, hashprice, renewables) come from ``build_inputs`` at 1 min and hold per
+tick; the AI load is generated per chunk (float32); per-group power is recorded every
+``record_every`` ticks, so a 1-s year (31.5 M ticks) stays well under 2 GB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.control.smoothing import SmoothingConfig
+from ballast.data.errors import DataError
+from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
+from ballast.scenario import Scenario, parse_scenario
+from ballast.scenario_smoothing import BatterySpec
+from ballast.sim.fine_ai import FineAi, fine_ai
+from ballast.sim.inputs import SiteInputs, build_inputs
+from ballast.sim.kernel import run_plant_ticks
+
+COARSE_S = 60.0  # coarse input step [s]: prices are 15-min, hashprice daily, renewables hourly
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FineRun:
+    """One policy at fine resolution. Per tick: float32 [MW]; per block: float64 [MW]."""
+
+    name: str
+    start_utc: pd.Timestamp
+    dt_s: float
+    record_every: int
+    group_names: tuple[str, ...]
+    ai_mw: np.ndarray
+    import_mw: np.ndarray
+    miner_mw: np.ndarray | None
+    battery_mw: np.ndarray | None
+    rule: np.ndarray | None  # binding rule code per tick (int8)
+    floor_fill_mwh: float
+    floor_fill_cost_usd: float  # the floor's energy at the real-time price
+    group_power_mw: np.ndarray  # blocks x groups, mean over each block
+    reserve_mw: np.ndarray  # blocks x 2 (up, down)
+    rule_ticks: np.ndarray  # ticks per binding rule code
+
+    @property
+    def n(self) -> int:
+        return int(self.import_mw.shape[0])
+
+    def index(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.start_utc, periods=self.n, freq=pd.Timedelta(seconds=self.dt_s),
+                             name="interval_start_utc")
+
+
+def dynamics_of(scenario: Scenario) -> list[MinerDynamics]:
+    return [MinerDynamics(**g.dynamics.model_dump()) for g in scenario.miners]
+
+
+def smoothing_config(scenario: Scenario, ai: FineAi, dt_s: float, *, miners: bool = True,
+                     battery: BatterySpec | None = None, enabled: bool | None = None
+                     ) -> SmoothingConfig:
+    """The controller's smoothing parameters: the spec plus the AI risk and the miner dynamics
+    it sizes reserves from (the controller must know how slow its miners are)."""
+    spec = scenario.smoothing
+    dyn = dynamics_of(scenario) or [MinerDynamics()]
+    shed_s = max(d.latency_s + d.sleep_s for d in dyn) + dt_s
+    idle, top, rise = ai.risk(shed_s)
+    on = spec is not None and spec.enabled if enabled is None else enabled
+    if spec is None:
+        return SmoothingConfig(enabled=False, ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
+                               tick_s=dt_s)
+    filt = spec.ai_filter_s
+    if filt is None:
+        filt = ai.swings.swing_period_s if ai.swings is not None else 0.0
+    return SmoothingConfig(
+        enabled=on, ramp_up_mw_per_s=spec.ramp_up_mw_per_s,
+        ramp_down_mw_per_s=spec.ramp_down_mw_per_s, dynamic_range_mw=spec.dynamic_range_mw,
+        target_tau_s=spec.target_tau_s, ramp_window_s=spec.ramp_window_s,
+        step_share=spec.step_share, reserve_cover_share=spec.reserve_cover_share,
+        ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
+        fill_delay_s=max(d.latency_s + d.wake_s / 2 for d in dyn),
+        shed_delay_s=max(d.latency_s + d.sleep_s / 2 for d in dyn),
+        ai_filter_s=filt, tick_s=dt_s, use_miners=miners,
+        battery_power_mw=battery.power_mw if battery else 0.0,
+        battery_energy_mwh=battery.energy_mwh if battery else 0.0)
+
+
+def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks: int,
+             dynamics: list[MinerDynamics], *, name: str = "ballast",
+             battery: BatterySpec | None = None, record_every: int = 1,
+             cap_mw: np.ndarray | None = None, floor_mw: np.ndarray | None = None,
+             keep_ticks: bool = True, chunk: int = 1 << 20,
+             progress: ProgressFn | None = None) -> FineRun:
+    """Run the controller and plant over ``n_ticks`` ticks of ``ai.dt_s``. ``coarse`` has one
+    row per ``ai.coarse_every`` ticks (price, hashprice, renewable_mw); ``cap_mw``/``floor_mw``
+    (grid obligations) are per coarse row."""
+    dt_s, every = ai.dt_s, ai.coarse_every
+    g = config.groups
+    ng = len(g.names)
+    nc = len(coarse)
+    if nc * every < n_ticks:
+        raise ValueError(f"coarse inputs cover {nc * every} ticks, the run needs {n_ticks}")
+    price = coarse["price_usd_per_mwh"].to_numpy(dtype="float64")
+    hashprice = coarse["hashprice_usd_per_ph_day"].to_numpy(dtype="float64")
+    ren = coarse["renewable_mw"].to_numpy(dtype="float64")
+    cap = np.full(nc, np.inf) if cap_mw is None else np.asarray(cap_mw, dtype="float64")
+    floor = np.zeros(nc) if floor_mw is None else np.asarray(floor_mw, dtype="float64")
+    state = ControllerState.initial(config, ai.t0_s)
+    if n_ticks:  # start settled: the plant already at the controller's first decision
+        first = step(config, state.copy(), Snapshot(
+            ai.t0_s, float(price[0]), float(hashprice[0]), float(ai.chunk(0, 1)[0][0]),
+            float(ren[0]), float(cap[0]), float(floor[0])))
+        state.running[:] = first.running
+    dyn = dynamics or [MinerDynamics()] * ng
+    slots = ring_slots(dyn, dt_s)
+    pending = np.zeros((ng, slots))
+    rate = np.zeros(ng)
+    power = (state.running * g.run_mw + (g.count - state.running) * g.sleep_mw).astype("float64")
+    raw = power.copy()
+    lat = np.array([ticks(d.latency_s, dt_s) for d in dyn], dtype=np.int64)
+    slp = np.array([max(1, ticks(d.sleep_s, dt_s)) for d in dyn], dtype=np.int64)
+    wak = np.array([max(1, ticks(d.wake_s, dt_s)) for d in dyn], dtype=np.int64)
+    pos = np.zeros(1, dtype=np.int64)
+    if battery is not None:
+        eta = float(np.sqrt(battery.round_trip_efficiency))
+        batt = np.array([battery.initial_soc_share * battery.energy_mwh, eta])
+    else:
+        batt = np.array([0.0, 1.0])
+    sp = config.smoothing.as_array()
+    chunk = max(record_every, chunk // record_every * record_every)
+    blocks = -(-n_ticks // record_every)
+    group_mw = np.zeros((blocks, ng))
+    reserve = np.zeros((blocks, 2))
+    rules = np.zeros(16, dtype=np.int64)
+    imp = np.empty(n_ticks, dtype=np.float32)
+    ai_all = np.empty(n_ticks, dtype=np.float32)
+    miner = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
+    bat = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
+    rule = np.empty(n_ticks, dtype=np.int8) if keep_ticks else np.empty(chunk, np.int8)
+    fill_mwh = 0.0
+    fill_usd = 0.0
+    for i0 in range(0, n_ticks, chunk):
+        n = min(chunk, n_ticks - i0)
+        ai_mw, fill = ai.chunk(i0, n)
+        ai_all[i0:i0 + n] = ai_mw
+        fill_mwh += float(fill.sum(dtype="float64")) * dt_s / 3600.0
+        if fill.any():
+            tick_price = price[np.arange(i0, i0 + n) // every]
+            fill_usd += float((fill * tick_price).sum()) * dt_s / 3600.0
+        c0 = i0 // every
+        b0 = i0 // record_every
+        b1 = -(-(i0 + n) // record_every)
+        sl = slice(i0, i0 + n) if keep_ticks else slice(0, n)
+        run_plant_ticks(
+            ai.t0_s + i0 * dt_s, dt_s, i0, every, price[c0:], hashprice[c0:], ren[c0:],
+            cap[c0:], floor[c0:], ai_mw.astype("float64"), config.import_limit_mw,
+            config.export_limit_mw, config.import_margin_mw, config.economic_dispatch,
+            config.absorb_renewables, g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
+            g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit, state.econ_on,
+            state.last_change_s, state.running, sp, state.smooth, state.ai_buf, pending, pos,
+            rate, raw, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
+            rule[sl], group_mw[b0:b1], reserve[b0:b1], rules)
+        if progress is not None:
+            progress(i0 + n, n_ticks)
+    tail = n_ticks % record_every
+    if tail:  # the last block is partial: its sums were divided by record_every
+        group_mw[-1] *= record_every / tail
+        reserve[-1] *= record_every / tail
+    return FineRun(name=name, start_utc=pd.Timestamp(ai.t0_s, unit="s", tz="UTC"), dt_s=dt_s,
+                   record_every=record_every, group_names=tuple(g.names), ai_mw=ai_all,
+                   import_mw=imp, miner_mw=miner if keep_ticks else None,
+                   battery_mw=bat if keep_ticks else None,
+                   rule=rule if keep_ticks else None, floor_fill_mwh=fill_mwh,
+                   floor_fill_cost_usd=fill_usd,
+                   group_power_mw=group_mw, reserve_mw=reserve, rule_ticks=rules)
+
+
+@dataclass(frozen=True)
+class FineSetup:
+    """Everything a fine run of one scenario needs, built once and shared by all cases."""
+
+    scenario: Scenario
+    dt_s: float
+    n_ticks: int
+    coarse_every: int
+    coarse: SiteInputs
+    t0_s: float
+    base_dir: Path | None
+
+    def ai(self, floor: bool = True, floor_share: float | None = None) -> FineAi:
+        scn = self.scenario
+        if floor_share is not None and scn.ai is not None:
+            data = scn.model_dump(mode="json")
+            data["ai"]["training"]["gpu_power_floor_share"] = floor_share
+            scn = parse_scenario(data)
+        t1 = self.t0_s + self.n_ticks * self.dt_s
+        return fine_ai(scn, self.coarse.frame["ai_load_mw"].to_numpy(), self.coarse_every,
+                       self.dt_s, self.t0_s, t1, self.base_dir, floor=floor)
+
+
+def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
+    """Coarse inputs at 1 min (AI without coarse noise) and the tick grid of the run."""
+    step_s = scenario.run.step.total_seconds()
+    ratio = COARSE_S / step_s
+    if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
+        raise DataError("scenario run.resolution",
+                        f"{scenario.run.resolution} must divide 1 min: smoothing runs at 1 min "
+                        "or finer (e.g. 1s, 100ms); remove the smoothing section for coarser runs")
+    data = scenario.model_dump(mode="json")
+    data["run"]["resolution"] = "1min"
+    if data.get("ai"):
+        data["ai"]["noise_share"] = 0.0  # the fine generator adds per-tick noise
+        if data["ai"]["profile"] in ("training", "replay"):
+            data["ai"]["profile"] = "flat"  # full power per minute; the waveform scales it
+    coarse_scn = parse_scenario(data, "(coarse inputs)")
+    coarse = build_inputs(coarse_scn, base_dir)
+    n_ticks = len(scenario.run.index())
+    t0_s = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
+    return FineSetup(scenario, step_s, n_ticks, round(ratio), coarse, t0_s, base_dir)
+
+
+def controller_config(scenario: Scenario, tick_s: float = 1.0,
+                      base_dir: Path | None = None) -> ControllerConfig:
+    """The controller configuration with smoothing (spec, AI risk, miner dynamics, battery)
+    exactly as the fine backtest builds it, for a host that calls ``step`` every ``tick_s``
+    (the live runtime). No market data is read: the AI's size comes from the scenario."""
+    from dataclasses import replace
+
+    ai = scenario.ai
+    full = np.array([ai.it_load_mw * ai.pue if ai is not None else 0.0])
+    t0 = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
+    fai = fine_ai(scenario, full, 1, tick_s, t0, t0 + tick_s, base_dir)
+    sm = smoothing_config(scenario, fai, tick_s, battery=scenario.battery)
+    return replace(ControllerConfig.from_scenario(scenario), smoothing=sm)

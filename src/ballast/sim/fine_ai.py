@@ -1,0 +1,138 @@
+"""The AI load at 1 s or finer, generated chunk by chunk (float32) so a 1-s year fits in memory.
+
+Profiles: ``training`` (``models/ai_swings``), ``flat`` and ``diurnal_inference`` (the coarse
+shape held per coarse step, plus seeded per-tick noise), and ``replay`` of a measured CSV trace
+(interpolated onto the tick grid and repeated when the run is longer than the trace).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.data.errors import DataError
+from ballast.data.loaders import read_table, resolve_source
+from ballast.data.validate import check_values
+from ballast.models.ai_swings import (
+    TrainingSwings,
+    crash_times_s,
+    max_rise_share,
+    training_level_chunk,
+)
+from ballast.scenario import Scenario
+
+
+def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
+    """The scenario's training job as model parameters (optionally without the GPU floor)."""
+    t = scenario.ai.training
+    return TrainingSwings(
+        swing_amplitude_share=t.swing_amplitude_share, swing_period_s=t.swing_period_s,
+        duty=t.duty, idle_share=t.idle_share, checkpoint_every_s=t.checkpoint_every_s,
+        checkpoint_s=t.checkpoint_s, crashes_per_day=t.crashes_per_day, restart_s=t.restart_s,
+        start_ramp_s=t.start_ramp_s, floor_share=t.gpu_power_floor_share if floor else 0.0)
+
+
+def read_trace(source: str, time_column: str, power_column: str,
+               base_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """A measured trace: seconds from start [s] and facility power [MW], validated."""
+    path = resolve_source(source, base_dir)
+    frame = read_table(path)
+    label = str(path)
+    for col in (time_column, power_column):
+        if col not in frame.columns:
+            raise DataError(label, f"no column {col!r}; columns are {list(frame.columns)}",
+                            column=col)
+    t = pd.to_numeric(frame[time_column], errors="coerce").to_numpy(dtype="float64")
+    p = pd.to_numeric(frame[power_column], errors="coerce").to_numpy(dtype="float64")
+    check_values(t, label, time_column, minimum=0.0)
+    check_values(p, label, power_column, minimum=0.0, maximum=1e5)
+    if len(t) < 2:
+        raise DataError(label, "a trace needs at least two rows")
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if len(bad):
+        raise DataError(label, f"time does not increase ({t[bad[0]]:g} then {t[bad[0] + 1]:g})",
+                        row=int(bad[0]) + 2, column=time_column)
+    return t - t[0], p
+
+
+@dataclass
+class FineAi:
+    """AI facility load [MW] per tick; ``chunk(i0, n)`` returns (load, floor fill) float32."""
+
+    profile: str
+    dt_s: float
+    t0_s: float
+    coarse_mw: np.ndarray  # per coarse step (flat, diurnal shape, or training full power)
+    coarse_every: int
+    seed: int = 0
+    swings: TrainingSwings | None = None
+    crashes_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    phase_s: float = 0.0
+    noise_mw: float = 0.0
+    trace_t_s: np.ndarray | None = None
+    trace_mw: np.ndarray | None = None
+
+    def chunk(self, i0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        c0 = i0 // self.coarse_every
+        c_idx = (np.arange(i0, i0 + n) // self.coarse_every) - c0
+        base = self.coarse_mw[c0:c0 + int(c_idx[-1]) + 1][c_idx] if n else np.zeros(0)
+        fill = np.zeros(n, dtype=np.float32)
+        if self.profile == "training":
+            level = np.empty(n, dtype=np.float32)
+            training_level_chunk(self.t0_s + i0 * self.dt_s, self.dt_s, self.swings.as_array(),
+                                 self.crashes_s, self.phase_s, level, fill)
+            fill = (fill * base).astype(np.float32)
+            return (level * base).astype(np.float32), fill
+        if self.profile == "replay":
+            rel = (np.arange(i0, i0 + n) * self.dt_s) % self.trace_t_s[-1]
+            return np.interp(rel, self.trace_t_s, self.trace_mw).astype(np.float32), fill
+        out = base.astype(np.float32)
+        if self.noise_mw > 0:
+            rng = np.random.default_rng([self.seed, i0])
+            out = np.maximum(out + rng.normal(0, self.noise_mw, n).astype(np.float32), 0)
+        return out.astype(np.float32), fill
+
+    def risk(self, window_s: float) -> tuple[float, float, float]:
+        """(idle [MW], max [MW], largest rise within ``window_s`` [MW]) for reserve sizing."""
+        full = float(np.max(self.coarse_mw)) if len(self.coarse_mw) else 0.0
+        if self.profile == "training":
+            sw = self.swings
+            return sw.idle_share * full, full, max_rise_share(sw, window_s) * full
+        if self.profile == "replay":
+            k = max(1, round(window_s / float(np.median(np.diff(self.trace_t_s)))))
+            p = self.trace_mw
+            rise = float(np.max(p[k:] - p[:-k])) if len(p) > k else float(np.ptp(p))
+            return float(p.min()), float(p.max()), max(rise, float(np.max(np.diff(p))))
+        lo = float(np.min(self.coarse_mw)) if len(self.coarse_mw) else 0.0
+        return lo, full + 4 * self.noise_mw, 8 * self.noise_mw
+
+
+def fine_ai(scenario: Scenario, coarse_ai_mw: np.ndarray, coarse_every: int, dt_s: float,
+            t0_s: float, t1_s: float, base_dir: Path | None = None,
+            floor: bool = True) -> FineAi:
+    """Build the fine AI generator for a scenario (``coarse_ai_mw`` without noise)."""
+    ai = scenario.ai
+    seed = scenario.run.seed
+    if ai is None:
+        return FineAi("flat", dt_s, t0_s, np.zeros_like(coarse_ai_mw), coarse_every, seed)
+    if ai.profile == "training":
+        sw = training_swings(scenario, floor)
+        try:
+            sw.check(dt_s)
+        except ValueError as exc:
+            raise DataError("scenario ai.training", str(exc)) from None
+        rng = np.random.default_rng(seed)
+        phase = float(rng.uniform(0, max(sw.checkpoint_every_s, sw.swing_period_s, 1.0)))
+        crashes = crash_times_s(t0_s, t1_s, sw.crashes_per_day, seed + 1)
+        return FineAi("training", dt_s, t0_s, coarse_ai_mw, coarse_every, seed, sw, crashes,
+                      phase)
+    if ai.profile == "replay":
+        r = ai.replay
+        t, p = read_trace(r.source, r.time_column, r.power_column, base_dir)
+        return FineAi("replay", dt_s, t0_s, coarse_ai_mw, coarse_every, seed, trace_t_s=t,
+                      trace_mw=p)
+    return FineAi(ai.profile, dt_s, t0_s, coarse_ai_mw, coarse_every, seed,
+                  noise_mw=ai.noise_share * ai.it_load_mw * ai.pue)

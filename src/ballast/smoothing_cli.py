@@ -1,0 +1,112 @@
+"""``ballast smoothing SCENARIO``: miners, a battery and a GPU floor on the same AI waveform,
+each alone and combined; before/after table, optional JSON and an HTML page with the plots."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ballast.data.errors import DataError
+from ballast.examples import find_example
+from ballast.scenario import ScenarioError, load_scenario
+
+SCHEMA = "ballast.smoothing/1"
+smoothing_app = typer.Typer(help="Smoothing studies at 1 s or finer.", no_args_is_help=True)
+
+
+def _cell(value: float) -> str:
+    if value != value:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
+
+
+@smoothing_app.command("compare")
+def compare(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
+    out: Annotated[Path | None, typer.Option(help="Write compare.csv and smoothing.html here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Compare none / miners / battery / floor and their combinations on one waveform."""
+    from ballast.sim.smoothing import compare_cases
+
+    path = find_example(scenario) or Path(scenario)
+    try:
+        scn = load_scenario(path)
+        if scn.smoothing is None:
+            raise ScenarioError(f"{path}: no 'smoothing' section (ramp limits) to compare against")
+        table, runs = compare_cases(scn, base_dir=path.parent)
+    except (ScenarioError, DataError) as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "compare.csv")
+        _write_html(scn, table, runs, out / "smoothing.html")
+    if as_json:
+        doc = {"schema": SCHEMA, "scenario": scn.name, "resolution": scn.run.resolution,
+               "cases": {c: {k: (None if v != v else float(v)) for k, v in table[c].items()}
+                         for c in table.columns if c != "unit"},
+               "units": table["unit"].to_dict()}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    t = Table(title=f"Smoothing cases - {scn.name} ({scn.run.resolution})")
+    t.add_column("metric")
+    for c in table.columns:
+        t.add_column(c, justify="left" if c == "unit" else "right")
+    for k, r in table.iterrows():
+        t.add_row(k, *[_cell(r[c]) if c != "unit" else r[c] for c in table.columns])
+    Console(width=max(200, Console().width)).print(t)
+
+
+@smoothing_app.command("sweep")
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
+    cover: Annotated[str, typer.Option(help="Reserve cover shares, comma-separated.")] = "0,0.25,0.5,0.75,1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Trade compliance against mining margin: vary the held share of the sized reserve."""
+    from ballast.sim.smoothing import sweep_reserve_cover
+
+    path = find_example(scenario) or Path(scenario)
+    try:
+        covers = [float(x) for x in cover.split(",") if x.strip()]
+        if not covers or any(not 0 <= c <= 1 for c in covers):
+            raise ValueError(f"--cover {cover!r}: give shares between 0 and 1, e.g. 0,0.5,1")
+        scn = load_scenario(path)
+        rows = sweep_reserve_cover(scn, covers, base_dir=path.parent)
+    except (ScenarioError, DataError, ValueError) as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"schema": "ballast.smoothing-sweep/1", "scenario": scn.name,
+                                     "rows": rows.to_dict(orient="records")}, indent=2) + "\n")
+        return
+    t = Table(title=f"Reserve cover sweep - {scn.name}")
+    for col in rows.columns:
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for r in rows.itertuples(index=False):
+        t.add_row(*[v if isinstance(v, str) else _cell(float(v)) for v in r])
+    Console(width=max(140, Console().width)).print(t)
+
+
+def _write_html(scn, table, runs, path: Path) -> None:
+    from plotly.offline import get_plotlyjs
+
+    from ballast.report.html import CSS
+    from ballast.report.smoothing import sections
+
+    first = next(iter(runs.values())).run
+    parts = sections({k: v.run for k, v in runs.items()}, table, runs["none"].run.ai_mw
+                     if "none" in runs else first.ai_mw, first.dt_s, first.start_utc,
+                     scn.site.import_limit_mw)
+    body = "".join(f"<section><h2>{t}</h2>{c}</section>" for t, c in parts)
+    path.write_text("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                    f"<title>Ballast smoothing - {scn.name}</title><style>{CSS}</style>"
+                    f"<script>{get_plotlyjs()}</script></head><body><header><h1>Smoothing - "
+                    f"{scn.name}</h1></header><main>{body}</main></body></html>", encoding="utf-8")
