@@ -171,7 +171,7 @@ def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
         binned = series.resample(dst_step, origin=index[0]).mean()
         out = binned.reindex(index)
     else:
-        out = series.reindex(series.index.union(index)).ffill().reindex(index)
+        out = series.reindex(index, method="ffill")  # both sorted: value in force at each start
     if out.isna().any():
         first = out.index[out.isna().to_numpy()][0]
         raise DataError(source, f"no value for {first} after alignment")

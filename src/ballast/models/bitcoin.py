@@ -37,7 +37,10 @@ def block_subsidy_btc_at(time_utc):
 
     Valid from the genesis block up to the next (2028) halving, whose date is not fixed.
     """
-    times = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(time_utc, utc=True))).as_unit("ns")
+    if isinstance(time_utc, pd.DatetimeIndex):  # fast path: no per-element object conversion
+        times = time_utc.tz_convert("UTC").as_unit("ns")
+    else:
+        times = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(time_utc, utc=True))).as_unit("ns")
     epoch = np.searchsorted(HALVING_TIMES_UTC.asi8, times.asi8, side="right")
     out = INITIAL_SUBSIDY_BTC / (2.0 ** epoch)
     return out if np.ndim(time_utc) else float(out[0])
