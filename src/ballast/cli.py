@@ -186,6 +186,10 @@ from ballast.programs.cli import app as programs_app  # noqa: E402  (grid progra
 
 app.add_typer(programs_app, name="programs")
 
+from ballast.live.serve import serve as _serve  # noqa: E402  (live runtime: ballast serve)
+
+app.command("serve")(_serve)
+
 
 def main() -> None:  # pragma: no cover
     app()

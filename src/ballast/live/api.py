@@ -1,0 +1,338 @@
+"""The site API (FastAPI): state and history, operator actions, a tick stream, metrics.
+
+Authentication: ``Authorization: Bearer <token>``; tokens and roles come from the site config
+(``api.tokens``). Viewers read; operators also act. Every operator action — and every refused
+attempt to act — goes to the audit log. ``/openapi.json`` and ``/healthz`` are public;
+``/metrics`` (Prometheus text) is public only if ``api.metrics_public``.
+
+Tick stream: ``GET /api/v1/stream`` is a server-sent-events stream (``text/event-stream``);
+each tick is one ``event: tick`` whose ``data`` is one JSON object::
+
+    {
+      "tick": 1234,                      # tick counter (continues across restarts)
+      "time": "2026-11-25T08:00:01Z",    # UTC, ISO-8601; "time_s": UNIX seconds
+      "safe_mode": false,                # watchdog: meter stale -> all miners asleep
+      "binding_rule": "import_limit",    # economics | import_limit | obligation_cap |
+                                         # obligation_floor | renewable_absorption |
+                                         # smoothing | reserve_up | reserve_down | watchdog
+      "power_mw": {                      # facility MW, import positive; null when unknown
+        "import": 241.7, "ai": 130.0, "miners": 156.7, "miners_planned": 157.0,
+        "renewables": 45.0, "import_limit": 280.0, "cap": null,   # cap: obligation cap
+        "plan_import": 241.9,            # import the controller plans (smoothing)
+        "reserve_up": 0.0, "reserve_down": 0.0},  # miner headroom held for AI drops/rises
+      "frequency_hz": 60.0,
+      "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0,
+                 "replay_time": null},   # replayed instant when market.replay is on
+      "groups": [{"name": "s21", "miners": 20, "miners_per_device": 750.0,
+                  "running": 18, "asleep": 2, "non_compliant": 0, "unreachable": 0,
+                  "target_running": 18, "power_planned_mw": 49.6,
+                  "mode": "auto"}],      # auto | curtailed | ufr_tripped | safe
+      "active_events": [                 # zero or more of:
+        {"kind": "dr", "id": "...", "start": "...", "end": "...", "reduction_mw": 40.0,
+         "cap_mw": 110.0, "baseline_import_mw": 240.0, "target_import_mw": 200.0,
+         "shortfall_mw": 0.0},
+        {"kind": "ufr", "groups": ["s19jpro"]},
+        {"kind": "watchdog", "meter_age_s": 4.2}],
+      "tick_duration_s": 0.004
+    }
+
+``miners``/``running``/``asleep`` count devices (addresses); each stands for
+``miners_per_device`` real miners. Browsers' EventSource cannot send headers, so the stream
+also accepts ``?access_token=<token>``.
+"""
+
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+from pydantic import BaseModel, Field, model_validator
+
+from ballast.control import RULE_NAMES
+from ballast.live.runtime import Runtime
+from ballast.live.site_config import SiteConfig, SiteConfigError
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Literal["viewer", "operator"]
+
+
+class PolicyUpdate(BaseModel):
+    """Fields to change; omitted ones stay."""
+
+    price_usd_per_mwh: float | None = Field(None, ge=-10_000, le=50_000,
+                                            description="Power price [USD/MWh].")
+    hashprice_usd_per_ph_day: float | None = Field(None, ge=0, le=10_000,
+                                                   description="Hashprice [USD/PH/day].")
+    economic_dispatch: bool | None = Field(None, description="Run groups only when they pay.")
+    import_margin_mw: float | None = Field(None, ge=0, description="Margin under the limit [MW].")
+
+
+class DrEventIn(BaseModel):
+    """A demand-response event: reduce campus import by ``reduction_mw`` or by
+    ``reduction_share`` of the import at its start. ``start`` defaults to now; give ``end`` or
+    ``duration_s``."""
+
+    start: datetime | None = Field(None, description="ISO-8601 with offset; default now.")
+    end: datetime | None = Field(None, description="ISO-8601 with offset.")
+    duration_s: float | None = Field(None, gt=0, le=7 * 86400, description="Or a duration [s].")
+    reduction_mw: float | None = Field(None, gt=0, description="Reduction [MW].")
+    reduction_share: float | None = Field(None, gt=0, le=1, description="Or a share of the "
+                                          "import at the start [-].")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DrEventIn":
+        if (self.end is None) == (self.duration_s is None):
+            raise ValueError("give exactly one of end or duration_s")
+        if (self.reduction_mw is None) == (self.reduction_share is None):
+            raise ValueError("give exactly one of reduction_mw or reduction_share")
+        for name in ("start", "end"):
+            v = getattr(self, name)
+            if v is not None and v.tzinfo is None:
+                raise ValueError(f"{name} needs a UTC offset (e.g. 2026-11-25T08:00:00Z)")
+        return self
+
+
+def _metrics(runtime: Runtime) -> CollectorRegistry:
+    reg = CollectorRegistry()
+    power = Gauge("ballast_power_mw", "Site power by flow [MW] (import positive)", ["flow"],
+                  registry=reg)
+    freq = Gauge("ballast_frequency_hz", "Grid frequency at the meter [Hz]", registry=reg)
+    miners = Gauge("ballast_group_miners", "Miner devices per group and state",
+                   ["group", "state"], registry=reg)
+    safe = Gauge("ballast_safe_mode", "1 while the watchdog holds the safe state", registry=reg)
+    ticks = Counter("ballast_ticks", "Control ticks run", registry=reg)
+    tick_s = Gauge("ballast_tick_duration_seconds", "Duration of the last tick [s]", registry=reg)
+    trips = Gauge("ballast_ufr_trips", "Under-frequency relay trips since start", registry=reg)
+    rules = (*RULE_NAMES, "watchdog")
+    binding = Gauge("ballast_binding_rule", "1 for the rule that set the miner total",
+                    ["rule"], registry=reg)
+
+    def update(doc: dict[str, Any]) -> None:
+        for flow, v in doc["power_mw"].items():
+            power.labels(flow).set(float("nan") if v is None else v)
+        freq.set(float("nan") if doc["frequency_hz"] is None else doc["frequency_hz"])
+        for g in doc["groups"]:
+            for state in ("running", "asleep", "non_compliant", "unreachable"):
+                miners.labels(g["name"], state).set(g[state])
+        safe.set(1 if doc["safe_mode"] else 0)
+        ticks.inc()
+        tick_s.set(doc.get("tick_duration_s", 0.0))
+        trips.set(runtime.ufr_trips)
+        for r in rules:
+            binding.labels(r).set(1 if doc["binding_rule"] == r else 0)
+
+    runtime.on_tick.append(update)
+    return reg
+
+
+def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
+    """The API over one runtime (same event loop)."""
+    tokens = {cfg.secret(): Principal(cfg.name, cfg.role) for cfg in site.api.tokens}
+    if len(tokens) != len(site.api.tokens):
+        raise SiteConfigError("api.tokens: two entries share one token; give each its own")
+    registry = _metrics(runtime)
+    app = FastAPI(title="Ballast site API", version="1",
+                  description="Live state, history and control of one hybrid AI + mining "
+                  "campus. Bearer tokens: viewers read, operators act.")
+    bearer = HTTPBearer(auto_error=False)
+    store = runtime.store
+
+    def _lookup(token: str | None) -> Principal | None:
+        if not token:
+            return None
+        for secret, p in tokens.items():
+            if hmac.compare_digest(secret.encode(), token.encode()):
+                return p
+        return None
+
+    def _require(token: str | None) -> Principal:
+        p = _lookup(token)
+        if p is None:
+            raise HTTPException(401, "missing or unknown bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return p
+
+    async def viewer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                     ) -> Principal:
+        return _require(creds.credentials if creds else None)
+
+    async def stream_viewer(
+            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+            access_token: Annotated[str | None, Query(description="For EventSource clients, "
+                                                      "which cannot send headers.")] = None,
+    ) -> Principal:
+        """The stream alone also takes the token as a query parameter (browser EventSource)."""
+        return _require(creds.credentials if creds else access_token)
+
+    async def operator(request: Request, p: Annotated[Principal, Depends(viewer)]) -> Principal:
+        if p.role != "operator":
+            store.add_audit(runtime.clock(), p.name, p.role,
+                            f"{request.method} {request.url.path}", {}, "denied: viewer role")
+            raise HTTPException(403, "this token may read but not act (role viewer)")
+        return p
+
+    Viewer = Annotated[Principal, Depends(viewer)]
+    Operator = Annotated[Principal, Depends(operator)]
+
+    def audit(p: Principal, action: str, payload: dict[str, Any], result: str) -> None:
+        store.add_audit(runtime.clock(), p.name, p.role, action, payload, result)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "tick": runtime.tick_no, "safe_mode": runtime.safe_mode}
+
+    @app.get(f"{API}/state", tags=["read"])
+    async def state(_: Viewer) -> dict[str, Any]:
+        """The latest tick document (see the stream's schema)."""
+        if runtime.last_tick is None:
+            raise HTTPException(503, "no tick yet")
+        return runtime.last_tick
+
+    @app.get(f"{API}/history", tags=["read"])
+    async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,
+                limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
+        """Measurements per tick in [since, until), oldest first (the latest ``limit``)."""
+        return store.measurements(since.timestamp() if since else None,
+                                  until.timestamp() if until else None, limit)
+
+    @app.get(f"{API}/events", tags=["read"])
+    async def events(_: Viewer, kind: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+        return store.events(limit, kind)
+
+    @app.get(f"{API}/commands", tags=["read"])
+    async def commands(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+                 ) -> list[dict[str, Any]]:
+        return store.commands(limit)
+
+    @app.get(f"{API}/audit", tags=["read"])
+    async def audit_log(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+                  ) -> list[dict[str, Any]]:
+        return store.audit(limit)
+
+    @app.get(f"{API}/policy", tags=["read"])
+    async def get_policy(_: Viewer) -> dict[str, Any]:
+        return vars(runtime.policy)
+
+    @app.put(f"{API}/policy", tags=["act"])
+    async def put_policy(body: PolicyUpdate, p: Operator) -> dict[str, Any]:
+        changes = body.model_dump(exclude_none=True)
+        pol = runtime.set_policy(**changes)
+        audit(p, "policy.update", changes, "ok")
+        return vars(pol)
+
+    def _group_action(group: str, mode: str, p: Principal, action: str) -> dict[str, Any]:
+        try:
+            runtime.set_group_mode(group, mode)
+        except KeyError as e:
+            audit(p, action, {"group": group}, f"error: {e.args[0]}")
+            raise HTTPException(404, e.args[0]) from None
+        audit(p, action, {"group": group}, "ok")
+        return {"group": group, "mode": mode}
+
+    @app.post(f"{API}/groups/{{group}}/curtail", tags=["act"])
+    async def curtail(group: str, p: Operator) -> dict[str, Any]:
+        """Manual curtail: every miner of the group asleep until resumed."""
+        return _group_action(group, "curtailed", p, "group.curtail")
+
+    @app.post(f"{API}/groups/{{group}}/resume", tags=["act"])
+    async def resume(group: str, p: Operator) -> dict[str, Any]:
+        """Back to automatic control."""
+        return _group_action(group, "auto", p, "group.resume")
+
+    @app.post(f"{API}/ufr/reset", tags=["act"])
+    async def ufr_reset(p: Operator) -> dict[str, Any]:
+        """Reset a tripped under-frequency relay (on the QSE's recall instruction)."""
+        was = runtime.ufr_tripped
+        runtime.reset_ufr()
+        audit(p, "ufr.reset", {}, "ok" if was else "ok: relay was not tripped")
+        return {"tripped": runtime.ufr_tripped}
+
+    @app.get(f"{API}/dr-events", tags=["read"])
+    async def list_dr(_: Viewer) -> list[dict[str, Any]]:
+        return store.dr_events()
+
+    @app.post(f"{API}/dr-events", tags=["act"], status_code=201)
+    async def post_dr(body: DrEventIn, p: Operator) -> dict[str, Any]:
+        now = runtime.clock()
+        start = body.start.timestamp() if body.start else now
+        end = body.end.timestamp() if body.end else start + (body.duration_s or 0.0)
+        payload = json.loads(body.model_dump_json(exclude_none=True))
+        try:
+            ev = runtime.add_dr_event(start, end, body.reduction_mw, body.reduction_share, p.name)
+        except ValueError as e:
+            audit(p, "dr.create", payload, f"error: {e}")
+            raise HTTPException(422, str(e)) from None
+        audit(p, "dr.create", {**payload, "id": ev.id}, "ok")
+        return {"id": ev.id, "start_s": ev.start_s, "end_s": ev.end_s,
+                "reduction_mw": ev.reduction_mw, "reduction_share": ev.reduction_share}
+
+    @app.delete(f"{API}/dr-events/{{event_id}}", tags=["act"])
+    async def cancel_dr(event_id: str, p: Operator) -> dict[str, Any]:
+        ok = runtime.cancel_dr_event(event_id)
+        audit(p, "dr.cancel", {"id": event_id}, "ok" if ok else "error: no such active event")
+        if not ok:
+            raise HTTPException(404, f"no active DR event {event_id!r}")
+        return {"id": event_id, "cancelled": True}
+
+    @app.get(f"{API}/stream", tags=["read"], response_class=StreamingResponse)
+    async def stream(_: Annotated[Principal, Depends(stream_viewer)]) -> StreamingResponse:
+        """Server-sent events, one ``tick`` event per tick (JSON in the module docstring)."""
+        q = runtime.subscribe()
+
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                if runtime.last_tick is not None:
+                    yield _sse(runtime.last_tick)
+                while True:
+                    try:
+                        doc = await asyncio.wait_for(q.get(), 15.0)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if doc is None:  # runtime stopped
+                        return
+                    yield _sse(doc)
+            finally:
+                runtime.unsubscribe(q)
+
+        return StreamingResponse(gen(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    def metrics_response() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    if site.api.metrics_public:
+        @app.get("/metrics", tags=["meta"], include_in_schema=True)
+        async def metrics_open() -> Response:
+            return metrics_response()
+    else:
+        @app.get("/metrics", tags=["meta"])
+        async def metrics(_: Viewer) -> Response:
+            return metrics_response()
+
+    return app
+
+
+def _sse(doc: dict[str, Any]) -> bytes:
+    return f"event: tick\nid: {doc['tick']}\ndata: {json.dumps(doc)}\n\n".encode()
+

@@ -1,0 +1,59 @@
+"""What the runtime needs from devices, as small protocols (the drivers in ``live.drivers`` fit).
+
+- ``MinerFleet``: verified fan-out of sleep/wake/read to miner addresses
+  (``live.drivers.fleet.FleetCommander`` implements it);
+- ``Meter``: the site revenue meter (``live.drivers.meter.ModbusMeter``): campus import, feeder
+  powers and grid frequency;
+- ``AiTelemetry``: the AI cluster's facility power [MW] (a DCGM exporter scrape x PUE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+
+class MeterSample(Protocol):
+    """One meter read; import and loads positive, export negative [MW]; frequency [Hz]."""
+
+    campus_import_power_mw: float
+    ai_feeder_power_mw: float
+    miners_feeder_power_mw: float
+    renewables_feeder_power_mw: float
+    frequency_hz: float
+
+
+@runtime_checkable
+class Meter(Protocol):
+    async def read(self) -> MeterSample: ...
+
+
+@runtime_checkable
+class AiTelemetry(Protocol):
+    async def read_power_mw(self) -> float:
+        """Facility power of the AI/HPC tenant now [MW]."""
+        ...
+
+
+class FleetOutcome(Protocol):
+    ip: str
+    status: str
+    reading: object | None
+
+    @property
+    def compliant(self) -> bool: ...
+
+
+class FleetResultLike(Protocol):
+    outcomes: list
+    elapsed_s: float
+    counts: dict[str, int]
+
+
+@runtime_checkable
+class MinerFleet(Protocol):
+    async def sleep(self, ips: Iterable[str] | None = None) -> FleetResultLike: ...
+
+    async def wake(self, ips: Iterable[str] | None = None) -> FleetResultLike: ...
+
+    async def read_all(self, ips: Iterable[str] | None = None) -> FleetResultLike: ...

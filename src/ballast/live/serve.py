@@ -1,0 +1,307 @@
+"""``ballast serve``: runtime + API (+ emulated devices) in one event loop.
+
+    ballast serve --emulate                       # demo: emulated West Texas campus
+    ballast serve --emulate --scenario my.yaml --devices-per-group 50
+    ballast serve --config site.yaml              # real devices
+
+``LiveSite`` is the orchestrator (also used by the end-to-end tests): it starts the emulated
+site if asked, opens the store, builds the drivers, the runtime and the API server, and stops
+them in reverse order. SIGINT/SIGTERM stop it gracefully (the runtime finishes its tick, puts
+the miners in the configured shutdown state and logs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from ballast.live.adapters import DcgmAiTelemetry, LuxosFleet, ReconnectingMeter
+from ballast.live.api import create_app
+from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
+from ballast.live.runtime import Runtime
+from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, load_site_config
+from ballast.live.store import open_store
+from ballast.scenario import Scenario, ScenarioError, load_scenario
+
+log = logging.getLogger("ballast.live")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: LiveSite owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class LiveSite:
+    """Runtime + API (+ emulated site); an async context manager."""
+
+    def __init__(self, scenario: Scenario, site: SiteConfig, *,
+                 emulated: EmulatedSite | None = None, api: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
+        if site.meter is None:
+            raise SiteConfigError("site config: meter is required (host/port of the site meter)")
+        self.scenario, self.site, self.emulated, self.with_api = scenario, site, emulated, api
+        self.clock = clock
+        self.runtime: Runtime | None = None
+        self.server: _Server | None = None
+        self.api_port: int | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._ai: DcgmAiTelemetry | None = None
+        self._meter: ReconnectingMeter | None = None
+        self._store: Any = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.site.api.host}:{self.api_port}"
+
+    async def __aenter__(self) -> LiveSite:
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        site = self.site
+        if self.emulated is not None:
+            await self.emulated.start()
+        self._store = open_store(site.store_dsn)
+        ports = {ip: m.port for m in site.miners for ip in m.addresses()}
+        fleet = LuxosFleet(ports, timeout_s=site.fleet.timeout_s, retries=site.fleet.retries,
+                           concurrency=site.fleet.concurrency) if ports else _NoFleet()
+        assert site.meter is not None
+        self._meter = ReconnectingMeter(site.meter.host, site.meter.port,
+                                        device_id=site.meter.device_id,
+                                        timeout_s=site.meter.timeout_s)
+        if site.ai is not None:
+            pue = site.ai.pue or (self.scenario.ai.pue if self.scenario.ai else 1.0)
+            self._ai = DcgmAiTelemetry(site.ai.url, pue, timeout_s=site.ai.timeout_s)
+        rt = Runtime(self.scenario, site, fleet=fleet, meter=self._meter, store=self._store,
+                     ai=self._ai, clock=self.clock)
+        self.runtime = rt
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(rt.run(), name="runtime"))
+        started = loop.create_task(rt.started.wait())
+        await asyncio.wait([started, self._tasks[0]], return_when=asyncio.FIRST_COMPLETED)
+        if self._tasks[0].done():
+            started.cancel()
+            self._tasks[0].result()  # raises what stopped the runtime
+        if self.with_api:
+            app = create_app(rt, site)
+            cfg = uvicorn.Config(app, host=site.api.host, port=site.api.port, log_level="warning",
+                                 lifespan="off", access_log=False, timeout_graceful_shutdown=5)
+            self.server = _Server(cfg)
+            self._tasks.append(loop.create_task(self.server.serve(), name="api"))
+            while not self.server.started:
+                if self._tasks[-1].done():
+                    self._tasks[-1].result()
+                    raise RuntimeError("API server stopped during start-up")
+                await asyncio.sleep(0.01)
+            self.api_port = self.server.servers[0].sockets[0].getsockname()[1]
+
+    async def wait(self) -> None:
+        """Until the runtime stops (or fails)."""
+        if self._tasks:
+            await self._tasks[0]
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop in reverse order; every step is bounded and logged (``--verbose``)."""
+        self.stop()
+
+        async def step(name: str, aw: Any, timeout_s: float) -> None:
+            t0 = time.perf_counter()
+            try:
+                await asyncio.wait_for(aw, timeout_s)
+            except (asyncio.CancelledError, Exception) as e:
+                log.warning("stopping %s: %r", name, e)
+            log.info("stopped %s in %.2f s", name, time.perf_counter() - t0)
+
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            await step("runtime", tasks[0], 15.0)
+        if self.server is not None:
+            self.server.should_exit = True
+            if len(tasks) > 1:
+                await step("api", tasks[1], 10.0)
+        if self._ai is not None:
+            await step("ai telemetry", self._ai.close(), 5.0)
+        if self._meter is not None:
+            self._meter.close()
+        if self._store is not None:
+            self._store.close()
+        if self.emulated is not None:
+            await step("emulated site", self.emulated.stop(), 10.0)
+
+
+class _NoFleet:
+    """A site without miners (nothing to command)."""
+
+    async def sleep(self, ips: Any = None) -> Any:
+        raise RuntimeError("no miners configured")
+
+    wake = read_all = sleep
+
+
+def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig | None,
+                   devices_per_group: int, ip_prefix: str, miner_port: int, meter_port: int,
+                   dcgm_port: int, time_scale: float, overrides: dict[str, Any]
+                   ) -> tuple[SiteConfig, EmulatedSite]:
+    """The emulated site and the site config pointing at it (``site``'s other settings kept)."""
+    plan = plan_emulation(scenario, devices_per_group, ip_prefix)
+    base: dict[str, Any] = {}
+    if site is not None:
+        base = site.model_dump(exclude={"meter", "ai", "miners", "scenario"})
+    base.update(overrides)
+    cfg = emulated_site_config(str(scenario_path), plan, meter_port=meter_port,
+                               dcgm_port=dcgm_port, miner_port=miner_port, **base)
+    t0 = time.monotonic()
+
+    def clock() -> float:  # emulated device time, optionally faster than wall time
+        return t0 + (time.monotonic() - t0) * time_scale
+
+    emu = EmulatedSite(scenario, plan, meter_port=meter_port, dcgm_port=dcgm_port,
+                       miner_port=miner_port, clock=clock)
+    return cfg, emu
+
+
+async def serve_async(scenario: Scenario, site: SiteConfig, emulated: EmulatedSite | None,
+                      on_ready: Callable[[LiveSite], None] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    async with LiveSite(scenario, site, emulated=emulated) as live:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, live.stop)
+        if on_ready is not None:
+            on_ready(live)
+        await live.wait()
+
+
+def serve(
+    config: Annotated[Path | None, typer.Option("--config", help="Site config YAML.")] = None,
+    emulate: Annotated[bool, typer.Option("--emulate", help="Start emulated devices on "
+                                          "loopback and run against them.")] = False,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario (path or bundled "
+                                          "example) for --emulate without --config.")
+                        ] = "west_texas_2024",
+    devices_per_group: Annotated[int, typer.Option(help="--emulate: emulated miners per "
+                                                   "group; each stands for count/N real ones.")
+                                 ] = 20,
+    ip_prefix: Annotated[str, typer.Option(help="--emulate: loopback prefix for miners.")
+                         ] = "127.20",
+    miner_port: Annotated[int, typer.Option(help="--emulate: LuxOS port.")] = 4028,
+    meter_port: Annotated[int, typer.Option(help="--emulate: Modbus meter port.")] = 5020,
+    dcgm_port: Annotated[int, typer.Option(help="--emulate: DCGM exporter port.")] = 9400,
+    time_scale: Annotated[float, typer.Option(help="--emulate: device time runs this much "
+                                              "faster than wall time (ramps, sessions).")] = 1.0,
+    ai_checkpoints: Annotated[float, typer.Option(help="--emulate: every this many seconds "
+                                                  "the AI load dips to 40% for 15 s (training "
+                                                  "checkpoints); 0 = flat.")] = 0.0,
+    store: Annotated[str | None, typer.Option(help="Store DSN or SQLite path (overrides "
+                                              "the config).")] = None,
+    host: Annotated[str | None, typer.Option(help="API listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (0 = any free port).")] = None,
+    tick_s: Annotated[float | None, typer.Option(help="Control tick in seconds.")] = None,
+    operator_token: Annotated[str | None, typer.Option(
+        envvar="BALLAST_OPERATOR_TOKEN", help="--emulate without --config: operator token "
+        "(default: a random one, printed).")] = None,
+    viewer_token: Annotated[str | None, typer.Option(
+        envvar="BALLAST_VIEWER_TOKEN", help="--emulate without --config: viewer token "
+        "(default: a random one, printed).")] = None,
+    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
+                                         "installed (faster fan-out; the tests exercise the "
+                                         "default asyncio loop).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ballast.examples import find_example
+
+    try:
+        site = load_site_config(config) if config else None
+        overrides: dict[str, Any] = {}
+        if store:
+            overrides["store"] = {"dsn": store}
+        if tick_s:
+            overrides["tick_s"] = tick_s
+        api: dict[str, Any] = site.api.model_dump() if site else {}
+        if host:
+            api["host"] = host
+        if port is not None:
+            api["port"] = port
+        printed: list[str] = []
+        if site is None:
+            op = operator_token or secrets.token_urlsafe(16)
+            vw = viewer_token or secrets.token_urlsafe(16)
+            api["tokens"] = [TokenConfig(name="operator", role="operator", token=op),
+                             TokenConfig(name="viewer", role="viewer", token=vw)]
+            if not operator_token:
+                printed.append(f"operator token: {op}")
+            if not viewer_token:
+                printed.append(f"viewer token: {vw}")
+        overrides["api"] = api
+        if emulate:
+            scen_path = Path(site.path(site.scenario)) if site else (
+                find_example(scenario) or Path(scenario))
+            scen = load_scenario(scen_path)
+            cfg, emu = build_emulated(scen_path.resolve(), scen, site=site,
+                                      devices_per_group=devices_per_group, ip_prefix=ip_prefix,
+                                      miner_port=miner_port, meter_port=meter_port,
+                                      dcgm_port=dcgm_port, time_scale=time_scale,
+                                      overrides=overrides)
+            if 0 < ai_checkpoints <= 15:
+                raise ValueError(f"--ai-checkpoints {ai_checkpoints:g}: the period must be "
+                                 "longer than the 15-s checkpoint (or 0 for flat)")
+            if ai_checkpoints > 0:
+                emu.checkpoints = (ai_checkpoints, 15.0, 0.4)
+        else:
+            if site is None:
+                raise SiteConfigError("give --config site.yaml (real devices) or --emulate")
+            cfg = SiteConfig.model_validate({**site.model_dump(), **overrides})
+            scen = load_scenario(cfg.path(cfg.scenario))
+            emu = None
+    except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+    def ready(live: LiveSite) -> None:
+        rt = live.runtime
+        assert rt is not None
+        kind = "emulated" if emu else "live"
+        scale = ", ".join(f"{m.group}: {len(m.addresses())} x {m.miners_per_device:g}"
+                          for m in cfg.miners)
+        typer.echo(f"ready: {kind} site {scen.site.name!r}; API {live.api_url} "
+                   f"(OpenAPI {live.api_url}/openapi.json); store {cfg.store_dsn}; "
+                   f"tick {cfg.tick_s:g} s; miner devices {scale}; "
+                   + ("fresh store" if rt.resumed_from_tick is None
+                      else f"resumed after tick {rt.resumed_from_tick}"))
+        for line in printed:
+            typer.echo(line)
+        if not cfg.api.tokens:
+            typer.echo("warning: no api.tokens in the site config: the API refuses every "
+                       "request (only /healthz and /openapi.json answer)", err=True)
+
+    try:
+        from ballast.live.drivers.aio import run as aio_run
+
+        aio_run(serve_async(scen, cfg, emu, ready), prefer_uvloop=uvloop)
+    except OSError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None

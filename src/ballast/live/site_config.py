@@ -1,0 +1,288 @@
+"""The live site configuration (``site.yaml``): devices, tick, store, API tokens, watchdogs.
+
+The scenario document (``scenario:``) says what the campus *is* (limit, AI tenant, miner groups,
+control settings) and is shared with the backtest; this file says how to *reach* it live.
+``load_site_config(path)`` validates with pydantic and raises ``SiteConfigError`` naming the file,
+the field and the reason. Relative paths resolve against the file's folder.
+
+Example::
+
+    scenario: ../examples/west_texas_2024.yaml
+    tick_s: 1.0
+    store: {dsn: ballast.db}           # a path -> SQLite (WAL); postgresql://... -> PostgreSQL
+    meter: {host: 10.0.0.5, port: 502}
+    ai: {url: http://10.0.0.6:9400/metrics}
+    miners:
+      - {group: s21, ips: [10.1.0.10-10.1.0.250]}
+    market: {price_usd_per_mwh: 35, hashprice_usd_per_ph_day: 50}
+    ufr: {trip_hz: 59.70, groups: [s19jpro]}
+    api:
+      tokens:
+        - {name: ops, role: operator, token_env: BALLAST_OPERATOR_TOKEN}
+        - {name: wall, role: viewer, token: change-me}
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    """Where measurements, commands, events and the audit log go."""
+
+    dsn: str = Field("ballast.db", description="SQLite file path (default ballast.db) or a "
+                     "postgresql:// DSN (psycopg 3).")
+
+
+class MeterConfig(_Strict):
+    """The site revenue meter (Modbus TCP; register map in ``live.emulators.meter``)."""
+
+    host: str = Field(description="Meter host (Modbus TCP).")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port. Default 502.")
+    device_id: int = Field(1, ge=0, le=247, description="Modbus unit id. Default 1.")
+    timeout_s: float = Field(0.5, gt=0, description="Read timeout [s]. Default 0.5.")
+
+
+class AiConfig(_Strict):
+    """AI cluster telemetry: a dcgm-exporter Prometheus endpoint."""
+
+    url: str = Field(description="Prometheus text endpoint of the AI cluster (DCGM exporter).")
+    timeout_s: float = Field(0.5, gt=0, description="Scrape timeout [s]. Default 0.5.")
+    pue: float | None = Field(None, ge=1.0, le=3.0, description="Facility/IT factor applied to the "
+                              "scraped GPU power [-]. Default: the scenario's ai.pue.")
+
+
+def expand_ips(spec: str) -> list[str]:
+    """``10.0.0.5`` -> one address; ``10.0.0.5-10.0.0.9`` -> the inclusive range."""
+    if "-" in spec:
+        lo_s, hi_s = (s.strip() for s in spec.split("-", 1))
+        lo, hi = ipaddress.IPv4Address(lo_s), ipaddress.IPv4Address(hi_s)
+        if hi < lo:
+            raise ValueError(f"address range {spec!r} runs backwards")
+        if int(hi) - int(lo) > 100_000:
+            raise ValueError(f"address range {spec!r} is larger than 100,000 addresses")
+        return [str(ipaddress.IPv4Address(a)) for a in range(int(lo), int(hi) + 1)]
+    return [str(ipaddress.IPv4Address(spec.strip()))]
+
+
+class MinerGroupDevices(_Strict):
+    """The LuxOS miners of one scenario group; the controller sees one unit per address."""
+
+    group: str = Field(description="Scenario miner group name.")
+    ips: list[str] = Field(description="Addresses or inclusive ranges (a.b.c.d-a.b.c.e).")
+    port: int = Field(4028, ge=1, le=65535, description="LuxOS API port. Default 4028.")
+    miners_per_device: float = Field(1.0, gt=0, description="Real miners each address stands "
+                                     "for [-]; >1 only for a scaled-down emulated site. Default 1.")
+
+    @field_validator("ips")
+    @classmethod
+    def _valid_ips(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            expand_ips(spec)  # raises ValueError naming the spec
+        if not value:
+            raise ValueError("at least one address")
+        return value
+
+    def addresses(self) -> list[str]:
+        out: list[str] = []
+        for spec in self.ips:
+            out.extend(expand_ips(spec))
+        return out
+
+
+class FleetConfig(_Strict):
+    """Verified fan-out of sleep/wake commands."""
+
+    timeout_s: float = Field(0.5, gt=0, description="Per-miner command timeout [s]. Default 0.5.")
+    retries: int = Field(1, ge=0, le=5, description="Extra attempts per command. Default 1.")
+    concurrency: int = Field(1000, ge=1, description="Concurrent miner connections. Default 1000.")
+    read_every_s: float = Field(10.0, gt=0, description="Full fleet read-back period [s] "
+                                "(reachability, compliance). Default 10.")
+    session_keepalive_s: float = Field(30.0, gt=0, description="Refresh period of the LuxOS "
+                                       "sessions held on relay (UFR) miners, so a trip takes "
+                                       "the fast path [s]; sessions idle out after ~60 s. "
+                                       "Default 30.")
+
+
+class MarketReplay(_Strict):
+    """Replay the scenario's price and hashprice series (demos, dry runs)."""
+
+    start: datetime = Field(description="Replayed instant at the runtime's start (ISO-8601 "
+                            "with offset, inside the scenario's run).")
+    speed: float = Field(1.0, gt=0, le=10_000, description="Replay seconds per wall second "
+                         "[-]. Default 1.")
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a UTC offset (e.g. 2024-08-20T19:00:00Z)")
+        return value
+
+
+class MarketConfig(_Strict):
+    """Power price and hashprice the economics rule uses (settable through the API)."""
+
+    price_usd_per_mwh: float = Field(30.0, description="Power price the controller sees "
+                                     "[USD/MWh] until updated through the API. Default 30.")
+    hashprice_usd_per_ph_day: float = Field(50.0, ge=0, description="Hashprice [USD/PH/day]. "
+                                            "Default 50 (post-halving 35-60, REFERENCE.md).")
+    replay: MarketReplay | None = Field(None, description="Take both from the scenario's series "
+                                        "instead, replayed from an instant; an operator's "
+                                        "price or hashprice update through the API ends the "
+                                        "replay. Default none.")
+
+
+class UfrConfig(_Strict):
+    """Under-frequency relay on Load Resources: trip at 59.70 Hz (ERCOT NPRR828, REFERENCE.md)."""
+
+    enabled: bool = Field(True, description="Arm the relay fast path. Default true.")
+    trip_hz: float = Field(59.70, gt=55, lt=60, description="Trip threshold [Hz]. Default 59.70.")
+    groups: list[str] = Field(default_factory=list, description="Scenario groups on the relay. "
+                              "Default: none (no relay).")
+    poll_s: float = Field(0.05, gt=0, le=1, description="Frequency poll period of the fast path "
+                          "[s]. Default 0.05.")
+    budget_s: float = Field(0.5, gt=0, description="Time from detection to verified sleep that "
+                            "counts as on time [s]; late trips are logged. Default 0.5 "
+                            "(ERCOT FFR: 15 cycles = 0.25 s, NPRR863).")
+    restore_hz: float = Field(59.95, gt=55, le=60.5, description="Frequency above which the "
+                              "relay may reset [Hz]. Default 59.95.")
+    restore_hold_s: float = Field(600.0, ge=0, description="Time above restore_hz before "
+                                  "the tripped miners may return [s]. Default 600 (in ERCOT the "
+                                  "QSE's recall instruction governs; set to match it).")
+
+
+class WatchdogConfig(_Strict):
+    """Stale data puts the site in a safe state."""
+
+    meter_stale_s: float = Field(3.0, gt=0, description="Meter data older than this puts the "
+                                 "site in the safe state (all miners asleep) [s]. Default 3.")
+    ai_stale_s: float = Field(5.0, gt=0, description="AI telemetry older than this is replaced "
+                              "by the AI tenant's full facility load (worst case) [s]. Default 5.")
+
+
+class TokenConfig(_Strict):
+    """One bearer token and its role."""
+
+    name: str = Field(description="Who holds the token (goes into the audit log).")
+    role: Literal["viewer", "operator"] = Field(description="viewer reads; operator also acts.")
+    token: str | None = Field(None, min_length=8, description="The bearer token (>= 8 chars).")
+    token_env: str | None = Field(None, description="Or: environment variable holding it.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TokenConfig:
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("give exactly one of token or token_env")
+        return self
+
+    def secret(self) -> str:
+        if self.token is not None:
+            return self.token
+        value = os.environ.get(self.token_env or "", "")
+        if len(value) < 8:
+            raise SiteConfigError(f"api.tokens[{self.name}]: environment variable "
+                                  f"{self.token_env} is unset or shorter than 8 characters")
+        return value
+
+
+class ApiConfig(_Strict):
+    """The HTTP API (FastAPI) of ``ballast serve``."""
+
+    host: str = Field("127.0.0.1", description="Listen address. Default loopback.")
+    port: int = Field(8480, ge=0, le=65535, description="Listen port (0 = any). Default 8480.")
+    tokens: list[TokenConfig] = Field(default_factory=list, description="Bearer tokens and roles.")
+    metrics_public: bool = Field(False, description="Serve /metrics without a token. "
+                                 "Default false.")
+
+
+class SiteConfig(_Strict):
+    """How to run one campus live."""
+
+    scenario: str = Field(description="Scenario YAML (site, AI tenant, miner groups, control).")
+    tick_s: float = Field(1.0, gt=0, le=60, description="Control tick [s]. Default 1.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Telemetry store.")
+    meter: MeterConfig | None = Field(None, description="Site meter. Required unless emulated.")
+    ai: AiConfig | None = Field(None, description="AI telemetry. Default none: the meter's AI "
+                                "feeder alone; with no fresh AI reading the tenant counts at its "
+                                "full facility load (safe).")
+    miners: list[MinerGroupDevices] = Field(default_factory=list, description="Miner "
+                                            "addresses per scenario group.")
+    fleet: FleetConfig = Field(default_factory=FleetConfig, description="Fleet commands.")
+    market: MarketConfig = Field(default_factory=MarketConfig, description="Economic inputs.")
+    ufr: UfrConfig = Field(default_factory=UfrConfig, description="Under-frequency relay.")
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig, description="Stale-data "
+                                     "protection.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API and its tokens.")
+    shutdown_action: Literal["sleep", "hold"] = Field("sleep", description="On a graceful stop: "
+                                                      "sleep every miner (safe: nobody watches "
+                                                      "the limit any more) or hold. Default sleep.")
+    base_dir: str = Field(".", description="Folder relative paths resolve against (set by "
+                          "load_site_config).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> SiteConfig:
+        groups = [m.group for m in self.miners]
+        dupes = sorted({g for g in groups if groups.count(g) > 1})
+        if dupes:
+            raise ValueError(f"miners: group(s) listed twice: {dupes}")
+        seen: dict[str, str] = {}
+        for m in self.miners:
+            for ip in m.addresses():
+                if ip in seen:
+                    raise ValueError(f"miners: {ip} is in both {seen[ip]} and {m.group}")
+                seen[ip] = m.group
+        names = [t.name for t in self.api.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("api.tokens: names must be unique")
+        return self
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def store_dsn(self) -> str:
+        dsn = self.store.dsn
+        if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
+            return dsn
+        return str(self.path(dsn))
+
+
+class SiteConfigError(ValueError):
+    """A site config that cannot be used; the message names the file and the field."""
+
+
+def parse_site_config(data: object, path: str = "<site>", base_dir: str = ".") -> SiteConfig:
+    if not isinstance(data, dict):
+        raise SiteConfigError(f"{path}: the document must be a mapping, got {type(data).__name__}")
+    try:
+        return SiteConfig.model_validate({"base_dir": base_dir, **data})
+    except ValidationError as exc:
+        lines = [f"{path}: invalid site config ({exc.error_count()} problem(s))"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(document)"
+            lines.append(f"  - {loc}: {err['msg'].removeprefix('Value error, ')}")
+        raise SiteConfigError("\n".join(lines)) from None
+
+
+def load_site_config(path: str | Path) -> SiteConfig:
+    """Read and validate a site YAML file."""
+    path = Path(path)
+    if not path.exists():
+        raise SiteConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_site_config(data, str(path), str(path.parent))

@@ -1,0 +1,112 @@
+"""Device book-keeping and command planning (pure functions; no devices needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ballast.live.devices import (
+    Device,
+    apply_outcomes,
+    group_counts,
+    plan_commands,
+    split_fleet,
+)
+
+RUN_MW = np.array([10.0, 6.0])
+SLEEP_MW = np.array([0.1, 0.05])
+
+
+def _dev(i: int, group: int, want_run: bool | None, status: str = "ok",
+         asleep: bool | None = None) -> Device:
+    if asleep is None and status == "ok":
+        asleep = not want_run
+    return Device(f"10.0.{group}.{i}", group, want_run, status, asleep)
+
+
+@pytest.mark.parametrize(("devices", "forced", "controllable", "fixed_mw", "to_sleep"), [
+    # all compliant, nothing forced: all controllable, nothing fixed
+    ([_dev(1, 0, True), _dev(2, 0, False), _dev(1, 1, True)], set(), [2, 1], 0.0, []),
+    # stuck running (ignored) counts at full power; asleep-unreachable at sleep power
+    ([_dev(1, 0, False, "ignored", asleep=False), _dev(2, 0, True, "timeout", asleep=True)],
+     set(), [0, 0], 10.1, []),
+    # unknown state: assume full power
+    ([_dev(1, 1, None, "unknown")], set(), [0, 0], 6.0, []),
+    # forced group: running ones are commanded to sleep and count at full power until verified
+    ([_dev(1, 0, True), _dev(2, 0, False), _dev(1, 1, True)], {0}, [0, 1], 10.1,
+     ["10.0.0.1"]),
+    # forced + unreachable: not re-sent every tick (the read-back loop retries), full power
+    ([_dev(1, 0, True, "timeout")], {0}, [0, 0], 10.0, []),
+    # forced + non-compliant but reachable: re-sent
+    ([_dev(1, 0, False, "ignored", asleep=False)], {0}, [0, 0], 10.0, ["10.0.0.1"]),
+])
+def test_split_fleet(devices, forced, controllable, fixed_mw, to_sleep):
+    c, f, s = split_fleet(devices, forced, RUN_MW, SLEEP_MW)
+    assert c.tolist() == controllable
+    assert f == pytest.approx(fixed_mw)
+    assert s == to_sleep
+
+
+@pytest.mark.parametrize(("wants", "target", "to_sleep", "to_wake"), [
+    ([True, True, False, False], 2, [], []),
+    ([True, True, False, False], 3, [], ["10.0.0.3"]),
+    ([True, True, False, False], 1, ["10.0.0.2"], []),  # highest address sleeps first
+    ([False, True, False, True], 4, [], ["10.0.0.1", "10.0.0.3"]),
+    ([True, True, True, True], 0, ["10.0.0.4", "10.0.0.3", "10.0.0.2", "10.0.0.1"], []),
+])
+def test_plan_keeps_running_miners_and_is_stable(wants, target, to_sleep, to_wake):
+    devs = [_dev(i + 1, 0, w) for i, w in enumerate(wants)]
+    assert plan_commands(devs, np.array([target, 0]), set()) == (to_sleep, to_wake)
+
+
+@st.composite
+def fleets(draw):
+    n = draw(st.integers(1, 30))
+    devs = [Device(f"10.0.0.{i + 1}", draw(st.integers(0, 1)), draw(st.booleans()),
+                   draw(st.sampled_from(["ok", "ok", "ok", "ignored", "timeout"])))
+            for i in range(n)]
+    forced = draw(st.sets(st.integers(0, 1)))
+    return devs, forced
+
+
+@given(fleets(), st.integers(0, 30), st.integers(0, 30))
+def test_plan_reaches_the_target_and_never_wakes_a_forced_miner(fleet, t0, t1):
+    devs, forced = fleet
+    controllable, _, _ = split_fleet(devs, forced, RUN_MW, SLEEP_MW)
+    target = np.minimum([t0, t1], controllable)
+    to_sleep, to_wake = plan_commands(devs, target, forced)
+    assert not set(to_sleep) & set(to_wake)
+    by_ip = {d.ip: d for d in devs}
+    assert all(by_ip[ip].group not in forced and by_ip[ip].ok for ip in to_wake + to_sleep)
+    after = {d.ip: (d.want_run and d.ip not in to_sleep) or d.ip in to_wake for d in devs}
+    for g in (0, 1):
+        if g in forced:
+            continue
+        running = sum(after[d.ip] for d in devs if d.group == g and d.ok)
+        assert running == target[g]
+
+
+@dataclass
+class _Outcome:
+    ip: str
+    status: str
+    reading: object | None = None
+
+    @property
+    def compliant(self) -> bool:
+        return self.status == "ok"
+
+
+def test_apply_outcomes_and_counts():
+    devs = {d.ip: d for d in (_dev(1, 0, True), _dev(2, 0, True), _dev(3, 0, True))}
+    apply_outcomes(devs, [_Outcome("10.0.0.1", "ok"), _Outcome("10.0.0.2", "ignored"),
+                          _Outcome("10.0.0.3", "timeout"), _Outcome("9.9.9.9", "ok")], False)
+    assert [(d.want_run, d.status, d.asleep) for d in devs.values()] == [
+        (False, "ok", True), (False, "ignored", False), (False, "timeout", False)]
+    assert group_counts(devs.values(), 2) == [
+        {"miners": 3, "running": 0, "asleep": 1, "non_compliant": 1, "unreachable": 1},
+        {"miners": 0, "running": 0, "asleep": 0, "non_compliant": 0, "unreachable": 0}]
