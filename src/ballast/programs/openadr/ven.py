@@ -138,6 +138,32 @@ def cap_at(commands: list[DrCommand], when_utc: datetime) -> float:
     return min(caps) if caps else float("inf")
 
 
+def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
+    """An ``on_decision`` callback that hands each opted-in command to the live runtime as a DR
+    event (``runtime.add_dr_event``): a reduction in MW, or all miners off (share 1 of the
+    import, which the runtime turns into a zero miner cap). An update or cancellation of an
+    event first cancels the DR events it created."""
+    created: dict[str, list[str]] = {}
+
+    def forward(decision: EventDecision) -> None:
+        for dr_id in created.pop(decision.event_id, []):
+            runtime.cancel_dr_event(dr_id)
+        if decision.opt != "optIn":
+            return
+        ids = []
+        for cmd in decision.commands:
+            if not np.isfinite(cmd.cap_mw) or (cmd.reduction_mw <= 0 and cmd.cap_mw > 0):
+                continue
+            all_off = cmd.cap_mw <= 0
+            ev = runtime.add_dr_event(cmd.start_utc.timestamp(), cmd.end_utc.timestamp(),
+                                      None if all_off else cmd.reduction_mw,
+                                      1.0 if all_off else None, f"openadr:{cmd.event_id}")
+            ids.append(ev.id)
+        created[decision.event_id] = ids
+
+    return forward
+
+
 @dataclass
 class BallastVen:
     """openleadr client wired to Ballast: ``telemetry()`` returns {'site_import_mw': ..,
