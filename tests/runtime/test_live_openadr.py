@@ -53,10 +53,11 @@ async def test_vtn_event_reaches_the_live_campus(tmp_path):
         try:
             await ven.start()
             start = datetime.now(UTC) + timedelta(seconds=2)
-            vtn.add_event("ven-live", "LOAD_DISPATCH", "delta",
-                          [{"dtstart": start, "duration": timedelta(minutes=10),
-                            "signal_payload": -30_000}],  # reduce by 30,000 kW
-                          callback=lambda ven_id, event_id, opt_type: answered.set_result(opt_type))
+            event_id = vtn.add_event("ven-live", "LOAD_DISPATCH", "delta",
+                                     [{"dtstart": start, "duration": timedelta(minutes=10),
+                                       "signal_payload": -30_000}],  # reduce by 30,000 kW
+                                     callback=lambda ven_id, event_id, opt_type:
+                                     answered.set_result(opt_type))
             assert await asyncio.wait_for(answered, 20) == "optIn"
             (dr,) = rt.dr_events.values()
             assert dr.reduction_mw == pytest.approx(30.0)
@@ -68,6 +69,11 @@ async def test_vtn_event_reaches_the_live_campus(tmp_path):
                         "import at the OpenADR target")
             await until(lambda: {r for r, _ in reports} >= {"site", "miners"}, 10,
                         "telemetry reports at the VTN")
+            # the VTN cancels: the runtime's DR event is cancelled and the cap goes
+            vtn.cancel_event("ven-live", event_id)
+            await until(lambda: not any(e.get("kind") == "dr"
+                                        for e in rt.last_tick["active_events"]), 10,
+                        "the DR event cancelled in the runtime")
         finally:
             await ven.stop()
             await vtn.stop()
