@@ -182,6 +182,10 @@ def market(
     console.print(t)
 
 
+from ballast.programs.cli import app as programs_app  # noqa: E402  (grid programs sub-app)
+
+app.add_typer(programs_app, name="programs")
+
 from ballast.live.serve import serve as _serve  # noqa: E402  (live runtime: ballast serve)
 
 app.command("serve")(_serve)

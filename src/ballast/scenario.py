@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ballast.models.miners import CATALOG
+from ballast.programs.schema import Programs
 from ballast.scenario_smoothing import (
     BatterySpec,
     DynamicsSpec,
@@ -190,6 +191,7 @@ class Scenario(_Strict):
     battery: BatterySpec | None = Field(None, description="Optional battery behind the meter.")
     smoothing: SmoothingSpec | None = Field(None, description="Smoothing spec; runs at 1 s or finer.")
     run: Run = Field(description="Period, resolution and seed.")
+    programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
 
     @field_validator("version")
     @classmethod
@@ -211,6 +213,15 @@ class Scenario(_Strict):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{label}: duplicate names {dupes}")
+        return self
+
+    @model_validator(mode="after")
+    def _reserve_fits_fleet(self) -> Scenario:
+        offers = self.programs.reserve_offers_mw() if self.programs is not None else {}
+        fleet_mw = sum(g.count * CATALOG[g.model].power_w * g.pue / 1e6 for g in self.miners)
+        if offers and sum(offers.values()) > fleet_mw:
+            raise ValueError(f"programs: reserve offers {offers} total {sum(offers.values()):.1f} MW "
+                             f"but the miners can only drop {fleet_mw:.1f} MW")
         return self
 
 

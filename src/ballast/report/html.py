@@ -241,5 +241,10 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
 
 
 def write_report(results, path: Path) -> Path:
-    path.write_text(render_report(results), encoding="utf-8")
+    extra = None
+    if getattr(results, "programs", None) is not None:
+        from ballast.report.programs import program_sections
+
+        extra = program_sections(results)
+    path.write_text(render_report(results, extra_sections=extra), encoding="utf-8")
     return path

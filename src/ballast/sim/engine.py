@@ -3,6 +3,7 @@ baseline in the same call, then site physics (import, export, curtailment) per i
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,14 @@ class RunSeries:
 
 def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
                cap_mw: np.ndarray | None = None, floor_mw: np.ndarray | None = None,
-               progress: ProgressFn | None = None, chunk: int = 200_000) -> RunSeries:
-    """Run the controller over every interval of ``inputs`` and derive the site's flows."""
+               progress: ProgressFn | None = None, chunk: int = 200_000,
+               breaks: list[int] | None = None,
+               before_chunk: Callable[[int, np.ndarray], None] | None = None) -> RunSeries:
+    """Run the controller over every interval of ``inputs`` and derive the site's flows.
+
+    ``breaks``/``before_chunk`` (grid programs): the loop also stops at each tick in ``breaks``
+    and calls ``before_chunk(start, miner_mw)`` with the miner power of ticks < start known, so
+    a program may set ``cap_mw``/``floor_mw`` (in place) from that tick on."""
     f = inputs.frame
     n = len(f)
     idx = f.index
@@ -48,8 +55,10 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
     hashprice = f["hashprice_usd_per_ph_day"].to_numpy()
     ai = f["ai_load_mw"].to_numpy()
     ren = f["renewable_mw"].to_numpy()
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
+    bounds = sorted({*range(0, n, chunk), *(b for b in (breaks or ()) if 0 < b < n), n})
+    for start, stop in itertools.pairwise(bounds):
+        if before_chunk is not None:
+            before_chunk(start, miner_mw)
         run_ticks(time_s[start:stop], price[start:stop], hashprice[start:stop], ai[start:stop],
                   ren[start:stop], cap[start:stop], floor[start:stop], config.import_limit_mw,
                   config.export_limit_mw, config.import_margin_mw, config.economic_dispatch,
@@ -99,12 +108,19 @@ class Simulation:
     baseline: RunSeries
     config: ControllerConfig
     fine: object | None = None  # fine-resolution runs (``ballast.sim.smoothing.FineResults``)
+    programs: object | None = None  # ballast.programs.plan.ProgramPlan when programs: is set
 
 
 def simulate(scenario: Scenario, base_dir: Path | None = None,
              progress: ProgressFn | None = None) -> Simulation:
     """Backtest Ballast and the baseline (all miners on wherever the interconnect allows)."""
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
+        if scenario.programs is not None:  # not silently dropped: the fine engine has no hook yet
+            from ballast.scenario import ScenarioError
+
+            raise ScenarioError("programs: grid programs are simulated at 1 min or coarser "
+                                "without smoothing; drop programs or smoothing, or use a coarser "
+                                "run.resolution")
         from ballast.sim.smoothing import simulate_fine  # 1 s and finer: miner plant + battery
 
         return simulate_fine(scenario, base_dir, progress)
@@ -119,7 +135,18 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
             return None
         return lambda done, _total: progress(offset + done, 2 * n)
 
-    ballast = run_policy(config, inputs, "ballast", progress=half(0))
+    plan = None
+    if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
+        from ballast.programs.plan import build_plan
+
+        plan = build_plan(scenario, inputs, config, base_dir)
+        ballast = run_policy(config, inputs, "ballast", cap_mw=plan.cap_mw,
+                             floor_mw=plan.floor_mw, progress=half(0), breaks=plan.breaks,
+                             before_chunk=plan.on_chunk)
+        # the same controller answering no programs: what the programs are worth, net
+        plan.no_programs_run = run_policy(config, inputs, "ballast_no_programs")
+    else:
+        ballast = run_policy(config, inputs, "ballast", progress=half(0))
     baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
     return Simulation(scenario=scenario, inputs=inputs, ballast=ballast, baseline=baseline,
-                      config=config)
+                      config=config, programs=plan)

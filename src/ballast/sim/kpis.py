@@ -140,3 +140,17 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     agg["margin_delta_usd"] = agg["net_margin_usd"] - agg["baseline_net_margin_usd"]
     agg.index.name = "month"
     return agg
+
+
+def program_kpi_rows(program_kpis: pd.DataFrame, kpis: pd.DataFrame) -> pd.DataFrame:
+    """Grid-program KPI rows (ballast, baseline, delta, unit) plus the margin with programs."""
+    out = program_kpis.copy()
+    out["delta"] = out["ballast"] - out["baseline"]
+    cash = out.loc["programs_cash_usd"]
+    margin = kpis.loc["net_margin_usd"]
+    ours = float(margin.ballast + cash.ballast)
+    base = float(margin.baseline + cash.baseline)
+    row = pd.DataFrame({"ballast": [ours], "baseline": [base], "delta": [ours - base],
+                        "unit": ["USD"]}, index=["net_margin_with_programs_usd"])
+    out = pd.concat([out.astype({"ballast": float, "baseline": float, "delta": float}), row])
+    return out[["ballast", "baseline", "delta", "unit"]]

@@ -27,6 +27,7 @@ class Results:
     kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
     monthly: pd.DataFrame
     events: pd.DataFrame
+    programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
 
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
@@ -38,9 +39,17 @@ class Results:
             from ballast.sim.smoothing import smoothing_kpis
 
             kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
+        outcome = None
+        if sim.programs is not None:
+            from ballast.programs.settle import settle_programs
+            from ballast.sim.kpis import program_kpi_rows
+
+            outcome = settle_programs(sim)
+            kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         return cls(
             simulation=sim,
             kpis=kpis,
+            programs=outcome,
             monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn),
             events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
         )
@@ -73,6 +82,10 @@ class Results:
                          "delta": clean(r.delta), "unit": r.unit}
                      for k, r in self.kpis.iterrows()},
             "events": len(self.events),
+            **({"programs": {p: {k: clean(v) for k, v in row.items() if clean(v) is not None}
+                             for p, row in self.programs.summary.iterrows()},
+                "program_events": len(self.programs.events)} if self.programs is not None
+               else {}),
         }
 
     def save(self, out_dir: Path) -> Path:
@@ -87,4 +100,7 @@ class Results:
         self.kpis.to_csv(out_dir / "kpis.csv")
         self.monthly.to_csv(out_dir / "monthly.csv")
         self.events.to_csv(out_dir / "events.csv", index=False)
+        if self.programs is not None:
+            self.programs.events.to_csv(out_dir / "program_events.csv", index=False)
+            self.programs.summary.to_csv(out_dir / "programs.csv")
         return out_dir

@@ -1,0 +1,131 @@
+"""``ballast programs fourcp``: the 4CP peaks of a year in the bundled ERCOT load and how the
+alert rule would have done (hits, hours curtailing) for a few thresholds.
+``ballast programs ven``: run the OpenADR VEN against a VTN and print what it decides (a link
+check before going live; telemetry is the fixed values given until the live runtime feeds it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ballast.data.errors import DataError
+
+app = typer.Typer(help="Grid programs: 4CP and friends.", no_args_is_help=True)
+
+
+def fourcp_study(year: int, source: str, column: str, shares: list[float],
+                 prior_year_floor_share: float = 0.9, timezone: str = "America/Chicago") -> dict:
+    """Peaks found in ``year`` and, per threshold share, peaks hit and hours alerting."""
+    from ballast.data.loaders import read_series
+    from ballast.programs import fourcp
+
+    load = read_series(source, column, minimum=0.0)
+    peaks = fourcp.find_monthly_peaks(load, timezone=timezone)
+    peaks = peaks[peaks["year"] == year]
+    if peaks.empty:
+        raise DataError(source, f"no June-September data for {year}")
+    rows = []
+    for share in shares:
+        alert = fourcp.fourcp_alert_hourly(load, timezone=timezone, threshold_share=share,
+                                           prior_year_floor_share=prior_year_floor_share)
+        local_year = alert.index.tz_convert(timezone).year
+        hits = int(sum(bool(alert.loc[t, "alert"]) for t in peaks["peak_hour_start_utc"]))
+        rows.append({"threshold_share": share, "peaks_hit": hits, "peaks": len(peaks),
+                     "hours_alerting": int(alert["alert"][local_year == year].sum())})
+    return {"year": year, "approximation": "hourly load: the peak hour stands in for the "
+            "15-minute peak interval",
+            "peaks": [{"month": int(p.month), "peak_hour_start_utc": p.peak_hour_start_utc.isoformat(),
+                       "peak_load_mw": round(float(p.peak_load_mw), 1)}
+                      for p in peaks.itertuples()],
+            "alert": rows}
+
+
+@app.command("fourcp")
+def fourcp_cmd(
+    year: Annotated[int, typer.Option(help="Local year (June-September).")] = 2024,
+    source: Annotated[str, typer.Option(help="System load file.")] =
+        "bundled:ercot_system_hourly_2023_2024",
+    column: Annotated[str, typer.Option(help="Load column [MW].")] = "ercot_load_mw",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """ERCOT 4CP peaks of a year and the alert rule's hit rate and hours for a few thresholds."""
+    try:
+        doc = fourcp_study(year, source, column, [0.93, 0.95, 0.97, 0.98])
+    except DataError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    console = Console()
+    t = Table(title=f"ERCOT 4CP peaks {year} ({doc['approximation']})")
+    for c in ("month", "peak hour (UTC start)", "load MW"):
+        t.add_column(c)
+    for p in doc["peaks"]:
+        t.add_row(str(p["month"]), p["peak_hour_start_utc"], f"{p['peak_load_mw']:,.0f}")
+    console.print(t)
+    a = Table(title="Alert rule (no look-ahead)")
+    for c in ("threshold share", "peaks hit", "hours alerting"):
+        a.add_column(c)
+    for r in doc["alert"]:
+        a.add_row(f"{r['threshold_share']:.2f}", f"{r['peaks_hit']}/{r['peaks']}",
+                  str(r["hours_alerting"]))
+    console.print(a)
+
+
+@app.command("ven")
+def ven_cmd(
+    vtn_url: Annotated[str, typer.Option(help="VTN base URL, e.g. https://vtn:8080/OpenADR2/Simple/2.0b")],
+    ven_name: Annotated[str, typer.Option(help="This VEN's name.")] = "ballast",
+    cert: Annotated[str | None, typer.Option(help="VEN certificate (PEM) for TLS and signing.")] = None,
+    key: Annotated[str | None, typer.Option(help="VEN private key (PEM).")] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle that signed the VTN.")] = None,
+    vtn_fingerprint: Annotated[str | None, typer.Option(help="VTN certificate fingerprint.")] = None,
+    min_notice_s: Annotated[float, typer.Option(help="Decline events with less notice [s].")] = 0.0,
+    max_reduction_mw: Annotated[float | None, typer.Option(help="Decline larger asks [MW].")] = None,
+    price_curtail_usd_per_mwh: Annotated[float, typer.Option(help="All miners off at or above.")] = 100.0,
+    miner_mw: Annotated[float, typer.Option(help="Miner power to report and plan from [MW].")] = 0.0,
+    site_import_mw: Annotated[float, typer.Option(help="Site import to report [MW].")] = 0.0,
+    events: Annotated[int, typer.Option(help="Stop after this many event decisions (0 = never).")] = 0,
+    seconds: Annotated[float, typer.Option(help="Stop after this long [s].")] = 3600.0,
+) -> None:
+    """Register with a VTN, answer its events by site policy and print one JSON line each."""
+    import asyncio
+
+    from ballast.programs.openadr.ven import BallastVen, VenPolicy
+
+    async def main() -> None:
+        done = asyncio.Event()
+        seen: list = []
+
+        def show(decision) -> None:
+            seen.append(decision)
+            sys.stdout.write(json.dumps({
+                "event_id": decision.event_id, "opt": decision.opt, "reason": decision.reason,
+                "commands": [{"signal": c.signal, "start_utc": c.start_utc.isoformat(),
+                              "end_utc": c.end_utc.isoformat(),
+                              "cap_mw": None if c.cap_mw == float("inf") else c.cap_mw}
+                             for c in decision.commands]}) + "\n")
+            sys.stdout.flush()
+            if events and len(seen) >= events:
+                done.set()
+
+        policy = VenPolicy(min_notice_s=min_notice_s, max_reduction_mw=max_reduction_mw,
+                           price_curtail_usd_per_mwh=price_curtail_usd_per_mwh)
+        ven = BallastVen(ven_name, vtn_url, policy, telemetry=lambda: {
+            "site_import_mw": site_import_mw, "miner_mw": miner_mw}, on_decision=show,
+            cert=cert, key=key, ca_file=ca_file, vtn_fingerprint=vtn_fingerprint)
+        await ven.start()
+        try:
+            await asyncio.wait_for(done.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            await ven.stop()
+
+    asyncio.run(main())

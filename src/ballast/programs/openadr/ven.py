@@ -1,0 +1,237 @@
+"""OpenADR 2.0b VEN on openleadr: registers with a VTN, receives events, opts in or out by site
+policy, turns each event interval into a DR command (a cap on miner power over a window) for the
+controller, and reports telemetry (site import and miner power) back to the VTN.
+
+The conversion (``event_to_commands``) is a pure function of the event, the policy, the miner
+power now and the clock, so it is tested alone; ``BallastVen`` wires it into openleadr's client.
+Signals understood (OpenADR 2.0b):
+- SIMPLE / level 0-3: level 0 = normal; levels 1-3 drop a policy share of the miner power;
+- ELECTRICITY_PRICE / price: at or above the policy's curtail price, all miners off;
+- LOAD_DISPATCH / setpoint (miner power [MW] at most) or delta (negative = reduce by |value|).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = {("SIMPLE", "level"), ("ELECTRICITY_PRICE", "price"), ("LOAD_DISPATCH", "setpoint"),
+             ("LOAD_DISPATCH", "delta")}
+SI_SCALE = {"none": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "m": 1e-3}
+
+
+@dataclass(frozen=True)
+class VenPolicy:
+    """The site's rules for answering OpenADR events."""
+
+    accept_signals: frozenset[str] = frozenset({"SIMPLE", "ELECTRICITY_PRICE", "LOAD_DISPATCH"})
+    min_notice_s: float = 0.0  # decline events announced with less notice [s]
+    max_reduction_mw: float | None = None  # decline events asking for more [MW]
+    simple_level_share: tuple[float, float, float, float] = (0.0, 0.5, 1.0, 1.0)  # per level
+    price_curtail_usd_per_mwh: float = 100.0  # all miners off at or above this price
+    price_payload_to_usd_per_mwh: float = 1000.0  # payload unit USD/kWh (OpenADR convention)
+    dispatch_payload_to_mw: float = 1e-3  # payload in kW unless the signal says otherwise
+
+
+@dataclass(frozen=True)
+class DrCommand:
+    """One event interval as the controller sees it: miner power at most ``cap_mw``."""
+
+    event_id: str
+    signal: str  # e.g. SIMPLE/level
+    signal_time_utc: datetime  # when the VEN received it
+    start_utc: datetime
+    end_utc: datetime
+    cap_mw: float  # inf = no cap in this interval
+    payload: float
+    reduction_mw: float = 0.0  # miner power at the signal minus the cap [MW]
+
+    def to_dr_event(self) -> dict | None:
+        """The command as a scenario ``programs.demand_response.events`` entry, to replay a
+        season of VTN events in a backtest (None when it asks for no reduction)."""
+        if not np.isfinite(self.cap_mw) or self.reduction_mw <= 0:
+            return None
+        notice = (self.start_utc - self.signal_time_utc).total_seconds() / 60.0
+        return {"name": f"openadr:{self.event_id}:{self.signal}",
+                "start": self.start_utc.isoformat(), "end": self.end_utc.isoformat(),
+                "target_mw": round(self.reduction_mw, 6), "notice_minutes": max(notice, 0.0)}
+
+
+@dataclass(frozen=True)
+class EventDecision:
+    event_id: str
+    opt: str  # optIn / optOut
+    reason: str
+    commands: tuple[DrCommand, ...] = ()
+
+
+def _power_factor_mw(signal: dict, policy: VenPolicy) -> float:
+    meas = signal.get("measurement")
+    if meas:
+        unit = meas.get("unit") if isinstance(meas, dict) else getattr(meas, "unit", None)
+        scale = meas.get("scale") if isinstance(meas, dict) else getattr(meas, "scale", None)
+        if unit == "W":
+            return SI_SCALE.get(scale or "none", 1.0) / 1e6
+    return policy.dispatch_payload_to_mw
+
+
+def _signals(event: dict) -> list[dict]:
+    sig = event["event_signals"]
+    return sig if isinstance(sig, list) else sig["event_signals"]
+
+
+def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
+                      now_utc: datetime, accepted_before: bool = False) -> EventDecision:
+    """Opt in or out of an openleadr event dict and convert its intervals to caps [MW].
+
+    ``accepted_before``: an update of an event the site already opted into is not re-judged on
+    notice (it may be running already)."""
+    eid = event["event_descriptor"]["event_id"]
+    status = event["event_descriptor"].get("event_status")
+    if status == "cancelled":
+        return EventDecision(eid, "optIn", "cancelled by the VTN")
+    commands: list[DrCommand] = []
+    start0 = event["active_period"]["dtstart"]
+    notice_s = (start0 - now_utc).total_seconds()
+    if notice_s < policy.min_notice_s and not accepted_before:
+        return EventDecision(eid, "optOut", f"notice {notice_s:.0f} s < policy "
+                             f"{policy.min_notice_s:.0f} s")
+    for sig in _signals(event):
+        name, kind = sig["signal_name"].upper(), sig["signal_type"]
+        if name not in policy.accept_signals or (name, kind) not in SUPPORTED:
+            return EventDecision(eid, "optOut", f"signal {name}/{kind} not offered by this site")
+        for iv in sig["intervals"]:
+            start = iv["dtstart"]
+            end = start + iv["duration"]
+            value = float(iv["signal_payload"])
+            if name == "SIMPLE":
+                level = int(np.clip(round(value), 0, 3))
+                cap = (np.inf if level == 0
+                       else miner_mw_now * (1.0 - policy.simple_level_share[level]))
+            elif name == "ELECTRICITY_PRICE":
+                price = value * policy.price_payload_to_usd_per_mwh
+                cap = 0.0 if price >= policy.price_curtail_usd_per_mwh else np.inf
+            elif kind == "setpoint":
+                cap = max(value * _power_factor_mw(sig, policy), 0.0)
+            else:  # LOAD_DISPATCH delta: negative = reduce
+                delta_mw = value * _power_factor_mw(sig, policy)
+                cap = max(miner_mw_now + delta_mw, 0.0) if delta_mw < 0 else np.inf
+            asked = miner_mw_now - cap if np.isfinite(cap) else 0.0
+            if policy.max_reduction_mw is not None and asked > policy.max_reduction_mw + 1e-9:
+                return EventDecision(eid, "optOut", f"asks {asked:.1f} MW > policy "
+                                     f"{policy.max_reduction_mw:.1f} MW")
+            commands.append(DrCommand(eid, f"{name}/{kind}", now_utc, start, end, float(cap),
+                                      value, max(asked, 0.0)))
+    return EventDecision(eid, "optIn", "", tuple(commands))
+
+
+def cap_at(commands: list[DrCommand], when_utc: datetime) -> float:
+    """The controller's ``cap_mw`` at a moment: the lowest cap of the commands in force [MW]."""
+    caps = [c.cap_mw for c in commands if c.start_utc <= when_utc < c.end_utc]
+    return min(caps) if caps else float("inf")
+
+
+def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
+    """An ``on_decision`` callback that hands each opted-in command to the live runtime as a DR
+    event (``runtime.add_dr_event``): a reduction in MW, or all miners off (share 1 of the
+    import, which the runtime turns into a zero miner cap). An update or cancellation of an
+    event first cancels the DR events it created."""
+    created: dict[str, list[str]] = {}
+
+    def forward(decision: EventDecision) -> None:
+        for dr_id in created.pop(decision.event_id, []):
+            runtime.cancel_dr_event(dr_id)
+        if decision.opt != "optIn":
+            return
+        ids = []
+        for cmd in decision.commands:
+            if not np.isfinite(cmd.cap_mw) or (cmd.reduction_mw <= 0 and cmd.cap_mw > 0):
+                continue
+            all_off = cmd.cap_mw <= 0
+            ev = runtime.add_dr_event(cmd.start_utc.timestamp(), cmd.end_utc.timestamp(),
+                                      None if all_off else cmd.reduction_mw,
+                                      1.0 if all_off else None, f"openadr:{cmd.event_id}")
+            ids.append(ev.id)
+        created[decision.event_id] = ids
+
+    return forward
+
+
+@dataclass
+class BallastVen:
+    """openleadr client wired to Ballast: ``telemetry()`` returns {'site_import_mw': ..,
+    'miner_mw': ..} (the live runtime's meter and fleet), ``on_command`` receives each
+    DrCommand (the runtime turns it into ``Snapshot.cap_mw``)."""
+
+    ven_name: str
+    vtn_url: str
+    policy: VenPolicy
+    telemetry: Callable[[], dict[str, float]]
+    on_command: Callable[[DrCommand], None] | None = None
+    on_decision: Callable[[EventDecision], None] | None = None  # every opt in/out, for the log
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    report_period_s: float = 10.0
+    # TLS and OpenADR message signing (production VTNs require them); paths to PEM files
+    cert: str | None = None
+    key: str | None = None
+    ca_file: str | None = None
+    vtn_fingerprint: str | None = None
+    passphrase: str | None = None
+    decisions: list[EventDecision] = field(default_factory=list)
+    commands: list[DrCommand] = field(default_factory=list)
+    client: object = None
+
+    def _build(self):
+        from openleadr import OpenADRClient
+
+        client = OpenADRClient(ven_name=self.ven_name, vtn_url=self.vtn_url,
+                               show_fingerprint=False, cert=self.cert, key=self.key,
+                               ca_file=self.ca_file, vtn_fingerprint=self.vtn_fingerprint,
+                               passphrase=self.passphrase)
+        client.add_handler("on_event", self._on_event)
+        client.add_handler("on_update_event", self._on_event)
+        period = timedelta(seconds=self.report_period_s)
+        for resource, key in (("site", "site_import_mw"), ("miners", "miner_mw")):
+            client.add_report(callback=partial(self._read, key), resource_id=resource,
+                              measurement="real_power", unit="W", scale="M",
+                              sampling_rate=period, report_duration=timedelta(hours=1))
+        return client
+
+    def _read(self, key: str) -> float:
+        return float(self.telemetry()[key])
+
+    async def _on_event(self, event: dict) -> str:
+        eid = event["event_descriptor"]["event_id"]
+        before = any(d.event_id == eid and d.opt == "optIn" for d in self.decisions)
+        decision = event_to_commands(event, self.policy, self._read("miner_mw"), self.clock(),
+                                     accepted_before=before)
+        self.decisions.append(decision)
+        # an update replaces the event's earlier commands
+        self.commands = [c for c in self.commands if c.event_id != decision.event_id]
+        if decision.opt == "optIn":
+            for cmd in decision.commands:
+                self.commands.append(cmd)
+                if self.on_command is not None:
+                    self.on_command(cmd)
+        log.info("OpenADR event %s: %s %s", decision.event_id, decision.opt, decision.reason)
+        if self.on_decision is not None:
+            self.on_decision(decision)
+        return decision.opt
+
+    def cap_mw(self, when_utc: datetime | None = None) -> float:
+        return cap_at(self.commands, when_utc or self.clock())
+
+    async def start(self) -> None:
+        self.client = self._build()
+        await self.client.run()
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.stop()

@@ -1,0 +1,307 @@
+"""Turn a scenario's ``programs:`` section into per-tick caps and floors for the rule stack.
+
+Everything here uses only information available at each tick:
+- fixed caps known when they apply: EEA windows (all miners off), 4CP alerts (from the forecast
+  proxy in ``fourcp``), accepted DR event windows;
+- reserve floors: each reserve is sold per interval only up to the headroom the miners really
+  have (import limit minus the AI load's hourly maximum, minus caps in force, minus sleep power),
+  and the floor keeps that much miner power running so it can be dropped;
+- deployments (UFR trips, ECRS/ERS instructions, DR events) need the miner power at the signal:
+  the engine stops at each signal tick and ``on_chunk`` sets the cap from the last measured
+  miner power (the previous tick), never from the future.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.control import ControllerConfig
+from ballast.data.errors import DataError
+from ballast.data.loaders import read_series
+from ballast.programs import fourcp
+from ballast.programs.frequency import (
+    load_frequency_shape,
+    read_frequency_event,
+    ufr_trip_time_s,
+)
+from ballast.programs.schema import Programs
+from ballast.scenario import Scenario
+from ballast.sim.inputs import SiteInputs
+
+RESERVE_ORDER = ("responsive_reserve", "ecrs", "ers")
+
+
+@dataclass
+class ProgramEvent:
+    """One grid instruction and what the site did with it (filled in during the run)."""
+
+    program: str
+    kind: str  # eea, 4cp_alert, ufr_trip, deployment, dr_event, frequency_event
+    signal_time_utc: pd.Timestamp
+    start_tick: int
+    end_tick: int  # exclusive
+    commit_mw: float = float("nan")  # committed reduction [MW] (reference-based events)
+    fixed_cap_mw: float = float("nan")  # cap [MW] for window events (EEA, 4CP)
+    opted_in: bool = True
+    reason: str = ""
+    reduction_share: float = float("nan")  # DR events given in percent [-]
+    response_minutes: float = float("nan")
+    reference_mw: float = float("nan")  # miner power at the signal (last measured tick) [MW]
+    cap_mw: float = float("nan")  # cap actually commanded [MW]
+
+    @property
+    def needs_break(self) -> bool:
+        return self.opted_in and self.end_tick > self.start_tick
+
+
+@dataclass
+class ProgramPlan:
+    """Caps/floors for the Ballast run plus the events whose cap depends on the signal tick."""
+
+    index: pd.DatetimeIndex
+    cap_mw: np.ndarray  # combined; inf = no cap (mutated during the run by on_chunk)
+    floor_mw: np.ndarray
+    fixed_caps_mw: dict[str, np.ndarray]  # per program, before deployments
+    reserve_sold_mw: dict[str, np.ndarray]  # per reserve program, per tick
+    headroom_mw: np.ndarray  # what reserves could be sold against, per tick
+    sleep_floor_mw: float  # all miners asleep [MW]
+    max_draw_mw: np.ndarray  # most the miners could draw per tick (limit, AI, fleet, caps) [MW]
+    events: list[ProgramEvent] = field(default_factory=list)
+    fourcp_alert: np.ndarray | None = None
+    fourcp_peaks: pd.DataFrame | None = None
+    fourcp_hourly: pd.DataFrame | None = None
+    no_programs_run: object | None = None  # RunSeries of the controller without programs
+    # replayed frequency events: (label, start, offsets [s], frequency [Hz], trip [s] or NaN)
+    frequency_traces: list[tuple] = field(default_factory=list)
+    base_dir: Path | None = None  # where the scenario's relative file paths start
+
+    @property
+    def breaks(self) -> list[int]:
+        return sorted({e.start_tick for e in self.events if e.needs_break and e.start_tick > 0})
+
+    def on_chunk(self, start: int, miner_mw: np.ndarray) -> None:
+        """Engine callback before ticks [start, ...) run: ``miner_mw[:start]`` is known."""
+        for ev in self.events:
+            if ev.start_tick != start or not ev.needs_break:
+                continue
+            # last measured miner power; at tick 0 (nothing measured) what the miners could draw
+            ref = float(miner_mw[start - 1]) if start > 0 else float(self.max_draw_mw[0])
+            ev.reference_mw = ref
+            if np.isnan(ev.fixed_cap_mw):
+                if not np.isnan(ev.reduction_share):
+                    ev.commit_mw = ref * ev.reduction_share
+                cap = max(ref - ev.commit_mw, 0.0)
+                sl = slice(ev.start_tick, ev.end_tick)
+                self.cap_mw[sl] = np.minimum(self.cap_mw[sl], cap)
+                ev.cap_mw = cap
+            else:
+                ev.cap_mw = ev.fixed_cap_mw
+
+
+def _tick(index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
+    """Index of the interval containing ``when`` (clipped to the run)."""
+    return int(np.clip(index.searchsorted(when, side="right") - 1, 0, len(index)))
+
+
+def _window_ticks(index: pd.DatetimeIndex, start, end) -> tuple[int, int]:
+    # from the interval containing the start (a cap starts early rather than late)
+    a = max(int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), side="right")) - 1, 0)
+    b = int(index.searchsorted(pd.Timestamp(end).tz_convert("UTC"), side="left"))
+    return a, b
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous True runs as (start, end exclusive)."""
+    m = np.concatenate(([False], mask.astype(bool), [False]))
+    d = np.flatnonzero(np.diff(m.astype(np.int8)))
+    return list(zip(d[0::2].tolist(), d[1::2].tolist(), strict=True))
+
+
+def reserve_headroom_mw(ai_load_mw: np.ndarray, index: pd.DatetimeIndex, import_limit_mw: float,
+                        margin_mw: float, fleet_run_mw: float, sleep_floor_mw: float,
+                        cap_mw: np.ndarray, step_mw: float) -> np.ndarray:
+    """Reserve the miners can really deliver per tick [MW]: the most they may draw (import limit
+    minus margin minus the AI load's maximum over the hour, fleet size, caps in force) minus what
+    they draw asleep, minus one miner step (whole miners). Renewables are not counted (they may
+    vanish within the hour)."""
+    ai_hour_max = pd.Series(ai_load_mw, index=index).groupby(index.floor("1h")).transform("max")
+    most = np.minimum.reduce([import_limit_mw - margin_mw - ai_hour_max.to_numpy(),
+                              np.full(len(index), fleet_run_mw), cap_mw])
+    return np.clip(most - sleep_floor_mw - step_mw, 0.0, None)
+
+
+def sell_reserves(offers_mw: dict[str, float], headroom_mw: np.ndarray) -> dict[str, np.ndarray]:
+    """Split the headroom among reserve offers in priority order (RESERVE_ORDER): each is sold
+    up to its offer and never beyond what is left [MW]."""
+    left = headroom_mw.copy()
+    out = {}
+    for name in RESERVE_ORDER:
+        if name not in offers_mw:
+            continue
+        sold = np.minimum(offers_mw[name], left)
+        out[name] = sold
+        left = left - sold
+    return out
+
+
+def hold_consistent(raw_mw: np.ndarray) -> np.ndarray:
+    """Sell in interval t only what could also be held in t-1: min(raw[t], raw[t-1]) [MW].
+
+    A deployment's reduction is measured from the last measured tick, so the reserve must
+    already be running there."""
+    prev = np.concatenate(([0.0], raw_mw[:-1]))
+    return np.minimum(raw_mw, prev)
+
+
+def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
+               base_dir: Path | None = None) -> ProgramPlan:
+    """Caps, floors and events for the Ballast run of a scenario with ``programs:``."""
+    progs: Programs = scenario.programs or Programs()
+    index = inputs.index
+    n = len(index)
+    g = config.groups
+    sleep_floor = float((g.count * g.sleep_mw).sum())
+    fleet_run = float((g.count * g.run_mw).sum())
+    step_mw = float((g.run_mw - g.sleep_mw).max()) if len(g.names) else 0.0
+    fixed: dict[str, np.ndarray] = {}
+    events: list[ProgramEvent] = []
+
+    if progs.emergency is not None:
+        cap = np.full(n, np.inf)
+        for w in progs.emergency.windows:
+            a, b = _window_ticks(index, w.start, w.end)
+            opted = w.level >= progs.emergency.curtail_at_level
+            if opted:
+                cap[a:b] = 0.0
+            events.append(ProgramEvent("emergency", f"eea{w.level}", pd.Timestamp(w.start),
+                                       a, b, fixed_cap_mw=0.0, opted_in=opted,
+                                       reason="" if opted else "below curtail_at_level"))
+        fixed["emergency"] = cap
+
+    fourcp_alert = fourcp_peaks = fourcp_hourly = None
+    if progs.coincident_peak is not None:
+        cp = progs.coincident_peak
+        load = read_series(cp.load_source, cp.load_column, base_dir=base_dir, minimum=0.0)
+        tz = scenario.site.timezone
+        fourcp_hourly = fourcp.fourcp_alert_hourly(
+            load, cp.months, tz, cp.window_start_hour_local, cp.window_end_hour_local,
+            cp.threshold_share, cp.prior_year_floor_share)
+        local = index.tz_convert(tz)
+        needed = index[np.isin(local.month, cp.months)]
+        if len(needed) and (needed[0] < load.index[0] + pd.Timedelta("2h")
+                            or needed[-1] >= load.index[-1] + pd.Timedelta("1h")):
+            raise DataError(f"programs.coincident_peak.load_source ({cp.load_source})",
+                            f"covers {load.index[0]} to {load.index[-1]}, but the run has 4CP "
+                            f"months from {needed[0]} to {needed[-1]}")
+        fourcp_alert = fourcp.alert_on_index(fourcp_hourly["alert"], index)
+        fourcp_peaks = fourcp.find_monthly_peaks(load, cp.months, tz)
+        cap = np.where(fourcp_alert, cp.curtail_to_mw, np.inf)
+        fixed["coincident_peak"] = cap
+        for a, b in _runs(fourcp_alert):
+            events.append(ProgramEvent("coincident_peak", "4cp_alert", index[a], a, b,
+                                       fixed_cap_mw=cp.curtail_to_mw))
+
+    dr_mask = np.zeros(n, dtype=bool)
+    if progs.demand_response is not None:
+        dr = progs.demand_response
+        for ev in dr.events:
+            a, b = _window_ticks(index, ev.start, ev.end)
+            signal = pd.Timestamp(ev.start) - pd.Timedelta(minutes=ev.notice_minutes)
+            reason = ""
+            if ev.notice_minutes < dr.min_notice_minutes:
+                reason = f"notice {ev.notice_minutes:g} min < policy {dr.min_notice_minutes:g}"
+            elif (dr.max_reduction_mw is not None and ev.target_mw is not None
+                  and ev.target_mw > dr.max_reduction_mw):
+                reason = f"asks {ev.target_mw:g} MW > policy {dr.max_reduction_mw:g} MW"
+            pe = ProgramEvent("demand_response", f"dr_event:{ev.name}", signal, a, b,
+                              opted_in=not reason, reason=reason)
+            if ev.target_mw is not None:
+                pe.commit_mw = ev.target_mw
+            else:
+                pe.reduction_share = ev.reduction_pct / 100.0
+            events.append(pe)
+            if not reason:
+                dr_mask[a:b] = True
+
+    combined_fixed = np.full(n, np.inf)
+    for cap in fixed.values():
+        combined_fixed = np.minimum(combined_fixed, cap)
+
+    offers = progs.reserve_offers_mw()
+    headroom = reserve_headroom_mw(inputs.frame["ai_load_mw"].to_numpy(), index,
+                                   config.import_limit_mw, config.import_margin_mw, fleet_run,
+                                   sleep_floor, combined_fixed, step_mw)
+    max_draw = np.minimum.reduce([
+        config.import_limit_mw - config.import_margin_mw - inputs.frame["ai_load_mw"].to_numpy(),
+        np.full(n, fleet_run), combined_fixed]).clip(sleep_floor)
+    headroom[dr_mask] = 0.0  # no reserve sold while a DR event holds the miners down
+    if progs.reserve_only_when_economic and len(g.names):
+        price = inputs.frame["price_usd_per_mwh"].to_numpy()
+        last_price = np.concatenate(([np.inf], price[:-1]))  # known at the tick: the last one
+        best_breakeven = inputs.frame["hashprice_usd_per_ph_day"].to_numpy() * float(
+            g.breakeven_per_hashprice.max())
+        headroom[last_price >= best_breakeven] = 0.0
+    sold = {k: hold_consistent(v) for k, v in sell_reserves(offers, headroom).items()}
+    # the floor at t also covers what is sold for t+1, so a trip in t+1 finds it running at t
+    floor_parts = {k: np.maximum(v, np.concatenate((v[1:], [0.0]))) for k, v in sold.items()}
+
+    def deploy(name: str, kind: str, at: pd.Timestamp, minutes: float, response_min: float,
+               reason_if_none: str = "") -> None:
+        a = _tick(index, at)
+        if a >= n or at < index[0]:
+            return
+        # held through the interval containing the end (rounded up: an obligation runs long)
+        b = max(_window_ticks(index, at, at + pd.Timedelta(minutes=minutes))[1], a + 1)
+        commit = float(sold[name][a])
+        pe = ProgramEvent(name, kind, at, a, b, commit_mw=commit, response_minutes=response_min)
+        if commit <= 0:
+            pe.opted_in = False
+            pe.reason = reason_if_none or ("no reserve sold in this interval (no headroom, "
+                                            "or price above breakeven)")
+        else:
+            floor_parts[name][a:b] = 0.0  # the deployed reserve no longer needs its floor
+        events.append(pe)
+
+    traces: list[tuple] = []
+    if progs.responsive_reserve is not None:
+        rrs = progs.responsive_reserve
+        for fe in rrs.frequency_events:
+            t_s, f_hz = (load_frequency_shape(fe.shape) if fe.shape is not None
+                         else read_frequency_event(fe.source, base_dir))
+            trip = ufr_trip_time_s(t_s, f_hz, rrs.trip_hz, rrs.relay_delay_s)
+            at = pd.Timestamp(fe.at).tz_convert("UTC")
+            traces.append((fe.label, at, t_s, f_hz, trip))
+            if np.isnan(trip):
+                a = _tick(index, at)
+                events.append(ProgramEvent("responsive_reserve", "frequency_event", at, a, a,
+                                           opted_in=False,
+                                           reason=f"{fe.label}: nadir {f_hz.min():.2f} Hz, "
+                                           f"no trip (pickup {rrs.trip_hz} Hz)"))
+                continue
+            deploy("responsive_reserve", f"ufr_trip:{fe.label}", at + pd.Timedelta(seconds=trip),
+                   rrs.hold_minutes, trip / 60.0)
+    for name in ("ecrs", "ers"):
+        prog = getattr(progs, name)
+        if prog is None:
+            continue
+        for d in prog.deployments:
+            deploy(name, "deployment", pd.Timestamp(d.at).tz_convert("UTC"), d.duration_minutes,
+                   prog.response_minutes)
+
+    total_sold = np.zeros(n)
+    for v in floor_parts.values():
+        total_sold += v
+    floor = np.where(total_sold > 0, sleep_floor + total_sold + step_mw, 0.0)
+
+    plan = ProgramPlan(index=index, cap_mw=combined_fixed.copy(), floor_mw=floor,
+                       fixed_caps_mw=fixed, reserve_sold_mw=sold, headroom_mw=headroom,
+                       sleep_floor_mw=sleep_floor, max_draw_mw=max_draw,
+                       events=sorted(events, key=lambda e: e.start_tick),
+                       fourcp_alert=fourcp_alert, fourcp_peaks=fourcp_peaks,
+                       fourcp_hourly=fourcp_hourly, frequency_traces=traces,
+                       base_dir=base_dir)
+    return plan

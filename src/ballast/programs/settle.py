@@ -1,0 +1,281 @@
+"""Settlement of grid programs: what each program paid or cost, for Ballast and the baseline,
+how the site performed in every event, and the event log.
+
+Money is nominal USD. Reserve availability is paid on the MW actually sold per interval (never
+more than the headroom); a shortfall in a deployment pays a penalty per MWh not delivered. The
+baseline answers no programs but still settles what a baseline site would: its 4CP charge and
+its fixed-price contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from ballast.programs import fourcp
+from ballast.programs.plan import ProgramPlan
+from ballast.sim.engine import RunSeries, Simulation
+from ballast.sim.kpis import interval_money, step_hours
+
+EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
+                 "opted_in", "reason", "committed_mw", "reference_mw", "achieved_reduction_mw",
+                 "shortfall_mw", "reduced_mwh", "vs_baseline_reduction_mw", "time_to_reach_min", "on_time"]
+
+
+@dataclass(frozen=True)
+class ProgramOutcome:
+    """Per-program money and performance, KPI rows and the event log."""
+
+    summary: pd.DataFrame  # index program; revenue_usd, penalty_usd, net_usd, baseline_net_usd,...
+    kpis: pd.DataFrame  # index kpi; ballast, baseline, unit
+    events: pd.DataFrame  # EVENT_COLUMNS
+    fourcp_peaks: pd.DataFrame | None  # one row per peak covered, site demand both runs, hit
+
+
+def power_credits_usd(import_mw: np.ndarray, price_usd_per_mwh: np.ndarray, contract_mw: float,
+                      contract_price_usd_per_mwh: float, dt_h: float) -> np.ndarray:
+    """Per interval: contracted energy not taken, sold back at real time [USD]:
+    (RT - contract price) x max(contract - import, 0) x dt (REFERENCE.md, Power credits)."""
+    unused_mw = np.maximum(contract_mw - np.asarray(import_mw), 0.0)
+    return (np.asarray(price_usd_per_mwh) - contract_price_usd_per_mwh) * unused_mw * dt_h
+
+
+def contract_settlement_usd(price_usd_per_mwh: np.ndarray, contract_mw: float,
+                            contract_price_usd_per_mwh: float, dt_h: float) -> np.ndarray:
+    """Per interval: the fixed-price block's payoff against real time [USD] (positive when real
+    time is above the contract price). Energy cost at real time plus minus this = cost under the
+    contract; the power credits are the part of it on energy not taken."""
+    return (np.asarray(price_usd_per_mwh) - contract_price_usd_per_mwh) * contract_mw * dt_h
+
+
+def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
+                dt_h: float) -> pd.DataFrame:
+    idx = plan.index
+    miner = run.frame["miner_mw"].to_numpy()
+    base_miner = baseline.frame["miner_mw"].to_numpy()
+    step = idx[1] - idx[0] if len(idx) > 1 else pd.Timedelta("15min")
+    rows = []
+    for ev in plan.events:
+        a, b = ev.start_tick, min(ev.end_tick, len(idx))
+        start = idx[a] if a < len(idx) else idx[-1] + step
+        end = idx[b - 1] + step if b > a else start
+        row = {"program": ev.program, "kind": ev.kind, "signal_time_utc": ev.signal_time_utc,
+               "start_utc": start, "end_utc": end, "opted_in": ev.opted_in, "reason": ev.reason,
+               "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw}
+        if not ev.opted_in or b <= a:
+            row["command"] = "none"
+            rows.append(row)
+            continue
+        row["command"] = f"cap miners at {ev.cap_mw:.2f} MW"
+        during = miner[a:b]
+        achieved = ev.reference_mw - float(during.mean())
+        row["achieved_reduction_mw"] = achieved
+        row["reduced_mwh"] = float(np.clip(ev.reference_mw - during, 0, None).sum() * dt_h)
+        row["vs_baseline_reduction_mw"] = float((base_miner[a:b] - during).mean())
+        if not np.isnan(ev.commit_mw):
+            red = ev.reference_mw - during
+            short = np.clip(ev.commit_mw - red, 0.0, None)
+            row["shortfall_mw"] = float(short.mean())
+            reached = np.flatnonzero(red >= ev.commit_mw - 1e-6)
+            t_reach = float(reached[0] * dt_h * 60.0) if reached.size else float("nan")
+            row["time_to_reach_min"] = t_reach
+            if not np.isnan(ev.response_minutes):
+                row["on_time"] = bool(reached.size) and t_reach <= max(ev.response_minutes,
+                                                                        dt_h * 60.0)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+def _value_vs_no_programs(sim: Simulation, cash_usd: float) -> float:
+    """What answering the programs is worth [USD]: margin plus program cash of the Ballast run,
+    minus the same for the controller answering none (which still pays its own 4CP charge and
+    settles the same contract)."""
+    plan: ProgramPlan = sim.programs
+    progs = sim.scenario.programs
+    idx = sim.inputs.index
+    other: RunSeries = plan.no_programs_run
+    ours = interval_money(sim.ballast, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
+    theirs = interval_money(other, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
+    cash_other = 0.0
+    if progs.price_response is not None:
+        pr = progs.price_response
+        cash_other += float(contract_settlement_usd(
+            sim.inputs.frame["price_usd_per_mwh"].to_numpy(), pr.contract_mw,
+            pr.contract_price_usd_per_mwh, step_hours(idx)).sum())
+    if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
+        _, s_other = fourcp.settle_fourcp(other.frame["import_mw"], plan.fourcp_peaks,
+                                          pd.Series(False, index=idx),
+                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
+        cash_other -= s_other["charge_usd"]
+    return float(ours.sum() + cash_usd - theirs.sum() - cash_other)
+
+
+RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
+                 "emergency")
+
+
+def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
+    """Per program: what it adds [USD] = margin plus program cash with every program, minus the
+    same with that one program left out (one more controller run each). Leaving 4CP out does not
+    leave out the transmission charge: that site pays it on its own peak demand. Not additive:
+    programs compete for the same miners."""
+    from ballast.programs.plan import build_plan
+    from ballast.sim.engine import run_policy
+
+    plan: ProgramPlan = sim.programs
+    progs = sim.scenario.programs
+    offered = [p for p in RULE_PROGRAMS if getattr(progs, p) is not None]
+    if len(offered) < 2:  # one program: programs_value_usd already is its value
+        return {}
+    money = partial(interval_money, inputs=sim.inputs, config=sim.config, scenario=sim.scenario)
+    total = float(money(sim.ballast)["net_margin_usd"].sum()) + cash_usd
+    out = {}
+    for name in offered:
+        variant = sim.scenario.model_copy(update={"programs": progs.model_copy(
+            update={name: None})})
+        plan_v = build_plan(variant, sim.inputs, sim.config, plan.base_dir)
+        run_v = run_policy(sim.config, sim.inputs, f"ballast_without_{name}", cap_mw=plan_v.cap_mw,
+                           floor_mw=plan_v.floor_mw, breaks=plan_v.breaks,
+                           before_chunk=plan_v.on_chunk)
+        sim_v = replace(sim, scenario=variant, ballast=run_v, programs=plan_v)
+        cash_v = float(settle_programs(sim_v, marginal=False).kpis.loc[
+            "programs_cash_usd", "ballast"])
+        if name == "coincident_peak" and plan.fourcp_peaks is not None:
+            _, s_v = fourcp.settle_fourcp(run_v.frame["import_mw"], plan.fourcp_peaks,
+                                          pd.Series(False, index=sim.inputs.index),
+                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
+            cash_v -= s_v["charge_usd"]
+        out[name] = total - float(money(run_v)["net_margin_usd"].sum()) - cash_v
+    return out
+
+
+def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
+    """Pay and score every program of ``sim.scenario.programs`` for both runs; with
+    ``marginal``, also each program's marginal value (``marginal_values_usd``)."""
+    plan: ProgramPlan = sim.programs
+    progs = sim.scenario.programs
+    idx = sim.inputs.index
+    dt = step_hours(idx)
+    price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
+    ours, base = sim.ballast.frame, sim.baseline.frame
+    events = _event_rows(plan, sim.ballast, sim.baseline, dt)
+    summary: dict[str, dict[str, float]] = {}
+    kpis: list[tuple[str, float, float, str]] = []
+
+    def add(program: str, revenue: float, penalty: float = 0.0, baseline_net: float = 0.0,
+            **extra: float) -> None:
+        summary[program] = {"revenue_usd": revenue, "penalty_usd": penalty,
+                            "net_usd": revenue - penalty, "baseline_net_usd": baseline_net,
+                            **extra}
+
+    evs = events[events["opted_in"].astype(bool)] if len(events) else events
+
+    if progs.price_response is not None:
+        pr = progs.price_response
+        cred = power_credits_usd(ours["import_mw"].to_numpy(), price, pr.contract_mw,
+                                 pr.contract_price_usd_per_mwh, dt).sum()
+        cred_b = power_credits_usd(base["import_mw"].to_numpy(), price, pr.contract_mw,
+                                   pr.contract_price_usd_per_mwh, dt).sum()
+        settle = contract_settlement_usd(price, pr.contract_mw, pr.contract_price_usd_per_mwh,
+                                         dt).sum()
+        kpis.append(("power_credits_usd", float(cred), float(cred_b), "USD"))
+        kpis.append(("contract_settlement_usd", float(settle), float(settle), "USD"))
+        add("price_response", float(cred), baseline_net=float(cred_b),
+            contract_settlement_usd=float(settle))
+
+    peaks_table = None
+    if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
+        cp = progs.coincident_peak
+        curtailing = pd.Series(plan.fourcp_alert, index=idx)
+        t_ours, s_ours = fourcp.settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
+                                              cp.transmission_rate_usd_per_kw_year)
+        never = pd.Series(False, index=idx)
+        t_base, s_base = fourcp.settle_fourcp(base["import_mw"], plan.fourcp_peaks, never,
+                                              cp.transmission_rate_usd_per_kw_year)
+        if len(t_ours):
+            peaks_table = t_ours.assign(baseline_site_demand_mw=t_base["site_demand_mw"].to_numpy())
+        hours_alert = float(plan.fourcp_alert.sum() * dt)
+        hit_rate = s_ours["hits"] / s_ours["peaks_covered"] if s_ours["peaks_covered"] else np.nan
+        saved = s_base["charge_usd"] - s_ours["charge_usd"]
+        kpis += [("4cp_peaks_covered", s_ours["peaks_covered"], s_base["peaks_covered"], "peaks"),
+                 ("4cp_hit_rate_pct", 100 * hit_rate, 0.0, "%"),
+                 ("4cp_mean_demand_mw", s_ours["mean_demand_mw"], s_base["mean_demand_mw"], "MW"),
+                 ("4cp_transmission_charge_usd", s_ours["charge_usd"], s_base["charge_usd"], "USD"),
+                 ("4cp_hours_curtailing", hours_alert, 0.0, "h")]
+        add("coincident_peak", float(saved), baseline_net=0.0, charge_usd=s_ours["charge_usd"],
+            baseline_charge_usd=s_base["charge_usd"], hit_rate_pct=100 * hit_rate,
+            hours_curtailing=hours_alert, peaks_covered=s_ours["peaks_covered"],
+            deployments=float(sum(1 for e in plan.events if e.program == "coincident_peak")))
+
+    for name in ("responsive_reserve", "ecrs", "ers"):
+        prog = getattr(progs, name)
+        if prog is None:
+            continue
+        sold = plan.reserve_sold_mw[name]
+        pay = float((sold * prog.price_usd_per_mw_h * dt).sum())
+        mine = evs[evs["program"] == name] if len(evs) else evs
+        short_mwh = 0.0
+        if len(mine):
+            hours = (pd.to_datetime(mine["end_utc"]) - pd.to_datetime(mine["start_utc"])
+                     ).dt.total_seconds().to_numpy() / 3600.0
+            short_mwh = float(np.nansum(mine["shortfall_mw"].to_numpy(dtype=float) * hours))
+        rate = getattr(prog, "shortfall_penalty_usd_per_mwh", 0.0)
+        penalty = short_mwh * rate
+        offered_mwh = prog.offer_mw * len(idx) * dt
+        kpis += [(f"reserve_sold_mwh[{name}]", float(sold.sum() * dt), 0.0, "MW-h"),
+                 (f"reserve_sold_share_pct[{name}]",
+                  100 * float(sold.sum() * dt) / offered_mwh if offered_mwh else 0.0, 0.0, "%")]
+        add(name, pay, penalty, deployments=float(len(mine)), shortfall_mwh=short_mwh,
+            sold_mw_h=float(sold.sum() * dt))
+
+    if progs.demand_response is not None:
+        dr = progs.demand_response
+        mine = evs[evs["program"] == "demand_response"] if len(evs) else evs
+        reduced = float(np.nansum(mine["reduced_mwh"].to_numpy(dtype=float))) if len(mine) else 0.0
+        declined = int((events["program"] == "demand_response").sum() - len(mine))
+        add("demand_response", reduced * dr.payment_usd_per_mwh, deployments=float(len(mine)),
+            declined=float(declined), reduced_mwh=reduced)
+
+    if progs.emergency is not None:
+        mask = np.zeros(len(idx), dtype=bool)
+        for ev in plan.events:
+            if ev.program == "emergency" and ev.opted_in:
+                mask[ev.start_tick:ev.end_tick] = True
+        off = (base["miner_mw"].to_numpy() - ours["miner_mw"].to_numpy())[mask]
+        kpis += [("eea_hours", float(mask.sum() * dt), float(mask.sum() * dt), "h"),
+                 ("eea_mw_off_grid_mean", float(off.mean()) if off.size else 0.0, 0.0, "MW"),
+                 ("eea_mw_off_grid_max", float(off.max()) if off.size else 0.0, 0.0, "MW"),
+                 ("eea_energy_avoided_mwh", float(off.sum() * dt), 0.0, "MWh")]
+        add("emergency", 0.0, deployments=float(sum(1 for e in plan.events
+                                                     if e.program == "emergency")),
+            mw_off_grid_max=float(off.max()) if off.size else 0.0)
+
+    table = pd.DataFrame.from_dict(summary, orient="index")
+    table.index.name = "program"
+    for program, row in table.iterrows():
+        kpis.append((f"program_net_usd[{program}]", float(row["net_usd"]),
+                     float(row["baseline_net_usd"]), "USD"))
+    # the cash the programs add to the site's margin: 4CP as minus the charge, the contract as
+    # its full settlement (which contains the power credits)
+    total = sum(float(r["net_usd"]) for p, r in table.iterrows()
+                if p not in ("coincident_peak", "price_response"))
+    total_b = 0.0
+    if "coincident_peak" in table.index:
+        total -= float(table.loc["coincident_peak", "charge_usd"])
+        total_b -= float(table.loc["coincident_peak", "baseline_charge_usd"])
+    if "price_response" in table.index:
+        settle = float(table.loc["price_response", "contract_settlement_usd"])
+        total += settle
+        total_b += settle
+    kpis.append(("programs_cash_usd", total, total_b, "USD"))
+    if plan.no_programs_run is not None:
+        kpis.append(("programs_value_usd", _value_vs_no_programs(sim, total), 0.0, "USD"))
+    if marginal:
+        for name, value in marginal_values_usd(sim, total).items():
+            kpis.append((f"program_value_usd[{name}]", value, 0.0, "USD"))
+            table.loc[name, "value_usd"] = value
+    frame = pd.DataFrame(kpis, columns=["kpi", "ballast", "baseline", "unit"]).set_index("kpi")
+    return ProgramOutcome(summary=table, kpis=frame, events=events, fourcp_peaks=peaks_table)

@@ -1,0 +1,331 @@
+"""Our VEN against openleadr's own VTN (OpenADRServer) started here on 127.0.0.1: real HTTP,
+real OpenADR 2.0b XML. Registration, events of three signal kinds, opt in/out by site policy,
+the caps handed to the controller, and telemetry reports arriving at the VTN."""
+
+import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.programs.openadr.ven import BallastVen, VenPolicy, cap_at, event_to_commands
+from ballast.scenario import parse_scenario
+
+MINER_MW = 50.0
+SITE_MW = 180.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def interval(start, minutes, payload):
+    return [{"dtstart": start, "duration": timedelta(minutes=minutes), "signal_payload": payload}]
+
+
+# (signal_name, signal_type, payload, starts_in, expected opt, expected cap [MW])
+CASES = [
+    ("simple", "level", 2, timedelta(minutes=5), "optIn", 0.0),            # level 2: all off
+    ("simple", "level", 1, timedelta(minutes=6), "optIn", MINER_MW * 0.5),
+    ("ELECTRICITY_PRICE", "price", 0.25, timedelta(minutes=7), "optIn", 0.0),  # 250 USD/MWh
+    ("ELECTRICITY_PRICE", "price", 0.03, timedelta(minutes=8), "optIn", np.inf),  # 30 USD/MWh
+    ("LOAD_DISPATCH", "delta", -5000, timedelta(minutes=9), "optIn", MINER_MW - 5.0),  # -5,000 kW
+    ("LOAD_DISPATCH", "setpoint", 20_000, timedelta(minutes=10), "optIn", 20.0),  # 20,000 kW
+    ("LOAD_DISPATCH", "multiplier", 0.5, timedelta(minutes=11), "optOut", None),  # not offered
+    ("simple", "level", 1, timedelta(seconds=5), "optOut", None),          # notice < 60 s
+]
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_against_openleadr_vtn():
+    from openleadr import OpenADRServer
+
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    registered = loop.create_future()
+    reports: list[tuple[str, float]] = []
+    got_reports = asyncio.Event()
+    answers: dict[str, asyncio.Future] = {}
+
+    def on_create_party_registration(info):
+        if not registered.done():
+            registered.set_result(info["ven_name"])
+        return "ven-ballast", "reg-1"
+
+    async def on_register_report(ven_id, resource_id, measurement, unit, scale,
+                                 min_sampling_interval, max_sampling_interval):
+        async def receive(data):
+            reports.extend((resource_id, value) for _, value in data)
+            if {r for r, _ in reports} >= {"site", "miners"}:
+                got_reports.set()
+        return receive, min_sampling_interval
+
+    server = OpenADRServer(vtn_id="BALLAST-TEST-VTN", http_host="127.0.0.1", http_port=port,
+                           requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
+                           ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus",
+                                                      "fingerprint": None,
+                                                      "registration_id": "reg-1"})
+    server.add_handler("on_create_party_registration", on_create_party_registration)
+    server.add_handler("on_register_report", on_register_report)
+    await server.run_async()
+    received = []
+    ven = BallastVen("campus", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+                     VenPolicy(min_notice_s=60),
+                     telemetry=lambda: {"site_import_mw": SITE_MW, "miner_mw": MINER_MW},
+                     on_command=received.append, report_period_s=1)
+    cancelled = asyncio.Event()
+    ven.on_decision = lambda d: cancelled.set() if d.reason == "cancelled by the VTN" else None
+    try:
+        await ven.start()
+        assert await asyncio.wait_for(registered, 20) == "campus"
+        now = datetime.now(UTC)
+        ids = []
+        for name, kind, payload, starts_in, _, _ in CASES:
+            fut = loop.create_future()
+
+            def done(ven_id, event_id, opt_type, fut=fut):
+                fut.set_result(opt_type)
+            eid = server.add_event("ven-ballast", name, kind,
+                                   interval(now + starts_in, 30, payload), callback=done)
+            answers[eid] = fut
+            ids.append(eid)
+        opts = await asyncio.wait_for(asyncio.gather(*(answers[e] for e in ids)), 30)
+        assert opts == [c[4] for c in CASES], [(d.opt, d.reason) for d in ven.decisions]
+        for eid, (_, _, _, starts_in, _, cap) in zip(ids, CASES, strict=True):
+            mine = [c for c in ven.commands if c.event_id == eid]
+            if cap is None:
+                assert not mine
+                continue
+            (cmd,) = mine
+            assert cmd.cap_mw == pytest.approx(cap)
+            assert cmd.start_utc == pytest.approx(now + starts_in, abs=timedelta(seconds=1))
+            assert cmd.end_utc - cmd.start_utc == timedelta(minutes=30)
+        assert len(received) == sum(c[5] is not None for c in CASES)
+        # the controller obeys the cap in force during the price event (all miners off)
+        during = now + timedelta(minutes=7, seconds=30)
+        assert ven.cap_mw(during) == 0.0
+        cfg = ControllerConfig.from_scenario(parse_scenario({
+            "version": 1, "site": {"import_limit_mw": 300},
+            "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": 15_000}],
+            "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+            "run": {"start": "2024-01-01T00:00Z", "end": "2024-01-02T00:00Z"}}))
+        state = ControllerState.initial(cfg, during.timestamp())
+        d = step(cfg, state, Snapshot(during.timestamp(), 20.0, 60.0, 130.0,
+                                      cap_mw=ven.cap_mw(during)))
+        assert d.running.sum() == 0 and d.binding_rule == "obligation_cap"
+        # the VTN cancels the high-price event: its cap (0 MW) goes, the others stay
+        late = now + timedelta(minutes=36, seconds=30)  # price (7-37), deltas (9-39, 10-40)
+        assert ven.cap_mw(late) == 0.0
+        server.cancel_event("ven-ballast", ids[2])
+        await asyncio.wait_for(cancelled.wait(), 20)
+        assert not [c for c in ven.commands if c.event_id == ids[2]]
+        assert ven.cap_mw(late) == pytest.approx(20.0)  # the 20 MW setpoint now binds
+        # telemetry reached the VTN in OpenADR reports
+        await asyncio.wait_for(got_reports.wait(), 20)
+        assert ("site", SITE_MW) in reports and ("miners", MINER_MW) in reports
+    finally:
+        await ven.stop()
+        await server.stop()
+
+
+@pytest.mark.parametrize(("status", "policy", "opt", "n"), [
+    ("far", VenPolicy(), "optIn", 1),
+    ("cancelled", VenPolicy(), "optIn", 0),
+    ("far", VenPolicy(max_reduction_mw=20.0), "optOut", 0),  # asks 40 - 12 = 28 MW
+    ("far", VenPolicy(accept_signals=frozenset({"SIMPLE"})), "optOut", 0),
+])
+def test_event_conversion_without_a_server(status, policy, opt, n):
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    event = {"event_descriptor": {"event_id": "e1", "event_status": status},
+             "active_period": {"dtstart": now + timedelta(hours=1)},
+             "event_signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": "setpoint",
+                                "measurement": {"unit": "W", "scale": "M"},
+                                "intervals": interval(now + timedelta(hours=1), 60, 12.0)}]}
+    decision = event_to_commands(event, policy, 40.0, now)
+    assert decision.opt == opt and len(decision.commands) == n
+    if n:
+        assert decision.commands[0].cap_mw == 12.0  # MW from the signal's own unit
+        assert cap_at(list(decision.commands), now + timedelta(minutes=90)) == 12.0
+        assert cap_at(list(decision.commands), now) == float("inf")
+
+
+@pytest.mark.parametrize(("accepted_before", "opt"), [(False, "optOut"), (True, "optIn")])
+def test_short_notice_declined_unless_an_update_of_an_accepted_event(accepted_before, opt):
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    start = now - timedelta(minutes=5)  # already running
+    event = {"event_descriptor": {"event_id": "e2", "event_status": "active"},
+             "active_period": {"dtstart": start},
+             "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
+                                "intervals": interval(start, 60, 1)}]}
+    decision = event_to_commands(event, VenPolicy(min_notice_s=600), 40.0, now,
+                                 accepted_before=accepted_before)
+    assert decision.opt == opt
+
+
+def _cert(cn, issuer=None, ca=False, san=()):
+    """A throw-away RSA certificate (signed by ``issuer`` = (cert, key), else self-signed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer[0].subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
+    return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
+
+
+def _write(folder, name, cert, key):
+    from cryptography.hazmat.primitives import serialization
+
+    crt, pem = folder / f"{name}.crt", folder / f"{name}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption()))
+    return str(crt), str(pem)
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_over_mutual_tls_with_signed_messages(tmp_path):
+    """As production VTNs run: HTTPS with client certificates, XML signatures checked by
+    certificate fingerprint on both sides."""
+    import ipaddress
+
+    from cryptography import x509
+    from openleadr import OpenADRServer
+    from openleadr.utils import certificate_fingerprint
+
+    ca = _cert("Ballast test CA", ca=True)
+    ca_file, _ = _write(tmp_path, "ca", *ca)
+    vtn_crt, vtn_key = _write(tmp_path, "vtn", *_cert(
+        "localhost", ca, san=(x509.DNSName("localhost"),
+                              x509.IPAddress(ipaddress.ip_address("127.0.0.1")))))
+    ven_crt, ven_key = _write(tmp_path, "ven", *_cert("campus", ca))
+    ven_fp = certificate_fingerprint((tmp_path / "ven.crt").read_text())
+    vtn_fp = certificate_fingerprint((tmp_path / "vtn.crt").read_text())
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    registered, answered = loop.create_future(), loop.create_future()
+
+    def on_create_party_registration(info):
+        if not registered.done():
+            registered.set_result(info["fingerprint"])
+        return "ven-tls", "reg-tls"
+
+    server = OpenADRServer(vtn_id="BALLAST-TLS-VTN", http_host="127.0.0.1", http_port=port,
+                           cert=vtn_crt, key=vtn_key, http_cert=vtn_crt, http_key=vtn_key,
+                           http_ca_file=ca_file, show_fingerprint=False,
+                           requested_poll_freq=timedelta(seconds=1),
+                           ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus",
+                                                      "fingerprint": ven_fp,
+                                                      "registration_id": "reg-tls"})
+    server.add_handler("on_create_party_registration", on_create_party_registration)
+    await server.run_async()
+    ven = BallastVen("campus", f"https://localhost:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
+                     telemetry=lambda: {"site_import_mw": SITE_MW, "miner_mw": MINER_MW},
+                     cert=ven_crt, key=ven_key, ca_file=ca_file, vtn_fingerprint=vtn_fp)
+    try:
+        await ven.start()
+        assert await asyncio.wait_for(registered, 20) == ven_fp  # the VTN saw our certificate
+        now = datetime.now(UTC)
+        server.add_event("ven-tls", "simple", "level",
+                         interval(now + timedelta(minutes=5), 15, 3),
+                         callback=lambda ven_id, event_id, opt_type: answered.set_result(opt_type))
+        assert await asyncio.wait_for(answered, 20) == "optIn"
+        (cmd,) = ven.commands
+        assert cmd.cap_mw == 0.0 and cmd.signal == "SIMPLE/level"
+    finally:
+        await ven.stop()
+        await server.stop()
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+def test_ven_cli_link_check_against_a_vtn():
+    """`ballast programs ven` as an engineer runs it, against openleadr's VTN (own thread)."""
+    import json
+    import threading
+
+    from openleadr import OpenADRServer
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    server = {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        vtn = OpenADRServer(vtn_id="CLI-VTN", http_host="127.0.0.1", http_port=port,
+                            requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
+                            ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "cli",
+                                                       "fingerprint": None,
+                                                       "registration_id": "reg-cli"})
+        vtn.add_handler("on_create_party_registration", lambda info: ("ven-cli", "reg-cli"))
+        vtn.add_event("ven-cli", "LOAD_DISPATCH", "delta",
+                      interval(datetime.now(UTC) + timedelta(minutes=10), 20, -3000))
+        server["vtn"] = vtn
+        loop.run_until_complete(vtn.run_async())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    try:
+        result = CliRunner().invoke(app, [
+            "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            "--ven-name", "cli", "--miner-mw", "40", "--events", "1", "--seconds", "30"])
+    finally:
+        asyncio.run_coroutine_threadsafe(server["vtn"].stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert line["opt"] == "optIn"
+    assert line["commands"][0]["cap_mw"] == pytest.approx(37.0)  # 40 MW - 3,000 kW
+
+
+def test_commands_replay_as_backtest_dr_events():
+    """Events a VEN answered become scenario DR events that the backtest accepts."""
+    from ballast.scenario import parse_scenario
+
+    now = datetime(2024, 8, 20, 18, 0, tzinfo=UTC)
+    start = now + timedelta(hours=2)
+    event = {"event_descriptor": {"event_id": "e9", "event_status": "far"},
+             "active_period": {"dtstart": start},
+             "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
+                                "intervals": interval(start, 60, 1) + interval(
+                                    start + timedelta(hours=1), 60, 0)}]}
+    decision = event_to_commands(event, VenPolicy(), 40.0, now)
+    replay = [e for e in (c.to_dr_event() for c in decision.commands) if e is not None]
+    assert replay == [{"name": "openadr:e9:SIMPLE/level", "start": start.isoformat(),
+                       "end": (start + timedelta(hours=1)).isoformat(), "target_mw": 20.0,
+                       "notice_minutes": 120.0}]  # level 0 asks nothing: not replayed
+    scn = parse_scenario({
+        "version": 1, "site": {"import_limit_mw": 300},
+        "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": 15_000}],
+        "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+        "run": {"start": "2024-08-20T00:00Z", "end": "2024-08-21T00:00Z"},
+        "programs": {"demand_response": {"events": replay}}})
+    assert scn.programs.demand_response.events[0].target_mw == 20.0
