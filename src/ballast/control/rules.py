@@ -68,31 +68,13 @@ def rule_renewable_floor(lo_mw, ai_load_mw, renewable_mw, export_limit_mw):
 
 
 @njit(cache=True, inline="always")
-def update_economic_state(econ_on, last_change_s, time_s, price_usd_per_mwh, breakeven_usd_per_mwh,
-                          deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
-    """Hysteresis per group: start below breakeven - deadband, stop above breakeven + deadband,
-    and only after the minimum on/off time since the last switch. Updates arrays in place."""
-    for g in range(econ_on.shape[0]):
-        if not economic_dispatch:
-            want = True
-        elif econ_on[g]:
-            want = price_usd_per_mwh <= breakeven_usd_per_mwh[g] + deadband_usd_per_mwh[g]
-        else:
-            want = price_usd_per_mwh < breakeven_usd_per_mwh[g] - deadband_usd_per_mwh[g]
-        if want != econ_on[g]:
-            held_s = time_s - last_change_s[g]
-            if ((econ_on[g] and held_s >= min_on_s[g])
-                    or (not econ_on[g] and held_s >= min_off_s[g])):
-                econ_on[g] = want
-                last_change_s[g] = time_s
-
-
-@njit(cache=True, inline="always")
 def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                              hashprice_usd_per_ph_day, value_mw_per_hashprice,
                              deadband_usd_per_mwh, min_on_s, min_off_s, economic_dispatch):
-    """``update_economic_state`` with each breakeven [USD/MWh] computed in place from hashprice
-    (no per-tick array, for the 1-s year)."""
+    """Hysteresis per group: start below breakeven - deadband, stop above breakeven + deadband,
+    and only after the minimum on/off time since the last switch. Each breakeven [USD/MWh] is
+    hashprice x ``value_mw_per_hashprice[g]``, computed in place (no per-tick array, for the 1-s
+    year). Updates ``econ_on`` and ``last_change_s`` in place."""
     for g in range(econ_on.shape[0]):
         breakeven = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
         if not economic_dispatch:
