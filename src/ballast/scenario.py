@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ballast.documents import format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
 from ballast.scenario_smoothing import (
@@ -229,15 +229,6 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the file and the field."""
 
 
-def _format_errors(path: str, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid scenario ({exc.error_count()} problem(s))"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {loc}: {msg}")
-    return "\n".join(lines)
-
-
 def parse_scenario(data: object, path: str = "<scenario>") -> Scenario:
     """Validate a parsed YAML/JSON document."""
     if not isinstance(data, dict):
@@ -245,16 +236,10 @@ def parse_scenario(data: object, path: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(path, exc)) from None
+        raise ScenarioError(format_validation_errors(path, "scenario", exc)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     path = Path(path)
-    if not path.exists():
-        raise ScenarioError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(read_yaml(path, ScenarioError), str(path))

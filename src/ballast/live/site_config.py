@@ -30,8 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ballast.documents import format_validation_errors, read_yaml
 
 
 class _Strict(BaseModel):
@@ -269,20 +270,10 @@ def parse_site_config(data: object, path: str = "<site>", base_dir: str = ".") -
     try:
         return SiteConfig.model_validate({"base_dir": base_dir, **data})
     except ValidationError as exc:
-        lines = [f"{path}: invalid site config ({exc.error_count()} problem(s))"]
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(document)"
-            lines.append(f"  - {loc}: {err['msg'].removeprefix('Value error, ')}")
-        raise SiteConfigError("\n".join(lines)) from None
+        raise SiteConfigError(format_validation_errors(path, "site config", exc)) from None
 
 
 def load_site_config(path: str | Path) -> SiteConfig:
     """Read and validate a site YAML file."""
     path = Path(path)
-    if not path.exists():
-        raise SiteConfigError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_site_config(data, str(path), str(path.parent))
+    return parse_site_config(read_yaml(path, SiteConfigError), str(path), str(path.parent))
