@@ -12,7 +12,7 @@ import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -66,6 +66,8 @@ def free_port() -> int:
 class SiteThread:
     """Start/stop one emulated campus in a thread; ``call`` runs a coroutine on its loop."""
 
+    pages: ClassVar[list[Any]] = []  # open browser pages, told when a campus stops
+
     def __init__(self, tmp_path: Path, *, devices: int = 4, time_scale: float = 10.0,
                  tick_s: float = 0.2, market: dict[str, Any] | None = None) -> None:
         path = tmp_path / "campus.yaml"
@@ -105,6 +107,8 @@ class SiteThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for page in self.pages:  # from here on a refused reconnect is the test's teardown
+            page.site_stopped = True
         if self.live is not None:
             self.call(self.live.__aexit__())
         self._stop_loop()
