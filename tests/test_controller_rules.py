@@ -148,3 +148,13 @@ def test_baseline_policy_ignores_price():
     state = ControllerState.initial(cfg, 0.0)
     d = step(cfg, state, Snapshot(0.0, 5000.0, HASHPRICE, 0.0))
     assert list(d.running) == [1000, 1000]
+
+
+def test_group_power_counts_sleeping_miners():
+    g = make_config().groups
+    # all asleep: 1,000 x 25 W per group; old fully running: 1,000 x 3,050 W at PUE 1
+    np.testing.assert_allclose(g.power_mw(np.array([0, 0])), [0.025, 0.025])
+    np.testing.assert_allclose(g.power_mw(np.array([1000, 0])), [3.05, 0.025])
+    two_ticks = g.power_mw(np.array([[0, 1000], [500, 500]]))
+    assert two_ticks.shape == (2, 2)
+    np.testing.assert_allclose(two_ticks[1], [500 * 3050e-6 + 500 * 25e-6, 500 * 3500e-6 + 500 * 25e-6])

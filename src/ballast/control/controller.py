@@ -45,6 +45,11 @@ class GroupParams:
     def full_power_mw(self) -> np.ndarray:
         return self.count * self.run_mw
 
+    def power_mw(self, running: np.ndarray) -> np.ndarray:
+        """Facility power per group [MW] with ``running`` miners hashing and the rest asleep
+        (``running`` per group, or shape (ticks, groups))."""
+        return running * self.run_mw + (self.count - running) * self.sleep_mw
+
 
 @dataclass(frozen=True)
 class ControllerConfig:
@@ -151,7 +156,6 @@ class Decision:
     group_power_mw: np.ndarray
     miner_power_mw: float
     binding_rule: str
-    extra: dict = field(default_factory=dict)
     reserve_up_mw: float = 0.0  # miner headroom held to fill an AI drop
     reserve_down_mw: float = 0.0  # running miner power held to shed on an AI rise
     battery_mw: float = 0.0  # battery setpoint, discharge positive
@@ -171,7 +175,7 @@ def step(config: ControllerConfig, state: ControllerState, snap: Snapshot) -> De
         g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running,
         config.smoothing.as_array(), state.smooth, state.ai_buf, snap.miner_measured_mw,
         snap.battery_soc_mwh, info)
-    group_mw = state.running * g.run_mw + (g.count - state.running) * g.sleep_mw
+    group_mw = g.power_mw(state.running)
     return Decision(running=state.running.copy(), group_power_mw=group_mw,
                     miner_power_mw=float(total), binding_rule=RULE_NAMES[rule],
                     reserve_up_mw=float(info[INFO_RESERVE_UP]),

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class MinerModel:
@@ -47,14 +45,3 @@ def get_model(name: str) -> MinerModel:
         return CATALOG[name]
     except KeyError:
         raise KeyError(f"unknown miner model {name!r}; known: {sorted(CATALOG)}") from None
-
-
-def group_power_mw(count_running, count_total, power_w, sleep_power_w):
-    """Wall power of a group [MW] with ``count_running`` miners hashing and the rest asleep."""
-    running = np.asarray(count_running, dtype="float64")
-    return (running * power_w + (count_total - running) * sleep_power_w) / 1e6
-
-
-def group_hashrate_th_s(count_running, hashrate_th_s):
-    """Hashrate of a group [TH/s]."""
-    return np.asarray(count_running, dtype="float64") * hashrate_th_s

@@ -68,7 +68,7 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
                   miner_mw[start:stop], rule[start:stop], running[start:stop])
         if progress is not None:
             progress(stop, n)
-    group_power = running * g.run_mw + (g.count - running) * g.sleep_mw
+    group_power = g.power_mw(running)
     frame = site_flows(ai, ren, miner_mw, config.export_limit_mw, idx)
     frame["binding_rule"] = pd.Categorical.from_codes(rule, categories=list(RULE_NAMES))
     return RunSeries(

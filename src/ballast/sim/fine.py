@@ -120,7 +120,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     slots = ring_slots(dyn, dt_s)
     pending = np.zeros((ng, slots))
     rate = np.zeros(ng)
-    power = (state.running * g.run_mw + (g.count - state.running) * g.sleep_mw).astype("float64")
+    power = g.power_mw(state.running).astype("float64")
     raw = power.copy()
     lat = np.array([ticks(d.latency_s, dt_s) for d in dyn], dtype=np.int64)
     slp = np.array([max(1, ticks(d.sleep_s, dt_s)) for d in dyn], dtype=np.int64)
