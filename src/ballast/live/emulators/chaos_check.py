@@ -1,0 +1,116 @@
+"""Invariants of the fault campaign (``emulators.faults``), shared by its test and benchmark.
+
+1. Steady-state import <= limit. The true import (site physics, not the meter the runtime
+   reads) may exceed the limit only while the miners physically ramp down after a rise of the
+   true load. That allowance [s] is (:func:`ramp_allowance_s`)::
+
+       allowance = detect + see + rounds * (command + ramp)
+       see     = max(meter_poll, ai_poll) + physics_dt    the rise reaches a reading
+       command = tick + 2 * fleet_timeout * (retries + 1) the next tick, whose commands may
+                                                          wait behind a fleet read-back
+                                                          holding the command lock
+       ramp    = SLEEP_RAMP_S / time_scale                a sleeping miner's power falls
+                                                          linearly to ~25 W (dynamics.py)
+       detect  = 0                       a NaN/inf/out-of-range value is refused at once
+               = meter_stale + meter_timeout  meter dropped/stalled/frozen: the watchdog
+               (+ frozen_s for a frozen meter, the time identical values take to count as frozen)
+       rounds  = 2 for miner faults (the first command finds the miners that ignore it,
+                 the next tick makes up with others), else 1
+
+   A rise lasting ``rise`` seconds opens the window [t_change, t_change + rise + allowance].
+2. No gap between two ticks of one runtime over ``MAX_TICK_GAP_S`` (2 s, issue 9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ballast.live.emulators.dynamics import SLEEP_RAMP_S
+from ballast.live.emulators.faults import Episode
+
+MAX_TICK_GAP_S = 2.0
+IMPORT_TOLERANCE_MW = 1e-6  # float noise only: the limit is the limit
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The timings the allowance is derived from [s, on the driver's clock]."""
+
+    tick_s: float
+    meter_poll_s: float
+    ai_poll_s: float
+    fleet_timeout_s: float
+    fleet_retries: int
+    meter_stale_s: float
+    meter_timeout_s: float
+    frozen_s: float
+    physics_dt_s: float
+    time_scale: float = 1.0  # device time per driver second (emulated_campus: 10)
+
+
+def ramp_allowance_s(t: Timing, ep: Episode, fault_on: bool) -> float:
+    """How long the true import may exceed the limit after a rise of the true load
+    (module docstring); ``fault_on``: the fault is active when the rise starts."""
+    see = max(t.meter_poll_s, t.ai_poll_s) + t.physics_dt_s
+    command = t.tick_s + 2.0 * t.fleet_timeout_s * (t.fleet_retries + 1)
+    ramp = SLEEP_RAMP_S / t.time_scale
+    detect = 0.0
+    if fault_on and ep.kind in ("meter_drop", "meter_stall", "meter_frozen"):
+        detect = t.meter_stale_s + t.meter_timeout_s
+        if ep.kind == "meter_frozen":
+            detect += t.frozen_s
+    rounds = 2 if ep.kind.startswith("miners_") else 1
+    return detect + see + rounds * (command + ramp)
+
+
+def allowed_windows(t: Timing, ep: Episode, t0: float) -> list[tuple[float, float]]:
+    """Windows [start, end) on the driver's clock where the import may exceed the limit: after
+    the episode's first instant (the load jumps from the previous episode's end) and after
+    its load change. ``t0``: the episode's start."""
+    first = ramp_allowance_s(t, ep, ep.fault_active(0.0))
+    change = ramp_allowance_s(t, ep, ep.fault_active(ep.ai_change_at_s))
+    return [(t0, t0 + first),
+            (t0 + ep.ai_change_at_s, t0 + ep.ai_change_at_s + ep.ai_rise_s + change)]
+
+
+@dataclass(frozen=True)
+class Overshoot:
+    """A stretch of samples with the true import over the limit."""
+
+    start_s: float
+    end_s: float
+    worst_mw: float  # worst import minus limit [MW]
+    allowed: bool  # every sample of it lies in an allowed window
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def overshoots(times_s: Sequence[float], import_mw: Sequence[float], limit_mw: float,
+               windows: Sequence[tuple[float, float]]) -> list[Overshoot]:
+    """Stretches of consecutive samples over ``limit_mw`` (+ tolerance), each marked allowed
+    or not; a stretch ends at the first sample back under the limit."""
+    out: list[Overshoot] = []
+    start = worst = None
+    allowed = True
+    for i, (t, p) in enumerate(zip(times_s, import_mw, strict=True)):
+        over = p - limit_mw
+        if over > IMPORT_TOLERANCE_MW:
+            if start is None:
+                start, worst, allowed = t, over, True
+            worst = max(worst, over)
+            allowed = allowed and any(a <= t < b for a, b in windows)
+        elif start is not None:
+            out.append(Overshoot(start, t, worst, allowed))
+            start = None
+        if i == len(times_s) - 1 and start is not None:
+            out.append(Overshoot(start, t, worst, allowed))
+    return out
+
+
+def tick_gaps_over(times_s: Sequence[float], max_gap_s: float = MAX_TICK_GAP_S
+                   ) -> list[tuple[float, float]]:
+    """(time, gap) for every gap between consecutive ticks over ``max_gap_s`` [s]."""
+    return [(b, b - a) for a, b in zip(times_s, times_s[1:], strict=False) if b - a > max_gap_s]
