@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import pytest
 from chaos_helpers import EpisodeResult, run_campaign

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,4 +114,4 @@ def overshoots(times_s: Sequence[float], import_mw: Sequence[float], limit_mw: f
 def tick_gaps_over(times_s: Sequence[float], max_gap_s: float = MAX_TICK_GAP_S
                    ) -> list[tuple[float, float]]:
     """(time, gap) for every gap between consecutive ticks over ``max_gap_s`` [s]."""
-    return [(b, b - a) for a, b in zip(times_s, times_s[1:], strict=False) if b - a > max_gap_s]
+    return [(b, b - a) for a, b in itertools.pairwise(times_s) if b - a > max_gap_s]
