@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from live_helpers import CAMPUS, OPERATOR_TOKEN, emulated_args, free_port, write_campus
+from live_helpers import OPERATOR_TOKEN, emulated_args, free_port, write_campus
 
 from ballast.live.emulators.catalog import SLEEP_POWER_W
 from ballast.live.emulators.chaos_check import (
@@ -31,6 +31,7 @@ from ballast.live.emulators.chaos_check import (
     tick_gaps_over,
 )
 from ballast.live.emulators.faults import (
+    CHAOS_CAMPUS,
     Episode,
     faulted_meter_values,
     faulty_miners,
@@ -42,14 +43,6 @@ from ballast.live.serve import LiveSite, build_emulated
 from ballast.scenario import load_scenario
 
 TIME_SCALE = 10.0  # device time per wall second (sleep ramp 5 s -> 0.5 s)
-# The live-test campus with a 140 MW limit and 60 MW of wind: AI 30-100 MW facility (the
-# episodes' shares of 80 MW IT x PUE 1.25), wind 0-36 MW, miners 159 MW at nameplate, so the
-# limit binds at every drawn load and a hidden rise of the load or fall of the wind overshoots.
-CHAOS_CAMPUS: dict[str, Any] = {
-    **CAMPUS, "name": "chaos-campus",
-    "site": {"name": "chaos test", "import_limit_mw": 140, "export_limit_mw": 0},
-    "renewables": [{"name": "wind", "kind": "wind", "capacity_mw": 60.0}],
-}
 
 
 class FaultableMeter(MeterEmulator):

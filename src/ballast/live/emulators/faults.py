@@ -49,6 +49,24 @@ FAULTED_REGISTERS = ("ai_feeder_power_mw", "renewables_feeder_power_mw",
                      "miners_feeder_power_mw", "campus_import_power_mw")
 MINER_FAULT_SHARE = 0.10  # the issue: "10 % of miners misbehaving"
 
+# The campaign's campus: a 140 MW limit, AI 30-100 MW facility (the episodes' shares of 80 MW
+# IT x PUE 1.25), wind 0-36 MW, miners 159 MW at nameplate (S21 27,000 x 3,500 W, S19 XP
+# 19,000 x 3,010 W, cooling PUE 1.05), so the limit binds at every drawn load and a hidden
+# rise of the load or fall of the wind overshoots it.
+CHAOS_CAMPUS: dict = {
+    "version": 1,
+    "name": "chaos-campus",
+    "site": {"name": "chaos campus", "import_limit_mw": 140, "export_limit_mw": 0},
+    "ai": {"it_load_mw": 80, "pue": 1.25},
+    "miners": [
+        {"name": "s21", "model": "Antminer S21", "count": 27000},
+        {"name": "s19xp", "model": "Antminer S19 XP", "count": 19000},
+    ],
+    "renewables": [{"name": "wind", "kind": "wind", "capacity_mw": 60.0}],
+    "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+    "run": {"start": "2024-05-01T00:00:00Z", "end": "2024-05-02T00:00:00Z"},
+}
+
 
 @dataclass(frozen=True)
 class HostileRequest:
