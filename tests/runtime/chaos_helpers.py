@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,16 @@ from typing import Any
 import httpx
 from live_helpers import OPERATOR_TOKEN, emulated_args, free_port, write_campus
 
-from ballast.live.emulators.catalog import SLEEP_POWER_W
 from ballast.live.emulators.chaos_check import (
     MAX_TICK_GAP_S,
     Timing,
     allowed_windows,
+    asleep_mw,
+    hostile_verdict,
     overshoots,
     ramp_allowance_s,
+    restore_state,
+    runtime_state,
     tick_gaps_over,
 )
 from ballast.live.emulators.faults import (
@@ -35,9 +37,11 @@ from ballast.live.emulators.faults import (
     Episode,
     faulted_meter_values,
     faulty_miners,
+    hold_sqlite_write_lock,
     miner_fault_settings,
 )
 from ballast.live.emulators.meter import MeterEmulator
+from ballast.live.obligations import dr_cap_mw
 from ballast.live.runtime import Runtime
 from ballast.live.serve import LiveSite, build_emulated
 from ballast.scenario import load_scenario
@@ -65,19 +69,6 @@ class EpisodeResult:
     worst_overshoot_mw: float = 0.0  # over the whole episode, allowed or not [MW]
     worst_overshoot_s: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def _hold_write_lock(path: str, seconds: float, held: threading.Event) -> None:
-    """A second connection takes SQLite's write lock (BEGIN EXCLUSIVE) for ``seconds``."""
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    try:
-        conn.execute("BEGIN EXCLUSIVE")
-        held.set()
-        threading.Event().wait(seconds)
-        conn.execute("ROLLBACK")
-    finally:
-        held.set()
-        conn.close()
 
 
 class Campaign:
@@ -147,12 +138,6 @@ class Campaign:
         return httpx.AsyncClient(base_url=self.live.api_url, timeout=10.0,
                                  headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
 
-    def state(self) -> dict[str, Any]:
-        """What a hostile request must not change."""
-        rt = self.runtime
-        return {"policy": dict(vars(rt.policy)), "modes": dict(rt.modes),
-                "dr_events": sorted(rt.dr_events), "ufr_tripped": rt.ufr_tripped}
-
     # -------------------------------------------------------------- faults
     async def _until(self, t_s: float) -> None:
         await asyncio.sleep(max(0.0, self.t0 + t_s - self.loop.time()))
@@ -210,7 +195,7 @@ class Campaign:
             return await self._miner_fault(ep)
         if kind == "store_stall":
             held = threading.Event()
-            th = threading.Thread(target=_hold_write_lock, args=(self.db_path, ep.stall_s, held),
+            th = threading.Thread(target=hold_sqlite_write_lock, args=(self.db_path, ep.stall_s, held),
                                   daemon=True)
             th.start()
             await asyncio.to_thread(held.wait, 5.0)
@@ -249,20 +234,15 @@ class Campaign:
     async def _hostile(self, ep: Episode, res: EpisodeResult) -> None:
         req = ep.request
         assert req is not None
-        before = self.state()
+        before = runtime_state(self.runtime)
         async with self.client() as c:
             r = await c.request(req.method, req.path, content=req.body.encode(),
                                 headers={"Content-Type": "application/json"})
         await asyncio.sleep(2 * self.cfg.tick_s)
-        after = self.state()
         res.notes.append(f"{req.name}: HTTP {r.status_code}")
-        if r.status_code >= 500:
-            res.violations.append(f"hostile request {req.name}: HTTP {r.status_code} (5xx)")
-        elif r.status_code < 400:
-            res.violations.append(f"hostile request {req.name}: accepted (HTTP {r.status_code})")
-        if after != before:
-            res.violations.append(f"hostile request {req.name} changed the state: "
-                                  f"{before} -> {after}")
+        res.violations += hostile_verdict(req.name, r.status_code, before,
+                                          runtime_state(self.runtime))
+        restore_state(self.runtime, before)
 
     async def _restart_mid_event(self, ep: Episode, res: EpisodeResult) -> Any:
         body = {"duration_s": ep.duration_s, "reduction_mw": ep.dr_reduction_mw}
@@ -283,9 +263,7 @@ class Campaign:
             res.violations.append(f"DR event {ev_id} lost in the restart")
         elif baseline is not None:
             # the cap on miner power; asleep, the miners still draw their sleep power
-            asleep_mw = sum(len(g.ips) * g.miners_per_device * g.pue * SLEEP_POWER_W / 1e6
-                            for g in self.site.plan)
-            cap_mw = max(asleep_mw, baseline[1] - ep.dr_reduction_mw)
+            cap_mw = max(asleep_mw(self.site.plan), dr_cap_mw(*baseline, ep.dr_reduction_mw))
             res.notes.append(f"DR cap {cap_mw:.1f} MW; restart at {t_restart - self.t0:.2f} s")
             self._dr_check = (ev_id, t_restart, cap_mw)
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ballast.live.emulators.catalog import SLEEP_POWER_W
 from ballast.live.emulators.dynamics import SLEEP_RAMP_S
 from ballast.live.emulators.faults import Episode
 
@@ -115,3 +117,37 @@ def tick_gaps_over(times_s: Sequence[float], max_gap_s: float = MAX_TICK_GAP_S
                    ) -> list[tuple[float, float]]:
     """(time, gap) for every gap between consecutive ticks over ``max_gap_s`` [s]."""
     return [(b, b - a) for a, b in itertools.pairwise(times_s) if b - a > max_gap_s]
+
+
+def runtime_state(rt: Any) -> dict[str, Any]:
+    """What a hostile request must not change: policy, group modes, DR events, the relay."""
+    return {"policy": dict(vars(rt.policy)), "modes": dict(rt.modes),
+            "dr_events": sorted(rt.dr_events), "ufr_tripped": rt.ufr_tripped}
+
+
+def restore_state(rt: Any, before: dict[str, Any]) -> None:
+    """Undo what an accepted hostile request changed, so that later episodes judge their own
+    fault (the violation is already counted)."""
+    rt.policy = type(rt.policy)(**before["policy"])
+    rt.modes.update(before["modes"])
+    for ev_id in set(rt.dr_events) - set(before["dr_events"]):
+        rt.cancel_dr_event(ev_id)
+
+
+def hostile_verdict(name: str, status: int, before: dict[str, Any], after: dict[str, Any]
+                    ) -> list[str]:
+    """Violations of one hostile request: a 5xx, an acceptance (2xx/3xx), a state change."""
+    out = []
+    if status >= 500:
+        out.append(f"hostile request {name}: HTTP {status} (5xx)")
+    elif status < 400:
+        out.append(f"hostile request {name}: accepted (HTTP {status})")
+    if after != before:
+        out.append(f"hostile request {name} changed the state: {before} -> {after}")
+    return out
+
+
+def asleep_mw(plan: Sequence[Any]) -> float:
+    """True power of every emulated miner asleep [MW] (``SLEEP_POWER_W`` each, scaled and
+    with cooling): the floor under any cap on miner power."""
+    return sum(len(g.ips) * g.miners_per_device * g.pue * SLEEP_POWER_W / 1e6 for g in plan)

@@ -31,6 +31,9 @@ Fault kinds (``FAULT_KINDS``):
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -230,3 +233,18 @@ def miner_fault_settings(mode: str, *, command_timeout_s: float) -> dict[str, ob
             "ignore": {"ignore_commands": True},
             "power_bias": {"power_bias_w": -2000.0},  # reads low: the dangerous direction
             }.get(mode, {})
+
+
+def hold_sqlite_write_lock(path: str, seconds: float, held: threading.Event) -> None:
+    """Store fault: a second connection takes SQLite's write lock (``BEGIN EXCLUSIVE``) for
+    ``seconds`` [s] of real time, as a stuck writer or backup would. Blocks: run it in a
+    thread; ``held`` is set once the lock is taken (or the attempt failed)."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(seconds)
+        conn.execute("ROLLBACK")
+    finally:
+        held.set()
+        conn.close()

@@ -1,0 +1,469 @@
+"""The fault campaign of issue 9 in simulated time: thousands of seeded episodes.
+
+The same generator as ``tests/runtime/test_live_chaos.py`` (``ballast.live.emulators.faults``)
+and the same invariants (``chaos_check``), on in-process doubles of the runtime's device
+protocols (``live.interfaces``: Meter, AiTelemetry, MinerFleet) driven by the emulated site's
+own physics (``EmulatedSite.step_physics`` over the LuxOS miner emulators' dynamics; the
+miners answer real LuxOS JSON through ``EmulatedMiner.handle_request``). A wall and a
+monotonic clock are advanced by the driver, which calls the runtime's meter poll, AI poll and
+tick in the order the real loops would. Transport faults become their outcome at once: a
+dropped meter refuses, a stalled one times out, a delayed miner times out.
+
+A stalled store is real: another connection holds SQLite's write lock for a tenth of the
+drawn stall (time-compressed 10x); the real time a runtime call blocks the loop, x10, is added
+to the tick gap.
+
+JSON lines: episodes run, faults injected (by kind), invariant violations (goal 0, by kind),
+worst import overshoot [MW] and its duration [s] (allowed ramp included; the worst outside the
+allowance is a violation). ``python benchmarks/bench_chaos.py [EPISODES] [SEED]``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from ballast.live.api import create_app
+from ballast.live.drivers.base import MinerApiError
+from ballast.live.drivers.fleet import FleetResult, MinerOutcome
+from ballast.live.drivers.luxos import READBACK_COMMAND, parse_readback
+from ballast.live.drivers.meter import MeterReading
+from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
+from ballast.live.emulators.chaos_check import (
+    MAX_TICK_GAP_S,
+    Timing,
+    allowed_windows,
+    asleep_mw,
+    hostile_verdict,
+    overshoots,
+    ramp_allowance_s,
+    restore_state,
+    runtime_state,
+)
+from ballast.live.emulators.faults import (
+    CHAOS_CAMPUS,
+    FAULT_KINDS,
+    Episode,
+    draw_episodes,
+    faulted_meter_values,
+    faulty_miners,
+    hold_sqlite_write_lock,
+    miner_fault_settings,
+)
+from ballast.live.emulators.luxos_miner import EmulatedMiner, MinerFaults
+from ballast.live.obligations import dr_cap_mw
+from ballast.live.runtime import Runtime
+from ballast.live.store import open_store
+from ballast.scenario import load_scenario
+
+EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 9
+DT_S = 0.25  # driver step = meter poll period [s]
+STALL_COMPRESSION = 10.0
+TOKEN = "bench-operator-token"
+SITE = {"tick_s": 1.0, "watchdog": {"meter_stale_s": 3.0, "ai_stale_s": 5.0},
+        "fleet": {"timeout_s": 0.5, "retries": 1, "read_every_s": 10.0},
+        "ufr": {"poll_s": DT_S}, "market": {"price_usd_per_mwh": 20.0,
+                                            "hashprice_usd_per_ph_day": 50.0},
+        "api": {"tokens": [{"name": "bench", "role": "operator", "token": TOKEN}]}}
+
+
+def emit(name: str, value: float, unit: str, **extra: object) -> None:
+    print(json.dumps({"benchmark": name, "value": round(value, 6), "unit": unit, **extra}),
+          flush=True)
+
+
+class SimClock:
+    """Simulated time [s]; wall = a fixed UTC epoch + t, monotonic = t."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.epoch = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+
+    def wall(self) -> float:
+        return self.epoch + self.t
+
+    def mono(self) -> float:
+        return self.t
+
+
+class World:
+    """The site physics, the current episode and its fault, seen by the doubles."""
+
+    def __init__(self, site: EmulatedSite, clock: SimClock) -> None:
+        self.site, self.clock = site, clock
+        self.ep: Episode | None = None
+        self.t0 = 0.0
+        self.frozen: dict[str, float] | None = None
+
+    def fault_on(self, *kinds: str) -> bool:
+        ep = self.ep
+        return ep is not None and ep.kind in kinds and ep.fault_active(self.clock.t - self.t0)
+
+
+class SimMeter:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    async def read(self) -> MeterReading:
+        w = self.w
+        if w.fault_on("meter_drop"):
+            raise ConnectionRefusedError("meter refused the connection")
+        if w.fault_on("meter_stall"):
+            raise TimeoutError("meter accepted and never answered")
+        values = w.site.meter.snapshot()
+        if w.ep is not None and w.fault_on(w.ep.kind):
+            values = faulted_meter_values(w.ep, values, w.frozen)
+        return MeterReading(**values, read_at=datetime.fromtimestamp(w.clock.wall(), UTC))
+
+
+class SimAi:
+    def __init__(self, world: World, pue: float) -> None:
+        self.w, self.pue = world, pue
+
+    async def read_power_mw(self) -> float:
+        if self.w.fault_on("dcgm_down"):
+            raise ConnectionRefusedError("DCGM exporter down")
+        assert self.w.site.dcgm is not None
+        return self.w.site.dcgm.it_power_w / 1e6 * self.pue
+
+
+class SimFleet:
+    """Verified sleep/wake/read over the emulated miners, in real LuxOS JSON."""
+
+    def __init__(self, miners: dict[str, EmulatedMiner], timeout_s: float) -> None:
+        self.miners, self.timeout_s = miners, timeout_s
+
+    @staticmethod
+    def _req(m: EmulatedMiner, command: str, parameter: str = "") -> dict[str, Any]:
+        return json.loads(m.handle_request({"command": command, "parameter": parameter}))
+
+    def _one(self, ip: str, action: str | None) -> MinerOutcome:
+        m = self.miners[ip]
+        if not m.reachable or m.faults.refuse:
+            return MinerOutcome(ip, "refused", 0.0, 0.0, 1)
+        if m.faults.delay_s > self.timeout_s:
+            return MinerOutcome(ip, "timeout", self.timeout_s, self.timeout_s, 1)
+        if action is not None:
+            sid = self._req(m, "session")["SESSION"][0]["SessionID"]
+            if not sid:
+                sid = self._req(m, "logon")["SESSION"][0]["SessionID"]
+            reply = self._req(m, "curtail", f"{sid},{action}")
+            if reply["STATUS"][0]["STATUS"] != "S":
+                return MinerOutcome(ip, "error", 0.0, 0.0, 1, detail=str(reply["STATUS"]))
+        try:
+            reading = parse_readback(ip, self._req(m, READBACK_COMMAND))
+        except MinerApiError as e:
+            return MinerOutcome(ip, "error", 0.0, 0.0, 1, detail=str(e))
+        ok = action is None or reading.asleep == (action == "sleep")
+        return MinerOutcome(ip, "ok" if ok else "ignored", 0.0, 0.0, 1, reading)
+
+    def _all(self, name: str, action: str | None, ips: Iterable[str] | None) -> FleetResult:
+        outcomes = [self._one(ip, action) for ip in (self.miners if ips is None else ips)]
+        return FleetResult(name, outcomes, 0.0, dict(Counter(o.status for o in outcomes)))
+
+    async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
+        return self._all("sleep", "sleep", ips)
+
+    async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
+        return self._all("wake", "wakeup", ips)
+
+    async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:
+        return self._all("read_all", None, ips)
+
+
+
+class Campaign:
+    """The simulated campus, one runtime at a time, the recorders and the tallies."""
+
+    def __init__(self, tmp: Path) -> None:
+        path = tmp / "campus.yaml"
+        path.write_text(yaml.safe_dump(CHAOS_CAMPUS))
+        self.scenario = load_scenario(path)
+        self.clock = SimClock()
+        plan = plan_emulation(self.scenario, 10, "127.78")
+        self.db = str(tmp / "chaos.db")
+        # ports are never bound: the emulators' servers are not started
+        self.cfg = emulated_site_config(str(path), plan, meter_port=1, dcgm_port=1,
+                                        store={"dsn": self.db}, **SITE)
+        self.site = EmulatedSite(self.scenario, plan, meter_port=1, dcgm_port=1,
+                                 clock=self.clock.mono)
+        self.emu_of = {ip: emu for emu in self.site.build_miners() for ip in emu.ips}
+        self.miners = {ip: emu.miners[ip] for ip, emu in self.emu_of.items()}
+        self.world = World(self.site, self.clock)
+        self.store = open_store(self.db)
+        self.limit_mw = float(self.scenario.site.import_limit_mw)
+        c = self.cfg
+        self.timing = Timing(tick_s=c.tick_s, meter_poll_s=DT_S, ai_poll_s=min(c.tick_s, 1) / 2,
+                             fleet_timeout_s=c.fleet.timeout_s, fleet_retries=c.fleet.retries,
+                             meter_stale_s=c.watchdog.meter_stale_s,
+                             meter_timeout_s=c.meter.timeout_s if c.meter else 0.5,
+                             frozen_s=c.watchdog.meter_stale_s, physics_dt_s=DT_S)
+        self.rt: Runtime | None = None
+        self.api: httpx.AsyncClient | None = None
+        self.samples: list[tuple[float, float, float]] = []  # (t, import, miners)
+        self.ticks: list[tuple[float, float]] = []  # (t, loop blocked x compression [s])
+        self.blocked_s = 0.0
+        self.next_tick = self.next_ai = self.next_read = 0.0
+        self.faults: Counter[str] = Counter()
+        self.violations: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+        self.worst = (0.0, 0.0)  # (overshoot [MW], its duration [s]), allowed or not
+        self.worst_violation = (0.0, 0.0)
+        self.tick_errors = 0
+
+    # ------------------------------------------------------------- runtime
+    async def start_runtime(self) -> None:
+        rt = Runtime(self.scenario, self.cfg, fleet=SimFleet(self.miners, self.cfg.fleet.timeout_s),
+                     meter=SimMeter(self.world), store=self.store, ai=SimAi(self.world, 1.25),
+                     clock=self.clock.wall)
+        rt._resume()  # what Runtime.start does before it starts the pollers
+        await rt._read_fleet(resend=False)
+        rt.on_tick.append(self._on_tick)
+        self.rt = rt
+        self.api = httpx.AsyncClient(transport=httpx.ASGITransport(
+            app=create_app(rt, self.cfg), raise_app_exceptions=False),
+                                     base_url="http://chaos", headers={
+                                         "Authorization": f"Bearer {TOKEN}"})
+        self.ticks.append((math.nan, 0.0))  # a new runtime: no gap across the restart
+        t = self.clock.t
+        self.next_tick, self.next_ai, self.next_read = t, t, t + self.cfg.fleet.read_every_s
+
+    async def stop_runtime(self) -> None:
+        assert self.rt is not None and self.api is not None
+        await self.rt.shutdown()
+        await self.api.aclose()
+        self.rt = self.api = None
+
+    def _on_tick(self, _doc: dict[str, Any]) -> None:
+        self.ticks.append((self.clock.t, self.blocked_s))
+        self.blocked_s = 0.0
+
+    async def _call(self, aw: Any, stalled: bool) -> None:
+        t = time.perf_counter()
+        try:
+            await aw
+        finally:
+            if stalled:
+                self.blocked_s += (time.perf_counter() - t) * STALL_COMPRESSION
+
+    async def poll_meter(self, rt: Runtime) -> None:
+        """One pass of ``Runtime._meter_loop`` (its body, until the runtime exposes it)."""
+        try:
+            sample = await rt.meter.read()
+        except Exception:
+            return
+        rt.meter_sample = sample
+        rt.meter_ok_s = rt.clock()
+        if rt.site.ufr.enabled:
+            await rt._check_ufr(sample.frequency_hz)
+
+    async def poll_ai(self, rt: Runtime) -> None:
+        """One pass of ``Runtime._ai_loop`` (its body, until the runtime exposes it)."""
+        assert rt.ai is not None
+        try:
+            rt.ai_power_mw = float(await rt.ai.read_power_mw())
+            rt.ai_ok_s = rt.clock()
+        except Exception:
+            return
+
+    async def tick(self, rt: Runtime) -> None:
+        try:
+            await rt.tick()
+        except Exception:  # as Runtime.run does: count, keep controlling
+            rt.tick_errors += 1
+            self.tick_errors += 1
+
+    async def advance(self, until_s: float) -> None:
+        """Step simulated time to ``until_s`` (episode time): physics, then the pollers and
+        the tick in the order their real loops would run."""
+        ep, rt = self.world.ep, self.rt
+        assert ep is not None and rt is not None
+        stalled = ep.kind == "store_stall"
+        while self.clock.t < self.world.t0 + until_s - 1e-9:
+            self.clock.t += DT_S
+            t = self.clock.t
+            self.site.ai_share, self.site.renewable_capacity_factor = ep.load_at(t - self.world.t0)
+            last = self.site.step_physics()
+            self.samples.append((t, last["import_mw"], last["miners_mw"]))
+            await self._call(self.poll_meter(rt), stalled)
+            if t >= self.next_ai - 1e-9:
+                self.next_ai += self.timing.ai_poll_s
+                await self._call(self.poll_ai(rt), stalled)
+            if t >= self.next_tick - 1e-9:
+                self.next_tick += self.cfg.tick_s
+                await self._call(self.tick(rt), stalled)
+            if t >= self.next_read - 1e-9:
+                self.next_read += self.cfg.fleet.read_every_s
+                await self._call(rt._read_fleet(resend=True), stalled)
+
+    # -------------------------------------------------------------- episode
+    async def run_episode(self, ep: Episode) -> None:
+        self.world.ep, self.world.t0 = ep, self.clock.t
+        self.samples, self.blocked_s = [], 0.0
+        self.ticks = self.ticks[-1:]
+        self.faults[ep.kind] += 1
+        found: list[str] = []
+        await self.advance(ep.fault_at_s)
+        clear, dr = await self.inject(ep, found)
+        await self.advance(ep.fault_end_s)
+        await clear()
+        await self.advance(ep.duration_s)
+        self.judge(ep, found, dr)
+
+    async def inject(self, ep: Episode, found: list[str]) -> tuple[Any, Any]:
+        w, kind = self.world, ep.kind
+
+        async def nothing() -> None:
+            return None
+
+        if kind in ("meter_nan", "meter_inf", "meter_out_of_range", "meter_frozen"):
+            w.frozen = self.site.meter.snapshot()
+        elif kind.startswith("miners_"):
+            hit = faulty_miners(ep, {g: e.ips for g, e in self.site.emulators_by_group.items()})
+            settings = miner_fault_settings(ep.miner_mode or "",
+                                            command_timeout_s=self.cfg.fleet.timeout_s)
+            for ip in hit:
+                if ep.miner_mode == "reboot":
+                    self.emu_of[ip].reboot(ip, downtime_s=None)
+                elif ep.miner_mode == "session_expired":
+                    self.emu_of[ip].expire_session(ip)
+                for key, value in settings.items():  # MinerEmulator.inject minus the listener
+                    setattr(self.miners[ip].faults, key, value)
+
+            async def clear_miners() -> None:
+                for ip in hit:
+                    m = self.miners[ip]
+                    m.faults = MinerFaults()
+                    if not m.reachable:  # MinerEmulator.power_on minus the listener
+                        m.restart()
+                        m.reachable = True
+            return clear_miners, None
+        elif kind == "store_stall":
+            held = threading.Event()
+            th = threading.Thread(target=hold_sqlite_write_lock, daemon=True,
+                                  args=(self.db, ep.stall_s / STALL_COMPRESSION, held))
+            th.start()
+            held.wait(5.0)
+
+            async def join() -> None:
+                th.join(30.0)
+            return join, None
+        elif kind == "hostile_request":
+            req = ep.request
+            assert req is not None and self.rt is not None and self.api is not None
+            before = runtime_state(self.rt)
+            r = await self.api.request(req.method, req.path, content=req.body.encode(),
+                                       headers={"Content-Type": "application/json"})
+            await self.advance(ep.fault_at_s + 2 * self.cfg.tick_s)
+            found += hostile_verdict(req.name, r.status_code, before, runtime_state(self.rt))
+            restore_state(self.rt, before)
+        elif kind == "restart_mid_event":
+            return await self.restart_mid_event(ep, found)
+        return nothing, None
+
+    async def restart_mid_event(self, ep: Episode, found: list[str]) -> tuple[Any, Any]:
+        assert self.api is not None
+        r = await self.api.post("/api/v1/dr-events", json={
+            "duration_s": ep.duration_s, "reduction_mw": ep.dr_reduction_mw})
+        if r.status_code != 201:
+            found.append(f"valid DR event refused: HTTP {r.status_code}")
+            return self._nothing, None
+        ev_id = r.json()["id"]
+        await self.advance(ep.fault_at_s + 2 * self.cfg.tick_s)
+        assert self.rt is not None
+        baseline = self.rt.dr_baselines.get(ev_id)
+        await self.stop_runtime()
+        await self.start_runtime()
+        dr = None
+        if ev_id not in self.rt.dr_events:
+            found.append(f"DR event {ev_id} lost in the restart")
+        elif baseline is not None:
+            cap = max(asleep_mw(self.site.plan), dr_cap_mw(*baseline, ep.dr_reduction_mw))
+            dr = (self.clock.t, cap)
+
+        async def cancel() -> None:
+            assert self.api is not None
+            await self.api.delete(f"/api/v1/dr-events/{ev_id}")
+        return cancel, dr
+
+    async def _nothing(self) -> None:
+        return None
+
+    def judge(self, ep: Episode, found: list[str], dr: tuple[float, float] | None) -> None:
+        t0 = self.world.t0
+        times = [s[0] for s in self.samples]
+        for o in overshoots(times, [s[1] for s in self.samples], self.limit_mw,
+                            allowed_windows(self.timing, ep, t0)):
+            if o.worst_mw > self.worst[0]:
+                self.worst = (o.worst_mw, o.duration_s)
+            if not o.allowed:
+                found.append(f"import {o.worst_mw:.1f} MW over for {o.duration_s:.2f} s")
+                if o.worst_mw > self.worst_violation[0]:
+                    self.worst_violation = (o.worst_mw, o.duration_s)
+        for (a, _), (b, blocked) in itertools.pairwise(self.ticks):
+            if b - a + blocked > MAX_TICK_GAP_S:  # nan (a restart) compares False
+                found.append(f"tick gap {b - a + blocked:.2f} s")
+        last = self.ticks[-1][0]
+        if not last >= t0 + ep.duration_s - MAX_TICK_GAP_S:
+            found.append("ticks stopped")
+        if dr is not None:
+            settle = dr[0] + self.cfg.tick_s + ramp_allowance_s(self.timing, ep, False)
+            worst = max((m for t, _, m in self.samples if t >= settle), default=0.0)
+            if worst > dr[1] + 1e-6:
+                found.append(f"miners {worst:.1f} MW over the DR cap {dr[1]:.1f} MW")
+        if found:
+            self.violations[ep.kind] += 1
+            self.examples.setdefault(ep.kind, f"episode {ep.index}: {found[0]}")
+
+
+async def campaign(tmp: Path) -> Campaign:
+    camp = Campaign(tmp)
+    step_warm = time.perf_counter()
+    await camp.start_runtime()
+    assert camp.rt is not None
+    warm = next(draw_episodes(SEED, 1, kinds=["dcgm_down"]))
+    camp.world.ep = warm
+    await camp.advance(5.0)  # warm up: compile the controller, settle the site
+    emit("chaos_warmup", time.perf_counter() - step_warm, "s")
+    t = time.perf_counter()
+    for ep in draw_episodes(SEED, EPISODES, duration_s=(15.0, 30.0)):
+        await camp.run_episode(ep)
+    camp.elapsed_s = time.perf_counter() - t
+    await camp.stop_runtime()
+    return camp
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:
+        camp = asyncio.run(campaign(Path(d)))
+    kinds = {k: camp.faults[k] for k in FAULT_KINDS}
+    emit("chaos_episodes", EPISODES, "episodes", seed=SEED, sim_s=round(camp.clock.t - 1000, 1),
+         wall_s=round(camp.elapsed_s, 1))
+    emit("chaos_faults_injected", sum(kinds.values()), "faults", by_kind=kinds)
+    emit("chaos_invariant_violations", sum(camp.violations.values()), "episodes",
+         by_kind=dict(camp.violations), examples=camp.examples, goal=0)
+    emit("chaos_worst_import_overshoot", camp.worst[0], "MW", duration_s=round(camp.worst[1], 2),
+         note="any overshoot, the allowed ramp after a rise of the load included")
+    emit("chaos_worst_violation_overshoot", camp.worst_violation[0], "MW",
+         duration_s=round(camp.worst_violation[1], 2))
+    emit("chaos_tick_errors", camp.tick_errors, "ticks")
+
+
+if __name__ == "__main__":
+    main()
