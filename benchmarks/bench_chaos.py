@@ -25,24 +25,20 @@ import itertools
 import json
 import math
 import os
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from chaos_doubles import SimAi, SimClock, SimFleet, SimMeter, World
 
 from ballast.live.api import create_app
-from ballast.live.drivers.base import MinerApiError
-from ballast.live.drivers.fleet import FleetResult, MinerOutcome
-from ballast.live.drivers.luxos import READBACK_COMMAND, parse_readback
-from ballast.live.drivers.meter import MeterReading
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
 from ballast.live.emulators.chaos_check import (
     MAX_TICK_GAP_S,
@@ -60,18 +56,17 @@ from ballast.live.emulators.faults import (
     FAULT_KINDS,
     Episode,
     draw_episodes,
-    faulted_meter_values,
     faulty_miners,
     hold_sqlite_write_lock,
     miner_fault_settings,
 )
-from ballast.live.emulators.luxos_miner import EmulatedMiner, MinerFaults
+from ballast.live.emulators.luxos_miner import MinerFaults
 from ballast.live.obligations import dr_cap_mw
 from ballast.live.runtime import Runtime
-from ballast.live.store import open_store
+from ballast.live.store import MEASUREMENT_COLUMNS, open_store
 from ballast.scenario import load_scenario
 
-EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 DT_S = 0.25  # driver step = meter poll period [s]
 STALL_COMPRESSION = 10.0
@@ -86,106 +81,6 @@ SITE = {"tick_s": 1.0, "watchdog": {"meter_stale_s": 3.0, "ai_stale_s": 5.0},
 def emit(name: str, value: float, unit: str, **extra: object) -> None:
     print(json.dumps({"benchmark": name, "value": round(value, 6), "unit": unit, **extra}),
           flush=True)
-
-
-class SimClock:
-    """Simulated time [s]; wall = a fixed UTC epoch + t, monotonic = t."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.epoch = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-
-    def wall(self) -> float:
-        return self.epoch + self.t
-
-    def mono(self) -> float:
-        return self.t
-
-
-class World:
-    """The site physics, the current episode and its fault, seen by the doubles."""
-
-    def __init__(self, site: EmulatedSite, clock: SimClock) -> None:
-        self.site, self.clock = site, clock
-        self.ep: Episode | None = None
-        self.t0 = 0.0
-        self.frozen: dict[str, float] | None = None
-
-    def fault_on(self, *kinds: str) -> bool:
-        ep = self.ep
-        return ep is not None and ep.kind in kinds and ep.fault_active(self.clock.t - self.t0)
-
-
-class SimMeter:
-    def __init__(self, world: World) -> None:
-        self.w = world
-
-    async def read(self) -> MeterReading:
-        w = self.w
-        if w.fault_on("meter_drop"):
-            raise ConnectionRefusedError("meter refused the connection")
-        if w.fault_on("meter_stall"):
-            raise TimeoutError("meter accepted and never answered")
-        values = w.site.meter.snapshot()
-        if w.ep is not None and w.fault_on(w.ep.kind):
-            values = faulted_meter_values(w.ep, values, w.frozen)
-        return MeterReading(**values, read_at=datetime.fromtimestamp(w.clock.wall(), UTC))
-
-
-class SimAi:
-    def __init__(self, world: World, pue: float) -> None:
-        self.w, self.pue = world, pue
-
-    async def read_power_mw(self) -> float:
-        if self.w.fault_on("dcgm_down"):
-            raise ConnectionRefusedError("DCGM exporter down")
-        assert self.w.site.dcgm is not None
-        return self.w.site.dcgm.it_power_w / 1e6 * self.pue
-
-
-class SimFleet:
-    """Verified sleep/wake/read over the emulated miners, in real LuxOS JSON."""
-
-    def __init__(self, miners: dict[str, EmulatedMiner], timeout_s: float) -> None:
-        self.miners, self.timeout_s = miners, timeout_s
-
-    @staticmethod
-    def _req(m: EmulatedMiner, command: str, parameter: str = "") -> dict[str, Any]:
-        return json.loads(m.handle_request({"command": command, "parameter": parameter}))
-
-    def _one(self, ip: str, action: str | None) -> MinerOutcome:
-        m = self.miners[ip]
-        if not m.reachable or m.faults.refuse:
-            return MinerOutcome(ip, "refused", 0.0, 0.0, 1)
-        if m.faults.delay_s > self.timeout_s:
-            return MinerOutcome(ip, "timeout", self.timeout_s, self.timeout_s, 1)
-        if action is not None:
-            sid = self._req(m, "session")["SESSION"][0]["SessionID"]
-            if not sid:
-                sid = self._req(m, "logon")["SESSION"][0]["SessionID"]
-            reply = self._req(m, "curtail", f"{sid},{action}")
-            if reply["STATUS"][0]["STATUS"] != "S":
-                return MinerOutcome(ip, "error", 0.0, 0.0, 1, detail=str(reply["STATUS"]))
-        try:
-            reading = parse_readback(ip, self._req(m, READBACK_COMMAND))
-        except MinerApiError as e:
-            return MinerOutcome(ip, "error", 0.0, 0.0, 1, detail=str(e))
-        ok = action is None or reading.asleep == (action == "sleep")
-        return MinerOutcome(ip, "ok" if ok else "ignored", 0.0, 0.0, 1, reading)
-
-    def _all(self, name: str, action: str | None, ips: Iterable[str] | None) -> FleetResult:
-        outcomes = [self._one(ip, action) for ip in (self.miners if ips is None else ips)]
-        return FleetResult(name, outcomes, 0.0, dict(Counter(o.status for o in outcomes)))
-
-    async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return self._all("sleep", "sleep", ips)
-
-    async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return self._all("wake", "wakeup", ips)
-
-    async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return self._all("read_all", None, ips)
-
 
 
 class Campaign:
@@ -449,6 +344,100 @@ async def campaign(tmp: Path) -> Campaign:
     return camp
 
 
+HISTORY_DAYS = 2
+HISTORY_CLIENTS = 12  # the issue's "twelve GET /api/v1/history?limit=100000"
+UFR_DIPS = 50
+UFR_BUDGET_S = 90.0  # wall time for the dips: fewer dips when each one waits on the loop
+
+
+def fill_history(db: str, days: float, t_end_s: float) -> None:
+    """Two days of 1-s ticks straight into the store's measurements table (bulk, one
+    transaction; the runtime's own writes would take an fsync each)."""
+    n = int(days * 86400)
+    cols = ", ".join(MEASUREMENT_COLUMNS)
+    marks = ", ".join("?" * len(MEASUREMENT_COLUMNS))
+    rows = ((-n + i, t_end_s - n + i, 130.0, 60.0, 80.0, 18.0, 68.0, 68.0, None, 0.0, 20.0,
+             50.0, "import_limit", 0, 0.05) for i in range(n))
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.executemany(f"INSERT INTO measurements ({cols}) VALUES ({marks})", rows)
+    conn.close()
+
+
+async def ufr_latency_under_history_load(tmp: Path) -> list[float]:
+    """Real time: the runtime's own loops on the doubles, a viewer load of history queries
+    through the API (in process, same event loop as uvicorn would share), and ``UFR_DIPS``
+    frequency dips below the trip level. Latency: the dip reaching the meter's registers ->
+    the relay miners' sleep command leaving the runtime [s]."""
+    path = tmp / "campus.yaml"
+    path.write_text(yaml.safe_dump(CHAOS_CAMPUS))
+    scenario = load_scenario(path)
+    plan = plan_emulation(scenario, 10, "127.79")
+    db = str(tmp / "ufr.db")
+    cfg = emulated_site_config(str(path), plan, meter_port=1, dcgm_port=1, store={"dsn": db},
+                               **{**SITE, "ufr": {"groups": ["s19xp"], "poll_s": 0.05,
+                                                  "restore_hold_s": 0.0}})
+    site = EmulatedSite(scenario, plan, meter_port=1, dcgm_port=1)
+    miners = {ip: emu.miners[ip] for emu in site.build_miners() for ip in emu.ips}
+    relay = set(plan[1].ips)
+    world = World(site, SimClock())
+    store = open_store(db)
+    fill_history(db, HISTORY_DAYS, time.time())
+    fleet = SimFleet(miners, cfg.fleet.timeout_s)
+    slept: list[float] = []
+    fleet.on_sleep.append(lambda ips: slept.append(time.perf_counter()) if relay & set(ips)
+                          else None)
+    rt = Runtime(scenario, cfg, fleet=fleet, meter=SimMeter(world), store=store,
+                 ai=SimAi(world, 1.25))
+    loop = asyncio.get_running_loop()
+
+    async def physics() -> None:
+        while True:
+            site.step_physics()
+            await asyncio.sleep(0.05)
+
+    tasks = [loop.create_task(physics()), loop.create_task(rt.run())]
+    await rt.started.wait()
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt, cfg),
+                                                          raise_app_exceptions=False),
+                            base_url="http://chaos", headers={"Authorization": f"Bearer {TOKEN}"})
+    limit = 100_000
+    if (await api.get(f"/api/v1/history?limit={limit}")).status_code == 422:
+        limit = 1000  # capped per request (paged): ask for pages of the cap's usual size
+
+    async def viewer() -> None:
+        while True:
+            await api.get(f"/api/v1/history?limit={limit}")
+            await asyncio.sleep(0)
+
+    tasks += [loop.create_task(viewer()) for _ in range(HISTORY_CLIENTS)]
+    latencies: list[float] = []
+    budget_end = time.perf_counter() + UFR_BUDGET_S
+    try:
+        for i in range(UFR_DIPS):
+            if time.perf_counter() > budget_end:
+                break
+            await asyncio.sleep(0.2 + 0.3 * (i % 4) / 3)
+            n = len(slept)
+            t_dip = time.perf_counter()
+            site.meter.frequency.set([(site.meter.clock() - 1.0, 59.5)])
+            deadline = t_dip + 15.0
+            while len(slept) == n and time.perf_counter() < deadline:
+                await asyncio.sleep(0.001)
+            latencies.append((slept[-1] if len(slept) > n else deadline) - t_dip)
+            site.meter.frequency.clear()
+            while rt.ufr_tripped and time.perf_counter() < deadline + 15.0:
+                await asyncio.sleep(0.01)
+    finally:
+        rt.stop()
+        for t in tasks[2:] + tasks[:1]:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await api.aclose()
+        store.close()
+    return latencies
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:
         camp = asyncio.run(campaign(Path(d)))
@@ -463,6 +452,11 @@ def main() -> None:
     emit("chaos_worst_violation_overshoot", camp.worst_violation[0], "MW",
          duration_s=round(camp.worst_violation[1], 2))
     emit("chaos_tick_errors", camp.tick_errors, "ticks")
+    with tempfile.TemporaryDirectory() as d:  # on disk: the store's real fsync
+        lat = sorted(asyncio.run(ufr_latency_under_history_load(Path(d))))
+    emit("ufr_fast_path_latency_under_history_load_p99", lat[int(0.99 * (len(lat) - 1))], "s",
+         p50=round(lat[len(lat) // 2], 4), max=round(lat[-1], 4), dips=len(lat),
+         history_clients=HISTORY_CLIENTS, history_rows=HISTORY_DAYS * 86400)
 
 
 if __name__ == "__main__":
