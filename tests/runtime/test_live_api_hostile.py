@@ -90,7 +90,7 @@ async def test_refused_requests_write_a_bounded_audit(tmp_path):
     """The fault campaign's disk filler: refused requests with a 60-kB group name (18 MB of
     audit rows in 1.2 s before). Now each row is clipped and each principal gets at most
     ``refused_audit_rows`` rows per window; the rest are counted in one summary row per window
-    (the table of cases with an injected clock: tests/live/test_api_auth.py)."""
+    (the table of cases with an injected clock: test_live_api_auth.py)."""
     tokens = [{"name": "alice", "role": "operator", "token": OPERATOR_TOKEN},
               {"name": "wall", "role": "viewer", "token": VIEWER_TOKEN}]
     n = 40

@@ -209,9 +209,10 @@ async def test_viewer_token_cannot_act_and_api_is_documented(tmp_path):
                 r = await client.get(path, headers=VW)
                 assert r.status_code == 200, path
             assert (await client.get("/metrics")).status_code == 401
-            # a token in the URL is taken by the stream only (EventSource), nowhere else
-            r = await client.get(f"/api/v1/state?access_token={VIEWER_TOKEN}")
-            assert r.status_code == 401
+            # a token in the URL is taken nowhere (the stream takes a single-use ticket)
+            for path in ("/api/v1/state", "/api/v1/stream"):
+                r = await client.get(f"{path}?access_token={VIEWER_TOKEN}")
+                assert r.status_code == 401, path
             # operators act
             r = await client.put("/api/v1/policy", headers=OP, json={"price_usd_per_mwh": 150})
             assert r.status_code == 200 and rt.policy.price_usd_per_mwh == 150
@@ -234,7 +235,8 @@ async def test_tick_stream_sends_documented_json(tmp_path):
         await until(lambda: live.runtime.last_tick is not None, 5, "first tick")
         ticks = []
         async with httpx.AsyncClient(base_url=live.api_url, timeout=5) as client:
-            url = f"/api/v1/stream?access_token={VIEWER_TOKEN}"
+            r = await client.post("/api/v1/stream-ticket", headers=VW)
+            url = f"/api/v1/stream?ticket={r.json()['ticket']}"
             async with client.stream("GET", url) as r:
                 assert r.headers["content-type"].startswith("text/event-stream")
                 async for line in r.aiter_lines():
