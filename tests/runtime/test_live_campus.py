@@ -292,6 +292,32 @@ def test_serve_command_errors_name_the_problem(tmp_path):
     assert r.exit_code == 2 and "--emulate" in r.output
 
 
+def test_serve_warns_about_tokens_on_the_command_line(tmp_path, monkeypatch):
+    """``ps`` shows a command line: a token there gets a warning; the environment does not."""
+    missing = tmp_path / "missing.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve", "--operator-token", "cli-token-123", "--emulate",
+                            "--scenario", str(missing)])
+    assert r.exit_code == 2
+    assert "warning: --operator-token on the command line" in r.output
+    assert "BALLAST_OPERATOR_TOKEN" in r.output and "--viewer-token" not in r.output
+    monkeypatch.setenv("BALLAST_OPERATOR_TOKEN", "env-token-1234")
+    monkeypatch.setenv("BALLAST_VIEWER_TOKEN", "env-token-5678")
+    r = runner.invoke(app, ["serve", "--emulate", "--scenario", str(missing)])
+    assert r.exit_code == 2 and "warning" not in r.output
+    # with --config the tokens come from the site config: a command-line token is refused
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"scenario": "campus.yaml", "api": {"tokens": [
+        {"name": "ops", "role": "operator", "token_file": "ops.token"}]}}))
+    r = runner.invoke(app, ["serve", "--config", str(site), "--viewer-token", "abcdefgh1"])
+    assert r.exit_code == 2 and "--viewer-token apply only without --config" in r.output
+    write_campus(tmp_path)
+    r = runner.invoke(app, ["serve", "--config", str(site)])  # env tokens are not the config's
+    assert r.exit_code == 2, r.output
+    assert f"cannot read token file {tmp_path / 'ops.token'}" in r.output
+    assert "api.tokens[ops]" in r.output
+
+
 @pytest.mark.parametrize(("action", "asleep_after"), [("sleep", 20), ("hold", None)])
 async def test_graceful_stop_leaves_miners_as_configured(tmp_path, action, asleep_after):
     async with emulated_campus(tmp_path, shutdown_action=action) as live:
