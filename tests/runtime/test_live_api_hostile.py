@@ -19,6 +19,7 @@ OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}", "Content-Type": "application/
 VW = {"Authorization": f"Bearer {VIEWER_TOKEN}", "Content-Type": "application/json"}
 LIMIT_MW = 200.0  # the test campus's import limit
 BIG = "g" * 60_000  # the 60 kB name of the fault campaign
+MID = "g" * 10_000  # under the 16-kB body limit, far over any field's
 
 # (method, path, raw JSON body, a word the 422 message must contain). Raw text: NaN, Infinity
 # and 1e400 are what Python's JSON parser turns into non-finite floats.
@@ -35,7 +36,7 @@ HOSTILE: list[tuple[str, str, str, str]] = [
     ("PUT", "/api/v1/policy", '{"import_limit_mw": 900}', "import_limit_mw"),
     ("PUT", "/api/v1/policy", '{"import_margin_mw": 250}', "import limit"),  # > 200 MW limit
     ("PUT", "/api/v1/policy", '{"import_margin_mw": 1e9}', "import_margin_mw"),
-    ("PUT", "/api/v1/policy", json.dumps({BIG: 1}), "Extra"),
+    ("PUT", "/api/v1/policy", json.dumps({MID: 1}), "Extra"),
     ("PUT", "/api/v1/policy", "[1, 2]", "body"),
     ("PUT", "/api/v1/policy", "{", "JSON"),
     ("POST", "/api/v1/dr-events", '{"duration_s": 60, "reduction_mw": Infinity}', "reduction_mw"),
@@ -46,7 +47,7 @@ HOSTILE: list[tuple[str, str, str, str]] = [
     ("POST", "/api/v1/dr-events", '{"duration_s": 60, "reduction_share": "0.5"}',
      "reduction_share"),
     ("POST", "/api/v1/dr-events", '{"end": 1900000000, "reduction_mw": 5}', "end"),
-    ("POST", "/api/v1/dr-events", json.dumps({"end": BIG, "reduction_mw": 5}), "end"),
+    ("POST", "/api/v1/dr-events", json.dumps({"end": MID, "reduction_mw": 5}), "end"),
     ("POST", "/api/v1/dr-events", '{"duration_s": 60, "reduction_mw": 5, "cap_mw": 0}',
      "cap_mw"),
     ("POST", "/api/v1/dr-events", '{"duration_s": 60}', "reduction"),
@@ -84,6 +85,31 @@ async def test_hostile_bodies_get_a_422_naming_the_field_and_change_nothing(tmp_
             r = await client.post("/api/v1/dr-events", headers=OP,
                                   json={"duration_s": 60, "reduction_mw": LIMIT_MW})
             assert r.status_code == 201, r.text
+
+
+async def test_a_large_body_is_refused_before_it_is_read(tmp_path):
+    """16 kB is far more than any valid body; anyone reaching the port (no token needed,
+    FastAPI reads bodies before authentication) gets 413 for more, chunked or not."""
+    async def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+
+    async with emulated_campus(tmp_path) as live:
+        rt = live.runtime
+        await until(lambda: rt.last_tick is not None, 5, "first tick")
+        policy = dict(vars(rt.policy))
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
+            big = json.dumps({"price_usd_per_mwh": 40, "pad": "x" * 20_000})
+            for headers in (OP, {}):
+                r = await client.put("/api/v1/policy", headers=headers, content=big)
+                assert r.status_code == 413 and "16384 bytes" in r.json()["detail"]
+            r = await client.put("/api/v1/policy", headers=OP, content=chunks())
+            assert r.status_code == 413
+            r = await client.put("/api/v1/policy", headers=OP,
+                                 content=json.dumps({"price_usd_per_mwh": 41}) + " " * 15_000)
+            assert r.status_code == 200 and rt.policy.price_usd_per_mwh == 41.0
+        assert {k: v for k, v in vars(rt.policy).items() if k != "price_usd_per_mwh"} == {
+            k: v for k, v in policy.items() if k != "price_usd_per_mwh"}
 
 
 async def test_refused_requests_write_a_bounded_audit(tmp_path):

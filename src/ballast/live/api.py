@@ -80,9 +80,11 @@ from ballast.live.api_models import (
     ACT,
     MAX_STR,
     R404,
+    R413,
     R422,
     R503,
     VIEW,
+    BodyLimit,
     DrEventIn,
     EventId,
     GroupName,
@@ -152,6 +154,7 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
     app = FastAPI(title="Ballast site API", version="1", docs_url=None, redoc_url=None,
                   description="Live state, history and control of one hybrid AI + mining "
                   "campus. Bearer tokens: viewers read, operators act.")
+    app.add_middleware(BodyLimit)  # 413 for a body over MAX_BODY_BYTES, before it is read
     bearer = HTTPBearer(auto_error=False)
     store = runtime.store
 
@@ -303,7 +306,7 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
             raise HTTPException(404, f"no active DR event {event_id!r}")
         return {"id": event_id, "cancelled": True}
 
-    @app.post(f"{API}/stream-ticket", tags=["read"], responses=VIEW)
+    @app.post(f"{API}/stream-ticket", tags=["read"], responses={**VIEW, **R413})
     async def stream_ticket(p: Viewer) -> dict[str, Any]:
         """A ticket for one ``GET /api/v1/stream?ticket=...`` (browsers' EventSource cannot send
         headers): random, bound to this token's principal, single use, valid

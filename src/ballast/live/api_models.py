@@ -9,7 +9,8 @@ Every request model refuses, with a 422 that names the field:
 - strings longer than ``MAX_STR`` (path and query parameters too: see ``GroupName``, ``EventId``).
 
 Bounds that depend on the site (the import limit) are checked by ``site_bounds_errors`` against
-the running site, in the same 422 format.
+the running site, in the same 422 format. ``BodyLimit`` refuses a request body over
+``MAX_BODY_BYTES`` with 413 before anything reads it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, model_validator
 
 MAX_STR = 200  # characters: any name, id or timestamp the API takes
+MAX_BODY_BYTES = 16 * 1024  # the largest valid request body is well under 1 kB
 # Largest power any request may name [MW]: above every single-site interconnect (the largest
 # campuses planned are a few GW); the site's own import limit narrows it (site_bounds_errors).
 MAX_POWER_MW = 10_000.0
@@ -123,6 +126,51 @@ R429 = {429: _resp("Too many failed authentications from this client: wait Retry
 R403 = {403: _resp("The token may read but not act (role viewer).")}
 R404 = {404: _resp("No such group or event.")}
 R422 = {422: _resp("Invalid input: the message names the field and the reason.")}
+R413 = {413: _resp(f"Request body over {MAX_BODY_BYTES} bytes.")}
 R503 = {503: _resp("No tick yet (the runtime is starting).")}
 VIEW: dict[int | str, dict[str, Any]] = {**R401, **R429}
-ACT: dict[int | str, dict[str, Any]] = {**VIEW, **R403}
+ACT: dict[int | str, dict[str, Any]] = {**VIEW, **R403, **R413}
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 before any route sees it.
+    FastAPI reads a body whole, before authentication; without this, anyone who can reach the
+    port could make the API hold a body of any size in memory."""
+
+    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:  # a chunked body: count as it comes
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)
+        await response(scope, receive, send)
