@@ -245,7 +245,9 @@ class ApiConfig(_Strict):
                        "/openapi.json is always served. Default false.")
     max_auth_failures: int = Field(20, ge=1, le=10_000, description="Failed authentications "
                                    "(401) one client address may make per "
-                                   "auth_failure_window_s before it gets 429. Default 20.")
+                                   "auth_failure_window_s before all its requests get 429 "
+                                   "(behind a reverse proxy, clients share its address). "
+                                   "Default 20.")
     auth_failure_window_s: float = Field(60.0, gt=0, le=86_400, description="Window of "
                                          "max_auth_failures [s]. Default 60.")
     stream_ticket_ttl_s: float = Field(30.0, gt=0, le=300, description="Life of a stream ticket "
