@@ -71,6 +71,13 @@ async def test_hostile_bodies_get_a_422_naming_the_field_and_change_nothing(tmp_
                 assert len(r.content) < 5_000, case  # the 60 kB input is not echoed back
             assert vars(rt.policy) == policy
             assert rt.dr_events == {} and rt.modes == {"s21": "auto", "s19xp": "auto"}
+            # each refusal is audited once, naming the field (the 11th case: within the
+            # 20 rows per window the audit keeps)
+            over = [a for a in rt.store.audit(limit=1000)
+                    if "import_margin_mw 250 MW is above" in json.dumps(a["payload"])]
+            assert len(over) == 1 and over[0]["actor"] == "alice"
+            assert over[0]["result"] == "refused: invalid input"
+            assert over[0]["action"] == "PUT /api/v1/policy"
             # strict but not narrower than before: ints are numbers, booleans are booleans
             r = await client.put("/api/v1/policy", headers=OP,
                                  json={"price_usd_per_mwh": 40, "economic_dispatch": False,
