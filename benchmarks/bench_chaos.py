@@ -319,7 +319,8 @@ class Campaign:
             found.append("ticks stopped")
         if dr is not None:
             settle = dr[0] + self.cfg.tick_s + ramp_allowance_s(self.timing, ep, False)
-            worst = max((m for t, _, m in self.samples if t >= settle), default=0.0)
+            end = self.world.t0 + ep.fault_end_s  # the event is cancelled then
+            worst = max((m for t, _, m in self.samples if settle <= t < end), default=0.0)
             if worst > dr[1] + 1e-6:
                 found.append(f"miners {worst:.1f} MW over the DR cap {dr[1]:.1f} MW")
         if found:

@@ -304,7 +304,8 @@ class Campaign:
             self._dr_check = None
             first = next((t for t in self.ticks[-1] if t >= t_restart), t1)
             settle = first + ramp_allowance_s(self.timing, ep, False)
-            worst = max((m for t, _, m in samples if t >= settle), default=-math.inf)
+            end = t0 + ep.fault_end_s  # the event is cancelled then
+            worst = max((m for t, _, m in samples if settle <= t < end), default=-math.inf)
             if worst > cap_mw + 1e-6:
                 res.violations.append(f"after the restart the miners drew {worst:.1f} MW over "
                                       f"the DR cap of {cap_mw:.1f} MW (event {ev_id})")

@@ -51,7 +51,7 @@ PENDING: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> list[EpisodeResult]:
-    episodes = list(draw_episodes(SEED, EPISODES, duration_s=(3.5, 5.0)))
+    episodes = list(draw_episodes(SEED, EPISODES, duration_s=(3.0, 4.0)))
     return asyncio.run(run_campaign(tmp_path_factory.mktemp("chaos"), episodes))
 
 

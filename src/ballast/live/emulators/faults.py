@@ -51,6 +51,11 @@ FAULT_KINDS: tuple[str, ...] = (
 FAULTED_REGISTERS = ("ai_feeder_power_mw", "renewables_feeder_power_mw",
                      "miners_feeder_power_mw", "campus_import_power_mw")
 MINER_FAULT_SHARE = 0.10  # the issue: "10 % of miners misbehaving"
+# Faults the runtime can only detect after a while (the watchdog's stale time, the frozen
+# window) or only correct in two rounds (the first command finds the misbehaving miners):
+# their episodes last twice as long, so that the steady state under the fault gets judged.
+SLOW_KINDS = frozenset({"meter_frozen", "meter_drop", "meter_stall",
+                        *(f"miners_{m}" for m in MINER_FAULT_MODES)})
 
 # The campaign's campus: a 140 MW limit, AI 30-100 MW facility (the episodes' shares of 80 MW
 # IT x PUE 1.25), wind 0-36 MW, miners 159 MW at nameplate (S21 27,000 x 3,500 W, S19 XP
@@ -157,7 +162,8 @@ def draw_episodes(seed: int, n: int, *, duration_s: tuple[float, float] = (5.0, 
                   kinds: Sequence[str] = FAULT_KINDS, import_limit_mw: float = 140.0
                   ) -> Iterator[Episode]:
     """``n`` episodes from ``seed``: kinds in turn through a seeded shuffle of ``kinds`` (so a
-    short run still covers many kinds), everything else drawn. Deterministic given the seed."""
+    short run still covers many kinds), everything else drawn. The fault spans most of the
+    episode and the load changes early in it. Deterministic given the seed."""
     unknown = sorted(set(kinds) - set(FAULT_KINDS))
     if unknown:
         raise ValueError(f"unknown fault kind(s) {unknown}; valid: {list(FAULT_KINDS)}")
@@ -167,11 +173,11 @@ def draw_episodes(seed: int, n: int, *, duration_s: tuple[float, float] = (5.0, 
         if not order:
             order = [str(k) for k in rng.permutation(np.asarray(kinds, dtype=object))]
         kind = order.pop()
-        dur = float(rng.uniform(*duration_s))
-        fault_at = dur * float(rng.uniform(0.10, 0.25))
-        fault_end = dur * float(rng.uniform(0.70, 0.80))
-        ai_at = float(rng.uniform(fault_at, fault_at + 0.4 * (fault_end - fault_at)))
-        ai_rise = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.05, 0.2) * dur)
+        dur = float(rng.uniform(*duration_s)) * (2.0 if kind in SLOW_KINDS else 1.0)
+        fault_at = dur * float(rng.uniform(0.05, 0.15))
+        fault_end = dur * float(rng.uniform(0.85, 0.92))
+        ai_at = float(rng.uniform(fault_at, fault_at + 0.15 * (fault_end - fault_at)))
+        ai_rise = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.03, 0.1) * dur)
         ai_from = float(rng.uniform(0.3, 0.7))
         ai_to = float(rng.uniform(0.85, 1.0))
         cf_from = float(rng.uniform(0.3, 0.6))
