@@ -232,6 +232,10 @@ def _site(text: str):
     return setup
 
 
+# "billion laughs": each line repeats the previous anchor ten times, 10^8 values in 8 lines
+_ALIAS_BOMB = "a: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8))
+
 CLI_CASES = [
     ("binary scenario", _binary, r"python\S*: not a text file \(byte \d+ is not UTF-8\)"),
     ("directory scenario", _directory, r"\S+: not a file \(a directory\); give a YAML file"),
@@ -271,6 +275,10 @@ CLI_CASES = [
         "  import_limit_mw: 280\n", "  import_limit_mw: 280\n  import_limit_mw: 2800\n")),
      r"campus.yaml: not valid YAML at line 6, column 3: duplicate key 'import_limit_mw' "
      r"\(first given on line 5\)"),
+    ("deeply nested YAML", _simulate_text(lambda t: t + "description: " + "[" * 5000 + "]" * 5000),
+     r"campus.yaml: nested too deeply to be a YAML document"),
+    ("alias bomb", _simulate_text(lambda t: t + _ALIAS_BOMB),
+     r"campus.yaml: its aliases expand to [\d,]+ values, more than the 1,000,000"),
     ("bundled name with ..", _price_source(_outside_bundled),
      r"markets.price \(bundled:(\.\./)+\S*outside\): leads outside the bundled data folder"),
     ("bundled absolute path", _price_source(lambda tmp, mp: "bundled:" + str(

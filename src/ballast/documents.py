@@ -13,6 +13,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 # A scenario or site config is a few kB; 1 MB bounds the memory of parsing it (and with it the
 # length of every list and string in it) far above any real document.
 MAX_DOCUMENT_BYTES = 1_000_000
+# Anchors and aliases (&a / *a) may repeat a subtree; a few lines can expand to billions of
+# values ("billion laughs"). A 1 MB document holds well under a million values without them.
+MAX_DOCUMENT_VALUES = 1_000_000
 
 
 class StrictModel(BaseModel):
@@ -78,6 +81,17 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
+def _expanded_values(node: object, memo: dict[int, int]) -> int:
+    """How many values ``node`` holds once every alias is expanded (shared subtrees counted
+    each time they are used, computed once each)."""
+    if not isinstance(node, dict | list):
+        return 1
+    if id(node) not in memo:
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        memo[id(node)] = 1 + sum(_expanded_values(child, memo) for child in children)
+    return memo[id(node)]
+
+
 def read_yaml(path: Path, error: type[ValueError]) -> object:
     """Parse a YAML file, raising ``error`` with one line naming the file and the problem when
     it is missing, not a regular file, too large, not UTF-8 text, malformed or repeats a key."""
@@ -99,6 +113,13 @@ def read_yaml(path: Path, error: type[ValueError]) -> object:
     if "\x00" in text:
         raise error(f"{path}: not a text file (contains NUL bytes); give a YAML file")
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        values = _expanded_values(doc, {})
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML at {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be a YAML document") from None
+    if values > MAX_DOCUMENT_VALUES:
+        raise error(f"{path}: its aliases expand to {values:,} values, more than the "
+                    f"{MAX_DOCUMENT_VALUES:,} a YAML document may hold")
+    return doc
