@@ -16,6 +16,8 @@ MAX_DOCUMENT_BYTES = 1_000_000
 # Anchors and aliases (&a / *a) may repeat a subtree; a few lines can expand to billions of
 # values ("billion laughs"). A 1 MB document holds well under a million values without them.
 MAX_DOCUMENT_VALUES = 1_000_000
+DOCUMENT_RULES = ("Every number must be finite (`.inf` and `.nan` are refused), a key may appear "
+                  "only once in a mapping, and the file may be at most 1 MB.")
 
 
 class StrictModel(BaseModel):
