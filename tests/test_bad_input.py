@@ -55,6 +55,16 @@ def test_bad_scenario_fields(scenario_dict, path, value, expect):
     assert str(info.value).startswith("campus.yaml: invalid scenario")
 
 
+def test_several_problems_get_one_line_each(scenario_dict):
+    doc = _with(_with(scenario_dict, "ai.pue", 0.8), "site.import_limit_mw", float("nan"))
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc, "campus.yaml")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "campus.yaml: invalid scenario (2 problems)"
+    assert sorted(lines[1:]) == ["  - ai.pue: Input should be greater than or equal to 1",
+                                 "  - site.import_limit_mw: Input should be a finite number"]
+
+
 def test_bad_yaml_and_missing_file(tmp_path: Path):
     bad = tmp_path / "broken.yaml"
     bad.write_text("version: 1\nsite: [unclosed\n")
