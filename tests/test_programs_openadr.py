@@ -329,3 +329,43 @@ def test_commands_replay_as_backtest_dr_events():
         "run": {"start": "2024-08-20T00:00Z", "end": "2024-08-21T00:00Z"},
         "programs": {"demand_response": {"events": replay}}})
     assert scn.programs.demand_response.events[0].target_mw == 20.0
+
+
+def test_ven_cli_fails_when_no_vtn_answers():
+    """Nothing listens on the port: the link check exits non-zero with one error line."""
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()  # bound and released: connection refused
+    result = CliRunner().invoke(app, [
+        "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+        "--seconds", "20"])
+    assert result.exit_code == 1, result.output
+    assert "refused the registration or did not answer" in result.output
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_raises_when_the_vtn_refuses_registration():
+    """openleadr's VTN answers the registration with a refusal (its handler returns False)."""
+    from openleadr import OpenADRServer
+
+    from ballast.programs.openadr.ven import VenRegistrationError
+
+    port = free_port()
+    asked = []
+    server = OpenADRServer(vtn_id="REFUSING-VTN", http_host="127.0.0.1", http_port=port,
+                           show_fingerprint=False)
+    server.add_handler("on_create_party_registration", lambda info: asked.append(info) or False)
+    await server.run_async()
+    ven = BallastVen("stranger", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
+                     telemetry=lambda: {"site_import_mw": 0.0, "miner_mw": 0.0})
+    try:
+        with pytest.raises(VenRegistrationError, match="refused"):
+            await asyncio.wait_for(ven.start(), 30)
+        assert [a["ven_name"] for a in asked] == ["stranger"]
+    finally:
+        await ven.stop()
+        await server.stop()

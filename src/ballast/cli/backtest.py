@@ -79,8 +79,14 @@ def simulate(
     if as_json:
         write_json(results.to_json())
         return
+    from ballast.data.attribution import carbon_attribution
+
     console = wide_console()
     console.print(kpi_rich_table(results))
+    carbon = results.simulation.scenario.markets.carbon
+    note = carbon_attribution(carbon.source if carbon is not None else None)
+    if note is not None and "co2_t" in results.kpis.index:
+        console.print(note, style="dim", highlight=False, markup=False)
     if out is not None:
         console.print(f"results: {out}/" + ("  report: " + str(out / "report.html") if report else ""))
 
