@@ -5,7 +5,6 @@ the wheel built from this checkout. Goal: ``ballast --help`` <= 0.5 s. One JSON 
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,19 +32,9 @@ def wall_s(cmd: list[str], repeat: int = 7) -> float:
 
 def wheel_mb() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "src"
-        for name in ("src", "pyproject.toml", "README.md", "LICENSE", "NOTICE"):
-            path = ROOT / name
-            if path.is_dir():
-                shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(
-                    "__pycache__", "*.egg-info", "*.nbi", "*.nbc"))
-            else:
-                shutil.copy2(path, src / name)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index",
-                        "--no-build-isolation", "-q", "-w", tmp, str(src)], check=True,
-                       capture_output=True)
-        (whl,) = Path(tmp).glob("ballast-*.whl")
-        return whl.stat().st_size / 1e6
+        built = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_wheel.py"), tmp],
+                               check=True, capture_output=True, text=True)
+        return Path(built.stdout.strip()).stat().st_size / 1e6
 
 
 def main() -> None:

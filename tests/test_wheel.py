@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -26,8 +24,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ballast import __version__
+from tests.process_helpers import finish, start_until_ready
+
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("src", "pyproject.toml", "README.md", "LICENSE", "NOTICE")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
@@ -39,19 +39,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for name in SOURCES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.egg-info", "*.nbi", "*.nbc"))
-        else:
-            shutil.copy2(path, src / name)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-q", "-w", str(out), str(src)], check=True, capture_output=True)
-    (whl,) = out.glob("ballast-*.whl")
-    return whl
+    built = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_wheel.py"), str(out)],
+                           check=True, capture_output=True, text=True)
+    return Path(built.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +111,7 @@ def test_scenarios_simulate_and_module_entry(venv, outside):
     assert doc["intervals"] == 2 * 96 and doc["kpis"]["net_margin_usd"]["unit"] == "USD"
 
     r = _run([venv / "python", "-m", "ballast", "--version"], outside)
-    assert r.returncode == 0 and r.stdout.split() == ["ballast", "0.2.0"], r.stderr
+    assert r.returncode == 0 and r.stdout.split() == ["ballast", __version__], r.stderr
     assert list(outside["cwd"].iterdir()) == []
 
 
@@ -131,22 +122,8 @@ def test_serve_emulate_answers_from_the_wheel(venv, outside):
            "--devices-per-group", "2", "--ip-prefix", "127.83", "--miner-port", str(_free_port()),
            "--meter-port", str(_free_port()), "--dcgm-port", str(_free_port()),
            "--operator-token", "operator-token-wheel", "--viewer-token", viewer]
-    proc = subprocess.Popen(cmd, cwd=outside["cwd"], env=outside["env"], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("ready:"):
-                ready.set()
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    proc = start_until_ready(cmd, timeout_s=120, cwd=outside["cwd"], env=outside["env"])
     try:
-        assert ready.wait(120), "".join(lines)
         url = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {viewer}"}
         deadline = time.monotonic() + 30
@@ -160,17 +137,12 @@ def test_serve_emulate_answers_from_the_wheel(venv, outside):
         js = httpx.get(f"{url}/dashboard/static/dashboard.js", timeout=5)
         assert js.status_code == 200 and len(js.content) > 1000
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # a graceful stop: the store is closed
         try:
             proc.wait(60)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-            reader.join(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            finish(proc)
     store = Path(outside["env"]["XDG_DATA_HOME"]) / "ballast" / "ballast.db"
-    assert f"store {store};" in "".join(lines)
+    assert f"store {store};" in "".join(proc.lines)
     assert store.exists()
     assert list(outside["cwd"].iterdir()) == []  # nothing written into the working folder
