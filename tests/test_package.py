@@ -109,10 +109,26 @@ def test_simulate_does_not_import_the_live_stack():
     assert json.loads(line.split(" ", 1)[1]) == []
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _emulated_serve(*extra: str) -> list[str]:
+    return ["serve", "--emulate", "--devices-per-group", "1", "--ip-prefix", "127.84",
+            "--port", "0", "--miner-port", str(_free_port()), "--meter-port", str(_free_port()),
+            "--dcgm-port", str(_free_port()), *extra]
+
+
 @pytest.mark.parametrize(("missing", "argv", "extra"), [
     ("fastapi", ["serve", "--emulate"], "live"),
     ("uvicorn", ["serve", "--emulate"], "live"),
     ("openleadr", ["programs", "ven", "--vtn-url", "http://127.0.0.1:9/x"], "openadr"),
+    # the emulated site starts, then the store needs psycopg (nothing listens on port 9)
+    ("psycopg", _emulated_serve("--store", "postgresql://x:y@127.0.0.1:9/db"), "postgres"),
 ])
 def test_missing_extra_names_the_extra(missing, argv, extra):
     """The import is made to fail as if the package were not installed."""
