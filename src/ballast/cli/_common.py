@@ -16,7 +16,7 @@ import typer
 # first import that fails names the extra to install.
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "live": ("fastapi", "starlette", "uvicorn", "pymodbus", "pyasic", "pyasic_rs", "aiohttp",
-             "prometheus_client", "platformdirs"),
+             "prometheus_client", "platformdirs", "swagger_ui_bundle"),
     "postgres": ("psycopg",),
     "openadr": ("openleadr",),
     "dask": ("dask", "distributed"),

@@ -197,13 +197,21 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
                   ip_prefix: str, miner_port: int, meter_port: int, dcgm_port: int,
                   time_scale: float, ai_checkpoints: float, store: str | None, host: str | None,
                   port: int | None, tick_s: float | None, operator_token: str | None,
-                  viewer_token: str | None, uvloop: bool, verbose: bool) -> None:
-    """``ballast serve`` (options documented in ``ballast.cli.serve``): build, run, stop."""
+                  viewer_token: str | None, uvloop: bool, verbose: bool,
+                  on_command_line: list[str]) -> None:
+    """``ballast serve`` (options documented in ``ballast.cli.serve``): build, run, stop.
+
+    ``on_command_line``: the token options given on the command line (refused with --config).
+    """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ballast.examples import scenario_path
 
     try:
+        if config and on_command_line:
+            raise SiteConfigError(f"{', '.join(on_command_line)} apply only without --config; "
+                                  f"name the tokens in {config} (api.tokens: token_env or "
+                                  "token_file)")
         site = load_site_config(config) if config else None
         overrides: dict[str, Any] = {}
         if store:
@@ -245,8 +253,7 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
             cfg = SiteConfig.model_validate({**site.model_dump(), **overrides})
             scen = load_scenario(cfg.path(cfg.scenario))
             emu = None
-        for token in cfg.api.tokens:
-            token.secret()  # a token_env that is unset fails here, in one line
+        cfg.api_secrets()  # read every token now: a missing file or variable stops here
     except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
