@@ -11,7 +11,9 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
     {
       "tick": 1234,                      # tick counter (continues across restarts)
       "time": "2026-11-25T08:00:01Z",    # UTC, ISO-8601; "time_s": UNIX seconds
-      "safe_mode": false,                # watchdog: meter stale -> all miners asleep
+      "safe_mode": false,                # watchdog (meter stale) or fail-safe (failed
+                                         # ticks) -> all miners asleep
+      "safe_mode_reason": null,          # why, when safe_mode
       "binding_rule": "import_limit",    # economics | import_limit | obligation_cap |
                                          # obligation_floor | renewable_absorption |
                                          # smoothing | reserve_up | reserve_down | watchdog
@@ -51,7 +53,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -64,6 +66,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ballast.control import RULE_NAMES
 from ballast.live.dashboard import mount_dashboard
+from ballast.live.health import RuntimeCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError
 
@@ -142,6 +145,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
             binding.labels(r).set(1 if doc["binding_rule"] == r else 0)
 
     runtime.on_tick.append(update)
+    reg.register(RuntimeCollector(runtime))  # health, refused readings, keep-alive failures
     return reg
 
 
@@ -197,16 +201,21 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
     def audit(p: Principal, action: str, payload: dict[str, Any], result: str) -> None:
         store.add_audit(runtime.clock(), p.name, p.role, action, payload, result)
 
-    @app.get("/healthz", tags=["meta"])
-    async def healthz() -> dict[str, Any]:
-        return {"ok": True, "tick": runtime.tick_no, "safe_mode": runtime.safe_mode}
+    @app.get("/healthz", tags=["meta"], responses={503: {"description": "Ticks fail or are "
+                                                        "late; the body says why."}})
+    async def healthz() -> Response:
+        """``runtime.health()``: 200 while ticks commit on time, else 503 with the reason."""
+        h = runtime.health()
+        return JSONResponse(h, status_code=200 if h["ok"] else 503)
 
     @app.get(f"{API}/state", tags=["read"])
     async def state(_: Viewer) -> dict[str, Any]:
-        """The latest tick document (see the stream's schema)."""
+        """The latest tick document (see the stream's schema) and ``health``: the runtime's
+        health now (``Runtime.health``: ok, reason, safe_mode_reason, failed ticks), current
+        even when the last tick document is old."""
         if runtime.last_tick is None:
             raise HTTPException(503, "no tick yet")
-        return runtime.last_tick
+        return {**runtime.last_tick, "health": runtime.health()}
 
     @app.get(f"{API}/history", tags=["read"])
     async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,

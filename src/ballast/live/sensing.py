@@ -117,10 +117,12 @@ class SensingStats:
 
     def __init__(self) -> None:
         self.rejected: Counter[tuple[str, str]] = Counter()
+        self.last_reason: dict[str, str] = {}  # source -> why its last reading was refused
         self._failing: dict[str, int] = {}  # source -> rejections in the current run
 
     def reject(self, source: str, channel: str, reason: str, detail: str) -> None:
         self.rejected[(channel, reason)] += 1
+        self.last_reason[source] = f"{channel} {reason}"
         run = self._failing.get(source, 0)
         if run == 0:
             log.warning("%s reading rejected (%s, %s): %s; counted as stale", source, channel,
@@ -131,6 +133,7 @@ class SensingStats:
 
     def accept(self, source: str) -> None:
         run = self._failing.pop(source, 0)
+        self.last_reason.pop(source, None)
         if run:
             log.warning("%s readings accepted again after %d rejected", source, run)
 
