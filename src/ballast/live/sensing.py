@@ -35,7 +35,12 @@ NON_FINITE, IMPLAUSIBLE, FROZEN, READ_ERROR = "non_finite", "implausible", "froz
 
 
 class NonFiniteReading(ValueError):
-    """A driver read a NaN or infinite value (raised by the meter and DCGM drivers)."""
+    """A driver read a NaN or infinite value (raised by the meter and DCGM drivers);
+    ``channel`` names the first bad channel when the driver knows it."""
+
+    def __init__(self, message: str, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
 
 
 def is_finite(value: Any) -> bool:
@@ -181,8 +186,10 @@ class Sensing:
 
     def read_failed(self, source: str, channel: str, error: BaseException) -> None:
         """No reading at all (timeout, protocol error, or a driver's non-finite refusal)."""
-        reason = NON_FINITE if isinstance(error, NonFiniteReading) else READ_ERROR
-        self.stats.reject(source, channel, reason, repr(error))
+        if isinstance(error, NonFiniteReading):
+            self.stats.reject(source, error.channel or channel, NON_FINITE, str(error))
+        else:
+            self.stats.reject(source, channel, READ_ERROR, repr(error))
 
 
 def worst_case_ai_mw(readings_mw: list[float], full_mw: float) -> float:

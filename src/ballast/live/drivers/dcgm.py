@@ -48,7 +48,8 @@ def sum_gpu_power_w(text: str, metric: str = POWER_METRIC) -> tuple[float, int]:
             for sample in family.samples:
                 if sample.name == metric:
                     if not is_finite(float(sample.value)):
-                        raise NonFiniteTelemetry(f"{metric}{sample.labels} = {sample.value}")
+                        raise NonFiniteTelemetry(f"{metric}{sample.labels} = {sample.value}",
+                                                 "ai_telemetry")
                     total_w += float(sample.value)
                     n += 1
     except ValueError as e:

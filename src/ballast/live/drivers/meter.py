@@ -13,7 +13,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from ballast.live.emulators.meter import DEVICE_ID, REGISTER_COUNT, REGISTER_MAP, decode_float32
-from ballast.live.sensing import NonFiniteReading, is_finite
+from ballast.live.sensing import METER_CHANNELS, NonFiniteReading, is_finite
 
 
 @dataclass(frozen=True)
@@ -85,5 +85,8 @@ class ModbusMeter:
         values = {r.name: decode_float32(regs[r.address], regs[r.address + 1]) for r in REGISTER_MAP}
         bad = {name: v for name, v in values.items() if not is_finite(v)}
         if bad:
-            raise NonFiniteMeterValue(f"meter {self.host}:{self.port}: non-finite register(s) {bad}")
+            channel = next(ch for ch, attr in METER_CHANNELS.items() if attr in bad) if any(
+                attr in bad for attr in METER_CHANNELS.values()) else None
+            raise NonFiniteMeterValue(f"meter {self.host}:{self.port}: non-finite register(s) {bad}",
+                                      channel)
         return MeterReading(**values, read_at=datetime.now(UTC))
