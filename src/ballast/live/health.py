@@ -11,11 +11,19 @@ serve; ``RuntimeCollector`` puts the same (and the sensing and keep-alive counte
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from ballast.live.store import EventRecord
+
+if TYPE_CHECKING:
+    from ballast.live.runtime import Runtime
+
+log = logging.getLogger("ballast.live")
 
 SAFE_REASONS = ("watchdog", "failed_ticks")  # label values of ballast_safe_mode_reason
 
@@ -70,6 +78,56 @@ class TickHealth:
             what = "tick" if self.ticked else "first tick"
             return f"no successful {what} for {age:.1f} s (late after {self.late_s:g} s)"
         return None
+
+
+async def tick_failed(rt: Runtime, error: BaseException) -> None:
+    """Count a failed tick; at ``watchdog.max_failed_ticks`` in a row enter the fail-safe.
+    Independent of the tick code and of the store: the event is written with the next
+    tick that commits."""
+    if rt.ticks.failed(error):
+        reason = rt.ticks.failsafe_reason
+        log.error("fail-safe: %s", reason)
+        rt._pending_events.append(EventRecord(
+            rt.clock(), "failsafe", str(reason),
+            {"consecutive_failed_ticks": rt.ticks.consecutive, "error": str(error)}))
+    if rt.ticks.failsafe_reason is not None:
+        try:
+            ok, n = await rt.cmd.sleep_unverified()
+        except Exception as e:
+            log.error("fail-safe: sleeping the miners failed: %r", e)
+        else:
+            if n:
+                log.warning("fail-safe: %d/%d miners asleep (verified)", ok, n)
+
+
+def safe_mode_reason(rt: Runtime) -> str | None:
+    """Why the site is in the safe state now (watchdog and/or fail-safe), or None."""
+    reasons = []
+    if rt.safe_mode:
+        why = rt.sensing.stats.last_reason.get("meter", "no answer")
+        reasons.append(f"watchdog: no accepted meter reading for more than "
+                       f"{rt.site.watchdog.meter_stale_s:g} s (last refusal: {why}); "
+                       "every miner asleep")
+    if rt.ticks.failsafe_reason is not None:
+        reasons.append(f"failed ticks: {rt.ticks.failsafe_reason}")
+    return "; ".join(reasons) or None
+
+
+def health_document(rt: Runtime) -> dict[str, Any]:
+    """``ok`` unless ticks fail or are late (monotonic clock); why; the safe state and why;
+    tick counters (``/healthz``, ``/api/v1/state``, ``/metrics``)."""
+    now = rt.monotonic()
+    problem = rt.ticks.problem(now)
+    reasons = [r for r, on in (("watchdog", rt.safe_mode),
+                               ("failed_ticks", rt.ticks.failsafe_reason is not None)) if on]
+    return {"ok": problem is None, "reason": problem, "tick": rt.tick_no,
+            "safe_mode": bool(reasons), "safe_mode_reason": rt.safe_mode_reason,
+            "safe_mode_reasons": reasons, "failed_ticks": rt.ticks.failed_total,
+            "consecutive_failed_ticks": rt.ticks.consecutive,
+            "last_error": rt.ticks.last_error,
+            "last_tick_age_s": round(rt.ticks.age_s(now), 3),
+            "meter_age_s": None if rt.meter_ok_s is None
+            else round(now - rt.meter_ok_s, 3)}
 
 
 class RuntimeCollector(Collector):

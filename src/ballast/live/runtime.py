@@ -51,12 +51,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.control import ControllerState, Snapshot, step
 from ballast.live.commands import FleetControl
 from ballast.live.devices import (
     Device,
@@ -65,7 +65,8 @@ from ballast.live.devices import (
     planned_miner_mw,
     split_fleet,
 )
-from ballast.live.health import TickHealth
+from ballast.live.drivers.aio import cancel_and_wait
+from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import (
@@ -73,79 +74,19 @@ from ballast.live.obligations import (
     DrEvent,
     check_dr_window,
     meter_stale,
-    ufr_may_restore,
-    ufr_should_trip,
 )
 from ballast.live.resume import resume, state_document
-from ballast.live.sensing import Sensing, SiteNameplate, plausible_ranges, worst_case_ai_mw
+from ballast.live.sensing import Sensing, plausible_ranges, worst_case_ai_mw
 from ballast.live.site_config import SiteConfig
+from ballast.live.site_model import Policy, scaled_controller_config, site_nameplate
 from ballast.live.store import EventRecord, Store, TickRecord
 from ballast.live.tickdoc import tick_document
+from ballast.live.ufr import check_ufr
 from ballast.scenario import Scenario
 
 log = logging.getLogger("ballast.live")
 
 GroupMode = str  # "auto" | "curtailed" (manual) ; "ufr_tripped" is reported, not set
-
-
-@dataclass
-class Policy:
-    """Operator-settable controller inputs (API ``PUT /api/v1/policy``)."""
-
-    price_usd_per_mwh: float
-    hashprice_usd_per_ph_day: float
-    economic_dispatch: bool
-    import_margin_mw: float
-
-
-def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:
-    """The scenario's controller config with each group's count = its addresses and each
-    unit's power x ``miners_per_device``. Groups without addresses get count 0."""
-    cfg = ControllerConfig.from_scenario(scenario)
-    g = cfg.groups
-    names = list(g.names)
-    devices = {m.group: m for m in site.miners}
-    unknown = sorted(set(devices) - set(names))
-    if unknown:
-        raise ValueError(f"site config miners: group(s) {unknown} are not in the scenario "
-                         f"(groups: {names})")
-    count = np.zeros(len(names), dtype=np.int64)
-    per = np.ones(len(names))
-    for i, name in enumerate(names):
-        if name in devices:
-            count[i] = len(devices[name].addresses())
-            per[i] = devices[name].miners_per_device
-    groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
-    return replace(cfg, groups=groups)
-
-
-async def cancel_and_wait(tasks: list[asyncio.Task], retry_s: float = 0.2) -> None:
-    """Cancel ``tasks`` and wait until all are done, cancelling again any that swallowed the
-    cancellation: ``asyncio.wait_for`` on Python < 3.12 loses a cancel that arrives as its inner
-    call completes (CPython gh-86296), and such a poller would otherwise run on forever and
-    block the shutdown (and the miners' shutdown action) behind it."""
-    for task in tasks:
-        task.cancel()
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        _, pending = await asyncio.wait(pending, timeout=retry_s)
-        for task in pending:
-            task.cancel()
-    for task in tasks:  # retrieve outcomes so none is reported as never retrieved
-        if not task.cancelled():
-            with contextlib.suppress(Exception):
-                task.exception()
-
-
-def site_nameplate(scenario: Scenario) -> SiteNameplate:
-    """The sizes the plausible measurement ranges scale from (``live.sensing``)."""
-    ai = scenario.ai
-    return SiteNameplate(
-        import_limit_mw=scenario.site.import_limit_mw,
-        export_limit_mw=scenario.site.export_limit_mw,
-        ai_full_mw=ai.it_load_mw * ai.pue if ai else 0.0,
-        miners_full_mw=float(ControllerConfig.from_scenario(scenario).groups.full_power_mw.sum()),
-        renewable_capacity_mw=sum(r.capacity_mw for r in scenario.renewables))
 
 
 class Runtime:
@@ -308,52 +249,17 @@ class Runtime:
 
     # ------------------------------------------------------- health, fail-safe
     async def _tick_failed(self, error: BaseException) -> None:
-        """Count a failed tick; at ``watchdog.max_failed_ticks`` in a row enter the fail-safe.
-        Independent of the tick code and of the store: the event is written with the next
-        tick that commits."""
-        if self.ticks.failed(error):
-            reason = self.ticks.failsafe_reason
-            log.error("fail-safe: %s", reason)
-            self._pending_events.append(EventRecord(
-                self.clock(), "failsafe", str(reason),
-                {"consecutive_failed_ticks": self.ticks.consecutive, "error": str(error)}))
-        if self.ticks.failsafe_reason is not None:
-            try:
-                ok, n = await self.cmd.sleep_unverified()
-            except Exception as e:
-                log.error("fail-safe: sleeping the miners failed: %r", e)
-            else:
-                if n:
-                    log.warning("fail-safe: %d/%d miners asleep (verified)", ok, n)
+        await tick_failed(self, error)
 
     @property
     def safe_mode_reason(self) -> str | None:
         """Why the site is in the safe state now (watchdog and/or fail-safe), or None."""
-        reasons = []
-        if self.safe_mode:
-            why = self.sensing.stats.last_reason.get("meter", "no answer")
-            reasons.append(f"watchdog: no accepted meter reading for more than "
-                           f"{self.site.watchdog.meter_stale_s:g} s (last refusal: {why}); "
-                           "every miner asleep")
-        if self.ticks.failsafe_reason is not None:
-            reasons.append(f"failed ticks: {self.ticks.failsafe_reason}")
-        return "; ".join(reasons) or None
+        return safe_mode_reason(self)
 
     def health(self) -> dict[str, Any]:
         """``ok`` unless ticks fail or are late (monotonic clock); why; the safe state and why;
         tick counters (``/healthz``, ``/api/v1/state``, ``/metrics``)."""
-        now = self.monotonic()
-        problem = self.ticks.problem(now)
-        reasons = [r for r, on in (("watchdog", self.safe_mode),
-                                   ("failed_ticks", self.ticks.failsafe_reason is not None)) if on]
-        return {"ok": problem is None, "reason": problem, "tick": self.tick_no,
-                "safe_mode": bool(reasons), "safe_mode_reason": self.safe_mode_reason,
-                "safe_mode_reasons": reasons, "failed_ticks": self.ticks.failed_total,
-                "consecutive_failed_ticks": self.ticks.consecutive,
-                "last_error": self.ticks.last_error,
-                "last_tick_age_s": round(self.ticks.age_s(now), 3),
-                "meter_age_s": None if self.meter_ok_s is None
-                else round(now - self.meter_ok_s, 3)}
+        return health_document(self)
 
     # --------------------------------------------------------------- pollers
     async def poll_meter_once(self) -> bool:
@@ -372,7 +278,7 @@ class Runtime:
         self.meter_sample = sample
         self.meter_ok_s = self.monotonic()
         if self.site.ufr.enabled:
-            await self._check_ufr(sample.frequency_hz)
+            await check_ufr(self, sample.frequency_hz)
         return True
 
     async def poll_ai_once(self) -> bool:
@@ -433,51 +339,6 @@ class Runtime:
         return forced
 
     # --------------------------------------------------------- UFR fast path
-    async def _check_ufr(self, frequency_hz: float) -> None:
-        cfg = self.site.ufr
-        now = self.clock()  # records
-        now_m = self.monotonic()  # the restore hold
-        if not self.ufr_tripped and self.ufr_groups and ufr_should_trip(frequency_hz, cfg.trip_hz):
-            self.ufr_tripped = True
-            self.ufr_above_since_s = None
-            self.ufr_trips += 1
-            t_detect = time.perf_counter()
-            ips = [d.ip for d in self.devices.values() if d.group in self.ufr_groups]
-            for ip in ips:  # intent first: no concurrent tick or read may wake them
-                self.devices[ip].want_run = False
-            res = await self.cmd.call("sleep", ips)
-            latency_s = time.perf_counter() - t_detect
-            self.cmd.apply(res.outcomes, want_run=False)
-            # Other miners must not take up the power the relay shed (that would undo the
-            # frequency response): latch the miners' total after the trip as a cap.
-            self.ufr_cap_mw = self._planned_miner_mw()
-            ok = sum(1 for o in res.outcomes if o.compliant)
-            data = {"frequency_hz": frequency_hz, "trip_hz": cfg.trip_hz, "miners": len(ips),
-                    "asleep_verified": ok, "latency_s": latency_s, "budget_s": cfg.budget_s,
-                    "on_time": latency_s <= cfg.budget_s and ok == len(ips),
-                    "groups": [self.group_names[g] for g in sorted(self.ufr_groups)],
-                    "tick": self.tick_no}
-            msg = (f"under-frequency {frequency_hz:.3f} Hz < {cfg.trip_hz:.2f} Hz: slept "
-                   f"{ok}/{len(ips)} relay miners in {latency_s * 1000:.0f} ms")
-            log.warning(msg)
-            self.store.add_event(EventRecord(now, "ufr_trip", msg, data), self.tick_no)
-            self.store.add_command(self.cmd.record(now, "ufr", "sleep", res), self.tick_no)
-            return
-        if self.ufr_tripped:
-            if self.ufr_cap_mw is None:
-                self.ufr_cap_mw = self._planned_miner_mw()
-            if frequency_hz >= cfg.restore_hz:
-                if self.ufr_above_since_s is None:
-                    self.ufr_above_since_s = now_m
-                if ufr_may_restore(now_m, self.ufr_above_since_s, cfg.restore_hold_s):
-                    self.ufr_tripped = False
-                    self.ufr_cap_mw = None
-                    self._pending_events.append(EventRecord(
-                        now, "ufr_restore", f"frequency above {cfg.restore_hz} Hz for "
-                        f"{cfg.restore_hold_s:.0f} s: relay miners back under control"))
-            else:
-                self.ufr_above_since_s = None
-
     def reset_ufr(self) -> None:
         """Operator reset of the relay (e.g. on the QSE's recall instruction)."""
         if self.ufr_tripped:
