@@ -87,7 +87,7 @@ async def tick_failed(rt: Runtime, error: BaseException) -> None:
     if rt.ticks.failed(error):
         reason = rt.ticks.failsafe_reason
         log.error("fail-safe: %s", reason)
-        rt._pending_events.append(EventRecord(
+        rt.pending_events.append(EventRecord(
             rt.clock(), "failsafe", str(reason),
             {"consecutive_failed_ticks": rt.ticks.consecutive, "error": str(error)}))
     if rt.ticks.failsafe_reason is not None:

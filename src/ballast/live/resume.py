@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ballast.live.obligations import dr_event_from_row, utc_iso
+from ballast.live.site_model import Policy
 from ballast.live.store import EventRecord
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def _last_tick(rt: Runtime) -> int:
         return 0
 
 
-def resume(rt: Runtime, policy_cls: type) -> None:
+def resume(rt: Runtime) -> None:
     """Load the DR events and the state document into ``rt``; record a ``start``, ``resume``
     and any ``quarantine`` events."""
     now = rt.clock()
@@ -120,7 +121,7 @@ def resume(rt: Runtime, policy_cls: type) -> None:
                              for x in e.errors()[:5])
             events.append(quarantine(now, "runtime_state", "runtime", errs))
         else:
-            _apply(rt, st, policy_cls)
+            _apply(rt, st)
         events.append(EventRecord(now, "resume", f"resumed after tick {tick} "
                                   f"({utc_iso(time_s)})", {"from_tick": tick,
                                                            "from_time_s": time_s}))
@@ -128,7 +129,7 @@ def resume(rt: Runtime, policy_cls: type) -> None:
         rt.store.add_event(e)
 
 
-def _apply(rt: Runtime, st: SavedState, policy_cls: type) -> None:
+def _apply(rt: Runtime, st: SavedState) -> None:
     n = len(rt.group_names)
     if len(st.econ_on) == n:  # the scenario may have changed its groups since
         rt.state.econ_on[:] = np.asarray(st.econ_on, dtype=bool)
@@ -140,7 +141,7 @@ def _apply(rt: Runtime, st: SavedState, policy_cls: type) -> None:
             arr[:] = np.asarray(getattr(st, name), dtype="float64")
     rt.modes.update({k: v for k, v in st.modes.items() if k in rt.modes})
     if st.policy is not None:
-        rt.policy = policy_cls(**st.policy.model_dump())
+        rt.policy = Policy(**st.policy.model_dump())
     rt.ufr_tripped = st.ufr_tripped
     rt.ufr_above_since_s = None  # a monotonic time does not survive a restart: hold anew
     rt.ufr_cap_mw = st.ufr_cap_mw

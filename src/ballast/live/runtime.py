@@ -141,7 +141,7 @@ class Runtime:
         self.last_tick: dict[str, Any] | None = None
         self.subscribers: set[asyncio.Queue] = set()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []
-        self._pending_events: list[EventRecord] = []
+        self.pending_events: list[EventRecord] = []  # written with the next committed tick
         self._fleet_witness: tuple[int, int] = (0, 0)  # (commanded running, read asleep)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -164,7 +164,7 @@ class Runtime:
     async def start(self) -> None:
         """Resume from the store, compile the controller, learn the fleet's state, start the
         pollers."""
-        resume(self, Policy)
+        resume(self)
         replay = self.site.market.replay
         if replay is not None and self.replay is None:
             self.replay = MarketReplay(self.scenario, self.site.path(self.site.scenario).parent,
@@ -344,7 +344,7 @@ class Runtime:
         if self.ufr_tripped:
             self.ufr_tripped = False
             self.ufr_cap_mw = None
-            self._pending_events.append(EventRecord(self.clock(), "ufr_restore",
+            self.pending_events.append(EventRecord(self.clock(), "ufr_restore",
                                                     "relay reset by operator"))
 
     def _planned_miner_mw(self) -> float:
@@ -355,7 +355,7 @@ class Runtime:
         if self.replay is not None and changes.keys() & {"price_usd_per_mwh",
                                                          "hashprice_usd_per_ph_day"}:
             self.replay = None  # the operator's numbers win over the replay from now on
-            self._pending_events.append(EventRecord(self.clock(), "market_replay_end",
+            self.pending_events.append(EventRecord(self.clock(), "market_replay_end",
                                                     "market replay ended by a policy update"))
         self.policy = replace(self.policy, **changes)
         return self.policy
@@ -394,7 +394,7 @@ class Runtime:
         now = self.clock()  # records, DR schedule, the controller's snapshot
         now_m = self.monotonic()  # ages
         tick_no = self.tick_no + 1  # becomes self.tick_no once committed
-        events, self._pending_events = self._pending_events, []
+        events, self.pending_events = self.pending_events, []
         wd = self.site.watchdog
         stale = meter_stale(now_m, self.meter_ok_s, wd.meter_stale_s)
         meter_age_s = None if self.meter_ok_s is None else now_m - self.meter_ok_s
@@ -477,13 +477,13 @@ class Runtime:
             self.store.write_tick(TickRecord(tick_no, meas, setpoints, commands, events,
                                              state_document(self)))
         except Exception:
-            self._pending_events = events + self._pending_events  # retried with the next tick
+            self.pending_events = events + self.pending_events  # retried with the next tick
             raise
         self.tick_no = tick_no
         cleared = self.ticks.succeeded(self.monotonic())
         if cleared is not None:
             log.warning("fail-safe cleared: tick %d committed; control resumed", tick_no)
-            self._pending_events.append(EventRecord(now, "failsafe_clear", "ticks commit "
+            self.pending_events.append(EventRecord(now, "failsafe_clear", "ticks commit "
                                                     "again: control resumed", {"was": cleared}))
         doc["tick_duration_s"] = time.perf_counter() - t_start
         self.last_tick = doc

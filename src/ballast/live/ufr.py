@@ -60,7 +60,7 @@ async def check_ufr(rt: Runtime, frequency_hz: float) -> None:
             if ufr_may_restore(now_m, rt.ufr_above_since_s, cfg.restore_hold_s):
                 rt.ufr_tripped = False
                 rt.ufr_cap_mw = None
-                rt._pending_events.append(EventRecord(
+                rt.pending_events.append(EventRecord(
                     now, "ufr_restore", f"frequency above {cfg.restore_hz} Hz for "
                     f"{cfg.restore_hold_s:.0f} s: relay miners back under control"))
         else:
