@@ -192,28 +192,36 @@ async def test_unloadable_rows_are_quarantined_and_never_wedge_the_runtime(tmp_p
 
 
 async def test_cold_start_changes_no_miner_that_control_keeps(tmp_path, monkeypatch):
-    """A first ``step`` that takes 3 s (a cold numba compile; forced here so the test does
-    not depend on the on-disk cache) used to block the meter poller inside the first tick:
-    the watchdog then slept every miner and woke them again."""
+    """A first ``step`` that takes 5 s (a cold numba compile takes about 3 s; forced here so
+    the test does not depend on the on-disk cache) used to run inside the first tick, on the
+    event loop: the meter poller and the relay fast path stood still behind it (the watchdog
+    could fire and sleep every miner, then wake them). Now it runs in the warm-up, off the loop,
+    before control starts."""
     import ballast.live.runtime as runtime_mod
 
     real_step = runtime_mod.step
-    calls = [0]
+    calls: list[bool] = []  # per call: did it run on (and block) the event loop?
 
     def cold_step(*args):
-        calls[0] += 1
-        if calls[0] == 1:
-            time.sleep(3.0)
+        try:
+            asyncio.get_running_loop()
+            calls.append(True)
+        except RuntimeError:
+            calls.append(False)
+        if len(calls) == 1:
+            time.sleep(5.0)
         return real_step(*args)
 
     monkeypatch.setattr(runtime_mod, "step", cold_step)
-    async with emulated_campus(tmp_path) as live:
+    async with emulated_campus(tmp_path, watchdog={"meter_stale_s": 3.0}) as live:
         rt = live.runtime
         await until(lambda: rt.tick_no >= 10, 15, "ten ticks")
+        assert calls[0] is False  # the cold call ran off the event loop ...
+        assert rt.started.is_set() and len(calls) > 10  # ... before the ticks, which all ran
         cmds = [c for c in rt.store.commands() if c["tick"] is not None and c["tick"] <= 10]
         # control's one decision on a fresh start: the 10 S19 XP devices go to sleep (the
         # import limit binds); nothing else is slept and nothing is woken
-        assert [(c["command"], c["miners"]) for c in cmds] == [("sleep", 10)]
+        assert [(c["command"], c["miners"]) for c in cmds] == [("sleep", 10)], cmds
         assert not rt.store.events(kind="watchdog")
         assert not any(live.emulated.true_asleep("s21"))
 

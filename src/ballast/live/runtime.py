@@ -142,7 +142,7 @@ class Runtime:
         self.subscribers: set[asyncio.Queue] = set()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []
         self.pending_events: list[EventRecord] = []  # written with the next committed tick
-        self._fleet_witness: tuple[int, int] = (0, 0)  # (commanded running, read asleep)
+        self._fleet_witness: tuple[int, ...] = ()  # miners verified asleep per group
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
@@ -452,8 +452,12 @@ class Runtime:
                     if d.group in self.ufr_groups and d.want_run is not False]
             if late:
                 commands += await self.cmd.send(late, [], "ufr", now)
-        self._fleet_witness = (sum(1 for d in self.devices.values() if d.want_run),
-                               sum(1 for d in self.devices.values() if d.asleep))
+        # what a live meter must reflect: miners verified asleep, per group (a miner that only
+        # acknowledged a command changes no power, so commands alone are no evidence)
+        asleep = [0] * len(self.group_names)
+        for d in self.devices.values():
+            asleep[d.group] += d.asleep is True
+        self._fleet_witness = tuple(asleep)
 
         if stale:
             active.append({"kind": "watchdog", "meter_age_s": meter_age_s})

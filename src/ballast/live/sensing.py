@@ -97,8 +97,8 @@ def check_value(value: Any, lo: float, hi: float) -> str | None:
 
 class FrozenDetector:
     """A meter is frozen when all its values stay identical for ``frozen_after_s`` [s] after a
-    witness (AI telemetry, the miners' commanded or read-back states) changed: a live meter
-    would show that change. Times are monotonic seconds."""
+    witness (AI telemetry, the miners' verified sleep/run states) changed: a live meter would
+    show that change. Times are monotonic seconds."""
 
     def __init__(self, frozen_after_s: float) -> None:
         self.frozen_after_s = frozen_after_s

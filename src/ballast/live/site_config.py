@@ -221,7 +221,7 @@ class SensingConfig(_Strict):
                                                     "58.4 Hz).")
     frozen_after_s: float = Field(10.0, gt=0, le=3600, description="The meter counts as frozen "
                                   "when all its values stay identical for this long after the AI "
-                                  "telemetry or the miners (commanded or read-back states) "
+                                  "telemetry or the miners' verified sleep/run states "
                                   "changed [s]. Default 10 (a miner's sleep or wake ramp is "
                                   "about 5 s).")
 
