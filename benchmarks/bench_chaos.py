@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -39,6 +40,7 @@ import yaml
 from chaos_doubles import SimAi, SimClock, SimFleet, SimMeter, World
 
 from ballast.live.api import create_app
+from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
 from ballast.live.emulators.chaos_check import (
     MAX_TICK_GAP_S,
@@ -58,6 +60,7 @@ from ballast.live.emulators.faults import (
     draw_episodes,
     faulty_miners,
     hold_sqlite_write_lock,
+    inject_meter_fault,
     miner_fault_settings,
 )
 from ballast.live.emulators.luxos_miner import MinerFaults
@@ -73,7 +76,7 @@ STALL_COMPRESSION = 10.0
 TOKEN = "bench-operator-token"
 SITE = {"tick_s": 1.0, "watchdog": {"meter_stale_s": 3.0, "ai_stale_s": 5.0},
         "fleet": {"timeout_s": 0.5, "retries": 1, "read_every_s": 10.0},
-        "ufr": {"poll_s": DT_S}, "market": {"price_usd_per_mwh": 20.0,
+        "ufr": {"poll_s": DT_S}, "sensing": {"frozen_after_s": 5.0}, "market": {"price_usd_per_mwh": 20.0,
                                             "hashprice_usd_per_ph_day": 50.0},
         "api": {"tokens": [{"name": "bench", "role": "operator", "token": TOKEN}]}}
 
@@ -108,7 +111,7 @@ class Campaign:
                              fleet_timeout_s=c.fleet.timeout_s, fleet_retries=c.fleet.retries,
                              meter_stale_s=c.watchdog.meter_stale_s,
                              meter_timeout_s=c.meter.timeout_s if c.meter else 0.5,
-                             frozen_s=c.watchdog.meter_stale_s, physics_dt_s=DT_S)
+                             frozen_s=c.sensing.frozen_after_s, physics_dt_s=DT_S)
         self.rt: Runtime | None = None
         self.api: httpx.AsyncClient | None = None
         self.samples: list[tuple[float, float, float]] = []  # (t, import, miners)
@@ -126,9 +129,10 @@ class Campaign:
     async def start_runtime(self) -> None:
         rt = Runtime(self.scenario, self.cfg, fleet=SimFleet(self.miners, self.cfg.fleet.timeout_s),
                      meter=SimMeter(self.world), store=self.store, ai=SimAi(self.world, 1.25),
-                     clock=self.clock.wall)
-        rt._resume()  # what Runtime.start does before it starts the pollers
-        await rt._read_fleet(resend=False)
+                     clock=self.clock.wall, monotonic=self.clock.mono)
+        await rt.start()  # resume, warm up, first fleet read, first meter reading
+        await cancel_and_wait(rt._tasks)  # the driver runs the pollers' steps itself
+        rt._tasks = []
         rt.on_tick.append(self._on_tick)
         self.rt = rt
         self.api = httpx.AsyncClient(transport=httpx.ASGITransport(
@@ -157,32 +161,12 @@ class Campaign:
             if stalled:
                 self.blocked_s += (time.perf_counter() - t) * STALL_COMPRESSION
 
-    async def poll_meter(self, rt: Runtime) -> None:
-        """One pass of ``Runtime._meter_loop`` (its body, until the runtime exposes it)."""
-        try:
-            sample = await rt.meter.read()
-        except Exception:
-            return
-        rt.meter_sample = sample
-        rt.meter_ok_s = rt.clock()
-        if rt.site.ufr.enabled:
-            await rt._check_ufr(sample.frequency_hz)
-
-    async def poll_ai(self, rt: Runtime) -> None:
-        """One pass of ``Runtime._ai_loop`` (its body, until the runtime exposes it)."""
-        assert rt.ai is not None
-        try:
-            rt.ai_power_mw = float(await rt.ai.read_power_mw())
-            rt.ai_ok_s = rt.clock()
-        except Exception:
-            return
-
     async def tick(self, rt: Runtime) -> None:
         try:
             await rt.tick()
-        except Exception:  # as Runtime.run does: count, keep controlling
-            rt.tick_errors += 1
+        except Exception as e:  # as Runtime.run does: count, fail safe after N in a row
             self.tick_errors += 1
+            await rt._tick_failed(e)
 
     async def advance(self, until_s: float) -> None:
         """Step simulated time to ``until_s`` (episode time): physics, then the pollers and
@@ -196,16 +180,16 @@ class Campaign:
             self.site.ai_share, self.site.renewable_capacity_factor = ep.load_at(t - self.world.t0)
             last = self.site.step_physics()
             self.samples.append((t, last["import_mw"], last["miners_mw"]))
-            await self._call(self.poll_meter(rt), stalled)
+            await self._call(rt.poll_meter_once(), stalled)
             if t >= self.next_ai - 1e-9:
                 self.next_ai += self.timing.ai_poll_s
-                await self._call(self.poll_ai(rt), stalled)
+                await self._call(rt.poll_ai_once(), stalled)
             if t >= self.next_tick - 1e-9:
                 self.next_tick += self.cfg.tick_s
                 await self._call(self.tick(rt), stalled)
             if t >= self.next_read - 1e-9:
                 self.next_read += self.cfg.fleet.read_every_s
-                await self._call(rt._read_fleet(resend=True), stalled)
+                await self._call(rt.cmd.read(True, rt._forced_groups, rt.clock()), stalled)
 
     # -------------------------------------------------------------- episode
     async def run_episode(self, ep: Episode) -> None:
@@ -222,14 +206,18 @@ class Campaign:
         self.judge(ep, found, dr)
 
     async def inject(self, ep: Episode, found: list[str]) -> tuple[Any, Any]:
-        w, kind = self.world, ep.kind
+        kind = ep.kind
 
         async def nothing() -> None:
             return None
 
         if kind in ("meter_nan", "meter_inf", "meter_out_of_range", "meter_frozen"):
-            w.frozen = self.site.meter.snapshot()
-        elif kind.startswith("miners_"):
+            inject_meter_fault(self.site.meter, ep)
+
+            async def unfault() -> None:
+                self.site.meter.release_faults()
+            return unfault, None
+        if kind.startswith("miners_"):
             hit = faulty_miners(ep, {g: e.ips for g, e in self.site.emulators_by_group.items()})
             settings = miner_fault_settings(ep.miner_mode or "",
                                             command_timeout_s=self.cfg.fleet.timeout_s)
@@ -282,7 +270,7 @@ class Campaign:
         ev_id = r.json()["id"]
         await self.advance(ep.fault_at_s + 2 * self.cfg.tick_s)
         assert self.rt is not None
-        baseline = self.rt.dr_baselines.get(ev_id)
+        baseline = self.rt.dr.baselines.get(ev_id)
         await self.stop_runtime()
         await self.start_runtime()
         dr = None
@@ -440,6 +428,7 @@ async def ufr_latency_under_history_load(tmp: Path) -> list[float]:
 
 
 def main() -> None:
+    logging.getLogger("ballast.live").setLevel(logging.ERROR)  # thousands of faults, logged
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:
         camp = asyncio.run(campaign(Path(d)))
     kinds = {k: camp.faults[k] for k in FAULT_KINDS}

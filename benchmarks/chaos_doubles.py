@@ -1,9 +1,8 @@
 """In-process doubles of the runtime's device protocols (``ballast.live.interfaces``) over the
 emulated site's own physics, for ``bench_chaos.py``.
 
-- ``SimMeter`` (Meter): the meter emulator's registers (``MeterEmulator.snapshot``), through
-  the episode's fault (``faults.faulted_meter_values``); a dropped meter refuses, a stalled one
-  times out at once;
+- ``SimMeter`` (Meter): the meter emulator's registers (``MeterEmulator.snapshot``, its fault
+  hooks included); a dropped meter refuses, a stalled one times out at once;
 - ``SimAi`` (AiTelemetry): the DCGM emulator's IT power x PUE; refuses while DCGM is down;
 - ``SimFleet`` (MinerFleet): verified sleep/wake/read over the LuxOS miner emulators in real
   LuxOS JSON (``EmulatedMiner.handle_request``, read-back parsed by the real driver's
@@ -24,7 +23,7 @@ from ballast.live.drivers.fleet import FleetResult, MinerOutcome
 from ballast.live.drivers.luxos import READBACK_COMMAND, parse_readback
 from ballast.live.drivers.meter import MeterReading
 from ballast.live.emulated_site import EmulatedSite
-from ballast.live.emulators.faults import Episode, faulted_meter_values
+from ballast.live.emulators.faults import Episode
 from ballast.live.emulators.luxos_miner import EmulatedMiner
 
 
@@ -49,7 +48,6 @@ class World:
         self.site, self.clock = site, clock
         self.ep: Episode | None = None
         self.t0 = 0.0
-        self.frozen: dict[str, float] | None = None
 
     def fault_on(self, *kinds: str) -> bool:
         ep = self.ep
@@ -66,9 +64,7 @@ class SimMeter:
             raise ConnectionRefusedError("meter refused the connection")
         if w.fault_on("meter_stall"):
             raise TimeoutError("meter accepted and never answered")
-        values = w.site.meter.snapshot()
-        if w.ep is not None and w.fault_on(w.ep.kind):
-            values = faulted_meter_values(w.ep, values, w.frozen)
+        values = w.site.meter.snapshot()  # the emulator's fault hooks included
         return MeterReading(**values, read_at=datetime.fromtimestamp(w.clock.wall(), UTC))
 
 

@@ -35,31 +35,18 @@ from ballast.live.emulators.chaos_check import (
 from ballast.live.emulators.faults import (
     CHAOS_CAMPUS,
     Episode,
-    faulted_meter_values,
     faulty_miners,
     hold_sqlite_write_lock,
+    inject_meter_fault,
     miner_fault_settings,
 )
-from ballast.live.emulators.meter import MeterEmulator
 from ballast.live.obligations import dr_cap_mw
 from ballast.live.runtime import Runtime
 from ballast.live.serve import LiveSite, build_emulated
 from ballast.scenario import load_scenario
 
 TIME_SCALE = 10.0  # device time per wall second (sleep ramp 5 s -> 0.5 s)
-
-
-class FaultableMeter(MeterEmulator):
-    """The meter emulator serving ``fault(true values)`` while a fault is set."""
-
-    fault: Any = None  # Callable[[dict[str, float]], dict[str, float]] | None
-
-    def snapshot(self) -> dict[str, float]:
-        true = super().snapshot()
-        return true if self.fault is None else self.fault(true)
-
-    def true_snapshot(self) -> dict[str, float]:
-        return super().snapshot()
+FROZEN_AFTER_S = 1.0  # identical meter values for this long, while the load moves: frozen
 
 
 @dataclass
@@ -78,14 +65,11 @@ class Campaign:
         path = write_campus(tmp_path, CHAOS_CAMPUS)
         self.scenario = load_scenario(path)
         self.db_path = str(tmp_path / "ballast.db")
-        overrides = emulated_args(tmp_path)
+        overrides = emulated_args(tmp_path, sensing={"frozen_after_s": FROZEN_AFTER_S})
         self.cfg, self.site = build_emulated(
             path, self.scenario, site=None, devices_per_group=10, ip_prefix="127.77",
             miner_port=free_port(), meter_port=free_port(), dcgm_port=free_port(),
             time_scale=TIME_SCALE, overrides=overrides)
-        old = self.site.meter
-        self.meter = FaultableMeter(old.host, old.port, clock=old.clock)
-        self.site.meter = self.meter
         self.limit_mw = float(self.scenario.site.import_limit_mw)
         self.loop = asyncio.get_running_loop()
         self.samples: list[tuple[float, float, float]] = []  # (t, import, miners) [s, MW, MW]
@@ -101,7 +85,7 @@ class Campaign:
             fleet_timeout_s=c.fleet.timeout_s, fleet_retries=c.fleet.retries,
             meter_stale_s=c.watchdog.meter_stale_s,
             meter_timeout_s=c.meter.timeout_s if c.meter else 0.5,
-            frozen_s=c.watchdog.meter_stale_s, physics_dt_s=self.site.physics_dt_s,
+            frozen_s=c.sensing.frozen_after_s, physics_dt_s=self.site.physics_dt_s,
             time_scale=TIME_SCALE)
 
     @property
@@ -160,11 +144,10 @@ class Campaign:
             return None
 
         if kind in ("meter_nan", "meter_inf", "meter_out_of_range", "meter_frozen"):
-            frozen = self.meter.true_snapshot()
-            self.meter.fault = lambda true: faulted_meter_values(ep, true, frozen)
+            inject_meter_fault(site.meter, ep)
 
             async def unfault() -> None:
-                self.meter.fault = None
+                site.meter.release_faults()
             return unfault
         if kind in ("meter_drop", "meter_stall"):
             await site.meter.stop()
@@ -253,9 +236,9 @@ class Campaign:
             return self._noop
         ev_id = r.json()["id"]
         deadline = self.loop.time() + 2.0
-        while ev_id not in self.runtime.dr_baselines and self.loop.time() < deadline:
+        while ev_id not in self.runtime.dr.baselines and self.loop.time() < deadline:
             await asyncio.sleep(0.02)
-        baseline = self.runtime.dr_baselines.get(ev_id)
+        baseline = self.runtime.dr.baselines.get(ev_id)
         await self.stop_live()
         t_restart = self.loop.time()
         await self.start_live()

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ballast.live.emulators.meter import MeterEmulator
+
 METER_VALUE_FAULTS = ("meter_nan", "meter_inf", "meter_out_of_range")
 MINER_FAULT_MODES = ("delay", "refuse", "ignore", "power_bias", "reboot", "session_expired")
 FAULT_KINDS: tuple[str, ...] = (
@@ -207,17 +209,17 @@ def draw_episodes(seed: int, n: int, *, duration_s: tuple[float, float] = (5.0, 
                       ai_rise, ai_from, ai_to, cf_from, cf_to, **extra)
 
 
-def faulted_meter_values(ep: Episode, true_values: dict[str, float],
-                         frozen_values: dict[str, float] | None) -> dict[str, float]:
-    """What a faulty meter serves, given the true register values now and (for a frozen
-    meter) the values at the fault's onset. Drops and stalls are transport faults: the
-    values are the true ones, the driver makes them unreachable."""
+def inject_meter_fault(meter: MeterEmulator, ep: Episode) -> None:
+    """Start a meter value fault (NaN, +-inf, out of range, frozen) through the emulator's
+    fault hooks; ``meter.release_faults()`` ends it. Drops and stalls are transport faults:
+    each driver makes the meter unreachable its own way."""
     if ep.kind == "meter_frozen":
-        return dict(frozen_values if frozen_values is not None else true_values)
-    if ep.kind in METER_VALUE_FAULTS:
+        meter.freeze()
+    elif ep.kind in METER_VALUE_FAULTS:
         assert ep.register is not None and ep.value is not None
-        return {**true_values, ep.register: ep.value}
-    return dict(true_values)
+        meter.force_register(ep.register, ep.value)
+    else:
+        raise ValueError(f"{ep.kind} is not a meter value fault")
 
 
 def faulty_miners(ep: Episode, ips_by_group: dict[str, Sequence[str]]) -> list[str]:
