@@ -200,7 +200,8 @@ def draw_episodes(seed: int, n: int, *, duration_s: tuple[float, float] = (5.0, 
         elif kind.startswith("miners_"):
             extra = {"miner_mode": kind.removeprefix("miners_")}
         elif kind == "store_stall":
-            extra = {"stall_s": float(rng.uniform(1.0, 3.0))}
+            # longer than the 2-s tick-gap invariant: a store on the control loop must show
+            extra = {"stall_s": float(rng.uniform(2.5, 4.0))}
         elif kind == "hostile_request":
             extra = {"request": HOSTILE_REQUESTS[int(rng.integers(len(HOSTILE_REQUESTS)))]}
         elif kind == "restart_mid_event":
