@@ -39,13 +39,20 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
 ``miners``/``running``/``asleep`` count devices (addresses); each stands for
 ``miners_per_device`` real miners. Browsers' EventSource cannot send headers, so the stream
 also accepts ``?access_token=<token>``.
+
+History is paged (keyset on the tick, at most ``HISTORY_MAX_ROWS`` rows a request):
+``GET /api/v1/history?limit=1000`` gives the newest 1,000 ticks (oldest first) and
+``"next": {"before_tick": N}`` for the page before them; ``?after_tick=N`` walks forward from
+tick N (``"next": {"after_tick": M}``); ``next`` is null on the last page. Store reads run in
+the store's reader threads and are serialised there, never on the loop that runs the tick;
+a store too far behind its writes answers 503.
 """
 
 
 import asyncio
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -66,8 +73,10 @@ from ballast.control import RULE_NAMES
 from ballast.live.dashboard import mount_dashboard
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError
+from ballast.live.store import StoreBehind
 
 API = "/api/v1"
+HISTORY_MAX_ROWS = 5000  # rows per /history request: bounded work per request, page for more
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,14 @@ class DrEventIn(BaseModel):
             if v is not None and v.tzinfo is None:
                 raise ValueError(f"{name} needs a UTC offset (e.g. 2026-11-25T08:00:00Z)")
         return self
+
+
+class HistoryPage(BaseModel):
+    """One page of ``/history``: measurement rows (oldest first) and the next page's cursor."""
+
+    rows: list[dict[str, Any]]
+    next: dict[str, int] | None = Field(description="Query parameters of the next page "
+                                        "(``after_tick`` or ``before_tick``); null at the end.")
 
 
 def _metrics(runtime: Runtime) -> CollectorRegistry:
@@ -208,27 +225,51 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
             raise HTTPException(503, "no tick yet")
         return runtime.last_tick
 
-    @app.get(f"{API}/history", tags=["read"])
-    async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,
-                limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
-        """Measurements per tick in [since, until), oldest first (the latest ``limit``)."""
-        return store.measurements(since.timestamp() if since else None,
-                                  until.timestamp() if until else None, limit)
+    async def read_json(fn: Callable[..., Any], *args: Any) -> Response:
+        """A store read in the store's reader pool, serialised to JSON there too."""
+        try:
+            body = await store.aread(lambda: json.dumps(fn(*args)).encode())
+        except StoreBehind as e:
+            raise HTTPException(503, str(e)) from None
+        return Response(body, media_type="application/json")
 
-    @app.get(f"{API}/events", tags=["read"])
+    @app.get(f"{API}/history", tags=["read"], response_model=HistoryPage)
+    async def history(
+            _: Viewer, since: datetime | None = None, until: datetime | None = None,
+            after_tick: Annotated[int | None, Query(ge=0, description="Page forward: ticks "
+                                                    "after this one.")] = None,
+            before_tick: Annotated[int | None, Query(ge=1, description="Page back: ticks "
+                                                     "before this one.")] = None,
+            limit: Annotated[int, Query(ge=1, le=HISTORY_MAX_ROWS, description="Rows per page "
+                                        f"(at most {HISTORY_MAX_ROWS:,}; follow ``next`` for "
+                                        "more).")] = 1000) -> Response:
+        """Measurements per tick in [since, until), oldest first, one page (see the module
+        docstring): the newest ``limit`` by default, or the ``limit`` after ``after_tick``."""
+        if after_tick is not None and before_tick is not None:
+            raise HTTPException(422, "give after_tick or before_tick, not both")
+
+        def page() -> dict[str, Any]:
+            rows, nxt = store.history_page(since.timestamp() if since else None,
+                                           until.timestamp() if until else None, limit,
+                                           after_tick, before_tick)
+            return {"rows": rows, "next": nxt}
+
+        return await read_json(page)
+
+    @app.get(f"{API}/events", tags=["read"], response_model=list[dict[str, Any]])
     async def events(_: Viewer, kind: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
-        return store.events(limit, kind)
+                     limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
+        return await read_json(store.events, limit, kind)
 
-    @app.get(f"{API}/commands", tags=["read"])
+    @app.get(f"{API}/commands", tags=["read"], response_model=list[dict[str, Any]])
     async def commands(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
-                 ) -> list[dict[str, Any]]:
-        return store.commands(limit)
+                       ) -> Response:
+        return await read_json(store.commands, limit)
 
-    @app.get(f"{API}/audit", tags=["read"])
+    @app.get(f"{API}/audit", tags=["read"], response_model=list[dict[str, Any]])
     async def audit_log(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
-                  ) -> list[dict[str, Any]]:
-        return store.audit(limit)
+                        ) -> Response:
+        return await read_json(store.audit, limit)
 
     @app.get(f"{API}/policy", tags=["read"])
     async def get_policy(_: Viewer) -> dict[str, Any]:
@@ -268,9 +309,9 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         audit(p, "ufr.reset", {}, "ok" if was else "ok: relay was not tripped")
         return {"tripped": runtime.ufr_tripped}
 
-    @app.get(f"{API}/dr-events", tags=["read"])
-    async def list_dr(_: Viewer) -> list[dict[str, Any]]:
-        return store.dr_events()
+    @app.get(f"{API}/dr-events", tags=["read"], response_model=list[dict[str, Any]])
+    async def list_dr(_: Viewer) -> Response:
+        return await read_json(store.dr_events)
 
     @app.post(f"{API}/dr-events", tags=["act"], status_code=201)
     async def post_dr(body: DrEventIn, p: Operator) -> dict[str, Any]:

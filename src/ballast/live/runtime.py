@@ -466,9 +466,11 @@ class Runtime:
 
     def cancel_dr_event(self, event_id: str) -> bool:
         now = self.clock()
-        if event_id not in self.dr_events or not self.store.cancel_dr_event(event_id, now):
+        ev = self.dr_events.get(event_id)
+        if ev is None or ev.cancelled_s is not None:
             return False
-        self.dr_events[event_id] = replace(self.dr_events[event_id], cancelled_s=now)
+        self.store.cancel_dr_event(event_id, now)
+        self.dr_events[event_id] = replace(ev, cancelled_s=now)
         return True
 
     # ------------------------------------------------------------------ tick
