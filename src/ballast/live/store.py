@@ -163,7 +163,15 @@ class Store:
         """Called by subclasses once the schema exists: from here on only the thread writes."""
         self._writer = StoreWriter(
             self._commit_item, lambda e: _is_permanent(e, self.data_errors),
-            max_backlog_ticks=self._limits[0], max_backlog_rows=self._limits[1])
+            max_backlog_ticks=self._limits[0], max_backlog_rows=self._limits[1],
+            on_exit=self._close_writer_conn)
+
+    def _close_writer_conn(self) -> None:
+        """The writer thread, ending (after close), closes its own connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     # ----------------------------------------------------------------- plumbing
     def _sql(self, sql: str) -> str:
@@ -262,9 +270,8 @@ class Store:
         for conn in readers:
             with contextlib.suppress(Exception):
                 conn.close()
-        if self._conn is not None and not (self._writer and self._writer.thread_alive):
-            self._conn.close()  # a writer stuck in the driver keeps its connection (daemon)
-            self._conn = None
+        if self._writer is None:
+            self._close_writer_conn()  # else the writer closes it as it ends, even if late
         return lost
 
     # ------------------------------------------------------------------ writes
@@ -493,8 +500,9 @@ class PostgresStore(Store):
             self._connect()  # the server restarted or the network dropped: a new session
 
 
-def open_store(dsn: str) -> Store:
-    """``postgresql://...`` (or a libpq key=value string) -> PostgreSQL; else a SQLite path."""
+def open_store(dsn: str, **limits: Any) -> Store:
+    """``postgresql://...`` (or a libpq key=value string) -> PostgreSQL; else a SQLite path.
+    ``limits``: ``Store``'s keyword arguments (backlog bounds, read wait, reader threads)."""
     if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
-        return PostgresStore(dsn)
-    return SqliteStore(dsn)
+        return PostgresStore(dsn, **limits)
+    return SqliteStore(dsn, **limits)

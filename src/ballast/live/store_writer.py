@@ -65,8 +65,10 @@ class StoreWriter:
 
     def __init__(self, commit: Callable[[Item], None], is_permanent: Callable[[BaseException],
                  bool], *, max_backlog_ticks: int = 600, max_backlog_rows: int = 100_000,
+                 on_exit: Callable[[], None] | None = None,
                  name: str = "ballast-store-writer") -> None:
         self._commit = commit
+        self._on_exit = on_exit  # runs in this thread as it ends (closes its connection)
         self._is_permanent = is_permanent
         self.max_backlog_ticks = max_backlog_ticks
         self.max_backlog_rows = max_backlog_rows
@@ -202,6 +204,13 @@ class StoreWriter:
 
     # --------------------------------------------------------- the thread
     def _run(self) -> None:
+        try:
+            self._drain()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
+
+    def _drain(self) -> None:
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
@@ -278,10 +287,6 @@ class StoreWriter:
             log.error("store closed with %d writes not committed (deadline %.1f s; last "
                       "error: %s)", lost, timeout_s, self._last_error)
         return lost
-
-    @property
-    def thread_alive(self) -> bool:
-        return self._thread.is_alive()
 
 
 def _what(item: Item) -> str:
