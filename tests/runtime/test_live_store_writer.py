@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from test_live_store import _tick
 
-from ballast.live.store import Store, StoreBehind, open_store
+from ballast.live.store import MEASUREMENT_COLUMNS, Store, StoreBehind, open_store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -241,3 +242,20 @@ def test_history_pages_have_no_gaps_or_duplicates(backend):
         window += [r["tick"] for r in rows]
     assert window == list(range(100, 175))
     assert store.measurements(limit=3) == store.history_page(limit=3)[0]
+
+
+def test_history_json_is_the_page_rendered_by_the_database(backend):
+    store = backend.open()
+    for n in range(1, 31):
+        store.write_tick(_tick(n, import_mw=190.0 + n))
+    doc = json.loads(store.history_json(limit=10, after_tick=5))
+    rows, nxt = store.history_page(limit=10, after_tick=5)
+    assert doc["next"] == nxt == {"after_tick": 15}
+    assert [r["tick"] for r in doc["rows"]] == list(range(6, 16))
+    assert list(doc["rows"][0]) == list(MEASUREMENT_COLUMNS)  # every column, in order
+    assert doc["rows"] == json.loads(json.dumps(rows))  # same values as the Python rows
+    assert doc["rows"][0]["import_mw"] == 196.0 and doc["rows"][0]["cap_mw"] is None
+    last = json.loads(store.history_json(limit=10))
+    assert [r["tick"] for r in last["rows"]] == list(range(21, 31))
+    assert last["next"] == {"before_tick": 21}
+    assert json.loads(store.history_json(limit=10, after_tick=30)) == {"rows": [], "next": None}

@@ -225,13 +225,18 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
             raise HTTPException(503, "no tick yet")
         return runtime.last_tick
 
-    async def read_json(fn: Callable[..., Any], *args: Any) -> Response:
-        """A store read in the store's reader pool, serialised to JSON there too."""
+    async def read(fn: Callable[..., bytes], *args: Any) -> Response:
+        """A store read in the store's reader pool; ``fn`` returns the JSON body, so the loop
+        only sends bytes."""
         try:
-            body = await store.aread(lambda: json.dumps(fn(*args)).encode())
+            body = await store.aread(fn, *args)
         except StoreBehind as e:
             raise HTTPException(503, str(e)) from None
         return Response(body, media_type="application/json")
+
+    async def read_json(fn: Callable[..., Any], *args: Any) -> Response:
+        """Rows serialised to JSON in the reader thread too."""
+        return await read(lambda: json.dumps(fn(*args)).encode())
 
     @app.get(f"{API}/history", tags=["read"], response_model=HistoryPage)
     async def history(
@@ -247,14 +252,8 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         docstring): the newest ``limit`` by default, or the ``limit`` after ``after_tick``."""
         if after_tick is not None and before_tick is not None:
             raise HTTPException(422, "give after_tick or before_tick, not both")
-
-        def page() -> dict[str, Any]:
-            rows, nxt = store.history_page(since.timestamp() if since else None,
-                                           until.timestamp() if until else None, limit,
-                                           after_tick, before_tick)
-            return {"rows": rows, "next": nxt}
-
-        return await read_json(page)
+        return await read(store.history_json, since.timestamp() if since else None,
+                          until.timestamp() if until else None, limit, after_tick, before_tick)
 
     @app.get(f"{API}/events", tags=["read"], response_model=list[dict[str, Any]])
     async def events(_: Viewer, kind: str | None = None,
