@@ -94,7 +94,7 @@ class Store:
     json_row = "json_object({})"  # the dialect's JSON object of (key, value, ...) as text
 
     def __init__(self, *, max_backlog_ticks: int = 600, max_backlog_rows: int = 100_000,
-                 read_wait_s: float = 5.0, read_threads: int = 2) -> None:
+                 read_wait_s: float = 5.0, read_threads: int = 1) -> None:
         self._conn: Any = None  # the writer's connection: the writer thread's alone once started
         self._local = threading.local()
         self._readers: list[Any] = []
@@ -195,7 +195,7 @@ class Store:
         return self._writer is None or self._writer.flush(timeout_s)
 
     def stats(self) -> dict[str, Any]:
-        """Writer figures for /metrics and health (names and units in ``STATS_DOC``)."""
+        """Writer figures for /metrics and health (``StoreWriter.stats`` lists them)."""
         assert self._writer is not None
         return self._writer.stats()
 

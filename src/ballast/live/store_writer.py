@@ -175,7 +175,21 @@ class StoreWriter:
             return n, 0.0 if head is None else time.monotonic() - head.enqueued_s
 
     def stats(self) -> dict[str, Any]:
-        """Counters and gauges for /metrics and health (see ``Store.stats``)."""
+        """Figures for /metrics and health, one flat dict:
+
+        gauges: ``backlog_items`` (queued + in flight), ``backlog_ticks``, ``backlog_rows``,
+        ``oldest_pending_s`` [s] (age of the oldest uncommitted write), ``max_backlog_ticks``,
+        ``max_backlog_rows``, ``consecutive_failures``, ``last_committed_tick`` (None before
+        the first), ``write_latency_p50_s`` / ``write_latency_max_s`` [s] (one transaction,
+        over the last 256; None before the first), ``closed`` (bool);
+        counters since start: ``committed`` (transactions), ``ticks_committed``,
+        ``ticks_coalesced`` (ticks whose measurement/setpoint rows were not written),
+        ``rows_dropped`` (event/command/audit rows refused with the queue full),
+        ``write_failures`` (failed attempts, retried or not), ``rejected`` (items given up
+        on: an error of the data), ``lost_at_close`` (not committed by close's deadline);
+        health: ``healthy`` (bool) and ``unhealthy_reason`` (str, None when healthy): unhealthy
+        while writes fail, the oldest write is older than ``STALLED_S``, the tick backlog is
+        full (coalescing), or the store is closed."""
         items, age_s = self.backlog()
         with self._cond:
             lat = sorted(self._lat)
