@@ -47,9 +47,12 @@ def sql_threads(monkeypatch) -> list[tuple[str, int]]:
     return calls
 
 
-async def test_no_store_io_runs_on_the_event_loop_thread(tmp_path, sql_threads):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_no_store_io_runs_on_the_event_loop_thread(tmp_path, sql_threads, backend, request):
     loop_thread = threading.get_ident()
-    async with emulated_campus(tmp_path, ufr={"groups": ["s21"]}) as live:
+    dsn = request.getfixturevalue("pg_dsn") if backend == "postgresql" else None
+    async with emulated_campus(tmp_path, store_dsn=dsn, ufr={"groups": ["s21"]}) as live:
+        assert live.runtime.store.kind == backend
         rt, emu = live.runtime, live.emulated
         started_at = len(sql_threads)  # start-up (resume) reads may run on the loop
         await until(lambda: rt.tick_no >= 3, 10, "three ticks")

@@ -259,3 +259,10 @@ def test_history_json_is_the_page_rendered_by_the_database(backend):
     assert [r["tick"] for r in last["rows"]] == list(range(21, 31))
     assert last["next"] == {"before_tick": 21}
     assert json.loads(store.history_json(limit=10, after_tick=30)) == {"rows": [], "next": None}
+
+
+async def test_a_read_after_close_is_refused_clearly(backend):
+    store = backend.open()
+    store.close()
+    with pytest.raises(StoreBehind, match="closed"):
+        await store.aread(store.ticks)

@@ -180,6 +180,8 @@ class Store:
         """Run read ``fn(*args)`` in the reader pool (off the event loop); it sees every write
         queued before this call."""
         seq = self._writer.enqueued_seq if self._writer else None
+        if self._writer is not None and self._writer.closed:
+            raise StoreBehind("store is closed")
 
         def run() -> T:
             self._local.seq = seq

@@ -153,6 +153,10 @@ class StoreWriter:
 
     # ---------------------------------------------------------- readers
     @property
+    def closed(self) -> bool:
+        return self._closing
+
+    @property
     def enqueued_seq(self) -> int:
         return self._seq
 
