@@ -12,34 +12,17 @@ No store I/O on the control loop. Writes (``write_tick``, ``add_event``, ``add_c
 what happens when the queue is full is documented there. Reads run on their own connection
 per reader thread (SQLite WAL lets readers run beside the writer; PostgreSQL gets one session
 per thread), never under the writer's lock. From the event loop, read through
-``await store.aread(fn, ...)`` (a small pool of its own, so a burst of heavy queries cannot
-take the default executor the loop needs for DNS and the like). A read first waits (in its
-thread, up to ``read_wait_s``) until every write queued before it is committed, so a client
-reads its own writes; a store further behind raises ``StoreBehind`` (the API answers 503).
+``await store.aread(fn, ...)``: a reader pool of its own (one thread by default, so a burst
+of heavy queries queues there instead of taking the default executor the loop needs, or the
+GIL). A read first waits (in its thread, up to ``read_wait_s``) until every write queued
+before it is committed, so a client reads its own writes; a store further behind raises
+``StoreBehind`` (the API answers 503).
 
 Durability: each tick is one transaction. SQLite runs in WAL mode with ``synchronous=FULL``
 (survives an OS crash or power loss, one fsync per transaction, now in the writer thread). A
 kill -9 loses at most the queued, not yet committed writes (normally none or one tick); a
 restart resumes from the last committed tick. ``close()`` flushes the queue within a deadline.
-
-Why a writer thread and not async drivers (aiosqlite 0.22, psycopg 3.3 AsyncConnection):
-measured on the 2-core dev machine, 500 ticks of 1 measurement + 3 setpoint + 1 event + state
-rows, time the tick waits for its write (p50 / p99) and loop-thread CPU per tick:
-
-=============================  ===================  ============  ==============
-option                         tick waits [ms]      loop CPU      committed/s
-=============================  ===================  ============  ==============
-writer thread, SQLite          0.010 / 0.12         0.018 ms      366
-aiosqlite, awaited             0.86 / 22            0.41 ms       338
-writer thread, PostgreSQL      0.009 / 0.09         0.015 ms      206
-psycopg async, awaited         11 / 35              2.4 ms        82
-=============================  ===================  ============  ==============
-
-An async driver keeps the loop free only while the tick awaits its own commit (so a stalled
-store still stalls the tick), costs a loop wake-up per statement, and has no bound or
-coalescing of its own; the writer thread answers in microseconds whatever the database does,
-one queue serves both backends with the same order and back-pressure rules, and it runs the
-synchronous drivers the project already tests.
+Why a writer thread rather than async drivers: measured, see ``store_writer``.
 """
 
 from __future__ import annotations
