@@ -39,7 +39,7 @@ import httpx
 import yaml
 from chaos_doubles import SimAi, SimClock, SimFleet, SimMeter, World
 
-from ballast.live.api import create_app
+from ballast.live.api import HISTORY_MAX_ROWS, create_app
 from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
 from ballast.live.emulators.chaos_check import (
@@ -390,13 +390,17 @@ async def ufr_latency_under_history_load(tmp: Path) -> list[float]:
     api = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt, cfg),
                                                           raise_app_exceptions=False),
                             base_url="http://chaos", headers={"Authorization": f"Bearer {TOKEN}"})
-    limit = 100_000
+    limit = 100_000  # the request; where the server caps it, page through instead
     if (await api.get(f"/api/v1/history?limit={limit}")).status_code == 422:
-        limit = 1000  # capped per request (paged): ask for pages of the cap's usual size
+        limit = HISTORY_MAX_ROWS
 
     async def viewer() -> None:
+        params: dict[str, int] = {"limit": limit}
         while True:
-            await api.get(f"/api/v1/history?limit={limit}")
+            r = await api.get("/api/v1/history", params=params)
+            page = r.json() if r.status_code == 200 else None
+            nxt = page.get("next") if isinstance(page, dict) else None
+            params = {"limit": limit, **nxt} if nxt else {"limit": limit}
             await asyncio.sleep(0)
 
     tasks += [loop.create_task(viewer()) for _ in range(HISTORY_CLIENTS)]

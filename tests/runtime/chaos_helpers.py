@@ -67,7 +67,7 @@ class Campaign:
         self.db_path = str(tmp_path / "ballast.db")
         overrides = emulated_args(tmp_path, sensing={"frozen_after_s": FROZEN_AFTER_S})
         self.cfg, self.site = build_emulated(
-            path, self.scenario, site=None, devices_per_group=10, ip_prefix="127.77",
+            path, self.scenario, site=None, devices_per_group=10, ip_prefix="127.199",
             miner_port=free_port(), meter_port=free_port(), dcgm_port=free_port(),
             time_scale=TIME_SCALE, overrides=overrides)
         self.limit_mw = float(self.scenario.site.import_limit_mw)
