@@ -10,8 +10,10 @@ tick in the order the real loops would. Transport faults become their outcome at
 dropped meter refuses, a stalled one times out, a delayed miner times out.
 
 A stalled store is real: another connection holds SQLite's write lock for a tenth of the
-drawn stall (time-compressed 10x); the real time a runtime call blocks the loop, x10, is added
-to the tick gap.
+drawn stall (time-compressed 10x); the real time a runtime call blocks the loop beyond
+``CALL_NOISE_S``, x10, is added to the tick gap. The import may exceed the limit by
+``chaos_check.model_mismatch_mw`` (the emulated site cools sleeping miners, the controller's
+catalog does not).
 
 JSON lines: episodes run, faults injected (by kind), invariant violations (goal 0, by kind),
 worst import overshoot [MW] and its duration [s] (allowed ramp included; the worst outside the
@@ -48,6 +50,7 @@ from ballast.live.emulators.chaos_check import (
     allowed_windows,
     asleep_mw,
     hostile_verdict,
+    model_mismatch_mw,
     overshoots,
     ramp_allowance_s,
     restore_state,
@@ -73,6 +76,10 @@ EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 DT_S = 0.25  # driver step = meter poll period [s]
 STALL_COMPRESSION = 10.0
+# A call's real time up to this counts as the machine's, not the store's: a call that waits on
+# the stalled store waits the whole stall (>= 0.25 s real); a busy 2-core machine stretches a
+# normal call (~5 ms) by a few times, and x10 that would be a false gap.
+CALL_NOISE_S = 0.05
 TOKEN = "bench-operator-token"
 SITE = {"tick_s": 1.0, "watchdog": {"meter_stale_s": 3.0, "ai_stale_s": 5.0},
         "fleet": {"timeout_s": 0.5, "retries": 1, "read_every_s": 10.0},
@@ -106,6 +113,7 @@ class Campaign:
         self.world = World(self.site, self.clock)
         self.store = open_store(self.db)
         self.limit_mw = float(self.scenario.site.import_limit_mw)
+        self.tolerance_mw = model_mismatch_mw(plan)
         c = self.cfg
         self.timing = Timing(tick_s=c.tick_s, meter_poll_s=DT_S, ai_poll_s=min(c.tick_s, 1) / 2,
                              fleet_timeout_s=c.fleet.timeout_s, fleet_retries=c.fleet.retries,
@@ -158,8 +166,9 @@ class Campaign:
         try:
             await aw
         finally:
-            if stalled:
-                self.blocked_s += (time.perf_counter() - t) * STALL_COMPRESSION
+            if stalled:  # a call that waits on the stalled store, decompressed
+                blocked = time.perf_counter() - t - CALL_NOISE_S
+                self.blocked_s += max(0.0, blocked) * STALL_COMPRESSION
 
     async def tick(self, rt: Runtime) -> None:
         try:
@@ -292,13 +301,14 @@ class Campaign:
         t0 = self.world.t0
         times = [s[0] for s in self.samples]
         for o in overshoots(times, [s[1] for s in self.samples], self.limit_mw,
-                            allowed_windows(self.timing, ep, t0)):
+                            allowed_windows(self.timing, ep, t0), self.tolerance_mw):
             if o.worst_mw > self.worst[0]:
                 self.worst = (o.worst_mw, o.duration_s)
             if not o.allowed:
-                found.append(f"import {o.worst_mw:.1f} MW over for {o.duration_s:.2f} s")
-                if o.worst_mw > self.worst_violation[0]:
-                    self.worst_violation = (o.worst_mw, o.duration_s)
+                found.append(f"import {o.outside_worst_mw:.2f} MW over for {o.outside_s:.2f} s "
+                             "outside the ramp allowance")
+                if o.outside_worst_mw > self.worst_violation[0]:
+                    self.worst_violation = (o.outside_worst_mw, o.outside_s)
         for (a, _), (b, blocked) in itertools.pairwise(self.ticks):
             if b - a + blocked > MAX_TICK_GAP_S:  # nan (a restart) compares False
                 found.append(f"tick gap {b - a + blocked:.2f} s")

@@ -26,6 +26,7 @@ from ballast.live.emulators.chaos_check import (
     allowed_windows,
     asleep_mw,
     hostile_verdict,
+    model_mismatch_mw,
     overshoots,
     ramp_allowance_s,
     restore_state,
@@ -266,14 +267,16 @@ class Campaign:
         samples = [s for s in self.samples if t0 <= s[0] < t1]
         windows = allowed_windows(self.timing, ep, t0)
         times = [s[0] for s in samples]
-        over = overshoots(times, [s[1] for s in samples], self.limit_mw, windows)
+        over = overshoots(times, [s[1] for s in samples], self.limit_mw, windows,
+                          model_mismatch_mw(self.site.plan))
         for o in over:
             if o.worst_mw > res.worst_overshoot_mw:
                 res.worst_overshoot_mw, res.worst_overshoot_s = o.worst_mw, o.duration_s
             if not o.allowed:
                 res.violations.append(
-                    f"import over the limit by {o.worst_mw:.1f} MW for {o.duration_s:.2f} s "
-                    f"from {o.start_s - t0:.2f} s (outside the ramp allowance)")
+                    f"import over the limit by {o.outside_worst_mw:.2f} MW for {o.outside_s:.2f} s "
+                    f"outside the ramp allowance (stretch from {o.start_s - t0:.2f} s, worst "
+                    f"{o.worst_mw:.1f} MW)")
         for ts in self.ticks:  # per runtime instance: a restart's own gap is no tick gap
             for t, gap in tick_gaps_over([t for t in ts if t < t1]):
                 if t >= t0:

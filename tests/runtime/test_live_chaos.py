@@ -8,8 +8,10 @@ draws the fault, a rise or step of the true AI load (and maybe a fall of the win
 fault, and the durations. After each episode the invariants are checked on the true import
 from the site physics (not the meter the runtime reads):
 
-- steady-state import <= limit. It may exceed the limit only for the physical ramp after a
-  rise of the true load (``chaos_check.ramp_allowance_s``)::
+- steady-state import <= limit (+ 0.058 MW, ``chaos_check.model_mismatch_mw``: the emulated
+  site applies the cooling PUE to sleeping miners' 25 W, the controller's catalog does not).
+  It may exceed the limit only for the physical ramp after a rise of the true load
+  (``chaos_check.ramp_allowance_s``)::
 
       allowance = detect + see + rounds * (command + ramp)
       see     = max(meter_poll 0.05, ai_poll 0.1) + physics_dt 0.05        = 0.15 s

@@ -33,7 +33,6 @@ from ballast.live.emulators.dynamics import SLEEP_RAMP_S
 from ballast.live.emulators.faults import Episode
 
 MAX_TICK_GAP_S = 2.0
-IMPORT_TOLERANCE_MW = 1e-6  # float noise only: the limit is the limit
 
 
 @dataclass(frozen=True)
@@ -79,12 +78,17 @@ def allowed_windows(t: Timing, ep: Episode, t0: float) -> list[tuple[float, floa
 
 @dataclass(frozen=True)
 class Overshoot:
-    """A stretch of samples with the true import over the limit."""
+    """A stretch of samples with the true import over the limit (+ tolerance)."""
 
     start_s: float
     end_s: float
     worst_mw: float  # worst import minus limit [MW]
-    allowed: bool  # every sample of it lies in an allowed window
+    outside_worst_mw: float  # the same over the samples outside the allowed windows (0: none)
+    outside_s: float  # time of the stretch outside the allowed windows [s]
+
+    @property
+    def allowed(self) -> bool:
+        return self.outside_s == 0.0 and self.outside_worst_mw == 0.0
 
     @property
     def duration_s(self) -> float:
@@ -92,25 +96,36 @@ class Overshoot:
 
 
 def overshoots(times_s: Sequence[float], import_mw: Sequence[float], limit_mw: float,
-               windows: Sequence[tuple[float, float]]) -> list[Overshoot]:
-    """Stretches of consecutive samples over ``limit_mw`` (+ tolerance), each marked allowed
-    or not; a stretch ends at the first sample back under the limit."""
+               windows: Sequence[tuple[float, float]], tolerance_mw: float = 1e-6
+               ) -> list[Overshoot]:
+    """Stretches of consecutive samples over ``limit_mw + tolerance_mw``; a stretch ends at
+    the first sample back under it. Each sample counts until the next one."""
     out: list[Overshoot] = []
-    start = worst = None
-    allowed = True
+    cur: list[float] | None = None  # start, worst, outside worst, outside time
+    n = len(times_s)
     for i, (t, p) in enumerate(zip(times_s, import_mw, strict=True)):
         over = p - limit_mw
-        if over > IMPORT_TOLERANCE_MW:
-            if start is None:
-                start, worst, allowed = t, over, True
-            worst = max(worst, over)
-            allowed = allowed and any(a <= t < b for a, b in windows)
-        elif start is not None:
-            out.append(Overshoot(start, t, worst, allowed))
-            start = None
-        if i == len(times_s) - 1 and start is not None:
-            out.append(Overshoot(start, t, worst, allowed))
+        if over > tolerance_mw:
+            if cur is None:
+                cur = [t, over, 0.0, 0.0]
+            cur[1] = max(cur[1], over)
+            if not any(a <= t < b for a, b in windows):
+                cur[2] = max(cur[2], over)
+                cur[3] += (times_s[i + 1] - t) if i + 1 < n else 0.0
+        elif cur is not None:
+            out.append(Overshoot(cur[0], t, cur[1], cur[2], cur[3]))
+            cur = None
+    if cur is not None:
+        out.append(Overshoot(cur[0], times_s[-1], cur[1], cur[2], cur[3]))
     return out
+
+
+def model_mismatch_mw(plan: Sequence[Any]) -> float:
+    """Tolerance on the import [MW]: the emulated site applies each group's cooling PUE to a
+    sleeping miner's ``SLEEP_POWER_W`` as well, the controller's catalog (``sleep_mw``) does
+    not, so with every miner asleep the true import exceeds the controller's plan by this."""
+    return sum(len(g.ips) * g.miners_per_device * (g.pue - 1.0) * SLEEP_POWER_W / 1e6
+               for g in plan)
 
 
 def tick_gaps_over(times_s: Sequence[float], max_gap_s: float = MAX_TICK_GAP_S
