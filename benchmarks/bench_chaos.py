@@ -72,7 +72,7 @@ from ballast.live.runtime import Runtime
 from ballast.live.store import MEASUREMENT_COLUMNS, open_store
 from ballast.scenario import load_scenario
 
-EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 DT_S = 0.25  # driver step = meter poll period [s]
 STALL_COMPRESSION = 10.0

@@ -30,8 +30,9 @@ from the site physics (not the meter the runtime reads):
   allowance has passed, the miners stay under the event's cap.
 
 The episodes are deterministic given the seed; the timing is the machine's. This test runs
-about 70 s; it is timing sensitive on a loaded 2-core machine (re-run alone before believing
-a tick-gap failure).
+about 100 s (16 episodes of 3-8 s and the campus start); it is timing sensitive on a loaded
+2-core machine (re-run it alone before believing a tick-gap failure). Pending fixes would be
+marked per fault kind in ``PENDING`` (xfail, strict); none is pending.
 """
 
 from __future__ import annotations
