@@ -198,3 +198,7 @@ def main() -> None:  # pragma: no cover
 from ballast.smoothing_cli import smoothing_app  # noqa: E402  (sub-app registered last)
 
 app.add_typer(smoothing_app, name="smoothing")
+
+from ballast.studies.cli import study_app  # noqa: E402  (grid studies: ballast study ...)
+
+app.add_typer(study_app, name="study")

@@ -36,6 +36,9 @@ class Screening:
     max_interpolated_h: int = 6  # longer gaps are left out of the study (and counted)
 
 
+DEFAULT = Screening()
+
+
 def _shift(x: np.ndarray, k: int) -> np.ndarray:
     """x shifted by k samples (x[t-k] at t), NaN where outside."""
     out = np.full_like(x, np.nan)
@@ -58,7 +61,7 @@ def same_hour_reference_mw(power_mw: np.ndarray, days: int) -> np.ndarray:
     return np.where(count > 0, 0.5 * (lo + hi), np.nan)
 
 
-def screen_demand(power_mw: np.ndarray, screening: Screening = Screening()) -> np.ndarray:
+def screen_demand(power_mw: np.ndarray, screening: Screening = DEFAULT) -> np.ndarray:
     """Flag per hour (``FLAG_*``) for an hourly demand array [MW] on a gap-free hourly grid."""
     x = np.asarray(power_mw, dtype="float64").copy()
     flags = np.zeros(len(x), dtype=np.int8)
@@ -113,7 +116,7 @@ class CleanDemand:
 
 
 def clean_demand(raw_mw: pd.Series, imputed_mw: pd.Series | None = None,
-                 screening: Screening = Screening()) -> CleanDemand:
+                 screening: Screening = DEFAULT) -> CleanDemand:
     """Screen ``raw_mw`` [MW, hourly UTC index], replace flagged hours by the bundled imputation
     where one exists, interpolate short gaps and leave longer ones out (NaN)."""
     flags = screen_demand(raw_mw.to_numpy(), screening)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ballast.studies.errors import StudyError
 
@@ -40,9 +39,14 @@ def check_rates_pct(rates_pct: tuple[float, ...]) -> tuple[float, ...]:
 def seasonal_threshold_mw(demand_mw: np.ndarray, summer: np.ndarray) -> np.ndarray:
     """Per-hour threshold [MW]: the peak of the hour's season (``summer`` True/False) over the
     whole series; NaN hours are ignored."""
-    peak_summer = np.nanmax(np.where(summer, demand_mw, np.nan)) if summer.any() else np.nan
-    peak_winter = np.nanmax(np.where(~summer, demand_mw, np.nan)) if (~summer).any() else np.nan
-    return np.where(summer, peak_summer, peak_winter)
+    return np.where(summer, season_peak_mw(demand_mw, summer),
+                    season_peak_mw(demand_mw, ~summer))
+
+
+def season_peak_mw(demand_mw: np.ndarray, in_season: np.ndarray) -> float:
+    """Highest finite demand [MW] among the hours ``in_season``; NaN when there is none."""
+    values = demand_mw[in_season & np.isfinite(demand_mw)]
+    return float(values.max()) if len(values) else float("nan")
 
 
 def curtailment_mw(gap_mw: np.ndarray, load_mw: float) -> np.ndarray:

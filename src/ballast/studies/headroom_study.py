@@ -17,10 +17,12 @@ from ballast.studies.headroom import (
     check_rates_pct,
     hybrid_headroom,
     rate_result,
+    season_peak_mw,
     seasonal_threshold_mw,
 )
 
 SCHEMA = "ballast.study.headroom/1"
+DEFAULT_SCREENING = Screening()
 
 
 @dataclass
@@ -67,14 +69,22 @@ class HeadroomStudy:
 
 def headroom_study(ba: str, rates_pct: tuple[float, ...] = DEFAULT_RATES_PCT,
                    years: tuple[int, int] = DATA_YEARS, ai_share_pct: float = 50.0,
-                   screening: Screening = Screening()) -> HeadroomStudy:
+                   screening: Screening = DEFAULT_SCREENING) -> HeadroomStudy:
     """Curtailment-enabled headroom of ``ba`` [MW] at each rate [%], with the hybrid campus."""
     code = check_ba(ba)
     rates = check_rates_pct(tuple(rates_pct))
     raw, imputed = load_demand(code, years)
-    cleaned = clean_demand(raw, imputed, screening)
+    return analyse_demand(code, raw, imputed, rates, years, ai_share_pct, screening)
+
+
+def analyse_demand(code: str, raw_mw: pd.Series, imputed_mw: pd.Series | None,
+                   rates_pct: tuple[float, ...], years: tuple[int, int], ai_share_pct: float = 50.0,
+                   screening: Screening = DEFAULT_SCREENING, timezone: str | None = None) -> HeadroomStudy:
+    """The study on a given hourly demand series [MW, UTC index] (bundled or the caller's)."""
+    rates = check_rates_pct(tuple(rates_pct))
+    cleaned = clean_demand(raw_mw, imputed_mw, screening)
     demand = cleaned.demand_mw
-    months = demand.index.tz_convert(BA_TIMEZONES[code]).month
+    months = demand.index.tz_convert(timezone or BA_TIMEZONES[code]).month
     summer = np.isin(np.asarray(months), SUMMER_MONTHS)
     threshold = seasonal_threshold_mw(demand.to_numpy(), summer)
     gap = threshold - demand.to_numpy()  # time order, NaN = hour left out
@@ -83,7 +93,7 @@ def headroom_study(ba: str, rates_pct: tuple[float, ...] = DEFAULT_RATES_PCT,
     peak = float(np.nanmax(demand.to_numpy()))
     results = [rate_result(gap, r, peak, n_years, ordered) for r in rates]
     hybrid = [hybrid_headroom(ordered, r, ai_share_pct / 100.0, n_years) for r in rates]
-    summer_peak = float(np.nanmax(np.where(summer, demand, np.nan)))
-    winter_peak = float(np.nanmax(np.where(~summer, demand, np.nan)))
+    summer_peak = season_peak_mw(demand.to_numpy(), summer)
+    winter_peak = season_peak_mw(demand.to_numpy(), ~summer)
     return HeadroomStudy(code, years, cleaned, pd.Series(threshold, index=demand.index),
                          summer_peak, winter_peak, results, hybrid, ai_share_pct)

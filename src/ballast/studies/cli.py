@@ -1,0 +1,79 @@
+"""``ballast study ...``: grid studies for planners (a typer sub-app; heavy imports are lazy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ballast.studies.errors import StudyError
+
+RATES = "0.25,0.5,1,5"
+study_app = typer.Typer(help="Grid studies: flexible-load headroom.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise StudyError(f"--rates {text!r}: expected numbers in %, e.g. 0.25,0.5,1,5") from None
+
+
+@study_app.command("headroom")
+def headroom(
+    ba: Annotated[str, typer.Option("--ba", help="Balancing authority: ERCO, PJM, MISO, SWPP, CISO.")],
+    rates: Annotated[str, typer.Option(help="Curtailment rates [% of the new load's energy].")] = RATES,
+    years: Annotated[str, typer.Option(help="Local years, FIRST-LAST (data: 2016-2024).")] = "2016-2024",
+    ai_share: Annotated[float, typer.Option(help="Hybrid campus: AI share never curtailed [%].")] = 50.0,
+    out: Annotated[Path | None, typer.Option(help="Write headroom.json/.csv and headroom.html here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Curtailment-enabled headroom of a BA (Norris et al. 2025, Duke) and a hybrid AI+miner campus."""
+    from ballast.studies.demand import parse_years
+    from ballast.studies.headroom_study import headroom_study
+
+    try:
+        study = headroom_study(ba, _rates(rates), parse_years(years), ai_share)
+    except StudyError as exc:
+        _fail(str(exc))
+        return
+    doc = study.to_json()
+    if out is not None:
+        from ballast.studies.report import headroom_html
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "headroom.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        study.table().to_csv(out / "headroom.csv", index=False)
+        study.hybrid_table().to_csv(out / "headroom_hybrid.csv", index=False)
+        (out / "headroom.html").write_text(headroom_html(study), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    t = Table(title=f"Curtailment-enabled headroom - {study.ba} {years} (Norris et al. 2025)")
+    for col in ("rate %", "headroom MW", "% of peak", "curtailed h/yr", "mean event h",
+                "max event h", ">=50 % kept", ">=75 % kept", ">=90 % kept"):
+        t.add_column(col, justify="right")
+    for r in study.rates:
+        s = r.retained_share_pct
+        t.add_row(f"{r.rate_pct:g}", f"{r.headroom_mw:,.0f}", f"{r.load_factor_pct:.1f}",
+                  f"{r.curtailed_hours_per_year:,.1f}", f"{r.mean_event_h:.1f}", str(r.max_event_h),
+                  f"{s['50']:.0f} %", f"{s['75']:.0f} %", f"{s['90']:.0f} %")
+    console = Console(width=140) if not sys.stdout.isatty() else Console()
+    console.print(t)
+    h = doc["hybrid"]
+    console.print(f"hybrid campus, AI share {ai_share:g} % never curtailed: firm headroom "
+                  f"{h['firm_headroom_mw']:,.0f} MW; " + "; ".join(
+                      f"{r['rate_pct']:g} %: {r['total_mw']:,.0f} MW ({r['limited_by']})"
+                      for r in h["rates"]))
+    if out is not None:
+        console.print(f"written: {out}/headroom.json, headroom.csv, headroom_hybrid.csv, headroom.html")

@@ -1,0 +1,101 @@
+"""Self-contained HTML pages for the studies (plotly.js inlined, no network needed)."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from ballast.report.style import ASSET_COLOURS, FONT
+
+CSS = ("body{font-family:" + FONT + ";margin:0;color:#111827}header{padding:16px 24px;background:#f1f5f9}"
+       "main{padding:8px 24px}section{margin:18px 0}table{border-collapse:collapse;font-size:13px}"
+       "td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:right}"
+       "th:first-child,td:first-child{text-align:left}.note{color:#4b5563;font-size:13px}")
+
+
+def page(title: str, subtitle: str, sections: list[tuple[str, str]]) -> str:
+    """One HTML document from (heading, html) sections."""
+    body = "".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in sections)
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+            f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>"
+            f"<main>{body}</main></body></html>")
+
+
+def fig_html(fig: go.Figure) -> str:
+    fig.update_layout(template="plotly_white", font={"family": FONT},
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-",
+                         border=0)
+
+
+def headroom_figures(study) -> list[go.Figure]:
+    """Demand against the seasonal thresholds; headroom per rate; curtailment duration curve."""
+    d = study.clean.demand_mw
+    daily = d.resample("1D").max()
+    thr = study.threshold_mw.resample("1D").max()
+    f1 = go.Figure()
+    f1.add_trace(go.Scatter(x=daily.index, y=daily, name="daily peak demand (cleaned)",
+                            line={"color": ASSET_COLOURS["import"], "width": 1}))
+    f1.add_trace(go.Scatter(x=thr.index, y=thr, name="seasonal peak threshold",
+                            line={"color": ASSET_COLOURS["limit"], "dash": "dash"}))
+    bad = study.clean.flags[study.clean.flags > 1]
+    if len(bad):
+        raw_peak = float(np.nanmax(d))
+        f1.add_trace(go.Scatter(x=bad.index, y=np.full(len(bad), raw_peak * 1.02), mode="markers",
+                                name="hours screened out (absurd/spike/drop)",
+                                marker={"color": "#f59e0b", "symbol": "x"}))
+    f1.update_layout(title=f"{study.ba}: demand and seasonal thresholds", yaxis_title="MW",
+                     height=380)
+    t = study.table()
+    f2 = go.Figure(go.Bar(x=[f"{r:g} %" for r in t.rate_pct], y=t.headroom_mw / 1000,
+                          marker_color=ASSET_COLOURS["margin"],
+                          text=[f"{v / 1000:.1f} GW" for v in t.headroom_mw]))
+    f2.update_layout(title="Curtailment-enabled headroom", xaxis_title="curtailment rate",
+                     yaxis_title="GW", height=340)
+    f3 = go.Figure()
+    gap = (study.threshold_mw - d).to_numpy()
+    gap = np.sort(gap[np.isfinite(gap)])
+    for r in study.rates:
+        curt = np.clip(r.headroom_mw - gap, 0, None)
+        curt = curt[curt > 0]
+        f3.add_trace(go.Scatter(x=np.arange(1, len(curt) + 1) / (study.years[1] - study.years[0] + 1),
+                                y=100 * curt / r.headroom_mw, name=f"{r.rate_pct:g} %"))
+    f3.update_layout(title="Curtailment duration curve (share of new load curtailed)",
+                     xaxis_title="hours per year", yaxis_title="% of new load", height=340)
+    return [f1, f2, f3]
+
+
+def headroom_html(study) -> str:
+    doc = study.to_json()
+    figs = [fig_html(f) for f in headroom_figures(study)]
+    c = doc["cleaning"]
+    clean_note = (f"<p class='note'>Screening: {c['missing']} missing, {c['absurd']} absurd, "
+                  f"{c['spike']} spike/false-peak and {c['drop']} drop hours; {c['imputed_hours']} "
+                  f"filled from the bundled MICE imputation, {c['interpolated_hours']} interpolated, "
+                  f"{c['excluded_hours']} left out. {doc['hours_studied']:,} hours studied.</p>")
+    h = doc["hybrid"]
+    hyb_note = ("<p class='note'>Beyond the paper: a campus whose AI share is never curtailed and "
+                "whose miners take every curtailment. The AI must fit below the threshold in "
+                f"every hour; the firm headroom (smallest gap below the threshold) is "
+                f"{h['firm_headroom_mw']:,.0f} MW. With thresholds at the historical seasonal "
+                "peak it is zero: in the peak hour every MW of new load is curtailed, so a "
+                "never-curtailed AI share needs new firm capacity and the hosting capacity "
+                "the paper finds is miner (fully flexible) capacity.</p>")
+    return page(f"Ballast study - flexible-load headroom, {study.ba}",
+                f"EIA-930 hourly demand {study.years[0]}-{study.years[1]} · method: Norris et al. "
+                "2025, 'Rethinking Load Growth' (Duke Nicholas Institute)",
+                [("Headroom per curtailment rate", table_html(study.table()) + figs[1]),
+                 ("Demand and thresholds", figs[0] + clean_note),
+                 ("How the curtailment looks", figs[2]),
+                 (f"Hybrid campus (AI share {study.ai_share_pct:g} %)",
+                  table_html(study.hybrid_table()) + hyb_note)])
