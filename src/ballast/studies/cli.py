@@ -14,7 +14,8 @@ from rich.table import Table
 from ballast.studies.errors import StudyError
 
 RATES = "0.25,0.5,1,5"
-study_app = typer.Typer(help="Grid studies: flexible-load headroom.", no_args_is_help=True)
+study_app = typer.Typer(help="Grid studies: flexible-load headroom, frequency events.",
+                        no_args_is_help=True)
 
 
 def _fail(message: str) -> None:
@@ -77,3 +78,50 @@ def headroom(
                       for r in h["rates"]))
     if out is not None:
         console.print(f"written: {out}/headroom.json, headroom.csv, headroom_hybrid.csv, headroom.html")
+
+
+@study_app.command("frequency")
+def frequency(
+    study: Annotated[str, typer.Argument(help="Study YAML path, or 'ercot' for the bundled study.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Write frequency.json/.csv and frequency.html here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Frequency events (SFR model) with and without a miner fleet on under-frequency relays."""
+    from ballast.studies.frequency_doc import bundled_study_path, load_study
+    from ballast.studies.frequency_study import run_study
+
+    path = bundled_study_path() if study.lower() == "ercot" else Path(study)
+    try:
+        results = run_study(load_study(path))
+    except StudyError as exc:
+        _fail(str(exc))
+        return
+    doc = results.to_json()
+    if out is not None:
+        from ballast.studies.report import frequency_html
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "frequency.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        results.table().to_csv(out / "frequency.csv", index=False)
+        results.sweep_table().to_csv(out / "frequency_fleet_sweep.csv", index=False)
+        (out / "frequency.html").write_text(frequency_html(results), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    t = Table(title=f"Frequency events - {results.study.name}")
+    for col in ("event", "case", "nadir Hz", "peak Hz", "RoCoF Hz/s", "settling Hz",
+                *(f"s < {x:g} Hz" for x in results.study.run.report_thresholds_hz),
+                "UFLS MW", "miners MW"):
+        t.add_column(col, justify="left" if col in ("event", "case") else "right")
+    for r in doc["events"]:
+        label = r["event"] + (f" @ {r['forcing_hz']:g} Hz" if r.get("forcing_hz") else "")
+        t.add_row(label, r["case"], f"{r['nadir_hz']:.3f}", f"{r['peak_hz']:.3f}",
+                  f"{r['rocof_hz_per_s']:.3f}", f"{r['settling_hz']:.3f}",
+                  *(f"{r[f'seconds_below_{x:g}_hz']:.2f}" for x in results.study.run.report_thresholds_hz),
+                  f"{r['ufls_shed_mw']:,.0f}", f"{r['miners_tripped_mw']:,.0f}")
+    console = Console(width=160) if not sys.stdout.isatty() else Console()
+    console.print(t)
+    if out is not None:
+        console.print(f"written: {out}/frequency.json, frequency.csv, frequency_fleet_sweep.csv, "
+                      "frequency.html")

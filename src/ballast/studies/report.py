@@ -99,3 +99,59 @@ def headroom_html(study) -> str:
                  ("How the curtailment looks", figs[2]),
                  (f"Hybrid campus (AI share {study.ai_share_pct:g} %)",
                   table_html(study.hybrid_table()) + hyb_note)])
+
+
+def frequency_figures(results) -> list[go.Figure]:
+    """Frequency after each non-oscillation event, with and without miners; the fleet sweep."""
+    colours = {"without miners": ASSET_COLOURS["baseline"], "with miners": "#15803d"}
+    figs = []
+    for event in results.study.events:
+        if event.kind == "oscillation":
+            continue
+        fig = go.Figure()
+        for case in ("without miners", "with miners"):
+            tr = results.traces.get((event.name, case))
+            if tr is not None:
+                fig.add_trace(go.Scatter(x=tr.t_s, y=tr.freq_hz, name=case,
+                                         line={"color": colours[case], "width": 1.5}))
+        for thr in results.study.run.report_thresholds_hz:
+            fig.add_hline(y=thr, line={"dash": "dot", "color": "#9ca3af"},
+                          annotation_text=f"{thr:g} Hz")
+        fig.update_layout(title=event.name, xaxis_title="s", yaxis_title="Hz", height=360)
+        figs.append(fig)
+    sweep = results.sweep_table()
+    if len(sweep):
+        fig = go.Figure()
+        for col, name in (("nadir_hz", "nadir"), ("peak_hz", "peak after the event"),
+                          ("settling_hz", "settling")):
+            fig.add_trace(go.Scatter(x=sweep.fleet_mw, y=sweep[col], name=name, mode="lines+markers"))
+        fig.update_layout(title="Generation trip against miner fleet size", xaxis_title="fleet MW",
+                          yaxis_title="Hz", height=360)
+        figs.append(fig)
+    osc = results.table()
+    if "forcing_hz" in osc:
+        osc = osc.dropna(subset=["forcing_hz"])
+        fig = go.Figure()
+        for case, part in osc.groupby("case"):
+            fig.add_trace(go.Scatter(x=part.forcing_hz, y=part.oscillation_mhz_peak_to_peak,
+                                     name=case, mode="lines+markers"))
+        fig.update_layout(title="Frequency oscillation under AI power forcing",
+                          xaxis_title="forcing Hz", yaxis_title="mHz peak to peak",
+                          xaxis_type="log", height=340)
+        figs.append(fig)
+    return figs
+
+
+def frequency_html(results) -> str:
+    doc = results.to_json()
+    timing = doc["miner_timing_s"]
+    note = ("<p class='note'>Reduced system-frequency-response model (Anderson &amp; Mirheydar "
+            "1990). Miners act after their relay delay plus command latency "
+            f"({timing['relay_plus_command_latency']:g} s) and reach sleep after a further "
+            f"{timing['sleep_ramp']:g} s (Ballast's miner dynamics).</p>")
+    cols = [c for c in results.table().columns if c != "event"]
+    table = results.table()[["event", *cols]]
+    return page(f"Ballast study - frequency events, {results.study.name}",
+                "nadir, RoCoF, settling frequency, seconds below thresholds, relief by kind",
+                [("Events", table_html(table) + note),
+                 ("Traces and fleet size", "".join(fig_html(f) for f in frequency_figures(results)))])
