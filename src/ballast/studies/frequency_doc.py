@@ -129,8 +129,9 @@ def one_line(path: str, exc: ValidationError) -> str:
     """All problems on one line: ``PATH: field: reason; field: reason``."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p != "schema_") or "(document)"
-        parts.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
+        loc = ".".join(str(p) for p in err["loc"] if p != "schema_")
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return f"{path}: " + "; ".join(parts)
 
 

@@ -107,7 +107,7 @@ def _run(ad, bd, base_mw, f0, dist_mw, dt_s, mw, thr, delay, ramp):  # pragma: n
     n, g = len(dist_mw), len(mw)
     freq = np.empty(n)
     relief = np.empty(n)
-    below = np.zeros(g)
+    since = np.full(g, -1.0)  # time frequency first went (and stayed) below, -1 = above
     trip_t = np.full(g, -1.0)
     w, z = 0.0, 0.0
     for k in range(n):
@@ -118,11 +118,12 @@ def _run(ad, bd, base_mw, f0, dist_mw, dt_s, mw, thr, delay, ramp):  # pragma: n
         for j in range(g):
             if trip_t[j] < 0.0:
                 if f < thr[j]:
-                    below[j] += dt_s
-                    if below[j] >= delay[j] - 1e-9:
+                    if since[j] < 0.0:
+                        since[j] = t
+                    if t - since[j] >= delay[j] - 1e-9:
                         trip_t[j] = t
                 else:
-                    below[j] = 0.0
+                    since[j] = -1.0
             if trip_t[j] >= 0.0:
                 share = 1.0 if ramp[j] <= 0.0 else min(1.0, (t - trip_t[j] + dt_s) / ramp[j])
                 total += share * mw[j]
