@@ -96,7 +96,8 @@ def _bad_study(tmp_path, edit) -> Path:
     (lambda d: d["load_resources"].update(threshold_hz=59.9),
      "relay thresholds out of order: load_resources.threshold_hz = 59.9 Hz must be below "
      "fast_frequency_response.threshold_hz = 59.85 Hz"),
-    (lambda d: d["ufls"].reverse(), "bad.yaml: relay thresholds out of order: ufls[1].threshold_hz = 58.9 Hz must be below "
+    (lambda d: d["ufls"].reverse(),
+     "bad.yaml: relay thresholds out of order: ufls[1].threshold_hz = 58.9 Hz must be below "
      "ufls[0].threshold_hz = 58.5 Hz"),
     (lambda d: d["miners"].update(threshold_hz=60.2),
      "miners.threshold_hz = 60.2 Hz must be below"),
