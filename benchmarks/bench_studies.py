@@ -1,4 +1,5 @@
-"""Grid studies: flexible-load headroom of one BA over nine years at four rates (goal <= 0.5 s).
+"""Grid studies: flexible-load headroom of one BA over nine years at four rates (goal <= 0.5 s);
+one 60-s frequency event at 10 ms with every relay group and 2 GW of miners (goal <= 50 ms).
 One JSON line each."""
 
 from __future__ import annotations
@@ -6,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 
+from ballast.studies.frequency_doc import bundled_study_path, load_study
+from ballast.studies.frequency_study import run_event
 from ballast.studies.headroom_study import headroom_study
 
 
@@ -26,6 +29,10 @@ def main() -> None:
     headroom_study("ERCO")  # warm-up (imports, parquet reader)
     emit("study_headroom_erco_9y_4rates", best_of(lambda: headroom_study("ERCO")), "s")
     emit("study_headroom_pjm_9y_4rates", best_of(lambda: headroom_study("PJM")), "s")
+    study = load_study(bundled_study_path())
+    trip = study.events[0]
+    run_event(study, trip, 2000.0)  # warm-up (numba)
+    emit("study_frequency_event_60s_10ms", best_of(lambda: run_event(study, trip, 2000.0), 20), "s")
 
 
 if __name__ == "__main__":
