@@ -1,5 +1,6 @@
 """Grid studies: flexible-load headroom of one BA over nine years at four rates (goal <= 0.5 s);
-one 60-s frequency event at 10 ms with every relay group and 2 GW of miners (goal <= 50 ms).
+one 60-s frequency event at 10 ms with every relay group and 2 GW of miners (goal <= 50 ms);
+a 10,000-event Monte Carlo of random trip size, inertia and fleet MW (goal <= 20 s).
 One JSON line each."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import json
 import time
 
 from ballast.studies.frequency_doc import bundled_study_path, load_study
-from ballast.studies.frequency_study import run_event
+from ballast.studies.frequency_study import monte_carlo, run_event
 from ballast.studies.headroom_study import headroom_study
 
 
@@ -33,6 +34,9 @@ def main() -> None:
     trip = study.events[0]
     run_event(study, trip, 2000.0)  # warm-up (numba)
     emit("study_frequency_event_60s_10ms", best_of(lambda: run_event(study, trip, 2000.0), 20), "s")
+    t0 = time.perf_counter()
+    monte_carlo(study, 10_000, seed=1)  # in-process (the sweep engine is another branch)
+    emit("study_frequency_monte_carlo_10000_events", time.perf_counter() - t0, "s")
 
 
 if __name__ == "__main__":

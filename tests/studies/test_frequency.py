@@ -124,3 +124,25 @@ def test_frequency_cli_writes_outputs(tmp_path):
     assert [r["fleet_mw"] for r in doc["fleet_sweep"]] == [0, 500, 1000, 2000, 3000, 4000]
     assert (tmp_path / "frequency.csv").read_text().startswith("event,case,fleet_mw")
     assert "<script src=" not in (tmp_path / "frequency.html").read_text()
+
+
+def test_small_matrix_exponential_matches_scipy():
+    from scipy.linalg import expm
+
+    from ballast.studies.sfr import expm_small
+
+    rng = np.random.default_rng(3)
+    for scale in (1e-3, 0.05, 1.0, 10.0):
+        m = rng.normal(size=(3, 3)) * scale
+        np.testing.assert_allclose(expm_small(m), expm(m), rtol=1e-12, atol=1e-14)
+
+
+def test_monte_carlo_is_seeded_and_deeper_for_bigger_trips():
+    from ballast.studies.frequency_study import monte_carlo
+
+    study = load_study(bundled_study_path())
+    a = monte_carlo(study, 40, seed=11)
+    b = monte_carlo(study, 40, seed=11)
+    assert a.equals(b) and len(a) == 40
+    assert np.corrcoef(a.trip_mw, a.nadir_hz)[0, 1] < -0.5
+    assert (a.rocof_hz_per_s < 0).all()
