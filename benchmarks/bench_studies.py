@@ -1,16 +1,20 @@
 """Grid studies: flexible-load headroom of one BA over nine years at four rates (goal <= 0.5 s);
 one 60-s frequency event at 10 ms with every relay group and 2 GW of miners (goal <= 50 ms);
-a 10,000-event Monte Carlo of random trip size, inertia and fleet MW (goal <= 20 s).
+a 10,000-event Monte Carlo of random trip size, inertia and fleet MW (goal <= 20 s); the
+ballast-balancing map, 10 periods x 10 amplitudes, one hour each at 1 s (goal <= 30 s).
 One JSON line each."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from ballast.studies.frequency_doc import bundled_study_path, load_study
 from ballast.studies.frequency_study import monte_carlo, run_event
 from ballast.studies.headroom_study import headroom_study
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -37,6 +41,14 @@ def main() -> None:
     t0 = time.perf_counter()
     monte_carlo(study, 10_000, seed=1)  # in-process (the sweep engine is another branch)
     emit("study_frequency_monte_carlo_10000_events", time.perf_counter() - t0, "s")
+    from ballast.scenario import load_scenario
+    from ballast.studies.balancing import balancing_map
+
+    scn = load_scenario(EXAMPLES / "training_campus.yaml")
+    balancing_map(scn, [60.0], [10.0], base_dir=EXAMPLES)  # warm-up (numba, parquet)
+    t0 = time.perf_counter()
+    balancing_map(scn, base_dir=EXAMPLES)
+    emit("study_balancing_map_10x10_1h_1s", time.perf_counter() - t0, "s")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from rich.table import Table
 from ballast.studies.errors import StudyError
 
 RATES = "0.25,0.5,1,5"
-study_app = typer.Typer(help="Grid studies: flexible-load headroom, frequency events.",
+study_app = typer.Typer(help="Grid studies: flexible-load headroom, frequency events, balancing.",
                         no_args_is_help=True)
 
 
@@ -125,3 +125,65 @@ def frequency(
     if out is not None:
         console.print(f"written: {out}/frequency.json, frequency.csv, frequency_fleet_sweep.csv, "
                       "frequency.html")
+
+
+@study_app.command("balancing")
+def balancing(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML (1 s or finer), or a bundled example name.")],
+    hours: Annotated[float, typer.Option(help="Simulated hours per map cell.")] = 1.0,
+    miners_mw: Annotated[float, typer.Option(
+        help="System level: MW of miners in the interconnection.")] = 2000.0,
+    limit_mhz: Annotated[float, typer.Option(help="System level: allowed frequency swing [+/- mHz].")] = 10.0,
+    out: Annotated[Path | None, typer.Option(
+        help="Write balancing.json/.csv and balancing.html here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Capability map of a campus's miners (period x amplitude -> residual, mining energy lost)."""
+    from ballast.data.errors import DataError
+    from ballast.examples import find_example
+    from ballast.scenario import ScenarioError, load_scenario
+    from ballast.studies.balancing import balancing_map, system_table
+    from ballast.studies.frequency_doc import bundled_study_path, load_study
+
+    path = find_example(scenario) or Path(scenario)
+    try:
+        if not (hours > 0 and miners_mw >= 0 and limit_mhz > 0):
+            raise StudyError("--hours and --limit-mhz must be > 0 and --miners-mw >= 0")
+        scn = load_scenario(path)
+        if scn.ai is None or not scn.miners:
+            raise StudyError(f"{path}: the scenario needs an 'ai' section and miners")
+        bmap = balancing_map(scn, hours=hours, base_dir=path.parent)
+        system = system_table(bmap, load_study(bundled_study_path()), miners_mw, limit_mhz)
+    except (StudyError, ScenarioError, DataError) as exc:
+        _fail(str(exc))
+        return
+    note = (f"Interconnection: the bundled ERCOT frequency study (SFR model); limit +/- "
+            f"{limit_mhz:g} mHz (a stated choice, not a published standard); {miners_mw:,.0f} MW "
+            "of miners spread like this campus's fleet.")
+    doc = {"schema": "ballast.study.balancing/1", "scenario": bmap.scenario,
+           "fleet_mw": bmap.fleet_mw, "sentence": bmap.sentence(), "hours_per_cell": hours,
+           "cells": bmap.table().to_dict(orient="records"),
+           "system": {"miners_mw": miners_mw, "limit_mhz": limit_mhz,
+                      "rows": system.to_dict(orient="records")}}
+    if out is not None:
+        from ballast.studies.report import balancing_html
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "balancing.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        bmap.table().to_csv(out / "balancing.csv", index=False)
+        system.to_csv(out / "balancing_system.csv", index=False)
+        (out / "balancing.html").write_text(balancing_html(bmap, system, note), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    t = Table(title=f"Residual share of the AI swing - {bmap.scenario} ({bmap.fleet_mw:,.0f} MW miners)")
+    t.add_column("period s \\ amplitude MW")
+    for a in bmap.amplitudes_mw:
+        t.add_column(f"{a:.3g}", justify="right")
+    for i, p in enumerate(bmap.periods_s):
+        t.add_row(f"{p:.3g}", *(f"{v:.2f}" for v in bmap.residual[i]))
+    console = Console(width=160) if not sys.stdout.isatty() else Console()
+    console.print(t)
+    console.print(bmap.sentence())
+    if out is not None:
+        console.print(f"written: {out}/balancing.json, balancing.csv, balancing_system.csv, balancing.html")

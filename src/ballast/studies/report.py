@@ -155,3 +155,37 @@ def frequency_html(results) -> str:
                 "nadir, RoCoF, settling frequency, seconds below thresholds, relief by kind",
                 [("Events", table_html(table) + note),
                  ("Traces and fleet size", "".join(fig_html(f) for f in frequency_figures(results)))])
+
+
+def balancing_figures(bmap, system: pd.DataFrame) -> list[go.Figure]:
+    """Heat maps period x amplitude -> residual and mining energy lost; the system-level MW."""
+    figs = []
+    x = [f"{p:.3g}" for p in bmap.periods_s]
+    y = [f"{a:.3g}" for a in bmap.amplitudes_mw]
+    for z, title, scale, zmax in (
+            (bmap.residual, "Residual share of the AI swing at the grid (1 = untouched)", "RdYlGn_r", 1.5),
+            (bmap.mining_energy_lost, "Mining energy lost to balancing [-]", "Oranges", None)):
+        fig = go.Figure(go.Heatmap(z=z.T, x=x, y=y, colorscale=scale, zmin=0, zmax=zmax,
+                                   text=np.round(z.T, 2), texttemplate="%{text}"))
+        fig.update_layout(title=title, xaxis_title="swing period [s]",
+                          yaxis_title="swing amplitude [MW]", height=420)
+        figs.append(fig)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=system.period_s, y=system.without_miners_mw, name="without miners",
+                             mode="lines+markers", line={"color": ASSET_COLOURS["baseline"]}))
+    fig.add_trace(go.Scatter(x=system.period_s, y=system.with_miners_mw, name="with miners",
+                             mode="lines+markers", line={"color": "#15803d"}))
+    fig.update_layout(title="AI oscillation the interconnection carries within the limit",
+                      xaxis_title="period [s]", xaxis_type="log", yaxis_title="MW amplitude",
+                      height=360)
+    figs.append(fig)
+    return figs
+
+
+def balancing_html(bmap, system: pd.DataFrame, note: str) -> str:
+    figs = [fig_html(f) for f in balancing_figures(bmap, system)]
+    return page(f"Ballast study - limits of miner balancing, {bmap.scenario}",
+                f"{bmap.fleet_mw:,.0f} MW of miners; fine engine, rule controller, miner plant",
+                [("The sentence", f"<p><b>{html.escape(bmap.sentence())}</b></p>"),
+                 ("Capability map", figs[0] + figs[1]),
+                 ("Interconnection", table_html(system) + figs[2] + f"<p class='note'>{note}</p>")])
