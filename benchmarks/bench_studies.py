@@ -6,28 +6,16 @@ One JSON line each."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
+
+from bench_programs import best_of, emit  # benchmarks/ is on sys.path when run as a script
 
 from ballast.studies.frequency_doc import bundled_study_path, load_study
 from ballast.studies.frequency_study import monte_carlo, run_event
 from ballast.studies.headroom_study import headroom_study
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def emit(name: str, value: float, unit: str) -> None:
-    print(json.dumps({"benchmark": name, "value": round(value, 4), "unit": unit}), flush=True)
-
-
-def best_of(fn, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:

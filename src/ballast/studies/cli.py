@@ -23,6 +23,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _write(out: Path, stem: str, doc: dict, tables: dict[str, object], page: str) -> None:
+    """STEM.json, one CSV per table and STEM.html in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    for name, frame in tables.items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+    (out / f"{stem}.html").write_text(page, encoding="utf-8")
+
+
 def _rates(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in text.split(",") if x.strip())
@@ -52,11 +61,9 @@ def headroom(
     if out is not None:
         from ballast.studies.report import headroom_html
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "headroom.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        study.table().to_csv(out / "headroom.csv", index=False)
-        study.hybrid_table().to_csv(out / "headroom_hybrid.csv", index=False)
-        (out / "headroom.html").write_text(headroom_html(study), encoding="utf-8")
+        _write(out, "headroom", doc, {"headroom": study.table(),
+                                      "headroom_hybrid": study.hybrid_table()},
+               headroom_html(study))
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -101,11 +108,9 @@ def frequency(
     if out is not None:
         from ballast.studies.report import frequency_html
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "frequency.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        results.table().to_csv(out / "frequency.csv", index=False)
-        results.sweep_table().to_csv(out / "frequency_fleet_sweep.csv", index=False)
-        (out / "frequency.html").write_text(frequency_html(results), encoding="utf-8")
+        _write(out, "frequency", doc, {"frequency": results.table(),
+                                       "frequency_fleet_sweep": results.sweep_table()},
+               frequency_html(results))
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -168,11 +173,8 @@ def balancing(
     if out is not None:
         from ballast.studies.report import balancing_html
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "balancing.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        bmap.table().to_csv(out / "balancing.csv", index=False)
-        system.to_csv(out / "balancing_system.csv", index=False)
-        (out / "balancing.html").write_text(balancing_html(bmap, system, note), encoding="utf-8")
+        _write(out, "balancing", doc, {"balancing": bmap.table(), "balancing_system": system},
+               balancing_html(bmap, system, note))
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
