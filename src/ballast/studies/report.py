@@ -149,8 +149,8 @@ def frequency_html(results) -> str:
             "1990). Miners act after their relay delay plus command latency "
             f"({timing['relay_plus_command_latency']:g} s) and reach sleep after a further "
             f"{timing['sleep_ramp']:g} s (Ballast's miner dynamics).</p>")
-    cols = [c for c in results.table().columns if c != "event"]
-    table = results.table()[["event", *cols]]
+    first = [c for c in ("event", "forcing_hz", "case") if c in results.table().columns]
+    table = results.table()[[*first, *(c for c in results.table().columns if c not in first)]]
     return page(f"Ballast study - frequency events, {results.study.name}",
                 "nadir, RoCoF, settling frequency, seconds below thresholds, relief by kind",
                 [("Events", table_html(table) + note),
