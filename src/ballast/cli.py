@@ -191,6 +191,11 @@ from ballast.live.serve import serve as _serve  # noqa: E402  (live runtime: bal
 app.command("serve")(_serve)
 
 
+from ballast.sweep.cli import sweep as _sweep  # noqa: E402  (ballast sweep; imports Dask lazily)
+
+app.command("sweep")(_sweep)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

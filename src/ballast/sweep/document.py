@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import format_validation_errors, read_yaml
-from ballast.examples import find_example
+from ballast.examples import examples_dir, find_example
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
 SWEEP_VERSION = 1
@@ -232,6 +232,7 @@ class SweepPlan:
     base_dir: Path  # relative data paths of the base scenario resolve from here
     runs: list[RunSpec]
     param_columns: list[str]
+    base_doc: dict  # the base scenario document (JSON mode)
     fingerprint: str = field(default="")
 
 
@@ -322,7 +323,7 @@ def expand(sweep: Sweep, path: Path, base_doc: dict, base_path: Path) -> SweepPl
         runs.append(RunSpec(index, hashlib.sha256(blob.encode()).hexdigest()[:16], params, final))
     digest = hashlib.sha256("".join(r.run_id for r in runs).encode()).hexdigest()[:16]
     return SweepPlan(sweep, path, base_path, base_path.parent.resolve(), runs, param_columns,
-                     digest)
+                     base_doc, digest)
 
 
 def parse_sweep(data: object, path: str = "<sweep>") -> Sweep:
@@ -332,6 +333,14 @@ def parse_sweep(data: object, path: str = "<sweep>") -> Sweep:
         return Sweep.model_validate(data)
     except ValidationError as exc:
         raise SweepError(format_validation_errors(path, "sweep", exc)) from None
+
+
+def find_sweep(name: str) -> Path | None:
+    """A bundled example sweep by stem (examples/sweeps/NAME.yaml), or None for a path."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        return None
+    candidate = examples_dir() / "sweeps" / f"{name}.yaml"
+    return candidate if candidate.exists() else None
 
 
 def base_scenario_path(sweep: Sweep, sweep_path: Path) -> Path:

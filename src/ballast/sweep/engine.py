@@ -23,7 +23,8 @@ from ballast.sweep.document import RunSpec, SweepPlan
 from ballast.sweep.store import SweepStore
 from ballast.sweep.tasks import BatchResult, run_batch
 
-OnResult = Callable[[int, int, BatchResult], None]  # done runs, runs to do, the batch result
+# (runs done, runs to do, the batch result); called once with (0, to do, None) at the start
+OnResult = Callable[[int, int, BatchResult | None], None]
 MAX_AUTO_BATCH = 16
 TASKS_PER_WORKER = 8
 
@@ -114,6 +115,8 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
         if on_result is not None:
             on_result(done, len(todo), result)
 
+    if on_result is not None:
+        on_result(0, len(todo), None)
     if client is None:
         for group in groups:
             take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
@@ -139,6 +142,7 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     if store is not None:
         outcome.runs = store.consolidate()
         outcome.failures = store.failures()
+        outcome.units = dict(store.units)
     else:
         outcome.runs = pd.DataFrame(rows).sort_values("run").reset_index(drop=True) if rows \
             else pd.DataFrame()

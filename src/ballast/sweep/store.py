@@ -25,6 +25,23 @@ from ballast.sweep.document import SweepError, SweepPlan
 STORE_SCHEMA = "ballast.sweep-store/1"
 
 
+def check_out_dir(out_dir: Path, plan: SweepPlan, *, resume: bool) -> dict:
+    """The stored sweep's metadata ({} for a new folder); refuses a folder that holds another
+    sweep, or any sweep without ``resume``."""
+    meta_path = out_dir / "sweep.json"
+    if not meta_path.exists():
+        return {}
+    meta = json.loads(meta_path.read_text())
+    if not resume:
+        raise SweepError(f"{out_dir}: already holds a sweep ({meta.get('name')!r}); "
+                         "pass --resume to continue it, or choose another --out")
+    if meta.get("fingerprint") != plan.fingerprint:
+        raise SweepError(f"{out_dir}: holds a different sweep ({meta.get('name')!r}, runs "
+                         f"{meta.get('fingerprint')} vs {plan.fingerprint}); its runs would mix "
+                         "with these. Choose another --out")
+    return meta
+
+
 class SweepStore:
     """Append-as-you-go writer of one sweep's results."""
 
@@ -36,16 +53,7 @@ class SweepStore:
         self.session = uuid.uuid4().hex[:8]
         self.count = 0
         self.units: dict[str, str] = {}
-        if self.meta_path.exists():
-            meta = json.loads(self.meta_path.read_text())
-            if not resume:
-                raise SweepError(f"{out_dir}: already holds a sweep ({meta.get('name')!r}); "
-                                 "pass --resume to continue it, or choose another --out")
-            if meta.get("fingerprint") != plan.fingerprint:
-                raise SweepError(f"{out_dir}: holds a different sweep ({meta.get('name')!r}, "
-                                 f"runs {meta.get('fingerprint')} vs {plan.fingerprint}); its "
-                                 "runs would mix with these. Choose another --out")
-            self.units = dict(meta.get("units", {}))
+        self.units = dict(check_out_dir(out_dir, plan, resume=resume).get("units", {}))
         self.parts.mkdir(parents=True, exist_ok=True)
         self._write_meta()
         fail_cols = ["run", "run_id", *plan.param_columns, "error", "where"]
