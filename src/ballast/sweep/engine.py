@@ -77,6 +77,34 @@ def _failed_batch(specs: list[RunSpec], message: str) -> BatchResult:
                              "where": "dask"} for s in specs], {}, [], -1)
 
 
+def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
+            warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
+    """Submit one task per batch; take each result as it finishes. On an interruption the
+    outstanding tasks are cancelled (what finished is already stored)."""
+    from dask.distributed import as_completed
+
+    warm_future = client.scatter(warm_doc, broadcast=True) if warm_doc is not None else None
+    futures = {}
+    try:
+        for i, group in enumerate(groups):
+            fut = client.submit(run_batch, group, base_dir, evaluator, warm_future,
+                                key=f"ballast-sweep-{plan.fingerprint}-{session}-{i}",
+                                pure=False, retries=1)
+            futures[fut] = group
+        for fut in as_completed(list(futures)):
+            group = futures.pop(fut)
+            if fut.status == "finished":
+                result = fut.result()
+            else:
+                exc = fut.exception()
+                result = _failed_batch(group, f"{type(exc).__name__}: {exc}")
+            fut.release()
+            take(result, len(group))
+    finally:
+        if futures:
+            client.cancel(list(futures))
+
+
 def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resume: bool = False,
               batch_size: int | None = None, evaluator: str = "backtest",
               on_result: OnResult | None = None) -> SweepOutcome:
@@ -115,30 +143,18 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
         if on_result is not None:
             on_result(done, len(todo), result)
 
-    if on_result is not None:
-        on_result(0, len(todo), None)
-    if client is None:
-        for group in groups:
-            take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
-    elif groups:
-        from dask.distributed import as_completed
-
-        warm_future = client.scatter(warm_doc, broadcast=True) if warm_doc is not None else None
-        futures = {}
-        prefix = f"ballast-sweep-{plan.fingerprint}-{store.session if store else 'mem'}"
-        for i, group in enumerate(groups):
-            fut = client.submit(run_batch, group, base_dir, evaluator, warm_future,
-                                key=f"{prefix}-{i}", pure=False, retries=1)
-            futures[fut] = group
-        for fut in as_completed(list(futures)):
-            group = futures.pop(fut)
-            if fut.status == "finished":
-                result = fut.result()
-            else:
-                exc = fut.exception()
-                result = _failed_batch(group, f"{type(exc).__name__}: {exc}")
-            fut.release()
-            take(result, len(group))
+    try:
+        if on_result is not None:
+            on_result(0, len(todo), None)
+        if client is None:
+            for group in groups:
+                take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
+        elif groups:
+            _stream(client, plan, groups, base_dir, evaluator, warm_doc, take,
+                    store.session if store else "mem")
+    finally:
+        if store is not None:
+            store.close()
     if store is not None:
         outcome.runs = store.consolidate()
         outcome.failures = store.failures()

@@ -104,9 +104,13 @@ class SweepStore:
             self.units.update(units)
             self._write_meta()
 
+    def close(self) -> None:
+        if not self._fail_file.closed:
+            self._fail_file.close()
+
     def consolidate(self) -> pd.DataFrame:
         """Write runs.parquet (every stored run, sorted) and drop the part files it holds."""
-        self._fail_file.close()
+        self.close()
         runs = self.stored()
         table = pa.Table.from_pandas(runs, preserve_index=False)
         meta = {**(table.schema.metadata or {}), b"ballast.sweep": json.dumps(
