@@ -24,7 +24,7 @@ SUMMARY_KPIS = ("net_margin_usd", "delta.net_margin_usd", "btc_mined", "peak_imp
 
 
 def _fail(message: str, code: int = 2) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code=code)
 
 
@@ -63,7 +63,7 @@ def sweep(
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
 ) -> None:
     """Run many scenarios (grid, samples or cases) on Dask and collect one table."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if workers is not None and scheduler is not None:
         _fail("give --workers (a local cluster) or --scheduler (an existing one), not both")
     if workers is not None and workers < 1:
