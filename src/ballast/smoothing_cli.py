@@ -68,18 +68,29 @@ def compare(
 def sweep(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
     cover: Annotated[str, typer.Option(help="Reserve cover shares, comma-separated.")] = "0,0.25,0.5,0.75,1",
+    workers: Annotated[int | None, typer.Option(
+        help="LocalCluster worker processes (default: one per core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="An existing Dask scheduler, e.g. tcp://HOST:8786.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
-    """Trade compliance against mining margin: vary the held share of the sized reserve."""
-    from ballast.sim.smoothing import sweep_reserve_cover
+    """Trade compliance against mining margin: vary the held share of the sized reserve (one
+    run per cover on the sweep engine: a Dask LocalCluster, or --scheduler)."""
+    from ballast.sweep.engine import open_client
+    from ballast.sweep.smoothing import sweep_reserve_cover
 
     path = find_example(scenario) or Path(scenario)
     try:
         covers = [float(x) for x in cover.split(",") if x.strip()]
         if not covers or any(not 0 <= c <= 1 for c in covers):
             raise ValueError(f"--cover {cover!r}: give shares between 0 and 1, e.g. 0,0.5,1")
+        if workers is not None and scheduler is not None:
+            raise ValueError("give --workers (a local cluster) or --scheduler, not both")
         scn = load_scenario(path)
-        rows = sweep_reserve_cover(scn, covers, base_dir=path.parent)
+        if scn.smoothing is None:
+            raise ValueError(f"{path}: the scenario has no smoothing section")
+        with open_client(workers, scheduler) as client:
+            rows = sweep_reserve_cover(scn, path, covers, client)
     except (ScenarioError, DataError, ValueError) as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(code=2) from None

@@ -80,8 +80,10 @@ def warm(scenario_doc: dict, base_dir: str | None, evaluator: str = "backtest") 
         return
     _WARMED.add(key)
     doc = dict(scenario_doc)
-    start = pd.Timestamp(doc["run"]["start"])
-    doc["run"] = {**doc["run"], "end": (start + pd.Timedelta("1D")).isoformat()}
+    run = doc["run"]
+    start, end = pd.Timestamp(run["start"]), pd.Timestamp(run["end"])
+    short = start + 96 * pd.Timedelta(pd.tseries.frequencies.to_offset(run["resolution"]))
+    doc["run"] = {**run, "end": min(end, short).isoformat()}  # 96 steps: a day at 15 min
     try:
         EVALUATORS[evaluator](Scenario.model_validate(doc), Path(base_dir) if base_dir else None)
     except Exception:  # warming is best effort; the real run reports the error
