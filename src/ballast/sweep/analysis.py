@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+COLUMNS = ("param", "low", "high", "kpi_low", "kpi_high", "kpi_base")
+
 
 def pareto_mask(gain: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """True where no other point has at least the gain at no more cost, better in one.
@@ -42,10 +44,11 @@ def tornado(runs: pd.DataFrame, params: list[str], kpi: str,
 
     A grid gives it exactly (one at a time, others at the base scenario's value when it is a
     level of the grid, else their middle level); sampled sweeps get a linear least-squares
-    estimate of the same swing. Returns (rows param, low, high, kpi_low, kpi_high, method)."""
+    estimate of the same swing. Returns (rows param, low, high, kpi_low, kpi_high, kpi_base;
+    method), kpi_base being the KPI with every parameter at its centre (the fit's mean)."""
     cols = numeric_params(runs, params)
     if not cols or kpi not in runs:
-        return pd.DataFrame(columns=["param", "low", "high", "kpi_low", "kpi_high"]), "none"
+        return pd.DataFrame(columns=[*COLUMNS]), "none"
     data = runs[[*cols, kpi]].astype("float64").dropna()
     levels = {p: np.sort(data[p].unique()) for p in cols}
     centre = {}
@@ -62,14 +65,12 @@ def tornado(runs: pd.DataFrame, params: list[str], kpi: str,
                 others &= np.isclose(data[q].to_numpy(), centre[q])
         line = data[others]
         lo, hi = levels[p][0], levels[p][-1]
-        at_lo = line.loc[np.isclose(line[p], lo), kpi]
-        at_hi = line.loc[np.isclose(line[p], hi), kpi]
-        if at_lo.empty or at_hi.empty:
+        at_lo, at_hi, at_c = (line.loc[np.isclose(line[p], v), kpi] for v in (lo, hi, centre[p]))
+        if at_lo.empty or at_hi.empty or at_c.empty:
             break
-        rows.append((p, lo, hi, float(at_lo.mean()), float(at_hi.mean())))
+        rows.append((p, lo, hi, float(at_lo.mean()), float(at_hi.mean()), float(at_c.mean())))
     else:
-        return pd.DataFrame(rows, columns=["param", "low", "high", "kpi_low", "kpi_high"]), \
-            "one at a time"
+        return pd.DataFrame(rows, columns=[*COLUMNS]), "one at a time"
     x = data[cols].to_numpy()
     design = np.column_stack([np.ones(len(x)), x])
     coef, *_ = np.linalg.lstsq(design, data[kpi].to_numpy(), rcond=None)
@@ -78,6 +79,5 @@ def tornado(runs: pd.DataFrame, params: list[str], kpi: str,
     for j, p in enumerate(cols):
         lo, hi = float(x[:, j].min()), float(x[:, j].max())
         half = coef[j + 1] * (hi - lo) / 2.0
-        rows.append((p, lo, hi, mid - half, mid + half))
-    return pd.DataFrame(rows, columns=["param", "low", "high", "kpi_low", "kpi_high"]), \
-        "linear fit"
+        rows.append((p, lo, hi, mid - half, mid + half, mid))
+    return pd.DataFrame(rows, columns=[*COLUMNS]), "linear fit"

@@ -145,4 +145,5 @@ def _print_summary(doc: dict) -> None:
     console.print(t)
     files = doc["files"]
     console.print(f"runs: {files['runs']}  failures: {files['failures']}"
-                  + (f"  report: {files['report']}" if files["report"] else ""), highlight=False)
+                  + (f"  report: {files['report']}" if files["report"] else ""), highlight=False,
+                  soft_wrap=True)

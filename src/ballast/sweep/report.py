@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -84,23 +83,17 @@ def pareto_figure(runs: pd.DataFrame, cost: str, units: dict[str, str]) -> go.Fi
 
 
 def tornado_figure(table: pd.DataFrame, kpi: str, method: str, units: dict[str, str]) -> go.Figure:
+    """Bars from the base run's KPI to the KPI at each parameter's low and high value."""
     t = table.assign(swing=(table.kpi_high - table.kpi_low).abs()).sort_values("swing")
+    base = float(t.kpi_base.mean())
     fig = go.Figure()
     for end, colour in (("low", ASSET_COLOURS["baseline"]), ("high", ASSET_COLOURS["margin"])):
-        fig.add_trace(go.Bar(y=t.param, x=t[f"kpi_{end}"], orientation="h", name=f"at {end} value",
-                             marker={"color": colour},
-                             text=[f"{v:,.4g}" for v in t[end]], textposition="auto"))
+        fig.add_trace(go.Bar(y=t.param, x=t[f"kpi_{end}"] - base, orientation="h",
+                             name=f"parameter at its {end} value", marker={"color": colour},
+                             text=[f"{v:,.6g}" for v in t[end]], textposition="auto"))
     fig.update_layout(barmode="overlay")
-    fig.update_xaxes(range=_tornado_range(t))
-    return _layout(fig, f"Sensitivity of {kpi} ({method})", _label(kpi, units), "",
-                   max(260, 60 * len(t) + 140))
-
-
-def _tornado_range(t: pd.DataFrame) -> list[float]:
-    lo = float(np.nanmin(t[["kpi_low", "kpi_high"]].to_numpy()))
-    hi = float(np.nanmax(t[["kpi_low", "kpi_high"]].to_numpy()))
-    pad = (hi - lo) * 0.1 or abs(hi) * 0.01 or 1.0
-    return [lo - pad, hi + pad]
+    return _layout(fig, f"Sensitivity of {kpi} ({method}); base {base:,.6g}",
+                   f"change of {_label(kpi, units)} from the base", "", max(260, 60 * len(t) + 140))
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -113,7 +106,7 @@ def _table(frame: pd.DataFrame) -> str:
 
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<div style='overflow-x:auto'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def render_sweep_report(plan: SweepPlan, runs: pd.DataFrame, failures: pd.DataFrame,
