@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ballast.cli import app
+from ballast.sweep.document import load_sweep
+from ballast.sweep.engine import run_sweep
 from tests.sweep.helpers import GRID, write_sweep
 
 pytestmark = pytest.mark.timeout(240)
@@ -30,6 +32,8 @@ def test_sweep_command_writes_table_failures_report_and_summary(tmp_path, client
     assert doc["dashboard"].startswith("http://127.0.0.1:")
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 6
+    serial = run_sweep(load_sweep(path), None, tmp_path / "serial").runs  # same task function
+    pd.testing.assert_frame_equal(runs, serial, check_exact=True)
     margin = doc["kpis"]["net_margin_usd"]
     assert margin["min"] == runs["net_margin_usd"].min() and margin["unit"] == "USD"
     assert list(pd.read_csv(out / "failures.csv").columns)[:2] == ["run", "run_id"]

@@ -113,3 +113,20 @@ def test_a_killed_worker_has_its_tasks_retried_elsewhere(tmp_path, client):
     serial = run_sweep(plan, None, tmp_path / "serial")
     pd.testing.assert_frame_equal(out.runs, serial.runs, check_exact=True)
     client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+
+
+def _warm_state() -> tuple[int, int, bool]:
+    from ballast.data import loaders
+    from ballast.sweep import tasks
+
+    return os.getpid(), len(tasks._WARMED), loaders._TABLES is not None and len(loaders._TABLES) > 0
+
+
+def test_each_worker_warms_once_and_keeps_the_bundled_tables(plan, client, tmp_path):
+    first = run_sweep(plan, client, tmp_path / "a")
+    second = run_sweep(plan, client, tmp_path / "b")
+    ran = set(first.workers) | set(second.workers)
+    states = [s for s in client.run(_warm_state).values() if s[0] in ran]
+    assert states
+    for _, warmed, tables in states:
+        assert warmed == 1 and tables  # one warm-up per process, however many tasks

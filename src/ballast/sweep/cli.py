@@ -91,7 +91,7 @@ def sweep(
     try:
         with open_client(workers, scheduler) as client:
             info = {"scheduler": client.scheduler.address,
-                    "workers": len(client.scheduler_info()["workers"]),
+                    "workers": len(client.nthreads()),
                     "dashboard": client.dashboard_link}
             err.print(f"sweep [bold]{plan.sweep.name}[/]: {len(plan.runs)} runs on "
                       f"{info['workers']} worker(s) at {info['scheduler']}", highlight=False)

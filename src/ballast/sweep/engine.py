@@ -116,7 +116,7 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     store = SweepStore(out_dir, plan, resume=resume) if out_dir is not None else None
     done_ids = store.stored_ids() if store is not None else set()
     todo = [r for r in plan.runs if r.run_id not in done_ids]
-    n_workers = len(client.scheduler_info()["workers"]) if client is not None else 1
+    n_workers = len(client.nthreads()) if client is not None else 1
     size = batch_size or plan.sweep.batch_size or auto_batch_size(len(todo), n_workers)
     groups = batches(todo, size)
     base_dir = str(plan.base_dir)
