@@ -68,10 +68,15 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
 
     n = workers or os.cpu_count() or 1
-    # the workers' statistical profiler samples the task thread every 10 ms: about 20 % more
-    # CPU per run here (measured), and a sweep's profile says little; the nannies keep this
-    # config for restarted workers too
-    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+    # Measured per run on worker processes (benchmarks/bench_sweep.py): the statistical
+    # profiler sampling the task thread every 10 ms costs about 20 % CPU, and Dask's
+    # MALLOC_TRIM_THRESHOLD_ makes glibc mmap (and page-fault) every array over 128 KiB, i.e.
+    # every year-long series: a fixed 32 MiB mmap threshold keeps them on the heap. The
+    # nannies keep this config for restarted workers too.
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"),
+               "MALLOC_MMAP_THRESHOLD_": 32 * 1024 * 1024}
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
