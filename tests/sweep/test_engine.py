@@ -74,6 +74,7 @@ def test_resume_after_an_interrupted_sweep_runs_only_the_missing_runs(plan, clie
     with pytest.raises(SweepError, match="pass --resume"):
         run_sweep(plan, client, out_dir)
     resumed = run_sweep(plan, client, out_dir, resume=True)
+    assert resumed.failures.empty, resumed.failures.to_dict("records")
     assert resumed.skipped == 2 and resumed.ran == 4 and len(resumed.run_wall_s) == 4
     full = run_sweep(plan, None, tmp_path / "full")
     pd.testing.assert_frame_equal(resumed.runs, full.runs, check_exact=True)

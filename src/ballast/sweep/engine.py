@@ -94,11 +94,10 @@ def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str,
     outstanding tasks are cancelled (what finished is already stored)."""
     from dask.distributed import as_completed
 
-    warm_future = client.scatter(warm_doc, broadcast=True) if warm_doc is not None else None
     futures = {}
     try:
         for i, group in enumerate(groups):
-            fut = client.submit(run_batch, group, base_dir, evaluator, warm_future,
+            fut = client.submit(run_batch, group, base_dir, evaluator, warm_doc,
                                 key=f"ballast-sweep-{plan.fingerprint}-{session}-{i}",
                                 pure=False, retries=1)
             futures[fut] = group

@@ -75,10 +75,9 @@ def warm(scenario_doc: dict, base_dir: str | None, evaluator: str = "backtest") 
     from ballast.scenario import Scenario
 
     keep_tables_in_memory()
-    key = f"{evaluator}:{base_dir}"
-    if key in _WARMED:
+    if evaluator in _WARMED:  # the kernels and the bundled tables are the same for every run
         return
-    _WARMED.add(key)
+    _WARMED.add(evaluator)
     doc = dict(scenario_doc)
     run = doc["run"]
     start, end = pd.Timestamp(run["start"]), pd.Timestamp(run["end"])
