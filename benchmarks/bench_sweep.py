@@ -21,11 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from ballast.examples import find_example
 from ballast.sweep.document import load_sweep
 from ballast.sweep.engine import open_client, run_sweep
 from ballast.sweep.tasks import run_batch, warm
 
-BASE = Path(__file__).resolve().parents[1] / "examples" / "west_texas_2024.yaml"
+BASE = find_example("west_texas_2024")
 GRID = {"miners[s21].count": [3000, 6000, 9000, 12000, 15000, 18000, 21000, 24000, 27000, 30000],
         "site.import_limit_mw": [220, 250, 280, 310, 340],
         "miners[s19jpro].deadband_usd_per_mwh": [0, 5, 10, 20]}  # 10 x 5 x 4 = 200 runs

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from ballast.documents import DOCUMENT_RULES
 from ballast.scenario import Scenario
 
 
@@ -25,10 +26,10 @@ def _type_name(annotation: object) -> str:
         base = getattr(get_origin(annotation), "__name__", "")
         if base == "dict":
             return f"mapping of name to {_type_name(args[1])}"
-        if base == "tuple":
-            return f"pair of {_type_name(args[0])}"
         if base == "list":
             return f"list of {inner}"
+        if base == "tuple":
+            return "[" + ", ".join(_type_name(a) for a in args) + "]"
         return f"{inner} (optional)" if type(None) in args else inner
     return getattr(annotation, "__name__", None) or str(annotation)
 
@@ -74,7 +75,7 @@ def render_markdown() -> str:
     return render_reference(
         Scenario, "Scenario reference (version 1)",
         "Generated from `src/ballast/scenario.py` by `python -m ballast.scenario_docs`; "
-        "do not edit by hand. Units are in the field names and descriptions.")
+        "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 import uvicorn
@@ -49,11 +49,12 @@ class LiveSite:
 
     def __init__(self, scenario: Scenario, site: SiteConfig, *,
                  emulated: EmulatedSite | None = None, api: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if site.meter is None:
             raise SiteConfigError("site config: meter is required (host/port of the site meter)")
         self.scenario, self.site, self.emulated, self.with_api = scenario, site, emulated, api
-        self.clock = clock
+        self.clock, self.monotonic = clock, monotonic  # wall time for records; ages
         self.runtime: Runtime | None = None
         self.server: _Server | None = None
         self.api_port: int | None = None
@@ -90,7 +91,7 @@ class LiveSite:
             pue = site.ai.pue or (self.scenario.ai.pue if self.scenario.ai else 1.0)
             self._ai = DcgmAiTelemetry(site.ai.url, pue, timeout_s=site.ai.timeout_s)
         rt = Runtime(self.scenario, site, fleet=fleet, meter=self._meter, store=self._store,
-                     ai=self._ai, clock=self.clock)
+                     ai=self._ai, clock=self.clock, monotonic=self.monotonic)
         self.runtime = rt
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(rt.run(), name="runtime"))
@@ -193,48 +194,25 @@ async def serve_async(scenario: Scenario, site: SiteConfig, emulated: EmulatedSi
         await live.wait()
 
 
-def serve(
-    config: Annotated[Path | None, typer.Option("--config", help="Site config YAML.")] = None,
-    emulate: Annotated[bool, typer.Option("--emulate", help="Start emulated devices on "
-                                          "loopback and run against them.")] = False,
-    scenario: Annotated[str, typer.Option("--scenario", help="Scenario (path or bundled "
-                                          "example) for --emulate without --config.")
-                        ] = "west_texas_2024",
-    devices_per_group: Annotated[int, typer.Option(help="--emulate: emulated miners per "
-                                                   "group; each stands for count/N real ones.")
-                                 ] = 20,
-    ip_prefix: Annotated[str, typer.Option(help="--emulate: loopback prefix for miners.")
-                         ] = "127.20",
-    miner_port: Annotated[int, typer.Option(help="--emulate: LuxOS port.")] = 4028,
-    meter_port: Annotated[int, typer.Option(help="--emulate: Modbus meter port.")] = 5020,
-    dcgm_port: Annotated[int, typer.Option(help="--emulate: DCGM exporter port.")] = 9400,
-    time_scale: Annotated[float, typer.Option(help="--emulate: device time runs this much "
-                                              "faster than wall time (ramps, sessions).")] = 1.0,
-    ai_checkpoints: Annotated[float, typer.Option(help="--emulate: every this many seconds "
-                                                  "the AI load dips to 40% for 15 s (training "
-                                                  "checkpoints); 0 = flat.")] = 0.0,
-    store: Annotated[str | None, typer.Option(help="Store DSN or SQLite path (overrides "
-                                              "the config).")] = None,
-    host: Annotated[str | None, typer.Option(help="API listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="API port (0 = any free port).")] = None,
-    tick_s: Annotated[float | None, typer.Option(help="Control tick in seconds.")] = None,
-    operator_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_OPERATOR_TOKEN", help="--emulate without --config: operator token "
-        "(default: a random one, printed).")] = None,
-    viewer_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_VIEWER_TOKEN", help="--emulate without --config: viewer token "
-        "(default: a random one, printed).")] = None,
-    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
-                                         "installed (faster fan-out; the tests exercise the "
-                                         "default asyncio loop).")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""
+def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_per_group: int,
+                  ip_prefix: str, miner_port: int, meter_port: int, dcgm_port: int,
+                  time_scale: float, ai_checkpoints: float, store: str | None, host: str | None,
+                  port: int | None, tick_s: float | None, operator_token: str | None,
+                  viewer_token: str | None, uvloop: bool, verbose: bool,
+                  on_command_line: list[str]) -> None:
+    """``ballast serve`` (options documented in ``ballast.cli.serve``): build, run, stop.
+
+    ``on_command_line``: the token options given on the command line (refused with --config).
+    """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ballast.examples import find_example
+    from ballast.examples import scenario_path
 
     try:
+        if config and on_command_line:
+            raise SiteConfigError(f"{', '.join(on_command_line)} apply only without --config; "
+                                  f"name the tokens in {config} (api.tokens: token_env or "
+                                  "token_file)")
         site = load_site_config(config) if config else None
         overrides: dict[str, Any] = {}
         if store:
@@ -258,8 +236,7 @@ def serve(
                 printed.append(f"viewer token: {vw}")
         overrides["api"] = api
         if emulate:
-            scen_path = Path(site.path(site.scenario)) if site else (
-                find_example(scenario) or Path(scenario))
+            scen_path = Path(site.path(site.scenario)) if site else scenario_path(scenario)
             scen = load_scenario(scen_path)
             cfg, emu = build_emulated(scen_path.resolve(), scen, site=site,
                                       devices_per_group=devices_per_group, ip_prefix=ip_prefix,
@@ -277,6 +254,7 @@ def serve(
             cfg = SiteConfig.model_validate({**site.model_dump(), **overrides})
             scen = load_scenario(cfg.path(cfg.scenario))
             emu = None
+        cfg.api_secrets()  # read every token now: a missing file or variable stops here
     except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -7,9 +7,9 @@ the field and the reason. Relative paths resolve against the file's folder.
 
 Example::
 
-    scenario: ../examples/west_texas_2024.yaml
+    scenario: ../west_texas_2024.yaml
     tick_s: 1.0
-    store: {dsn: ballast.db}           # a path -> SQLite (WAL); postgresql://... -> PostgreSQL
+    store: {dsn: ballast.db}           # SQLite (WAL) beside this file; postgresql://... -> PG
     meter: {host: 10.0.0.5, port: 502}
     ai: {url: http://10.0.0.6:9400/metrics}
     miners:
@@ -19,7 +19,7 @@ Example::
     api:
       tokens:
         - {name: ops, role: operator, token_env: BALLAST_OPERATOR_TOKEN}
-        - {name: wall, role: viewer, token: change-me}
+        - {name: wall, role: viewer, token_file: secrets/viewer.token}
 """
 
 from __future__ import annotations
@@ -30,23 +30,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ballast.documents import format_validation_errors, read_yaml
+from ballast.documents import StrictModel, format_validation_errors, read_yaml
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+MAX_TOKEN_FILE_BYTES = 4096
 
 
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     """Where measurements, commands, events and the audit log go."""
 
-    dsn: str = Field("ballast.db", description="SQLite file path (default ballast.db) or a "
-                     "postgresql:// DSN (psycopg 3).")
+    dsn: str | None = Field(None, description="SQLite file path (relative to this file's "
+                            "folder) or a postgresql:// DSN (psycopg 3). Default: ballast.db in "
+                            "the user data folder (platformdirs, e.g. ~/.local/share/ballast), "
+                            "never the current folder.")
 
 
-class MeterConfig(_Strict):
+class MeterConfig(StrictModel):
     """The site revenue meter (Modbus TCP; register map in ``live.emulators.meter``)."""
 
     host: str = Field(description="Meter host (Modbus TCP).")
@@ -55,7 +55,7 @@ class MeterConfig(_Strict):
     timeout_s: float = Field(0.5, gt=0, description="Read timeout [s]. Default 0.5.")
 
 
-class AiConfig(_Strict):
+class AiConfig(StrictModel):
     """AI cluster telemetry: a dcgm-exporter Prometheus endpoint."""
 
     url: str = Field(description="Prometheus text endpoint of the AI cluster (DCGM exporter).")
@@ -77,7 +77,7 @@ def expand_ips(spec: str) -> list[str]:
     return [str(ipaddress.IPv4Address(spec.strip()))]
 
 
-class MinerGroupDevices(_Strict):
+class MinerGroupDevices(StrictModel):
     """The LuxOS miners of one scenario group; the controller sees one unit per address."""
 
     group: str = Field(description="Scenario miner group name.")
@@ -102,7 +102,7 @@ class MinerGroupDevices(_Strict):
         return out
 
 
-class FleetConfig(_Strict):
+class FleetConfig(StrictModel):
     """Verified fan-out of sleep/wake commands."""
 
     timeout_s: float = Field(0.5, gt=0, description="Per-miner command timeout [s]. Default 0.5.")
@@ -116,7 +116,7 @@ class FleetConfig(_Strict):
                                        "Default 30.")
 
 
-class MarketReplay(_Strict):
+class MarketReplay(StrictModel):
     """Replay the scenario's price and hashprice series (demos, dry runs)."""
 
     start: datetime = Field(description="Replayed instant at the runtime's start (ISO-8601 "
@@ -132,7 +132,7 @@ class MarketReplay(_Strict):
         return value
 
 
-class MarketConfig(_Strict):
+class MarketConfig(StrictModel):
     """Power price and hashprice the economics rule uses (settable through the API)."""
 
     price_usd_per_mwh: float = Field(30.0, description="Power price the controller sees "
@@ -145,7 +145,7 @@ class MarketConfig(_Strict):
                                         "replay. Default none.")
 
 
-class UfrConfig(_Strict):
+class UfrConfig(StrictModel):
     """Under-frequency relay on Load Resources: trip at 59.70 Hz (ERCOT NPRR828, REFERENCE.md)."""
 
     enabled: bool = Field(True, description="Arm the relay fast path. Default true.")
@@ -164,40 +164,133 @@ class UfrConfig(_Strict):
                                   "QSE's recall instruction governs; set to match it).")
 
 
-class WatchdogConfig(_Strict):
-    """Stale data puts the site in a safe state."""
+class WatchdogConfig(StrictModel):
+    """Stale data and failing ticks put the site in a safe state. Every age is measured on the
+    monotonic clock, so a wall-clock step neither hides stale data nor trips the watchdog."""
 
     meter_stale_s: float = Field(3.0, gt=0, description="Meter data older than this puts the "
                                  "site in the safe state (all miners asleep) [s]. Default 3.")
     ai_stale_s: float = Field(5.0, gt=0, description="AI telemetry older than this is replaced "
                               "by the AI tenant's full facility load (worst case) [s]. Default 5.")
+    max_failed_ticks: int = Field(3, ge=1, le=100, description="After this many failed ticks "
+                                  "in a row the runtime enters the safe state (every miner "
+                                  "asleep, verified) on a path independent of the tick, until a "
+                                  "tick succeeds again [-]. Default 3.")
+    late_ticks: float = Field(3.0, ge=1.5, le=100, description="/healthz reports unhealthy "
+                              "when no tick has succeeded for this many tick periods "
+                              "(monotonic clock) [-]. Default 3.")
 
 
-class TokenConfig(_Strict):
-    """One bearer token and its role."""
+class SensingConfig(StrictModel):
+    """Checks on every measurement before it enters a snapshot (``live.sensing``): finite,
+    plausible for its channel, and (the meter) not frozen. A reading that fails a check is stale
+    data: it does not refresh its source's last-good time, so a meter that keeps failing puts the
+    site in the safe state after ``watchdog.meter_stale_s``. Ranges not given are derived from
+    the scenario with ``range_factor`` and ``range_margin_mw``."""
 
-    name: str = Field(description="Who holds the token (goes into the audit log).")
-    role: Literal["viewer", "operator"] = Field(description="viewer reads; operator also acts.")
-    token: str | None = Field(None, min_length=8, description="The bearer token (>= 8 chars).")
-    token_env: str | None = Field(None, description="Or: environment variable holding it.")
+    range_factor: float = Field(1.5, ge=1, le=10, description="Headroom on each channel's "
+                                "nameplate for derived ranges [-]: a power above factor x "
+                                "nameplate cannot be real. Nameplates: import max(import limit, "
+                                "AI facility load + every miner at full power); AI feeder and AI "
+                                "telemetry the AI facility load; miners feeder every miner at "
+                                "full power; renewables their capacity. Default 1.5.")
+    range_margin_mw: float = Field(5.0, ge=0, le=10_000, description="Absolute margin on every "
+                                   "derived power range [MW] (meter error near zero, auxiliary "
+                                   "loads on a generation feeder). Derived lower bounds: -margin "
+                                   "for loads and renewables, -(export limit + renewable "
+                                   "capacity) - margin for import. Default 5.")
+    import_range_mw: tuple[float, float] | None = Field(None, description="Plausible campus "
+                                                        "import [MW] as [min, max]. Default "
+                                                        "derived (see range_factor).")
+    ai_feeder_range_mw: tuple[float, float] | None = Field(None, description="Plausible AI "
+                                                           "feeder power [MW]. Default derived.")
+    miners_feeder_range_mw: tuple[float, float] | None = Field(None, description="Plausible "
+                                                               "miners feeder power [MW]. "
+                                                               "Default derived.")
+    renewables_feeder_range_mw: tuple[float, float] | None = Field(
+        None, description="Plausible renewables feeder power [MW]. Default derived.")
+    ai_telemetry_range_mw: tuple[float, float] | None = Field(
+        None, description="Plausible AI facility power from the DCGM telemetry (GPU power x "
+        "PUE) [MW]. Default derived, as the AI feeder.")
+    frequency_range_hz: tuple[float, float] = Field((55.0, 65.0), description="Plausible grid "
+                                                    "frequency [Hz]. Default 55-65: a 60-Hz grid "
+                                                    "outside it has collapsed or the reading "
+                                                    "is wrong (ERCOT's last load-shed stage is "
+                                                    "58.4 Hz).")
+    frozen_after_s: float = Field(10.0, gt=0, le=3600, description="The meter counts as frozen "
+                                  "when all its values stay identical for this long after the AI "
+                                  "telemetry or the miners' verified sleep/run states "
+                                  "changed [s]. Default 10 (a miner's sleep or wake ramp is "
+                                  "about 5 s).")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> TokenConfig:
-        if (self.token is None) == (self.token_env is None):
-            raise ValueError("give exactly one of token or token_env")
-        return self
-
-    def secret(self) -> str:
-        if self.token is not None:
-            return self.token
-        value = os.environ.get(self.token_env or "", "")
-        if len(value) < 8:
-            raise SiteConfigError(f"api.tokens[{self.name}]: environment variable "
-                                  f"{self.token_env} is unset or shorter than 8 characters")
+    @field_validator("import_range_mw", "ai_feeder_range_mw", "miners_feeder_range_mw",
+                     "renewables_feeder_range_mw", "ai_telemetry_range_mw",
+                     "frequency_range_hz")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"range [{value[0]}, {value[1]}] must have min < max")
         return value
 
 
-class ApiConfig(_Strict):
+class TokenConfig(StrictModel):
+    """One bearer token and its role. Prefer ``token_env`` or ``token_file``: a token written in
+    the site config travels with every copy of the file."""
+
+    name: str = Field(min_length=1, max_length=100, description="Who holds the token (goes "
+                      "into the audit log).")
+    role: Literal["viewer", "operator"] = Field(description="viewer reads; operator also acts.")
+    token: str | None = Field(None, min_length=8, max_length=512, description="The bearer "
+                              "token (8-512 chars).")
+    token_env: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                  description="Or: environment variable holding it.")
+    token_file: str | None = Field(None, min_length=1, max_length=4096, description="Or: a file "
+                                   "holding it (relative to the site config; read once at "
+                                   "start; one trailing newline is ignored).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TokenConfig:
+        if sum(v is not None for v in (self.token, self.token_env, self.token_file)) != 1:
+            raise ValueError("give exactly one of token, token_env or token_file")
+        return self
+
+    def secret(self, base_dir: str | Path = ".") -> str:
+        """The token; a missing, unreadable, empty or short source is a ``SiteConfigError``."""
+        where = f"api.tokens[{self.name}]"
+        if self.token is not None:
+            return self.token
+        if self.token_env is not None:
+            value = os.environ.get(self.token_env, "")
+            source = f"environment variable {self.token_env}"
+        else:
+            path = Path(self.token_file or "")
+            path = path if path.is_absolute() else Path(base_dir) / path
+            source = f"token file {path}"
+            try:
+                with path.open("rb") as f:
+                    raw = f.read(MAX_TOKEN_FILE_BYTES + 1)
+            except OSError as e:
+                raise SiteConfigError(f"{where}: cannot read {source}: "
+                                      f"{e.strerror or e}") from None
+            if len(raw) > MAX_TOKEN_FILE_BYTES:
+                raise SiteConfigError(f"{where}: {source} is larger than "
+                                      f"{MAX_TOKEN_FILE_BYTES} bytes; it must hold one token")
+            try:
+                value = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError:
+                raise SiteConfigError(f"{where}: {source} is not UTF-8 text") from None
+            if any(c.isspace() for c in value):
+                raise SiteConfigError(f"{where}: {source} holds whitespace inside the token "
+                                      "(one token, at most one trailing newline)")
+        if not value:
+            raise SiteConfigError(f"{where}: {source} is unset or empty")
+        if not 8 <= len(value) <= 512:
+            raise SiteConfigError(f"{where}: the token in {source} must have 8-512 characters, "
+                                  f"it has {len(value)}")
+        return value
+
+
+class ApiConfig(StrictModel):
     """The HTTP API (FastAPI) of ``ballast serve``."""
 
     host: str = Field("127.0.0.1", description="Listen address. Default loopback.")
@@ -205,9 +298,28 @@ class ApiConfig(_Strict):
     tokens: list[TokenConfig] = Field(default_factory=list, description="Bearer tokens and roles.")
     metrics_public: bool = Field(False, description="Serve /metrics without a token. "
                                  "Default false.")
+    docs: bool = Field(False, description="Serve the interactive API docs at /docs (Swagger UI "
+                       "from the installed swagger-ui-bundle package, never a CDN). "
+                       "/openapi.json is always served. Default false.")
+    max_auth_failures: int = Field(20, ge=1, le=10_000, description="Failed authentications "
+                                   "(401) one client address may make per "
+                                   "auth_failure_window_s before all its requests get 429 "
+                                   "(behind a reverse proxy, clients share its address). "
+                                   "Default 20.")
+    auth_failure_window_s: float = Field(60.0, gt=0, le=86_400, description="Window of "
+                                         "max_auth_failures [s]. Default 60.")
+    stream_ticket_ttl_s: float = Field(30.0, gt=0, le=300, description="Life of a stream ticket "
+                                       "(POST /api/v1/stream-ticket; single use) [s]. "
+                                       "Default 30.")
+    refused_audit_rows: int = Field(20, ge=1, le=10_000, description="Refused requests written "
+                                    "to the audit log per principal per "
+                                    "refused_audit_window_s; the rest are counted in one "
+                                    "summary row. Default 20.")
+    refused_audit_window_s: float = Field(60.0, gt=0, le=86_400, description="Window of "
+                                          "refused_audit_rows [s]. Default 60.")
 
 
-class SiteConfig(_Strict):
+class SiteConfig(StrictModel):
     """How to run one campus live."""
 
     scenario: str = Field(description="Scenario YAML (site, AI tenant, miner groups, control).")
@@ -224,6 +336,8 @@ class SiteConfig(_Strict):
     ufr: UfrConfig = Field(default_factory=UfrConfig, description="Under-frequency relay.")
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig, description="Stale-data "
                                      "protection.")
+    sensing: SensingConfig = Field(default_factory=SensingConfig, description="Measurement "
+                                   "checks (finite, plausible, not frozen).")
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API and its tokens.")
     shutdown_action: Literal["sleep", "hold"] = Field("sleep", description="On a graceful stop: "
                                                       "sleep every miner (safe: nobody watches "
@@ -248,6 +362,18 @@ class SiteConfig(_Strict):
             raise ValueError("api.tokens: names must be unique")
         return self
 
+    def api_secrets(self) -> dict[str, TokenConfig]:
+        """Each API token (read now from the config, its environment variable or its file) ->
+        its entry. ``SiteConfigError`` names the token and the source that failed."""
+        out: dict[str, TokenConfig] = {}
+        for cfg in self.api.tokens:
+            secret = cfg.secret(self.base_dir)
+            if secret in out:
+                raise SiteConfigError(f"api.tokens: {out[secret].name} and {cfg.name} share "
+                                      "one token; give each its own")
+            out[secret] = cfg
+        return out
+
     def path(self, value: str) -> Path:
         p = Path(value)
         return p if p.is_absolute() else Path(self.base_dir) / p
@@ -255,9 +381,18 @@ class SiteConfig(_Strict):
     @property
     def store_dsn(self) -> str:
         dsn = self.store.dsn
+        if dsn is None:
+            return str(default_store_path())
         if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
             return dsn
         return str(self.path(dsn))
+
+
+def default_store_path() -> Path:
+    """``ballast.db`` in the user data folder (platformdirs ``user_data_dir("ballast")``)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("ballast", appauthor=False, ensure_exists=True) / "ballast.db"
 
 
 class SiteConfigError(ValueError):

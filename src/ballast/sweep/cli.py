@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -51,18 +50,9 @@ def summary(plan, outcome, out: Path, client_info: dict, report_path: Path | Non
     }
 
 
-def sweep(
-    sweep_file: Annotated[str, typer.Argument(help="Sweep YAML path, or a bundled sweep name.")],
-    out: Annotated[Path | None, typer.Option(help="Output folder. Default out/sweeps/NAME.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        help="LocalCluster worker processes (default: one per core).")] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        help="An existing Dask scheduler, e.g. tcp://HOST:8786.")] = None,
-    resume: Annotated[bool, typer.Option(help="Skip the runs already stored in --out.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a summary object as JSON.")] = False,
-    report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
-) -> None:
-    """Run many scenarios (grid, samples or cases) on Dask and collect one table."""
+def run_sweep_command(sweep_file: str, out: Path | None, workers: int | None,
+                      scheduler: str | None, resume: bool, as_json: bool, report: bool) -> None:
+    """``ballast sweep`` (options in ``ballast.cli.sweep``)."""
     err = Console(stderr=True, soft_wrap=True)
     if workers is not None and scheduler is not None:
         _fail("give --workers (a local cluster) or --scheduler (an existing one), not both")
@@ -81,12 +71,13 @@ def sweep(
         check_out_dir(out, plan, resume=resume)
     except SweepError as exc:
         _fail(str(exc))
-    try:
-        from ballast.sweep.engine import open_client, run_sweep
-    except ImportError as exc:  # pragma: no cover - the dask extra is missing
-        _fail(f"ballast sweep needs Dask ({exc}); install it with: pip install 'ballast[dask]'")
-        return
+    from ballast.cli._common import needs_extras
+
+    with needs_extras("sweep"):
+        import distributed  # noqa: F401  (the 'dask' extra; a missing one is named)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ballast.sweep.engine import open_client, run_sweep
 
     try:
         with open_client(workers, scheduler) as client:

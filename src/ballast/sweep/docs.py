@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ballast.documents import DOCUMENT_RULES
 from ballast.scenario_docs import render_reference
 from ballast.sweep.document import Sweep
 
@@ -48,7 +49,7 @@ failed, 2 bad input, 130 interrupted."""
 
 
 def render_markdown() -> str:
-    return render_reference(Sweep, "Sweep reference (version 1)", INTRO)
+    return render_reference(Sweep, "Sweep reference (version 1)", INTRO + "\n\n" + DOCUMENT_RULES)
 
 
 if __name__ == "__main__":
