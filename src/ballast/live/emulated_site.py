@@ -119,6 +119,9 @@ class EmulatedSite:
         self.dcgm = DcgmEmulator(gpu_count, "127.0.0.1", dcgm_port) if dcgm_port else None
         self.max_import_mw = float("-inf")
         self.last: dict[str, float] = {}
+        # called after every physics step with ``last`` (the fault campaign records the true
+        # import and sets the true load here)
+        self.on_step: list[Callable[[dict[str, float]], None]] = []
         self._task: asyncio.Task | None = None
 
     @property
@@ -129,13 +132,19 @@ class EmulatedSite:
         emu = self.emulators_by_group[group]
         return [s.asleep for s in emu.states()]
 
+    def build_miners(self) -> list[MinerEmulator]:
+        """The miner emulators of the plan, not yet listening (``start`` starts them; an
+        in-process driver may use them as they are)."""
+        if not self.miners:
+            self.miners = [MinerEmulator(len(g.ips), g.ips[0], [g.emulator_model],
+                                         port=self.miner_port, clock=self.clock)
+                           for g in self.plan]
+        return self.miners
+
     async def start(self) -> EmulatedSite:
         try:
-            for g in self.plan:
-                emu = MinerEmulator(len(g.ips), g.ips[0], [g.emulator_model],
-                                    port=self.miner_port, clock=self.clock)
+            for emu in self.build_miners():
                 await emu.start()
-                self.miners.append(emu)
             await self.meter.start()
             if self.dcgm is not None:
                 await self.dcgm.start()
@@ -187,6 +196,8 @@ class EmulatedSite:
         self.max_import_mw = max(self.max_import_mw, import_mw)
         self.last = {"import_mw": import_mw, "ai_mw": ai_mw, "miners_mw": miners_mw,
                      "renewable_mw": renew_mw}
+        for hook in self.on_step:
+            hook(self.last)
         return self.last
 
     async def _physics_loop(self) -> None:
