@@ -86,6 +86,21 @@ def main(shared: Path) -> None:
     sub.to_csv(OUT / "bitcoin_block_subsidy_schedule.csv", index=False)
 
     bundle_eia930(shared)
+    bundle_installed_capacity(shared)
+
+
+def bundle_installed_capacity(shared: Path) -> None:
+    """ERCOT's installed wind and solar MW, sampled about quarterly 2023-2025 (as-of snapshots;
+    local ERCOT time converted to UTC). Values unchanged."""
+    cap = pd.read_csv(shared / "ercot_wind_solar_installed_capacity_2023_2025.csv")
+    local = pd.to_datetime(cap["timestamp_local"]).dt.tz_localize("America/Chicago",
+                                                                   ambiguous="raise")
+    frame = pd.DataFrame({
+        "interval_start_utc": local.dt.tz_convert("UTC"),
+        "ercot_wind_installed_mw": cap["wind_installed_mw"].astype("float64"),
+        "ercot_solar_installed_mw": cap["solar_installed_mw"].astype("float64"),
+    })
+    frame.to_parquet(OUT / "ercot_wind_solar_installed_capacity_2023_2025.parquet", index=False)
 
 
 def bundle_eia930(shared: Path) -> None:

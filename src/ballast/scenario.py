@@ -104,6 +104,8 @@ class Renewable(StrictModel):
     source: str = Field("bundled:ercot_system_hourly_2023_2024", description="Fleet profile file (bundled:NAME or a path).")
     column: str | None = Field(None, description="Column with fleet MW. Default ercot_wind_mw / ercot_solar_mw.")
     capacity_factor_scale: float = Field(1.0, gt=0, le=2, description="Multiplier on the fleet capacity factor [-]. Default 1.")
+    normalisation: Literal["installed_capacity", "year_max"] = Field("installed_capacity", description="Fleet MW to capacity factor. installed_capacity (default): divide by ERCOT's installed MW in force at each instant, linear between ERCOT's published figures (bundled 2023-01-01 to 2026-01-01); outside that range the nearest figure is held, so before 2023 (e.g. 2021) the factor is understated (fleet grew since; wind 2021 29.5 %), never flattered. year_max: divide by the year's highest hour (the old way; leans high, wind 2024 46 % against 32.5 %).")
+    installed_capacity_source: str = Field("bundled:ercot_wind_solar_installed_capacity_2023_2025", description="Installed fleet MW as-of figures (column ercot_wind_installed_mw / ercot_solar_installed_mw), used by normalisation installed_capacity.")
 
 
 class SeriesSource(StrictModel):
