@@ -123,6 +123,7 @@ class Bitcoin(StrictModel):
     source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
     price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
     difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
+    price_delay_h: float = Field(24.0, ge=0, le=24 * 7, description="Hours after a price row's timestamp that the price is known; it is applied from then on (no look-ahead). Default 24: a daily close stamped at 00:00 UTC of its day is known at the next day's 00:00 UTC, so each instant uses the previous day's close. 0 for a file stamped at publication.")
     fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, REFERENCE.md).")
 
 

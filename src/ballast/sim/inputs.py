@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.data.errors import DataError
-from ballast.data.loaders import align, read_series
+from ballast.data.loaders import align, as_published, read_series
 from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.scenario import Renewable, Scenario
 
@@ -47,8 +47,11 @@ def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
              window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, np.ndarray]:
     btc = scenario.markets.bitcoin
     label = f"markets.bitcoin ({btc.source})"
-    price = read_series(btc.source, btc.price_column, base_dir=base_dir, minimum=0.01,
-                        maximum=1e8, window=window, label=label)
+    delay = pd.Timedelta(hours=btc.price_delay_h)  # each close applies once it is known
+    price = as_published(read_series(btc.source, btc.price_column, base_dir=base_dir,
+                                     minimum=0.01, maximum=1e8,
+                                     window=(window[0] - delay, window[1] - delay),
+                                     label=label), delay)
     diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
                        window=window, label=label)
     price_a = align(price, index, label).to_numpy()
