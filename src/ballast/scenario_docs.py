@@ -56,7 +56,10 @@ def render_markdown() -> str:
     _walk(Scenario, "", sections)
     out = ["# Scenario reference (version 1)", "",
            "Generated from `src/ballast/scenario.py` by `python -m ballast.scenario_docs`; "
-           "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES, ""]
+           "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES, "",
+           "Bundled data sets (`bundled:NAME` in a `source` field): `ballast data` lists each "
+           "series with its unit, resolution, first and last instant, gaps, source and licence "
+           "(`--json` for machines).", ""]
     for title, doc, rows in sections:
         out += [f"## `{title}`", "", " ".join(doc.split()), "",
                 "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""]
