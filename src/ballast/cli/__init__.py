@@ -21,6 +21,7 @@ from ballast.cli.data import data
 from ballast.cli.programs import app as programs_app
 from ballast.cli.serve import serve
 from ballast.cli.smoothing import smoothing_app
+from ballast.cli.sweep import sweep
 from ballast.live.emulators.cli import emulate_app
 from ballast.studies.cli import study_app
 
@@ -47,6 +48,7 @@ app.command()(scenarios)
 app.command()(market)
 app.command(name="data")(data)  # ballast data [--json]: what is bundled
 app.command()(serve)
+app.command()(sweep)
 app.add_typer(programs_app, name="programs")
 app.add_typer(smoothing_app, name="smoothing")
 app.add_typer(emulate_app, name="emulate")  # ballast emulate miners --count N
