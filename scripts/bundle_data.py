@@ -86,6 +86,34 @@ def main(shared: Path) -> None:
     sub.to_csv(OUT / "bitcoin_block_subsidy_schedule.csv", index=False)
 
     bundle_eia930(shared)
+    bundle_installed_capacity(shared)
+    bundle_rtm_hourly_2023(shared)
+
+
+def bundle_rtm_hourly_2023(shared: Path) -> None:
+    """ERCOT real-time SPP 2023, hourly means of the 15-min prices, HB_WEST (the West Texas
+    site's own hub) and HB_HUBAVG; CST hours (UTC-6), so the file covers 2023-01-01 06:00 UTC to
+    2024-01-01 06:00 UTC. Values unchanged."""
+    rt = pd.read_csv(shared / "ercot_rtm_spp_hourly_2023_HB_HUBAVG_HB_WEST.csv")
+    pd.DataFrame({
+        "interval_start_utc": _utc(rt["interval_start_utc"]),
+        "price_usd_per_mwh": rt["HB_WEST_rt_usd_per_mwh"].astype("float64"),
+        "hb_hubavg_price_usd_per_mwh": rt["HB_HUBAVG_rt_usd_per_mwh"].astype("float64"),
+    }).to_parquet(OUT / "ercot_rtm_hb_west_hourly_2023.parquet", index=False)
+
+
+def bundle_installed_capacity(shared: Path) -> None:
+    """ERCOT's installed wind and solar MW, sampled about quarterly 2023-2025 (as-of snapshots;
+    local ERCOT time converted to UTC). Values unchanged."""
+    cap = pd.read_csv(shared / "ercot_wind_solar_installed_capacity_2023_2025.csv")
+    local = pd.to_datetime(cap["timestamp_local"]).dt.tz_localize("America/Chicago",
+                                                                   ambiguous="raise")
+    frame = pd.DataFrame({
+        "interval_start_utc": local.dt.tz_convert("UTC"),
+        "ercot_wind_installed_mw": cap["wind_installed_mw"].astype("float64"),
+        "ercot_solar_installed_mw": cap["solar_installed_mw"].astype("float64"),
+    })
+    frame.to_parquet(OUT / "ercot_wind_solar_installed_capacity_2023_2025.parquet", index=False)
 
 
 def bundle_eia930(shared: Path) -> None:

@@ -3,6 +3,7 @@
 import json
 import re
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -56,6 +57,19 @@ def test_market_json_halving_and_breakevens():
     assert be["Antminer S21"] > be["Antminer S19j Pro"]
     p = after["ercot_price_usd_per_mwh"]
     assert p["intervals"] == 96 and p["min"] <= p["mean"] <= p["max"]
+
+
+@pytest.mark.parametrize("day", ["2020-06-01", "2021-02-16", "2022-07-01", "2023-08-10"])
+def test_market_without_a_bundled_price_gives_null(day):
+    """Issue 16: the Uri date and every day of 2020-2023 crashed; the README promises null."""
+    result = runner.invoke(app, ["market", "--date", day, "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["date_utc"] == day and info["btc_price_usd"] > 0
+    assert info["ercot_price_usd_per_mwh"] is None
+    table = runner.invoke(app, ["market", "--date", day])
+    assert table.exit_code == 0 and "Traceback" not in table.output
+    assert "no bundled price covers this day" in table.output
 
 
 def test_market_errors():

@@ -51,11 +51,11 @@ def market_day(day: date, fee_share_of_revenue: float = 0.03,
     }
     try:
         prices = read_series(price_source, "price_usd_per_mwh", window=(start, end))
-    except DataError:
-        prices = pd.Series(dtype="float64")
-    day_prices = prices[(prices.index >= start) & (prices.index < end)]
-    if len(day_prices):
-        values = day_prices.to_numpy()
+    except DataError:  # the source does not cover this day: null, as documented
+        prices = None
+    values = None if prices is None else prices[
+        (prices.index >= start) & (prices.index < end)].to_numpy()
+    if values is not None and len(values):
         out["ercot_price_usd_per_mwh"] = {
             "source": price_source, "intervals": len(values), "mean": float(values.mean()),
             "min": float(values.min()), "max": float(values.max()),

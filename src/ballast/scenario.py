@@ -104,6 +104,8 @@ class Renewable(StrictModel):
     source: str = Field("bundled:ercot_system_hourly_2023_2024", description="Fleet profile file (bundled:NAME or a path).")
     column: str | None = Field(None, description="Column with fleet MW. Default ercot_wind_mw / ercot_solar_mw.")
     capacity_factor_scale: float = Field(1.0, gt=0, le=2, description="Multiplier on the fleet capacity factor [-]. Default 1.")
+    normalisation: Literal["installed_capacity", "year_max"] = Field("installed_capacity", description="Fleet MW to capacity factor. installed_capacity (default): divide by ERCOT's installed MW in force at each instant, linear between ERCOT's published figures (bundled 2023-01-01 to 2026-01-01); outside that range the nearest figure is held, so before 2023 (e.g. 2021) the factor is understated (fleet grew since; wind 2021 29.5 %), never flattered. year_max: divide by the year's highest hour (the old way; leans high, wind 2024 46 % against 32.5 %).")
+    installed_capacity_source: str = Field("bundled:ercot_wind_solar_installed_capacity_2023_2025", description="Installed fleet MW as-of figures (column ercot_wind_installed_mw / ercot_solar_installed_mw), used by normalisation installed_capacity.")
 
 
 class SeriesSource(StrictModel):
@@ -121,6 +123,7 @@ class Bitcoin(StrictModel):
     source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
     price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
     difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
+    price_delay_h: float = Field(24.0, ge=0, le=24 * 7, description="Hours after a price row's timestamp that the price is known; it is applied from then on (no look-ahead). Default 24: a daily close stamped at 00:00 UTC of its day is known at the next day's 00:00 UTC, so each instant uses the previous day's close. 0 for a file stamped at publication.")
     fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, REFERENCE.md).")
 
 

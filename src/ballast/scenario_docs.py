@@ -75,7 +75,10 @@ def render_markdown() -> str:
     return render_reference(
         Scenario, "Scenario reference (version 1)",
         "Generated from `src/ballast/scenario.py` by `python -m ballast.scenario_docs`; "
-        "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES)
+        "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES
+        + "\n\nBundled data sets (`bundled:NAME` in a `source` field): `ballast data` lists each "
+        "series with its unit, resolution, first and last instant, gaps, source and licence "
+        "(`--json` for machines).")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ imports what it needs when it runs, so ``ballast --help`` is instant and ``balla
 never loads the live stack (FastAPI, uvicorn, pymodbus, psycopg, pyasic, openleadr). A command
 whose optional extra is missing says which one to install (``_common.needs_extras``).
 
-``--json`` output is stable (schemas ``ballast.results/1`` and ``ballast.market/1``; README).
+``--json`` output is stable (schemas ``ballast.results/1``, ``ballast.market/1`` and
+``ballast.data/1``; README).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 
 from ballast import __version__
 from ballast.cli.backtest import market, scenarios, simulate
+from ballast.cli.data import data
 from ballast.cli.programs import app as programs_app
 from ballast.cli.serve import serve
 from ballast.cli.smoothing import smoothing_app
@@ -44,6 +46,7 @@ def _main(
 app.command()(simulate)
 app.command()(scenarios)
 app.command()(market)
+app.command(name="data")(data)  # ballast data [--json]: what is bundled
 app.command()(serve)
 app.command()(sweep)
 app.add_typer(programs_app, name="programs")

@@ -159,5 +159,6 @@ def market(
         t.add_row("ERCOT RT HB_HUBAVG", f"mean {p['mean']:.2f}, min {p['min']:.2f}, max {p['max']:.2f}, "
                   f"p95 {p['p95']:.2f} USD/MWh over {p['intervals']} intervals")
     else:
-        t.add_row("ERCOT RT HB_HUBAVG", "no bundled price data for this day")
+        t.add_row("ERCOT RT HB_HUBAVG", "none: no bundled price covers this day "
+                  "(null in --json)")
     wide_console().print(t)

@@ -221,6 +221,19 @@ def read_series(source: str | Path, value_column: str | None = None, *,
     return out
 
 
+def as_published(series: pd.Series, delay: pd.Timedelta) -> pd.Series:
+    """Re-stamp each value at the instant it becomes known: its timestamp plus ``delay``.
+
+    A daily close stamped at the day's 00:00 UTC is known only at the end of that day (delay
+    1 day); applying it from its own stamp would use it up to 24 h before it exists. ``align``
+    then holds each value from its publication to the next one.
+    """
+    out = series.copy()
+    out.index = series.index + delay
+    out.attrs = dict(series.attrs)
+    return out
+
+
 def align(series: pd.Series, index: pd.DatetimeIndex, source: str) -> pd.Series:
     """Put an interval series onto ``index`` (interval starts, regular step).
 

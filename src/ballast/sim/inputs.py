@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.data.errors import DataError
-from ballast.data.loaders import align, read_series
+from ballast.data.loaders import align, as_published, read_series
 from ballast.models import ai_swings, bitcoin, compute, renewables
-from ballast.scenario import Scenario
+from ballast.scenario import Renewable, Scenario
 
 # Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
 # (9,000 in Feb 2021) but locational SPPs with adders exceed it (SOURCES.md §B2: 10,529).
@@ -47,8 +47,11 @@ def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
              window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, np.ndarray]:
     btc = scenario.markets.bitcoin
     label = f"markets.bitcoin ({btc.source})"
-    price = read_series(btc.source, btc.price_column, base_dir=base_dir, minimum=0.01,
-                        maximum=1e8, window=window, label=label)
+    delay = pd.Timedelta(hours=btc.price_delay_h)  # each close applies once it is known
+    price = as_published(read_series(btc.source, btc.price_column, base_dir=base_dir,
+                                     minimum=0.01, maximum=1e8,
+                                     window=(window[0] - delay, window[1] - delay),
+                                     label=label), delay)
     diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
                        window=window, label=label)
     price_a = align(price, index, label).to_numpy()
@@ -91,6 +94,21 @@ def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.nda
     return it_mw, compute.facility_load_mw(it_mw, ai.pue)
 
 
+def _fleet_capacity_factor(plant: Renewable, column: str, base_dir: Path | None,
+                           window: tuple[pd.Timestamp, pd.Timestamp], label: str) -> pd.Series:
+    """The fleet's capacity factor by the plant's normalisation (models/renewables.py)."""
+    if plant.normalisation == "year_max":  # the year's maximum needs the whole year: read all
+        fleet = read_series(plant.source, column, base_dir=base_dir, minimum=0.0, label=label)
+        return renewables.capacity_factor_by_year_max(fleet)
+    fleet = read_series(plant.source, column, base_dir=base_dir, minimum=0.0, window=window,
+                        label=label)
+    installed = read_series(plant.installed_capacity_source, f"ercot_{plant.kind}_installed_mw",
+                            base_dir=base_dir, minimum=1.0, check_step=False,
+                            label=f"renewables[{plant.name}].installed_capacity_source "
+                                  f"({plant.installed_capacity_source})")
+    return renewables.capacity_factor_by_installed(fleet, installed)
+
+
 def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs:
     """Load, validate and align every series the run needs."""
     index = scenario.run.index()
@@ -105,9 +123,7 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
     for plant in scenario.renewables:
         column = plant.column or f"ercot_{plant.kind}_mw"
         label = f"renewables[{plant.name}] ({plant.source})"
-        fleet = read_series(plant.source, column, base_dir=base_dir, minimum=0.0,
-                            window=window, label=label)
-        cf = renewables.capacity_factor_by_year_max(fleet)
+        cf = _fleet_capacity_factor(plant, column, base_dir, window, label)
         out = renewables.plant_output_mw(align(cf, index, label).to_numpy(), plant.capacity_mw,
                                          plant.capacity_factor_scale)
         name = f"renewable_{plant.name}_mw"

@@ -82,6 +82,11 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
         ("lease_revenue_usd", money["lease_revenue_usd"].sum(), "USD"),
         ("net_margin_usd", money["net_margin_usd"].sum(), "USD"),
     ]
+    for plant in scenario.renewables:  # the plant's own factor, after scale and clipping
+        out_mw = inputs.frame[f"renewable_{plant.name}_mw"].to_numpy()
+        rows.append((f"capacity_factor_pct[{plant.name}]",
+                     100.0 * float(out_mw.mean()) / plant.capacity_mw if len(out_mw) else 0.0,
+                     "%"))
     hours_total = len(f) * dt
     for i, name in enumerate(config.groups.names):
         share = run.group_running[name].to_numpy() / max(int(config.groups.count[i]), 1)
