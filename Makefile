@@ -21,7 +21,7 @@ test: $(STAMP)
 
 # The docs site (mkdocs.yml, docs/): offline, strict (a broken link or reference fails); site/ out.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
