@@ -1,7 +1,7 @@
 """Cooling: PUE and WUE, constant or as a function of ambient temperature.
 
-Defaults from REFERENCE.md ("Facilities, water, emissions"): industry PUE ~1.56-1.58 (Uptime
-Institute 2023-24), new large builds <= 1.3; WUE industry ~1.8-1.9 L/kWh, leaders 0.2-0.3.
+Defaults (docs/sources.md#facilities): industry PUE ~1.56-1.58 (Uptime Institute Global Data Center
+Survey 2023-24), new large builds <= 1.3; WUE industry ~1.8-1.9 L/kWh, leaders 0.2-0.3.
 """
 
 from __future__ import annotations
