@@ -27,7 +27,7 @@ CITING = ("src", "docs", "tests", "scripts", "benchmarks", "examples", "README.m
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".txt", ".toml", ".js", ".html", ".css"}
 # Files that write about the citation format rather than cite (examples of bad anchors, the hook).
 NOT_CITING = {"tests/test_docs_site.py", "scripts/mkdocs_hooks.py"}
-SOURCES_ANCHOR = re.compile(r"docs/sources\.md#([a-z0-9-]+)")
+CITED_ANCHOR = re.compile(r"docs/(sources|design)\.md#([a-z0-9-]+)")
 
 
 def _mkdocs(config: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -116,18 +116,18 @@ def test_built_site_fetches_nothing_from_the_network(site: Path) -> None:
     assert "fonts.googleapis.com" not in css and "fonts.gstatic.com" not in css
 
 
-def test_every_sources_anchor_cited_in_the_repo_exists(site: Path) -> None:
-    page = (site / "sources.html").read_text(encoding="utf-8")
-    ids = set(re.findall(r'id="([^"]+)"', page))
-    cited: dict[str, list[str]] = {}
+def test_every_cited_sources_or_design_anchor_exists(site: Path) -> None:
+    ids = {page: set(re.findall(r'id="([^"]+)"', (site / f"{page}.html").read_text(encoding="utf-8")))
+           for page in ("sources", "design")}
+    cited: dict[tuple[str, str], list[str]] = {}
     for path in _citing_files():
         if str(path.relative_to(ROOT)) in NOT_CITING:
             continue
-        for anchor in SOURCES_ANCHOR.findall(path.read_text(encoding="utf-8", errors="replace")):
-            cited.setdefault(anchor, []).append(str(path.relative_to(ROOT)))
-    assert cited, "nothing cites docs/sources.md#... (the sweep was undone?)"
-    missing = {a: files for a, files in cited.items() if a not in ids}
-    assert not missing, f"cited anchors missing from docs/sources.md: {missing}"
+        for page, anchor in CITED_ANCHOR.findall(path.read_text(encoding="utf-8", errors="replace")):
+            cited.setdefault((page, anchor), []).append(str(path.relative_to(ROOT)))
+    assert any(page == "sources" for page, _ in cited), "nothing cites docs/sources.md#..."
+    missing = {f"{p}#{a}": files for (p, a), files in cited.items() if a not in ids[p]}
+    assert not missing, f"cited anchors missing from docs/sources.md or docs/design.md: {missing}"
 
 
 def test_no_citation_of_a_file_the_repo_does_not_contain() -> None:
