@@ -193,6 +193,34 @@ def test_unknown_or_revoked_token_returns_to_sign_in(campus: SiteThread, page: A
     assert page.evaluate("() => sessionStorage.getItem('ballast.token')") is None
 
 
+def test_stream_uses_single_use_tickets_and_reconnects_with_a_new_one(
+        campus: SiteThread, page: Any) -> None:
+    """The token never appears in a URL: the page POSTs for a stream ticket (bearer header)
+    and opens the EventSource with it; when the stream drops, it takes a new ticket."""
+    login(page, campus, VIEWER_TOKEN)
+    streams = [u for u in page.requested if "/api/v1/stream?" in u]
+    assert len(streams) == 1 and "ticket=" in streams[0]
+    assert not any(VIEWER_TOKEN in u for u in page.requested), page.requested
+    first = streams[0]
+
+    async def drop_streams() -> None:  # the server ends every open stream (as at a restart)
+        for q in list(campus.runtime.subscribers):
+            q.put_nowait(None)
+
+    campus.call(drop_streams())
+    gen = page.evaluate("() => window.ballastDashboard.streamGen")
+    wait_js(page, f"() => window.ballastDashboard.streamGen > {gen} && "
+            "window.ballastDashboard.es !== null", what="a second stream")
+    tick = page.evaluate("() => window.ballastDashboard.last.tick")
+    wait_js(page, f"() => window.ballastDashboard.last.tick > {tick}", what="ticks again")
+    streams = [u for u in page.requested if "/api/v1/stream?" in u]
+    assert len(streams) >= 2 and streams[-1] != first  # a fresh ticket, not the used one
+    assert not any(VIEWER_TOKEN in u for u in page.requested)
+    # the used ticket is refused
+    r = httpx.get(first, timeout=5)
+    assert r.status_code == 401
+
+
 def test_operator_changes_the_policy(campus: SiteThread, page: Any) -> None:
     login(page, campus, OPERATOR_TOKEN)
     wait_js(page, "() => document.getElementById('pol-price').value === '25'", what="policy loaded")

@@ -34,7 +34,7 @@ def client(site: SiteThread) -> Iterator[httpx.Client]:
     ({"Authorization": "Bearer wrong-token-xyz"}, {}, 401, None),
     ({"Authorization": f"Bearer {VIEWER_TOKEN}"}, {}, 200, "viewer"),
     ({"Authorization": f"Bearer {OPERATOR_TOKEN}"}, {}, 200, "operator"),
-    ({}, {"access_token": VIEWER_TOKEN}, 401, None),  # a URL token only on the API's stream
+    ({}, {"access_token": VIEWER_TOKEN}, 401, None),  # never a token in a URL
 ])
 def test_meta_needs_a_token_and_tells_the_role(client: httpx.Client, headers: dict, params: dict,
                                                status: int, role: str | None) -> None:

@@ -209,9 +209,10 @@ async def test_viewer_token_cannot_act_and_api_is_documented(tmp_path):
                 r = await client.get(path, headers=VW)
                 assert r.status_code == 200, path
             assert (await client.get("/metrics")).status_code == 401
-            # a token in the URL is taken by the stream only (EventSource), nowhere else
-            r = await client.get(f"/api/v1/state?access_token={VIEWER_TOKEN}")
-            assert r.status_code == 401
+            # a token in the URL is taken nowhere (the stream takes a single-use ticket)
+            for path in ("/api/v1/state", "/api/v1/stream"):
+                r = await client.get(f"{path}?access_token={VIEWER_TOKEN}")
+                assert r.status_code == 401, path
             # operators act
             r = await client.put("/api/v1/policy", headers=OP, json={"price_usd_per_mwh": 150})
             assert r.status_code == 200 and rt.policy.price_usd_per_mwh == 150
@@ -234,7 +235,8 @@ async def test_tick_stream_sends_documented_json(tmp_path):
         await until(lambda: live.runtime.last_tick is not None, 5, "first tick")
         ticks = []
         async with httpx.AsyncClient(base_url=live.api_url, timeout=5) as client:
-            url = f"/api/v1/stream?access_token={VIEWER_TOKEN}"
+            r = await client.post("/api/v1/stream-ticket", headers=VW)
+            url = f"/api/v1/stream?ticket={r.json()['ticket']}"
             async with client.stream("GET", url) as r:
                 assert r.headers["content-type"].startswith("text/event-stream")
                 async for line in r.aiter_lines():
@@ -288,6 +290,32 @@ def test_serve_command_errors_name_the_problem(tmp_path):
     assert r.exit_code == 2 and "tick_s" in r.output and str(bad) in r.output
     r = runner.invoke(app, ["serve"])
     assert r.exit_code == 2 and "--emulate" in r.output
+
+
+def test_serve_warns_about_tokens_on_the_command_line(tmp_path, monkeypatch):
+    """``ps`` shows a command line: a token there gets a warning; the environment does not."""
+    missing = tmp_path / "missing.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve", "--operator-token", "cli-token-123", "--emulate",
+                            "--scenario", str(missing)])
+    assert r.exit_code == 2
+    assert "warning: --operator-token on the command line" in r.output
+    assert "BALLAST_OPERATOR_TOKEN" in r.output and "--viewer-token" not in r.output
+    monkeypatch.setenv("BALLAST_OPERATOR_TOKEN", "env-token-1234")
+    monkeypatch.setenv("BALLAST_VIEWER_TOKEN", "env-token-5678")
+    r = runner.invoke(app, ["serve", "--emulate", "--scenario", str(missing)])
+    assert r.exit_code == 2 and "warning" not in r.output
+    # with --config the tokens come from the site config: a command-line token is refused
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"scenario": "campus.yaml", "api": {"tokens": [
+        {"name": "ops", "role": "operator", "token_file": "ops.token"}]}}))
+    r = runner.invoke(app, ["serve", "--config", str(site), "--viewer-token", "abcdefgh1"])
+    assert r.exit_code == 2 and "--viewer-token apply only without --config" in r.output
+    write_campus(tmp_path)
+    r = runner.invoke(app, ["serve", "--config", str(site)])  # env tokens are not the config's
+    assert r.exit_code == 2, r.output
+    assert f"cannot read token file {tmp_path / 'ops.token'}" in r.output
+    assert "api.tokens[ops]" in r.output
 
 
 @pytest.mark.parametrize(("action", "asleep_after"), [("sleep", 20), ("hold", None)])

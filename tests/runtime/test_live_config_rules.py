@@ -38,6 +38,47 @@ def test_example_site_config_matches_its_scenario(monkeypatch):
         site.api.tokens[1].secret()
 
 
+@pytest.mark.parametrize(("content", "reason"), [
+    (None, "cannot read token file"),  # missing
+    (b"", "is unset or empty"),
+    (b"\n", "is unset or empty"),
+    (b"short\n", "must have 8-512 characters, it has 5"),
+    (b"\xff\xfe-not-utf8-token", "not UTF-8"),
+    (b"two tokens\n", "whitespace inside the token"),
+    (b"x" * 5000, "larger than 4096 bytes"),
+    ("dir", "cannot read token file"),  # a directory
+])
+def test_token_file_errors_name_the_token_and_the_file(tmp_path, content, reason):
+    path = tmp_path / "secrets" / "viewer.token"
+    if content == "dir":
+        path.mkdir(parents=True)
+    elif content is not None:
+        path.parent.mkdir()
+        path.write_bytes(content)
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({"scenario": "x.yaml", "api": {
+        "tokens": [{"name": "wall", "role": "viewer", "token_file": "secrets/viewer.token"}]}}))
+    site = load_site_config(tmp_path / "site.yaml")
+    with pytest.raises(SiteConfigError) as e:
+        site.api_secrets()
+    assert reason in str(e.value) and "api.tokens[wall]" in str(e.value)
+    assert str(path) in str(e.value)
+
+
+def test_token_file_is_read_relative_to_the_site_config(tmp_path):
+    (tmp_path / "viewer.token").write_text("file-token-123\n")
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({"scenario": "x.yaml", "api": {"tokens": [
+        {"name": "wall", "role": "viewer", "token_file": "viewer.token"},
+        {"name": "ops", "role": "operator", "token": "inline-token-1"}]}}))
+    secrets = load_site_config(tmp_path / "site.yaml").api_secrets()
+    assert {s: c.name for s, c in secrets.items()} == {"file-token-123": "wall",
+                                                       "inline-token-1": "ops"}
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({"scenario": "x.yaml", "api": {"tokens": [
+        {"name": "wall", "role": "viewer", "token_file": "viewer.token"},
+        {"name": "ops", "role": "operator", "token": "file-token-123"}]}}))
+    with pytest.raises(SiteConfigError, match="wall and ops share one token"):
+        load_site_config(tmp_path / "site.yaml").api_secrets()
+
+
 @pytest.mark.parametrize(("patch", "field", "reason"), [
     ({"tick_s": 0}, "tick_s", "greater than 0"),
     ({"ufr": {"trip_hz": 61}}, "ufr.trip_hz", "less than 60"),
@@ -49,7 +90,17 @@ def test_example_site_config_matches_its_scenario(monkeypatch):
     ({"api": {"tokens": [{"name": "x", "role": "admin", "token": "12345678"}]}},
      "api.tokens.0.role", "'viewer' or 'operator'"),
     ({"api": {"tokens": [{"name": "x", "role": "viewer"}]}}, "api.tokens.0",
-     "exactly one of token or token_env"),
+     "exactly one of token, token_env or token_file"),
+    ({"api": {"tokens": [{"name": "x", "role": "viewer", "token": "12345678",
+                          "token_file": "t"}]}}, "api.tokens.0",
+     "exactly one of token, token_env or token_file"),
+    ({"api": {"tokens": [{"name": "x", "role": "viewer", "token_file": ""}]}},
+     "api.tokens.0.token_file", "at least 1"),
+    ({"api": {"tokens": [{"name": "x", "role": "viewer", "token_env": "A B"}]}},
+     "api.tokens.0.token_env", "pattern"),
+    ({"api": {"tokens": [{"name": "x", "role": "viewer", "token_file": 5}]}},
+     "api.tokens.0.token_file", "valid string"),
+    ({"api": {"docs": "maybe"}}, "api.docs", "valid boolean"),
     ({"api": {"tokens": [{"name": "x", "role": "viewer", "token": "short"}]}},
      "api.tokens.0.token", "at least 8"),
     ({"surprise": 1}, "surprise", "Extra inputs"),

@@ -2,8 +2,15 @@
 
 Authentication: ``Authorization: Bearer <token>``; tokens and roles come from the site config
 (``api.tokens``). Viewers read; operators also act. Every operator action — and every refused
-attempt to act — goes to the audit log. ``/openapi.json`` and ``/healthz`` are public;
-``/metrics`` (Prometheus text) is public only if ``api.metrics_public``.
+attempt to act — goes to the audit log (fields clipped, refusals rate-limited per principal:
+``ballast.live.audit``). Repeated 401s from one client address get 429 with ``Retry-After``
+(``ballast.live.auth``). ``/openapi.json`` and ``/healthz`` are public; ``/metrics``
+(Prometheus text) is public only if ``api.metrics_public``; ``/docs`` (Swagger UI from a local
+package, never a CDN) only if ``api.docs``.
+
+Input: every request model is strict (``ballast.live.api_models``): finite numbers, bounded
+ranges and string lengths, no coercion, no unknown fields. Bad input gets 422 with a message
+naming the field (the input itself is not echoed), never 500, and changes nothing.
 
 Tick stream: ``GET /api/v1/stream`` is a server-sent-events stream (``text/event-stream``);
 each tick is one ``event: tick`` whose ``data`` is one JSON object::
@@ -37,21 +44,27 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
     }
 
 ``miners``/``running``/``asleep`` count devices (addresses); each stands for
-``miners_per_device`` real miners. Browsers' EventSource cannot send headers, so the stream
-also accepts ``?access_token=<token>``.
+``miners_per_device`` real miners. A number that is not known (or not finite) is ``null``;
+``_sse`` refuses to send a non-finite number (strict JSON, as browsers parse it).
+
+Browsers' EventSource cannot send headers, and a token in a URL ends up in logs and history,
+so a browser first calls ``POST /api/v1/stream-ticket`` (bearer header) and then opens
+``GET /api/v1/stream?ticket=<ticket>``: the ticket is random, bound to the principal, valid
+for ``api.stream_ticket_ttl_s`` (30 s) and for one connection. Other clients send the header.
 """
 
 
 import asyncio
-import hmac
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -60,56 +73,34 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel
 
 from ballast.control import RULE_NAMES
+from ballast.live.api_models import (
+    ACT,
+    MAX_STR,
+    R404,
+    R413,
+    R422,
+    R503,
+    VIEW,
+    BodyLimit,
+    DrEventIn,
+    EventId,
+    GroupName,
+    PolicyUpdate,
+    Ticket,
+    site_bounds_errors,
+)
+from ballast.live.audit import RefusalAudit, bounded_payload, clip
+from ballast.live.auth import Authenticator, FailureLimiter, Principal, StreamTickets
 from ballast.live.dashboard import mount_dashboard
+from ballast.live.docs import mount_docs
 from ballast.live.runtime import Runtime
-from ballast.live.site_config import SiteConfig, SiteConfigError
+from ballast.live.site_config import SiteConfig
 
 API = "/api/v1"
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: Literal["viewer", "operator"]
-
-
-class PolicyUpdate(BaseModel):
-    """Fields to change; omitted ones stay."""
-
-    price_usd_per_mwh: float | None = Field(None, ge=-10_000, le=50_000,
-                                            description="Power price [USD/MWh].")
-    hashprice_usd_per_ph_day: float | None = Field(None, ge=0, le=10_000,
-                                                   description="Hashprice [USD/PH/day].")
-    economic_dispatch: bool | None = Field(None, description="Run groups only when they pay.")
-    import_margin_mw: float | None = Field(None, ge=0, description="Margin under the limit [MW].")
-
-
-class DrEventIn(BaseModel):
-    """A demand-response event: reduce campus import by ``reduction_mw`` or by
-    ``reduction_share`` of the import at its start. ``start`` defaults to now; give ``end`` or
-    ``duration_s``."""
-
-    start: datetime | None = Field(None, description="ISO-8601 with offset; default now.")
-    end: datetime | None = Field(None, description="ISO-8601 with offset.")
-    duration_s: float | None = Field(None, gt=0, le=7 * 86400, description="Or a duration [s].")
-    reduction_mw: float | None = Field(None, gt=0, description="Reduction [MW].")
-    reduction_share: float | None = Field(None, gt=0, le=1, description="Or a share of the "
-                                          "import at the start [-].")
-
-    @model_validator(mode="after")
-    def _check(self) -> "DrEventIn":
-        if (self.end is None) == (self.duration_s is None):
-            raise ValueError("give exactly one of end or duration_s")
-        if (self.reduction_mw is None) == (self.reduction_share is None):
-            raise ValueError("give exactly one of reduction_mw or reduction_share")
-        for name in ("start", "end"):
-            v = getattr(self, name)
-            if v is not None and v.tzinfo is None:
-                raise ValueError(f"{name} needs a UTC offset (e.g. 2026-11-25T08:00:00Z)")
-        return self
+log = logging.getLogger("ballast.live.api")
 
 
 def _metrics(runtime: Runtime) -> CollectorRegistry:
@@ -145,97 +136,115 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
     return reg
 
 
-def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
-    """The API over one runtime (same event loop)."""
-    tokens = {cfg.secret(): Principal(cfg.name, cfg.role) for cfg in site.api.tokens}
-    if len(tokens) != len(site.api.tokens):
-        raise SiteConfigError("api.tokens: two entries share one token; give each its own")
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(runtime: Runtime, site: SiteConfig, *,
+               monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The API over one runtime (same event loop). ``monotonic`` [s] times the 401 limiter,
+    the stream tickets and the refused-request audit windows."""
+    cfg = site.api
+    auth = Authenticator({secret: Principal(t.name, t.role)
+                          for secret, t in site.api_secrets().items()},
+                         FailureLimiter(cfg.max_auth_failures, cfg.auth_failure_window_s,
+                                        clock=monotonic),
+                         StreamTickets(cfg.stream_ticket_ttl_s, clock=monotonic))
     registry = _metrics(runtime)
-    app = FastAPI(title="Ballast site API", version="1",
+    app = FastAPI(title="Ballast site API", version="1", docs_url=None, redoc_url=None,
                   description="Live state, history and control of one hybrid AI + mining "
                   "campus. Bearer tokens: viewers read, operators act.")
+    app.add_middleware(BodyLimit)  # 413 for a body over MAX_BODY_BYTES, before it is read
     bearer = HTTPBearer(auto_error=False)
     store = runtime.store
 
-    def _lookup(token: str | None) -> Principal | None:
-        if not token:
-            return None
-        for secret, p in tokens.items():
-            if hmac.compare_digest(secret.encode(), token.encode()):
-                return p
-        return None
+    def write_audit(actor: str, role: str, action: str, payload: dict[str, Any],
+                    result: str) -> None:
+        store.add_audit(runtime.clock(), actor, role, action, payload, result)
 
-    def _require(token: str | None) -> Principal:
-        p = _lookup(token)
-        if p is None:
-            raise HTTPException(401, "missing or unknown bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+    refusals = RefusalAudit(write_audit, max_rows=cfg.refused_audit_rows,
+                            window_s=cfg.refused_audit_window_s, clock=monotonic)
+    runtime.on_tick.append(lambda _doc: refusals.flush())  # summaries of ended windows
+
+    def audit(p: Principal, action: str, payload: dict[str, Any], result: str) -> None:
+        if result.startswith(("error", "denied", "refused")):
+            refusals.refused(p.name, p.role, action, payload, result)
+        else:
+            write_audit(p.name, p.role, action, bounded_payload(payload), clip(result))
+
+    _install_error_handlers(app, refusals)
+
+    async def viewer(request: Request,
+                     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                     ) -> Principal:
+        p = auth.authenticate(_client(request), creds.credentials if creds else None)
+        request.state.principal = p  # for the audit of a refused (422) action
         return p
 
-    async def viewer(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-                     ) -> Principal:
-        return _require(creds.credentials if creds else None)
-
-    async def stream_viewer(
-            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-            access_token: Annotated[str | None, Query(description="For EventSource clients, "
-                                                      "which cannot send headers.")] = None,
-    ) -> Principal:
-        """The stream alone also takes the token as a query parameter (browser EventSource)."""
-        return _require(creds.credentials if creds else access_token)
+    async def stream_viewer(request: Request,
+                            creds: Annotated[HTTPAuthorizationCredentials | None,
+                                             Depends(bearer)],
+                            ticket: Ticket = None) -> Principal:
+        """The stream takes a bearer header or a stream ticket (never a token in the URL)."""
+        if creds is None and ticket is not None:
+            return auth.redeem(_client(request), ticket)
+        return auth.authenticate(_client(request), creds.credentials if creds else None)
 
     async def operator(request: Request, p: Annotated[Principal, Depends(viewer)]) -> Principal:
         if p.role != "operator":
-            store.add_audit(runtime.clock(), p.name, p.role,
-                            f"{request.method} {request.url.path}", {}, "denied: viewer role")
+            audit(p, f"{request.method} {request.url.path}", {}, "denied: viewer role")
             raise HTTPException(403, "this token may read but not act (role viewer)")
         return p
 
     Viewer = Annotated[Principal, Depends(viewer)]
     Operator = Annotated[Principal, Depends(operator)]
 
-    def audit(p: Principal, action: str, payload: dict[str, Any], result: str) -> None:
-        store.add_audit(runtime.clock(), p.name, p.role, action, payload, result)
+    def refuse_out_of_site(body: BaseModel) -> None:
+        """422 (audited by the handler, as any invalid input) for powers over the limit."""
+        errors = site_bounds_errors(body, float(runtime.base_cfg.import_limit_mw))
+        if errors:
+            raise RequestValidationError(errors)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, Any]:
         return {"ok": True, "tick": runtime.tick_no, "safe_mode": runtime.safe_mode}
 
-    @app.get(f"{API}/state", tags=["read"])
+    @app.get(f"{API}/state", tags=["read"], responses={**VIEW, **R503})
     async def state(_: Viewer) -> dict[str, Any]:
         """The latest tick document (see the stream's schema)."""
         if runtime.last_tick is None:
             raise HTTPException(503, "no tick yet")
         return runtime.last_tick
 
-    @app.get(f"{API}/history", tags=["read"])
+    @app.get(f"{API}/history", tags=["read"], responses=VIEW)
     async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,
                 limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
         """Measurements per tick in [since, until), oldest first (the latest ``limit``)."""
         return store.measurements(since.timestamp() if since else None,
                                   until.timestamp() if until else None, limit)
 
-    @app.get(f"{API}/events", tags=["read"])
-    async def events(_: Viewer, kind: str | None = None,
+    @app.get(f"{API}/events", tags=["read"], responses=VIEW)
+    async def events(_: Viewer, kind: Annotated[str | None, Query(max_length=MAX_STR)] = None,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
         return store.events(limit, kind)
 
-    @app.get(f"{API}/commands", tags=["read"])
+    @app.get(f"{API}/commands", tags=["read"], responses=VIEW)
     async def commands(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
                  ) -> list[dict[str, Any]]:
         return store.commands(limit)
 
-    @app.get(f"{API}/audit", tags=["read"])
+    @app.get(f"{API}/audit", tags=["read"], responses=VIEW)
     async def audit_log(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
                   ) -> list[dict[str, Any]]:
         return store.audit(limit)
 
-    @app.get(f"{API}/policy", tags=["read"])
+    @app.get(f"{API}/policy", tags=["read"], responses=VIEW)
     async def get_policy(_: Viewer) -> dict[str, Any]:
         return vars(runtime.policy)
 
-    @app.put(f"{API}/policy", tags=["act"])
+    @app.put(f"{API}/policy", tags=["act"], responses={**ACT, **R422})
     async def put_policy(body: PolicyUpdate, p: Operator) -> dict[str, Any]:
+        refuse_out_of_site(body)
         changes = body.model_dump(exclude_none=True)
         pol = runtime.set_policy(**changes)
         audit(p, "policy.update", changes, "ok")
@@ -250,17 +259,17 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         audit(p, action, {"group": group}, "ok")
         return {"group": group, "mode": mode}
 
-    @app.post(f"{API}/groups/{{group}}/curtail", tags=["act"])
-    async def curtail(group: str, p: Operator) -> dict[str, Any]:
+    @app.post(f"{API}/groups/{{group}}/curtail", tags=["act"], responses={**ACT, **R404, **R422})
+    async def curtail(group: GroupName, p: Operator) -> dict[str, Any]:
         """Manual curtail: every miner of the group asleep until resumed."""
         return _group_action(group, "curtailed", p, "group.curtail")
 
-    @app.post(f"{API}/groups/{{group}}/resume", tags=["act"])
-    async def resume(group: str, p: Operator) -> dict[str, Any]:
+    @app.post(f"{API}/groups/{{group}}/resume", tags=["act"], responses={**ACT, **R404, **R422})
+    async def resume(group: GroupName, p: Operator) -> dict[str, Any]:
         """Back to automatic control."""
         return _group_action(group, "auto", p, "group.resume")
 
-    @app.post(f"{API}/ufr/reset", tags=["act"])
+    @app.post(f"{API}/ufr/reset", tags=["act"], responses=ACT)
     async def ufr_reset(p: Operator) -> dict[str, Any]:
         """Reset a tripped under-frequency relay (on the QSE's recall instruction)."""
         was = runtime.ufr_tripped
@@ -268,12 +277,14 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         audit(p, "ufr.reset", {}, "ok" if was else "ok: relay was not tripped")
         return {"tripped": runtime.ufr_tripped}
 
-    @app.get(f"{API}/dr-events", tags=["read"])
+    @app.get(f"{API}/dr-events", tags=["read"], responses=VIEW)
     async def list_dr(_: Viewer) -> list[dict[str, Any]]:
         return store.dr_events()
 
-    @app.post(f"{API}/dr-events", tags=["act"], status_code=201)
+    @app.post(f"{API}/dr-events", tags=["act"], status_code=201,
+              responses={**ACT, **R422})
     async def post_dr(body: DrEventIn, p: Operator) -> dict[str, Any]:
+        refuse_out_of_site(body)
         now = runtime.clock()
         start = body.start.timestamp() if body.start else now
         end = body.end.timestamp() if body.end else start + (body.duration_s or 0.0)
@@ -282,22 +293,32 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
             ev = runtime.add_dr_event(start, end, body.reduction_mw, body.reduction_share, p.name)
         except ValueError as e:
             audit(p, "dr.create", payload, f"error: {e}")
-            raise HTTPException(422, str(e)) from None
+            raise HTTPException(422, clip(str(e))) from None
         audit(p, "dr.create", {**payload, "id": ev.id}, "ok")
         return {"id": ev.id, "start_s": ev.start_s, "end_s": ev.end_s,
                 "reduction_mw": ev.reduction_mw, "reduction_share": ev.reduction_share}
 
-    @app.delete(f"{API}/dr-events/{{event_id}}", tags=["act"])
-    async def cancel_dr(event_id: str, p: Operator) -> dict[str, Any]:
+    @app.delete(f"{API}/dr-events/{{event_id}}", tags=["act"], responses={**ACT, **R404, **R422})
+    async def cancel_dr(event_id: EventId, p: Operator) -> dict[str, Any]:
         ok = runtime.cancel_dr_event(event_id)
         audit(p, "dr.cancel", {"id": event_id}, "ok" if ok else "error: no such active event")
         if not ok:
             raise HTTPException(404, f"no active DR event {event_id!r}")
         return {"id": event_id, "cancelled": True}
 
-    @app.get(f"{API}/stream", tags=["read"], response_class=StreamingResponse)
+    @app.post(f"{API}/stream-ticket", tags=["read"], responses={**VIEW, **R413})
+    async def stream_ticket(p: Viewer) -> dict[str, Any]:
+        """A ticket for one ``GET /api/v1/stream?ticket=...`` (browsers' EventSource cannot send
+        headers): random, bound to this token's principal, single use, valid
+        ``api.stream_ticket_ttl_s``."""
+        return {"ticket": auth.tickets.issue(p), "expires_in_s": auth.tickets.ttl_s}
+
+    @app.get(f"{API}/stream", tags=["read"], response_class=StreamingResponse,
+             responses={**VIEW, **R422})
     async def stream(_: Annotated[Principal, Depends(stream_viewer)]) -> StreamingResponse:
-        """Server-sent events, one ``tick`` event per tick (JSON in the module docstring)."""
+        """Server-sent events, one ``tick`` event per tick (JSON in the module docstring).
+        Authenticate with the bearer header, or with ``?ticket=`` from ``POST
+        /api/v1/stream-ticket``."""
         q = runtime.subscribe()
 
         async def gen() -> AsyncIterator[bytes]:
@@ -327,14 +348,39 @@ def create_app(runtime: Runtime, site: SiteConfig) -> FastAPI:
         async def metrics_open() -> Response:
             return metrics_response()
     else:
-        @app.get("/metrics", tags=["meta"])
+        @app.get("/metrics", tags=["meta"], responses=VIEW)
         async def metrics(_: Viewer) -> Response:
             return metrics_response()
 
-    mount_dashboard(app, runtime, site)  # web dashboard (ballast.live.dashboard)
+    if site.api.docs:
+        mount_docs(app)  # Swagger UI from the installed swagger-ui-bundle (no CDN)
+    mount_dashboard(app, runtime, site, viewer)  # web dashboard (ballast.live.dashboard)
     return app
 
 
-def _sse(doc: dict[str, Any]) -> bytes:
-    return f"event: tick\nid: {doc['tick']}\ndata: {json.dumps(doc)}\n\n".encode()
+def _install_error_handlers(app: FastAPI, refusals: RefusalAudit) -> None:
+    """422 for bad input without echoing it (a NaN or a 60-kB string in the echo broke the
+    default handler: 500); a JSON 500 that names nothing internal for any other error."""
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [clip(str(x)) if isinstance(x, str) else x for x in e.get("loc", ())],
+                   "msg": clip(str(e.get("msg", ""))), "type": str(e.get("type", ""))}
+                  for e in exc.errors()[:20]]
+        p = getattr(request.state, "principal", None)
+        if p is not None and request.method != "GET":
+            refusals.refused(p.name, p.role, f"{request.method} {request.url.path}",
+                             {"errors": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                         for e in errors]}, "refused: invalid input")
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path[:MAX_STR], exc_info=exc)
+        return JSONResponse({"detail": "internal error (logged by the site)"}, status_code=500)
+
+
+def _sse(doc: dict[str, Any]) -> bytes:
+    """One SSE ``tick`` event; strict JSON (a non-finite number raises ``ValueError``)."""
+    return (f"event: tick\nid: {doc['tick']}\n"
+            f"data: {json.dumps(doc, allow_nan=False)}\n\n").encode()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -120,6 +121,18 @@ async def cancel_and_wait(tasks: list[asyncio.Task], retry_s: float = 0.2) -> No
 
 def _utc(time_s: float) -> str:
     return datetime.fromtimestamp(time_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _nulls(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (the tick document is strict
+    JSON: the stream refuses NaN/Infinity, which browsers cannot parse)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nulls(v) for v in value]
+    return value
 
 
 class Runtime:
@@ -690,7 +703,7 @@ class Runtime:
             "market": {"price_usd_per_mwh": self.policy.price_usd_per_mwh,
                        "hashprice_usd_per_ph_day": self.policy.hashprice_usd_per_ph_day,
                        "replay_time": None if replay_s is None else _utc(replay_s)},
-            "groups": groups, "active_events": active,
+            "groups": groups, "active_events": _nulls(active),
         }
 
     def _publish(self, doc: dict[str, Any]) -> None:

@@ -193,7 +193,26 @@ async def serve_async(scenario: Scenario, site: SiteConfig, emulated: EmulatedSi
         await live.wait()
 
 
+TOKEN_OPTIONS = (("operator_token", "--operator-token", "BALLAST_OPERATOR_TOKEN"),
+                 ("viewer_token", "--viewer-token", "BALLAST_VIEWER_TOKEN"))
+
+
+def _command_line_tokens(ctx: typer.Context) -> list[str]:
+    """The token options given on the command line itself (not through the environment): each
+    gets a warning, since every local user sees a command line (``ps``, /proc/PID/cmdline)."""
+    given = []
+    for name, flag, env in TOKEN_OPTIONS:
+        source = ctx.get_parameter_source(name)  # click's ParameterSource (typer may vendor it)
+        if getattr(source, "name", None) == "COMMANDLINE":
+            given.append(flag)
+            typer.echo(f"warning: {flag} on the command line is visible to every user of this "
+                       f"machine (ps); set {env} in the environment instead (or use token_env "
+                       "or token_file in a site config)", err=True)
+    return given
+
+
 def serve(
+    ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", help="Site config YAML.")] = None,
     emulate: Annotated[bool, typer.Option("--emulate", help="Start emulated devices on "
                                           "loopback and run against them.")] = False,
@@ -219,11 +238,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="API port (0 = any free port).")] = None,
     tick_s: Annotated[float | None, typer.Option(help="Control tick in seconds.")] = None,
     operator_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_OPERATOR_TOKEN", help="--emulate without --config: operator token "
-        "(default: a random one, printed).")] = None,
+        envvar="BALLAST_OPERATOR_TOKEN", show_envvar=True, help="--emulate without --config: "
+        "operator token (default: a random one, printed). Prefer the environment variable: "
+        "a command line is visible to every local user.")] = None,
     viewer_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_VIEWER_TOKEN", help="--emulate without --config: viewer token "
-        "(default: a random one, printed).")] = None,
+        envvar="BALLAST_VIEWER_TOKEN", show_envvar=True, help="--emulate without --config: "
+        "viewer token (default: a random one, printed). Prefer the environment variable.")
+    ] = None,
     uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
                                          "installed (faster fan-out; the tests exercise the "
                                          "default asyncio loop).")] = False,
@@ -234,7 +255,12 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ballast.examples import find_example
 
+    on_command_line = _command_line_tokens(ctx)
     try:
+        if config and on_command_line:
+            raise SiteConfigError(f"{', '.join(on_command_line)} apply only without --config; "
+                                  f"name the tokens in {config} (api.tokens: token_env or "
+                                  "token_file)")
         site = load_site_config(config) if config else None
         overrides: dict[str, Any] = {}
         if store:
@@ -277,6 +303,7 @@ def serve(
             cfg = SiteConfig.model_validate({**site.model_dump(), **overrides})
             scen = load_scenario(cfg.path(cfg.scenario))
             emu = None
+        cfg.api_secrets()  # read every token now: a missing file or variable stops here
     except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -19,7 +19,7 @@ Example::
     api:
       tokens:
         - {name: ops, role: operator, token_env: BALLAST_OPERATOR_TOKEN}
-        - {name: wall, role: viewer, token: change-me}
+        - {name: wall, role: viewer, token_file: secrets/viewer.token}
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import format_validation_errors, read_yaml
+
+MAX_TOKEN_FILE_BYTES = 4096
 
 
 class _Strict(BaseModel):
@@ -176,26 +178,59 @@ class WatchdogConfig(_Strict):
 
 
 class TokenConfig(_Strict):
-    """One bearer token and its role."""
+    """One bearer token and its role. Prefer ``token_env`` or ``token_file``: a token written in
+    the site config travels with every copy of the file."""
 
-    name: str = Field(description="Who holds the token (goes into the audit log).")
+    name: str = Field(min_length=1, max_length=100, description="Who holds the token (goes "
+                      "into the audit log).")
     role: Literal["viewer", "operator"] = Field(description="viewer reads; operator also acts.")
-    token: str | None = Field(None, min_length=8, description="The bearer token (>= 8 chars).")
-    token_env: str | None = Field(None, description="Or: environment variable holding it.")
+    token: str | None = Field(None, min_length=8, max_length=512, description="The bearer "
+                              "token (8-512 chars).")
+    token_env: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                  description="Or: environment variable holding it.")
+    token_file: str | None = Field(None, min_length=1, max_length=4096, description="Or: a file "
+                                   "holding it (relative to the site config; read once at "
+                                   "start; one trailing newline is ignored).")
 
     @model_validator(mode="after")
     def _one_source(self) -> TokenConfig:
-        if (self.token is None) == (self.token_env is None):
-            raise ValueError("give exactly one of token or token_env")
+        if sum(v is not None for v in (self.token, self.token_env, self.token_file)) != 1:
+            raise ValueError("give exactly one of token, token_env or token_file")
         return self
 
-    def secret(self) -> str:
+    def secret(self, base_dir: str | Path = ".") -> str:
+        """The token; a missing, unreadable, empty or short source is a ``SiteConfigError``."""
+        where = f"api.tokens[{self.name}]"
         if self.token is not None:
             return self.token
-        value = os.environ.get(self.token_env or "", "")
-        if len(value) < 8:
-            raise SiteConfigError(f"api.tokens[{self.name}]: environment variable "
-                                  f"{self.token_env} is unset or shorter than 8 characters")
+        if self.token_env is not None:
+            value = os.environ.get(self.token_env, "")
+            source = f"environment variable {self.token_env}"
+        else:
+            path = Path(self.token_file or "")
+            path = path if path.is_absolute() else Path(base_dir) / path
+            source = f"token file {path}"
+            try:
+                with path.open("rb") as f:
+                    raw = f.read(MAX_TOKEN_FILE_BYTES + 1)
+            except OSError as e:
+                raise SiteConfigError(f"{where}: cannot read {source}: "
+                                      f"{e.strerror or e}") from None
+            if len(raw) > MAX_TOKEN_FILE_BYTES:
+                raise SiteConfigError(f"{where}: {source} is larger than "
+                                      f"{MAX_TOKEN_FILE_BYTES} bytes; it must hold one token")
+            try:
+                value = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError:
+                raise SiteConfigError(f"{where}: {source} is not UTF-8 text") from None
+            if any(c.isspace() for c in value):
+                raise SiteConfigError(f"{where}: {source} holds whitespace inside the token "
+                                      "(one token, at most one trailing newline)")
+        if not value:
+            raise SiteConfigError(f"{where}: {source} is unset or empty")
+        if not 8 <= len(value) <= 512:
+            raise SiteConfigError(f"{where}: the token in {source} must have 8-512 characters, "
+                                  f"it has {len(value)}")
         return value
 
 
@@ -207,6 +242,25 @@ class ApiConfig(_Strict):
     tokens: list[TokenConfig] = Field(default_factory=list, description="Bearer tokens and roles.")
     metrics_public: bool = Field(False, description="Serve /metrics without a token. "
                                  "Default false.")
+    docs: bool = Field(False, description="Serve the interactive API docs at /docs (Swagger UI "
+                       "from the installed swagger-ui-bundle package, never a CDN). "
+                       "/openapi.json is always served. Default false.")
+    max_auth_failures: int = Field(20, ge=1, le=10_000, description="Failed authentications "
+                                   "(401) one client address may make per "
+                                   "auth_failure_window_s before all its requests get 429 "
+                                   "(behind a reverse proxy, clients share its address). "
+                                   "Default 20.")
+    auth_failure_window_s: float = Field(60.0, gt=0, le=86_400, description="Window of "
+                                         "max_auth_failures [s]. Default 60.")
+    stream_ticket_ttl_s: float = Field(30.0, gt=0, le=300, description="Life of a stream ticket "
+                                       "(POST /api/v1/stream-ticket; single use) [s]. "
+                                       "Default 30.")
+    refused_audit_rows: int = Field(20, ge=1, le=10_000, description="Refused requests written "
+                                    "to the audit log per principal per "
+                                    "refused_audit_window_s; the rest are counted in one "
+                                    "summary row. Default 20.")
+    refused_audit_window_s: float = Field(60.0, gt=0, le=86_400, description="Window of "
+                                          "refused_audit_rows [s]. Default 60.")
 
 
 class SiteConfig(_Strict):
@@ -249,6 +303,18 @@ class SiteConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("api.tokens: names must be unique")
         return self
+
+    def api_secrets(self) -> dict[str, TokenConfig]:
+        """Each API token (read now from the config, its environment variable or its file) ->
+        its entry. ``SiteConfigError`` names the token and the source that failed."""
+        out: dict[str, TokenConfig] = {}
+        for cfg in self.api.tokens:
+            secret = cfg.secret(self.base_dir)
+            if secret in out:
+                raise SiteConfigError(f"api.tokens: {out[secret].name} and {cfg.name} share "
+                                      "one token; give each its own")
+            out[secret] = cfg
+        return out
 
     def path(self, value: str) -> Path:
         p = Path(value)

@@ -8,8 +8,9 @@ Routes (all added by ``mount_dashboard``; the site API's own routes are untouche
 - ``GET /dashboard/vendor/plotly.min.js`` plotly.js from the installed ``plotly`` package
   (``plotly.offline.get_plotlyjs()``, the very build the backtest report embeds): no CDN;
 - ``GET /dashboard/api/style`` the shared colour/label table (``ballast.report.style``);
-- ``GET /dashboard/api/meta`` (viewer token) who you are (name, role), the site, and each miner
-  group's static facts in merit order: colour, model, unit power, breakeven per hashprice;
+- ``GET /dashboard/api/meta`` (viewer token, header only) who you are (name, role), the site,
+  and each miner group's static facts in merit order: colour, model, unit power, breakeven
+  per hashprice;
 - ``GET /dashboard/api/recent`` (viewer token) the last ``RECENT_TICKS`` tick documents, slimmed
   to what the charts need (same schema as the stream), so a page opened now starts with the
   last minutes instead of an empty chart. Kept in memory: empty again after a restart.
@@ -21,17 +22,18 @@ decides who may act: hiding the controls from a viewer is a courtesy, not the pr
 
 # No ``from __future__ import annotations``: FastAPI must resolve the closure-local
 # dependency in ``Annotated[..., Depends(principal)]`` at definition time.
-import hmac
 from collections import deque
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from fastapi.responses import FileResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
+from ballast.live.api_models import VIEW
+from ballast.live.auth import Principal
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 from ballast.report.style import miner_colour, style_table
@@ -114,24 +116,14 @@ def slim_tick(doc: dict[str, Any]) -> dict[str, Any]:
             "groups": [{k: g[k] for k in _SLIM_GROUP_KEYS} for g in doc["groups"]]}
 
 
-def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
-    """Add the dashboard's routes and static files to the site API ``app``."""
-    # Same tokens and roles as the site API (api.tokens); looked up here because the API's
-    # own lookup lives inside its app factory.
-    tokens = [(cfg.secret(), cfg.name, cfg.role) for cfg in site.api.tokens]
-    bearer = HTTPBearer(auto_error=False)
+def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig,
+                    viewer: Callable[..., Awaitable[Principal]]) -> None:
+    """Add the dashboard's routes and static files to the site API ``app``. ``viewer`` is the
+    site API's own authentication dependency (bearer header only; 401, and 429 after repeated
+    failures from one client: ``ballast.live.auth``)."""
     recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TICKS)
     runtime.on_tick.append(lambda doc: recent.append(slim_tick(doc)))
-
-    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-                        ) -> tuple[str, str]:
-        # Header only, as the site API (it takes a URL token on its stream alone).
-        token = creds.credentials if creds else None
-        for secret, name, role in tokens:
-            if token and hmac.compare_digest(secret.encode(), token.encode()):
-                return name, role
-        raise HTTPException(401, "missing or unknown bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+    Viewer = Annotated[Principal, Depends(viewer)]
 
     router = APIRouter(tags=["dashboard"])
 
@@ -165,13 +157,13 @@ def mount_dashboard(app: FastAPI, runtime: Runtime, site: SiteConfig) -> None:
         """The colour/label table the backtest report uses (one visual language)."""
         return style_table()
 
-    @router.get("/dashboard/api/meta")
-    async def meta(who: Annotated[tuple[str, str], Depends(principal)]) -> dict[str, Any]:
+    @router.get("/dashboard/api/meta", responses=VIEW)
+    async def meta(who: Viewer) -> dict[str, Any]:
         """Who you are, the site, and each miner group's static facts in merit order."""
-        return dashboard_meta(runtime, *who)
+        return dashboard_meta(runtime, who.name, who.role)
 
-    @router.get("/dashboard/api/recent")
-    async def recent_ticks(_: Annotated[tuple[str, str], Depends(principal)],
+    @router.get("/dashboard/api/recent", responses=VIEW)
+    async def recent_ticks(_: Viewer,
                            limit: Annotated[int, Query(ge=1, le=RECENT_TICKS)] = RECENT_TICKS
                            ) -> list[dict[str, Any]]:
         """The latest ``limit`` ticks, oldest first (slimmed stream documents)."""

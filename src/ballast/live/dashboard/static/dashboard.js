@@ -1,12 +1,14 @@
 // Ballast live dashboard. Plain JavaScript, no build step, no CDN: plotly.js is served by the
 // site API from the installed plotly package. Live data: the site API's server-sent-events
-// stream (/api/v1/stream, one "tick" event per control tick; schema in ballast/live/api.py).
+// stream (/api/v1/stream, one "tick" event per control tick; schema in ballast/live/api.py),
+// opened with a single-use stream ticket (POST /api/v1/stream-ticket), never a token in a URL.
 // Actions go through the site API, which checks the token's role (the hidden controls for a
 // viewer are a courtesy; the API refuses a viewer's action with 403).
 "use strict";
 
 const WINDOW_POINTS = 900; // ticks kept on the charts (15 min at a 1-s tick)
 const TIMELINE_POLL_MS = 2000;
+const RECONNECT_MS = 1000; // wait before a new stream ticket after the stream dropped
 const TOKEN_KEY = "ballast.token";
 // Marked on the power chart as dotted vertical lines: what changed the picture, and who.
 const MARKER_KINDS = new Set(["dr_start", "dr_end", "ufr_trip", "ufr_restore", "watchdog", "watchdog_clear", "resume"]);
@@ -103,6 +105,7 @@ function logout() {
   if (S.es) S.es.close();
   clearInterval(S.timer);
   clearInterval(S.clockTimer);
+  clearTimeout(S.reconnectTimer);
   Object.assign(S, { token: null, meta: null, es: null, points: [], last: null, ruleHistory: [],
     markers: [], localFmt: null });
   setConn("off", "not connected");
@@ -158,14 +161,36 @@ async function seedThenStream() {
   openStream();
 }
 
-function openStream() {
+async function openStream() {
+  // The token never goes into a URL: POST for a short-lived, single-use stream ticket (bearer
+  // header), then open the EventSource with it. A ticket is good for one connection, so
+  // EventSource's own retry (same URL) would be refused: on error, close and reconnect with a
+  // new ticket.
   if (S.es) S.es.close();
-  S.es = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(S.token)}`);
-  S.es.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
-  S.es.onopen = () => setConn("stale", "connected, waiting for a tick");
-  S.es.onerror = () => { // EventSource retries by itself; a refused token would retry forever
+  S.es = null;
+  clearTimeout(S.reconnectTimer);
+  if (!S.token) return;
+  const gen = (S.streamGen = (S.streamGen || 0) + 1);
+  let ticket;
+  try {
+    ticket = (await api("/api/v1/stream-ticket", { method: "POST" })).ticket;
+  } catch (e) {
+    setConn("off", "reconnecting…");
+    if (e.status === 401) checkToken();
+    else S.reconnectTimer = setTimeout(openStream, RECONNECT_MS);
+    return;
+  }
+  if (gen !== S.streamGen || !S.token) return; // signed out or reopened meanwhile
+  const es = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`);
+  S.es = es;
+  es.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
+  es.onopen = () => setConn("stale", "connected, waiting for a tick");
+  es.onerror = () => {
+    es.close();
+    if (S.es !== es) return;
     setConn("off", "reconnecting…");
     checkToken();
+    S.reconnectTimer = setTimeout(openStream, RECONNECT_MS);
   };
 }
 
@@ -192,7 +217,7 @@ function checkFresh() {
   if (!S.last) return;
   const age = (Date.now() - S.lastTickAt) / 1000;
   const tick = S.meta ? S.meta.site.tick_s : 1;
-  if (S.es && S.es.readyState === EventSource.CLOSED) setConn("off", "disconnected");
+  if (!S.es || S.es.readyState === EventSource.CLOSED) setConn("off", "reconnecting…");
   else if (age > Math.max(3 * tick, 3)) setConn("stale", `no tick for ${age.toFixed(0)} s`);
 }
 
