@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ballast.cli_errors import fail as _fail
 from ballast.data.errors import DataError
 from ballast.examples import bundled_examples, find_example
 from ballast.live.emulators.cli import emulate_app
@@ -29,11 +30,6 @@ console = Console()
 if not console.is_terminal:  # pipes, CI logs: do not squeeze numbers into 80 columns
     console = Console(width=140)
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(code=2)
 
 
 def _fmt(value: float | None, unit: str) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ballast.documents import format_validation_errors, read_yaml
+from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
 from ballast.scenario_smoothing import (
@@ -25,22 +25,25 @@ from ballast.scenario_smoothing import (
 )
 
 SCHEMA_VERSION = 1
+# Sanity bounds that catch unit mistakes and overflow, far above any real campus: 100,000 MW
+# refuses kW typed as MW for a 100 MW+ site; 10 million miners of the largest catalog model
+# draw tens of GW; 40 million steps hold a year at 1 s.
+MAX_MW = 100_000.0
+MAX_MINERS_PER_GROUP = 10_000_000
+MAX_RUN_STEPS = 40_000_000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Site(_Strict):
+class Site(StrictModel):
     """The grid connection."""
 
     name: str = Field("site", description="Site name, for reports.")
-    import_limit_mw: float = Field(gt=0, description="Interconnect import limit [MW]. Never exceeded.")
-    export_limit_mw: float = Field(0.0, ge=0, description="Interconnect export limit [MW]; 0 = no export. Default 0.")
-    timezone: str = Field("America/Chicago", description="Local time zone for local-time rules and display.")
+    import_limit_mw: float = Field(gt=0, le=MAX_MW, description="Interconnect import limit [MW]. Never exceeded. At most 100,000 (a bound that catches kW typed as MW).")
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_MW, description="Interconnect export limit [MW]; 0 = no export. Default 0. At most 100,000 (as import_limit_mw).")
+    timezone: TimeZoneName = Field("America/Chicago", description="Local time zone (IANA name, checked against the time zone database) for local-time rules and display.")
 
 
-class MaintenanceWindow(_Strict):
+class MaintenanceWindow(StrictModel):
     """A period of reduced IT load (UTC offsets required)."""
 
     start: datetime = Field(description="Window start (ISO-8601 with offset).")
@@ -56,10 +59,10 @@ class MaintenanceWindow(_Strict):
         return self
 
 
-class AiLoad(_Strict):
+class AiLoad(StrictModel):
     """The AI/HPC tenant: inflexible load, served first."""
 
-    it_load_mw: float = Field(ge=0, description="Critical IT load [MW].")
+    it_load_mw: float = Field(ge=0, le=MAX_MW, description="Critical IT load [MW]. At most 100,000 (as site.import_limit_mw).")
     pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness [-]; facility = IT x PUE. Default 1.3 (new large builds; Uptime Institute, docs/sources.md#facilities).")
     profile: Literal["flat", "diurnal_inference", "training", "replay"] = Field("flat", description="Load shape. Default flat.")
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="profile training: swings, checkpoints, crashes, start ramps.")
@@ -71,12 +74,12 @@ class AiLoad(_Strict):
     wue_l_per_kwh: float = Field(0.5, ge=0, le=10, description="Water use effectiveness [L per kWh of IT energy]. Default 0.5.")
 
 
-class MinerGroup(_Strict):
+class MinerGroup(StrictModel):
     """Identical miners controlled together."""
 
     name: str = Field(description="Group name (unique).")
     model: str = Field(description=f"Catalog model, one of: {', '.join(sorted(CATALOG))}.")
-    count: int = Field(gt=0, description="Number of miners [-].")
+    count: int = Field(gt=0, le=MAX_MINERS_PER_GROUP, description="Number of miners [-]. At most 10 million per group (a bound against typos and overflow: 10 million of the largest catalog model draw tens of GW).")
     pue: float = Field(1.05, ge=1.0, le=2.0, description="Mining cooling overhead (PUE) [-]. Default 1.05 (air-cooled containers, docs/sources.md#facilities).")
     min_on_minutes: float = Field(30.0, ge=0, description="Minimum time running once started [min], unless safety overrides. Default 30.")
     min_off_minutes: float = Field(30.0, ge=0, description="Minimum time asleep once curtailed [min], unless safety overrides. Default 30.")
@@ -92,18 +95,18 @@ class MinerGroup(_Strict):
         return value
 
 
-class Renewable(_Strict):
+class Renewable(StrictModel):
     """A behind-the-meter wind or solar plant scaled from an ERCOT fleet profile."""
 
     name: str = Field(description="Plant name (unique).")
     kind: Literal["wind", "solar"] = Field(description="wind or solar.")
-    capacity_mw: float = Field(gt=0, description="Nameplate [MW].")
+    capacity_mw: float = Field(gt=0, le=MAX_MW, description="Nameplate [MW]. At most 100,000 (as site.import_limit_mw).")
     source: str = Field("bundled:ercot_system_hourly_2023_2024", description="Fleet profile file (bundled:NAME or a path).")
     column: str | None = Field(None, description="Column with fleet MW. Default ercot_wind_mw / ercot_solar_mw.")
     capacity_factor_scale: float = Field(1.0, gt=0, le=2, description="Multiplier on the fleet capacity factor [-]. Default 1.")
 
 
-class SeriesSource(_Strict):
+class SeriesSource(StrictModel):
     """A time series file: bundled data set or a user CSV/Parquet (gridstatus frames accepted)."""
 
     source: str = Field(description="bundled:NAME or a CSV/CSV.gz/Parquet path (relative to the scenario file).")
@@ -112,7 +115,7 @@ class SeriesSource(_Strict):
     location: str | None = Field(None, description="gridstatus frames: the settlement point (Location) to use.")
 
 
-class Bitcoin(_Strict):
+class Bitcoin(StrictModel):
     """Daily BTC price and difficulty; hashprice follows with the block subsidy of each instant."""
 
     source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
@@ -121,7 +124,7 @@ class Bitcoin(_Strict):
     fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, Coin Metrics; docs/sources.md#bitcoin-fees).")
 
 
-class Markets(_Strict):
+class Markets(StrictModel):
     """Energy price, Bitcoin and grid carbon intensity."""
 
     price: SeriesSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
@@ -130,7 +133,7 @@ class Markets(_Strict):
     export_price_share: float = Field(1.0, ge=0, le=1, description="Share of the real-time price paid for exported energy [-]. Default 1.")
 
 
-class Control(_Strict):
+class Control(StrictModel):
     """Controller settings shared by backtest and live."""
 
     economic_dispatch: bool = Field(True, description="Run each group only when it pays (merit order). Default true.")
@@ -138,8 +141,9 @@ class Control(_Strict):
     import_margin_mw: float = Field(0.0, ge=0, description="Safety margin kept below the import limit [MW]. Default 0.")
 
 
-class Run(_Strict):
-    """The horizon: interval starts from start (inclusive) to end (exclusive), UTC."""
+class Run(StrictModel):
+    """The horizon: interval starts from start (inclusive) to end (exclusive), UTC; at most
+    40 million steps (a year at 1 s), which bounds the memory of a run."""
 
     start: datetime = Field(description="Start (inclusive), ISO-8601 with offset; UTC inside.")
     end: datetime = Field(description="End (exclusive), ISO-8601 with offset.")
@@ -163,6 +167,10 @@ class Run(_Strict):
             raise ValueError("start and end need a UTC offset (e.g. 2024-01-01T00:00:00Z)")
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        steps = (self.end - self.start) / self.step.to_pytimedelta()
+        if steps > MAX_RUN_STEPS:
+            raise ValueError(f"{steps:,.0f} steps of {self.resolution} from start to end; at most "
+                             f"{MAX_RUN_STEPS:,} (a year at 1 s): shorten the run or coarsen it")
         return self
 
     @property
@@ -176,7 +184,7 @@ class Run(_Strict):
                              inclusive="left", name="interval_start_utc")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A complete run description. ``version`` must be 1."""
 
     version: Annotated[int, Field(description="Schema version; must be 1.")]

@@ -8,6 +8,7 @@ from typing import Literal, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from ballast.documents import DOCUMENT_RULES
 from ballast.scenario import Scenario
 
 
@@ -53,7 +54,7 @@ def render_markdown() -> str:
     _walk(Scenario, "", sections)
     out = ["# Scenario reference (version 1)", "",
            "Generated from `src/ballast/scenario.py` by `python -m ballast.scenario_docs`; "
-           "do not edit by hand. Units are in the field names and descriptions.", ""]
+           "do not edit by hand. Units are in the field names and descriptions. " + DOCUMENT_RULES, ""]
     for title, doc, rows in sections:
         out += [f"## `{title}`", "", " ".join(doc.split()), "",
                 "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""]

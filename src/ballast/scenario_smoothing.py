@@ -4,14 +4,12 @@ the smoothing spec. Kept apart from ``scenario.py`` so that file only gains a fe
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ballast.documents import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TrainingSpec(_Strict):
+class TrainingSpec(StrictModel):
     """Synchronous training job (``ai.profile: training``); shares of the job's full power."""
 
     swing_amplitude_share: float = Field(0.3, ge=0, le=1, description="Iteration swing depth [-]. Default 0.3 (PNNL, Biswas et al. 2026: 10-100% swings; docs/sources.md#ai-power-swings).")
@@ -26,7 +24,7 @@ class TrainingSpec(_Strict):
     gpu_power_floor_share: float = Field(0.0, ge=0, le=0.9, description="GPU power floor [share of full]; 0 = off. At most 0.9 (GB200 floors, Choukse et al.).")
 
 
-class ReplaySpec(_Strict):
+class ReplaySpec(StrictModel):
     """A measured AI power trace (``ai.profile: replay``): CSV of power against time."""
 
     source: str = Field(description="CSV path (relative to the scenario file).")
@@ -34,7 +32,7 @@ class ReplaySpec(_Strict):
     power_column: str = Field("power_mw", description="Facility power [MW] (PUE already applied).")
 
 
-class DynamicsSpec(_Strict):
+class DynamicsSpec(StrictModel):
     """How a miner group answers commands (LuxOS sleep/wake, power-target moves; docs/sources.md#miner-response)."""
 
     latency_s: float = Field(1.0, ge=0, le=600, description="Command to first power change [s]. Default 1 (assumption).")
@@ -45,14 +43,14 @@ class DynamicsSpec(_Strict):
     profile_step_share: float = Field(0.05, ge=0, le=1, description="Power-target step [-]. Default 0.05.")
 
 
-class BatterySpec(_Strict):
+class BatterySpec(StrictModel):
     power_mw: float = Field(gt=0, description="Inverter power [MW], both directions.")
     energy_mwh: float = Field(gt=0, description="Usable energy [MWh].")
     round_trip_efficiency: float = Field(0.88, gt=0, le=1, description="Round-trip efficiency [-]. Default 0.88 (assumption, Li-ion).")
     initial_soc_share: float = Field(0.5, ge=0, le=1, description="Initial state of charge [-]. Default 0.5.")
 
 
-class SmoothingSpec(_Strict):
+class SmoothingSpec(StrictModel):
     """The grid's smoothness spec and how the controller meets it (Choukse et al. cite specs in
     ramp MW/s, a dynamic range, a 0.1-20 Hz energy cap and 5-15 min planned-vs-actual checks)."""
 
@@ -60,10 +58,15 @@ class SmoothingSpec(_Strict):
     ramp_up_mw_per_s: float = Field(gt=0, description="Ramp-up limit [MW/s] over ramp_window_s.")
     ramp_down_mw_per_s: float = Field(gt=0, description="Ramp-down limit [MW/s] over ramp_window_s.")
     ramp_window_s: float = Field(60, gt=0, description="Window over which ramps are measured [s]. Default 60.")
-    dynamic_range_mw: float = Field(float("inf"), gt=0, description="Allowed deviation of import from its slow target [MW]. Default none.")
+    dynamic_range_mw: float | None = Field(None, gt=0, description="Allowed deviation of import from its slow target [MW]. Default none (unbounded).")
     target_tau_s: float = Field(300, gt=0, description="Time constant of the slow target [s]. Default 300.")
     band_energy_share_max: float = Field(0.2, gt=0, le=1, description="Cap on oscillation energy in 0.1-20 Hz [-]. Default 0.2 (Choukse et al.).")
     step_share: float = Field(0.8, gt=0, lt=1, description="Share of the window's ramp budget kept for unavoidable steps (the rest paces planned moves) [-]. Default 0.8.")
     reserve_cover_share: float = Field(1.0, ge=0, le=1, description="Share of the sized reserve actually held [-]. Default 1.")
     ai_filter_s: float | None = Field(None, ge=0, description="Moving-average window on the AI reading [s]. Default: the swing period.")
     record_every_s: float = Field(1.0, gt=0, description="Per-group series resolution [s]. Default 1.")
+
+    @property
+    def dynamic_range_limit_mw(self) -> float:
+        """``dynamic_range_mw``, infinite when none is set."""
+        return float("inf") if self.dynamic_range_mw is None else self.dynamic_range_mw

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ballast.cli_errors import fail
 from ballast.data.errors import DataError
 from ballast.examples import find_example
 from ballast.scenario import ScenarioError, load_scenario
@@ -42,8 +43,7 @@ def compare(
             raise ScenarioError(f"{path}: no 'smoothing' section (ramp limits) to compare against")
         table, runs = compare_cases(scn, base_dir=path.parent)
     except (ScenarioError, DataError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         table.to_csv(out / "compare.csv")
@@ -81,8 +81,7 @@ def sweep(
         scn = load_scenario(path)
         rows = sweep_reserve_cover(scn, covers, base_dir=path.parent)
     except (ScenarioError, DataError, ValueError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps({"schema": "ballast.smoothing-sweep/1", "scenario": scn.name,
                                      "rows": rows.to_dict(orient="records")}, indent=2) + "\n")

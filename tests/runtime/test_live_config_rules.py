@@ -112,7 +112,8 @@ def test_bad_site_config_names_file_field_and_reason(tmp_path, patch, field, rea
     with pytest.raises(SiteConfigError) as exc:
         load_site_config(path)
     msg = str(exc.value)
-    assert str(path) in msg and f"- {field}:" in msg and reason in msg, msg
+    assert str(path) in msg and f"invalid site config: {field}: " in msg and reason in msg, msg
+    assert "\n" not in msg  # one problem, one line
 
 
 def test_unknown_group_is_named(tmp_path):

@@ -9,6 +9,7 @@ Accepted shapes:
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -21,16 +22,30 @@ from ballast.data.validate import check_index, check_values, parse_utc_timestamp
 BUNDLED_PREFIX = "bundled:"
 TIME_COLUMN_CANDIDATES = ("interval_start_utc", "Interval Start", "interval_start", "time_utc",
                           "datetime_utc", "date_utc", "timestamp", "Time", "time", "date")
+# Caps on one user data file, checked before it is read (a 2 GB CSV ran out of memory after
+# 51 s; a small .csv.gz or Parquet file can hold billions of rows). 10 million rows hold 95 years
+# at 5 min or 116 days at 1 s; raise either cap through its environment variable.
+MAX_DATA_FILE_MB_ENV, MAX_DATA_FILE_MB = "BALLAST_MAX_DATA_FILE_MB", 256
+MAX_DATA_ROWS_ENV, MAX_DATA_ROWS = "BALLAST_MAX_DATA_ROWS", 10_000_000
+
+
+def bundled_folder() -> Path:
+    """The folder of bundled data sets inside the package."""
+    return Path(str(resources.files("ballast.data") / "bundled"))
 
 
 def bundled_path(name: str) -> Path:
-    """Path of a bundled data file by stem (``ercot_rtm_hb_hubavg_15min_2024_2025``)."""
-    folder = resources.files("ballast.data") / "bundled"
+    """Path of a bundled data file by stem (``ercot_rtm_hb_hubavg_15min_2024_2025``); a name
+    that leads outside the bundled folder (``..``, an absolute path, a symlink) is refused."""
+    folder = bundled_folder().resolve()
     for suffix in (".parquet", ".csv"):
-        candidate = Path(str(folder / f"{name}{suffix}"))
-        if candidate.exists():
+        candidate = (folder / f"{name}{suffix}").resolve()
+        if not candidate.is_relative_to(folder):
+            raise DataError(f"{BUNDLED_PREFIX}{name}", "leads outside the bundled data folder; "
+                            "give a bundled data set name, or a file path without 'bundled:'")
+        if candidate.is_file():
             return candidate
-    known = sorted(p.stem for p in Path(str(folder)).iterdir() if p.suffix in (".parquet", ".csv"))
+    known = sorted(p.stem for p in folder.iterdir() if p.suffix in (".parquet", ".csv"))
     raise DataError(f"{BUNDLED_PREFIX}{name}", f"no such bundled data set; known: {known}")
 
 
@@ -44,19 +59,51 @@ def resolve_source(source: str | Path, base_dir: Path | None = None) -> Path:
         path = base_dir / path
     if not path.exists():
         raise DataError(str(source), "file not found")
+    if not path.is_file():
+        raise DataError(str(source), "not a file (a directory or special file)")
     return path
 
 
+def _cap(env: str, default: int) -> int:
+    text = os.environ.get(env)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise DataError(env, f"environment variable is {text!r}, not a whole number") from None
+    if value <= 0:
+        raise DataError(env, f"environment variable is {value}, must be positive")
+    return value
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read CSV, gzipped CSV or Parquet by file name."""
+    """Read CSV, gzipped CSV or Parquet by file name, within the size and row caps."""
     name = path.name.lower()
+    max_mb, max_rows = _cap(MAX_DATA_FILE_MB_ENV, MAX_DATA_FILE_MB), _cap(MAX_DATA_ROWS_ENV,
+                                                                          MAX_DATA_ROWS)
+    size = path.stat().st_size
+    if size > max_mb * 1e6:
+        raise DataError(str(path), f"file is {size / 1e6:,.0f} MB, above the {max_mb:,} MB cap "
+                        f"for a data file (set {MAX_DATA_FILE_MB_ENV} to raise it)")
+    too_many = (f"more than {max_rows:,} rows, the cap for a data file "
+                f"(set {MAX_DATA_ROWS_ENV} to raise it)")
     try:
         if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            if pq.read_metadata(path).num_rows > max_rows:
+                raise DataError(str(path), too_many)
             return pd.read_parquet(path)
         if name.endswith((".csv", ".csv.gz", ".txt")):
-            return pd.read_csv(path)
+            frame = pd.read_csv(path, nrows=max_rows + 1)
+            if len(frame) > max_rows:
+                raise DataError(str(path), too_many)
+            return frame
     except (ValueError, OSError) as exc:  # pandas/pyarrow parse errors
-        raise DataError(str(path), f"cannot read file: {exc}") from exc
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(str(path), f"cannot read file: {' '.join(str(exc).split())}") from exc
     raise DataError(str(path), "unsupported file type; use .csv, .csv.gz or .parquet")
 
 

@@ -30,25 +30,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ballast.documents import format_validation_errors, read_yaml
+from ballast.documents import StrictModel, format_validation_errors, read_yaml
 
 MAX_TOKEN_FILE_BYTES = 4096
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     """Where measurements, commands, events and the audit log go."""
 
     dsn: str = Field("ballast.db", description="SQLite file path (default ballast.db) or a "
                      "postgresql:// DSN (psycopg 3).")
 
 
-class MeterConfig(_Strict):
+class MeterConfig(StrictModel):
     """The site revenue meter (Modbus TCP; register map in ``live.emulators.meter``)."""
 
     host: str = Field(description="Meter host (Modbus TCP).")
@@ -57,7 +53,7 @@ class MeterConfig(_Strict):
     timeout_s: float = Field(0.5, gt=0, description="Read timeout [s]. Default 0.5.")
 
 
-class AiConfig(_Strict):
+class AiConfig(StrictModel):
     """AI cluster telemetry: a dcgm-exporter Prometheus endpoint."""
 
     url: str = Field(description="Prometheus text endpoint of the AI cluster (DCGM exporter).")
@@ -79,7 +75,7 @@ def expand_ips(spec: str) -> list[str]:
     return [str(ipaddress.IPv4Address(spec.strip()))]
 
 
-class MinerGroupDevices(_Strict):
+class MinerGroupDevices(StrictModel):
     """The LuxOS miners of one scenario group; the controller sees one unit per address."""
 
     group: str = Field(description="Scenario miner group name.")
@@ -104,7 +100,7 @@ class MinerGroupDevices(_Strict):
         return out
 
 
-class FleetConfig(_Strict):
+class FleetConfig(StrictModel):
     """Verified fan-out of sleep/wake commands."""
 
     timeout_s: float = Field(0.5, gt=0, description="Per-miner command timeout [s]. Default 0.5.")
@@ -118,7 +114,7 @@ class FleetConfig(_Strict):
                                        "Default 30.")
 
 
-class MarketReplay(_Strict):
+class MarketReplay(StrictModel):
     """Replay the scenario's price and hashprice series (demos, dry runs)."""
 
     start: datetime = Field(description="Replayed instant at the runtime's start (ISO-8601 "
@@ -134,7 +130,7 @@ class MarketReplay(_Strict):
         return value
 
 
-class MarketConfig(_Strict):
+class MarketConfig(StrictModel):
     """Power price and hashprice the economics rule uses (settable through the API)."""
 
     price_usd_per_mwh: float = Field(30.0, description="Power price the controller sees "
@@ -148,7 +144,7 @@ class MarketConfig(_Strict):
                                         "replay. Default none.")
 
 
-class UfrConfig(_Strict):
+class UfrConfig(StrictModel):
     """Under-frequency relay on Load Resources: trip at 59.70 Hz (ERCOT NPRR828;
     docs/sources.md#ercot-load-resources-ufr)."""
 
@@ -168,7 +164,7 @@ class UfrConfig(_Strict):
                                   "QSE's recall instruction governs; set to match it).")
 
 
-class WatchdogConfig(_Strict):
+class WatchdogConfig(StrictModel):
     """Stale data puts the site in a safe state."""
 
     meter_stale_s: float = Field(3.0, gt=0, description="Meter data older than this puts the "
@@ -177,7 +173,7 @@ class WatchdogConfig(_Strict):
                               "by the AI tenant's full facility load (worst case) [s]. Default 5.")
 
 
-class TokenConfig(_Strict):
+class TokenConfig(StrictModel):
     """One bearer token and its role. Prefer ``token_env`` or ``token_file``: a token written in
     the site config travels with every copy of the file."""
 
@@ -234,7 +230,7 @@ class TokenConfig(_Strict):
         return value
 
 
-class ApiConfig(_Strict):
+class ApiConfig(StrictModel):
     """The HTTP API (FastAPI) of ``ballast serve``."""
 
     host: str = Field("127.0.0.1", description="Listen address. Default loopback.")
@@ -263,7 +259,7 @@ class ApiConfig(_Strict):
                                           "refused_audit_rows [s]. Default 60.")
 
 
-class SiteConfig(_Strict):
+class SiteConfig(StrictModel):
     """How to run one campus live."""
 
     scenario: str = Field(description="Scenario YAML (site, AI tenant, miner groups, control).")

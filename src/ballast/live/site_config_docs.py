@@ -3,6 +3,7 @@ scenario reference: ``python -m ballast.live.site_config_docs > docs/site_config
 
 from __future__ import annotations
 
+from ballast.documents import DOCUMENT_RULES
 from ballast.live.site_config import SiteConfig
 from ballast.scenario_docs import _walk
 
@@ -13,7 +14,8 @@ def render_markdown() -> str:
     out = ["# Site config reference (`ballast serve --config site.yaml`)", "",
            "Generated from `src/ballast/live/site_config.py` by "
            "`python -m ballast.live.site_config_docs`; do not edit by hand. Relative paths "
-           "resolve against the config file's folder. Example: `examples/live/site.yaml`.", ""]
+           "resolve against the config file's folder. Example: `examples/live/site.yaml`. "
+           + DOCUMENT_RULES, ""]
     for title, doc, rows in sections:
         if title == "(top level)":
             rows = [r for r in rows if not r.startswith("| `base_dir`")]  # set by the loader

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ballast.cli_errors import fail
 from ballast.data.errors import DataError
 
 app = typer.Typer(help="Grid programs: 4CP and friends.", no_args_is_help=True)
@@ -57,8 +58,7 @@ def fourcp_cmd(
     try:
         doc = fourcp_study(year, source, column, [0.93, 0.95, 0.97, 0.98])
     except DataError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return

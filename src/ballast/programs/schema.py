@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from ballast.documents import StrictModel
 
 
 def _aware(*stamps: datetime) -> None:
@@ -24,7 +22,7 @@ def _aware(*stamps: datetime) -> None:
             raise ValueError("times need a UTC offset (e.g. 2021-02-15T07:25:00Z)")
 
 
-class _Window(_Strict):
+class _Window(StrictModel):
     start: datetime = Field(description="Start (ISO-8601 with offset).")
     end: datetime = Field(description="End, exclusive (ISO-8601 with offset).")
 
@@ -36,7 +34,7 @@ class _Window(_Strict):
         return self
 
 
-class PriceResponse(_Strict):
+class PriceResponse(StrictModel):
     """Real-time price response (the economic rule, always on) plus a fixed-price supply contract.
 
     With a contract, energy the site does not take is sold back at the real-time price:
@@ -47,7 +45,7 @@ class PriceResponse(_Strict):
     contract_mw: float = Field(gt=0, description="Contracted flat block [MW], round the clock.")
 
 
-class CoincidentPeak(_Strict):
+class CoincidentPeak(StrictModel):
     """ERCOT 4CP avoidance: curtail miners in likely system-peak intervals of June-September."""
 
     transmission_rate_usd_per_kw_year: float = Field(
@@ -71,7 +69,7 @@ class CoincidentPeak(_Strict):
     curtail_to_mw: float = Field(0.0, ge=0, description="Miner cap during an alert [MW]. Default 0.")
 
 
-class FrequencyEvent(_Strict):
+class FrequencyEvent(StrictModel):
     """A frequency excursion starting at ``at``: a bundled synthetic shape (programs/frequency.py)
     or your own recording (CSV/Parquet with ``offset_s`` [s from ``at``] and ``frequency_hz``)."""
 
@@ -94,7 +92,7 @@ class FrequencyEvent(_Strict):
         return self.shape or f"file:{self.source}"
 
 
-class ResponsiveReserve(_Strict):
+class ResponsiveReserve(StrictModel):
     """Responsive Reserve as a Load Resource on an under-frequency relay."""
 
     offer_mw: float = Field(gt=0, description="Reserve offered [MW]; sold only where the miners "
@@ -112,7 +110,7 @@ class ResponsiveReserve(_Strict):
                                                    description="Frequency excursions to replay.")
 
 
-class Deployment(_Strict):
+class Deployment(StrictModel):
     at: datetime = Field(description="Deploy instruction time (ISO-8601 with offset).")
     duration_minutes: float = Field(gt=0, description="How long the reduction is held [min].")
 
@@ -122,7 +120,7 @@ class Deployment(_Strict):
         return self
 
 
-class Ecrs(_Strict):
+class Ecrs(StrictModel):
     """ERCOT Contingency Reserve Service (10-minute product, NPRR863; docs/sources.md#ercot-reserves)."""
 
     offer_mw: float = Field(gt=0, description="Reserve offered [MW].")
@@ -136,7 +134,7 @@ class Ecrs(_Strict):
     deployments: list[Deployment] = Field(default_factory=list, description="Deploy instructions.")
 
 
-class Ers(_Strict):
+class Ers(StrictModel):
     """ERCOT Emergency Response Service, ERS-10 or ERS-30 (16 TAC 25.507; docs/sources.md#ercot-ers)."""
 
     kind: Literal["ERS-10", "ERS-30"] = Field("ERS-30", description="ERS-10 or ERS-30.")
@@ -169,7 +167,7 @@ class DrEvent(_Window):
         return self
 
 
-class DemandResponse(_Strict):
+class DemandResponse(StrictModel):
     payment_usd_per_mwh: float = Field(0.0, ge=0, description="Paid per MWh reduced [USD/MWh]. "
                                        "Default 0.")
     min_notice_minutes: float = Field(0.0, ge=0, description="Site policy: decline events with "
@@ -183,7 +181,7 @@ class EeaWindow(_Window):
     level: int = Field(3, ge=1, le=3, description="EEA level 1-3.")
 
 
-class Emergency(_Strict):
+class Emergency(StrictModel):
     """Energy Emergency Alerts: all miners off from ``curtail_at_level`` up."""
 
     curtail_at_level: int = Field(1, ge=1, le=3, description="Lowest EEA level that takes all "
@@ -191,7 +189,7 @@ class Emergency(_Strict):
     windows: list[EeaWindow] = Field(default_factory=list, description="EEA periods.")
 
 
-class Programs(_Strict):
+class Programs(StrictModel):
     """Grid programs the site takes part in. Omit a program to not offer it."""
 
     price_response: PriceResponse | None = Field(

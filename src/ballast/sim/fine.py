@@ -79,7 +79,7 @@ def smoothing_config(scenario: Scenario, ai: FineAi, dt_s: float, *, miners: boo
         filt = ai.swings.swing_period_s if ai.swings is not None else 0.0
     return SmoothingConfig(
         enabled=on, ramp_up_mw_per_s=spec.ramp_up_mw_per_s,
-        ramp_down_mw_per_s=spec.ramp_down_mw_per_s, dynamic_range_mw=spec.dynamic_range_mw,
+        ramp_down_mw_per_s=spec.ramp_down_mw_per_s, dynamic_range_mw=spec.dynamic_range_limit_mw,
         target_tau_s=spec.target_tau_s, ramp_window_s=spec.ramp_window_s,
         step_share=spec.step_share, reserve_cover_share=spec.reserve_cover_share,
         ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,

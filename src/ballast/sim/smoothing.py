@@ -40,7 +40,7 @@ def spec_of(scenario: Scenario) -> Spec:
     s = scenario.smoothing
     if s is None:
         return Spec()
-    return Spec(s.ramp_up_mw_per_s, s.ramp_down_mw_per_s, s.ramp_window_s, s.dynamic_range_mw,
+    return Spec(s.ramp_up_mw_per_s, s.ramp_down_mw_per_s, s.ramp_window_s, s.dynamic_range_limit_mw,
                 s.target_tau_s, s.band_energy_share_max)
 
 
