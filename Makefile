@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,docs]"
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ballast simulate examples/west_texas_2024.yaml --out out/west_texas_2024
+	$(BIN)/ballast simulate west_texas_2024 --out out/west_texas_2024
 
 test: $(STAMP)
 	$(BIN)/ruff check .

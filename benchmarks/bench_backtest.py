@@ -11,15 +11,15 @@ import json
 import resource
 import statistics
 import time
-from pathlib import Path
 
 from ballast.control import ControllerConfig
+from ballast.examples import examples_dir
 from ballast.scenario import load_scenario, parse_scenario
 from ballast.sim import Results, simulate
 from ballast.sim.engine import run_policy
 from ballast.sim.inputs import build_inputs
 
-SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "west_texas_2024.yaml"
+SCENARIO = examples_dir() / "west_texas_2024.yaml"
 
 
 def emit(name: str, value: float, unit: str) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 from ballast.data.loaders import read_series
+from ballast.examples import examples_dir
 from ballast.programs import fourcp
 from ballast.scenario import load_scenario
 from ballast.sim import Results, simulate
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = examples_dir()
 
 
 def emit(name: str, value: float, unit: str) -> None:

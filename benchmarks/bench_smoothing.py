@@ -12,15 +12,15 @@ import json
 import resource
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ballast.control import ControllerConfig
+from ballast.examples import examples_dir
 from ballast.scenario import load_scenario, parse_scenario
 from ballast.sim.compliance import compliance
 from ballast.sim.fine import dynamics_of, fine_setup, run_fine, smoothing_config
 from ballast.sim.smoothing import spec_of
 
-SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "training_campus.yaml"
+SCENARIO = examples_dir() / "training_campus.yaml"
 GROUPS = 20
 
 

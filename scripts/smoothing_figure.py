@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ballast.examples import examples_dir
 from ballast.report.smoothing import CASE_COLOURS, busiest_window
 from ballast.scenario import load_scenario
 from ballast.sim.smoothing import compare_cases
@@ -37,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "smoothing.png")
     args = ap.parse_args()
-    scn = load_scenario(ROOT / "examples" / "training_campus.yaml")
+    scn = load_scenario(examples_dir() / "training_campus.yaml")
     table, runs = compare_cases(scn)
     base = runs["none"].run
     dt = base.dt_s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,16 @@ def test_own_site_bad_price_file_errors_as_the_tutorial_quotes(tmp_path: Path) -
     assert done.exit_code == 2
     message = " ".join(done.stderr.split())
     assert "markets.price (prices.csv) (column 'timestamp', row 3): gap or irregular step" in message
+
+
+def test_own_site_python_example_writes_results_and_report(tmp_path: Path, monkeypatch,
+                                                           capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(DOCS / "examples" / "own-site" / "run_my_site.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "net_margin_usd" in printed and "btc_mined" in printed
+    out = tmp_path / "out" / "my_site"
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis  # the KPI document, as the CLI writes it
+    assert (out / "timeseries.parquet").stat().st_size > 0
+    assert "<html" in (out / "report.html").read_text(encoding="utf-8")[:200].lower()

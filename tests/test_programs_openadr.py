@@ -3,6 +3,7 @@ real OpenADR 2.0b XML. Registration, events of three signal kinds, opt in/out by
 the caps handed to the controller, and telemetry reports arriving at the VTN."""
 
 import asyncio
+import contextlib
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -255,20 +256,14 @@ async def test_ven_over_mutual_tls_with_signed_messages(tmp_path):
         await server.stop()
 
 
-@pytest.mark.filterwarnings(
-    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
-    "ignore:It is recommended to use web.AppKey instances for keys")
-def test_ven_cli_link_check_against_a_vtn():
-    """`ballast programs ven` as an engineer runs it, against openleadr's VTN (own thread)."""
-    import json
+@contextlib.contextmanager
+def vtn_in_thread(port: int, registration, event=None):
+    """openleadr's VTN on 127.0.0.1:port in its own thread and event loop (the CLI runs its own
+    loop); ``registration`` answers registrations, ``event`` (signal args) is queued for ven-cli."""
     import threading
 
     from openleadr import OpenADRServer
-    from typer.testing import CliRunner
 
-    from ballast.cli import app
-
-    port = free_port()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     server = {}
@@ -280,9 +275,9 @@ def test_ven_cli_link_check_against_a_vtn():
                             ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "cli",
                                                        "fingerprint": None,
                                                        "registration_id": "reg-cli"})
-        vtn.add_handler("on_create_party_registration", lambda info: ("ven-cli", "reg-cli"))
-        vtn.add_event("ven-cli", "LOAD_DISPATCH", "delta",
-                      interval(datetime.now(UTC) + timedelta(minutes=10), 20, -3000))
+        vtn.add_handler("on_create_party_registration", registration)
+        if event is not None:
+            vtn.add_event("ven-cli", *event)
         server["vtn"] = vtn
         loop.run_until_complete(vtn.run_async())
         ready.set()
@@ -292,18 +287,53 @@ def test_ven_cli_link_check_against_a_vtn():
     thread.start()
     assert ready.wait(20)
     try:
-        result = CliRunner().invoke(app, [
-            "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
-            "--ven-name", "cli", "--miner-mw", "40", "--events", "1", "--seconds", "30"])
+        yield
     finally:
         asyncio.run_coroutine_threadsafe(server["vtn"].stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+def test_ven_cli_link_check_against_a_vtn():
+    """`ballast programs ven` as an engineer runs it, against openleadr's VTN (own thread)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()
+    event = ("LOAD_DISPATCH", "delta",
+             interval(datetime.now(UTC) + timedelta(minutes=10), 20, -3000))
+    with vtn_in_thread(port, lambda info: ("ven-cli", "reg-cli"), event):
+        result = CliRunner().invoke(app, [
+            "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            "--ven-name", "cli", "--miner-mw", "40", "--events", "1", "--seconds", "30"])
     assert result.exit_code == 0, result.output
     (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert line["opt"] == "optIn"
     assert line["commands"][0]["cap_mw"] == pytest.approx(37.0)  # 40 MW - 3,000 kW
+
+
+@pytest.mark.filterwarnings(
+    "ignore:It is recommended to use web.AppKey instances for keys")
+def test_ven_cli_fails_when_the_vtn_refuses():
+    """The VTN's registration handler returns False (openleadr's way to refuse a VEN)."""
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()
+    with vtn_in_thread(port, lambda info: False):
+        result = CliRunner().invoke(app, [
+            "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            "--ven-name", "stranger", "--seconds", "30"])
+    assert result.exit_code == 1, result.output
+    assert "refused the registration" in result.output
 
 
 def test_commands_replay_as_backtest_dr_events():
@@ -329,3 +359,43 @@ def test_commands_replay_as_backtest_dr_events():
         "run": {"start": "2024-08-20T00:00Z", "end": "2024-08-21T00:00Z"},
         "programs": {"demand_response": {"events": replay}}})
     assert scn.programs.demand_response.events[0].target_mw == 20.0
+
+
+def test_ven_cli_fails_when_no_vtn_answers():
+    """Nothing listens on the port: the link check exits non-zero with one error line."""
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    port = free_port()  # bound and released: connection refused
+    result = CliRunner().invoke(app, [
+        "programs", "ven", "--vtn-url", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+        "--seconds", "20"])
+    assert result.exit_code == 1, result.output
+    assert "refused the registration or did not answer" in result.output
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys")
+async def test_ven_raises_when_the_vtn_refuses_registration():
+    """openleadr's VTN answers the registration with a refusal (its handler returns False)."""
+    from openleadr import OpenADRServer
+
+    from ballast.programs.openadr.ven import VenRegistrationError
+
+    port = free_port()
+    asked = []
+    server = OpenADRServer(vtn_id="REFUSING-VTN", http_host="127.0.0.1", http_port=port,
+                           show_fingerprint=False)
+    server.add_handler("on_create_party_registration", lambda info: asked.append(info) or False)
+    await server.run_async()
+    ven = BallastVen("stranger", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
+                     telemetry=lambda: {"site_import_mw": 0.0, "miner_mw": 0.0})
+    try:
+        with pytest.raises(VenRegistrationError, match="refused"):
+            await asyncio.wait_for(ven.start(), 30)
+        assert [a["ven_name"] for a in asked] == ["stranger"]
+    finally:
+        await ven.stop()
+        await server.stop()

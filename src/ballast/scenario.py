@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
@@ -200,6 +200,12 @@ class Scenario(StrictModel):
     smoothing: SmoothingSpec | None = Field(None, description="Smoothing spec; runs at 1 s or finer.")
     run: Run = Field(description="Period, resolution and seed.")
     programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
+    _base_dir: Path | None = PrivateAttr(None)  # set by load_scenario: the file's folder
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder relative data paths resolve against: the YAML file's folder (None if parsed)."""
+        return self._base_dir
 
     @field_validator("version")
     @classmethod
@@ -250,4 +256,6 @@ def parse_scenario(data: object, path: str = "<scenario>") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     path = Path(path)
-    return parse_scenario(read_yaml(path, ScenarioError), str(path))
+    scenario = parse_scenario(read_yaml(path, ScenarioError), str(path))
+    scenario._base_dir = path.parent
+    return scenario

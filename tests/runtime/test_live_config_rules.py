@@ -9,6 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ballast.examples import examples_dir
 from ballast.live.obligations import (
     DrEvent,
     dr_cap_mw,
@@ -21,7 +22,7 @@ from ballast.live.runtime import scaled_controller_config
 from ballast.live.site_config import SiteConfigError, expand_ips, load_site_config
 from ballast.scenario import load_scenario
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "live" / "site.yaml"
+EXAMPLE = examples_dir() / "live" / "site.yaml"
 
 
 def test_example_site_config_matches_its_scenario(monkeypatch):

@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from live_helpers import (
     until,
     write_campus,
 )
+from tests.process_helpers import finish, start_until_ready
 
 from ballast.live.store import open_store
 
@@ -38,35 +38,7 @@ def _serve(tmp_path: Path, db: Path, api_port: int, ports: dict[str, int]) -> su
            "--meter-port", str(ports["meter"]), "--dcgm-port", str(ports["dcgm"]),
            "--time-scale", "10", "--operator-token", OPERATOR_TOKEN,
            "--viewer-token", VIEWER_TOKEN, "--verbose"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("ready:"):
-                ready.set()
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    proc.lines = lines  # type: ignore[attr-defined]
-    proc.pump = thread  # type: ignore[attr-defined]
-    if not ready.wait(60):
-        _finish(proc)
-        raise AssertionError("serve did not get ready:\n" + "".join(lines))
-    return proc
-
-
-def _finish(proc: subprocess.Popen) -> None:
-    """Kill if still running, reap, and close the pipe."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
-    proc.pump.join(10)  # type: ignore[attr-defined]
-    assert proc.stdout is not None
-    proc.stdout.close()
+    return start_until_ready(cmd)
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -109,7 +81,7 @@ def test_kill_9_loses_nothing_committed_and_restart_resumes(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
-        _finish(proc)
+        finish(proc)
     assert proc.returncode == -signal.SIGKILL
 
     assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
@@ -134,7 +106,7 @@ def test_kill_9_loses_nothing_committed_and_restart_resumes(tmp_path):
             code = None
         assert code == 0, "graceful stop failed:\n" + "".join(proc.lines[-40:])
     finally:
-        _finish(proc)
+        finish(proc)
     after = [t for (t,) in _rows(db, "SELECT tick FROM measurements ORDER BY tick")]
     assert after == list(range(1, len(after) + 1))  # the counter continued at ticks[-1] + 1
     (resume,) = _rows(db, "SELECT data FROM events WHERE kind = 'resume'")

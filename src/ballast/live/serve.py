@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 import uvicorn
@@ -193,69 +193,20 @@ async def serve_async(scenario: Scenario, site: SiteConfig, emulated: EmulatedSi
         await live.wait()
 
 
-TOKEN_OPTIONS = (("operator_token", "--operator-token", "BALLAST_OPERATOR_TOKEN"),
-                 ("viewer_token", "--viewer-token", "BALLAST_VIEWER_TOKEN"))
+def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_per_group: int,
+                  ip_prefix: str, miner_port: int, meter_port: int, dcgm_port: int,
+                  time_scale: float, ai_checkpoints: float, store: str | None, host: str | None,
+                  port: int | None, tick_s: float | None, operator_token: str | None,
+                  viewer_token: str | None, uvloop: bool, verbose: bool,
+                  on_command_line: list[str]) -> None:
+    """``ballast serve`` (options documented in ``ballast.cli.serve``): build, run, stop.
 
-
-def _command_line_tokens(ctx: typer.Context) -> list[str]:
-    """The token options given on the command line itself (not through the environment): each
-    gets a warning, since every local user sees a command line (``ps``, /proc/PID/cmdline)."""
-    given = []
-    for name, flag, env in TOKEN_OPTIONS:
-        source = ctx.get_parameter_source(name)  # click's ParameterSource (typer may vendor it)
-        if getattr(source, "name", None) == "COMMANDLINE":
-            given.append(flag)
-            typer.echo(f"warning: {flag} on the command line is visible to every user of this "
-                       f"machine (ps); set {env} in the environment instead (or use token_env "
-                       "or token_file in a site config)", err=True)
-    return given
-
-
-def serve(
-    ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", help="Site config YAML.")] = None,
-    emulate: Annotated[bool, typer.Option("--emulate", help="Start emulated devices on "
-                                          "loopback and run against them.")] = False,
-    scenario: Annotated[str, typer.Option("--scenario", help="Scenario (path or bundled "
-                                          "example) for --emulate without --config.")
-                        ] = "west_texas_2024",
-    devices_per_group: Annotated[int, typer.Option(help="--emulate: emulated miners per "
-                                                   "group; each stands for count/N real ones.")
-                                 ] = 20,
-    ip_prefix: Annotated[str, typer.Option(help="--emulate: loopback prefix for miners.")
-                         ] = "127.20",
-    miner_port: Annotated[int, typer.Option(help="--emulate: LuxOS port.")] = 4028,
-    meter_port: Annotated[int, typer.Option(help="--emulate: Modbus meter port.")] = 5020,
-    dcgm_port: Annotated[int, typer.Option(help="--emulate: DCGM exporter port.")] = 9400,
-    time_scale: Annotated[float, typer.Option(help="--emulate: device time runs this much "
-                                              "faster than wall time (ramps, sessions).")] = 1.0,
-    ai_checkpoints: Annotated[float, typer.Option(help="--emulate: every this many seconds "
-                                                  "the AI load dips to 40% for 15 s (training "
-                                                  "checkpoints); 0 = flat.")] = 0.0,
-    store: Annotated[str | None, typer.Option(help="Store DSN or SQLite path (overrides "
-                                              "the config).")] = None,
-    host: Annotated[str | None, typer.Option(help="API listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="API port (0 = any free port).")] = None,
-    tick_s: Annotated[float | None, typer.Option(help="Control tick in seconds.")] = None,
-    operator_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_OPERATOR_TOKEN", show_envvar=True, help="--emulate without --config: "
-        "operator token (default: a random one, printed). Prefer the environment variable: "
-        "a command line is visible to every local user.")] = None,
-    viewer_token: Annotated[str | None, typer.Option(
-        envvar="BALLAST_VIEWER_TOKEN", show_envvar=True, help="--emulate without --config: "
-        "viewer token (default: a random one, printed). Prefer the environment variable.")
-    ] = None,
-    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
-                                         "installed (faster fan-out; the tests exercise the "
-                                         "default asyncio loop).")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""
+    ``on_command_line``: the token options given on the command line (refused with --config).
+    """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ballast.examples import find_example
+    from ballast.examples import scenario_path
 
-    on_command_line = _command_line_tokens(ctx)
     try:
         if config and on_command_line:
             raise SiteConfigError(f"{', '.join(on_command_line)} apply only without --config; "
@@ -284,8 +235,7 @@ def serve(
                 printed.append(f"viewer token: {vw}")
         overrides["api"] = api
         if emulate:
-            scen_path = Path(site.path(site.scenario)) if site else (
-                find_example(scenario) or Path(scenario))
+            scen_path = Path(site.path(site.scenario)) if site else scenario_path(scenario)
             scen = load_scenario(scen_path)
             cfg, emu = build_emulated(scen_path.resolve(), scen, site=site,
                                       devices_per_group=devices_per_group, ip_prefix=ip_prefix,

@@ -7,9 +7,9 @@ the field and the reason. Relative paths resolve against the file's folder.
 
 Example::
 
-    scenario: ../examples/west_texas_2024.yaml
+    scenario: ../west_texas_2024.yaml
     tick_s: 1.0
-    store: {dsn: ballast.db}           # a path -> SQLite (WAL); postgresql://... -> PostgreSQL
+    store: {dsn: ballast.db}           # SQLite (WAL) beside this file; postgresql://... -> PG
     meter: {host: 10.0.0.5, port: 502}
     ai: {url: http://10.0.0.6:9400/metrics}
     miners:
@@ -40,8 +40,10 @@ MAX_TOKEN_FILE_BYTES = 4096
 class StoreConfig(StrictModel):
     """Where measurements, commands, events and the audit log go."""
 
-    dsn: str = Field("ballast.db", description="SQLite file path (default ballast.db) or a "
-                     "postgresql:// DSN (psycopg 3).")
+    dsn: str | None = Field(None, description="SQLite file path (relative to this file's "
+                            "folder) or a postgresql:// DSN (psycopg 3). Default: ballast.db in "
+                            "the user data folder (platformdirs, e.g. ~/.local/share/ballast), "
+                            "never the current folder.")
 
 
 class MeterConfig(StrictModel):
@@ -319,9 +321,18 @@ class SiteConfig(StrictModel):
     @property
     def store_dsn(self) -> str:
         dsn = self.store.dsn
+        if dsn is None:
+            return str(default_store_path())
         if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
             return dsn
         return str(self.path(dsn))
+
+
+def default_store_path() -> Path:
+    """``ballast.db`` in the user data folder (platformdirs ``user_data_dir("ballast")``)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("ballast", appauthor=False, ensure_exists=True) / "ballast.db"
 
 
 class SiteConfigError(ValueError):

@@ -14,8 +14,8 @@ def render_markdown() -> str:
     out = ["# Site config reference (`ballast serve --config site.yaml`)", "",
            "Generated from `src/ballast/live/site_config.py` by "
            "`python -m ballast.live.site_config_docs`; do not edit by hand. Relative paths "
-           "resolve against the config file's folder. Example: `examples/live/site.yaml`. "
-           + DOCUMENT_RULES, ""]
+           "resolve against the config file's folder. Example: "
+           "`src/ballast/examples/live/site.yaml`. " + DOCUMENT_RULES, ""]
     for title, doc, rows in sections:
         if title == "(top level)":
             rows = [r for r in rows if not r.startswith("| `base_dir`")]  # set by the loader

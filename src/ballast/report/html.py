@@ -209,6 +209,17 @@ def kpi_html(kpis: pd.DataFrame) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def _carbon_note(results) -> str:
+    """The carbon data's attribution (its licence requires it) wherever CO2 is shown."""
+    from ballast.data.attribution import carbon_attribution
+
+    carbon = results.simulation.scenario.markets.carbon
+    line = carbon_attribution(carbon.source if carbon is not None else None)
+    if line is None or "co2_t" not in results.kpis.index:
+        return ""
+    return f'<p class="note carbon-attribution">CO2 is location-based. {html.escape(line)}</p>'
+
+
 def render_report(results, extra_sections: list[tuple[str, str]] | None = None) -> str:
     """The report as one HTML string (plotly.js inlined, no network needed)."""
     sim = results.simulation
@@ -217,14 +228,15 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
             margin_figure(results)]
     parts = [f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
              for f in figs]
+    carbon = _carbon_note(results)
     sections = [
-        ("Key figures", kpi_cards(results.kpis)),
+        ("Key figures", kpi_cards(results.kpis) + carbon),
         ("Campus power", parts[0]),
         ("Economics", parts[1] + parts[2]),
         ("Against the baseline", parts[3] + '<p class="note">Baseline: the same campus with '
          "every miner on wherever the interconnect allows.</p>"),
         ("Monthly", monthly_html(results.monthly)),
-        ("All KPIs", kpi_html(results.kpis)),
+        ("All KPIs", kpi_html(results.kpis) + carbon),
         *(extra_sections or []),
         *smoothing_sections(results),  # 1 s and finer runs only
     ]

@@ -113,7 +113,12 @@ class Simulation:
 
 def simulate(scenario: Scenario, base_dir: Path | None = None,
              progress: ProgressFn | None = None) -> Simulation:
-    """Backtest Ballast and the baseline (all miners on wherever the interconnect allows)."""
+    """Backtest Ballast and the baseline (all miners on wherever the interconnect allows).
+
+    Relative data paths resolve against ``base_dir``, by default the folder of the scenario's
+    YAML file (``scenario.base_dir``).
+    """
+    base_dir = base_dir if base_dir is not None else scenario.base_dir
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
         if scenario.programs is not None:  # not silently dropped: the fine engine has no hook yet
             from ballast.scenario import ScenarioError

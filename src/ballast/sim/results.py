@@ -23,6 +23,22 @@ RESULTS_SCHEMA = "ballast.results/1"
 
 @dataclass(frozen=True)
 class Results:
+    """One backtest: Ballast and its business-as-usual baseline on the same inputs.
+
+    Attributes:
+        simulation: both runs, their inputs and the controller config (``sim.Simulation``).
+        kpis: one row per KPI (index ``kpi``, e.g. ``net_margin_usd``), columns ``ballast``,
+            ``baseline``, ``delta`` (ballast - baseline) and ``unit`` (USD, MWh, MW, BTC, t,
+            m3, %, h, count); the README lists every KPI.
+        monthly: per UTC month: average price [USD/MWh], hashprice [USD/PH/day], miner energy
+            [MWh], BTC mined, mining revenue, energy cost and net margin [USD], and the margin
+            against the baseline [USD].
+        events: every start, stop or partial curtailment of a miner group (``time_utc``,
+            ``group``, miners before and after, the rule that caused it, the price [USD/MWh]).
+        programs: grid-program settlement (``ProgramOutcome``) when the scenario has
+            ``programs:``, else None.
+    """
+
     simulation: Simulation
     kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
     monthly: pd.DataFrame
@@ -54,8 +70,14 @@ class Results:
             events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
         )
 
+    @property
     def timeseries(self) -> pd.DataFrame:
-        """Inputs, Ballast flows and baseline flows side by side (baseline columns prefixed)."""
+        """Per interval (UTC start): inputs, Ballast flows and baseline flows (``baseline_``).
+
+        Powers in MW (interval averages, import positive), prices in USD/MWh, hashprice in
+        USD/PH/day, carbon intensity in gCO2/kWh; ``binding_rule`` names the rule that set
+        the miners.
+        """
         sim = self.simulation
         inputs_only = ["ai_load_mw", "renewable_mw"]
         ours = sim.ballast.frame.drop(columns=inputs_only)
@@ -64,6 +86,7 @@ class Results:
         return pd.concat([sim.inputs.frame, ours, base], axis=1)
 
     def to_json(self) -> dict:
+        """The stable JSON document ``ballast simulate --json`` prints (``ballast.results/1``)."""
         sim = self.simulation
         idx = sim.inputs.index
 
@@ -88,9 +111,12 @@ class Results:
                else {}),
         }
 
-    def save(self, out_dir: Path) -> Path:
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``timeseries.parquet``, ``groups.parquet``, ``kpis.json``, ``kpis.csv``,
+        ``monthly.csv`` and ``events.csv`` (plus the programs' files) into ``out_dir``."""
+        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.timeseries().to_parquet(out_dir / "timeseries.parquet")
+        self.timeseries.to_parquet(out_dir / "timeseries.parquet")
         sim = self.simulation
         groups = pd.concat({"running": sim.ballast.group_running,
                             "power_mw": sim.ballast.group_power_mw}, axis=1)
@@ -104,3 +130,11 @@ class Results:
             self.programs.events.to_csv(out_dir / "program_events.csv", index=False)
             self.programs.summary.to_csv(out_dir / "programs.csv")
         return out_dir
+
+    def report(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report (opens offline) to ``path``; returns it."""
+        from ballast.report.html import write_report
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_report(self, path)

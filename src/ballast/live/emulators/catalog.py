@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+LUXOS_PORT = 4028  # the LuxOS (cgminer-compatible) API port
+DEFAULT_MODELS: tuple[str, ...] = ("s19jpro", "s19xp", "s21")  # emulated models, assigned in turn
+
 # LuxOS sleep leaves ~25 W (Luxor / Hashrate Index, "How LuxOS Powers Down Fast")
 SLEEP_POWER_W = 25.0
 IDLE_POWER_W = 150.0  # control board + fans with boards at minimum clock (assumption)

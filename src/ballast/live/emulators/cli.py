@@ -5,7 +5,6 @@ ballast emulate miners --count 1000 --model s19jpro --model s21
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import sys
@@ -13,9 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from ballast.live.drivers.aio import run as aio_run
-from ballast.live.emulators.catalog import CATALOG
-from ballast.live.emulators.luxos import DEFAULT_MODELS, LUXOS_PORT, MinerEmulator
+from ballast.live.emulators.catalog import CATALOG, DEFAULT_MODELS, LUXOS_PORT
 
 _MODEL_HELP = f"Catalog model(s), assigned in turn: {', '.join(sorted(CATALOG))}"
 emulate_app = typer.Typer(help="Run emulated site devices on loopback.", no_args_is_help=True)
@@ -29,6 +26,10 @@ def _group() -> None:
 async def _serve_miners(
     count: int, base_ip: str, models: Sequence[str], port: int, duration_s: float | None
 ) -> None:
+    import asyncio
+
+    from ballast.live.emulators.luxos import MinerEmulator
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,6 +60,8 @@ def run_miner_emulator(
 
     Prints one ``ready: ...`` line on stdout once every miner listens.
     """
+    from ballast.live.drivers.aio import run as aio_run
+
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     aio_run(

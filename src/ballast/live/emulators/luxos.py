@@ -28,12 +28,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
-from ballast.live.emulators.catalog import get_model
+from ballast.live.emulators.catalog import DEFAULT_MODELS, LUXOS_PORT, get_model
 from ballast.live.emulators.dynamics import Clock
 from ballast.live.emulators.luxos_miner import EmulatedMiner, MinerFaults, TrueState
 
-LUXOS_PORT = 4028
-DEFAULT_MODELS: tuple[str, ...] = ("s19jpro", "s19xp", "s21")
 MAX_REQUEST_BYTES = 65536
 
 

@@ -164,6 +164,10 @@ def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
     return forward
 
 
+class VenRegistrationError(RuntimeError):
+    """The VTN refused this VEN's registration or could not be reached."""
+
+
 @dataclass
 class BallastVen:
     """openleadr client wired to Ballast: ``telemetry()`` returns {'site_import_mw': ..,
@@ -229,8 +233,12 @@ class BallastVen:
         return cap_at(self.commands, when_utc or self.clock())
 
     async def start(self) -> None:
+        """Register with the VTN and start polling; ``VenRegistrationError`` if it cannot."""
         self.client = self._build()
         await self.client.run()
+        if not getattr(self.client, "registration_id", None):  # openleadr logs, stops, returns
+            raise VenRegistrationError(f"{self.vtn_url}: the VTN refused the registration or "
+                                       "did not answer (see the log above)")
 
     async def stop(self) -> None:
         if self.client is not None:

@@ -10,10 +10,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ballast.cli_errors import fail
+from ballast.cli._common import fail, needs_extras, write_json
 from ballast.data.errors import DataError
 
 app = typer.Typer(help="Grid programs: 4CP and friends.", no_args_is_help=True)
@@ -60,8 +58,11 @@ def fourcp_cmd(
     except DataError as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        write_json(doc)
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     t = Table(title=f"ERCOT 4CP peaks {year} ({doc['approximation']})")
     for c in ("month", "peak hour (UTC start)", "load MW"):
@@ -94,10 +95,16 @@ def ven_cmd(
     events: Annotated[int, typer.Option(help="Stop after this many event decisions (0 = never).")] = 0,
     seconds: Annotated[float, typer.Option(help="Stop after this long [s].")] = 3600.0,
 ) -> None:
-    """Register with a VTN, answer its events by site policy and print one JSON line each."""
+    """Register with a VTN, answer its events by site policy and print one JSON line each.
+
+    Exits with code 1 when the VTN refuses the registration or cannot be reached.
+    """
     import asyncio
 
-    from ballast.programs.openadr.ven import BallastVen, VenPolicy
+    with needs_extras("programs ven"):
+        import openleadr  # noqa: F401  (the extra, checked before anything starts)
+
+        from ballast.programs.openadr.ven import BallastVen, VenPolicy, VenRegistrationError
 
     async def main() -> None:
         done = asyncio.Event()
@@ -128,4 +135,7 @@ def ven_cmd(
         finally:
             await ven.stop()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except VenRegistrationError as exc:
+        fail(str(exc), code=1)

@@ -3,19 +3,12 @@ each alone and combined; before/after table, optional JSON and an HTML page with
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ballast.cli_errors import fail
-from ballast.data.errors import DataError
-from ballast.examples import find_example
-from ballast.scenario import ScenarioError, load_scenario
+from ballast.cli._common import fail, write_json
 
 SCHEMA = "ballast.smoothing/1"
 smoothing_app = typer.Typer(help="Smoothing studies at 1 s or finer.", no_args_is_help=True)
@@ -34,14 +27,19 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Compare none / miners / battery / floor and their combinations on one waveform."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ballast.backtest import load_scenario
+    from ballast.data.errors import DataError
+    from ballast.scenario import ScenarioError
     from ballast.sim.smoothing import compare_cases
 
-    path = find_example(scenario) or Path(scenario)
     try:
-        scn = load_scenario(path)
+        scn = load_scenario(scenario)
         if scn.smoothing is None:
-            raise ScenarioError(f"{path}: no 'smoothing' section (ramp limits) to compare against")
-        table, runs = compare_cases(scn, base_dir=path.parent)
+            raise ScenarioError(f"{scenario}: no 'smoothing' section (ramp limits) to compare against")
+        table, runs = compare_cases(scn, base_dir=scn.base_dir)
     except (ScenarioError, DataError) as exc:
         fail(str(exc))
     if out is not None:
@@ -53,7 +51,7 @@ def compare(
                "cases": {c: {k: (None if v != v else float(v)) for k, v in table[c].items()}
                          for c in table.columns if c != "unit"},
                "units": table["unit"].to_dict()}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        write_json(doc)
         return
     t = Table(title=f"Smoothing cases - {scn.name} ({scn.run.resolution})")
     t.add_column("metric")
@@ -71,20 +69,25 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
     """Trade compliance against mining margin: vary the held share of the sized reserve."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ballast.backtest import load_scenario
+    from ballast.data.errors import DataError
+    from ballast.scenario import ScenarioError
     from ballast.sim.smoothing import sweep_reserve_cover
 
-    path = find_example(scenario) or Path(scenario)
     try:
         covers = [float(x) for x in cover.split(",") if x.strip()]
         if not covers or any(not 0 <= c <= 1 for c in covers):
             raise ValueError(f"--cover {cover!r}: give shares between 0 and 1, e.g. 0,0.5,1")
-        scn = load_scenario(path)
-        rows = sweep_reserve_cover(scn, covers, base_dir=path.parent)
+        scn = load_scenario(scenario)
+        rows = sweep_reserve_cover(scn, covers, base_dir=scn.base_dir)
     except (ScenarioError, DataError, ValueError) as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps({"schema": "ballast.smoothing-sweep/1", "scenario": scn.name,
-                                     "rows": rows.to_dict(orient="records")}, indent=2) + "\n")
+        write_json({"schema": "ballast.smoothing-sweep/1", "scenario": scn.name,
+                    "rows": rows.to_dict(orient="records")})
         return
     t = Table(title=f"Reserve cover sweep - {scn.name}")
     for col in rows.columns:
