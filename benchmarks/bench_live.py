@@ -71,7 +71,10 @@ async def live_figures(tmp: Path) -> None:
         "meter": {"host": "127.0.0.1", "port": METER_PORT},
         "miners": [{"group": "s21", "ips": ips, "port": MINER_PORT,
                     "miners_per_device": 27000 / RELAY_MINERS}],
-        "fleet": {"read_every_s": 600}, "ufr": {"groups": ["s21"]}})
+        "fleet": {"read_every_s": 600}, "ufr": {"groups": ["s21"]},
+        # the meter here is static (no site physics): keep the frozen-meter check from
+        # (rightly) calling it frozen once the runtime commands the miners
+        "sensing": {"frozen_after_s": 3600}})
     meter = MeterEmulator("127.0.0.1", METER_PORT)
     meter.set_site(campus_import_power_mw=190, ai_feeder_power_mw=100,
                    miners_feeder_power_mw=90, renewables_feeder_power_mw=0)

@@ -21,6 +21,8 @@ def _type_name(annotation: object) -> str:
         base = getattr(get_origin(annotation), "__name__", "")
         if base == "list":
             return f"list of {inner}"
+        if base == "tuple":
+            return "[" + ", ".join(_type_name(a) for a in args) + "]"
         return f"{inner} (optional)" if type(None) in args else inner
     return getattr(annotation, "__name__", None) or str(annotation)
 

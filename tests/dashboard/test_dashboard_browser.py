@@ -306,6 +306,7 @@ def test_relay_trip_faults_and_watchdog_are_shown(campus: SiteThread, page: Any)
     # the meter goes silent: the watchdog puts the site in the safe state, the page says so
     campus.meter("stop")
     wait_js(page, "() => !document.getElementById('safe-banner').hidden", what="safe-state banner")
+    assert "no accepted meter reading" in page.locator("#safe-reason").inner_text()  # why
     assert page.locator("#rule-name").get_attribute("data-rule") == "watchdog"
     assert page.locator("#programs li.watchdog").is_visible()
 

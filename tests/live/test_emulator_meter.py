@@ -80,3 +80,29 @@ async def test_unreachable_meter_raises(free_port: int) -> None:
     with pytest.raises(MeterError, match=str(free_port)):
         async with ModbusMeter("127.0.0.1", free_port, timeout_s=0.2):
             pass
+
+
+async def test_fault_hooks_force_freeze_and_release(free_port: int, clock: FakeClock) -> None:
+    """The emulator's fault hooks over the real protocol: a forced NaN register is refused by
+    the driver naming its channel; a frozen meter serves the old values whatever the physics
+    writes; release_faults shows the physics again."""
+    from ballast.live.drivers.meter import NonFiniteMeterValue
+
+    async with MeterEmulator(port=free_port, clock=clock) as meter:
+        meter.set_site(**SITE)
+        async with ModbusMeter("127.0.0.1", free_port) as c:
+            meter.force_register("ai_feeder_power_mw", float("nan"))
+            with pytest.raises(NonFiniteMeterValue, match="ai_feeder_power_mw") as err:
+                await c.read()
+            assert err.value.channel == "ai_feeder"
+            meter.force_register("frequency_hz", 1e30)  # absurd but a float32: served as is
+            meter.release_faults()
+            meter.freeze()
+            meter.set_site(campus_import_power_mw=50.0)
+            assert (await c.read()).campus_import_power_mw == 212.5  # frozen
+            meter.release_faults()
+            assert (await c.read()).campus_import_power_mw == 50.0
+    with pytest.raises(ValueError, match="float32"):
+        meter.force_register("frequency_hz", 1e39)
+    with pytest.raises(KeyError, match="nope"):
+        meter.force_register("nope", 1.0)

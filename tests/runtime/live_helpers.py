@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,10 @@ def emulated_args(tmp_path: Path, store_dsn: str | None = None, **site: Any) -> 
 @contextlib.asynccontextmanager
 async def emulated_campus(tmp_path: Path, *, scenario: dict | None = None, devices: int = 10,
                           time_scale: float = 10.0, store_dsn: str | None = None,
+                          clock: Callable[[], float] = time.time,
                           **site: Any) -> AsyncIterator[LiveSite]:
     """Emulators + runtime + API on loopback. Device time runs ``time_scale`` x faster (sleep
-    ramp 5 s -> 0.5 s) so tests wait less; the runtime's own clock is wall time."""
+    ramp 5 s -> 0.5 s) so tests wait less; the runtime's own clock is wall time (``clock``)."""
     path = write_campus(tmp_path, scenario)
     scen = load_scenario(path)
     cfg, emu = build_emulated(path, scen, site=None, devices_per_group=devices,
@@ -78,7 +80,7 @@ async def emulated_campus(tmp_path: Path, *, scenario: dict | None = None, devic
                               meter_port=free_port(), dcgm_port=free_port(),
                               time_scale=time_scale,
                               overrides=emulated_args(tmp_path, store_dsn, **site))
-    async with LiveSite(scen, cfg, emulated=emu) as live:
+    async with LiveSite(scen, cfg, emulated=emu, clock=clock) as live:
         yield live
 
 

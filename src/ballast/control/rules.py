@@ -57,8 +57,14 @@ RULE_NAMES = ("economics", "import_limit", "obligation_cap", "obligation_floor",
 
 @njit(cache=True, inline="always")
 def rule_import_limit(hi_mw, import_limit_mw, margin_mw, ai_load_mw, renewable_mw):
-    """Safety: miners may use what is left under the import limit after the AI load."""
-    return min(hi_mw, import_limit_mw - margin_mw + renewable_mw - ai_load_mw)
+    """Safety: miners may use what is left under the import limit after the AI load.
+
+    NaN-proof (fails closed): a non-finite input leaves no headroom (0 MW), because under numba
+    ``min(hi, nan)`` is ``hi`` and a NaN would switch the limit off."""
+    room_mw = import_limit_mw - margin_mw + renewable_mw - ai_load_mw
+    if not np.isfinite(room_mw) or hi_mw != hi_mw:
+        return min(hi_mw, 0.0) if hi_mw == hi_mw else 0.0
+    return min(hi_mw, room_mw)
 
 
 @njit(cache=True, inline="always")
@@ -190,6 +196,13 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         desired_mw += running[g] * run_mw[g] + (count[g] - running[g]) * sleep_mw[g]
         full_mw += count[g] * run_mw[g]
         sleep_all_mw += count[g] * sleep_mw[g]
+    if not (np.isfinite(ai_load_mw) and np.isfinite(renewable_mw)) or cap_mw != cap_mw:
+        # Blind (a NaN or infinite measurement or cap): no headroom, every miner asleep; the
+        # smoothing memory is left untouched so one bad value cannot poison later ticks.
+        info[INFO_AI_FILTERED] = ai_load_mw
+        info[INFO_PLAN] = np.nan
+        total = allocate_merit_order(0.0, running, count, run_mw, sleep_mw, merit, running)
+        return total, RULE_IMPORT_LIMIT
     smoothing = sp[SP_ON] > 0.0
     miners_smooth = smoothing and sp[SP_MINERS] > 0.0
     dt_s = time_s - ss[SS_LAST_T] if ss[SS_LAST_T] != 0.0 else 0.0
@@ -234,7 +247,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         if miners_smooth and abs(smooth_mw - desired_mw) > 1e-9:
             target = smooth_mw
             rule = RULE_SMOOTHING
-    if target > hi:
+    if not target <= hi:  # NaN-proof: a NaN target takes the upper bound
         target = hi
         rule = hi_rule
     elif target < lo:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from ballast.live.drivers.dcgm import DcgmScraper
 from ballast.live.drivers.fleet import FleetCommander, FleetResult
-from ballast.live.drivers.meter import MeterReading, ModbusMeter
+from ballast.live.drivers.meter import MeterReading, ModbusMeter, NonFiniteMeterValue
 
 
 class LuxosFleet:
@@ -67,7 +67,8 @@ class LuxosFleet:
 
 
 class ReconnectingMeter:
-    """``ModbusMeter`` that (re)connects on demand; a failed read drops the connection."""
+    """``ModbusMeter`` that (re)connects on demand; a failed read drops the connection (a
+    non-finite value does not: the meter answered)."""
 
     def __init__(self, host: str, port: int, *, device_id: int = 1, timeout_s: float = 0.5):
         self.host, self.port, self.device_id, self.timeout_s = host, port, device_id, timeout_s
@@ -81,6 +82,8 @@ class ReconnectingMeter:
             self._meter = meter
         try:
             return await self._meter.read()
+        except NonFiniteMeterValue:
+            raise  # the meter answered: the connection is fine, the reading is not
         except BaseException:
             self.close()
             raise

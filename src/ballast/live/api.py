@@ -18,7 +18,9 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
     {
       "tick": 1234,                      # tick counter (continues across restarts)
       "time": "2026-11-25T08:00:01Z",    # UTC, ISO-8601; "time_s": UNIX seconds
-      "safe_mode": false,                # watchdog: meter stale -> all miners asleep
+      "safe_mode": false,                # watchdog (meter stale) or fail-safe (failed
+                                         # ticks) -> all miners asleep
+      "safe_mode_reason": null,          # why, when safe_mode
       "binding_rule": "import_limit",    # economics | import_limit | obligation_cap |
                                          # obligation_floor | renewable_absorption |
                                          # smoothing | reserve_up | reserve_down | watchdog
@@ -96,6 +98,7 @@ from ballast.live.audit import RefusalAudit, bounded_payload, clip
 from ballast.live.auth import Authenticator, FailureLimiter, Principal, StreamTickets
 from ballast.live.dashboard import mount_dashboard
 from ballast.live.docs import mount_docs
+from ballast.live.health import RuntimeCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 
@@ -133,6 +136,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
             binding.labels(r).set(1 if doc["binding_rule"] == r else 0)
 
     runtime.on_tick.append(update)
+    reg.register(RuntimeCollector(runtime))  # health, refused readings, keep-alive failures
     return reg
 
 
@@ -205,16 +209,21 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
         if errors:
             raise RequestValidationError(errors)
 
-    @app.get("/healthz", tags=["meta"])
-    async def healthz() -> dict[str, Any]:
-        return {"ok": True, "tick": runtime.tick_no, "safe_mode": runtime.safe_mode}
+    @app.get("/healthz", tags=["meta"], responses={503: {"description": "Ticks fail or are "
+                                                        "late; the body says why."}})
+    async def healthz() -> Response:
+        """``runtime.health()``: 200 while ticks commit on time, else 503 with the reason."""
+        h = runtime.health()
+        return JSONResponse(h, status_code=200 if h["ok"] else 503)
 
     @app.get(f"{API}/state", tags=["read"], responses={**VIEW, **R503})
     async def state(_: Viewer) -> dict[str, Any]:
-        """The latest tick document (see the stream's schema)."""
+        """The latest tick document (see the stream's schema) and ``health``: the runtime's
+        health now (``Runtime.health``: ok, reason, safe_mode_reason, failed ticks), current
+        even when the last tick document is old."""
         if runtime.last_tick is None:
             raise HTTPException(503, "no tick yet")
-        return runtime.last_tick
+        return {**runtime.last_tick, "health": runtime.health()}
 
     @app.get(f"{API}/history", tags=["read"], responses=VIEW)
     async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,

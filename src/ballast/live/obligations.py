@@ -2,12 +2,45 @@
 
 They turn demand-response events, the under-frequency relay and the data watchdog into what the
 shared controller understands: a cap on miner power (``Snapshot.cap_mw``) and groups whose
-miners are forced asleep. Times are UNIX seconds (UTC); powers facility MW.
+miners are forced asleep. DR times are UNIX seconds (UTC); the watchdog and relay hold take
+monotonic seconds; powers facility MW. ``DrBook`` keeps the runtime's DR events and the
+baselines latched at their starts; ``check_dr_window`` bounds every event's dates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ballast.live.store import EventRecord
+
+DR_WINDOW_S = 365 * 86400.0  # a DR event must start and end within one year of now [s]
+
+
+def utc_iso(time_s: float) -> str | None:
+    """UNIX seconds -> ``2026-11-25T08:00:00Z``; None for a time no calendar holds (never
+    raises: a bad time must not break a tick document)."""
+    try:
+        return datetime.fromtimestamp(time_s, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+
+
+def check_dr_window(start_s: float, end_s: float, now_s: float) -> None:
+    """Raise ValueError unless a DR event's start and end are finite, ordered, and within
+    ``DR_WINDOW_S`` (one year) of ``now_s`` [UNIX s]."""
+    for name, t in (("start", start_s), ("end", end_s)):
+        if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
+            raise ValueError(f"DR event {name} must be a finite time, got {t!r}")
+    if end_s <= start_s:
+        raise ValueError("end must be after start")
+    days = DR_WINDOW_S / 86400
+    for name, t in (("start", start_s), ("end", end_s)):
+        if abs(t - now_s) > DR_WINDOW_S:
+            raise ValueError(f"DR event {name} {utc_iso(t) or t} is more than {days:.0f} days "
+                             f"from now ({utc_iso(now_s)}); events must lie within that window")
 
 
 @dataclass(frozen=True)
@@ -44,7 +77,7 @@ def dr_cap_mw(baseline_import_mw: float, baseline_miners_mw: float, reduction_mw
 
 
 def meter_stale(now_s: float, last_ok_s: float | None, stale_s: float) -> bool:
-    """Watchdog: no good meter read for ``stale_s`` [s] (or never) -> stale."""
+    """Watchdog: no good meter read for ``stale_s`` [s] (or never) -> stale. Monotonic times."""
     return last_ok_s is None or now_s - last_ok_s > stale_s
 
 
@@ -56,3 +89,80 @@ def ufr_should_trip(frequency_hz: float, trip_hz: float) -> bool:
 def ufr_may_restore(now_s: float, above_since_s: float | None, hold_s: float) -> bool:
     """The relay resets once frequency has stayed above the restore level for ``hold_s``."""
     return above_since_s is not None and now_s - above_since_s >= hold_s
+
+
+def dr_event_from_row(row: dict[str, Any], now_s: float) -> DrEvent:
+    """A stored DR event row -> ``DrEvent``; ValueError naming what is wrong (the runtime then
+    quarantines the row). A row that is over (ended or cancelled) is only checked for finite,
+    ordered times; one still to come or running must also lie in the DR window."""
+    def num(name: str, optional: bool = False) -> float | None:
+        v = row.get(name)
+        if v is None and optional:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{name} is {v!r}, not a finite number")
+        return float(v)
+
+    start, end = num("start_s"), num("end_s")
+    red_mw, red_share, cancelled = (num("reduction_mw", True), num("reduction_share", True),
+                                    num("cancelled_s", True))
+    assert start is not None and end is not None
+    if (red_mw is None) == (red_share is None):
+        raise ValueError("needs exactly one of reduction_mw or reduction_share")
+    if (red_mw is not None and red_mw <= 0) or (red_share is not None and not 0 < red_share <= 1):
+        raise ValueError(f"reduction out of range (reduction_mw {red_mw}, share {red_share})")
+    if end <= start:
+        raise ValueError("end must be after start")
+    if end > now_s and cancelled is None:
+        check_dr_window(start, end, now_s)
+    return DrEvent(str(row["id"]), start, end, red_mw, red_share, cancelled)
+
+
+class DrBook:
+    """The runtime's DR events (``events``, by id) and the (import, miners) baselines [MW]
+    latched at each event's first tick with fresh meter data (``baselines``)."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, DrEvent] = {}
+        self.baselines: dict[str, tuple[float, float]] = {}
+
+    def cancel(self, event_id: str, now_s: float) -> None:
+        self.events[event_id] = replace(self.events[event_id], cancelled_s=now_s)
+
+    def cap(self, now_s: float, import_mw: float | None, miners_mw: float | None
+            ) -> tuple[float, list[dict[str, Any]], list[EventRecord]]:
+        """Cap on miner power from the active events [MW] (inf: none), their documents, and
+        start/end events. ``import_mw``/``miners_mw`` None while the meter is stale: an event
+        that has not latched its baseline yet then caps at 0 (blind: the safest way to deliver
+        any reduction). Events that are over leave the book (the store keeps them)."""
+        cap = float("inf")
+        active: list[dict[str, Any]] = []
+        events: list[EventRecord] = []
+        for ev in list(self.events.values()):
+            if not ev.active(now_s):
+                if now_s >= ev.end_s or ev.cancelled_s is not None:
+                    del self.events[ev.id]
+                    if self.baselines.pop(ev.id, None) is not None:
+                        events.append(EventRecord(now_s, "dr_end", f"DR event {ev.id} ended",
+                                                  {"id": ev.id}))
+                continue
+            if ev.id not in self.baselines:
+                if import_mw is None or miners_mw is None:
+                    cap = 0.0
+                    continue
+                self.baselines[ev.id] = (import_mw, miners_mw)
+                red = dr_reduction_mw(ev, import_mw)
+                events.append(EventRecord(now_s, "dr_start", f"DR event {ev.id} started",
+                                          {"id": ev.id, "baseline_import_mw": import_mw,
+                                           "baseline_miners_mw": miners_mw,
+                                           "reduction_mw": red,
+                                           "shortfall_mw": max(0.0, red - miners_mw)}))
+            b_import, b_miners = self.baselines[ev.id]
+            red = dr_reduction_mw(ev, b_import)
+            c = dr_cap_mw(b_import, b_miners, red)
+            cap = min(cap, c)
+            active.append({"kind": "dr", "id": ev.id, "start": utc_iso(ev.start_s),
+                           "end": utc_iso(ev.end_s), "reduction_mw": red, "cap_mw": c,
+                           "baseline_import_mw": b_import, "target_import_mw": b_import - red,
+                           "shortfall_mw": max(0.0, red - b_miners)})
+        return cap, active, events

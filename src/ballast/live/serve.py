@@ -49,11 +49,12 @@ class LiveSite:
 
     def __init__(self, scenario: Scenario, site: SiteConfig, *,
                  emulated: EmulatedSite | None = None, api: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if site.meter is None:
             raise SiteConfigError("site config: meter is required (host/port of the site meter)")
         self.scenario, self.site, self.emulated, self.with_api = scenario, site, emulated, api
-        self.clock = clock
+        self.clock, self.monotonic = clock, monotonic  # wall time for records; ages
         self.runtime: Runtime | None = None
         self.server: _Server | None = None
         self.api_port: int | None = None
@@ -90,7 +91,7 @@ class LiveSite:
             pue = site.ai.pue or (self.scenario.ai.pue if self.scenario.ai else 1.0)
             self._ai = DcgmAiTelemetry(site.ai.url, pue, timeout_s=site.ai.timeout_s)
         rt = Runtime(self.scenario, site, fleet=fleet, meter=self._meter, store=self._store,
-                     ai=self._ai, clock=self.clock)
+                     ai=self._ai, clock=self.clock, monotonic=self.monotonic)
         self.runtime = rt
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(rt.run(), name="runtime"))

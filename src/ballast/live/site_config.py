@@ -167,12 +167,72 @@ class UfrConfig(StrictModel):
 
 
 class WatchdogConfig(StrictModel):
-    """Stale data puts the site in a safe state."""
+    """Stale data and failing ticks put the site in a safe state. Every age is measured on the
+    monotonic clock, so a wall-clock step neither hides stale data nor trips the watchdog."""
 
     meter_stale_s: float = Field(3.0, gt=0, description="Meter data older than this puts the "
                                  "site in the safe state (all miners asleep) [s]. Default 3.")
     ai_stale_s: float = Field(5.0, gt=0, description="AI telemetry older than this is replaced "
                               "by the AI tenant's full facility load (worst case) [s]. Default 5.")
+    max_failed_ticks: int = Field(3, ge=1, le=100, description="After this many failed ticks "
+                                  "in a row the runtime enters the safe state (every miner "
+                                  "asleep, verified) on a path independent of the tick, until a "
+                                  "tick succeeds again [-]. Default 3.")
+    late_ticks: float = Field(3.0, ge=1.5, le=100, description="/healthz reports unhealthy "
+                              "when no tick has succeeded for this many tick periods "
+                              "(monotonic clock) [-]. Default 3.")
+
+
+class SensingConfig(StrictModel):
+    """Checks on every measurement before it enters a snapshot (``live.sensing``): finite,
+    plausible for its channel, and (the meter) not frozen. A reading that fails a check is stale
+    data: it does not refresh its source's last-good time, so a meter that keeps failing puts the
+    site in the safe state after ``watchdog.meter_stale_s``. Ranges not given are derived from
+    the scenario with ``range_factor`` and ``range_margin_mw``."""
+
+    range_factor: float = Field(1.5, ge=1, le=10, description="Headroom on each channel's "
+                                "nameplate for derived ranges [-]: a power above factor x "
+                                "nameplate cannot be real. Nameplates: import max(import limit, "
+                                "AI facility load + every miner at full power); AI feeder and AI "
+                                "telemetry the AI facility load; miners feeder every miner at "
+                                "full power; renewables their capacity. Default 1.5.")
+    range_margin_mw: float = Field(5.0, ge=0, le=10_000, description="Absolute margin on every "
+                                   "derived power range [MW] (meter error near zero, auxiliary "
+                                   "loads on a generation feeder). Derived lower bounds: -margin "
+                                   "for loads and renewables, -(export limit + renewable "
+                                   "capacity) - margin for import. Default 5.")
+    import_range_mw: tuple[float, float] | None = Field(None, description="Plausible campus "
+                                                        "import [MW] as [min, max]. Default "
+                                                        "derived (see range_factor).")
+    ai_feeder_range_mw: tuple[float, float] | None = Field(None, description="Plausible AI "
+                                                           "feeder power [MW]. Default derived.")
+    miners_feeder_range_mw: tuple[float, float] | None = Field(None, description="Plausible "
+                                                               "miners feeder power [MW]. "
+                                                               "Default derived.")
+    renewables_feeder_range_mw: tuple[float, float] | None = Field(
+        None, description="Plausible renewables feeder power [MW]. Default derived.")
+    ai_telemetry_range_mw: tuple[float, float] | None = Field(
+        None, description="Plausible AI facility power from the DCGM telemetry (GPU power x "
+        "PUE) [MW]. Default derived, as the AI feeder.")
+    frequency_range_hz: tuple[float, float] = Field((55.0, 65.0), description="Plausible grid "
+                                                    "frequency [Hz]. Default 55-65: a 60-Hz grid "
+                                                    "outside it has collapsed or the reading "
+                                                    "is wrong (ERCOT's last load-shed stage is "
+                                                    "58.4 Hz).")
+    frozen_after_s: float = Field(10.0, gt=0, le=3600, description="The meter counts as frozen "
+                                  "when all its values stay identical for this long after the AI "
+                                  "telemetry or the miners' verified sleep/run states "
+                                  "changed [s]. Default 10 (a miner's sleep or wake ramp is "
+                                  "about 5 s).")
+
+    @field_validator("import_range_mw", "ai_feeder_range_mw", "miners_feeder_range_mw",
+                     "renewables_feeder_range_mw", "ai_telemetry_range_mw",
+                     "frequency_range_hz")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"range [{value[0]}, {value[1]}] must have min < max")
+        return value
 
 
 class TokenConfig(StrictModel):
@@ -278,6 +338,8 @@ class SiteConfig(StrictModel):
     ufr: UfrConfig = Field(default_factory=UfrConfig, description="Under-frequency relay.")
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig, description="Stale-data "
                                      "protection.")
+    sensing: SensingConfig = Field(default_factory=SensingConfig, description="Measurement "
+                                   "checks (finite, plausible, not frozen).")
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API and its tokens.")
     shutdown_action: Literal["sleep", "hold"] = Field("sleep", description="On a graceful stop: "
                                                       "sleep every miner (safe: nobody watches "

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from ballast.live.sensing import NonFiniteReading, is_finite
+
 POWER_METRIC = "DCGM_FI_DEV_POWER_USAGE"
 
 
@@ -31,8 +33,13 @@ class TelemetryError(Exception):
     """The endpoint could not be scraped or parsed."""
 
 
+class NonFiniteTelemetry(TelemetryError, NonFiniteReading):
+    """A GPU reported NaN or an infinite power (not a measurement)."""
+
+
 def sum_gpu_power_w(text: str, metric: str = POWER_METRIC) -> tuple[float, int]:
-    """Sum the samples of ``metric`` in Prometheus text; return (watts, sample count)."""
+    """Sum the samples of ``metric`` in Prometheus text; return (watts, sample count). A NaN or
+    infinite sample raises ``NonFiniteTelemetry`` naming its labels."""
     total_w, n = 0.0, 0
     try:
         for family in text_string_to_metric_families(text):
@@ -40,6 +47,9 @@ def sum_gpu_power_w(text: str, metric: str = POWER_METRIC) -> tuple[float, int]:
                 continue
             for sample in family.samples:
                 if sample.name == metric:
+                    if not is_finite(float(sample.value)):
+                        raise NonFiniteTelemetry(f"{metric}{sample.labels} = {sample.value}",
+                                                 "ai_telemetry")
                     total_w += float(sample.value)
                     n += 1
     except ValueError as e:

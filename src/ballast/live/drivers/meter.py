@@ -13,6 +13,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from ballast.live.emulators.meter import DEVICE_ID, REGISTER_COUNT, REGISTER_MAP, decode_float32
+from ballast.live.sensing import METER_CHANNELS, NonFiniteReading, is_finite
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class MeterReading:
 
 class MeterError(Exception):
     """The meter could not be read."""
+
+
+class NonFiniteMeterValue(MeterError, NonFiniteReading):
+    """The meter answered, but a register holds NaN or an infinity (not a measurement)."""
 
 
 class ModbusMeter:
@@ -65,7 +70,8 @@ class ModbusMeter:
         self._client.close()
 
     async def read(self) -> MeterReading:
-        """Read every register of the map in one request."""
+        """Read every register of the map in one request; a NaN or infinite register raises
+        ``NonFiniteMeterValue`` naming it (the reading is refused, never passed on)."""
         read = (
             self._client.read_input_registers if self.input_registers else self._client.read_holding_registers
         )
@@ -77,4 +83,10 @@ class ModbusMeter:
             raise MeterError(f"meter {self.host}:{self.port} answered an error: {rr}")
         regs = rr.registers
         values = {r.name: decode_float32(regs[r.address], regs[r.address + 1]) for r in REGISTER_MAP}
+        bad = {name: v for name, v in values.items() if not is_finite(v)}
+        if bad:
+            channel = next(ch for ch, attr in METER_CHANNELS.items() if attr in bad) if any(
+                attr in bad for attr in METER_CHANNELS.values()) else None
+            raise NonFiniteMeterValue(f"meter {self.host}:{self.port}: non-finite register(s) {bad}",
+                                      channel)
         return MeterReading(**values, read_at=datetime.now(UTC))

@@ -19,6 +19,11 @@ addr  name                            unit  meaning
 The emulated site calls :meth:`MeterEmulator.set_site` with its physics; frequency events are
 injected with :meth:`MeterEmulator.step_loss_of_generation` and :meth:`slow_decline`, and
 evaluated on an injected clock when a client reads.
+
+Fault hooks (tests, the chaos campaign): :meth:`MeterEmulator.force_register` serves a fixed
+value (NaN, an infinity, an absurd number) in one register whatever the physics writes;
+:meth:`MeterEmulator.freeze` serves every register as it is now, forever (a frozen meter);
+:meth:`MeterEmulator.release_faults` ends both.
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ class MeterEmulator:
         self.values: dict[str, float] = {r.name: 0.0 for r in REGISTER_MAP}
         self.values["voltage_kv"] = voltage_kv
         self.frequency = FrequencyProfile(nominal_frequency_hz)
+        self._forced: dict[str, float] = {}
+        self._frozen: dict[str, float] | None = None
         self._server: ModbusTcpServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -149,8 +156,32 @@ class MeterEmulator:
         return self.frequency.at(self.clock())
 
     def snapshot(self) -> dict[str, float]:
-        """Every register's value now (what a client would read)."""
-        return {**self.values, "frequency_hz": self.frequency_hz()}
+        """Every register's value now (what a client would read), faults included."""
+        if self._frozen is not None:
+            return dict(self._frozen)
+        return {**self.values, "frequency_hz": self.frequency_hz(), **self._forced}
+
+    # ---------------------------------------------------------- fault hooks
+    def force_register(self, name: str, value: float) -> None:
+        """Serve ``value`` in register ``name`` (any float32: NaN, +-inf, out of range) until
+        :meth:`release_faults`, whatever :meth:`set_site` writes."""
+        if name not in _ADDR:
+            raise KeyError(f"no register {name!r}; registers: {sorted(_ADDR)}")
+        try:
+            struct.pack(">f", value)
+        except (OverflowError, struct.error) as e:
+            raise ValueError(f"{name}: {value!r} does not fit a float32 register: {e}") from None
+        self._forced[name] = float(value)
+
+    def freeze(self) -> None:
+        """Serve every register exactly as it is now until :meth:`release_faults` (a meter
+        that keeps answering with values that never change)."""
+        self._frozen = self.snapshot()
+
+    def release_faults(self) -> None:
+        """End every forced register and a freeze: the physics shows again."""
+        self._forced.clear()
+        self._frozen = None
 
     # -------------------------------------------------------- frequency events
     def step_loss_of_generation(

@@ -142,7 +142,8 @@ def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
     """An ``on_decision`` callback that hands each opted-in command to the live runtime as a DR
     event (``runtime.add_dr_event``): a reduction in MW, or all miners off (share 1 of the
     import, which the runtime turns into a zero miner cap). An update or cancellation of an
-    event first cancels the DR events it created."""
+    event first cancels the DR events it created. A command the runtime refuses (dates outside
+    the one-year window around now) is logged as an error and not forwarded."""
     created: dict[str, list[str]] = {}
 
     def forward(decision: EventDecision) -> None:
@@ -155,9 +156,14 @@ def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
             if not np.isfinite(cmd.cap_mw) or (cmd.reduction_mw <= 0 and cmd.cap_mw > 0):
                 continue
             all_off = cmd.cap_mw <= 0
-            ev = runtime.add_dr_event(cmd.start_utc.timestamp(), cmd.end_utc.timestamp(),
-                                      None if all_off else cmd.reduction_mw,
-                                      1.0 if all_off else None, f"openadr:{cmd.event_id}")
+            try:  # the runtime bounds every event's dates (live.obligations.check_dr_window)
+                ev = runtime.add_dr_event(cmd.start_utc.timestamp(), cmd.end_utc.timestamp(),
+                                          None if all_off else cmd.reduction_mw,
+                                          1.0 if all_off else None, f"openadr:{cmd.event_id}")
+            except ValueError as e:
+                log.error("OpenADR event %s (%s): refused by the runtime: %s", cmd.event_id,
+                          cmd.signal, e)
+                continue
             ids.append(ev.id)
         created[decision.event_id] = ids
 

@@ -218,7 +218,10 @@ function checkFresh() {
   const age = (Date.now() - S.lastTickAt) / 1000;
   const tick = S.meta ? S.meta.site.tick_s : 1;
   if (!S.es || S.es.readyState === EventSource.CLOSED) setConn("off", "reconnecting…");
-  else if (age > Math.max(3 * tick, 3)) setConn("stale", `no tick for ${age.toFixed(0)} s`);
+  else if (age > Math.max(3 * tick, 3)) {
+    setConn("stale", `no tick for ${age.toFixed(0)} s`);
+    checkHealth();
+  }
 }
 
 // ---------------------------------------------------------------- per tick
@@ -300,7 +303,21 @@ function renderTiles(doc) {
   const tile = $("tile-import");
   tile.classList.toggle("over", head !== null && head < 0);
   tile.classList.toggle("near", head !== null && head >= 0 && head < 0.05 * p.import_limit);
-  $("safe-banner").hidden = !doc.safe_mode;
+  showSafe(doc.safe_mode, doc.safe_mode_reason);
+}
+
+function showSafe(on, reason) {
+  // the runtime says why (watchdog: meter stale or refused; fail-safe: ticks failing)
+  $("safe-banner").hidden = !on;
+  if (on) $("safe-reason").textContent = reason || "every miner asleep";
+}
+
+async function checkHealth() {
+  // ticks stopped arriving: ask /healthz (public), which stays current while ticks fail
+  try {
+    const h = await (await fetch("/healthz")).json();
+    showSafe(h.safe_mode, h.safe_mode_reason);
+  } catch (e) { /* the server itself is gone: the connection badge says so */ }
 }
 
 function renderWhy(doc) {

@@ -1,0 +1,149 @@
+"""Resume the live runtime from its store; quarantine what cannot be loaded.
+
+The runtime's state document (``runtime_state``, written with every tick) and the stored DR
+events are checked before use: a document of the wrong shape, with invalid or non-finite
+fields, or a DR event row with absurd or non-finite dates is *quarantined*: it is not used, a
+``quarantine`` event records what and why, and a warning is logged. The runtime then starts from
+its configured defaults for that part (fresh controller state, site-config policy) and never
+wedges on a bad row. The tick counter continues after the last committed tick.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ballast.live.obligations import dr_event_from_row, utc_iso
+from ballast.live.site_model import Policy
+from ballast.live.store import EventRecord
+
+if TYPE_CHECKING:
+    from ballast.live.runtime import Runtime
+
+log = logging.getLogger("ballast.live")
+
+_FiniteList = list[float]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+
+
+class SavedPolicy(_Doc):
+    price_usd_per_mwh: float
+    hashprice_usd_per_ph_day: float = Field(ge=0)
+    economic_dispatch: bool
+    import_margin_mw: float = Field(ge=0)
+
+
+class SavedState(_Doc):
+    """The runtime state document as ``state_document`` writes it."""
+
+    econ_on: list[bool] = Field(default_factory=list)
+    last_change_s: _FiniteList = Field(default_factory=list)
+    running: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    smooth: _FiniteList = Field(default_factory=list)
+    ai_buf: _FiniteList = Field(default_factory=list)
+    modes: dict[str, Literal["auto", "curtailed"]] = Field(default_factory=dict)
+    policy: SavedPolicy | None = None
+    ufr_tripped: bool = False
+    ufr_cap_mw: float | None = Field(None, ge=0)
+    dr_baselines: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    safe_mode: bool = False
+
+    @model_validator(mode="after")
+    def _same_length(self) -> SavedState:
+        n = {len(self.econ_on), len(self.last_change_s), len(self.running)}
+        if len(n) > 1:
+            raise ValueError("econ_on, last_change_s and running differ in length")
+        return self
+
+
+def state_document(rt: Runtime) -> dict[str, Any]:
+    """What a restart needs, written with every tick (``runtime_state``)."""
+    st = rt.state
+    return {"econ_on": st.econ_on.tolist(), "last_change_s": st.last_change_s.tolist(),
+            "running": st.running.tolist(), "smooth": st.smooth.tolist(),
+            "ai_buf": st.ai_buf.tolist(), "modes": dict(rt.modes),
+            "policy": vars(rt.policy).copy(), "ufr_tripped": rt.ufr_tripped,
+            "ufr_cap_mw": rt.ufr_cap_mw,
+            "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
+            "safe_mode": rt.safe_mode}
+
+
+def quarantine(now_s: float, table: str, key: str, reason: str) -> EventRecord:
+    msg = f"{table} {key} quarantined (not used): {reason}"
+    log.warning(msg)
+    return EventRecord(now_s, "quarantine", msg, {"table": table, "id": key, "reason": reason})
+
+
+def _last_tick(rt: Runtime) -> int:
+    """The last committed tick from the measurements (when the state row is unreadable)."""
+    try:
+        rows = rt.store.measurements(None, None, 1)
+        return int(rows[-1]["tick"]) if rows else 0
+    except Exception:  # a store this broken fails loudly at the first tick's write
+        return 0
+
+
+def resume(rt: Runtime) -> None:
+    """Load the DR events and the state document into ``rt``; record a ``start``, ``resume``
+    and any ``quarantine`` events."""
+    now = rt.clock()
+    events: list[EventRecord] = []
+    for row in rt.store.dr_events():
+        try:
+            ev = dr_event_from_row(row, now)
+        except (ValueError, TypeError, KeyError) as e:
+            events.append(quarantine(now, "dr_events", str(row.get("id")), str(e)))
+            continue
+        rt.dr.events[ev.id] = ev
+    try:
+        saved = rt.store.load_state()
+    except Exception as e:  # invalid JSON or columns: start fresh, keep counting ticks
+        events.append(quarantine(now, "runtime_state", "runtime", f"cannot be read: {e!r}"))
+        rt.tick_no = _last_tick(rt)
+        saved = None
+    if saved is None:
+        events.append(EventRecord(now, "start", "fresh start" if not rt.tick_no else
+                                  f"fresh state after tick {rt.tick_no} (state quarantined)"))
+    else:
+        tick, time_s, doc = saved
+        rt.tick_no = rt.resumed_from_tick = tick
+        try:
+            st = SavedState.model_validate_json(json.dumps(doc))  # JSON mode: lists as pairs
+        except ValidationError as e:
+            errs = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'document'}: {x['msg']}"
+                             for x in e.errors()[:5])
+            events.append(quarantine(now, "runtime_state", "runtime", errs))
+        else:
+            _apply(rt, st)
+        events.append(EventRecord(now, "resume", f"resumed after tick {tick} "
+                                  f"({utc_iso(time_s)})", {"from_tick": tick,
+                                                           "from_time_s": time_s}))
+    for e in events:
+        rt.store.add_event(e)
+
+
+def _apply(rt: Runtime, st: SavedState) -> None:
+    n = len(rt.group_names)
+    if len(st.econ_on) == n:  # the scenario may have changed its groups since
+        rt.state.econ_on[:] = np.asarray(st.econ_on, dtype=bool)
+        rt.state.last_change_s[:] = np.asarray(st.last_change_s, dtype="float64")
+        rt.state.running[:] = np.asarray(st.running, dtype=np.int64)
+    for name in ("smooth", "ai_buf"):  # smoothing memory, when its shape still fits
+        arr = getattr(rt.state, name)
+        if len(getattr(st, name)) == arr.shape[0]:
+            arr[:] = np.asarray(getattr(st, name), dtype="float64")
+    rt.modes.update({k: v for k, v in st.modes.items() if k in rt.modes})
+    if st.policy is not None:
+        rt.policy = Policy(**st.policy.model_dump())
+    rt.ufr_tripped = st.ufr_tripped
+    rt.ufr_above_since_s = None  # a monotonic time does not survive a restart: hold anew
+    rt.ufr_cap_mw = st.ufr_cap_mw
+    rt.dr.baselines = {k: v for k, v in st.dr_baselines.items() if k in rt.dr.events}
+    rt.safe_mode = st.safe_mode

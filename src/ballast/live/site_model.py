@@ -1,0 +1,55 @@
+"""What the live runtime controls with: the operator's policy, the scenario's controller config
+scaled to the site's miner devices, and the nameplate the measurement checks scale from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ballast.control import ControllerConfig
+from ballast.live.sensing import SiteNameplate
+from ballast.live.site_config import SiteConfig
+from ballast.scenario import Scenario
+
+
+@dataclass
+class Policy:
+    """Operator-settable controller inputs (API ``PUT /api/v1/policy``)."""
+
+    price_usd_per_mwh: float
+    hashprice_usd_per_ph_day: float
+    economic_dispatch: bool
+    import_margin_mw: float
+
+
+def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:
+    """The scenario's controller config with each group's count = its addresses and each
+    unit's power x ``miners_per_device``. Groups without addresses get count 0."""
+    cfg = ControllerConfig.from_scenario(scenario)
+    g = cfg.groups
+    names = list(g.names)
+    devices = {m.group: m for m in site.miners}
+    unknown = sorted(set(devices) - set(names))
+    if unknown:
+        raise ValueError(f"site config miners: group(s) {unknown} are not in the scenario "
+                         f"(groups: {names})")
+    count = np.zeros(len(names), dtype=np.int64)
+    per = np.ones(len(names))
+    for i, name in enumerate(names):
+        if name in devices:
+            count[i] = len(devices[name].addresses())
+            per[i] = devices[name].miners_per_device
+    groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
+    return replace(cfg, groups=groups)
+
+
+def site_nameplate(scenario: Scenario) -> SiteNameplate:
+    """The sizes the plausible measurement ranges scale from (``live.sensing``)."""
+    ai = scenario.ai
+    return SiteNameplate(
+        import_limit_mw=scenario.site.import_limit_mw,
+        export_limit_mw=scenario.site.export_limit_mw,
+        ai_full_mw=ai.it_load_mw * ai.pue if ai else 0.0,
+        miners_full_mw=float(ControllerConfig.from_scenario(scenario).groups.full_power_mw.sum()),
+        renewable_capacity_mw=sum(r.capacity_mw for r in scenario.renewables))
