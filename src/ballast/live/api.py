@@ -49,6 +49,13 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
 ``miners_per_device`` real miners. A number that is not known (or not finite) is ``null``;
 ``_sse`` refuses to send a non-finite number (strict JSON, as browsers parse it).
 
+History is paged (keyset on the tick, at most ``HISTORY_MAX_ROWS`` rows a request):
+``GET /api/v1/history?limit=1000`` gives the newest 1,000 ticks (oldest first) and
+``"next": {"before_tick": N}`` for the page before them; ``?after_tick=N`` walks forward from
+tick N (``"next": {"after_tick": M}``); ``next`` is null on the last page. Store reads run in
+the store's reader thread and are serialised there, never on the loop that runs the tick;
+a store too far behind its writes (or closed) answers 503.
+
 Browsers' EventSource cannot send headers, and a token in a URL ends up in logs and history,
 so a browser first calls ``POST /api/v1/stream-ticket`` (bearer header) and then opens
 ``GET /api/v1/stream?ticket=<ticket>``: the ticket is random, bound to the principal, valid
@@ -75,7 +82,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ballast.control import RULE_NAMES
 from ballast.live.api_models import (
@@ -88,6 +95,7 @@ from ballast.live.api_models import (
     VIEW,
     BodyLimit,
     DrEventIn,
+    ErrorOut,
     EventId,
     GroupName,
     PolicyUpdate,
@@ -101,9 +109,21 @@ from ballast.live.docs import mount_docs
 from ballast.live.health import RuntimeCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
+from ballast.live.store import StoreBehind
 
 API = "/api/v1"
+HISTORY_MAX_ROWS = 5000  # rows per /history request: bounded work per request, page for more
 log = logging.getLogger("ballast.live.api")
+R503_STORE = {503: {"description": "The store is behind its writes (stalled) or closed.",
+                    "model": ErrorOut}}
+
+
+class HistoryPage(BaseModel):
+    """One page of ``/history``: measurement rows (oldest first) and the next page's cursor."""
+
+    rows: list[dict[str, Any]]
+    next: dict[str, int] | None = Field(description="Query parameters of the next page "
+                                        "(``after_tick`` or ``before_tick``); null at the end.")
 
 
 def _metrics(runtime: Runtime) -> CollectorRegistry:
@@ -225,27 +245,54 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
             raise HTTPException(503, "no tick yet")
         return {**runtime.last_tick, "health": runtime.health()}
 
-    @app.get(f"{API}/history", tags=["read"], responses=VIEW)
-    async def history(_: Viewer, since: datetime | None = None, until: datetime | None = None,
-                limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
-        """Measurements per tick in [since, until), oldest first (the latest ``limit``)."""
-        return store.measurements(since.timestamp() if since else None,
-                                  until.timestamp() if until else None, limit)
+    async def read(fn: Callable[..., bytes], *args: Any) -> Response:
+        """A store read in the store's reader pool; ``fn`` returns the JSON body, so the loop
+        only sends bytes."""
+        try:
+            body = await store.aread(fn, *args)
+        except StoreBehind as e:
+            raise HTTPException(503, str(e)) from None
+        return Response(body, media_type="application/json")
 
-    @app.get(f"{API}/events", tags=["read"], responses=VIEW)
+    async def read_json(fn: Callable[..., Any], *args: Any) -> Response:
+        """Rows serialised to JSON in the reader thread too."""
+        return await read(lambda: json.dumps(fn(*args)).encode())
+
+    @app.get(f"{API}/history", tags=["read"], response_model=HistoryPage,
+             responses={**VIEW, **R422, **R503_STORE})
+    async def history(
+            _: Viewer, since: datetime | None = None, until: datetime | None = None,
+            after_tick: Annotated[int | None, Query(ge=0, le=2**62, description="Page forward: "
+                                                    "ticks after this one.")] = None,
+            before_tick: Annotated[int | None, Query(ge=1, le=2**62, description="Page back: "
+                                                     "ticks before this one.")] = None,
+            limit: Annotated[int, Query(ge=1, le=HISTORY_MAX_ROWS, description="Rows per page "
+                                        f"(at most {HISTORY_MAX_ROWS:,}; follow ``next`` for "
+                                        "more).")] = 1000) -> Response:
+        """Measurements per tick in [since, until), oldest first, one page (see the module
+        docstring): the newest ``limit`` by default, or the ``limit`` after ``after_tick``."""
+        if after_tick is not None and before_tick is not None:
+            raise HTTPException(422, "give after_tick or before_tick, not both")
+        return await read(store.history_json, since.timestamp() if since else None,
+                          until.timestamp() if until else None, limit, after_tick, before_tick)
+
+    @app.get(f"{API}/events", tags=["read"], response_model=list[dict[str, Any]],
+             responses={**VIEW, **R503_STORE})
     async def events(_: Viewer, kind: Annotated[str | None, Query(max_length=MAX_STR)] = None,
-               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
-        return store.events(limit, kind)
+                     limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
+        return await read_json(store.events, limit, kind)
 
-    @app.get(f"{API}/commands", tags=["read"], responses=VIEW)
+    @app.get(f"{API}/commands", tags=["read"], response_model=list[dict[str, Any]],
+             responses={**VIEW, **R503_STORE})
     async def commands(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
-                 ) -> list[dict[str, Any]]:
-        return store.commands(limit)
+                       ) -> Response:
+        return await read_json(store.commands, limit)
 
-    @app.get(f"{API}/audit", tags=["read"], responses=VIEW)
+    @app.get(f"{API}/audit", tags=["read"], response_model=list[dict[str, Any]],
+             responses={**VIEW, **R503_STORE})
     async def audit_log(_: Viewer, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
-                  ) -> list[dict[str, Any]]:
-        return store.audit(limit)
+                        ) -> Response:
+        return await read_json(store.audit, limit)
 
     @app.get(f"{API}/policy", tags=["read"], responses=VIEW)
     async def get_policy(_: Viewer) -> dict[str, Any]:
@@ -286,9 +333,10 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
         audit(p, "ufr.reset", {}, "ok" if was else "ok: relay was not tripped")
         return {"tripped": runtime.ufr_tripped}
 
-    @app.get(f"{API}/dr-events", tags=["read"], responses=VIEW)
-    async def list_dr(_: Viewer) -> list[dict[str, Any]]:
-        return store.dr_events()
+    @app.get(f"{API}/dr-events", tags=["read"], response_model=list[dict[str, Any]],
+             responses={**VIEW, **R503_STORE})
+    async def list_dr(_: Viewer) -> Response:
+        return await read_json(store.dr_events)
 
     @app.post(f"{API}/dr-events", tags=["act"], status_code=201,
               responses={**ACT, **R422})

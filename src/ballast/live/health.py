@@ -127,7 +127,18 @@ def health_document(rt: Runtime) -> dict[str, Any]:
             "last_error": rt.ticks.last_error,
             "last_tick_age_s": round(rt.ticks.age_s(now), 3),
             "meter_age_s": None if rt.meter_ok_s is None
-            else round(now - rt.meter_ok_s, 3)}
+            else round(now - rt.meter_ok_s, 3),
+            "store": store_health(rt.store)}
+
+
+def store_health(store: Any) -> dict[str, Any]:
+    """The store writer's state (``Store.stats``): healthy, why not, backlog and counters. A
+    store that cannot write does not make control unsafe (the tick goes on and the writer
+    retries), so it does not fail ``ok``; it is reported here and on ``/metrics``."""
+    stats = store.stats() if hasattr(store, "stats") else {}
+    keys = ("healthy", "unhealthy_reason", "backlog_ticks", "backlog_rows", "oldest_pending_s",
+            "write_failures", "ticks_coalesced", "rows_dropped", "last_committed_tick")
+    return {k: stats.get(k) for k in keys}
 
 
 class RuntimeCollector(Collector):
@@ -165,6 +176,21 @@ class RuntimeCollector(Collector):
         for ip, n in sorted(rt.keepalive_failures.items()):
             keep.add_metric([ip], n)
         yield keep
+        st = rt.store.stats() if hasattr(rt.store, "stats") else {}
+        if st:
+            yield _gauge("ballast_store_healthy", "1 while the store writer keeps up",
+                         1 if st["healthy"] else 0)
+            yield _gauge("ballast_store_backlog_ticks", "Ticks queued for the store writer",
+                         st["backlog_ticks"])
+            yield _gauge("ballast_store_oldest_pending_seconds", "Age of the oldest queued write "
+                         "[s]", st["oldest_pending_s"] or 0.0)
+            for name, doc in (("write_failures", "Store write attempts that failed"),
+                              ("ticks_coalesced", "Ticks whose measurement rows were dropped "
+                               "because the writer queue was full"),
+                              ("rows_dropped", "Event/command/audit rows refused at the row cap")):
+                c = CounterMetricFamily(f"ballast_store_{name}", doc)
+                c.add_metric([], st[name])
+                yield c
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

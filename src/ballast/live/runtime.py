@@ -382,8 +382,10 @@ class Runtime:
 
     def cancel_dr_event(self, event_id: str) -> bool:
         now = self.clock()
-        if event_id not in self.dr.events or not self.store.cancel_dr_event(event_id, now):
+        ev = self.dr.events.get(event_id)
+        if ev is None or ev.cancelled_s is not None:
             return False
+        self.store.cancel_dr_event(event_id, now)
         self.dr.cancel(event_id, now)
         return True
 
