@@ -85,6 +85,26 @@ def main(shared: Path) -> None:
     sub = pd.read_csv(shared / "bitcoin_block_subsidy_schedule.csv")
     sub.to_csv(OUT / "bitcoin_block_subsidy_schedule.csv", index=False)
 
+    bundle_eia930(shared)
+
+
+def bundle_eia930(shared: Path) -> None:
+    """EIA-930 hourly BA demand 2016-2024: values as reported (blank = missing stays NaN), plus
+    the Ruggles et al. (2020) MICE fill for ERCO's missing hours, in one Parquet file."""
+    erco = pd.read_csv(shared / "eia930_erco_demand_hourly_2016_2024.csv")
+    other = pd.read_csv(shared / "eia930_demand_hourly_2016_2024_PJM_MISO_SWPP_CISO_raw.csv")
+    assert (erco["interval_start_utc"].to_numpy() == other["interval_start_utc"].to_numpy()).all()
+    mice = erco["fill_method"].eq("mice_ruggles2020")
+    frame = pd.DataFrame({
+        "interval_start_utc": _utc(erco["interval_start_utc"]),
+        "ERCO_demand_mw": erco["demand_mw"].astype("float64"),
+        "ERCO_mice_fill_mw": erco["demand_mw_filled"].where(mice).astype("float64"),
+        **{f"{ba}_demand_mw": other[f"{ba}_demand_mw"].astype("float64")
+           for ba in ("PJM", "MISO", "SWPP", "CISO")},
+    })
+    frame.to_parquet(OUT / "eia930_demand_hourly_2016_2024.parquet", index=False,
+                     compression="zstd")
+
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))

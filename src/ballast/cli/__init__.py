@@ -20,6 +20,7 @@ from ballast.cli.programs import app as programs_app
 from ballast.cli.serve import serve
 from ballast.cli.smoothing import smoothing_app
 from ballast.live.emulators.cli import emulate_app
+from ballast.studies.cli import study_app
 
 app = typer.Typer(help="Ballast: run hybrid AI + Bitcoin-mining campuses.", no_args_is_help=True,
                   add_completion=False, rich_markup_mode=None)
@@ -46,6 +47,7 @@ app.command()(serve)
 app.add_typer(programs_app, name="programs")
 app.add_typer(smoothing_app, name="smoothing")
 app.add_typer(emulate_app, name="emulate")  # ballast emulate miners --count N
+app.add_typer(study_app, name="study")  # ballast study headroom|frequency|balancing
 
 
 def main() -> None:  # pragma: no cover  (console script and python -m ballast)

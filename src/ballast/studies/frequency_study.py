@@ -1,0 +1,172 @@
+"""The frequency study: each event with and without the miner fleet, and against fleet size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ballast.studies.frequency_doc import Event, FrequencyStudy
+from ballast.studies.sfr import LoadGroups, SfrParams, Trace, simulate
+
+SCHEMA = "ballast.study.frequency-results/1"
+SETTLE_WINDOW_S = 5.0  # settling frequency: mean of the last 5 s
+ROCOF_WINDOW_S = 0.5  # RoCoF over the first 500 ms after the event
+
+
+def sfr_params(study: FrequencyStudy) -> SfrParams:
+    s = study.system
+    return SfrParams(s.base_mw, s.inertia_h_s, s.damping_pu, s.droop_pu, s.governor_gain_pu,
+                     s.reheat_time_s, s.hp_fraction, s.nominal_hz)
+
+
+def miner_timing_s(study: FrequencyStudy) -> tuple[float, float]:
+    """(relay delay + command latency, sleep ramp) of the fleet [s], defaults from the model."""
+    from ballast.models.miner_dynamics import MinerDynamics
+
+    m, d = study.miners, MinerDynamics()
+    latency = d.latency_s if m is None or m.command_latency_s is None else m.command_latency_s
+    sleep = d.sleep_s if m is None or m.sleep_s is None else m.sleep_s
+    relay = 0.0 if m is None else m.relay_delay_s
+    return relay + latency, sleep
+
+
+def load_groups(study: FrequencyStudy, fleet_mw: float) -> LoadGroups:
+    """FFR, load resources, UFLS stages and the miner fleet as relay groups."""
+    rows: list[tuple[str, float, float, float, float]] = []
+    for name, r in (("ffr", study.fast_frequency_response), ("load_resources", study.load_resources)):
+        if r is not None:
+            rows.append((name, r.mw, r.threshold_hz, r.delay_s, r.ramp_s))
+    for i, s in enumerate(study.ufls):
+        rows.append((f"ufls_{i + 1}", s.share_of_load_pct / 100 * study.system.base_mw,
+                     s.threshold_hz, s.delay_s, 0.0))
+    if study.miners is not None and fleet_mw > 0:
+        delay, sleep = miner_timing_s(study)
+        rows.append(("miners", fleet_mw, study.miners.threshold_hz, delay, sleep))
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+    return LoadGroups(tuple(cols[0]), *(np.asarray(c, dtype="float64") for c in cols[1:]))
+
+
+def disturbance_mw(event: Event, n: int, dt_s: float, forcing_hz: float | None = None) -> np.ndarray:
+    """Disturbance per step [MW]: > 0 generation lost, < 0 load lost; oscillation as a sine."""
+    t = np.arange(n) * dt_s
+    on = t >= event.at_s
+    if event.kind == "generation_trip":
+        return np.where(on, event.mw, 0.0)
+    if event.kind == "load_loss":
+        return np.where(on, -event.mw, 0.0)
+    return np.where(on, event.mw * np.sin(2 * np.pi * (forcing_hz or 0.0) * (t - event.at_s)), 0.0)
+
+
+def group_relief_mw(trace: Trace, name_prefix: str) -> float:
+    """Relief [MW] of the groups whose name starts with ``name_prefix`` at the end of the run."""
+    g, end, dt = trace.groups, trace.t_s[-1], trace.t_s[1] - trace.t_s[0]
+    total = 0.0
+    for i, name in enumerate(g.name):
+        if name.startswith(name_prefix) and trace.trip_time_s[i] >= 0:
+            ramp = g.ramp_s[i]
+            share = 1.0 if ramp <= 0 else min(1.0, (end - trace.trip_time_s[i] + dt) / ramp)
+            total += share * g.mw[i]
+    return float(total)
+
+
+def event_metrics(trace: Trace, at_s: float, thresholds_hz: list[float]) -> dict[str, float]:
+    """Nadir, peak, RoCoF, settling frequency, seconds below thresholds, relief by kind."""
+    f, t = trace.freq_hz, trace.t_s
+    dt = t[1] - t[0]
+    k0 = round(at_s / dt)
+    k1 = min(len(f) - 1, k0 + round(ROCOF_WINDOW_S / dt))
+    out = {"nadir_hz": float(f.min()), "peak_hz": float(f.max()),
+           "rocof_hz_per_s": float((f[k1] - f[k0]) / max((k1 - k0) * dt, dt)),
+           "settling_hz": float(f[t >= t[-1] - SETTLE_WINDOW_S].mean()),
+           "ffr_mw": group_relief_mw(trace, "ffr"),
+           "load_resources_mw": group_relief_mw(trace, "load_resources"),
+           "ufls_shed_mw": group_relief_mw(trace, "ufls"),
+           "miners_tripped_mw": group_relief_mw(trace, "miners")}
+    for thr in thresholds_hz:
+        out[f"seconds_below_{thr:g}_hz"] = float((f < thr).sum() * dt)
+    return out
+
+
+@dataclass
+class FrequencyResults:
+    """Per-event metrics with and without miners, traces for plots, and the fleet sweep."""
+
+    study: FrequencyStudy
+    rows: list[dict] = field(default_factory=list)
+    traces: dict[tuple[str, str], Trace] = field(default_factory=dict)
+    sweep: list[dict] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def sweep_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.sweep)
+
+    def to_json(self) -> dict:
+        delay, sleep = miner_timing_s(self.study)
+        return {"schema": SCHEMA, "study": self.study.name,
+                "model": "reduced SFR model, Anderson & Mirheydar (1990)",
+                "miner_timing_s": {"relay_plus_command_latency": delay, "sleep_ramp": sleep},
+                "events": self.rows, "fleet_sweep": self.sweep}
+
+
+def _cases(study: FrequencyStudy) -> list[tuple[str, float]]:
+    fleet = study.miners.fleet_mw if study.miners is not None else 0.0
+    return [("without miners", 0.0)] + ([("with miners", fleet)] if fleet > 0 else [])
+
+
+def run_event(study: FrequencyStudy, event: Event, fleet_mw: float,
+              forcing_hz: float | None = None) -> Trace:
+    n = round(study.run.duration_s / study.run.step_s) + 1
+    dist = disturbance_mw(event, n, study.run.step_s, forcing_hz)
+    return simulate(sfr_params(study), dist, study.run.step_s, load_groups(study, fleet_mw))
+
+
+def run_study(study: FrequencyStudy) -> FrequencyResults:
+    """Every event, with and without the miner fleet; generation trips also over the sweep."""
+    res = FrequencyResults(study)
+    thresholds = study.run.report_thresholds_hz
+    for event in study.events:
+        for case, fleet in _cases(study):
+            if event.kind == "oscillation":
+                for fz in event.frequencies_hz:
+                    tr = run_event(study, event, fleet, fz)
+                    late = tr.freq_hz[tr.t_s >= tr.t_s[-1] / 2]
+                    res.rows.append({"event": event.name, "case": case, "fleet_mw": fleet,
+                                     "forcing_hz": fz, "oscillation_mhz_peak_to_peak":
+                                     float((late.max() - late.min()) * 1000),
+                                     **event_metrics(tr, event.at_s, thresholds)})
+                    res.traces[(f"{event.name} @ {fz:g} Hz", case)] = tr
+                continue
+            tr = run_event(study, event, fleet)
+            res.traces[(event.name, case)] = tr
+            res.rows.append({"event": event.name, "case": case, "fleet_mw": fleet,
+                             **event_metrics(tr, event.at_s, thresholds)})
+        if event.kind == "generation_trip" and study.miners is not None:
+            for fleet in study.miners.fleet_sweep_mw:
+                tr = run_event(study, event, fleet)
+                res.sweep.append({"event": event.name, "fleet_mw": fleet,
+                                  **event_metrics(tr, event.at_s, thresholds)})
+    return res
+
+
+def monte_carlo(study: FrequencyStudy, n_events: int, seed: int,
+                trip_mw: tuple[float, float] = (500.0, 3500.0),
+                inertia_h_s: tuple[float, float] = (2.5, 5.0),
+                fleet_mw: tuple[float, float] = (0.0, 4000.0)) -> pd.DataFrame:
+    """``n_events`` generation trips with uniform random size [MW], inertia H [s] and miner fleet
+    [MW] (seeded); one row of event metrics each. Runs in-process; a sweep engine can split it."""
+    rng = np.random.default_rng(seed)
+    draws = np.column_stack([rng.uniform(*trip_mw, n_events), rng.uniform(*inertia_h_s, n_events),
+                             rng.uniform(*fleet_mw, n_events)])
+    base = Event(name="random trip", kind="generation_trip", mw=0.0)
+    rows = []
+    for trip, h, fleet in draws:
+        case = study.model_copy(update={"system": study.system.model_copy(
+            update={"inertia_h_s": float(h)})})
+        tr = run_event(case, base.model_copy(update={"mw": float(trip)}), float(fleet))
+        rows.append({"trip_mw": trip, "inertia_h_s": h, "fleet_mw": fleet,
+                     **event_metrics(tr, base.at_s, study.run.report_thresholds_hz)})
+    return pd.DataFrame(rows)
