@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The docs site (mkdocs.yml, docs/): offline, strict (a broken link or reference fails); site/ out.

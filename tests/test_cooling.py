@@ -1,23 +1,9 @@
-"""Cooling: PUE and WUE against ambient temperature, water from IT energy (scalar, array, Series)."""
+"""Cooling: water from IT energy and WUE (scalar and array), and the water KPI that uses it."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from ballast.models.cooling import pue_at_temperature, water_m3, wue_at_temperature
-
-
-def test_pue_rises_with_heat_and_has_a_floor():
-    assert pue_at_temperature(25.0, 1.3) == pytest.approx(1.3)
-    assert pue_at_temperature(35.0, 1.3, pue_per_c=0.01) == pytest.approx(1.4)
-    assert pue_at_temperature(-40.0, 1.1) == pytest.approx(1.03)  # never below pue_min
-
-
-def test_wue_array_and_series_never_negative():
-    temps = np.array([-20.0, 25.0, 40.0])
-    np.testing.assert_allclose(wue_at_temperature(temps, 0.5), [0.0, 0.5, 0.95])
-    series = pd.Series(temps)
-    np.testing.assert_allclose(wue_at_temperature(series, 0.5), wue_at_temperature(temps, 0.5))
+from ballast.models.cooling import water_m3
 
 
 def test_water_is_wue_times_it_energy():

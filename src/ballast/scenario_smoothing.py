@@ -33,14 +33,15 @@ class ReplaySpec(StrictModel):
 
 
 class DynamicsSpec(StrictModel):
-    """How a miner group answers commands (LuxOS sleep/wake, power-target moves; docs/sources.md#miner-response)."""
+    """How a miner group answers commands (LuxOS sleep/wake; docs/sources.md#miner-response).
+
+    Only sleep and wake: every host commands whole miners, never a power target, so the former
+    power-target fields (profile_ramp_s, min_power_share, profile_step_share) had no effect and
+    were removed (CHANGELOG.md, Unreleased)."""
 
     latency_s: float = Field(1.0, ge=0, le=600, description="Command to first power change [s]. Default 1 (assumption).")
     sleep_s: float = Field(5.0, gt=0, le=600, description="Ramp to ~25 W on sleep [s]. Default 5 (LuxOS).")
     wake_s: float = Field(10.0, gt=0, le=600, description="Ramp back to full power on wake [s]. Default 10 (LuxOS).")
-    profile_ramp_s: float = Field(120.0, gt=0, le=3600, description="Full-range power-target move [s]. Default 120.")
-    min_power_share: float = Field(0.6, ge=0, le=1, description="Lowest power target while hashing [-]. Default 0.6.")
-    profile_step_share: float = Field(0.05, ge=0, le=1, description="Power-target step [-]. Default 0.05.")
 
 
 class BatterySpec(StrictModel):
@@ -64,7 +65,6 @@ class SmoothingSpec(StrictModel):
     step_share: float = Field(0.8, gt=0, lt=1, description="Share of the window's ramp budget kept for unavoidable steps (the rest paces planned moves) [-]. Default 0.8.")
     reserve_cover_share: float = Field(1.0, ge=0, le=1, description="Share of the sized reserve actually held [-]. Default 1.")
     ai_filter_s: float | None = Field(None, ge=0, description="Moving-average window on the AI reading [s]. Default: the swing period.")
-    record_every_s: float = Field(1.0, gt=0, description="Per-group series resolution [s]. Default 1.")
 
     @property
     def dynamic_range_limit_mw(self) -> float:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from ballast.live.drivers.base import CanSetPowerTarget, CanSleep, CanWake, ReadsMiner
+from ballast.live.adapters import LuxosFleet
 from ballast.live.drivers.fleet import FleetCommander
 from ballast.live.drivers.luxos import LuxosMiner
 from ballast.live.emulators.luxos import MinerEmulator
+from ballast.live.interfaces import KeepsSessions, MinerFleet
+from ballast.live.serve import _NoFleet
 
 
-def test_luxos_driver_has_every_capability() -> None:
-    m = LuxosMiner("127.0.0.2")
-    for cap in (ReadsMiner, CanSleep, CanWake, CanSetPowerTarget):
-        assert isinstance(m, cap)
+def test_fleets_have_the_runtime_capabilities() -> None:
+    """The runtime dispatches through ``MinerFleet`` and checks the optional ``KeepsSessions``
+    with isinstance (no attribute strings): LuxOS holds sessions, a site without miners not."""
+    luxos = LuxosFleet({"127.0.0.2": 4028})
+    assert isinstance(luxos, MinerFleet) and isinstance(luxos, KeepsSessions)
+    assert isinstance(_NoFleet(), MinerFleet) and not isinstance(_NoFleet(), KeepsSessions)
 
 
 @pytest.mark.parametrize("sessions_held", [False, True], ids=["cold", "warm-fast-path"])

@@ -1,6 +1,6 @@
 """The controller's Python face: parameters, state, snapshot, and one ``step``.
 
-``step`` calls the same compiled ``control_tick`` that the backtest loop calls, so a behaviour
+``step`` calls the same compiled ``control_tick_full`` that the backtest loops call, so a behaviour
 that is right in the backtest is right live.
 """
 

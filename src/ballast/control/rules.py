@@ -22,7 +22,6 @@ from ballast.control.smoothing import (
     INFO_AI_FILTERED,
     INFO_BATTERY_MW,
     INFO_PLAN,
-    INFO_SIZE,
     SP_AI_MAX,
     SP_AI_RISE,
     SP_BATT_E,
@@ -30,9 +29,7 @@ from ballast.control.smoothing import (
     SP_FILTER_N,
     SP_MINERS,
     SP_ON,
-    SP_SIZE,
     SS_LAST_T,
-    SS_SIZE,
     battery_dispatch,
     commit_plan,
     filter_ai,
@@ -141,27 +138,6 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             running_out[g] += add
             total += add * step
     return total
-
-
-@njit(cache=True, inline="always")
-def control_tick(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw, renewable_mw,
-                 cap_mw, floor_mw,
-                 import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
-                 absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice,
-                 deadband_usd_per_mwh, min_on_s, min_off_s, merit,
-                 econ_on, last_change_s, running):
-    """One control cycle without smoothing (the original signature, kept for callers that feed
-    only caps and floors). Same rule stack as ``control_tick_full``; returns (total, rule)."""
-    sp = np.zeros(SP_SIZE)
-    sp[SP_AI_MAX] = np.inf
-    ss = np.zeros(SS_SIZE)
-    info = np.zeros(INFO_SIZE)
-    return control_tick_full(
-        time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_load_mw, renewable_mw, cap_mw,
-        floor_mw, import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
-        absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice, deadband_usd_per_mwh,
-        min_on_s, min_off_s, merit, econ_on, last_change_s, running, sp, ss, np.zeros(1),
-        np.nan, 0.0, info)
 
 
 @njit(cache=True, inline="always")

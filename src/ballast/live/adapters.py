@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from ballast.live.drivers.dcgm import DcgmScraper
 from ballast.live.drivers.fleet import FleetCommander, FleetResult
@@ -29,12 +29,14 @@ class LuxosFleet:
                                                 retries=retries, concurrency=concurrency)
                            for port, ips in by_port.items()}
 
-    async def _each(self, name: str, ips: Iterable[str] | None) -> FleetResult:
+    async def _each(self, name: str, op: Callable[[FleetCommander, list[str]],
+                                                  Awaitable[FleetResult]],
+                    ips: Iterable[str] | None) -> FleetResult:
+        """``op`` (an unbound ``FleetCommander`` method) on each port's commander."""
         groups: dict[int, list[str]] = defaultdict(list)
         for ip in self.port_of if ips is None else ips:
             groups[self.port_of[ip]].append(ip)
-        results = [await getattr(self.commanders[port], name)(sel)
-                   for port, sel in groups.items()]
+        results = [await op(self.commanders[port], sel) for port, sel in groups.items()]
         if len(results) == 1:
             return results[0]
         outcomes = [o for r in results for o in r.outcomes]
@@ -42,13 +44,13 @@ class LuxosFleet:
                            dict(Counter(o.status for o in outcomes)))
 
     async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return await self._each("sleep", ips)
+        return await self._each("sleep", FleetCommander.sleep, ips)
 
     async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return await self._each("wake", ips)
+        return await self._each("wake", FleetCommander.wake, ips)
 
     async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return await self._each("read_all", ips)
+        return await self._each("read_all", FleetCommander.read_all, ips)
 
     async def keep_sessions(self, ips: Iterable[str] | None = None) -> FleetResult:
         """Hold a fresh LuxOS session on each miner so a curtail can take the one-round-trip

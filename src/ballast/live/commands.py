@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ballast.live.devices import Device, apply_outcomes
-from ballast.live.interfaces import MinerFleet
+from ballast.live.interfaces import FleetResultLike, KeepsSessions, MinerFleet
 from ballast.live.store import CommandRecord
 
 log = logging.getLogger("ballast.live")
+
+FleetCommand = Literal["sleep", "wake", "read_all"]  # the MinerFleet methods
 
 
 class FleetControl:
@@ -45,11 +47,19 @@ class FleetControl:
     def apply(self, outcomes: list, want_run: bool) -> None:
         apply_outcomes(self.devices, outcomes, want_run)
 
-    async def call(self, command: str, ips: list[str]) -> Any:
+    def _op(self, command: FleetCommand, ips: Iterable[str]) -> Awaitable[FleetResultLike]:
+        """The ``MinerFleet`` method for ``command`` (typed dispatch, no attribute strings)."""
+        if command == "sleep":
+            return self.fleet.sleep(ips)
+        if command == "wake":
+            return self.fleet.wake(ips)
+        return self.fleet.read_all(ips)
+
+    async def call(self, command: FleetCommand, ips: list[str]) -> Any:
         """A fleet command with an overall deadline: a driver that never answers must not
         stall the runtime (every miner it covered then counts as unreachable this time)."""
         try:
-            return await asyncio.wait_for(getattr(self.fleet, command)(ips), self.budget_s)
+            return await asyncio.wait_for(self._op(command, ips), self.budget_s)
         except TimeoutError:
             log.warning("fleet %s to %d miners: no result within %.1f s", command, len(ips),
                         self.budget_s)
@@ -121,11 +131,10 @@ class FleetControl:
     async def keep_sessions(self, ips: list[str]) -> None:
         """Hold sessions on ``ips`` (if the fleet can) so a relay trip is one round trip.
         Failures are logged and counted per miner ("all" when the whole call failed)."""
-        keep = getattr(self.fleet, "keep_sessions", None)
-        if keep is None or not ips:
+        if not isinstance(self.fleet, KeepsSessions) or not ips:
             return
         try:
-            res = await asyncio.wait_for(keep(ips), 30.0)
+            res = await asyncio.wait_for(self.fleet.keep_sessions(ips), 30.0)
         except Exception as e:
             self.keepalive_failures["all"] += 1
             log.warning("session keep-alive to %d relay miners failed: %r", len(ips), e)

@@ -2,6 +2,8 @@
 
 - ``MinerFleet``: verified fan-out of sleep/wake/read to miner addresses
   (``live.drivers.fleet.FleetCommander`` implements it);
+- ``KeepsSessions``: an optional fleet capability, holding sessions open so a curtail is one
+  round trip (``live.adapters.LuxosFleet``); the runtime checks it with ``isinstance``;
 - ``Meter``: the site revenue meter (``live.drivers.meter.ModbusMeter``): campus import, feeder
   powers and grid frequency;
 - ``AiTelemetry``: the AI cluster's facility power [MW] (a DCGM exporter scrape x PUE).
@@ -57,3 +59,10 @@ class MinerFleet(Protocol):
     async def wake(self, ips: Iterable[str] | None = None) -> FleetResultLike: ...
 
     async def read_all(self, ips: Iterable[str] | None = None) -> FleetResultLike: ...
+
+
+@runtime_checkable
+class KeepsSessions(Protocol):
+    async def keep_sessions(self, ips: Iterable[str] | None = None) -> FleetResultLike:
+        """Refresh the command sessions of ``ips`` (all when None)."""
+        ...

@@ -41,13 +41,15 @@ class SavedPolicy(_Doc):
 
 
 class SavedState(_Doc):
-    """The runtime state document as ``state_document`` writes it."""
+    """The runtime state document as ``state_document`` writes it.
+
+    No smoothing memory: the live host refuses scenarios with smoothing (``site_model.
+    refuse_unsupported``), so it was always zero. Documents from before that still carry
+    ``smooth`` and ``ai_buf``; they are ignored (``extra="ignore"``)."""
 
     econ_on: list[bool] = Field(default_factory=list)
     last_change_s: _FiniteList = Field(default_factory=list)
     running: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
-    smooth: _FiniteList = Field(default_factory=list)
-    ai_buf: _FiniteList = Field(default_factory=list)
     modes: dict[str, Literal["auto", "curtailed"]] = Field(default_factory=dict)
     policy: SavedPolicy | None = None
     ufr_tripped: bool = False
@@ -67,8 +69,7 @@ def state_document(rt: Runtime) -> dict[str, Any]:
     """What a restart needs, written with every tick (``runtime_state``)."""
     st = rt.state
     return {"econ_on": st.econ_on.tolist(), "last_change_s": st.last_change_s.tolist(),
-            "running": st.running.tolist(), "smooth": st.smooth.tolist(),
-            "ai_buf": st.ai_buf.tolist(), "modes": dict(rt.modes),
+            "running": st.running.tolist(), "modes": dict(rt.modes),
             "policy": vars(rt.policy).copy(), "ufr_tripped": rt.ufr_tripped,
             "ufr_cap_mw": rt.ufr_cap_mw,
             "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
@@ -135,10 +136,6 @@ def _apply(rt: Runtime, st: SavedState) -> None:
         rt.state.econ_on[:] = np.asarray(st.econ_on, dtype=bool)
         rt.state.last_change_s[:] = np.asarray(st.last_change_s, dtype="float64")
         rt.state.running[:] = np.asarray(st.running, dtype=np.int64)
-    for name in ("smooth", "ai_buf"):  # smoothing memory, when its shape still fits
-        arr = getattr(rt.state, name)
-        if len(getattr(st, name)) == arr.shape[0]:
-            arr[:] = np.asarray(getattr(st, name), dtype="float64")
     rt.modes.update({k: v for k, v in st.modes.items() if k in rt.modes})
     if st.policy is not None:
         rt.policy = Policy(**st.policy.model_dump())

@@ -78,7 +78,12 @@ from ballast.live.obligations import (
 from ballast.live.resume import resume, state_document
 from ballast.live.sensing import Sensing, plausible_ranges, worst_case_ai_mw
 from ballast.live.site_config import SiteConfig
-from ballast.live.site_model import Policy, scaled_controller_config, site_nameplate
+from ballast.live.site_model import (
+    Policy,
+    refuse_unsupported,
+    scaled_controller_config,
+    site_nameplate,
+)
 from ballast.live.store import EventRecord, Store, TickRecord
 from ballast.live.tickdoc import tick_document
 from ballast.live.ufr import check_ufr
@@ -96,6 +101,7 @@ class Runtime:
                  store: Store, ai: AiTelemetry | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
+        refuse_unsupported(scenario, site.path(site.scenario))  # never dropped silently
         self.scenario = scenario
         self.site = site
         self.fleet = fleet

@@ -30,6 +30,7 @@ from ballast.live.api import create_app
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, load_site_config
+from ballast.live.site_model import refuse_unsupported
 from ballast.live.store import open_store
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
@@ -53,6 +54,7 @@ class LiveSite:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if site.meter is None:
             raise SiteConfigError("site config: meter is required (host/port of the site meter)")
+        refuse_unsupported(scenario, site.path(site.scenario))  # before any device starts
         self.scenario, self.site, self.emulated, self.with_api = scenario, site, emulated, api
         self.clock, self.monotonic = clock, monotonic  # wall time for records; ages
         self.runtime: Runtime | None = None
@@ -238,6 +240,7 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
         if emulate:
             scen_path = Path(site.path(site.scenario)) if site else scenario_path(scenario)
             scen = load_scenario(scen_path)
+            refuse_unsupported(scen, scen_path)
             cfg, emu = build_emulated(scen_path.resolve(), scen, site=site,
                                       devices_per_group=devices_per_group, ip_prefix=ip_prefix,
                                       miner_port=miner_port, meter_port=meter_port,
@@ -253,6 +256,7 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
                 raise SiteConfigError("give --config site.yaml (real devices) or --emulate")
             cfg = SiteConfig.model_validate({**site.model_dump(), **overrides})
             scen = load_scenario(cfg.path(cfg.scenario))
+            refuse_unsupported(scen, cfg.path(cfg.scenario))
             emu = None
         cfg.api_secrets()  # read every token now: a missing file or variable stops here
     except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:

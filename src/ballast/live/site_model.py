@@ -1,9 +1,11 @@
 """What the live runtime controls with: the operator's policy, the scenario's controller config
-scaled to the site's miner devices, and the nameplate the measurement checks scale from."""
+scaled to the site's miner devices, the nameplate the measurement checks scale from, and the
+scenario features the live host refuses because it cannot run them yet."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +23,34 @@ class Policy:
     hashprice_usd_per_ph_day: float
     economic_dispatch: bool
     import_margin_mw: float
+
+
+# Scenario sections the backtest runs and the live host does not yet (issue 17, "one
+# controller, every host"): the live controller config is built by ``ControllerConfig.
+# from_scenario``, which has no smoothing, battery or program rules. Refused, never dropped.
+LIVE_UNSUPPORTED: tuple[str, ...] = ("smoothing", "battery", "programs")
+
+
+class LiveUnsupportedError(ValueError):
+    """A scenario asks for something the live host cannot run; the message names the file."""
+
+
+def live_unsupported(scenario: Scenario) -> list[str]:
+    """The sections of ``scenario`` (in ``LIVE_UNSUPPORTED``) that are set."""
+    return [name for name in LIVE_UNSUPPORTED if getattr(scenario, name) is not None]
+
+
+def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
+    """Raise ``LiveUnsupportedError`` (one line naming each feature and ``path``) when the
+    scenario sets a section the live host cannot run."""
+    found = live_unsupported(scenario)
+    if not found:
+        return
+    names = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
+    verb, them = ("is", "it") if len(found) == 1 else ("are", "them")
+    raise LiveUnsupportedError(
+        f"scenario {path}: {names} {verb} not run by the live host yet (issue 17: one "
+        f"controller, every host); remove {them} or use a scenario without {them}")
 
 
 def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:

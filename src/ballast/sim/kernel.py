@@ -1,6 +1,7 @@
-"""The compiled backtest loops: ``run_ticks`` runs ``control_tick`` over a horizon (miners follow
-commands at once); ``run_plant_ticks`` runs ``control_tick_full`` against the miner plant model
-(latency, sleep/wake ramps) and a battery, for 1-s and sub-second runs.
+"""The compiled backtest loops: ``run_ticks`` runs ``control_tick_full`` (smoothing off) over a
+horizon (miners follow commands at once); ``run_plant_ticks`` runs ``control_tick_full``
+against the miner plant model (latency, sleep/wake ramps) and a battery, for 1-s and sub-second
+runs.
 
 Hand-written loop because the controller carries state (hysteresis) from tick to tick, which no
 vectorised library call expresses; numba compiles it (a 1-min year is ~0.5 M ticks).
@@ -42,7 +43,7 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
     place, so consecutive chunks continue where the last one stopped."""
     n = time_s.shape[0]
     groups = count.shape[0]
-    # the same rule stack as ``control_tick`` (smoothing off), with its scratch arrays
+    # the rule stack of ``control_tick_full`` with smoothing off, its scratch arrays
     # allocated once per call instead of once per tick
     sp = np.zeros(SP_SIZE)
     sp[SP_AI_MAX] = np.inf

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.models.cooling import water_m3
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries
 from ballast.sim.inputs import SiteInputs
@@ -93,7 +94,7 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
         rows.append(("co2_t", float(co2_t), "t"))
     if scenario.ai is not None:
         it_mwh = inputs.frame["ai_it_load_mw"].sum() * dt
-        rows.append(("water_m3", float(it_mwh * scenario.ai.wue_l_per_kwh), "m3"))
+        rows.append(("water_m3", float(water_m3(it_mwh, scenario.ai.wue_l_per_kwh)), "m3"))
     full_mw = float(config.groups.full_power_mw.sum())
     curtailed_mwh = float((full_mw - f["miner_mw"]).clip(lower=0).sum() * dt)
     rows.append(("flexibility_curtailed_mwh", curtailed_mwh, "MWh"))

@@ -1,14 +1,13 @@
-"""Miner driver capabilities as small typing.Protocol classes, and the reading they return.
-
-A controller asks for the capability it needs (``CanSleep``, ``CanSetPowerTarget``...) rather
-than for a vendor class, so a firmware that only sleeps can still serve as ballast.
+"""What every miner driver returns (``MinerReading``) and raises (``MinerDriverError`` and its
+kinds). The runtime's device contract is fleet-level: ``live.interfaces.MinerFleet`` (and the
+optional ``KeepsSessions``); the per-miner capability protocols that used to live here were
+used by no caller and were removed (issue 17: dead code).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -21,41 +20,6 @@ class MinerReading:
     asleep: bool
     profile: str
     read_at: datetime  # UTC
-
-
-@runtime_checkable
-class ReadsMiner(Protocol):
-    async def read(self) -> MinerReading:
-        """Read power, hashrate and sleep state."""
-        ...
-
-
-@runtime_checkable
-class CanSleep(Protocol):
-    async def sleep(self) -> None:
-        """Curtail: hashboards off, a few tens of watts remain."""
-        ...
-
-
-@runtime_checkable
-class CanWake(Protocol):
-    async def wake(self) -> None:
-        """Resume mining from sleep."""
-        ...
-
-
-@runtime_checkable
-class CanSetProfile(Protocol):
-    async def set_profile(self, name: str) -> None:
-        """Switch to a named firmware profile (frequency step)."""
-        ...
-
-
-@runtime_checkable
-class CanSetPowerTarget(Protocol):
-    async def set_power_target(self, power_w: float) -> str:
-        """Move towards ``power_w`` [W]; return the profile or mode chosen."""
-        ...
 
 
 class MinerDriverError(Exception):

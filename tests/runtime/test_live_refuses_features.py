@@ -1,0 +1,138 @@
+"""The live host refuses, at start and loudly, every scenario feature it cannot run yet
+(smoothing, battery, grid programs; issue 17): ``ballast serve`` exits 2 with one line naming
+the features and the scenario file, and the ``LiveSite`` and ``Runtime`` constructors raise.
+Nothing is dropped silently. Nothing here starts a device: the refusal comes first."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from live_helpers import CAMPUS, write_campus
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.examples import scenario_path
+from ballast.live.emulated_site import emulated_site_config, plan_emulation
+from ballast.live.runtime import Runtime
+from ballast.live.serve import LiveSite
+from ballast.live.site_model import LiveUnsupportedError, live_unsupported, refuse_unsupported
+from ballast.live.store import open_store
+from ballast.scenario import load_scenario, parse_scenario
+
+SMOOTHING = {"ramp_up_mw_per_s": 1.0, "ramp_down_mw_per_s": 1.0}
+BATTERY = {"power_mw": 20, "energy_mwh": 10}
+PROGRAMS = {"emergency": {}}
+
+# sections added to the test campus -> what the live host says (None = accepted)
+CASES: list[tuple[str, dict[str, Any], str | None]] = [
+    ("none", {}, None),
+    ("smoothing", {"smoothing": SMOOTHING},
+     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
+     "remove it or use a scenario without it"),
+    ("battery", {"battery": BATTERY},
+     "battery is not run by the live host yet (issue 17: one controller, every host); "
+     "remove it or use a scenario without it"),
+    ("programs", {"programs": PROGRAMS},
+     "programs is not run by the live host yet (issue 17: one controller, every host); "
+     "remove it or use a scenario without it"),
+    ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}},
+     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
+     "remove it or use a scenario without it"),
+    ("all three", {"smoothing": SMOOTHING, "battery": BATTERY, "programs": PROGRAMS},
+     "smoothing, battery and programs are not run by the live host yet (issue 17: one "
+     "controller, every host); remove them or use a scenario without them"),
+]
+
+
+def _campus(extra: dict[str, Any]) -> dict[str, Any]:
+    return {**copy.deepcopy(CAMPUS), **copy.deepcopy(extra)}
+
+
+@pytest.mark.parametrize(("label", "extra", "message"), CASES, ids=[c[0] for c in CASES])
+def test_refuse_table(label: str, extra: dict[str, Any], message: str | None) -> None:
+    scen = parse_scenario(_campus(extra))
+    if message is None:
+        assert live_unsupported(scen) == []
+        refuse_unsupported(scen, "campus.yaml")  # accepted: no error
+        return
+    with pytest.raises(LiveUnsupportedError) as err:
+        refuse_unsupported(scen, "campus.yaml")
+    assert str(err.value) == f"scenario campus.yaml: {message}"
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("name", "features"), [
+    ("west_texas_2024", []),  # the --emulate demo's default: it must still start
+    ("solar_inference_2024", []),
+    ("training_campus", ["smoothing", "battery"]),
+    ("uri_2021", ["programs"]),
+    ("west_texas_2024_programs", ["programs"]),
+])
+def test_bundled_examples(name: str, features: list[str]) -> None:
+    assert live_unsupported(load_scenario(scenario_path(name))) == features
+
+
+def _site_for(path: Path, tmp_path: Path):
+    scen = load_scenario(path)
+    plan = plan_emulation(scen, 2, "127.61")
+    cfg = emulated_site_config(str(path), plan, meter_port=1, dcgm_port=None,
+                               store={"dsn": str(tmp_path / "ballast.db")})
+    return scen, cfg
+
+
+def test_constructors_raise(tmp_path: Path) -> None:
+    path = write_campus(tmp_path, _campus({"battery": BATTERY}))
+    scen, cfg = _site_for(path, tmp_path)
+    with pytest.raises(LiveUnsupportedError, match=rf"scenario {path}: battery is not run"):
+        LiveSite(scen, cfg)
+    store = open_store(cfg.store_dsn)
+    try:
+        with pytest.raises(LiveUnsupportedError, match=rf"scenario {path}: battery is not run"):
+            Runtime(scen, cfg, fleet=object(), meter=object(), store=store)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def test_constructors_accept_plain_campus(tmp_path: Path) -> None:
+    path = write_campus(tmp_path)
+    scen, cfg = _site_for(path, tmp_path)
+    live = LiveSite(scen, cfg)  # constructing starts nothing
+    assert live.runtime is None
+
+
+def test_serve_emulate_refuses_bundled_training_campus() -> None:
+    result = CliRunner().invoke(app, ["serve", "--emulate", "--scenario", "training_campus"])
+    assert result.exit_code == 2, result.output
+    path = scenario_path("training_campus")
+    assert (f"error: scenario {path}: smoothing and battery are not run by the live host yet"
+            in result.output)
+
+
+def test_serve_config_refuses_programs(tmp_path: Path) -> None:
+    scen = write_campus(tmp_path, _campus({"programs": PROGRAMS}))
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"scenario": scen.name,
+                                    "meter": {"host": "127.0.0.1", "port": 1},
+                                    "store": {"dsn": str(tmp_path / "ballast.db")}}))
+    result = CliRunner().invoke(app, ["serve", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert lines == [f"error: scenario {scen}: programs is not run by the live host yet "
+                     "(issue 17: one controller, every host); remove it or use a scenario "
+                     "without it"]
+    assert not (tmp_path / "ballast.db").exists()  # refused before the store opened
+
+
+def test_state_document_has_no_smoothing_memory() -> None:
+    """The always-zero smoothing memory is no longer saved; older documents that carry it
+    still load (the fields are ignored)."""
+    from ballast.live.resume import SavedState
+
+    old = {"econ_on": [True], "last_change_s": [0.0], "running": [3],
+           "smooth": [0.0] * 7, "ai_buf": [0.0], "modes": {"a": "auto"}}
+    st = SavedState.model_validate(old)
+    assert st.running == [3] and not hasattr(st, "smooth") and not hasattr(st, "ai_buf")
