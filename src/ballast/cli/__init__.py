@@ -19,6 +19,7 @@ from ballast.cli.backtest import market, scenarios, simulate
 from ballast.cli.programs import app as programs_app
 from ballast.cli.serve import serve
 from ballast.cli.smoothing import smoothing_app
+from ballast.cli.sweep import sweep
 from ballast.live.emulators.cli import emulate_app
 from ballast.studies.cli import study_app
 
@@ -44,6 +45,7 @@ app.command()(simulate)
 app.command()(scenarios)
 app.command()(market)
 app.command()(serve)
+app.command()(sweep)
 app.add_typer(programs_app, name="programs")
 app.add_typer(smoothing_app, name="smoothing")
 app.add_typer(emulate_app, name="emulate")  # ballast emulate miners --count N

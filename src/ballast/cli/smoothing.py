@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ballast.cli._common import fail, write_json
+from ballast.cli._common import fail, needs_extras, write_json
 
 SCHEMA = "ballast.smoothing/1"
 smoothing_app = typer.Typer(help="Smoothing studies at 1 s or finer.", no_args_is_help=True)
@@ -66,23 +66,38 @@ def compare(
 def sweep(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
     cover: Annotated[str, typer.Option(help="Reserve cover shares, comma-separated.")] = "0,0.25,0.5,0.75,1",
+    workers: Annotated[int | None, typer.Option(
+        help="LocalCluster worker processes (default: one per core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="An existing Dask scheduler, e.g. tcp://HOST:8786.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
 ) -> None:
-    """Trade compliance against mining margin: vary the held share of the sized reserve."""
+    """Trade compliance against mining margin: vary the held share of the sized reserve (one
+    run per cover on the sweep engine: a Dask LocalCluster, or --scheduler)."""
     from rich.console import Console
     from rich.table import Table
 
     from ballast.backtest import load_scenario
     from ballast.data.errors import DataError
+    from ballast.examples import scenario_path
     from ballast.scenario import ScenarioError
-    from ballast.sim.smoothing import sweep_reserve_cover
 
     try:
         covers = [float(x) for x in cover.split(",") if x.strip()]
         if not covers or any(not 0 <= c <= 1 for c in covers):
             raise ValueError(f"--cover {cover!r}: give shares between 0 and 1, e.g. 0,0.5,1")
-        scn = load_scenario(scenario)
-        rows = sweep_reserve_cover(scn, covers, base_dir=scn.base_dir)
+        if workers is not None and scheduler is not None:
+            raise ValueError("give --workers (a local cluster) or --scheduler, not both")
+        path = scenario_path(scenario)
+        scn = load_scenario(path)
+        if scn.smoothing is None:
+            raise ValueError(f"{path}: the scenario has no smoothing section")
+        with needs_extras("smoothing sweep"):
+            from ballast.sweep.engine import open_client
+        from ballast.sweep.smoothing import sweep_reserve_cover
+
+        with open_client(workers, scheduler) as client:
+            rows = sweep_reserve_cover(scn, path, covers, client)
     except (ScenarioError, DataError, ValueError) as exc:
         fail(str(exc))
     if as_json:

@@ -77,7 +77,31 @@ def _cap(env: str, default: int) -> int:
     return value
 
 
+_TABLES: dict[tuple[str, int, int], pd.DataFrame] | None = None  # off unless asked for
+
+
+def keep_tables_in_memory() -> None:
+    """Make ``read_table`` keep each file it reads in memory for this process (keyed by path,
+    size and modification time). Batch workers (sweeps) call it so that a bundled data set is
+    read once per process, not once per run."""
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = {}
+
+
 def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV, gzipped CSV or Parquet by file name (from memory after
+    ``keep_tables_in_memory``; callers get a shallow copy and do not modify values in place)."""
+    if _TABLES is not None:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _TABLES:
+            _TABLES[key] = _read_table(path)
+        return _TABLES[key].copy(deep=False)
+    return _read_table(path)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
     """Read CSV, gzipped CSV or Parquet by file name, within the size and row caps."""
     name = path.name.lower()
     max_mb, max_rows = _cap(MAX_DATA_FILE_MB_ENV, MAX_DATA_FILE_MB), _cap(MAX_DATA_ROWS_ENV,

@@ -255,32 +255,3 @@ def smoothing_kpis(fine: FineResults) -> pd.DataFrame:
     out.index = [f"smoothing.{k}" for k in out.index]
     out.index.name = "kpi"
     return out
-
-
-def sweep_reserve_cover(scenario: Scenario, covers: list[float], base_dir: Path | None = None,
-                        cases: tuple[str, ...] = ("miners", "miners+battery")) -> pd.DataFrame:
-    """Compliance against mining margin as the held share of the sized reserve varies: one row
-    per (cover, case)."""
-    from ballast.scenario import parse_scenario
-
-    if scenario.smoothing is None:
-        raise ValueError("the scenario has no smoothing section")
-    doc = scenario.model_dump(mode="json")
-    setup = fine_setup(scenario, base_dir)
-    rows = []
-    for cover in covers:
-        doc["smoothing"]["reserve_cover_share"] = cover
-        scn = parse_scenario(doc, "(reserve cover sweep)")
-        setup_c = FineSetup(scn, setup.dt_s, setup.n_ticks, setup.coarse_every, setup.coarse,
-                            setup.t0_s, setup.base_dir)
-        table, _ = compare_cases(scn, base_dir, [c for c in CASES if c[0] in cases], setup_c)
-        for case in table.columns.drop("unit"):
-            t = table[case]
-            rows.append({"reserve_cover_share": cover, "case": case,
-                         "minutes_ramp_violation": t["minutes_ramp_violation"],
-                         "max_ramp_window_mw_per_s": max(t["max_ramp_up_window_mw_per_s"],
-                                                         t["max_ramp_down_window_mw_per_s"]),
-                         "reserve_up_mean_mw": t["reserve_up_mean_mw"],
-                         "btc_mined": t["btc_mined"],
-                         "mining_margin_usd": t["mining_margin_usd"]})
-    return pd.DataFrame(rows)

@@ -1,0 +1,177 @@
+"""Run a sweep plan on a ``dask.distributed`` client (a LocalCluster or any scheduler: one code
+path), or in-process with the same task function (``client=None``: tests and benchmarks).
+
+Runs go out in batches (one task each); results stream back with ``as_completed`` and are
+stored as they arrive. A task lost with its worker is rescheduled by Dask on another worker
+(the scheduler's ``allowed-failures``); a task that still fails records each of its runs as
+failed. Dask is imported only here, and only when a sweep runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ballast.sweep.document import RunSpec, SweepPlan
+from ballast.sweep.store import SweepStore
+from ballast.sweep.tasks import BatchResult, run_batch
+
+# (runs done, runs to do, the batch result); called once with (0, to do, None) at the start
+OnResult = Callable[[int, int, BatchResult | None], None]
+MAX_AUTO_BATCH = 16
+TASKS_PER_WORKER = 8
+
+
+@dataclass
+class SweepOutcome:
+    runs: pd.DataFrame  # every stored run (this session and resumed ones), sorted by run
+    failures: pd.DataFrame
+    total: int  # runs in the plan
+    ran: int  # runs attempted in this session
+    skipped: int  # runs already stored (resume)
+    tasks: int
+    wall_s: float
+    run_wall_s: list[float] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
+    workers: dict[int, int] = field(default_factory=dict)  # worker pid -> runs done
+
+
+def batches(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
+
+
+def auto_batch_size(n_runs: int, n_workers: int) -> int:
+    """About TASKS_PER_WORKER tasks per worker (load balance, streaming), at most
+    MAX_AUTO_BATCH runs per task (a lost task costs little)."""
+    return max(1, min(MAX_AUTO_BATCH, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
+
+
+@contextmanager
+def open_client(workers: int | None = None, scheduler: str | None = None) -> Iterator:
+    """A Client on ``scheduler`` (tcp://HOST:8786), or on a new LocalCluster of ``workers``
+    single-threaded worker processes on loopback (default: one per core)."""
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler, timeout="20s") as client:
+            yield client
+        return
+    import dask
+
+    n = workers or os.cpu_count() or 1
+    # Measured per run on worker processes (benchmarks/bench_sweep.py): the statistical
+    # profiler sampling the task thread every 10 ms costs about 20 % CPU, and Dask's
+    # MALLOC_TRIM_THRESHOLD_ makes glibc mmap (and page-fault) every array over 128 KiB, i.e.
+    # every year-long series: a fixed 32 MiB mmap threshold keeps them on the heap. The
+    # nannies keep this config for restarted workers too.
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"),
+               "MALLOC_MMAP_THRESHOLD_": 32 * 1024 * 1024}
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ": environ}), \
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def _failed_batch(specs: list[RunSpec], message: str) -> BatchResult:
+    return BatchResult([], [{"run": s.index, "run_id": s.run_id, **s.params, "error": message,
+                             "where": "dask"} for s in specs], {}, [], -1)
+
+
+def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
+            warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
+    """Submit one task per batch; take each result as it finishes. On an interruption the
+    outstanding tasks are cancelled (what finished is already stored)."""
+    from dask.distributed import as_completed
+
+    futures = {}
+    try:
+        for i, group in enumerate(groups):
+            fut = client.submit(run_batch, group, base_dir, evaluator, warm_doc,
+                                key=f"ballast-sweep-{plan.fingerprint}-{session}-{i}",
+                                pure=False, retries=1)
+            futures[fut] = group
+        for fut in as_completed(list(futures)):
+            group = futures.pop(fut)
+            if fut.status == "finished":
+                result = fut.result()
+            else:
+                exc = fut.exception()
+                result = _failed_batch(group, f"{type(exc).__name__}: {exc}")
+            fut.release()
+            take(result, len(group))
+    finally:
+        if futures:
+            client.cancel(list(futures))
+
+
+def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resume: bool = False,
+              batch_size: int | None = None, evaluator: str = "backtest",
+              on_result: OnResult | None = None) -> SweepOutcome:
+    """Run every run of ``plan`` not already stored in ``out_dir``; store results as they come.
+
+    ``client``: a ``dask.distributed.Client``; None runs the same task function in-process.
+    ``out_dir`` None keeps results in memory only (``smoothing sweep``)."""
+    t0 = time.perf_counter()
+    store = SweepStore(out_dir, plan, resume=resume) if out_dir is not None else None
+    done_ids = store.stored_ids() if store is not None else set()
+    todo = [r for r in plan.runs if r.run_id not in done_ids]
+    n_workers = len(client.nthreads()) if client is not None else 1
+    size = batch_size or plan.sweep.batch_size or auto_batch_size(len(todo), n_workers)
+    groups = batches(todo, size)
+    base_dir = str(plan.base_dir)
+    warm_doc = plan.runs[0].scenario if plan.runs else None
+    rows: list[dict] = []
+    failures: list[dict] = []
+    outcome = SweepOutcome(pd.DataFrame(), pd.DataFrame(), len(plan.runs), len(todo),
+                           len(plan.runs) - len(todo), len(groups), 0.0)
+
+    done = 0
+
+    def take(result: BatchResult, n_specs: int) -> None:
+        nonlocal done
+        done += n_specs
+        if store is not None:
+            store.add(result.rows, result.failures, result.units)
+        else:
+            rows.extend(result.rows)
+            failures.extend(result.failures)
+        outcome.units.update(result.units)
+        outcome.run_wall_s.extend(result.run_wall_s)
+        if result.pid >= 0:
+            outcome.workers[result.pid] = outcome.workers.get(result.pid, 0) + len(result.run_wall_s)
+        if on_result is not None:
+            on_result(done, len(todo), result)
+
+    try:
+        if on_result is not None:
+            on_result(0, len(todo), None)
+        if client is None:
+            for group in groups:
+                take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
+        elif groups:
+            _stream(client, plan, groups, base_dir, evaluator, warm_doc, take,
+                    store.session if store else "mem")
+    finally:
+        if store is not None:
+            store.close()
+    if store is not None:
+        outcome.runs = store.consolidate()
+        outcome.failures = store.failures()
+        outcome.units = dict(store.units)
+    else:
+        outcome.runs = pd.DataFrame(rows).sort_values("run").reset_index(drop=True) if rows \
+            else pd.DataFrame()
+        outcome.failures = pd.DataFrame(failures)
+    outcome.wall_s = time.perf_counter() - t0
+    return outcome
