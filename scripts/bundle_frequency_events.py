@@ -1,6 +1,6 @@
 """Write the SYNTHETIC frequency-event shapes to src/ballast/data/bundled (developer script).
 
-No measured ERCOT frequency data exists in the shared data (SOURCES.md §D); the shapes come from
+No measured ERCOT frequency data could be found (docs/sources.md#frequency-data); the shapes come from
 ``ballast.programs.frequency`` and are labelled synthetic in PROVENANCE.md.
 """
 

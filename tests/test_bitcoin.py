@@ -1,4 +1,5 @@
-"""Bitcoin economics against hand calculations from REFERENCE.md's formulas."""
+"""Bitcoin economics against hand calculations from the published formulas
+(docs/sources.md#bitcoin-economics)."""
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ def test_hashprice_hand_calculation_no_fees():
     # 2.32861e-4 blocks/day * 3.125 BTC * 64,926.64 USD = 47.247 USD/PH/day
     assert hp == pytest.approx(2.32861e-4 * 3.125 * BTC_USD, rel=1e-5)
     assert hp == pytest.approx(47.247, abs=0.01)
-    assert 35 <= hp <= 60  # post-halving range quoted in REFERENCE.md
+    assert 35 <= hp <= 60  # post-halving range (docs/sources.md#hashprice-range)
 
 
 def test_fees_as_share_of_revenue():

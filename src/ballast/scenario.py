@@ -63,14 +63,14 @@ class AiLoad(StrictModel):
     """The AI/HPC tenant: inflexible load, served first."""
 
     it_load_mw: float = Field(ge=0, le=MAX_MW, description="Critical IT load [MW]. At most 100,000 (as site.import_limit_mw).")
-    pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness [-]; facility = IT x PUE. Default 1.3 (new large builds, REFERENCE.md).")
+    pue: float = Field(1.3, ge=1.0, le=3.0, description="Power usage effectiveness [-]; facility = IT x PUE. Default 1.3 (new large builds; Uptime Institute, docs/sources.md#facilities).")
     profile: Literal["flat", "diurnal_inference", "training", "replay"] = Field("flat", description="Load shape. Default flat.")
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="profile training: swings, checkpoints, crashes, start ramps.")
     replay: ReplaySpec | None = Field(None, description="profile replay: measured trace.")
     diurnal_amplitude_share: float = Field(0.2, ge=0, le=1, description="diurnal_inference: trough depth as a share of IT load [-]. Default 0.2.")
     noise_share: float = Field(0.0, ge=0, le=0.5, description="Gaussian noise as a share of IT load [-]. Default 0.")
     maintenance: list[MaintenanceWindow] = Field(default_factory=list, description="Maintenance windows.")
-    lease_usd_per_mw_year: float = Field(1_450_000.0, ge=0, description="Colocation lease [USD per MW of critical IT per year]. Default 1.45 M (Core Scientific/CoreWeave, REFERENCE.md).")
+    lease_usd_per_mw_year: float = Field(1_450_000.0, ge=0, description="Colocation lease [USD per MW of critical IT per year]. Default 1.45 M (Core Scientific/CoreWeave, 2024; docs/sources.md#colocation-leases).")
     wue_l_per_kwh: float = Field(0.5, ge=0, le=10, description="Water use effectiveness [L per kWh of IT energy]. Default 0.5.")
 
 
@@ -80,7 +80,7 @@ class MinerGroup(StrictModel):
     name: str = Field(description="Group name (unique).")
     model: str = Field(description=f"Catalog model, one of: {', '.join(sorted(CATALOG))}.")
     count: int = Field(gt=0, le=MAX_MINERS_PER_GROUP, description="Number of miners [-]. At most 10 million per group (a bound against typos and overflow: 10 million of the largest catalog model draw tens of GW).")
-    pue: float = Field(1.05, ge=1.0, le=2.0, description="Mining cooling overhead (PUE) [-]. Default 1.05 (air-cooled containers, REFERENCE.md).")
+    pue: float = Field(1.05, ge=1.0, le=2.0, description="Mining cooling overhead (PUE) [-]. Default 1.05 (air-cooled containers, docs/sources.md#facilities).")
     min_on_minutes: float = Field(30.0, ge=0, description="Minimum time running once started [min], unless safety overrides. Default 30.")
     min_off_minutes: float = Field(30.0, ge=0, description="Minimum time asleep once curtailed [min], unless safety overrides. Default 30.")
     deadband_usd_per_mwh: float = Field(5.0, ge=0, description="Hysteresis: start below breakeven - deadband, stop above breakeven + deadband [USD/MWh]. Default 5.")
@@ -124,7 +124,7 @@ class Bitcoin(StrictModel):
     price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
     difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
     price_delay_h: float = Field(24.0, ge=0, le=24 * 7, description="Hours after a price row's timestamp that the price is known; it is applied from then on (no look-ahead). Default 24: a daily close stamped at 00:00 UTC of its day is known at the next day's 00:00 UTC, so each instant uses the previous day's close. 0 for a file stamped at publication.")
-    fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, REFERENCE.md).")
+    fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, Coin Metrics; docs/sources.md#bitcoin-fees).")
 
 
 class Markets(StrictModel):

@@ -12,7 +12,7 @@ from ballast.documents import StrictModel
 class TrainingSpec(StrictModel):
     """Synchronous training job (``ai.profile: training``); shares of the job's full power."""
 
-    swing_amplitude_share: float = Field(0.3, ge=0, le=1, description="Iteration swing depth [-]. Default 0.3 (PNNL: 10-100% swings, REFERENCE.md).")
+    swing_amplitude_share: float = Field(0.3, ge=0, le=1, description="Iteration swing depth [-]. Default 0.3 (PNNL, Biswas et al. 2026: 10-100% swings; docs/sources.md#ai-power-swings).")
     swing_period_s: float = Field(4.0, ge=0.05, le=600, description="Iteration period [s] (1-30 s typical). Default 4 (0.25 Hz; Choukse et al.: energy mostly at 0.2-3 Hz).")
     duty: float = Field(0.7, gt=0, le=1, description="Share of each iteration at full compute [-]. Default 0.7 (assumption).")
     idle_share: float = Field(0.15, ge=0, le=1, description="Near-idle level in checkpoints and after a crash [-]. Default 0.15 (assumption).")
@@ -33,7 +33,7 @@ class ReplaySpec(StrictModel):
 
 
 class DynamicsSpec(StrictModel):
-    """How a miner group answers commands (REFERENCE.md, 'How fast miners move').
+    """How a miner group answers commands (LuxOS sleep/wake; docs/sources.md#miner-response).
 
     Only sleep and wake: every host commands whole miners, never a power target, so the former
     power-target fields (profile_ramp_s, min_power_share, profile_step_share) had no effect and

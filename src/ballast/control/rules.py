@@ -1,6 +1,6 @@
 """The rule stack: small compiled functions, each narrowing the band of allowed miner power.
 
-Priority order (DESIGN.md): safety (interconnect import limit, with headroom for the AI's fastest
+Priority order (docs/design.md): safety (interconnect import limit, with headroom for the AI's fastest
 rise), grid obligations (caps and floors set by programs), smoothing (reserves and a ramp- and
 range-limited import plan, ``control/smoothing.py``), renewable following, then economics chooses
 a point inside the band, and the merit order turns that total into miners per group. A rule may
@@ -100,8 +100,8 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
 
     Starts from the economic wish ``desired_running``; sheds the least efficient miners first
     when above target, adds the most efficient sleeping miners first when below it (Foundry's
-    practice, REFERENCE.md). Never exceeds the target (floors to whole miners), except that
-    sleeping miners still draw ``sleep_mw``. Returns the resulting total [MW].
+    practice; docs/sources.md#merit-order-practice). Never exceeds the target (floors to whole miners),
+    except that sleeping miners still draw ``sleep_mw``. Returns the resulting total [MW].
     """
     n = count.shape[0]
     total = 0.0

@@ -108,9 +108,9 @@ class EmulatedSite:
         self.ai_it_nominal_mw = ai.it_load_mw if ai else 0.0
         self.ai_pue = ai.pue if ai else 1.0
         self.ai_share = 1.0  # AI IT load as a share of nominal: set < 1 to emulate a job crash
-        # Synchronous training checkpoints (REFERENCE.md: Llama 3 saw tens-of-MW swings at
-        # checkpoints): every ``period`` s of device time the load drops to ``share`` for
-        # ``duration`` s. None: flat.
+        # Synchronous training checkpoints (Llama 3, arXiv 2407.21783: tens-of-MW swings at
+        # checkpoints; docs/sources.md#ai-power-swings): every ``period`` s of device time the load drops
+        # to ``share`` for ``duration`` s. None: flat.
         self.checkpoints: tuple[float, float, float] | None = None  # (period_s, duration_s, share)
         self.renewable_capacity_mw = sum(r.capacity_mw for r in scenario.renewables)
         self.renewable_capacity_factor = renewable_capacity_factor

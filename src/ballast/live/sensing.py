@@ -1,7 +1,8 @@
 """Measurement checks of the live runtime: finite, physically plausible per channel, not frozen.
 
-Every reading is checked before it may enter a snapshot (DESIGN.md, safety invariants). A reading
-that fails a check is *stale data*: the runtime does not refresh its source's last-good time, so
+Every reading is checked before it may enter a snapshot
+(docs/design.md#safety-invariants-of-the-live-host). A reading that fails a check is *stale
+data*: the runtime does not refresh its source's last-good time, so
 the watchdog (meter) or the worst-case AI load (telemetry) takes over once it is old. Failures are
 logged (once per run of failures, and when the source recovers) and counted per channel and
 reason (``SensingStats``; ``/metrics`` shows them).

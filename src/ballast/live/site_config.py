@@ -138,7 +138,8 @@ class MarketConfig(StrictModel):
     price_usd_per_mwh: float = Field(30.0, description="Power price the controller sees "
                                      "[USD/MWh] until updated through the API. Default 30.")
     hashprice_usd_per_ph_day: float = Field(50.0, ge=0, description="Hashprice [USD/PH/day]. "
-                                            "Default 50 (post-halving 35-60, REFERENCE.md).")
+                                            "Default 50 (post-halving 35-60, "
+                                            "docs/sources.md#hashprice-range).")
     replay: MarketReplay | None = Field(None, description="Take both from the scenario's series "
                                         "instead, replayed from an instant; an operator's "
                                         "price or hashprice update through the API ends the "
@@ -146,7 +147,8 @@ class MarketConfig(StrictModel):
 
 
 class UfrConfig(StrictModel):
-    """Under-frequency relay on Load Resources: trip at 59.70 Hz (ERCOT NPRR828, REFERENCE.md)."""
+    """Under-frequency relay on Load Resources: trip at 59.70 Hz (ERCOT NPRR828;
+    docs/sources.md#ercot-load-resources-ufr)."""
 
     enabled: bool = Field(True, description="Arm the relay fast path. Default true.")
     trip_hz: float = Field(59.70, gt=55, lt=60, description="Trip threshold [Hz]. Default 59.70.")

@@ -1,7 +1,7 @@
 """AI load waveforms from sub-second to hours [MW], seeded, generated chunk by chunk.
 
-Synchronous training (Choukse et al., arXiv 2508.14318; Llama 3, arXiv 2407.21783 §3.3.4, via
-REFERENCE.md) is modelled as a share of the job's full power, ``level(t)`` in [0, 1]:
+Synchronous training (Choukse et al., arXiv 2508.14318; Llama 3, arXiv 2407.21783 §3.3.4;
+docs/sources.md#ai-power-swings) is modelled as a share of the job's full power, ``level(t)`` in [0, 1]:
 
 - iteration swings: a square wave of period ``swing_period_s`` (1-30 s), ``duty`` of each period
   at full compute, the rest ``swing_amplitude_share`` lower (communication phases);

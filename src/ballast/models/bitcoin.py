@@ -1,6 +1,6 @@
 """Bitcoin mining economics as pure functions over scalars or arrays.
 
-Formulas (REFERENCE.md, "Bitcoin mining economics"; Luxor Hashrate Index definitions):
+Formulas (Luxor Hashrate Index definitions; docs/sources.md#bitcoin-economics):
 - expected blocks per day found by 1 PH/s = 1e15 x 86400 / (difficulty x 2^32);
 - hashprice [USD/PH/day] = that x (block subsidy + average fees per block) x BTC price;
 - breakeven power price [USD/MWh] = 1000 x hashprice / (24 x efficiency [J/TH]).
@@ -14,8 +14,8 @@ import pandas as pd
 SECONDS_PER_DAY = 86_400.0
 HALVING_INTERVAL_BLOCKS = 210_000
 INITIAL_SUBSIDY_BTC = 50.0
-# Halving block header times (UTC), bitcoin_block_subsidy_schedule.csv (shared/data, SOURCES §E):
-# subsidy in force from that instant on.
+# Halving block header times (UTC), as in the bundled bitcoin_block_subsidy_schedule.csv (public chain
+# data, docs/sources.md#bitcoin-subsidy): subsidy in force from that instant on.
 HALVING_TIMES_UTC = pd.DatetimeIndex(
     ["2012-11-28T15:24:38Z", "2016-07-09T16:46:13Z", "2020-05-11T19:23:43Z",
      "2024-04-20T00:09:27Z"]

@@ -11,7 +11,7 @@ the individual miners (each one still steps as a whole miner).
 Hand-written because no library models ASIC sleep/wake fleets; numba-compiled so that the
 backtest can step it 31.5 M times a year.
 
-Defaults (REFERENCE.md, "How fast miners move"): LuxOS ``curtail sleep`` reaches ~25 W in under
+Defaults (docs/sources.md#miner-response): LuxOS ``curtail sleep`` reaches ~25 W in under
 5 s, ``wakeup`` restores full power in under 10 s (Luxor / Hashrate Index, "How LuxOS Powers Down
 Fast"); power-target moves take tens of seconds to minutes (evcc-braiins steps 300 W every few
 minutes). Command latency of 1 s is our assumption for a LAN API round trip plus polling.
@@ -30,9 +30,9 @@ class MinerDynamics:
     """Response of one miner group [s] and its profile limits [share of nameplate power]."""
 
     latency_s: float = 1.0  # command to first power change (assumption: LAN API + poll)
-    sleep_s: float = 5.0  # linear ramp to sleep power (LuxOS: < 5 s, REFERENCE.md)
-    wake_s: float = 10.0  # linear ramp back to full power (LuxOS: < 10 s, REFERENCE.md)
-    profile_ramp_s: float = 120.0  # full-range power-target move (tens of s to min, REFERENCE.md)
+    sleep_s: float = 5.0  # linear ramp to sleep power (LuxOS: < 5 s, docs/sources.md#miner-response)
+    wake_s: float = 10.0  # linear ramp back to full power (LuxOS: < 10 s, docs/sources.md#miner-response)
+    profile_ramp_s: float = 120.0  # full-range target move (tens of s-min, docs/sources.md#miner-response)
     min_power_share: float = 0.6  # lowest power target while hashing [-] (assumption)
     profile_step_share: float = 0.05  # power-target step [-] (~175 W on a 3.5 kW S21; evcc: 300 W)
 

@@ -1,6 +1,7 @@
 """Miner catalog and group arithmetic.
 
-Nameplate figures from REFERENCE.md ("Miner catalog"); firmware tuning and temperature move them.
+Nameplate figures (docs/sources.md#miner-catalog; each entry names its source); firmware tuning and
+temperature move them.
 """
 
 from __future__ import annotations

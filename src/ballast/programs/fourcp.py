@@ -1,7 +1,8 @@
 """ERCOT 4CP: find the monthly system peaks, alert on likely peaks without peeking, settle.
 
 Transmission cost follows the site's demand in the four monthly 15-minute ERCOT system peaks of
-June-September, billed over the next year (REFERENCE.md, 4CP). The bundled ERCOT load is
+June-September, billed over the next year (PUCT 16 TAC 25.192;
+docs/sources.md#ercot-4cp). The bundled ERCOT load is
 HOURLY (hour averages), so the 15-minute peak interval is not observable: we take the monthly
 peak HOUR and treat its four 15-minute intervals as the candidate peak interval. APPROXIMATION:
 the settled site demand is the site's highest 15-minute import among those four intervals

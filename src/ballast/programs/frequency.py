@@ -1,6 +1,6 @@
 """Synthetic grid-frequency events and the under-frequency relay.
 
-SYNTHETIC: no measured ERCOT frequency series is available (SOURCES.md §D). The shapes are
+SYNTHETIC: no measured ERCOT frequency series is available (docs/sources.md#frequency-data). The shapes are
 documented textbook forms, not recordings: a step loss of generation (fast fall at a constant
 rate of change of frequency to a nadir, partial recovery by primary response to a settling
 value, then slow return to 60 Hz) and a slow decline (frequency sags for minutes as supply

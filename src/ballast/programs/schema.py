@@ -2,8 +2,8 @@
 
 Each program is a small pydantic model; every field states its unit and default. Times are
 ISO-8601 with a UTC offset. Prices for ancillary services are scenario parameters: no ERCOT
-ancillary-service price series is bundled (REFERENCE.md: AS prices fell from 2023 to 2024, so do
-not take 2023 levels as typical).
+ancillary-service price series is bundled (AS prices fell from 2023 to 2024, Potomac Economics'
+2024 State of the Market, docs/sources.md#ercot-ancillary-prices: do not take 2023 levels as typical).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class PriceResponse(StrictModel):
     """Real-time price response (the economic rule, always on) plus a fixed-price supply contract.
 
     With a contract, energy the site does not take is sold back at the real-time price:
-    power credit = (real-time price - contract price) x curtailed contract MWh (REFERENCE.md,
-    'Power credits')."""
+    power credit = (real-time price - contract price) x curtailed contract MWh
+    (docs/sources.md#power-credits)."""
 
     contract_price_usd_per_mwh: float = Field(description="Fixed contract price [USD/MWh].")
     contract_mw: float = Field(gt=0, description="Contracted flat block [MW], round the clock.")
@@ -50,7 +50,7 @@ class CoincidentPeak(StrictModel):
 
     transmission_rate_usd_per_kw_year: float = Field(
         60.0, ge=0, description="Transmission charge [USD/kW-yr] on the site's average demand in "
-        "the four peak intervals. Default 60 (quoted 50-150, secondary, REFERENCE.md; use your "
+        "the four peak intervals. Default 60 (quoted 50-150, secondary, docs/sources.md#ercot-4cp; use your "
         "TDSP tariff).")
     load_source: str = Field("bundled:ercot_system_hourly_2023_2024",
                              description="ERCOT system load file (hourly or finer).")
@@ -75,7 +75,8 @@ class FrequencyEvent(StrictModel):
 
     at: datetime = Field(description="Event start (ISO-8601 with offset).")
     shape: Literal["step_loss_of_generation", "slow_decline", "shallow_dip"] | None = Field(
-        None, description="Bundled synthetic shape (SOURCES.md §D: no measured frequency data).")
+        None, description="Bundled synthetic shape (no measured "
+        "frequency data: docs/sources.md#frequency-data).")
     source: str | None = Field(None, description="Recorded event file (relative to the scenario) "
                                "with columns offset_s and frequency_hz; instead of shape.")
 
@@ -99,7 +100,7 @@ class ResponsiveReserve(StrictModel):
     price_usd_per_mw_h: float = Field(10.0, ge=0, description="Availability price [USD/MW-h]. "
                                       "Default 10 (assumption; no AS price data bundled).")
     trip_hz: float = Field(59.70, gt=55, lt=60, description="Relay pickup [Hz]. Default 59.70 "
-                           "(ERCOT NPRR828, REFERENCE.md).")
+                           "(ERCOT NPRR828, docs/sources.md#ercot-load-resources-ufr).")
     relay_delay_s: float = Field(0.333, ge=0, le=2, description="Relay time [s] below pickup "
                                  "before the trip. Default 20 cycles (assumption; your relay "
                                  "setting).")
@@ -120,12 +121,12 @@ class Deployment(StrictModel):
 
 
 class Ecrs(StrictModel):
-    """ERCOT Contingency Reserve Service (10-minute product, REFERENCE.md)."""
+    """ERCOT Contingency Reserve Service (10-minute product, NPRR863; docs/sources.md#ercot-reserves)."""
 
     offer_mw: float = Field(gt=0, description="Reserve offered [MW].")
     price_usd_per_mw_h: float = Field(9.62, ge=0, description="Availability price [USD/MW-h]. "
                                       "Default 9.62 (2024 ECRS average, Potomac Economics via "
-                                      "RTO Insider, REFERENCE.md).")
+                                      "RTO Insider, docs/sources.md#ercot-ancillary-prices).")
     response_minutes: float = Field(10.0, gt=0, description="Time to reach the reduction [min].")
     shortfall_penalty_usd_per_mwh: float = Field(
         1000.0, ge=0, description="Penalty per MWh not delivered in a deployment [USD/MWh]. "
@@ -134,7 +135,7 @@ class Ecrs(StrictModel):
 
 
 class Ers(StrictModel):
-    """ERCOT Emergency Response Service, ERS-10 or ERS-30 (REFERENCE.md, 16 TAC 25.507)."""
+    """ERCOT Emergency Response Service, ERS-10 or ERS-30 (16 TAC 25.507; docs/sources.md#ercot-ers)."""
 
     kind: Literal["ERS-10", "ERS-30"] = Field("ERS-30", description="ERS-10 or ERS-30.")
     offer_mw: float = Field(ge=0.1, description="Committed reduction [MW]; minimum 100 kW.")

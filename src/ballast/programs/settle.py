@@ -38,7 +38,7 @@ class ProgramOutcome:
 def power_credits_usd(import_mw: np.ndarray, price_usd_per_mwh: np.ndarray, contract_mw: float,
                       contract_price_usd_per_mwh: float, dt_h: float) -> np.ndarray:
     """Per interval: contracted energy not taken, sold back at real time [USD]:
-    (RT - contract price) x max(contract - import, 0) x dt (REFERENCE.md, Power credits)."""
+    (RT - contract price) x max(contract - import, 0) x dt (docs/sources.md#power-credits)."""
     unused_mw = np.maximum(contract_mw - np.asarray(import_mw), 0.0)
     return (np.asarray(price_usd_per_mwh) - contract_price_usd_per_mwh) * unused_mw * dt_h
 

@@ -1,6 +1,7 @@
 """Compliance metrics of a campus import series against a smoothness spec.
 
-Choukse et al. (arXiv 2508.14318, via REFERENCE.md) cite utility specs as ramp limits [MW/s], a
+Choukse et al. (arXiv 2508.14318; docs/sources.md#grid-smoothness-specs) cite
+utility specs as ramp limits [MW/s], a
 dynamic power range, a cap on oscillation energy in the 0.1-20 Hz band, and planned-vs-actual
 checks over 5-15 min. All metrics run chunk by chunk on float32 series so a 1-s year fits in
 memory. Definitions:

@@ -17,7 +17,8 @@ from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.scenario import Renewable, Scenario
 
 # Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
-# (9,000 in Feb 2021) but locational SPPs with adders exceed it (SOURCES.md §B2: 10,529).
+# (9,000 in Feb 2021) but locational SPPs with adders exceed it (ERCOT NP6-785-ER, Feb 2021:
+# 10,529.75 at LZ_CPS; docs/sources.md#ercot-prices-uri).
 PRICE_BOUNDS_USD_PER_MWH = (-10_000.0, 50_000.0)
 
 

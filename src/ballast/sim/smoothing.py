@@ -21,7 +21,8 @@ from ballast.scenario import Scenario
 from ballast.sim.compliance import Spec, compliance
 from ballast.sim.fine import FineRun, FineSetup, dynamics_of, fine_setup, run_fine, smoothing_config
 
-DEFAULT_FLOOR_SHARE = 0.9  # GB200 floors of at most 90% of TDP (Choukse et al., REFERENCE.md)
+DEFAULT_FLOOR_SHARE = 0.9  # GB200 floors of at most 90% of TDP (Choukse et al., arXiv 2508.14318;
+# docs/sources.md#gpu-power-smoothing)
 CASES: tuple[tuple[str, bool, bool, bool], ...] = (
     # name, miners smooth, battery, GPU floor
     ("none", False, False, False),

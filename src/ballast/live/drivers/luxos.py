@@ -1,6 +1,7 @@
 """LuxOS miner driver over the direct client: read, sleep, wake, profile, power target.
 
-Session handling follows the protocol note's pitfalls: the session id is cached and used;
+Session handling follows the LuxOS client pitfalls
+(docs/sources.md#luxos-api): the session id is cached and used;
 when a privileged command fails (expired/foreign session, STATUS E), the driver re-reads
 ``session``, adopts the active one or logs on (LuxOS allows one at a time; a ``logon`` that
 races another client gets 402 and falls back to adopting), then retries the command once.

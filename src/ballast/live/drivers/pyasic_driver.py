@@ -2,7 +2,7 @@
 
 pyasic is imported lazily (it is heavy, and deprecated in favour of asic-rs). Before each
 privileged command the cached LuxOS session token is dropped so pyasic re-reads or re-opens
-the session (pyasic never retries an expired one; see the protocol note's pitfalls), and the
+the session (pyasic never retries an expired one; docs/sources.md#luxos-api), and the
 result is read back rather than trusted.
 """
 

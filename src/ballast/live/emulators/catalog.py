@@ -1,11 +1,11 @@
 """Miner models the emulator can impersonate, with their LuxOS-style frequency profiles.
 
-Nameplate figures (hashrate, wall power) come from REFERENCE.md's miner catalog:
-- Antminer S19j Pro: 100 TH/s, 3050 W, 29.5 J/TH (vendor spec via miningstore.com)
+Nameplate figures (hashrate, wall power) come from the miner catalog (docs/sources.md#miner-catalog):
+- Antminer S19j Pro: 100 TH/s, 3050 W, 30.5 J/TH (vendor spec via miningstore.com)
 - Antminer S19 XP:   140 TH/s, 3010 W, 21.5 J/TH (vendor spec via miningstore.com)
 - Antminer S21:      200 TH/s, 3500 W, 17.5 J/TH (Bitmain launch, 2023-10, secondary)
 
-Profiles follow the LuxOS scheme (Luxor firmware docs, via the protocol note): ~25 built-in
+Profiles follow the LuxOS scheme (Luxor firmware docs; docs/sources.md#luxos-api): ~25 built-in
 profiles in 25 MHz steps around the factory default frequency; an S19j Pro at 525 MHz gives
 ~100 TH/s. Default frequencies of the S19 XP and S21 are assumptions (not sourced).
 Off-default profiles scale hashrate linearly with frequency and power as
@@ -24,7 +24,7 @@ DEFAULT_MODELS: tuple[str, ...] = ("s19jpro", "s19xp", "s21")  # emulated models
 SLEEP_POWER_W = 25.0
 IDLE_POWER_W = 150.0  # control board + fans with boards at minimum clock (assumption)
 POWER_EXPONENT = 1.6  # power ~ f * V^2 with V rising with f (assumption)
-PROFILE_STEP_MHZ = 25  # LuxOS built-in profile spacing (protocol note)
+PROFILE_STEP_MHZ = 25  # LuxOS built-in profile spacing (docs/sources.md#luxos-api)
 PROFILES_BELOW_DEFAULT = 18
 PROFILES_ABOVE_DEFAULT = 6  # 18 + 1 + 6 = 25 profiles; overclock headroom is small
 

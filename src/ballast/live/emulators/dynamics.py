@@ -1,12 +1,11 @@
 """Power response of one emulated miner: a small state machine over an injected clock.
 
-Two dynamics, as REFERENCE.md asks ("Model sleep/wake and power-target moves as two different
-dynamics"):
+Two dynamics, sleep/wake and power-target moves, each with its own ramp (docs/sources.md#miner-response):
 - sleep: power falls linearly to ~25 W within ``SLEEP_RAMP_S`` (~5 s), hashrate stops at once;
 - wakeup: boards re-initialise like a reboot; power ramps linearly back to the active profile
   within ``WAKE_RAMP_S`` (~10 s) (Luxor / Hashrate Index, "How LuxOS Powers Down Fast");
 - profile change: power and hashrate move linearly to the new profile over
-  ``PROFILE_RAMP_S`` (tens of seconds; assumption consistent with REFERENCE.md).
+  ``PROFILE_RAMP_S`` (tens of seconds; assumption consistent with docs/sources.md#miner-response).
 Time is whatever the injected clock returns [s]; nothing here sleeps.
 """
 

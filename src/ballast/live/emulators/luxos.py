@@ -2,7 +2,8 @@
 
 All miners share one asyncio loop. On Linux every address in 127.0.0.0/8 is local, so
 127.0.0.2, 127.0.0.3, ... (skipping .0 and .255 of each /24) give one address per miner with
-no set-up. Transport follows the protocol note: the client writes one JSON object, the server
+no set-up. Transport follows the LuxOS API
+(docs/sources.md#luxos-api): the client writes one JSON object, the server
 replies once and closes.
 
 Usage::

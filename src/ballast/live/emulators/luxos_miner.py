@@ -26,7 +26,7 @@ from ballast.live.emulators.dynamics import Clock, MinerDynamics
 
 LUXMINER_VERSION = "2024.11.1.212738-fd07e5b"
 API_VERSION = "3.7"
-SESSION_IDLE_TIMEOUT_S = 60.0  # LuxOS sessions expire after ~60 s idle (protocol note)
+SESSION_IDLE_TIMEOUT_S = 60.0  # LuxOS sessions expire after ~60 s idle (docs/sources.md#luxos-api)
 
 READ_COMMANDS = frozenset(
     {
