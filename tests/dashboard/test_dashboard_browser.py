@@ -47,6 +47,19 @@ def wait_js(page: Any, expr: str, arg: Any = None, what: str = "") -> None:
         raise AssertionError(f"timed out waiting for {what or expr}") from e
 
 
+def wait_miners_steady(page: Any) -> None:
+    """Wait until the miners tile shows one value for three ticks in a row: no sleep or wake
+    ramp in progress (a fresh campus may still be waking miners when the page opens)."""
+    page.evaluate("() => { window.__steady = []; }")
+    wait_js(page, """() => {
+        const t = Number(document.getElementById('tick-no').textContent);
+        const m = document.querySelector('#tile-miners [data-v]').textContent;
+        const h = window.__steady;
+        if (!h.length || h[h.length - 1][0] !== t) h.push([t, m]);
+        return h.length >= 3 && h.slice(-3).every(([, v]) => v === h[h.length - 1][1]);
+    }""", what="miners steady for three ticks")
+
+
 def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> None:
     for _ in range(400):  # let the campus run a few seconds before the page opens
         if campus.runtime.tick_no >= 15:
@@ -90,11 +103,14 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '120.0'",
             what="AI load 120.0 MW")
     assert "CST site" in page.locator("#tick-local").inner_text()  # America/Chicago in November
-    import_before = tile(page, "tile-import")
+    wait_miners_steady(page)
+    import_before, miners_before = tile(page, "tile-import"), tile(page, "tile-miners")
     campus.set_ai_share(0.5)
     wait_js(page, "() => document.querySelector('#tile-ai [data-v]').textContent === '60.0'",
             what="AI load 60.0 MW after the crash")
     wait_js(page, f"() => ({POWER_TRACE_LAST})('AI / HPC load') === 60", what="chart AI at 60 MW")
+    wait_miners_steady(page)
+    assert tile(page, "tile-miners") == pytest.approx(miners_before, abs=0.5)  # economics: same
     assert tile(page, "tile-import") == pytest.approx(import_before - 60.0, abs=0.5)
     assert page.locator("#rule-name").get_attribute("data-rule") == "economics"
 
