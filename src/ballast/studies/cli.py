@@ -17,10 +17,6 @@ study_app = typer.Typer(help="Grid studies: flexible-load headroom, frequency ev
                         no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    fail(message)
-
-
 def _write(out: Path, stem: str, doc: dict, tables: dict[str, object], page: str) -> None:
     """STEM.json, one CSV per table and STEM.html in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -53,8 +49,7 @@ def headroom(
     try:
         study = headroom_study(ba, _rates(rates), parse_years(years), ai_share)
     except StudyError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     doc = study.to_json()
     if out is not None:
         from ballast.studies.report import headroom_html
@@ -102,8 +97,7 @@ def frequency(
     try:
         results = run_study(load_study(path))
     except StudyError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     doc = results.to_json()
     if out is not None:
         from ballast.studies.report import frequency_html
@@ -162,8 +156,7 @@ def balancing(
         bmap = balancing_map(scn, hours=hours, base_dir=path.parent)
         system = system_table(bmap, load_study(bundled_study_path()), miners_mw, limit_mhz)
     except (StudyError, ScenarioError, DataError) as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     note = (f"Interconnection: the bundled ERCOT frequency study (SFR model); limit +/- "
             f"{limit_mhz:g} mHz (a stated choice, not a published standard); {miners_mw:,.0f} MW "
             "of miners spread like this campus's fleet.")
