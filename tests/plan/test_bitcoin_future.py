@@ -97,8 +97,9 @@ def test_same_seed_same_paths_other_seed_other_paths():
 def test_hashprice_of_the_first_year_matches_the_market_command():
     day = market_day(date(2025, 1, 1))
     subsidy = bf.mean_subsidy_btc([2025])
-    got = bf.hashprice_path(np.array([[day["btc_price_usd"]]]), np.array([[day["difficulty"]]]),
-                            subsidy, 0.03)
+    got = bf.hashprice_path(
+        np.array([[day["btc_price_usd"]]]), np.array([[day["difficulty"]]]), subsidy, 0.03
+    )
     assert got[0, 0] == pytest.approx(day["hashprice_usd_per_ph_day"], rel=1e-12)
     assert 40 < got[0, 0] < 70  # early-2025 hashprice, docs/sources.md#hashprice-range
 

@@ -40,13 +40,12 @@ def test_macrs_table_matches_the_pub_946_method_to_its_rounding(n):
     rule = np.array(macrs_by_the_rule(n))
     decimals = 3 if n == 20 else 2  # Table A-1 prints 20-year property to three decimals
     # rounding to the printed decimals, and Pub 946 alternates .x1/.x2 to keep the sum at 100
-    assert np.max(np.abs(table - rule)) <= 1.01 * 10.0 ** -decimals
+    assert np.max(np.abs(table - rule)) <= 1.01 * 10.0**-decimals
 
 
 def test_macrs_rows_as_printed_in_pub_946():
     # Table A-1 rows typed from IRS Publication 946 (2024), Appendix A
-    assert list(finance.macrs_rates(5) * 100) == pytest.approx([20.00, 32.00, 19.20, 11.52, 11.52,
-                                                                5.76])
+    assert list(finance.macrs_rates(5) * 100) == pytest.approx([20.00, 32.00, 19.20, 11.52, 11.52, 5.76])
     seven = finance.macrs_rates(7) * 100
     assert (seven[0], seven[3], seven[7]) == pytest.approx((14.29, 12.49, 4.46))
     fifteen = finance.macrs_rates(15) * 100
@@ -81,7 +80,8 @@ def test_irr_of_a_two_year_loan():
     x = (-60 + np.sqrt(60**2 + 4 * 60 * 100)) / (2 * 60)
     assert finance.irr([-100.0, 60.0, 60.0]) == pytest.approx(1 / x - 1)
     assert finance.npv(finance.irr([-100.0, 60.0, 60.0]), [-100.0, 60.0, 60.0]) == pytest.approx(
-        0.0, abs=1e-9)
+        0.0, abs=1e-9
+    )
 
 
 def test_irr_without_a_sign_change_is_nan():

@@ -28,38 +28,62 @@ def _table(doc: dict):  # -> rich.table.Table
     from rich.table import Table
 
     case = doc["base_case"]
-    t = Table(title=f"Plan {escape(doc['name'])}: {doc['start_year']}-{doc['end_year']}, "
-              f"case '{escape(case)}', discount rate {doc['discount_rate']:.1%} "
-              f"(M USD; IRR and payback against {escape(doc['baseline'])})")
-    cols = ["strategy", "NPV", "ΔNPV", "IRR", "payback y", "disc. payback y", "capex",
-            "MW converted by year", "ΔNPV P10/P50/P90", "P(NPV<0)"]
+    t = Table(
+        title=f"Plan {escape(doc['name'])}: {doc['start_year']}-{doc['end_year']}, "
+        f"case '{escape(case)}', discount rate {doc['discount_rate']:.1%} "
+        f"(M USD; IRR and payback against {escape(doc['baseline'])})"
+    )
+    cols = [
+        "strategy",
+        "NPV",
+        "ΔNPV",
+        "IRR",
+        "payback y",
+        "disc. payback y",
+        "capex",
+        "MW converted by year",
+        "ΔNPV P10/P50/P90",
+        "P(NPV<0)",
+    ]
     for c in cols:
         t.add_column(c, justify="left" if c in ("strategy", "MW converted by year") else "right")
     years = doc["years"]
     for s in doc["strategies"]:
         m = s["cases"][case]
-        steps = [f"{y}:{mw:g}" for i, (y, mw) in enumerate(zip(years, s["converted_mw"], strict=True))
-                 if mw != (s["converted_mw"][i - 1] if i else 0.0)]
+        steps = [
+            f"{y}:{mw:g}"
+            for i, (y, mw) in enumerate(zip(years, s["converted_mw"], strict=True))
+            if mw != (s["converted_mw"][i - 1] if i else 0.0)
+        ]
         risk = s["risk"]
-        spread = ("/".join(_money(risk["delta_npv_usd"][k]) for k in ("p10", "p50", "p90"))
-                  if risk else "-")
+        spread = "/".join(_money(risk["delta_npv_usd"][k]) for k in ("p10", "p50", "p90")) if risk else "-"
         name = escape(s["name"]) + (" [bold green](best)[/]" if s["best"] else "")
-        t.add_row(name, _money(m["npv_usd"]), _money(m["delta_npv_usd"]),
-                  _num(m["irr"], ".1%"), _num(m["simple_payback_years"], ".1f"),
-                  _num(m["discounted_payback_years"], ".1f"), _money(s["capex_usd"]),
-                  " ".join(steps) or "-", spread,
-                  _num(risk["prob_npv_negative"], ".0%") if risk else "-")
+        t.add_row(
+            name,
+            _money(m["npv_usd"]),
+            _money(m["delta_npv_usd"]),
+            _num(m["irr"], ".1%"),
+            _num(m["simple_payback_years"], ".1f"),
+            _num(m["discounted_payback_years"], ".1f"),
+            _money(s["capex_usd"]),
+            " ".join(steps) or "-",
+            spread,
+            _num(risk["prob_npv_negative"], ".0%") if risk else "-",
+        )
     return t
 
 
 def plan(
     plan_file: Annotated[str, typer.Argument(help="Plan YAML path, or a bundled plan name.")],
-    out: Annotated[Path | None, typer.Option(
-        help="Write plan.json, cashflows.csv and paths.parquet here.")] = None,
-    paths: Annotated[int | None, typer.Option(
-        help="Number of BTC price paths (default: the plan's bitcoin.paths.n).")] = None,
-    seed: Annotated[int | None, typer.Option(
-        help="Seed of the price paths (default: the plan's bitcoin.paths.seed).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write plan.json, cashflows.csv and paths.parquet here.")
+    ] = None,
+    paths: Annotated[
+        int | None, typer.Option(help="Number of BTC price paths (default: the plan's bitcoin.paths.n).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the price paths (default: the plan's bitcoin.paths.seed).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print ballast.plan/1 as JSON.")] = False,
 ) -> None:
     """Compare keeping the miners, converting MW to AI hosting, and a hybrid, over the site's life."""
@@ -92,5 +116,6 @@ def plan(
     console = wide_console()
     console.print(_table(doc))
     if out is not None:
-        console.print(f"wrote {', '.join(v for v in doc['files'].values() if v)}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"wrote {', '.join(v for v in doc['files'].values() if v)}", highlight=False, soft_wrap=True
+        )

@@ -40,16 +40,18 @@ def halving_heights(count: int) -> np.ndarray:
     return HALVING_INTERVAL_BLOCKS * np.arange(1, count + 1, dtype="int64")
 
 
-def projected_time_utc(height, block_interval_s: float = TARGET_BLOCK_INTERVAL_S,
-                       anchor_height: int = ANCHOR_HEIGHT,
-                       anchor_time_utc: pd.Timestamp = ANCHOR_TIME_UTC) -> pd.DatetimeIndex:
+def projected_time_utc(
+    height,
+    block_interval_s: float = TARGET_BLOCK_INTERVAL_S,
+    anchor_height: int = ANCHOR_HEIGHT,
+    anchor_time_utc: pd.Timestamp = ANCHOR_TIME_UTC,
+) -> pd.DatetimeIndex:
     """When block ``height`` is found, at a constant mean block interval [s] from an anchor."""
     blocks = np.atleast_1d(np.asarray(height, dtype="int64")) - anchor_height
     return pd.DatetimeIndex(anchor_time_utc + pd.to_timedelta(blocks * block_interval_s, unit="s"))
 
 
-def halving_times_utc(until_year: int,
-                      block_interval_s: float = TARGET_BLOCK_INTERVAL_S) -> pd.DataFrame:
+def halving_times_utc(until_year: int, block_interval_s: float = TARGET_BLOCK_INTERVAL_S) -> pd.DataFrame:
     """Every halving up to the end of ``until_year``: height, subsidy from then on [BTC], time
     (observed for the past ones, projected for the rest) and whether it is projected."""
     n_known = len(HALVING_TIMES_UTC)
@@ -58,12 +60,17 @@ def halving_times_utc(until_year: int,
     while True:
         height = int(halving_heights(k)[-1])
         projected = k > n_known
-        when = (projected_time_utc(height, block_interval_s)[0] if projected
-                else HALVING_TIMES_UTC[k - 1])
+        when = projected_time_utc(height, block_interval_s)[0] if projected else HALVING_TIMES_UTC[k - 1]
         if when.year > until_year:
             break
-        rows.append({"height": height, "subsidy_btc": float(block_subsidy_btc(height)),
-                     "time_utc": when, "projected": projected})
+        rows.append(
+            {
+                "height": height,
+                "subsidy_btc": float(block_subsidy_btc(height)),
+                "time_utc": when,
+                "projected": projected,
+            }
+        )
         k += 1
     return pd.DataFrame(rows)
 
@@ -80,7 +87,7 @@ def mean_subsidy_btc(years, block_interval_s: float = TARGET_BLOCK_INTERVAL_S) -
         end = np.datetime64(f"{year + 1}-01-01", "ns")
         cuts = np.concatenate(([start], edges[(edges > start) & (edges < end)], [end]))
         epochs = np.searchsorted(edges, cuts[:-1], side="right")  # halvings passed at each cut
-        subsidy = 50.0 / 2.0 ** epochs
+        subsidy = 50.0 / 2.0**epochs
         weights = np.diff(cuts).astype("float64")
         out[i] = float(np.sum(subsidy * weights) / np.sum(weights))
     return out
@@ -101,8 +108,14 @@ def calibrate_log_gbm(prices_usd: pd.Series) -> tuple[float, float]:
     return float(r.mean() * DAYS_PER_YEAR), float(r.std(ddof=1) * np.sqrt(DAYS_PER_YEAR))
 
 
-def gbm_paths_usd(start_price_usd: float, log_drift_per_yr: float, volatility_per_yr: float,
-                  n_years: int, n_paths: int, seed: int) -> np.ndarray:
+def gbm_paths_usd(
+    start_price_usd: float,
+    log_drift_per_yr: float,
+    volatility_per_yr: float,
+    n_years: int,
+    n_paths: int,
+    seed: int,
+) -> np.ndarray:
     """BTC price paths [USD], shape (n_paths, n_years): year 0 is the start price, each later
     year multiplies by exp(N(log_drift, volatility^2)) (annual steps of a GBM in log price)."""
     rng = np.random.default_rng(seed)
@@ -111,8 +124,13 @@ def gbm_paths_usd(start_price_usd: float, log_drift_per_yr: float, volatility_pe
     return start_price_usd * np.exp(log_path)
 
 
-def difficulty_path(start_difficulty: float, growth_per_yr: float, n_years: int,
-                    price_ratio=1.0, price_elasticity: float = 0.0) -> np.ndarray:
+def difficulty_path(
+    start_difficulty: float,
+    growth_per_yr: float,
+    n_years: int,
+    price_ratio=1.0,
+    price_elasticity: float = 0.0,
+) -> np.ndarray:
     """Difficulty per year: d0 x (1 + g)^t x (price / start price)^elasticity.
 
     ``price_ratio`` broadcasts against the years (shape (..., n_years)). Elasticity 0: the

@@ -22,10 +22,30 @@ MACRS_TABLE_A1_PCT: dict[int, tuple[float, ...]] = {
     5: (20.00, 32.00, 19.20, 11.52, 11.52, 5.76),
     7: (14.29, 24.49, 17.49, 12.49, 8.93, 8.92, 8.93, 4.46),
     10: (10.00, 18.00, 14.40, 11.52, 9.22, 7.37, 6.55, 6.55, 6.56, 6.55, 3.28),
-    15: (5.00, 9.50, 8.55, 7.70, 6.93, 6.23, 5.90, 5.90, 5.91, 5.90, 5.91, 5.90, 5.91, 5.90,
-         5.91, 2.95),
-    20: (3.750, 7.219, 6.677, 6.177, 5.713, 5.285, 4.888, 4.522, 4.462, 4.461, 4.462, 4.461,
-         4.462, 4.461, 4.462, 4.461, 4.462, 4.461, 4.462, 4.461, 2.231),
+    15: (5.00, 9.50, 8.55, 7.70, 6.93, 6.23, 5.90, 5.90, 5.91, 5.90, 5.91, 5.90, 5.91, 5.90, 5.91, 2.95),
+    20: (
+        3.750,
+        7.219,
+        6.677,
+        6.177,
+        5.713,
+        5.285,
+        4.888,
+        4.522,
+        4.462,
+        4.461,
+        4.462,
+        4.461,
+        4.462,
+        4.461,
+        4.462,
+        4.461,
+        4.462,
+        4.461,
+        4.462,
+        4.461,
+        2.231,
+    ),
 }
 
 
@@ -33,8 +53,10 @@ def macrs_rates(recovery_years: int) -> np.ndarray:
     """MACRS GDS half-year rates [fraction of basis] per year (Pub 946 Table A-1); length
     ``recovery_years + 1``."""
     if recovery_years not in MACRS_TABLE_A1_PCT:
-        raise ValueError(f"MACRS recovery period {recovery_years} years is not in IRS Pub 946 "
-                         f"Table A-1; use one of {sorted(MACRS_TABLE_A1_PCT)}")
+        raise ValueError(
+            f"MACRS recovery period {recovery_years} years is not in IRS Pub 946 "
+            f"Table A-1; use one of {sorted(MACRS_TABLE_A1_PCT)}"
+        )
     return np.asarray(MACRS_TABLE_A1_PCT[recovery_years]) / 100.0
 
 
@@ -96,8 +118,9 @@ def irr(cash_flows_usd) -> np.ndarray | float:
     or no real rate exists."""
     cf = np.asarray(cash_flows_usd, dtype="float64")
     flat = cf.reshape(-1, cf.shape[-1])
-    out = np.array([npf.irr(row) if (row < 0).any() and (row > 0).any() else np.nan
-                    for row in flat], dtype="float64")
+    out = np.array(
+        [npf.irr(row) if (row < 0).any() and (row > 0).any() else np.nan for row in flat], dtype="float64"
+    )
     return float(out[0]) if cf.ndim == 1 else out.reshape(cf.shape[:-1])
 
 

@@ -21,8 +21,18 @@ HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC ec
 BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
 # The bundled daily closes without gaps: 2020-01-01 to 2025-04-07 (the last two rows lack one).
 HISTORY_WINDOW = (pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2025-04-08", tz="UTC"))
-LINE_ITEMS = ("mining_revenue_usd", "energy_cost_usd", "lease_revenue_usd", "ballast_value_usd",
-              "om_usd", "ebitda_usd", "depreciation_usd", "tax_usd", "capex_usd", "cash_flow_usd")
+LINE_ITEMS = (
+    "mining_revenue_usd",
+    "energy_cost_usd",
+    "lease_revenue_usd",
+    "ballast_value_usd",
+    "om_usd",
+    "ebitda_usd",
+    "depreciation_usd",
+    "tax_usd",
+    "capex_usd",
+    "cash_flow_usd",
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,11 @@ def schedule(plan: Plan, strategy: Strategy) -> Schedule:
         active = (years >= start) & (years < start + h.term_years)
         it_mw += np.where(active, phase_it_mw, 0.0)
         rate_usd_per_mw_yr = h.lease_usd_per_kw_month * 1000.0 * 12.0
-        lease += np.where(active, phase_it_mw * rate_usd_per_mw_yr
-                          * (1.0 + h.lease_escalator_per_yr) ** (years - start), 0.0)
+        lease += np.where(
+            active,
+            phase_it_mw * rate_usd_per_mw_yr * (1.0 + h.lease_escalator_per_yr) ** (years - start),
+            0.0,
+        )
         spend_years = max(h.build_years, 1)
         build = (years >= ph.year) & (years < ph.year + spend_years)
         capex += np.where(build, phase_it_mw * h.capex_usd_per_mw / spend_years, 0.0)
@@ -101,16 +114,26 @@ def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
     b = plan.bitcoin
     years = plan.start_year + np.arange(plan.horizon_years)
     price = np.atleast_2d(btc_price_usd)
-    difficulty = bf.difficulty_path(b.start_difficulty, b.difficulty_growth_per_yr,
-                                    plan.horizon_years, price / b.start_price_usd,
-                                    b.difficulty_price_elasticity)
+    difficulty = bf.difficulty_path(
+        b.start_difficulty,
+        b.difficulty_growth_per_yr,
+        plan.horizon_years,
+        price / b.start_price_usd,
+        b.difficulty_price_elasticity,
+    )
     subsidy = bf.mean_subsidy_btc(years, b.block_interval_s)
     hashprice = bf.hashprice_path(price, difficulty, subsidy, b.fee_share_of_revenue)
     return BitcoinYears(price, difficulty, subsidy, hashprice)
 
 
-def mining_usd(grid_mw, uptime: float, hashprice_usd_per_ph_day, power_price_usd_per_mwh,
-               efficiency_j_per_th: float, pue: float) -> tuple[np.ndarray, np.ndarray]:
+def mining_usd(
+    grid_mw,
+    uptime: float,
+    hashprice_usd_per_ph_day,
+    power_price_usd_per_mwh,
+    efficiency_j_per_th: float,
+    pue: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """(revenue, energy cost) [USD/yr] of ``grid_mw`` of miners hashing ``uptime`` of the year.
 
     A year whose hashprice does not cover the energy is idled (both zero): the operator's option
@@ -123,36 +146,45 @@ def mining_usd(grid_mw, uptime: float, hashprice_usd_per_ph_day, power_price_usd
     return np.where(run, revenue, 0.0), np.where(run, energy, 0.0)
 
 
-def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule,
-               btc: BitcoinYears) -> dict[str, np.ndarray]:
+def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYears) -> dict[str, np.ndarray]:
     """Every line item per scenario and year (shape (S, years)), after tax."""
     m = plan.mining
     t = np.arange(plan.horizon_years)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
     rev, energy = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    b_rev, b_energy = mining_usd(sched.ballast_mw, strategy.ballast_uptime, hp, power,
-                                 m.efficiency_j_per_th, m.pue)
+    b_rev, b_energy = mining_usd(
+        sched.ballast_mw, strategy.ballast_uptime, hp, power, m.efficiency_j_per_th, m.pue
+    )
     ballast_value = sched.ballast_mw * strategy.ballast_value_usd_per_mw_yr
-    om = ((sched.mining_mw + sched.ballast_mw) * (m.om_usd_per_mw_yr
-                                                  + m.sustaining_capex_usd_per_mw_yr)
-          + sched.it_mw * plan.hosting.om_usd_per_mw_yr)
+    om = (sched.mining_mw + sched.ballast_mw) * (
+        m.om_usd_per_mw_yr + m.sustaining_capex_usd_per_mw_yr
+    ) + sched.it_mw * plan.hosting.om_usd_per_mw_yr
     shape = hp.shape
     lease = np.broadcast_to(sched.lease_revenue_usd, shape)
     ebitda = rev + b_rev + lease + ballast_value - energy - b_energy - om
     dep = plan.hosting.depreciation
-    rates = (finance.macrs_rates(dep.recovery_years) if dep.method == "macrs"
-             else finance.straight_line_rates(dep.recovery_years))
-    depreciation = np.broadcast_to(finance.depreciation_usd(sched.placed_in_service_usd, rates),
-                                   shape)
+    rates = (
+        finance.macrs_rates(dep.recovery_years)
+        if dep.method == "macrs"
+        else finance.straight_line_rates(dep.recovery_years)
+    )
+    depreciation = np.broadcast_to(finance.depreciation_usd(sched.placed_in_service_usd, rates), shape)
     tax = finance.tax_usd(ebitda, depreciation, plan.tax_rate)
     capex = np.broadcast_to(sched.capex_usd, shape)
     cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex)
-    return {"mining_revenue_usd": rev + b_rev, "energy_cost_usd": energy + b_energy,
-            "lease_revenue_usd": lease, "ballast_value_usd": np.broadcast_to(ballast_value, shape),
-            "om_usd": np.broadcast_to(om, shape), "ebitda_usd": ebitda,
-            "depreciation_usd": depreciation, "tax_usd": tax, "capex_usd": capex,
-            "cash_flow_usd": cf}
+    return {
+        "mining_revenue_usd": rev + b_rev,
+        "energy_cost_usd": energy + b_energy,
+        "lease_revenue_usd": lease,
+        "ballast_value_usd": np.broadcast_to(ballast_value, shape),
+        "om_usd": np.broadcast_to(om, shape),
+        "ebitda_usd": ebitda,
+        "depreciation_usd": depreciation,
+        "tax_usd": tax,
+        "capex_usd": capex,
+        "cash_flow_usd": cf,
+    }
 
 
 def _none(x: float) -> float | None:
@@ -162,27 +194,34 @@ def _none(x: float) -> float | None:
 def metrics(plan: Plan, cf, baseline_cf) -> dict[str, float | None]:
     """NPV of a strategy; NPV, IRR and paybacks of its cash flows minus the baseline's."""
     delta = np.asarray(cf) - np.asarray(baseline_cf)
-    return {"npv_usd": float(finance.npv(plan.discount_rate, cf)),
-            "delta_npv_usd": float(finance.npv(plan.discount_rate, delta)),
-            "irr": _none(finance.irr(delta)),
-            "simple_payback_years": _none(finance.simple_payback_years(delta)),
-            "discounted_payback_years": _none(
-                finance.discounted_payback_years(delta, plan.discount_rate))}
+    return {
+        "npv_usd": float(finance.npv(plan.discount_rate, cf)),
+        "delta_npv_usd": float(finance.npv(plan.discount_rate, delta)),
+        "irr": _none(finance.irr(delta)),
+        "simple_payback_years": _none(finance.simple_payback_years(delta)),
+        "discounted_payback_years": _none(finance.discounted_payback_years(delta, plan.discount_rate)),
+    }
 
 
 def gbm_parameters(plan: Plan) -> dict:
     """The GBM's drift and volatility: given, or calibrated on the bundled daily history."""
     p = plan.bitcoin.paths
-    out = {"n": p.n, "seed": p.seed, "log_drift_per_yr": p.log_drift_per_yr,
-           "volatility_per_yr": p.volatility_per_yr, "calibrated_on": None}
+    out = {
+        "n": p.n,
+        "seed": p.seed,
+        "log_drift_per_yr": p.log_drift_per_yr,
+        "volatility_per_yr": p.volatility_per_yr,
+        "calibrated_on": None,
+    }
     if p.log_drift_per_yr is None or p.volatility_per_yr is None:
         from ballast.data.loaders import read_series
 
         prices = read_series(BITCOIN_HISTORY, "btc_price_usd", window=HISTORY_WINDOW)
         prices = prices[prices.index < HISTORY_WINDOW[1]]
         drift, vol = bf.calibrate_log_gbm(prices)
-        out["calibrated_on"] = (f"{BITCOIN_HISTORY} daily closes {prices.index[0].date()} to "
-                                f"{prices.index[-1].date()}")
+        out["calibrated_on"] = (
+            f"{BITCOIN_HISTORY} daily closes {prices.index[0].date()} to {prices.index[-1].date()}"
+        )
         out["log_drift_per_yr"] = drift if p.log_drift_per_yr is None else p.log_drift_per_yr
         out["volatility_per_yr"] = vol if p.volatility_per_yr is None else p.volatility_per_yr
     return out
@@ -199,8 +238,9 @@ def baseline_strategy(plan: Plan) -> Strategy:
     return found or Strategy(name="keep_mining", kind="keep_mining")
 
 
-def run_plan(plan: Plan, n_paths: int | None = None, seed: int | None = None,
-             paths: bool = True) -> PlanResult:
+def run_plan(
+    plan: Plan, n_paths: int | None = None, seed: int | None = None, paths: bool = True
+) -> PlanResult:
     """Every strategy under every named price case and (``paths``) over the seeded GBM paths."""
     b = plan.bitcoin
     n = plan.horizon_years
@@ -208,36 +248,46 @@ def run_plan(plan: Plan, n_paths: int | None = None, seed: int | None = None,
     strategies = list(plan.strategies)
     if base not in strategies:
         strategies.insert(0, base)
-    case_btc = {name: bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, g, n))
-                for name, g in b.cases.items()}
+    case_btc = {
+        name: bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, g, n)) for name, g in b.cases.items()
+    }
     gbm = gbm_parameters(plan)
     gbm["n"] = n_paths if n_paths is not None else gbm["n"]
     gbm["seed"] = seed if seed is not None else gbm["seed"]
     path_btc = None
     if paths:
-        prices = bf.gbm_paths_usd(b.start_price_usd, gbm["log_drift_per_yr"],
-                                  gbm["volatility_per_yr"], n, gbm["n"], gbm["seed"])
+        prices = bf.gbm_paths_usd(
+            b.start_price_usd, gbm["log_drift_per_yr"], gbm["volatility_per_yr"], n, gbm["n"], gbm["seed"]
+        )
         path_btc = bitcoin_years(plan, prices)
     scheds = {s.name: schedule(plan, s) for s in strategies}
-    flows = {s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
-             for s in strategies}
+    flows = {
+        s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
+        for s in strategies
+    }
     results = []
     for s in strategies:
         cases = {c: {k: v[0] for k, v in items.items()} for c, items in flows[s.name].items()}
-        mets = {c: metrics(plan, cases[c]["cash_flow_usd"],
-                           flows[base.name][c]["cash_flow_usd"][0]) for c in cases}
+        mets = {
+            c: metrics(plan, cases[c]["cash_flow_usd"], flows[base.name][c]["cash_flow_usd"][0])
+            for c in cases
+        }
         results.append(StrategyResult(s, scheds[s.name], cases, mets))
     if path_btc is not None:
         base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
         for r in results:
-            cf = (base_cf if r.strategy is base else
-                  cash_flows(plan, r.strategy, r.schedule, path_btc)["cash_flow_usd"])
+            cf = (
+                base_cf
+                if r.strategy is base
+                else cash_flows(plan, r.strategy, r.schedule, path_btc)["cash_flow_usd"]
+            )
             r.path_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf))
             r.path_delta_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf - base_cf))
-            r.risk = {"npv_usd": _percentiles(r.path_npv_usd),
-                      "delta_npv_usd": _percentiles(r.path_delta_npv_usd),
-                      "prob_npv_negative": float(np.mean(r.path_npv_usd < 0)),
-                      "prob_delta_npv_negative": float(np.mean(r.path_delta_npv_usd < 0))}
+            r.risk = {
+                "npv_usd": _percentiles(r.path_npv_usd),
+                "delta_npv_usd": _percentiles(r.path_delta_npv_usd),
+                "prob_npv_negative": float(np.mean(r.path_npv_usd < 0)),
+                "prob_delta_npv_negative": float(np.mean(r.path_delta_npv_usd < 0)),
+            }
     best = max(results, key=lambda r: r.metrics[b.base_case]["npv_usd"]).strategy.name
-    return PlanResult(plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc,
-                      gbm, results)
+    return PlanResult(plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results)

@@ -30,33 +30,53 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
     strategies = []
     for r in result.strategies:
         s = r.schedule
-        strategies.append({
-            "name": r.strategy.name, "kind": r.strategy.kind,
-            "baseline": r.strategy.name == result.baseline,
-            "best": r.strategy.name == result.best,
-            "capex_usd": float(s.capex_usd.sum()),
-            "converted_mw": _list(s.converted_mw), "mining_mw": _list(s.mining_mw),
-            "ballast_mw": _list(s.ballast_mw), "it_mw": _list(s.it_mw),
-            "cases": r.metrics,
-            "risk": r.risk or None,
-        })
+        strategies.append(
+            {
+                "name": r.strategy.name,
+                "kind": r.strategy.kind,
+                "baseline": r.strategy.name == result.baseline,
+                "best": r.strategy.name == result.best,
+                "capex_usd": float(s.capex_usd.sum()),
+                "converted_mw": _list(s.converted_mw),
+                "mining_mw": _list(s.mining_mw),
+                "ballast_mw": _list(s.ballast_mw),
+                "it_mw": _list(s.it_mw),
+                "cases": r.metrics,
+                "risk": r.risk or None,
+            }
+        )
     return {
-        "schema": SCHEMA, "name": plan.name, "plan": source,
-        "start_year": plan.start_year, "end_year": years[-1], "years": years,
-        "discount_rate": plan.discount_rate, "tax_rate": plan.tax_rate,
-        "money": "nominal USD; cash flows at the end of each year, NPV at the start of the "
-                 "first year",
-        "baseline": result.baseline, "best": result.best, "base_case": plan.bitcoin.base_case,
+        "schema": SCHEMA,
+        "name": plan.name,
+        "plan": source,
+        "start_year": plan.start_year,
+        "end_year": years[-1],
+        "years": years,
+        "discount_rate": plan.discount_rate,
+        "tax_rate": plan.tax_rate,
+        "money": "nominal USD; cash flows at the end of each year, NPV at the start of the first year",
+        "baseline": result.baseline,
+        "best": result.best,
+        "base_case": plan.bitcoin.base_case,
         "bitcoin": {
-            "halvings": [{"height": int(h.height), "subsidy_btc": float(h.subsidy_btc),
-                          "time_utc": h.time_utc.isoformat(), "projected": bool(h.projected)}
-                         for h in halvings.itertuples()],
+            "halvings": [
+                {
+                    "height": int(h.height),
+                    "subsidy_btc": float(h.subsidy_btc),
+                    "time_utc": h.time_utc.isoformat(),
+                    "projected": bool(h.projected),
+                }
+                for h in halvings.itertuples()
+            ],
             "mean_subsidy_btc": _list(base.subsidy_btc),
-            "cases": {name: {"growth_per_yr": g,
-                             "btc_price_usd": _list(result.case_bitcoin[name].btc_price_usd[0]),
-                             "hashprice_usd_per_ph_day": _list(
-                                 result.case_bitcoin[name].hashprice_usd_per_ph_day[0])}
-                      for name, g in plan.bitcoin.cases.items()},
+            "cases": {
+                name: {
+                    "growth_per_yr": g,
+                    "btc_price_usd": _list(result.case_bitcoin[name].btc_price_usd[0]),
+                    "hashprice_usd_per_ph_day": _list(result.case_bitcoin[name].hashprice_usd_per_ph_day[0]),
+                }
+                for name, g in plan.bitcoin.cases.items()
+            },
             "paths": result.gbm if result.paths is not None else None,
         },
         "strategies": strategies,
@@ -69,10 +89,17 @@ def cashflow_table(result: PlanResult) -> pd.DataFrame:
     for r in result.strategies:
         s = r.schedule
         for case, items in r.cases.items():
-            frame = pd.DataFrame({"strategy": r.strategy.name, "case": case,
-                                  "year": s.years.astype("int64"),
-                                  "mining_mw": s.mining_mw, "ballast_mw": s.ballast_mw,
-                                  "converted_mw": s.converted_mw, "it_mw": s.it_mw})
+            frame = pd.DataFrame(
+                {
+                    "strategy": r.strategy.name,
+                    "case": case,
+                    "year": s.years.astype("int64"),
+                    "mining_mw": s.mining_mw,
+                    "ballast_mw": s.ballast_mw,
+                    "converted_mw": s.converted_mw,
+                    "it_mw": s.it_mw,
+                }
+            )
             for k in LINE_ITEMS:
                 frame[k] = items[k]
             frames.append(frame)
@@ -86,14 +113,16 @@ def paths_table(result: PlanResult) -> pd.DataFrame:
     if p is None:
         raise ValueError("this plan run has no price paths")
     n_paths, n_years = p.btc_price_usd.shape
-    frame = pd.DataFrame({
-        "path": np.repeat(np.arange(n_paths), n_years),
-        "year": np.tile(result.years.astype("int64"), n_paths),
-        "btc_price_usd": p.btc_price_usd.ravel(),
-        "difficulty": p.difficulty.ravel(),
-        "subsidy_btc": np.tile(p.subsidy_btc, n_paths),
-        "hashprice_usd_per_ph_day": p.hashprice_usd_per_ph_day.ravel(),
-    })
+    frame = pd.DataFrame(
+        {
+            "path": np.repeat(np.arange(n_paths), n_years),
+            "year": np.tile(result.years.astype("int64"), n_paths),
+            "btc_price_usd": p.btc_price_usd.ravel(),
+            "difficulty": p.difficulty.ravel(),
+            "subsidy_btc": np.tile(p.subsidy_btc, n_paths),
+            "hashprice_usd_per_ph_day": p.hashprice_usd_per_ph_day.ravel(),
+        }
+    )
     for r in result.strategies:
         frame[f"npv_usd.{r.strategy.name}"] = np.repeat(r.path_npv_usd, n_years)
     return frame
@@ -102,8 +131,11 @@ def paths_table(result: PlanResult) -> pd.DataFrame:
 def write_outputs(result: PlanResult, out: Path, doc: dict) -> dict[str, str]:
     """Write plan.json, cashflows.csv and (with paths) paths.parquet into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    files = {"plan": str(out / "plan.json"), "cashflows": str(out / "cashflows.csv"),
-             "paths": str(out / "paths.parquet") if result.paths is not None else None}
+    files = {
+        "plan": str(out / "plan.json"),
+        "cashflows": str(out / "cashflows.csv"),
+        "paths": str(out / "paths.parquet") if result.paths is not None else None,
+    }
     cashflow_table(result).to_csv(out / "cashflows.csv", index=False)
     if result.paths is not None:
         paths_table(result).to_parquet(out / "paths.parquet", index=False)
