@@ -61,6 +61,10 @@ class BitcoinYears:
 
 @dataclass
 class StrategyResult:
+    """One strategy's schedule, line items per price case [USD/yr], metrics per case (``npv_usd``,
+    ``delta_npv_usd``, ``irr``, paybacks in years) and, over the price paths, NPV per path and
+    its percentiles (``risk``)."""
+
     strategy: Strategy
     schedule: Schedule
     cases: dict[str, dict[str, np.ndarray]]  # case -> line item -> (years,)
@@ -72,6 +76,9 @@ class StrategyResult:
 
 @dataclass
 class PlanResult:
+    """A plan run: the years, the baseline and best strategy names, Bitcoin per price case and
+    over the paths, the GBM parameters used, and every strategy's result."""
+
     plan: Plan
     years: np.ndarray
     baseline: str
