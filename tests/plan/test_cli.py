@@ -82,3 +82,12 @@ def test_zero_paths_exits_2_and_writes_nothing(tmp_path):
     result = runner.invoke(app, ["plan", str(path), "--paths", "0", "--out", str(out)])
     assert result.exit_code == 2 and "--paths 0: give 1 to 100,000 price paths" in result.stderr
     assert not out.exists()
+
+
+def test_out_that_is_a_file_exits_2(tmp_path):
+    path = write_plan(tmp_path, plan_doc())
+    target = tmp_path / "taken"
+    target.write_text("x")
+    result = runner.invoke(app, ["plan", str(path), "--out", str(target)])
+    assert result.exit_code == 2 and "exists and is not a folder" in result.stderr
+    assert target.read_text() == "x"

@@ -160,3 +160,13 @@ def test_a_bull_market_makes_mining_worth_more():
     result = run_plan(parse_plan(plan_doc()), paths=False)
     keep = by_name(result)["keep"].metrics
     assert keep["bull"]["npv_usd"] > keep["flat"]["npv_usd"]
+
+
+def test_salvage_at_book_value_in_the_last_year():
+    doc = plan_doc(hosting={"salvage_fraction_of_book_value": 0.5})
+    conv = by_name(run_plan(parse_plan(doc), paths=False))["convert_half"].cases["flat"]
+    plain = by_name(run_plan(parse_plan(plan_doc()), paths=False))["convert_half"].cases["flat"]
+    # 40 M placed in 2027 (15-year MACRS): 5.00 + 9.50 + 8.55 + 7.70 % taken by 2030
+    book = 40e6 * (1 - (0.05 + 0.095 + 0.0855 + 0.077))
+    assert conv["salvage_usd"][-1] == pytest.approx(0.5 * book) and not conv["salvage_usd"][:-1].any()
+    assert conv["cash_flow_usd"] - plain["cash_flow_usd"] == pytest.approx([0, 0, 0, 0, 0, 0.5 * book])

@@ -36,7 +36,7 @@ Per strategy and year:
   stops its miners from the start of `year`; its critical IT is `mw / hosting.pue`; capex
   (`hosting.capex_usd_per_mw` per MW of IT) is spent evenly over `hosting.build_years`; the
   lease starts `build_years` after the phase year and runs `term_years` (no renewal; revenue
-  after the plan's last year is not counted, nor any terminal value).
+  after the plan's last year is not counted; a terminal value only through the salvage below).
 - **Mining.** Hash rate [PH/s] = grid MW / mining PUE x 1e6 / (J/TH) / 1000; revenue =
   hashprice x hash rate x uptime x 365.25 days; energy = grid MW x uptime x 8,766 h x power
   price. A year whose revenue does not cover its energy is idled (the operator's option to
@@ -46,7 +46,9 @@ Per strategy and year:
 - **Tax.** EBITDA less depreciation of the conversion capex (MACRS, IRS Publication 946 Table
   A-1, half-year convention, or straight line), times `tax_rate`. A loss gives a tax benefit
   in the same year (the owner has other income to use it against).
-- **Cash flow** = EBITDA - tax - capex.
+- **Cash flow** = EBITDA - tax - capex, plus in the last year the salvage value
+  (`hosting.salvage_fraction_of_book_value` x the conversion's undepreciated tax basis; default
+  none).
 
 The business-as-usual baseline is the first `keep_mining` strategy (one is added when the plan
 has none). `delta_npv_usd`, `irr`, `simple_payback_years` and `discounted_payback_years` are

@@ -127,6 +127,12 @@ class Hosting(StrictModel):
     depreciation: Depreciation = Field(
         default_factory=Depreciation, description="Tax depreciation of the conversion capex."
     )
+    salvage_fraction_of_book_value: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Value of the conversion at the end of the plan, as a share of its undepreciated tax basis [-], added to the last year's cash flow (sold at book value: no tax). Assumption; default 0 (no terminal value: lease years after the plan are not counted).",
+    )
 
 
 class PricePaths(StrictModel):

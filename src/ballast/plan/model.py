@@ -31,6 +31,7 @@ LINE_ITEMS = (
     "depreciation_usd",
     "tax_usd",
     "capex_usd",
+    "salvage_usd",
     "cash_flow_usd",
 )
 
@@ -176,10 +177,15 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         if dep.method == "macrs"
         else finance.straight_line_rates(dep.recovery_years)
     )
-    depreciation = np.broadcast_to(finance.depreciation_usd(sched.placed_in_service_usd, rates), shape)
+    dep_usd = finance.depreciation_usd(sched.placed_in_service_usd, rates)
+    depreciation = np.broadcast_to(dep_usd, shape)
     tax = finance.tax_usd(ebitda, depreciation, plan.tax_rate)
     capex = np.broadcast_to(sched.capex_usd, shape)
-    cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex)
+    book_usd = finance.book_value_usd(sched.placed_in_service_usd, dep_usd)
+    salvage_usd = plan.hosting.salvage_fraction_of_book_value * float(book_usd)
+    cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex, salvage_usd)
+    salvage = np.zeros(shape)
+    salvage[..., -1] = salvage_usd
     return {
         "mining_revenue_usd": rev + b_rev,
         "energy_cost_usd": energy + b_energy,
@@ -190,6 +196,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "depreciation_usd": depreciation,
         "tax_usd": tax,
         "capex_usd": capex,
+        "salvage_usd": salvage,
         "cash_flow_usd": cf,
     }
 
