@@ -170,3 +170,23 @@ def test_salvage_at_book_value_in_the_last_year():
     book = 40e6 * (1 - (0.05 + 0.095 + 0.0855 + 0.077))
     assert conv["salvage_usd"][-1] == pytest.approx(0.5 * book) and not conv["salvage_usd"][:-1].any()
     assert conv["cash_flow_usd"] - plain["cash_flow_usd"] == pytest.approx([0, 0, 0, 0, 0, 0.5 * book])
+
+
+def test_ballast_under_spare_interconnect_hashes_all_year():
+    # 20 MW of spare grid connection: 20 of the 50 ballast MW hash like the fleet, the other 30
+    # only in the AI's headroom (uptime 0 here)
+    strategies = [
+        {"name": "keep", "kind": "keep_mining"},
+        {
+            "name": "h",
+            "kind": "hybrid",
+            "phases": [{"year": 2026, "mw": 50.0}],
+            "ballast_mw": 50.0,
+            "ballast_uptime": 0.0,
+        },
+    ]
+    doc = plan_doc(site={"interconnect_mw": 120.0}, strategies=strategies)
+    s = by_name(run_plan(parse_plan(doc), paths=False))
+    assert list(s["h"].schedule.ballast_firm_mw) == [0, 20, 20, 20, 20, 20]
+    keep_rev = s["keep"].cases["flat"]["mining_revenue_usd"]  # 100 MW mining
+    assert s["h"].cases["flat"]["mining_revenue_usd"][1:] == pytest.approx(keep_rev[1:] * 70 / 100)

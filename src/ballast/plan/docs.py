@@ -59,9 +59,11 @@ the same against its BAU case). The best strategy has the highest NPV in `bitcoi
 
 A hybrid strategy converts like `convert` but keeps `ballast_mw` of miners beside the AI load
 (at most the MW converted so far, since they run in its headroom under the same grid
-connection). They hash `ballast_uptime` of the year and earn `ballast_value_usd_per_mw_yr` for
-grid programs and smoothing. Both are assumptions in this version; the backtest engine can
-measure them for a site (`ballast simulate`), which a later version will do per configuration.
+connection). Up to the connection's spare MW (`site.interconnect_mw` - `site.mining_mw`) they
+hash like the fleet (`mining.uptime`); the rest hash `ballast_uptime` of the year, in the AI
+load's headroom. All earn `ballast_value_usd_per_mw_yr` for grid programs and smoothing. The
+uptime and the value are assumptions in this version; the backtest engine can measure them for
+a site (`ballast simulate`), which a later version will do per configuration.
 
 ### Bitcoin futures {#bitcoin-futures}
 

@@ -50,7 +50,7 @@ class Site(StrictModel):
     mining_mw: float = Field(gt=0, description="Grid MW of miners running at the start of the plan [MW].")
     interconnect_mw: float = Field(
         gt=0,
-        description="Import limit of the grid connection [MW]; the miners and the AI facility (IT MW x PUE) must fit under it.",
+        description="Import limit of the grid connection [MW]; the miners and the AI facility (IT MW x PUE) fit under it, and hybrid ballast miners up to its spare MW (above mining_mw) hash all year.",
     )
 
 
@@ -227,7 +227,7 @@ class Strategy(StrictModel):
         0.5,
         ge=0,
         le=1,
-        description="hybrid: share of the year the ballast miners run in the AI load's headroom [-]. Assumption; default 0.5.",
+        description="hybrid: share of the year the ballast miners beyond the spare interconnect MW run, in the AI load's headroom [-]. Assumption; default 0.5.",
     )
     ballast_value_usd_per_mw_yr: float = Field(
         0.0,

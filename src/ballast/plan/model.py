@@ -42,7 +42,8 @@ class Schedule:
 
     years: np.ndarray
     mining_mw: np.ndarray  # grid MW of miners hashing at mining.uptime
-    ballast_mw: np.ndarray  # grid MW of miners beside the AI load, at ballast_uptime
+    ballast_mw: np.ndarray  # grid MW of miners beside the AI load
+    ballast_firm_mw: np.ndarray  # of which under spare interconnect: they hash at mining.uptime
     converted_mw: np.ndarray  # grid MW converted so far (under construction or in service)
     it_mw: np.ndarray  # MW of critical IT leased
     lease_revenue_usd: np.ndarray
@@ -113,8 +114,12 @@ def schedule(plan: Plan, strategy: Strategy) -> Schedule:
         capex += np.where(build, phase_it_mw * h.capex_usd_per_mw / spend_years, 0.0)
         placed += np.where(years == start, phase_it_mw * h.capex_usd_per_mw, 0.0)
     ballast = np.minimum(strategy.ballast_mw, converted)
+    # the grid connection's spare MW (above the site's mining load) carries ballast miners at
+    # any time; the rest run only in the AI load's headroom (strategy.ballast_uptime)
+    spare_mw = plan.site.interconnect_mw - plan.site.mining_mw
+    firm = np.minimum(ballast, spare_mw)
     mining = plan.site.mining_mw - converted
-    return Schedule(years, mining, ballast, converted, it_mw, lease, capex, placed)
+    return Schedule(years, mining, ballast, firm, converted, it_mw, lease, capex, placed)
 
 
 def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
@@ -161,9 +166,18 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
     rev, energy = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    b_rev, b_energy = mining_usd(
-        sched.ballast_mw, strategy.ballast_uptime, hp, power, m.efficiency_j_per_th, m.pue
+    firm_rev, firm_energy = mining_usd(
+        sched.ballast_firm_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue
     )
+    flex_rev, flex_energy = mining_usd(
+        sched.ballast_mw - sched.ballast_firm_mw,
+        strategy.ballast_uptime,
+        hp,
+        power,
+        m.efficiency_j_per_th,
+        m.pue,
+    )
+    b_rev, b_energy = firm_rev + flex_rev, firm_energy + flex_energy
     ballast_value = sched.ballast_mw * strategy.ballast_value_usd_per_mw_yr
     om = (sched.mining_mw + sched.ballast_mw) * (
         m.om_usd_per_mw_yr + m.sustaining_capex_usd_per_mw_yr
