@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ballast.documents import StrictModel, format_validation_errors, read_yaml
+from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
 
 PLAN_VERSION = 1
@@ -317,8 +317,8 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
-        if problems:
-            raise ValueError("; ".join(problems))
+        if problems:  # one line each, every one naming its field (parse_plan lists them)
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -329,7 +329,12 @@ def parse_plan(data: object, path: str = "<plan>") -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(format_validation_errors(path, "plan", exc)) from None
+        errors = exc.errors()
+        if any(err["loc"] for err in errors):
+            raise PlanError(format_validation_errors(path, "plan", exc)) from None
+        # the cross-field checks of Plan._consistent: each line names its own field
+        items = [line for err in errors for line in err["msg"].removeprefix("Value error, ").split("\n")]
+        raise PlanError(format_problems(path, "plan", items)) from None
 
 
 def find_plan(name: str) -> Path | None:
