@@ -113,3 +113,13 @@ def test_not_a_mapping_a_missing_file_and_an_unknown_name(tmp_path):
 def test_the_bundled_plan_loads_by_name():
     plan = load_plan("conversion_500mw")
     assert plan.site.mining_mw == 500 and plan.hosting.term_years == 12
+
+
+def test_cross_field_problems_are_listed_one_per_line(tmp_path):
+    doc = plan_doc(strategies=[{"name": "c", "kind": "convert", "phases": [{"year": 2030, "mw": 500}]}])
+    lines = error_of(doc, tmp_path).splitlines()
+    assert lines[0] == f"{tmp_path / 'plan.yaml'}: invalid plan (2 problems)"
+    assert lines[1].startswith("  - strategies[0] (c).phases[0].year: built 2030+1")
+    assert lines[2] == (
+        "  - strategies[0] (c).phases: converts 500 MW in total, more than site.mining_mw (100 MW)"
+    )
