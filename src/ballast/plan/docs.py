@@ -43,6 +43,9 @@ Per strategy and year:
   switch off): neither counts.
 - **Hosting.** Lease = IT MW x `lease_usd_per_kw_month` x 1000 x 12, escalated each year of the
   term. Energy is passed through to the tenant; the landlord pays `hosting.om_usd_per_mw_yr`.
+- **O&M.** `mining.om_usd_per_mw_yr` and `mining.sustaining_capex_usd_per_mw_yr` (expensed)
+  per grid MW of miners, ballast included, paid in idle years too; `hosting.om_usd_per_mw_yr` per
+  MW of critical IT leased.
 - **Tax.** EBITDA less depreciation of the conversion capex (MACRS, IRS Publication 946 Table
   A-1, half-year convention, or straight line), times `tax_rate`. A loss gives a tax benefit
   in the same year (the owner has other income to use it against).
