@@ -53,32 +53,45 @@ MATRIX: dict[Firmware, FirmwareProfile] = {
     "luxos": FirmwareProfile(
         "LuxOS (Luxor)",
         {
-            "sleep_wake": Cell("yes", "`curtail <sid>,sleep` / `curtail <sid>,wakeup` on TCP 4028, "
-                                      "one session at a time"),
-            "power_target": Cell("yes", "through profiles: `profileset` to the highest profile at or "
-                                        "below the target (pyasic `set_power_limit`)"),
+            "sleep_wake": Cell(
+                "yes", "`curtail <sid>,sleep` / `curtail <sid>,wakeup` on TCP 4028, one session at a time"
+            ),
+            "power_target": Cell(
+                "yes",
+                "through profiles: `profileset` to the highest profile at or "
+                "below the target (pyasic `set_power_limit`)",
+            ),
             "profiles": Cell("yes", "about 25 built-in profiles in 25 MHz steps (`profiles`)"),
-            "curtail_state": Cell("varies", "`config` carries `CurtailMode` on recent releases; "
-                                            "without it the driver waits the ramp and judges by power"),
-            "autotuning": Cell("yes", "ATM (Advanced Thermal Management) moves profiles on its own; "
-                                      "it must be off to change profile (pyasic disables it first). "
-                                      "Ballast switches it off (`atmset enabled=false`) and re-reads "
-                                      "`atm` when a command is refused for it"),
+            "curtail_state": Cell(
+                "varies",
+                "`config` carries `CurtailMode` on recent releases; "
+                "without it the driver waits the ramp and judges by power",
+            ),
+            "autotuning": Cell(
+                "yes",
+                "ATM (Advanced Thermal Management) moves profiles on its own; "
+                "it must be off to change profile (pyasic disables it first). "
+                "Ballast switches it off (`atmset enabled=false`) and re-reads "
+                "`atm` when a command is refused for it",
+            ),
         },
-        "docs.luxor.tech/firmware/api (curtail, profileset, atm, atmset); "
-        "pyasic backends/luxminer.py",
+        "docs.luxor.tech/firmware/api (curtail, profileset, atm, atmset); pyasic backends/luxminer.py",
     ),
     "braiins_os": FirmwareProfile(
         "Braiins OS+",
         {
-            "sleep_wake": Cell("yes", "gRPC `PauseMining` / `ResumeMining` (cgminer `pause` / "
-                                      "`resume` before the gRPC API)"),
+            "sleep_wake": Cell(
+                "yes", "gRPC `PauseMining` / `ResumeMining` (cgminer `pause` / `resume` before the gRPC API)"
+            ),
             "power_target": Cell("yes", "in watts: gRPC `SetPowerTarget`"),
             "profiles": Cell("no", "no preset profiles: the autotuner follows the power target"),
             "curtail_state": Cell("yes", "gRPC `GetMinerStatus` reports `PAUSED`"),
-            "autotuning": Cell("yes", "the autotuner and Dynamic Performance Scaling own the "
-                                      "frequencies; a power target is their input, and moves ramp "
-                                      "slowly (`SetQuickRamping`)"),
+            "autotuning": Cell(
+                "yes",
+                "the autotuner and Dynamic Performance Scaling own the "
+                "frequencies; a power target is their input, and moves ramp "
+                "slowly (`SetQuickRamping`)",
+            ),
         },
         "github.com/braiins/bos-plus-api; pyasic backends/braiins_os.py",
     ),
@@ -86,11 +99,14 @@ MATRIX: dict[Firmware, FirmwareProfile] = {
         "Vnish",
         {
             "sleep_wake": Cell("yes", "web API `stop_mining` / `resume_mining`"),
-            "power_target": Cell("yes", "through presets: the highest tuned preset at or below "
-                                        "the target (pyasic `set_power_limit`)"),
+            "power_target": Cell(
+                "yes",
+                "through presets: the highest tuned preset at or below the target (pyasic `set_power_limit`)",
+            ),
             "profiles": Cell("yes", "presets; only tuned presets are usable"),
-            "curtail_state": Cell("yes", "web `summary`: `miner.miner_status.miner_state` "
-                                         "(`stopped`, `shutting-down`, ...)"),
+            "curtail_state": Cell(
+                "yes", "web `summary`: `miner.miner_status.miner_state` (`stopped`, `shutting-down`, ...)"
+            ),
             "autotuning": Cell("yes", "a preset must be tuned before it is selected"),
         },
         "pyasic backends/vnish.py",
@@ -98,13 +114,18 @@ MATRIX: dict[Firmware, FirmwareProfile] = {
     "stock": FirmwareProfile(
         "Stock Bitmain (Antminer)",
         {
-            "sleep_wake": Cell("yes", "sleep work mode (`bitmain-work-mode` 1) through the "
-                                      "digest-auth web API; not on every older model"),
-            "power_target": Cell("no", "no power target and no power telemetry; only the normal "
-                                       "and low-power work modes"),
+            "sleep_wake": Cell(
+                "yes",
+                "sleep work mode (`bitmain-work-mode` 1) through the "
+                "digest-auth web API; not on every older model",
+            ),
+            "power_target": Cell(
+                "no", "no power target and no power telemetry; only the normal and low-power work modes"
+            ),
             "profiles": Cell("no", "work modes only (normal, low power, sleep)"),
-            "curtail_state": Cell("yes", "`bitmain-work-mode` in the miner config: the commanded "
-                                         "mode, not measured power"),
+            "curtail_state": Cell(
+                "yes", "`bitmain-work-mode` in the miner config: the commanded mode, not measured power"
+            ),
             "autotuning": Cell("no", "none"),
         },
         "pyasic backends/antminer.py; docs/sources.md#luxos-api (client pitfalls)",
@@ -125,8 +146,7 @@ class UnsupportedByFirmware(Exception):
 
     def __init__(self, firmware: str, capability: str, how: str) -> None:
         super().__init__(
-            f"{capability!r} is not supported by firmware {firmware!r}: {how} "
-            f"(see docs/firmware.md)"
+            f"{capability!r} is not supported by firmware {firmware!r}: {how} (see docs/firmware.md)"
         )
         self.firmware = firmware
         self.capability = capability
@@ -163,19 +183,25 @@ def render_markdown() -> str:
         "`python -m ballast.live.drivers.capabilities > docs/firmware.md`; do not edit by hand.",
         "Drivers call `require(firmware, capability)` before a command; a firmware without the "
         "capability raises `UnsupportedByFirmware` naming both. `varies` means it depends on "
-        "the release, and the driver checks every reading.",
+        "the release, and the driver checks every reading. Sources: "
+        "docs/sources.md#firmware-capabilities.",
         "",
         head,
         "|---|" + "---|" * len(FIRMWARES),
     ]
     for cap in CAPABILITIES:
-        out.append(f"| {CAPABILITY_TITLES[cap]} | "
-                   + " | ".join(MATRIX[f].cells[cap].support for f in FIRMWARES) + " |")
+        out.append(
+            f"| {CAPABILITY_TITLES[cap]} | "
+            + " | ".join(MATRIX[f].cells[cap].support for f in FIRMWARES)
+            + " |"
+        )
     for f in FIRMWARES:
         prof = MATRIX[f]
         out += ["", f"## {prof.name} (`{f}`)", "", f"Sources: {prof.source}.", ""]
-        out += [f"- **{CAPABILITY_TITLES[c]}** ({prof.cells[c].support}): {prof.cells[c].how}."
-                for c in CAPABILITIES]
+        out += [
+            f"- **{CAPABILITY_TITLES[c]}** ({prof.cells[c].support}): {prof.cells[c].how}."
+            for c in CAPABILITIES
+        ]
     out += [
         "",
         "## How the drivers verify a curtail",

@@ -37,7 +37,7 @@ from ballast.live.drivers.base import (
     MinerRefused,
     MinerTimeout,
 )
-from ballast.live.drivers.capabilities import SLEEP_RAMP_S, WAKE_RAMP_S
+from ballast.live.drivers.capabilities import SLEEP_RAMP_S, WAKE_RAMP_S, require
 from ballast.live.drivers.fastpath import RequestPump, run_chains
 from ballast.live.drivers.luxos import READBACK_COMMAND, LuxosMiner, parse_readback
 from ballast.live.drivers.luxos_client import (
@@ -145,15 +145,25 @@ class FleetCommander:
     # ------------------------------------------------------------- commands
     async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
         """Curtail (LuxOS sleep) and verify ``CurtailMode`` reads back as asleep."""
+        require(LuxosMiner.FIRMWARE, "sleep_wake")
         return await self.run(
-            "sleep", lambda m: m.sleep(), lambda r: r.asleep, ips, fast=("curtail", "sleep"),
+            "sleep",
+            lambda m: m.sleep(),
+            lambda r: r.asleep,
+            ips,
+            fast=("curtail", "sleep"),
             ramp_s=SLEEP_RAMP_S,
         )
 
     async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
         """Wake and verify the miner no longer reads as asleep."""
+        require(LuxosMiner.FIRMWARE, "sleep_wake")
         return await self.run(
-            "wake", lambda m: m.wake(), lambda r: not r.asleep, ips, fast=("curtail", "wakeup"),
+            "wake",
+            lambda m: m.wake(),
+            lambda r: not r.asleep,
+            ips,
+            fast=("curtail", "wakeup"),
             ramp_s=WAKE_RAMP_S,
         )
 
@@ -165,6 +175,7 @@ class FleetCommander:
 
     async def set_power_target(self, power_w: float, ips: Iterable[str] | None = None) -> FleetResult:
         """Per miner: the highest profile at or below ``power_w`` [W]; verified by profile."""
+        require(LuxosMiner.FIRMWARE, "power_target")
         chosen: dict[str, str] = {}
 
         async def act(m: LuxosMiner) -> None:
@@ -213,8 +224,7 @@ class FleetCommander:
             miners_left = miners
 
         def slow_one(m: LuxosMiner) -> Awaitable[MinerOutcome]:
-            return self._one(m, action, check, t0, first_send_s.get(m.ip),
-                             priors.get(m.ip, _Prior()), ramp_s)
+            return self._one(m, action, check, t0, first_send_s.get(m.ip), priors.get(m.ip, _Prior()), ramp_s)
 
         async def one(m: LuxosMiner) -> MinerOutcome:
             async with sem:
@@ -327,9 +337,7 @@ class FleetCommander:
         attempts = 1 if (acked_after_s is not None or prior.unanswered) else 0
         reading = prior.reading
 
-        def outcome(
-            status: OutcomeStatus, got: MinerReading | None = None, detail: str = ""
-        ) -> MinerOutcome:
+        def outcome(status: OutcomeStatus, got: MinerReading | None = None, detail: str = "") -> MinerOutcome:
             now = time.perf_counter()
             return MinerOutcome(m.ip, status, now - start, now - t0, attempts, got, detail, acked_after_s)
 

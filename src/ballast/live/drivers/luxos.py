@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ballast.live.drivers.base import MinerApiError, MinerIgnored, MinerReading
-from ballast.live.drivers.capabilities import ASLEEP_MAX_W
+from ballast.live.drivers.capabilities import ASLEEP_MAX_W, Firmware, require
 from ballast.live.drivers.luxos_client import DEFAULT_TIMEOUT_S, LUXOS_PORT, request
 
 READBACK_COMMAND = "config+power+summary"
@@ -72,8 +72,9 @@ def _session_id(reply: dict[str, Any]) -> str:
 
 
 class LuxosMiner:
-    """One LuxOS miner. Implements ReadsMiner, CanSleep, CanWake, CanSetProfile,
-    CanSetPowerTarget."""
+    """One LuxOS miner: read, sleep, wake, profile and power target (docs/firmware.md)."""
+
+    FIRMWARE: Firmware = "luxos"
 
     def __init__(self, ip: str, *, port: int = LUXOS_PORT, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if timeout_s <= 0:
@@ -182,6 +183,7 @@ class LuxosMiner:
 
     async def set_profile(self, name: str) -> None:
         """``profileset``; ATM in the way is switched off on the refusal (:meth:`privileged`)."""
+        require(self.FIRMWARE, "profiles")
         reply = await self.privileged("profileset", name)
         got = reply.get("PROFILE", [{}])[0].get("Profile")
         if got != name:

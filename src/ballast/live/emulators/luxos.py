@@ -30,7 +30,12 @@ from typing import Any
 
 from ballast.live.emulators.catalog import DEFAULT_MODELS, LUXOS_PORT, get_model
 from ballast.live.emulators.dynamics import Clock
-from ballast.live.emulators.luxos_miner import EmulatedMiner, MinerFaults, TrueState
+from ballast.live.emulators.luxos_miner import (
+    EmulatedMiner,
+    FirmwareQuirks,
+    MinerFaults,
+    TrueState,
+)
 
 MAX_REQUEST_BYTES = 65536
 
@@ -228,6 +233,17 @@ class MinerEmulator:
             else:
                 await self._listen(ip)
         return miner.faults
+
+    def set_quirks(self, ip: str, **quirks: Any) -> FirmwareQuirks:
+        """Set firmware quirks on one miner (fields of :class:`FirmwareQuirks`)."""
+        miner = self._miner(ip)
+        names = {f.name for f in fields(FirmwareQuirks)}
+        unknown = set(quirks) - names
+        if unknown:
+            raise ValueError(f"unknown quirk(s) {sorted(unknown)}; valid: {sorted(names)}")
+        for key, value in quirks.items():
+            setattr(miner.quirks, key, frozenset(value) if key == "atm_blocks" else value)
+        return miner.quirks
 
     async def clear_faults(self, ip: str) -> None:
         await self.inject(ip, **{f.name: f.default for f in fields(MinerFaults)})
