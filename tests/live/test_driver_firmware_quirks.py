@@ -243,3 +243,19 @@ def test_firmware_doc_is_current() -> None:
     assert doc.read_text() == render_markdown(), (
         "docs/firmware.md is stale: run `python -m ballast.live.drivers.capabilities > docs/firmware.md`"
     )
+
+
+# ------------------------------------------------------------------ timeouts
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "slow-path"])
+async def test_after_a_lost_reply_the_miner_is_read_back_before_any_resend(
+    base_ip: str, fast_path: bool
+) -> None:
+    async with MinerEmulator(2, base_ip) as emu:
+        mute = emu.ips[0]
+        fleet = FleetCommander(emu.ips, timeout_s=0.5, retries=1, fast_path=fast_path)
+        assert (await fleet.refresh_sessions()).all_ok
+        await emu.inject(mute, lose_privileged_replies=True)  # it sleeps, the ack is lost
+        result = await fleet.sleep()
+        assert result.counts == {"ok": 2}
+        assert emu.true_state(mute).asleep
+        assert sent(emu, mute, "curtail", "sleep") == 1  # the read-back showed it asleep

@@ -257,11 +257,12 @@ class FleetCommander:
 
         def chain(m: LuxosMiner) -> None:
             def after_read(reply: bytes | None, _failure: str) -> None:
-                if reply is None:
-                    return
-                try:
+                try:  # a failed read-back: acknowledged all the same, read again, do not resend
+                    if reply is None:
+                        raise MinerApiError("no read-back")
                     reading = parse_readback(m.ip, decode_reply(m.ip, reply))
                 except MinerApiError:
+                    priors[m.ip] = _Prior(acked_after_s=acked[m.ip])
                     return
                 if check(reading):
                     now = time.perf_counter()
@@ -270,7 +271,7 @@ class FleetCommander:
                         m.ip, "ok", latency, now - t0, 1, reading, acked_after_s=acked[m.ip]
                     )
                 else:  # ignored, or still ramping: the slow path decides, without a resend
-                    priors[m.ip].reading = reading
+                    priors[m.ip] = _Prior(acked_after_s=acked[m.ip], reading=reading)
 
             def after_command(reply: bytes | None, _failure: str) -> None:
                 if reply is None:
@@ -282,7 +283,6 @@ class FleetCommander:
                     m.note_refusal(command, arg, e)  # the slow path fixes the cause first
                     return
                 acked[m.ip] = time.perf_counter() - t0
-                priors[m.ip] = _Prior(acked_after_s=acked[m.ip])
                 pump.submit(m.ip, readback, after_read)
 
             def send_command() -> None:

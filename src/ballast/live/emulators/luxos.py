@@ -31,6 +31,7 @@ from typing import Any
 from ballast.live.emulators.catalog import DEFAULT_MODELS, LUXOS_PORT, get_model
 from ballast.live.emulators.dynamics import Clock
 from ballast.live.emulators.luxos_miner import (
+    PRIVILEGED_COMMANDS,
     EmulatedMiner,
     FirmwareQuirks,
     MinerFaults,
@@ -106,6 +107,8 @@ class _MinerProtocol(asyncio.Protocol):
                 + type(exc).__name__.encode()
                 + b'"}],"id":1}'
             )
+        if self.miner.faults.lose_privileged_replies and _command_of(request) in PRIVILEGED_COMMANDS:
+            return  # it acted; the reply is lost on the way back (the client times out)
         delay_s = self.miner.faults.delay_s
         if delay_s > 0:
             asyncio.get_running_loop().call_later(delay_s, self._send, reply)
@@ -117,6 +120,10 @@ class _MinerProtocol(asyncio.Protocol):
         if t is not None and not t.is_closing():
             t.write(reply)
             t.close()
+
+
+def _command_of(request: object) -> object:
+    return request.get("command") if isinstance(request, dict) else None
 
 
 class MinerEmulator:

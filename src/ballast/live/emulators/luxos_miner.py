@@ -78,6 +78,7 @@ class MinerFaults:
     refuse: bool = False  # close the listener: connections are refused
     ignore_commands: bool = False  # privileged commands answer OK but change nothing
     power_bias_w: float = 0.0  # added to the reported ``POWER[0].Watts`` [W]
+    lose_privileged_replies: bool = False  # privileged commands act, their replies never come
 
 
 @dataclass
