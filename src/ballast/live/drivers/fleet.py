@@ -1,19 +1,14 @@
 """Fan a command out to thousands of LuxOS miners and verify each one by reading it back.
 
 Per miner: send the command, then read back ``config+power+summary``. Nothing is sent twice
-blindly (docs/firmware.md):
-
-- a refused command (error reply) is resent only after :meth:`LuxosMiner.privileged` fixed its
-  cause (stale session, ATM); a refusal from the fast path is handed to it, not repeated;
-- after a timeout or a refused connection the miner is read back first, and the command is
-  sent again (up to ``retries`` times) only if the read-back disagrees;
-- where the firmware reports its curtail state, a read-back that disagrees means the miner
-  acknowledged but did nothing: the command is sent once more and read back again, and a miner
-  still disagreeing is ``ignored``. Where it reports none, the commander first waits out the
-  ramp (``ramp_s``: sleep ~5 s, wake ~10 s, ``drivers.capabilities``) and judges by power.
-
-Every miner gets one :class:`MinerOutcome`; anything but ``ok`` is non-compliant and the
-controller makes up the difference with other miners.
+blindly (docs/firmware.md): a refused command is resent only after :meth:`LuxosMiner.
+privileged` fixed its cause (stale session, ATM; fast-path refusals are handed to it); after a
+timeout or a lost reply the miner is read back first, and the command sent again (up to
+``retries`` times) only if the read-back disagrees. A miner that acknowledged but reads back
+unchanged gets the command once more, then is ``ignored``; one that reports no curtail state
+is first given the ramp (``ramp_s``: sleep ~5 s, wake ~10 s) and judged by power. Every miner
+gets one :class:`MinerOutcome`; anything but ``ok`` is non-compliant and the controller makes
+up the difference with other miners.
 
 Sessions idle out after ~60 s on LuxOS: a live runtime calls :meth:`FleetCommander.
 refresh_sessions` every ~30 s so that curtails take the one-round-trip fast path; a miner
