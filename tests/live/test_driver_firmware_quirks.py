@@ -259,3 +259,12 @@ async def test_after_a_lost_reply_the_miner_is_read_back_before_any_resend(
         assert result.counts == {"ok": 2}
         assert emu.true_state(mute).asleep
         assert sent(emu, mute, "curtail", "sleep") == 1  # the read-back showed it asleep
+
+
+def test_pyasic_firmware_names_map_onto_the_matrix() -> None:
+    pyasic_firmware = pytest.importorskip("pyasic.device.firmware")
+    from ballast.live.drivers.pyasic_driver import PYASIC_FIRMWARES
+
+    names = {str(f) for f in pyasic_firmware.MinerFirmware}
+    assert names >= set(PYASIC_FIRMWARES)  # pyasic's own spelling
+    assert set(PYASIC_FIRMWARES.values()) == set(FIRMWARES)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ballast.live.drivers.base import MinerApiError, MinerReading, MinerRefused
-from ballast.live.drivers.capabilities import Firmware, require
+from ballast.live.drivers.capabilities import Firmware, UnsupportedByFirmware, require
 
 # pyasic's MinerFirmware values (pyasic/device/firmware.py, 0.79) for the matrix's firmwares
 PYASIC_FIRMWARES: dict[str, Firmware] = {
@@ -25,16 +25,9 @@ PYASIC_FIRMWARES: dict[str, Firmware] = {
 }
 
 
-def firmware_of(miner: Any) -> Firmware:
-    """The matrix firmware of a pyasic miner; UnsupportedByFirmware-style ValueError if none."""
-    name = str(getattr(miner, "firmware", ""))
-    try:
-        return PYASIC_FIRMWARES[name]
-    except KeyError:
-        raise ValueError(
-            f"{getattr(miner, 'ip', '?')}: firmware {name!r} is not in the "
-            f"capability matrix ({', '.join(PYASIC_FIRMWARES)})"
-        ) from None
+def firmware_of(miner: Any) -> Firmware | None:
+    """The matrix firmware of a pyasic miner (None for one the matrix does not cover)."""
+    return PYASIC_FIRMWARES.get(str(getattr(miner, "firmware", "")))
 
 
 class PyasicMinerDriver:
@@ -57,8 +50,12 @@ class PyasicMinerDriver:
         return self._miner
 
     async def _require(self, capability: str) -> Any:
+        """The pyasic miner, once its firmware is known to have ``capability``."""
         m = await self.miner()
-        require(self.firmware, capability)  # type: ignore[arg-type]
+        if self.firmware is None:  # readable, but no command without a row in the matrix
+            how = f"pyasic firmware {str(getattr(m, 'firmware', ''))!r} is not in the matrix"
+            raise UnsupportedByFirmware(str(getattr(m, "firmware", "")), capability, how)
+        require(self.firmware, capability)
         return m
 
     def _reset_session(self, miner: Any) -> None:
