@@ -337,11 +337,7 @@ class FleetCommander:
             return MinerOutcome(m.ip, status, now - start, now - t0, attempts, got, detail, acked_after_s)
 
         if prior.unanswered and check is not None:  # it may have acted: look before resending
-            try:
-                seen = await m.read()
-            except MinerDriverError:
-                seen = None
-            if seen is not None and check(seen):
+            if seen := await self._already(m, check):
                 return outcome("ok", seen)
         for round_ in range(2):  # second round only when the read-back disagreed
             if action is not None and not (round_ == 0 and acked_after_s is not None):
@@ -358,13 +354,8 @@ class FleetCommander:
                     except (MinerTimeout, MinerRefused) as e:
                         if retry == self.retries:
                             return outcome(_status_of(e), detail=str(e))
-                        if check is not None:  # did it act anyway? read before resending
-                            try:
-                                seen = await m.read()
-                            except MinerDriverError:
-                                continue
-                            if check(seen):
-                                return outcome("ok", seen)
+                        if check is not None and (seen := await self._already(m, check)):
+                            return outcome("ok", seen)  # it acted: read back before resending
                 reading = None
             if check is None:
                 return outcome("ok")
@@ -378,6 +369,14 @@ class FleetCommander:
                 return outcome("ignored", reading, _unchanged(reading, ramp_s))
             reading = None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _already(self, m: LuxosMiner, check: Check) -> MinerReading | None:
+        """A read-back that already passes ``check`` (the command acted, its reply was lost)."""
+        try:
+            seen = await m.read()
+        except MinerDriverError:
+            return None
+        return seen if check(seen) else None
 
     async def _verify(
         self, m: LuxosMiner, check: Check, ramp_s: float, reading: MinerReading | None
