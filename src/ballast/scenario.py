@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
+from ballast.scenario_costs import DEFAULT_TRANSMISSION_USD_PER_KW_YEAR, Costs, SupplyContract
 from ballast.scenario_smoothing import (
     BatterySpec,
     DynamicsSpec,
@@ -203,6 +204,7 @@ class Scenario(StrictModel):
     smoothing: SmoothingSpec | None = Field(None, description="Smoothing spec; runs at 1 s or finer.")
     run: Run = Field(description="Period, resolution and seed.")
     programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
+    costs: Costs = Field(default_factory=Costs, description="Transmission (4CP), a fixed-price supply contract and other fixed costs, all in net_margin_usd (scenario_costs.py).")
     _base_dir: Path | None = PrivateAttr(None)  # set by load_scenario: the file's folder
 
     @property
@@ -240,6 +242,50 @@ class Scenario(StrictModel):
             raise ValueError(f"programs: reserve offers {offers} total {sum(offers.values()):.1f} MW "
                              f"but the miners can only drop {fleet_mw:.1f} MW")
         return self
+
+
+    @model_validator(mode="after")
+    def _costs_given_once(self) -> Scenario:
+        progs = self.programs
+        cp = progs.coincident_peak if progs is not None else None
+        rate = self.costs.transmission_usd_per_kw_year
+        if cp is not None and cp.transmission_rate_usd_per_kw_year is not None and rate is not None:
+            raise ValueError("programs.coincident_peak.transmission_rate_usd_per_kw_year and "
+                             "costs.transmission_usd_per_kw_year both given: give the rate once, "
+                             "in costs")
+        pr = progs.price_response if progs is not None else None
+        if pr is not None:
+            own = (pr.contract_price_usd_per_mwh, pr.contract_mw)
+            if self.costs.supply_contract is not None and own != (None, None):
+                raise ValueError("programs.price_response has a contract and costs.supply_contract "
+                                 "is given: give the contract once, in costs.supply_contract")
+            if self.costs.supply_contract is None and None in own:
+                raise ValueError("programs.price_response needs a contract: give "
+                                 "costs.supply_contract (or both contract_price_usd_per_mwh and "
+                                 "contract_mw)")
+        return self
+
+    @property
+    def transmission_rate_usd_per_kw_year(self) -> float | None:
+        """The 4CP rate in force: costs', else the coincident_peak program's (or its default)."""
+        if self.costs.transmission_usd_per_kw_year is not None:
+            return self.costs.transmission_usd_per_kw_year
+        cp = self.programs.coincident_peak if self.programs is not None else None
+        if cp is None:
+            return None
+        rate = cp.transmission_rate_usd_per_kw_year
+        return DEFAULT_TRANSMISSION_USD_PER_KW_YEAR if rate is None else rate
+
+    @property
+    def supply_contract(self) -> SupplyContract | None:
+        """The contract in force: costs.supply_contract, else programs.price_response's."""
+        if self.costs.supply_contract is not None:
+            return self.costs.supply_contract
+        pr = self.programs.price_response if self.programs is not None else None
+        if pr is None:
+            return None
+        return SupplyContract(price_usd_per_mwh=pr.contract_price_usd_per_mwh,
+                              volume_mw=pr.contract_mw)
 
 
 class ScenarioError(ValueError):
