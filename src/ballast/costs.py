@@ -156,8 +156,11 @@ def cost_frame(import_mw: pd.Series, price_usd_per_mwh: np.ndarray, scenario: Sc
         trans, notes_t = transmission_usd(import_mw, fourcp_calendar(scenario), rate)
         notes += notes_t
     contract = scenario.supply_contract
-    supply = np.zeros(n) if contract is None else -contract_settlement_usd(
-        price_usd_per_mwh, contract.volume_mw, contract.price_usd_per_mwh, dt_h)
+    supply = np.zeros(n)
+    if contract is not None and contract.settlement == "fixed_block":  # the only settlement
+        # the block at the fixed price instead of real time: (price - RT) x block x dt
+        supply = -contract_settlement_usd(price_usd_per_mwh, contract.volume_mw,
+                                          contract.price_usd_per_mwh, dt_h)
     fixed = accrual_usd(scenario.costs.fixed_usd_per_year, n, dt_h)
     frame = pd.DataFrame({"transmission_cost_usd": trans, "supply_contract_usd": supply,
                           "fixed_cost_usd": fixed}, index=import_mw.index)
