@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 import ballast
-from ballast.costs import cost_frame, fourcp_calendar, transmission_usd
+from ballast.costs import (
+    cost_frame,
+    fourcp_calendar,
+    supply_contract,
+    transmission_rate_usd_per_kw_year,
+    transmission_usd,
+)
 from ballast.examples import bundled_names
 from ballast.scenario import ScenarioError, parse_scenario
 from ballast.sim.kpis import MARGIN_COMPONENTS, interval_money
@@ -25,7 +31,7 @@ def _window(scenario) -> tuple[pd.Timestamp, pd.Timestamp]:
     settles a transmission charge, else its first day (an hour for runs at 1 s and finer)."""
     start = pd.Timestamp(scenario.run.start).tz_convert("UTC")
     end = pd.Timestamp(scenario.run.end).tz_convert("UTC")
-    if scenario.transmission_rate_usd_per_kw_year is not None:
+    if transmission_rate_usd_per_kw_year(scenario) is not None:
         tz = scenario.site.timezone
         year = (start + (end - start) / 2).tz_convert(tz).year  # the year most of the run is in
         a = pd.Timestamp(f"{year}-06-01", tz=tz).tz_convert("UTC")
@@ -51,13 +57,13 @@ def test_components_add_up_to_net_margin_in_every_example(name):
         each = sum(sign * money[kpi] for kpi, sign in MARGIN_COMPONENTS.items())
         np.testing.assert_allclose(money["net_margin_usd"], each, rtol=1e-12, atol=1e-9)
     # every cost the scenario states is in the margin; every cost it leaves out is said
-    if scenario.transmission_rate_usd_per_kw_year is None:
+    if transmission_rate_usd_per_kw_year(scenario) is None:
         assert k.loc["transmission_cost_usd", "ballast"] == 0
         assert any("no transmission (4CP) charge" in n for n in result.notes), result.notes
     else:
         assert k.loc["transmission_cost_usd", "ballast"] > 0
         assert k.loc["transmission_cost_usd", "baseline"] > 0
-    if scenario.supply_contract is None:
+    if supply_contract(scenario) is None:
         assert k.loc["supply_contract_usd", "ballast"] == 0
     else:  # the contract settles the same for every run (a financial block)
         assert k.loc["supply_contract_usd", "ballast"] != 0
@@ -65,7 +71,8 @@ def test_components_add_up_to_net_margin_in_every_example(name):
     if "net_margin_with_programs_usd" in k.index:
         cash = k.loc["programs_cash_usd"]
         assert k.loc["net_margin_with_programs_usd", "ballast"] == pytest.approx(
-            k.loc["net_margin_usd", "ballast"] + cash.ballast)
+            k.loc["net_margin_usd", "ballast"] + cash.ballast
+        )
 
 
 def test_report_headline_margin_includes_the_contract(tmp_path):
@@ -96,14 +103,14 @@ CHARGE_USD = 3_500_000.0
 
 def _load_csv(tmp_path) -> str:
     """Hourly ERCOT-like load for June-September 2030 (local) with one peak hour a month."""
-    idx = pd.date_range("2030-06-01 05:00", "2030-10-01 05:00", freq="1h", tz="UTC",
-                        inclusive="left")
+    idx = pd.date_range("2030-06-01 05:00", "2030-10-01 05:00", freq="1h", tz="UTC", inclusive="left")
     load = pd.Series(50_000.0, index=idx)
     for i, t in enumerate(PEAKS_UTC):
         load[pd.Timestamp(t, tz="UTC")] = 60_000.0 + 1000 * i
     path = tmp_path / "load.csv"
-    pd.DataFrame({"interval_start_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "ercot_load_mw": load.to_numpy()}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"interval_start_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "ercot_load_mw": load.to_numpy()}
+    ).to_csv(path, index=False)
     return str(path)
 
 
@@ -118,13 +125,14 @@ def _imports(start: str, end: str, freq: str = "15min") -> pd.Series:
     for t, values in zip(PEAKS_UTC, PEAK_IMPORTS_MW, strict=True):
         for q, v in enumerate(values):
             a = pd.Timestamp(t, tz="UTC") + pd.Timedelta(minutes=15 * q)
-            imp[a:a + pd.Timedelta("14min")] = v
+            imp[a : a + pd.Timedelta("14min")] = v
     return imp
 
 
 def test_fourcp_charge_by_hand_over_the_local_year(tmp_path, scenario_dict):
-    scenario = _scenario(scenario_dict, {"transmission_usd_per_kw_year": RATE,
-                                         "transmission_load_source": _load_csv(tmp_path)})
+    scenario = _scenario(
+        scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
+    )
     cal = fourcp_calendar(scenario)
     assert [f"{t:%Y-%m-%d %H:%M}" for t in cal.peaks["peak_hour_start_utc"]] == PEAKS_UTC
     # the local (CST) year 2030: 8760 h, so the whole annual charge
@@ -136,8 +144,9 @@ def test_fourcp_charge_by_hand_over_the_local_year(tmp_path, scenario_dict):
 
 
 def test_fourcp_demand_is_the_15_minute_mean_on_a_5_minute_run(tmp_path, scenario_dict):
-    scenario = _scenario(scenario_dict, {"transmission_usd_per_kw_year": RATE,
-                                         "transmission_load_source": _load_csv(tmp_path)})
+    scenario = _scenario(
+        scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
+    )
     imp = _imports("2030-01-01 06:00", "2031-01-01 06:00", "5min")
     # August's first 15 minutes as 5-minute steps 60, 90, 90: mean 80 (not the 90 peak)
     aug = pd.Timestamp(PEAKS_UTC[2], tz="UTC")
@@ -147,10 +156,10 @@ def test_fourcp_demand_is_the_15_minute_mean_on_a_5_minute_run(tmp_path, scenari
     assert per_interval.sum() == pytest.approx(CHARGE_USD)
 
 
-def test_fourcp_hours_of_another_year_accrue_at_the_settled_one_and_say_so(tmp_path,
-                                                                           scenario_dict):
-    scenario = _scenario(scenario_dict, {"transmission_usd_per_kw_year": RATE,
-                                         "transmission_load_source": _load_csv(tmp_path)})
+def test_fourcp_hours_of_another_year_accrue_at_the_settled_one_and_say_so(tmp_path, scenario_dict):
+    scenario = _scenario(
+        scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
+    )
     imp = _imports("2030-01-01 00:00", "2031-01-01 06:00")  # 6 h of local 2029 first
     per_interval, notes = transmission_usd(imp, fourcp_calendar(scenario), RATE)
     assert per_interval.sum() == pytest.approx(CHARGE_USD * 8766 / 8760)
@@ -158,8 +167,9 @@ def test_fourcp_hours_of_another_year_accrue_at_the_settled_one_and_say_so(tmp_p
 
 
 def test_fourcp_peak_outside_the_run_is_nan_with_the_reason(tmp_path, scenario_dict):
-    scenario = _scenario(scenario_dict, {"transmission_usd_per_kw_year": RATE,
-                                         "transmission_load_source": _load_csv(tmp_path)})
+    scenario = _scenario(
+        scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
+    )
     imp = _imports("2030-01-01 06:00", "2030-09-01 05:00")  # September's peak not in the run
     per_interval, notes = transmission_usd(imp, fourcp_calendar(scenario), RATE)
     assert np.isnan(per_interval).all()
@@ -183,13 +193,10 @@ def test_a_run_without_its_4cp_intervals_reports_nan_never_zero(scenario_dict):
 
 
 @pytest.mark.parametrize("import_mw", [30.0, 100.0, 170.0])  # below, at and above the block
-def test_contract_is_the_block_at_the_fixed_price_and_the_rest_at_real_time(scenario_dict,
-                                                                            import_mw):
-    scenario = _scenario(scenario_dict, {"supply_contract": {"price_usd_per_mwh": 30,
-                                                             "volume_mw": 100}})
+def test_contract_is_the_block_at_the_fixed_price_and_the_rest_at_real_time(scenario_dict, import_mw):
+    scenario = _scenario(scenario_dict, {"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 100}})
     price = np.array([10.0, 50.0, 1000.0, -20.0])
-    imp = pd.Series(import_mw, index=pd.date_range("2024-05-01", periods=4, freq="15min",
-                                                   tz="UTC"))
+    imp = pd.Series(import_mw, index=pd.date_range("2024-05-01", periods=4, freq="15min", tz="UTC"))
     costs, notes = cost_frame(imp, price, scenario, 0.25)
     # by hand: 100 MW x 0.25 h at 30 USD/MWh, the rest (bought or sold back) at real time
     by_hand = 100 * 0.25 * 30 + (import_mw - 100) * 0.25 * price
@@ -197,8 +204,9 @@ def test_contract_is_the_block_at_the_fixed_price_and_the_rest_at_real_time(scen
     np.testing.assert_allclose(energy_at_rt + costs["supply_contract_usd"], by_hand)
     assert costs["supply_contract_usd"].iloc[0] == pytest.approx((30 - 10) * 100 * 0.25)
     assert (costs["transmission_cost_usd"] == 0).all() and costs["fixed_cost_usd"].sum() == 0
-    assert notes == ["net_margin_usd has no transmission (4CP) charge: "
-                     "costs.transmission_usd_per_kw_year is not set"]
+    assert notes == [
+        "net_margin_usd has no transmission (4CP) charge: costs.transmission_usd_per_kw_year is not set"
+    ]
 
 
 def test_fixed_costs_accrue_per_hour_of_the_year(scenario_dict):
@@ -209,42 +217,74 @@ def test_fixed_costs_accrue_per_hour_of_the_year(scenario_dict):
 
 
 def test_price_response_contract_and_costs_contract_settle_alike(scenario_dict):
-    old = dict(scenario_dict, programs={"price_response": {"contract_price_usd_per_mwh": 30,
-                                                           "contract_mw": 100}})
-    new = dict(scenario_dict, costs={"supply_contract": {"price_usd_per_mwh": 30,
-                                                         "volume_mw": 100}},
-               programs={"price_response": {}})
-    assert parse_scenario(old).supply_contract == parse_scenario(new).supply_contract
+    old = dict(
+        scenario_dict, programs={"price_response": {"contract_price_usd_per_mwh": 30, "contract_mw": 100}}
+    )
+    new = dict(
+        scenario_dict,
+        costs={"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 100}},
+        programs={"price_response": {}},
+    )
+    assert supply_contract(parse_scenario(old)) == supply_contract(parse_scenario(new))
 
 
 # ---------------------------------------------------------------- bad cost fields
 
 
-@pytest.mark.parametrize(("costs", "programs", "message"), [
-    ({"transmission_usd_per_kw_year": -5}, None,
-     r"costs.transmission_usd_per_kw_year: Input should be greater than or equal to 0"),
-    ({"transmission_usd_per_kw_year": 60_000}, None,
-     r"costs.transmission_usd_per_kw_year: Input should be less than or equal to 10000"),
-    ({"transmission_usd_per_kw_year": "sixty"}, None,
-     r"costs.transmission_usd_per_kw_year: Input should be a valid number"),
-    ({"supply_contract": {"price_usd_per_mwh": 30}}, None, r"costs.supply_contract.volume_mw"),
-    ({"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 0}}, None,
-     r"costs.supply_contract.volume_mw: Input should be greater than 0"),
-    ({"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 10, "settlement": "cfd"}}, None,
-     r"costs.supply_contract.settlement: Input should be 'fixed_block'"),
-    ({"fixed_usd_per_year": float("nan")}, None,
-     r"costs.fixed_usd_per_year: Input should be a finite number"),
-    ({"transmision_usd_per_kw_year": 60}, None, r"costs.transmision_usd_per_kw_year"),
-    ({"transmission_usd_per_kw_year": 60},
-     {"coincident_peak": {"transmission_rate_usd_per_kw_year": 80}},
-     r"programs.coincident_peak.transmission_rate_usd_per_kw_year and "
-     r"costs.transmission_usd_per_kw_year both given"),
-    ({"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 10}},
-     {"price_response": {"contract_price_usd_per_mwh": 30, "contract_mw": 10}},
-     r"give the contract once, in costs.supply_contract"),
-    ({}, {"price_response": {}}, r"programs.price_response needs a contract: give "
-                                 r"costs.supply_contract"),
-])
+@pytest.mark.parametrize(
+    ("costs", "programs", "message"),
+    [
+        (
+            {"transmission_usd_per_kw_year": -5},
+            None,
+            r"costs.transmission_usd_per_kw_year: Input should be greater than or equal to 0",
+        ),
+        (
+            {"transmission_usd_per_kw_year": 60_000},
+            None,
+            r"costs.transmission_usd_per_kw_year: Input should be less than or equal to 10000",
+        ),
+        (
+            {"transmission_usd_per_kw_year": "sixty"},
+            None,
+            r"costs.transmission_usd_per_kw_year: Input should be a valid number",
+        ),
+        ({"supply_contract": {"price_usd_per_mwh": 30}}, None, r"costs.supply_contract.volume_mw"),
+        (
+            {"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 0}},
+            None,
+            r"costs.supply_contract.volume_mw: Input should be greater than 0",
+        ),
+        (
+            {"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 10, "settlement": "cfd"}},
+            None,
+            r"costs.supply_contract.settlement: Input should be 'fixed_block'",
+        ),
+        (
+            {"fixed_usd_per_year": float("nan")},
+            None,
+            r"costs.fixed_usd_per_year: Input should be a finite number",
+        ),
+        ({"transmision_usd_per_kw_year": 60}, None, r"costs.transmision_usd_per_kw_year"),
+        (
+            {"transmission_usd_per_kw_year": 60},
+            {"coincident_peak": {"transmission_rate_usd_per_kw_year": 80}},
+            r"programs.coincident_peak.transmission_rate_usd_per_kw_year and "
+            r"costs.transmission_usd_per_kw_year both given",
+        ),
+        (
+            {"supply_contract": {"price_usd_per_mwh": 30, "volume_mw": 10}},
+            {"price_response": {"contract_price_usd_per_mwh": 30, "contract_mw": 10}},
+            r"give the contract once, in costs.supply_contract",
+        ),
+        (
+            {},
+            {"price_response": {}},
+            r"programs.price_response needs a contract: give "
+            r"costs.supply_contract",
+        ),
+    ],
+)
 def test_bad_cost_fields_name_the_field(scenario_dict, costs, programs, message):
     scenario_dict["costs"] = costs
     if programs is not None:

@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
-from ballast.scenario_costs import DEFAULT_TRANSMISSION_USD_PER_KW_YEAR, Costs, SupplyContract
+from ballast.scenario_costs import Costs
 from ballast.scenario_smoothing import (
     BatterySpec,
     DynamicsSpec,
@@ -264,28 +264,6 @@ class Scenario(StrictModel):
                                  "costs.supply_contract (or both contract_price_usd_per_mwh and "
                                  "contract_mw)")
         return self
-
-    @property
-    def transmission_rate_usd_per_kw_year(self) -> float | None:
-        """The 4CP rate in force: costs', else the coincident_peak program's (or its default)."""
-        if self.costs.transmission_usd_per_kw_year is not None:
-            return self.costs.transmission_usd_per_kw_year
-        cp = self.programs.coincident_peak if self.programs is not None else None
-        if cp is None:
-            return None
-        rate = cp.transmission_rate_usd_per_kw_year
-        return DEFAULT_TRANSMISSION_USD_PER_KW_YEAR if rate is None else rate
-
-    @property
-    def supply_contract(self) -> SupplyContract | None:
-        """The contract in force: costs.supply_contract, else programs.price_response's."""
-        if self.costs.supply_contract is not None:
-            return self.costs.supply_contract
-        pr = self.programs.price_response if self.programs is not None else None
-        if pr is None:
-            return None
-        return SupplyContract(price_usd_per_mwh=pr.contract_price_usd_per_mwh,
-                              volume_mw=pr.contract_mw)
 
 
 class ScenarioError(ValueError):

@@ -31,15 +31,39 @@ class SupplyContract(StrictModel):
     positive when real time is below the contract price, negative when it is above (Uri)."""
 
     price_usd_per_mwh: float = Field(ge=-1000, le=100_000, description="Fixed contract price [USD/MWh].")
-    volume_mw: float = Field(gt=0, le=100_000, description="Contracted flat block [MW], every interval of the run. At most 100,000 (as site.import_limit_mw).")
-    settlement: Literal["fixed_block"] = Field("fixed_block", description="How the contract settles. fixed_block (the only one): the block at the fixed price, everything else at real time (imports above the block bought, block energy not taken sold back).")
+    volume_mw: float = Field(
+        gt=0,
+        le=100_000,
+        description="Contracted flat block [MW], every interval of the run. At most 100,000 (as site.import_limit_mw).",
+    )
+    settlement: Literal["fixed_block"] = Field(
+        "fixed_block",
+        description="How the contract settles. fixed_block (the only one): the block at the fixed price, everything else at real time (imports above the block bought, block energy not taken sold back).",
+    )
 
 
 class Costs(StrictModel):
     """Costs beyond energy at real time; each enters net_margin_usd as its own KPI row."""
 
-    transmission_usd_per_kw_year: float | None = Field(None, ge=0, le=MAX_TRANSMISSION_USD_PER_KW_YEAR, description="ERCOT transmission (4CP) rate [USD/kW-yr], charged on the site's mean import in the year's four June-September 15-minute system peaks (found in transmission_load_source) and accrued evenly over the year (x interval / 8760 h). A run that does not contain all of a year's peak intervals gets NaN for that year's charge (and so for net_margin_usd), with a note saying which. Default none: no transmission charge, said in the run's notes; with programs.coincident_peak the program's rate (default 60, a placeholder: quoted 50-150, docs/sources.md#ercot-4cp; use your TDSP tariff). At most 10,000 (catches USD/MW-yr).")
-    transmission_load_source: str | None = Field(None, description="ERCOT system load file (hourly or finer) whose June-September monthly peak hours are the 4CP intervals. Default: programs.coincident_peak.load_source if given, else every bundled ERCOT system load file (ercot_system_hourly_*).")
-    transmission_load_column: str = Field("ercot_load_mw", description="System load column [MW]. Default ercot_load_mw.")
-    supply_contract: SupplyContract | None = Field(None, description="Fixed-price supply contract. Default none (all energy at real time).")
-    fixed_usd_per_year: float = Field(0.0, ge=0, le=1e11, description="Other fixed costs [USD/yr] (staff, insurance, property tax, O&M), accrued evenly (x interval / 8760 h). Default 0. At most 1e11.")
+    transmission_usd_per_kw_year: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_TRANSMISSION_USD_PER_KW_YEAR,
+        description="ERCOT transmission (4CP) rate [USD/kW-yr], charged on the site's mean import in the year's four June-September 15-minute system peaks (found in transmission_load_source) and accrued evenly over the year (x interval / 8760 h). A run that does not contain all of a year's peak intervals gets NaN for that year's charge (and so for net_margin_usd), with a note saying which. Default none: no transmission charge, said in the run's notes; with programs.coincident_peak the program's rate (default 60, a placeholder: quoted 50-150, docs/sources.md#ercot-4cp; use your TDSP tariff). At most 10,000 (catches USD/MW-yr).",
+    )
+    transmission_load_source: str | None = Field(
+        None,
+        description="ERCOT system load file (hourly or finer) whose June-September monthly peak hours are the 4CP intervals. Default: programs.coincident_peak.load_source if given, else every bundled ERCOT system load file (ercot_system_hourly_*).",
+    )
+    transmission_load_column: str = Field(
+        "ercot_load_mw", description="System load column [MW]. Default ercot_load_mw."
+    )
+    supply_contract: SupplyContract | None = Field(
+        None, description="Fixed-price supply contract. Default none (all energy at real time)."
+    )
+    fixed_usd_per_year: float = Field(
+        0.0,
+        ge=0,
+        le=1e11,
+        description="Other fixed costs [USD/yr] (staff, insurance, property tax, O&M), accrued evenly (x interval / 8760 h). Default 0. At most 1e11.",
+    )

@@ -16,7 +16,12 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ballast.costs import contract_settlement_usd, power_credits_usd
+from ballast.costs import (
+    contract_settlement_usd,
+    power_credits_usd,
+    supply_contract,
+    transmission_rate_usd_per_kw_year,
+)
 from ballast.programs import fourcp
 from ballast.programs.plan import ProgramPlan
 from ballast.sim.engine import RunSeries, Simulation
@@ -146,7 +151,7 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
     evs = events[events["opted_in"].astype(bool)] if len(events) else events
 
     if progs.price_response is not None:  # the contract itself settles in net_margin_usd
-        contract = sim.scenario.supply_contract
+        contract = supply_contract(sim.scenario)
         cred = power_credits_usd(ours["import_mw"].to_numpy(), price, contract.volume_mw,
                                  contract.price_usd_per_mwh, dt).sum()
         cred_b = power_credits_usd(base["import_mw"].to_numpy(), price, contract.volume_mw,
@@ -156,7 +161,7 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
 
     peaks_table = None
     if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
-        tx_rate = sim.scenario.transmission_rate_usd_per_kw_year
+        tx_rate = transmission_rate_usd_per_kw_year(sim.scenario)
         curtailing = pd.Series(plan.fourcp_alert, index=idx)
         t_ours, s_ours = fourcp.settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
                                               tx_rate)
