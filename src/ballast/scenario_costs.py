@@ -30,7 +30,11 @@ class SupplyContract(StrictModel):
     energy cost at real time, the contract adds ``(price - real time) x volume x interval``:
     positive when real time is below the contract price, negative when it is above (Uri)."""
 
-    price_usd_per_mwh: float = Field(ge=-1000, le=100_000, description="Fixed contract price [USD/MWh].")
+    price_usd_per_mwh: float = Field(
+        ge=-1000,
+        le=100_000,
+        description="Fixed contract price [USD/MWh]. Between -1,000 and 100,000 (catches a unit mistake).",
+    )
     volume_mw: float = Field(
         gt=0,
         le=100_000,
@@ -49,7 +53,7 @@ class Costs(StrictModel):
         None,
         ge=0,
         le=MAX_TRANSMISSION_USD_PER_KW_YEAR,
-        description="ERCOT transmission (4CP) rate [USD/kW-yr], charged on the site's mean import in the year's four June-September 15-minute system peaks (found in transmission_load_source) and accrued evenly over the year (x interval / 8760 h). A run that does not contain all of a year's peak intervals gets NaN for that year's charge (and so for net_margin_usd), with a note saying which. Default none: no transmission charge, said in the run's notes; with programs.coincident_peak the program's rate (default 60, a placeholder: quoted 50-150, docs/sources.md#ercot-4cp; use your TDSP tariff). At most 10,000 (catches USD/MW-yr).",
+        description="ERCOT transmission (4CP) rate [USD/kW-yr], charged on the site's mean import in the year's four June-September 15-minute system peaks (found in transmission_load_source) and accrued evenly over the year (x interval / 8760 h). A year is settled when the run contains all its peak intervals; the intervals of a year that is not accrue at the nearest settled year's charge (a note says so), and with no settled year the charge and net_margin_usd are NaN (a note says which peaks are missing), never 0. Default none: no transmission charge, said in the run's notes; with programs.coincident_peak the program's rate (default 60, a placeholder: quoted 50-150, docs/sources.md#ercot-4cp; use your TDSP tariff). At most 10,000 (catches USD/MW-yr).",
     )
     transmission_load_source: str | None = Field(
         None,
