@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
 from ballast.programs.schema import Programs
+from ballast.scenario_costs import Costs
 from ballast.scenario_smoothing import (
     BatterySpec,
     DynamicsSpec,
@@ -203,6 +204,7 @@ class Scenario(StrictModel):
     smoothing: SmoothingSpec | None = Field(None, description="Smoothing spec; runs at 1 s or finer.")
     run: Run = Field(description="Period, resolution and seed.")
     programs: Programs | None = Field(None, description="Grid programs offered (programs/schema.py). Default none.")
+    costs: Costs = Field(default_factory=Costs, description="Transmission (4CP), a fixed-price supply contract and other fixed costs, all in net_margin_usd (scenario_costs.py).")
     _base_dir: Path | None = PrivateAttr(None)  # set by load_scenario: the file's folder
 
     @property
@@ -239,6 +241,28 @@ class Scenario(StrictModel):
         if offers and sum(offers.values()) > fleet_mw:
             raise ValueError(f"programs: reserve offers {offers} total {sum(offers.values()):.1f} MW "
                              f"but the miners can only drop {fleet_mw:.1f} MW")
+        return self
+
+
+    @model_validator(mode="after")
+    def _costs_given_once(self) -> Scenario:
+        progs = self.programs
+        cp = progs.coincident_peak if progs is not None else None
+        rate = self.costs.transmission_usd_per_kw_year
+        if cp is not None and cp.transmission_rate_usd_per_kw_year is not None and rate is not None:
+            raise ValueError("programs.coincident_peak.transmission_rate_usd_per_kw_year and "
+                             "costs.transmission_usd_per_kw_year both given: give the rate once, "
+                             "in costs")
+        pr = progs.price_response if progs is not None else None
+        if pr is not None:
+            own = (pr.contract_price_usd_per_mwh, pr.contract_mw)
+            if self.costs.supply_contract is not None and own != (None, None):
+                raise ValueError("programs.price_response has a contract and costs.supply_contract "
+                                 "is given: give the contract once, in costs.supply_contract")
+            if self.costs.supply_contract is None and None in own:
+                raise ValueError("programs.price_response needs a contract: give "
+                                 "costs.supply_contract (or both contract_price_usd_per_mwh and "
+                                 "contract_mw)")
         return self
 
 

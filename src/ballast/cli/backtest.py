@@ -83,6 +83,8 @@ def simulate(
 
     console = wide_console()
     console.print(kpi_rich_table(results))
+    for line in results.notes:  # what the margins leave out or could not settle
+        console.print(f"note: {line}", style="yellow", highlight=False, markup=False)
     carbon = results.simulation.scenario.markets.carbon
     note = carbon_attribution(carbon.source if carbon is not None else None)
     if note is not None and "co2_t" in results.kpis.index:

@@ -37,21 +37,27 @@ class _Window(StrictModel):
 class PriceResponse(StrictModel):
     """Real-time price response (the economic rule, always on) plus a fixed-price supply contract.
 
-    With a contract, energy the site does not take is sold back at the real-time price:
+    The contract is the scenario's ``costs.supply_contract`` (or, the older way, these two
+    fields); it is settled in ``net_margin_usd``. The program reports the power credits, the part
+    of that settlement on contracted energy not taken:
     power credit = (real-time price - contract price) x curtailed contract MWh
     (docs/sources.md#power-credits)."""
 
-    contract_price_usd_per_mwh: float = Field(description="Fixed contract price [USD/MWh].")
-    contract_mw: float = Field(gt=0, description="Contracted flat block [MW], round the clock.")
+    contract_price_usd_per_mwh: float | None = Field(
+        None, description="Fixed contract price [USD/MWh]. Prefer costs.supply_contract (the "
+        "contract is in net_margin_usd either way); give the contract in one place only.")
+    contract_mw: float | None = Field(None, gt=0, description="Contracted flat block [MW], round "
+                                      "the clock. Prefer costs.supply_contract.volume_mw.")
 
 
 class CoincidentPeak(StrictModel):
     """ERCOT 4CP avoidance: curtail miners in likely system-peak intervals of June-September."""
 
-    transmission_rate_usd_per_kw_year: float = Field(
-        60.0, ge=0, description="Transmission charge [USD/kW-yr] on the site's average demand in "
-        "the four peak intervals. Default 60 (quoted 50-150, secondary, docs/sources.md#ercot-4cp; use your "
-        "TDSP tariff).")
+    transmission_rate_usd_per_kw_year: float | None = Field(
+        None, ge=0, description="Transmission charge [USD/kW-yr] on the site's average demand in "
+        "the four peak intervals. Prefer costs.transmission_usd_per_kw_year (give it in one "
+        "place only). Default: costs', else 60 (quoted 50-150, secondary, "
+        "docs/sources.md#ercot-4cp; use your TDSP tariff).")
     load_source: str = Field("bundled:ercot_system_hourly_2023_2024",
                              description="ERCOT system load file (hourly or finer).")
     load_column: str = Field("ercot_load_mw", description="System load column [MW].")

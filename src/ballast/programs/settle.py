@@ -3,8 +3,9 @@ how the site performed in every event, and the event log.
 
 Money is nominal USD. Reserve availability is paid on the MW actually sold per interval (never
 more than the headroom); a shortfall in a deployment pays a penalty per MWh not delivered. The
-baseline answers no programs but still settles what a baseline site would: its 4CP charge and
-its fixed-price contract.
+4CP transmission charge and the fixed-price contract are costs of every run, in
+``net_margin_usd`` (``ballast/costs.py``); here they are only reported (the charge each run
+pays, the power credits), never added to the programs' cash a second time.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from ballast.costs import (
+    contract_settlement_usd,
+    power_credits_usd,
+    supply_contract,
+    transmission_rate_usd_per_kw_year,
+)
 from ballast.programs import fourcp
 from ballast.programs.plan import ProgramPlan
 from ballast.sim.engine import RunSeries, Simulation
 from ballast.sim.kpis import interval_money, step_hours
+
+__all__ = ["ProgramOutcome", "contract_settlement_usd", "marginal_values_usd", "power_credits_usd",
+           "settle_programs"]
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
                  "opted_in", "reason", "committed_mw", "reference_mw", "achieved_reduction_mw",
@@ -33,22 +43,6 @@ class ProgramOutcome:
     kpis: pd.DataFrame  # index kpi; ballast, baseline, unit
     events: pd.DataFrame  # EVENT_COLUMNS
     fourcp_peaks: pd.DataFrame | None  # one row per peak covered, site demand both runs, hit
-
-
-def power_credits_usd(import_mw: np.ndarray, price_usd_per_mwh: np.ndarray, contract_mw: float,
-                      contract_price_usd_per_mwh: float, dt_h: float) -> np.ndarray:
-    """Per interval: contracted energy not taken, sold back at real time [USD]:
-    (RT - contract price) x max(contract - import, 0) x dt (docs/sources.md#power-credits)."""
-    unused_mw = np.maximum(contract_mw - np.asarray(import_mw), 0.0)
-    return (np.asarray(price_usd_per_mwh) - contract_price_usd_per_mwh) * unused_mw * dt_h
-
-
-def contract_settlement_usd(price_usd_per_mwh: np.ndarray, contract_mw: float,
-                            contract_price_usd_per_mwh: float, dt_h: float) -> np.ndarray:
-    """Per interval: the fixed-price block's payoff against real time [USD] (positive when real
-    time is above the contract price). Energy cost at real time plus minus this = cost under the
-    contract; the power credits are the part of it on energy not taken."""
-    return (np.asarray(price_usd_per_mwh) - contract_price_usd_per_mwh) * contract_mw * dt_h
 
 
 def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
@@ -91,26 +85,13 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
 
 def _value_vs_no_programs(sim: Simulation, cash_usd: float) -> float:
     """What answering the programs is worth [USD]: margin plus program cash of the Ballast run,
-    minus the same for the controller answering none (which still pays its own 4CP charge and
-    settles the same contract)."""
+    minus the margin of the controller answering none (whose margin holds its own 4CP charge
+    and the same contract, like every run's)."""
     plan: ProgramPlan = sim.programs
-    progs = sim.scenario.programs
-    idx = sim.inputs.index
-    other: RunSeries = plan.no_programs_run
     ours = interval_money(sim.ballast, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
-    theirs = interval_money(other, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
-    cash_other = 0.0
-    if progs.price_response is not None:
-        pr = progs.price_response
-        cash_other += float(contract_settlement_usd(
-            sim.inputs.frame["price_usd_per_mwh"].to_numpy(), pr.contract_mw,
-            pr.contract_price_usd_per_mwh, step_hours(idx)).sum())
-    if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
-        _, s_other = fourcp.settle_fourcp(other.frame["import_mw"], plan.fourcp_peaks,
-                                          pd.Series(False, index=idx),
-                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
-        cash_other -= s_other["charge_usd"]
-    return float(ours.sum() + cash_usd - theirs.sum() - cash_other)
+    theirs = interval_money(plan.no_programs_run, sim.inputs, sim.config,
+                            sim.scenario)["net_margin_usd"]
+    return float(ours.sum(skipna=False) + cash_usd - theirs.sum(skipna=False))
 
 
 RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
@@ -120,7 +101,8 @@ RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand
 def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
     """Per program: what it adds [USD] = margin plus program cash with every program, minus the
     same with that one program left out (one more controller run each). Leaving 4CP out does not
-    leave out the transmission charge: that site pays it on its own peak demand. Not additive:
+    leave out the transmission charge: that run's margin holds it, on its own peak demand. Not
+    additive:
     programs compete for the same miners."""
     from ballast.programs.plan import build_plan
     from ballast.sim.engine import run_policy
@@ -131,7 +113,7 @@ def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
     if len(offered) < 2:  # one program: programs_value_usd already is its value
         return {}
     money = partial(interval_money, inputs=sim.inputs, config=sim.config, scenario=sim.scenario)
-    total = float(money(sim.ballast)["net_margin_usd"].sum()) + cash_usd
+    total = float(money(sim.ballast)["net_margin_usd"].sum(skipna=False)) + cash_usd
     out = {}
     for name in offered:
         variant = sim.scenario.model_copy(update={"programs": progs.model_copy(
@@ -143,12 +125,7 @@ def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
         sim_v = replace(sim, scenario=variant, ballast=run_v, programs=plan_v)
         cash_v = float(settle_programs(sim_v, marginal=False).kpis.loc[
             "programs_cash_usd", "ballast"])
-        if name == "coincident_peak" and plan.fourcp_peaks is not None:
-            _, s_v = fourcp.settle_fourcp(run_v.frame["import_mw"], plan.fourcp_peaks,
-                                          pd.Series(False, index=sim.inputs.index),
-                                          progs.coincident_peak.transmission_rate_usd_per_kw_year)
-            cash_v -= s_v["charge_usd"]
-        out[name] = total - float(money(run_v)["net_margin_usd"].sum()) - cash_v
+        out[name] = total - float(money(run_v)["net_margin_usd"].sum(skipna=False)) - cash_v
     return out
 
 
@@ -173,28 +150,24 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
 
     evs = events[events["opted_in"].astype(bool)] if len(events) else events
 
-    if progs.price_response is not None:
-        pr = progs.price_response
-        cred = power_credits_usd(ours["import_mw"].to_numpy(), price, pr.contract_mw,
-                                 pr.contract_price_usd_per_mwh, dt).sum()
-        cred_b = power_credits_usd(base["import_mw"].to_numpy(), price, pr.contract_mw,
-                                   pr.contract_price_usd_per_mwh, dt).sum()
-        settle = contract_settlement_usd(price, pr.contract_mw, pr.contract_price_usd_per_mwh,
-                                         dt).sum()
+    if progs.price_response is not None:  # the contract itself settles in net_margin_usd
+        contract = supply_contract(sim.scenario)
+        cred = power_credits_usd(ours["import_mw"].to_numpy(), price, contract.volume_mw,
+                                 contract.price_usd_per_mwh, dt).sum()
+        cred_b = power_credits_usd(base["import_mw"].to_numpy(), price, contract.volume_mw,
+                                   contract.price_usd_per_mwh, dt).sum()
         kpis.append(("power_credits_usd", float(cred), float(cred_b), "USD"))
-        kpis.append(("contract_settlement_usd", float(settle), float(settle), "USD"))
-        add("price_response", float(cred), baseline_net=float(cred_b),
-            contract_settlement_usd=float(settle))
+        add("price_response", float(cred), baseline_net=float(cred_b))
 
     peaks_table = None
     if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
-        cp = progs.coincident_peak
+        tx_rate = transmission_rate_usd_per_kw_year(sim.scenario)
         curtailing = pd.Series(plan.fourcp_alert, index=idx)
         t_ours, s_ours = fourcp.settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
-                                              cp.transmission_rate_usd_per_kw_year)
+                                              tx_rate)
         never = pd.Series(False, index=idx)
         t_base, s_base = fourcp.settle_fourcp(base["import_mw"], plan.fourcp_peaks, never,
-                                              cp.transmission_rate_usd_per_kw_year)
+                                              tx_rate)
         if len(t_ours):
             peaks_table = t_ours.assign(baseline_site_demand_mw=t_base["site_demand_mw"].to_numpy())
         hours_alert = float(plan.fourcp_alert.sum() * dt)
@@ -258,18 +231,11 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
     for program, row in table.iterrows():
         kpis.append((f"program_net_usd[{program}]", float(row["net_usd"]),
                      float(row["baseline_net_usd"]), "USD"))
-    # the cash the programs add to the site's margin: 4CP as minus the charge, the contract as
-    # its full settlement (which contains the power credits)
+    # the cash the programs add to the site's margin: payments less penalties. The 4CP charge
+    # and the contract (with its power credits) are already in net_margin_usd
     total = sum(float(r["net_usd"]) for p, r in table.iterrows()
                 if p not in ("coincident_peak", "price_response"))
     total_b = 0.0
-    if "coincident_peak" in table.index:
-        total -= float(table.loc["coincident_peak", "charge_usd"])
-        total_b -= float(table.loc["coincident_peak", "baseline_charge_usd"])
-    if "price_response" in table.index:
-        settle = float(table.loc["price_response", "contract_settlement_usd"])
-        total += settle
-        total_b += settle
     kpis.append(("programs_cash_usd", total, total_b, "USD"))
     if plan.no_programs_run is not None:
         kpis.append(("programs_value_usd", _value_vs_no_programs(sim, total), 0.0, "USD"))

@@ -40,6 +40,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 
 CARD_KPIS = (
     ("net_margin_usd", "Net margin", "usd", True),
+    ("net_margin_with_programs_usd", "Net margin with programs", "usd", True),
     ("mining_revenue_usd", "Mining revenue", "usd", True),
     ("energy_cost_usd", "Energy cost", "usd", False),
     ("btc_mined", "BTC mined", "btc", True),
@@ -62,6 +63,8 @@ def _money(x: float) -> str:
 
 
 def _fmt(x: float, kind: str) -> str:
+    if np.isnan(x):
+        return "not settled"
     if kind == "usd":
         return _money(x)
     if kind == "btc":
@@ -73,6 +76,19 @@ def _fmt(x: float, kind: str) -> str:
     if kind == "t":
         return f"{x:,.0f} t"
     return f"{x:,.0f} m³"
+
+
+MARGIN_NOTE = ("Net margin = colocation lease + mining revenue − energy at real time − "
+               "transmission (4CP) − supply contract − fixed costs")
+
+
+def margin_note(results) -> str:
+    """What the headline margin includes (every cost of the scenario's ``costs:``, the
+    contract among them) and the run's notes on anything left out or not settled."""
+    parts = [MARGIN_NOTE + (" (each its own row under All KPIs)."
+                            if "supply_contract_usd" in results.kpis.index else ".")]
+    parts += list(getattr(results, "notes", ()))
+    return "".join(f'<p class="note margin-note">{html.escape(p)}</p>' for p in parts)
 
 
 def kpi_cards(kpis: pd.DataFrame) -> str:
@@ -230,7 +246,7 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
              for f in figs]
     carbon = _carbon_note(results)
     sections = [
-        ("Key figures", kpi_cards(results.kpis) + carbon),
+        ("Key figures", kpi_cards(results.kpis) + margin_note(results) + carbon),
         ("Campus power", parts[0]),
         ("Economics", parts[1] + parts[2]),
         ("Against the baseline", parts[3] + '<p class="note">Baseline: the same campus with '

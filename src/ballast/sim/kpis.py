@@ -1,7 +1,11 @@
 """Key performance indicators of one run, as a table of (name, value, unit).
 
 Money is nominal USD. Energy cost counts imports at the real-time price and pays exports at
-``export_price_share`` of it. CO2 is location-based: imported MWh x hourly grid intensity.
+``export_price_share`` of it. The margin identity, per interval and in total:
+net_margin_usd = lease_revenue_usd + mining_revenue_usd - energy_cost_usd
+                 - transmission_cost_usd - supply_contract_usd - fixed_cost_usd
+(the last three from the scenario's ``costs:``, ``ballast/costs.py``). CO2 is location-based:
+imported MWh x hourly grid intensity.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.costs import accrual_usd, cost_frame
 from ballast.models.cooling import water_m3
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries
 from ballast.sim.inputs import SiteInputs
 
-HOURS_PER_YEAR = 8760.0
+MARGIN_COMPONENTS = {  # KPI: sign in net_margin_usd
+    "lease_revenue_usd": 1.0, "mining_revenue_usd": 1.0, "energy_cost_usd": -1.0,
+    "transmission_cost_usd": -1.0, "supply_contract_usd": -1.0, "fixed_cost_usd": -1.0}
 
 
 def step_hours(index: pd.DatetimeIndex) -> float:
@@ -32,7 +39,9 @@ def mining_btc(run: RunSeries, inputs: SiteInputs, config: ControllerConfig) -> 
 
 def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
                    scenario: Scenario) -> pd.DataFrame:
-    """Per-interval cash flows [USD] and BTC: energy cost, mining revenue, lease, margin."""
+    """Per-interval cash flows [USD] and BTC: energy cost, mining revenue, lease, the scenario's
+    costs (transmission, supply contract, fixed) and the margin (``MARGIN_COMPONENTS``).
+    ``.attrs["notes"]``: costs left out or not settled (a NaN transmission charge says why)."""
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
     imp = run.frame["import_mw"].to_numpy()
@@ -41,17 +50,19 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     btc = mining_btc(run, inputs, config)
     btc_net = btc * (1.0 - config.groups.pool_fee_share)
     mining_rev = btc_net.sum(axis=1).to_numpy() * inputs.frame["btc_price_usd"].to_numpy()
-    lease = 0.0
+    lease = np.zeros(len(imp))
     if scenario.ai is not None:
-        lease = scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw * dt / HOURS_PER_YEAR
+        lease = accrual_usd(scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw, len(imp), dt)
     out = pd.DataFrame({
         "energy_cost_usd": energy_cost,
         "mining_revenue_usd": mining_rev,
-        "lease_revenue_usd": np.full(len(imp), lease),
+        "lease_revenue_usd": lease,
         "btc_mined": btc_net.sum(axis=1).to_numpy(),
     }, index=inputs.index)
-    out["net_margin_usd"] = out["lease_revenue_usd"] + out["mining_revenue_usd"] - out[
-        "energy_cost_usd"]
+    costs, notes = cost_frame(run.frame["import_mw"], price, scenario, dt)
+    out = pd.concat([out, costs], axis=1)
+    out["net_margin_usd"] = sum(sign * out[k] for k, sign in MARGIN_COMPONENTS.items())
+    out.attrs["notes"] = notes
     return out
 
 
@@ -80,7 +91,10 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
         ("mining_revenue_usd", money["mining_revenue_usd"].sum(), "USD"),
         ("energy_cost_usd", money["energy_cost_usd"].sum(), "USD"),
         ("lease_revenue_usd", money["lease_revenue_usd"].sum(), "USD"),
-        ("net_margin_usd", money["net_margin_usd"].sum(), "USD"),
+        ("transmission_cost_usd", money["transmission_cost_usd"].sum(skipna=False), "USD"),
+        ("supply_contract_usd", money["supply_contract_usd"].sum(), "USD"),
+        ("fixed_cost_usd", money["fixed_cost_usd"].sum(), "USD"),
+        ("net_margin_usd", money["net_margin_usd"].sum(skipna=False), "USD"),
     ]
     for plant in scenario.renewables:  # the plant's own factor, after scale and clipping
         out_mw = inputs.frame[f"renewable_{plant.name}_mw"].to_numpy()
@@ -106,7 +120,8 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     if baseline is not None:
         base_money = interval_money(baseline, inputs, config, scenario)
         rows.append(("flexibility_value_usd",
-                     float(money["net_margin_usd"].sum() - base_money["net_margin_usd"].sum()),
+                     float(money["net_margin_usd"].sum(skipna=False)
+                           - base_money["net_margin_usd"].sum(skipna=False)),
                      "USD"))
     rows.append(("hours", hours_total, "h"))
     return pd.DataFrame(rows, columns=["kpi", "value", "unit"]).set_index("kpi")
@@ -143,6 +158,8 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
         "avg_price_usd_per_mwh": "mean", "avg_hashprice_usd_per_ph_day": "mean",
         "import_mwh": "sum", "miner_mwh": "sum", "btc_mined": "sum", "mining_revenue_usd": "sum",
         "energy_cost_usd": "sum", "net_margin_usd": "sum", "baseline_net_margin_usd": "sum"})
+    unsettled = frame[["net_margin_usd", "baseline_net_margin_usd"]].isna().groupby(level=0).any()
+    agg[unsettled.columns] = agg[unsettled.columns].mask(unsettled)  # NaN stays NaN, never 0
     agg["margin_delta_usd"] = agg["net_margin_usd"] - agg["baseline_net_margin_usd"]
     agg.index.name = "month"
     return agg

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ballast.sim.engine import Simulation
 from ballast.sim.events import group_events
-from ballast.sim.kpis import compute_kpis, kpi_table, monthly_table
+from ballast.sim.kpis import compute_kpis, interval_money, kpi_table, monthly_table
 
 RESULTS_SCHEMA = "ballast.results/1"
 
@@ -37,6 +37,8 @@ class Results:
             ``group``, miners before and after, the rule that caused it, the price [USD/MWh]).
         programs: grid-program settlement (``ProgramOutcome``) when the scenario has
             ``programs:``, else None.
+        notes: what the margins leave out or could not settle (e.g. a transmission charge
+            that is NaN because the run does not contain the year's 4CP intervals).
     """
 
     simulation: Simulation
@@ -44,6 +46,7 @@ class Results:
     monthly: pd.DataFrame
     events: pd.DataFrame
     programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
@@ -62,7 +65,10 @@ class Results:
 
             outcome = settle_programs(sim)
             kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
+        # the notes depend on the scenario and the run's intervals only: the same for every run
+        notes = tuple(interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
         return cls(
+            notes=notes,
             simulation=sim,
             kpis=kpis,
             programs=outcome,
@@ -105,6 +111,7 @@ class Results:
                          "delta": clean(r.delta), "unit": r.unit}
                      for k, r in self.kpis.iterrows()},
             "events": len(self.events),
+            "notes": list(self.notes),
             **({"programs": {p: {k: clean(v) for k, v in row.items() if clean(v) is not None}
                              for p, row in self.programs.summary.iterrows()},
                 "program_events": len(self.programs.events)} if self.programs is not None
