@@ -130,10 +130,11 @@ class Bitcoin(StrictModel):
 
     @model_validator(mode="after")
     def _fields_of_the_other_mode(self) -> Bitcoin:
-        """A field the chosen mode does not read is an error, not silently ignored."""
-        unused = {"series": {"source", "price_column", "difficulty_column",
-                             "fee_share_of_revenue"},
-                  "share": {"network_source"}}[self.fees] & self.model_fields_set
+        """A field the chosen mode does not read, set away from its default, is an error, not
+        silently ignored (compared by value: a re-validated dump sets every field)."""
+        names = {"series": ("source", "price_column", "difficulty_column",
+                            "fee_share_of_revenue"), "share": ("network_source",)}[self.fees]
+        unused = [n for n in names if getattr(self, n) != type(self).model_fields[n].default]
         if unused:
             raise ValueError(f"{', '.join(sorted(unused))} not used with fees: {self.fees}; "
                              "remove it, or set fees to the mode that uses it")
