@@ -31,9 +31,14 @@ NETWORK_COLUMNS: dict[str, tuple[float, float | None]] = {
 }
 
 
-def read_network(source: str | Path, *, delay: pd.Timedelta, base_dir: Path | None = None,
-                 window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
-                 label: str | None = None) -> dict[str, pd.Series]:
+def read_network(
+    source: str | Path,
+    *,
+    delay: pd.Timedelta,
+    base_dir: Path | None = None,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    label: str | None = None,
+) -> dict[str, pd.Series]:
     """Every column of ``NETWORK_COLUMNS`` as a float Series re-stamped at publication (stamp
     plus ``delay``; ``loaders.as_published``), ready for ``loaders.align``.
 
@@ -45,10 +50,22 @@ def read_network(source: str | Path, *, delay: pd.Timedelta, base_dir: Path | No
     shifted = None if window is None else (window[0] - delay, window[1] - delay)
     out = {}
     for column, (low, high) in NETWORK_COLUMNS.items():
-        series = read_series(source, column, time_column=TIME_COLUMN, minimum=low, maximum=high,
-                             base_dir=base_dir, window=shifted, label=label)
+        series = read_series(
+            source,
+            column,
+            time_column=TIME_COLUMN,
+            minimum=low,
+            maximum=high,
+            base_dir=base_dir,
+            window=shifted,
+            label=label,
+        )
         if series.attrs["step"] != ROW_STEP:
-            raise DataError(label, f"rows are {series.attrs['step']} apart; the Bitcoin network "
-                            "file needs one row per UTC day (daily totals)", column=TIME_COLUMN)
+            raise DataError(
+                label,
+                f"rows are {series.attrs['step']} apart; the Bitcoin network "
+                "file needs one row per UTC day (daily totals)",
+                column=TIME_COLUMN,
+            )
         out[column] = as_published(series, delay)
     return out
