@@ -73,7 +73,7 @@ def main(shared: Path) -> None:
 
     btc = pd.read_csv(shared / "bitcoin_daily_2020_2025.csv")
     # The last row (2025-04-09) is an intraday snapshot, not a close (76,224.59 against the
-    # day's final Yahoo close 82,573.95; ../shared/data/SOURCES.md, Part 3): dropped.
+    # day's final Yahoo close 82,573.95; src/ballast/data/bundled/PROVENANCE.md): dropped.
     assert btc["date"].iloc[-1] == "2025-04-09"
     btc = btc.iloc[:-1]
     btc = pd.DataFrame(

@@ -49,7 +49,7 @@ def _rows() -> pd.DataFrame:
 
 def _hand_hashprice(row: pd.Series) -> float:
     """USD per PH/s per day: the day's fees + subsidy over its mean hash rate in PH/s, at its
-    close (Coin Metrics' own hashprice definition, SOURCES.md Part 3)."""
+    close (the difficulty-free hashprice; docs/sources.md#bitcoin-fees)."""
     return (
         (row["fees_btc"] + row["subsidy_btc"])
         * row["btc_price_usd"]
