@@ -243,3 +243,20 @@ def test_old_bitcoin_file_lost_its_intraday_last_row():
     old = pd.read_parquet(bundled_path("bitcoin_daily_2020_2025"))
     assert old["date_utc"].iloc[-1] == pd.Timestamp("2025-04-08", tz="UTC")
     assert np.isnan(old["btc_price_usd"].iloc[-1])  # no close that day in the source: a gap
+
+
+def test_market_shows_an_empty_value_as_null_and_refuses_text(tmp_path):
+    frame = _user_file(tmp_path)
+    row = frame.index[frame["date_utc"] == "2024-04-20T00:00:00Z"][0]
+    frame["fees_btc"] = frame["fees_btc"].astype(object)
+    frame.loc[row, "fees_btc"] = None  # an empty cell: no value that day
+    path = tmp_path / "network.csv"
+    frame.to_csv(path, index=False)
+    info = market_day(date(2024, 4, 21), network_source=str(path))
+    assert info["bitcoin_day_utc"] == "2024-04-20" and info["fees_btc"] is None
+    assert info["hashprice_usd_per_ph_day"] is None and info["btc_price_usd"] > 0
+    assert info["attribution"] is None  # the user's own file: no Coin Metrics credit
+    frame.loc[row, "fees_btc"] = "12,5"  # a decimal comma
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"column 'fees_btc', row {row + 1}\): not a number"):
+        market_day(date(2024, 4, 21), network_source=str(path))

@@ -39,8 +39,16 @@ def _daily(source: str, columns: list[str]) -> pd.DataFrame:
                         column=missing[0])
     index = parse_utc_timestamps(frame[TIME_COLUMN], source, TIME_COLUMN)
     check_index(index, source, TIME_COLUMN)
-    return pd.DataFrame({c: pd.to_numeric(frame[c]).to_numpy("float64") for c in columns},
-                        index=index)
+    out = {}
+    for c in columns:
+        values = pd.to_numeric(frame[c], errors="coerce").to_numpy("float64")
+        text = np.isnan(values) & frame[c].notna().to_numpy()  # a value that is not a number
+        if text.any():
+            row = int(np.argmax(text))
+            raise DataError(source, f"not a number: {frame[c].iloc[row]!r}", row=row + 1,
+                            column=c)
+        out[c] = values
+    return pd.DataFrame(out, index=index)
 
 
 def _in_force(frame: pd.DataFrame, at: pd.Timestamp, delay: pd.Timedelta) -> pd.Series | None:
