@@ -72,6 +72,10 @@ def main(shared: Path) -> None:
     ci.to_parquet(OUT / "ercot_carbon_intensity_hourly_2021_2024.parquet", index=False)
 
     btc = pd.read_csv(shared / "bitcoin_daily_2020_2025.csv")
+    # The last row (2025-04-09) is an intraday snapshot, not a close (76,224.59 against the
+    # day's final Yahoo close 82,573.95; src/ballast/data/bundled/PROVENANCE.md): dropped.
+    assert btc["date"].iloc[-1] == "2025-04-09"
+    btc = btc.iloc[:-1]
     btc = pd.DataFrame(
         {
             "date_utc": _utc(btc["date"]),
@@ -85,9 +89,33 @@ def main(shared: Path) -> None:
     sub = pd.read_csv(shared / "bitcoin_block_subsidy_schedule.csv")
     sub.to_csv(OUT / "bitcoin_block_subsidy_schedule.csv", index=False)
 
+    bundle_bitcoin_network(shared)
     bundle_eia930(shared)
     bundle_installed_capacity(shared)
     bundle_rtm_hourly_2023(shared)
+
+
+def bundle_bitcoin_network(shared: Path) -> None:
+    """Coin Metrics daily network data (CC BY-NC 4.0): blocks, fees and subsidy (BTC per UTC
+    day, blocks grouped by median-time-past), mean hash rate (TH/s), reference-rate close at the
+    day's end (USD). Only complete days are kept: every field present and at least one block
+    (the source's 2025-12-30 row held reference rates only and was left out upstream). The
+    ``_derived`` columns are arithmetic on these and are not bundled. Values unchanged."""
+    cm = pd.read_csv(shared / "bitcoin_daily_network_coinmetrics_2020_2025.csv")
+    fields = ["blocks", "fees_btc", "subsidy_btc", "hashrate_th_s", "price_usd"]
+    complete = cm[fields].notna().all(axis=1) & (cm["blocks"] > 0)
+    dropped = cm.loc[~complete, "date"].tolist()
+    if dropped:
+        print(f"bitcoin network: dropped partial days {dropped}")
+    cm = cm[complete]
+    pd.DataFrame({
+        "date_utc": _utc(cm["date"]),
+        "blocks": cm["blocks"].astype("float64"),
+        "fees_btc": cm["fees_btc"].astype("float64"),
+        "subsidy_btc": cm["subsidy_btc"].astype("float64"),
+        "network_hashrate_th_s": cm["hashrate_th_s"].astype("float64"),
+        "btc_price_usd": cm["price_usd"].astype("float64"),
+    }).to_parquet(OUT / "bitcoin_daily_network_coinmetrics_2020_2025.parquet", index=False)
 
 
 def bundle_rtm_hourly_2023(shared: Path) -> None:

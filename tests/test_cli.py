@@ -49,8 +49,11 @@ def test_simulate_bad_scenario_exits_2_with_field(tmp_path, scenario_dict):
 
 
 def test_market_json_halving_and_breakevens():
-    before = json.loads(runner.invoke(app, ["market", "--date", "2024-04-19", "--json"]).stdout)
-    after = json.loads(runner.invoke(app, ["market", "--date", "2024-04-21", "--json"]).stdout)
+    """The flat fee share (``--fees share``): the halved subsidy halves hashprice; the real
+    fee series is tested in test_fees_series.py."""
+    share = ["--json", "--fees", "share"]
+    before = json.loads(runner.invoke(app, ["market", "--date", "2024-04-19", *share]).stdout)
+    after = json.loads(runner.invoke(app, ["market", "--date", "2024-04-21", *share]).stdout)
     assert before["block_subsidy_btc"] == 6.25 and after["block_subsidy_btc"] == 3.125
     assert after["hashprice_usd_per_ph_day"] < 0.6 * before["hashprice_usd_per_ph_day"]
     be = after["breakeven_usd_per_mwh"]

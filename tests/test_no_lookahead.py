@@ -17,7 +17,8 @@ def _closes() -> pd.Series:
 
 def _inputs(scenario_dict, start: str, end: str, **bitcoin) -> pd.DataFrame:
     scenario_dict["run"].update({"start": start, "end": end})
-    scenario_dict["markets"]["bitcoin"] = {"source": "bundled:bitcoin_daily_2020_2025", **bitcoin}
+    scenario_dict["markets"]["bitcoin"] = {"fees": "share",  # the price file of the flat share
+                                           "source": "bundled:bitcoin_daily_2020_2025", **bitcoin}
     return build_inputs(parse_scenario(scenario_dict)).frame
 
 

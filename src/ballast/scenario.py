@@ -119,20 +119,34 @@ class SeriesSource(StrictModel):
 
 
 class Bitcoin(StrictModel):
-    """Daily BTC price and difficulty; hashprice follows with the block subsidy of each instant."""
+    """Bitcoin revenue per TH/s: the real daily network series, or a flat fee share."""
 
-    source: str = Field("bundled:bitcoin_daily_2020_2025", description="Daily BTC price and difficulty file.")
-    price_column: str = Field("btc_price_usd", description="BTC price column [USD].")
-    difficulty_column: str = Field("difficulty", description="Difficulty column [-].")
-    price_delay_h: float = Field(24.0, ge=0, le=24 * 7, description="Hours after a price row's timestamp that the price is known; it is applied from then on (no look-ahead). Default 24: a daily close stamped at 00:00 UTC of its day is known at the next day's 00:00 UTC, so each instant uses the previous day's close. 0 for a file stamped at publication.")
-    fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, Coin Metrics; docs/sources.md#bitcoin-fees).")
+    fees: Literal["series", "share"] = Field("series", description="How transaction fees enter the revenue per TH/s. series (default): the real daily fees and subsidy over the real network hash rate, with the day's BTC close, all from network_source (a fee spike such as the 2024-04-20 halving day shows). share: the block subsidy of each instant plus fees at fee_share_of_revenue, with price and difficulty from source.")
+    network_source: str = Field("bundled:bitcoin_daily_network_coinmetrics_2020_2025", description="fees: series. Daily network file, one row per UTC day stamped at its 00:00 UTC (date_utc, with its offset: 2024-04-20T00:00:00Z): blocks, fees_btc and subsidy_btc (day totals, BTC), network_hashrate_th_s (day mean, TH/s), btc_price_usd (close at the day's end). The bundled file is Coin Metrics data under CC BY-NC 4.0 (attribution, non-commercial; see `ballast data`): for commercial use give your own file, or use fees: share.")
+    source: str = Field("bundled:bitcoin_daily_2020_2025", description="fees: share. Daily BTC price and difficulty file.")
+    price_column: str = Field("btc_price_usd", description="fees: share. BTC price column [USD].")
+    difficulty_column: str = Field("difficulty", description="fees: share. Difficulty column [-].")
+    price_delay_h: float = Field(24.0, ge=0, le=24 * 7, description="Hours after a daily row's timestamp that it is known; it is applied from then on (no look-ahead). Covers the price (both modes) and, with fees: series, the day's fees, subsidy, blocks and hash rate. Default 24: a row stamped at 00:00 UTC of its day is complete at the next day's 00:00 UTC, so each instant uses the previous day's row. 0 for a file stamped at publication.")
+    fee_share_of_revenue: float = Field(0.03, ge=0, lt=0.9, description="fees: share. Transaction fees as a share of miner revenue [-]. Default 0.03 ('a few percent' in 2024, Coin Metrics; docs/sources.md#bitcoin-fees).")
+
+    @model_validator(mode="after")
+    def _fields_of_the_other_mode(self) -> Bitcoin:
+        """A field the chosen mode does not read, set away from its default, is an error, not
+        silently ignored (compared by value: a re-validated dump sets every field)."""
+        names = {"series": ("source", "price_column", "difficulty_column",
+                            "fee_share_of_revenue"), "share": ("network_source",)}[self.fees]
+        unused = [n for n in names if getattr(self, n) != type(self).model_fields[n].default]
+        if unused:
+            raise ValueError(f"{', '.join(sorted(unused))} not used with fees: {self.fees}; "
+                             "remove it, or set fees to the mode that uses it")
+        return self
 
 
 class Markets(StrictModel):
     """Energy price, Bitcoin and grid carbon intensity."""
 
     price: SeriesSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
-    bitcoin: Bitcoin = Field(default_factory=Bitcoin, description="Bitcoin price and difficulty.")
+    bitcoin: Bitcoin = Field(default_factory=Bitcoin, description="Bitcoin price, fees and network (revenue per TH/s).")
     carbon: SeriesSource | None = Field(None, description="Grid carbon intensity [gCO2/kWh]. Default none (no CO2 KPI).")
     export_price_share: float = Field(1.0, ge=0, le=1, description="Share of the real-time price paid for exported energy [-]. Default 1.")
 

@@ -95,7 +95,7 @@ def test_same_seed_same_paths_other_seed_other_paths():
 
 
 def test_hashprice_of_the_first_year_matches_the_market_command():
-    day = market_day(date(2025, 1, 1))
+    day = market_day(date(2025, 1, 1), "share")  # the flat fee share, as the plan uses
     subsidy = bf.mean_subsidy_btc([2025])
     got = bf.hashprice_path(
         np.array([[day["btc_price_usd"]]]), np.array([[day["difficulty"]]]), subsidy, 0.03

@@ -79,15 +79,11 @@ def simulate(
     if as_json:
         write_json(results.to_json())
         return
-    from ballast.data.attribution import carbon_attribution
-
     console = wide_console()
     console.print(kpi_rich_table(results))
     for line in results.notes:  # what the margins leave out or could not settle
         console.print(f"note: {line}", style="yellow", highlight=False, markup=False)
-    carbon = results.simulation.scenario.markets.carbon
-    note = carbon_attribution(carbon.source if carbon is not None else None)
-    if note is not None and "co2_t" in results.kpis.index:
+    for note in results.attributions:
         console.print(note, style="dim", highlight=False, markup=False)
     if out is not None:
         console.print(f"results: {out}/" + ("  report: " + str(out / "report.html") if report else ""))
@@ -126,10 +122,15 @@ def scenarios(
 
 def market(
     date_: Annotated[str, typer.Option("--date", help="UTC day, YYYY-MM-DD.")],
-    fee_share: Annotated[float, typer.Option(help="Fees as a share of miner revenue.")] = 0.03,
+    fees: Annotated[str, typer.Option(help="series: the day's real fees (Coin Metrics); "
+                                           "share: a flat share of revenue.")] = "series",
+    fee_share: Annotated[float, typer.Option(help="With --fees share: fees as a share of "
+                                                  "miner revenue.")] = 0.03,
     as_json: Annotated[bool, typer.Option("--json", help="Print the day as JSON.")] = False,
 ) -> None:
-    """One day's BTC price, difficulty, subsidy, hashprice, breakevens and ERCOT prices."""
+    """One day's BTC price, difficulty, subsidy, fees, hashprice, breakevens and ERCOT prices,
+    as a backtest uses them that day (each daily Bitcoin row once published: the previous
+    day's)."""
     from datetime import date
 
     from ballast.data.errors import DataError
@@ -139,8 +140,10 @@ def market(
         day = date.fromisoformat(date_)
     except ValueError:
         fail(f"--date {date_!r}: expected YYYY-MM-DD")
+    if fees not in ("series", "share"):
+        fail(f"--fees {fees!r}: expected series or share")
     try:
-        info = market_day(day, fee_share)
+        info = market_day(day, fees, fee_share)  # type: ignore[arg-type]
     except (DataError, ValueError) as exc:
         fail(str(exc))
     if as_json:
@@ -148,14 +151,23 @@ def market(
         return
     from rich.table import Table
 
+    def num(key: str, fmt: str, unit: str = "") -> str:
+        value = info[key]
+        return "none (null in --json)" if value is None else f"{value:{fmt}}{unit}"
+
     t = Table(title=f"Market on {day} (UTC)", show_header=False)
-    t.add_row("BTC price", f"{info['btc_price_usd']:,.0f} USD")
-    t.add_row("difficulty", f"{info['difficulty']:.4e}")
-    fees = f"(+ fees {info['fee_share_of_revenue']:.0%} of revenue)"
-    t.add_row("block subsidy", f"{info['block_subsidy_btc']} BTC {fees}")
-    t.add_row("hashprice", f"{info['hashprice_usd_per_ph_day']:.2f} USD/PH/day")
+    if fees == "series":
+        t.add_row("Bitcoin data", "none published yet" if info["bitcoin_day_utc"] is None else
+                  f"day {info['bitcoin_day_utc']}, published {info['published_utc']}")
+    t.add_row("BTC price", num("btc_price_usd", ",.0f", " USD"))
+    t.add_row("difficulty", num("difficulty", ".4e"))
+    t.add_row("block subsidy", num("block_subsidy_btc", ".4f", " BTC per block"))
+    share = info["fee_share_of_revenue"]
+    t.add_row("fees", num("fees_btc_per_block", ".4f", " BTC per block") + (
+        "" if share is None else f" ({share:.1%} of revenue)"))
+    t.add_row("hashprice", num("hashprice_usd_per_ph_day", ".2f", " USD/PH/day"))
     for name, be in info["breakeven_usd_per_mwh"].items():
-        t.add_row(f"breakeven {name}", f"{be:.1f} USD/MWh")
+        t.add_row(f"breakeven {name}", "none" if be is None else f"{be:.1f} USD/MWh")
     p = info["ercot_price_usd_per_mwh"]
     if p:
         t.add_row("ERCOT RT HB_HUBAVG", f"mean {p['mean']:.2f}, min {p['min']:.2f}, max {p['max']:.2f}, "
@@ -163,4 +175,7 @@ def market(
     else:
         t.add_row("ERCOT RT HB_HUBAVG", "none: no bundled price covers this day "
                   "(null in --json)")
-    wide_console().print(t)
+    console = wide_console()
+    console.print(t)
+    if info["attribution"]:
+        console.print(info["attribution"], style="dim", highlight=False, markup=False)

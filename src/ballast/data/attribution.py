@@ -9,7 +9,16 @@ BUNDLED_ATTRIBUTIONS: dict[str, str] = {
     "ercot_carbon_intensity_hourly_2021_2024": (
         "Carbon intensity: Electricity Maps (electricitymaps.com), zone US-TEX-ERCO, built "
         "from EIA-930; licensed under the Open Database License (ODbL)."),
+    "bitcoin_daily_network_coinmetrics_2020_2025": (
+        "Bitcoin fees, subsidy, hash rate and price: Coin Metrics Community Network Data "
+        "(coinmetrics.io), licensed under CC BY-NC 4.0 (non-commercial use only)."),
 }
+
+
+def _bundled_line(source: str) -> str | None:
+    if source.startswith(BUNDLED_PREFIX):
+        return BUNDLED_ATTRIBUTIONS.get(source[len(BUNDLED_PREFIX):].rsplit(".", 1)[0])
+    return None
 
 
 def carbon_attribution(source: str | None) -> str | None:
@@ -17,8 +26,10 @@ def carbon_attribution(source: str | None) -> str | None:
     ``markets.carbon.source``); None when no carbon series is used."""
     if source is None:
         return None
-    if source.startswith(BUNDLED_PREFIX):
-        name = source[len(BUNDLED_PREFIX):].rsplit(".", 1)[0]
-        if name in BUNDLED_ATTRIBUTIONS:
-            return BUNDLED_ATTRIBUTIONS[name]
-    return f"Carbon intensity: {source} (supplied with the scenario)."
+    return _bundled_line(source) or f"Carbon intensity: {source} (supplied with the scenario)."
+
+
+def bitcoin_attribution(source: str) -> str | None:
+    """The line to show next to figures computed from a Bitcoin data ``source`` whose licence
+    asks for one (the bundled Coin Metrics series); None otherwise."""
+    return _bundled_line(source)

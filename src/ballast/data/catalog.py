@@ -15,6 +15,8 @@ import pandas as pd
 from ballast.data.loaders import bundled_folder, read_table
 
 ERCOT = "ERCOT public data (ERCOT website terms of use)"
+COIN_METRICS = ("CC BY-NC 4.0: attribute Coin Metrics (coinmetrics.io); non-commercial use only "
+                "(commercial users: markets.bitcoin.fees share, or their own network file)")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ CATALOG: tuple[DataSet, ...] = (
              Series("network_hashrate_th_s", "Bitcoin network hash rate (estimate)", "TH/s")),
             "Yahoo Finance BTC-USD; Blockchain.com charts",
             "facts; Blockchain.com states no open licence: research use"),
+    DataSet("bitcoin_daily_network_coinmetrics_2020_2025.parquet", "date_utc",
+            (Series("fees_btc", "Bitcoin transaction fees paid to miners, per UTC day", "BTC/day"),
+             Series("subsidy_btc", "Bitcoin block subsidy issued, per UTC day", "BTC/day"),
+             Series("blocks", "Bitcoin blocks mined, per UTC day", "blocks/day"),
+             Series("network_hashrate_th_s", "Bitcoin network hash rate, day mean", "TH/s"),
+             Series("btc_price_usd", "BTC/USD reference-rate close at the day's end", "USD")),
+            "Coin Metrics Community Network Data (coinmetrics/data csv/btc.csv)",
+            COIN_METRICS),
     DataSet("bitcoin_block_subsidy_schedule.csv", "start_block_time_utc",
             (Series("subsidy_btc", "Bitcoin block subsidy per halving epoch", "BTC"),),
             "Bitcoin consensus rule; halving block header times", "public chain data",

@@ -3,6 +3,8 @@
 Formulas (Luxor Hashrate Index definitions; docs/sources.md#bitcoin-economics):
 - expected blocks per day found by 1 PH/s = 1e15 x 86400 / (difficulty x 2^32);
 - hashprice [USD/PH/day] = that x (block subsidy + average fees per block) x BTC price;
+- from a day's network totals: BTC per TH/s per day = (fees + subsidy) / mean network hash rate
+  (``implied_difficulty`` turns the day into the difficulty form above);
 - breakeven power price [USD/MWh] = 1000 x hashprice / (24 x efficiency [J/TH]).
 """
 
@@ -49,6 +51,15 @@ def block_subsidy_btc_at(time_utc):
 def blocks_per_day_per_ph(difficulty):
     """Expected blocks per day found by 1 PH/s at ``difficulty`` [blocks/(PH/s)/day]."""
     return 1e15 * SECONDS_PER_DAY / (np.asarray(difficulty, dtype="float64") * 2.0**32)
+
+
+def implied_difficulty(network_hashrate_th_s, blocks):
+    """Difficulty implied by one day's mean hash rate [TH/s] and its ``blocks``: the inverse of
+    hash rate = blocks x difficulty x 2^32 / 86400 s (how Coin Metrics estimates hash rate,
+    docs/sources.md#bitcoin-fees). With it, ``btc_per_th_day`` on the day's mean subsidy and
+    fees per block equals the day's (fees + subsidy) / hash rate."""
+    return (np.asarray(network_hashrate_th_s, dtype="float64") * 1e12 * SECONDS_PER_DAY
+            / (np.asarray(blocks, dtype="float64") * 2.0**32))
 
 
 def fees_btc_per_block(subsidy_btc, fee_share_of_revenue):

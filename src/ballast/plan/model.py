@@ -19,7 +19,7 @@ from ballast.plan.document import Plan, Strategy
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
 BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
-# The bundled daily closes without gaps: 2020-01-01 to 2025-04-07 (the last two rows lack one).
+# The bundled daily closes without gaps: 2020-01-01 to 2025-04-07 (the last row, 2025-04-08, lacks one).
 HISTORY_WINDOW = (pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2025-04-08", tz="UTC"))
 LINE_ITEMS = (
     "mining_revenue_usd",

@@ -225,15 +225,15 @@ def kpi_html(kpis: pd.DataFrame) -> str:
     return f"<table>{head}{body}</table>"
 
 
-def _carbon_note(results) -> str:
-    """The carbon data's attribution (its licence requires it) wherever CO2 is shown."""
-    from ballast.data.attribution import carbon_attribution
-
-    carbon = results.simulation.scenario.markets.carbon
-    line = carbon_attribution(carbon.source if carbon is not None else None)
-    if line is None or "co2_t" not in results.kpis.index:
+def _attribution_note(results) -> str:
+    """The attributions the data's licences require (carbon intensity wherever CO2 is shown,
+    the Bitcoin network series wherever mining revenue depends on it)."""
+    lines = results.attributions
+    if not lines:
         return ""
-    return f'<p class="note carbon-attribution">CO2 is location-based. {html.escape(line)}</p>'
+    co2 = "CO2 is location-based. " if "co2_t" in results.kpis.index else ""
+    return ('<p class="note carbon-attribution data-attribution">' + co2
+            + " ".join(html.escape(line) for line in lines) + "</p>")
 
 
 def render_report(results, extra_sections: list[tuple[str, str]] | None = None) -> str:
@@ -244,7 +244,7 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
             margin_figure(results)]
     parts = [f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
              for f in figs]
-    carbon = _carbon_note(results)
+    carbon = _attribution_note(results)
     sections = [
         ("Key figures", kpi_cards(results.kpis) + margin_note(results) + carbon),
         ("Campus power", parts[0]),

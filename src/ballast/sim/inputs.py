@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast.data.bitcoin_network import read_network
 from ballast.data.errors import DataError
 from ballast.data.loaders import align, as_published, read_series
 from ballast.models import ai_swings, bitcoin, compute, renewables
@@ -46,23 +47,37 @@ def _price(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
 
 def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
              window: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, np.ndarray]:
+    """Revenue per TH/s by ``markets.bitcoin.fees``: ``series`` applies each day's real fees,
+    subsidy, hash rate and close once the day is published; ``share`` adds a flat fee share to
+    the subsidy of each instant (difficulty is a consensus value known ahead: no delay)."""
     btc = scenario.markets.bitcoin
-    label = f"markets.bitcoin ({btc.source})"
-    delay = pd.Timedelta(hours=btc.price_delay_h)  # each close applies once it is known
-    price = as_published(read_series(btc.source, btc.price_column, base_dir=base_dir,
-                                     minimum=0.01, maximum=1e8,
-                                     window=(window[0] - delay, window[1] - delay),
-                                     label=label), delay)
-    diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
-                       window=window, label=label)
-    price_a = align(price, index, label).to_numpy()
-    diff_a = align(diff, index, label).to_numpy()
-    subsidy = bitcoin.block_subsidy_btc_at(index)
-    fees = bitcoin.fees_btc_per_block(subsidy, btc.fee_share_of_revenue)
+    delay = pd.Timedelta(hours=btc.price_delay_h)  # each daily row applies once it is known
+    if btc.fees == "series":
+        label = f"markets.bitcoin.network_source ({btc.network_source})"
+        net = {name: align(s, index, label).to_numpy() for name, s in read_network(
+            btc.network_source, delay=delay, base_dir=base_dir, window=window,
+            label=label).items()}
+        price_a = net["btc_price_usd"]
+        diff_a = bitcoin.implied_difficulty(net["network_hashrate_th_s"], net["blocks"])
+        subsidy = net["subsidy_btc"] / net["blocks"]  # the day's mean per block
+        fees = net["fees_btc"] / net["blocks"]
+    else:
+        label = f"markets.bitcoin ({btc.source})"
+        price = as_published(read_series(btc.source, btc.price_column, base_dir=base_dir,
+                                         minimum=0.01, maximum=1e8,
+                                         window=(window[0] - delay, window[1] - delay),
+                                         label=label), delay)
+        diff = read_series(btc.source, btc.difficulty_column, base_dir=base_dir, minimum=1.0,
+                           window=window, label=label)
+        price_a = align(price, index, label).to_numpy()
+        diff_a = align(diff, index, label).to_numpy()
+        subsidy = bitcoin.block_subsidy_btc_at(index)
+        fees = bitcoin.fees_btc_per_block(subsidy, btc.fee_share_of_revenue)
     return {
         "btc_price_usd": price_a,
         "difficulty": diff_a,
         "block_subsidy_btc": subsidy,
+        "fees_btc_per_block": fees,
         "btc_per_th_day": bitcoin.btc_per_th_day(diff_a, subsidy, fees),
         "hashprice_usd_per_ph_day": bitcoin.hashprice_usd_per_ph_day(price_a, diff_a, subsidy,
                                                                      fees),

@@ -91,6 +91,20 @@ class Results:
             "baseline_")
         return pd.concat([sim.inputs.frame, ours, base], axis=1)
 
+    @property
+    def attributions(self) -> list[str]:
+        """The lines the licences of the data behind these numbers require (NOTICE): the
+        bundled Coin Metrics series when ``markets.bitcoin.fees`` is ``series``, the carbon
+        intensity when CO2 is shown."""
+        from ballast.data.attribution import bitcoin_attribution, carbon_attribution
+
+        markets = self.simulation.scenario.markets
+        btc = markets.bitcoin
+        lines = [bitcoin_attribution(btc.network_source if btc.fees == "series" else btc.source)]
+        if "co2_t" in self.kpis.index:
+            lines.append(carbon_attribution(markets.carbon.source if markets.carbon else None))
+        return [line for line in lines if line is not None]
+
     def to_json(self) -> dict:
         """The stable JSON document ``ballast simulate --json`` prints (``ballast.results/1``)."""
         sim = self.simulation
@@ -112,6 +126,7 @@ class Results:
                      for k, r in self.kpis.iterrows()},
             "events": len(self.events),
             "notes": list(self.notes),
+            "attributions": self.attributions,
             **({"programs": {p: {k: clean(v) for k, v in row.items() if clean(v) is not None}
                              for p, row in self.programs.summary.iterrows()},
                 "program_events": len(self.programs.events)} if self.programs is not None
