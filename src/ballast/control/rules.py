@@ -89,7 +89,7 @@ def restore_allowance_mw(restore, time_s, ai_load_mw, renewable_mw):
     to the ceiling it had reached, plus ramp x time since the last tick. It never asks for less
     than the miner power last commanded, so it sheds nothing: AI and renewable swings move the
     import on their own, and miners filling in for an AI drop only hold the import where it
-    was (``restore_commit`` keeps the ceiling at the import after each decision). Unseeded
+    was (the ceiling is the import after each decision, ``restore_commit``). Unseeded
     (NaN ceiling): hold the last command. NaN-proof: an unknown last command allows 0 MW."""
     if restore[RS_ON] <= 0.0:
         return np.inf
@@ -290,12 +290,14 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         target = lo
         rule = lo_rule
     total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
-    # the import this decision makes (what the export limit lets through). Whole miners fall
-    # short of the ramp by up to one miner per tick and the next tick ramps from what was
-    # reached: a strict limit between any two ticks, slightly slower than the set ramp
-    # (about 2 % for 3.5 kW miners at 10 MW/min and 1-s ticks)
-    restore_commit(restore, time_s, max(ai_load_mw + total - renewable_mw, -export_limit_mw),
-                   total)
+    # The restore ceiling: the import this decision makes, or, when an upper bound set the
+    # total, the import at that bound. Whole miners fall short of a bound by up to one miner;
+    # were that shortfall the ceiling, a ramp smaller than one miner per tick would never wake
+    # one, and at the import limit the ramp would seem to bind every tick. So while the ramp
+    # binds the import follows its line within one miner and never rises above it.
+    reached_mw = max(total, hi) if rule == hi_rule else total
+    restore_commit(restore, time_s, max(ai_load_mw + reached_mw - renewable_mw,
+                                        -export_limit_mw), total)
     plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
     if smoothing and sp[SP_BATT_P] > 0.0 and sp[SP_BATT_E] > 0.0:
         # the battery can hold the plan up to its power away from what the miners achieve
