@@ -222,3 +222,13 @@ def test_one_second_plant_loop_ramps_the_metered_import():
     line = imp[60] + 3.0 / 60.0 * (np.arange(len(imp)) - 60)
     assert (imp[woke] <= line[woke] + STEP_MW + 1e-4).all()
     assert imp[60 + 60] - imp[60] <= 3.0 + STEP_MW
+
+
+def test_at_rest_under_the_import_limit_the_limit_is_reported_binding():
+    # whole miners leave up to one miner of room under the limit; the ramp's bound may sit in
+    # that room, but it changes nothing, so the import limit is what binds
+    cfg = replace(make_config(min_on=0.0, min_off=0.0), restore_ramp_mw_per_min=1.0)
+    state = ControllerState.initial(cfg, 0.0, running=True)
+    out, imp = run_steps(cfg, state, [snap(t, ai_mw=96.0) for t in range(1, 61)])
+    assert {d.binding_rule for d in out} == {"import_limit"}
+    assert imp.max() <= 100.0 + 1e-9 and imp.min() >= 100.0 - STEP_MW

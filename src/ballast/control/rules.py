@@ -122,6 +122,21 @@ def restore_commit(restore, time_s, import_mw, miner_mw):
         restore[RS_LAST_T] = time_s
 
 
+@njit(cache=True)
+def restore_changed_decision(want_mw, hi_free_mw, lo_mw, total_mw, econ_on, count, run_mw,
+                             sleep_mw, merit):
+    """Whether the restore ramp changed the decision: the merit order's total for the target
+    ``want_mw`` clipped to the band without the ramp's bound beats ``total_mw`` (whole miners
+    can make a slightly tighter bound give the same total). Called only on ticks where the
+    ramp's bound clipped the target."""
+    free_mw = hi_free_mw if not want_mw <= hi_free_mw else max(want_mw, lo_mw)
+    wish = np.empty(count.shape[0], np.int64)
+    for g in range(count.shape[0]):
+        wish[g] = count[g] if econ_on[g] else 0
+    free_total = allocate_merit_order(free_mw, wish, count, run_mw, sleep_mw, merit, wish)
+    return free_total > total_mw + 1e-9
+
+
 @njit(cache=True, inline="always")
 def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                              hashprice_usd_per_ph_day, value_mw_per_hashprice,
@@ -261,6 +276,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         if lo2 > lo:
             lo = lo2
             lo_rule = RULE_RESERVE_DOWN
+    hi_free, hi_rule_free = hi, hi_rule  # the upper bound without the restore ramp
     if restore[RS_ON] > 0.0:  # waking miners raises the import no faster than the ramp
         hi2 = rule_restore_ramp(hi, lo, restore_allowance_mw(restore, time_s, ai_load_mw,
                                                              renewable_mw))
@@ -283,6 +299,7 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         if miners_smooth and abs(smooth_mw - desired_mw) > 1e-9:
             target = smooth_mw
             rule = RULE_SMOOTHING
+    want, want_rule = target, rule
     if not target <= hi:  # NaN-proof: a NaN target takes the upper bound
         target = hi
         rule = hi_rule
@@ -290,12 +307,23 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         target = lo
         rule = lo_rule
     total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
+    bound_mw = hi if rule == hi_rule else np.nan  # the upper bound that set the total
+    if rule == RULE_RESTORE_RAMP and not restore_changed_decision(
+            want, hi_free, lo, total, econ_on, count, run_mw, sleep_mw, merit):
+        # whole miners: without the ramp the total is the same, so the rule below it binds
+        bound_mw = np.nan
+        rule = want_rule
+        if not want <= hi_free:
+            bound_mw = hi_free
+            rule = hi_rule_free
+        elif want < lo:
+            rule = lo_rule
     # The restore ceiling: the import this decision makes, or, when an upper bound set the
     # total, the import at that bound. Whole miners fall short of a bound by up to one miner;
     # were that shortfall the ceiling, a ramp smaller than one miner per tick would never wake
     # one, and at the import limit the ramp would seem to bind every tick. So while the ramp
     # binds the import follows its line within one miner and never rises above it.
-    reached_mw = max(total, hi) if rule == hi_rule else total
+    reached_mw = max(total, bound_mw) if bound_mw == bound_mw else total
     restore_commit(restore, time_s, max(ai_load_mw + reached_mw - renewable_mw,
                                         -export_limit_mw), total)
     plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
