@@ -307,6 +307,8 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         target = lo
         rule = lo_rule
     total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
+    # unguarded by RS_ON (restore_commit checks it): measured faster on a 1-s week of 20 groups,
+    # 0.225 s against 0.232 s with the ramp on, equal with it off
     bound_mw = hi if rule == hi_rule else np.nan  # the upper bound that set the total
     if rule == RULE_RESTORE_RAMP and not restore_changed_decision(
             want, hi_free, lo, total, econ_on, count, run_mw, sleep_mw, merit):
