@@ -64,10 +64,13 @@ def test_step_with_a_non_finite_input_sleeps_every_miner(field, value, smoothing
 
 
 def test_one_nan_tick_does_not_poison_the_smoothing_memory():
+    # the blind tick sleeps every miner, and the restore ramp would then wake them over
+    # minutes (tests/test_restore_ramp.py); this test is about the smoothing memory: ramp off
     cfg = replace(make_config(import_limit_mw=100.0),
                   smoothing=SmoothingConfig(enabled=True, ramp_up_mw_per_s=1.0,
                                             ramp_down_mw_per_s=1.0, dynamic_range_mw=20.0,
-                                            ai_filter_s=5.0))
+                                            ai_filter_s=5.0),
+                  restore_ramp_mw_per_min=None)
     clean, dirty = ControllerState.initial(cfg, 0.0), ControllerState.initial(cfg, 0.0)
     snaps = [Snapshot(time_s=float(t), price_usd_per_mwh=20.0, hashprice_usd_per_ph_day=50.0,
                       ai_load_mw=40.0 + t) for t in range(1, 8)]

@@ -157,6 +157,10 @@ class Control(StrictModel):
     economic_dispatch: bool = Field(True, description="Run each group only when it pays (merit order). Default true.")
     absorb_renewable_surplus: bool = Field(True, description="Run miners on renewable output that would otherwise be curtailed. Default true.")
     import_margin_mw: float = Field(0.0, ge=0, description="Safety margin kept below the import limit [MW]. Default 0.")
+    # 10 MW/min is an assumption: fleet managers "ramp and hold" on restore (Foreman, Braiins
+    # Manager, Foundry OptiFleet vendor docs) and ERCOT's Large Flexible Load task force
+    # discussed restrictions on large loads' ramping (2024), but no published figure was found.
+    restore_ramp_mw_per_min: float | None = Field(10.0, gt=0, description="Restore ramp: waking miners raise the campus import by at most this much per minute [MW/min]; shedding is never slowed, and miners filling in for an AI drop may bring the import back to where it was. null: wake at once. Default 10 (an assumption; docs/sources.md#restore-ramp).")
 
 
 class Run(StrictModel):

@@ -45,6 +45,10 @@ CAMPUS: dict[str, Any] = {
     "renewables": [{"name": "wind", "kind": "wind", "capacity_mw": 50}],
     "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
     "run": {"start": "2024-05-01T00:00:00Z", "end": "2024-05-02T00:00:00Z"},
+    # restore ramp off: the page tests resume a curtailed group and expect its 73.5 MW back
+    # within seconds; at the default 10 MW/min of wall time that would take seven minutes
+    # (the ramp itself: tests/runtime/test_live_restore.py)
+    "control": {"restore_ramp_mw_per_min": None},
 }
 
 _prefixes = itertools.count(120)

@@ -37,6 +37,11 @@ CAMPUS: dict[str, Any] = {
     "run": {"start": "2024-05-01T00:00:00Z", "end": "2024-05-02T00:00:00Z"},
 }
 
+# The campus with the restore ramp off. Tests of the relay, the watchdog and the fail-safe check
+# that control comes back within seconds; at the default ramp (10 MW/min of wall time) the
+# 99-MW S21 group would take ten minutes to wake. The ramp itself: test_live_restore.py.
+INSTANT_WAKE: dict[str, Any] = {**CAMPUS, "control": {"restore_ramp_mw_per_min": None}}
+
 _prefixes = itertools.count(40)
 
 

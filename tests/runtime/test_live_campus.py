@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 from live_helpers import (
+    INSTANT_WAKE,
     OPERATOR_TOKEN,
     TOKENS,
     VIEWER_TOKEN,
@@ -71,7 +72,8 @@ async def test_ai_job_crash_is_filled_by_miners_within_the_limit(tmp_path):
 
 async def test_frequency_dip_sleeps_relay_miners_on_the_fast_path(tmp_path):
     # A 30-s tick: only the relay fast path can act within this test.
-    async with emulated_campus(tmp_path, tick_s=30.0,
+    # instant wake: the S21s must run again within the test once the relay is reset
+    async with emulated_campus(tmp_path, scenario=INSTANT_WAKE, tick_s=30.0,
                                ufr={"groups": ["s21"], "budget_s": 1.0}) as live:
         rt, emu = live.runtime, live.emulated
         await until(lambda: rt.last_tick is not None, 5, "first tick")
@@ -130,7 +132,8 @@ async def test_dr_event_posted_through_the_api_reaches_its_reduction(tmp_path):
 
 
 async def test_watchdog_fires_on_stale_meter_data(tmp_path):
-    async with emulated_campus(tmp_path) as live:
+    # instant wake: the S21s must run again within seconds once the meter is back
+    async with emulated_campus(tmp_path, scenario=INSTANT_WAKE) as live:
         rt, emu = live.runtime, live.emulated
         await _settled(live)
         await emu.meter.stop()  # the meter goes silent

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from live_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
+from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
 
 from ballast.live.store import open_store
 from ballast.programs.openadr.ven import DrCommand, EventDecision, forward_to_runtime
@@ -46,7 +46,9 @@ async def _steady_import_mw(emu, seconds: float) -> float:
 
 
 async def test_nan_ai_feeder_while_the_ai_load_rises_keeps_import_under_the_limit(tmp_path):
-    async with emulated_campus(tmp_path) as live:
+    # instant wake: the miners must fill the light AI load's room, and return after the
+    # safe state, within seconds
+    async with emulated_campus(tmp_path, scenario=INSTANT_WAKE) as live:
         rt, emu = live.runtime, live.emulated
         emu.ai_share = 0.4  # AI at 40 MW facility: the miners fill the room
         await until(lambda: rt.last_tick is not None and emu.last["miners_mw"] > 150.0
@@ -103,7 +105,8 @@ async def test_wall_clock_steps_neither_trip_nor_hide_the_watchdog(tmp_path):
 
 
 async def test_failing_ticks_enter_the_safe_state_and_say_why(tmp_path):
-    async with emulated_campus(tmp_path) as live:
+    # instant wake: the S21s must run again within seconds once ticks commit again
+    async with emulated_campus(tmp_path, scenario=INSTANT_WAKE) as live:
         rt, emu = live.runtime, live.emulated
         await until(lambda: rt.last_tick is not None and _group(rt.last_tick, "s21")
                     ["running"] == 10, 10, "S21s running")

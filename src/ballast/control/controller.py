@@ -6,11 +6,22 @@ that is right in the backtest is right live.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ballast.control.rules import RULE_NAMES, control_tick_full
+from ballast.control.rules import (
+    RS_CEILING,
+    RS_LAST_T,
+    RS_MAX_DT,
+    RS_MINERS,
+    RS_ON,
+    RS_RAMP,
+    RS_SIZE,
+    RULE_NAMES,
+    control_tick_full,
+)
 from ballast.control.smoothing import (
     INFO_BATTERY_MW,
     INFO_PLAN,
@@ -62,10 +73,15 @@ class ControllerConfig:
     economic_dispatch: bool = True
     absorb_renewables: bool = True
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    restore_ramp_mw_per_min: float | None = None  # None: miners wake as fast as they can
+    restore_max_step_s: float = math.inf  # longest tick the ramp credits (live: a clock jump)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, *, economic_dispatch: bool | None = None,
-                      absorb_renewables: bool | None = None) -> ControllerConfig:
+                      absorb_renewables: bool | None = None,
+                      restore_ramp: bool = True) -> ControllerConfig:
+        """``restore_ramp=False``: no restore ramp whatever the scenario says (the all-on
+        baseline keeps its own behaviour)."""
         groups = build_group_params(scenario)
         ctl = scenario.control
         return cls(
@@ -77,7 +93,17 @@ class ControllerConfig:
             else economic_dispatch,
             absorb_renewables=ctl.absorb_renewable_surplus if absorb_renewables is None
             else absorb_renewables,
+            restore_ramp_mw_per_min=ctl.restore_ramp_mw_per_min if restore_ramp else None,
         )
+
+    def restore_params(self, restore: np.ndarray) -> np.ndarray:
+        """Write this config's restore-ramp parameters into a restore state array (in place,
+        returned); the memory (ceiling, last time, miner power) is kept."""
+        ramp = self.restore_ramp_mw_per_min
+        restore[RS_ON] = 1.0 if ramp is not None else 0.0
+        restore[RS_RAMP] = ramp / 60.0 if ramp is not None else 0.0
+        restore[RS_MAX_DT] = self.restore_max_step_s
+        return restore
 
 
 def build_group_params(scenario: Scenario) -> GroupParams:
@@ -116,21 +142,58 @@ class ControllerState:
     running: np.ndarray  # miners running per group, int64
     smooth: np.ndarray = field(default_factory=lambda: np.zeros(7))  # smoothing scalars (SS_*)
     ai_buf: np.ndarray = field(default_factory=lambda: np.zeros(1))  # recent AI readings [MW]
+    # restore ramp (``rules.RS_*``): import ceiling, ramp, last time, on, max step, miner MW
+    restore: np.ndarray = field(default_factory=lambda: new_restore(0.0))
 
     @classmethod
     def initial(cls, config: ControllerConfig, time_s: float, running: bool = True,
                 settled: bool = True) -> ControllerState:
-        """All groups on (or off). ``settled``: minimum on/off times count as already served."""
+        """All groups on (or off). ``settled``: minimum on/off times count as already served.
+        The restore ramp starts unseeded from the miners' power in that state (its first tick
+        holds them and takes the import it plans as the ceiling)."""
         n = len(config.groups.names)
         start = time_s - 1e12 if settled else time_s
         smooth, ai_buf = config.smoothing.new_state()
+        run = config.groups.count.copy() if running else np.zeros(n, np.int64)
+        restore = config.restore_params(new_restore(float(config.groups.power_mw(run).sum())))
         return cls(econ_on=np.full(n, running), last_change_s=np.full(n, start, dtype="float64"),
-                   running=config.groups.count.copy() if running else np.zeros(n, np.int64),
-                   smooth=smooth, ai_buf=ai_buf)
+                   running=run, smooth=smooth, ai_buf=ai_buf, restore=restore)
 
     def copy(self) -> ControllerState:
         return ControllerState(self.econ_on.copy(), self.last_change_s.copy(), self.running.copy(),
-                               self.smooth.copy(), self.ai_buf.copy())
+                               self.smooth.copy(), self.ai_buf.copy(), self.restore.copy())
+
+    @property
+    def restore_seeded(self) -> bool:
+        """Whether the restore ramp has a ceiling to ramp from."""
+        return bool(math.isfinite(self.restore[RS_CEILING]))
+
+    def restore_from_meter(self, time_s: float, import_mw: float, miners_mw: float) -> None:
+        """Seed the restore ramp from a meter reading (live start, restart): the ceiling becomes
+        the metered campus import, or the ceiling already held plus the ramp since its last
+        tick if that is lower (a restart never steps up); the miner power is the metered one.
+        A non-finite reading seeds nothing."""
+        rs = self.restore
+        if not (math.isfinite(import_mw) and math.isfinite(miners_mw)):
+            return
+        ceiling = rs[RS_CEILING]
+        if math.isfinite(ceiling) and math.isfinite(rs[RS_LAST_T]):
+            dt_s = min(max(time_s - rs[RS_LAST_T], 0.0), rs[RS_MAX_DT])
+            import_mw = min(import_mw, ceiling + rs[RS_RAMP] * dt_s)
+        rs[RS_CEILING] = import_mw
+        rs[RS_MINERS] = miners_mw
+        rs[RS_LAST_T] = time_s
+
+
+def new_restore(miners_mw: float) -> np.ndarray:
+    """A restore state array (``rules.RS_*``), unseeded, ramp off, with the miner power the
+    controller starts from [MW]; ``ControllerConfig.restore_params`` sets the ramp."""
+    rs = np.zeros(RS_SIZE)
+    rs[RS_CEILING] = np.nan
+    rs[RS_LAST_T] = np.nan
+    rs[RS_MAX_DT] = np.inf
+    rs[RS_MINERS] = miners_mw
+    return rs
 
 
 @dataclass(frozen=True)
@@ -174,7 +237,7 @@ def step(config: ControllerConfig, state: ControllerState, snap: Snapshot) -> De
         g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice, g.deadband_usd_per_mwh,
         g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running,
         config.smoothing.as_array(), state.smooth, state.ai_buf, snap.miner_measured_mw,
-        snap.battery_soc_mwh, info)
+        snap.battery_soc_mwh, info, config.restore_params(state.restore))
     group_mw = g.power_mw(state.running)
     return Decision(running=state.running.copy(), group_power_mw=group_mw,
                     miner_power_mw=float(total), binding_rule=RULE_NAMES[rule],

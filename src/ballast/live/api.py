@@ -23,7 +23,8 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
       "safe_mode_reason": null,          # why, when safe_mode
       "binding_rule": "import_limit",    # economics | import_limit | obligation_cap |
                                          # obligation_floor | renewable_absorption |
-                                         # smoothing | reserve_up | reserve_down | watchdog
+                                         # smoothing | reserve_up | reserve_down |
+                                         # restore_ramp | watchdog
       "power_mw": {                      # facility MW, import positive; null when unknown
         "import": 241.7, "ai": 130.0, "miners": 156.7, "miners_planned": 157.0,
         "renewables": 45.0, "import_limit": 280.0, "cap": null,   # cap: obligation cap

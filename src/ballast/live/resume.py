@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ballast.control.rules import RS_CEILING, RS_LAST_T
 from ballast.live.obligations import dr_event_from_row, utc_iso
 from ballast.live.site_model import Policy
 from ballast.live.store import EventRecord
@@ -56,6 +57,9 @@ class SavedState(_Doc):
     ufr_cap_mw: float | None = Field(None, ge=0)
     dr_baselines: dict[str, tuple[float, float]] = Field(default_factory=dict)
     safe_mode: bool = False
+    # the restore ramp's import ceiling [MW] and its time [s] (None: not seeded yet)
+    restore_ceiling_mw: float | None = None
+    restore_time_s: float | None = None
 
     @model_validator(mode="after")
     def _same_length(self) -> SavedState:
@@ -73,7 +77,14 @@ def state_document(rt: Runtime) -> dict[str, Any]:
             "policy": vars(rt.policy).copy(), "ufr_tripped": rt.ufr_tripped,
             "ufr_cap_mw": rt.ufr_cap_mw,
             "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
-            "safe_mode": rt.safe_mode}
+            "safe_mode": rt.safe_mode, **_restore_document(st.restore)}
+
+
+def _restore_document(rs: np.ndarray) -> dict[str, float | None]:
+    ceiling, time_s = float(rs[RS_CEILING]), float(rs[RS_LAST_T])
+    seeded = np.isfinite(ceiling) and np.isfinite(time_s)
+    return {"restore_ceiling_mw": ceiling if seeded else None,
+            "restore_time_s": time_s if seeded else None}
 
 
 def quarantine(now_s: float, table: str, key: str, reason: str) -> EventRecord:
@@ -144,3 +155,7 @@ def _apply(rt: Runtime, st: SavedState) -> None:
     rt.ufr_cap_mw = st.ufr_cap_mw
     rt.dr.baselines = {k: v for k, v in st.dr_baselines.items() if k in rt.dr.events}
     rt.safe_mode = st.safe_mode
+    if st.restore_ceiling_mw is not None and st.restore_time_s is not None:
+        # where the ramp was; the first meter reading can only lower it (restore_from_meter)
+        rt.state.restore[RS_CEILING] = st.restore_ceiling_mw
+        rt.state.restore[RS_LAST_T] = st.restore_time_s

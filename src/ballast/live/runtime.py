@@ -153,6 +153,8 @@ class Runtime:
         self._tasks: list[asyncio.Task] = []
         self.started = asyncio.Event()
         self.replay: MarketReplay | None = None  # set in start() when configured
+        # seed the restore ramp from the meter at the next fresh reading (start, watchdog clear)
+        self._seed_restore = True
 
     @property
     def dr_events(self) -> dict[str, DrEvent]:
@@ -408,6 +410,7 @@ class Runtime:
         meter_age_s = None if self.meter_ok_s is None else now_m - self.meter_ok_s
         if stale != self.safe_mode:
             self.safe_mode = stale
+            self._seed_restore = self._seed_restore or not stale
             events.append(EventRecord(now, "watchdog" if stale else "watchdog_clear",
                                       "meter data stale: safe state, all miners asleep" if stale
                                       else "meter data fresh again: control resumed",
@@ -429,6 +432,11 @@ class Runtime:
         g = self.base_cfg.groups
         controllable, fixed_mw, force_sleep = split_fleet(self.devices.values(), forced,
                                                           g.run_mw, g.sleep_mw)
+        if m is not None and (self._seed_restore or not self.state.restore_seeded):
+            # the ramp starts from the metered import, never from a stale or saved level that
+            # is higher (the miners may have slept meanwhile); fixed miners count as AI load
+            self.state.restore_from_meter(now, import_mw, max(0.0, miners_mw - fixed_mw))
+            self._seed_restore = False
 
         dr_cap, active, dr_events = self.dr.cap(now, None if stale else import_mw,
                                                 None if stale else miners_mw)

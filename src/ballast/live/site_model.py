@@ -71,7 +71,10 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
             count[i] = len(devices[name].addresses())
             per[i] = devices[name].miners_per_device
     groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
-    return replace(cfg, groups=groups)
+    # the restore ramp credits at most the late-tick limit between ticks: a wall-clock jump
+    # (the snapshot's clock) earns no ramp
+    return replace(cfg, groups=groups,
+                   restore_max_step_s=site.watchdog.late_ticks * site.tick_s)
 
 
 def site_nameplate(scenario: Scenario) -> SiteNameplate:

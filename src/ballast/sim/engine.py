@@ -65,7 +65,7 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
                   config.absorb_renewables, g.count, g.run_mw, g.sleep_mw,
                   g.breakeven_per_hashprice, g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s,
                   g.merit, state.econ_on, state.last_change_s, state.running, 1,
-                  miner_mw[start:stop], rule[start:stop], running[start:stop])
+                  miner_mw[start:stop], rule[start:stop], running[start:stop], state.restore)
         if progress is not None:
             progress(stop, n)
     group_power = g.power_mw(running)
@@ -132,7 +132,7 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
     inputs = build_inputs(scenario, base_dir)
     config = ControllerConfig.from_scenario(scenario)
     base_cfg = ControllerConfig.from_scenario(scenario, economic_dispatch=False,
-                                              absorb_renewables=False)
+                                              absorb_renewables=False, restore_ramp=False)
     n = len(inputs.frame)
 
     def half(offset: int) -> ProgressFn | None:

@@ -112,10 +112,12 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     floor = np.zeros(nc) if floor_mw is None else np.asarray(floor_mw, dtype="float64")
     state = ControllerState.initial(config, ai.t0_s)
     if n_ticks:  # start settled: the plant already at the controller's first decision
-        first = step(config, state.copy(), Snapshot(
+        start = state.copy()
+        first = step(config, start, Snapshot(
             ai.t0_s, float(price[0]), float(hashprice[0]), float(ai.chunk(0, 1)[0][0]),
             float(ren[0]), float(cap[0]), float(floor[0])))
         state.running[:] = first.running
+        state.restore[:] = start.restore  # the ramp's ceiling at that decision
     dyn = dynamics or [MinerDynamics()] * ng
     slots = ring_slots(dyn, dt_s)
     pending = np.zeros((ng, slots))
@@ -164,7 +166,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit, state.econ_on,
             state.last_change_s, state.running, sp, state.smooth, state.ai_buf, pending, pos,
             rate, raw, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
-            rule[sl], group_mw[b0:b1], reserve[b0:b1], rules)
+            rule[sl], group_mw[b0:b1], reserve[b0:b1], rules, state.restore)
         if progress is not None:
             progress(i0 + n, n_ticks)
     tail = n_ticks % record_every

@@ -37,10 +37,11 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
               import_limit_mw, export_limit_mw, margin_mw, economic_dispatch, absorb_renewables,
               count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
               merit, econ_on, last_change_s, running, record_every,
-              out_miner_mw, out_rule, out_running_mean):
+              out_miner_mw, out_rule, out_running_mean, restore):
     """Run ticks [0, n); write the miner total [MW] and binding rule per tick, and the mean
-    running miners per group per block of ``record_every`` ticks. State arrays are updated in
-    place, so consecutive chunks continue where the last one stopped."""
+    running miners per group per block of ``record_every`` ticks. State arrays (``restore``:
+    the restore ramp, ``rules.RS_*``) are updated in place, so consecutive chunks continue
+    where the last one stopped."""
     n = time_s.shape[0]
     groups = count.shape[0]
     # the rule stack of ``control_tick_full`` with smoothing off, its scratch arrays
@@ -56,7 +57,7 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
             floor_mw[t], import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
             absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice, deadband,
             min_on_s, min_off_s, merit, econ_on, last_change_s, running, sp, ss, ai_buf,
-            np.nan, 0.0, info)
+            np.nan, 0.0, info, restore)
         out_miner_mw[t] = total
         out_rule[t] = rule
         b = t // record_every
@@ -73,7 +74,7 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
                     raw_mw, power_mw, latency_ticks, sleep_ticks, wake_ticks, battery,
                     record_every,
                     out_import_mw, out_miner_mw, out_battery_mw, out_rule, out_group_power_mw,
-                    out_reserve_mw, out_rule_ticks):
+                    out_reserve_mw, out_rule_ticks, restore):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
 
@@ -84,7 +85,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     charge MWh, one-way efficiency]; ``raw_mw`` the superposed plant power) carries over
     between chunks. Per tick it writes import, miner and battery power [MW] (float32) and the
     binding rule (int8); per block of ``record_every`` ticks the mean group power [MW] and mean
-    reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per binding rule.
+    reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per binding rule. ``restore``
+    is the restore ramp's state (``rules.RS_*``), updated in place.
     """
     n = ai_mw.shape[0]
     groups = count.shape[0]
@@ -110,7 +112,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
             t0_s + t * dt_s, price[c], hashprice[c], ai_mw[t], ren, cap_mw[c], floor_mw[c],
             import_limit_mw, export_limit_mw, margin_mw, economic_dispatch, absorb_renewables,
             count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
-            merit, econ_on, last_change_s, running, sp, ss, ai_buf, miner_now, battery[0], info)
+            merit, econ_on, last_change_s, running, sp, ss, ai_buf, miner_now, battery[0], info,
+            restore)
         out_rule_ticks[rule] += 1
         out_rule[t] = rule
         # 3. commands go to the plant (they act from the next tick, after the latency)

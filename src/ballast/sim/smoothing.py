@@ -64,7 +64,7 @@ def run_case(setup: FineSetup, name: str, miners: bool, battery: bool, floor: bo
     batt = scn.battery if battery else None
     if baseline:
         cfg = ControllerConfig.from_scenario(scn, economic_dispatch=False,
-                                             absorb_renewables=False)
+                                             absorb_renewables=False, restore_ramp=False)
     else:
         cfg = ControllerConfig.from_scenario(scn)
     sm = smoothing_config(scn, ai, setup.dt_s, miners=miners, battery=batt,

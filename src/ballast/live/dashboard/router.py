@@ -60,6 +60,8 @@ RULE_EXPLANATIONS: dict[str, str] = {
                   "load drops at once (a job crash) while import keeps within its ramp limit.",
     "reserve_down": "Down reserve: miners kept running so they can be shed if the AI load jumps "
                     "back (a job restart) while import keeps within its ramp limit.",
+    "restore_ramp": "Restore ramp: miners wake in stages so campus import rises no faster "
+                    "than the site's restore ramp (MW per minute); shedding is never slowed.",
     "watchdog": "Watchdog: meter data are stale, so every miner is asleep (safe state) until "
                 "the meter reads again.",
 }
