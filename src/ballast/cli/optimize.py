@@ -13,14 +13,16 @@ from ballast.cli._common import fail, wide_console, write_json
 
 def optimize(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML path, or a bundled example name.")],
-    out: Annotated[Path | None, typer.Option(help="Write optimum.parquet, optimize.json and "
-                                                  "optimize_kpis.csv here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write optimum.parquet, optimize.json and optimize_kpis.csv here.")
+    ] = None,
     start: Annotated[datetime | None, typer.Option(help="Override run start (UTC).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Override run end (UTC, exclusive).")] = None,
     resolution: Annotated[str | None, typer.Option(help="Override step, e.g. 1h, 15min.")] = None,
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON "
-                                                         "(ballast.optimize/1).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the comparison as JSON (ballast.optimize/1).")
+    ] = False,
 ) -> None:
     """Solve the site's perfect-foresight dispatch and show it beside the rule controller."""
     from ballast.backtest import load_scenario, with_run
@@ -44,12 +46,22 @@ def optimize(
     from ballast.cli.backtest import _fmt
 
     table = Table(title=f"Rules against the optimum - {scn.name}")
-    for col, justify in (("KPI", "left"), ("Rules", "right"), ("Optimum", "right"),
-                         ("Optimum - rules", "right"), ("Unit", "left")):
+    for col, justify in (
+        ("KPI", "left"),
+        ("Rules", "right"),
+        ("Optimum", "right"),
+        ("Optimum - rules", "right"),
+        ("Unit", "left"),
+    ):
         table.add_column(col, justify=justify, no_wrap=True)
     for name, row in result.table.iterrows():
-        table.add_row(escape(name), _fmt(row.rules, row.unit), _fmt(row.optimum, row.unit),
-                      _fmt(row.delta, row.unit), row.unit)
+        table.add_row(
+            escape(name),
+            _fmt(row.rules, row.unit),
+            _fmt(row.optimum, row.unit),
+            _fmt(row.delta, row.unit),
+            row.unit,
+        )
     console = wide_console()
     console.print(table)
     pct = result.regret_pct

@@ -4,5 +4,13 @@ controller's regret against it (``compare``)."""
 from ballast.optimize.dispatch import OPTIMIZE_SCHEMA, Comparison, Optimum, compare, optimize_simulation
 from ballast.optimize.model import InfeasibleError, OptimizeError, SolverError
 
-__all__ = ["OPTIMIZE_SCHEMA", "Comparison", "InfeasibleError", "OptimizeError", "Optimum",
-           "SolverError", "compare", "optimize_simulation"]
+__all__ = [
+    "OPTIMIZE_SCHEMA",
+    "Comparison",
+    "InfeasibleError",
+    "OptimizeError",
+    "Optimum",
+    "SolverError",
+    "compare",
+    "optimize_simulation",
+]

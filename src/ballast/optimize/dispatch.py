@@ -45,36 +45,49 @@ def optimum_run(p: DispatchProblem, s: DispatchSolution, group_names: tuple[str,
     group_power = s.running * p.run_mw + (p.count - s.running) * p.sleep_mw
     miner_mw = group_power.sum(axis=1)
     export_mw = np.maximum(-s.import_mw, 0.0)
-    frame = pd.DataFrame({
-        "ai_load_mw": p.ai_load_mw,
-        "miner_mw": miner_mw,
-        "renewable_mw": p.renewable_mw,
-        "renewable_used_mw": p.renewable_mw - s.curtailed_mw - export_mw,
-        "renewable_curtailed_mw": s.curtailed_mw,
-        "import_mw": s.import_mw,
-        "export_mw": export_mw,
-        "battery_mw": s.battery_mw,
-        "battery_soc_mwh": s.soc_mwh,
-    }, index=p.index)
-    return RunSeries(name="optimum", frame=frame,
-                     group_running=pd.DataFrame(s.running, index=p.index, columns=list(group_names)),
-                     group_power_mw=pd.DataFrame(group_power, index=p.index,
-                                                 columns=list(group_names)))
+    frame = pd.DataFrame(
+        {
+            "ai_load_mw": p.ai_load_mw,
+            "miner_mw": miner_mw,
+            "renewable_mw": p.renewable_mw,
+            "renewable_used_mw": p.renewable_mw - s.curtailed_mw - export_mw,
+            "renewable_curtailed_mw": s.curtailed_mw,
+            "import_mw": s.import_mw,
+            "export_mw": export_mw,
+            "battery_mw": s.battery_mw,
+            "battery_soc_mwh": s.soc_mwh,
+        },
+        index=p.index,
+    )
+    return RunSeries(
+        name="optimum",
+        frame=frame,
+        group_running=pd.DataFrame(s.running, index=p.index, columns=list(group_names)),
+        group_power_mw=pd.DataFrame(group_power, index=p.index, columns=list(group_names)),
+    )
 
 
 def check_supported(scenario: Scenario) -> None:
     """Refuse, by name, what the optimiser does not model yet (never dropped silently)."""
     if scenario.programs is not None:
-        raise OptimizeError("programs: grid programs are not in the optimiser yet (issue 11); "
-                            "drop programs: to compare against the optimum")
+        raise OptimizeError(
+            "programs: grid programs are not in the optimiser yet (issue 11); "
+            "drop programs: to compare against the optimum"
+        )
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
-        raise OptimizeError(f"run.resolution {scenario.run.resolution!r} / smoothing: the "
-                            "optimiser runs at 1 min or coarser without smoothing")
+        raise OptimizeError(
+            f"run.resolution {scenario.run.resolution!r} / smoothing: the "
+            "optimiser runs at 1 min or coarser without smoothing"
+        )
 
 
-def optimize_simulation(scenario: Scenario, base_dir: Path | None = None, *,
-                        simulation: Simulation | None = None,
-                        time_limit_s: float | None = None) -> Optimum:
+def optimize_simulation(
+    scenario: Scenario,
+    base_dir: Path | None = None,
+    *,
+    simulation: Simulation | None = None,
+    time_limit_s: float | None = None,
+) -> Optimum:
     """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
 
     ``simulation`` (a finished backtest of the same scenario) supplies the inputs, config and
@@ -124,13 +137,25 @@ class Comparison:
             "resolution": self.scenario.run.resolution,
             "intervals": len(idx),
             "horizon": "perfect",
-            "kpis": {k: {"rules": clean(r.rules), "optimum": clean(r.optimum),
-                         "delta": clean(r.delta), "unit": r.unit}
-                     for k, r in self.table.iterrows()},
+            "kpis": {
+                k: {
+                    "rules": clean(r.rules),
+                    "optimum": clean(r.optimum),
+                    "delta": clean(r.delta),
+                    "unit": r.unit,
+                }
+                for k, r in self.table.iterrows()
+            },
             "regret_usd": clean(self.regret_usd),
             "regret_pct": clean(self.regret_pct),
-            "solver": {"name": "HiGHS", "status": s.status, "objective_usd": s.objective_usd,
-                       "columns": s.columns, "rows": s.rows, "solve_s": round(s.solve_s, 4)},
+            "solver": {
+                "name": "HiGHS",
+                "status": s.status,
+                "objective_usd": s.objective_usd,
+                "columns": s.columns,
+                "rows": s.rows,
+                "solve_s": round(s.solve_s, 4),
+            },
         }
 
     def write(self, out_dir: str | Path) -> Path:
@@ -141,15 +166,17 @@ class Comparison:
         run = self.optimum.run
         groups = pd.concat({"running": run.group_running, "power_mw": run.group_power_mw}, axis=1)
         groups.columns = [f"{a}[{b}]" for a, b in groups.columns]
-        pd.concat([self.simulation.inputs.frame[["price_usd_per_mwh"]], run.frame, groups],
-                  axis=1).to_parquet(out_dir / "optimum.parquet")
+        pd.concat(
+            [self.simulation.inputs.frame[["price_usd_per_mwh"]], run.frame, groups], axis=1
+        ).to_parquet(out_dir / "optimum.parquet")
         (out_dir / "optimize.json").write_text(json.dumps(self.to_json(), indent=2))
         self.table.to_csv(out_dir / "optimize_kpis.csv")
         return out_dir
 
 
-def compare(scenario: Scenario, base_dir: Path | None = None, *,
-            time_limit_s: float | None = None) -> Comparison:
+def compare(
+    scenario: Scenario, base_dir: Path | None = None, *, time_limit_s: float | None = None
+) -> Comparison:
     """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
     check_supported(scenario)
     sim = simulate(scenario, base_dir)
@@ -162,5 +189,12 @@ def compare(scenario: Scenario, base_dir: Path | None = None, *,
     regret = float(table.loc["net_margin_usd", "delta"])
     gain = float(opt.kpis.loc["flexibility_value_usd", "value"])
     pct = 100.0 * regret / gain if gain > 0 else float("nan")
-    return Comparison(scenario=scenario, simulation=sim, rules_kpis=rules, optimum=opt,
-                      table=table, regret_usd=regret, regret_pct=pct)
+    return Comparison(
+        scenario=scenario,
+        simulation=sim,
+        rules_kpis=rules,
+        optimum=opt,
+        table=table,
+        regret_usd=regret,
+        regret_pct=pct,
+    )

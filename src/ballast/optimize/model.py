@@ -101,8 +101,7 @@ class DispatchSolution:
     rows: int
 
 
-def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig,
-                        scenario: Scenario) -> DispatchProblem:
+def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: Scenario) -> DispatchProblem:
     """The LP's data from the same inputs and config the backtest runs on."""
     g = config.groups
     dt = step_hours(inputs.index)
@@ -112,19 +111,27 @@ def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig,
     battery = None
     if scenario.battery is not None:
         b = scenario.battery
-        battery = BatteryParams(power_mw=b.power_mw, energy_mwh=b.energy_mwh,
-                                efficiency=float(np.sqrt(b.round_trip_efficiency)),
-                                initial_soc_mwh=b.initial_soc_share * b.energy_mwh)
+        battery = BatteryParams(
+            power_mw=b.power_mw,
+            energy_mwh=b.energy_mwh,
+            efficiency=float(np.sqrt(b.round_trip_efficiency)),
+            initial_soc_mwh=b.initial_soc_share * b.energy_mwh,
+        )
     return DispatchProblem(
-        index=inputs.index, step_h=dt,
+        index=inputs.index,
+        step_h=dt,
         ai_load_mw=inputs.frame["ai_load_mw"].to_numpy(),
         renewable_mw=inputs.frame["renewable_mw"].to_numpy(),
         value_usd_per_miner=mining_revenue_usd(np.ones((n, len(g.names))), inputs, config),
         import_cost_usd_per_mw=energy_cost_usd(np.ones(n), price, dt, share),
         export_cost_usd_per_mw=energy_cost_usd(-np.ones(n), price, dt, share),
-        count=g.count.astype("float64"), run_mw=g.run_mw, sleep_mw=g.sleep_mw,
-        import_limit_mw=config.import_limit_mw, export_limit_mw=config.export_limit_mw,
-        battery=battery)
+        count=g.count.astype("float64"),
+        run_mw=g.run_mw,
+        sleep_mw=g.sleep_mw,
+        import_limit_mw=config.import_limit_mw,
+        export_limit_mw=config.export_limit_mw,
+        battery=battery,
+    )
 
 
 def check_feasible(p: DispatchProblem) -> None:
@@ -144,7 +151,8 @@ def check_feasible(p: DispatchProblem) -> None:
             f"sleeping miners {p.sleep_total_mw:.3f} MW - renewables {p.renewable_mw[t]:.3f} MW"
             + (f" - battery {power:.3f} MW" if b is not None else "")
             + f" needs {floor_mw[t] - power:.3f} MW from the grid, above the import limit "
-            f"{p.import_limit_mw:.3f} MW")
+            f"{p.import_limit_mw:.3f} MW"
+        )
     # The battery must carry the deficits: the fullest it can be is reached by charging
     # whenever the limit leaves room. Hand-written (a short scan over the intervals; no library
     # call states it).
@@ -157,14 +165,16 @@ def check_feasible(p: DispatchProblem) -> None:
                 raise InfeasibleError(
                     f"interval {t} ({p.index[t].isoformat()}): the battery is empty; the AI load "
                     f"and sleeping miners need {floor_mw[t]:.3f} MW less renewables, above the "
-                    f"import limit {p.import_limit_mw:.3f} MW by {d:.3f} MW")
+                    f"import limit {p.import_limit_mw:.3f} MW by {d:.3f} MW"
+                )
         else:
             soc = min(b.energy_mwh, soc + min(-d, b.power_mw) * p.step_h * b.efficiency)
     if soc < b.initial_soc_mwh - 1e-9:
         raise InfeasibleError(
             f"interval {len(deficit_mw) - 1} ({p.index[-1].isoformat()}): the battery cannot end "
             f"at its initial state of charge {b.initial_soc_mwh:.3f} MWh (at most {soc:.3f} MWh) "
-            "while covering the import-limit deficits")
+            "while covering the import-limit deficits"
+        )
 
 
 def build_lp(p: DispatchProblem) -> highspy.HighsLp:
@@ -190,8 +200,9 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
     hi[o_imp:o_exp] = p.import_limit_mw
     cost[o_imp:o_exp] = -p.import_cost_usd_per_mw
     # negative price: importing and exporting the same MW would earn (the cost is concave there)
-    hi[o_exp:o_curt] = np.where(p.import_cost_usd_per_mw + p.export_cost_usd_per_mw < 0, 0.0,
-                                p.export_limit_mw)
+    hi[o_exp:o_curt] = np.where(
+        p.import_cost_usd_per_mw + p.export_cost_usd_per_mw < 0, 0.0, p.export_limit_mw
+    )
     cost[o_exp:o_curt] = -p.export_cost_usd_per_mw
     hi[o_curt:o_ch] = p.renewable_mw
     rhs = p.renewable_mw - p.ai_load_mw - p.sleep_total_mw
@@ -201,8 +212,14 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
         b, dt = p.battery, p.step_h
         rows += [t, t, n + t, n + t, n + t, n + t[1:]]
         cols += [o_ch + t, o_dis + t, o_ch + t, o_dis + t, o_soc + t, o_soc + t[:-1]]
-        vals += [np.ones(n), -np.ones(n), np.full(n, -b.efficiency * dt),
-                 np.full(n, dt / b.efficiency), np.ones(n), -np.ones(n - 1)]
+        vals += [
+            np.ones(n),
+            -np.ones(n),
+            np.full(n, -b.efficiency * dt),
+            np.full(n, dt / b.efficiency),
+            np.ones(n),
+            -np.ones(n - 1),
+        ]
         hi[o_ch:o_soc] = b.power_mw
         hi[o_soc:] = b.energy_mwh
         lo[o_soc + n - 1] = min(b.initial_soc_mwh, b.energy_mwh)
@@ -211,8 +228,9 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
         row_lo.append(soc_rhs)
         row_hi.append(soc_rhs)
         nrow += n
-    a = sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(nrow, ncol))
+    a = sparse.csc_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, ncol)
+    )
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = ncol, nrow
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
@@ -256,22 +274,27 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     h.run()
     status = h.getModelStatus()
     label = h.modelStatusToString(status)
-    if status in (highspy.HighsModelStatus.kInfeasible,
-                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
         raise InfeasibleError(f"HiGHS: {label}: no dispatch meets the site's limits")
     if status != highspy.HighsModelStatus.kOptimal:
         limit = f" (time limit {time_limit_s} s)" if time_limit_s is not None else ""
-        raise SolverError(f"HiGHS stopped without a proven optimum: {label}{limit}; "
-                          "no optimum is reported")
+        raise SolverError(f"HiGHS stopped without a proven optimum: {label}{limit}; no optimum is reported")
     x = np.asarray(h.getSolution().col_value)
     o = n * ng
-    imp, exp, curt = x[o:o + n], x[o + n:o + 2 * n], x[o + 2 * n:o + 3 * n]
+    imp, exp, curt = x[o : o + n], x[o + n : o + 2 * n], x[o + 2 * n : o + 3 * n]
     if p.battery is not None:
-        ch, dis, soc = x[o + 3 * n:o + 4 * n], x[o + 4 * n:o + 5 * n], x[o + 5 * n:]
+        ch, dis, soc = x[o + 3 * n : o + 4 * n], x[o + 4 * n : o + 5 * n], x[o + 5 * n :]
     else:
         ch = dis = soc = np.zeros(n)
     return DispatchSolution(
         objective_usd=float(h.getInfo().objective_function_value),
-        running=x[:o].reshape(n, ng).clip(0.0, p.count), import_mw=imp - exp,
-        curtailed_mw=curt, battery_mw=dis - ch, soc_mwh=soc, status=label,
-        solve_s=time.perf_counter() - t0, columns=lp.num_col_, rows=lp.num_row_)
+        running=x[:o].reshape(n, ng).clip(0.0, p.count),
+        import_mw=imp - exp,
+        curtailed_mw=curt,
+        battery_mw=dis - ch,
+        soc_mwh=soc,
+        status=label,
+        solve_s=time.perf_counter() - t0,
+        columns=lp.num_col_,
+        rows=lp.num_row_,
+    )
