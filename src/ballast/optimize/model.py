@@ -1,7 +1,8 @@
 """The site's perfect-foresight dispatch as one sparse linear programme, solved by HiGHS.
 
 Per interval t (length ``step_h``) the variables are: running miners per group
-``r[t, g]`` in [0, count] (a continuous relaxation of the count), grid import ``imp[t]`` in
+``r[t, g]`` in [0, count] (a continuous relaxation of the count; the LP's column is the
+group's flexible power ``(run_mw - sleep_mw) r`` [MW], for scaling), grid import ``imp[t]`` in
 [0, import limit], export ``exp[t]`` in [0, export limit], renewable curtailment ``curt[t]`` in
 [0, renewable output], and with a battery its charge ``ch[t]``, discharge ``dis[t]`` [MW] and
 state of charge ``soc[t]`` [MWh, end of the interval]. Rows:
@@ -191,12 +192,14 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
     flex_mw = p.run_mw - p.sleep_mw
     rows = [np.repeat(t, ng), t, t, t]
     cols = [np.arange(n * ng), o_imp + t, o_exp + t, o_curt + t]
-    vals = [np.tile(flex_mw, n), -np.ones(n), np.ones(n), np.ones(n)]
+    vals = [np.ones(n * ng), -np.ones(n), np.ones(n), np.ones(n)]
     lo = np.zeros(ncol)
     hi = np.empty(ncol)
     cost = np.zeros(ncol)
-    hi[:o_imp] = np.tile(p.count, n)
-    cost[:o_imp] = p.value_usd_per_miner.ravel()
+    # miner columns in MW of flexible power (running miners x (run - sleep)): coefficients of 1
+    # keep the matrix well scaled (per-miner columns would carry 0.003 MW entries)
+    hi[:o_imp] = np.tile(p.count * flex_mw, n)
+    cost[:o_imp] = (p.value_usd_per_miner / flex_mw).ravel()
     hi[o_imp:o_exp] = p.import_limit_mw
     cost[o_imp:o_exp] = -p.import_cost_usd_per_mw
     # negative price: importing and exporting the same MW would earn (the cost is concave there)
@@ -263,6 +266,8 @@ def _highs() -> highspy.Highs:
 def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolution:
     """Solve the dispatch LP. Raises ``InfeasibleError`` (naming the first interval that
     fails) or ``SolverError`` (no proven optimum, e.g. the time limit)."""
+    if (p.run_mw <= p.sleep_mw).any():
+        raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     n, ng = len(p.ai_load_mw), len(p.count)
     t0 = time.perf_counter()
@@ -288,7 +293,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         ch = dis = soc = np.zeros(n)
     return DispatchSolution(
         objective_usd=float(h.getInfo().objective_function_value),
-        running=x[:o].reshape(n, ng).clip(0.0, p.count),
+        running=(x[:o].reshape(n, ng) / (p.run_mw - p.sleep_mw)).clip(0.0, p.count),
         import_mw=imp - exp,
         curtailed_mw=curt,
         battery_mw=dis - ch,
