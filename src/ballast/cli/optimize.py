@@ -19,6 +19,9 @@ def optimize(
     start: Annotated[datetime | None, typer.Option(help="Override run start (UTC).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Override run end (UTC, exclusive).")] = None,
     resolution: Annotated[str | None, typer.Option(help="Override step, e.g. 1h, 15min.")] = None,
+    horizon: Annotated[
+        str, typer.Option(help="perfect: one LP over the run; rolling: 48-h windows every 24 h.")
+    ] = "perfect",
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON (ballast.optimize/1).")
@@ -32,7 +35,7 @@ def optimize(
 
     try:
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
-        result = compare(scn, time_limit_s=time_limit)
+        result = compare(scn, time_limit_s=time_limit, horizon=horizon)
     except (ScenarioError, DataError, OptimizeError) as exc:
         fail(str(exc))
     if out is not None:
@@ -45,7 +48,7 @@ def optimize(
 
     from ballast.cli.backtest import _fmt
 
-    table = Table(title=f"Rules against the optimum - {scn.name}")
+    table = Table(title=f"Rules against the optimum ({horizon} horizon) - {scn.name}")
     for col, justify in (
         ("KPI", "left"),
         ("Rules", "right"),

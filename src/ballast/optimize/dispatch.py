@@ -22,6 +22,7 @@ from ballast.optimize.model import (
     problem_from_inputs,
     solve,
 )
+from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries, Simulation, simulate
 from ballast.sim.kpis import compute_kpis
@@ -38,6 +39,7 @@ class Optimum:
     kpis: pd.DataFrame
     problem: DispatchProblem
     solution: DispatchSolution
+    horizon: str = "perfect"
 
 
 def optimum_run(p: DispatchProblem, s: DispatchSolution, group_names: tuple[str, ...]) -> RunSeries:
@@ -87,20 +89,28 @@ def optimize_simulation(
     *,
     simulation: Simulation | None = None,
     time_limit_s: float | None = None,
+    horizon: str = "perfect",
 ) -> Optimum:
     """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
 
     ``simulation`` (a finished backtest of the same scenario) supplies the inputs, config and
     all-on baseline; without it the backtest runs first. KPIs: ``compute_kpis`` rows, with
     ``flexibility_value_usd`` against the same all-on baseline as the rule controller's.
+    ``horizon``: ``perfect`` (one LP over the run) or ``rolling`` (48-h windows re-solved every
+    24 h, perfect forecast; ``optimize.rolling``).
     """
+    if horizon not in ("perfect", "rolling"):
+        raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     check_supported(scenario)
     sim = simulation if simulation is not None else simulate(scenario, base_dir)
     p = problem_from_inputs(sim.inputs, sim.config, scenario)
-    s = solve(p, time_limit_s=time_limit_s)
+    if horizon == "rolling":
+        s = solve_rolling(p, time_limit_s=time_limit_s)
+    else:
+        s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups.names)
     kpis = compute_kpis(run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    return Optimum(run=run, kpis=kpis, problem=p, solution=s)
+    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon)
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,7 @@ class Comparison:
             "end_utc": (idx[-1] + self.scenario.run.step).isoformat(),
             "resolution": self.scenario.run.resolution,
             "intervals": len(idx),
-            "horizon": "perfect",
+            "horizon": self.optimum.horizon,
             "kpis": {
                 k: {
                     "rules": clean(r.rules),
@@ -175,13 +185,19 @@ class Comparison:
 
 
 def compare(
-    scenario: Scenario, base_dir: Path | None = None, *, time_limit_s: float | None = None
+    scenario: Scenario,
+    base_dir: Path | None = None,
+    *,
+    time_limit_s: float | None = None,
+    horizon: str = "perfect",
 ) -> Comparison:
     """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
     check_supported(scenario)
+    if horizon not in ("perfect", "rolling"):
+        raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s)
+    opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
     table = pd.DataFrame({"rules": rules["value"]})
     table["optimum"] = opt.kpis["value"].reindex(table.index)
     table["delta"] = table["optimum"] - table["rules"]

@@ -61,6 +61,7 @@ class BatteryParams:
     energy_mwh: float
     efficiency: float  # one way [-]
     initial_soc_mwh: float
+    final_soc_min_mwh: float | None = None  # the last interval's floor; None: initial_soc_mwh
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,8 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
         ]
         hi[o_ch:o_soc] = b.power_mw
         hi[o_soc:] = b.energy_mwh
-        lo[o_soc + n - 1] = min(b.initial_soc_mwh, b.energy_mwh)
+        final = b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
+        lo[o_soc + n - 1] = min(final, b.energy_mwh)
         soc_rhs = np.zeros(n)
         soc_rhs[0] = b.initial_soc_mwh
         row_lo.append(soc_rhs)
@@ -269,13 +271,19 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     if (p.run_mw <= p.sleep_mw).any():
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
-    n, ng = len(p.ai_load_mw), len(p.count)
     t0 = time.perf_counter()
     lp = build_lp(p)
     h = _highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     h.passModel(lp)
+    x, objective, label = run_highs(h, time_limit_s)
+    return read_solution(p, x, objective, label, time.perf_counter() - t0)
+
+
+def run_highs(h: highspy.Highs, time_limit_s: float | None = None) -> tuple[np.ndarray, float, str]:
+    """Run HiGHS on the model it holds; the primal solution, objective and status label, or
+    ``InfeasibleError``/``SolverError``."""
     h.run()
     status = h.getModelStatus()
     label = h.modelStatusToString(status)
@@ -284,7 +292,14 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     if status != highspy.HighsModelStatus.kOptimal:
         limit = f" (time limit {time_limit_s} s)" if time_limit_s is not None else ""
         raise SolverError(f"HiGHS stopped without a proven optimum: {label}{limit}; no optimum is reported")
-    x = np.asarray(h.getSolution().col_value)
+    return np.asarray(h.getSolution().col_value), float(h.getInfo().objective_function_value), label
+
+
+def read_solution(
+    p: DispatchProblem, x: np.ndarray, objective_usd: float, label: str, solve_s: float
+) -> DispatchSolution:
+    """The dispatch in the LP's primal solution ``x`` (column order of ``build_lp``)."""
+    n, ng = len(p.ai_load_mw), len(p.count)
     o = n * ng
     imp, exp, curt = x[o : o + n], x[o + n : o + 2 * n], x[o + 2 * n : o + 3 * n]
     if p.battery is not None:
@@ -292,14 +307,14 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     else:
         ch = dis = soc = np.zeros(n)
     return DispatchSolution(
-        objective_usd=float(h.getInfo().objective_function_value),
+        objective_usd=objective_usd,
         running=(x[:o].reshape(n, ng) / (p.run_mw - p.sleep_mw)).clip(0.0, p.count),
         import_mw=imp - exp,
         curtailed_mw=curt,
         battery_mw=dis - ch,
         soc_mwh=soc,
         status=label,
-        solve_s=time.perf_counter() - t0,
-        columns=lp.num_col_,
-        rows=lp.num_row_,
+        solve_s=solve_s,
+        columns=len(x),
+        rows=n * (2 if p.battery is not None else 1),
     )
