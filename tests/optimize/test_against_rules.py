@@ -74,6 +74,8 @@ def test_optimum_never_earns_less_than_the_rules(
     c = compare(scn)
     scale = 1.0 + abs(float(c.table.loc["net_margin_usd", "rules"]))
     assert c.regret_usd >= -1e-7 * scale
+    margin = c.table.loc["net_margin_usd"]
+    assert margin.optimum >= margin.strike_price - 1e-7 * scale  # nor less than the practice
     # the optimum keeps the interconnect limits
     imp = c.optimum.run.frame["import_mw"].to_numpy()
     assert imp.max() <= scn.site.import_limit_mw + 1e-6

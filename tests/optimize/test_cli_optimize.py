@@ -48,7 +48,7 @@ def test_json_in_a_fresh_process_is_clean_and_writes_files(tmp_path, scenario_di
     assert doc["schema"] == "ballast.optimize/1"
     assert doc["intervals"] == 96 and doc["horizon"] == "perfect"
     margin = doc["kpis"]["net_margin_usd"]
-    assert set(margin) == {"rules", "optimum", "delta", "unit"}
+    assert set(margin) == {"rules", "strike_price", "optimum", "delta", "unit"}
     assert margin["optimum"] >= margin["rules"] - 1e-6 * abs(margin["rules"])
     assert doc["regret_usd"] == margin["delta"] >= 0
     assert doc["solver"]["status"] == "Optimal"

@@ -52,6 +52,7 @@ def optimize(
     for col, justify in (
         ("KPI", "left"),
         ("Rules", "right"),
+        ("Strike price", "right"),
         ("Optimum", "right"),
         ("Optimum - rules", "right"),
         ("Unit", "left"),
@@ -61,6 +62,7 @@ def optimize(
         table.add_row(
             escape(name),
             _fmt(row.rules, row.unit),
+            _fmt(row.strike_price, row.unit),
             _fmt(row.optimum, row.unit),
             _fmt(row.delta, row.unit),
             row.unit,
@@ -70,5 +72,9 @@ def optimize(
     pct = result.regret_pct
     share = "" if pct != pct else f" ({pct:.1f} % of the optimum's flexibility value)"
     console.print(f"regret of the rules: {result.regret_usd:,.0f} USD{share}", highlight=False)
+    console.print(
+        f"gain of the rules over practice (strike price): {result.gain_over_practice_usd:,.0f} USD",
+        highlight=False,
+    )
     if out is not None:
         console.print(f"results: {out}/", highlight=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast.optimize.baselines import strike_price_run
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -117,7 +118,9 @@ def optimize_simulation(
 class Comparison:
     """The rule controller beside the optimum on the same inputs.
 
-    ``table``: index kpi; columns ``rules``, ``optimum``, ``delta`` (optimum - rules), ``unit``.
+    ``table``: index kpi; columns ``rules``, ``strike_price`` (the fleet managers' practice,
+    ``optimize.baselines``), ``optimum``, ``delta`` (optimum - rules), ``unit``.
+    ``gain_over_practice_usd``: rule net margin - strike-price net margin.
     ``regret_usd``: optimum net margin - rule net margin. ``regret_pct``: that as a share of the
     optimum's flexibility value (optimum - all-on baseline), i.e. the share of what flexibility
     could earn that the rules leave; NaN when the optimum gains nothing over all-on.
@@ -130,6 +133,7 @@ class Comparison:
     table: pd.DataFrame
     regret_usd: float
     regret_pct: float
+    gain_over_practice_usd: float
 
     def to_json(self) -> dict:
         """The ``ballast optimize --json`` document (schema ``ballast.optimize/1``)."""
@@ -150,6 +154,7 @@ class Comparison:
             "kpis": {
                 k: {
                     "rules": clean(r.rules),
+                    "strike_price": clean(r.strike_price),
                     "optimum": clean(r.optimum),
                     "delta": clean(r.delta),
                     "unit": r.unit,
@@ -158,6 +163,7 @@ class Comparison:
             },
             "regret_usd": clean(self.regret_usd),
             "regret_pct": clean(self.regret_pct),
+            "gain_over_practice_usd": clean(self.gain_over_practice_usd),
             "solver": {
                 "name": "HiGHS",
                 "status": s.status,
@@ -198,7 +204,9 @@ def compare(
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
     opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
+    strike = compute_kpis(strike_price_run(sim), sim.inputs, sim.config, scenario, baseline=sim.baseline)
     table = pd.DataFrame({"rules": rules["value"]})
+    table["strike_price"] = strike["value"].reindex(table.index)
     table["optimum"] = opt.kpis["value"].reindex(table.index)
     table["delta"] = table["optimum"] - table["rules"]
     table["unit"] = rules["unit"]
@@ -213,4 +221,7 @@ def compare(
         table=table,
         regret_usd=regret,
         regret_pct=pct,
+        gain_over_practice_usd=float(
+            table.loc["net_margin_usd", "rules"] - table.loc["net_margin_usd", "strike_price"]
+        ),
     )
