@@ -80,7 +80,7 @@ def test_strict_build_makes_every_page(site: Path) -> None:
     for page in ("index.html", "getting-started.html", "tutorials/own-site.html",
                  "tutorials/live.html", "tutorials/programs.html",
                  "tutorials/compare-policies.html", "scenario.html", "site_config.html",
-                 "api.html", "sources.html", "design.html"):
+                 "api.html", "sources.html", "design.html", "plan.html"):
         assert (site / page).is_file(), page
     # README sections included through snippets arrived (not the snippet markers).
     index = (site / "index.html").read_text(encoding="utf-8")

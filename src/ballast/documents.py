@@ -46,6 +46,12 @@ def format_validation_errors(path: str, kind: str, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(document)"
         items.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
+    return format_problems(path, kind, items)
+
+
+def format_problems(path: str, kind: str, items: list[str]) -> str:
+    """``PATH: invalid KIND: item`` for one ``field: reason`` item; for several, a header line
+    then one ``- item`` line each (the layout of ``format_validation_errors``)."""
     if len(items) == 1:
         return f"{path}: invalid {kind}: {items[0]}"
     return "\n".join([f"{path}: invalid {kind} ({len(items)} problems)",

@@ -99,7 +99,7 @@ async def test_curtail_and_profileset_change_true_state(base_ip: str, clock: Fak
         assert state.power_w == pytest.approx(25.0)
         with pytest.raises(MinerApiError, match="ATM"):
             await request(ip, "profileset", f"{sid},450MHz")
-        assert (await request(ip, "atmset", f"{sid},enabled=false"))["STATUS"][0]["Code"] == 339
+        assert (await request(ip, "atmset", f"{sid},enabled=false"))["STATUS"][0]["Code"] == 340
         reply = await request(ip, "profileset", f"{sid},450MHz")
         assert reply["PROFILE"][0]["Profile"] == "450MHz"
         reply = await request(ip, "curtail", f"{sid},wakeup")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ballast.live.devices import Device, apply_outcomes
+from ballast.live.drivers.capabilities import WAKE_RAMP_S
 from ballast.live.interfaces import FleetResultLike, KeepsSessions, MinerFleet
 from ballast.live.store import CommandRecord
 
@@ -33,7 +34,9 @@ class FleetControl:
                  retries: int) -> None:
         self.fleet = fleet
         self.devices = devices
-        self.budget_s = 2.0 + 4.0 * timeout_s * (retries + 1)  # overall deadline per command
+        # overall deadline per command; plus two ramps, which a miner reporting no curtail
+        # state gets before it is judged by power (a ramp, a resend, a ramp: docs/firmware.md)
+        self.budget_s = 2.0 + 4.0 * timeout_s * (retries + 1) + 2 * WAKE_RAMP_S
         self.lock = asyncio.Lock()
         self.keepalive_failures: Counter[str] = Counter()  # miner ip (or "all") -> failures
 

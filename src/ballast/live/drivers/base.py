@@ -20,6 +20,10 @@ class MinerReading:
     asleep: bool
     profile: str
     read_at: datetime  # UTC
+    # True when ``asleep`` is the firmware's own curtail state (LuxOS ``CurtailMode``); False
+    # when it is inferred, and a sleep can only be judged by power after the ramp
+    # (``drivers.capabilities``). False, the cautious reading, unless a driver knows better.
+    curtail_state_reported: bool = False
 
 
 class MinerDriverError(Exception):

@@ -30,7 +30,13 @@ from typing import Any
 
 from ballast.live.emulators.catalog import DEFAULT_MODELS, LUXOS_PORT, get_model
 from ballast.live.emulators.dynamics import Clock
-from ballast.live.emulators.luxos_miner import EmulatedMiner, MinerFaults, TrueState
+from ballast.live.emulators.luxos_miner import (
+    PRIVILEGED_COMMANDS,
+    EmulatedMiner,
+    FirmwareQuirks,
+    MinerFaults,
+    TrueState,
+)
 
 MAX_REQUEST_BYTES = 65536
 
@@ -101,6 +107,8 @@ class _MinerProtocol(asyncio.Protocol):
                 + type(exc).__name__.encode()
                 + b'"}],"id":1}'
             )
+        if self.miner.faults.lose_privileged_replies and _command_of(request) in PRIVILEGED_COMMANDS:
+            return  # it acted; the reply is lost on the way back (the client times out)
         delay_s = self.miner.faults.delay_s
         if delay_s > 0:
             asyncio.get_running_loop().call_later(delay_s, self._send, reply)
@@ -112,6 +120,10 @@ class _MinerProtocol(asyncio.Protocol):
         if t is not None and not t.is_closing():
             t.write(reply)
             t.close()
+
+
+def _command_of(request: object) -> object:
+    return request.get("command") if isinstance(request, dict) else None
 
 
 class MinerEmulator:
@@ -228,6 +240,17 @@ class MinerEmulator:
             else:
                 await self._listen(ip)
         return miner.faults
+
+    def set_quirks(self, ip: str, **quirks: Any) -> FirmwareQuirks:
+        """Set firmware quirks on one miner (fields of :class:`FirmwareQuirks`)."""
+        miner = self._miner(ip)
+        names = {f.name for f in fields(FirmwareQuirks)}
+        unknown = set(quirks) - names
+        if unknown:
+            raise ValueError(f"unknown quirk(s) {sorted(unknown)}; valid: {sorted(names)}")
+        for key, value in quirks.items():
+            setattr(miner.quirks, key, frozenset(value) if key == "atm_blocks" else value)
+        return miner.quirks
 
     async def clear_faults(self, ip: str) -> None:
         await self.inject(ip, **{f.name: f.default for f in fields(MinerFaults)})

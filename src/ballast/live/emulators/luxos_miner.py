@@ -9,7 +9,11 @@ The reply for a request is computed by :meth:`EmulatedMiner.handle`; sockets liv
 ``CONFIG[0]`` carries ``CurtailMode`` and ``IsPowerSupplyOn`` as a real LuxOS 2025.4 config
 reply does (``"None"`` / ``true`` when mining); the emulator reports ``"Sleep"`` / ``false``
 while curtailed (assumed spelling), so a driver can verify a curtail at once, before power has
-ramped down.
+ramped down. Behaviours that differ between releases and emulators (whether the curtail state
+is reported; which commands ATM blocks, with which code and message) are
+:class:`FirmwareQuirks`; ``command_counts`` counts every command received, so tests can prove
+what a driver sent. Success codes and messages follow docs.luxor.tech (curtail 335, profileset
+321, atm 339, atmset 340).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +78,22 @@ class MinerFaults:
     refuse: bool = False  # close the listener: connections are refused
     ignore_commands: bool = False  # privileged commands answer OK but change nothing
     power_bias_w: float = 0.0  # added to the reported ``POWER[0].Watts`` [W]
+    lose_privileged_replies: bool = False  # privileged commands act, their replies never come
+
+
+@dataclass
+class FirmwareQuirks:
+    """Firmware behaviour that varies by release (and between emulators); defaults as before.
+
+    Luxor documents no code or message for a command refused because ATM is on (pyasic only
+    says ATM must be off to change profile); 338 is this emulator's, another LuxOS emulator
+    answers 341. Tests vary both to prove a driver relies on neither.
+    """
+
+    atm_blocks: frozenset[str] = frozenset({"profileset"})  # refused while ATM is enabled
+    atm_refusal_code: int = 338
+    atm_refusal_msg: str = "Cannot change profile while ATM is enabled"
+    reports_curtail_state: bool = True  # CONFIG carries CurtailMode and IsPowerSupplyOn
 
 
 @dataclass
@@ -121,6 +142,7 @@ class EmulatedMiner:
     model: MinerModel
     clock: Clock
     faults: MinerFaults = field(default_factory=MinerFaults)
+    quirks: FirmwareQuirks = field(default_factory=FirmwareQuirks)
     on_reboot: Callable[[EmulatedMiner], None] | None = None
 
     def __post_init__(self) -> None:
@@ -136,6 +158,8 @@ class EmulatedMiner:
         self.red_led = "off"
         self.reachable = True
         self.requests = 0
+        # (command, arguments without the session id) -> times received
+        self.command_counts: Counter[tuple[str, str]] = Counter()
 
     # ------------------------------------------------------------------ state
     def true_state(self) -> TrueState:
@@ -181,6 +205,8 @@ class EmulatedMiner:
             parameter = str(req.get("parameter", "") or "")  # type: ignore[attr-defined]
         except (KeyError, TypeError, AttributeError):
             return json.dumps(_err(23, 'Invalid request: expected {"command": ...}')).encode()
+        args = parameter.partition(",")[2] if command in PRIVILEGED_COMMANDS else parameter
+        self.command_counts[(command, args.strip())] += 1
         if "+" in command:
             parts = command.split("+")
             reply: dict[str, Any] = {}
@@ -282,6 +308,13 @@ class EmulatedMiner:
         return _ok(320, "Power", "POWER", [{"Watts": round(watts), "PSU": True}])
 
     def _cmd_config(self, _: str) -> dict:
+        reply = self._config()
+        if not self.quirks.reports_curtail_state:  # an older release: no curtail state
+            for key in ("CurtailMode", "IsPowerSupplyOn"):
+                del reply["CONFIG"][0][key]
+        return reply
+
+    def _config(self) -> dict:
         return _ok(
             33,
             "CGMiner config",
@@ -462,30 +495,31 @@ class EmulatedMiner:
         self.session_used_s = self.clock()
         apply = not self.faults.ignore_commands
         args = rest.strip()
+        if name in self.quirks.atm_blocks and self.atm_enabled:
+            return _err(self.quirks.atm_refusal_code, self.quirks.atm_refusal_msg)
         if name == "curtail":
             if args not in ("sleep", "wakeup"):
                 return _err(334, f"Invalid curtail action {args!r}: expected sleep or wakeup")
             if apply:
                 self.dynamics.sleep() if args == "sleep" else self.dynamics.wakeup()
             action = "sleep mode" if args == "sleep" else "wake up"
-            return _ok(335, "Curtail", "CURTAIL", [{"Action": action}])
+            return _ok(335, "Curtailment command sent", "CURTAIL", [{"Action": action}])
         if name == "profileset":
             try:
                 profile = self.model.profile(args)
             except KeyError as e:
                 return _err(326, str(e.args[0]))
-            if self.atm_enabled:
-                return _err(338, "Cannot change profile while ATM is enabled")
             if apply:
                 self.dynamics.set_profile(profile.name)
-            return _ok(329, "Profile set", "PROFILE", [{"Profile": profile.name}])
+            return _ok(321, "Profile Set", "PROFILE", [{"Profile": profile.name}])
         if name == "atmset":
             key, _, value = args.partition("=")
             if key.strip() != "enabled" or value.strip() not in ("true", "false"):
                 return _err(337, f"Invalid atmset parameter {args!r}: expected enabled=true|false")
             if apply:
                 self.atm_enabled = value.strip() == "true"
-            return _ok(339, "ATM configuration updated", "ATM", [{"Enabled": value == "true"}])
+            msg = "Advanced Thermal Management configuration updated"
+            return _ok(340, msg, "ATM", [{"Enabled": value.strip() == "true"}])
         if name == "ledset":
             if apply:
                 self.red_led = args.split(",")[-1] or "off"

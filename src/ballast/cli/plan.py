@@ -1,0 +1,121 @@
+"""``ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json]``: strategies over a site's
+life (keep mining, convert to AI hosting, hybrid), NPV/IRR/payback and risk over price paths.
+
+``--json`` prints ``ballast.plan/1`` (docs/plan.md#output). Exit 2 on bad input, with nothing
+written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ballast.cli._common import fail, wide_console, write_json
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e6:,.1f}"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _table(doc: dict):  # -> rich.table.Table
+    from rich.markup import escape
+    from rich.table import Table
+
+    case = doc["base_case"]
+    t = Table(
+        title=f"Plan {escape(doc['name'])}: {doc['start_year']}-{doc['end_year']}, "
+        f"case '{escape(case)}', discount rate {doc['discount_rate']:.1%} "
+        f"(M USD; IRR and payback against {escape(doc['baseline'])})"
+    )
+    cols = [
+        "strategy",
+        "NPV",
+        "ΔNPV",
+        "IRR",
+        "payback y",
+        "disc. payback y",
+        "capex",
+        "MW converted by year",
+        "ΔNPV P10/P50/P90",
+        "P(NPV<0)",
+    ]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("strategy", "MW converted by year") else "right")
+    years = doc["years"]
+    for s in doc["strategies"]:
+        m = s["cases"][case]
+        steps = [
+            f"{y}:{mw:g}"
+            for i, (y, mw) in enumerate(zip(years, s["converted_mw"], strict=True))
+            if mw != (s["converted_mw"][i - 1] if i else 0.0)
+        ]
+        risk = s["risk"]
+        spread = "/".join(_money(risk["delta_npv_usd"][k]) for k in ("p10", "p50", "p90")) if risk else "-"
+        name = escape(s["name"]) + (" [bold green](best)[/]" if s["best"] else "")
+        t.add_row(
+            name,
+            _money(m["npv_usd"]),
+            _money(m["delta_npv_usd"]),
+            _num(m["irr"], ".1%"),
+            _num(m["simple_payback_years"], ".1f"),
+            _num(m["discounted_payback_years"], ".1f"),
+            _money(s["capex_usd"]),
+            " ".join(steps) or "-",
+            spread,
+            _num(risk["prob_npv_negative"], ".0%") if risk else "-",
+        )
+    return t
+
+
+def plan(
+    plan_file: Annotated[str, typer.Argument(help="Plan YAML path, or a bundled plan name.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write plan.json, cashflows.csv and paths.parquet here.")
+    ] = None,
+    paths: Annotated[
+        int | None, typer.Option(help="Number of BTC price paths (default: the plan's bitcoin.paths.n).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the price paths (default: the plan's bitcoin.paths.seed).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print ballast.plan/1 as JSON.")] = False,
+) -> None:
+    """Compare keeping the miners, converting MW to AI hosting, and a hybrid, over the site's life."""
+    from ballast.data.errors import DataError
+    from ballast.plan.document import MAX_PATHS, PlanError, load_plan
+
+    if paths is not None and not 1 <= paths <= MAX_PATHS:
+        fail(f"--paths {paths}: give 1 to {MAX_PATHS:,} price paths")
+    if seed is not None and seed < 0:
+        fail(f"--seed {seed}: must be >= 0")
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out}: exists and is not a folder")
+    try:
+        doc_plan = load_plan(plan_file)
+    except PlanError as exc:
+        fail(str(exc))
+    from ballast.plan.model import run_plan
+    from ballast.plan.output import plan_document, write_outputs
+
+    try:
+        result = run_plan(doc_plan, n_paths=paths, seed=seed)
+    except DataError as exc:
+        fail(str(exc))
+    doc = plan_document(result, source=str(plan_file))
+    if out is not None:
+        doc["files"] = write_outputs(result, out, doc)
+    if as_json:
+        write_json(doc)
+        return
+    console = wide_console()
+    console.print(_table(doc))
+    if out is not None:
+        console.print(
+            f"wrote {', '.join(v for v in doc['files'].values() if v)}", highlight=False, soft_wrap=True
+        )

@@ -1,0 +1,126 @@
+"""Render the plan reference (docs/plan.md): the method, then every field of the plan document
+from its pydantic models (``python -m ballast.plan.docs > docs/plan.md``)."""
+
+from __future__ import annotations
+
+from ballast.documents import DOCUMENT_RULES
+from ballast.plan.document import Plan
+from ballast.scenario_docs import render_reference
+
+INTRO = """Generated from `src/ballast/plan/` by `python -m ballast.plan.docs`; do not edit by hand.
+
+A plan asks an investor's question about a Bitcoin mining site over its life: keep mining,
+convert MW to AI/HPC hosting (when, how much), or convert and keep miners beside the AI tenant?
+`ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json]` compares the strategies of one
+plan document under named BTC price cases and over seeded price paths. The bundled example
+`conversion_500mw` (`src/ballast/examples/plan/conversion_500mw.yaml`) is the seed's case: a
+500 MW mining site, a 12-year lease at about 1.45 M USD per MW of critical IT per year; each of
+its numbers carries its source or is marked as an assumption.
+
+```
+ballast plan conversion_500mw --out out/plan
+```
+
+In Python: `from ballast.plan import load_plan, run_plan; result = run_plan(load_plan("conversion_500mw"))`.
+
+## Method {#method}
+
+All money is nominal USD per calendar year; year 0 is `start_year`. A year's cash flow is booked
+at its end; NPV is valued at the start of year 0 at `discount_rate`. NPV and IRR come from
+numpy-financial; payback (simple and discounted) is counted from the start of year 0, with a
+year's cash flow spread evenly over the year, so a payback can end mid-year.
+
+Per strategy and year:
+
+- **Schedule.** `mining_mw` of the site mine. A conversion phase (`year`, `mw` of grid MW)
+  stops its miners from the start of `year`; its critical IT is `mw / hosting.pue`; capex
+  (`hosting.capex_usd_per_mw` per MW of IT) is spent evenly over `hosting.build_years`; the
+  lease starts `build_years` after the phase year and runs `term_years` (no renewal; revenue
+  after the plan's last year is not counted; a terminal value only through the salvage below).
+- **Mining.** Hash rate [PH/s] = grid MW / mining PUE x 1e6 / (J/TH) / 1000; revenue =
+  hashprice x hash rate x uptime x 365.25 days; energy = grid MW x uptime x 8,766 h x power
+  price. A year whose revenue does not cover its energy is idled (the operator's option to
+  switch off): neither counts.
+- **Hosting.** Lease = IT MW x `lease_usd_per_kw_month` x 1000 x 12, escalated each year of the
+  term. Energy is passed through to the tenant; the landlord pays `hosting.om_usd_per_mw_yr`.
+- **O&M.** `mining.om_usd_per_mw_yr` and `mining.sustaining_capex_usd_per_mw_yr` (expensed)
+  per grid MW of miners, ballast included, paid in idle years too; `hosting.om_usd_per_mw_yr` per
+  MW of critical IT leased.
+- **Tax.** EBITDA less depreciation of the conversion capex (MACRS, IRS Publication 946 Table
+  A-1, half-year convention, or straight line), times `tax_rate`. A loss gives a tax benefit
+  in the same year (the owner has other income to use it against).
+- **Cash flow** = EBITDA - tax - capex, plus in the last year the salvage value
+  (`hosting.salvage_fraction_of_book_value` x the conversion's undepreciated tax basis; default
+  none).
+
+The business-as-usual baseline is the first `keep_mining` strategy (one is added when the plan
+has none). `delta_npv_usd`, `irr`, `simple_payback_years` and `discounted_payback_years` are
+those of a strategy's cash flows minus the baseline's: the return on converting (REopt reports
+the same against its BAU case). The best strategy has the highest NPV in `bitcoin.base_case`.
+
+### Hybrid {#hybrid}
+
+A hybrid strategy converts like `convert` but keeps `ballast_mw` of miners beside the AI load
+(at most the MW converted so far, since they run in its headroom under the same grid
+connection). Up to the connection's spare MW (`site.interconnect_mw` - `site.mining_mw`) they
+hash like the fleet (`mining.uptime`); the rest hash `ballast_uptime` of the year, in the AI
+load's headroom. All earn `ballast_value_usd_per_mw_yr` for grid programs and smoothing. The
+uptime and the value are assumptions in this version; the backtest engine can measure them for
+a site (`ballast simulate`), which a later version will do per configuration.
+
+### Bitcoin futures {#bitcoin-futures}
+
+- **Halvings** every 210,000 blocks (consensus rule). The observed ones come from the bundled
+  halving table (block 840,000 at 2024-04-20 00:09:27 UTC, the last); a future one is projected
+  from that anchor at `block_interval_s` (600 s, the target). Blocks came about 1.3 % faster (592 s) than
+  that between the 2020 and 2024 halvings (2020-05-11 to 2024-04-20), so projected dates may be
+  a few weeks late: from the 2020 halving the method puts the 2024 one on 2024-05-09, 19 days
+  late. At 600 s the next halvings fall in April 2028 and April 2032. A year's subsidy is the
+  time-weighted mean over the year.
+- **BTC price cases**: `price = start_price_usd x (1 + growth)^t` for each named case.
+- **Price paths**: geometric Brownian motion in log price with annual steps: each year the log
+  price moves by a normal draw of mean `log_drift_per_yr` and standard deviation
+  `volatility_per_yr`, from a seeded generator (`bitcoin.paths.seed` or `--seed`). Left out,
+  both are calibrated on the bundled daily closes (2020-01-01 to 2025-04-07): the mean and
+  standard deviation of daily log returns, annualised over 365.25 days (about +0.45 and 0.65
+  per year; the drift reflects a bull market, so a plan usually sets its own).
+- **Difficulty** = `start_difficulty x (1 + difficulty_growth_per_yr)^t x (price /
+  start_price)^difficulty_price_elasticity`. The growth rate is an assumption: the bundled
+  history grew 53 % a year from January 2020 to January 2025, and the network's growth is
+  expected to slow as the subsidy halves. The elasticity lets hash rate follow price (1:
+  hashprice ignores price moves).
+- **Hashprice** [USD/PH/day] = blocks per PH per day x (subsidy + fees) x price, fees a share of
+  revenue (docs/sources.md#bitcoin-fees).
+
+Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
+path: P10, P50, P90, mean, and the probability that each is below zero.
+
+## Output {#output}
+
+- `--json` prints `ballast.plan/1`: `schema`, `name`, `plan`, `start_year`, `end_year`, `years`,
+  `discount_rate`, `tax_rate`, `baseline`, `best`, `base_case`; `bitcoin` (`halvings` with
+  `height`, `subsidy_btc`, `time_utc`, `projected`; `mean_subsidy_btc` per year; per case its
+  `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
+  `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`); `strategies`: `name`,
+  `kind`, `baseline`, `best`, `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
+  `it_mw`, per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
+  `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
+  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); with `--out`, `files`.
+- `--out DIR` writes `plan.json` (the same document), `cashflows.csv` (one row per strategy,
+  case and year: MW by use and every line item in USD) and `paths.parquet` (one row per path and
+  year: BTC price, difficulty, subsidy, hashprice, and each strategy's NPV on that path).
+
+Exit code 2 on bad input (the message names the file and the field), with nothing written.
+
+Not yet in this version: the conversion optimiser (MILP over paths), CVaR, the HTML report,
+operations values from the backtest engine, fleet ageing and repowering, CO2 and water per year.
+
+The fields follow, section by section."""
+
+
+def render_markdown() -> str:
+    return render_reference(Plan, "Plan reference (version 1)", INTRO + "\n\n" + DOCUMENT_RULES)
+
+
+if __name__ == "__main__":
+    print(render_markdown())

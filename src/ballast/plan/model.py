@@ -1,0 +1,321 @@
+"""Strategies over a site's life: yearly schedule (MW mining, MW of AI, capex), cash flows per
+Bitcoin scenario, NPV, IRR and payback per strategy, and the risk over seeded price paths.
+
+Arrays of cash flows have shape (scenarios, years). The business-as-usual baseline is the first
+``keep_mining`` strategy; IRR and payback are those of a strategy's cash flows minus the
+baseline's (the investment in converting), as REopt reports them against its BAU case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ballast.plan import bitcoin_future as bf
+from ballast.plan import finance
+from ballast.plan.document import Plan, Strategy
+
+HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
+BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
+# The bundled daily closes without gaps: 2020-01-01 to 2025-04-07 (the last two rows lack one).
+HISTORY_WINDOW = (pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2025-04-08", tz="UTC"))
+LINE_ITEMS = (
+    "mining_revenue_usd",
+    "energy_cost_usd",
+    "lease_revenue_usd",
+    "ballast_value_usd",
+    "om_usd",
+    "ebitda_usd",
+    "depreciation_usd",
+    "tax_usd",
+    "capex_usd",
+    "salvage_usd",
+    "cash_flow_usd",
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A strategy's deterministic schedule per year."""
+
+    years: np.ndarray
+    mining_mw: np.ndarray  # grid MW of miners hashing at mining.uptime
+    ballast_mw: np.ndarray  # grid MW of miners beside the AI load
+    ballast_firm_mw: np.ndarray  # of which under spare interconnect: they hash at mining.uptime
+    converted_mw: np.ndarray  # grid MW converted so far (under construction or in service)
+    it_mw: np.ndarray  # MW of critical IT leased
+    lease_revenue_usd: np.ndarray
+    capex_usd: np.ndarray
+    placed_in_service_usd: np.ndarray
+
+
+@dataclass(frozen=True)
+class BitcoinYears:
+    """Bitcoin per year for S scenarios: arrays (S, years), subsidy (years,)."""
+
+    btc_price_usd: np.ndarray
+    difficulty: np.ndarray
+    subsidy_btc: np.ndarray
+    hashprice_usd_per_ph_day: np.ndarray
+
+
+@dataclass
+class StrategyResult:
+    """One strategy's schedule, line items per price case [USD/yr], metrics per case (``npv_usd``,
+    ``delta_npv_usd``, ``irr``, paybacks in years) and, over the price paths, NPV per path and
+    its percentiles (``risk``)."""
+
+    strategy: Strategy
+    schedule: Schedule
+    cases: dict[str, dict[str, np.ndarray]]  # case -> line item -> (years,)
+    metrics: dict[str, dict[str, float | None]]  # case -> npv, irr, paybacks
+    path_npv_usd: np.ndarray | None = None
+    path_delta_npv_usd: np.ndarray | None = None
+    risk: dict = field(default_factory=dict)
+
+
+@dataclass
+class PlanResult:
+    """A plan run: the years, the baseline and best strategy names, Bitcoin per price case and
+    over the paths, the GBM parameters used, and every strategy's result."""
+
+    plan: Plan
+    years: np.ndarray
+    baseline: str
+    best: str
+    case_bitcoin: dict[str, BitcoinYears]
+    paths: BitcoinYears | None
+    gbm: dict
+    strategies: list[StrategyResult]
+
+
+def schedule(plan: Plan, strategy: Strategy) -> Schedule:
+    """MW by use, lease revenue, capex and assets placed in service, per year."""
+    years = plan.start_year + np.arange(plan.horizon_years)
+    h = plan.hosting
+    zeros = np.zeros(len(years))
+    converted, it_mw, lease, capex, placed = (zeros.copy() for _ in range(5))
+    for ph in strategy.phases:
+        phase_it_mw = ph.mw / h.pue
+        converted += np.where(years >= ph.year, ph.mw, 0.0)
+        start = ph.year + h.build_years
+        active = (years >= start) & (years < start + h.term_years)
+        it_mw += np.where(active, phase_it_mw, 0.0)
+        rate_usd_per_mw_yr = h.lease_usd_per_kw_month * 1000.0 * 12.0
+        lease += np.where(
+            active,
+            phase_it_mw * rate_usd_per_mw_yr * (1.0 + h.lease_escalator_per_yr) ** (years - start),
+            0.0,
+        )
+        spend_years = max(h.build_years, 1)
+        build = (years >= ph.year) & (years < ph.year + spend_years)
+        capex += np.where(build, phase_it_mw * h.capex_usd_per_mw / spend_years, 0.0)
+        placed += np.where(years == start, phase_it_mw * h.capex_usd_per_mw, 0.0)
+    ballast = np.minimum(strategy.ballast_mw, converted)
+    # the grid connection's spare MW (above the site's mining load) carries ballast miners at
+    # any time; the rest run only in the AI load's headroom (strategy.ballast_uptime)
+    spare_mw = plan.site.interconnect_mw - plan.site.mining_mw
+    firm = np.minimum(ballast, spare_mw)
+    mining = plan.site.mining_mw - converted
+    return Schedule(years, mining, ballast, firm, converted, it_mw, lease, capex, placed)
+
+
+def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
+    """Difficulty, subsidy and hashprice per year for price scenarios (S, years)."""
+    b = plan.bitcoin
+    years = plan.start_year + np.arange(plan.horizon_years)
+    price = np.atleast_2d(btc_price_usd)
+    difficulty = bf.difficulty_path(
+        b.start_difficulty,
+        b.difficulty_growth_per_yr,
+        plan.horizon_years,
+        price / b.start_price_usd,
+        b.difficulty_price_elasticity,
+    )
+    subsidy = bf.mean_subsidy_btc(years, b.block_interval_s)
+    hashprice = bf.hashprice_path(price, difficulty, subsidy, b.fee_share_of_revenue)
+    return BitcoinYears(price, difficulty, subsidy, hashprice)
+
+
+def mining_usd(
+    grid_mw,
+    uptime: float,
+    hashprice_usd_per_ph_day,
+    power_price_usd_per_mwh,
+    efficiency_j_per_th: float,
+    pue: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(revenue, energy cost) [USD/yr] of ``grid_mw`` of miners hashing ``uptime`` of the year.
+
+    A year whose hashprice does not cover the energy is idled (both zero): the operator's option
+    to switch the fleet off. Hash rate [PH/s] = grid MW / PUE x 1e6 W / (J/TH) / 1000.
+    """
+    hashrate_ph_s = np.asarray(grid_mw) / pue * 1e6 / efficiency_j_per_th / 1000.0
+    revenue = hashprice_usd_per_ph_day * hashrate_ph_s * uptime * bf.DAYS_PER_YEAR
+    energy = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR * power_price_usd_per_mwh
+    run = revenue > energy
+    return np.where(run, revenue, 0.0), np.where(run, energy, 0.0)
+
+
+def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYears) -> dict[str, np.ndarray]:
+    """Every line item per scenario and year (shape (S, years)), after tax."""
+    m = plan.mining
+    t = np.arange(plan.horizon_years)
+    power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
+    hp = btc.hashprice_usd_per_ph_day
+    rev, energy = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    firm_rev, firm_energy = mining_usd(
+        sched.ballast_firm_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue
+    )
+    flex_rev, flex_energy = mining_usd(
+        sched.ballast_mw - sched.ballast_firm_mw,
+        strategy.ballast_uptime,
+        hp,
+        power,
+        m.efficiency_j_per_th,
+        m.pue,
+    )
+    b_rev, b_energy = firm_rev + flex_rev, firm_energy + flex_energy
+    ballast_value = sched.ballast_mw * strategy.ballast_value_usd_per_mw_yr
+    om = (sched.mining_mw + sched.ballast_mw) * (
+        m.om_usd_per_mw_yr + m.sustaining_capex_usd_per_mw_yr
+    ) + sched.it_mw * plan.hosting.om_usd_per_mw_yr
+    shape = hp.shape
+    lease = np.broadcast_to(sched.lease_revenue_usd, shape)
+    ebitda = rev + b_rev + lease + ballast_value - energy - b_energy - om
+    dep = plan.hosting.depreciation
+    rates = (
+        finance.macrs_rates(dep.recovery_years)
+        if dep.method == "macrs"
+        else finance.straight_line_rates(dep.recovery_years)
+    )
+    dep_usd = finance.depreciation_usd(sched.placed_in_service_usd, rates)
+    depreciation = np.broadcast_to(dep_usd, shape)
+    tax = finance.tax_usd(ebitda, depreciation, plan.tax_rate)
+    capex = np.broadcast_to(sched.capex_usd, shape)
+    book_usd = finance.book_value_usd(sched.placed_in_service_usd, dep_usd)
+    salvage_usd = plan.hosting.salvage_fraction_of_book_value * float(book_usd)
+    cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex, salvage_usd)
+    salvage = np.zeros(shape)
+    salvage[..., -1] = salvage_usd
+    return {
+        "mining_revenue_usd": rev + b_rev,
+        "energy_cost_usd": energy + b_energy,
+        "lease_revenue_usd": lease,
+        "ballast_value_usd": np.broadcast_to(ballast_value, shape),
+        "om_usd": np.broadcast_to(om, shape),
+        "ebitda_usd": ebitda,
+        "depreciation_usd": depreciation,
+        "tax_usd": tax,
+        "capex_usd": capex,
+        "salvage_usd": salvage,
+        "cash_flow_usd": cf,
+    }
+
+
+def _none(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
+
+
+def metrics(plan: Plan, cf, baseline_cf) -> dict[str, float | None]:
+    """NPV of a strategy; NPV, IRR and paybacks of its cash flows minus the baseline's."""
+    delta = np.asarray(cf) - np.asarray(baseline_cf)
+    return {
+        "npv_usd": float(finance.npv(plan.discount_rate, cf)),
+        "delta_npv_usd": float(finance.npv(plan.discount_rate, delta)),
+        "irr": _none(finance.irr(delta)),
+        "simple_payback_years": _none(finance.simple_payback_years(delta)),
+        "discounted_payback_years": _none(finance.discounted_payback_years(delta, plan.discount_rate)),
+    }
+
+
+def gbm_parameters(plan: Plan) -> dict:
+    """The GBM's drift and volatility: given, or calibrated on the bundled daily history."""
+    p = plan.bitcoin.paths
+    out = {
+        "n": p.n,
+        "seed": p.seed,
+        "log_drift_per_yr": p.log_drift_per_yr,
+        "volatility_per_yr": p.volatility_per_yr,
+        "calibrated_on": None,
+    }
+    if p.log_drift_per_yr is None or p.volatility_per_yr is None:
+        from ballast.data.loaders import read_series
+
+        prices = read_series(BITCOIN_HISTORY, "btc_price_usd", window=HISTORY_WINDOW)
+        prices = prices[prices.index < HISTORY_WINDOW[1]]
+        drift, vol = bf.calibrate_log_gbm(prices)
+        out["calibrated_on"] = (
+            f"{BITCOIN_HISTORY} daily closes {prices.index[0].date()} to {prices.index[-1].date()}"
+        )
+        out["log_drift_per_yr"] = drift if p.log_drift_per_yr is None else p.log_drift_per_yr
+        out["volatility_per_yr"] = vol if p.volatility_per_yr is None else p.volatility_per_yr
+    return out
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float]:
+    p10, p50, p90 = np.percentile(values, [10, 50, 90])
+    return {"p10": float(p10), "p50": float(p50), "p90": float(p90), "mean": float(values.mean())}
+
+
+def baseline_strategy(plan: Plan) -> Strategy:
+    """The first keep_mining strategy, or an implied one when the plan has none."""
+    found = next((s for s in plan.strategies if s.kind == "keep_mining"), None)
+    return found or Strategy(name="keep_mining", kind="keep_mining")
+
+
+def run_plan(
+    plan: Plan, n_paths: int | None = None, seed: int | None = None, paths: bool = True
+) -> PlanResult:
+    """Every strategy under every named price case and (``paths``) over the seeded GBM paths."""
+    b = plan.bitcoin
+    n = plan.horizon_years
+    base = baseline_strategy(plan)
+    strategies = list(plan.strategies)
+    if base not in strategies:
+        strategies.insert(0, base)
+    case_btc = {
+        name: bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, g, n)) for name, g in b.cases.items()
+    }
+    gbm = gbm_parameters(plan)
+    gbm["n"] = n_paths if n_paths is not None else gbm["n"]
+    gbm["seed"] = seed if seed is not None else gbm["seed"]
+    path_btc = None
+    if paths:
+        prices = bf.gbm_paths_usd(
+            b.start_price_usd, gbm["log_drift_per_yr"], gbm["volatility_per_yr"], n, gbm["n"], gbm["seed"]
+        )
+        path_btc = bitcoin_years(plan, prices)
+    scheds = {s.name: schedule(plan, s) for s in strategies}
+    flows = {
+        s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
+        for s in strategies
+    }
+    results = []
+    for s in strategies:
+        cases = {c: {k: v[0] for k, v in items.items()} for c, items in flows[s.name].items()}
+        mets = {
+            c: metrics(plan, cases[c]["cash_flow_usd"], flows[base.name][c]["cash_flow_usd"][0])
+            for c in cases
+        }
+        results.append(StrategyResult(s, scheds[s.name], cases, mets))
+    if path_btc is not None:
+        base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
+        for r in results:
+            cf = (
+                base_cf
+                if r.strategy is base
+                else cash_flows(plan, r.strategy, r.schedule, path_btc)["cash_flow_usd"]
+            )
+            r.path_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf))
+            r.path_delta_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf - base_cf))
+            r.risk = {
+                "npv_usd": _percentiles(r.path_npv_usd),
+                "delta_npv_usd": _percentiles(r.path_delta_npv_usd),
+                "prob_npv_negative": float(np.mean(r.path_npv_usd < 0)),
+                "prob_delta_npv_negative": float(np.mean(r.path_delta_npv_usd < 0)),
+            }
+    best = max(results, key=lambda r: r.metrics[b.base_case]["npv_usd"]).strategy.name
+    return PlanResult(plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results)

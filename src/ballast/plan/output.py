@@ -1,0 +1,143 @@
+"""What a plan run returns to a person or a program: the JSON document (schema
+``ballast.plan/1``), the cash-flow table and the Bitcoin paths table, and the files of ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.plan import bitcoin_future as bf
+from ballast.plan.model import LINE_ITEMS, PlanResult
+
+SCHEMA = "ballast.plan/1"
+FILES = ("plan.json", "cashflows.csv", "paths.parquet")
+
+
+def _list(values) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype="float64")]
+
+
+def plan_document(result: PlanResult, source: str | None = None) -> dict:
+    """The JSON-ready summary of a plan run (``ballast.plan/1``; docs/plan.md#output)."""
+    plan = result.plan
+    years = [int(y) for y in result.years]
+    halvings = bf.halving_times_utc(int(result.years[-1]), plan.bitcoin.block_interval_s)
+    base = result.case_bitcoin[plan.bitcoin.base_case]
+    strategies = []
+    for r in result.strategies:
+        s = r.schedule
+        strategies.append(
+            {
+                "name": r.strategy.name,
+                "kind": r.strategy.kind,
+                "baseline": r.strategy.name == result.baseline,
+                "best": r.strategy.name == result.best,
+                "capex_usd": float(s.capex_usd.sum()),
+                "converted_mw": _list(s.converted_mw),
+                "mining_mw": _list(s.mining_mw),
+                "ballast_mw": _list(s.ballast_mw),
+                "it_mw": _list(s.it_mw),
+                "cases": r.metrics,
+                "risk": r.risk or None,
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "name": plan.name,
+        "plan": source,
+        "start_year": plan.start_year,
+        "end_year": years[-1],
+        "years": years,
+        "discount_rate": plan.discount_rate,
+        "tax_rate": plan.tax_rate,
+        "money": "nominal USD; cash flows at the end of each year, NPV at the start of the first year",
+        "baseline": result.baseline,
+        "best": result.best,
+        "base_case": plan.bitcoin.base_case,
+        "bitcoin": {
+            "halvings": [
+                {
+                    "height": int(h.height),
+                    "subsidy_btc": float(h.subsidy_btc),
+                    "time_utc": h.time_utc.isoformat(),
+                    "projected": bool(h.projected),
+                }
+                for h in halvings.itertuples()
+            ],
+            "mean_subsidy_btc": _list(base.subsidy_btc),
+            "cases": {
+                name: {
+                    "growth_per_yr": g,
+                    "btc_price_usd": _list(result.case_bitcoin[name].btc_price_usd[0]),
+                    "hashprice_usd_per_ph_day": _list(result.case_bitcoin[name].hashprice_usd_per_ph_day[0]),
+                }
+                for name, g in plan.bitcoin.cases.items()
+            },
+            "paths": result.gbm if result.paths is not None else None,
+        },
+        "strategies": strategies,
+    }
+
+
+def cashflow_table(result: PlanResult) -> pd.DataFrame:
+    """Long table: one row per strategy, price case and year, every line item in USD, MW."""
+    frames = []
+    for r in result.strategies:
+        s = r.schedule
+        for case, items in r.cases.items():
+            frame = pd.DataFrame(
+                {
+                    "strategy": r.strategy.name,
+                    "case": case,
+                    "year": s.years.astype("int64"),
+                    "mining_mw": s.mining_mw,
+                    "ballast_mw": s.ballast_mw,
+                    "converted_mw": s.converted_mw,
+                    "it_mw": s.it_mw,
+                }
+            )
+            for k in LINE_ITEMS:
+                frame[k] = items[k]
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def paths_table(result: PlanResult) -> pd.DataFrame:
+    """Long table of the Bitcoin paths: path, year, price, difficulty, subsidy, hashprice, and
+    each strategy's NPV on that path (repeated on its rows)."""
+    p = result.paths
+    if p is None:
+        raise ValueError("this plan run has no price paths")
+    n_paths, n_years = p.btc_price_usd.shape
+    frame = pd.DataFrame(
+        {
+            "path": np.repeat(np.arange(n_paths), n_years),
+            "year": np.tile(result.years.astype("int64"), n_paths),
+            "btc_price_usd": p.btc_price_usd.ravel(),
+            "difficulty": p.difficulty.ravel(),
+            "subsidy_btc": np.tile(p.subsidy_btc, n_paths),
+            "hashprice_usd_per_ph_day": p.hashprice_usd_per_ph_day.ravel(),
+        }
+    )
+    for r in result.strategies:
+        frame[f"npv_usd.{r.strategy.name}"] = np.repeat(r.path_npv_usd, n_years)
+    return frame
+
+
+def write_outputs(result: PlanResult, out: Path, doc: dict) -> dict[str, str]:
+    """Write plan.json, cashflows.csv and (with paths) paths.parquet into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "plan": str(out / "plan.json"),
+        "cashflows": str(out / "cashflows.csv"),
+        "paths": str(out / "paths.parquet") if result.paths is not None else None,
+    }
+    cashflow_table(result).to_csv(out / "cashflows.csv", index=False)
+    if result.paths is not None:
+        paths_table(result).to_parquet(out / "paths.parquet", index=False)
+    (out / "plan.json").write_text(json.dumps({**doc, "files": files}, indent=2) + "\n")
+    return files
