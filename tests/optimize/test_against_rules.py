@@ -76,6 +76,9 @@ def test_optimum_never_earns_less_than_the_rules(
     assert c.regret_usd >= -1e-7 * scale
     margin = c.table.loc["net_margin_usd"]
     assert margin.optimum >= margin.strike_price - 1e-7 * scale  # nor less than the practice
+    # where the regret comes from: by month and by the rule that bound, adding up to the whole
+    assert c.monthly["regret_usd"].sum() == pytest.approx(c.regret_usd, rel=1e-9, abs=1e-6)
+    assert c.regret_by_rule_usd.sum() == pytest.approx(c.regret_usd, rel=1e-9, abs=1e-6)
     # the optimum keeps the interconnect limits
     imp = c.optimum.run.frame["import_mw"].to_numpy()
     assert imp.max() <= scn.site.import_limit_mw + 1e-6

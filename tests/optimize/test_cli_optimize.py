@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -52,7 +53,8 @@ def test_json_in_a_fresh_process_is_clean_and_writes_files(tmp_path, scenario_di
     assert margin["optimum"] >= margin["rules"] - 1e-6 * abs(margin["rules"])
     assert doc["regret_usd"] == margin["delta"] >= 0
     assert doc["solver"]["status"] == "Optimal"
-    for name in ("optimum.parquet", "optimize.json", "optimize_kpis.csv"):
+    assert sum(doc["regret_by_month_usd"].values()) == pytest.approx(doc["regret_usd"], abs=1e-6)
+    for name in ("optimum.parquet", "optimize.json", "optimize_kpis.csv", "optimize_monthly.csv"):
         assert (out / name).stat().st_size > 0, name
 
 

@@ -26,7 +26,7 @@ from ballast.optimize.model import (
 from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries, Simulation, simulate
-from ballast.sim.kpis import compute_kpis
+from ballast.sim.kpis import compute_kpis, interval_money
 
 OPTIMIZE_SCHEMA = "ballast.optimize/1"
 
@@ -124,6 +124,12 @@ class Comparison:
     ``regret_usd``: optimum net margin - rule net margin. ``regret_pct``: that as a share of the
     optimum's flexibility value (optimum - all-on baseline), i.e. the share of what flexibility
     could earn that the rules leave; NaN when the optimum gains nothing over all-on.
+    ``monthly``: net margin [USD] per UTC month of rules, strike price and optimum, and the
+    regret. ``regret_by_rule_usd``: the regret summed over the intervals where each rule bound
+    the rule controller (where the regret comes from).
+
+    The optimum keeps the interconnect limit itself, not the controller's safety margin
+    (``control.import_margin_mw``), so a margin shows in the regret.
     """
 
     scenario: Scenario
@@ -134,6 +140,8 @@ class Comparison:
     regret_usd: float
     regret_pct: float
     gain_over_practice_usd: float
+    monthly: pd.DataFrame
+    regret_by_rule_usd: pd.Series
 
     def to_json(self) -> dict:
         """The ``ballast optimize --json`` document (schema ``ballast.optimize/1``)."""
@@ -164,6 +172,8 @@ class Comparison:
             "regret_usd": clean(self.regret_usd),
             "regret_pct": clean(self.regret_pct),
             "gain_over_practice_usd": clean(self.gain_over_practice_usd),
+            "regret_by_month_usd": {m: clean(v) for m, v in self.monthly["regret_usd"].items()},
+            "regret_by_rule_usd": {r: clean(v) for r, v in self.regret_by_rule_usd.items()},
             "solver": {
                 "name": "HiGHS",
                 "status": s.status,
@@ -175,8 +185,8 @@ class Comparison:
         }
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write ``optimum.parquet`` (the optimum's flows and groups), ``optimize.json`` and
-        ``optimize_kpis.csv`` into ``out_dir``."""
+        """Write ``optimum.parquet`` (the optimum's flows and groups), ``optimize.json``,
+        ``optimize_kpis.csv`` and ``optimize_monthly.csv`` into ``out_dir``."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         run = self.optimum.run
@@ -187,6 +197,7 @@ class Comparison:
         ).to_parquet(out_dir / "optimum.parquet")
         (out_dir / "optimize.json").write_text(json.dumps(self.to_json(), indent=2))
         self.table.to_csv(out_dir / "optimize_kpis.csv")
+        self.monthly.to_csv(out_dir / "optimize_monthly.csv")
         return out_dir
 
 
@@ -204,7 +215,8 @@ def compare(
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
     opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
-    strike = compute_kpis(strike_price_run(sim), sim.inputs, sim.config, scenario, baseline=sim.baseline)
+    strike_run = strike_price_run(sim)
+    strike = compute_kpis(strike_run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
     table = pd.DataFrame({"rules": rules["value"]})
     table["strike_price"] = strike["value"].reindex(table.index)
     table["optimum"] = opt.kpis["value"].reindex(table.index)
@@ -213,6 +225,15 @@ def compare(
     regret = float(table.loc["net_margin_usd", "delta"])
     gain = float(opt.kpis.loc["flexibility_value_usd", "value"])
     pct = 100.0 * regret / gain if gain > 0 else float("nan")
+    margin = pd.DataFrame(
+        {
+            name: interval_money(run, sim.inputs, sim.config, scenario)["net_margin_usd"]
+            for name, run in (("rules", sim.ballast), ("strike_price", strike_run), ("optimum", opt.run))
+        }
+    )
+    margin["regret_usd"] = margin["optimum"] - margin["rules"]
+    monthly = margin.groupby(sim.inputs.index.strftime("%Y-%m")).sum().rename_axis("month")
+    by_rule = margin["regret_usd"].groupby(sim.ballast.frame["binding_rule"], observed=True).sum()
     return Comparison(
         scenario=scenario,
         simulation=sim,
@@ -224,4 +245,6 @@ def compare(
         gain_over_practice_usd=float(
             table.loc["net_margin_usd", "rules"] - table.loc["net_margin_usd", "strike_price"]
         ),
+        monthly=monthly,
+        regret_by_rule_usd=by_rule,
     )
