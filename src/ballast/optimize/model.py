@@ -248,19 +248,26 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
     return lp
 
 
+_banner_done = [False]  # HiGHS prints its banner once per process
+
+
 def _highs() -> highspy.Highs:
     """A silent HiGHS instance. The first one in a process prints HiGHS's banner on file
     descriptor 1 from C++ (no option stops it), which would corrupt ``--json`` output, so that
-    one is built with descriptor 1 pointed at the null device."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    one is built with descriptor 1 pointed at the null device; later ones are built plainly."""
+    if _banner_done[0]:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_done[0] = True
     h.setOptionValue("output_flag", False)
     return h
 
