@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast.control.controller import GroupParams
 from ballast.optimize.baselines import strike_price_run
 from ballast.optimize.model import (
     DispatchProblem,
@@ -43,17 +44,20 @@ class Optimum:
     horizon: str = "perfect"
 
 
-def optimum_run(p: DispatchProblem, s: DispatchSolution, group_names: tuple[str, ...]) -> RunSeries:
-    """The optimum as a ``RunSeries`` [MW, interval means; import positive]."""
-    group_power = s.running * p.run_mw + (p.count - s.running) * p.sleep_mw
+def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) -> RunSeries:
+    """The optimum as a ``RunSeries`` [MW, interval means; import positive]. Exports may come
+    from the battery; ``renewable_used_mw`` counts only renewable power kept on site."""
+    group_power = groups.power_mw(s.running)
+    group_names = groups.names
     miner_mw = group_power.sum(axis=1)
     export_mw = np.maximum(-s.import_mw, 0.0)
+    kept_mw = p.renewable_mw - s.curtailed_mw
     frame = pd.DataFrame(
         {
             "ai_load_mw": p.ai_load_mw,
             "miner_mw": miner_mw,
             "renewable_mw": p.renewable_mw,
-            "renewable_used_mw": p.renewable_mw - s.curtailed_mw - export_mw,
+            "renewable_used_mw": kept_mw - np.minimum(export_mw, kept_mw),
             "renewable_curtailed_mw": s.curtailed_mw,
             "import_mw": s.import_mw,
             "export_mw": export_mw,
@@ -109,7 +113,7 @@ def optimize_simulation(
         s = solve_rolling(p, time_limit_s=time_limit_s)
     else:
         s = solve(p, time_limit_s=time_limit_s)
-    run = optimum_run(p, s, sim.config.groups.names)
+    run = optimum_run(p, s, sim.config.groups)
     kpis = compute_kpis(run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
     return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon)
 
