@@ -5,8 +5,8 @@ imports what it needs when it runs, so ``ballast --help`` is instant and ``balla
 never loads the live stack (FastAPI, uvicorn, pymodbus, psycopg, pyasic, openleadr). A command
 whose optional extra is missing says which one to install (``_common.needs_extras``).
 
-``--json`` output is stable (schemas ``ballast.results/1``, ``ballast.market/1``,
-``ballast.data/1`` and ``ballast.plan/1``; README).
+``--json`` output is stable (schemas ``ballast.results/1``, ``ballast.optimize/1``,
+``ballast.market/1``, ``ballast.data/1`` and ``ballast.plan/1``; README).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import typer
 from ballast import __version__
 from ballast.cli.backtest import market, scenarios, simulate
 from ballast.cli.data import data
+from ballast.cli.optimize import optimize
 from ballast.cli.plan import plan
 from ballast.cli.programs import app as programs_app
 from ballast.cli.serve import serve
@@ -50,6 +51,7 @@ app.command()(market)
 app.command(name="data")(data)  # ballast data [--json]: what is bundled
 app.command()(serve)
 app.command()(sweep)
+app.command()(optimize)  # ballast optimize SCENARIO: the optimum beside the rules
 app.command()(plan)  # ballast plan PLAN [--out DIR] [--json]
 app.add_typer(programs_app, name="programs")
 app.add_typer(smoothing_app, name="smoothing")

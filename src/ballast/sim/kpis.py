@@ -32,9 +32,30 @@ def step_hours(index: pd.DatetimeIndex) -> float:
 
 def mining_btc(run: RunSeries, inputs: SiteInputs, config: ControllerConfig) -> pd.DataFrame:
     """BTC mined per interval and group (before pool fee)."""
+    return run.group_running * btc_per_running_miner(inputs, config)
+
+
+def btc_per_running_miner(inputs: SiteInputs, config: ControllerConfig) -> np.ndarray:
+    """BTC one running miner mines in each interval, per group (before pool fee), shape
+    (intervals, groups)."""
     dt_days = step_hours(inputs.index) / 24.0
-    per_miner = inputs.frame["btc_per_th_day"].to_numpy()[:, None] * config.groups.hashrate_th_s
-    return run.group_running * per_miner * dt_days
+    return inputs.frame["btc_per_th_day"].to_numpy()[:, None] * config.groups.hashrate_th_s * dt_days
+
+
+def mining_revenue_usd(running, inputs: SiteInputs, config: ControllerConfig) -> np.ndarray:
+    """Mining revenue [USD] per interval and group, net of pool fee, of ``running`` miners
+    (interval means, shape (intervals, groups)); linear in ``running``."""
+    btc_net = np.asarray(running) * btc_per_running_miner(inputs, config) * (
+        1.0 - config.groups.pool_fee_share)
+    return btc_net * inputs.frame["btc_price_usd"].to_numpy()[:, None]
+
+
+def energy_cost_usd(import_mw, price_usd_per_mwh, step_h: float,
+                    export_price_share: float) -> np.ndarray:
+    """Energy cost per interval [USD]: imports [MW, positive] at the real-time price, exports
+    (negative) paid ``export_price_share`` of it."""
+    imp = np.asarray(import_mw)
+    return np.where(imp >= 0, imp, imp * export_price_share) * np.asarray(price_usd_per_mwh) * step_h
 
 
 def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
@@ -45,11 +66,10 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
     imp = run.frame["import_mw"].to_numpy()
-    share = scenario.markets.export_price_share
-    energy_cost = np.where(imp >= 0, imp, imp * share) * price * dt
+    energy_cost = energy_cost_usd(imp, price, dt, scenario.markets.export_price_share)
     btc = mining_btc(run, inputs, config)
     btc_net = btc * (1.0 - config.groups.pool_fee_share)
-    mining_rev = btc_net.sum(axis=1).to_numpy() * inputs.frame["btc_price_usd"].to_numpy()
+    mining_rev = mining_revenue_usd(run.group_running, inputs, config).sum(axis=1)
     lease = np.zeros(len(imp))
     if scenario.ai is not None:
         lease = accrual_usd(scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw, len(imp), dt)

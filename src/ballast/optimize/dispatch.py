@@ -1,0 +1,254 @@
+"""The perfect-foresight optimum of a scenario, its KPIs, and the rule controller's regret.
+
+The optimum runs on the very inputs and controller config of the backtest (``sim.simulate``):
+nothing is read twice. Its KPIs come from ``sim.kpis.compute_kpis``, the function that prices
+the rule controller, so the two tables have the same rows and the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ballast.control.controller import GroupParams
+from ballast.optimize.baselines import strike_price_run
+from ballast.optimize.model import (
+    DispatchProblem,
+    DispatchSolution,
+    OptimizeError,
+    problem_from_inputs,
+    solve,
+)
+from ballast.optimize.rolling import solve_rolling
+from ballast.scenario import Scenario
+from ballast.sim.engine import RunSeries, Simulation, simulate
+from ballast.sim.kpis import compute_kpis, interval_money
+
+OPTIMIZE_SCHEMA = "ballast.optimize/1"
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The optimum of one scenario: its run (same columns as a rule run, plus the battery),
+    its KPI table (index kpi; value, unit) and the LP solution."""
+
+    run: RunSeries
+    kpis: pd.DataFrame
+    problem: DispatchProblem
+    solution: DispatchSolution
+    horizon: str = "perfect"
+
+
+def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) -> RunSeries:
+    """The optimum as a ``RunSeries`` [MW, interval means; import positive]. Exports may come
+    from the battery; ``renewable_used_mw`` counts only renewable power kept on site."""
+    group_power = groups.power_mw(s.running)
+    group_names = groups.names
+    miner_mw = group_power.sum(axis=1)
+    export_mw = np.maximum(-s.import_mw, 0.0)
+    kept_mw = p.renewable_mw - s.curtailed_mw
+    frame = pd.DataFrame(
+        {
+            "ai_load_mw": p.ai_load_mw,
+            "miner_mw": miner_mw,
+            "renewable_mw": p.renewable_mw,
+            "renewable_used_mw": kept_mw - np.minimum(export_mw, kept_mw),
+            "renewable_curtailed_mw": s.curtailed_mw,
+            "import_mw": s.import_mw,
+            "export_mw": export_mw,
+            "battery_mw": s.battery_mw,
+            "battery_soc_mwh": s.soc_mwh,
+        },
+        index=p.index,
+    )
+    return RunSeries(
+        name="optimum",
+        frame=frame,
+        group_running=pd.DataFrame(s.running, index=p.index, columns=list(group_names)),
+        group_power_mw=pd.DataFrame(group_power, index=p.index, columns=list(group_names)),
+    )
+
+
+def check_supported(scenario: Scenario) -> None:
+    """Refuse, by name, what the optimiser does not model yet (never dropped silently)."""
+    if scenario.programs is not None:
+        raise OptimizeError(
+            "programs: grid programs are not in the optimiser yet (issue 11); "
+            "drop programs: to compare against the optimum"
+        )
+    if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
+        raise OptimizeError(
+            f"run.resolution {scenario.run.resolution!r} / smoothing: the "
+            "optimiser runs at 1 min or coarser without smoothing"
+        )
+
+
+def optimize_simulation(
+    scenario: Scenario,
+    base_dir: Path | None = None,
+    *,
+    simulation: Simulation | None = None,
+    time_limit_s: float | None = None,
+    horizon: str = "perfect",
+) -> Optimum:
+    """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
+
+    ``simulation`` (a finished backtest of the same scenario) supplies the inputs, config and
+    all-on baseline; without it the backtest runs first. KPIs: ``compute_kpis`` rows, with
+    ``flexibility_value_usd`` against the same all-on baseline as the rule controller's.
+    ``horizon``: ``perfect`` (one LP over the run) or ``rolling`` (48-h windows re-solved every
+    24 h, perfect forecast; ``optimize.rolling``).
+    """
+    if horizon not in ("perfect", "rolling"):
+        raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
+    check_supported(scenario)
+    sim = simulation if simulation is not None else simulate(scenario, base_dir)
+    p = problem_from_inputs(sim.inputs, sim.config, scenario)
+    if horizon == "rolling":
+        s = solve_rolling(p, time_limit_s=time_limit_s)
+    else:
+        s = solve(p, time_limit_s=time_limit_s)
+    run = optimum_run(p, s, sim.config.groups)
+    kpis = compute_kpis(run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
+    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The rule controller beside the optimum on the same inputs.
+
+    ``table``: index kpi; columns ``rules``, ``strike_price`` (the fleet managers' practice,
+    ``optimize.baselines``), ``optimum``, ``delta`` (optimum - rules), ``unit``.
+    ``gain_over_practice_usd``: rule net margin - strike-price net margin.
+    ``regret_usd``: optimum net margin - rule net margin. ``regret_pct``: that as a share of the
+    optimum's flexibility value (optimum - all-on baseline), i.e. the share of what flexibility
+    could earn that the rules leave; NaN when the optimum gains nothing over all-on.
+    ``monthly``: net margin [USD] per UTC month of rules, strike price and optimum, and the
+    regret. ``regret_by_rule_usd``: the regret summed over the intervals where each rule bound
+    the rule controller (where the regret comes from).
+
+    The optimum keeps the interconnect limit itself, not the controller's safety margin
+    (``control.import_margin_mw``), so a margin shows in the regret.
+    """
+
+    scenario: Scenario
+    simulation: Simulation
+    rules_kpis: pd.DataFrame
+    optimum: Optimum
+    table: pd.DataFrame
+    regret_usd: float
+    regret_pct: float
+    gain_over_practice_usd: float
+    monthly: pd.DataFrame
+    regret_by_rule_usd: pd.Series
+
+    def to_json(self) -> dict:
+        """The ``ballast optimize --json`` document (schema ``ballast.optimize/1``)."""
+        idx = self.simulation.inputs.index
+
+        def clean(x: float) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+        s = self.optimum.solution
+        return {
+            "schema": OPTIMIZE_SCHEMA,
+            "scenario": self.scenario.name,
+            "start_utc": idx[0].isoformat(),
+            "end_utc": (idx[-1] + self.scenario.run.step).isoformat(),
+            "resolution": self.scenario.run.resolution,
+            "intervals": len(idx),
+            "horizon": self.optimum.horizon,
+            "kpis": {
+                k: {
+                    "rules": clean(r.rules),
+                    "strike_price": clean(r.strike_price),
+                    "optimum": clean(r.optimum),
+                    "delta": clean(r.delta),
+                    "unit": r.unit,
+                }
+                for k, r in self.table.iterrows()
+            },
+            "regret_usd": clean(self.regret_usd),
+            "regret_pct": clean(self.regret_pct),
+            "gain_over_practice_usd": clean(self.gain_over_practice_usd),
+            "regret_by_month_usd": {m: clean(v) for m, v in self.monthly["regret_usd"].items()},
+            "regret_by_rule_usd": {r: clean(v) for r, v in self.regret_by_rule_usd.items()},
+            "solver": {
+                "name": "HiGHS",
+                "status": s.status,
+                "objective_usd": s.objective_usd,
+                "columns": s.columns,
+                "rows": s.rows,
+                "solve_s": round(s.solve_s, 4),
+            },
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``optimum.parquet`` (the optimum's flows and groups), ``optimize.json``,
+        ``optimize_kpis.csv`` and ``optimize_monthly.csv`` into ``out_dir``."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run = self.optimum.run
+        groups = pd.concat({"running": run.group_running, "power_mw": run.group_power_mw}, axis=1)
+        groups.columns = [f"{a}[{b}]" for a, b in groups.columns]
+        pd.concat(
+            [self.simulation.inputs.frame[["price_usd_per_mwh"]], run.frame, groups], axis=1
+        ).to_parquet(out_dir / "optimum.parquet")
+        (out_dir / "optimize.json").write_text(json.dumps(self.to_json(), indent=2))
+        self.table.to_csv(out_dir / "optimize_kpis.csv")
+        self.monthly.to_csv(out_dir / "optimize_monthly.csv")
+        return out_dir
+
+
+def compare(
+    scenario: Scenario,
+    base_dir: Path | None = None,
+    *,
+    time_limit_s: float | None = None,
+    horizon: str = "perfect",
+) -> Comparison:
+    """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
+    check_supported(scenario)
+    if horizon not in ("perfect", "rolling"):
+        raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
+    sim = simulate(scenario, base_dir)
+    rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
+    opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
+    strike_run = strike_price_run(sim)
+    strike = compute_kpis(strike_run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
+    table = pd.DataFrame({"rules": rules["value"]})
+    table["strike_price"] = strike["value"].reindex(table.index)
+    table["optimum"] = opt.kpis["value"].reindex(table.index)
+    table["delta"] = table["optimum"] - table["rules"]
+    table["unit"] = rules["unit"]
+    regret = float(table.loc["net_margin_usd", "delta"])
+    gain = float(opt.kpis.loc["flexibility_value_usd", "value"])
+    pct = 100.0 * regret / gain if gain > 0 else float("nan")
+    margin = pd.DataFrame(
+        {
+            name: interval_money(run, sim.inputs, sim.config, scenario)["net_margin_usd"]
+            for name, run in (("rules", sim.ballast), ("strike_price", strike_run), ("optimum", opt.run))
+        }
+    )
+    margin["regret_usd"] = margin["optimum"] - margin["rules"]
+    monthly = margin.groupby(sim.inputs.index.strftime("%Y-%m")).sum().rename_axis("month")
+    by_rule = margin["regret_usd"].groupby(sim.ballast.frame["binding_rule"], observed=True).sum()
+    return Comparison(
+        scenario=scenario,
+        simulation=sim,
+        rules_kpis=rules,
+        optimum=opt,
+        table=table,
+        regret_usd=regret,
+        regret_pct=pct,
+        gain_over_practice_usd=float(
+            table.loc["net_margin_usd", "rules"] - table.loc["net_margin_usd", "strike_price"]
+        ),
+        monthly=monthly,
+        regret_by_rule_usd=by_rule,
+    )
