@@ -150,23 +150,3 @@ def run_study(study: FrequencyStudy) -> FrequencyResults:
                 res.sweep.append({"event": event.name, "fleet_mw": fleet,
                                   **event_metrics(tr, event.at_s, thresholds)})
     return res
-
-
-def monte_carlo(study: FrequencyStudy, n_events: int, seed: int,
-                trip_mw: tuple[float, float] = (500.0, 3500.0),
-                inertia_h_s: tuple[float, float] = (2.5, 5.0),
-                fleet_mw: tuple[float, float] = (0.0, 4000.0)) -> pd.DataFrame:
-    """``n_events`` generation trips with uniform random size [MW], inertia H [s] and miner fleet
-    [MW] (seeded); one row of event metrics each. Runs in-process; a sweep engine can split it."""
-    rng = np.random.default_rng(seed)
-    draws = np.column_stack([rng.uniform(*trip_mw, n_events), rng.uniform(*inertia_h_s, n_events),
-                             rng.uniform(*fleet_mw, n_events)])
-    base = Event(name="random trip", kind="generation_trip", mw=0.0)
-    rows = []
-    for trip, h, fleet in draws:
-        case = study.model_copy(update={"system": study.system.model_copy(
-            update={"inertia_h_s": float(h)})})
-        tr = run_event(case, base.model_copy(update={"mw": float(trip)}), float(fleet))
-        rows.append({"trip_mw": trip, "inertia_h_s": h, "fleet_mw": fleet,
-                     **event_metrics(tr, base.at_s, study.run.report_thresholds_hz)})
-    return pd.DataFrame(rows)

@@ -1,0 +1,63 @@
+"""The frequency Monte Carlo through the sweep engine: the same table serially, in other batch
+sizes and on a real two-worker LocalCluster (worker processes), seeded per event."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ballast.studies.frequency_doc import bundled_study_path, load_study
+from ballast.studies.frequency_mc import McRanges, draw, monte_carlo
+from ballast.sweep.document import run_seed
+
+STUDY = load_study(bundled_study_path())
+
+
+@pytest.fixture(scope="module")
+def client():
+    from ballast.sweep.engine import open_client
+
+    with open_client(workers=2) as c:
+        yield c
+
+
+def test_cluster_table_equals_serial_table(client):
+    serial = monte_carlo(STUDY, 300, seed=7)
+    on_cluster = monte_carlo(STUDY, 300, seed=7, client=client, batch_size=37)
+    assert len(client.nthreads()) == 2
+    pd.testing.assert_frame_equal(on_cluster, serial, check_exact=True)
+    assert list(serial.run) == list(range(300))
+
+
+def test_the_table_does_not_depend_on_the_batch_size():
+    whole = monte_carlo(STUDY, 60, seed=3)
+    pd.testing.assert_frame_equal(monte_carlo(STUDY, 60, seed=3, batch_size=1), whole,
+                                  check_exact=True)
+    # a longer Monte Carlo begins with the same events: each event has its own generator
+    pd.testing.assert_frame_equal(monte_carlo(STUDY, 80, seed=3).head(60), whole, check_exact=True)
+
+
+def test_each_event_is_seeded_from_the_sweep_seed_and_its_index():
+    table = monte_carlo(STUDY, 5, seed=42)
+    for i, row in table.iterrows():
+        assert row.seed == run_seed(42, i)
+        rng = np.random.default_rng(run_seed(42, i))
+        assert row.trip_mw == rng.uniform(500.0, 3500.0)
+        assert row.inertia_h_s == rng.uniform(2.5, 5.0)
+        assert row.fleet_mw == rng.uniform(0.0, 4000.0)
+    assert not monte_carlo(STUDY, 5, seed=43).trip_mw.equals(table.trip_mw)
+
+
+def test_draws_stay_inside_their_ranges():
+    r = McRanges(trip_mw=(1000.0, 1001.0), inertia_h_s=(4.0, 4.5), fleet_mw=(0.0, 1.0))
+    for i in range(200):
+        _, trip, h, fleet = draw(5, i, r)
+        assert 1000.0 <= trip <= 1001.0 and 4.0 <= h <= 4.5 and 0.0 <= fleet <= 1.0
+
+
+def test_a_worker_error_reaches_the_caller(client):
+    # a step longer than the run leaves one sample: the metrics fail on the worker
+    bad = STUDY.model_copy(update={"run": STUDY.run.model_copy(update={"step_s": 100.0})})
+    with pytest.raises(IndexError):
+        monte_carlo(bad, 4, seed=1, client=client)
