@@ -57,7 +57,7 @@ def test_draws_stay_inside_their_ranges():
 
 
 def test_a_worker_error_reaches_the_caller(client):
-    # a step longer than the run leaves one sample: the metrics fail on the worker
-    bad = STUDY.model_copy(update={"run": STUDY.run.model_copy(update={"step_s": 100.0})})
+    # a negative step (model_copy does not validate) leaves no samples: it fails on a worker
+    bad = STUDY.model_copy(update={"run": STUDY.run.model_copy(update={"step_s": -1.0})})
     with pytest.raises(IndexError):
         monte_carlo(bad, 4, seed=1, client=client)
