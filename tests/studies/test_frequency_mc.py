@@ -32,8 +32,7 @@ def test_cluster_table_equals_serial_table(client):
 
 def test_the_table_does_not_depend_on_the_batch_size():
     whole = monte_carlo(STUDY, 60, seed=3)
-    pd.testing.assert_frame_equal(monte_carlo(STUDY, 60, seed=3, batch_size=1), whole,
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(monte_carlo(STUDY, 60, seed=3, batch_size=1), whole, check_exact=True)
     # a longer Monte Carlo begins with the same events: each event has its own generator
     pd.testing.assert_frame_equal(monte_carlo(STUDY, 80, seed=3).head(60), whole, check_exact=True)
 

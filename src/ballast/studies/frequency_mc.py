@@ -35,8 +35,12 @@ def draw(seed: int, index: int, ranges: McRanges) -> tuple[int, float, float, fl
     """(event seed, trip [MW], inertia H [s], fleet [MW]) of event ``index``."""
     event_seed = run_seed(seed, index)
     rng = np.random.default_rng(event_seed)
-    return (event_seed, float(rng.uniform(*ranges.trip_mw)), float(rng.uniform(*ranges.inertia_h_s)),
-            float(rng.uniform(*ranges.fleet_mw)))
+    return (
+        event_seed,
+        float(rng.uniform(*ranges.trip_mw)),
+        float(rng.uniform(*ranges.inertia_h_s)),
+        float(rng.uniform(*ranges.fleet_mw)),
+    )
 
 
 def mc_batch(indices: list[int], study: FrequencyStudy, seed: int, ranges: McRanges) -> list[dict]:
@@ -47,13 +51,27 @@ def mc_batch(indices: list[int], study: FrequencyStudy, seed: int, ranges: McRan
         event_seed, trip, h, fleet = draw(seed, index, ranges)
         case = study.model_copy(update={"system": study.system.model_copy(update={"inertia_h_s": h})})
         tr = run_event(case, base.model_copy(update={"mw": trip}), fleet)
-        rows.append({"run": index, "seed": event_seed, "trip_mw": trip, "inertia_h_s": h,
-                     "fleet_mw": fleet, **event_metrics(tr, base.at_s, study.run.report_thresholds_hz)})
+        rows.append(
+            {
+                "run": index,
+                "seed": event_seed,
+                "trip_mw": trip,
+                "inertia_h_s": h,
+                "fleet_mw": fleet,
+                **event_metrics(tr, base.at_s, study.run.report_thresholds_hz),
+            }
+        )
     return rows
 
 
-def monte_carlo(study: FrequencyStudy, n_events: int, seed: int, ranges: McRanges = McRanges(),
-                client=None, batch_size: int | None = None) -> pd.DataFrame:
+def monte_carlo(
+    study: FrequencyStudy,
+    n_events: int,
+    seed: int,
+    ranges: McRanges = McRanges(),
+    client=None,
+    batch_size: int | None = None,
+) -> pd.DataFrame:
     """``n_events`` generation trips with uniform random size, inertia and fleet; one row of
     event metrics each, sorted by event. ``client``: a ``dask.distributed.Client`` (see
     ``ballast.sweep.engine.open_client``); None runs the batches in-process."""
@@ -67,8 +85,15 @@ def monte_carlo(study: FrequencyStudy, n_events: int, seed: int, ranges: McRange
         for group in groups:
             rows.extend(mc_batch(group, study, seed, ranges))
     else:
-        for _, result in stream_batches(client, mc_batch, groups, study, seed, ranges,
-                                        key_prefix=f"ballast-frequency-mc-{seed}-{n_events}"):
+        for _, result in stream_batches(
+            client,
+            mc_batch,
+            groups,
+            study,
+            seed,
+            ranges,
+            key_prefix=f"ballast-frequency-mc-{seed}-{n_events}",
+        ):
             if isinstance(result, BaseException):
                 raise result
             rows.extend(result)
