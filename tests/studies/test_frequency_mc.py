@@ -60,3 +60,52 @@ def test_a_worker_error_reaches_the_caller(client):
     bad = STUDY.model_copy(update={"run": STUDY.run.model_copy(update={"step_s": -1.0})})
     with pytest.raises(IndexError):
         monte_carlo(bad, 4, seed=1, client=client)
+
+
+def test_cli_monte_carlo_writes_the_table_and_percentiles(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    res = CliRunner().invoke(
+        app,
+        [
+            "study",
+            "frequency",
+            "ercot",
+            "--monte-carlo",
+            "30",
+            "--seed",
+            "5",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    table = pd.read_csv(tmp_path / "frequency_monte_carlo.csv")
+    assert doc["events"] == 30 and len(table) == 30
+    assert doc["percentiles"]["p50"]["nadir_hz"] == pytest.approx(table.nadir_hz.median())
+    pd.testing.assert_series_equal(table.trip_mw, monte_carlo(STUDY, 30, seed=5).trip_mw)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--monte-carlo", "0"], "--monte-carlo 0: give between 1 and 1,000,000 events"),
+        (["--monte-carlo", "10", "--workers", "0"], "--workers 0: give at least 1 worker process"),
+        (["--monte-carlo", "10", "--seed", "-1"], "--seed -1: must be >= 0"),
+    ],
+)
+def test_cli_monte_carlo_bad_input_exits_2_with_one_line(args, message):
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    res = CliRunner().invoke(app, ["study", "frequency", "ercot", *args])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0]

@@ -181,7 +181,8 @@ def _monte_carlo(study, n_events: int, seed: int, workers: int | None, scheduler
 
     t = Table(title=f"Monte Carlo of {n_events:,} generation trips - {study.name} (seed {seed})")
     t.add_column("percentile")
-    for c in cols:
+    for c in ("nadir Hz", "RoCoF Hz/s", "settling Hz",
+              *(f"s < {x:g} Hz" for x in study.run.report_thresholds_hz), "UFLS MW", "miners MW"):
         t.add_column(c, justify="right")
     for q in pct.index:
         t.add_row(f"p{round(q * 100)}", *(f"{pct.loc[q, c]:.3f}" for c in cols))
