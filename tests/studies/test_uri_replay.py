@@ -105,3 +105,14 @@ def test_bad_replay_input_names_the_field(tmp_path, update, message):
         load_study(_write(tmp_path, update))
     assert message in str(info.value)
     assert str(tmp_path / "study.yaml") in str(info.value)
+
+
+def test_cli_prints_the_replay_beside_the_published_figures():
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    res = CliRunner().invoke(app, ["study", "frequency", "ercot"])
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("Winter Storm Uri replay"))
+    assert "(published 59.302)" in line and "below 59.4 Hz (published 263)" in line

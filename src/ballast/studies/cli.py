@@ -134,6 +134,13 @@ def frequency(
                   f"{r['ufls_shed_mw']:,.0f}", f"{r['miners_tripped_mw']:,.0f}")
     console = wide_console()
     console.print(t)
+    for r in doc["events"]:
+        if "published_nadir_hz" in r and r["case"] == "without miners":
+            console.print(f"{r['event']}: nadir {r['nadir_hz']:.3f} Hz (published "
+                          f"{r['published_nadir_hz']:.3f}), "
+                          + ", ".join(f"{r[k.replace('published_', '')]:.0f} s below "
+                                      f"{k.split('_')[-2]} Hz (published {r[k]:.0f})"
+                                      for k in r if k.startswith("published_seconds_below_")))
     if out is not None:
         console.print(f"written: {out}/frequency.json, frequency.csv, frequency_fleet_sweep.csv, "
                       "frequency.html")
