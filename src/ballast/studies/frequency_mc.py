@@ -9,6 +9,7 @@ table does not depend on the batch size, the number of workers or the order task
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,7 @@ def monte_carlo(
             study,
             seed,
             ranges,
-            key_prefix=f"ballast-frequency-mc-{seed}-{n_events}",
+            key_prefix=f"ballast-frequency-mc-{uuid.uuid4().hex[:8]}",
         ):
             if isinstance(result, BaseException):
                 raise result
