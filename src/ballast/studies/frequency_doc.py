@@ -88,6 +88,15 @@ class Published(_Strict):
         description="Seconds below a threshold, by threshold in Hz as text (`'59.4'`).")
     firm_load_shed_mw: float | None = Field(None, ge=0, description="Firm load shed at the worst point [MW].")
 
+    @model_validator(mode="after")
+    def _thresholds(self) -> Published:
+        for key in self.seconds_below_hz:
+            try:
+                float(key)
+            except ValueError:
+                raise ValueError(f"seconds_below_hz: {key!r} is not a frequency in Hz") from None
+        return self
+
 
 class Event(_Strict):
     """One event to simulate."""
