@@ -99,6 +99,7 @@ def _write(tmp_path, event_update: dict):
     ({"system": {"inertia_h_s": 0}}, "events[3].system: inertia_h_s must be > 0 s"),
     ({"kind": "generation_trip"}, "only for kind 'replay'"),
     ({"load_shed": [{"at_s": 10, "mw": -5}]}, "load_shed.0.mw"),
+    ({"published": {"seconds_below_hz": {"59.4 Hz": 263}}}, "'59.4 Hz' is not a frequency in Hz"),
 ])
 def test_bad_replay_input_names_the_field(tmp_path, update, message):
     with pytest.raises(StudyError) as info:
