@@ -138,7 +138,7 @@ def test_small_matrix_exponential_matches_scipy():
 
 
 def test_monte_carlo_is_seeded_and_deeper_for_bigger_trips():
-    from ballast.studies.frequency_study import monte_carlo
+    from ballast.studies.frequency_mc import monte_carlo
 
     study = load_study(bundled_study_path())
     a = monte_carlo(study, 40, seed=11)

@@ -88,6 +88,13 @@ def frequency(
     out: Annotated[Path | None, typer.Option(
         help="Write frequency.json/.csv and frequency.html here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    monte_carlo: Annotated[int | None, typer.Option(
+        "--monte-carlo", help="Instead: N random generation trips (size, inertia, fleet MW).")] = None,
+    seed: Annotated[int, typer.Option(help="Monte Carlo seed; each event's is spawned from it.")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        help="Monte Carlo on a LocalCluster of this many worker processes (default in-process).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Monte Carlo on a running Dask scheduler, tcp://HOST:8786.")] = None,
 ) -> None:
     """Frequency events (SFR model) with and without a miner fleet on under-frequency relays."""
     from ballast.studies.frequency_doc import bundled_study_path, load_study
@@ -95,7 +102,11 @@ def frequency(
 
     path = bundled_study_path() if study.lower() == "ercot" else Path(study)
     try:
-        results = run_study(load_study(path))
+        doc_study = load_study(path)
+        if monte_carlo is not None:
+            _monte_carlo(doc_study, monte_carlo, seed, workers, scheduler, out, as_json)
+            return
+        results = run_study(doc_study)
     except StudyError as exc:
         fail(str(exc))
     doc = results.to_json()
@@ -123,9 +134,70 @@ def frequency(
                   f"{r['ufls_shed_mw']:,.0f}", f"{r['miners_tripped_mw']:,.0f}")
     console = wide_console()
     console.print(t)
+    for r in doc["events"]:
+        if "published_nadir_hz" in r and r["case"] == "without miners":
+            console.print(f"{r['event']}: nadir {r['nadir_hz']:.3f} Hz (published "
+                          f"{r['published_nadir_hz']:.3f}), "
+                          + ", ".join(f"{r[k.replace('published_', '')]:.0f} s below "
+                                      f"{k.split('_')[-2]} Hz (published {r[k]:.0f})"
+                                      for k in r if k.startswith("published_seconds_below_")))
     if out is not None:
         console.print(f"written: {out}/frequency.json, frequency.csv, frequency_fleet_sweep.csv, "
                       "frequency.html")
+
+
+def _monte_carlo(study, n_events: int, seed: int, workers: int | None, scheduler: str | None,
+                 out: Path | None, as_json: bool) -> None:
+    """``--monte-carlo N``: the table to frequency_monte_carlo.csv, a percentile summary."""
+    import time
+
+    from ballast.studies.frequency_mc import McRanges, monte_carlo
+    from ballast.sweep.engine import open_client
+
+    if not 1 <= n_events <= 1_000_000:
+        raise StudyError(f"--monte-carlo {n_events}: give between 1 and 1,000,000 events")
+    if workers is not None and workers < 1:
+        raise StudyError(f"--workers {workers}: give at least 1 worker process")
+    if seed < 0:
+        raise StudyError(f"--seed {seed}: must be >= 0")
+    t0 = time.perf_counter()
+    if workers is None and scheduler is None:
+        table = monte_carlo(study, n_events, seed)
+    else:
+        with open_client(workers, scheduler) as client:
+            table = monte_carlo(study, n_events, seed, client=client)
+    wall_s = time.perf_counter() - t0
+    cols = ["nadir_hz", "rocof_hz_per_s", "settling_hz",
+            *(f"seconds_below_{x:g}_hz" for x in study.run.report_thresholds_hz),
+            "ufls_shed_mw", "miners_tripped_mw"]
+    pct = table[cols].quantile([0.01, 0.05, 0.5, 0.95, 0.99])
+    r = McRanges()
+    doc = {"schema": "ballast.study.frequency-monte-carlo/1", "study": study.name,
+           "events": n_events, "seed": seed, "wall_s": wall_s,
+           "ranges": {"trip_mw": r.trip_mw, "inertia_h_s": r.inertia_h_s, "fleet_mw": r.fleet_mw},
+           "percentiles": {f"p{round(q * 100)}": pct.loc[q].to_dict() for q in pct.index},
+           "share_with_ufls": float((table.ufls_shed_mw > 0).mean())}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "frequency_monte_carlo.csv", index=False)
+        (out / "frequency_monte_carlo.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Monte Carlo of {n_events:,} generation trips - {study.name} (seed {seed})")
+    t.add_column("percentile")
+    for c in ("nadir Hz", "RoCoF Hz/s", "settling Hz",
+              *(f"s < {x:g} Hz" for x in study.run.report_thresholds_hz), "UFLS MW", "miners MW"):
+        t.add_column(c, justify="right")
+    for q in pct.index:
+        t.add_row(f"p{round(q * 100)}", *(f"{pct.loc[q, c]:.3f}" for c in cols))
+    console = wide_console()
+    console.print(t)
+    console.print(f"events with UFLS: {doc['share_with_ufls']:.1%}; wall {wall_s:.1f} s")
+    if out is not None:
+        console.print(f"written: {out}/frequency_monte_carlo.csv, frequency_monte_carlo.json")
 
 
 @study_app.command("balancing")

@@ -4,6 +4,7 @@ ballast.studies.frequency_doc``). Every parameter can carry its source in ``sour
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,16 +72,74 @@ class MinerFleet(_Strict):
         description="Fleet sizes for the 'vs fleet MW' table [MW].")
 
 
+class ShedOrder(_Strict):
+    """A firm load shed ordered by the operator (a replay input)."""
+
+    at_s: float = Field(ge=0, description="Time of the order [s from the start of the event run].")
+    mw: Positive = Field(description="Load to shed [MW].")
+    ramp_s: float = Field(0.0, ge=0, description="Time from the order to all of it off [s].")
+
+
+class Published(_Strict):
+    """What a review published about a replayed event, for the replay to be checked against."""
+
+    nadir_hz: Positive | None = Field(None, description="Lowest frequency [Hz].")
+    seconds_below_hz: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict,
+        description="Seconds below a threshold, by threshold in Hz as text (`'59.4'`).")
+    firm_load_shed_mw: float | None = Field(None, ge=0, description="Firm load shed at the worst point [MW].")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> Published:
+        for key in self.seconds_below_hz:
+            try:
+                float(key)
+            except ValueError:
+                raise ValueError(f"seconds_below_hz: {key!r} is not a frequency in Hz") from None
+        return self
+
+
 class Event(_Strict):
     """One event to simulate."""
 
     name: str = Field(description="Label in tables and plots.")
-    kind: Literal["generation_trip", "load_loss", "oscillation"] = Field(description="What happens.")
+    kind: Literal["generation_trip", "load_loss", "oscillation", "replay"] = Field(
+        description="What happens; `replay` follows `generation_lost_mw` and `load_shed`.")
     mw: float = Field(0.0, ge=0, description="Generation lost / load lost [MW]; oscillation amplitude [MW].")
     at_s: float = Field(1.0, ge=0, description="Start time [s].")
     frequencies_hz: list[Positive] = Field(default_factory=list,
         description="Oscillation forcing frequencies [Hz].")
+    generation_lost_mw: list[tuple[Annotated[float, Field(ge=0)], float]] = Field(default_factory=list,
+        description="Replay: (time [s], generation lost [MW]) points, linear between, held after the last.")
+    load_shed: list[ShedOrder] = Field(default_factory=list, description="Replay: operator load-shed orders.")
+    already_shed_mw: float = Field(0.0, ge=0,
+        description="Replay: firm load shed before the run [MW] (in the total, not simulated).")
+    already_deployed: list[Literal["fast_frequency_response", "load_resources"]] = Field(
+        default_factory=list, description="Replay: groups that acted before the run starts (left out).")
+    system: dict[str, float] = Field(default_factory=dict,
+        description="Replay: `system` fields for this event's hour (e.g. `base_mw`).")
+    duration_s: Positive | None = Field(None,
+        description="Simulated time for this event [s]; default `run.duration_s`.")
+    published: Published | None = Field(None, description="Replay: published figures to check against.")
     source: str = Field("", description="Where the event size comes from.")
+
+    @model_validator(mode="after")
+    def _replay(self) -> Event:
+        replay_only = ("generation_lost_mw", "load_shed", "already_shed_mw", "already_deployed",
+                       "system", "published")
+        if self.kind != "replay":
+            given = [f for f in replay_only if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for kind 'replay'")
+            return self
+        if not self.generation_lost_mw:
+            raise ValueError("generation_lost_mw: a replay needs at least one (time, MW) point")
+        times = [t for t, _ in self.generation_lost_mw]
+        if any(b <= a for a, b in pairwise(times)):
+            raise ValueError(f"generation_lost_mw: times must increase, got {times}")
+        unknown = sorted(set(self.system) - set(SystemModel.model_fields))
+        if unknown:
+            raise ValueError(f"system: unknown field(s) {unknown}; known: {sorted(SystemModel.model_fields)}")
+        return self
 
 
 class RunSettings(_Strict):
@@ -119,6 +178,15 @@ class FrequencyStudy(_Strict):
             if not f2 < f1:
                 raise ValueError(f"relay thresholds out of order: {n2} = {f2:g} Hz must be below "
                                  f"{n1} = {f1:g} Hz")
+        for i, event in enumerate(self.events):
+            if event.system:
+                try:
+                    SystemModel.model_validate({**self.system.model_dump(), **event.system})
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(str(x) for x in err["loc"])
+                    msg = err["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"events[{i}].system: {where + ': ' if where else ''}{msg}") from None
         if self.miners is not None and not self.miners.threshold_hz < self.system.nominal_hz:
             raise ValueError(f"relay thresholds out of order: miners.threshold_hz = "
                              f"{self.miners.threshold_hz:g} Hz must be below nominal")

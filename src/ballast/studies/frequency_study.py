@@ -48,9 +48,23 @@ def load_groups(study: FrequencyStudy, fleet_mw: float) -> LoadGroups:
     return LoadGroups(tuple(cols[0]), *(np.asarray(c, dtype="float64") for c in cols[1:]))
 
 
+def load_shed_mw(event: Event, t_s: np.ndarray) -> np.ndarray:
+    """Operator load shed in effect [MW] (each order ramps linearly over its ``ramp_s``)."""
+    out = np.zeros(len(t_s))
+    for order in event.load_shed:
+        since = t_s - order.at_s
+        share = (since >= 0) if order.ramp_s <= 0 else np.clip((since + 1e-9) / order.ramp_s, 0, 1)
+        out += order.mw * share
+    return out
+
+
 def disturbance_mw(event: Event, n: int, dt_s: float, forcing_hz: float | None = None) -> np.ndarray:
-    """Disturbance per step [MW]: > 0 generation lost, < 0 load lost; oscillation as a sine."""
+    """Disturbance per step [MW]: > 0 generation lost, < 0 load lost; oscillation as a sine;
+    a replay: its generation-loss profile less the operator's load shed."""
     t = np.arange(n) * dt_s
+    if event.kind == "replay":
+        times, mw = zip(*event.generation_lost_mw, strict=True)
+        return np.interp(t, times, mw) - load_shed_mw(event, t)
     on = t >= event.at_s
     if event.kind == "generation_trip":
         return np.where(on, event.mw, 0.0)
@@ -117,11 +131,39 @@ def _cases(study: FrequencyStudy) -> list[tuple[str, float]]:
     return [("without miners", 0.0)] + ([("with miners", fleet)] if fleet > 0 else [])
 
 
+def event_study(study: FrequencyStudy, event: Event) -> FrequencyStudy:
+    """The study as the event sees it: its hour's ``system`` fields, without the groups that
+    had already acted, over its own duration."""
+    if not (event.system or event.already_deployed or event.duration_s):
+        return study
+    update: dict = {name: None for name in event.already_deployed}
+    if event.system:
+        update["system"] = study.system.model_copy(update=event.system)
+    if event.duration_s:
+        update["run"] = study.run.model_copy(update={"duration_s": event.duration_s})
+    return study.model_copy(update=update)
+
+
 def run_event(study: FrequencyStudy, event: Event, fleet_mw: float,
               forcing_hz: float | None = None) -> Trace:
+    study = event_study(study, event)
     n = round(study.run.duration_s / study.run.step_s) + 1
     dist = disturbance_mw(event, n, study.run.step_s, forcing_hz)
     return simulate(sfr_params(study), dist, study.run.step_s, load_groups(study, fleet_mw))
+
+
+def replay_metrics(event: Event, trace: Trace) -> dict[str, float]:
+    """Firm load shed (before the run and ordered in it) and the published figures beside."""
+    out = {"firm_load_shed_mw": event.already_shed_mw + float(load_shed_mw(event, trace.t_s[-1:])[0])}
+    pub = event.published
+    if pub is not None:
+        if pub.nadir_hz is not None:
+            out["published_nadir_hz"] = pub.nadir_hz
+        for thr, seconds in pub.seconds_below_hz.items():
+            out[f"published_seconds_below_{float(thr):g}_hz"] = seconds
+        if pub.firm_load_shed_mw is not None:
+            out["published_firm_load_shed_mw"] = pub.firm_load_shed_mw
+    return out
 
 
 def run_study(study: FrequencyStudy) -> FrequencyResults:
@@ -143,30 +185,11 @@ def run_study(study: FrequencyStudy) -> FrequencyResults:
             tr = run_event(study, event, fleet)
             res.traces[(event.name, case)] = tr
             res.rows.append({"event": event.name, "case": case, "fleet_mw": fleet,
-                             **event_metrics(tr, event.at_s, thresholds)})
+                             **event_metrics(tr, event.at_s, thresholds),
+                             **(replay_metrics(event, tr) if event.kind == "replay" else {})})
         if event.kind == "generation_trip" and study.miners is not None:
             for fleet in study.miners.fleet_sweep_mw:
                 tr = run_event(study, event, fleet)
                 res.sweep.append({"event": event.name, "fleet_mw": fleet,
                                   **event_metrics(tr, event.at_s, thresholds)})
     return res
-
-
-def monte_carlo(study: FrequencyStudy, n_events: int, seed: int,
-                trip_mw: tuple[float, float] = (500.0, 3500.0),
-                inertia_h_s: tuple[float, float] = (2.5, 5.0),
-                fleet_mw: tuple[float, float] = (0.0, 4000.0)) -> pd.DataFrame:
-    """``n_events`` generation trips with uniform random size [MW], inertia H [s] and miner fleet
-    [MW] (seeded); one row of event metrics each. Runs in-process; a sweep engine can split it."""
-    rng = np.random.default_rng(seed)
-    draws = np.column_stack([rng.uniform(*trip_mw, n_events), rng.uniform(*inertia_h_s, n_events),
-                             rng.uniform(*fleet_mw, n_events)])
-    base = Event(name="random trip", kind="generation_trip", mw=0.0)
-    rows = []
-    for trip, h, fleet in draws:
-        case = study.model_copy(update={"system": study.system.model_copy(
-            update={"inertia_h_s": float(h)})})
-        tr = run_event(case, base.model_copy(update={"mw": float(trip)}), float(fleet))
-        rows.append({"trip_mw": trip, "inertia_h_s": h, "fleet_mw": fleet,
-                     **event_metrics(tr, base.at_s, study.run.report_thresholds_hz)})
-    return pd.DataFrame(rows)

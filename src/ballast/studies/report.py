@@ -101,6 +101,9 @@ def headroom_html(study) -> str:
                   table_html(study.hybrid_table()) + hyb_note)])
 
 
+MAX_TRACE_POINTS = 6000  # per plotted trace; longer ones are thinned
+
+
 def frequency_figures(results) -> list[go.Figure]:
     """Frequency after each non-oscillation event, with and without miners; the fleet sweep."""
     colours = {"without miners": ASSET_COLOURS["baseline"], "with miners": "#15803d"}
@@ -112,11 +115,16 @@ def frequency_figures(results) -> list[go.Figure]:
         for case in ("without miners", "with miners"):
             tr = results.traces.get((event.name, case))
             if tr is not None:
-                fig.add_trace(go.Scatter(x=tr.t_s, y=tr.freq_hz, name=case,
+                k = max(1, len(tr.t_s) // MAX_TRACE_POINTS)  # a 16-min replay has 96,000 steps
+                fig.add_trace(go.Scatter(x=tr.t_s[::k], y=tr.freq_hz[::k], name=case,
                                          line={"color": colours[case], "width": 1.5}))
         for thr in results.study.run.report_thresholds_hz:
             fig.add_hline(y=thr, line={"dash": "dot", "color": "#9ca3af"},
                           annotation_text=f"{thr:g} Hz")
+        if event.published is not None and event.published.nadir_hz is not None:
+            fig.add_hline(y=event.published.nadir_hz, line={"dash": "dash", "color": "#b91c1c"},
+                          annotation_text=f"published nadir {event.published.nadir_hz:g} Hz",
+                          annotation_position="bottom right")
         fig.update_layout(title=event.name, xaxis_title="s", yaxis_title="Hz", height=360)
         figs.append(fig)
     sweep = results.sweep_table()

@@ -236,7 +236,7 @@ class SweepPlan:
     fingerprint: str = field(default="")
 
 
-def _seed_of(sweep_seed: int, index: int) -> int:
+def run_seed(sweep_seed: int, index: int) -> int:
     """Run seed: child ``index`` of the sweep seed's run stream (SeedSequence spawn keys)."""
     runs = np.random.SeedSequence(sweep_seed).spawn(2)[1]  # [0]: samples, [1]: runs
     child = np.random.SeedSequence(runs.entropy, spawn_key=(*runs.spawn_key, index))
@@ -290,7 +290,7 @@ def expand(sweep: Sweep, path: Path, base_doc: dict, base_path: Path) -> SweepPl
     for index, (case, design) in enumerate(itertools.product(cases, designs)):
         doc = copy.deepcopy(base_doc)
         if sweep.seeds == "per_run":
-            doc["run"]["seed"] = _seed_of(sweep.seed, index)
+            doc["run"]["seed"] = run_seed(sweep.seed, index)
         label = f"{path}: run {index}"
         try:
             if case is not None:

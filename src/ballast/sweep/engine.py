@@ -47,10 +47,10 @@ def batches(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
     return [runs[i:i + size] for i in range(0, len(runs), size)]
 
 
-def auto_batch_size(n_runs: int, n_workers: int) -> int:
-    """About TASKS_PER_WORKER tasks per worker (load balance, streaming), at most
-    MAX_AUTO_BATCH runs per task (a lost task costs little)."""
-    return max(1, min(MAX_AUTO_BATCH, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
+def auto_batch_size(n_runs: int, n_workers: int, most: int = MAX_AUTO_BATCH) -> int:
+    """About TASKS_PER_WORKER tasks per worker (load balance, streaming), at most ``most`` runs
+    per task (a lost task costs little; short runs such as frequency events allow more)."""
+    return max(1, min(most, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
 
 
 @contextmanager
@@ -88,31 +88,37 @@ def _failed_batch(specs: list[RunSpec], message: str) -> BatchResult:
                              "where": "dask"} for s in specs], {}, [], -1)
 
 
-def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
-            warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
-    """Submit one task per batch; take each result as it finishes. On an interruption the
-    outstanding tasks are cancelled (what finished is already stored)."""
+def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: str
+                   ) -> Iterator[tuple[int, object]]:
+    """Submit ``fn(group, *args)`` as one Dask task per group (one retry if its worker is lost)
+    and yield ``(group index, result)`` as each finishes, in completion order; a task that
+    still fails yields its exception instead of a result. On an interruption the outstanding
+    tasks are cancelled. The one place tasks go to Dask: sweeps and study Monte Carlos."""
     from dask.distributed import as_completed
 
     futures = {}
     try:
         for i, group in enumerate(groups):
-            fut = client.submit(run_batch, group, base_dir, evaluator, warm_doc,
-                                key=f"ballast-sweep-{plan.fingerprint}-{session}-{i}",
-                                pure=False, retries=1)
-            futures[fut] = group
+            fut = client.submit(fn, group, *args, key=f"{key_prefix}-{i}", pure=False, retries=1)
+            futures[fut] = i
         for fut in as_completed(list(futures)):
-            group = futures.pop(fut)
-            if fut.status == "finished":
-                result = fut.result()
-            else:
-                exc = fut.exception()
-                result = _failed_batch(group, f"{type(exc).__name__}: {exc}")
+            i = futures.pop(fut)
+            result = fut.result() if fut.status == "finished" else fut.exception()
             fut.release()
-            take(result, len(group))
+            yield i, result
     finally:
         if futures:
             client.cancel(list(futures))
+
+
+def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
+            warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
+    """One task per batch; take each result as it finishes (what finished is already stored)."""
+    for i, result in stream_batches(client, run_batch, groups, base_dir, evaluator, warm_doc,
+                                    key_prefix=f"ballast-sweep-{plan.fingerprint}-{session}"):
+        if isinstance(result, BaseException):
+            result = _failed_batch(groups[i], f"{type(result).__name__}: {result}")
+        take(result, len(groups[i]))
 
 
 def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resume: bool = False,
