@@ -64,7 +64,7 @@ def _write_trace(path: Path, rows: list[tuple[float, float]]) -> str:
 def test_meter_serves_the_given_site_on_its_unit_id_until_sigterm() -> None:
     proc = start_until_ready(
         _emulate(
-            *"meter --port 0 --unit-id 17 --ai-mw 62.5 --miners-mw 30.25 --renewables-mw 12 "
+            *"meter --port 0 --noise-mw 0 --unit-id 17 --ai-mw 62.5 --miners-mw 30.25 --renewables-mw 12 "
             "--voltage-kv 345 --frequency-hz 59.9".split()
         ),
         env=ENV,
@@ -88,7 +88,7 @@ def test_meter_serves_the_given_site_on_its_unit_id_until_sigterm() -> None:
 
 def test_meter_import_override_reports_export_and_stops_on_sigint() -> None:
     proc = start_until_ready(
-        _emulate("meter", "--port", "0", "--ai-mw", "20", "--renewables-mw", "30", "--import-mw", "-4.5"),
+        _emulate(*"meter --port 0 --noise-mw 0 --ai-mw 20 --renewables-mw 30 --import-mw -4.5".split()),
         env=ENV,
     )
     try:
@@ -105,7 +105,7 @@ def test_meter_ai_load_follows_a_trace_from_ready(tmp_path: Path) -> None:
     trace = _write_trace(tmp_path / "job.csv", [(0, 10.0), (100, 30.0)])  # +0.2 MW/s
     spawned_s = time.monotonic()
     proc = start_until_ready(
-        _emulate("meter", "--port", "0", "--ai-trace", trace, "--miners-mw", "5", "--renewables-mw", "2"),
+        _emulate(*"meter --port 0 --noise-mw 0 --miners-mw 5 --renewables-mw 2 --ai-trace".split(), trace),
         env=ENV,
     )
     try:
@@ -122,6 +122,34 @@ def test_meter_ai_load_follows_a_trace_from_ready(tmp_path: Path) -> None:
     for r in (first, second):
         assert r.miners_feeder_power_mw == 5.0
         assert r.campus_import_power_mw == pytest.approx(r.ai_feeder_power_mw + 5 - 2, abs=1e-4)
+
+
+def test_meter_values_move_by_default_so_the_runtime_does_not_see_a_frozen_meter() -> None:
+    """Fixed values with the default noise: every reading differs, stays near what was given,
+    and the import still adds up from the feeders read with it."""
+    proc = start_until_ready(
+        _emulate(*"meter --port 0 --ai-mw 100 --miners-mw 40 --renewables-mw 0".split()), env=ENV
+    )
+    try:
+        host, port = _address(proc)
+        readings = [_read_meter(host, port, 1)]
+        for _ in range(100):  # until the emulator has stepped (it does every 0.05 s)
+            time.sleep(0.1)
+            readings.append(_read_meter(host, port, 1))
+            if readings[-1].ai_feeder_power_mw != readings[0].ai_feeder_power_mw:
+                break
+    finally:
+        _stop(proc, signal.SIGTERM)
+    first, last = readings[0], readings[-1]
+    assert last.ai_feeder_power_mw != first.ai_feeder_power_mw
+    assert last.miners_feeder_power_mw != first.miners_feeder_power_mw
+    for r in (first, last):
+        assert r.ai_feeder_power_mw == pytest.approx(100, abs=0.5)  # 10 sigma of 0.05 MW
+        assert r.miners_feeder_power_mw == pytest.approx(40, abs=0.5)
+        assert r.renewables_feeder_power_mw == 0.0  # a feeder given as 0 stays 0
+        assert r.campus_import_power_mw == pytest.approx(
+            r.ai_feeder_power_mw + r.miners_feeder_power_mw, abs=1e-4
+        )
 
 
 def test_meter_trip_drops_the_frequency() -> None:
@@ -190,6 +218,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
         (["meter", "--unit-id", "300"], ["--unit-id", "247"]),
         (["meter", "--ai-mw", "nan"], ["--ai-mw", "finite"]),
         (["meter", "--miners-mw", "-1"], ["--miners-mw", ">= 0"]),
+        (["meter", "--noise-mw", "-0.1"], ["--noise-mw", ">= 0"]),
         (["meter", "--ai-trace", "no_such_trace.csv"], ["no_such_trace.csv", "not found"]),
         (["meter", "--ai-trace", "{trace}", "--import-mw", "3"], ["--ai-trace", "--import-mw"]),
         (["dcgm", "--port", "-1"], ["--port"]),

@@ -75,6 +75,10 @@ def _load_trace(path: str | None, time_column: str, power_column: str, *conflict
     return AiTrace.load(path, time_column, power_column)
 
 
+# Assumption: small next to a campus's own second-to-second swings (an AI job swings by tens
+# of MW, docs/sources.md#ai-power-swings), and far above a float32 step at 1,000 MW (6e-5 MW),
+# so no two readings are the same number.
+NOISE_MW = 0.05
 _REGISTER_HELP = "; ".join(f"{r.address} {r.name} [{r.unit}]" for r in REGISTER_MAP)
 _TRACE_HELP = (
     "Measured AI facility-power trace, CSV or Parquet (seconds from its start, MW), "
@@ -184,6 +188,14 @@ def meter(
     ),
     trace_time_column: str = typer.Option("time_s", "--trace-time-column"),
     trace_power_column: str = typer.Option("power_mw", "--trace-power-column"),
+    noise_mw: float = typer.Option(
+        NOISE_MW,
+        "--noise-mw",
+        help="Standard deviation of a fresh error on each power reading [MW], so the values "
+        "move as a live meter's do (the runtime rejects a meter whose values stay identical as "
+        "frozen); 0 = exact values.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise."),
     duration_s: float = typer.Option(0.0, "--duration-s", min=0, help=_DURATION_HELP),
 ) -> None:
     """Serve the site meter over Modbus TCP (the register map the runtime reads)."""
@@ -199,13 +211,14 @@ def meter(
         _check("--frequency-hz", frequency_hz, above=0.0)
         _check("--trip-in-s", trip_in_s, minimum=0.0)
         _check("--nadir-hz", nadir_hz, above=0.0)
+        _check("--noise-mw", noise_mw, minimum=0.0)
         given = [name for name, v in (("--ai-mw", ai_mw), ("--import-mw", import_mw)) if v is not None]
         trace = _load_trace(ai_trace, trace_time_column, trace_power_column, *given)
         import asyncio
 
         from ballast.live.emulators.standalone import MeterValues, serve_meter
 
-        values = MeterValues(ai_mw or 0.0, miners_mw, renewables_mw, import_mw)
+        values = MeterValues(ai_mw or 0.0, miners_mw, renewables_mw, import_mw, noise_mw)
         asyncio.run(
             serve_meter(
                 host,
@@ -217,6 +230,7 @@ def meter(
                 trace=trace,
                 trip_in_s=trip_in_s,
                 nadir_hz=nadir_hz,
+                seed=seed,
                 duration_s=duration_s or None,
             )
         )
