@@ -219,6 +219,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
         (["meter", "--ai-mw", "nan"], ["--ai-mw", "finite"]),
         (["meter", "--miners-mw", "-1"], ["--miners-mw", ">= 0"]),
         (["meter", "--noise-mw", "-0.1"], ["--noise-mw", ">= 0"]),
+        (["meter", "--trip-in-s", "5", "--nadir-hz", "60.2"], ["--nadir-hz", "--frequency-hz"]),
         (["meter", "--ai-trace", "no_such_trace.csv"], ["no_such_trace.csv", "not found"]),
         (["meter", "--ai-trace", "{trace}", "--import-mw", "3"], ["--ai-trace", "--import-mw"]),
         (["dcgm", "--port", "-1"], ["--port"]),

@@ -212,6 +212,8 @@ def meter(
         _check("--trip-in-s", trip_in_s, minimum=0.0)
         _check("--nadir-hz", nadir_hz, above=0.0)
         _check("--noise-mw", noise_mw, minimum=0.0)
+        if trip_in_s is not None and not nadir_hz < frequency_hz:
+            raise ValueError(f"--nadir-hz ({nadir_hz:g}) must be below --frequency-hz ({frequency_hz:g})")
         given = [name for name, v in (("--ai-mw", ai_mw), ("--import-mw", import_mw)) if v is not None]
         trace = _load_trace(ai_trace, trace_time_column, trace_power_column, *given)
         import asyncio
