@@ -252,3 +252,18 @@ def test_a_busy_port_is_a_clear_error(device: str) -> None:
     assert result.returncode == 2
     assert "ready:" not in result.stdout
     assert port in result.stderr and "error:" in result.stderr
+
+
+@pytest.mark.parametrize(("device", "missing"), [("meter", "pymodbus"), ("dcgm", "aiohttp")])
+def test_a_missing_live_extra_is_named(device: str, missing: str) -> None:
+    """The import is made to fail as if the package were not installed."""
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from ballast.cli import app\n"
+        f"app(['emulate', {device!r}, '--port', '0', '--duration-s', '0.1'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "ready:" not in result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert missing in line and "pip install 'ballast[live]'" in line

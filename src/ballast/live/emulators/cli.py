@@ -38,13 +38,16 @@ def _group() -> None:
 
 @contextlib.contextmanager
 def _exit_2_on_error() -> Iterator[None]:
-    """A bad value, a missing file or a busy port: one ``error:`` line on stderr, exit 2."""
+    """A bad value, a missing file, a busy port or a missing ``live`` extra: one ``error:`` line
+    on stderr, exit 2."""
+    # here, not at the top: importing ballast.cli first would import this module half-made
+    from ballast.cli._common import fail, needs_extras
+
     try:
-        yield
+        with needs_extras("emulate"):
+            yield
     except (ValueError, KeyError, OSError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        typer.echo(f"error: {msg}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(e.args[0] if isinstance(e, KeyError) and e.args else e))
 
 
 def _check(
