@@ -60,34 +60,12 @@ def test_serve_config_runs_on_emulate_processes(tmp_path: Path, noise_mw: str) -
     try:
         miner_port = free_port()
         procs.append(
-            _start(
-                "emulate",
-                "miners",
-                "--count",
-                "4",
-                "--base-ip",
-                "127.201.7.2",
-                "--model",
-                "s21",
-                "--port",
-                str(miner_port),
-            )
+            _start(*f"emulate miners --count 4 --base-ip 127.201.7.2 --model s21 --port {miner_port}".split())
         )
         procs.append(
-            _start(
-                "emulate",
-                "meter",
-                "--port",
-                "0",
-                "--ai-mw",
-                "100",
-                "--miners-mw",
-                "14",
-                "--noise-mw",
-                noise_mw,
-            )
+            _start(*f"emulate meter --port 0 --ai-mw 100 --miners-mw 14 --noise-mw {noise_mw}".split())
         )
-        procs.append(_start("emulate", "dcgm", "--port", "0", "--it-power-mw", "80"))
+        procs.append(_start(*"emulate dcgm --port 0 --it-power-mw 80".split()))
         meter_port, dcgm_port = _port(procs[1]), _port(procs[2])
         api_port = free_port()
         site = {
@@ -124,5 +102,6 @@ def test_serve_config_runs_on_emulate_processes(tmp_path: Path, noise_mw: str) -
         return
     assert not state["safe_mode"] and state["health"]["safe_mode_reasons"] == [], state
     assert state["power_mw"]["import"] == pytest.approx(114, abs=0.5)  # 100 + 14, noise 0.05
-    assert state["power_mw"]["ai"] == pytest.approx(80 * 1.25)  # DCGM x the scenario's PUE
+    # the meter's AI feeder (100 MW + noise) and DCGM x the scenario's PUE (80 x 1.25) agree
+    assert state["power_mw"]["ai"] == pytest.approx(100, abs=0.5)
     assert state["groups"][0]["miners"] == 4
