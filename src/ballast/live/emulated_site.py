@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ballast.live.emulators.catalog import CATALOG as EMU_CATALOG
 from ballast.live.emulators.dcgm import DcgmEmulator
 from ballast.live.emulators.luxos import LUXOS_PORT, MinerEmulator, loopback_ips
-from ballast.live.emulators.meter import MeterEmulator
+from ballast.live.emulators.meter import MeterEmulator, campus_import_mw
 from ballast.live.site_config import (
     AiConfig,
     MeterConfig,
@@ -187,7 +187,7 @@ class EmulatedSite:
         ai_it_mw = self.ai_it_nominal_mw * share
         ai_mw = ai_it_mw * self.ai_pue
         renew_mw = self.renewable_capacity_mw * self.renewable_capacity_factor
-        import_mw = ai_mw + miners_mw - renew_mw  # import positive
+        import_mw = campus_import_mw(ai_mw, miners_mw, renew_mw)
         self.meter.set_site(campus_import_power_mw=import_mw, ai_feeder_power_mw=ai_mw,
                             miners_feeder_power_mw=miners_mw,
                             renewables_feeder_power_mw=renew_mw)

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ballast.data.errors import DataError
-from ballast.data.loaders import read_table, resolve_source
-from ballast.data.validate import check_values
+from ballast.data.traces import read_trace, replay_mw
 from ballast.models.ai_swings import (
     TrainingSwings,
     crash_times_s,
@@ -33,29 +31,6 @@ def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
         duty=t.duty, idle_share=t.idle_share, checkpoint_every_s=t.checkpoint_every_s,
         checkpoint_s=t.checkpoint_s, crashes_per_day=t.crashes_per_day, restart_s=t.restart_s,
         start_ramp_s=t.start_ramp_s, floor_share=t.gpu_power_floor_share if floor else 0.0)
-
-
-def read_trace(source: str, time_column: str, power_column: str,
-               base_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """A measured trace: seconds from start [s] and facility power [MW], validated."""
-    path = resolve_source(source, base_dir)
-    frame = read_table(path)
-    label = str(path)
-    for col in (time_column, power_column):
-        if col not in frame.columns:
-            raise DataError(label, f"no column {col!r}; columns are {list(frame.columns)}",
-                            column=col)
-    t = pd.to_numeric(frame[time_column], errors="coerce").to_numpy(dtype="float64")
-    p = pd.to_numeric(frame[power_column], errors="coerce").to_numpy(dtype="float64")
-    check_values(t, label, time_column, minimum=0.0)
-    check_values(p, label, power_column, minimum=0.0, maximum=1e5)
-    if len(t) < 2:
-        raise DataError(label, "a trace needs at least two rows")
-    bad = np.flatnonzero(np.diff(t) <= 0)
-    if len(bad):
-        raise DataError(label, f"time does not increase ({t[bad[0]]:g} then {t[bad[0] + 1]:g})",
-                        row=int(bad[0]) + 2, column=time_column)
-    return t - t[0], p
 
 
 @dataclass
@@ -87,8 +62,8 @@ class FineAi:
             fill = (fill * base).astype(np.float32)
             return (level * base).astype(np.float32), fill
         if self.profile == "replay":
-            rel = (np.arange(i0, i0 + n) * self.dt_s) % self.trace_t_s[-1]
-            return np.interp(rel, self.trace_t_s, self.trace_mw).astype(np.float32), fill
+            elapsed_s = np.arange(i0, i0 + n) * self.dt_s
+            return replay_mw(elapsed_s, self.trace_t_s, self.trace_mw).astype(np.float32), fill
         out = base.astype(np.float32)
         if self.noise_mw > 0:
             rng = np.random.default_rng([self.seed, i0])

@@ -19,7 +19,8 @@ GPU_MODEL = "NVIDIA H100 80GB HBM3"
 
 
 class DcgmEmulator:
-    """HTTP endpoint serving per-GPU power; an async context manager."""
+    """HTTP endpoint serving per-GPU power on ``host:port`` (port 0: any free port, set in
+    ``port`` by :meth:`start`); an async context manager."""
 
     def __init__(
         self,
@@ -80,7 +81,12 @@ class DcgmEmulator:
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.port = self._runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:

@@ -1,9 +1,11 @@
 """Emulated site revenue meter: a Modbus TCP server (pymodbus) on a loopback port.
 
-Register map (``REGISTER_MAP``): every quantity is an IEEE-754 float32 in two 16-bit registers,
-big-endian byte order and big-endian word order (high word first), no scaling (engineering
-units as named). The same map answers function code 3 (holding registers) and 4 (input
-registers); addresses are 0-based protocol addresses; unit (device) id 1.
+Register map (``REGISTER_MAP``, kept in :mod:`ballast.live.emulators.meter_map`): every
+quantity is an IEEE-754 float32 in two 16-bit registers, big-endian byte order and big-endian
+word order (high word first), no scaling (engineering units as named). The same map answers
+function code 3 (holding registers) and 4 (input registers); addresses are 0-based protocol
+addresses; unit (device) id 1 by default (``device_id``; a request to another unit id gets
+Modbus exception 4; unit id 0 answers every unit id, pymodbus' simulator rule).
 
 ====  ==============================  ====  ==================================================
 addr  name                            unit  meaning
@@ -33,35 +35,26 @@ import bisect
 import contextlib
 import struct
 import time
-from dataclasses import dataclass
 
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from ballast.live.emulators.dynamics import Clock
-
-NOMINAL_FREQUENCY_HZ = 60.0  # ERCOT / North America
-DEVICE_ID = 1
-
-
-@dataclass(frozen=True)
-class Register:
-    address: int
-    name: str
-    unit: str
-    description: str
-
-
-REGISTER_MAP: tuple[Register, ...] = (
-    Register(0, "campus_import_power_mw", "MW", "net grid import at the POI (+import/-export)"),
-    Register(2, "ai_feeder_power_mw", "MW", "AI/HPC feeder load"),
-    Register(4, "miners_feeder_power_mw", "MW", "miner feeder load"),
-    Register(6, "renewables_feeder_power_mw", "MW", "on-site renewable generation (+)"),
-    Register(8, "voltage_kv", "kV", "line-to-line voltage at the POI"),
-    Register(10, "frequency_hz", "Hz", "grid frequency"),
+from ballast.live.emulators.meter_map import (
+    DEVICE_ID,
+    DEVICE_ID_MAX,
+    NOMINAL_FREQUENCY_HZ,
+    REGISTER_COUNT,
+    REGISTER_MAP,
+    VOLTAGE_KV,
 )
-REGISTER_COUNT = 2 * len(REGISTER_MAP)
+
 _ADDR = {r.name: r.address for r in REGISTER_MAP}
+
+
+def campus_import_mw(ai_mw: float, miners_mw: float, renewables_mw: float) -> float:
+    """Net import at the POI of a campus with these feeders and nothing else (+import) [MW]."""
+    return ai_mw + miners_mw - renewables_mw
 
 
 def encode_float32(value: float) -> tuple[int, int]:
@@ -105,19 +98,24 @@ class FrequencyProfile:
 
 
 class MeterEmulator:
-    """Modbus TCP meter on ``host:port``; an async context manager."""
+    """Modbus TCP meter on ``host:port`` (port 0: any free port, set in ``port`` by
+    :meth:`start`), answering unit id ``device_id``; an async context manager."""
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 5020,
         *,
+        device_id: int = DEVICE_ID,
         clock: Clock = time.monotonic,
         nominal_frequency_hz: float = NOMINAL_FREQUENCY_HZ,
-        voltage_kv: float = 138.0,
+        voltage_kv: float = VOLTAGE_KV,
     ) -> None:
+        if not 0 <= device_id <= DEVICE_ID_MAX:
+            raise ValueError(f"unit id must be 0..{DEVICE_ID_MAX}, got {device_id}")
         self.host = host
         self.port = port
+        self.device_id = device_id
         self.clock = clock
         self.values: dict[str, float] = {r.name: 0.0 for r in REGISTER_MAP}
         self.values["voltage_kv"] = voltage_kv
@@ -253,12 +251,17 @@ class MeterEmulator:
 
     async def start(self) -> MeterEmulator:
         device = SimDevice(
-            id=DEVICE_ID,
+            id=self.device_id,
             simdata=[SimData(0, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16, readonly=True)],
             action=self._on_access,
         )
         self._server = ModbusTcpServer(device, address=(self.host, self.port))
-        await self._server.serve_forever(background=True)
+        try:
+            await self._server.serve_forever(background=True)
+        except RuntimeError as e:  # pymodbus: "Could not start listen" (it logs the errno)
+            self._server = None
+            raise OSError(f"meter: cannot listen on {self.host}:{self.port} ({e})") from None
+        self.port = self._server.transport.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
