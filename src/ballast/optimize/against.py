@@ -43,9 +43,10 @@ class Baselines:
     is positive). ``regret_usd``: optimum net margin - rule net margin; ``regret_pct``: that as
     a share of the optimum's flexibility value (optimum - all-on), NaN when that is not
     positive or there is no optimum.
-    ``monthly``: net margin [USD] per UTC month of rules, strike price (and optimum and
-    ``regret_usd`` with an optimum). ``regret_by_rule_usd``: the regret summed over the
-    intervals where each rule bound the rule controller (empty without an optimum).
+    ``monthly``: net margin [USD] per UTC month of rules, strike price, their difference
+    ``gain_over_practice_usd`` (and optimum and ``regret_usd`` with an optimum).
+    ``regret_by_rule_usd``: the regret summed over the intervals where each rule bound the rule
+    controller (empty without an optimum).
     """
 
     strike_price: RunSeries
@@ -109,6 +110,7 @@ def against_baselines(
     margin = pd.DataFrame(
         {name: interval_money(run, inp, cfg, scn)["net_margin_usd"] for name, run in runs.items()}
     )
+    margin["gain_over_practice_usd"] = margin["rules"] - margin["strike_price"]
     by_rule = pd.Series(dtype=float)
     if opt is not None:
         margin["regret_usd"] = margin["optimum"] - margin["rules"]
