@@ -44,7 +44,8 @@ def test_json_carries_every_baseline_and_the_headline_figures(tmp_path, scenario
     assert opt["solved"] and opt["note"] is None and opt["solver"]["status"] == "Optimal"
     k = doc["kpis"]
     assert k["mining_revenue_usd"]["optimum"] - k["energy_cost_usd"]["optimum"] == pytest.approx(
-        opt["solver"]["objective_usd"], rel=1e-6)
+        opt["solver"]["objective_usd"], rel=1e-6
+    )
     assert "4CP transmission" in opt["scope"] and "regret includes" in opt["scope"]
     # the same optimum and strike price as ``ballast optimize`` on the same scenario
     other = json.loads(runner.invoke(app, ["optimize", str(tmp_path / "campus.yaml"), "--json"]).stdout)
