@@ -60,11 +60,14 @@ def sent(emu: MinerEmulator, ip: str, arg: str) -> int:
     return emu.miner(ip).command_counts[("curtail", arg)]
 
 
-async def fleet_without_curtail_state(emu: MinerEmulator, gate: RampGate) -> FleetControl:
+async def fleet_without_curtail_state(
+    emu: MinerEmulator, gate: RampGate, forced: Callable[[], set[int]] = set
+) -> FleetControl:
     for ip in emu.ips:
         emu.set_quirks(ip, reports_curtail_state=False)
     fleet = FleetCommander(emu.ips, timeout_s=2.0, retries=0, wait=gate.wait)
-    cmd = FleetControl(fleet, {ip: Device(ip, 0) for ip in emu.ips}, 2.0, 0, wait=gate.wait)
+    devices = {ip: Device(ip, 0) for ip in emu.ips}
+    cmd = FleetControl(fleet, devices, 2.0, 0, wait=gate.wait, forced=forced)
     await cmd.read(False, set, 0.0)  # adopt what the miners do (all running)
     return cmd
 
@@ -145,3 +148,24 @@ async def test_a_miner_that_ignores_the_wake_gets_it_once_more_then_is_ignored(
         assert sent(emu, good, "wakeup") == 1
         assert (cmd.devices[bad].status, cmd.devices[bad].asleep) == ("ignored", True)
         assert (cmd.devices[good].status, cmd.devices[good].asleep) == ("ok", False)
+
+
+async def test_a_verification_never_resends_a_wake_to_a_group_that_must_sleep_now(
+    base_ip: str, clock: FakeClock
+) -> None:
+    async with MinerEmulator(1, base_ip, clock=clock) as emu:
+        gate = RampGate(clock)
+        forced: set[int] = set()
+        cmd = await fleet_without_curtail_state(emu, gate, lambda: forced)
+        (ip,) = emu.ips
+        await cmd.send([ip], [], None, 0.0)
+        await emu.inject(ip, ignore_commands=True)  # stays asleep: would get the wake again
+        await cmd.send([], [ip], None, 1.0)
+        forced.add(0)  # e.g. the operator curtails the group during the ramp
+        gate.release()
+        await cmd.settle()
+        assert sent(emu, ip, "wakeup") == 1
+        d = cmd.devices[ip]
+        assert (d.want_run, d.asleep, d.status) == (False, True, "ok")
+        (record,) = await cmd.send([], [], None, 2.0)
+        assert (record.command, record.counts) == ("wake", {"superseded": 1})

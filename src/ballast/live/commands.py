@@ -47,9 +47,11 @@ class FleetControl:
 
     def __init__(self, fleet: MinerFleet, devices: dict[str, Device], timeout_s: float,
                  retries: int, *, clock: Callable[[], float] = time.time,
-                 wait: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+                 wait: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 forced: Callable[[], set[int]] = set) -> None:
         """``clock`` stamps the records of background verifications; ``wait(seconds)`` waits
-        out a wake ramp (tests inject one they control)."""
+        out a wake ramp (tests inject one they control); ``forced()``: the groups whose miners
+        must sleep now (a verification never resends them a wake)."""
         self.fleet = fleet
         self.devices = devices
         # overall deadline per command; plus two sleep ramps, which a miner reporting no
@@ -59,6 +61,7 @@ class FleetControl:
         self.lock = asyncio.Lock()
         self.clock = clock
         self.wait = wait
+        self.forced = forced
         self.keepalive_failures: Counter[str] = Counter()  # miner ip (or "all") -> failures
         self.ramping: dict[str, object] = {}  # ip -> token of the verification that owns it
         self.late_records: list[CommandRecord] = []  # from verifications, for the next tick
@@ -157,6 +160,7 @@ class FleetControl:
                     return  # all superseded by a later command
                 t0 = time.perf_counter()
                 res = await self.call("read_all", mine)
+                must_sleep = self.forced()
                 verdicts, again = [], []
                 for o in res.outcomes:
                     if self.ramping.get(o.ip) is not token:
@@ -170,11 +174,15 @@ class FleetControl:
                     d.asleep = bool(o.reading.asleep)
                     if not d.asleep:
                         d.status = "ok"
+                    elif d.group in must_sleep:  # asleep as it must be now: keep it so
+                        d.want_run, d.status = False, "ok"
                     elif attempt < 2:
                         again.append(o.ip)
                     else:
                         d.status = "ignored"
-                    verdicts.append(_Outcome(o.ip, "ignored" if d.asleep else "ok", o.reading))
+                    verdict = "superseded" if d.want_run is False else d.status
+                    verdicts.append(_Outcome(o.ip, "ignored" if o.ip in again else verdict,
+                                             o.reading))
                 now_s = self.clock()
                 self.late_records.append(self.record(
                     now_s, None, "wake", _Result(verdicts, time.perf_counter() - t0)))

@@ -144,7 +144,7 @@ class Runtime:
         self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr = DrBook()
         self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries,
-                                clock=clock)
+                                clock=clock, forced=self._forced_groups)
         self.last_tick: dict[str, Any] | None = None
         self.subscribers: set[asyncio.Queue] = set()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []
