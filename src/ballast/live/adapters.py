@@ -46,8 +46,8 @@ class LuxosFleet:
     async def sleep(self, ips: Iterable[str] | None = None) -> FleetResult:
         return await self._each("sleep", FleetCommander.sleep, ips)
 
-    async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
-        return await self._each("wake", FleetCommander.wake, ips)
+    async def wake(self, ips: Iterable[str] | None = None, *, wait_ramp: bool = True) -> FleetResult:
+        return await self._each("wake", lambda c, sel: c.wake(sel, wait_ramp=wait_ramp), ips)
 
     async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:
         return await self._each("read_all", FleetCommander.read_all, ips)

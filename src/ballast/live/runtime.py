@@ -143,7 +143,8 @@ class Runtime:
         self.ufr_trips = 0
         self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr = DrBook()
-        self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries)
+        self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries,
+                                clock=clock, forced=self._forced_groups)
         self.last_tick: dict[str, Any] | None = None
         self.subscribers: set[asyncio.Queue] = set()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []
@@ -235,11 +236,13 @@ class Runtime:
     async def shutdown(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
+        await self.cmd.close()  # no wake verification may run on after us
         action = self.site.shutdown_action
         asleep = None
         if action == "sleep" and self.devices:
             # Nobody watches the limit once we are gone: leave the miners asleep (safe state).
             with contextlib.suppress(Exception):
+                self.cmd.intend_sleep(self.devices)
                 res = await self.cmd.call("sleep", list(self.devices))
                 self.cmd.apply(res.outcomes, want_run=False)
                 self.store.add_command(self.cmd.record(self.clock(), None, "sleep", res),

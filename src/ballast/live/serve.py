@@ -159,7 +159,10 @@ class _NoFleet:
     async def sleep(self, ips: Any = None) -> Any:
         raise RuntimeError("no miners configured")
 
-    wake = read_all = sleep
+    async def wake(self, ips: Any = None, *, wait_ramp: bool = True) -> Any:
+        raise RuntimeError("no miners configured")
+
+    read_all = sleep
 
 
 def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig | None,

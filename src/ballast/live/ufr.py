@@ -31,8 +31,7 @@ async def check_ufr(rt: Runtime, frequency_hz: float) -> None:
         rt.ufr_trips += 1
         t_detect = time.perf_counter()
         ips = [d.ip for d in rt.devices.values() if d.group in rt.ufr_groups]
-        for ip in ips:  # intent first: no concurrent tick or read may wake them
-            rt.devices[ip].want_run = False
+        rt.cmd.intend_sleep(ips)  # intent first: no tick, read or verification may wake them
         res = await rt.cmd.call("sleep", ips)
         latency_s = time.perf_counter() - t_detect
         rt.cmd.apply(res.outcomes, want_run=False)

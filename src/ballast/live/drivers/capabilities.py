@@ -212,6 +212,10 @@ def render_markdown() -> str:
         f"{WAKE_RAMP_S:g} s; docs/sources.md#miner-response) and then judges by power: asleep at "
         f"or below {ASLEEP_MAX_W:g} W (4x the documented {SLEEP_RESIDUAL_W:g} W residual). "
         "A miner is never called non-compliant before its ramp is over.",
+        "- The live runtime never holds its command lock across a wake ramp, so a shed never "
+        "waits behind a wake's verification: such a miner comes back `ramping`, stays "
+        "commandable, and is judged by power after the ramp outside the lock; a sleep sent "
+        "meanwhile takes it out of that verification (`ballast.live.commands`).",
         "- A refused command is never sent again blindly: the driver first finds out why "
         "(re-reads `session`; on an ATM refusal, recognised by its message, re-reads `atm` and "
         "switches ATM off, then re-reads `atm` to verify) and sends it once more only when it "

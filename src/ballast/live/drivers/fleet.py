@@ -6,9 +6,12 @@ privileged` fixed its cause (stale session, ATM; fast-path refusals are handed t
 timeout or a lost reply the miner is read back first, and the command sent again (up to
 ``retries`` times) only if the read-back disagrees. A miner that acknowledged but reads back
 unchanged gets the command once more, then is ``ignored``; one that reports no curtail state
-is first given the ramp (``ramp_s``: sleep ~5 s, wake ~10 s) and judged by power. Every miner
-gets one :class:`MinerOutcome`; anything but ``ok`` is non-compliant and the controller makes
-up the difference with other miners.
+is first given the ramp (``ramp_s``: sleep ~5 s, wake ~10 s) and judged by power. A caller
+that must not be held by a wake's ramp (the live runtime: a shed may not wait behind it) calls
+``wake(ips, wait_ramp=False)``: such a miner then comes back ``ramping`` at once (acknowledged,
+read back, no curtail state, not yet awake by power), and the caller verifies it after the
+ramp (``live.commands``). Every miner gets one :class:`MinerOutcome`; anything but ``ok`` is
+non-compliant and the controller makes up the difference with other miners.
 
 Sessions idle out after ~60 s on LuxOS: a live runtime calls :meth:`FleetCommander.
 refresh_sessions` every ~30 s so that curtails take the one-round-trip fast path; a miner
@@ -42,7 +45,7 @@ from ballast.live.drivers.luxos_client import (
     encode_request,
 )
 
-OutcomeStatus = Literal["ok", "timeout", "refused", "ignored", "error"]
+OutcomeStatus = Literal["ok", "timeout", "refused", "ignored", "error", "ramping"]
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,9 @@ class FleetCommander:
             ramp_s=SLEEP_RAMP_S,
         )
 
-    async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
-        """Wake and verify the miner no longer reads as asleep."""
+    async def wake(self, ips: Iterable[str] | None = None, *, wait_ramp: bool = True) -> FleetResult:
+        """Wake and verify the miner no longer reads as asleep. ``wait_ramp=False``: a miner
+        reporting no curtail state that is not awake yet is ``ramping`` (no wait, no resend)."""
         require(LuxosMiner.FIRMWARE, "sleep_wake")
         return await self.run(
             "wake",
@@ -160,6 +164,7 @@ class FleetCommander:
             ips,
             fast=("curtail", "wakeup"),
             ramp_s=WAKE_RAMP_S,
+            wait_ramp=wait_ramp,
         )
 
     async def set_profile(self, name: str, ips: Iterable[str] | None = None) -> FleetResult:
@@ -198,13 +203,15 @@ class FleetCommander:
         *,
         fast: tuple[str, str] | None = None,
         ramp_s: float = 0.0,
+        wait_ramp: bool = True,
     ) -> FleetResult:
         """Apply ``action`` then verify with ``check`` on each selected miner, concurrently.
 
         ``fast`` = (privileged command, argument) sends every miner through the callback fast
         path first (held session, else ``session``/``logon`` in the chain, then the command
         and the read-back); any miner it cannot verify falls back to ``action``. ``ramp_s``:
-        how long a miner that reports no curtail state gets before it is judged by power.
+        how long a miner that reports no curtail state gets before it is judged by power;
+        ``wait_ramp=False`` hands such a miner back as ``ramping`` instead of waiting.
         """
         miners = self._select(ips)
         sem = asyncio.Semaphore(self.concurrency)
@@ -219,7 +226,9 @@ class FleetCommander:
             miners_left = miners
 
         def slow_one(m: LuxosMiner) -> Awaitable[MinerOutcome]:
-            return self._one(m, action, check, t0, first_send_s.get(m.ip), priors.get(m.ip, _Prior()), ramp_s)
+            return self._one(
+                m, action, check, t0, first_send_s.get(m.ip), priors.get(m.ip, _Prior()), ramp_s, wait_ramp
+            )
 
         async def one(m: LuxosMiner) -> MinerOutcome:
             async with sem:
@@ -325,6 +334,7 @@ class FleetCommander:
         started_s: float | None = None,
         prior: _Prior | None = None,
         ramp_s: float = 0.0,
+        wait_ramp: bool = True,
     ) -> MinerOutcome:
         start = time.perf_counter() if started_s is None else started_s
         prior = prior or _Prior()
@@ -360,11 +370,13 @@ class FleetCommander:
             if check is None:
                 return outcome("ok")
             try:
-                reading = await self._verify(m, check, ramp_s, reading)
+                reading = await self._verify(m, check, ramp_s if wait_ramp else 0.0, reading)
             except (MinerTimeout, MinerRefused, MinerApiError) as e:
                 return outcome(_status_of(e), detail=f"read-back: {e}")
             if check(reading):
                 return outcome("ok", reading)
+            if not wait_ramp and ramp_s > 0 and not reading.curtail_state_reported:
+                return outcome("ramping", reading, f"no curtail state: judge by power after {ramp_s:g} s")
             if action is None or round_ == 1:
                 return outcome("ignored", reading, _unchanged(reading, ramp_s))
             reading = None
