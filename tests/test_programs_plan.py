@@ -33,6 +33,7 @@ def run(programs, ai_mw, price=20.0, limit_mw=100.0, count=10_000, hashprice=50.
     n = len(ai)
     scn = scenario(n, programs, limit_mw, count)
     frame = pd.DataFrame({"price_usd_per_mwh": np.broadcast_to(price, (n,)).astype(float),
+                          "decision_price_usd_per_mwh": np.broadcast_to(price, (n,)).astype(float),
                           "hashprice_usd_per_ph_day": np.full(n, hashprice),
                           "ai_load_mw": ai, "renewable_mw": np.zeros(n)}, index=scn.run.index())
     inputs = SiteInputs(frame=frame, renewable_columns=())
