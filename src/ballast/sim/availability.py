@@ -38,7 +38,7 @@ AVAILABILITY: tuple[Availability, ...] = (
         "decision_delay: interval (default) = max(price file step, run step); none = 0",
         "ERCOT's real-time settlement point price of a 15-min interval averages the SCED LMPs "
         "inside it, so it exists only once the interval ends; SCED posts each 5-min LMP "
-        "'normally within the last five minutes' (https://www.ercot.com/mktinfo/rtm). With "
+        "'normally within the last five minutes' (docs/sources.md#ercot-price-publication). With "
         "'interval' the controller decides on the last price settled before the decision "
         "(on a run coarser than the file: the mean of the last run interval). 'none' decides on "
         "the interval's own price: look-ahead of up to one interval, kept as an upper bound.",
