@@ -69,8 +69,10 @@ def with_run(scenario: Scenario, *, resolution: str | None = None, start: TimeLi
 
 def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None = None,
              start: TimeLike | None = None, end: TimeLike | None = None, *,
-             progress: Callable[[int, int], None] | None = None) -> Results:
-    """Backtest a scenario: Ballast's controller and the business-as-usual baseline.
+             progress: Callable[[int, int], None] | None = None, baselines: bool = True,
+             optimum: bool = True) -> Results:
+    """Backtest a scenario: Ballast's controller against the business-as-usual (all-on)
+    baseline, the strike-price baseline and the perfect-foresight optimum.
 
     Args:
         scenario: a ``Scenario`` (from ``load_scenario``), a bundled name or a YAML path.
@@ -80,6 +82,12 @@ def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None
         start: run start [UTC]; None keeps the scenario's. A naive time is taken as UTC.
         end: run end [UTC, exclusive]; None keeps the scenario's.
         progress: called as ``progress(steps_done, steps_total)`` during long runs.
+        baselines: also run the strike-price baseline (the fleet managers' practice) and the
+            perfect-foresight optimum (``optimize.against``): ``Results.baselines`` and the
+            ``kpis`` columns ``strike_price`` and ``optimum``.
+        optimum: with ``baselines``, solve the optimum (HiGHS). Where the optimiser does not
+            model the scenario (programs, smoothing, steps under 1 min) there is no optimum and
+            ``Results.baselines.optimum_note`` says why.
 
     Returns:
         ``Results``: ``kpis`` (ballast, baseline, delta, unit per KPI), ``timeseries`` [MW,
@@ -92,5 +100,11 @@ def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = with_run(scenario, resolution=resolution, start=start, end=end)
-    return Results.from_simulation(_simulate_engine(scenario, progress=progress))
+    results = Results.from_simulation(_simulate_engine(scenario, progress=progress))
+    if not baselines:
+        return results
+    from ballast.optimize.against import against_baselines  # here: highspy loads only when used
+
+    rules = results.kpis[["ballast", "unit"]].rename(columns={"ballast": "value"})
+    return results.with_baselines(against_baselines(results.simulation, rules, optimum=optimum))
 

@@ -24,20 +24,44 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def kpi_rich_table(results):  # -> rich.table.Table
+    """Ballast beside each baseline: all on (with the delta, as before), strike price and
+    optimum when the results carry them."""
     from rich.markup import escape
     from rich.table import Table
 
+    extra = [c for c in ("strike_price", "optimum") if c in results.kpis.columns]
     table = Table(title=f"KPIs - {results.simulation.scenario.name}", show_lines=False)
-    for col, justify in (("KPI", "left"), ("Ballast", "right"), ("Baseline", "right"),
-                         ("Delta", "right"), ("Unit", "left")):
+    cols = [("KPI", "left"), ("Ballast", "right"), ("Baseline (all on)" if extra else "Baseline", "right"),
+            ("Delta", "right")]
+    cols += [({"strike_price": "Strike price", "optimum": "Optimum"}[c], "right") for c in extra]
+    for col, justify in (*cols, ("Unit", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
     for name, row in results.kpis.iterrows():
         delta = row.delta
         style = "" if delta == 0 or delta != delta else ("green" if delta > 0 else "yellow")
         table.add_row(escape(name), _fmt(row.ballast, row.unit), _fmt(row.baseline, row.unit),
                       f"[{style}]{_fmt(delta, row.unit)}[/]" if style else _fmt(delta, row.unit),
+                      *(_fmt(None if row[c] != row[c] else row[c], row.unit) for c in extra),
                       row.unit)
     return table
+
+
+def headline_lines(b) -> list[str]:
+    """The rule controller's gain over practice and regret against the optimum, in words
+    (``optimize.against.Baselines``)."""
+    def usd(x: float) -> str:
+        return "not settled (net margin NaN; see the notes)" if x != x else f"{x:,.0f} USD"
+
+    gain = f"gain over practice (strike price): {usd(b.gain_over_practice_usd)}"
+    if b.gain_over_practice_pct == b.gain_over_practice_pct:  # not NaN
+        gain += f" ({b.gain_over_practice_pct:.1f} % of the strike-price net margin)"
+    lines = [gain]
+    if b.optimum is not None:
+        regret = f"regret against the optimum: {usd(b.regret_usd)}"
+        if b.regret_pct == b.regret_pct:
+            regret += f" ({b.regret_pct:.1f} % of the optimum's flexibility value)"
+        lines.append(regret)
+    return lines
 
 
 def simulate(
@@ -49,8 +73,11 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     report: Annotated[bool, typer.Option("--report/--no-report",
                                          help="Write report.html (with --out).")] = True,
+    optimum: Annotated[bool, typer.Option("--optimum/--no-optimum",
+                                          help="Solve the perfect-foresight optimum (HiGHS).")] = True,
 ) -> None:
-    """Backtest a scenario against its business-as-usual baseline."""
+    """Backtest a scenario against three baselines: all on, strike price (the fleet managers'
+    practice) and the perfect-foresight optimum."""
     from ballast.backtest import load_scenario, with_run
     from ballast.backtest import simulate as run_backtest
     from ballast.data.errors import DataError
@@ -60,7 +87,7 @@ def simulate(
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
         n = len(scn.run.index())
         if as_json or n < 50_000:
-            results = run_backtest(scn)
+            results = run_backtest(scn, optimum=optimum)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -68,8 +95,8 @@ def simulate(
                           TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                           console=wide_console(stderr=True), transient=True) as bar:
                 task = bar.add_task("sim", total=2 * n)
-                results = run_backtest(scn, progress=lambda done, total: bar.update(task,
-                                                                                   completed=done))
+                results = run_backtest(scn, optimum=optimum,
+                                       progress=lambda done, total: bar.update(task, completed=done))
     except (ScenarioError, DataError) as exc:
         fail(str(exc))
     if out is not None:
@@ -81,7 +108,10 @@ def simulate(
         return
     console = wide_console()
     console.print(kpi_rich_table(results))
-    for line in results.notes:  # what the margins leave out or could not settle
+    for line in headline_lines(results.baselines):
+        console.print(line, style="bold", highlight=False, markup=False)
+    notes = [*results.notes, results.baselines.optimum_note or results.baselines.scope]
+    for line in notes:  # what the margins leave out or could not settle; the optimum's scope
         console.print(f"note: {line}", style="yellow", highlight=False, markup=False)
     for note in results.attributions:
         console.print(note, style="dim", highlight=False, markup=False)

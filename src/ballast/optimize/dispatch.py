@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control.controller import GroupParams
-from ballast.optimize.baselines import strike_price_run
+from ballast.optimize.against import against_baselines
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -27,7 +27,7 @@ from ballast.optimize.model import (
 from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries, Simulation, simulate
-from ballast.sim.kpis import compute_kpis, interval_money
+from ballast.sim.kpis import compute_kpis
 
 OPTIMIZE_SCHEMA = "ballast.optimize/1"
 
@@ -218,37 +218,22 @@ def compare(
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    opt = optimize_simulation(scenario, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
-    strike_run = strike_price_run(sim)
-    strike = compute_kpis(strike_run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
+    b = against_baselines(sim, rules, time_limit_s=time_limit_s, horizon=horizon, require_optimum=True)
+    opt = b.optimum
     table = pd.DataFrame({"rules": rules["value"]})
-    table["strike_price"] = strike["value"].reindex(table.index)
+    table["strike_price"] = b.strike_kpis["value"].reindex(table.index)
     table["optimum"] = opt.kpis["value"].reindex(table.index)
     table["delta"] = table["optimum"] - table["rules"]
     table["unit"] = rules["unit"]
-    regret = float(table.loc["net_margin_usd", "delta"])
-    gain = float(opt.kpis.loc["flexibility_value_usd", "value"])
-    pct = 100.0 * regret / gain if gain > 0 else float("nan")
-    margin = pd.DataFrame(
-        {
-            name: interval_money(run, sim.inputs, sim.config, scenario)["net_margin_usd"]
-            for name, run in (("rules", sim.ballast), ("strike_price", strike_run), ("optimum", opt.run))
-        }
-    )
-    margin["regret_usd"] = margin["optimum"] - margin["rules"]
-    monthly = margin.groupby(sim.inputs.index.strftime("%Y-%m")).sum().rename_axis("month")
-    by_rule = margin["regret_usd"].groupby(sim.ballast.frame["binding_rule"], observed=True).sum()
     return Comparison(
         scenario=scenario,
         simulation=sim,
         rules_kpis=rules,
         optimum=opt,
         table=table,
-        regret_usd=regret,
-        regret_pct=pct,
-        gain_over_practice_usd=float(
-            table.loc["net_margin_usd", "rules"] - table.loc["net_margin_usd", "strike_price"]
-        ),
-        monthly=monthly,
-        regret_by_rule_usd=by_rule,
+        regret_usd=b.regret_usd,
+        regret_pct=b.regret_pct,
+        gain_over_practice_usd=b.gain_over_practice_usd,
+        monthly=b.monthly,
+        regret_by_rule_usd=b.regret_by_rule_usd,
     )

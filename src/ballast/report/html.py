@@ -1,7 +1,8 @@
 """Self-contained HTML report of a backtest (plotly.js inlined once; opens offline).
 
 Sections: KPI cards, stacked campus power, price against each group's breakeven, hashprice with
-the halving, cumulative margin against the baseline, monthly table, KPI table.
+the halving, cumulative margin against the baseline, the gain over practice and the regret against
+the optimum (``report.against``, when the results carry them), monthly table, KPI table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from ballast.models.bitcoin import HALVING_TIMES_UTC
+from ballast.report.against import against_section
 from ballast.report.smoothing import simulation_sections as smoothing_sections
 from ballast.report.style import ASSET_COLOURS, FONT, miner_colour
 
@@ -217,10 +219,15 @@ def monthly_html(monthly: pd.DataFrame) -> str:
 
 
 def kpi_html(kpis: pd.DataFrame) -> str:
-    head = "<tr><th>KPI</th><th>Ballast</th><th>Baseline</th><th>Delta</th><th>unit</th></tr>"
+    extra = [(c, t) for c, t in (("strike_price", "Strike price"), ("optimum", "Optimum"))
+             if c in kpis.columns]
+    head = ("<tr><th>KPI</th><th>Ballast</th><th>Baseline" + (" (all on)" if extra else "")
+            + "</th><th>Delta</th>" + "".join(f"<th>{t}</th>" for _, t in extra)
+            + "<th>unit</th></tr>")
     body = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{r.ballast:,.2f}</td><td>{r.baseline:,.2f}</td>"
-        f"<td>{r.delta:+,.2f}</td><td>{html.escape(r.unit)}</td></tr>"
+        f"<td>{r.delta:+,.2f}</td>" + "".join(f"<td>{r[c]:,.2f}</td>" for c, _ in extra)
+        + f"<td>{html.escape(r.unit)}</td></tr>"
         for k, r in kpis.iterrows())
     return f"<table>{head}{body}</table>"
 
@@ -251,6 +258,7 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
         ("Economics", parts[1] + parts[2]),
         ("Against the baseline", parts[3] + '<p class="note">Baseline: the same campus with '
          "every miner on wherever the interconnect allows.</p>"),
+        *([against] if (against := against_section(results)) is not None else []),
         ("Monthly", monthly_html(results.monthly)),
         ("All KPIs", kpi_html(results.kpis) + carbon),
         *(extra_sections or []),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +39,9 @@ class Results:
             ``programs:``, else None.
         notes: what the margins leave out or could not settle (e.g. a transmission charge
             that is NaN because the run does not contain the year's 4CP intervals).
+        baselines: the strike-price baseline and the optimum (``optimize.against.Baselines``,
+            attached by ``with_baselines``; ``ballast.simulate`` does), else None. With them
+            ``kpis`` gains the columns ``strike_price`` and ``optimum`` (NaN without an optimum).
     """
 
     simulation: Simulation
@@ -47,6 +50,16 @@ class Results:
     events: pd.DataFrame
     programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
     notes: tuple[str, ...] = ()
+    baselines: object | None = None  # ballast.optimize.against.Baselines
+
+    def with_baselines(self, baselines) -> Results:
+        """These results with the strike-price and optimum columns (``optimize.against``);
+        the rows they do not price (grid programs, smoothing) stay NaN."""
+        kpis = self.kpis.copy()
+        kpis.insert(2, "strike_price", baselines.strike_kpis["value"].reindex(kpis.index))
+        opt = baselines.optimum_kpis
+        kpis.insert(3, "optimum", float("nan") if opt is None else opt["value"].reindex(kpis.index))
+        return replace(self, kpis=kpis, baselines=baselines)
 
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
@@ -113,6 +126,8 @@ class Results:
         def clean(x: float) -> float | None:
             return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
+        b = self.baselines
+        per_baseline = ("strike_price", "optimum") if b is not None else ()
         return {
             "schema": RESULTS_SCHEMA,
             "scenario": sim.scenario.name,
@@ -122,8 +137,10 @@ class Results:
             "intervals": len(idx),
             "prices_year": int(idx[0].year),
             "kpis": {k: {"ballast": clean(r.ballast), "baseline": clean(r.baseline),
-                         "delta": clean(r.delta), "unit": r.unit}
+                         "delta": clean(r.delta), "unit": r.unit,
+                         **{c: clean(r[c]) for c in per_baseline}}
                      for k, r in self.kpis.iterrows()},
+            **({} if b is None else _baselines_json(b, clean)),
             "events": len(self.events),
             "notes": list(self.notes),
             "attributions": self.attributions,
@@ -148,6 +165,8 @@ class Results:
         self.kpis.to_csv(out_dir / "kpis.csv")
         self.monthly.to_csv(out_dir / "monthly.csv")
         self.events.to_csv(out_dir / "events.csv", index=False)
+        if self.baselines is not None:
+            self.baselines.monthly.to_csv(out_dir / "baselines_monthly.csv")
         if self.programs is not None:
             self.programs.events.to_csv(out_dir / "program_events.csv", index=False)
             self.programs.summary.to_csv(out_dir / "programs.csv")
@@ -160,3 +179,28 @@ class Results:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_report(self, path)
+
+
+def _baselines_json(b, clean) -> dict:
+    """The headline figures against practice and the optimum (``optimize.against``)."""
+    opt = b.optimum
+    solver = None
+    if opt is not None:
+        s = opt.solution
+        solver = {"name": "HiGHS", "status": s.status, "objective_usd": s.objective_usd,
+                  "solve_s": round(s.solve_s, 4)}
+    return {
+        "gain_over_practice_usd": clean(b.gain_over_practice_usd),
+        "gain_over_practice_pct": clean(b.gain_over_practice_pct),
+        "regret_usd": clean(b.regret_usd),
+        "regret_pct": clean(b.regret_pct),
+        "baselines": {
+            "baseline": "all on: every miner on wherever the interconnect allows",
+            "strike_price": "each group curtailed while the real-time price is above its "
+                            "breakeven, no foresight (Foreman, Braiins Manager, Foundry OptiFleet)",
+            "optimum": {"solved": opt is not None, "note": b.optimum_note, "scope": b.scope,
+                        "horizon": None if opt is None else opt.horizon, "solver": solver},
+        },
+        "regret_by_month_usd": ({m: clean(v) for m, v in b.monthly["regret_usd"].items()}
+                                if "regret_usd" in b.monthly else {}),
+    }

@@ -1,0 +1,130 @@
+"""The rule controller against practice and the optimum: the figures an analyst quotes.
+
+``against_baselines`` prices the strike-price baseline (``optimize.baselines``, always: it is one
+more controller run) and the perfect-foresight optimum (``optimize.dispatch``, when the
+optimiser models the scenario) on a finished backtest's inputs, and derives the rule
+controller's gain over practice and its regret against the optimum. ``ballast simulate`` and
+``ballast optimize`` (``dispatch.compare``) both call it: one place for this arithmetic.
+
+What the optimum optimises: mining revenue minus energy at the real-time price (imports and
+exports, the battery), under the interconnect limits. It does not see 4CP transmission charges,
+supply contracts or fixed costs; its KPIs still price them (``sim.kpis``), so the regret
+includes the transmission difference its dispatch causes (and can be negative where the rules'
+4CP avoidance pays more than the optimum's energy gain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ballast.optimize.baselines import strike_price_run
+from ballast.optimize.model import OptimizeError
+from ballast.sim.engine import RunSeries, Simulation
+from ballast.sim.kpis import compute_kpis, interval_money
+
+OPTIMUM_SCOPE = (
+    "The optimum maximises mining revenue minus real-time energy cost (imports, exports, battery) "
+    "with perfect foresight under the interconnect limits; it does not optimise 4CP transmission, "
+    "supply contracts or fixed costs, which its net margin still counts, so the regret includes "
+    "the transmission difference."
+)
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """Strike price and optimum beside the rule controller on one backtest's inputs.
+
+    ``strike_kpis``/``optimum.kpis``: ``compute_kpis`` tables (index kpi; value, unit).
+    ``optimum``: a ``dispatch.Optimum``, or None with ``optimum_note`` saying why.
+    ``gain_over_practice_usd``: rule net margin - strike-price net margin;
+    ``gain_over_practice_pct``: that as a share of the strike-price net margin (NaN unless it
+    is positive). ``regret_usd``: optimum net margin - rule net margin; ``regret_pct``: that as
+    a share of the optimum's flexibility value (optimum - all-on), NaN when that is not
+    positive or there is no optimum.
+    ``monthly``: net margin [USD] per UTC month of rules, strike price, their difference
+    ``gain_over_practice_usd`` (and optimum and ``regret_usd`` with an optimum).
+    ``regret_by_rule_usd``: the regret summed over the intervals where each rule bound the rule
+    controller (empty without an optimum).
+    """
+
+    strike_price: RunSeries
+    strike_kpis: pd.DataFrame
+    optimum: object | None  # dispatch.Optimum
+    optimum_note: str | None
+    gain_over_practice_usd: float
+    gain_over_practice_pct: float
+    regret_usd: float
+    regret_pct: float
+    monthly: pd.DataFrame
+    regret_by_rule_usd: pd.Series
+    scope: str = OPTIMUM_SCOPE
+
+    @property
+    def optimum_kpis(self) -> pd.DataFrame | None:
+        return None if self.optimum is None else self.optimum.kpis
+
+
+def against_baselines(
+    sim: Simulation,
+    rules_kpis: pd.DataFrame,
+    *,
+    optimum: bool = True,
+    time_limit_s: float | None = None,
+    horizon: str = "perfect",
+    require_optimum: bool = False,
+) -> Baselines:
+    """The strike-price baseline and (if ``optimum``) the optimum of ``sim``'s scenario, and
+    the rule controller's gain over the one and regret against the other.
+
+    ``rules_kpis``: the rule controller's ``compute_kpis`` table. Where the optimiser refuses
+    the scenario (``OptimizeError``: programs, smoothing, steps under 1 min) the optimum is None
+    and ``optimum_note`` says why, unless ``require_optimum`` (then the error propagates)."""
+    from ballast.optimize.dispatch import optimize_simulation  # dispatch.compare imports this module
+
+    scn, inp, cfg = sim.scenario, sim.inputs, sim.config
+    strike_run = strike_price_run(sim)
+    strike = compute_kpis(strike_run, inp, cfg, scn, baseline=sim.baseline)
+    opt, note = None, None
+    if optimum:
+        try:
+            opt = optimize_simulation(scn, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
+        except OptimizeError as exc:
+            if require_optimum:
+                raise
+            note = f"no optimum: {exc}"
+    else:
+        note = "no optimum: skipped (--no-optimum)"
+    rules_margin = float(rules_kpis.loc["net_margin_usd", "value"])
+    strike_margin = float(strike.loc["net_margin_usd", "value"])
+    gain = rules_margin - strike_margin
+    gain_pct = 100.0 * gain / strike_margin if strike_margin > 0 else float("nan")
+    runs = {"rules": sim.ballast, "strike_price": strike_run}
+    regret, regret_pct = float("nan"), float("nan")
+    if opt is not None:
+        runs["optimum"] = opt.run
+        regret = float(opt.kpis.loc["net_margin_usd", "value"]) - rules_margin
+        flex = float(opt.kpis.loc["flexibility_value_usd", "value"])
+        regret_pct = 100.0 * regret / flex if flex > 0 else float("nan")
+    margin = pd.DataFrame(
+        {name: interval_money(run, inp, cfg, scn)["net_margin_usd"] for name, run in runs.items()}
+    )
+    margin["gain_over_practice_usd"] = margin["rules"] - margin["strike_price"]
+    by_rule = pd.Series(dtype=float)
+    if opt is not None:
+        margin["regret_usd"] = margin["optimum"] - margin["rules"]
+        by_rule = margin["regret_usd"].groupby(sim.ballast.frame["binding_rule"], observed=True).sum()
+    monthly = margin.groupby(inp.index.strftime("%Y-%m")).sum().rename_axis("month")
+    return Baselines(
+        strike_price=strike_run,
+        strike_kpis=strike,
+        optimum=opt,
+        optimum_note=note,
+        gain_over_practice_usd=gain,
+        gain_over_practice_pct=gain_pct,
+        regret_usd=regret,
+        regret_pct=regret_pct,
+        monthly=monthly,
+        regret_by_rule_usd=by_rule,
+    )

@@ -1,0 +1,113 @@
+"""The report's "Against practice and the optimum" section: the rule controller's gain over the
+strike-price baseline and its regret against the perfect-foresight optimum
+(``optimize.against.Baselines``), with their monthly split."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ballast.report.style import ASSET_COLOURS, FONT
+
+SECTION_TITLE = "Against practice and the optimum"
+STRIKE_NOTE = (
+    "Strike price: each miner group curtailed while the real-time price is above its "
+    "breakeven, with no foresight, hysteresis or minimum times: how Foreman, Braiins "
+    "Manager and Foundry OptiFleet run fleets (docs/sources.md#merit-order-practice)."
+)
+
+
+def _usd(x: float) -> str:
+    if np.isnan(x):
+        return "not settled"
+    ax = abs(x)
+    if ax >= 1e6:
+        return f"{x / 1e6:,.2f} M USD"
+    if ax >= 1e3:
+        return f"{x / 1e3:,.1f} k USD"
+    return f"{x:,.0f} USD"
+
+
+def _card(label: str, value: float, pct: float, of: str, higher_is_better: bool) -> str:
+    cls = (
+        "" if np.isnan(value) or abs(value) < 1e-9 else ("up" if (value > 0) == higher_is_better else "down")
+    )
+    share = "" if np.isnan(pct) else f"{pct:+.1f} % of {of}"
+    return (
+        f'<div class="card against-card"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value {cls}">{_usd(value)}</div>'
+        f'<div class="delta">{html.escape(share)}</div></div>'
+    )
+
+
+def monthly_figure(baselines) -> go.Figure:
+    """Per UTC month [USD]: the rules' gain over the strike price and, with an optimum, their
+    regret against it."""
+    m = baselines.monthly
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=list(m.index),
+            y=m["gain_over_practice_usd"],
+            name="gain over practice (rules − strike price)",
+            marker={"color": ASSET_COLOURS["margin"]},
+        )
+    )
+    if "regret_usd" in m:
+        fig.add_trace(
+            go.Bar(
+                x=list(m.index),
+                y=m["regret_usd"],
+                name="regret (optimum − rules)",
+                marker={"color": ASSET_COLOURS["limit"]},
+            )
+        )
+    fig.update_layout(
+        title="Monthly gain over practice and regret against the optimum",
+        height=340,
+        template="plotly_white",
+        font={"family": FONT},
+        barmode="group",
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        yaxis_title="USD",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def against_section(results) -> tuple[str, str] | None:
+    """(title, html) of the section, or None when the results carry no baselines."""
+    b = getattr(results, "baselines", None)
+    if b is None:
+        return None
+    cards = [
+        _card(
+            "Gain over practice",
+            b.gain_over_practice_usd,
+            b.gain_over_practice_pct,
+            "the strike-price net margin",
+            True,
+        )
+    ]
+    if b.optimum is not None:
+        cards.append(
+            _card(
+                "Regret against the optimum",
+                b.regret_usd,
+                b.regret_pct,
+                "the optimum's flexibility value",
+                False,
+            )
+        )
+    fig = monthly_figure(b).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    notes = [STRIKE_NOTE, b.optimum_note or b.scope]
+    body = (
+        '<div class="cards">'
+        + "".join(cards)
+        + "</div>"
+        + fig
+        + "".join(f'<p class="note against-note">{html.escape(n)}</p>' for n in notes)
+    )
+    return SECTION_TITLE, body

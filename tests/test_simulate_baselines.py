@@ -1,0 +1,96 @@
+"""``ballast simulate`` against three baselines: all on, strike price (the fleet managers'
+practice) and the perfect-foresight optimum (HiGHS), with the rule controller's gain over
+practice and its regret, run as a user runs it (typer's CliRunner in process)."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ballast.cli import app
+
+runner = CliRunner()
+
+
+def _run(tmp_path, doc: dict, *args: str):
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["simulate", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_json_carries_every_baseline_and_the_headline_figures(tmp_path, scenario_dict):
+    # the test week has no costs: (no 4CP charge), so the optimum's objective is its whole margin
+    out = tmp_path / "out"
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json", "--out", str(out)).stdout)
+    margin = doc["kpis"]["net_margin_usd"]
+    # continuity: the all-on baseline keeps its keys; the new baselines sit beside it
+    assert set(margin) == {"ballast", "baseline", "delta", "unit", "strike_price", "optimum"}
+    assert margin["delta"] == pytest.approx(margin["ballast"] - margin["baseline"])
+    rules, strike, best = margin["ballast"], margin["strike_price"], margin["optimum"]
+    assert doc["gain_over_practice_usd"] == pytest.approx(rules - strike, rel=1e-12)
+    assert doc["regret_usd"] == pytest.approx(best - rules, rel=1e-12)
+    # the point of a regret figure: no dispatch on these inputs earns more than the optimum
+    scale = 1.0 + abs(rules)
+    assert best >= rules - 1e-7 * scale and best >= strike - 1e-7 * scale
+    assert doc["regret_usd"] >= 0.0
+    flex = doc["kpis"]["flexibility_value_usd"]["optimum"]
+    assert doc["regret_pct"] == pytest.approx(100.0 * doc["regret_usd"] / flex)
+    assert sum(doc["regret_by_month_usd"].values()) == pytest.approx(doc["regret_usd"], abs=1e-3)
+    # the KPI table prices the optimum at HiGHS's own objective (nothing computed twice)
+    opt = doc["baselines"]["optimum"]
+    assert opt["solved"] and opt["note"] is None and opt["solver"]["status"] == "Optimal"
+    k = doc["kpis"]
+    assert k["mining_revenue_usd"]["optimum"] - k["energy_cost_usd"]["optimum"] == pytest.approx(
+        opt["solver"]["objective_usd"], rel=1e-6
+    )
+    assert "4CP transmission" in opt["scope"] and "regret includes" in opt["scope"]
+    # the same optimum and strike price as ``ballast optimize`` on the same scenario
+    other = json.loads(runner.invoke(app, ["optimize", str(tmp_path / "campus.yaml"), "--json"]).stdout)
+    assert other["kpis"]["net_margin_usd"]["optimum"] == pytest.approx(best, rel=1e-9)
+    assert other["gain_over_practice_usd"] == pytest.approx(doc["gain_over_practice_usd"], rel=1e-9)
+    # the written results carry the columns and the months
+    assert "strike_price" in (out / "kpis.csv").read_text().splitlines()[0]
+    assert "regret_usd" in (out / "baselines_monthly.csv").read_text().splitlines()[0]
+
+
+def test_table_and_report_show_practice_and_the_optimum(tmp_path, scenario_dict):
+    scenario_dict["run"]["end"] = "2024-05-03T00:00:00Z"
+    out = tmp_path / "out"
+    text = _run(tmp_path, scenario_dict, "--out", str(out)).stdout
+    assert "Strike price" in text and "Optimum" in text and "Baseline (all on)" in text
+    assert "gain over practice (strike price):" in text and "regret against the optimum:" in text
+    assert "does not optimise 4CP transmission" in " ".join(text.split())
+    page = (out / "report.html").read_text()
+    assert "<h2>Against practice and the optimum</h2>" in page
+    assert "Gain over practice" in page and "Regret against the optimum" in page
+    assert "regret (optimum" in page and "gain over practice (rules" in page  # the monthly bars
+    assert page.count("Plotly.newPlot") == 5
+    assert "<th>Strike price</th><th>Optimum</th>" in page  # All KPIs
+
+
+def test_no_optimum_skips_it_with_a_note(tmp_path, scenario_dict):
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json", "--no-optimum").stdout)
+    margin = doc["kpis"]["net_margin_usd"]
+    assert margin["optimum"] is None and margin["strike_price"] is not None
+    assert doc["regret_usd"] is None and doc["regret_pct"] is None
+    assert doc["gain_over_practice_usd"] == pytest.approx(margin["ballast"] - margin["strike_price"])
+    opt = doc["baselines"]["optimum"]
+    assert not opt["solved"] and "--no-optimum" in opt["note"]
+    text = _run(tmp_path, scenario_dict, "--no-optimum").stdout
+    assert "no optimum: skipped (--no-optimum)" in text and "regret against" not in text
+
+
+def test_programs_scenario_says_why_there_is_no_optimum(tmp_path, scenario_dict):
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    scenario_dict["programs"] = {"coincident_peak": {}}
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json").stdout)
+    opt = doc["baselines"]["optimum"]
+    assert not opt["solved"] and opt["note"].startswith("no optimum: programs:")
+    assert doc["kpis"]["net_margin_usd"]["optimum"] is None
+    assert doc["kpis"]["mining_revenue_usd"]["strike_price"] > 0  # practice still runs
+    text = " ".join(_run(tmp_path, scenario_dict).stdout.split())
+    assert "note: no optimum: programs: grid programs are not in the optimiser yet" in text
