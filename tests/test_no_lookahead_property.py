@@ -19,6 +19,7 @@ from ballast.control import ControllerConfig
 from ballast.data import loaders
 from ballast.programs.fourcp import fourcp_alert_hourly
 from ballast.scenario import parse_scenario
+from ballast.sim.availability import AVAILABILITY
 from ballast.sim.engine import run_policy
 from ballast.sim.inputs import build_inputs
 
@@ -37,6 +38,7 @@ NETWORK_FILE = "bitcoin_daily_network_coinmetrics_2020_2025"
 SYSTEM_FILE = "ercot_system_hourly_2023_2024"
 CARBON_FILE = "ercot_carbon_intensity_hourly_2021_2024"
 INSTALLED_FILE = "ercot_wind_solar_installed_capacity_2023_2025"
+SHARE_FILE = "bitcoin_daily_2020_2025"
 SETTINGS = settings(
     max_examples=4,
     deadline=None,
@@ -155,6 +157,50 @@ def test_each_daily_network_value_is_used_from_the_days_end(scenario_dict, monke
     # the perturbation is seen the moment the row is published (blocks cancel out of the
     # hashprice, so some column, not each, moves)
     assert min(t for t in first.values() if t is not None) == at + delay
+
+
+@SETTINGS
+@given(k=st.integers(-1, 2))
+def test_fee_share_mode_price_from_the_days_end_difficulty_at_once(scenario_dict, monkeypatch, k):
+    """fees: share: the daily close waits for its day's end; difficulty, a consensus value,
+    applies from its own stamp (sim/availability.py)."""
+    scenario_dict["markets"]["bitcoin"] = {"fees": "share"}
+    scn = _scenario(scenario_dict)
+    at = _instant("1D", k)
+    day = pd.Timedelta("1D")
+    derived = ("btc_per_th_day", "hashprice_usd_per_ph_day")
+    first = _check(
+        scn,
+        monkeypatch,
+        SHARE_FILE,
+        "btc_price_usd",
+        at,
+        lambda v: v * 1.5,
+        dict.fromkeys(("btc_price_usd", "hashprice_usd_per_ph_day"), day),
+        day,
+    )
+    assert first["btc_price_usd"] == at + day
+    at = _instant("1D", k + 1)  # a row inside the run: difficulty has no delay
+    first = _check(
+        scn,
+        monkeypatch,
+        SHARE_FILE,
+        "difficulty",
+        at,
+        lambda v: v * 1.5,
+        dict.fromkeys(("difficulty", *derived), pd.Timedelta(0)),
+        pd.Timedelta(0),
+    )
+    assert first["difficulty"] == at
+
+
+def test_the_table_names_every_input_column(scenario_dict):
+    """Every column build_inputs makes has a row in the availability table."""
+    frame = build_inputs(_scenario(scenario_dict)).frame
+    named = " ".join(a.column for a in AVAILABILITY)
+    for column in frame.columns:
+        generic = "renewable_<name>_mw" if column.startswith("renewable_") else column
+        assert column in named or generic in named, column
 
 
 @SETTINGS

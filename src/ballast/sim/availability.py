@@ -41,7 +41,9 @@ AVAILABILITY: tuple[Availability, ...] = (
         "'normally within the last five minutes' (docs/sources.md#ercot-price-publication). With "
         "'interval' the controller decides on the last price settled before the decision "
         "(on a run coarser than the file: the mean of the last run interval). 'none' decides on "
-        "the interval's own price: look-ahead of up to one interval, kept as an upper bound.",
+        "the interval's own price: look-ahead of up to one interval, kept as an upper bound. "
+        "On an hourly file (hour means of the 15-min prices) 'interval' waits a whole hour, "
+        "later than a live site that sees each 5-min price: the two bracket the truth.",
     ),
     Availability(
         "price_usd_per_mwh",
