@@ -56,8 +56,21 @@ def test_ballast_curtails_in_price_spikes_and_beats_baseline(week_results):
     share_off = (sim.ballast.group_running.loc[expensive, name] == 0).mean()
     assert share_off > 0.8
     k = week_results.kpis
-    assert k.loc["net_margin_usd", "delta"] > 0
     assert k.loc["energy_cost_usd", "delta"] < 0
+    # No net-margin claim for this week: its spikes mostly last one interval, and a controller
+    # that decides on the last settled price (markets.price.decision_delay) sleeps after them,
+    # measured -2.0 k USD against the baseline (+3.2 k with the interval's own price, i.e.
+    # with look-ahead). The margin claim is on real scarcity, below.
+
+
+def test_ballast_beats_baseline_through_real_scarcity_spikes(scenario_dict):
+    """2024-08-19..22, ERCOT's August scarcity prices: deciding on the last settled price
+    only, Ballast still nets far more than running every miner (measured +0.93 M USD)."""
+    scenario_dict["markets"]["bitcoin"] = {"fees": "share"}
+    scenario_dict["run"].update({"start": "2024-08-19T00:00:00Z", "end": "2024-08-22T00:00:00Z"})
+    k = Results.from_simulation(simulate(parse_scenario(scenario_dict))).kpis
+    assert k.loc["net_margin_usd", "delta"] > 0
+    assert k.loc["mining_revenue_usd", "delta"] < 0  # it did sleep miners to get there
     assert k.loc["btc_mined", "ballast"] < k.loc["btc_mined", "baseline"]
 
 

@@ -1,4 +1,5 @@
-"""No look-ahead on the daily BTC close: each close applies from the end of its day (issue 16)."""
+"""No look-ahead (issue 16): each daily BTC close applies from the end of its day, and the
+controller decides on the last real-time price settled before each decision."""
 
 from __future__ import annotations
 
@@ -49,3 +50,49 @@ def test_zero_delay_is_the_old_same_day_choice(scenario_dict):
                     price_delay_h=0)
     assert frame.loc[pd.Timestamp("2024-04-20T12:00Z"), "btc_price_usd"] == pytest.approx(
         closes.loc[pd.Timestamp("2024-04-20", tz="UTC")])
+
+
+def _prices() -> pd.Series:
+    frame = pd.read_parquet(bundled_path("ercot_rtm_hb_hubavg_15min_2024_2025"))
+    return frame.set_index("interval_start_utc")["price_usd_per_mwh"]
+
+
+def _price_inputs(scenario_dict, start: str, end: str, resolution: str, **price) -> pd.DataFrame:
+    scenario_dict["run"].update({"start": start, "end": end, "resolution": resolution})
+    scenario_dict["markets"]["price"].update(price)
+    return build_inputs(parse_scenario(scenario_dict)).frame
+
+
+def test_the_controller_decides_on_the_last_settled_15_minute_price(scenario_dict):
+    prices = _prices()
+    frame = _price_inputs(scenario_dict, "2024-08-20T00:00:00Z", "2024-08-21T00:00:00Z", "15min")
+    for t in frame.index:
+        assert frame.loc[t, "price_usd_per_mwh"] == prices.loc[t]  # settled on its own
+        assert frame.loc[t, "decision_price_usd_per_mwh"] == prices.loc[t - pd.Timedelta("15min")]
+
+
+def test_an_hourly_run_decides_on_the_mean_of_the_last_hour(scenario_dict):
+    prices = _prices()
+    frame = _price_inputs(scenario_dict, "2024-08-20T00:00:00Z", "2024-08-21T00:00:00Z", "1h")
+    for t in frame.index:
+        last_hour = prices[(prices.index >= t - pd.Timedelta("1h")) & (prices.index < t)]
+        assert len(last_hour) == 4
+        assert frame.loc[t, "decision_price_usd_per_mwh"] == pytest.approx(last_hour.mean())
+
+
+def test_a_run_from_the_files_first_instant_holds_the_first_price_until_one_is_known(
+        scenario_dict):
+    prices = _prices()
+    assert prices.index[0] == pd.Timestamp("2024-01-01T00:00Z")  # the file starts here
+    frame = _price_inputs(scenario_dict, "2024-01-01T00:00:00Z", "2024-01-01T02:00:00Z", "5min")
+    decide = frame["decision_price_usd_per_mwh"]
+    first_known = pd.Timestamp("2024-01-01T00:15Z")
+    assert (decide[decide.index < first_known] == prices.iloc[0]).all()
+    for t in decide.index[decide.index >= first_known]:  # 5-min run: the last 15-min price
+        assert decide.loc[t] == prices.loc[t.floor("15min") - pd.Timedelta("15min")]
+
+
+def test_decision_delay_none_is_the_interval_own_price(scenario_dict):
+    frame = _price_inputs(scenario_dict, "2024-08-20T00:00:00Z", "2024-08-21T00:00:00Z", "15min",
+                          decision_delay="none")
+    assert (frame["decision_price_usd_per_mwh"] == frame["price_usd_per_mwh"]).all()

@@ -32,7 +32,11 @@ def run(programs, ai_mw, price=20.0, limit_mw=100.0, count=10_000, hashprice=50.
     ai = np.broadcast_to(np.asarray(ai_mw, dtype=float), (len(np.atleast_1d(ai_mw)),))
     n = len(ai)
     scn = scenario(n, programs, limit_mw, count)
-    frame = pd.DataFrame({"price_usd_per_mwh": np.broadcast_to(price, (n,)).astype(float),
+    settle = np.broadcast_to(price, (n,)).astype(float)
+    # decided on the last settled price (markets.price.decision_delay: interval), the first
+    # interval on its own (as build_inputs at the start of a price file)
+    frame = pd.DataFrame({"price_usd_per_mwh": settle,
+                          "decision_price_usd_per_mwh": np.r_[settle[:1], settle[:-1]],
                           "hashprice_usd_per_ph_day": np.full(n, hashprice),
                           "ai_load_mw": ai, "renewable_mw": np.zeros(n)}, index=scn.run.index())
     inputs = SiteInputs(frame=frame, renewable_columns=())

@@ -209,8 +209,8 @@ def test_one_second_plant_loop_ramps_the_metered_import():
     cfg = replace(make_config(min_on=0.0, min_off=0.0), restore_ramp_mw_per_min=3.0)
     minutes = 8
     price = np.r_[DEAR, np.full(minutes - 1, CHEAP)]  # asleep, then cheap: wake the fleet
-    coarse = pd.DataFrame({"price_usd_per_mwh": price, "hashprice_usd_per_ph_day": 50.0,
-                           "renewable_mw": 0.0})
+    coarse = pd.DataFrame({"price_usd_per_mwh": price, "decision_price_usd_per_mwh": price,
+                           "hashprice_usd_per_ph_day": 50.0, "renewable_mw": 0.0})
     ai = FineAi("flat", 1.0, 0.0, np.full(minutes, 40.0), 60)
     run = run_fine(cfg, coarse, ai, minutes * 60, [])
     imp = run.import_mw.astype("float64")

@@ -118,6 +118,12 @@ class SeriesSource(StrictModel):
     location: str | None = Field(None, description="gridstatus frames: the settlement point (Location) to use.")
 
 
+class PriceSource(SeriesSource):
+    """The real-time energy price file, and when the controller may use each price."""
+
+    decision_delay: Literal["interval", "none"] = Field("interval", description="When the controller may decide on a price (settlement always uses each interval's own price). interval (default, no look-ahead): a real-time price is known at the end of its interval (ERCOT's 15-min settlement point price averages the SCED prices inside it), so each decision uses the last price settled before it: delay = max(price file step, run step). none: the interval's own price, up to one interval of look-ahead (the old behaviour, an upper bound). On an hourly file interval waits a whole hour (a live site sees 5-min prices sooner): a floor, with none the ceiling. A run that starts at the file's first instant uses the first price until one is known. Table: ballast.sim.availability.")
+
+
 class Bitcoin(StrictModel):
     """Bitcoin revenue per TH/s: the real daily network series, or a flat fee share."""
 
@@ -145,7 +151,7 @@ class Bitcoin(StrictModel):
 class Markets(StrictModel):
     """Energy price, Bitcoin and grid carbon intensity."""
 
-    price: SeriesSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
+    price: PriceSource = Field(description="Real-time energy price [USD/MWh]; negative prices are valid.")
     bitcoin: Bitcoin = Field(default_factory=Bitcoin, description="Bitcoin price, fees and network (revenue per TH/s).")
     carbon: SeriesSource | None = Field(None, description="Grid carbon intensity [gCO2/kWh]. Default none (no CO2 KPI).")
     export_price_share: float = Field(1.0, ge=0, le=1, description="Share of the real-time price paid for exported energy [-]. Default 1.")

@@ -94,7 +94,10 @@ def test_no_intertemporal_constraint_regret_within_one_miner_per_interval():
     # no battery, no minimum times, no deadband, no renewables: each interval stands alone, so
     # the rules (merit order, breakeven) are optimal up to rounding to whole miners; the regret
     # is at most one miner's revenue per interval and never negative
+    # the rules decide on each interval's own price here, as the optimum does (decision_delay:
+    # none): the default, the last settled price, adds the value of foresight to the regret
     doc = copy.deepcopy(BASE_SCENARIO)
+    doc["markets"]["price"]["decision_delay"] = "none"
     for g in doc["miners"]:
         g.update(deadband_usd_per_mwh=0, min_on_minutes=0, min_off_minutes=0)
     doc["renewables"] = []
@@ -102,7 +105,9 @@ def test_no_intertemporal_constraint_regret_within_one_miner_per_interval():
     one_miner_usd = c.optimum.problem.value_usd_per_miner.max(axis=1).sum()
     assert 0.0 <= c.regret_usd <= one_miner_usd
     # and with the default hysteresis and minimum times the rules leave more on the table
-    slow = compare(parse_scenario(copy.deepcopy(BASE_SCENARIO) | {"renewables": []}))
+    slow_doc = copy.deepcopy(BASE_SCENARIO) | {"renewables": []}
+    slow_doc["markets"]["price"]["decision_delay"] = "none"
+    slow = compare(parse_scenario(slow_doc))
     assert slow.regret_usd > c.regret_usd
 
 

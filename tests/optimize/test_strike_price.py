@@ -26,7 +26,7 @@ def test_groups_run_exactly_below_their_breakeven():
     c = compare(scn)
     run = strike_price_run(c.simulation)
     frame = c.simulation.inputs.frame
-    price = frame["price_usd_per_mwh"].to_numpy()
+    price = frame["decision_price_usd_per_mwh"].to_numpy()  # no foresight: the last settled
     for grp in scn.miners:
         # breakeven at the meter: the catalog's efficiency, hashprice net of pool fee, cooling
         eff = get_model(grp.model).efficiency_j_per_th

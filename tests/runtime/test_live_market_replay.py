@@ -24,7 +24,7 @@ def test_replay_follows_the_backtest_series_and_wraps():
     for k in range(3):
         price, hashprice, t = replay.at(1000.0 + k)
         assert t == START.timestamp() + 900.0 * k
-        assert price == frame["price_usd_per_mwh"].iloc[i + k]
+        assert price == frame["price_usd_per_mwh"].iloc[i + k - 1]  # the last settled price
         assert hashprice == frame["hashprice_usd_per_ph_day"].iloc[i + k]
     # the run is one day (96 intervals): 90 s later the replay has wrapped to the start
     assert replay.replay_time_s(1000.0 + 90) == frame.index[(i + 90) % 96].timestamp()
@@ -40,7 +40,7 @@ async def test_runtime_uses_the_replay_until_an_operator_sets_a_price(tmp_path):
         doc = rt.last_tick
         frame = build_inputs(parse_scenario(CAMPUS)).frame
         assert doc["market"]["replay_time"].startswith("2024-05-01T06:0")
-        assert doc["market"]["price_usd_per_mwh"] == frame["price_usd_per_mwh"].loc[START]
+        assert doc["market"]["price_usd_per_mwh"] == frame["decision_price_usd_per_mwh"].loc[START]
         async with httpx.AsyncClient(base_url=live.api_url, timeout=5) as client:
             r = await client.put("/api/v1/policy", json={"price_usd_per_mwh": 999.0},
                                  headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})

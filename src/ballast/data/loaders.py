@@ -198,6 +198,7 @@ def read_series(source: str | Path, value_column: str | None = None, *,
                         column=value_column)
     index = parse_utc_timestamps(frame[tcol], label, tcol)
     step = check_index(index, label, tcol) if check_step else pd.Timedelta(0)
+    index_start = index[0]
     if window is not None and (index[0] > window[0] or index[-1] + step < window[1]):
         raise DataError(label, f"covers {index[0]} to {index[-1] + step}, but the run needs "
                         f"{window[0]} to {window[1]}")
@@ -218,6 +219,7 @@ def read_series(source: str | Path, value_column: str | None = None, *,
     check_values(raw, label, value_column, minimum=minimum, maximum=maximum, row_offset=offset)
     out = pd.Series(raw, index=index.rename("interval_start_utc"), name=value_column)
     out.attrs["step"] = step  # the file's interval length, kept for align() on short windows
+    out.attrs["file_start"] = index_start  # the file's first instant, before any window
     return out
 
 

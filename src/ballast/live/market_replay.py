@@ -27,7 +27,8 @@ class MarketReplay:
         frame = build_inputs(scenario, base_dir).frame
         self.times_s = frame.index.as_unit("ns").asi8.astype("float64") / 1e9
         self.step_s = float(scenario.run.step.total_seconds())
-        self.price_usd_per_mwh = frame["price_usd_per_mwh"].to_numpy()
+        # the price known at each instant, as the backtest decides (sim/availability.py)
+        self.price_usd_per_mwh = frame["decision_price_usd_per_mwh"].to_numpy()
         self.hashprice_usd_per_ph_day = frame["hashprice_usd_per_ph_day"].to_numpy()
         self.origin_s = start.timestamp()
         first, end = self.times_s[0], self.times_s[-1] + self.step_s

@@ -105,7 +105,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     nc = len(coarse)
     if nc * every < n_ticks:
         raise ValueError(f"coarse inputs cover {nc * every} ticks, the run needs {n_ticks}")
-    price = coarse["price_usd_per_mwh"].to_numpy(dtype="float64")
+    price = coarse["decision_price_usd_per_mwh"].to_numpy(dtype="float64")  # sim/availability
     hashprice = coarse["hashprice_usd_per_ph_day"].to_numpy(dtype="float64")
     ren = coarse["renewable_mw"].to_numpy(dtype="float64")
     cap = np.full(nc, np.inf) if cap_mw is None else np.asarray(cap_mw, dtype="float64")

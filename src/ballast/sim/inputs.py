@@ -1,6 +1,7 @@
 """Build every per-interval input of a run from the scenario: prices, hashprice, loads, plants.
 
 All series share the run's UTC index (interval starts). Powers in MW (interval averages).
+When each value is known, per column: ``ballast.sim.availability.AVAILABILITY``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ballast.data.errors import DataError
 from ballast.data.loaders import align, as_published, read_series
 from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.scenario import Renewable, Scenario
+from ballast.sim.availability import decision_delay
 
 # Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
 # (9,000 in Feb 2021) but locational SPPs with adders exceed it (ERCOT NP6-785-ER, Feb 2021:
@@ -36,13 +38,32 @@ class SiteInputs:
 
 
 def _price(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
-           window: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+           window: tuple[pd.Timestamp, pd.Timestamp]) -> tuple[pd.Series, pd.Series]:
+    """The settlement price of each interval and the price the controller decides on, each
+    price used from its interval's end (``markets.price.decision_delay``,
+    ``sim/availability.py``)."""
     src = scenario.markets.price
-    series = read_series(src.source, src.column, time_column=src.time_column,
-                         location=src.location, minimum=PRICE_BOUNDS_USD_PER_MWH[0],
-                         maximum=PRICE_BOUNDS_USD_PER_MWH[1], base_dir=base_dir, window=window,
-                         label=f"markets.price ({src.source})")
-    return align(series, index, f"markets.price ({src.source})")
+    label = f"markets.price ({src.source})"
+
+    def read(win: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+        return read_series(src.source, src.column, time_column=src.time_column,
+                           location=src.location, minimum=PRICE_BOUNDS_USD_PER_MWH[0],
+                           maximum=PRICE_BOUNDS_USD_PER_MWH[1], base_dir=base_dir, window=win,
+                           label=label)
+
+    series = read(window)
+    settle = align(series, index, label)
+    delay = decision_delay(src.decision_delay, series.attrs["step"], scenario.run.step)
+    if delay == pd.Timedelta(0):
+        return settle, settle.rename("decision_price_usd_per_mwh")
+    first = series.attrs["file_start"]  # no earlier price exists to decide on
+    known = read((max(window[0] - delay, first), window[1] - delay))
+    known = as_published(known, delay)
+    if known.index[0] > index[0]:  # a run from the file's first instant: hold the first
+        head = pd.Series([known.iloc[0]], index=pd.DatetimeIndex([index[0]]))  # price until
+        known = pd.concat([head, known])  # one is known (ballast.sim.availability)
+        known.attrs = {"step": series.attrs["step"]}
+    return settle, align(known, index, label).rename("decision_price_usd_per_mwh")
 
 
 def _bitcoin(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,
@@ -129,7 +150,9 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
     """Load, validate and align every series the run needs."""
     index = scenario.run.index()
     window = (index[0], index[-1] + scenario.run.step)
-    cols: dict[str, np.ndarray] = {"price_usd_per_mwh": _price(scenario, index, base_dir, window).to_numpy()}
+    settle, decide = _price(scenario, index, base_dir, window)
+    cols: dict[str, np.ndarray] = {"price_usd_per_mwh": settle.to_numpy(),
+                                   "decision_price_usd_per_mwh": decide.to_numpy()}
     cols.update(_bitcoin(scenario, index, base_dir, window))
     it_mw, ai_mw = _ai(scenario, index)
     cols["ai_it_load_mw"] = it_mw
