@@ -22,6 +22,8 @@ from ballast.studies.headroom import (
     event_lengths_h,
     hybrid_headroom,
     rate_result,
+    season_masks,
+    seasonal_threshold_mw,
     solve_headroom_mw,
 )
 from ballast.studies.headroom_study import analyse_demand, headroom_study
@@ -155,3 +157,35 @@ def test_erco_study_is_consistent():
 def test_bad_input_is_refused(kwargs, message):
     with pytest.raises(StudyError, match=message.replace("(", r"\(").replace(")", r"\)")):
         headroom_study(**kwargs)
+
+
+def test_seasons_follow_the_paper():
+    # Norris et al. 2025, footnote 20: peaks looked for in Jun-Aug and Dec-Feb; the summer peak
+    # applies Apr-Oct, the winter peak Nov-Mar; CAISO's peaks looked for one month wider
+    months = np.array([1, 3, 4, 7, 9, 11])
+    demand = np.array([50.0, 60.0, 70.0, 80.0, 90.0, 40.0])
+    erco = seasonal_threshold_mw(demand, *season_masks(months, "ERCO"))
+    assert erco.tolist() == [50.0, 50.0, 80.0, 80.0, 80.0, 50.0]  # the Sep and Mar hours curtail
+    ciso = seasonal_threshold_mw(demand, *season_masks(months, "CISO"))
+    assert ciso.tolist() == [60.0, 60.0, 90.0, 90.0, 90.0, 60.0]
+
+
+# Norris et al. 2025, Figure 1 (GW at 0.25, 0.5 and 1 % curtailment, read from the report's text,
+# rounded to 0.1 GW by the paper). Ours on the bundled EIA-930 data (its own cleaning) lands within
+# 0.1 GW + 1 %, except MISO, 3-5 % above the paper (cause not identified: the paper's cleaning
+# log is not published; measured 12.2 / 15.4 / 19.0 GW).
+PAPER_HEADROOM_GW = {
+    "ERCO": ((6.5, 10.0, 14.7), 0.01),
+    "PJM": ((13.3, 17.8, 23.6), 0.01),
+    "SWPP": ((7.7, 9.7, 12.0), 0.01),
+    "CISO": ((4.2, 5.0, 5.9), 0.01),
+    "MISO": ((11.6, 14.8, 18.5), 0.06),
+}
+
+
+@pytest.mark.parametrize("ba", sorted(PAPER_HEADROOM_GW))
+def test_headroom_matches_the_paper(ba):
+    published_gw, rel = PAPER_HEADROOM_GW[ba]
+    study = headroom_study(ba, (0.25, 0.5, 1.0))
+    for r, gw in zip(study.rates, published_gw, strict=True):
+        assert abs(r.headroom_mw / 1000 - gw) <= 0.1 + rel * gw, (r.rate_pct, r.headroom_mw)

@@ -7,6 +7,11 @@ for ``hours`` at the scenario's resolution, once with smoothing by the miners (n
 floor) and once without. The residual is the import's amplitude at the forcing frequency over
 the AI's (a lock-in measurement over the second half of the run); above 1 the miners make the
 swing worse.
+
+Mining margin lost [USD] = (mining revenue - the site's energy cost) without smoothing minus the
+same with it, priced on the scenario's own inputs (BTC per TH/s-day, BTC price, real-time price,
+pool fee, export price share) by the backtest's functions (``sim.kpis``); the AI load is the
+same in both runs, so the difference is what balancing costs the miners.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast.control import ControllerConfig
 from ballast.scenario import Scenario, parse_scenario
+from ballast.sim.engine import RunSeries
+from ballast.sim.inputs import SiteInputs
+from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
 SPEC_BAND_HZ = (0.1, 2.0)  # AI-training oscillation band (Microsoft, OpenAI and NVIDIA,
 # "Power Stabilization for AI Training Datacenters", arXiv:2508.14318, 2025)
@@ -38,14 +47,16 @@ def amplitude_at(x: np.ndarray, dt_s: float, period_s: float) -> float:
 
 @dataclass
 class BalancingMap:
-    """Residual share and mining energy lost per (period, amplitude)."""
+    """Residual share, mining energy lost and mining margin lost per (period, amplitude)."""
 
     scenario: str
     fleet_mw: float
     periods_s: np.ndarray
     amplitudes_mw: np.ndarray
     residual: np.ndarray  # periods x amplitudes [-]
-    mining_energy_lost: np.ndarray  # periods x amplitudes [-]
+    mining_energy_lost: np.ndarray  # periods x amplitudes [-], share of the unsmoothed run's
+    mining_margin_lost_usd: np.ndarray  # periods x amplitudes [USD per run of ``hours``]
+    hours: float = 1.0  # simulated hours per cell
 
     def absorbs_slower_than_s(self, amp_index: int | None = None) -> float | None:
         """Shortest period from which every slower swing keeps <= 20 % residual."""
@@ -84,9 +95,29 @@ class BalancingMap:
 
     def table(self) -> pd.DataFrame:
         rows = [{"period_s": p, "amplitude_mw": a, "residual_share": self.residual[i, j],
-                 "mining_energy_lost_share": self.mining_energy_lost[i, j]}
+                 "mining_energy_lost_share": self.mining_energy_lost[i, j],
+                 "mining_margin_lost_usd": self.mining_margin_lost_usd[i, j]}
                 for i, p in enumerate(self.periods_s) for j, a in enumerate(self.amplitudes_mw)]
         return pd.DataFrame(rows)
+
+
+def mining_margin_usd(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
+                      export_price_share: float) -> float:
+    """Mining revenue minus the site's energy cost [USD] of a run at ticks finer than the
+    intervals of ``inputs`` (a whole number of ticks per interval, from ``inputs``' start):
+    revenue of the interval-mean hashing miners (``kpis.mining_revenue_usd``) and each tick's
+    import at its interval's real-time price (``kpis.energy_cost_usd``)."""
+    dt_h = step_hours(run.frame.index)
+    every = round(step_hours(inputs.index) / dt_h)
+    tick_c = np.arange(len(run.frame)) // every
+    nc = len(inputs.index)
+    running = np.column_stack([np.bincount(tick_c, weights=run.group_running[c].to_numpy(),
+                                           minlength=nc) / every
+                               for c in run.group_running.columns])
+    price = inputs.frame["price_usd_per_mwh"].to_numpy()[tick_c]
+    revenue = mining_revenue_usd(running, inputs, config).sum()
+    cost = energy_cost_usd(run.frame["import_mw"].to_numpy(), price, dt_h, export_price_share)
+    return float(revenue - cost.sum())
 
 
 # "Hold the import flat": the tightest spec the controller accepts, so the map measures what the
@@ -110,9 +141,9 @@ def balancing_map(scenario: Scenario, periods_s: np.ndarray | None = None,
                   base_dir: Path | None = None, flat: bool = True) -> BalancingMap:
     """The capability map of the scenario's miner fleet (see module docstring); ``flat``: ask
     for a flat import (``FLAT_SPEC``) instead of the scenario's own smoothing spec."""
-    from ballast.control import ControllerConfig
     from ballast.sim.fine import dynamics_of, fine_setup, run_fine, smoothing_config
     from ballast.sim.fine_ai import FineAi
+    from ballast.sim.smoothing import CaseRun, to_run_series
 
     scn = _map_scenario(scenario, hours, flat)
     setup = fine_setup(scn, base_dir)
@@ -127,6 +158,8 @@ def balancing_map(scenario: Scenario, periods_s: np.ndarray | None = None,
     dt, dyn = setup.dt_s, dynamics_of(scn)
     residual = np.zeros((len(periods), len(amps)))
     lost = np.zeros_like(residual)
+    lost_usd = np.zeros_like(residual)
+    share = scn.markets.export_price_share
     half = setup.n_ticks // 2
     for i, period in enumerate(periods):
         n = max(8, round(period / dt))
@@ -135,18 +168,21 @@ def balancing_map(scenario: Scenario, periods_s: np.ndarray | None = None,
             trace = mean_ai + amp * np.sin(2 * np.pi * t / period + np.pi / 4)
             ai = FineAi("replay", dt, setup.t0_s, coarse_ai, setup.coarse_every, scn.run.seed,
                         trace_t_s=t, trace_mw=trace)
-            runs = {}
+            runs, margin = {}, {}
             for case, on in (("miners", True), ("none", False)):
                 cfg = replace(base_cfg, smoothing=smoothing_config(scn, ai, dt, miners=on,
                                                                    enabled=on))
                 runs[case] = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dyn, name=case)
+                series = to_run_series(CaseRun(case, runs[case], cfg), setup)
+                margin[case] = mining_margin_usd(series, setup.coarse, cfg, share)
             m = runs["miners"]
             ai_amp = amplitude_at(m.ai_mw[half:].astype("float64"), dt, period)
             residual[i, j] = (amplitude_at(m.import_mw[half:].astype("float64"), dt, period)
                               / ai_amp if ai_amp > 0 else np.nan)
             e_none = float(runs["none"].miner_mw.sum(dtype="float64"))
             lost[i, j] = 1 - float(m.miner_mw.sum(dtype="float64")) / e_none if e_none else 0.0
-    return BalancingMap(scn.name, fleet, periods, amps, residual, lost)
+            lost_usd[i, j] = margin["none"] - margin["miners"]
+    return BalancingMap(scn.name, fleet, periods, amps, residual, lost, lost_usd, hours)
 
 
 def system_oscillation_mw(study, limit_mhz: float, forcing_hz: float,

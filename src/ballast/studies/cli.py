@@ -211,7 +211,8 @@ def balancing(
         help="Write balancing.json/.csv and balancing.html here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Capability map of a campus's miners (period x amplitude -> residual, mining energy lost)."""
+    """Capability map of a campus's miners (period x amplitude -> residual, mining energy and
+    mining margin [USD] lost)."""
     from ballast.data.errors import DataError
     from ballast.examples import find_example
     from ballast.scenario import ScenarioError, load_scenario

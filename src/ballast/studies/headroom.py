@@ -3,11 +3,18 @@ Cowie-Haskell, "Rethinking Load Growth: Assessing the Potential for Integration 
 Loads in US Power Systems", Duke Nicholas Institute, Feb 2025, hdl.handle.net/10161/32077).
 
 Method: a constant new load L [MW] is added to every hour of the BA's cleaned hourly demand;
-wherever demand + L passes the hour's seasonal peak threshold (the highest demand of that season
-over the studied years), the new load is curtailed by the excess. The curtailment rate is the
-curtailed energy over the new load's potential energy (L x hours); for each target rate the
-largest L is found (the paper's goal-seek). Here the goal-seek is solved exactly: the curtailed
-energy is piecewise linear in L, so the root is found in closed form on the sorted hourly gaps.
+wherever demand + L passes the hour's seasonal peak threshold, the new load is curtailed by the
+excess. The paper (section "Peak Thresholds and Seasonal Differentiation", footnote 20): "we
+identified the maximum summer peak and the maximum winter peak observed from 2016 to 2024 ...
+summer was defined as June-August, while winter encompassed December-February"; "the applicable
+summer peak was applied to April-May and September-October and the winter peak to November and
+March"; for CAISO (summer and winter) the peak fell "within one month of these periods", which was
+used (``PEAK_MONTHS_WIDENED``). The curtailment rate is the curtailed energy over the new load's
+potential energy (Appendix C: the mean over years of curtailed MWh / (L x 8,760); here pooled
+over the studied hours, which differs only by the leap days, < 0.1 %); for each target rate the
+largest L is found (the paper's goal-seek, scipy ``root_scalar``). Here the goal-seek is solved
+exactly: the curtailed energy is piecewise linear in L, so the root is found in closed form on the
+sorted hourly gaps. Against the paper's Figure 1 see ``tests/studies/test_headroom.py``.
 
 Beyond the paper: a *hybrid* new load whose AI share is never curtailed and whose miner share
 takes all the curtailment (see :func:`hybrid_headroom`).
@@ -22,7 +29,11 @@ import numpy as np
 from ballast.studies.errors import StudyError
 
 DEFAULT_RATES_PCT = (0.25, 0.5, 1.0, 5.0)  # the paper's curtailment limits [% of energy]
-SUMMER_MONTHS = (5, 6, 7, 8, 9, 10)  # local months judged against the summer peak; others winter
+# Norris et al. 2025, "Peak Thresholds and Seasonal Differentiation" and footnote 20:
+SUMMER_MONTHS = (4, 5, 6, 7, 8, 9, 10)  # local months judged against the summer peak; others winter
+SUMMER_PEAK_MONTHS = (6, 7, 8)  # where the summer peak is looked for
+WINTER_PEAK_MONTHS = (12, 1, 2)  # where the winter peak is looked for
+PEAK_MONTHS_WIDENED = {"CISO": ((5, 6, 7, 8, 9), (11, 12, 1, 2, 3))}  # peak within one month
 RETAINED_LEVELS = (0.5, 0.75, 0.9)  # reported: share of curtailed hours keeping >= this share
 
 
@@ -36,11 +47,23 @@ def check_rates_pct(rates_pct: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(rates_pct)
 
 
-def seasonal_threshold_mw(demand_mw: np.ndarray, summer: np.ndarray) -> np.ndarray:
-    """Per-hour threshold [MW]: the peak of the hour's season (``summer`` True/False) over the
-    whole series; NaN hours are ignored."""
-    return np.where(summer, season_peak_mw(demand_mw, summer),
-                    season_peak_mw(demand_mw, ~summer))
+def seasonal_threshold_mw(demand_mw: np.ndarray, summer: np.ndarray,
+                          summer_peak_hours: np.ndarray | None = None,
+                          winter_peak_hours: np.ndarray | None = None) -> np.ndarray:
+    """Per-hour threshold [MW]: in ``summer`` hours the highest demand among
+    ``summer_peak_hours``, in the others the highest among ``winter_peak_hours`` (each defaults
+    to its whole season), over the whole series; NaN hours are ignored."""
+    s_hours = summer if summer_peak_hours is None else summer_peak_hours
+    w_hours = ~summer if winter_peak_hours is None else winter_peak_hours
+    return np.where(summer, season_peak_mw(demand_mw, s_hours), season_peak_mw(demand_mw, w_hours))
+
+
+def season_masks(months: np.ndarray, ba: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hour, from its local month: judged against the summer peak; in the months where the
+    summer peak is looked for; in those for the winter peak (the paper's seasons)."""
+    s_peak, w_peak = PEAK_MONTHS_WIDENED.get(ba, (SUMMER_PEAK_MONTHS, WINTER_PEAK_MONTHS))
+    m = np.asarray(months)
+    return np.isin(m, SUMMER_MONTHS), np.isin(m, s_peak), np.isin(m, w_peak)
 
 
 def season_peak_mw(demand_mw: np.ndarray, in_season: np.ndarray) -> float:

@@ -11,12 +11,16 @@ from ballast.studies.cleaning import CleanDemand, Screening, clean_demand
 from ballast.studies.demand import BA_TIMEZONES, DATA_YEARS, check_ba, load_demand
 from ballast.studies.headroom import (
     DEFAULT_RATES_PCT,
+    PEAK_MONTHS_WIDENED,
     SUMMER_MONTHS,
+    SUMMER_PEAK_MONTHS,
+    WINTER_PEAK_MONTHS,
     HybridResult,
     RateResult,
     check_rates_pct,
     hybrid_headroom,
     rate_result,
+    season_masks,
     season_peak_mw,
     seasonal_threshold_mw,
 )
@@ -53,6 +57,8 @@ class HeadroomStudy:
             "schema": SCHEMA, "ba": self.ba, "years": list(self.years),
             "method": "Norris et al. 2025 (Duke Nicholas Institute), hdl.handle.net/10161/32077",
             "summer_months_local": list(SUMMER_MONTHS),
+            "peak_months_local": dict(zip(("summer", "winter"), map(list, PEAK_MONTHS_WIDENED.get(
+                self.ba, (SUMMER_PEAK_MONTHS, WINTER_PEAK_MONTHS))), strict=True)),
             "summer_peak_mw": self.summer_peak_mw, "winter_peak_mw": self.winter_peak_mw,
             "hours_studied": int(self.clean.demand_mw.notna().sum()),
             "cleaning": {**self.clean.counts(), "imputed_hours": self.clean.imputed_hours,
@@ -85,15 +91,16 @@ def analyse_demand(code: str, raw_mw: pd.Series, imputed_mw: pd.Series | None,
     cleaned = clean_demand(raw_mw, imputed_mw, screening)
     demand = cleaned.demand_mw
     months = demand.index.tz_convert(timezone or BA_TIMEZONES[code]).month
-    summer = np.isin(np.asarray(months), SUMMER_MONTHS)
-    threshold = seasonal_threshold_mw(demand.to_numpy(), summer)
+    summer, summer_peak_hours, winter_peak_hours = season_masks(months, code)
+    threshold = seasonal_threshold_mw(demand.to_numpy(), summer, summer_peak_hours,
+                                      winter_peak_hours)
     gap = threshold - demand.to_numpy()  # time order, NaN = hour left out
     ordered = np.sort(gap[np.isfinite(gap)])
     n_years = years[1] - years[0] + 1
     peak = float(np.nanmax(demand.to_numpy()))
     results = [rate_result(gap, r, peak, n_years, ordered) for r in rates]
     hybrid = [hybrid_headroom(ordered, r, ai_share_pct / 100.0, n_years) for r in rates]
-    summer_peak = season_peak_mw(demand.to_numpy(), summer)
-    winter_peak = season_peak_mw(demand.to_numpy(), ~summer)
+    summer_peak = season_peak_mw(demand.to_numpy(), summer_peak_hours)
+    winter_peak = season_peak_mw(demand.to_numpy(), winter_peak_hours)
     return HeadroomStudy(code, years, cleaned, pd.Series(threshold, index=demand.index),
                          summer_peak, winter_peak, results, hybrid, ai_share_pct)

@@ -166,15 +166,19 @@ def frequency_html(results) -> str:
 
 
 def balancing_figures(bmap, system: pd.DataFrame) -> list[go.Figure]:
-    """Heat maps period x amplitude -> residual and mining energy lost; the system-level MW."""
+    """Heat maps period x amplitude -> residual, mining energy lost and mining margin lost
+    [USD]; the system-level MW."""
     figs = []
     x = [f"{p:.3g}" for p in bmap.periods_s]
     y = [f"{a:.3g}" for a in bmap.amplitudes_mw]
-    for z, title, scale, zmax in (
-            (bmap.residual, "Residual share of the AI swing at the grid (1 = untouched)", "RdYlGn_r", 1.5),
-            (bmap.mining_energy_lost, "Mining energy lost to balancing [-]", "Oranges", None)):
-        fig = go.Figure(go.Heatmap(z=z.T, x=x, y=y, colorscale=scale, zmin=0, zmax=zmax,
-                                   text=np.round(z.T, 2), texttemplate="%{text}"))
+    for z, title, scale, zmin, zmax, digits in (
+            (bmap.residual, "Residual share of the AI swing at the grid (1 = untouched)", "RdYlGn_r",
+             0, 1.5, 2),
+            (bmap.mining_energy_lost, "Mining energy lost to balancing [-]", "Oranges", 0, None, 2),
+            (bmap.mining_margin_lost_usd, f"Mining margin lost to balancing [USD per {bmap.hours:g} h]",
+             "Oranges", None, None, 0)):
+        fig = go.Figure(go.Heatmap(z=z.T, x=x, y=y, colorscale=scale, zmin=zmin, zmax=zmax,
+                                   text=np.round(z.T, digits), texttemplate="%{text}"))
         fig.update_layout(title=title, xaxis_title="swing period [s]",
                           yaxis_title="swing amplitude [MW]", height=420)
         figs.append(fig)
@@ -195,5 +199,5 @@ def balancing_html(bmap, system: pd.DataFrame, note: str) -> str:
     return page(f"Ballast study - limits of miner balancing, {bmap.scenario}",
                 f"{bmap.fleet_mw:,.0f} MW of miners; fine engine, rule controller, miner plant",
                 [("The sentence", f"<p><b>{html.escape(bmap.sentence())}</b></p>"),
-                 ("Capability map", figs[0] + figs[1]),
-                 ("Interconnection", table_html(system) + figs[2] + f"<p class='note'>{note}</p>")])
+                 ("Capability map", figs[0] + figs[1] + figs[2]),
+                 ("Interconnection", table_html(system) + figs[3] + f"<p class='note'>{note}</p>")])
