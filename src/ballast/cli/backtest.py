@@ -54,7 +54,7 @@ def headline_lines(b) -> list[str]:
 
     gain = f"gain over practice (strike price): {usd(b.gain_over_practice_usd)}"
     if b.gain_over_practice_pct == b.gain_over_practice_pct:  # not NaN
-        gain += f" ({b.gain_over_practice_pct:.1f} % of the strike-price net margin)"
+        gain += f" ({b.gain_over_practice_pct:.2g} % of the strike-price net margin)"
     lines = [gain]
     if b.optimum is not None:
         regret = f"regret against the optimum: {usd(b.regret_usd)}"
