@@ -165,9 +165,9 @@ class DrEvent(_Window):
                                     "below the baseline.")
     reduction_pct: float | None = Field(None, gt=0, le=100, description="Reduction [%] of the "
                                         "baseline campus import.")
-    baseline_mw: float | None = Field(None, allow_inf_nan=False, description="Stated baseline campus import [MW]. "
-                                      "Default: the import metered in the interval before the "
-                                      "event starts.")
+    baseline_mw: float | None = Field(
+        None, allow_inf_nan=False, description="Stated baseline campus import [MW]. Default: "
+        "the import metered in the interval before the event starts.")
     notice_minutes: float = Field(0.0, ge=0, description="Notice before start [min].")
 
     @model_validator(mode="after")
