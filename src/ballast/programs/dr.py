@@ -37,8 +37,9 @@ class DrRequest:
             raise ValueError("give exactly one of reduction_mw or reduction_share")
         for name in ("reduction_mw", "reduction_share", "baseline_mw"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                                  or not math.isfinite(v)):
+            if v is not None and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+            ):
                 raise ValueError(f"{name} is {v!r}, not a finite number")
         if self.reduction_mw is not None and self.reduction_mw <= 0:
             raise ValueError(f"reduction_mw must be > 0, got {self.reduction_mw}")
