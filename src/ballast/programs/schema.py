@@ -158,7 +158,7 @@ class Ers(StrictModel):
 
 
 class DrEvent(_Window):
-    """A demand-response event: reduce campus import below a baseline (``programs/dr.py``)."""
+    """A demand-response event: reduce campus import below a baseline (programs/dr.py)."""
 
     name: str = Field("dr", description="Label for the event log.")
     target_mw: float | None = Field(None, gt=0, description="Reduction [MW] of campus import "
@@ -183,6 +183,10 @@ class DrEvent(_Window):
 
 
 class DemandResponse(StrictModel):
+    """Demand response: each event asks a reduction of campus import below a baseline (stated,
+    or the import metered in the interval before the event); settled on baseline minus metered
+    import. The live runtime, the API and the OpenADR VEN use the same meaning."""
+
     payment_usd_per_mwh: float = Field(0.0, ge=0, description="Paid per MWh reduced [USD/MWh]. "
                                        "Default 0.")
     min_notice_minutes: float = Field(0.0, ge=0, description="Site policy: decline events with "
