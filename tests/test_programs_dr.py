@@ -166,6 +166,7 @@ def test_backtest_settles_against_the_import_baseline():
     (row,) = rows.to_dict("records")
     during = f["import_mw"].iloc[4:6].to_numpy()
     assert during.max() <= 120.0 + 1e-9
+    assert row["baseline_import_mw"] == 130.0  # stated, not the metered 120 MW
     assert row["achieved_reduction_mw"] == pytest.approx(130.0 - during.mean())
     assert row["achieved_reduction_mw"] == pytest.approx(10.0, abs=S19J_MW)  # whole miners
     assert row["shortfall_mw"] == pytest.approx(0.0, abs=S19J_MW)

@@ -8,7 +8,8 @@ Everything here uses only information available at each tick:
   and the floor keeps that much miner power running so it can be dropped;
 - deployments (UFR trips, ECRS/ERS instructions, DR events) need the miner power at the signal:
   the engine stops at each signal tick and ``on_chunk`` sets the cap from the last measured
-  miner power (the previous tick), never from the future.
+  miner power (the previous tick), never from the future; a DR event's cap comes from
+  ``programs.dr.dr_cap`` (a reduction of campus import below its baseline).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ class ProgramEvent:
     fixed_cap_mw: float = float("nan")  # cap [MW] for window events (EEA, 4CP)
     opted_in: bool = True
     reason: str = ""
-    reduction_share: float = float("nan")  # DR events given in percent [-]
     response_minutes: float = float("nan")
     reference_mw: float = float("nan")  # miner power at the signal (last measured tick) [MW]
     cap_mw: float = float("nan")  # cap actually commanded [MW]
@@ -109,8 +109,6 @@ class ProgramPlan:
                 self.cap_mw[sl] = np.minimum(self.cap_mw[sl], c.cap_mw)
                 ev.cap_mw = c.cap_mw
             elif np.isnan(ev.fixed_cap_mw):
-                if not np.isnan(ev.reduction_share):
-                    ev.commit_mw = ref * ev.reduction_share
                 cap = max(ref - ev.commit_mw, 0.0)
                 sl = slice(ev.start_tick, ev.end_tick)
                 self.cap_mw[sl] = np.minimum(self.cap_mw[sl], cap)

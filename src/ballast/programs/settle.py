@@ -32,7 +32,8 @@ __all__ = ["ProgramOutcome", "contract_settlement_usd", "marginal_values_usd", "
            "settle_programs"]
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
-                 "opted_in", "reason", "committed_mw", "reference_mw", "achieved_reduction_mw",
+                 "opted_in", "reason", "committed_mw", "reference_mw", "baseline_import_mw",
+                 "achieved_reduction_mw",
                  "shortfall_mw", "reduced_mwh", "vs_baseline_reduction_mw", "time_to_reach_min", "on_time"]
 
 
@@ -61,7 +62,8 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
         end = idx[b - 1] + step if b > a else start
         row = {"program": ev.program, "kind": ev.kind, "signal_time_utc": ev.signal_time_utc,
                "start_utc": start, "end_utc": end, "opted_in": ev.opted_in, "reason": ev.reason,
-               "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw}
+               "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw,
+               "baseline_import_mw": ev.baseline_import_mw}
         if not ev.opted_in or b <= a:
             row["command"] = "none"
             rows.append(row)
