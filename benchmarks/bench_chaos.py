@@ -67,9 +67,9 @@ from ballast.live.emulators.faults import (
     miner_fault_settings,
 )
 from ballast.live.emulators.luxos_miner import MinerFaults
-from ballast.live.obligations import dr_cap_mw
 from ballast.live.runtime import Runtime
 from ballast.live.store import MEASUREMENT_COLUMNS, open_store
+from ballast.programs.dr import DrRequest, dr_cap
 from ballast.scenario import load_scenario
 
 EPISODES = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
@@ -286,7 +286,8 @@ class Campaign:
         if ev_id not in self.rt.dr_events:
             found.append(f"DR event {ev_id} lost in the restart")
         elif baseline is not None:
-            cap = max(asleep_mw(self.site.plan), dr_cap_mw(*baseline, ep.dr_reduction_mw))
+            cap = max(asleep_mw(self.site.plan),
+                      dr_cap(DrRequest(ep.dr_reduction_mw), *baseline).cap_mw)
             dr = (self.clock.t, cap)
 
         async def cancel() -> None:

@@ -35,7 +35,8 @@ CASES = [
     ("ELECTRICITY_PRICE", "price", 0.25, timedelta(minutes=7), "optIn", 0.0),  # 250 USD/MWh
     ("ELECTRICITY_PRICE", "price", 0.03, timedelta(minutes=8), "optIn", np.inf),  # 30 USD/MWh
     ("LOAD_DISPATCH", "delta", -5000, timedelta(minutes=9), "optIn", MINER_MW - 5.0),  # -5,000 kW
-    ("LOAD_DISPATCH", "setpoint", 20_000, timedelta(minutes=10), "optIn", 20.0),  # 20,000 kW
+    # campus import at most 150,000 kW: 30 MW below the 180 MW metered, miners 50 -> 20 MW
+    ("LOAD_DISPATCH", "setpoint", 150_000, timedelta(minutes=10), "optIn", 20.0),
     ("LOAD_DISPATCH", "multiplier", 0.5, timedelta(minutes=11), "optOut", None),  # not offered
     ("simple", "level", 1, timedelta(seconds=5), "optOut", None),          # notice < 60 s
 ]
@@ -126,7 +127,7 @@ async def test_ven_against_openleadr_vtn():
         server.cancel_event("ven-ballast", ids[2])
         await asyncio.wait_for(cancelled.wait(), 20)
         assert not [c for c in ven.commands if c.event_id == ids[2]]
-        assert ven.cap_mw(late) == pytest.approx(20.0)  # the 20 MW setpoint now binds
+        assert ven.cap_mw(late) == pytest.approx(20.0)  # the 150 MW import setpoint now binds
         # telemetry reached the VTN in OpenADR reports
         await asyncio.wait_for(got_reports.wait(), 20)
         assert ("site", SITE_MW) in reports and ("miners", MINER_MW) in reports
@@ -138,7 +139,7 @@ async def test_ven_against_openleadr_vtn():
 @pytest.mark.parametrize(("status", "policy", "opt", "n"), [
     ("far", VenPolicy(), "optIn", 1),
     ("cancelled", VenPolicy(), "optIn", 0),
-    ("far", VenPolicy(max_reduction_mw=20.0), "optOut", 0),  # asks 40 - 12 = 28 MW
+    ("far", VenPolicy(max_reduction_mw=20.0), "optOut", 0),  # asks import 80 - 52 = 28 MW
     ("far", VenPolicy(accept_signals=frozenset({"SIMPLE"})), "optOut", 0),
 ])
 def test_event_conversion_without_a_server(status, policy, opt, n):
@@ -147,8 +148,9 @@ def test_event_conversion_without_a_server(status, policy, opt, n):
              "active_period": {"dtstart": now + timedelta(hours=1)},
              "event_signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": "setpoint",
                                 "measurement": {"unit": "W", "scale": "M"},
-                                "intervals": interval(now + timedelta(hours=1), 60, 12.0)}]}
-    decision = event_to_commands(event, policy, 40.0, now)
+                                "intervals": interval(now + timedelta(hours=1), 60, 52.0)}]}
+    # campus import 80 MW: AI 40 MW, miners 40 MW; import at most 52 MW -> miners at most 12
+    decision = event_to_commands(event, policy, 40.0, now, import_mw_now=80.0)
     assert decision.opt == opt and len(decision.commands) == n
     if n:
         assert decision.commands[0].cap_mw == 12.0  # MW from the signal's own unit
@@ -165,7 +167,7 @@ def test_short_notice_declined_unless_an_update_of_an_accepted_event(accepted_be
              "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
                                 "intervals": interval(start, 60, 1)}]}
     decision = event_to_commands(event, VenPolicy(min_notice_s=600), 40.0, now,
-                                 accepted_before=accepted_before)
+                                 accepted_before=accepted_before, import_mw_now=100.0)
     assert decision.opt == opt
 
 
@@ -347,7 +349,7 @@ def test_commands_replay_as_backtest_dr_events():
              "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
                                 "intervals": interval(start, 60, 1) + interval(
                                     start + timedelta(hours=1), 60, 0)}]}
-    decision = event_to_commands(event, VenPolicy(), 40.0, now)
+    decision = event_to_commands(event, VenPolicy(), 40.0, now, import_mw_now=100.0)
     replay = [e for e in (c.to_dr_event() for c in decision.commands) if e is not None]
     assert replay == [{"name": "openadr:e9:SIMPLE/level", "start": start.isoformat(),
                        "end": (start + timedelta(hours=1)).isoformat(), "target_mw": 20.0,

@@ -67,7 +67,10 @@ def test_eea_takes_every_miner_off_in_its_window_only(level, curtail_at_level, o
 
 @pytest.mark.parametrize(("event", "policy", "expect_drop_mw"), [
     ({"target_mw": 10.0}, {}, 10.0),
-    ({"reduction_pct": 50.0}, {}, 0.5 * 10_000 * S19J_MW),
+    # half the campus import before the event (AI 20 MW + the whole fleet running)
+    ({"reduction_pct": 50.0}, {}, 0.5 * (20.0 + 10_000 * S19J_MW)),
+    # stated baseline 60 MW, 30 MW below it: import 30 MW, miners 10 MW
+    ({"target_mw": 30.0, "baseline_mw": 60.0}, {}, 10_000 * S19J_MW - 10.0),
     ({"target_mw": 10.0, "notice_minutes": 5}, {"min_notice_minutes": 30}, 0.0),   # declined
     ({"target_mw": 10.0}, {"max_reduction_mw": 5.0}, 0.0),                         # declined
 ])

@@ -41,9 +41,9 @@ from ballast.live.emulators.faults import (
     inject_meter_fault,
     miner_fault_settings,
 )
-from ballast.live.obligations import dr_cap_mw
 from ballast.live.runtime import Runtime
 from ballast.live.serve import LiveSite, build_emulated
+from ballast.programs.dr import DrRequest, dr_cap
 from ballast.scenario import load_scenario
 
 TIME_SCALE = 10.0  # device time per wall second (sleep ramp 5 s -> 0.5 s)
@@ -247,7 +247,8 @@ class Campaign:
             res.violations.append(f"DR event {ev_id} lost in the restart")
         elif baseline is not None:
             # the cap on miner power; asleep, the miners still draw their sleep power
-            cap_mw = max(asleep_mw(self.site.plan), dr_cap_mw(*baseline, ep.dr_reduction_mw))
+            cap_mw = max(asleep_mw(self.site.plan),
+                         dr_cap(DrRequest(ep.dr_reduction_mw), *baseline).cap_mw)
             res.notes.append(f"DR cap {cap_mw:.1f} MW; restart at {t_restart - self.t0:.2f} s")
             self._dr_check = (ev_id, t_restart, cap_mw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,15 @@ from hypothesis import strategies as st
 
 from ballast.examples import examples_dir
 from ballast.live.obligations import (
+    DrBook,
     DrEvent,
-    dr_cap_mw,
-    dr_reduction_mw,
     meter_stale,
     ufr_may_restore,
     ufr_should_trip,
 )
 from ballast.live.runtime import scaled_controller_config
 from ballast.live.site_config import SiteConfigError, expand_ips, load_site_config
+from ballast.programs.dr import DrRequest, dr_cap, dr_reduction_mw
 from ballast.scenario import load_scenario
 
 EXAMPLE = examples_dir() / "live" / "site.yaml"
@@ -161,7 +162,31 @@ def test_ufr_restore_needs_the_hold_time(now_s, above_since_s, ok):
     (DrEvent("c", 0, 10, reduction_share=0.1), -50.0, 0.0),  # exporting: nothing to reduce
 ])
 def test_dr_reduction(event, baseline_import, reduction):
-    assert dr_reduction_mw(event, baseline_import) == pytest.approx(reduction)
+    assert dr_reduction_mw(event.request, baseline_import) == pytest.approx(reduction)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "give exactly one of reduction_mw or reduction_share"),
+    ({"reduction_mw": 1.0, "reduction_share": 0.5}, "give exactly one"),
+    ({"reduction_share": 1.5}, "reduction_share must be in (0, 1]"),
+    ({"reduction_mw": -2.0}, "reduction_mw must be > 0"),
+])
+def test_live_dr_event_is_validated_by_the_one_dr_request(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DrEvent("a", 0.0, 10.0, **kwargs)
+
+
+def test_live_dr_book_cap_is_the_one_dr_cap():
+    """The runtime's DR book latches the metered import and miner power and caps the miners
+    exactly as programs/dr.py does for the backtest (same request, same numbers)."""
+    book = DrBook()
+    book.events["a"] = DrEvent("a", 0.0, 10.0, reduction_share=0.25)
+    cap, (doc,), _ = book.cap(1.0, 120.0, 40.0)
+    expect = dr_cap(DrRequest(reduction_share=0.25), 120.0, 40.0)
+    assert cap == expect.cap_mw == pytest.approx(10.0)  # 120 MW - 30 MW target; AI 80 MW
+    assert doc["target_import_mw"] == expect.target_import_mw == pytest.approx(90.0)
+    # latched: a later import reading does not move the cap
+    assert book.cap(5.0, 200.0, 10.0)[0] == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize(("now_s", "active"), [(-1, False), (0, True), (5, True), (10, False)])
@@ -171,9 +196,9 @@ def test_dr_window_and_cancel(now_s, active):
     assert not DrEvent("a", 0.0, 10.0, 1.0, cancelled_s=-0.5).active(now_s)
 
 
-@given(st.floats(0, 1000), st.floats(0, 500), st.floats(0, 1000))
+@given(st.floats(0, 1000), st.floats(0, 500), st.floats(0.001, 1000))
 def test_dr_cap_delivers_the_reduction_or_all_it_can(import_mw, miners_mw, reduction_mw):
-    cap = dr_cap_mw(import_mw, miners_mw, reduction_mw)
+    cap = dr_cap(DrRequest(reduction_mw=reduction_mw), import_mw, miners_mw).cap_mw
     assert 0.0 <= cap <= miners_mw
     # miners held at the cap reduce import by the ask, or by everything they had
     assert miners_mw - cap == pytest.approx(min(reduction_mw, miners_mw))

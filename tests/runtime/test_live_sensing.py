@@ -152,7 +152,7 @@ ROW = {"id": "ev1", "start_s": NOW_S, "end_s": NOW_S + 600, "reduction_mw": 10.0
     ({"end_s": None}, "end_s"),
     ({"reduction_mw": NAN}, "reduction_mw"),
     ({"reduction_share": 0.5}, "exactly one"),
-    ({"reduction_mw": -3.0}, "out of range"),
+    ({"reduction_mw": -3.0}, "reduction_mw must be > 0, got -3.0"),
     ({"end_s": NOW_S - 1e9, "start_s": NOW_S - 1e9 - 60}, None),  # long over: history
 ])
 def test_dr_rows_are_checked_before_use(change, message):

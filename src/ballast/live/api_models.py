@@ -22,6 +22,8 @@ from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, model_validator
 
+from ballast.programs.dr import DrRequest
+
 MAX_STR = 200  # characters: any name, id or timestamp the API takes
 MAX_BODY_BYTES = 16 * 1024  # the largest valid request body is well under 1 kB
 # Largest power any request may name [MW]: above every single-site interconnect (the largest
@@ -72,8 +74,8 @@ class PolicyUpdate(_Request):
 
 class DrEventIn(_Request):
     """A demand-response event: reduce campus import by ``reduction_mw`` or by
-    ``reduction_share`` of the import at its start. ``start`` defaults to now; give ``end`` or
-    ``duration_s``."""
+    ``reduction_share`` of the import metered at its start, the baseline (the one meaning of DR,
+    ``programs/dr.py``). ``start`` defaults to now; give ``end`` or ``duration_s``."""
 
     start: IsoTime | None = Field(None, description="ISO-8601 with offset; default now.")
     end: IsoTime | None = Field(None, description="ISO-8601 with offset.")
@@ -83,14 +85,13 @@ class DrEventIn(_Request):
         "Reduction [MW]; at most the site's import limit (no event can cut more than the "
         "campus may import)."))
     reduction_share: StrictFloat | None = Field(None, gt=0, le=1, description=(
-        "Or a share of the import at the start [-], in (0, 1]."))
+        "Or a share of the campus import metered at the start (the baseline) [-], in (0, 1]."))
 
     @model_validator(mode="after")
     def _check(self) -> DrEventIn:
         if (self.end is None) == (self.duration_s is None):
             raise ValueError("give exactly one of end or duration_s")
-        if (self.reduction_mw is None) == (self.reduction_share is None):
-            raise ValueError("give exactly one of reduction_mw or reduction_share")
+        DrRequest(self.reduction_mw, self.reduction_share)  # the one DR validation
         for name in ("start", "end"):
             v = getattr(self, name)
             if v is not None and v.tzinfo is None:

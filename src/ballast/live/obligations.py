@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ballast.live.store import EventRecord
+from ballast.programs.dr import DrRequest, dr_cap
 
 DR_WINDOW_S = 365 * 86400.0  # a DR event must start and end within one year of now [s]
 
@@ -46,7 +47,8 @@ def check_dr_window(start_s: float, end_s: float, now_s: float) -> None:
 @dataclass(frozen=True)
 class DrEvent:
     """A demand-response event: reduce campus import by ``reduction_mw`` or by
-    ``reduction_share`` of the import at its start, during [start_s, end_s)."""
+    ``reduction_share`` of the import metered at its start, during [start_s, end_s) (the one
+    meaning of DR, ``programs/dr.py``)."""
 
     id: str
     start_s: float
@@ -55,25 +57,17 @@ class DrEvent:
     reduction_share: float | None = None
     cancelled_s: float | None = None
 
+    def __post_init__(self) -> None:
+        DrRequest(self.reduction_mw, self.reduction_share)  # ValueError naming the field
+
     def active(self, now_s: float) -> bool:
         return self.start_s <= now_s < self.end_s and (
             self.cancelled_s is None or now_s < self.cancelled_s)
 
-
-def dr_reduction_mw(event: DrEvent, baseline_import_mw: float) -> float:
-    """Reduction the event asks for [MW], given the campus import latched at its start."""
-    if event.reduction_mw is not None:
-        return max(0.0, event.reduction_mw)
-    return max(0.0, (event.reduction_share or 0.0) * max(baseline_import_mw, 0.0))
-
-
-def dr_cap_mw(baseline_import_mw: float, baseline_miners_mw: float, reduction_mw: float) -> float:
-    """Miner cap that delivers ``reduction_mw`` below the baseline import [MW].
-
-    The AI load is inflexible, so the reduction comes from miners: they may draw at most their
-    baseline minus the reduction (never below zero; a shortfall is reported by the caller).
-    """
-    return max(0.0, baseline_miners_mw - reduction_mw)
+    @property
+    def request(self) -> DrRequest:
+        """The event as the one DR request (ValueError if the reduction is invalid)."""
+        return DrRequest(self.reduction_mw, self.reduction_share)
 
 
 def meter_stale(now_s: float, last_ok_s: float | None, stale_s: float) -> bool:
@@ -107,10 +101,6 @@ def dr_event_from_row(row: dict[str, Any], now_s: float) -> DrEvent:
     red_mw, red_share, cancelled = (num("reduction_mw", True), num("reduction_share", True),
                                     num("cancelled_s", True))
     assert start is not None and end is not None
-    if (red_mw is None) == (red_share is None):
-        raise ValueError("needs exactly one of reduction_mw or reduction_share")
-    if (red_mw is not None and red_mw <= 0) or (red_share is not None and not 0 < red_share <= 1):
-        raise ValueError(f"reduction out of range (reduction_mw {red_mw}, share {red_share})")
     if end <= start:
         raise ValueError("end must be after start")
     if end > now_s and cancelled is None:
@@ -151,18 +141,17 @@ class DrBook:
                     cap = 0.0
                     continue
                 self.baselines[ev.id] = (import_mw, miners_mw)
-                red = dr_reduction_mw(ev, import_mw)
+                c = dr_cap(ev.request, import_mw, miners_mw)
                 events.append(EventRecord(now_s, "dr_start", f"DR event {ev.id} started",
                                           {"id": ev.id, "baseline_import_mw": import_mw,
                                            "baseline_miners_mw": miners_mw,
-                                           "reduction_mw": red,
-                                           "shortfall_mw": max(0.0, red - miners_mw)}))
-            b_import, b_miners = self.baselines[ev.id]
-            red = dr_reduction_mw(ev, b_import)
-            c = dr_cap_mw(b_import, b_miners, red)
-            cap = min(cap, c)
+                                           "reduction_mw": c.reduction_mw,
+                                           "shortfall_mw": c.expected_shortfall_mw}))
+            c = dr_cap(ev.request, *self.baselines[ev.id])
+            cap = min(cap, c.cap_mw)
             active.append({"kind": "dr", "id": ev.id, "start": utc_iso(ev.start_s),
-                           "end": utc_iso(ev.end_s), "reduction_mw": red, "cap_mw": c,
-                           "baseline_import_mw": b_import, "target_import_mw": b_import - red,
-                           "shortfall_mw": max(0.0, red - b_miners)})
+                           "end": utc_iso(ev.end_s), "reduction_mw": c.reduction_mw,
+                           "cap_mw": c.cap_mw, "baseline_import_mw": c.baseline_import_mw,
+                           "target_import_mw": c.target_import_mw,
+                           "shortfall_mw": c.expected_shortfall_mw})
         return cap, active, events

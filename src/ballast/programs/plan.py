@@ -8,7 +8,8 @@ Everything here uses only information available at each tick:
   and the floor keeps that much miner power running so it can be dropped;
 - deployments (UFR trips, ECRS/ERS instructions, DR events) need the miner power at the signal:
   the engine stops at each signal tick and ``on_chunk`` sets the cap from the last measured
-  miner power (the previous tick), never from the future.
+  miner power (the previous tick), never from the future; a DR event's cap comes from
+  ``programs.dr.dr_cap`` (a reduction of campus import below its baseline).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ballast.control import ControllerConfig
 from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
 from ballast.programs import fourcp
+from ballast.programs.dr import DrRequest, dr_cap
 from ballast.programs.frequency import (
     load_frequency_shape,
     read_frequency_event,
@@ -48,10 +50,11 @@ class ProgramEvent:
     fixed_cap_mw: float = float("nan")  # cap [MW] for window events (EEA, 4CP)
     opted_in: bool = True
     reason: str = ""
-    reduction_share: float = float("nan")  # DR events given in percent [-]
     response_minutes: float = float("nan")
     reference_mw: float = float("nan")  # miner power at the signal (last measured tick) [MW]
     cap_mw: float = float("nan")  # cap actually commanded [MW]
+    dr: DrRequest | None = None  # DR events: the request (programs/dr.py gives its meaning)
+    baseline_import_mw: float = float("nan")  # DR events: campus import baseline [MW]
 
     @property
     def needs_break(self) -> bool:
@@ -78,6 +81,14 @@ class ProgramPlan:
     # replayed frequency events: (label, start, offsets [s], frequency [Hz], trip [s] or NaN)
     frequency_traces: list[tuple] = field(default_factory=list)
     base_dir: Path | None = None  # where the scenario's relative file paths start
+    other_import_mw: np.ndarray | None = None  # AI load minus renewables per tick [MW]
+    export_limit_mw: float = float("inf")
+
+    def import_mw(self, tick: int, miner_mw: float) -> float:
+        """Campus import at ``tick`` with the miners drawing ``miner_mw`` [MW] (net of
+        renewables, export clipped at the limit as in ``sim.engine.site_flows``)."""
+        other = 0.0 if self.other_import_mw is None else float(self.other_import_mw[tick])
+        return max(other + miner_mw, -self.export_limit_mw)
 
     @property
     def breaks(self) -> list[int]:
@@ -91,9 +102,13 @@ class ProgramPlan:
             # last measured miner power; at tick 0 (nothing measured) what the miners could draw
             ref = float(miner_mw[start - 1]) if start > 0 else float(self.max_draw_mw[0])
             ev.reference_mw = ref
-            if np.isnan(ev.fixed_cap_mw):
-                if not np.isnan(ev.reduction_share):
-                    ev.commit_mw = ref * ev.reduction_share
+            if ev.dr is not None:  # the one meaning of DR (programs/dr.py)
+                c = dr_cap(ev.dr, self.import_mw(max(start - 1, 0), ref), ref)
+                ev.baseline_import_mw, ev.commit_mw = c.baseline_import_mw, c.reduction_mw
+                sl = slice(ev.start_tick, ev.end_tick)
+                self.cap_mw[sl] = np.minimum(self.cap_mw[sl], c.cap_mw)
+                ev.cap_mw = c.cap_mw
+            elif np.isnan(ev.fixed_cap_mw):
                 cap = max(ref - ev.commit_mw, 0.0)
                 sl = slice(ev.start_tick, ev.end_tick)
                 self.cap_mw[sl] = np.minimum(self.cap_mw[sl], cap)
@@ -218,11 +233,9 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                   and ev.target_mw > dr.max_reduction_mw):
                 reason = f"asks {ev.target_mw:g} MW > policy {dr.max_reduction_mw:g} MW"
             pe = ProgramEvent("demand_response", f"dr_event:{ev.name}", signal, a, b,
-                              opted_in=not reason, reason=reason)
+                              opted_in=not reason, reason=reason, dr=ev.request())
             if ev.target_mw is not None:
                 pe.commit_mw = ev.target_mw
-            else:
-                pe.reduction_share = ev.reduction_pct / 100.0
             events.append(pe)
             if not reason:
                 dr_mask[a:b] = True
@@ -303,5 +316,8 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                        events=sorted(events, key=lambda e: e.start_tick),
                        fourcp_alert=fourcp_alert, fourcp_peaks=fourcp_peaks,
                        fourcp_hourly=fourcp_hourly, frequency_traces=traces,
-                       base_dir=base_dir)
+                       base_dir=base_dir,
+                       other_import_mw=(inputs.frame["ai_load_mw"].to_numpy()
+                                        - inputs.frame["renewable_mw"].to_numpy()),
+                       export_limit_mw=config.export_limit_mw)
     return plan

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ballast.documents import StrictModel
+from ballast.programs.dr import DrRequest
 
 
 def _aware(*stamps: datetime) -> None:
@@ -157,13 +158,16 @@ class Ers(StrictModel):
 
 
 class DrEvent(_Window):
-    """A generic demand-response event."""
+    """A demand-response event: reduce campus import below a baseline (programs/dr.py)."""
 
     name: str = Field("dr", description="Label for the event log.")
-    target_mw: float | None = Field(None, gt=0, description="Reduction [MW] from the miner power "
-                                    "at signal time.")
+    target_mw: float | None = Field(None, gt=0, description="Reduction [MW] of campus import "
+                                    "below the baseline.")
     reduction_pct: float | None = Field(None, gt=0, le=100, description="Reduction [%] of the "
-                                        "miner power at signal time.")
+                                        "baseline campus import.")
+    baseline_mw: float | None = Field(
+        None, allow_inf_nan=False, description="Stated baseline campus import [MW]. Default: "
+        "the import metered in the interval before the event starts.")
     notice_minutes: float = Field(0.0, ge=0, description="Notice before start [min].")
 
     @model_validator(mode="after")
@@ -172,8 +176,17 @@ class DrEvent(_Window):
             raise ValueError("give exactly one of target_mw or reduction_pct")
         return self
 
+    def request(self) -> DrRequest:
+        """The event as the one DR request every host uses."""
+        return DrRequest(self.target_mw, None if self.reduction_pct is None
+                         else self.reduction_pct / 100.0, self.baseline_mw)
+
 
 class DemandResponse(StrictModel):
+    """Demand response: each event asks a reduction of campus import below a baseline (stated,
+    or the import metered in the interval before the event); settled on baseline minus metered
+    import. The live runtime, the API and the OpenADR VEN use the same meaning."""
+
     payment_usd_per_mwh: float = Field(0.0, ge=0, description="Paid per MWh reduced [USD/MWh]. "
                                        "Default 0.")
     min_notice_minutes: float = Field(0.0, ge=0, description="Site policy: decline events with "

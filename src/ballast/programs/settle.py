@@ -23,6 +23,7 @@ from ballast.costs import (
     transmission_rate_usd_per_kw_year,
 )
 from ballast.programs import fourcp
+from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 from ballast.programs.plan import ProgramPlan
 from ballast.sim.engine import RunSeries, Simulation
 from ballast.sim.kpis import interval_money, step_hours
@@ -31,7 +32,8 @@ __all__ = ["ProgramOutcome", "contract_settlement_usd", "marginal_values_usd", "
            "settle_programs"]
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
-                 "opted_in", "reason", "committed_mw", "reference_mw", "achieved_reduction_mw",
+                 "opted_in", "reason", "committed_mw", "reference_mw", "baseline_import_mw",
+                 "achieved_reduction_mw",
                  "shortfall_mw", "reduced_mwh", "vs_baseline_reduction_mw", "time_to_reach_min", "on_time"]
 
 
@@ -50,6 +52,8 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
     idx = plan.index
     miner = run.frame["miner_mw"].to_numpy()
     base_miner = baseline.frame["miner_mw"].to_numpy()
+    imp = run.frame["import_mw"].to_numpy()
+    base_imp = baseline.frame["import_mw"].to_numpy()
     step = idx[1] - idx[0] if len(idx) > 1 else pd.Timedelta("15min")
     rows = []
     for ev in plan.events:
@@ -58,21 +62,24 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
         end = idx[b - 1] + step if b > a else start
         row = {"program": ev.program, "kind": ev.kind, "signal_time_utc": ev.signal_time_utc,
                "start_utc": start, "end_utc": end, "opted_in": ev.opted_in, "reason": ev.reason,
-               "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw}
+               "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw,
+               "baseline_import_mw": ev.baseline_import_mw}
         if not ev.opted_in or b <= a:
             row["command"] = "none"
             rows.append(row)
             continue
         row["command"] = f"cap miners at {ev.cap_mw:.2f} MW"
-        during = miner[a:b]
-        achieved = ev.reference_mw - float(during.mean())
-        row["achieved_reduction_mw"] = achieved
-        row["reduced_mwh"] = float(np.clip(ev.reference_mw - during, 0, None).sum() * dt_h)
-        row["vs_baseline_reduction_mw"] = float((base_miner[a:b] - during).mean())
+        if ev.dr is not None:  # DR: campus import below its baseline (programs/dr.py)
+            red = dr_achieved_reduction_mw(ev.baseline_import_mw, imp[a:b])
+            vs_base = base_imp[a:b] - imp[a:b]
+        else:  # reserves: miner power below the last measured tick
+            red = ev.reference_mw - miner[a:b]
+            vs_base = base_miner[a:b] - miner[a:b]
+        row["achieved_reduction_mw"] = float(red.mean())
+        row["reduced_mwh"] = float(np.clip(red, 0, None).sum() * dt_h)
+        row["vs_baseline_reduction_mw"] = float(vs_base.mean())
         if not np.isnan(ev.commit_mw):
-            red = ev.reference_mw - during
-            short = np.clip(ev.commit_mw - red, 0.0, None)
-            row["shortfall_mw"] = float(short.mean())
+            row["shortfall_mw"] = float(dr_shortfall_mw(ev.commit_mw, red).mean())
             reached = np.flatnonzero(red >= ev.commit_mw - 1e-6)
             t_reach = float(reached[0] * dt_h * 60.0) if reached.size else float("nan")
             row["time_to_reach_min"] = t_reach

@@ -1,13 +1,16 @@
 """OpenADR 2.0b VEN on openleadr: registers with a VTN, receives events, opts in or out by site
-policy, turns each event interval into a DR command (a cap on miner power over a window) for the
-controller, and reports telemetry (site import and miner power) back to the VTN.
+policy, turns each event interval into a DR request (a reduction of campus import below the
+import metered at the signal, the one meaning of DR in ``programs/dr.py``) and the cap on miner
+power that delivers it, and reports telemetry (site import and miner power) back to the VTN.
 
 The conversion (``event_to_commands``) is a pure function of the event, the policy, the miner
 power now and the clock, so it is tested alone; ``BallastVen`` wires it into openleadr's client.
-Signals understood (OpenADR 2.0b):
-- SIMPLE / level 0-3: level 0 = normal; levels 1-3 drop a policy share of the miner power;
-- ELECTRICITY_PRICE / price: at or above the policy's curtail price, all miners off;
-- LOAD_DISPATCH / setpoint (miner power [MW] at most) or delta (negative = reduce by |value|).
+Signals understood (OpenADR 2.0b), each turned into a reduction of campus import:
+- SIMPLE / level 0-3: level 0 = normal; levels 1-3 ask a policy share of the miner power [MW];
+- ELECTRICITY_PRICE / price: at or above the policy's curtail price, all of the import (the
+  miners all off; the AI load stays, reported as shortfall);
+- LOAD_DISPATCH / setpoint (campus import [MW] at most: the import at the signal minus the
+  setpoint) or delta (negative = reduce campus import by |value|).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import numpy as np
+
+from ballast.programs.dr import DrRequest, dr_cap
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,8 @@ class VenPolicy:
 
 @dataclass(frozen=True)
 class DrCommand:
-    """One event interval as the controller sees it: miner power at most ``cap_mw``."""
+    """One event interval: the DR ``request`` (None: no reduction asked) and, for the
+    controller, miner power at most ``cap_mw`` (``programs.dr.dr_cap`` at the signal)."""
 
     event_id: str
     signal: str  # e.g. SIMPLE/level
@@ -51,17 +57,21 @@ class DrCommand:
     end_utc: datetime
     cap_mw: float  # inf = no cap in this interval
     payload: float
-    reduction_mw: float = 0.0  # miner power at the signal minus the cap [MW]
+    reduction_mw: float = 0.0  # campus import reduction asked [MW]
+    request: DrRequest | None = None
 
     def to_dr_event(self) -> dict | None:
         """The command as a scenario ``programs.demand_response.events`` entry, to replay a
         season of VTN events in a backtest (None when it asks for no reduction)."""
-        if not np.isfinite(self.cap_mw) or self.reduction_mw <= 0:
+        if self.request is None:
             return None
         notice = (self.start_utc - self.signal_time_utc).total_seconds() / 60.0
+        r = self.request
+        ask = ({"target_mw": round(r.reduction_mw, 6)} if r.reduction_mw is not None
+               else {"reduction_pct": 100.0 * r.reduction_share})
         return {"name": f"openadr:{self.event_id}:{self.signal}",
                 "start": self.start_utc.isoformat(), "end": self.end_utc.isoformat(),
-                "target_mw": round(self.reduction_mw, 6), "notice_minutes": max(notice, 0.0)}
+                **ask, "notice_minutes": max(notice, 0.0)}
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,28 @@ def _signals(event: dict) -> list[dict]:
     return sig if isinstance(sig, list) else sig["event_signals"]
 
 
+def _request(name: str, kind: str, value: float, sig: dict, policy: VenPolicy,
+             miner_mw_now: float, import_mw_now: float) -> DrRequest | None:
+    """One interval's payload as a reduction of campus import (None: nothing asked)."""
+    if name == "SIMPLE":
+        level = int(np.clip(round(value), 0, 3))
+        mw = miner_mw_now * policy.simple_level_share[level]
+    elif name == "ELECTRICITY_PRICE":
+        price = value * policy.price_payload_to_usd_per_mwh
+        return (DrRequest(reduction_share=1.0) if price >= policy.price_curtail_usd_per_mwh
+                else None)
+    elif kind == "setpoint":
+        mw = import_mw_now - value * _power_factor_mw(sig, policy)
+    else:  # LOAD_DISPATCH delta: negative = reduce
+        mw = -value * _power_factor_mw(sig, policy)
+    return DrRequest(reduction_mw=mw) if mw > 0 else None
+
+
 def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
-                      now_utc: datetime, accepted_before: bool = False) -> EventDecision:
-    """Opt in or out of an openleadr event dict and convert its intervals to caps [MW].
+                      now_utc: datetime, accepted_before: bool = False, *,
+                      import_mw_now: float) -> EventDecision:
+    """Opt in or out of an openleadr event dict and convert its intervals to DR requests and
+    miner caps [MW], from the miner power and campus import metered now.
 
     ``accepted_before``: an update of an event the site already opted into is not re-judged on
     notice (it may be running already)."""
@@ -111,24 +140,17 @@ def event_to_commands(event: dict, policy: VenPolicy, miner_mw_now: float,
             start = iv["dtstart"]
             end = start + iv["duration"]
             value = float(iv["signal_payload"])
-            if name == "SIMPLE":
-                level = int(np.clip(round(value), 0, 3))
-                cap = (np.inf if level == 0
-                       else miner_mw_now * (1.0 - policy.simple_level_share[level]))
-            elif name == "ELECTRICITY_PRICE":
-                price = value * policy.price_payload_to_usd_per_mwh
-                cap = 0.0 if price >= policy.price_curtail_usd_per_mwh else np.inf
-            elif kind == "setpoint":
-                cap = max(value * _power_factor_mw(sig, policy), 0.0)
-            else:  # LOAD_DISPATCH delta: negative = reduce
-                delta_mw = value * _power_factor_mw(sig, policy)
-                cap = max(miner_mw_now + delta_mw, 0.0) if delta_mw < 0 else np.inf
-            asked = miner_mw_now - cap if np.isfinite(cap) else 0.0
-            if policy.max_reduction_mw is not None and asked > policy.max_reduction_mw + 1e-9:
-                return EventDecision(eid, "optOut", f"asks {asked:.1f} MW > policy "
+            req = _request(name, kind, value, sig, policy, miner_mw_now, import_mw_now)
+            if req is None:
+                commands.append(DrCommand(eid, f"{name}/{kind}", now_utc, start, end, np.inf,
+                                          value))
+                continue
+            c = dr_cap(req, import_mw_now, miner_mw_now)
+            if policy.max_reduction_mw is not None and c.reduction_mw > policy.max_reduction_mw + 1e-9:
+                return EventDecision(eid, "optOut", f"asks {c.reduction_mw:.1f} MW > policy "
                                      f"{policy.max_reduction_mw:.1f} MW")
-            commands.append(DrCommand(eid, f"{name}/{kind}", now_utc, start, end, float(cap),
-                                      value, max(asked, 0.0)))
+            commands.append(DrCommand(eid, f"{name}/{kind}", now_utc, start, end, c.cap_mw,
+                                      value, c.reduction_mw, req))
     return EventDecision(eid, "optIn", "", tuple(commands))
 
 
@@ -139,9 +161,9 @@ def cap_at(commands: list[DrCommand], when_utc: datetime) -> float:
 
 
 def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
-    """An ``on_decision`` callback that hands each opted-in command to the live runtime as a DR
-    event (``runtime.add_dr_event``): a reduction in MW, or all miners off (share 1 of the
-    import, which the runtime turns into a zero miner cap). An update or cancellation of an
+    """An ``on_decision`` callback that hands each opted-in command's DR request to the live
+    runtime as a DR event (``runtime.add_dr_event``): a reduction of campus import in MW, or a
+    share of it (share 1: all miners off). An update or cancellation of an
     event first cancels the DR events it created. A command the runtime refuses (dates outside
     the one-year window around now) is logged as an error and not forwarded."""
     created: dict[str, list[str]] = {}
@@ -153,13 +175,12 @@ def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
             return
         ids = []
         for cmd in decision.commands:
-            if not np.isfinite(cmd.cap_mw) or (cmd.reduction_mw <= 0 and cmd.cap_mw > 0):
+            if cmd.request is None:
                 continue
-            all_off = cmd.cap_mw <= 0
             try:  # the runtime bounds every event's dates (live.obligations.check_dr_window)
                 ev = runtime.add_dr_event(cmd.start_utc.timestamp(), cmd.end_utc.timestamp(),
-                                          None if all_off else cmd.reduction_mw,
-                                          1.0 if all_off else None, f"openadr:{cmd.event_id}")
+                                          cmd.request.reduction_mw, cmd.request.reduction_share,
+                                          f"openadr:{cmd.event_id}")
             except ValueError as e:
                 log.error("OpenADR event %s (%s): refused by the runtime: %s", cmd.event_id,
                           cmd.signal, e)
@@ -221,7 +242,8 @@ class BallastVen:
         eid = event["event_descriptor"]["event_id"]
         before = any(d.event_id == eid and d.opt == "optIn" for d in self.decisions)
         decision = event_to_commands(event, self.policy, self._read("miner_mw"), self.clock(),
-                                     accepted_before=before)
+                                     accepted_before=before,
+                                     import_mw_now=self._read("site_import_mw"))
         self.decisions.append(decision)
         # an update replaces the event's earlier commands
         self.commands = [c for c in self.commands if c.event_id != decision.event_id]
