@@ -32,6 +32,7 @@ RECV_BYTES = 65536
 SWEEP_S = 0.02
 EVENTS_PER_WAKEUP = 1024
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 
@@ -105,11 +106,10 @@ class RequestPump:
             now = time.perf_counter()
             first.setdefault(ip, now)
             try:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock = socket.socket(socket.AF_INET, _STREAM_NONBLOCK)  # no setblocking call
             except OSError as e:  # e.g. EMFILE: out of file descriptors
                 done(None, _failure("socket", e))
                 continue
-            sock.setblocking(False)
             req = _Request(sock, payload, now + self.timeout_s, done)
             err = sock.connect_ex((ip, port))
             if err not in (0, errno.EINPROGRESS):
