@@ -17,6 +17,9 @@ The fleet commander sends every curtail before any read-back (breadth first), so
 latency includes waiting behind other miners' commands; ``..._command_ack`` is when the last
 curtail was acknowledged.
 
+``..._client_cpu`` is this process's CPU time (user + system) during the fan-out,
+``..._emulator_cpu`` the emulator process's (both share the machine's cores).
+
 Time is from the signal (just before the first send) to the last verified acknowledgement.
 Latency per miner is from its first send to its verified outcome.
 
@@ -73,6 +76,16 @@ def start_emulator(count: int, uvloop: bool) -> subprocess.Popen[str]:
     return proc
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far [s] (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def report(prefix: str, result: FleetResult, n: int) -> None:
     lat = [o.latency_s for o in result.outcomes]
     verified = sum(o.compliant for o in result.outcomes)
@@ -85,20 +98,31 @@ def report(prefix: str, result: FleetResult, n: int) -> None:
     emit(f"{prefix}_verified", verified / n, "fraction")
 
 
-async def bench_ballast(n: int, concurrency: int, repeat: int) -> None:
+async def bench_ballast(n: int, concurrency: int, repeat: int, emulator_pid: int) -> None:
     ips = loopback_ips(n, BASE_IP)
     fleet = FleetCommander(ips, concurrency=concurrency, timeout_s=5.0, retries=1)
     await fleet.refresh_sessions()  # not timed: held sessions are the normal state
-    report(f"fanout_{n}_warm", await fleet.sleep(), n)
+    cpu0, emu0 = time.process_time(), process_cpu_s(emulator_pid)
+    result = await fleet.sleep()
+    emit(f"fanout_{n}_warm_client_cpu", time.process_time() - cpu0, "s")
+    emit(f"fanout_{n}_warm_emulator_cpu", process_cpu_s(emulator_pid) - emu0, "s")
+    report(f"fanout_{n}_warm", result, n)
     await fleet.wake()
-    times_s = []
+    times_s, cpus_s, emus_s = [], [], []
     for _ in range(repeat):  # the box is shared: repeat to see through other load
+        cpu0, emu0 = time.process_time(), process_cpu_s(emulator_pid)
         result = await fleet.sleep()
+        cpus_s.append(time.process_time() - cpu0)
+        emus_s.append(process_cpu_s(emulator_pid) - emu0)
         times_s.append(result.elapsed_s if result.all_ok else float("inf"))
         await fleet.wake()
     if times_s:
-        emit(f"fanout_{n}_warm_signal_to_last_verified_best_of_{repeat}", min(times_s), "s")
-        emit(f"fanout_{n}_warm_signal_to_last_verified_median_of_{repeat}", statistics.median(times_s), "s")
+        stem = f"fanout_{n}_warm_signal_to_last_verified"
+        emit(f"{stem}_best_of_{repeat}", min(times_s), "s")
+        emit(f"{stem}_median_of_{repeat}", statistics.median(times_s), "s")
+        emit(f"{stem}_worst_of_{repeat}", max(times_s), "s")
+        emit(f"fanout_{n}_warm_client_cpu_median_of_{repeat}", statistics.median(cpus_s), "s")
+        emit(f"fanout_{n}_warm_emulator_cpu_median_of_{repeat}", statistics.median(emus_s), "s")
     cold = FleetCommander(ips, concurrency=concurrency, timeout_s=5.0, retries=1)
     report(f"fanout_{n}_cold", await cold.sleep(), n)
     await cold.wake()
@@ -152,7 +176,7 @@ def main() -> None:
     for n in args.sizes:
         proc = start_emulator(n, uv)
         try:
-            aio_run(bench_ballast(n, args.concurrency, args.repeat), prefer_uvloop=uv)
+            aio_run(bench_ballast(n, args.concurrency, args.repeat, proc.pid), prefer_uvloop=uv)
             if n <= args.pyasic_max:
                 aio_run(bench_pyasic(n, args.pyasic_concurrency), prefer_uvloop=uv)
         finally:

@@ -1,18 +1,27 @@
-"""Callback-driven LuxOS requests for large fan-outs: no task or coroutine per connection.
+"""Callback-driven LuxOS requests for large fan-outs: no task, coroutine or loop handle per
+connection.
 
-``FleetCommander`` uses this for sleep/wake on miners whose session is already held: per miner
-one ``curtail`` and one read-back, each a raw non-blocking socket driven by the event loop's
-``add_writer``/``add_reader`` callbacks, with one shared timer sweeping deadlines. Anything
-unusual (refused, timeout, error reply, read-back disagreeing) is handed back to the caller,
-which retries that miner on the ordinary coroutine path (session renewal, retries,
-classification). Measured in ``benchmarks/fanout.py``: this roughly halves the client's CPU
-per miner against the coroutine path, which is what bounds a 10,000-miner fan-out on 2 cores.
+``FleetCommander`` uses this for sleep/wake: per miner one ``curtail`` and one read-back (plus
+``session``/``logon`` when no session is held), each on its own raw non-blocking socket (LuxOS
+answers one request per connection and closes). Anything unusual (refused, timeout, error
+reply, read-back disagreeing) is handed back to the caller, which handles that miner on the
+ordinary coroutine path (session renewal, retries, classification).
+
+Hand-written because no library multiplexes tens of thousands of one-shot sockets cheaply
+enough from Python: the pump keeps its own ``select.epoll`` and registers only that one fd
+with the event loop (``add_reader``), so a request costs one epoll registration instead of
+three loop registrations (writer, reader, their removals). The request is sent right after a
+non-blocking ``connect``; only when the handshake is not done yet (``EAGAIN``: the normal case
+on a real network) does the socket wait for writability first. Closing a socket removes it
+from the epoll set. Profiled in ``benchmarks/fanout.py``: the kernel's connect/close and the
+JSON decode are what remains per miner.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import select
 import socket
 import struct
 import time
@@ -21,84 +30,33 @@ from collections.abc import Callable, Iterable
 
 RECV_BYTES = 65536
 SWEEP_S = 0.02
+EVENTS_PER_WAKEUP = 1024
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+_IN = select.EPOLLIN
+_OUT = select.EPOLLOUT
 
 Done = Callable[[bytes | None, str], None]  # (reply bytes or None, failure text)
 
 
+def _failure(stage: str, exc: OSError) -> str:
+    code = exc.errno
+    return f"{stage}: {errno.errorcode.get(code, code) if code is not None else exc}"
+
+
 class _Request:
-    """One request on one raw socket; calls ``done`` exactly once."""
+    """One request on one raw socket; its pump calls ``done`` exactly once."""
 
-    __slots__ = ("chunks", "deadline", "done", "fd", "loop", "payload", "sock")
+    __slots__ = ("chunks", "deadline", "done", "fd", "payload", "sending", "sock")
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        ip: str,
-        port: int,
-        payload: bytes,
-        timeout_s: float,
-        done: Done,
-    ) -> None:
-        self.loop = loop
+    def __init__(self, sock: socket.socket, payload: bytes, deadline: float, done: Done) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
         self.payload = payload
-        self.done: Done | None = done
+        self.deadline = deadline
+        self.done = done
         self.chunks: list[bytes] = []
-        self.deadline = time.perf_counter() + timeout_s
-        try:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        except OSError as e:  # e.g. EMFILE: out of file descriptors
-            self.done = None
-            done(None, f"socket: {e}")
-            return
-        self.sock.setblocking(False)
-        self.fd = self.sock.fileno()
-        err = self.sock.connect_ex((ip, port))
-        if err in (0, errno.EINPROGRESS):
-            loop.add_writer(self.fd, self._on_connect)
-        else:
-            self._finish(None, f"connect: {errno.errorcode.get(err, err)}")
-
-    def _on_connect(self) -> None:
-        self.loop.remove_writer(self.fd)
-        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            self._finish(None, f"connect: {errno.errorcode.get(err, err)}")
-            return
-        try:
-            self.sock.send(self.payload)  # < 200 bytes on a fresh socket: never partial
-        except OSError as e:
-            self._finish(None, f"send: {e}")
-            return
-        self.loop.add_reader(self.fd, self._on_read)
-
-    def _on_read(self) -> None:
-        try:
-            data = self.sock.recv(RECV_BYTES)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            self._finish(None, f"recv: {e}")
-            return
-        if data:
-            self.chunks.append(data)
-        else:
-            self._finish(b"".join(self.chunks), "")
-
-    def expire(self) -> None:
-        self._finish(None, "timeout")
-
-    def _finish(self, reply: bytes | None, failure: str) -> None:
-        done, self.done = self.done, None
-        if done is None:
-            return
-        self.loop.remove_reader(self.fd)
-        self.loop.remove_writer(self.fd)
-        # The server closed first (reply complete) or we give up: reset instead of a FIN
-        # handshake, which spares both kernels a round trip and the server a TIME_WAIT.
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        self.sock.close()
-        done(reply, failure)
+        self.sending = True  # waiting for the handshake, the payload not sent yet
 
 
 class RequestPump:
@@ -108,10 +66,12 @@ class RequestPump:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.port = port
-        self._open: set[_Request] = set()
+        self._open: dict[int, _Request] = {}  # fd -> request
         self._queue: deque[tuple[str, bytes, Done]] = deque()
         self._idle: asyncio.Future[None] | None = None
         self._pumping = False
+        self._epoll: select.epoll | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.first_start_s: dict[str, float] = {}  # ip -> perf_counter of its first send
 
     def submit(self, ip: str, payload: bytes, done: Done) -> None:
@@ -127,36 +87,119 @@ class RequestPump:
             self._pump_loop()
         finally:
             self._pumping = False
+        if self.idle and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    def _ensure_epoll(self) -> select.epoll:
+        if self._epoll is None:
+            self._epoll = select.epoll()
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._epoll.fileno(), self._on_events)
+        return self._epoll
 
     def _pump_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        ep = self._ensure_epoll()
+        first = self.first_start_s
+        port = self.port
         while self._queue and len(self._open) < self.concurrency:
             ip, payload, done = self._queue.popleft()
-            self.first_start_s.setdefault(ip, time.perf_counter())
-            holder: list[_Request] = []
+            now = time.perf_counter()
+            first.setdefault(ip, now)
+            try:
+                sock = socket.socket(socket.AF_INET, _STREAM_NONBLOCK)  # no setblocking call
+            except OSError as e:  # e.g. EMFILE: out of file descriptors
+                done(None, _failure("socket", e))
+                continue
+            req = _Request(sock, payload, now + self.timeout_s, done)
+            err = sock.connect_ex((ip, port))
+            if err not in (0, errno.EINPROGRESS):
+                self._close(req)
+                done(None, f"connect: {errno.errorcode.get(err, err)}")
+                continue
+            self._open[req.fd] = req
+            if self._send(req):
+                ep.register(req.fd, _IN)
+            elif req.done is not None:  # handshake still under way
+                ep.register(req.fd, _OUT)
 
-            def finished(reply: bytes | None, failure: str, _h: list = holder, _d=done) -> None:
-                if _h:
-                    self._open.discard(_h[0])
-                _d(reply, failure)
-                self._pump()
-                if self.idle and self._idle is not None and not self._idle.done():
-                    self._idle.set_result(None)
+    def _send(self, req: _Request) -> bool:
+        """Send the payload if the connection is up; False while it is not (or it failed)."""
+        try:
+            req.sock.send(req.payload)  # < 200 bytes on a fresh socket: never partial
+        except BlockingIOError:
+            return False
+        except OSError as e:  # e.g. the handshake was refused
+            self._finish(req, None, _failure("connect", e))
+            return False
+        req.sending = False
+        return True
 
-            req = _Request(loop, ip, self.port, payload, self.timeout_s, finished)
-            if req.done is not None:
-                holder.append(req)
-                self._open.add(req)
+    def _on_events(self) -> None:
+        assert self._epoll is not None
+        for fd, _ in self._epoll.poll(0, EVENTS_PER_WAKEUP):
+            req = self._open.get(fd)
+            if req is None:
+                continue
+            if req.sending:
+                if self._send(req):
+                    self._epoll.modify(fd, _IN)
+                continue
+            self._on_read(req)
+        self._pump()
+
+    def _on_read(self, req: _Request) -> None:
+        while True:
+            try:
+                data = req.sock.recv(RECV_BYTES)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self._finish(req, None, _failure("recv", e))
+                return
+            if not data:
+                self._finish(req, b"".join(req.chunks), "")
+                return
+            req.chunks.append(data)
+
+    def _close(self, req: _Request) -> None:
+        # The server closed first (reply complete) or we give up: reset instead of a FIN
+        # handshake, which spares both kernels a round trip and the server a TIME_WAIT.
+        # Closing the socket also removes it from the epoll set.
+        req.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        req.sock.close()
+
+    def _finish(self, req: _Request, reply: bytes | None, failure: str) -> None:
+        done, req.done = req.done, None
+        if done is None:
+            return
+        self._open.pop(req.fd, None)
+        self._close(req)
+        done(reply, failure)
 
     def sweep(self) -> None:
         """Expire requests past their deadline."""
         now = time.perf_counter()
-        for req in [r for r in self._open if r.deadline < now]:
-            req.expire()
+        for req in [r for r in self._open.values() if r.deadline < now]:
+            self._finish(req, None, "timeout")
+        self._pump()
 
     @property
     def idle(self) -> bool:
         return not self._open and not self._queue
+
+    def close(self) -> None:
+        """Drop every queued and open request without calling back (cancellation), and
+        release the epoll fd."""
+        self._queue.clear()
+        for req in list(self._open.values()):
+            req.done = None
+            self._close(req)
+        self._open.clear()
+        if self._epoll is not None:
+            assert self._loop is not None
+            self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            self._epoll = None
 
     async def drain(self) -> None:
         """Wait until every queued and open request has ended, expiring late ones."""
@@ -179,7 +222,11 @@ class RequestPump:
 
 
 async def run_chains(pump: RequestPump, starts: Iterable[Callable[[], None]]) -> None:
-    """Start every chain, then wait until the pump is idle."""
-    for start in starts:
-        start()
-    await pump.drain()
+    """Start every chain, wait until the pump is idle, then release it (also when
+    cancelled: no socket is left open)."""
+    try:
+        for start in starts:
+            start()
+        await pump.drain()
+    finally:
+        pump.close()

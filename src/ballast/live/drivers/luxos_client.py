@@ -18,7 +18,7 @@ Why a direct client rather than pyasic or pyasic-rs for Ballast's drivers
 
 Measured (``benchmarks/fanout.py``, 2 cores shared with the emulator): curtailing 10,000
 emulated miners takes ~29-38 s with the plain pyasic loop (``get_miner`` + ``stop_mining``)
-against ~1.4-3 s, read-back included, with this client and the fleet fast path.
+against ~2-4.5 s, read-back included, with this client and the fleet fast path.
 
 Both libraries stay supported: tests prove they recognise and control the emulated miners,
 and ``PyasicMinerDriver`` wraps pyasic for firmwares the direct client does not speak.
