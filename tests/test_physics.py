@@ -93,10 +93,19 @@ def _jit_export(net):
     return ph.export_mw(net)
 
 
-@pytest.mark.parametrize(("net", "expected"), [(-4.0, 4.0), (0.0, 0.0), (6.0, 0.0)])
-def test_export_mw(net, expected):
-    assert ph.export_mw(net) == expected
-    assert _jit_export(net) == expected
+@njit(cache=False)
+def _jit_imported(net):
+    return ph.imported_mw(net)
+
+
+@pytest.mark.parametrize(
+    ("net", "imported", "exported"), [(-4.0, 0.0, 4.0), (0.0, 0.0, 0.0), (6.0, 6.0, 0.0)]
+)
+def test_imported_and_exported_mw(net, imported, exported):
+    assert ph.imported_mw(net) == imported
+    assert _jit_imported(net) == imported
+    assert ph.export_mw(net) == exported
+    assert _jit_export(net) == exported
 
 
 @njit(cache=False)

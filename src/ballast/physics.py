@@ -67,6 +67,12 @@ def export_curtailed_mw(net_import_mw, export_limit_mw):
 
 
 @register_jitable
+def imported_mw(net_import_mw):
+    """Import [MW, positive] of a net import (an export imports nothing)."""
+    return np.maximum(net_import_mw, 0.0)
+
+
+@register_jitable
 def export_mw(net_import_mw):
     """Export [MW, positive] of a net import (negative import is export)."""
     return np.maximum(-net_import_mw, 0.0)

@@ -101,7 +101,7 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     for name in config.groups.names:
         rows.append((f"miner_energy_mwh[{name}]", run.group_power_mw[name].sum() * dt, "MWh"))
     rows += [
-        ("import_energy_mwh", f["import_mw"].clip(lower=0).sum() * dt, "MWh"),
+        ("import_energy_mwh", physics.imported_mw(f["import_mw"]).sum() * dt, "MWh"),
         ("peak_import_mw", float(f["import_mw"].max()), "MW"),
         ("import_limit_exceeded_intervals",
          float((f["import_mw"] > config.import_limit_mw + 1e-6).sum()), "intervals"),
@@ -131,7 +131,7 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
         rows.append((f"hours_curtailed[{name}]", float(((1.0 - share) * dt).sum()), "h"))
     if "carbon_intensity_g_per_kwh" in inputs.frame:
         ci = inputs.frame["carbon_intensity_g_per_kwh"].to_numpy()
-        co2_t = (f["import_mw"].clip(lower=0).to_numpy() * ci * dt).sum() / 1000.0
+        co2_t = (physics.imported_mw(f["import_mw"].to_numpy()) * ci * dt).sum() / 1000.0
         rows.append(("co2_t", float(co2_t), "t"))
     if scenario.ai is not None:
         it_mwh = inputs.frame["ai_it_load_mw"].sum() * dt
@@ -168,7 +168,7 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     frame = pd.DataFrame({
         "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
         "avg_hashprice_usd_per_ph_day": inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
-        "import_mwh": run.frame["import_mw"].clip(lower=0).to_numpy() * dt,
+        "import_mwh": physics.imported_mw(run.frame["import_mw"].to_numpy()) * dt,
         "miner_mwh": run.frame["miner_mw"].to_numpy() * dt,
         "btc_mined": money["btc_mined"].to_numpy(),
         "mining_revenue_usd": money["mining_revenue_usd"].to_numpy(),
