@@ -55,7 +55,7 @@ class GroupParams:
 
     @property
     def full_power_mw(self) -> np.ndarray:
-        return self.count * self.run_mw
+        return group_power_mw(self.count, self.count, self.run_mw, self.sleep_mw)
 
     def power_mw(self, running: np.ndarray) -> np.ndarray:
         """Facility power per group [MW] with ``running`` miners hashing and the rest asleep

@@ -241,8 +241,8 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     for g in range(n):
         running[g] = count[g] if econ_on[g] else 0
         desired_mw += group_power_mw(running[g], count[g], run_mw[g], sleep_mw[g])
-        full_mw += count[g] * run_mw[g]
-        sleep_all_mw += count[g] * sleep_mw[g]
+        full_mw += group_power_mw(count[g], count[g], run_mw[g], sleep_mw[g])
+        sleep_all_mw += group_power_mw(0, count[g], run_mw[g], sleep_mw[g])
     if not (np.isfinite(ai_load_mw) and np.isfinite(renewable_mw)) or cap_mw != cap_mw:
         # Blind (a NaN or infinite measurement or cap): no headroom, every miner asleep; the
         # smoothing memory is left untouched so one bad value cannot poison later ticks.

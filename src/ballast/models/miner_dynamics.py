@@ -158,7 +158,8 @@ def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s
     rate = np.zeros(1)
     power = np.array([group_power_mw(awake, count, run_mw, sleep_mw)])
     raw = power.copy()
-    lo, hi = np.array([count * sleep_mw]), np.array([count * run_mw])
+    lo = np.array([group_power_mw(0, count, run_mw, sleep_mw)])
+    hi = np.array([group_power_mw(count, count, run_mw, sleep_mw)])
     by_tick = {t: (a, p) for t, a, p in commands}
     out = np.empty(n_ticks)
     pos = 0

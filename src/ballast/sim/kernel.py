@@ -28,7 +28,7 @@ from ballast.control.smoothing import (
 )
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
-from ballast.physics import import_mw, within_export_limit_mw
+from ballast.physics import group_power_mw, import_mw, within_export_limit_mw
 
 # the kernels inline the rule stack and the plant: recompile when those files change
 numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__,
@@ -94,8 +94,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     n = ai_mw.shape[0]
     groups = count.shape[0]
     info = np.zeros(5)
-    lo = count * sleep_mw
-    hi = count * run_mw
+    lo = group_power_mw(0, count, run_mw, sleep_mw)  # all asleep
+    hi = group_power_mw(count, count, run_mw, sleep_mw)  # all running
     dt_h = dt_s / 3600.0
     inv_rec = 1.0 / record_every
     before = np.empty_like(running)
