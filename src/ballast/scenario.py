@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from ballast.documents import StrictModel, TimeZoneName, format_validation_errors, read_yaml
 from ballast.models.miners import CATALOG
+from ballast.physics import miner_facility_mw
 from ballast.programs.schema import Programs
 from ballast.scenario_costs import Costs
 from ballast.scenario_smoothing import (
@@ -261,7 +262,8 @@ class Scenario(StrictModel):
     @model_validator(mode="after")
     def _reserve_fits_fleet(self) -> Scenario:
         offers = self.programs.reserve_offers_mw() if self.programs is not None else {}
-        fleet_mw = sum(g.count * CATALOG[g.model].power_w * g.pue / 1e6 for g in self.miners)
+        fleet_mw = sum(g.count * miner_facility_mw(CATALOG[g.model].power_w, g.pue)
+                       for g in self.miners)
         if offers and sum(offers.values()) > fleet_mw:
             raise ValueError(f"programs: reserve offers {offers} total {sum(offers.values()):.1f} MW "
                              f"but the miners can only drop {fleet_mw:.1f} MW")

@@ -143,6 +143,11 @@ def test_operator_curtails_a_group_and_the_chart_shows_the_miners_falling(
         return campus.emulated.true_asleep("s21")
 
     assert all(campus.call(s21_truly_asleep()))
+    # the table shows the group power the server computed (tick document), not its own sum:
+    # 4 devices asleep, each 5,000 S21 at sleep power
+    served = next(g for g in campus.runtime.last_tick["groups"] if g["name"] == "s21")
+    wait_js(page, "(v) => document.querySelector('tr[data-group=\"s21\"] [data-f=mw]')"
+            ".textContent === v", f"{served['power_mw']:.1f}", what="s21 MW from the server")
     # the operator's action is on the timeline, under their name
     wait_js(page, "() => [...document.querySelectorAll('#timeline li.audit')].some((li) => "
             "li.textContent.includes('group.curtail') && li.textContent.includes('olga'))",

@@ -56,9 +56,8 @@ def test_meta_lists_groups_in_merit_order_with_the_report_colours(client: httpx.
     s21 = groups[0]
     # 4 devices for 20,000 miners: each device is 5,000 S21 [MW per device]
     assert s21["miners_per_device"] == 5000
-    rt = site.runtime
-    assert s21["unit_run_mw"] == pytest.approx(rt.base_cfg.groups.run_mw[rt.group_names.index("s21")])
-    assert s21["unit_run_mw"] > 10 * s21["unit_sleep_mw"] > 0
+    # no per-device powers: the page shows the group power the tick document carries
+    assert not {"unit_run_mw", "unit_sleep_mw"} & set(s21)
     assert meta["site"] == {"name": "Dashboard test campus", "timezone": "America/Chicago",
                             "import_limit_mw": 300.0,
                             "export_limit_mw": 0.0, "ai_full_mw": 120.0, "tick_s": 0.2}

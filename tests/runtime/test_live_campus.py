@@ -255,6 +255,13 @@ async def test_tick_stream_sends_documented_json(tmp_path):
         assert set(doc["groups"][0]) >= {"name", "miners", "running", "asleep", "non_compliant",
                                          "unreachable", "mode", "miners_per_device"}
         assert doc["groups"][0]["miners_per_device"] == 2700
+        # each group's power comes from the server: verified asleep devices at sleep power, every
+        # other device at full power (the dashboard shows this figure, it does not recompute it)
+        g = live.runtime.base_cfg.groups
+        for gi, grp in enumerate(doc["groups"]):
+            full = grp["miners"] - grp["asleep"]
+            assert grp["power_mw"] == pytest.approx(
+                full * g.run_mw[gi] + grp["asleep"] * g.sleep_mw[gi], rel=1e-6)
 
 
 async def test_serve_config_runs_against_devices_at_configured_addresses(tmp_path):

@@ -13,7 +13,9 @@ from ballast.live.devices import (
     Device,
     apply_outcomes,
     group_counts,
+    group_power_estimate_mw,
     plan_commands,
+    planned_miner_mw,
     split_fleet,
 )
 
@@ -110,3 +112,19 @@ def test_apply_outcomes_and_counts():
     assert group_counts(devs.values(), 2) == [
         {"miners": 3, "running": 0, "asleep": 1, "non_compliant": 1, "unreachable": 1},
         {"miners": 0, "running": 0, "asleep": 0, "non_compliant": 0, "unreachable": 0}]
+
+
+def test_group_power_estimate_counts_unverified_devices_at_full_power():
+    # group 0 (10 MW running, 0.1 asleep): 2 running + 1 non-compliant + 1 unreachable at full
+    # power, 3 asleep: 4 x 10 + 3 x 0.1 = 40.3 MW; group 1 (6 / 0.05): 5 asleep = 0.25 MW
+    counts = [{"miners": 7, "running": 2, "asleep": 3, "non_compliant": 1, "unreachable": 1},
+              {"miners": 5, "running": 0, "asleep": 5, "non_compliant": 0, "unreachable": 0}]
+    assert group_power_estimate_mw(counts, RUN_MW, SLEEP_MW) == pytest.approx([40.3, 0.25])
+
+
+def test_planned_miner_power_counts_never_commanded_as_running():
+    # group 0: one wanted running (10), one asleep (0.1), one never commanded (10) = 20.1 MW;
+    # group 1: one asleep = 0.05 MW
+    devices = [_dev(1, 0, True), _dev(2, 0, False), _dev(3, 0, None, "unknown"),
+               _dev(1, 1, False)]
+    assert planned_miner_mw(devices, RUN_MW, SLEEP_MW) == pytest.approx(20.15)

@@ -32,6 +32,7 @@ from ballast.control.smoothing import (
 )
 from ballast.models.bitcoin import breakeven_price_usd_per_mwh
 from ballast.models.miners import get_model
+from ballast.physics import group_power_mw, miner_facility_mw
 from ballast.scenario import Scenario
 
 
@@ -54,12 +55,12 @@ class GroupParams:
 
     @property
     def full_power_mw(self) -> np.ndarray:
-        return self.count * self.run_mw
+        return group_power_mw(self.count, self.count, self.run_mw, self.sleep_mw)
 
     def power_mw(self, running: np.ndarray) -> np.ndarray:
         """Facility power per group [MW] with ``running`` miners hashing and the rest asleep
         (``running`` per group, or shape (ticks, groups))."""
-        return running * self.run_mw + (self.count - running) * self.sleep_mw
+        return group_power_mw(running, self.count, self.run_mw, self.sleep_mw)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def build_group_params(scenario: Scenario) -> GroupParams:
     return GroupParams(
         names=tuple(g.name for g, _ in rows),
         count=np.array([g.count for g, _ in rows], dtype=np.int64),
-        run_mw=np.array([m.power_w for _, m in rows], dtype="float64") * pue / 1e6,
+        run_mw=miner_facility_mw(np.array([m.power_w for _, m in rows], dtype="float64"), pue),
         sleep_mw=np.array([m.sleep_power_w for _, m in rows], dtype="float64") / 1e6,
         hashrate_th_s=np.array([m.hashrate_th_s for _, m in rows], dtype="float64"),
         efficiency_j_per_th=eff,

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from ballast import numba_cache
+from ballast import physics as _physics
 from ballast.control import smoothing as _smoothing
 from ballast.control.smoothing import (
     INFO_AI_FILTERED,
@@ -37,8 +38,10 @@ from ballast.control.smoothing import (
     plan_import,
     reserve_band,
 )
+from ballast.physics import group_power_mw, import_mw, within_export_limit_mw
 
-numba_cache.drop_stale(__file__, _smoothing.__file__)  # inlined helpers live there
+# inlined helpers live there
+numba_cache.drop_stale(__file__, _smoothing.__file__, _physics.__file__)
 
 # Which rule set the final miner total (reported per tick as an int code).
 RULE_ECONOMICS = 0
@@ -174,7 +177,7 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
     total = 0.0
     for g in range(n):
         running_out[g] = desired_running[g]
-        total += desired_running[g] * run_mw[g] + (count[g] - desired_running[g]) * sleep_mw[g]
+        total += group_power_mw(desired_running[g], count[g], run_mw[g], sleep_mw[g])
     if total > target_mw:
         for k in range(n - 1, -1, -1):  # least efficient first
             g = merit[k]
@@ -237,9 +240,9 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     sleep_all_mw = 0.0
     for g in range(n):
         running[g] = count[g] if econ_on[g] else 0
-        desired_mw += running[g] * run_mw[g] + (count[g] - running[g]) * sleep_mw[g]
-        full_mw += count[g] * run_mw[g]
-        sleep_all_mw += count[g] * sleep_mw[g]
+        desired_mw += group_power_mw(running[g], count[g], run_mw[g], sleep_mw[g])
+        full_mw += group_power_mw(count[g], count[g], run_mw[g], sleep_mw[g])
+        sleep_all_mw += group_power_mw(0, count[g], run_mw[g], sleep_mw[g])
     if not (np.isfinite(ai_load_mw) and np.isfinite(renewable_mw)) or cap_mw != cap_mw:
         # Blind (a NaN or infinite measurement or cap): no headroom, every miner asleep; the
         # smoothing memory is left untouched so one bad value cannot poison later ticks.
@@ -326,8 +329,8 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
     # one, and at the import limit the ramp would seem to bind every tick. So while the ramp
     # binds the import follows its line within one miner and never rises above it.
     reached_mw = max(total, bound_mw) if bound_mw == bound_mw else total
-    restore_commit(restore, time_s, max(ai_load_mw + reached_mw - renewable_mw,
-                                        -export_limit_mw), total)
+    restore_commit(restore, time_s, within_export_limit_mw(
+        import_mw(ai_load_mw + reached_mw, renewable_mw), export_limit_mw), total)
     plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
     if smoothing and sp[SP_BATT_P] > 0.0 and sp[SP_BATT_E] > 0.0:
         # the battery can hold the plan up to its power away from what the miners achieve

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from ballast.live.drivers.dcgm import DcgmScraper
 from ballast.live.drivers.fleet import FleetCommander, FleetResult
 from ballast.live.drivers.meter import MeterReading, ModbusMeter, NonFiniteMeterValue
+from ballast.physics import facility_mw
 
 
 class LuxosFleet:
@@ -109,7 +110,7 @@ class DcgmAiTelemetry:
         if not self._open:
             await self.scraper.__aenter__()
             self._open = True
-        return (await self.scraper.read()).it_power_mw * self.pue
+        return facility_mw((await self.scraper.read()).it_power_mw, self.pue)
 
     async def close(self) -> None:
         if self._open:

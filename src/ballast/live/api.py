@@ -36,6 +36,7 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
       "groups": [{"name": "s21", "miners": 20, "miners_per_device": 750.0,
                   "running": 18, "asleep": 2, "non_compliant": 0, "unreachable": 0,
                   "target_running": 18, "power_planned_mw": 49.6,
+                  "power_mw": 55.1,      # from device states; not complying = full power
                   "mode": "auto"}],      # auto | curtailed | ufr_tripped | safe
       "active_events": [                 # zero or more of:
         {"kind": "dr", "id": "...", "start": "...", "end": "...", "reduction_mw": 40.0,

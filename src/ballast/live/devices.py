@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ballast.physics import group_power_mw
+
 NON_COMPLIANT = ("ignored", "error")  # reachable, but does not do what it is told
 UNREACHABLE = ("timeout", "refused", "unknown")
 
@@ -51,19 +53,23 @@ def split_fleet(devices: Iterable[Device], forced: set[int], run_mw: np.ndarray,
     (full power when unknown). Only compliant devices outside forced groups are controllable.
     """
     controllable = np.zeros(len(run_mw), dtype=np.int64)
-    fixed_mw = 0.0
+    fixed = np.zeros(len(run_mw), dtype=np.int64)  # devices counted as inflexible load
+    fixed_running = np.zeros(len(run_mw), dtype=np.int64)  # of them, counted at full power
     to_sleep: list[str] = []
     for d in devices:
         if d.group in forced:
             asleep = d.ok and d.want_run is False and d.asleep is not False
             if not asleep and d.status not in UNREACHABLE:
                 to_sleep.append(d.ip)  # unreachable ones are retried by the fleet read-back
-            fixed_mw += sleep_mw[d.group] if asleep else run_mw[d.group]
+            fixed[d.group] += 1
+            fixed_running[d.group] += not asleep
         elif d.ok:
             controllable[d.group] += 1
         else:
-            fixed_mw += sleep_mw[d.group] if d.asleep else run_mw[d.group]
-    return controllable, float(fixed_mw), to_sleep
+            fixed[d.group] += 1
+            fixed_running[d.group] += not d.asleep
+    fixed_mw = group_power_mw(fixed_running, fixed, np.asarray(run_mw), np.asarray(sleep_mw))
+    return controllable, float(fixed_mw.sum()), to_sleep
 
 
 def plan_commands(devices: Iterable[Device], running: np.ndarray,
@@ -107,8 +113,12 @@ def apply_outcomes(devices: Mapping[str, Device], outcomes: Iterable[Any],
 def planned_miner_mw(devices: Iterable[Device], run_mw: np.ndarray,
                      sleep_mw: np.ndarray) -> float:
     """Miner power if every device is in its wanted state (never commanded: running) [MW]."""
-    return float(sum(sleep_mw[d.group] if d.want_run is False else run_mw[d.group]
-                     for d in devices))
+    count = np.zeros(len(run_mw), dtype=np.int64)
+    running = np.zeros(len(run_mw), dtype=np.int64)
+    for d in devices:
+        count[d.group] += 1
+        running[d.group] += d.want_run is not False
+    return float(group_power_mw(running, count, np.asarray(run_mw), np.asarray(sleep_mw)).sum())
 
 
 def group_counts(devices: Iterable[Device], n_groups: int) -> list[dict[str, int]]:
@@ -125,3 +135,13 @@ def group_counts(devices: Iterable[Device], n_groups: int) -> list[dict[str, int
         else:
             c["unreachable"] += 1
     return out
+
+
+def group_power_estimate_mw(counts: list[dict[str, int]], run_mw: np.ndarray,
+                            sleep_mw: np.ndarray) -> list[float]:
+    """Per group (``group_counts`` rows): power [MW] from the verified device states. A device
+    not complying or not reached counts at full power, as the controller counts it (the worst
+    case for the interconnect)."""
+    return [float(group_power_mw(c["running"] + c["non_compliant"] + c["unreachable"],
+                                 c["miners"], run_mw[gi], sleep_mw[gi]))
+            for gi, c in enumerate(counts)]

@@ -32,6 +32,7 @@ from ballast.live.site_config import (
     SiteConfig,
 )
 from ballast.models.miners import get_model
+from ballast.physics import miner_facility_mw
 from ballast.scenario import Scenario
 
 DEVICES_PER_GROUP_MAX = 1000
@@ -178,7 +179,7 @@ class EmulatedSite:
         """One physics update: true powers -> meter registers and DCGM [MW]."""
         miners_mw = 0.0
         for g, emu in zip(self.plan, self.miners, strict=True):
-            miners_mw += emu.total_power_w() * g.miners_per_device * g.pue / 1e6
+            miners_mw += miner_facility_mw(emu.total_power_w() * g.miners_per_device, g.pue)
         share = self.ai_share
         if self.checkpoints is not None:
             period_s, duration_s, dip_share = self.checkpoints

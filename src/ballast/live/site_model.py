@@ -12,6 +12,7 @@ import numpy as np
 from ballast.control import ControllerConfig
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
+from ballast.physics import facility_mw
 from ballast.scenario import Scenario
 
 
@@ -83,6 +84,6 @@ def site_nameplate(scenario: Scenario) -> SiteNameplate:
     return SiteNameplate(
         import_limit_mw=scenario.site.import_limit_mw,
         export_limit_mw=scenario.site.export_limit_mw,
-        ai_full_mw=ai.it_load_mw * ai.pue if ai else 0.0,
+        ai_full_mw=facility_mw(ai.it_load_mw, ai.pue) if ai else 0.0,
         miners_full_mw=float(ControllerConfig.from_scenario(scenario).groups.full_power_mw.sum()),
         renewable_capacity_mw=sum(r.capacity_mw for r in scenario.renewables))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ballast.control import Snapshot
+from ballast.live.devices import group_power_estimate_mw
 from ballast.live.obligations import utc_iso
 
 if TYPE_CHECKING:
@@ -38,7 +39,10 @@ def tick_document(rt: Runtime, tick_no: int, now: float, replay_s: float | None,
                   decision: Any) -> dict[str, Any]:
     groups = rt.group_counts()
     per = {m.group: m.miners_per_device for m in rt.site.miners}
+    g = rt.base_cfg.groups
+    power = group_power_estimate_mw(groups, g.run_mw, g.sleep_mw)
     for gi, grp in enumerate(groups):
+        grp["power_mw"] = num(power[gi])  # the server's figure: the dashboard shows it as is
         grp["miners_per_device"] = per.get(grp["name"], 1.0)
         grp["target_running"] = int(decision.running[gi])
         grp["power_planned_mw"] = float(decision.group_power_mw[gi])

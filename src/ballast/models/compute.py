@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ballast.physics import facility_mw
+
 
 def flat_it_load_mw(index: pd.DatetimeIndex, it_load_mw: float) -> pd.Series:
     """Constant IT load [MW]."""
@@ -43,4 +45,4 @@ def apply_maintenance_windows(load_mw: pd.Series,
 
 def facility_load_mw(it_load_mw, pue):
     """Facility power [MW] = IT power x PUE."""
-    return np.asarray(it_load_mw) * np.asarray(pue)
+    return facility_mw(np.asarray(it_load_mw), np.asarray(pue))

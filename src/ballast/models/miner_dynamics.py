@@ -24,6 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ballast import numba_cache
+from ballast import physics as _physics
+from ballast.physics import group_power_mw
+
+numba_cache.drop_stale(__file__, _physics.__file__)  # the plant inlines the site physics
+
 
 @dataclass(frozen=True)
 class MinerDynamics:
@@ -82,8 +88,8 @@ def plant_command(pending_rate, pos, g, count, awake_now, awake_new, run_mw, sle
     is rather than finishing its wake).
     """
     slots = pending_rate.shape[1]
-    e_old = awake_now * run_mw * profile_now + (count - awake_now) * sleep_mw
-    e_new = awake_new * run_mw * profile_new + (count - awake_new) * sleep_mw
+    e_old = group_power_mw(awake_now, count, run_mw * profile_now, sleep_mw)
+    e_new = group_power_mw(awake_new, count, run_mw * profile_new, sleep_mw)
     # where the current schedule has the group when this command takes effect
     r = rate[g]
     p = raw_mw[g]
@@ -150,9 +156,10 @@ def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s
     slots = ring_slots([dyn], dt_s) + 1
     pending = np.zeros((1, slots))
     rate = np.zeros(1)
-    power = np.array([awake * run_mw + (count - awake) * sleep_mw])
+    power = np.array([group_power_mw(awake, count, run_mw, sleep_mw)])
     raw = power.copy()
-    lo, hi = np.array([count * sleep_mw]), np.array([count * run_mw])
+    lo = np.array([group_power_mw(0, count, run_mw, sleep_mw)])
+    hi = np.array([group_power_mw(count, count, run_mw, sleep_mw)])
     by_tick = {t: (a, p) for t, a, p in commands}
     out = np.empty(n_ticks)
     pos = 0

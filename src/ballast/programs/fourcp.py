@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ballast.physics import imported_mw
+
 INTERVALS_PER_HOUR = 4
 
 
@@ -93,7 +95,7 @@ def settle_fourcp(import_mw: pd.Series, peaks: pd.DataFrame, curtailing: pd.Seri
         ivs = peak_interval_starts(p["peak_hour_start_utc"])
         if not ivs.isin(import_mw.index).all():
             continue
-        demand = float(import_mw.reindex(ivs).clip(lower=0).max())
+        demand = float(imported_mw(import_mw.reindex(ivs)).max())
         hit = bool(curtailing.reindex(ivs).fillna(False).all())
         rows.append({**p.to_dict(), "site_demand_mw": demand, "hit": hit})
     table = pd.DataFrame(rows)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import RULE_NAMES, ControllerConfig, ControllerState
+from ballast.physics import export_curtailed_mw, export_mw, import_mw
 from ballast.scenario import Scenario
 from ballast.sim.inputs import SiteInputs, build_inputs
 from ballast.sim.kernel import run_ticks
@@ -83,18 +84,17 @@ def site_flows(ai_load_mw, renewable_mw, miner_mw, export_limit_mw: float,
                index: pd.DatetimeIndex) -> pd.DataFrame:
     """Net import [MW] (positive = import), export, and renewable output that had to be
     curtailed because it could neither be used on site nor exported."""
-    load = np.asarray(ai_load_mw) + np.asarray(miner_mw)
-    net = load - np.asarray(renewable_mw)
-    curtailed = np.maximum(-net - export_limit_mw, 0.0)
+    net = import_mw(np.asarray(ai_load_mw) + np.asarray(miner_mw), np.asarray(renewable_mw))
+    curtailed = export_curtailed_mw(net, export_limit_mw)
     net = net + curtailed
     return pd.DataFrame({
         "ai_load_mw": ai_load_mw,
         "miner_mw": miner_mw,
         "renewable_mw": renewable_mw,
-        "renewable_used_mw": np.asarray(renewable_mw) - curtailed - np.maximum(-net, 0.0),
+        "renewable_used_mw": np.asarray(renewable_mw) - curtailed - export_mw(net),
         "renewable_curtailed_mw": curtailed,
         "import_mw": net,
-        "export_mw": np.maximum(-net, 0.0),
+        "export_mw": export_mw(net),
     }, index=index)
 
 

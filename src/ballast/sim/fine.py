@@ -18,6 +18,7 @@ from ballast.control import ControllerConfig, ControllerState, Snapshot, step
 from ballast.control.smoothing import SmoothingConfig
 from ballast.data.errors import DataError
 from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
+from ballast.physics import facility_mw
 from ballast.scenario import Scenario, parse_scenario
 from ballast.scenario_smoothing import BatterySpec
 from ballast.sim.fine_ai import FineAi, fine_ai
@@ -234,7 +235,7 @@ def controller_config(scenario: Scenario, tick_s: float = 1.0,
     from dataclasses import replace
 
     ai = scenario.ai
-    full = np.array([ai.it_load_mw * ai.pue if ai is not None else 0.0])
+    full = np.array([facility_mw(ai.it_load_mw, ai.pue) if ai is not None else 0.0])
     t0 = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
     fai = fine_ai(scenario, full, 1, tick_s, t0, t0 + tick_s, base_dir)
     sm = smoothing_config(scenario, fai, tick_s, battery=scenario.battery)

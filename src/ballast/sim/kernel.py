@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from ballast import numba_cache
+from ballast import physics as _physics
 from ballast.control import rules as _rules
 from ballast.control import smoothing as _smoothing
 from ballast.control.rules import control_tick_full
@@ -27,9 +28,11 @@ from ballast.control.smoothing import (
 )
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
+from ballast.physics import group_power_mw, import_mw, within_export_limit_mw
 
 # the kernels inline the rule stack and the plant: recompile when those files change
-numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__)
+numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__,
+                       _physics.__file__)
 
 
 @njit(cache=True)
@@ -91,8 +94,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     n = ai_mw.shape[0]
     groups = count.shape[0]
     info = np.zeros(5)
-    lo = count * sleep_mw
-    hi = count * run_mw
+    lo = group_power_mw(0, count, run_mw, sleep_mw)  # all asleep
+    hi = group_power_mw(count, count, run_mw, sleep_mw)  # all running
     dt_h = dt_s / 3600.0
     inv_rec = 1.0 / record_every
     before = np.empty_like(running)
@@ -131,10 +134,9 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
             battery[0] -= b * dt_h * battery[1]
         out_battery_mw[t] = b
         out_miner_mw[t] = miner_now
-        net = ai_mw[t] + miner_now - ren - b
-        if net < -export_limit_mw:
-            net = -export_limit_mw  # the plant curtails what can be neither used nor exported
-        out_import_mw[t] = net
+        # the plant curtails what can be neither used nor exported
+        out_import_mw[t] = within_export_limit_mw(import_mw(ai_mw[t] + miner_now, ren) - b,
+                                                  export_limit_mw)
         blk = t // record_every
         for g in range(groups):
             out_group_power_mw[blk, g] += power_mw[g] * inv_rec

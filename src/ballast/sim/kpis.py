@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ballast import physics
 from ballast.control import ControllerConfig
 from ballast.costs import accrual_usd, cost_frame
 from ballast.models.cooling import water_m3
@@ -38,24 +39,25 @@ def mining_btc(run: RunSeries, inputs: SiteInputs, config: ControllerConfig) -> 
 def btc_per_running_miner(inputs: SiteInputs, config: ControllerConfig) -> np.ndarray:
     """BTC one running miner mines in each interval, per group (before pool fee), shape
     (intervals, groups)."""
-    dt_days = step_hours(inputs.index) / 24.0
-    return inputs.frame["btc_per_th_day"].to_numpy()[:, None] * config.groups.hashrate_th_s * dt_days
+    return physics.btc_mined(config.groups.hashrate_th_s,
+                             inputs.frame["btc_per_th_day"].to_numpy()[:, None],
+                             step_hours(inputs.index))
 
 
 def mining_revenue_usd(running, inputs: SiteInputs, config: ControllerConfig) -> np.ndarray:
     """Mining revenue [USD] per interval and group, net of pool fee, of ``running`` miners
     (interval means, shape (intervals, groups)); linear in ``running``."""
-    btc_net = np.asarray(running) * btc_per_running_miner(inputs, config) * (
-        1.0 - config.groups.pool_fee_share)
-    return btc_net * inputs.frame["btc_price_usd"].to_numpy()[:, None]
+    btc_net = physics.after_pool_fee(np.asarray(running) * btc_per_running_miner(inputs, config),
+                                     config.groups.pool_fee_share)
+    return physics.mining_revenue_usd(btc_net, inputs.frame["btc_price_usd"].to_numpy()[:, None])
 
 
 def energy_cost_usd(import_mw, price_usd_per_mwh, step_h: float,
                     export_price_share: float) -> np.ndarray:
     """Energy cost per interval [USD]: imports [MW, positive] at the real-time price, exports
     (negative) paid ``export_price_share`` of it."""
-    imp = np.asarray(import_mw)
-    return np.where(imp >= 0, imp, imp * export_price_share) * np.asarray(price_usd_per_mwh) * step_h
+    return physics.energy_cost_usd(np.asarray(import_mw), np.asarray(price_usd_per_mwh), step_h,
+                                   export_price_share)
 
 
 def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
@@ -68,7 +70,7 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     imp = run.frame["import_mw"].to_numpy()
     energy_cost = energy_cost_usd(imp, price, dt, scenario.markets.export_price_share)
     btc = mining_btc(run, inputs, config)
-    btc_net = btc * (1.0 - config.groups.pool_fee_share)
+    btc_net = physics.after_pool_fee(btc, config.groups.pool_fee_share)
     mining_rev = mining_revenue_usd(run.group_running, inputs, config).sum(axis=1)
     lease = np.zeros(len(imp))
     if scenario.ai is not None:
@@ -99,7 +101,7 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     for name in config.groups.names:
         rows.append((f"miner_energy_mwh[{name}]", run.group_power_mw[name].sum() * dt, "MWh"))
     rows += [
-        ("import_energy_mwh", f["import_mw"].clip(lower=0).sum() * dt, "MWh"),
+        ("import_energy_mwh", physics.imported_mw(f["import_mw"]).sum() * dt, "MWh"),
         ("peak_import_mw", float(f["import_mw"].max()), "MW"),
         ("import_limit_exceeded_intervals",
          float((f["import_mw"] > config.import_limit_mw + 1e-6).sum()), "intervals"),
@@ -129,7 +131,7 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
         rows.append((f"hours_curtailed[{name}]", float(((1.0 - share) * dt).sum()), "h"))
     if "carbon_intensity_g_per_kwh" in inputs.frame:
         ci = inputs.frame["carbon_intensity_g_per_kwh"].to_numpy()
-        co2_t = (f["import_mw"].clip(lower=0).to_numpy() * ci * dt).sum() / 1000.0
+        co2_t = (physics.imported_mw(f["import_mw"].to_numpy()) * ci * dt).sum() / 1000.0
         rows.append(("co2_t", float(co2_t), "t"))
     if scenario.ai is not None:
         it_mwh = inputs.frame["ai_it_load_mw"].sum() * dt
@@ -166,7 +168,7 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     frame = pd.DataFrame({
         "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
         "avg_hashprice_usd_per_ph_day": inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
-        "import_mwh": run.frame["import_mw"].clip(lower=0).to_numpy() * dt,
+        "import_mwh": physics.imported_mw(run.frame["import_mw"].to_numpy()) * dt,
         "miner_mwh": run.frame["miner_mw"].to_numpy() * dt,
         "btc_mined": money["btc_mined"].to_numpy(),
         "mining_revenue_usd": money["mining_revenue_usd"].to_numpy(),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast import physics
 from ballast.control import ControllerConfig
 from ballast.scenario import Scenario
 from ballast.sim.compliance import Spec, compliance
@@ -91,14 +92,15 @@ def case_money(case: CaseRun, setup: FineSetup, pool_fee: np.ndarray | None = No
     imp_c = np.bincount(tick_c, weights=run.import_mw, minlength=len(f))
     energy_cost = float((imp_c * price[:len(imp_c)]).sum() * dt_h)
     blk_c = (np.arange(run.group_power_mw.shape[0]) * run.record_every) // every
-    span = np.maximum(g.run_mw - g.sleep_mw, 1e-12)
-    hashing = np.clip((run.group_power_mw - g.count * g.sleep_mw) / span, 0, g.count)
+    hashing = physics.hashing_miners(run.group_power_mw, g.count, g.run_mw, g.sleep_mw)
     blk_h = np.minimum(run.record_every, n - np.arange(len(blk_c)) * run.record_every) * dt_h
     btc_per_th_day = f["btc_per_th_day"].to_numpy()[blk_c]
     fee = g.pool_fee_share if pool_fee is None else pool_fee
-    btc = (hashing * g.hashrate_th_s * (1 - fee)).T * btc_per_th_day * blk_h / 24.0
+    btc = physics.after_pool_fee(  # per block and group [BTC]
+        physics.btc_mined(hashing * g.hashrate_th_s, btc_per_th_day[:, None], blk_h[:, None]), fee)
     btc_mined = float(btc.sum())
-    revenue = float((btc.sum(axis=0) * f["btc_price_usd"].to_numpy()[blk_c]).sum())
+    revenue = float(physics.mining_revenue_usd(btc.sum(axis=1),
+                                               f["btc_price_usd"].to_numpy()[blk_c]).sum())
     group_mwh = run.group_power_mw * blk_h[:, None]
     miner_mwh = float(group_mwh.sum())
     miner_cost = float((group_mwh.sum(axis=1) * price[blk_c]).sum())
@@ -188,11 +190,10 @@ def to_run_series(case: CaseRun, setup: FineSetup):
                        case.config.export_limit_mw, idx)
     frame["battery_mw"] = run.battery_mw.astype("float64")
     frame["import_mw"] = run.import_mw.astype("float64")
-    frame["export_mw"] = np.maximum(-frame["import_mw"].to_numpy(), 0.0)
+    frame["export_mw"] = physics.export_mw(frame["import_mw"].to_numpy())
     frame["binding_rule"] = pd.Categorical.from_codes(run.rule.astype(np.int64),
                                                       categories=list(RULE_NAMES))
-    span = np.maximum(g.run_mw - g.sleep_mw, 1e-12)
-    hashing = np.clip((run.group_power_mw - g.count * g.sleep_mw) / span, 0, g.count)
+    hashing = physics.hashing_miners(run.group_power_mw, g.count, g.run_mw, g.sleep_mw)
     names = list(g.names)
     return RunSeries(name=case.name, frame=frame,
                      group_running=pd.DataFrame(hashing, index=idx, columns=names),

@@ -81,8 +81,8 @@ def plotly_js() -> bytes:
 
 
 def dashboard_meta(runtime: Runtime, name: str, role: str) -> dict[str, Any]:
-    """Static facts the page needs besides the tick stream. Powers are per emulated/real
-    device address, i.e. already multiplied by ``miners_per_device`` [MW]."""
+    """Static facts the page needs besides the tick stream. Group powers are not here: the
+    tick document carries each group's power as the server computed it."""
     g = runtime.base_cfg.groups
     models = {m.name: m.model for m in runtime.scenario.miners}
     per_device = {m.group: m.miners_per_device for m in runtime.site.miners}
@@ -94,7 +94,6 @@ def dashboard_meta(runtime: Runtime, name: str, role: str) -> dict[str, Any]:
             "colour": miner_colour(pos),
             "efficiency_j_per_th": float(g.efficiency_j_per_th[gi]),
             "miners_per_device": float(per_device.get(gname, 1.0)),
-            "unit_run_mw": float(g.run_mw[gi]), "unit_sleep_mw": float(g.sleep_mw[gi]),
             "breakeven_usd_per_mwh_per_usd_per_ph_day": float(g.breakeven_per_hashprice[gi]),
         })
     return {

@@ -48,13 +48,14 @@ from ballast.live.emulators.meter_map import (
     REGISTER_MAP,
     VOLTAGE_KV,
 )
+from ballast.physics import import_mw
 
 _ADDR = {r.name: r.address for r in REGISTER_MAP}
 
 
 def campus_import_mw(ai_mw: float, miners_mw: float, renewables_mw: float) -> float:
     """Net import at the POI of a campus with these feeders and nothing else (+import) [MW]."""
-    return ai_mw + miners_mw - renewables_mw
+    return import_mw(ai_mw + miners_mw, renewables_mw)
 
 
 def encode_float32(value: float) -> tuple[int, int]:

@@ -225,13 +225,6 @@ function checkFresh() {
 }
 
 // ---------------------------------------------------------------- per tick
-function groupPowerMw(g, meta) {
-  // Estimate from verified device states; devices not complying count at full power (as the
-  // controller counts them: the worst case for the interconnect).
-  const unknown = g.non_compliant + g.unreachable;
-  return (g.running + unknown) * meta.unit_run_mw + g.asleep * meta.unit_sleep_mw;
-}
-
 function ingest(doc) {
   // Add one tick to the chart buffer and the rule history; false if already seen.
   const lastTick = S.points.length ? S.points[S.points.length - 1].tick : -1;
@@ -246,7 +239,7 @@ function ingest(doc) {
   };
   for (const gm of S.meta.groups) {
     const g = byName[gm.name];
-    point.groups[gm.name] = g ? groupPowerMw(g, gm) : null;
+    point.groups[gm.name] = g ? g.power_mw : null; // the server's figure (live/devices.py)
   }
   S.points.push(point);
   if (S.points.length > WINDOW_POINTS) S.points.splice(0, S.points.length - WINDOW_POINTS);
@@ -367,7 +360,7 @@ function renderGroups(doc, byName) {
       td.textContent = g[f];
       if (f === "non_compliant" || f === "unreachable") td.classList.toggle("bad", g[f] > 0);
     }
-    tr.querySelector('[data-f="mw"]').textContent = fmt(groupPowerMw(g, gm));
+    tr.querySelector('[data-f="mw"]').textContent = fmt(g.power_mw);
     const mode = tr.querySelector('[data-f="mode"]');
     mode.textContent = g.mode.replace(/_/g, " ");
     mode.className = `mode ${g.mode}`;
