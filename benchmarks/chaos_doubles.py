@@ -120,7 +120,9 @@ class SimFleet:
             hook(ips)
         return self._all("sleep", "sleep", ips)
 
-    async def wake(self, ips: Iterable[str] | None = None) -> FleetResult:
+    async def wake(self, ips: Iterable[str] | None = None, wait_ramp: bool = True) -> FleetResult:
+        """``wait_ramp`` is accepted as in ``live.interfaces``; a simulated miner reports its
+        state at once, so there is no ramp to wait."""
         return self._all("wake", "wakeup", ips)
 
     async def read_all(self, ips: Iterable[str] | None = None) -> FleetResult:

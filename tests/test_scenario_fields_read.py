@@ -30,6 +30,8 @@ READ_GENERICALLY: dict[str, str] = {
     "ecrs": "programs/plan.py and programs/settle.py loop over the reserve names with getattr",
     "ers": "as ecrs",
     "shortfall_penalty_usd_per_mwh": "programs/settle.py reads it with getattr for each reserve",
+    "reduction_pct": "read inside the schema module: programs/schema.py DrEvent.request() turns it "
+                     "into the one DR request (programs/dr.py) that plan.py uses",
 }
 
 
