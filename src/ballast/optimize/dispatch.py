@@ -8,7 +8,6 @@ the rule controller, so the two tables have the same rows and the same arithmeti
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from ballast.optimize.model import (
 from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries, Simulation, simulate
+from ballast.sim.json_fields import json_number, run_header
 from ballast.sim.kpis import compute_kpis
 
 OPTIMIZE_SCHEMA = "ballast.optimize/1"
@@ -149,35 +149,26 @@ class Comparison:
 
     def to_json(self) -> dict:
         """The ``ballast optimize --json`` document (schema ``ballast.optimize/1``)."""
-        idx = self.simulation.inputs.index
-
-        def clean(x: float) -> float | None:
-            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
         s = self.optimum.solution
         return {
             "schema": OPTIMIZE_SCHEMA,
-            "scenario": self.scenario.name,
-            "start_utc": idx[0].isoformat(),
-            "end_utc": (idx[-1] + self.scenario.run.step).isoformat(),
-            "resolution": self.scenario.run.resolution,
-            "intervals": len(idx),
+            **run_header(self.simulation),
             "horizon": self.optimum.horizon,
             "kpis": {
                 k: {
-                    "rules": clean(r.rules),
-                    "strike_price": clean(r.strike_price),
-                    "optimum": clean(r.optimum),
-                    "delta": clean(r.delta),
+                    "rules": json_number(r.rules),
+                    "strike_price": json_number(r.strike_price),
+                    "optimum": json_number(r.optimum),
+                    "delta": json_number(r.delta),
                     "unit": r.unit,
                 }
                 for k, r in self.table.iterrows()
             },
-            "regret_usd": clean(self.regret_usd),
-            "regret_pct": clean(self.regret_pct),
-            "gain_over_practice_usd": clean(self.gain_over_practice_usd),
-            "regret_by_month_usd": {m: clean(v) for m, v in self.monthly["regret_usd"].items()},
-            "regret_by_rule_usd": {r: clean(v) for r, v in self.regret_by_rule_usd.items()},
+            "regret_usd": json_number(self.regret_usd),
+            "regret_pct": json_number(self.regret_pct),
+            "gain_over_practice_usd": json_number(self.gain_over_practice_usd),
+            "regret_by_month_usd": {m: json_number(v) for m, v in self.monthly["regret_usd"].items()},
+            "regret_by_rule_usd": {r: json_number(v) for r, v in self.regret_by_rule_usd.items()},
             "solver": {
                 "name": "HiGHS",
                 "status": s.status,

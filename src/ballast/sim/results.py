@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from ballast.sim.engine import Simulation
 from ballast.sim.events import group_events
+from ballast.sim.json_fields import json_number, run_header
 from ballast.sim.kpis import compute_kpis, interval_money, kpi_table, monthly_table
 
 RESULTS_SCHEMA = "ballast.results/1"
@@ -123,28 +123,21 @@ class Results:
         sim = self.simulation
         idx = sim.inputs.index
 
-        def clean(x: float) -> float | None:
-            return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
         b = self.baselines
         per_baseline = ("strike_price", "optimum") if b is not None else ()
         return {
             "schema": RESULTS_SCHEMA,
-            "scenario": sim.scenario.name,
-            "start_utc": idx[0].isoformat(),
-            "end_utc": (idx[-1] + sim.scenario.run.step).isoformat(),
-            "resolution": sim.scenario.run.resolution,
-            "intervals": len(idx),
+            **run_header(sim),
             "prices_year": int(idx[0].year),
-            "kpis": {k: {"ballast": clean(r.ballast), "baseline": clean(r.baseline),
-                         "delta": clean(r.delta), "unit": r.unit,
-                         **{c: clean(r[c]) for c in per_baseline}}
+            "kpis": {k: {"ballast": json_number(r.ballast), "baseline": json_number(r.baseline),
+                         "delta": json_number(r.delta), "unit": r.unit,
+                         **{c: json_number(r[c]) for c in per_baseline}}
                      for k, r in self.kpis.iterrows()},
-            **({} if b is None else _baselines_json(b, clean)),
+            **({} if b is None else _baselines_json(b)),
             "events": len(self.events),
             "notes": list(self.notes),
             "attributions": self.attributions,
-            **({"programs": {p: {k: clean(v) for k, v in row.items() if clean(v) is not None}
+            **({"programs": {p: {k: json_number(v) for k, v in row.items() if json_number(v) is not None}
                              for p, row in self.programs.summary.iterrows()},
                 "program_events": len(self.programs.events)} if self.programs is not None
                else {}),
@@ -181,7 +174,7 @@ class Results:
         return write_report(self, path)
 
 
-def _baselines_json(b, clean) -> dict:
+def _baselines_json(b) -> dict:
     """The headline figures against practice and the optimum (``optimize.against``)."""
     opt = b.optimum
     solver = None
@@ -190,10 +183,10 @@ def _baselines_json(b, clean) -> dict:
         solver = {"name": "HiGHS", "status": s.status, "objective_usd": s.objective_usd,
                   "solve_s": round(s.solve_s, 4)}
     return {
-        "gain_over_practice_usd": clean(b.gain_over_practice_usd),
-        "gain_over_practice_pct": clean(b.gain_over_practice_pct),
-        "regret_usd": clean(b.regret_usd),
-        "regret_pct": clean(b.regret_pct),
+        "gain_over_practice_usd": json_number(b.gain_over_practice_usd),
+        "gain_over_practice_pct": json_number(b.gain_over_practice_pct),
+        "regret_usd": json_number(b.regret_usd),
+        "regret_pct": json_number(b.regret_pct),
         "baselines": {
             "baseline": "all on: every miner on wherever the interconnect allows",
             "strike_price": "each group curtailed while the real-time price is above its "
@@ -201,6 +194,6 @@ def _baselines_json(b, clean) -> dict:
             "optimum": {"solved": opt is not None, "note": b.optimum_note, "scope": b.scope,
                         "horizon": None if opt is None else opt.horizon, "solver": solver},
         },
-        "regret_by_month_usd": ({m: clean(v) for m, v in b.monthly["regret_usd"].items()}
+        "regret_by_month_usd": ({m: json_number(v) for m, v in b.monthly["regret_usd"].items()}
                                 if "regret_usd" in b.monthly else {}),
     }
