@@ -170,7 +170,7 @@ class Comparison:
             "regret_by_month_usd": {m: json_number(v) for m, v in self.monthly["regret_usd"].items()},
             "regret_by_rule_usd": {r: json_number(v) for r, v in self.regret_by_rule_usd.items()},
             "solver": {
-                "name": "HiGHS",
+                "name": s.solver,
                 "status": s.status,
                 "objective_usd": s.objective_usd,
                 "columns": s.columns,

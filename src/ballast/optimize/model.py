@@ -20,7 +20,12 @@ optimum and the rule controller are priced by the same arithmetic. Where the pri
 the export column is closed (cost of import then export in the same interval is concave there);
 curtailing is free, so nothing is lost.
 
-The matrix is built with numpy and ``scipy.sparse`` and passed whole to HiGHS (``passModel``).
+The matrix is written in CSC form with numpy and passed whole to HiGHS (``passModel``).
+Without a battery the LP separates per interval and ``merit.solve_merit`` gives its optimum in
+closed form; with one, the columns the battery cannot move are fixed (``merit.reach_bounds``).
+HiGHS options measured on the 15-min year with a battery (CPU s of ``run``, shared 2-core
+machine): default 5.4, dual simplex 4.3, no presolve 3.7, IPX 16.4 (11.9 without crossover),
+PDLP > 30, primal simplex > 30; devex or Dantzig pricing no better. The defaults are kept.
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from ballast.control import ControllerConfig
+from ballast.optimize import merit
 from ballast.scenario import Scenario
 from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
@@ -101,6 +106,7 @@ class DispatchSolution:
     solve_s: float
     columns: int
     rows: int
+    solver: str = "HiGHS"  # or "merit order" (closed form, no battery: merit.solve_merit)
 
 
 def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: Scenario) -> DispatchProblem:
@@ -179,21 +185,42 @@ def check_feasible(p: DispatchProblem) -> None:
         )
 
 
-def build_lp(p: DispatchProblem) -> highspy.HighsLp:
-    """The sparse LP (maximise) in HiGHS's column-wise form."""
+@dataclass(frozen=True)
+class LpData:
+    """A maximisation LP in column-wise (CSC) form, as numpy arrays."""
+
+    cost: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray  # int32, num_col + 1
+    index: np.ndarray  # int32
+    value: np.ndarray
+    integrality: np.ndarray | None = None  # per column: 0 continuous, 1 integer
+
+    @property
+    def num_col(self) -> int:
+        return len(self.cost)
+
+    @property
+    def num_row(self) -> int:
+        return len(self.row_lower)
+
+
+def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
+    """The sparse LP (maximise) in HiGHS's column-wise form. With a battery, the columns it
+    cannot move are fixed at their merit-order values (``merit.reach_bounds``) unless
+    ``fix_out_of_reach`` is False."""
     n = len(p.ai_load_mw)
     ng = len(p.count)
-    nb = 3 if p.battery is not None else 0
     # column blocks: r (t-major, n*ng), imp, exp, curt, [ch, dis, soc]
     o_imp = n * ng
     o_exp, o_curt, o_ch = o_imp + n, o_imp + 2 * n, o_imp + 3 * n
     o_dis, o_soc = o_ch + n, o_ch + 2 * n
-    ncol = o_ch + nb * n
-    t = np.arange(n)
+    ncol = o_ch + (3 * n if p.battery is not None else 0)
+    t = np.arange(n, dtype=np.int32)
     flex_mw = p.run_mw - p.sleep_mw
-    rows = [np.repeat(t, ng), t, t, t]
-    cols = [np.arange(n * ng), o_imp + t, o_exp + t, o_curt + t]
-    vals = [np.ones(n * ng), -np.ones(n), np.ones(n), np.ones(n)]
     lo = np.zeros(ncol)
     hi = np.empty(ncol)
     cost = np.zeros(ncol)
@@ -203,27 +230,29 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
     cost[:o_imp] = (p.value_usd_per_miner / flex_mw).ravel()
     hi[o_imp:o_exp] = p.import_limit_mw
     cost[o_imp:o_exp] = -p.import_cost_usd_per_mw
-    # negative price: importing and exporting the same MW would earn (the cost is concave there)
-    hi[o_exp:o_curt] = np.where(
-        p.import_cost_usd_per_mw + p.export_cost_usd_per_mw < 0, 0.0, p.export_limit_mw
-    )
+    hi[o_exp:o_curt] = merit.export_open_mw(p)
     cost[o_exp:o_curt] = -p.export_cost_usd_per_mw
     hi[o_curt:o_ch] = p.renewable_mw
     rhs = p.renewable_mw - p.ai_load_mw - p.sleep_total_mw
+    # the CSC matrix written directly (no scipy format conversions: 0.10 s -> 0.02 s on a
+    # 15-min year): one entry per miner/import/export/curtailment column in its balance row
+    index = [np.repeat(t, ng), t, t, t]
+    value = [np.ones(n * ng), -np.ones(n), np.ones(n), np.ones(n)]
+    counts = [np.ones(o_ch, dtype=np.int32)]
     row_lo, row_hi = [rhs], [rhs]
-    nrow = n
     if p.battery is not None:
         b, dt = p.battery, p.step_h
-        rows += [t, t, n + t, n + t, n + t, n + t[1:]]
-        cols += [o_ch + t, o_dis + t, o_ch + t, o_dis + t, o_soc + t, o_soc + t[:-1]]
-        vals += [
-            np.ones(n),
-            -np.ones(n),
-            np.full(n, -b.efficiency * dt),
-            np.full(n, dt / b.efficiency),
-            np.ones(n),
-            -np.ones(n - 1),
-        ]
+        if fix_out_of_reach:
+            lo[:o_ch], hi[:o_ch] = merit.reach_bounds(p)
+        soc_row = n + t
+        # ch: balance row +1, soc row -eta dt; dis: -1, dt / eta; soc: +1 in its row, -1 in the next
+        index += [np.stack([t, soc_row], 1).ravel(), np.stack([t, soc_row], 1).ravel(),
+                  np.stack([soc_row, soc_row + 1], 1).ravel()[:-1]]
+        value += [np.tile([1.0, -b.efficiency * dt], n), np.tile([-1.0, dt / b.efficiency], n),
+                  np.tile([1.0, -1.0], n)[:-1]]
+        two = np.full(3 * n, 2, dtype=np.int32)
+        two[-1] = 1
+        counts.append(two)
         hi[o_ch:o_soc] = b.power_mw
         hi[o_soc:] = b.energy_mwh
         final = b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
@@ -232,20 +261,33 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
         soc_rhs[0] = b.initial_soc_mwh
         row_lo.append(soc_rhs)
         row_hi.append(soc_rhs)
-        nrow += n
-    a = sparse.csc_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, ncol)
+    start = np.zeros(ncol + 1, dtype=np.int32)
+    np.cumsum(np.concatenate(counts), out=start[1:])
+    return LpData(
+        cost=cost,
+        lower=lo,
+        upper=hi,
+        row_lower=np.concatenate(row_lo),
+        row_upper=np.concatenate(row_hi),
+        start=start,
+        index=np.concatenate(index).astype(np.int32),
+        value=np.concatenate(value),
     )
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, nrow
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
-    lp.row_lower_, lp.row_upper_ = np.concatenate(row_lo), np.concatenate(row_hi)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    return lp
+
+
+def pass_lp(h: highspy.Highs, lp: LpData) -> None:
+    """Hand ``lp`` to HiGHS as arrays (maximise). Filling a ``highspy.HighsLp`` copies each
+    array element by element: 0.2 s on a 15-min year, against 0.01 s this way."""
+    integrality = (  # all continuous: an empty array is read as garbage by this overload
+        np.zeros(lp.num_col, dtype=np.int32) if lp.integrality is None else lp.integrality.astype(np.int32)
+    )
+    status = h.passModel(
+        lp.num_col, lp.num_row, len(lp.value), int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize), 0.0, lp.cost, lp.lower, lp.upper, lp.row_lower,
+        lp.row_upper, lp.start, lp.index, lp.value, integrality,
+    )
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS refused the dispatch model (passModel error)")
 
 
 _banner_done = [False]  # HiGHS prints its banner once per process
@@ -279,11 +321,15 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     t0 = time.perf_counter()
+    if p.battery is None:  # separable per interval: the merit order is the optimum
+        x, objective = merit.solve_merit(p)
+        s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
+        return replace(s, solver="merit order")
     lp = build_lp(p)
     h = _highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
-    h.passModel(lp)
+    pass_lp(h, lp)
     x, objective, label = run_highs(h, time_limit_s)
     return read_solution(p, x, objective, label, time.perf_counter() - t0)
 

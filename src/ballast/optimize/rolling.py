@@ -23,6 +23,7 @@ from ballast.optimize.model import (
     _highs,
     build_lp,
     check_feasible,
+    pass_lp,
     read_solution,
     run_highs,
 )
@@ -70,14 +71,14 @@ def solve_rolling(
         win = window(p, start, stop, soc)
         lp = build_lp(win)
         if stop - start != size:  # the first window, and the shorter last ones: a new model
-            h.passModel(lp)
+            pass_lp(h, lp)
             size = stop - start
         else:  # same shape, same matrix: only the data that changes
-            cols = np.arange(lp.num_col_, dtype=np.int32)
-            rows = np.arange(lp.num_row_, dtype=np.int32)
-            h.changeColsCost(lp.num_col_, cols, np.asarray(lp.col_cost_))
-            h.changeColsBounds(lp.num_col_, cols, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
-            h.changeRowsBounds(lp.num_row_, rows, np.asarray(lp.row_lower_), np.asarray(lp.row_upper_))
+            cols = np.arange(lp.num_col, dtype=np.int32)
+            rows = np.arange(lp.num_row, dtype=np.int32)
+            h.changeColsCost(lp.num_col, cols, lp.cost)
+            h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
+            h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
         x, objective, label = run_highs(h, time_limit_s)
         part = read_solution(win, x, objective, label, 0.0)
         keep = min(c, stop - start)
