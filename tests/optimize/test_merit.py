@@ -40,8 +40,12 @@ def random_problem(seed: int, battery: bool):
     share = float(rng.choice([0.0, 0.5, 1.0]))
     p = replace(p, export_cost_usd_per_mw=-share * p.import_cost_usd_per_mw)
     if battery:
-        b = BatteryParams(power_mw=float(rng.uniform(0.5, 3.0)), energy_mwh=float(rng.uniform(1, 6)),
-                          efficiency=float(rng.uniform(0.85, 1.0)), initial_soc_mwh=0.5)
+        b = BatteryParams(
+            power_mw=float(rng.uniform(0.5, 3.0)),
+            energy_mwh=float(rng.uniform(1, 6)),
+            efficiency=float(rng.uniform(0.85, 1.0)),
+            initial_soc_mwh=0.5,
+        )
         p = replace(p, battery=b)
     return p
 
@@ -50,7 +54,7 @@ def random_problem(seed: int, battery: bool):
 @given(seed=st.integers(0, 2**32 - 1))
 def test_merit_order_equals_highs_without_a_battery(seed):
     p = random_problem(seed, battery=False)
-    x, objective = solve_merit(p)
+    _, objective = solve_merit(p)
     theirs = highs_objective(p)
     assert objective == pytest.approx(theirs, rel=1e-9, abs=1e-7)
     # the closed form's dispatch is feasible: the balance holds and the import limit too
@@ -76,8 +80,15 @@ def test_merit_order_by_hand():
     # The wind covers AI (1 MW), then A (0.5 MW, worth 30 > 20), then the export (0.5 MW at
     # 20 > B's 10); nothing is imported (B is worth 10 < 20), nothing curtailed.
     # Objective = 0.5 x 30 + 0.5 x 20 = 25 USD.
-    p = problem([20.0], [1.0], counts=[1, 1], run_mw=[0.5, 1.0], value_usd=[[15.0, 10.0]],
-                renewable_mw=[2.0], export_limit_mw=0.5)
+    p = problem(
+        [20.0],
+        [1.0],
+        counts=[1, 1],
+        run_mw=[0.5, 1.0],
+        value_usd=[[15.0, 10.0]],
+        renewable_mw=[2.0],
+        export_limit_mw=0.5,
+    )
     s = solve(p)
     assert s.objective_usd == pytest.approx(25.0, abs=1e-9)
     np.testing.assert_allclose(s.running[0], [1.0, 0.0], atol=1e-12)

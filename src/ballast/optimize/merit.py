@@ -83,7 +83,8 @@ def solve_merit(p: DispatchProblem) -> tuple[np.ndarray, float]:
     ng = len(p.count)
     imp = s - p.renewable_mw + p.ai_load_mw + p.sleep_total_mw
     x = np.concatenate([taken[:, :ng].ravel(), imp, taken[:, ng], taken[:, ng + 1]])
-    objective = float((taken[:, : ng + 1] * value[:, : ng + 1]).sum() - (imp * p.import_cost_usd_per_mw).sum())
+    earned = (taken[:, : ng + 1] * value[:, : ng + 1]).sum()
+    objective = float(earned - (imp * p.import_cost_usd_per_mw).sum())
     return x, objective
 
 

@@ -217,7 +217,7 @@ def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
     # column blocks: r (t-major, n*ng), imp, exp, curt, [ch, dis, soc]
     o_imp = n * ng
     o_exp, o_curt, o_ch = o_imp + n, o_imp + 2 * n, o_imp + 3 * n
-    o_dis, o_soc = o_ch + n, o_ch + 2 * n
+    o_soc = o_ch + 2 * n
     ncol = o_ch + (3 * n if p.battery is not None else 0)
     t = np.arange(n, dtype=np.int32)
     flex_mw = p.run_mw - p.sleep_mw
@@ -246,10 +246,16 @@ def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
             lo[:o_ch], hi[:o_ch] = merit.reach_bounds(p)
         soc_row = n + t
         # ch: balance row +1, soc row -eta dt; dis: -1, dt / eta; soc: +1 in its row, -1 in the next
-        index += [np.stack([t, soc_row], 1).ravel(), np.stack([t, soc_row], 1).ravel(),
-                  np.stack([soc_row, soc_row + 1], 1).ravel()[:-1]]
-        value += [np.tile([1.0, -b.efficiency * dt], n), np.tile([-1.0, dt / b.efficiency], n),
-                  np.tile([1.0, -1.0], n)[:-1]]
+        index += [
+            np.stack([t, soc_row], 1).ravel(),
+            np.stack([t, soc_row], 1).ravel(),
+            np.stack([soc_row, soc_row + 1], 1).ravel()[:-1],
+        ]
+        value += [
+            np.tile([1.0, -b.efficiency * dt], n),
+            np.tile([-1.0, dt / b.efficiency], n),
+            np.tile([1.0, -1.0], n)[:-1],
+        ]
         two = np.full(3 * n, 2, dtype=np.int32)
         two[-1] = 1
         counts.append(two)
@@ -282,9 +288,21 @@ def pass_lp(h: highspy.Highs, lp: LpData) -> None:
         np.zeros(lp.num_col, dtype=np.int32) if lp.integrality is None else lp.integrality.astype(np.int32)
     )
     status = h.passModel(
-        lp.num_col, lp.num_row, len(lp.value), int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMaximize), 0.0, lp.cost, lp.lower, lp.upper, lp.row_lower,
-        lp.row_upper, lp.start, lp.index, lp.value, integrality,
+        lp.num_col,
+        lp.num_row,
+        len(lp.value),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        lp.cost,
+        lp.lower,
+        lp.upper,
+        lp.row_lower,
+        lp.row_upper,
+        lp.start,
+        lp.index,
+        lp.value,
+        integrality,
     )
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS refused the dispatch model (passModel error)")
