@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.merit import solve_merit
-from ballast.optimize.model import BatteryParams, _highs, build_lp, pass_lp, run_highs, solve
+from ballast.optimize.model import BatteryParams, _highs, run_highs, solve
 from tests.optimize.test_hand_cases import problem
 
 

@@ -91,11 +91,12 @@ def solve_merit(p: DispatchProblem) -> tuple[np.ndarray, float]:
 def reach_bounds(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray]:
     """Per interval, bounds on the non-battery columns (miners, import, export, curtailment in
     ``build_lp``'s order) that hold an optimal completion for every battery injection the
-    interval allows: from ``-power`` (or the least the import limit allows) to ``+power``."""
-    b = p.battery
+    interval allows: from ``-power`` (or the least the import limit allows) to ``+power``
+    (without a battery, the merit order's own dispatch)."""
+    power = 0.0 if p.battery is None else p.battery.power_mw
     value, width = sinks(p)
-    y_hi = b.power_mw
-    y_lo = np.maximum(-b.power_mw, p.ai_load_mw + p.sleep_total_mw - p.renewable_mw - p.import_limit_mw)
+    y_hi = power
+    y_lo = np.maximum(-power, p.ai_load_mw + p.sleep_total_mw - p.renewable_mw - p.import_limit_mw)
     s_lo = sink_supply_mw(p, value, width, y_lo)
     s_hi = sink_supply_mw(p, value, width, y_hi)
     lo_fill, hi_fill = fill(value, width, s_lo), fill(value, width, s_hi)

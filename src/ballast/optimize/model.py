@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.costs import FourCpLinear
 from ballast.optimize import merit
+from ballast.optimize.lp import build_lp, layout, pass_lp
 from ballast.scenario import Scenario
 from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
@@ -70,6 +72,15 @@ class BatteryParams:
 
 
 @dataclass(frozen=True)
+class Reserves:
+    """Reserve products sold from curtailable running miners, paid for availability."""
+
+    names: tuple[str, ...]
+    offer_mw: np.ndarray  # (products,): most sold per interval
+    value_usd_per_mw: np.ndarray  # (intervals, products): availability paid for 1 MW over one
+
+
+@dataclass(frozen=True)
 class DispatchProblem:
     """Every number of the LP, per interval (rows) and group (columns)."""
 
@@ -86,6 +97,8 @@ class DispatchProblem:
     import_limit_mw: float
     export_limit_mw: float
     battery: BatteryParams | None = None
+    reserves: Reserves | None = None
+    peak_charge: FourCpLinear | None = None  # the 4CP transmission charge (costs.fourcp_linear)
 
     @property
     def sleep_total_mw(self) -> float:
@@ -106,6 +119,8 @@ class DispatchSolution:
     solve_s: float
     columns: int
     rows: int
+    reserve_mw: np.ndarray | None = None  # (intervals, products) sold
+    peak_demand_mw: np.ndarray | None = None  # the site's demand in each 4CP peak
     solver: str = "HiGHS"  # or "merit order" (closed form, no battery: merit.solve_merit)
 
 
@@ -185,129 +200,6 @@ def check_feasible(p: DispatchProblem) -> None:
         )
 
 
-@dataclass(frozen=True)
-class LpData:
-    """A maximisation LP in column-wise (CSC) form, as numpy arrays."""
-
-    cost: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    start: np.ndarray  # int32, num_col + 1
-    index: np.ndarray  # int32
-    value: np.ndarray
-    integrality: np.ndarray | None = None  # per column: 0 continuous, 1 integer
-
-    @property
-    def num_col(self) -> int:
-        return len(self.cost)
-
-    @property
-    def num_row(self) -> int:
-        return len(self.row_lower)
-
-
-def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
-    """The sparse LP (maximise) in HiGHS's column-wise form. With a battery, the columns it
-    cannot move are fixed at their merit-order values (``merit.reach_bounds``) unless
-    ``fix_out_of_reach`` is False."""
-    n = len(p.ai_load_mw)
-    ng = len(p.count)
-    # column blocks: r (t-major, n*ng), imp, exp, curt, [ch, dis, soc]
-    o_imp = n * ng
-    o_exp, o_curt, o_ch = o_imp + n, o_imp + 2 * n, o_imp + 3 * n
-    o_soc = o_ch + 2 * n
-    ncol = o_ch + (3 * n if p.battery is not None else 0)
-    t = np.arange(n, dtype=np.int32)
-    flex_mw = p.run_mw - p.sleep_mw
-    lo = np.zeros(ncol)
-    hi = np.empty(ncol)
-    cost = np.zeros(ncol)
-    # miner columns in MW of flexible power (running miners x (run - sleep)): coefficients of 1
-    # keep the matrix well scaled (per-miner columns would carry 0.003 MW entries)
-    hi[:o_imp] = np.tile(p.count * flex_mw, n)
-    cost[:o_imp] = (p.value_usd_per_miner / flex_mw).ravel()
-    hi[o_imp:o_exp] = p.import_limit_mw
-    cost[o_imp:o_exp] = -p.import_cost_usd_per_mw
-    hi[o_exp:o_curt] = merit.export_open_mw(p)
-    cost[o_exp:o_curt] = -p.export_cost_usd_per_mw
-    hi[o_curt:o_ch] = p.renewable_mw
-    rhs = p.renewable_mw - p.ai_load_mw - p.sleep_total_mw
-    # the CSC matrix written directly (no scipy format conversions: 0.10 s -> 0.02 s on a
-    # 15-min year): one entry per miner/import/export/curtailment column in its balance row
-    index = [np.repeat(t, ng), t, t, t]
-    value = [np.ones(n * ng), -np.ones(n), np.ones(n), np.ones(n)]
-    counts = [np.ones(o_ch, dtype=np.int32)]
-    row_lo, row_hi = [rhs], [rhs]
-    if p.battery is not None:
-        b, dt = p.battery, p.step_h
-        if fix_out_of_reach:
-            lo[:o_ch], hi[:o_ch] = merit.reach_bounds(p)
-        soc_row = n + t
-        # ch: balance row +1, soc row -eta dt; dis: -1, dt / eta; soc: +1 in its row, -1 in the next
-        index += [
-            np.stack([t, soc_row], 1).ravel(),
-            np.stack([t, soc_row], 1).ravel(),
-            np.stack([soc_row, soc_row + 1], 1).ravel()[:-1],
-        ]
-        value += [
-            np.tile([1.0, -b.efficiency * dt], n),
-            np.tile([-1.0, dt / b.efficiency], n),
-            np.tile([1.0, -1.0], n)[:-1],
-        ]
-        two = np.full(3 * n, 2, dtype=np.int32)
-        two[-1] = 1
-        counts.append(two)
-        hi[o_ch:o_soc] = b.power_mw
-        hi[o_soc:] = b.energy_mwh
-        final = b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
-        lo[o_soc + n - 1] = min(final, b.energy_mwh)
-        soc_rhs = np.zeros(n)
-        soc_rhs[0] = b.initial_soc_mwh
-        row_lo.append(soc_rhs)
-        row_hi.append(soc_rhs)
-    start = np.zeros(ncol + 1, dtype=np.int32)
-    np.cumsum(np.concatenate(counts), out=start[1:])
-    return LpData(
-        cost=cost,
-        lower=lo,
-        upper=hi,
-        row_lower=np.concatenate(row_lo),
-        row_upper=np.concatenate(row_hi),
-        start=start,
-        index=np.concatenate(index).astype(np.int32),
-        value=np.concatenate(value),
-    )
-
-
-def pass_lp(h: highspy.Highs, lp: LpData) -> None:
-    """Hand ``lp`` to HiGHS as arrays (maximise). Filling a ``highspy.HighsLp`` copies each
-    array element by element: 0.2 s on a 15-min year, against 0.01 s this way."""
-    integrality = (  # all continuous: an empty array is read as garbage by this overload
-        np.zeros(lp.num_col, dtype=np.int32) if lp.integrality is None else lp.integrality.astype(np.int32)
-    )
-    status = h.passModel(
-        lp.num_col,
-        lp.num_row,
-        len(lp.value),
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMaximize),
-        0.0,
-        lp.cost,
-        lp.lower,
-        lp.upper,
-        lp.row_lower,
-        lp.row_upper,
-        lp.start,
-        lp.index,
-        lp.value,
-        integrality,
-    )
-    if status == highspy.HighsStatus.kError:
-        raise SolverError("HiGHS refused the dispatch model (passModel error)")
-
-
 _banner_done = [False]  # HiGHS prints its banner once per process
 
 
@@ -339,7 +231,8 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     t0 = time.perf_counter()
-    if p.battery is None:  # separable per interval: the merit order is the optimum
+    if p.battery is None and p.reserves is None and p.peak_charge is None:
+        # separable per interval: the merit order is the optimum
         x, objective = merit.solve_merit(p)
         s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
         return replace(s, solver="merit order")
@@ -369,14 +262,17 @@ def run_highs(h: highspy.Highs, time_limit_s: float | None = None) -> tuple[np.n
 def read_solution(
     p: DispatchProblem, x: np.ndarray, objective_usd: float, label: str, solve_s: float
 ) -> DispatchSolution:
-    """The dispatch in the LP's primal solution ``x`` (column order of ``build_lp``)."""
-    n, ng = len(p.ai_load_mw), len(p.count)
-    o = n * ng
+    """The dispatch in the LP's primal solution ``x`` (column order of ``lp.build_lp``; the
+    merit order's ``x`` stops after the curtailment)."""
+    lay = layout(p)
+    n, ng, o = lay.n, lay.groups, lay.imp
     imp, exp, curt = x[o : o + n], x[o + n : o + 2 * n], x[o + 2 * n : o + 3 * n]
     if p.battery is not None:
-        ch, dis, soc = x[o + 3 * n : o + 4 * n], x[o + 4 * n : o + 5 * n], x[o + 5 * n :]
+        ch, dis, soc = x[lay.ch : lay.ch + n], x[lay.ch + n : lay.ch + 2 * n], x[lay.ch + 2 * n : lay.res]
     else:
         ch = dis = soc = np.zeros(n)
+    reserve = x[lay.res : lay.peak].reshape(n, lay.reserves) if p.reserves is not None else None
+    peak = x[lay.peak : lay.num_col] if p.peak_charge is not None else None
     return DispatchSolution(
         objective_usd=objective_usd,
         running=(x[:o].reshape(n, ng) / (p.run_mw - p.sleep_mw)).clip(0.0, p.count),
@@ -386,6 +282,9 @@ def read_solution(
         soc_mwh=soc,
         status=label,
         solve_s=solve_s,
-        columns=len(x),
-        rows=n * (2 if p.battery is not None else 1),
+        columns=lay.num_col,
+        rows=n * (1 + (p.battery is not None) + (p.reserves is not None))
+        + (0 if p.peak_charge is None else len(p.peak_charge.members)),
+        reserve_mw=reserve,
+        peak_demand_mw=peak,
     )

@@ -17,13 +17,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
     _highs,
-    build_lp,
     check_feasible,
-    pass_lp,
     read_solution,
     run_highs,
 )
