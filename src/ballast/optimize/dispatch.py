@@ -17,6 +17,7 @@ import pandas as pd
 from ballast.control.controller import GroupParams
 from ballast.optimize.against import against_baselines
 from ballast.optimize.model import (
+    RESERVE_PROGRAMS,
     DispatchProblem,
     DispatchSolution,
     OptimizeError,
@@ -42,6 +43,7 @@ class Optimum:
     problem: DispatchProblem
     solution: DispatchSolution
     horizon: str = "perfect"
+    notes: tuple[str, ...] = ()  # what the optimum models only in part (check_supported)
 
 
 def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) -> RunSeries:
@@ -74,18 +76,42 @@ def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) ->
     )
 
 
-def check_supported(scenario: Scenario) -> None:
-    """Refuse, by name, what the optimiser does not model yet (never dropped silently)."""
-    if scenario.programs is not None:
-        raise OptimizeError(
-            "programs: grid programs are not in the optimiser yet (issue 11); "
-            "drop programs: to compare against the optimum"
-        )
+def check_supported(scenario: Scenario) -> list[str]:
+    """Refuse, by name, what the optimiser does not model yet (never dropped silently); the
+    notes on what it models only in part."""
+    notes = []
+    progs = scenario.programs
+    if progs is not None:
+        refused = [
+            name
+            for name, on in (
+                ("demand_response", progs.demand_response is not None and progs.demand_response.events),
+                ("emergency", progs.emergency is not None and progs.emergency.windows),
+            )
+            if on
+        ]
+        if refused:
+            raise OptimizeError(
+                f"programs: {', '.join(refused)} events are not in the optimiser yet (issue 11); "
+                "drop them to compare against the optimum"
+            )
+        if any(getattr(progs, k) is not None for k in RESERVE_PROGRAMS):
+            notes.append(
+                "reserves: the optimum sells RRS/ECRS/ERS availability from running miners; "
+                "deployments, frequency events and shortfall penalties are not modelled, and "
+                "Non-Spin is no scenario program yet"
+            )
+        if progs.coincident_peak is not None:
+            notes.append(
+                "coincident_peak: the optimum knows the year's real 4CP intervals (perfect "
+                "foresight) and pays the transmission charge on them; it runs no alert rule"
+            )
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
         raise OptimizeError(
             f"run.resolution {scenario.run.resolution!r} / smoothing: the "
             "optimiser runs at 1 min or coarser without smoothing"
         )
+    return notes
 
 
 def optimize_simulation(
@@ -106,7 +132,7 @@ def optimize_simulation(
     """
     if horizon not in ("perfect", "rolling"):
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
-    check_supported(scenario)
+    notes = check_supported(scenario)
     sim = simulation if simulation is not None else simulate(scenario, base_dir)
     p = problem_from_inputs(sim.inputs, sim.config, scenario)
     if horizon == "rolling":
@@ -115,7 +141,10 @@ def optimize_simulation(
         s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups)
     kpis = compute_kpis(run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon)
+    if p.reserves is not None:
+        paid = float((s.reserve_mw * p.reserves.value_usd_per_mw).sum())
+        kpis.loc["reserve_availability_usd"] = [paid, "USD"]
+    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,7 @@ class Comparison:
             "schema": OPTIMIZE_SCHEMA,
             **run_header(self.simulation),
             "horizon": self.optimum.horizon,
+            "optimum_notes": list(self.optimum.notes),
             "kpis": {
                 k: {
                     "rules": json_number(r.rules),

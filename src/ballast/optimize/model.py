@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
-from ballast.costs import FourCpLinear
+from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmission_rate_usd_per_kw_year
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, layout, pass_lp
 from ballast.scenario import Scenario
@@ -107,7 +107,8 @@ class DispatchProblem:
 
 @dataclass(frozen=True)
 class DispatchSolution:
-    """The optimum: objective [USD] (mining revenue - energy cost) and its dispatch [MW]."""
+    """The optimum: objective [USD] (mining revenue - energy cost - 4CP charge + reserve
+    availability) and its dispatch [MW]."""
 
     objective_usd: float
     running: np.ndarray  # (intervals, groups), mean miners running
@@ -154,7 +155,36 @@ def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: 
         import_limit_mw=config.import_limit_mw,
         export_limit_mw=config.export_limit_mw,
         battery=battery,
+        reserves=reserves_of(scenario, n, dt),
+        peak_charge=peak_charge_of(scenario, inputs.index),
     )
+
+
+RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers")  # programs.schema: availability-paid
+
+
+def reserves_of(scenario: Scenario, n: int, dt_h: float) -> Reserves | None:
+    """The scenario's reserve offers (RRS, ECRS, ERS) with their availability prices, paid per
+    MW sold per hour as ``programs.settle`` pays them; None without any."""
+    progs = scenario.programs
+    offered = [(k, getattr(progs, k)) for k in RESERVE_PROGRAMS if progs is not None and getattr(progs, k)]
+    if not offered:
+        return None
+    return Reserves(
+        names=tuple(k for k, _ in offered),
+        offer_mw=np.array([prog.offer_mw for _, prog in offered]),
+        value_usd_per_mw=np.tile([prog.price_usd_per_mw_h * dt_h for _, prog in offered], (n, 1)),
+    )
+
+
+def peak_charge_of(scenario: Scenario, index: pd.DatetimeIndex) -> FourCpLinear | None:
+    """The 4CP charge the backtest prices (``costs.transmission_usd``) as a linear form; None
+    when the scenario sets no rate or the run settles no year (its notes say why)."""
+    rate = transmission_rate_usd_per_kw_year(scenario)
+    if rate is None:
+        return None
+    linear = fourcp_linear(index, fourcp_calendar(scenario), rate)
+    return linear if len(linear.usd_per_mw) else None
 
 
 def check_feasible(p: DispatchProblem) -> None:

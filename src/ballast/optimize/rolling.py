@@ -21,6 +21,7 @@ from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
+    OptimizeError,
     _highs,
     check_feasible,
     read_solution,
@@ -44,6 +45,9 @@ def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> Dispatc
         import_cost_usd_per_mw=p.import_cost_usd_per_mw[start:stop],
         export_cost_usd_per_mw=p.export_cost_usd_per_mw[start:stop],
         battery=b,
+        reserves=None
+        if p.reserves is None
+        else replace(p.reserves, value_usd_per_mw=p.reserves.value_usd_per_mw[start:stop]),
     )
 
 
@@ -54,6 +58,11 @@ def solve_rolling(
     priced on the realised data; ``solve_s`` the total wall time."""
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
+    if p.peak_charge is not None:
+        raise OptimizeError(
+            "horizon rolling: the 4CP charge (costs.transmission_usd_per_kw_year) is a year's mean "
+            "over its peaks and is not split into windows yet; use the perfect horizon"
+        )
     check_feasible(p)
     t0 = time.perf_counter()
     n = len(p.ai_load_mw)
@@ -89,16 +98,20 @@ def solve_rolling(
             curtailed_mw=part.curtailed_mw[:keep],
             battery_mw=part.battery_mw[:keep],
             soc_mwh=part.soc_mwh[:keep],
+            reserve_mw=None if part.reserve_mw is None else part.reserve_mw[:keep],
         )
         if p.battery is not None:
             soc = float(part.soc_mwh[keep - 1])
     running = np.concatenate([q.running for q in parts])
+    reserve = None if p.reserves is None else np.concatenate([q.reserve_mw for q in parts])
     imp = np.concatenate([q.import_mw for q in parts])
     # the kept dispatch priced on the realised data, with the LP's own coefficients
     mining = float((running * p.value_usd_per_miner).sum())
     energy = float(np.where(imp >= 0, imp * p.import_cost_usd_per_mw, -imp * p.export_cost_usd_per_mw).sum())
+    paid = 0.0 if reserve is None else float((reserve * p.reserves.value_usd_per_mw).sum())
     return DispatchSolution(
-        objective_usd=mining - energy,
+        objective_usd=mining - energy + paid,
+        reserve_mw=reserve,
         running=running,
         import_mw=imp,
         curtailed_mw=np.concatenate([q.curtailed_mw for q in parts]),
