@@ -23,6 +23,13 @@ def optimize(
         str, typer.Option(help="perfect: one LP over the run; rolling: 48-h windows every 24 h.")
     ] = "perfect",
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,
+    min_times: Annotated[
+        bool,
+        typer.Option(
+            "--min-times",
+            help="Whole miners with the groups' minimum on/off times (a MILP; small runs only).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON (ballast.optimize/1).")
     ] = False,
@@ -35,7 +42,7 @@ def optimize(
 
     try:
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
-        result = compare(scn, time_limit_s=time_limit, horizon=horizon)
+        result = compare(scn, time_limit_s=time_limit, horizon=horizon, min_times=min_times)
     except (ScenarioError, DataError, OptimizeError) as exc:
         fail(str(exc))
     if out is not None:

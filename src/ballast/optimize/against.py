@@ -89,6 +89,7 @@ def against_baselines(
     time_limit_s: float | None = None,
     horizon: str = "perfect",
     require_optimum: bool = False,
+    min_times: bool = False,
 ) -> Baselines:
     """The strike-price baseline and (if ``optimum``) the optimum of ``sim``'s scenario, and
     the rule controller's gain over the one and regret against the other.
@@ -104,7 +105,9 @@ def against_baselines(
     opt, note = None, None
     if optimum:
         try:
-            opt = optimize_simulation(scn, simulation=sim, time_limit_s=time_limit_s, horizon=horizon)
+            opt = optimize_simulation(
+                scn, simulation=sim, time_limit_s=time_limit_s, horizon=horizon, min_times=min_times
+            )
         except OptimizeError as exc:
             if require_optimum:
                 raise

@@ -121,6 +121,7 @@ def optimize_simulation(
     simulation: Simulation | None = None,
     time_limit_s: float | None = None,
     horizon: str = "perfect",
+    min_times: bool = False,
 ) -> Optimum:
     """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
 
@@ -128,13 +129,16 @@ def optimize_simulation(
     all-on baseline; without it the backtest runs first. KPIs: ``compute_kpis`` rows, with
     ``flexibility_value_usd`` against the same all-on baseline as the rule controller's.
     ``horizon``: ``perfect`` (one LP over the run) or ``rolling`` (48-h windows re-solved every
-    24 h, perfect forecast; ``optimize.rolling``).
+    24 h, perfect forecast; ``optimize.rolling``). ``min_times``: whole miners keeping the
+    groups' minimum on/off times (a MILP, perfect horizon only).
     """
     if horizon not in ("perfect", "rolling"):
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     notes = check_supported(scenario)
     sim = simulation if simulation is not None else simulate(scenario, base_dir)
-    p = problem_from_inputs(sim.inputs, sim.config, scenario)
+    p = problem_from_inputs(sim.inputs, sim.config, scenario, min_times=min_times)
+    if min_times:
+        notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
         s = solve_rolling(p, time_limit_s=time_limit_s)
     else:
@@ -232,6 +236,7 @@ def compare(
     *,
     time_limit_s: float | None = None,
     horizon: str = "perfect",
+    min_times: bool = False,
 ) -> Comparison:
     """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
     check_supported(scenario)
@@ -239,7 +244,9 @@ def compare(
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    b = against_baselines(sim, rules, time_limit_s=time_limit_s, horizon=horizon, require_optimum=True)
+    b = against_baselines(
+        sim, rules, time_limit_s=time_limit_s, horizon=horizon, require_optimum=True, min_times=min_times
+    )
     opt = b.optimum
     table = pd.DataFrame({"rules": rules["value"]})
     table["strike_price"] = b.strike_kpis["value"].reindex(table.index)

@@ -15,7 +15,7 @@ conversions (0.10 s -> 0.03 s on a 15-min year with a battery, shared 2-core mac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import highspy
@@ -61,6 +61,7 @@ class Layout:
     reserves: int
     peaks: int
     battery: bool
+    commit: bool = False  # integer miners with minimum on/off times: on, start-up, shut-down
 
     @property
     def imp(self) -> int:
@@ -79,21 +80,25 @@ class Layout:
         return self.res + self.n * self.reserves
 
     @property
-    def num_col(self) -> int:
+    def on(self) -> int:
         return self.peak + self.peaks
+
+    @property
+    def num_col(self) -> int:
+        return self.on + (3 * self.n * self.groups if self.commit else 0)
 
 
 def layout(p: DispatchProblem) -> Layout:
     k = 0 if p.reserves is None else len(p.reserves.offer_mw)
     m = 0 if p.peak_charge is None else len(p.peak_charge.usd_per_mw)
-    return Layout(len(p.ai_load_mw), len(p.count), k, m, p.battery is not None)
+    return Layout(len(p.ai_load_mw), len(p.count), k, m, p.battery is not None, p.min_times is not None)
 
 
 def free_intervals(p: DispatchProblem) -> np.ndarray:
     """Intervals whose columns the merit order cannot fix: all with reserves (a running miner
     also earns availability there), else those a 4CP bucket averages."""
     n = len(p.ai_load_mw)
-    free = np.full(n, p.reserves is not None)
+    free = np.full(n, p.reserves is not None or p.min_times is not None)
     if p.peak_charge is not None and p.peak_charge.members:
         free[np.concatenate(p.peak_charge.members)] = True
     return free
@@ -174,13 +179,74 @@ def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
         rows += [nrow + np.arange(nb), brow, brow]
         cols += [o_peak + pc.bucket_peak, o_imp + members, o_exp + members]
         vals += [np.ones(nb), -share, share]
-        hi[o_peak:] = INF
-        cost[o_peak:] = -pc.usd_per_mw
+        hi[o_peak : lay.on] = INF
+        cost[o_peak : lay.on] = -pc.usd_per_mw
         row_lo.append(np.zeros(nb))
         row_hi.append(np.full(nb, INF))
         nrow += nb
+    integrality = None
+    if p.min_times is not None:
+        more = commitment_rows(p, lay, flex_mw, nrow)
+        for a, b in zip((rows, cols, vals, row_lo, row_hi), more[:5], strict=True):
+            a += b
+        hi[lay.on :] = np.tile(p.count, 3 * n)  # on, start-ups, shut-downs: at most the group
+        integrality = np.zeros(lay.num_col, dtype=np.int32)
+        integrality[lay.on : lay.on + n * ng] = 1  # running miners per group: whole miners
     start, index, value = csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), lay.num_col)
-    return LpData(cost, lo, hi, np.concatenate(row_lo), np.concatenate(row_hi), start, index, value)
+    lp = LpData(cost, lo, hi, np.concatenate(row_lo), np.concatenate(row_hi), start, index, value)
+    return lp if integrality is None else replace(lp, integrality=integrality)
+
+
+def commitment_rows(p: DispatchProblem, lay: Layout, flex_mw: np.ndarray, row0: int):
+    """Rows tying whole miners to minimum on/off times, per group ``g`` and interval ``t``
+    (the clustered unit-commitment form; ``U``, ``D`` the minimum on and off intervals):
+    miners column = flex_mw x on; on[t] - on[t-1] - su[t] + sd[t] = 0 with on[-1] = count (the
+    run starts with all miners on, free to stop); on[t] - sum su[t-U+1..t] >= 0;
+    count - on[t] - sum sd[t-D+1..t] >= 0. Start-ups and shut-downs may stay continuous: with
+    ``on`` whole, they are whole at the optimum."""
+    n, ng = lay.n, lay.groups
+    on = lay.on + np.arange(n * ng).reshape(n, ng)
+    su, sd = on + n * ng, on + 2 * n * ng
+    mcol = np.arange(n * ng).reshape(n, ng)
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    r = row0
+
+    def add(rr, cc, vv):
+        rows.append(np.asarray(rr, dtype=np.int64).ravel())
+        cols.append(np.asarray(cc, dtype=np.int64).ravel())
+        vals.append(np.asarray(vv, dtype=np.float64).ravel())
+
+    # link: miners[t, g] - flex_mw[g] on[t, g] = 0
+    link = r + np.arange(n * ng).reshape(n, ng)
+    add(link, mcol, np.ones((n, ng)))
+    add(link, on, -np.broadcast_to(flex_mw, (n, ng)))
+    lo.append(np.zeros(n * ng))
+    hi.append(np.zeros(n * ng))
+    r += n * ng
+    # transitions: on[t] - on[t-1] - su[t] + sd[t] = 0 (row t = 0: on[0] - su + sd = count)
+    tr = r + np.arange(n * ng).reshape(n, ng)
+    add(tr, on, np.ones((n, ng)))
+    add(tr[1:], on[:-1], -np.ones((n - 1, ng)))
+    add(tr, su, -np.ones((n, ng)))
+    add(tr, sd, np.ones((n, ng)))
+    first = np.zeros((n, ng))
+    first[0] = p.count
+    lo.append(first.ravel())
+    hi.append(first.ravel())
+    r += n * ng
+    up, down = p.min_times
+    for kind, span, block in (("up", up, su), ("down", down, sd)):
+        rr = r + np.arange(n * ng).reshape(n, ng)
+        sign = 1.0 if kind == "up" else -1.0
+        add(rr, on, np.full((n, ng), sign))
+        for g in range(ng):
+            for lag in range(int(span[g])):
+                t = np.arange(lag, n)
+                add(rr[t, g], block[t - lag, g], -np.ones(len(t)))
+        lo.append(np.zeros(n * ng) if kind == "up" else -np.tile(p.count, n))
+        hi.append(np.full(n * ng, INF))
+        r += n * ng
+    return rows, cols, vals, lo, hi, r
 
 
 def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncol: int):

@@ -99,6 +99,8 @@ class DispatchProblem:
     battery: BatteryParams | None = None
     reserves: Reserves | None = None
     peak_charge: FourCpLinear | None = None  # the 4CP transmission charge (costs.fourcp_linear)
+    # (minimum on, minimum off) intervals per group: whole miners, a MILP (lp.commitment_rows)
+    min_times: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def sleep_total_mw(self) -> float:
@@ -125,8 +127,12 @@ class DispatchSolution:
     solver: str = "HiGHS"  # or "merit order" (closed form, no battery: merit.solve_merit)
 
 
-def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: Scenario) -> DispatchProblem:
-    """The LP's data from the same inputs and config the backtest runs on."""
+def problem_from_inputs(
+    inputs: SiteInputs, config: ControllerConfig, scenario: Scenario, *, min_times: bool = False
+) -> DispatchProblem:
+    """The LP's data from the same inputs and config the backtest runs on. ``min_times``: whole
+    miners with the groups' minimum on/off times (``control.min_on_s``/``min_off_s``, rounded
+    up to whole intervals), a MILP."""
     g = config.groups
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
@@ -157,8 +163,15 @@ def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: 
         battery=battery,
         reserves=reserves_of(scenario, n, dt),
         peak_charge=peak_charge_of(scenario, inputs.index),
+        min_times=(
+            (np.ceil(g.min_on_s / (dt * 3600) - 1e-9), np.ceil(g.min_off_s / (dt * 3600) - 1e-9))
+            if min_times
+            else None
+        ),
     )
 
+
+MIP_REL_GAP = 1e-6  # HiGHS's default 1e-4 would let a MILP "optimum" leave 0.01 % on the table
 
 RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers")  # programs.schema: availability-paid
 
@@ -261,7 +274,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     t0 = time.perf_counter()
-    if p.battery is None and p.reserves is None and p.peak_charge is None:
+    if p.battery is None and p.reserves is None and p.peak_charge is None and p.min_times is None:
         # separable per interval: the merit order is the optimum
         x, objective = merit.solve_merit(p)
         s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
@@ -270,6 +283,8 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     h = _highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
+    if lp.integrality is not None:
+        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     pass_lp(h, lp)
     x, objective, label = run_highs(h, time_limit_s)
     return read_solution(p, x, objective, label, time.perf_counter() - t0)

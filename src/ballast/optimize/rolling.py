@@ -58,6 +58,8 @@ def solve_rolling(
     priced on the realised data; ``solve_s`` the total wall time."""
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
+    if p.min_times is not None:
+        raise OptimizeError("horizon rolling: minimum on/off times (the MILP) need the perfect horizon")
     if p.peak_charge is not None:
         raise OptimizeError(
             "horizon rolling: the 4CP charge (costs.transmission_usd_per_kw_year) is a year's mean "
