@@ -93,6 +93,7 @@ def main(shared: Path) -> None:
     bundle_eia930(shared)
     bundle_installed_capacity(shared)
     bundle_rtm_hourly_2023(shared)
+    bundle_dam_hourly(shared)
 
 
 def bundle_bitcoin_network(shared: Path) -> None:
@@ -128,6 +129,18 @@ def bundle_rtm_hourly_2023(shared: Path) -> None:
         "price_usd_per_mwh": rt["HB_WEST_rt_usd_per_mwh"].astype("float64"),
         "hb_hubavg_price_usd_per_mwh": rt["HB_HUBAVG_rt_usd_per_mwh"].astype("float64"),
     }).to_parquet(OUT / "ercot_rtm_hb_west_hourly_2023.parquet", index=False)
+
+
+def bundle_dam_hourly(shared: Path) -> None:
+    """ERCOT day-ahead (DAM) SPP, HB_HUBAVG, hourly, local years 2021-2024 (the day-ahead price
+    forecast of ``optimize --horizon rolling --forecast dam``). Values unchanged."""
+    dam = pd.read_csv(shared / "ercot_dam_spp_hb_hubavg_hourly_2021_2024.csv")
+    if set(dam["settlement_point"]) != {"HB_HUBAVG"} or set(dam["market"]) != {"DAM"}:
+        raise ValueError("ercot_dam_spp_hb_hubavg_hourly_2021_2024.csv: expected HB_HUBAVG DAM rows only")
+    pd.DataFrame({
+        "interval_start_utc": _utc(dam["interval_start_utc"]),
+        "price_usd_per_mwh": dam["spp_usd_per_mwh"].astype("float64"),
+    }).to_parquet(OUT / "ercot_dam_hb_hubavg_hourly_2021_2024.parquet", index=False)
 
 
 def bundle_installed_capacity(shared: Path) -> None:
