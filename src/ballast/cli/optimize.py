@@ -22,6 +22,13 @@ def optimize(
     horizon: Annotated[
         str, typer.Option(help="perfect: one LP over the run; rolling: 48-h windows every 24 h.")
     ] = "perfect",
+    forecast: Annotated[
+        str,
+        typer.Option(
+            help="Price each rolling window sees: perfect, dam (ERCOT day-ahead, bundled "
+            "2021-2024) or persistence (24 h earlier). Rolling horizon only."
+        ),
+    ] = "perfect",
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,
     min_times: Annotated[
         bool,
@@ -42,7 +49,9 @@ def optimize(
 
     try:
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
-        result = compare(scn, time_limit_s=time_limit, horizon=horizon, min_times=min_times)
+        result = compare(
+            scn, time_limit_s=time_limit, horizon=horizon, min_times=min_times, forecast=forecast
+        )
     except (ScenarioError, DataError, OptimizeError) as exc:
         fail(str(exc))
     if out is not None:

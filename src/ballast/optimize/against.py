@@ -90,6 +90,7 @@ def against_baselines(
     horizon: str = "perfect",
     require_optimum: bool = False,
     min_times: bool = False,
+    forecast: str = "perfect",
 ) -> Baselines:
     """The strike-price baseline and (if ``optimum``) the optimum of ``sim``'s scenario, and
     the rule controller's gain over the one and regret against the other.
@@ -106,7 +107,12 @@ def against_baselines(
     if optimum:
         try:
             opt = optimize_simulation(
-                scn, simulation=sim, time_limit_s=time_limit_s, horizon=horizon, min_times=min_times
+                scn,
+                simulation=sim,
+                time_limit_s=time_limit_s,
+                horizon=horizon,
+                min_times=min_times,
+                forecast=forecast,
             )
         except OptimizeError as exc:
             if require_optimum:

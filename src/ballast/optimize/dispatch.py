@@ -16,6 +16,7 @@ import pandas as pd
 
 from ballast.control.controller import GroupParams
 from ballast.optimize.against import against_baselines
+from ballast.optimize.forecast import forecast_problem
 from ballast.optimize.model import (
     RESERVE_PROGRAMS,
     DispatchProblem,
@@ -44,6 +45,7 @@ class Optimum:
     solution: DispatchSolution
     horizon: str = "perfect"
     notes: tuple[str, ...] = ()  # what the optimum models only in part (check_supported)
+    forecast: str = "perfect"  # the price the rolling windows saw (optimize.forecast)
 
 
 def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) -> RunSeries:
@@ -122,6 +124,7 @@ def optimize_simulation(
     time_limit_s: float | None = None,
     horizon: str = "perfect",
     min_times: bool = False,
+    forecast: str = "perfect",
 ) -> Optimum:
     """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
 
@@ -130,8 +133,11 @@ def optimize_simulation(
     ``flexibility_value_usd`` against the same all-on baseline as the rule controller's.
     ``horizon``: ``perfect`` (one LP over the run) or ``rolling`` (48-h windows re-solved every
     24 h, perfect forecast; ``optimize.rolling``). ``min_times``: whole miners keeping the
-    groups' minimum on/off times (a MILP, perfect horizon only).
+    groups' minimum on/off times (a MILP, perfect horizon only). ``forecast``: the price each
+    rolling window sees (``optimize.forecast``: perfect, dam or persistence).
     """
+    if forecast != "perfect" and horizon != "rolling":
+        raise OptimizeError(f"forecast {forecast!r}: a price forecast needs --horizon rolling")
     if horizon not in ("perfect", "rolling"):
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     notes = check_supported(scenario)
@@ -140,7 +146,10 @@ def optimize_simulation(
     if min_times:
         notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
-        s = solve_rolling(p, time_limit_s=time_limit_s)
+        price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
+        seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+        s = solve_rolling(p, time_limit_s=time_limit_s, forecast=seen)
+        notes.append(f"rolling: 48-h windows every 24 h on the {forecast} price forecast")
     else:
         s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups)
@@ -148,7 +157,9 @@ def optimize_simulation(
     if p.reserves is not None:
         paid = float((s.reserve_mw * p.reserves.value_usd_per_mw).sum())
         kpis.loc["reserve_availability_usd"] = [paid, "USD"]
-    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes))
+    return Optimum(
+        run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes), forecast=forecast
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,7 @@ class Comparison:
             "schema": OPTIMIZE_SCHEMA,
             **run_header(self.simulation),
             "horizon": self.optimum.horizon,
+            "forecast": self.optimum.forecast,
             "optimum_notes": list(self.optimum.notes),
             "kpis": {
                 k: {
@@ -237,6 +249,7 @@ def compare(
     time_limit_s: float | None = None,
     horizon: str = "perfect",
     min_times: bool = False,
+    forecast: str = "perfect",
 ) -> Comparison:
     """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
     check_supported(scenario)
@@ -245,7 +258,13 @@ def compare(
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
     b = against_baselines(
-        sim, rules, time_limit_s=time_limit_s, horizon=horizon, require_optimum=True, min_times=min_times
+        sim,
+        rules,
+        time_limit_s=time_limit_s,
+        horizon=horizon,
+        require_optimum=True,
+        min_times=min_times,
+        forecast=forecast,
     )
     opt = b.optimum
     table = pd.DataFrame({"rules": rules["value"]})

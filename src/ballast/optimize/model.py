@@ -267,6 +267,12 @@ def _highs() -> highspy.Highs:
     return h
 
 
+def separable(p: DispatchProblem) -> bool:
+    """True when the LP separates per interval (no battery, reserves, 4CP charge or minimum
+    times): then ``merit.solve_merit`` is its optimum."""
+    return p.battery is None and p.reserves is None and p.peak_charge is None and p.min_times is None
+
+
 def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolution:
     """Solve the dispatch LP. Raises ``InfeasibleError`` (naming the first interval that
     fails) or ``SolverError`` (no proven optimum, e.g. the time limit)."""
@@ -274,8 +280,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     t0 = time.perf_counter()
-    if p.battery is None and p.reserves is None and p.peak_charge is None and p.min_times is None:
-        # separable per interval: the merit order is the optimum
+    if separable(p):  # the merit order is the optimum
         x, objective = merit.solve_merit(p)
         s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
         return replace(s, solver="merit order")

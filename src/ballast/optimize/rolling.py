@@ -6,8 +6,9 @@ right-hand sides) is updated, and HiGHS starts from the previous basis. Rebuildi
 per window is what makes PyPSA's rolling horizon slow. Each window's battery starts where the
 kept part of the last one left it and must end at least at the run's initial charge.
 
-Forecast: perfect (each window sees the realised prices and loads). A day-ahead price or
-persistence forecast is not implemented yet.
+Forecast: each window's LP sees the prices of ``forecast`` (``optimize.forecast``: perfect,
+the day-ahead price or persistence); the kept dispatch is priced on the realised ones. Windows
+without a battery, reserves or a 4CP charge separate per interval and take the merit order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
@@ -26,6 +28,7 @@ from ballast.optimize.model import (
     check_feasible,
     read_solution,
     run_highs,
+    separable,
 )
 
 
@@ -51,11 +54,34 @@ def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> Dispatc
     )
 
 
+def solve_window(h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None) -> DispatchSolution:
+    """One window on the HiGHS model ``h``: passed whole when its shape is new (the first
+    window, the shorter last ones), else only its changed data (costs, bounds, right-hand
+    sides; same matrix), HiGHS starting from the previous basis."""
+    lp = build_lp(win)
+    if new_shape:
+        pass_lp(h, lp)
+    else:
+        cols = np.arange(lp.num_col, dtype=np.int32)
+        rows = np.arange(lp.num_row, dtype=np.int32)
+        h.changeColsCost(lp.num_col, cols, lp.cost)
+        h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
+        h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
+    x, objective, label = run_highs(h, time_limit_s)
+    return read_solution(win, x, objective, label, 0.0)
+
+
 def solve_rolling(
-    p: DispatchProblem, window_h: float = 48.0, commit_h: float = 24.0, time_limit_s: float | None = None
+    p: DispatchProblem,
+    window_h: float = 48.0,
+    commit_h: float = 24.0,
+    time_limit_s: float | None = None,
+    forecast: DispatchProblem | None = None,
 ) -> DispatchSolution:
-    """Solve ``p`` window by window (perfect forecast). ``objective_usd`` is the kept dispatch
-    priced on the realised data; ``solve_s`` the total wall time."""
+    """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
+    perfect forecast). ``objective_usd`` is the kept dispatch priced on ``p``'s realised data;
+    ``solve_s`` the total wall time."""
+    seen = p if forecast is None else forecast
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
     if p.min_times is not None:
@@ -78,19 +104,13 @@ def solve_rolling(
     parts: list[DispatchSolution] = []
     for start in range(0, n, c):
         stop = min(start + w, n)
-        win = window(p, start, stop, soc)
-        lp = build_lp(win)
-        if stop - start != size:  # the first window, and the shorter last ones: a new model
-            pass_lp(h, lp)
+        win = window(seen, start, stop, soc)
+        if separable(win):
+            x, objective = merit.solve_merit(win)
+            part = read_solution(win, x, objective, "Optimal", 0.0)
+        else:
+            part = solve_window(h, win, stop - start != size, time_limit_s)
             size = stop - start
-        else:  # same shape, same matrix: only the data that changes
-            cols = np.arange(lp.num_col, dtype=np.int32)
-            rows = np.arange(lp.num_row, dtype=np.int32)
-            h.changeColsCost(lp.num_col, cols, lp.cost)
-            h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
-            h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
-        x, objective, label = run_highs(h, time_limit_s)
-        part = read_solution(win, x, objective, label, 0.0)
         keep = min(c, stop - start)
         parts.append(part)
         parts[-1] = replace(
