@@ -12,16 +12,20 @@ state of charge ``soc[t]`` [MWh, end of the interval]. Rows:
   = renewable - ai - sum_g count[g] sleep_mw[g]``;
 - battery: ``soc[t] - soc[t-1] - eta step_h ch[t] + step_h / eta dis[t] = 0`` (``soc[-1]`` the
   initial state), one-way efficiency ``eta = sqrt(round trip)`` as in ``sim/fine.py``, and
-  ``soc[T-1] >= soc[-1]`` so the optimum does not sell the battery's initial energy.
+  ``soc[T-1] >= soc[-1]`` so the optimum does not sell the battery's initial energy;
+- grid programs where the scenario has them (``lp.build_lp``): reserves sold per interval up
+  to the running miners' flexible power, and the 4CP charge on each peak's demand;
+- with ``min_times``, whole miners and minimum on/off times (a MILP, ``lp.commitment_rows``).
 
-Objective (maximised): mining revenue minus energy cost, both with coefficients taken from the
-backtest's own functions (``sim.kpis.mining_revenue_usd``, ``sim.kpis.energy_cost_usd``), so the
+Objective (maximised): mining revenue minus energy cost (minus the 4CP charge, plus reserve
+availability), with coefficients taken from the backtest's own functions
+(``sim.kpis.mining_revenue_usd``, ``sim.kpis.energy_cost_usd``, ``costs.fourcp_linear``), so the
 optimum and the rule controller are priced by the same arithmetic. Where the price is negative
 the export column is closed (cost of import then export in the same interval is concave there);
 curtailing is free, so nothing is lost.
 
-The matrix is written in CSC form with numpy and passed whole to HiGHS (``passModel``).
-Without a battery the LP separates per interval and ``merit.solve_merit`` gives its optimum in
+The matrix is written in CSC form with numpy (``optimize.lp``) and passed whole to HiGHS
+(``passModel``). Without a battery or programs the LP separates per interval and ``merit.solve_merit`` gives its optimum in
 closed form; with one, the columns the battery cannot move are fixed (``merit.reach_bounds``).
 HiGHS options measured on the 15-min year with a battery (CPU s of ``run``, shared 2-core
 machine): default 5.4, dual simplex 4.3, no presolve 3.7, IPX 16.4 (11.9 without crossover),
