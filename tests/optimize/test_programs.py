@@ -118,3 +118,14 @@ def test_reserves_in_a_real_week_come_from_running_miners():
     assert c.to_json()["optimum_notes"] == list(opt.notes)
     # the regret adds reserve availability to both sides, and the optimum still wins
     assert c.regret_usd >= -1e-6 * abs(float(opt.kpis.loc["net_margin_usd", "value"]))
+
+
+def test_rolling_names_the_4cp_charge_it_leaves_out():
+    doc = summer(copy.deepcopy(BASE_SCENARIO))
+    doc["run"]["end"] = "2024-06-04T05:00:00Z"  # no peak in the run: no charge to leave out
+    c = compare(parse_scenario(doc), horizon="rolling")
+    assert not any("4CP" in n for n in c.optimum.notes)
+    doc = summer(copy.deepcopy(BASE_SCENARIO))
+    c = compare(parse_scenario(doc), horizon="rolling")
+    assert any("4CP charge is not in the windows' objective" in n for n in c.optimum.notes)
+    assert c.optimum.kpis.loc["transmission_cost_usd", "value"] > 0  # still charged

@@ -8,7 +8,7 @@ the rule controller, so the two tables have the same rows and the same arithmeti
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +147,12 @@ def optimize_simulation(
         notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
         price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
+        if p.peak_charge is not None:
+            p = replace(p, peak_charge=None)
+            notes.append(
+                "rolling: the 4CP charge is not in the windows' objective (a year's mean over its "
+                "peaks; use the perfect horizon); the KPIs still charge it"
+            )
         seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
         s = solve_rolling(p, time_limit_s=time_limit_s, forecast=seen)
         notes.append(f"rolling: 48-h windows every 24 h on the {forecast} price forecast")

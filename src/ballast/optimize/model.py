@@ -25,8 +25,9 @@ the export column is closed (cost of import then export in the same interval is 
 curtailing is free, so nothing is lost.
 
 The matrix is written in CSC form with numpy (``optimize.lp``) and passed whole to HiGHS
-(``passModel``). Without a battery or programs the LP separates per interval and ``merit.solve_merit`` gives its optimum in
-closed form; with one, the columns the battery cannot move are fixed (``merit.reach_bounds``).
+(``passModel``). Without a battery or programs the LP separates per interval and
+``merit.solve_merit`` gives its optimum in closed form; with one, the columns neither the
+battery nor a program can move are fixed (``merit.reach_bounds``).
 HiGHS options measured on the 15-min year with a battery (CPU s of ``run``, shared 2-core
 machine): default 5.4, dual simplex 4.3, no presolve 3.7, IPX 16.4 (11.9 without crossover),
 PDLP > 30, primal simplex > 30; devex or Dantzig pricing no better. The defaults are kept.
