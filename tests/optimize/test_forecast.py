@@ -17,7 +17,8 @@ from tests.conftest import BASE_SCENARIO
 
 def test_dam_price_is_the_hours_day_ahead_price():
     # ERCOT DAM HB_HUBAVG, hour starting 2021-01-01 00:00 CST (06:00 UTC): 18.26 USD/MWh, the
-    # next hour 17.65 (../shared/data/SOURCES.md B1, checked against ERCOT's DAMLZHBSPP_2021.xlsx)
+    # next hour 17.65 (the source file's first rows, checked against ERCOT's DAMLZHBSPP_2021.xlsx;
+    # src/ballast/data/bundled/PROVENANCE.md)
     index = pd.date_range("2021-01-01T06:00Z", periods=8, freq="15min")
     np.testing.assert_allclose(dam_price_usd_per_mwh(index), [18.26] * 4 + [17.65] * 4)
 
