@@ -95,3 +95,15 @@ def test_programs_scenario_says_why_there_is_no_optimum(tmp_path, scenario_dict)
     assert doc["kpis"]["mining_revenue_usd"]["strike_price"] > 0  # practice still runs
     text = " ".join(_run(tmp_path, scenario_dict).stdout.split())
     assert "note: no optimum: programs: demand_response events are not in the optimiser yet" in text
+
+
+def test_reserves_scenario_has_an_optimum_that_names_what_it_leaves_out(tmp_path, scenario_dict):
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    scenario_dict["programs"] = {"responsive_reserve": {"offer_mw": 20}}
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json").stdout)
+    opt = doc["baselines"]["optimum"]
+    assert opt["solved"] and opt["note"] is None
+    assert "Reserves: the optimum sells RRS/ECRS/ERS availability" in opt["scope"]
+    assert "deployments, frequency events and shortfall penalties are not modelled" in opt["scope"]
+    # the rules' reserve sales count in their margin for the regret, and the optimum still wins
+    assert doc["regret_usd"] >= -1e-6 * abs(doc["kpis"]["net_margin_usd"]["ballast"])

@@ -159,4 +159,8 @@ def against_baselines(
         regret_pct=regret_pct,
         monthly=monthly,
         regret_by_rule_usd=by_rule,
+        # what this optimum models only in part is named wherever the scope is shown
+        scope=" ".join([OPTIMUM_SCOPE, *(f"{n[0].upper()}{n[1:]}." for n in opt.notes)])
+        if opt is not None
+        else OPTIMUM_SCOPE,
     )
