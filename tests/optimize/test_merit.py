@@ -73,6 +73,17 @@ def test_fixing_the_columns_a_battery_cannot_move_keeps_the_optimum(seed):
     fixed = highs_objective(p)
     free = highs_objective(p, fix_out_of_reach=False)
     assert fixed == pytest.approx(free, rel=1e-9, abs=1e-7)
+    # the dispatch read back (substituted columns restored) balances and earns the objective
+    s = solve(p)
+    flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    site_mw = p.ai_load_mw + p.sleep_total_mw + flex_mw - p.renewable_mw + s.curtailed_mw
+    np.testing.assert_allclose(s.import_mw, site_mw - s.battery_mw, atol=1e-6)
+    assert (s.import_mw <= p.import_limit_mw + 1e-6).all() and (s.curtailed_mw >= -1e-9).all()
+    assert (s.curtailed_mw <= p.renewable_mw + 1e-6).all()
+    imp = s.import_mw
+    energy = np.where(imp >= 0, imp * p.import_cost_usd_per_mw, -imp * p.export_cost_usd_per_mw)
+    earned = (s.running * p.value_usd_per_miner).sum() - energy.sum()
+    assert earned == pytest.approx(s.objective_usd, rel=1e-7, abs=1e-6)
 
 
 def test_merit_order_by_hand():
