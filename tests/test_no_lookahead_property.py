@@ -1,6 +1,6 @@
 """No look-ahead, as a property (issue 16 item 6): perturb one value of each source series at
 a random instant s and check that no input column, and no controller decision, changes before
-s plus that series' publication delay (``ballast.sim.availability``).
+s plus that series' publication delay (``ballast.inputs.availability``).
 
 The perturbation goes in through the loader's read (``ballast.data.loaders.read_table``), so
 every path from file to decision is covered. The same walk with a delay removed
@@ -19,9 +19,9 @@ from ballast.control import ControllerConfig
 from ballast.data import loaders
 from ballast.programs.fourcp import fourcp_alert_hourly
 from ballast.scenario import parse_scenario
-from ballast.sim.availability import AVAILABILITY
+from ballast.inputs.availability import AVAILABILITY
 from ballast.sim.engine import run_policy
-from ballast.sim.inputs import build_inputs
+from ballast.inputs import build_inputs
 
 START, END = pd.Timestamp("2024-05-01T00:00Z"), pd.Timestamp("2024-05-05T00:00Z")
 BTC_COLUMNS = (
