@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from ballast.control import ControllerConfig
 from ballast.data import loaders
+from ballast.inputs import build_inputs
+from ballast.inputs.availability import AVAILABILITY
 from ballast.programs.fourcp import fourcp_alert_hourly
 from ballast.scenario import parse_scenario
-from ballast.inputs.availability import AVAILABILITY
 from ballast.sim.engine import run_policy
-from ballast.inputs import build_inputs
 
 START, END = pd.Timestamp("2024-05-01T00:00Z"), pd.Timestamp("2024-05-05T00:00Z")
 BTC_COLUMNS = (
