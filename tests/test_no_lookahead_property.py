@@ -163,7 +163,7 @@ def test_each_daily_network_value_is_used_from_the_days_end(scenario_dict, monke
 @given(k=st.integers(-1, 2))
 def test_fee_share_mode_price_from_the_days_end_difficulty_at_once(scenario_dict, monkeypatch, k):
     """fees: share: the daily close waits for its day's end; difficulty, a consensus value,
-    applies from its own stamp (sim/availability.py)."""
+    applies from its own stamp (inputs/availability.py)."""
     scenario_dict["markets"]["bitcoin"] = {"fees": "share"}
     scn = _scenario(scenario_dict)
     at = _instant("1D", k)
