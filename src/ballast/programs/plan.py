@@ -252,7 +252,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         np.full(n, fleet_run), combined_fixed]).clip(sleep_floor)
     headroom[dr_mask] = 0.0  # no reserve sold while a DR event holds the miners down
     if progs.reserve_only_when_economic and len(g.names):
-        # the price known at the tick (markets.price.decision_delay, sim/availability.py)
+        # the price known at the tick (markets.price.decision_delay, inputs/availability.py)
         last_price = inputs.frame["decision_price_usd_per_mwh"].to_numpy()
         best_breakeven = inputs.frame["hashprice_usd_per_ph_day"].to_numpy() * float(
             g.breakeven_per_hashprice.max())

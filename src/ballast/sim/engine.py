@@ -57,7 +57,7 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
     miner_mw = np.empty(n)
     rule = np.empty(n, dtype=np.int8)
     running = np.zeros((n, ng))
-    price = f["decision_price_usd_per_mwh"].to_numpy()  # known at decision (sim/availability)
+    price = f["decision_price_usd_per_mwh"].to_numpy()  # known at decision (inputs/availability)
     hashprice = f["hashprice_usd_per_ph_day"].to_numpy()
     ai = f["ai_load_mw"].to_numpy()
     ren = f["renewable_mw"].to_numpy()
