@@ -191,3 +191,12 @@ def test_settlement_is_a_function_of_the_runs_it_is_handed():
     assert k["program_value_usd[emergency]"] == pytest.approx(1500.0 - 950.0 - 500.0)
     assert k["program_value_usd[demand_response]"] == pytest.approx(1500.0 - 1010.0)
     assert out.summary.loc["demand_response", "value_usd"] == pytest.approx(490.0)
+
+
+def test_settling_without_the_engines_no_programs_run_is_refused():
+    from types import SimpleNamespace
+
+    from ballast.sim.program_runs import settle_program_runs
+
+    with pytest.raises(ValueError, match=r"Simulation\.no_programs"):
+        settle_program_runs(SimpleNamespace(programs=object(), no_programs=None))

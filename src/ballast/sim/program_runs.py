@@ -51,6 +51,10 @@ def without_each_program(sim: Simulation) -> dict[str, tuple[float, float]]:
 def settle_program_runs(sim: Simulation) -> ProgramOutcome:
     """Settle the programs of a simulation with ``programs:``, valued against the engine's
     runs without them (``programs.settle.Counterfactuals``)."""
+    if sim.programs is None or sim.no_programs is None:
+        raise ValueError("settle_program_runs needs a simulation with programs: and the "
+                         "engine's run without them (Simulation.no_programs, made by "
+                         "ballast.sim.simulate)")
     counterfactuals = Counterfactuals(
         margin_usd=net_margin_usd(sim, sim.ballast),
         no_programs_margin_usd=net_margin_usd(sim, sim.no_programs),
