@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from ballast.programs.settle import ProgramOutcome
 from ballast.sim.engine import Simulation
 from ballast.sim.events import group_events
 from ballast.sim.json_fields import json_number, run_header
-from ballast.sim.kpis import compute_kpis, interval_money, kpi_table, monthly_table
+from ballast.sim.kpis import (
+    compute_kpis,
+    interval_money,
+    kpi_table,
+    monthly_table,
+    program_kpi_rows,
+)
+from ballast.sim.program_runs import settle_program_runs
 
 RESULTS_SCHEMA = "ballast.results/1"
 
@@ -48,7 +56,7 @@ class Results:
     kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
     monthly: pd.DataFrame
     events: pd.DataFrame
-    programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
+    programs: ProgramOutcome | None = None  # with programs:
     notes: tuple[str, ...] = ()
     baselines: object | None = None  # ballast.optimize.against.Baselines
 
@@ -72,11 +80,8 @@ class Results:
 
             kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
         outcome = None
-        if sim.programs is not None:
-            from ballast.programs.settle import settle_programs
-            from ballast.sim.kpis import program_kpi_rows
-
-            outcome = settle_programs(sim)
+        if sim.programs is not None:  # the engine's runs, settled by the programs
+            outcome = settle_program_runs(sim)
             kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         # the notes depend on the scenario and the run's intervals only: the same for every run
         notes = tuple(interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
