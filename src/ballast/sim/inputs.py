@@ -18,6 +18,7 @@ from ballast.data.loaders import align, as_published, read_series
 from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.scenario import Renewable, Scenario
 from ballast.sim.availability import decision_delay
+from ballast.sim.coverage import check_coverage
 
 # Bounds that catch unit mistakes, not market extremes: ERCOT's offer cap is 5,000 USD/MWh
 # (9,000 in Feb 2021) but locational SPPs with adders exceed it (ERCOT NP6-785-ER, Feb 2021:
@@ -150,6 +151,7 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
     """Load, validate and align every series the run needs."""
     index = scenario.run.index()
     window = (index[0], index[-1] + scenario.run.step)
+    check_coverage(scenario, window, base_dir)  # one line naming every series that falls short
     settle, decide = _price(scenario, index, base_dir, window)
     cols: dict[str, np.ndarray] = {"price_usd_per_mwh": settle.to_numpy(),
                                    "decision_price_usd_per_mwh": decide.to_numpy()}
