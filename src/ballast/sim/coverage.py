@@ -41,16 +41,22 @@ def needs(scenario: Scenario) -> list[Need]:
     out = [Need(f"markets.price ({m.price.source})", m.price.source, m.price.time_column)]
     delay = pd.Timedelta(hours=m.bitcoin.price_delay_h)
     if m.bitcoin.fees == "series":
-        out.append(Need(f"markets.bitcoin.network_source ({m.bitcoin.network_source})",
-                        m.bitcoin.network_source, "date_utc", delay))
+        out.append(
+            Need(
+                f"markets.bitcoin.network_source ({m.bitcoin.network_source})",
+                m.bitcoin.network_source,
+                "date_utc",
+                delay,
+            )
+        )
     else:
         # the price is applied after its delay, the difficulty (known ahead) at its own stamp
-        out.append(Need(f"markets.bitcoin ({m.bitcoin.source})", m.bitcoin.source, None, delay,
-                        delay_end=False))
+        out.append(
+            Need(f"markets.bitcoin ({m.bitcoin.source})", m.bitcoin.source, None, delay, delay_end=False)
+        )
     out += [Need(f"renewables[{p.name}] ({p.source})", p.source) for p in scenario.renewables]
     if m.carbon is not None:
-        out.append(Need(f"markets.carbon ({m.carbon.source})", m.carbon.source,
-                        m.carbon.time_column))
+        out.append(Need(f"markets.carbon ({m.carbon.source})", m.carbon.source, m.carbon.time_column))
     return out
 
 
@@ -73,8 +79,9 @@ def _utc(t: pd.Timestamp) -> str:
     return f"{t.tz_convert('UTC'):%Y-%m-%d %H:%M}"
 
 
-def uncovered(scenario: Scenario, window: tuple[pd.Timestamp, pd.Timestamp],
-              base_dir: Path | None = None) -> list[str]:
+def uncovered(
+    scenario: Scenario, window: tuple[pd.Timestamp, pd.Timestamp], base_dir: Path | None = None
+) -> list[str]:
     """One phrase per series that does not cover ``window`` (start, end), naming its range."""
     out = []
     for need in needs(scenario):
@@ -86,10 +93,13 @@ def uncovered(scenario: Scenario, window: tuple[pd.Timestamp, pd.Timestamp],
     return out
 
 
-def check_coverage(scenario: Scenario, window: tuple[pd.Timestamp, pd.Timestamp],
-                   base_dir: Path | None = None) -> None:
+def check_coverage(
+    scenario: Scenario, window: tuple[pd.Timestamp, pd.Timestamp], base_dir: Path | None = None
+) -> None:
     """Raise one ``DataError`` naming every series that does not cover the run's period."""
     missing = uncovered(scenario, window, base_dir)
     if missing:
-        raise DataError(f"run {_utc(window[0])} to {_utc(window[1])} UTC",
-                        f"not covered by {len(missing)} series: " + "; ".join(missing))
+        raise DataError(
+            f"run {_utc(window[0])} to {_utc(window[1])} UTC",
+            f"not covered by {len(missing)} series: " + "; ".join(missing),
+        )
