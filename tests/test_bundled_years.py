@@ -238,3 +238,19 @@ def test_fee_share_mode_names_the_daily_bitcoin_file(tmp_path):
         f"markets.bitcoin (bundled:bitcoin_daily_2020_2025) covers "
         f"{first:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
     ) in str(caught.value)
+
+
+def test_the_4cp_program_load_is_needed_only_in_the_4cp_months():
+    """programs.coincident_peak reads ERCOT load in June-September only: a 2025 run in February
+    does not name it, one in June does (with its range, read from the file)."""
+    load = _ranges()["renewables[wind]"]  # the same file: ercot_system_hourly_2023_2024
+    scenario = ballast.load_scenario("west_texas_2024_programs")
+    field = "programs.coincident_peak.load_source (bundled:ercot_system_hourly_2023_2024)"
+    for start, end, named in (
+        ("2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z", False),
+        ("2025-06-01T00:00:00Z", "2025-06-02T00:00:00Z", True),
+    ):
+        run = ballast.with_run(scenario, start=start, end=end)
+        with pytest.raises(DataError) as caught:
+            build_inputs(run)
+        assert (f"{field} covers {load} (needed in months [6, 7, 8, 9])" in str(caught.value)) == named, start

@@ -31,12 +31,25 @@ class Need:
     time_column: str | None = None
     delay: pd.Timedelta = ZERO
     delay_end: bool = True  # False: a column read without the delay ends the range (difficulty)
+    months: tuple[int, ...] = ()  # only the run's hours in these local months need the series
+    timezone: str = "UTC"  # of ``months``
+
+
+def _needed(need: Need, window: tuple[pd.Timestamp, pd.Timestamp]) -> tuple | None:
+    """The part of ``window`` the series must cover: all of it, or (``months``) its hours in
+    those local months; None when it needs none."""
+    if not need.months:
+        return window
+    hours = pd.date_range(window[0], window[1], freq="1h", inclusive="left")
+    hours = hours[hours.tz_convert(need.timezone).month.isin(need.months)]
+    return (hours[0], min(hours[-1] + pd.Timedelta("1h"), window[1])) if len(hours) else None
 
 
 def needs(scenario: Scenario) -> list[Need]:
-    """Every time series the run reads over its whole period (sim/inputs.py), in that order.
-    Installed-capacity figures are held outside their range (models/renewables.py) and the
-    4CP load settles only the years it holds (costs.py): neither has to cover the run."""
+    """Every time series the run reads over its whole period (sim/inputs.py), in that order,
+    and the 4CP program's load over the run's 4CP months (programs/plan.py). Installed-capacity
+    figures are held outside their range (models/renewables.py) and the transmission charge
+    settles only the years its load holds (costs.py): neither has to cover the run."""
     m = scenario.markets
     out = [Need(f"markets.price ({m.price.source})", m.price.source, m.price.time_column)]
     delay = pd.Timedelta(hours=m.bitcoin.price_delay_h)
@@ -57,6 +70,16 @@ def needs(scenario: Scenario) -> list[Need]:
     out += [Need(f"renewables[{p.name}] ({p.source})", p.source) for p in scenario.renewables]
     if m.carbon is not None:
         out.append(Need(f"markets.carbon ({m.carbon.source})", m.carbon.source, m.carbon.time_column))
+    cp = scenario.programs.coincident_peak if scenario.programs is not None else None
+    if cp is not None:
+        out.append(
+            Need(
+                f"programs.coincident_peak.load_source ({cp.load_source})",
+                cp.load_source,
+                months=tuple(cp.months),
+                timezone=scenario.site.timezone,
+            )
+        )
     return out
 
 
@@ -85,11 +108,15 @@ def uncovered(
     """One phrase per series that does not cover ``window`` (start, end), naming its range."""
     out = []
     for need in needs(scenario):
+        needed = _needed(need, window)
+        if needed is None:
+            continue
         first, end = span(need, base_dir)
-        if first > window[0] or end < window[1]:
+        if first > needed[0] or end < needed[1]:
             hours = need.delay / pd.Timedelta(hours=1)
             delayed = f", each row applied {hours:g} h after its stamp" if hours else ""
-            out.append(f"{need.label} covers {_utc(first)} to {_utc(end)}{delayed}")
+            months = f" (needed in months {list(need.months)})" if need.months else ""
+            out.append(f"{need.label} covers {_utc(first)} to {_utc(end)}{delayed}{months}")
     return out
 
 
