@@ -254,3 +254,19 @@ def test_the_4cp_program_load_is_needed_only_in_the_4cp_months():
         with pytest.raises(DataError) as caught:
             build_inputs(run)
         assert (f"{field} covers {load} (needed in months [6, 7, 8, 9])" in str(caught.value)) == named, start
+
+
+def test_ballast_data_lists_the_2021_prices_with_their_span_and_licence():
+    result = CliRunner().invoke(app, ["data", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["file"], r["column"]): r for r in json.loads(result.stdout)["series"]}
+    hourly = _file("ercot_rtm_hb_west_hourly_2021")
+    for column in ("price_usd_per_mwh", "hb_hubavg_price_usd_per_mwh"):
+        r = rows[("ercot_rtm_hb_west_hourly_2021.parquet", column)]
+        assert r["resolution"] == "1 h" and r["gaps"] == 0 and r["unit"] == "USD/MWh"
+        assert pd.Timestamp(r["first_utc"]) == hourly.index[0]
+        assert pd.Timestamp(r["end_utc"]) == hourly.index[-1] + pd.Timedelta("1h")
+        assert "ERCOT" in r["licence"] and r["source"]
+    for name in ("ercot_dam_hb_hubavg_hourly_2021_2024", "ercot_dam_hb_west_hourly_2021_01_07"):
+        r = rows[(f"{name}.parquet", "price_usd_per_mwh")]
+        assert "day-ahead" in r["quantity"] and r["gaps"] == 0
