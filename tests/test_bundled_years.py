@@ -270,3 +270,35 @@ def test_ballast_data_lists_the_2021_prices_with_their_span_and_licence():
     for name in ("ercot_dam_hb_hubavg_hourly_2021_2024", "ercot_dam_hb_west_hourly_2021_01_07"):
         r = rows[(f"{name}.parquet", "price_usd_per_mwh")]
         assert "day-ahead" in r["quantity"] and r["gaps"] == 0
+
+
+def test_a_gridstatus_price_file_is_checked_at_its_chosen_settlement_point(tmp_path):
+    """A file of several settlement points: coverage is that of the chosen one; without a
+    choice the loader's own message (choose one with 'location') is what the user sees."""
+    starts = pd.date_range("2024-05-01T00:00Z", periods=2 * 96, freq="15min")
+    rows = [
+        (t, t + pd.Timedelta("15min"), loc, 20.0 + i % 7)
+        for loc, times in (("HB_WEST", starts), ("HB_NORTH", starts[:96]))
+        for i, t in enumerate(times)
+    ]
+    path = tmp_path / "gs.csv"
+    pd.DataFrame(rows, columns=["Interval Start", "Interval End", "Location", "SPP"]).to_csv(
+        path, index=False
+    )
+    data = ballast.load_scenario("west_texas_2025").model_dump(mode="json")
+    data["run"].update(start="2024-05-01T00:00:00Z", end="2024-05-03T00:00:00Z")
+    for location, expect in (
+        ("HB_WEST", None),
+        ("HB_NORTH", "markets.price .* covers 2024-05-01 00:00 to 2024-05-02 00:00"),
+        (None, "several locations .* choose one with 'location'"),
+    ):
+        data["markets"]["price"] = {"source": str(path), "location": location}
+        scenario_path = tmp_path / "gs.yaml"
+        scenario_path.write_text(yaml.safe_dump(data))
+        scenario = ballast.load_scenario(scenario_path)
+        if expect is None:
+            frame = build_inputs(scenario, base_dir=tmp_path).frame
+            assert len(frame) == 2 * 96
+        else:
+            with pytest.raises(DataError, match=expect):
+                build_inputs(scenario, base_dir=tmp_path)

@@ -33,6 +33,7 @@ class Need:
     delay_end: bool = True  # False: a column read without the delay ends the range (difficulty)
     months: tuple[int, ...] = ()  # only the run's hours in these local months need the series
     timezone: str = "UTC"  # of ``months``
+    location: str | None = None  # gridstatus frames: the settlement point's rows only
 
 
 def _needed(need: Need, window: tuple[pd.Timestamp, pd.Timestamp]) -> tuple | None:
@@ -51,7 +52,14 @@ def needs(scenario: Scenario) -> list[Need]:
     figures are held outside their range (models/renewables.py) and the transmission charge
     settles only the years its load holds (costs.py): neither has to cover the run."""
     m = scenario.markets
-    out = [Need(f"markets.price ({m.price.source})", m.price.source, m.price.time_column)]
+    out = [
+        Need(
+            f"markets.price ({m.price.source})",
+            m.price.source,
+            m.price.time_column,
+            location=m.price.location,
+        )
+    ]
     delay = pd.Timedelta(hours=m.bitcoin.price_delay_h)
     if m.bitcoin.fees == "series":
         out.append(
@@ -83,14 +91,20 @@ def needs(scenario: Scenario) -> list[Need]:
     return out
 
 
-def span(need: Need, base_dir: Path | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+def span(need: Need, base_dir: Path | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The run-time range a series can serve: its first instant to its last plus one step,
-    shifted by its delay. Errors in the file's time column (none, bad stamps, a gap) name it."""
+    shifted by its delay. Errors in the file's time column (none, bad stamps, a gap) name it.
+    None for a file of several settlement points without a choice (``read_series`` says so)."""
     try:
         path = resolve_source(need.source, base_dir)
     except DataError as exc:
         raise DataError(need.label, exc.problem) from None
     frame = read_table(path)
+    if "Location" in frame.columns:  # a gridstatus frame: one settlement point's rows
+        if need.location is not None:
+            frame = frame[frame["Location"] == need.location]
+        if frame.empty or (frame["Location"] != frame["Location"].iloc[0]).any():
+            return None  # no such point, or no choice: read_series names the problem
     tcol = pick_time_column(frame, need.label, need.time_column)
     index = parse_utc_timestamps(frame[tcol], need.label, tcol)
     step = check_index(index, need.label, tcol)  # a gap or repeat is named first, by row
@@ -111,7 +125,10 @@ def uncovered(
         needed = _needed(need, window)
         if needed is None:
             continue
-        first, end = span(need, base_dir)
+        has = span(need, base_dir)
+        if has is None:
+            continue
+        first, end = has
         if first > needed[0] or end < needed[1]:
             hours = need.delay / pd.Timedelta(hours=1)
             delayed = f", each row applied {hours:g} h after its stamp" if hours else ""
