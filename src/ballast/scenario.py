@@ -219,6 +219,7 @@ class Scenario(StrictModel):
     version: Annotated[int, Field(description="Schema version; must be 1.")]
     name: str = Field("scenario", description="Scenario name.")
     description: str = Field("", description="Free text.")
+    notes: list[str] = Field(default_factory=list, description="What the scenario approximates or leaves out, e.g. a proxy settlement point or a series the bundled data do not hold for its period; each note is shown with the run's notes (CLI, JSON notes, report). Default none.")
     site: Site = Field(description="The grid connection.")
     ai: AiLoad | None = Field(None, description="AI/HPC tenant. Default none.")
     miners: list[MinerGroup] = Field(default_factory=list, description="Miner groups.")

@@ -19,6 +19,7 @@ from ballast.data.bitcoin_network import read_network
 from ballast.data.errors import DataError
 from ballast.data.loaders import align, as_published, read_series
 from ballast.inputs.availability import decision_delay
+from ballast.inputs.coverage import check_coverage
 from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.models.ai_swings import TrainingSwings
 from ballast.scenario import Renewable, Scenario
@@ -167,6 +168,7 @@ def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs
     """Load, validate and align every series the run needs."""
     index = scenario.run.index()
     window = (index[0], index[-1] + scenario.run.step)
+    check_coverage(scenario, window, base_dir)  # one line naming every series that falls short
     settle, decide = _price(scenario, index, base_dir, window)
     cols: dict[str, np.ndarray] = {"price_usd_per_mwh": settle.to_numpy(),
                                    "decision_price_usd_per_mwh": decide.to_numpy()}

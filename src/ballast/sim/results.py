@@ -45,8 +45,9 @@ class Results:
             ``group``, miners before and after, the rule that caused it, the price [USD/MWh]).
         programs: grid-program settlement (``ProgramOutcome``) when the scenario has
             ``programs:``, else None.
-        notes: what the margins leave out or could not settle (e.g. a transmission charge
-            that is NaN because the run does not contain the year's 4CP intervals).
+        notes: the scenario's ``notes`` (a proxy node, a series left out), then what the
+            margins leave out or could not settle (e.g. a transmission charge that is NaN
+            because the run does not contain the year's 4CP intervals).
         baselines: the strike-price baseline and the optimum (``optimize.against.Baselines``,
             attached by ``with_baselines``; ``ballast.simulate`` does), else None. With them
             ``kpis`` gains the columns ``strike_price`` and ``optimum`` (NaN without an optimum).
@@ -84,7 +85,8 @@ class Results:
             outcome = settle_program_runs(sim)
             kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         # the notes depend on the scenario and the run's intervals only: the same for every run
-        notes = tuple(interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
+        # (the scenario's own notes first: a proxy node or a series left out)
+        notes = (*scn.notes, *interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
         return cls(
             notes=notes,
             simulation=sim,
