@@ -10,10 +10,11 @@ after ``step``, :meth:`BatteryLink.command` with :func:`safe_setpoint_mw` of the
 - while it is unavailable, the charging power it was last commanded counts as inflexible load
   until the inverter's revert time (``battery.revert_s``) has passed, after which it idles by
   itself: a battery that stops answering while charging cannot push the import over the limit;
-- the setpoint never charges into the import limit: charging is held to the headroom left by
-  the larger of the metered import (without the battery) and the controller's planned import,
-  so at the limit the battery may only discharge; blind (no fresh meter) it may not charge;
-  nor does it discharge into an export beyond the export limit;
+- the setpoint never charges into the import limit: charging is held to the room left below
+  the limit, less ``battery.charge_headroom_mw``, by the larger of the metered import (without
+  the battery) and the controller's planned import, so at the limit the battery may only
+  discharge; blind (no fresh meter) it may not charge; nor does it discharge into an export
+  beyond the export limit;
 - the safe state (stale meter), the fail-safe (failed ticks) and a shutdown command 0.
 """
 
@@ -59,13 +60,14 @@ def check_battery_config(cfg: ControllerConfig, site_battery: BatteryConfig | No
 
 def safe_setpoint_mw(battery_mw: float, *, power_mw: float, import_limit_mw: float,
                      margin_mw: float, export_limit_mw: float, metered_import_mw: float,
-                     battery_now_mw: float, planned_import_mw: float) -> float:
+                     battery_now_mw: float, planned_import_mw: float,
+                     headroom_mw: float = 0.0) -> float:
     """The setpoint to send [MW, discharge positive]: the controller's ``battery_mw`` within
     the inverter's ``power_mw``. The import without the battery is judged both ways, metered
     (``metered_import_mw`` + ``battery_now_mw``) and planned (``planned_import_mw``): charging
-    only into the headroom below ``import_limit_mw`` - ``margin_mw`` left by the larger,
-    discharging no further than ``export_limit_mw`` of export below the smaller. Blind (a NaN
-    metered import) it may not charge; a NaN ``battery_mw`` is 0."""
+    only into the room below ``import_limit_mw`` - ``margin_mw`` - ``headroom_mw`` left by the
+    larger, discharging no further than ``export_limit_mw`` of export below the smaller. Blind
+    (a NaN metered import) it may not charge; a NaN ``battery_mw`` is 0."""
     p = battery_mw if battery_mw == battery_mw else 0.0
     p = min(max(p, -power_mw), power_mw)
     without_mw = metered_import_mw + (battery_now_mw if math.isfinite(battery_now_mw) else 0.0)
@@ -76,7 +78,7 @@ def safe_setpoint_mw(battery_mw: float, *, power_mw: float, import_limit_mw: flo
         return 0.0
     if not math.isfinite(without_mw):
         return 0.0
-    headroom = import_limit_mw - margin_mw - max(known)
+    headroom = import_limit_mw - margin_mw - headroom_mw - max(known)
     return max(p, -max(0.0, headroom))
 
 

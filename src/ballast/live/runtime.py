@@ -503,7 +503,8 @@ class Runtime:
                 export_limit_mw=cfg.export_limit_mw, metered_import_mw=import_mw,
                 battery_now_mw=self.battery.power_mw,
                 planned_import_mw=net_import_mw(snap.ai_load_mw + decision.miner_power_mw,
-                                                renew_mw)))
+                                                renew_mw),
+                headroom_mw=self.battery.cfg.charge_headroom_mw))
 
         to_sleep, to_wake = plan_commands(self.devices.values(), decision.running, forced)
         commands = await self.cmd.send(force_sleep + to_sleep, to_wake, None, now)

@@ -78,6 +78,10 @@ class BatteryConfig(StrictModel):
                           "charging power counts as load for this long. Default 10.")
     stale_s: float = Field(5.0, gt=0, le=600, description="A heartbeat (model 802 Hb) that does "
                            "not move for this long makes the reading stale [s]. Default 5.")
+    charge_headroom_mw: float = Field(1.0, ge=0, le=1000, description="Charging stops this far "
+                                      "below the import limit (less the scenario's margin): the "
+                                      "metered import lags and loads move between ticks [MW]. "
+                                      "Default 1 (assumption).")
 
 
 class AiConfig(StrictModel):
