@@ -207,7 +207,9 @@ class EmulatedSite:
             self.dcgm.set_it_power_w(ai_it_mw * 1e6)
         self.max_import_mw = max(self.max_import_mw, import_mw)
         self.last = {"import_mw": import_mw, "ai_mw": ai_mw, "miners_mw": miners_mw,
-                     "renewable_mw": renew_mw, "battery_mw": battery_mw}
+                     "renewable_mw": renew_mw}
+        if self.battery is not None:
+            self.last["battery_mw"] = battery_mw
         for hook in self.on_step:
             hook(self.last)
         return self.last
