@@ -1,4 +1,5 @@
-"""One emulated device on its own, for ``ballast emulate meter`` and ``ballast emulate dcgm``.
+"""One emulated device on its own, for ``ballast emulate meter``, ``ballast emulate dcgm`` and
+``ballast emulate battery``.
 
 So that ``ballast serve --config`` can run against real miners with an emulated meter and AI
 telemetry (or emulated miners with the real meter): the meter serves the register map of
