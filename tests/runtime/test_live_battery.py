@@ -152,3 +152,23 @@ def test_a_battery_the_site_config_does_not_match_is_refused(tmp_path) -> None:
 def test_site_config_battery_errors_name_the_field(battery, field) -> None:
     with pytest.raises(SiteConfigError, match=field.replace(".", r"\.")):
         parse_site_config({"scenario": "s.yaml", "tick_s": 1.0, "battery": battery}, "site.yaml")
+
+
+def test_the_scenario_battery_is_emulated_with_its_efficiency(tmp_path) -> None:
+    from live_helpers import CAMPUS
+
+    from ballast.live.serve import build_emulated
+
+    scenario = {**CAMPUS, "battery": {"power_mw": 25, "energy_mwh": 50,
+                                      "round_trip_efficiency": 0.81, "initial_soc_share": 0.3}}
+    path = write_campus(tmp_path, scenario)
+    port = free_port()
+    cfg, emu = build_emulated(path, load_scenario(path), site=None, devices_per_group=2,
+                              ip_prefix="127.39", miner_port=free_port(), meter_port=free_port(),
+                              dcgm_port=free_port(), time_scale=1.0, overrides={},
+                              battery_port=port)
+    assert cfg.battery is not None
+    assert (cfg.battery.host, cfg.battery.port) == ("127.0.0.1", port)
+    assert (cfg.battery.power_mw, cfg.battery.energy_mwh) == (25, 50)
+    assert emu.battery is not None and emu.battery.eta == pytest.approx(0.9)
+    assert emu.battery.stored_mwh == pytest.approx(15.0)

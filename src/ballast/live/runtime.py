@@ -18,6 +18,9 @@ store in one transaction. Alongside the tick:
   miner through the fleet (verified), on a path independent of the tick, until a tick succeeds;
 - a periodic fleet read-back that marks miners reachable/compliant again or not, and re-sends
   the wanted state to non-compliant ones.
+- the battery, when the site config names one (``live.battery_link``): its own loop reads the
+  state of charge for the snapshot and sends the controller's setpoint, verified by read-back;
+  unavailable, it is left out of the controller and the charge it may still draw is load.
 
 Clocks: ``clock`` (UTC wall time, default ``time.time``) stamps records, DR schedules and the
 controller's snapshot; ``monotonic`` (default ``time.monotonic``) measures every age and timeout

@@ -37,6 +37,7 @@ from ballast.live.store import open_store
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
 log = logging.getLogger("ballast.live")
+BATTERY_PORT = 5021  # the emulated battery inverter's default port (``ballast emulate battery``)
 
 
 class _Server(uvicorn.Server):
@@ -181,8 +182,9 @@ def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig 
                    dcgm_port: int, time_scale: float, overrides: dict[str, Any],
                    battery_port: int | None = None) -> tuple[SiteConfig, EmulatedSite]:
     """The emulated site and the site config pointing at it (``site``'s other settings kept).
-    A battery named by the site config is emulated on loopback at ``battery_port`` (default:
-    its configured port), with the scenario battery's efficiency and initial charge if any."""
+    A battery named by the site config (or, without one, the scenario's battery) is emulated
+    on loopback at ``battery_port`` (default: its configured port, or ``BATTERY_PORT``), with
+    the scenario battery's efficiency and initial charge if any."""
     plan = plan_emulation(scenario, devices_per_group, ip_prefix)
     base: dict[str, Any] = {}
     if site is not None:
@@ -191,6 +193,10 @@ def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig 
     cfg = emulated_site_config(str(scenario_path), plan, meter_port=meter_port,
                                dcgm_port=dcgm_port, miner_port=miner_port, **base)
     battery = None
+    if cfg.battery is None and scenario.battery is not None:  # the scenario's battery, emulated
+        cfg = SiteConfig.model_validate({**cfg.model_dump(), "battery": {
+            "host": "127.0.0.1", "port": battery_port or BATTERY_PORT,
+            "power_mw": scenario.battery.power_mw, "energy_mwh": scenario.battery.energy_mwh}})
     if cfg.battery is not None:
         port = battery_port or cfg.battery.port
         cfg = SiteConfig.model_validate({**cfg.model_dump(), "battery": {
