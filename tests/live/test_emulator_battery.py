@@ -86,8 +86,9 @@ async def test_energy_limits_stop_the_battery_at_empty_and_full(free_port, clock
 async def test_power_limits_are_refused(free_port: int, clock: FakeClock) -> None:
     async with _battery(free_port, clock), \
             ModbusBattery("127.0.0.1", free_port, monotonic=clock) as drv:
-        with pytest.raises(BatteryError, match="beyond the nameplate 20 MW"):
-            await drv.set_power_mw(25.0)
+        for wrong in (25.0, -25.0, math.nan):
+            with pytest.raises(BatteryError, match="not within the nameplate"):
+                await drv.set_power_mw(wrong)
         client = AsyncModbusTcpClient("127.0.0.1", port=free_port, timeout=2)
         await client.connect()
         try:

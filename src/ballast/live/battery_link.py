@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -181,7 +182,8 @@ class BatteryLink:
             await self.command(p, now, now_m)
         await self.read(now, now_m)
 
-    async def run(self, clock: Any, monotonic: Any, period_s: float) -> None:
+    async def run(self, clock: Callable[[], float], monotonic: Callable[[], float],
+                  period_s: float) -> None:
         """Cycle on every submit and at least every ``period_s``, until cancelled."""
         while True:
             with contextlib.suppress(TimeoutError):

@@ -233,9 +233,9 @@ class ModbusBattery:
         await self._ensure()
         try:
             assert self.m124 is not None
-            if not abs(power_mw) <= self.power_max_mw * (1 + 1e-9):
-                raise BatteryError(f"{self.where}: setpoint {power_mw:g} MW is beyond the "
-                                   f"nameplate {self.power_max_mw:g} MW")
+            if not abs(power_mw) <= self.power_max_mw * (1 + 1e-9):  # NaN too
+                raise BatteryError(f"{self.where}: setpoint {power_mw:g} MW is not within the "
+                                   f"nameplate +-{self.power_max_mw:g} MW")
             raw = self.setpoint_raw(power_mw)
             mode = STORCTL_CHARGE | STORCTL_DISCHARGE
             out_at = self.m124 + STORAGE["OutWRte"].offset  # OutWRte, InWRte: adjacent
