@@ -33,6 +33,9 @@ from ballast.live.site_config import BatteryConfig
 from ballast.live.store import EventRecord
 
 PLAUSIBLE_SHARE = 0.02  # a reading 2 % beyond nameplate (rounding, meter error) is still real
+# An unavailable battery may first reconnect and walk the SunSpec model chain (five requests
+# or so): its calls get this many timeouts. Only the battery's own loop waits for them.
+RECONNECT_TIMEOUTS = 4
 
 
 def without_battery(cfg: ControllerConfig) -> ControllerConfig:
@@ -103,6 +106,9 @@ class BatteryLink:
         self._wanted: float | None = None
         self._wake = asyncio.Event()
 
+    def _timeout_s(self) -> float:
+        return self.cfg.timeout_s * (1 if self.available else RECONNECT_TIMEOUTS)
+
     def _lost(self, why: str, now: float) -> None:
         self.failures += 1
         if self.available or self.reason == "not read yet":
@@ -124,7 +130,7 @@ class BatteryLink:
         """Read the battery; its state of charge [MWh] when usable, else None (unavailable;
         an event marks the change)."""
         try:
-            r = await asyncio.wait_for(self.device.read(), self.cfg.timeout_s)
+            r = await asyncio.wait_for(self.device.read(), self._timeout_s())
         except Exception as e:
             self._lost(f"read failed: {e!r}"[:300], now)
             return None
@@ -161,7 +167,7 @@ class BatteryLink:
         self.holding_s = now_m  # any write may restart the inverter's revert timer
         try:
             held = await asyncio.wait_for(self.device.set_power_mw(setpoint_mw),
-                                          self.cfg.timeout_s)
+                                          self._timeout_s())
         except Exception as e:
             # unverified: it may hold the new value or the old one, whichever charges more
             self.holding_mw = min(setpoint_mw, self.holding_mw if still else 0.0)
