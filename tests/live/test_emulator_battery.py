@@ -158,3 +158,15 @@ def test_emulate_battery_command_line_names_bad_options() -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "--soc must be <= 1" in out.stderr
+
+
+def test_battery_energy_arithmetic() -> None:
+    from ballast.physics import battery_max_discharge_mw, battery_stored_change_mwh
+
+    # one-way 0.9 (round trip 0.81): 10 MW out for half an hour draws 5 / 0.9 MWh from the
+    # cells; 10 MW in for half an hour stores 4.5 MWh
+    assert battery_stored_change_mwh(10.0, 0.5, 0.9) == pytest.approx(-5.0 / 0.9)
+    assert battery_stored_change_mwh(-10.0, 0.5, 0.9) == pytest.approx(4.5)
+    assert battery_stored_change_mwh(0.0, 0.5, 0.9) == 0.0
+    # 1 MWh stored delivers 0.9 MWh: 3.6 MW for a quarter hour
+    assert battery_max_discharge_mw(1.0, 0.25, 0.9) == pytest.approx(3.6)
