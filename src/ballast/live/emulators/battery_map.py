@@ -25,8 +25,9 @@ Offsets below count from the model's first register (its ``ID``), as in the SunS
 The command (model 124): ``StorCtl_Mod`` bit 0 (CHARGE) makes ``InWRte`` a charge limit and bit
 1 (DISCHARGE) makes ``OutWRte`` a discharge limit, both in percent of ``WChaMax``. The battery
 stays within the window [-charge limit, +discharge limit] (discharge positive); a negative
-``InWRte`` forces discharge and a negative ``OutWRte`` forces charge, which is how storage
-inverters read the model for a fixed setpoint (e.g. Fronius's SunSpec storage control). A
+``InWRte`` forces discharge and a negative ``OutWRte`` forces charge. That window reading is
+the one storage-inverter Modbus manuals describe for model 124 (e.g. the Fronius Datamanager /
+GEN24 "Basic Storage Control" chapter); it has not been checked against a real device here. A
 setpoint P [W] is therefore ``StorCtl_Mod`` = 3, ``OutWRte`` = P/WChaMax, ``InWRte`` =
 -P/WChaMax. Inside a window wider than one point this emulator holds 0 W (no local logic).
 ``OutWRte``'s unit names ``WDisChaMax``, a point no model defines; like ``WDisChaGra`` (in
