@@ -31,8 +31,14 @@ SOC_AT = 40096 + 11  # model 802 SoC
 
 
 def _battery(port: int, clock: FakeClock, **kw) -> BatteryEmulator:
-    args = {"power_mw": 20.0, "energy_mwh": 40.0, "round_trip_efficiency": 0.81,
-            "initial_soc_share": 0.5, "clock": clock, **kw}
+    args = {
+        "power_mw": 20.0,
+        "energy_mwh": 40.0,
+        "round_trip_efficiency": 0.81,
+        "initial_soc_share": 0.5,
+        "clock": clock,
+        **kw,
+    }
     return BatteryEmulator("127.0.0.1", port, **args)
 
 
@@ -51,8 +57,10 @@ async def test_the_model_chain_is_sunspec(free_port: int, clock: FakeClock) -> N
 
 
 async def test_setpoint_round_trip_and_state_of_charge(free_port: int, clock: FakeClock) -> None:
-    async with _battery(free_port, clock) as emu, \
-            ModbusBattery("127.0.0.1", free_port, revert_s=7200, monotonic=clock) as drv:
+    async with (
+        _battery(free_port, clock) as emu,
+        ModbusBattery("127.0.0.1", free_port, revert_s=7200, monotonic=clock) as drv,
+    ):
         assert (drv.energy_mwh, drv.power_max_mw) == (40.0, 20.0)
         start = await drv.read()
         assert start.soc_mwh == pytest.approx(20.0) and start.power_mw == 0.0
@@ -70,8 +78,10 @@ async def test_setpoint_round_trip_and_state_of_charge(free_port: int, clock: Fa
 
 
 async def test_energy_limits_stop_the_battery_at_empty_and_full(free_port, clock) -> None:
-    async with _battery(free_port, clock, initial_soc_share=0.1) as emu, \
-            ModbusBattery("127.0.0.1", free_port, revert_s=60_000, monotonic=clock) as drv:
+    async with (
+        _battery(free_port, clock, initial_soc_share=0.1) as emu,
+        ModbusBattery("127.0.0.1", free_port, revert_s=60_000, monotonic=clock) as drv,
+    ):
         await drv.set_power_mw(20.0)  # 4 MWh x 0.9 = 3.6 MWh deliverable: 10.8 min at 20 MW
         clock.advance(3600.0)
         empty = await drv.read()
@@ -84,8 +94,7 @@ async def test_energy_limits_stop_the_battery_at_empty_and_full(free_port, clock
 
 
 async def test_power_limits_are_refused(free_port: int, clock: FakeClock) -> None:
-    async with _battery(free_port, clock), \
-            ModbusBattery("127.0.0.1", free_port, monotonic=clock) as drv:
+    async with _battery(free_port, clock), ModbusBattery("127.0.0.1", free_port, monotonic=clock) as drv:
         for wrong in (25.0, -25.0, math.nan):
             with pytest.raises(BatteryError, match="not within the nameplate"):
                 await drv.set_power_mw(wrong)
@@ -103,8 +112,10 @@ async def test_power_limits_are_refused(free_port: int, clock: FakeClock) -> Non
 
 
 async def test_a_command_lapses_after_the_revert_time(free_port: int, clock: FakeClock) -> None:
-    async with _battery(free_port, clock) as emu, \
-            ModbusBattery("127.0.0.1", free_port, revert_s=30, monotonic=clock) as drv:
+    async with (
+        _battery(free_port, clock) as emu,
+        ModbusBattery("127.0.0.1", free_port, revert_s=30, monotonic=clock) as drv,
+    ):
         await drv.set_power_mw(-10.0)
         clock.advance(29.0)
         assert emu.advance() == pytest.approx(-10.0)
@@ -115,8 +126,10 @@ async def test_a_command_lapses_after_the_revert_time(free_port: int, clock: Fak
 
 
 async def test_faults_are_refused_by_the_driver(free_port: int, clock: FakeClock) -> None:
-    async with _battery(free_port, clock) as emu, \
-            ModbusBattery("127.0.0.1", free_port, stale_s=5.0, monotonic=clock) as drv:
+    async with (
+        _battery(free_port, clock) as emu,
+        ModbusBattery("127.0.0.1", free_port, stale_s=5.0, monotonic=clock) as drv,
+    ):
         emu.freeze()
         await drv.read()
         clock.advance(3.0)
@@ -153,9 +166,24 @@ def test_bad_emulator_values_are_named() -> None:
 
 
 def test_emulate_battery_command_line_names_bad_options() -> None:
-    out = subprocess.run([sys.executable, "-m", "ballast", "emulate", "battery", "--power-mw",
-                          "10", "--energy-mwh", "20", "--soc", "1.5"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ballast",
+            "emulate",
+            "battery",
+            "--power-mw",
+            "10",
+            "--energy-mwh",
+            "20",
+            "--soc",
+            "1.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "--soc must be <= 1" in out.stderr
 

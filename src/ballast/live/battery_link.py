@@ -40,32 +40,43 @@ RECONNECT_TIMEOUTS = 4
 
 def without_battery(cfg: ControllerConfig) -> ControllerConfig:
     """``cfg`` with no battery: the controller dispatches none and credits none to its plan."""
-    return replace(cfg, smoothing=replace(cfg.smoothing, battery_power_mw=0.0,
-                                          battery_energy_mwh=0.0))
+    return replace(cfg, smoothing=replace(cfg.smoothing, battery_power_mw=0.0, battery_energy_mwh=0.0))
 
 
-def check_battery_config(cfg: ControllerConfig, site_battery: BatteryConfig | None,
-                         where: str) -> None:
+def check_battery_config(cfg: ControllerConfig, site_battery: BatteryConfig | None, where: str) -> None:
     """Refuse (ValueError naming the field) a controller battery the site config does not name
     or whose size differs from the site config's ``battery``."""
     power, energy = cfg.smoothing.battery_power_mw, cfg.smoothing.battery_energy_mwh
     if power <= 0 or energy <= 0:
         return
     if site_battery is None:
-        raise ValueError(f"{where}: the scenario has a battery ({power:g} MW, {energy:g} MWh) "
-                         "but the site config names none (battery: host, port, power_mw, "
-                         "energy_mwh)")
-    for field, ours, theirs in (("power_mw", site_battery.power_mw, power),
-                                ("energy_mwh", site_battery.energy_mwh, energy)):
+        raise ValueError(
+            f"{where}: the scenario has a battery ({power:g} MW, {energy:g} MWh) "
+            "but the site config names none (battery: host, port, power_mw, "
+            "energy_mwh)"
+        )
+    for field, ours, theirs in (
+        ("power_mw", site_battery.power_mw, power),
+        ("energy_mwh", site_battery.energy_mwh, energy),
+    ):
         if not math.isclose(ours, theirs, rel_tol=1e-6):
-            raise ValueError(f"{where}: battery.{field} is {ours:g} but the scenario's battery "
-                             f"has {theirs:g}")
+            raise ValueError(
+                f"{where}: battery.{field} is {ours:g} but the scenario's battery has {theirs:g}"
+            )
 
 
-def safe_setpoint_mw(battery_mw: float, *, power_mw: float, import_limit_mw: float,
-                     margin_mw: float, export_limit_mw: float, metered_import_mw: float,
-                     battery_now_mw: float, planned_import_mw: float,
-                     headroom_mw: float = 0.0) -> float:
+def safe_setpoint_mw(
+    battery_mw: float,
+    *,
+    power_mw: float,
+    import_limit_mw: float,
+    margin_mw: float,
+    export_limit_mw: float,
+    metered_import_mw: float,
+    battery_now_mw: float,
+    planned_import_mw: float,
+    headroom_mw: float = 0.0,
+) -> float:
     """The setpoint to send [MW, discharge positive]: the controller's ``battery_mw`` within
     the inverter's ``power_mw``. The import without the battery is judged both ways, metered
     (``metered_import_mw`` + ``battery_now_mw``) and planned (``planned_import_mw``): charging
@@ -112,15 +123,19 @@ class BatteryLink:
     def _lost(self, why: str, now: float) -> None:
         self.failures += 1
         if self.available or self.reason == "not read yet":
-            self.events.append(EventRecord(
-                now, "battery_unavailable", f"battery unavailable: {why}; setpoint 0, the "
-                "miners hold the limit alone", {"reason": why, "holding_mw": self.holding_mw}))
+            self.events.append(
+                EventRecord(
+                    now,
+                    "battery_unavailable",
+                    f"battery unavailable: {why}; setpoint 0, the miners hold the limit alone",
+                    {"reason": why, "holding_mw": self.holding_mw},
+                )
+            )
         self.available, self.reason = False, why
 
     def _plausible(self, soc_mwh: float, power_mw: float) -> str | None:
         e, p = self.cfg.energy_mwh, self.cfg.power_mw
-        if not (math.isfinite(soc_mwh) and -PLAUSIBLE_SHARE * e <= soc_mwh
-                <= (1 + PLAUSIBLE_SHARE) * e):
+        if not (math.isfinite(soc_mwh) and -PLAUSIBLE_SHARE * e <= soc_mwh <= (1 + PLAUSIBLE_SHARE) * e):
             return f"state of charge {soc_mwh!r} MWh is outside 0-{e:g} MWh"
         if not (math.isfinite(power_mw) and abs(power_mw) <= (1 + PLAUSIBLE_SHARE) * p):
             return f"power {power_mw!r} MW is beyond the nameplate {p:g} MW"
@@ -140,9 +155,14 @@ class BatteryLink:
             return None
         self.soc_mwh, self.power_mw, self.read_ok_s = float(r.soc_mwh), float(r.power_mw), now_m
         if not self.available:
-            self.events.append(EventRecord(now, "battery_available", "battery answers: "
-                                           "dispatched by the controller",
-                                           {"soc_mwh": self.soc_mwh, "was": self.reason}))
+            self.events.append(
+                EventRecord(
+                    now,
+                    "battery_available",
+                    "battery answers: dispatched by the controller",
+                    {"soc_mwh": self.soc_mwh, "was": self.reason},
+                )
+            )
         self.available, self.reason = True, None
         return self.soc_mwh
 
@@ -166,8 +186,7 @@ class BatteryLink:
         still = self.holding_s is not None and now_m - self.holding_s <= self.cfg.revert_s
         self.holding_s = now_m  # any write may restart the inverter's revert timer
         try:
-            held = await asyncio.wait_for(self.device.set_power_mw(setpoint_mw),
-                                          self._timeout_s())
+            held = await asyncio.wait_for(self.device.set_power_mw(setpoint_mw), self._timeout_s())
         except Exception as e:
             # unverified: it may hold the new value or the old one, whichever charges more
             self.holding_mw = min(setpoint_mw, self.holding_mw if still else 0.0)
@@ -188,8 +207,7 @@ class BatteryLink:
             await self.command(p, now, now_m)
         await self.read(now, now_m)
 
-    async def run(self, clock: Callable[[], float], monotonic: Callable[[], float],
-                  period_s: float) -> None:
+    async def run(self, clock: Callable[[], float], monotonic: Callable[[], float], period_s: float) -> None:
         """Cycle on every submit and at least every ``period_s``, until cancelled."""
         while True:
             with contextlib.suppress(TimeoutError):
@@ -203,6 +221,12 @@ class BatteryLink:
 
     def document(self) -> dict[str, Any]:
         """The battery in the tick document (non-finite values become null there)."""
-        return {"available": self.available, "reason": self.reason, "soc_mwh": self.soc_mwh,
-                "soc_share": self.soc_mwh / self.cfg.energy_mwh, "power_mw": self.power_mw,
-                "setpoint_mw": self.setpoint_mw, "failures": self.failures}
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "soc_mwh": self.soc_mwh,
+            "soc_share": self.soc_mwh / self.cfg.energy_mwh,
+            "power_mw": self.power_mw,
+            "setpoint_mw": self.setpoint_mw,
+            "failures": self.failures,
+        }

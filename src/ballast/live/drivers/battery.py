@@ -84,10 +84,18 @@ def _scaled(raw: int, sf: int, name: str, signed: bool = False) -> float:
 class ModbusBattery:
     """Async SunSpec battery client; ``connect`` first or use as an async context manager."""
 
-    def __init__(self, host: str, port: int = 502, *, device_id: int = DEVICE_ID,
-                 timeout_s: float = 0.5, revert_s: int = 10, stale_s: float = 5.0,
-                 base_address: int = BASE_ADDRESS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = 502,
+        *,
+        device_id: int = DEVICE_ID,
+        timeout_s: float = 0.5,
+        revert_s: int = 10,
+        stale_s: float = 5.0,
+        base_address: int = BASE_ADDRESS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not 0 < revert_s <= 0xFFFF:
             raise ValueError(f"revert_s must be 1..65535, got {revert_s}")
         self.host, self.port, self.device_id = host, port, device_id
@@ -119,8 +127,7 @@ class ModbusBattery:
     async def _read(self, address: int, count: int) -> list[int]:
         assert self._client is not None
         try:
-            rr = await self._client.read_holding_registers(address, count=count,
-                                                           device_id=self.device_id)
+            rr = await self._client.read_holding_registers(address, count=count, device_id=self.device_id)
         except ModbusException as e:
             raise BatteryError(f"{self.where}: {e}") from e
         if rr.isError():
@@ -130,8 +137,9 @@ class ModbusBattery:
     async def _write(self, address: int, values: list[int]) -> None:
         assert self._client is not None
         try:
-            rr = await self._client.write_registers(address, [v & 0xFFFF for v in values],
-                                                    device_id=self.device_id)
+            rr = await self._client.write_registers(
+                address, [v & 0xFFFF for v in values], device_id=self.device_id
+            )
         except ModbusException as e:
             raise BatteryError(f"{self.where}: {e}") from e
         if rr.isError():
@@ -141,8 +149,7 @@ class ModbusBattery:
         """Connect, find models 124 and 802, read their scale factors and the nameplate, and
         write the command's revert time."""
         self.close()
-        self._client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout_s,
-                                            retries=0)
+        self._client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout_s, retries=0)
         if not await self._client.connect():
             self.close()
             raise BatteryError(f"cannot connect to {self.where}")
@@ -164,23 +171,29 @@ class ModbusBattery:
             addr += 2 + length
         missing = [m for m in (124, 802) if m not in found]
         if missing:
-            raise BatteryError(f"{self.where}: SunSpec model(s) {missing} not found "
-                               f"(models: {sorted(found)})")
+            raise BatteryError(
+                f"{self.where}: SunSpec model(s) {missing} not found (models: {sorted(found)})"
+            )
         for mid, need in ((124, MODEL_124_LENGTH), (802, MODEL_802_LENGTH)):
             if found[mid][1] < need:
-                raise BatteryError(f"{self.where}: model {mid} has length {found[mid][1]}, "
-                                   f"need {need}")
+                raise BatteryError(f"{self.where}: model {mid} has length {found[mid][1]}, need {need}")
         self.m124, self.m802 = found[124][0], found[802][0]
         s = await self._read(self.m124, 2 + MODEL_124_LENGTH)
         b = await self._read(self.m802, 2 + MODEL_802_LENGTH)
         w_sf = _s16(b[BATTERY["WChaDisChaMax_SF"].offset])
-        self.energy_mwh = _scaled(b[BATTERY["WHRtg"].offset], _s16(b[BATTERY["WHRtg_SF"].offset]),
-                                  "WHRtg") / W_PER_MW
-        self.power_max_mw = min(
-            _scaled(b[BATTERY["WChaRteMax"].offset], w_sf, "WChaRteMax"),
-            _scaled(b[BATTERY["WDisChaRteMax"].offset], w_sf, "WDisChaRteMax")) / W_PER_MW
-        self.wchamax_mw = _scaled(s[STORAGE["WChaMax"].offset],
-                                  _s16(s[STORAGE["WChaMax_SF"].offset]), "WChaMax") / W_PER_MW
+        self.energy_mwh = (
+            _scaled(b[BATTERY["WHRtg"].offset], _s16(b[BATTERY["WHRtg_SF"].offset]), "WHRtg") / W_PER_MW
+        )
+        self.power_max_mw = (
+            min(
+                _scaled(b[BATTERY["WChaRteMax"].offset], w_sf, "WChaRteMax"),
+                _scaled(b[BATTERY["WDisChaRteMax"].offset], w_sf, "WDisChaRteMax"),
+            )
+            / W_PER_MW
+        )
+        self.wchamax_mw = (
+            _scaled(s[STORAGE["WChaMax"].offset], _s16(s[STORAGE["WChaMax_SF"].offset]), "WChaMax") / W_PER_MW
+        )
         self._rate_sf = _s16(s[STORAGE["InOutWRte_SF"].offset])
         if self._rate_sf == NOT_IMPLEMENTED_INT16 or not self.wchamax_mw > 0:
             raise BatteryError(f"{self.where}: model 124 rates (InOutWRte_SF, WChaMax) unusable")
@@ -210,17 +223,23 @@ class ModbusBattery:
         soc_pct = _scaled(b[BATTERY["SoC"].offset], _s16(b[BATTERY["SoC_SF"].offset]), "SoC")
         if not 0.0 <= soc_pct <= 100.0:
             raise BatteryError(f"{self.where}: SoC {soc_pct:g} % is outside 0-100 %")
-        power_w = _scaled(b[BATTERY["W"].offset], _s16(b[BATTERY["W_SF"].offset]), "W",
-                          signed=True)
+        power_w = _scaled(b[BATTERY["W"].offset], _s16(b[BATTERY["W_SF"].offset]), "W", signed=True)
         hb, now = b[BATTERY["Hb"].offset], self.monotonic()
         if self._hb is None or hb != self._hb[0]:
             self._hb = (hb, now)
         elif now - self._hb[1] > self.stale_s:
-            raise BatteryStale(f"{self.where}: heartbeat Hb stuck at {hb} for "
-                               f"{now - self._hb[1]:.1f} s (> {self.stale_s:g} s): frozen")
-        return BatteryReading(soc_mwh=soc_pct / 100.0 * self.energy_mwh,
-                              soc_share=soc_pct / 100.0, power_mw=power_w / W_PER_MW,
-                              state=state, heartbeat=hb, read_at=datetime.now(UTC))
+            raise BatteryStale(
+                f"{self.where}: heartbeat Hb stuck at {hb} for "
+                f"{now - self._hb[1]:.1f} s (> {self.stale_s:g} s): frozen"
+            )
+        return BatteryReading(
+            soc_mwh=soc_pct / 100.0 * self.energy_mwh,
+            soc_share=soc_pct / 100.0,
+            power_mw=power_w / W_PER_MW,
+            state=state,
+            heartbeat=hb,
+            read_at=datetime.now(UTC),
+        )
 
     def setpoint_raw(self, power_mw: float) -> int:
         """``OutWRte`` for ``power_mw`` (``InWRte`` is its negative), in the device's units."""
@@ -234,20 +253,25 @@ class ModbusBattery:
         try:
             assert self.m124 is not None
             if not abs(power_mw) <= self.power_max_mw * (1 + 1e-9):  # NaN too
-                raise BatteryError(f"{self.where}: setpoint {power_mw:g} MW is not within the "
-                                   f"nameplate +-{self.power_max_mw:g} MW")
+                raise BatteryError(
+                    f"{self.where}: setpoint {power_mw:g} MW is not within the "
+                    f"nameplate +-{self.power_max_mw:g} MW"
+                )
             raw = self.setpoint_raw(power_mw)
             mode = STORCTL_CHARGE | STORCTL_DISCHARGE
             out_at = self.m124 + STORAGE["OutWRte"].offset  # OutWRte, InWRte: adjacent
             await self._write(out_at, [raw, -raw])
             await self._write(self.m124 + STORAGE["StorCtl_Mod"].offset, [mode])
             s = await self._read(self.m124, 2 + MODEL_124_LENGTH)
-            got = (s[STORAGE["StorCtl_Mod"].offset], _s16(s[STORAGE["OutWRte"].offset]),
-                   _s16(s[STORAGE["InWRte"].offset]))
+            got = (
+                s[STORAGE["StorCtl_Mod"].offset],
+                _s16(s[STORAGE["OutWRte"].offset]),
+                _s16(s[STORAGE["InWRte"].offset]),
+            )
             if got != (mode, raw, -raw):
                 raise BatterySetpointNotApplied(
-                    f"{self.where}: wrote StorCtl_Mod/OutWRte/InWRte {(mode, raw, -raw)}, read "
-                    f"back {got}")
+                    f"{self.where}: wrote StorCtl_Mod/OutWRte/InWRte {(mode, raw, -raw)}, read back {got}"
+                )
             return raw * 10.0**self._rate_sf / 100.0 * self.wchamax_mw
         except BaseException:
             self.close()

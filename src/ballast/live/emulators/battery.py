@@ -86,22 +86,33 @@ def _where(model: int, point: Point) -> int:
 class BatteryEmulator:
     """A battery inverter on ``host:port`` (port 0: any free port, set by :meth:`start`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 5021, *, power_mw: float,
-                 energy_mwh: float, round_trip_efficiency: float = 0.88,
-                 initial_soc_share: float = 0.5, soc_min_share: float = 0.0,
-                 soc_max_share: float = 1.0, device_id: int = DEVICE_ID,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5021,
+        *,
+        power_mw: float,
+        energy_mwh: float,
+        round_trip_efficiency: float = 0.88,
+        initial_soc_share: float = 0.5,
+        soc_min_share: float = 0.0,
+        soc_max_share: float = 1.0,
+        device_id: int = DEVICE_ID,
+        clock: Clock = time.monotonic,
+    ) -> None:
         for name, v in (("power_mw", power_mw), ("energy_mwh", energy_mwh)):
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
         if not 0 < round_trip_efficiency <= 1:
             raise ValueError(f"round_trip_efficiency must be in (0, 1], got {round_trip_efficiency}")
         if not 0 <= soc_min_share < soc_max_share <= 1:
-            raise ValueError("need 0 <= soc_min_share < soc_max_share <= 1, got "
-                             f"{soc_min_share}, {soc_max_share}")
+            raise ValueError(
+                f"need 0 <= soc_min_share < soc_max_share <= 1, got {soc_min_share}, {soc_max_share}"
+            )
         if not soc_min_share <= initial_soc_share <= soc_max_share:
-            raise ValueError(f"initial_soc_share {initial_soc_share} is outside "
-                             f"[{soc_min_share}, {soc_max_share}]")
+            raise ValueError(
+                f"initial_soc_share {initial_soc_share} is outside [{soc_min_share}, {soc_max_share}]"
+            )
         self.host, self.port, self.device_id, self.clock = host, port, device_id, clock
         self.power_max_mw, self.energy_mwh = float(power_mw), float(energy_mwh)
         self.eta = math.sqrt(round_trip_efficiency)  # one way
@@ -118,7 +129,8 @@ class BatteryEmulator:
             _where(124, STORAGE["InOutWRte_RvrtTms"]): 0,
             _where(802, BATTERY["SocRsvMax"]): round(soc_max_share * 100 / 10**SOC_SF),
             _where(802, BATTERY["SoCRsvMin"]): round(soc_min_share * 100 / 10**SOC_SF),
-            _where(802, BATTERY["SetOp"]): 1, _where(802, BATTERY["SetInvState"]): 3,
+            _where(802, BATTERY["SetOp"]): 1,
+            _where(802, BATTERY["SetInvState"]): 3,
         }
         self.last_t = clock()
         self.rate_written_t = self.last_t
@@ -140,10 +152,14 @@ class BatteryEmulator:
         mod = self._get(124, "StorCtl_Mod")
         wchamax_mw = self._get(124, "WChaMax") * 10**self.w_sf / W_PER_MW
         pct = 10**RATE_SF / 100.0
-        hi = _s16(self._get(124, "OutWRte")) * pct * wchamax_mw if mod & STORCTL_DISCHARGE \
+        hi = (
+            _s16(self._get(124, "OutWRte")) * pct * wchamax_mw
+            if mod & STORCTL_DISCHARGE
             else self.power_max_mw
-        lo = -_s16(self._get(124, "InWRte")) * pct * wchamax_mw if mod & STORCTL_CHARGE \
-            else -self.power_max_mw
+        )
+        lo = (
+            -_s16(self._get(124, "InWRte")) * pct * wchamax_mw if mod & STORCTL_CHARGE else -self.power_max_mw
+        )
         return lo, hi
 
     def target_mw(self) -> float:
@@ -193,33 +209,58 @@ class BatteryEmulator:
     def _values(self) -> dict[tuple[int, str], int]:
         """Raw values of the points this device implements (register ints; uint32 as one)."""
         p_w, soc_pct = self.power_mw * W_PER_MW, 100.0 * self.soc_share
-        cha = (CHAST_DISCHARGING if self.power_mw > 0 else CHAST_CHARGING if self.power_mw < 0
-               else CHAST_EMPTY if self.stored_mwh <= self.soc_min_mwh
-               else CHAST_FULL if self.stored_mwh >= self.soc_max_mwh else CHAST_HOLDING)
+        cha = (
+            CHAST_DISCHARGING
+            if self.power_mw > 0
+            else CHAST_CHARGING
+            if self.power_mw < 0
+            else CHAST_EMPTY
+            if self.stored_mwh <= self.soc_min_mwh
+            else CHAST_FULL
+            if self.stored_mwh >= self.soc_max_mwh
+            else CHAST_HOLDING
+        )
         soc_raw = round(soc_pct / 10**SOC_SF)
         v = {
-            (124, "ChaState"): soc_raw, (124, "ChaSt"): cha, (124, "StorAval"): NOT_IMPLEMENTED_UINT16,
-            (124, "InBatV"): NOT_IMPLEMENTED_UINT16, (124, "VAChaMax"): NOT_IMPLEMENTED_UINT16,
-            (124, "WChaMax_SF"): self.w_sf, (124, "WChaDisChaGra_SF"): 0,
-            (124, "VAChaMax_SF"): NOT_IMPLEMENTED_INT16, (124, "MinRsvPct_SF"): SOC_SF,
-            (124, "ChaState_SF"): SOC_SF, (124, "StorAval_SF"): NOT_IMPLEMENTED_INT16,
-            (124, "InBatV_SF"): NOT_IMPLEMENTED_INT16, (124, "InOutWRte_SF"): RATE_SF,
+            (124, "ChaState"): soc_raw,
+            (124, "ChaSt"): cha,
+            (124, "StorAval"): NOT_IMPLEMENTED_UINT16,
+            (124, "InBatV"): NOT_IMPLEMENTED_UINT16,
+            (124, "VAChaMax"): NOT_IMPLEMENTED_UINT16,
+            (124, "WChaMax_SF"): self.w_sf,
+            (124, "WChaDisChaGra_SF"): 0,
+            (124, "VAChaMax_SF"): NOT_IMPLEMENTED_INT16,
+            (124, "MinRsvPct_SF"): SOC_SF,
+            (124, "ChaState_SF"): SOC_SF,
+            (124, "StorAval_SF"): NOT_IMPLEMENTED_INT16,
+            (124, "InBatV_SF"): NOT_IMPLEMENTED_INT16,
+            (124, "InOutWRte_SF"): RATE_SF,
             (802, "AHRtg"): round(self.energy_mwh * W_PER_MW / NOMINAL_DC_V / 10**self.ah_sf),
             (802, "WHRtg"): round(self.energy_mwh * W_PER_MW / 10**self.wh_sf),
             (802, "WChaRteMax"): round(self.power_max_mw * W_PER_MW / 10**self.w_sf),
             (802, "WDisChaRteMax"): round(self.power_max_mw * W_PER_MW / 10**self.w_sf),
             (802, "SoCMax"): round(100 * self.soc_max_mwh / self.energy_mwh / 10**SOC_SF),
             (802, "SoCMin"): round(100 * self.soc_min_mwh / self.energy_mwh / 10**SOC_SF),
-            (802, "SoC"): soc_raw, (802, "ChaSt"): cha, (802, "LocRemCtl"): LOC_REM_REMOTE,
-            (802, "Hb"): int(self.clock()) & 0xFFFF, (802, "Typ"): TYP_LITHIUM_ION,
+            (802, "SoC"): soc_raw,
+            (802, "ChaSt"): cha,
+            (802, "LocRemCtl"): LOC_REM_REMOTE,
+            (802, "Hb"): int(self.clock()) & 0xFFFF,
+            (802, "Typ"): TYP_LITHIUM_ION,
             (802, "State"): STATE_FAULT if self._tripped else STATE_CONNECTED,
-            (802, "V"): round(NOMINAL_DC_V), (802, "A"): round(p_w / NOMINAL_DC_V / 10**self.a_sf),
+            (802, "V"): round(NOMINAL_DC_V),
+            (802, "A"): round(p_w / NOMINAL_DC_V / 10**self.a_sf),
             (802, "W"): round(p_w / 10**self.w_sf),
-            (802, "AHRtg_SF"): self.ah_sf, (802, "WHRtg_SF"): self.wh_sf,
-            (802, "WChaDisChaMax_SF"): self.w_sf, (802, "SoC_SF"): SOC_SF, (802, "V_SF"): 0,
-            (802, "A_SF"): self.a_sf, (802, "W_SF"): self.w_sf,
-            (802, "DisChaRte_SF"): NOT_IMPLEMENTED_INT16, (802, "DoD_SF"): NOT_IMPLEMENTED_INT16,
-            (802, "SoH_SF"): NOT_IMPLEMENTED_INT16, (802, "CellV_SF"): NOT_IMPLEMENTED_INT16,
+            (802, "AHRtg_SF"): self.ah_sf,
+            (802, "WHRtg_SF"): self.wh_sf,
+            (802, "WChaDisChaMax_SF"): self.w_sf,
+            (802, "SoC_SF"): SOC_SF,
+            (802, "V_SF"): 0,
+            (802, "A_SF"): self.a_sf,
+            (802, "W_SF"): self.w_sf,
+            (802, "DisChaRte_SF"): NOT_IMPLEMENTED_INT16,
+            (802, "DoD_SF"): NOT_IMPLEMENTED_INT16,
+            (802, "SoH_SF"): NOT_IMPLEMENTED_INT16,
+            (802, "CellV_SF"): NOT_IMPLEMENTED_INT16,
             (802, "AMax_SF"): NOT_IMPLEMENTED_INT16,
         }
         for name, raw in self._forced.items():
@@ -251,8 +292,7 @@ class BatteryEmulator:
         return regs
 
     def _check_write(self, address: int, values: list[int]) -> ExcCodes | None:
-        writable = {_where(m, p): p for m in (1, 124, 802) for p in MODELS[m][1].values()
-                    if p.writable}
+        writable = {_where(m, p): p for m in (1, 124, 802) for p in MODELS[m][1].values() if p.writable}
         for k, raw in enumerate(values):
             p = writable.get(address + k)
             if p is None:
@@ -265,9 +305,15 @@ class BatteryEmulator:
                 return ExcCodes.ILLEGAL_VALUE
         return None
 
-    async def _on_access(self, function_code: int, start_address: int, address: int, count: int,
-                         current_registers: list[int],
-                         set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+    async def _on_access(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
         if self._stalled is not None:
             await self._stalled.wait()
         self.advance()
@@ -329,9 +375,11 @@ class BatteryEmulator:
 
     # --------------------------------------------------------------- server
     async def start(self) -> BatteryEmulator:
-        device = SimDevice(id=self.device_id, simdata=[SimData(
-            BASE_ADDRESS, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16)],
-            action=self._on_access)
+        device = SimDevice(
+            id=self.device_id,
+            simdata=[SimData(BASE_ADDRESS, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16)],
+            action=self._on_access,
+        )
         self._server = ModbusTcpServer(device, address=(self.host, self.port))
         try:
             await self._server.serve_forever(background=True)

@@ -70,66 +70,101 @@ def _chain(points: tuple[Point, ...]) -> dict[str, Point]:
 
 
 MODEL_1_LENGTH = 66
-COMMON = _chain((
-    Point(2, "Mn", "string", size=16), Point(18, "Md", "string", size=16),
-    Point(34, "Opt", "string", size=8), Point(42, "Vr", "string", size=8),
-    Point(50, "SN", "string", size=16), Point(66, "DA", "uint16", writable=True),
-))
+COMMON = _chain(
+    (
+        Point(2, "Mn", "string", size=16),
+        Point(18, "Md", "string", size=16),
+        Point(34, "Opt", "string", size=8),
+        Point(42, "Vr", "string", size=8),
+        Point(50, "SN", "string", size=16),
+        Point(66, "DA", "uint16", writable=True),
+    )
+)
 
 # model_124.json (Basic Storage Controls, "Ref 3: 8.7.4.2"): L = 24
 MODEL_124_LENGTH = 24
-STORAGE = _chain((
-    Point(2, "WChaMax", "uint16", "WChaMax_SF", writable=True),
-    Point(3, "WChaGra", "uint16", "WChaDisChaGra_SF", writable=True),
-    Point(4, "WDisChaGra", "uint16", "WChaDisChaGra_SF", writable=True),
-    Point(5, "StorCtl_Mod", "bitfield16", writable=True),
-    Point(6, "VAChaMax", "uint16", "VAChaMax_SF", writable=True),
-    Point(7, "MinRsvPct", "uint16", "MinRsvPct_SF", writable=True),
-    Point(8, "ChaState", "uint16", "ChaState_SF"),
-    Point(9, "StorAval", "uint16", "StorAval_SF"),
-    Point(10, "InBatV", "uint16", "InBatV_SF"),
-    Point(11, "ChaSt", "enum16"),
-    Point(12, "OutWRte", "int16", "InOutWRte_SF", writable=True),
-    Point(13, "InWRte", "int16", "InOutWRte_SF", writable=True),
-    Point(14, "InOutWRte_WinTms", "uint16", writable=True),
-    Point(15, "InOutWRte_RvrtTms", "uint16", writable=True),
-    Point(16, "InOutWRte_RmpTms", "uint16", writable=True),
-    Point(17, "ChaGriSet", "enum16", writable=True),
-    Point(18, "WChaMax_SF", "sunssf"), Point(19, "WChaDisChaGra_SF", "sunssf"),
-    Point(20, "VAChaMax_SF", "sunssf"), Point(21, "MinRsvPct_SF", "sunssf"),
-    Point(22, "ChaState_SF", "sunssf"), Point(23, "StorAval_SF", "sunssf"),
-    Point(24, "InBatV_SF", "sunssf"), Point(25, "InOutWRte_SF", "sunssf"),
-))
+STORAGE = _chain(
+    (
+        Point(2, "WChaMax", "uint16", "WChaMax_SF", writable=True),
+        Point(3, "WChaGra", "uint16", "WChaDisChaGra_SF", writable=True),
+        Point(4, "WDisChaGra", "uint16", "WChaDisChaGra_SF", writable=True),
+        Point(5, "StorCtl_Mod", "bitfield16", writable=True),
+        Point(6, "VAChaMax", "uint16", "VAChaMax_SF", writable=True),
+        Point(7, "MinRsvPct", "uint16", "MinRsvPct_SF", writable=True),
+        Point(8, "ChaState", "uint16", "ChaState_SF"),
+        Point(9, "StorAval", "uint16", "StorAval_SF"),
+        Point(10, "InBatV", "uint16", "InBatV_SF"),
+        Point(11, "ChaSt", "enum16"),
+        Point(12, "OutWRte", "int16", "InOutWRte_SF", writable=True),
+        Point(13, "InWRte", "int16", "InOutWRte_SF", writable=True),
+        Point(14, "InOutWRte_WinTms", "uint16", writable=True),
+        Point(15, "InOutWRte_RvrtTms", "uint16", writable=True),
+        Point(16, "InOutWRte_RmpTms", "uint16", writable=True),
+        Point(17, "ChaGriSet", "enum16", writable=True),
+        Point(18, "WChaMax_SF", "sunssf"),
+        Point(19, "WChaDisChaGra_SF", "sunssf"),
+        Point(20, "VAChaMax_SF", "sunssf"),
+        Point(21, "MinRsvPct_SF", "sunssf"),
+        Point(22, "ChaState_SF", "sunssf"),
+        Point(23, "StorAval_SF", "sunssf"),
+        Point(24, "InBatV_SF", "sunssf"),
+        Point(25, "InOutWRte_SF", "sunssf"),
+    )
+)
 STORCTL_CHARGE = 1 << 0  # model 124 StorCtl_Mod symbol CHARGE = bit 0
 STORCTL_DISCHARGE = 1 << 1  # symbol DiSCHARGE = bit 1
 
 # model_802.json (Battery Base): L = 62
 MODEL_802_LENGTH = 62
-BATTERY = _chain((
-    Point(2, "AHRtg", "uint16", "AHRtg_SF"), Point(3, "WHRtg", "uint16", "WHRtg_SF"),
-    Point(4, "WChaRteMax", "uint16", "WChaDisChaMax_SF"),
-    Point(5, "WDisChaRteMax", "uint16", "WChaDisChaMax_SF"),
-    Point(6, "DisChaRte", "uint16", "DisChaRte_SF"),
-    Point(7, "SoCMax", "uint16", "SoC_SF"), Point(8, "SoCMin", "uint16", "SoC_SF"),
-    Point(9, "SocRsvMax", "uint16", "SoC_SF", writable=True),
-    Point(10, "SoCRsvMin", "uint16", "SoC_SF", writable=True),
-    Point(11, "SoC", "uint16", "SoC_SF"), Point(12, "DoD", "uint16", "DoD_SF"),
-    Point(13, "SoH", "uint16", "SoH_SF"), Point(14, "NCyc", "uint32", size=2),
-    Point(16, "ChaSt", "enum16"), Point(17, "LocRemCtl", "enum16"), Point(18, "Hb", "uint16"),
-    Point(19, "CtrlHb", "uint16", writable=True), Point(20, "AlmRst", "uint16", writable=True),
-    Point(21, "Typ", "enum16"), Point(22, "State", "enum16"), Point(23, "StateVnd", "enum16"),
-    Point(24, "WarrDt", "uint32", size=2), Point(26, "Evt1", "bitfield32", size=2),
-    Point(28, "Evt2", "bitfield32", size=2), Point(30, "EvtVnd1", "bitfield32", size=2),
-    Point(32, "EvtVnd2", "bitfield32", size=2), Point(34, "V", "uint16", "V_SF"),
-    Point(35, "VMax", "uint16", "V_SF"), Point(36, "VMin", "uint16", "V_SF"),
-    Point(44, "A", "int16", "A_SF"), Point(47, "W", "int16", "W_SF"),
-    Point(50, "SetOp", "enum16", writable=True), Point(51, "SetInvState", "enum16", writable=True),
-    Point(52, "AHRtg_SF", "sunssf"), Point(53, "WHRtg_SF", "sunssf"),
-    Point(54, "WChaDisChaMax_SF", "sunssf"), Point(55, "DisChaRte_SF", "sunssf"),
-    Point(56, "SoC_SF", "sunssf"), Point(57, "DoD_SF", "sunssf"), Point(58, "SoH_SF", "sunssf"),
-    Point(59, "V_SF", "sunssf"), Point(60, "CellV_SF", "sunssf"), Point(61, "A_SF", "sunssf"),
-    Point(62, "AMax_SF", "sunssf"), Point(63, "W_SF", "sunssf"),
-))
+BATTERY = _chain(
+    (
+        Point(2, "AHRtg", "uint16", "AHRtg_SF"),
+        Point(3, "WHRtg", "uint16", "WHRtg_SF"),
+        Point(4, "WChaRteMax", "uint16", "WChaDisChaMax_SF"),
+        Point(5, "WDisChaRteMax", "uint16", "WChaDisChaMax_SF"),
+        Point(6, "DisChaRte", "uint16", "DisChaRte_SF"),
+        Point(7, "SoCMax", "uint16", "SoC_SF"),
+        Point(8, "SoCMin", "uint16", "SoC_SF"),
+        Point(9, "SocRsvMax", "uint16", "SoC_SF", writable=True),
+        Point(10, "SoCRsvMin", "uint16", "SoC_SF", writable=True),
+        Point(11, "SoC", "uint16", "SoC_SF"),
+        Point(12, "DoD", "uint16", "DoD_SF"),
+        Point(13, "SoH", "uint16", "SoH_SF"),
+        Point(14, "NCyc", "uint32", size=2),
+        Point(16, "ChaSt", "enum16"),
+        Point(17, "LocRemCtl", "enum16"),
+        Point(18, "Hb", "uint16"),
+        Point(19, "CtrlHb", "uint16", writable=True),
+        Point(20, "AlmRst", "uint16", writable=True),
+        Point(21, "Typ", "enum16"),
+        Point(22, "State", "enum16"),
+        Point(23, "StateVnd", "enum16"),
+        Point(24, "WarrDt", "uint32", size=2),
+        Point(26, "Evt1", "bitfield32", size=2),
+        Point(28, "Evt2", "bitfield32", size=2),
+        Point(30, "EvtVnd1", "bitfield32", size=2),
+        Point(32, "EvtVnd2", "bitfield32", size=2),
+        Point(34, "V", "uint16", "V_SF"),
+        Point(35, "VMax", "uint16", "V_SF"),
+        Point(36, "VMin", "uint16", "V_SF"),
+        Point(44, "A", "int16", "A_SF"),
+        Point(47, "W", "int16", "W_SF"),
+        Point(50, "SetOp", "enum16", writable=True),
+        Point(51, "SetInvState", "enum16", writable=True),
+        Point(52, "AHRtg_SF", "sunssf"),
+        Point(53, "WHRtg_SF", "sunssf"),
+        Point(54, "WChaDisChaMax_SF", "sunssf"),
+        Point(55, "DisChaRte_SF", "sunssf"),
+        Point(56, "SoC_SF", "sunssf"),
+        Point(57, "DoD_SF", "sunssf"),
+        Point(58, "SoH_SF", "sunssf"),
+        Point(59, "V_SF", "sunssf"),
+        Point(60, "CellV_SF", "sunssf"),
+        Point(61, "A_SF", "sunssf"),
+        Point(62, "AMax_SF", "sunssf"),
+        Point(63, "W_SF", "sunssf"),
+    )
+)
 # model 802 enumerations used here
 CHAST_EMPTY, CHAST_DISCHARGING, CHAST_CHARGING, CHAST_FULL, CHAST_HOLDING = 2, 3, 4, 5, 6
 STATE_CONNECTED, STATE_FAULT = 3, 99
