@@ -5,12 +5,17 @@ the round-trip efficiency, the power and energy limits, the revert time, and the
 from __future__ import annotations
 
 import math
+import os
+import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
+import ballast
 from ballast.live.drivers.battery import (
     BatteryError,
     BatterySetpointNotApplied,
@@ -18,6 +23,7 @@ from ballast.live.drivers.battery import (
     ModbusBattery,
 )
 from ballast.live.emulators.battery import BatteryEmulator
+from tests.process_helpers import finish, start_until_ready
 
 from .conftest import FakeClock
 
@@ -163,6 +169,42 @@ def test_bad_emulator_values_are_named() -> None:
         BatteryEmulator(power_mw=1.0, energy_mwh=math.nan)
     with pytest.raises(ValueError, match="initial_soc_share"):
         BatteryEmulator(power_mw=1.0, energy_mwh=1.0, initial_soc_share=1.5)
+
+
+async def test_emulate_battery_process_is_commanded_by_the_driver() -> None:
+    src = str(Path(ballast.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    cmd = [
+        sys.executable,
+        "-m",
+        "ballast",
+        "emulate",
+        "battery",
+        "--port",
+        "0",
+        "--unit-id",
+        "7",
+        "--power-mw",
+        "10",
+        "--energy-mwh",
+        "20",
+        "--soc",
+        "0.25",
+    ]
+    proc = start_until_ready(cmd, env=env)
+    try:
+        ready = next(line for line in proc.lines if line.startswith("ready:"))  # type: ignore[attr-defined]
+        match = re.search(r"on ([\d.]+):(\d+) unit 7", ready)
+        assert match, ready
+        async with ModbusBattery(match[1], int(match[2]), device_id=7) as drv:
+            assert (drv.power_max_mw, drv.energy_mwh) == (10.0, 20.0)
+            assert (await drv.read()).soc_mwh == pytest.approx(5.0)
+            assert await drv.set_power_mw(-4.0) == pytest.approx(-4.0)
+            assert (await drv.read()).power_mw == pytest.approx(-4.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, "".join(proc.lines)  # type: ignore[attr-defined]
+    finally:
+        finish(proc)
 
 
 def test_emulate_battery_command_line_names_bad_options() -> None:
