@@ -234,3 +234,34 @@ def test_the_scenario_battery_is_emulated_with_its_efficiency(tmp_path) -> None:
     assert (cfg.battery.power_mw, cfg.battery.energy_mwh) == (25, 50)
     assert emu.battery is not None and emu.battery.eta == pytest.approx(0.9)
     assert emu.battery.stored_mwh == pytest.approx(15.0)
+
+
+async def test_an_unreachable_battery_counts_its_possible_charge_until_it_reverts() -> None:
+    from ballast.live.battery_link import BatteryLink
+    from ballast.live.drivers.battery import ModbusBattery
+    from ballast.live.emulators.battery import BatteryEmulator
+
+    port = free_port()
+    cfg = BatteryConfig(
+        host="127.0.0.1", port=port, power_mw=20.0, energy_mwh=40.0, revert_s=10, timeout_s=0.1
+    )
+    async with BatteryEmulator("127.0.0.1", port, power_mw=20.0, energy_mwh=40.0) as emu:
+        drv = ModbusBattery("127.0.0.1", port, revert_s=10, timeout_s=0.1)
+        link = BatteryLink(drv, cfg)
+        try:
+            assert await link.read(0.0, 99.0) == pytest.approx(20.0)
+            assert await link.command(-5.0, 0.0, 100.0)
+            assert link.residual_charge_mw(100.0) == 0.0  # answering: the controller knows it
+            emu.stall()
+            assert await link.read(0.0, 101.0) is None
+            assert link.residual_charge_mw(101.0) == pytest.approx(5.0)
+            assert not await link.command(0.0, 0.0, 102.0)  # idling it cannot be verified
+            assert link.residual_charge_mw(109.0) == pytest.approx(5.0)  # the old charge's timer
+            assert link.residual_charge_mw(111.0) == 0.0  # reverted 10 s after it was written
+            assert not await link.command(-3.0, 0.0, 112.0)  # a new charge may have been taken
+            assert link.residual_charge_mw(113.0) == pytest.approx(3.0)
+            kinds = [e.kind for e in link.drain_events()]
+            assert kinds == ["battery_available", "battery_unavailable"]
+        finally:
+            emu.release_faults()
+            drv.close()

@@ -183,16 +183,20 @@ class BatteryLink:
 
     async def command(self, setpoint_mw: float, now: float, now_m: float) -> bool:
         """Send ``setpoint_mw`` and verify it; False (and unavailable) when it fails."""
-        still = self.holding_s is not None and now_m - self.holding_s <= self.cfg.revert_s
-        self.holding_s = now_m  # any write may restart the inverter's revert timer
         try:
             held = await asyncio.wait_for(self.device.set_power_mw(setpoint_mw), self._timeout_s())
         except Exception as e:
-            # unverified: it may hold the new value or the old one, whichever charges more
-            self.holding_mw = min(setpoint_mw, self.holding_mw if still else 0.0)
+            # Unverified. A charge may have been written: the device may hold it (or the old
+            # charge, whichever is more) until revert_s from now. A write of no charge either
+            # took (no charge) or did not (the old charge lapses on its own timer).
+            if setpoint_mw < 0.0:
+                still = self.holding_s is not None and now_m - self.holding_s <= self.cfg.revert_s
+                self.holding_mw = min(setpoint_mw, self.holding_mw if still else 0.0)
+                self.holding_s = now_m
             self._lost(f"setpoint {setpoint_mw:g} MW not verified: {e!r}"[:300], now)
             return False
         self.setpoint_mw = self.holding_mw = float(held)
+        self.holding_s = now_m
         return True
 
     def submit(self, setpoint_mw: float) -> None:
