@@ -95,6 +95,50 @@ a site (`ballast simulate`), which a later version will do per configuration.
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
 
+### Conversion optimiser {#optimizer}
+
+With an `optimize` section the plan also asks which schedule is best: how many blocks of
+`block_mw` grid MW to start converting each year, and whether to keep a converted block's
+miners beside the AI tenant as ballast. The optimal schedule joins the strategy table under
+`optimize.name`, valued like every other strategy.
+
+- **Scenarios**: the first `optimize.scenarios` GBM price paths of the plan's seed (the same
+  generator as the risk figures).
+- **Decisions**: per year y, `x_y` blocks start converting (integer), `z_y <= x_y` of them
+  keep their miners as ballast (integer; not with `allow_ballast: false`; at most
+  `max_ballast_mw` in all), and `f_t` MW of ballast hash all year under the interconnect's
+  spare MW (the rest hash `ballast_uptime` of the year in the AI load's headroom).
+- **NPV is linear in the decisions**: every line item of a strategy's cash flow is a sum over
+  its blocks (a year whose hashprice does not cover the energy idles every MW alike, so the
+  operator's option to switch off is already in each scenario's coefficients). The MILP's
+  coefficients are the plan's own NPVs of one block started in each year, kept as ballast, or
+  hashing firm, less the NPV without it, per scenario: the same arithmetic as the table.
+- **Constraints**: the site's MW (whole blocks); the interconnect (`site.interconnect_mw`: mining
+  MW + AI grid MW + firm ballast, so firm ballast at most its spare MW); the capex budget per
+  calendar year (`capex_budget_usd_per_yr`, with capex spread over `hosting.build_years` as in
+  the table); the build lead time (no block starts before `start_year + lead_time_years`, and
+  none whose lease would start after the plan); tenant demand (`tenant_demand_mw_it_per_yr`:
+  MW of critical IT entering service each year); and a minimum conversion (`min_convert_mw`
+  started by `min_convert_by_year`, e.g. a signed tenant).
+- **Objective**: `expected_npv`, the mean NPV over the scenarios, or `cvar`, the mean of the
+  worst `cvar_level` share, linearised after Rockafellar and Uryasev (2000, "Optimization of
+  conditional value-at-risk", J. Risk 2(3)): maximise `eta - sum_s u_s / (alpha S)` with
+  `u_s >= eta - NPV_s`, `u_s >= 0`.
+- **Solver**: HiGHS (highspy), sparse matrix passed whole, stopping at `mip_rel_gap`; an optimum
+  not proven within `time_limit_s` is an error, not a schedule.
+- **Against the best deterministic plan**: the same MILP on the `bitcoin.base_case` price case
+  alone gives the plan a point forecast would choose. Both are judged on the scenarios:
+  `value_of_stochastic_solution_usd` is the optimum's objective less the deterministic plan's
+  (never negative), and `case_npv_given_up_usd` is the base-case NPV the optimum gives up for it.
+- **Infeasible**: when no schedule can start `min_convert_mw` in time, the error names the
+  constraint whose removal alone would allow it (site MW, lead time, capex budget or tenant
+  demand; all of them when only together) and the most MW that can start by then.
+
+The MILP is small (about 3 columns per year, plus one row and column per scenario for CVaR)
+because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW-block,
+10-year, 200-scenario CVaR case has 241 rows and 231 columns and solves in well under a second
+(`benchmarks/bench_plan.py`).
+
 ## Output {#output}
 
 - `--json` prints `ballast.plan/1`: `schema`, `name`, `plan`, `start_year`, `end_year`, `years`,
@@ -105,14 +149,20 @@ path: P10, P50, P90, mean, and the probability that each is below zero.
   `kind`, `baseline`, `best`, `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
   `it_mw`, per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
-  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); with `--out`, `files`.
+  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `optimize` (null without the
+  section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
+  `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
+  `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
+  `case_npv_usd`, `deterministic` (the same for the best base-case plan, with `case`),
+  `value_of_stochastic_solution_usd`, `case_npv_given_up_usd`, and `milp` (`rows`, `columns`,
+  `integer_columns`, `nonzeros`, `status`, `mip_gap`); with `--out`, `files`.
 - `--out DIR` writes `plan.json` (the same document), `cashflows.csv` (one row per strategy,
   case and year: MW by use and every line item in USD) and `paths.parquet` (one row per path and
   year: BTC price, difficulty, subsidy, hashprice, and each strategy's NPV on that path).
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: the conversion optimiser (MILP over paths), CVaR, the HTML report,
+Not yet in this version: the HTML report,
 operations values from the backtest engine, fleet ageing and repowering, CO2 and water per year.
 
 The fields follow, section by section."""

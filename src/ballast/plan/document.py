@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
+from ballast.plan.optimize_document import Optimize, optimize_problems
 
 PLAN_VERSION = 1
 MAX_PATHS = 100_000
@@ -273,6 +274,10 @@ class Plan(StrictModel):
         min_length=1,
         description="Strategies to compare; the first keep_mining one is the business-as-usual baseline (one is added when none is given).",
     )
+    optimize: Optimize | None = Field(
+        None,
+        description="The conversion optimiser (docs/plan.md#optimizer): when given, the optimal schedule joins the strategies. Default: off.",
+    )
 
     @field_validator("version")
     @classmethod
@@ -317,6 +322,7 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
+        problems += optimize_problems(self)
         if problems:  # one line each, every one naming its field (parse_plan lists them)
             raise ValueError("\n".join(problems))
         return self

@@ -9,6 +9,7 @@ baseline's (the investment in converting), as REopt reports them against its BAU
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ import pandas as pd
 from ballast.plan import bitcoin_future as bf
 from ballast.plan import finance
 from ballast.plan.document import Plan, Strategy
+
+if TYPE_CHECKING:  # the optimiser imports this module
+    from ballast.plan.optimizer import Optimum
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
 BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
@@ -89,10 +93,13 @@ class PlanResult:
     paths: BitcoinYears | None
     gbm: dict
     strategies: list[StrategyResult]
+    optimum: Optimum | None = None
 
 
-def schedule(plan: Plan, strategy: Strategy) -> Schedule:
-    """MW by use, lease revenue, capex and assets placed in service, per year."""
+def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = None) -> Schedule:
+    """MW by use, lease revenue, capex and assets placed in service, per year. Ballast miners
+    are ``strategy.ballast_mw`` or, given, ``ballast_mw`` per year (the optimiser's), at most
+    the MW converted."""
     years = plan.start_year + np.arange(plan.horizon_years)
     h = plan.hosting
     zeros = np.zeros(len(years))
@@ -113,7 +120,7 @@ def schedule(plan: Plan, strategy: Strategy) -> Schedule:
         build = (years >= ph.year) & (years < ph.year + spend_years)
         capex += np.where(build, phase_it_mw * h.capex_usd_per_mw / spend_years, 0.0)
         placed += np.where(years == start, phase_it_mw * h.capex_usd_per_mw, 0.0)
-    ballast = np.minimum(strategy.ballast_mw, converted)
+    ballast = np.minimum(strategy.ballast_mw if ballast_mw is None else ballast_mw, converted)
     # the grid connection's spare MW (above the site's mining load) carries ballast miners at
     # any time; the rest run only in the AI load's headroom (strategy.ballast_uptime)
     spare_mw = plan.site.interconnect_mw - plan.site.mining_mw
@@ -267,9 +274,14 @@ def baseline_strategy(plan: Plan) -> Strategy:
 
 
 def run_plan(
-    plan: Plan, n_paths: int | None = None, seed: int | None = None, paths: bool = True
+    plan: Plan,
+    n_paths: int | None = None,
+    seed: int | None = None,
+    paths: bool = True,
+    optimize: bool = True,
 ) -> PlanResult:
-    """Every strategy under every named price case and (``paths``) over the seeded GBM paths."""
+    """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
+    with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them."""
     b = plan.bitcoin
     n = plan.horizon_years
     base = baseline_strategy(plan)
@@ -288,7 +300,15 @@ def run_plan(
             b.start_price_usd, gbm["log_drift_per_yr"], gbm["volatility_per_yr"], n, gbm["n"], gbm["seed"]
         )
         path_btc = bitcoin_years(plan, prices)
-    scheds = {s.name: schedule(plan, s) for s in strategies}
+    optimum = None
+    ballast_override: dict[str, np.ndarray] = {}
+    if plan.optimize is not None and optimize:
+        from ballast.plan.optimizer import optimize_conversion  # it imports this module
+
+        optimum = optimize_conversion(plan, gbm, case_btc[b.base_case])
+        strategies.append(optimum.strategy)
+        ballast_override[optimum.strategy.name] = optimum.ballast_mw
+    scheds = {s.name: schedule(plan, s, ballast_override.get(s.name)) for s in strategies}
     flows = {
         s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
         for s in strategies
@@ -318,4 +338,6 @@ def run_plan(
                 "prob_delta_npv_negative": float(np.mean(r.path_delta_npv_usd < 0)),
             }
     best = max(results, key=lambda r: r.metrics[b.base_case]["npv_usd"]).strategy.name
-    return PlanResult(plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results)
+    return PlanResult(
+        plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results, optimum
+    )

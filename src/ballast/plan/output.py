@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
+from ballast.plan.milp import cvar_usd
 from ballast.plan.model import LINE_ITEMS, PlanResult
 
 SCHEMA = "ballast.plan/1"
@@ -19,6 +20,66 @@ FILES = ("plan.json", "cashflows.csv", "paths.parquet")
 
 def _list(values) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype="float64")]
+
+
+def _risk(npv_usd: np.ndarray, level: float) -> dict[str, float]:
+    p10, p50, p90 = np.percentile(npv_usd, [10, 50, 90])
+    return {
+        "p10": float(p10),
+        "p50": float(p50),
+        "p90": float(p90),
+        "mean": float(np.mean(npv_usd)),
+        "cvar": cvar_usd(npv_usd, level),
+        "prob_negative": float(np.mean(npv_usd < 0)),
+    }
+
+
+def optimize_document(result: PlanResult) -> dict | None:
+    """The optimiser's schedule, its NPV over the scenarios, the best deterministic plan's, and
+    the MILP's size and gap (docs/plan.md#optimizer); None when the plan has no optimize."""
+    o = result.optimum
+    if o is None:
+        return None
+    spec = result.plan.optimize
+    blk = spec.block_mw
+    sol = o.solution
+
+    def decision(d) -> dict:
+        return {
+            "convert_mw": _list(d.convert_blocks * blk),
+            "converted_mw": _list(np.cumsum(d.convert_blocks) * blk),
+            "ballast_mw": _list(np.cumsum(d.ballast_blocks) * blk),
+            "firm_ballast_mw": _list(d.firm_mw),
+        }
+
+    return {
+        "strategy": o.strategy.name,
+        "objective": spec.objective,
+        "cvar_level": spec.cvar_level,
+        "scenarios": spec.scenarios,
+        "block_mw": blk,
+        **decision(o.decision),
+        "objective_usd": o.objective_usd,
+        "npv_usd": _risk(o.npv_usd, spec.cvar_level),
+        "case_npv_usd": o.case_npv_usd,
+        "deterministic": {
+            "case": result.plan.bitcoin.base_case,
+            **decision(o.deterministic),
+            "objective_usd": o.deterministic_objective_usd,
+            "npv_usd": _risk(o.deterministic_npv_usd, spec.cvar_level),
+            "case_npv_usd": o.deterministic_case_npv_usd,
+        },
+        "value_of_stochastic_solution_usd": o.objective_usd - o.deterministic_objective_usd,
+        "case_npv_given_up_usd": o.deterministic_case_npv_usd - o.case_npv_usd,
+        "milp": {
+            "rows": sol.rows,
+            "columns": sol.columns,
+            "integer_columns": sol.integer_columns,
+            "nonzeros": sol.nonzeros,
+            "status": sol.status,
+            "mip_gap": sol.mip_gap,
+        },
+    }
 
 
 def plan_document(result: PlanResult, source: str | None = None) -> dict:
@@ -80,6 +141,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
             "paths": result.gbm if result.paths is not None else None,
         },
         "strategies": strategies,
+        "optimize": optimize_document(result),
     }
 
 
