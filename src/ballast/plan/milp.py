@@ -224,7 +224,10 @@ def solve(m: ConversionMilp) -> MilpSolution:
     x_all = np.asarray(h.getSolution().col_value)
     x = np.round(x_all[:n])
     z = np.round(x_all[n : 2 * n])
-    f = np.clip(x_all[2 * n : 3 * n], 0.0, None)
+    # firm ballast at its most: never worse in any scenario (ballast_uptime <= mining.uptime),
+    # and what the plan's schedule does; the CVaR optimum may leave it lower where only the
+    # scenarios outside the tail would gain
+    f = np.minimum(np.cumsum(z) * m.block_mw, max(m.spare_mw, 0.0))
     npv = scenario_npv_usd(m, x, z, f)
     info = h.getInfo()
     return MilpSolution(
