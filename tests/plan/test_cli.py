@@ -63,7 +63,8 @@ def test_bundled_plan_by_name():
     result = runner.invoke(app, ["plan", "conversion_500mw", "--json", "--paths", "20"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["baseline"] == "keep_mining" and len(doc["strategies"]) == 4
+    assert doc["baseline"] == "keep_mining" and len(doc["strategies"]) == 5
+    assert doc["strategies"][-1]["name"] == doc["optimize"]["strategy"] == "optimal"
     assert doc["bitcoin"]["paths"]["calibrated_on"].startswith("bundled:bitcoin_daily_2020_2025")
 
 
