@@ -120,5 +120,8 @@ def test_infeasible_minimum_exits_2_naming_the_constraint_and_writes_nothing(tmp
     result = runner.invoke(app, ["plan", str(path), "--out", str(out), "--paths", "5"])
     assert result.exit_code == 2
     assert f"error: {path}: invalid plan: optimize.min_convert_mw: 100 MW" in result.stderr
-    assert "cannot start by 2025: at most 50 MW can, limited by optimize.capex_budget_usd_per_yr" in result.stderr
+    assert (
+        "cannot start by 2025: at most 50 MW can, limited by optimize.capex_budget_usd_per_yr"
+        in result.stderr
+    )
     assert not out.exists()

@@ -89,7 +89,7 @@ def test_optimum_equals_brute_force(objective):
     btc = scenario_paths(plan, gbm_parameters(plan))
     m = conversion_milp(plan, btc)
     sol = milp_mod.solve(m)
-    value, (x, z) = brute_force(plan, btc, objective)
+    value, (x, _) = brute_force(plan, btc, objective)
     assert sol.objective_usd == pytest.approx(value, rel=1e-7, abs=1.0)
     # the MILP's schedule, valued by the model, gives the same objective
     strategy, ballast = to_strategy(plan, "opt", sol.convert_blocks, sol.ballast_blocks)
@@ -103,7 +103,7 @@ def test_optimum_equals_brute_force(objective):
 def test_brute_force_case_uses_the_ballast_and_the_budget():
     plan = small_plan()
     btc = scenario_paths(plan, gbm_parameters(plan))
-    value, (x, z) = brute_force(plan, btc, "expected_npv")
+    value, (_, z) = brute_force(plan, btc, "expected_npv")
     assert sum(z) > 0  # the ballast's grid value makes keeping miners pay here
     unconstrained = small_plan(capex_budget_usd_per_yr=None, tenant_demand_mw_it_per_yr=None)
     free_value, _ = brute_force(unconstrained, btc, "expected_npv")
@@ -176,13 +176,18 @@ def test_an_infeasible_minimum_names_the_constraint(tmp_path, changes, field, mo
     assert field in message and most in message
     # the same bound without the named constraint is feasible
     relaxed = {k: None if k != "lead_time_years" else 0 for k in changes if k != "min_convert_mw"}
-    assert run_plan(small_plan(**{**spec, "tenant_demand_mw_it_per_yr": None, **changes, **relaxed}), n_paths=5).optimum
+    assert run_plan(
+        small_plan(**{**spec, "tenant_demand_mw_it_per_yr": None, **changes, **relaxed}), n_paths=5
+    ).optimum
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"capex_budget_usd_per_yr": [1.0, 2.0]}, "optimize.capex_budget_usd_per_yr: 2 values for a 4-year horizon"),
+        (
+            {"capex_budget_usd_per_yr": [1.0, 2.0]},
+            "optimize.capex_budget_usd_per_yr: 2 values for a 4-year horizon",
+        ),
         ({"tenant_demand_mw_it_per_yr": -5.0}, "optimize.tenant_demand_mw_it_per_yr: must be >= 0"),
         ({"name": "keep"}, "optimize.name: 'keep' is already a strategy's name"),
         ({"ballast_uptime": 1.0}, "optimize.ballast_uptime: 1 exceeds mining.uptime"),

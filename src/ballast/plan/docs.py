@@ -95,6 +95,18 @@ a site (`ballast simulate`), which a later version will do per configuration.
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
 
+### CO2 and water {#environment}
+
+Per strategy, price case and year: energy drawn [MWh] = the miners' energy while they hash
+(mining and ballast; idled years draw none) + the AI facility's (IT MW leased x
+`environment.ai_load_factor` x `hosting.pue` x 8,766 h); CO2 [t] = energy x grid intensity
+[gCO2/kWh] / 1000, location-based (the grid's average intensity for every MWh; no market-based
+instruments), the intensity starting at `environment.carbon_intensity_g_per_kwh` (default the
+mean of the bundled ERCOT series over 2024, about 303) and changing by `carbon_change_per_yr`;
+water [m3] = the AI facility's IT energy x `environment.wue_l_per_kwh` (air-cooled miners use
+none). `kwh_per_usd_earned` is the energy a strategy draws per USD of mining, lease and ballast
+revenue over the plan: what the campus's power buys.
+
 ### Conversion optimiser {#optimizer}
 
 With an `optimize` section the plan also asks which schedule is best: how many blocks of
@@ -145,9 +157,10 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `discount_rate`, `tax_rate`, `baseline`, `best`, `base_case`; `bitcoin` (`halvings` with
   `height`, `subsidy_btc`, `time_utc`, `projected`; `mean_subsidy_btc` per year; per case its
   `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
-  `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`); `strategies`: `name`,
-  `kind`, `baseline`, `best`, `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
-  `it_mw`, per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
+  `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`);
+  `carbon_intensity_g_per_kwh` per year; `strategies`: `name`, `kind`, `baseline`, `best`, `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
+  `it_mw`, `environment` (in the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
+  `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
   percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
@@ -157,13 +170,13 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `value_of_stochastic_solution_usd`, `case_npv_given_up_usd`, and `milp` (`rows`, `columns`,
   `integer_columns`, `nonzeros`, `status`, `mip_gap`); with `--out`, `files`.
 - `--out DIR` writes `plan.json` (the same document), `cashflows.csv` (one row per strategy,
-  case and year: MW by use and every line item in USD) and `paths.parquet` (one row per path and
-  year: BTC price, difficulty, subsidy, hashprice, and each strategy's NPV on that path).
+  case and year: MW by use, every line item in USD, and energy, CO2 and water) and
+  `paths.parquet` (one row per path and year: BTC price, difficulty, subsidy, hashprice, and each strategy's NPV on that path).
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: the HTML report,
-operations values from the backtest engine, fleet ageing and repowering, CO2 and water per year.
+Not yet in this version: the HTML report, operations values from the backtest engine, fleet
+ageing and repowering.
 
 The fields follow, section by section."""
 

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
+from ballast.plan.environment import Environment
 from ballast.plan.optimize_document import Optimize, optimize_problems
 
 PLAN_VERSION = 1
@@ -273,6 +274,9 @@ class Plan(StrictModel):
     strategies: list[Strategy] = Field(
         min_length=1,
         description="Strategies to compare; the first keep_mining one is the business-as-usual baseline (one is added when none is given).",
+    )
+    environment: Environment = Field(
+        default_factory=Environment, description="CO2 and water per year (docs/plan.md#environment)."
     )
     optimize: Optimize | None = Field(
         None,

@@ -17,6 +17,7 @@ import pandas as pd
 from ballast.plan import bitcoin_future as bf
 from ballast.plan import finance
 from ballast.plan.document import Plan, Strategy
+from ballast.plan.environment import footprint
 
 if TYPE_CHECKING:  # the optimiser imports this module
     from ballast.plan.optimizer import Optimum
@@ -38,6 +39,8 @@ LINE_ITEMS = (
     "salvage_usd",
     "cash_flow_usd",
 )
+# per year and scenario beside the money (docs/plan.md#environment)
+FOOTPRINT_ITEMS = ("mining_energy_mwh", "ai_energy_mwh", "energy_mwh", "co2_t", "water_m3")
 
 
 @dataclass(frozen=True)
@@ -153,17 +156,19 @@ def mining_usd(
     power_price_usd_per_mwh,
     efficiency_j_per_th: float,
     pue: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(revenue, energy cost) [USD/yr] of ``grid_mw`` of miners hashing ``uptime`` of the year.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(revenue [USD/yr], energy cost [USD/yr], energy [MWh/yr]) of ``grid_mw`` of miners
+    hashing ``uptime`` of the year.
 
-    A year whose hashprice does not cover the energy is idled (both zero): the operator's option
+    A year whose hashprice does not cover the energy is idled (all zero): the operator's option
     to switch the fleet off. Hash rate [PH/s] = grid MW / PUE x 1e6 W / (J/TH) / 1000.
     """
     hashrate_ph_s = np.asarray(grid_mw) / pue * 1e6 / efficiency_j_per_th / 1000.0
     revenue = hashprice_usd_per_ph_day * hashrate_ph_s * uptime * bf.DAYS_PER_YEAR
-    energy = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR * power_price_usd_per_mwh
+    energy_mwh = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR
+    energy = energy_mwh * power_price_usd_per_mwh
     run = revenue > energy
-    return np.where(run, revenue, 0.0), np.where(run, energy, 0.0)
+    return np.where(run, revenue, 0.0), np.where(run, energy, 0.0), np.where(run, energy_mwh, 0.0)
 
 
 def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYears) -> dict[str, np.ndarray]:
@@ -172,11 +177,11 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     t = np.arange(plan.horizon_years)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
-    rev, energy = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    firm_rev, firm_energy = mining_usd(
+    rev, energy, mwh = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    firm_rev, firm_energy, firm_mwh = mining_usd(
         sched.ballast_firm_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue
     )
-    flex_rev, flex_energy = mining_usd(
+    flex_rev, flex_energy, flex_mwh = mining_usd(
         sched.ballast_mw - sched.ballast_firm_mw,
         strategy.ballast_uptime,
         hp,
@@ -219,6 +224,8 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "capex_usd": capex,
         "salvage_usd": salvage,
         "cash_flow_usd": cf,
+        "mining_energy_mwh": mwh + firm_mwh + flex_mwh,
+        **footprint(plan, sched.it_mw, mwh + firm_mwh + flex_mwh),
     }
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
+from ballast.plan.environment import intensity_g_per_kwh
 from ballast.plan.milp import cvar_usd
-from ballast.plan.model import LINE_ITEMS, PlanResult
+from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult
 
 SCHEMA = "ballast.plan/1"
 FILES = ("plan.json", "cashflows.csv", "paths.parquet")
@@ -82,6 +83,20 @@ def optimize_document(result: PlanResult) -> dict | None:
     }
 
 
+def _footprint(items: dict[str, np.ndarray]) -> dict:
+    """Energy, CO2 and water per year of one price case, and the energy drawn per USD earned."""
+    earned_usd = float(
+        np.sum(items["mining_revenue_usd"] + items["lease_revenue_usd"] + items["ballast_value_usd"])
+    )
+    energy_mwh = float(np.sum(items["energy_mwh"]))
+    return {
+        "energy_mwh": _list(items["energy_mwh"]),
+        "co2_t": _list(items["co2_t"]),
+        "water_m3": _list(items["water_m3"]),
+        "kwh_per_usd_earned": energy_mwh * 1000.0 / earned_usd if earned_usd > 0 else None,
+    }
+
+
 def plan_document(result: PlanResult, source: str | None = None) -> dict:
     """The JSON-ready summary of a plan run (``ballast.plan/1``; docs/plan.md#output)."""
     plan = result.plan
@@ -102,6 +117,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
                 "mining_mw": _list(s.mining_mw),
                 "ballast_mw": _list(s.ballast_mw),
                 "it_mw": _list(s.it_mw),
+                "environment": _footprint(r.cases[plan.bitcoin.base_case]),
                 "cases": r.metrics,
                 "risk": r.risk or None,
             }
@@ -140,6 +156,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
             },
             "paths": result.gbm if result.paths is not None else None,
         },
+        "carbon_intensity_g_per_kwh": _list(intensity_g_per_kwh(plan)),
         "strategies": strategies,
         "optimize": optimize_document(result),
     }
@@ -162,7 +179,7 @@ def cashflow_table(result: PlanResult) -> pd.DataFrame:
                     "it_mw": s.it_mw,
                 }
             )
-            for k in LINE_ITEMS:
+            for k in (*LINE_ITEMS, *FOOTPRINT_ITEMS):
                 frame[k] = items[k]
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
