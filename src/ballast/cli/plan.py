@@ -104,7 +104,8 @@ def _optimum_lines(doc: dict) -> list[str]:
 def plan(
     plan_file: Annotated[str, typer.Argument(help="Plan YAML path, or a bundled plan name.")],
     out: Annotated[
-        Path | None, typer.Option(help="Write plan.json, cashflows.csv and paths.parquet here.")
+        Path | None,
+        typer.Option(help="Write plan.json, cashflows.csv, paths.parquet and report.html here."),
     ] = None,
     paths: Annotated[
         int | None, typer.Option(help="Number of BTC price paths (default: the plan's bitcoin.paths.n).")
@@ -141,7 +142,10 @@ def plan(
         fail(format_problems(str(plan_file), "plan", [str(exc)]))
     doc = plan_document(result, source=str(plan_file))
     if out is not None:
-        doc["files"] = write_outputs(result, out, doc)
+        from ballast.report.plan_report import render_plan_report
+
+        report_html = render_plan_report(result, doc)  # before anything is written
+        doc["files"] = write_outputs(result, out, doc, report_html)
     if as_json:
         write_json(doc)
         return

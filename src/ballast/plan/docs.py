@@ -173,12 +173,18 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
 - `--out DIR` writes `plan.json` (the same document), `cashflows.csv` (one row per strategy,
   case and year: MW by use, every line item in USD, and energy, CO2 and water) and
   `paths.parquet` (one row per path and year: BTC price, difficulty, subsidy, hashprice, and
-  each strategy's NPV on that path).
+  each strategy's NPV on that path), and `report.html`, self-contained (plotly.js inlined; opens
+  offline): the strategy table and the optimal schedule, the cash-flow waterfall (present value
+  of each line item in the base case, per strategy), the NPV fan chart (cumulative discounted
+  cash flow across the price paths: P10-P90, P25-P75, median), grid MW by use per year, a
+  tornado of sensitivities (the ΔNPV of the best converting strategy with BTC price, difficulty
+  growth, power price, fleet J/TH, lease rate, conversion capex and discount rate each moved
+  -/+20 %, one at a time, the schedules held), and CO2 and water per year.
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: the HTML report, operations values from the backtest engine, fleet
-ageing and repowering.
+Not yet in this version: operations values from the backtest engine, fleet ageing and
+repowering.
 
 The fields follow, section by section."""
 

@@ -16,7 +16,7 @@ from ballast.plan.milp import cvar_usd
 from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult
 
 SCHEMA = "ballast.plan/1"
-FILES = ("plan.json", "cashflows.csv", "paths.parquet")
+FILES = ("plan.json", "cashflows.csv", "paths.parquet", "report.html")
 
 
 def _list(values) -> list:
@@ -207,16 +207,20 @@ def paths_table(result: PlanResult) -> pd.DataFrame:
     return frame
 
 
-def write_outputs(result: PlanResult, out: Path, doc: dict) -> dict[str, str]:
-    """Write plan.json, cashflows.csv and (with paths) paths.parquet into ``out``."""
+def write_outputs(result: PlanResult, out: Path, doc: dict, report_html: str | None = None) -> dict[str, str]:
+    """Write plan.json, cashflows.csv, (with paths) paths.parquet and (given) report.html into
+    ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "plan": str(out / "plan.json"),
         "cashflows": str(out / "cashflows.csv"),
         "paths": str(out / "paths.parquet") if result.paths is not None else None,
+        "report": str(out / "report.html") if report_html is not None else None,
     }
     cashflow_table(result).to_csv(out / "cashflows.csv", index=False)
     if result.paths is not None:
         paths_table(result).to_parquet(out / "paths.parquet", index=False)
+    if report_html is not None:
+        (out / "report.html").write_text(report_html, encoding="utf-8")
     (out / "plan.json").write_text(json.dumps({**doc, "files": files}, indent=2) + "\n")
     return files
