@@ -125,3 +125,12 @@ def test_infeasible_minimum_exits_2_naming_the_constraint_and_writes_nothing(tmp
         in result.stderr
     )
     assert not out.exists()
+
+
+def test_the_hybrid_west_texas_plan_runs():
+    result = runner.invoke(app, ["plan", "hybrid_west_texas", "--json", "--paths", "20"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    hybrid = next(s for s in doc["strategies"] if s["name"] == "hybrid_100mw_it_150mw_miners")
+    assert hybrid["it_mw"][1:] == [100.0] * 9 and hybrid["mining_mw"][0] == 150.0
+    assert doc["optimize"]["block_mw"] == 10

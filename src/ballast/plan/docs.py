@@ -15,7 +15,9 @@ convert MW to AI/HPC hosting (when, how much), or convert and keep miners beside
 plan document under named BTC price cases and over seeded price paths. The bundled example
 `conversion_500mw` (`src/ballast/examples/plan/conversion_500mw.yaml`) is the seed's case: a
 500 MW mining site, a 12-year lease at about 1.45 M USD per MW of critical IT per year; each of
-its numbers carries its source or is marked as an assumption.
+its numbers carries its source or is marked as an assumption. The second, `hybrid_west_texas`,
+carries the `west_texas_2024` campus (a 100 MW AI tenant beside 150 MW of miners on a 280 MW
+connection) over ten years, its miners' uptime measured by that scenario's backtest.
 
 ```
 ballast plan conversion_500mw --out out/plan
