@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
 from ballast.plan.environment import Environment
+from ballast.plan.operations import Operations
 from ballast.plan.optimize_document import Optimize, optimize_problems
 
 PLAN_VERSION = 1
@@ -277,6 +278,10 @@ class Plan(StrictModel):
     )
     environment: Environment = Field(
         default_factory=Environment, description="CO2 and water per year (docs/plan.md#environment)."
+    )
+    operations: Operations | None = Field(
+        None,
+        description="Measure the miners' uptime and price paid with the backtest engine per site configuration (docs/plan.md#operations). Default: off (mining.uptime and the power price as given).",
     )
     optimize: Optimize | None = Field(
         None,

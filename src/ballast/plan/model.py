@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import finance
+from ballast.plan import finance, operations
 from ballast.plan.document import Plan, Strategy
 from ballast.plan.environment import footprint
 
@@ -177,13 +177,15 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     t = np.arange(plan.horizon_years)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
-    rev, energy, mwh = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    firm_rev, firm_energy, firm_mwh = mining_usd(
-        sched.ballast_firm_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue
-    )
+    uptime, ballast_uptime, firm_mw = m.uptime, strategy.ballast_uptime, sched.ballast_firm_mw
+    if plan.operations is not None:  # measured by the backtest engine per configuration
+        uptime, ratio, _ = operations.per_year(plan, sched)
+        ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ratio
+    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
     flex_rev, flex_energy, flex_mwh = mining_usd(
-        sched.ballast_mw - sched.ballast_firm_mw,
-        strategy.ballast_uptime,
+        sched.ballast_mw - firm_mw,
+        ballast_uptime,
         hp,
         power,
         m.efficiency_j_per_th,

@@ -199,6 +199,8 @@ def optimize_conversion(plan: Plan, gbm: dict, case_btc: BitcoinYears) -> Optimu
     """The optimal schedule over the scenarios and the best deterministic plan (optimal in the
     base price case ``case_btc``), both judged on the scenarios."""
     o = plan.optimize
+    # linear coefficients need one uptime for every configuration: the plan's, not operations'
+    plan = plan.model_copy(update={"operations": None})
     m = conversion_milp(plan, scenario_paths(plan, gbm))
     sol = solve_or_explain(plan, m)
     det_m = conversion_milp(plan, case_btc, objective="expected_npv")

@@ -1,0 +1,146 @@
+"""Operations values from the backtest engine (docs/plan.md#operations): for each site
+configuration a strategy meets (grid MW of miners, MW of critical IT leased, interconnect),
+the bundled real year of a scenario is backtested with Ballast's rule controller, and the
+miners' measured uptime, the price their hashing hours paid and their curtailment replace the
+plan's assumptions in that year's cash flow; future years scale revenue by their own hashprice
+(the model's hashprice x hash rate x uptime). Each configuration is backtested once per process.
+
+Method error, reported per configuration (``revenue_error_pct``): the plan's revenue formula at
+the backtest year's mean hashprice and the measured uptime, against the backtest's own mining
+revenue (the gap is the correlation, within the year, of curtailment and hashprice, the pool
+fee and day count). What it leaves out: at a future year's hashprice the controller would
+curtail in different hours (the uptime is that of the backtest year's hashprice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field
+
+from ballast.documents import StrictModel
+
+if TYPE_CHECKING:  # the Plan imports this module
+    from ballast.plan.document import Plan
+    from ballast.plan.model import Schedule
+
+HOURS_PER_DAY = 24.0
+
+
+class Operations(StrictModel):
+    """Measure the miners' operations with the backtest engine over a scenario's real year."""
+
+    scenario: str = Field(
+        description=(
+            "Scenario whose site, market data and year are backtested (a bundled name such as "
+            "west_texas_2024, or a YAML path); its miners are scaled to each configuration's MW, "
+            "its AI load and import limit set to the configuration's."
+        )
+    )
+    resolution: str = Field("1h", description="Backtest step (a pandas step, e.g. 1h, 15min). Default 1h.")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One configuration's backtest: miners' uptime (energy over full power), the mean price
+    their hashing paid over the year's mean price, curtailed energy, and the method's error."""
+
+    mining_mw: float
+    it_mw: float
+    interconnect_mw: float
+    uptime: float
+    price_ratio: float
+    curtailed_mwh: float
+    hashprice_usd_per_ph_day: float
+    revenue_error_pct: float
+
+
+_CACHE: dict[tuple, Measured] = {}
+
+
+def _scenario(plan: Plan):
+    from ballast.backtest import load_scenario
+
+    return load_scenario(plan.operations.scenario)
+
+
+def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
+    """Backtest one configuration (cached per scenario, step and configuration)."""
+    o = plan.operations
+    key = (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
+    if key in _CACHE:
+        return _CACHE[key]
+    from ballast.backtest import simulate
+    from ballast.models.miners import get_model
+    from ballast.physics import miner_facility_mw
+    from ballast.scenario import parse_scenario
+
+    base = _scenario(plan)
+    data = base.model_dump(mode="json")
+
+    def fleet(groups: list[dict], per: str) -> float:  # full facility MW or hash rate [TH/s]
+        if per == "mw":
+            return sum(
+                g["count"] * miner_facility_mw(get_model(g["model"]).power_w, g["pue"]) for g in groups
+            )
+        return sum(g["count"] * get_model(g["model"]).hashrate_th_s for g in groups)
+
+    fleet_mw = fleet(data["miners"], "mw")
+    if not fleet_mw:
+        raise ValueError(f"operations.scenario: {o.scenario} has no miners to scale")
+    scaled = [{**g, "count": round(g["count"] * mining_mw / fleet_mw)} for g in data["miners"]]
+    data["miners"] = [g for g in scaled if g["count"] > 0]
+    data["site"]["import_limit_mw"] = plan.site.interconnect_mw
+    if it_mw > 0:
+        ai = data.get("ai") or {}
+        data["ai"] = {**ai, "it_load_mw": it_mw, "pue": plan.hosting.pue}
+    else:
+        data["ai"] = None
+    scenario = parse_scenario(
+        data, f"operations.scenario {o.scenario} at {mining_mw:g} MW of miners, {it_mw:g} MW of IT"
+    )
+    scenario._base_dir = base.base_dir
+    result = simulate(scenario, resolution=o.resolution, baselines=False)
+    k = result.kpis["ballast"]
+    ts = result.timeseries
+    hours = float(k["hours"])
+    full_mw = fleet(data["miners"], "mw")
+    miner = ts["miner_mw"].to_numpy()
+    price = ts["price_usd_per_mwh"].to_numpy()
+    uptime = float(k["miner_energy_mwh"]) / (full_mw * hours) if full_mw else 0.0
+    price_ratio = float((miner * price).sum() / miner.sum() / price.mean()) if miner.sum() > 0 else 1.0
+    hashprice = float(ts["hashprice_usd_per_ph_day"].mean())
+    hashrate_ph_s = fleet(data["miners"], "th") / 1000.0
+    modelled = hashprice * hashrate_ph_s * uptime * hours / HOURS_PER_DAY
+    actual = float(k["mining_revenue_usd"])
+    measured = Measured(
+        mining_mw=mining_mw,
+        it_mw=it_mw,
+        interconnect_mw=plan.site.interconnect_mw,
+        uptime=uptime,
+        price_ratio=price_ratio,
+        curtailed_mwh=float(k["flexibility_curtailed_mwh"]),
+        hashprice_usd_per_ph_day=hashprice,
+        revenue_error_pct=100.0 * (modelled - actual) / actual if actual else 0.0,
+    )
+    _CACHE[key] = measured
+    return measured
+
+
+def per_year(plan: Plan, sched: Schedule) -> tuple[np.ndarray, np.ndarray, list[Measured]]:
+    """Measured miner uptime and price ratio per year of a schedule (miners: mining and
+    ballast; IT: leased that year), and the configurations met."""
+    uptime = np.ones(len(sched.years))
+    ratio = np.ones(len(sched.years))
+    met: list[Measured] = []
+    for i in range(len(sched.years)):
+        miners = float(sched.mining_mw[i] + sched.ballast_mw[i])
+        if miners <= 0:
+            continue
+        m = measure(plan, miners, float(sched.it_mw[i]))
+        uptime[i], ratio[i] = m.uptime, m.price_ratio
+        if m not in met:
+            met.append(m)
+    return uptime, ratio, met
