@@ -74,6 +74,20 @@ def _table(doc: dict):  # -> rich.table.Table
     return t
 
 
+def _operations_lines(doc: dict) -> list[str]:
+    ops = doc["operations"]
+    if ops is None:
+        return []
+    lines = [f"operations: backtested on {ops['scenario']} ({ops['resolution']}) per configuration:"]
+    for c in ops["configurations"]:
+        lines.append(
+            f"  {c['mining_mw']:g} MW miners + {c['it_mw']:g} MW IT under {c['interconnect_mw']:g} MW: "
+            f"uptime {c['uptime']:.1%}, price paid {c['price_ratio']:.0%} of the mean, "
+            f"curtailed {c['curtailed_mwh']:,.0f} MWh, revenue formula error {c['revenue_error_pct']:+.1f} %"
+        )
+    return lines
+
+
 def _optimum_lines(doc: dict) -> list[str]:
     """The optimiser's schedule, NPV spread and what it gives up, a few lines of text."""
     o = doc["optimize"]
@@ -133,6 +147,7 @@ def plan(
     from ballast.plan.model import run_plan
     from ballast.plan.optimizer import OptimizeInfeasible
     from ballast.plan.output import plan_document, write_outputs
+    from ballast.scenario import ScenarioError
 
     try:
         result = run_plan(doc_plan, n_paths=paths, seed=seed)
@@ -140,6 +155,8 @@ def plan(
         fail(str(exc))
     except OptimizeInfeasible as exc:
         fail(format_problems(str(plan_file), "plan", [str(exc)]))
+    except ScenarioError as exc:  # the operations scenario
+        fail(format_problems(str(plan_file), "plan", [f"operations.scenario: {exc}"]))
     doc = plan_document(result, source=str(plan_file))
     if out is not None:
         from ballast.report.plan_report import render_plan_report
@@ -151,7 +168,7 @@ def plan(
         return
     console = wide_console()
     console.print(_table(doc))
-    for line in _optimum_lines(doc):
+    for line in _operations_lines(doc) + _optimum_lines(doc):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     if out is not None:
         console.print(

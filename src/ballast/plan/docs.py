@@ -17,7 +17,7 @@ plan document under named BTC price cases and over seeded price paths. The bundl
 500 MW mining site, a 12-year lease at about 1.45 M USD per MW of critical IT per year; each of
 its numbers carries its source or is marked as an assumption. The second, `hybrid_west_texas`,
 carries the `west_texas_2024` campus (a 100 MW AI tenant beside 150 MW of miners on a 280 MW
-connection) over ten years, its miners' uptime measured by that scenario's backtest.
+connection) over ten years, its miners' operations measured by that scenario's backtest.
 
 ```
 ballast plan conversion_500mw --out out/plan
@@ -97,6 +97,33 @@ a site (`ballast simulate`), which a later version will do per configuration.
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
 
+### Operations from the backtest engine {#operations}
+
+With an `operations` section, the miners' year is not assumed but measured. For each site
+configuration a strategy meets in some year (grid MW of miners, mining and ballast; MW of
+critical IT leased; `site.interconnect_mw`), the scenario named by `operations.scenario` is
+backtested over its real year at `operations.resolution` with Ballast's rule controller: its
+miner groups scaled (in proportion) to the configuration's MW, its AI load set to the
+configuration's IT MW at `hosting.pue`, its import limit to the interconnect. From the run:
+
+- **uptime** = the miners' energy / their full power x the year's hours. It replaces
+  `mining.uptime` in that year, and the hybrid `ballast_uptime` and its firm/headroom split
+  (the engine already decides when each miner may run beside the AI load under the limit);
+- **price ratio** = the mean price of the miners' hashing hours (weighted by their power) over
+  the year's mean price: the controller avoids expensive hours. It multiplies the miners' power
+  price that year;
+- **curtailment** [MWh] of the miners' flexible energy, reported.
+
+Future years keep the model's revenue formula (hashprice x hash rate x uptime), so revenue
+scales with each year's hashprice. Each configuration is backtested once per process. The
+method's error, per configuration (`revenue_error_pct`): the formula at the backtest year's
+mean hashprice and the measured uptime against the backtest's own mining revenue (the pool fee,
+which the plan folds into O&M, is most of it; the rest is the correlation of curtailment and
+hashprice within the year). Not captured: at a different hashprice the controller would curtail
+in other hours, so the uptime is that of the backtest year's hashprice. The optimiser's
+coefficients keep `mining.uptime` (linearity); the optimal schedule is then valued in the table
+with the measured operations like the other strategies.
+
 ### CO2 and water {#environment}
 
 Per strategy, price case and year: energy drawn [MWh] = the miners' energy while they hash
@@ -165,7 +192,10 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
   `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
-  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `optimize` (null without the
+  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `operations` (null without the
+  section: `scenario`, `resolution`, and per configuration `mining_mw`, `it_mw`,
+  `interconnect_mw`, `uptime`, `price_ratio`, `curtailed_mwh`, `hashprice_usd_per_ph_day`,
+  `revenue_error_pct`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
   `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
   `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
@@ -185,7 +215,8 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: operations values from the backtest engine, fleet ageing and
+Not yet in this version: grid-program revenue and smoothing compliance from the backtest
+engine (the ballast's program value stays `ballast_value_usd_per_mw_yr`), fleet ageing and
 repowering.
 
 The fields follow, section by section."""

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
+from ballast.plan import operations
 from ballast.plan.environment import intensity_g_per_kwh
 from ballast.plan.milp import cvar_usd
 from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult
@@ -97,6 +99,21 @@ def _footprint(items: dict[str, np.ndarray]) -> dict:
     }
 
 
+def operations_document(result: PlanResult) -> dict | None:
+    """The backtested configurations (docs/plan.md#operations); None without operations."""
+    ops = result.plan.operations
+    if ops is None:
+        return None
+    met: list[operations.Measured] = []
+    for r in result.strategies:
+        met += [m for m in operations.per_year(result.plan, r.schedule)[2] if m not in met]
+    return {
+        "scenario": ops.scenario,
+        "resolution": ops.resolution,
+        "configurations": [asdict(m) for m in met],
+    }
+
+
 def plan_document(result: PlanResult, source: str | None = None) -> dict:
     """The JSON-ready summary of a plan run (``ballast.plan/1``; docs/plan.md#output)."""
     plan = result.plan
@@ -158,6 +175,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
         },
         "carbon_intensity_g_per_kwh": _list(intensity_g_per_kwh(plan)),
         "strategies": strategies,
+        "operations": operations_document(result),
         "optimize": optimize_document(result),
     }
 
