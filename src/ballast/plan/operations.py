@@ -61,9 +61,10 @@ _CACHE: dict[tuple, Measured] = {}
 
 
 def _scenario(plan: Plan):
-    from ballast.backtest import load_scenario
+    from ballast.examples import scenario_path
+    from ballast.scenario import load_scenario
 
-    return load_scenario(plan.operations.scenario)
+    return load_scenario(scenario_path(plan.operations.scenario))
 
 
 def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
@@ -72,10 +73,11 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     key = (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
     if key in _CACHE:
         return _CACHE[key]
-    from ballast.backtest import simulate
     from ballast.models.miners import get_model
     from ballast.physics import miner_facility_mw
     from ballast.scenario import parse_scenario
+    from ballast.sim.engine import simulate
+    from ballast.sim.kpis import compute_kpis
 
     base = _scenario(plan)
     data = base.model_dump(mode="json")
@@ -93,6 +95,7 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     scaled = [{**g, "count": round(g["count"] * mining_mw / fleet_mw)} for g in data["miners"]]
     data["miners"] = [g for g in scaled if g["count"] > 0]
     data["site"]["import_limit_mw"] = plan.site.interconnect_mw
+    data["run"]["resolution"] = o.resolution
     if it_mw > 0:
         ai = data.get("ai") or {}
         data["ai"] = {**ai, "it_load_mw": it_mw, "pue": plan.hosting.pue}
@@ -102,16 +105,16 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
         data, f"operations.scenario {o.scenario} at {mining_mw:g} MW of miners, {it_mw:g} MW of IT"
     )
     scenario._base_dir = base.base_dir
-    result = simulate(scenario, resolution=o.resolution, baselines=False)
-    k = result.kpis["ballast"]
-    ts = result.timeseries
+    sim = simulate(scenario)  # the rule controller and the all-on baseline, no optimum
+    k = compute_kpis(sim.ballast, sim.inputs, sim.config, sim.scenario)["value"]
+    inputs = sim.inputs.frame
     hours = float(k["hours"])
     full_mw = fleet(data["miners"], "mw")
-    miner = ts["miner_mw"].to_numpy()
-    price = ts["price_usd_per_mwh"].to_numpy()
+    miner = sim.ballast.frame["miner_mw"].to_numpy()
+    price = inputs["price_usd_per_mwh"].to_numpy()
     uptime = float(k["miner_energy_mwh"]) / (full_mw * hours) if full_mw else 0.0
     price_ratio = float((miner * price).sum() / miner.sum() / price.mean()) if miner.sum() > 0 else 1.0
-    hashprice = float(ts["hashprice_usd_per_ph_day"].mean())
+    hashprice = float(inputs["hashprice_usd_per_ph_day"].mean())
     hashrate_ph_s = fleet(data["miners"], "th") / 1000.0
     modelled = hashprice * hashrate_ph_s * uptime * hours / HOURS_PER_DAY
     actual = float(k["mining_revenue_usd"])
