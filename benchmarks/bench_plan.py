@@ -88,6 +88,24 @@ def main() -> None:
         emit(f"plan_delta_npv_p50_musd.{name}", r.risk["delta_npv_usd"]["p50"] / 1e6, "M USD")
         emit(f"plan_prob_npv_negative.{name}", r.risk["prob_npv_negative"], "-")
     optimizer_bench()
+    operations_bench()
+
+
+def operations_bench() -> None:
+    """hybrid_west_texas with operations: the first run backtests each configuration over
+    west_texas_2024 (1 h), the second finds them cached."""
+    plan = load_plan("hybrid_west_texas")
+    for tag in ("cold", "warm"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = run_plan(plan, n_paths=1000)
+        emit(f"plan_hybrid_west_texas_operations_{tag}_wall", time.perf_counter() - t0, "s")
+        emit(f"plan_hybrid_west_texas_operations_{tag}_cpu", time.process_time() - c0, "s")
+    for r in result.strategies:
+        emit(
+            f"plan_hybrid_west_texas_npv_flat_case_musd.{r.strategy.name}",
+            r.metrics["flat"]["npv_usd"] / 1e6,
+            "M USD",
+        )
 
 
 if __name__ == "__main__":
