@@ -18,7 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def plan():
-    return load_plan("hybrid_west_texas")  # operations: west_texas_2024 at 1 h
+    return load_plan("hybrid_west_texas")  # operations: west_texas_2024_programs at 1 h
 
 
 def test_the_ai_load_under_one_interconnect_takes_the_miners_hours(plan):
@@ -43,7 +43,11 @@ def test_measured_uptime_and_price_drive_the_cash_flows(plan):
     assert flat["mining_energy_mwh"][0] == pytest.approx(280.0 * m.uptime * HOURS_PER_YEAR)
     price = plan.mining.power_price_usd_per_mwh * m.price_ratio
     assert flat["energy_cost_usd"][0] == pytest.approx(280.0 * m.uptime * HOURS_PER_YEAR * price)
+    # the grid programs' settled cash is a line of its own, in every year with miners
+    assert m.program_revenue_usd > 0
+    assert flat["program_revenue_usd"] == pytest.approx([m.program_revenue_usd] * plan.horizon_years)
     without = run_plan(plan.model_copy(update={"operations": None}), paths=False, optimize=False)
+    assert not without.strategies[0].cases["flat"]["program_revenue_usd"].any()
     assert without.strategies[0].cases["flat"]["energy_cost_usd"][0] != pytest.approx(
         flat["energy_cost_usd"][0]
     )

@@ -83,7 +83,9 @@ def _operations_lines(doc: dict) -> list[str]:
         lines.append(
             f"  {c['mining_mw']:g} MW miners + {c['it_mw']:g} MW IT under {c['interconnect_mw']:g} MW: "
             f"uptime {c['uptime']:.1%}, price paid {c['price_ratio']:.0%} of the mean, "
-            f"curtailed {c['curtailed_mwh']:,.0f} MWh, revenue formula error {c['revenue_error_pct']:+.1f} %"
+            f"curtailed {c['curtailed_mwh']:,.0f} MWh, "
+            f"programs {c['program_revenue_usd'] / 1e6:,.2f} M USD/yr, "
+            f"revenue formula error {c['revenue_error_pct']:+.1f} %"
         )
     return lines
 

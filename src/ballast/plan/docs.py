@@ -45,6 +45,8 @@ Per strategy and year:
   switch off): neither counts.
 - **Hosting.** Lease = IT MW x `lease_usd_per_kw_month` x 1000 x 12, escalated each year of the
   term. Energy is passed through to the tenant; the landlord pays `hosting.om_usd_per_mw_yr`.
+- **Grid programs.** With `operations`, the settled cash of the scenario's programs
+  (`program_revenue_usd`, [below](#operations)); none without.
 - **O&M.** `mining.om_usd_per_mw_yr` and `mining.sustaining_capex_usd_per_mw_yr` (expensed)
   per grid MW of miners, ballast included, paid in idle years too; `hosting.om_usd_per_mw_yr` per
   MW of critical IT leased.
@@ -112,7 +114,11 @@ configuration's IT MW at `hosting.pue`, its import limit to the interconnect. Fr
 - **price ratio** = the mean price of the miners' hashing hours (weighted by their power) over
   the year's mean price: the controller avoids expensive hours. It multiplies the miners' power
   price that year;
-- **curtailment** [MWh] of the miners' flexible energy, reported.
+- **curtailment** [MWh] of the miners' flexible energy, reported;
+- **grid programs**: with programs in the scenario, their settled cash over the year
+  (reserves, demand response: `programs_cash_usd` of `ballast simulate`) is the strategy's
+  `program_revenue_usd` in every year that configuration holds, as measured (nominal; the
+  scenario's offers in MW, not scaled with the miners).
 
 Future years keep the model's revenue formula (hashprice x hash rate x uptime), so revenue
 scales with each year's hashprice. Each configuration is backtested once per process. The
@@ -195,7 +201,7 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `operations` (null without the
   section: `scenario`, `resolution`, and per configuration `mining_mw`, `it_mw`,
   `interconnect_mw`, `uptime`, `price_ratio`, `curtailed_mwh`, `hashprice_usd_per_ph_day`,
-  `revenue_error_pct`); `optimize` (null without the
+  `revenue_error_pct`, `program_revenue_usd`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
   `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
   `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
@@ -215,9 +221,8 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: grid-program revenue and smoothing compliance from the backtest
-engine (the ballast's program value stays `ballast_value_usd_per_mw_yr`), fleet ageing and
-repowering.
+Not yet in this version: smoothing compliance from the engine, program offers scaled with the
+miners, fleet ageing and repowering.
 
 The fields follow, section by section."""
 

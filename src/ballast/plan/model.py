@@ -31,6 +31,7 @@ LINE_ITEMS = (
     "energy_cost_usd",
     "lease_revenue_usd",
     "ballast_value_usd",
+    "program_revenue_usd",
     "om_usd",
     "ebitda_usd",
     "depreciation_usd",
@@ -178,9 +179,11 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
     uptime, ballast_uptime, firm_mw = m.uptime, strategy.ballast_uptime, sched.ballast_firm_mw
+    programs = np.zeros(plan.horizon_years)
     if plan.operations is not None:  # measured by the backtest engine per configuration
-        uptime, ratio, _ = operations.per_year(plan, sched)
-        ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ratio
+        ops = operations.per_year(plan, sched)
+        uptime, programs = ops.uptime, ops.program_revenue_usd
+        ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
     rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
     firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
     flex_rev, flex_energy, flex_mwh = mining_usd(
@@ -198,7 +201,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     ) + sched.it_mw * plan.hosting.om_usd_per_mw_yr
     shape = hp.shape
     lease = np.broadcast_to(sched.lease_revenue_usd, shape)
-    ebitda = rev + b_rev + lease + ballast_value - energy - b_energy - om
+    ebitda = rev + b_rev + lease + ballast_value + programs - energy - b_energy - om
     dep = plan.hosting.depreciation
     rates = (
         finance.macrs_rates(dep.recovery_years)
@@ -219,6 +222,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "energy_cost_usd": energy + b_energy,
         "lease_revenue_usd": lease,
         "ballast_value_usd": np.broadcast_to(ballast_value, shape),
+        "program_revenue_usd": np.broadcast_to(programs, shape),
         "om_usd": np.broadcast_to(om, shape),
         "ebitda_usd": ebitda,
         "depreciation_usd": depreciation,

@@ -1,9 +1,11 @@
 """Operations values from the backtest engine (docs/plan.md#operations): for each site
 configuration a strategy meets (grid MW of miners, MW of critical IT leased, interconnect),
 the bundled real year of a scenario is backtested with Ballast's rule controller, and the
-miners' measured uptime, the price their hashing hours paid and their curtailment replace the
-plan's assumptions in that year's cash flow; future years scale revenue by their own hashprice
-(the model's hashprice x hash rate x uptime). Each configuration is backtested once per process.
+miners' measured uptime, the price their hashing hours paid, their curtailment and the cash of
+the scenario's grid programs replace the plan's assumptions in that year's cash flow; future
+years scale mining revenue by their own hashprice (the model's hashprice x hash rate x uptime)
+and keep the program cash as measured (nominal, the scenario's offers). Each configuration is
+backtested once per process.
 
 Method error, reported per configuration (``revenue_error_pct``): the plan's revenue formula at
 the backtest year's mean hashprice and the measured uptime, against the backtest's own mining
@@ -55,6 +57,7 @@ class Measured:
     curtailed_mwh: float
     hashprice_usd_per_ph_day: float
     revenue_error_pct: float
+    program_revenue_usd: float  # cash from the scenario's grid programs over the year
 
 
 _CACHE: dict[tuple, Measured] = {}
@@ -118,6 +121,11 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     hashrate_ph_s = fleet(data["miners"], "th") / 1000.0
     modelled = hashprice * hashrate_ph_s * uptime * hours / HOURS_PER_DAY
     actual = float(k["mining_revenue_usd"])
+    programs_usd = 0.0
+    if sim.programs is not None:  # reserves, demand response: the settled cash
+        from ballast.programs.settle import settle_programs
+
+        programs_usd = float(settle_programs(sim).kpis.loc["programs_cash_usd", "ballast"])
     measured = Measured(
         mining_mw=mining_mw,
         it_mw=it_mw,
@@ -127,23 +135,35 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
         curtailed_mwh=float(k["flexibility_curtailed_mwh"]),
         hashprice_usd_per_ph_day=hashprice,
         revenue_error_pct=100.0 * (modelled - actual) / actual if actual else 0.0,
+        program_revenue_usd=programs_usd,
     )
     _CACHE[key] = measured
     return measured
 
 
-def per_year(plan: Plan, sched: Schedule) -> tuple[np.ndarray, np.ndarray, list[Measured]]:
-    """Measured miner uptime and price ratio per year of a schedule (miners: mining and
-    ballast; IT: leased that year), and the configurations met."""
+@dataclass(frozen=True)
+class Years:
+    """Measured values per year of a schedule, and the configurations met."""
+
+    uptime: np.ndarray
+    price_ratio: np.ndarray
+    program_revenue_usd: np.ndarray
+    met: list[Measured]
+
+
+def per_year(plan: Plan, sched: Schedule) -> Years:
+    """Measured miner uptime, price ratio and program cash per year of a schedule (miners:
+    mining and ballast; IT: leased that year); years without miners keep 1, 1 and 0."""
     uptime = np.ones(len(sched.years))
     ratio = np.ones(len(sched.years))
+    programs = np.zeros(len(sched.years))
     met: list[Measured] = []
     for i in range(len(sched.years)):
         miners = float(sched.mining_mw[i] + sched.ballast_mw[i])
         if miners <= 0:
             continue
         m = measure(plan, miners, float(sched.it_mw[i]))
-        uptime[i], ratio[i] = m.uptime, m.price_ratio
+        uptime[i], ratio[i], programs[i] = m.uptime, m.price_ratio, m.program_revenue_usd
         if m not in met:
             met.append(m)
-    return uptime, ratio, met
+    return Years(uptime, ratio, programs, met)

@@ -88,7 +88,12 @@ def optimize_document(result: PlanResult) -> dict | None:
 def _footprint(items: dict[str, np.ndarray]) -> dict:
     """Energy, CO2 and water per year of one price case, and the energy drawn per USD earned."""
     earned_usd = float(
-        np.sum(items["mining_revenue_usd"] + items["lease_revenue_usd"] + items["ballast_value_usd"])
+        np.sum(
+            items["mining_revenue_usd"]
+            + items["lease_revenue_usd"]
+            + items["ballast_value_usd"]
+            + items["program_revenue_usd"]
+        )
     )
     energy_mwh = float(np.sum(items["energy_mwh"]))
     return {
@@ -106,7 +111,7 @@ def operations_document(result: PlanResult) -> dict | None:
         return None
     met: list[operations.Measured] = []
     for r in result.strategies:
-        met += [m for m in operations.per_year(result.plan, r.schedule)[2] if m not in met]
+        met += [m for m in operations.per_year(result.plan, r.schedule).met if m not in met]
     return {
         "scenario": ops.scenario,
         "resolution": ops.resolution,

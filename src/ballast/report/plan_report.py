@@ -33,6 +33,7 @@ WATERFALL = (
     ("mining_revenue_usd", "Mining revenue", 1.0),
     ("lease_revenue_usd", "Lease revenue", 1.0),
     ("ballast_value_usd", "Ballast grid value", 1.0),
+    ("program_revenue_usd", "Grid programs (engine)", 1.0),
     ("energy_cost_usd", "Mining energy", -1.0),
     ("om_usd", "O&M", -1.0),
     ("tax_usd", "Tax", -1.0),
