@@ -202,3 +202,12 @@ def test_bad_optimize_fields_are_named(changes, message):
     with pytest.raises(PlanError, match="invalid plan") as err:
         parse_plan(doc, "p.yaml")
     assert message in str(err.value)
+
+
+def test_the_optimum_in_the_table_has_the_milps_npv():
+    # the MILP's linear NPV of its schedule equals the model's NPV of that schedule as a strategy
+    plan = small_plan(capex_budget_usd_per_yr=None, tenant_demand_mw_it_per_yr=None)
+    result = run_plan(plan, n_paths=10)
+    row = next(r for r in result.strategies if r.strategy.name == "optimal")
+    assert row.metrics["flat"]["npv_usd"] == pytest.approx(result.optimum.case_npv_usd, rel=1e-9)
+    assert row.schedule.converted_mw[-1] > 0 and row.schedule.ballast_mw.any()
