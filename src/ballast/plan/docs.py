@@ -127,8 +127,9 @@ mean hashprice and the measured uptime against the backtest's own mining revenue
 which the plan folds into O&M, is most of it; the rest is the correlation of curtailment and
 hashprice within the year). Not captured: at a different hashprice the controller would curtail
 in other hours, so the uptime is that of the backtest year's hashprice. The optimiser's
-coefficients keep `mining.uptime` (linearity); the optimal schedule is then valued in the table
-with the measured operations like the other strategies.
+coefficients need one uptime for every configuration (linearity): they take the uptime and price
+ratio measured on the site as it starts (all mining) and no program cash; the optimal schedule
+is then valued in the table with the measured operations like the other strategies.
 
 ### CO2 and water {#environment}
 

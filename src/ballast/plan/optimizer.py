@@ -195,12 +195,29 @@ def _decision(sol: milp.MilpSolution) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return sol.convert_blocks, sol.ballast_blocks, sol.firm_mw
 
 
+def linear_plan(plan: Plan) -> Plan:
+    """The plan the MILP values: linear coefficients need one uptime and power price for every
+    configuration, so with ``operations`` those measured on the site as it starts (all mining)
+    replace ``mining.uptime`` and scale the power price, and operations are off."""
+    if plan.operations is None:
+        return plan
+    from ballast.plan.operations import measure
+
+    start = measure(plan, plan.site.mining_mw, 0.0)
+    mining = plan.mining.model_copy(
+        update={
+            "uptime": start.uptime,
+            "power_price_usd_per_mwh": plan.mining.power_price_usd_per_mwh * start.price_ratio,
+        }
+    )
+    return plan.model_copy(update={"operations": None, "mining": mining})
+
+
 def optimize_conversion(plan: Plan, gbm: dict, case_btc: BitcoinYears) -> Optimum:
     """The optimal schedule over the scenarios and the best deterministic plan (optimal in the
     base price case ``case_btc``), both judged on the scenarios."""
     o = plan.optimize
-    # linear coefficients need one uptime for every configuration: the plan's, not operations'
-    plan = plan.model_copy(update={"operations": None})
+    plan = linear_plan(plan)
     m = conversion_milp(plan, scenario_paths(plan, gbm))
     sol = solve_or_explain(plan, m)
     det_m = conversion_milp(plan, case_btc, objective="expected_npv")
