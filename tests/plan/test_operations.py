@@ -61,3 +61,13 @@ def test_an_unknown_scenario_exits_2_naming_the_field(tmp_path):
     assert f"{path}: invalid plan: operations.scenario:" in result.stderr
     assert "no_such_scenario" in result.stderr
     assert not out.exists()
+
+
+def test_the_optimiser_values_blocks_with_the_starting_sites_measured_uptime(plan):
+    from ballast.plan.optimizer import linear_plan
+
+    start = ops.measure(plan, plan.site.mining_mw, 0.0)
+    linear = linear_plan(plan)
+    assert linear.operations is None and linear.mining.uptime == start.uptime
+    expected = plan.mining.power_price_usd_per_mwh * start.price_ratio
+    assert linear.mining.power_price_usd_per_mwh == pytest.approx(expected)
