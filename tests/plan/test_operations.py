@@ -71,3 +71,12 @@ def test_the_optimiser_values_blocks_with_the_starting_sites_measured_uptime(pla
     assert linear.operations is None and linear.mining.uptime == start.uptime
     expected = plan.mining.power_price_usd_per_mwh * start.price_ratio
     assert linear.mining.power_price_usd_per_mwh == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("step", "message"), [("soon", "is not a time step"), ("1s", "1min to 1h")])
+def test_a_bad_resolution_is_named(step, message):
+    from ballast.plan import PlanError, parse_plan
+
+    doc = plan_doc(operations={"scenario": "west_texas_2024", "resolution": step})
+    with pytest.raises(PlanError, match=f"operations.resolution: .*{message}"):
+        parse_plan(doc, "p.yaml")

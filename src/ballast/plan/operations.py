@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field
+import pandas as pd
+from pydantic import Field, field_validator
 
 from ballast.documents import StrictModel
 
@@ -41,7 +42,20 @@ class Operations(StrictModel):
             "its AI load and import limit set to the configuration's."
         )
     )
-    resolution: str = Field("1h", description="Backtest step (a pandas step, e.g. 1h, 15min). Default 1h.")
+    resolution: str = Field(
+        "1h", description="Backtest step, 1min to 1h (a pandas step, e.g. 1h, 15min). Default 1h."
+    )
+
+    @field_validator("resolution")
+    @classmethod
+    def _step(cls, value: str) -> str:
+        try:
+            step = pd.Timedelta(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time step (use e.g. 1h or 15min)") from None
+        if not pd.Timedelta("1min") <= step <= pd.Timedelta("1h"):
+            raise ValueError(f"{value!r}: the year is backtested at 1min to 1h steps")
+        return value
 
 
 @dataclass(frozen=True)
