@@ -211,3 +211,12 @@ def test_the_optimum_in_the_table_has_the_milps_npv():
     row = next(r for r in result.strategies if r.strategy.name == "optimal")
     assert row.metrics["flat"]["npv_usd"] == pytest.approx(result.optimum.case_npv_usd, rel=1e-9)
     assert row.schedule.converted_mw[-1] > 0 and row.schedule.ballast_mw.any()
+
+
+def test_run_plan_tells_its_long_steps():
+    said: list[str] = []
+    run_plan(small_plan(), n_paths=7, progress=said.append)
+    assert said == [
+        "optimising the conversion over 20 price paths",
+        "valuing 2 strategies over 7 price paths",
+    ]

@@ -152,7 +152,11 @@ def plan(
     from ballast.scenario import ScenarioError
 
     try:
-        result = run_plan(doc_plan, n_paths=paths, seed=seed)
+        if as_json:
+            result = run_plan(doc_plan, n_paths=paths, seed=seed)
+        else:  # a spinner on stderr naming each long step (backtests, optimiser, paths)
+            with wide_console(stderr=True).status("planning") as status:
+                result = run_plan(doc_plan, n_paths=paths, seed=seed, progress=status.update)
     except DataError as exc:
         fail(str(exc))
     except OptimizeInfeasible as exc:

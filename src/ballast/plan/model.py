@@ -8,6 +8,7 @@ baseline's (the investment in converting), as REopt reports them against its BAU
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -292,9 +293,12 @@ def run_plan(
     seed: int | None = None,
     paths: bool = True,
     optimize: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> PlanResult:
     """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
-    with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them."""
+    with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them.
+    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths)."""
+    say = progress or (lambda _message: None)
     b = plan.bitcoin
     n = plan.horizon_years
     base = baseline_strategy(plan)
@@ -318,10 +322,14 @@ def run_plan(
     if plan.optimize is not None and optimize:
         from ballast.plan.optimizer import optimize_conversion  # it imports this module
 
+        say(f"optimising the conversion over {plan.optimize.scenarios} price paths")
         optimum = optimize_conversion(plan, gbm, case_btc[b.base_case])
         strategies.append(optimum.strategy)
         ballast_override[optimum.strategy.name] = optimum.ballast_mw
     scheds = {s.name: schedule(plan, s, ballast_override.get(s.name)) for s in strategies}
+    if plan.operations is not None:  # backtest each configuration now, saying which
+        for sched in scheds.values():
+            operations.per_year(plan, sched, say)
     flows = {
         s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
         for s in strategies
@@ -335,6 +343,7 @@ def run_plan(
         }
         results.append(StrategyResult(s, scheds[s.name], cases, mets))
     if path_btc is not None:
+        say(f"valuing {len(results)} strategies over {gbm['n']:,} price paths")
         base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
         for r in results:
             cf = (

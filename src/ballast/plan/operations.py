@@ -16,6 +16,7 @@ curtail in different hours (the uptime is that of the backtest year's hashprice)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -84,10 +85,20 @@ def _scenario(plan: Plan):
     return load_scenario(scenario_path(plan.operations.scenario))
 
 
+def _key(plan: Plan, mining_mw: float, it_mw: float) -> tuple:
+    o = plan.operations
+    return (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
+
+
+def is_cached(plan: Plan, mining_mw: float, it_mw: float) -> bool:
+    """Whether this configuration was already backtested in this process."""
+    return _key(plan, mining_mw, it_mw) in _CACHE
+
+
 def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     """Backtest one configuration (cached per scenario, step and configuration)."""
     o = plan.operations
-    key = (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
+    key = _key(plan, mining_mw, it_mw)
     if key in _CACHE:
         return _CACHE[key]
     from ballast.models.miners import get_model
@@ -165,9 +176,10 @@ class Years:
     met: list[Measured]
 
 
-def per_year(plan: Plan, sched: Schedule) -> Years:
+def per_year(plan: Plan, sched: Schedule, progress: Callable[[str], None] | None = None) -> Years:
     """Measured miner uptime, price ratio and program cash per year of a schedule (miners:
-    mining and ballast; IT: leased that year); years without miners keep 1, 1 and 0."""
+    mining and ballast; IT: leased that year); years without miners keep 1, 1 and 0.
+    ``progress`` is told each configuration about to be backtested."""
     uptime = np.ones(len(sched.years))
     ratio = np.ones(len(sched.years))
     programs = np.zeros(len(sched.years))
@@ -176,6 +188,11 @@ def per_year(plan: Plan, sched: Schedule) -> Years:
         miners = float(sched.mining_mw[i] + sched.ballast_mw[i])
         if miners <= 0:
             continue
+        if progress is not None and not is_cached(plan, miners, float(sched.it_mw[i])):
+            progress(
+                f"backtesting {plan.operations.scenario}: {miners:g} MW of miners beside "
+                f"{float(sched.it_mw[i]):g} MW of IT"
+            )
         m = measure(plan, miners, float(sched.it_mw[i]))
         uptime[i], ratio[i], programs[i] = m.uptime, m.price_ratio, m.program_revenue_usd
         if m not in met:
