@@ -35,8 +35,8 @@ from scipy import sparse
 
 from ballast.control import ControllerConfig
 from ballast.highs import new_highs as _highs
+from ballast.inputs import SiteInputs
 from ballast.scenario import Scenario
-from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
 

@@ -150,7 +150,8 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     if sim.programs is not None:  # reserves, demand response: the settled cash
         from ballast.programs.settle import settle_programs
 
-        programs_usd = float(settle_programs(sim).kpis.loc["programs_cash_usd", "ballast"])
+        settled = settle_programs(sim.scenario, sim.inputs, sim.programs, sim.ballast, sim.baseline)
+        programs_usd = float(settled.kpis.loc["programs_cash_usd", "ballast"])
     measured = Measured(
         mining_mw=mining_mw,
         it_mw=it_mw,
