@@ -220,3 +220,22 @@ def test_run_plan_tells_its_long_steps():
         "optimising the conversion over 20 price paths",
         "valuing 2 strategies over 7 price paths",
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"capex_budget_usd_per_yr": 19e6},  # a block is 20 MW of IT at 1 M USD/MW
+            "optimize.capex_budget_usd_per_yr: no year's budget pays for one 25 MW block (20.0 M USD",
+        ),
+        (
+            {"tenant_demand_mw_it_per_yr": 19.0},
+            "optimize.tenant_demand_mw_it_per_yr: no year's demand takes one 25 MW block (20 MW of IT)",
+        ),
+    ],
+)
+def test_a_budget_or_demand_below_one_block_is_named(changes, message):
+    with pytest.raises(OptimizeInfeasible) as err:
+        run_plan(small_plan(**changes), n_paths=5)
+    assert str(err.value).startswith(message)

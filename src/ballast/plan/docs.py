@@ -180,7 +180,9 @@ miners beside the AI tenant as ballast. The optimal schedule joins the strategy 
   (never negative), and `case_npv_given_up_usd` is the base-case NPV the optimum gives up for it.
 - **Infeasible**: when no schedule can start `min_convert_mw` in time, the error names the
   constraint whose removal alone would allow it (site MW, lead time, capex budget or tenant
-  demand; all of them when only together) and the most MW that can start by then.
+  demand; all of them when only together) and the most MW that can start by then. A capex
+  budget or a tenant demand too small for one block in any year is an error too, naming it
+  (the optimiser would otherwise keep mining without saying why).
 
 The MILP is small (about 3 columns per year, plus one row and column per scenario for CVaR)
 because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW-block,

@@ -160,8 +160,31 @@ def conversion_milp(plan: Plan, btc: BitcoinYears, objective: str | None = None)
     )
 
 
+def check_a_block_fits(plan: Plan, m: milp.ConversionMilp) -> None:
+    """``OptimizeInfeasible`` when the budget or the tenant demand leaves no year in which even
+    one block can start: the optimiser would keep mining without saying why."""
+    o = plan.optimize
+    starts = range(m.first_start, m.last_start + 1)
+    if m.budget_usd is not None and not any(
+        (m.capex_usd_per_block[y] <= m.budget_usd + 1e-6).all() for y in starts
+    ):
+        need = max(m.capex_usd_per_block[m.first_start])
+        raise OptimizeInfeasible(
+            f"optimize.capex_budget_usd_per_yr: no year's budget pays for one {o.block_mw:g} MW "
+            f"block ({need / 1e6:,.1f} M USD a build year); raise it or use a smaller block_mw"
+        )
+    if m.demand_mw_it is not None and not any(
+        m.it_mw_per_block <= m.demand_mw_it[y + m.build_years] + 1e-9 for y in starts
+    ):
+        raise OptimizeInfeasible(
+            f"optimize.tenant_demand_mw_it_per_yr: no year's demand takes one {o.block_mw:g} MW "
+            f"block ({m.it_mw_per_block:g} MW of IT); raise it or use a smaller block_mw"
+        )
+
+
 def solve_or_explain(plan: Plan, m: milp.ConversionMilp) -> milp.MilpSolution:
     """Solve; when no schedule exists, ``OptimizeInfeasible`` naming the constraint."""
+    check_a_block_fits(plan, m)
     try:
         return milp.solve(m)
     except milp.ConversionInfeasible:
