@@ -239,3 +239,8 @@ def test_a_budget_or_demand_below_one_block_is_named(changes, message):
     with pytest.raises(OptimizeInfeasible) as err:
         run_plan(small_plan(**changes), n_paths=5)
     assert str(err.value).startswith(message)
+
+
+def test_no_proven_optimum_in_time_is_an_error_naming_the_limit():
+    with pytest.raises(OptimizeInfeasible, match=r"optimize.time_limit_s: HiGHS stopped without a proven"):
+        run_plan(small_plan(objective="cvar", time_limit_s=1e-9), n_paths=5)

@@ -39,6 +39,10 @@ class ConversionInfeasible(ValueError):
     """No schedule meets the constraints; the message names the one that makes it so."""
 
 
+class NoProvenOptimum(RuntimeError):
+    """HiGHS stopped (time limit) without proving an optimum; no schedule is reported."""
+
+
 @dataclass(frozen=True)
 class ConversionMilp:
     """Coefficients [USD] and limits of the MILP over S scenarios and n years."""
@@ -207,8 +211,8 @@ def feasible(m: ConversionMilp, relax: tuple[str, ...] = ()) -> bool:
 
 
 def solve(m: ConversionMilp) -> MilpSolution:
-    """The optimum, or ``ConversionInfeasible`` (see ``explain_infeasible``) or ``RuntimeError``
-    when HiGHS proves no optimum within the time limit."""
+    """The optimum, or ``ConversionInfeasible`` (``binding_constraints`` says why) or
+    ``NoProvenOptimum`` when HiGHS proves none within the time limit."""
     t0 = time.perf_counter()
     lp, _ = build(m)
     h, label = _run(m, lp)
@@ -216,8 +220,8 @@ def solve(m: ConversionMilp) -> MilpSolution:
     if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
         raise ConversionInfeasible(label)
     if status != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(
-            f"HiGHS stopped without a proven optimum: {label} (time limit {m.time_limit_s} s); "
+        raise NoProvenOptimum(
+            f"HiGHS stopped without a proven optimum: {label} (time limit {m.time_limit_s:g} s); "
             "no schedule is reported"
         )
     n = m.convert_npv_usd.shape[1]

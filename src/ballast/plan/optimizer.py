@@ -31,7 +31,8 @@ CONSTRAINT_FIELDS = {
 
 
 class OptimizeInfeasible(PlanError):
-    """The optimize section's constraints admit no schedule; the message names the field."""
+    """The optimiser has no schedule to report (the constraints admit none, or HiGHS proved
+    none in time); the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ def solve_or_explain(plan: Plan, m: milp.ConversionMilp) -> milp.MilpSolution:
         return milp.solve(m)
     except milp.ConversionInfeasible:
         pass
+    except milp.NoProvenOptimum as exc:
+        raise OptimizeInfeasible(f"optimize.time_limit_s: {exc}; raise time_limit_s or mip_rel_gap") from None
     o = plan.optimize
     names = [CONSTRAINT_FIELDS[c] for c in milp.binding_constraints(m)]
     most_mw = milp.most_blocks_by(m) * o.block_mw
