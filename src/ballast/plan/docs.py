@@ -140,8 +140,8 @@ Per strategy, price case and year: energy drawn [MWh] = the miners' energy while
 instruments), the intensity starting at `environment.carbon_intensity_g_per_kwh` (default the
 mean of the bundled ERCOT series over 2024, about 303) and changing by `carbon_change_per_yr`;
 water [m3] = the AI facility's IT energy x `environment.wue_l_per_kwh` (air-cooled miners use
-none). `kwh_per_usd_earned` is the energy a strategy draws per USD of mining, lease and ballast
-revenue over the plan: what the campus's power buys.
+none). `kwh_per_usd_earned` is the energy a strategy draws per USD of mining, lease, ballast and
+program revenue over the plan: what the campus's power buys.
 
 ### Conversion optimiser {#optimizer}
 
