@@ -40,8 +40,6 @@ so the battery also moves the miners.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, replace
 
@@ -51,10 +49,11 @@ import pandas as pd
 
 from ballast.control import ControllerConfig
 from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmission_rate_usd_per_kw_year
+from ballast.highs import new_highs as _highs
+from ballast.inputs import SiteInputs
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, layout, pass_lp
 from ballast.scenario import Scenario
-from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
 
@@ -251,30 +250,6 @@ def check_feasible(p: DispatchProblem) -> None:
             f"at its initial state of charge {b.initial_soc_mwh:.3f} MWh (at most {soc:.3f} MWh) "
             "while covering the import-limit deficits"
         )
-
-
-_banner_done = [False]  # HiGHS prints its banner once per process
-
-
-def _highs() -> highspy.Highs:
-    """A silent HiGHS instance. The first one in a process prints HiGHS's banner on file
-    descriptor 1 from C++ (no option stops it), which would corrupt ``--json`` output, so that
-    one is built with descriptor 1 pointed at the null device; later ones are built plainly."""
-    if _banner_done[0]:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _banner_done[0] = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def separable(p: DispatchProblem) -> bool:

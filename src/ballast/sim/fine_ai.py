@@ -14,6 +14,7 @@ import numpy as np
 
 from ballast.data.errors import DataError
 from ballast.data.traces import read_trace, replay_mw
+from ballast.inputs.site import training_swings
 from ballast.models.ai_swings import (
     TrainingSwings,
     crash_times_s,
@@ -21,16 +22,6 @@ from ballast.models.ai_swings import (
     training_level_chunk,
 )
 from ballast.scenario import Scenario
-
-
-def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
-    """The scenario's training job as model parameters (optionally without the GPU floor)."""
-    t = scenario.ai.training
-    return TrainingSwings(
-        swing_amplitude_share=t.swing_amplitude_share, swing_period_s=t.swing_period_s,
-        duty=t.duty, idle_share=t.idle_share, checkpoint_every_s=t.checkpoint_every_s,
-        checkpoint_s=t.checkpoint_s, crashes_per_day=t.crashes_per_day, restart_s=t.restart_s,
-        start_ramp_s=t.start_ramp_s, floor_share=t.gpu_power_floor_share if floor else 0.0)
 
 
 @dataclass
