@@ -9,6 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ballast.costs import FourCpLinear, fourcp_calendar, transmission_usd
 from ballast.optimize import compare
@@ -129,3 +131,30 @@ def test_rolling_names_the_4cp_charge_it_leaves_out():
     c = compare(parse_scenario(doc), horizon="rolling")
     assert any("4CP charge is not in the windows' objective" in n for n in c.optimum.notes)
     assert c.optimum.kpis.loc["transmission_cost_usd", "value"] > 0  # still charged
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    rrs_mw=st.floats(1, 80),
+    rrs_price=st.floats(0, 40),
+    ecrs_mw=st.sampled_from([None, 10.0, 60.0]),
+    battery=st.booleans(),
+    day=st.integers(0, 360),
+)
+def test_with_reserves_the_optimum_never_earns_less_than_the_rules(rrs_mw, rrs_price, ecrs_mw, battery, day):
+    doc = copy.deepcopy(BASE_SCENARIO)
+    start = np.datetime64("2024-01-01") + np.timedelta64(day, "D")
+    doc["run"] = {"start": f"{start}T00:00:00Z", "end": f"{start + np.timedelta64(2, 'D')}T00:00:00Z",
+                  "resolution": "15min"}  # fmt: skip
+    doc["programs"] = {"responsive_reserve": {"offer_mw": rrs_mw, "price_usd_per_mw_h": rrs_price}}
+    if ecrs_mw is not None:
+        doc["programs"]["ecrs"] = {"offer_mw": ecrs_mw}
+    if battery:
+        doc["battery"] = {"power_mw": 20, "energy_mwh": 60}
+    c = compare(parse_scenario(doc))
+    s, p = c.optimum.solution, c.optimum.problem
+    scale = 1.0 + abs(float(c.table.loc["net_margin_usd", "rules"]))
+    assert c.regret_usd >= -1e-7 * scale
+    running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
+    assert c.monthly["regret_usd"].sum() == pytest.approx(c.regret_usd, rel=1e-9, abs=1e-6)
