@@ -106,3 +106,27 @@ def test_merit_order_by_hand():
     np.testing.assert_allclose(s.running[0], [1.0, 0.0], atol=1e-12)
     assert s.import_mw[0] == pytest.approx(-0.5, abs=1e-12)
     assert s.curtailed_mw[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_warm_start_from_weekly_windows_reaches_the_cold_optimum():
+    # five weeks hourly: solve() starts HiGHS from the weekly rolling dispatch (crossover)
+    from ballast.optimize.model import warm_start_pays
+
+    rng = np.random.default_rng(7)
+    n = 5 * 168
+    p = problem(
+        rng.choice([-20.0, 15.0, 35.0, 80.0, 600.0], n) + rng.normal(0, 5, n),
+        np.full(n, 3.0),
+        counts=[300, 300],
+        run_mw=[0.003, 0.0035],
+        value_usd=rng.uniform(0.02, 0.2, (n, 2)),
+        renewable_mw=rng.uniform(0.0, 2.0, n),
+        import_limit_mw=5.0,
+        export_limit_mw=2.0,
+        battery=BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.93, initial_soc_mwh=2.0),
+    )
+    assert warm_start_pays(p)
+    warm = solve(p)
+    assert warm.status == "Optimal"
+    assert warm.objective_usd == pytest.approx(highs_objective(p), rel=1e-9)
+    assert warm.soc_mwh[-1] >= 2.0 - 1e-6

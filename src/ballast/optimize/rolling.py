@@ -144,3 +144,27 @@ def solve_rolling(
         columns=parts[0].columns,
         rows=parts[0].rows,
     )
+
+
+def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
+    """A feasible start for the whole run's LP (``lp.build_lp`` column order): its dispatch
+    on weekly windows keeping six days (``model.warm_start_pays`` has the figures); None
+    where a window has no solution of its own (the battery's end condition per window can
+    be stricter than the run's)."""
+    try:
+        r = solve_rolling(p, window_h=168.0, commit_h=144.0)
+    except OptimizeError:
+        return None
+    flex_mw = p.run_mw - p.sleep_mw
+    parts = [
+        (r.running * flex_mw).ravel(),
+        np.maximum(r.import_mw, 0.0),
+        np.maximum(-r.import_mw, 0.0),
+        r.curtailed_mw,
+        np.maximum(-r.battery_mw, 0.0),
+        np.maximum(r.battery_mw, 0.0),
+        r.soc_mwh,
+    ]
+    if r.reserve_mw is not None:
+        parts.append(r.reserve_mw.ravel())
+    return np.concatenate(parts)
