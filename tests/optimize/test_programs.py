@@ -158,3 +158,27 @@ def test_with_reserves_the_optimum_never_earns_less_than_the_rules(rrs_mw, rrs_p
     running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
     assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
     assert c.monthly["regret_usd"].sum() == pytest.approx(c.regret_usd, rel=1e-9, abs=1e-6)
+
+
+def test_a_warm_start_keeps_the_4cp_optimum():
+    # five weeks hourly with one peak in the middle: solve() starts from the weekly windows
+    # (which leave the charge out) and must still reach the cold optimum that pays it
+    from ballast.optimize.lp import build_lp, pass_lp
+    from ballast.optimize.model import _highs, run_highs, warm_start_pays
+
+    rng = np.random.default_rng(3)
+    n = 5 * 168
+    b = BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.95, initial_soc_mwh=2.0)
+    p = problem(
+        rng.uniform(10.0, 60.0, n), np.full(n, 2.0), counts=[100], run_mw=[0.01],
+        value_usd=rng.uniform(0.2, 0.6, (n, 1)), import_limit_mw=5.0, battery=b,
+        peak_charge=one_peak(500.0, [400]),
+    )  # fmt: skip
+    assert warm_start_pays(p)
+    h = _highs()
+    pass_lp(h, build_lp(p))
+    cold = run_highs(h)[1]
+    s = solve(p)
+    assert s.objective_usd == pytest.approx(cold, rel=1e-9)
+    # 500 USD per MW of peak demand: the battery covers the AI load's 1 MW it can, miners off
+    assert s.peak_demand_mw[0] == pytest.approx(1.0, abs=1e-6)

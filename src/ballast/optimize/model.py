@@ -296,19 +296,14 @@ WARM_START_MIN_H = 4 * 168.0  # runs longer than four weekly windows start warm
 
 def warm_start_pays(p: DispatchProblem) -> bool:
     """Whether ``solve`` starts HiGHS from a rolling solution (``rolling.warm_start_point``):
-    a battery over more than ``WARM_START_MIN_H``, no 4CP charge or minimum times.
+    a battery over more than ``WARM_START_MIN_H``, no minimum times.
 
     Measured on the 15-min 2024 year with the 50 MW / 200 MWh battery (CPU s, shared machine):
     cold dual simplex 2.3-2.7 (69,684 iterations); weekly windows (168 h, keeping 144 h) 0.50,
     crossover from their dispatch 0.35, dual simplex from that basis 0.48 (7,608 iterations):
     1.3 in all, the same optimum. 48-h windows as the start: 1.9; the merit order with the
     battery idle: 15 (a poor start)."""
-    return (
-        p.battery is not None
-        and p.peak_charge is None
-        and p.min_times is None
-        and len(p.ai_load_mw) * p.step_h > WARM_START_MIN_H
-    )
+    return p.battery is not None and p.min_times is None and len(p.ai_load_mw) * p.step_h > WARM_START_MIN_H
 
 
 def run_highs(h: highspy.Highs, time_limit_s: float | None = None) -> tuple[np.ndarray, float, str]:

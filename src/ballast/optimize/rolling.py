@@ -148,11 +148,12 @@ def solve_rolling(
 
 def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
     """A feasible start for the whole run's LP (``lp.build_lp`` column order): its dispatch
-    on weekly windows keeping six days (``model.warm_start_pays`` has the figures); None
-    where a window has no solution of its own (the battery's end condition per window can
-    be stricter than the run's)."""
-    try:
-        r = solve_rolling(p, window_h=168.0, commit_h=144.0)
+    on weekly windows keeping six days, and each 4CP peak's demand the largest mean import of
+    its buckets (``model.warm_start_pays`` has the figures); None where a window has no
+    solution of its own (the battery's end condition per window can be stricter than the
+    run's)."""
+    try:  # the windows leave the 4CP charge out; the start pays it on the demand they cause
+        r = solve_rolling(replace(p, peak_charge=None), window_h=168.0, commit_h=144.0)
     except OptimizeError:
         return None
     flex_mw = p.run_mw - p.sleep_mw
@@ -167,4 +168,10 @@ def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
     ]
     if r.reserve_mw is not None:
         parts.append(r.reserve_mw.ravel())
+    pc = p.peak_charge
+    if pc is not None and len(pc.usd_per_mw):
+        bucket_mw = np.array([max(r.import_mw[m].mean(), 0.0) for m in pc.members])
+        demand_mw = np.zeros(len(pc.usd_per_mw))
+        np.maximum.at(demand_mw, pc.bucket_peak, bucket_mw)
+        parts.append(demand_mw)
     return np.concatenate(parts)
