@@ -11,12 +11,15 @@ battery (the closed-form merit order) and with the example's 4CP charge; and the
 ``compare`` call (backtest + LP + KPIs) on the 15-min year. Each figure is given in wall and
 process CPU seconds: the machine is shared, and CPU time moves least under load.
 
-Measured 2026-12-03 on the shared 2-core machine (load average 4-5; wall / CPU seconds):
-hourly year 0.48 / 0.46 against PyPSA 17.4 / 4.36 (wall ratio 36x, CPU ratio 9.4x; the goal,
-20x, holds on wall only under this load), objectives equal; 15-min year with the battery
-2.9 / 2.7 (goal 1 s: not met; before this round 3.2 s quiet, 5.4 CPU); without the battery
-0.012 / 0.012 (HiGHS took 0.9 s CPU); with the 4CP charge 2.5 / 2.5; rolling 48-h windows
-1.08 / 0.99 (was 3.3 s wall), on the DAM forecast 1.31 / 1.06; ``compare`` 3.8 / 3.3.
+Measured 2026-12-03 on the shared 2-core machine (load average 3-5; wall / CPU seconds; the
+spread over three runs where it matters). Before this round: hourly year 0.54 / 0.43, 15-min
+year with the battery 5.2 / 2.6, without it (HiGHS) 0.9 CPU, rolling 3.3 wall. Now (merit order,
+fixed columns, warm start from weekly windows): hourly year 0.48-0.81 / 0.38-0.54 against PyPSA
+5.2-17.4 / 3.6-4.4, so 6.5-36x on wall (PyPSA's wall suffers most from the load) and 6.6-10x on
+CPU: the 20x goal is not met on CPU; objectives equal. 15-min year with the battery 2.0-2.3 /
+1.5-1.7 (goal 1 s: not met); without it 0.010 / 0.010; with the 4CP charge 2.7 / 1.8; rolling
+48-h windows 1.1-2.9 / 1.0-1.5, on the DAM forecast 1.3-3.9 / 1.1-1.4; ``compare`` 3.8-6.2 /
+2.5-3.3.
 """
 
 from __future__ import annotations
