@@ -434,7 +434,7 @@ def test_ven_cli_fails_when_the_vtn_refuses():
             "--ven-name", "stranger", "--test-miner-mw", "0", "--test-site-import-mw", "0",
             "--seconds", "30"])
     assert result.exit_code == 1, result.output
-    assert "not registered" in result.output
+    assert "the VTN refused the registration" in _one_error_line(result.output)
 
 
 def test_commands_replay_as_backtest_dr_events():
@@ -533,7 +533,7 @@ async def test_ven_raises_when_the_vtn_refuses_registration():
     ven = BallastVen("stranger", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
                      telemetry=lambda: {"site_import_mw": 0.0, "miner_mw": 0.0})
     try:
-        with pytest.raises(VenRegistrationError, match="not registered"):
+        with pytest.raises(VenRegistrationError, match="refused the registration"):
             await asyncio.wait_for(ven.start(), 30)
         assert [a["ven_name"] for a in asked] == ["stranger"]
     finally:
@@ -645,3 +645,26 @@ def test_a_state_that_is_not_a_fresh_meter_reading_is_not_reported(doc, why):
 
     reading, reason = reading_from_state(doc, max_age_s=10.0)
     assert reading is None and why in reason
+
+
+async def test_a_cancellation_is_honoured_when_the_site_cannot_be_read():
+    """The VEN needs no site reading to drop a cancelled event's cap (the handler openleadr
+    calls, driven directly)."""
+    site = {"reading": {"site_import_mw": 100.0, "miner_mw": 40.0}}
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    ven = BallastVen("campus", "http://127.0.0.1:9/unused", VenPolicy(),
+                     telemetry=lambda: site["reading"], clock=lambda: now)
+    start = now + timedelta(minutes=30)
+    event = {"event_descriptor": {"event_id": "c1", "event_status": "far"},
+             "active_period": {"dtstart": start},
+             "event_signals": [{"signal_name": "SIMPLE", "signal_type": "level",
+                                "intervals": interval(start, 60, 2)}]}
+    assert await ven._on_event(event) == "optIn"
+    assert ven.cap_mw(start + timedelta(minutes=1)) == 0.0
+    site["reading"] = None  # the site goes dark; a new event cannot be sized ...
+    other = {**event, "event_descriptor": {"event_id": "c2", "event_status": "far"}}
+    assert await ven._on_event(other) == "optOut"
+    # ... but the VTN's cancellation of the first still removes its cap
+    event["event_descriptor"]["event_status"] = "cancelled"
+    await ven._on_event(event)
+    assert ven.commands == [] and ven.cap_mw(start + timedelta(minutes=1)) == float("inf")

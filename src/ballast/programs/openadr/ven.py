@@ -248,7 +248,8 @@ class _LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         line = record.getMessage().strip().splitlines()
-        if line and not line[0].startswith(("No RegistrationID received",
+        if line and not line[0].startswith(("No RegistrationID received", "No registration ID",
+                                            "No venID received",  # a refusal: said below
                                             "Could not connect to server with URL")):
             self.lines.append(line[0][:300])
 
@@ -336,14 +337,17 @@ class BallastVen:
     async def _on_event(self, event: dict) -> str:
         eid = event["event_descriptor"]["event_id"]
         before = any(d.event_id == eid and d.opt == "optIn" for d in self.decisions)
-        reading = await self.read_telemetry()
-        if reading is None or not {"site_import_mw", "miner_mw"} <= reading.keys():
+        cancelled = event["event_descriptor"].get("event_status") == "cancelled"
+        reading = {} if cancelled else await self.read_telemetry()  # a cancel needs none
+        if not cancelled and (reading is None
+                              or not {"site_import_mw", "miner_mw"} <= reading.keys()):
             decision = EventDecision(eid, "optOut", "the site's import and miner power cannot "
                                      "be read now: no reduction can be sized")
         else:
-            decision = event_to_commands(event, self.policy, reading["miner_mw"], self.clock(),
-                                         accepted_before=before,
-                                         import_mw_now=reading["site_import_mw"],
+            reading = reading or {}
+            decision = event_to_commands(event, self.policy, reading.get("miner_mw", np.nan),
+                                         self.clock(), accepted_before=before,
+                                         import_mw_now=reading.get("site_import_mw", np.nan),
                                          economics=self._economics(reading))
         self.decisions.append(decision)
         # an update replaces the event's earlier commands
@@ -380,7 +384,8 @@ class BallastVen:
             olog.removeHandler(capture)
         if why is None and not getattr(self.client, "registration_id", None):
             # openleadr logs the failure, stops and returns
-            why = "; ".join(dict.fromkeys(capture.lines)) or "the VTN refused the registration"
+            why = ("; ".join(dict.fromkeys(capture.lines))
+                   or "the VTN refused the registration (it answered without a registration ID)")
         if why is not None:
             with contextlib.suppress(Exception):  # close what openleadr opened
                 await self.client.stop()
