@@ -44,9 +44,13 @@ class GroupVerdict:
     reason: str
 
     def to_json(self) -> dict:
-        return {"group": self.name, "curtail": self.curtail,
-                "breakeven_usd_per_mwh": round(self.breakeven_usd_per_mwh, 3),
-                "deadband_usd_per_mwh": self.deadband_usd_per_mwh, "reason": self.reason}
+        return {
+            "group": self.name,
+            "curtail": self.curtail,
+            "breakeven_usd_per_mwh": round(self.breakeven_usd_per_mwh, 3),
+            "deadband_usd_per_mwh": self.deadband_usd_per_mwh,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,19 @@ def price_decision(price_usd_per_mwh: float, economics: SiteEconomics) -> PriceD
     breakeven = hp * g.breakeven_per_hashprice  # as the rule stack computes it per group
     curtail = price_usd_per_mwh > breakeven + g.deadband_usd_per_mwh
     verdicts = tuple(
-        GroupVerdict(name, float(be), float(db), bool(c),
-                     f"price {price_usd_per_mwh:.2f} > breakeven {be:.2f} + deadband {db:g} "
-                     f"USD/MWh at hashprice {hp:g} USD/PH/day: asleep" if c else
-                     f"price {price_usd_per_mwh:.2f} <= breakeven {be:.2f} + deadband {db:g} "
-                     f"USD/MWh at hashprice {hp:g} USD/PH/day: keeps running")
-        for name, be, db, c in zip(g.names, breakeven, g.deadband_usd_per_mwh, curtail,
-                                   strict=True))
+        GroupVerdict(
+            name,
+            float(be),
+            float(db),
+            bool(c),
+            f"price {price_usd_per_mwh:.2f} > breakeven {be:.2f} + deadband {db:g} "
+            f"USD/MWh at hashprice {hp:g} USD/PH/day: asleep"
+            if c
+            else f"price {price_usd_per_mwh:.2f} <= breakeven {be:.2f} + deadband {db:g} "
+            f"USD/MWh at hashprice {hp:g} USD/PH/day: keeps running",
+        )
+        for name, be, db, c in zip(g.names, breakeven, g.deadband_usd_per_mwh, curtail, strict=True)
+    )
     if not curtail.any():
         return PriceDecision(price_usd_per_mwh, float("inf"), verdicts)
     running = np.where(curtail, 0, g.count)

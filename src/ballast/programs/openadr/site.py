@@ -39,14 +39,15 @@ def read_token_file(path: str | Path) -> str:
     except UnicodeDecodeError:
         raise SiteTokenError(f"token file {p}: not UTF-8 text") from None
     if len(raw) > MAX_TOKEN_FILE_BYTES or not token or any(c.isspace() for c in token):
-        raise SiteTokenError(f"token file {p}: must hold one token (no spaces, at most one "
-                             f"trailing newline, {MAX_TOKEN_FILE_BYTES} bytes at most)")
+        raise SiteTokenError(
+            f"token file {p}: must hold one token (no spaces, at most one "
+            f"trailing newline, {MAX_TOKEN_FILE_BYTES} bytes at most)"
+        )
     return token
 
 
 def _finite(x: object) -> float | None:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) \
-        and math.isfinite(x) else None
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
 def reading_from_state(doc: dict, max_age_s: float) -> tuple[dict[str, float] | None, str]:
@@ -66,9 +67,11 @@ def reading_from_state(doc: dict, max_age_s: float) -> tuple[dict[str, float] | 
     site_import = _finite(power.get("import"))
     if site_import is None:
         return None, "the runtime reports no metered import"
-    reading = {"site_import_mw": site_import, "miner_mw": _finite(power.get("miners")),
-               "hashprice_usd_per_ph_day": _finite(
-                   (doc.get("market") or {}).get("hashprice_usd_per_ph_day"))}
+    reading = {
+        "site_import_mw": site_import,
+        "miner_mw": _finite(power.get("miners")),
+        "hashprice_usd_per_ph_day": _finite((doc.get("market") or {}).get("hashprice_usd_per_ph_day")),
+    }
     return {k: v for k, v in reading.items() if v is not None}, ""
 
 
@@ -89,12 +92,12 @@ class LiveSiteReader:
 
         url = self.url.rstrip("/") + STATE_PATH
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
-                    total=self.timeout_s)) as session, session.get(
-                    url, headers={"Authorization": f"Bearer {self.token}"}) as r:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as session,
+                session.get(url, headers={"Authorization": f"Bearer {self.token}"}) as r,
+            ):
                 if r.status != 200:
-                    return self._none(f"{url} answered HTTP {r.status}: "
-                                      f"{(await r.text())[:200]}")
+                    return self._none(f"{url} answered HTTP {r.status}: {(await r.text())[:200]}")
                 doc = await r.json()
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             return self._none(f"{url}: {type(e).__name__}: {e}")
