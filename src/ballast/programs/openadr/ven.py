@@ -4,9 +4,10 @@ miner power) back to the VTN. ``forward_to_runtime`` hands the commands to the l
 
 Telemetry comes from ``telemetry()`` (a dict, or a coroutine: the live site's API through
 ``openadr.site.LiveSiteReader``). When it gives None the VEN opts out of the event (it cannot
-size a reduction; a cancellation needs no reading) and sends no report for that sample:
-openleadr's report payload has no "value unknown" (OpenADR's ``oadrDataQuality``), and a report
-is only ever sent with a value, so nothing is sent rather than a stale or invented one.
+size a reduction; a cancellation needs no reading) and sends no ``oadrUpdateReport`` for that
+sample. OpenADR 2.0b could mark a payload "No Quality - No Value" (the optional
+``oadrDataQuality`` of ``oadrReportPayload``), but openleadr 0.5's ``ReportPayload`` cannot carry
+it, and every payload must hold a value; so nothing is sent rather than a stale or invented one.
 """
 
 from __future__ import annotations
