@@ -161,7 +161,8 @@ def ven_cmd(
         ),
     ] = None,
     site_max_age_s: Annotated[
-        float, typer.Option(help="Report nothing when the site's last tick or meter reading is older [s].")
+        float,
+        typer.Option(min=0.0, help="Report nothing when the site's last tick or meter reading is older [s]."),
     ] = 10.0,
     scenario: Annotated[
         str | None,
@@ -173,7 +174,7 @@ def ven_cmd(
     ] = None,
     hashprice_usd_per_ph_day: Annotated[
         float | None,
-        typer.Option(help="Hashprice for price events (default: the live runtime's, with --site)."),
+        typer.Option(min=0.0, help="Hashprice for price events (default: the live runtime's, with --site)."),
     ] = None,
     price_all_off_override_usd_per_mwh: Annotated[
         float | None,
@@ -191,8 +192,8 @@ def ven_cmd(
     vtn_fingerprint: Annotated[str | None, typer.Option(help="VTN certificate fingerprint.")] = None,
     min_notice_s: Annotated[float, typer.Option(help="Decline events with less notice [s].")] = 0.0,
     max_reduction_mw: Annotated[float | None, typer.Option(help="Decline larger asks [MW].")] = None,
-    report_period_s: Annotated[float, typer.Option(help="Telemetry sampling period [s].")] = 10.0,
-    register_timeout_s: Annotated[float, typer.Option(help="Give up registering after [s].")] = 60.0,
+    report_period_s: Annotated[float, typer.Option(min=1.0, help="Telemetry sampling period [s].")] = 10.0,
+    register_timeout_s: Annotated[float, typer.Option(min=1.0, help="Give up registering after [s].")] = 60.0,
     events: Annotated[int, typer.Option(help="Stop after this many event decisions (0 = never).")] = 0,
     seconds: Annotated[float, typer.Option(help="Stop after this long [s].")] = 3600.0,
 ) -> None:
