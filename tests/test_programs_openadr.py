@@ -725,18 +725,24 @@ async def test_ven_raises_when_the_vtn_refuses_registration():
 
 
 @pytest.mark.parametrize(
-    ("price_usd_per_mwh", "policy", "opt", "cap_mw"),
+    ("price_usd_per_mwh", "policy", "opt", "cap_mw", "asleep"),
     [
-        (BETWEEN_USD_PER_MWH, VenPolicy(), "optIn", ONLY_S19J_ASLEEP_MW),
-        (30.0, VenPolicy(), "optIn", float("inf")),  # below both breakevens: no cap
+        (BETWEEN_USD_PER_MWH, VenPolicy(), "optIn", ONLY_S19J_ASLEEP_MW, [True, False]),
+        (30.0, VenPolicy(), "optIn", float("inf"), [False, False]),  # below both: no cap
         # the explicit override: every miner off at or above its price, whatever the breakevens
-        (BETWEEN_USD_PER_MWH, VenPolicy(price_all_off_override_usd_per_mwh=75.0), "optIn", 0.0),
-        (70.0, VenPolicy(price_all_off_override_usd_per_mwh=75.0), "optIn", ONLY_S19J_ASLEEP_MW),
+        (BETWEEN_USD_PER_MWH, VenPolicy(price_all_off_override_usd_per_mwh=75.0), "optIn", 0.0, [True, True]),
+        (
+            70.0,
+            VenPolicy(price_all_off_override_usd_per_mwh=75.0),
+            "optIn",
+            ONLY_S19J_ASLEEP_MW,
+            [True, False],
+        ),
         # the S19j Pros asleep ask 100 - 55.5 = 44.5 MW of the 100 MW of miners now: too much
-        (BETWEEN_USD_PER_MWH, VenPolicy(max_reduction_mw=40.0), "optOut", None),
+        (BETWEEN_USD_PER_MWH, VenPolicy(max_reduction_mw=40.0), "optOut", None, None),
     ],
 )
-def test_price_event_without_a_server(price_usd_per_mwh, policy, opt, cap_mw):
+def test_price_event_without_a_server(price_usd_per_mwh, policy, opt, cap_mw, asleep):
     now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
     start = now + timedelta(hours=1)
     event = {
@@ -759,6 +765,9 @@ def test_price_event_without_a_server(price_usd_per_mwh, policy, opt, cap_mw):
         # what the runtime is asked: the miner power now down to the cap
         asked = None if cap_mw == float("inf") else 100.0 - cap_mw
         assert (cmd.request and cmd.request.reduction_mw) == pytest.approx(asked)
+        # a verdict per group, and why
+        assert [(v.name, v.curtail) for v in cmd.groups] == list(zip(["s19jpro", "s21"], asleep, strict=True))
+        assert all(("override" in v.reason) == (cap_mw == 0.0) for v in cmd.groups)
 
 
 def test_price_event_declined_without_the_site_economics():

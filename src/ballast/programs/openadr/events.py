@@ -16,7 +16,7 @@ miner power and import now and the clock. Signals understood (OpenADR 2.0b):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -135,7 +135,13 @@ def _price_cap(
     (None: the miners already draw no more) and the verdict per group."""
     override = policy.price_all_off_override_usd_per_mwh
     if override is not None and price >= override:
-        return 0.0, (DrRequest(reduction_mw=miner_mw_now) if miner_mw_now > 0 else None), ()
+        why = f"price {price:.2f} >= override {override:g} USD/MWh: asleep, whatever the breakeven"
+        verdicts = (
+            ()
+            if economics is None
+            else tuple(replace(v, curtail=True, reason=why) for v in price_decision(price, economics).groups)
+        )
+        return 0.0, (DrRequest(reduction_mw=miner_mw_now) if miner_mw_now > 0 else None), verdicts
     assert economics is not None  # checked by the caller
     d = price_decision(price, economics)
     ask = miner_mw_now - d.cap_mw
@@ -179,8 +185,8 @@ def event_to_commands(
             return EventDecision(
                 eid,
                 "optOut",
-                "price event: the site's miner groups and "
-                "hashprice are not known (give a scenario and a hashprice)",
+                "price event: the site's miner groups and hashprice are not known "
+                "(give a scenario and a hashprice)",
             )
         for iv in sig["intervals"]:
             start = iv["dtstart"]
