@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 
 def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
     """An ``on_decision`` callback that hands each opted-in command's DR request to the live
-    runtime as a DR event (``runtime.add_dr_event``): a reduction of campus import in MW, or a
-    share of it (share 1: all miners off). An update or cancellation of an
+    runtime as a DR event (``runtime.add_dr_event``): a reduction of campus import in MW (a price
+    event: the miner power now down to its cap). An update or cancellation of an
     event first cancels the DR events it created. A command the runtime refuses (dates outside
     the one-year window around now) is logged as an error and not forwarded."""
     created: dict[str, list[str]] = {}
