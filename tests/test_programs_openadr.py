@@ -927,3 +927,15 @@ async def test_a_cancellation_is_honoured_when_the_site_cannot_be_read():
     event["event_descriptor"]["event_status"] = "cancelled"
     await ven._on_event(event)
     assert ven.commands == [] and ven.cap_mw(start + timedelta(minutes=1)) == float("inf")
+
+
+def test_ven_cli_fails_when_the_vtn_never_answers():
+    """A port that accepts connections and never answers (a listening socket nobody serves):
+    the registration gives up after --register-timeout-s and exits 1 with one line."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        result = _ven_cli(f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", "--register-timeout-s", "1")
+    assert result.exit_code == 1, result.output
+    assert "no registration within 1 s" in _one_error_line(result.output)
