@@ -126,12 +126,14 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
 
     port = free_port()
     reports: list[tuple[str, float]] = []
+    stamped: list[tuple[str, float, float]] = []  # (resource, time [UNIX s], MW)
 
     async def on_register_report(
         ven_id, resource_id, measurement, unit, scale, min_sampling_interval, max_sampling_interval
     ):
         async def receive(data):
             reports.extend((resource_id, v) for _, v in data)
+            stamped.extend((resource_id, dt.timestamp(), v) for dt, v in data)
 
         return receive, min_sampling_interval
 
@@ -202,8 +204,8 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
             async def watch() -> None:  # every tick's metered import and miner power
                 while True:
                     p = rt.last_tick["power_mw"]
-                    seen["site"].add(p["import"])
-                    seen["miners"].add(p["miners"])
+                    seen["site"].add((rt.last_tick["time_s"], p["import"]))
+                    seen["miners"].add((rt.last_tick["time_s"], p["miners"]))
                     await asyncio.sleep(0.01)
 
             watcher = asyncio.create_task(watch())
@@ -221,7 +223,9 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
             site = [v for r, v in reports if r == "site"]
             miners = [v for r, v in reports if r == "miners"]
             assert len(site) >= 3 and len(miners) >= 3  # about one a second
-            assert set(site) <= seen["site"] and set(miners) <= seen["miners"]
+            # each value is one tick's metered reading, stamped with that tick's time
+            for resource, t, v in stamped:
+                assert any(abs(t - ts) < 1e-3 and v == mw for ts, mw in seen[resource]), (t, v)
             assert min(site) > 100  # AI 100 MW + miners: a metered value, not a constant 0
             # a token the site refuses: the VEN reports nothing and declines the event
             reports.clear()

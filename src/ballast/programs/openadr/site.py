@@ -71,6 +71,7 @@ def reading_from_state(doc: dict, max_age_s: float) -> tuple[dict[str, float] | 
         "site_import_mw": site_import,
         "miner_mw": _finite(power.get("miners")),
         "hashprice_usd_per_ph_day": _finite((doc.get("market") or {}).get("hashprice_usd_per_ph_day")),
+        "time_s": _finite(doc.get("time_s")),  # the tick's UTC time: when the meter was read
     }
     return {k: v for k, v in reading.items() if v is not None}, ""
 
@@ -86,8 +87,9 @@ class LiveSiteReader:
     last_problem: str = ""
 
     async def read(self) -> dict[str, float] | None:
-        """The latest reading (``site_import_mw``, ``miner_mw``, ``hashprice_usd_per_ph_day``;
-        a key the site does not know is absent), or None (logged) when there is no fresh one."""
+        """The latest reading (``site_import_mw``, ``miner_mw``, ``hashprice_usd_per_ph_day``,
+        ``time_s``: the tick's UNIX time; a key the site does not know is absent), or None
+        (logged) when there is no fresh one."""
         import aiohttp
 
         url = self.url.rstrip("/") + STATE_PATH

@@ -190,9 +190,11 @@ class BallastVen:
         return await got if inspect.isawaitable(got) else got
 
     def _report_value(self, key: str) -> list[tuple[datetime, float]]:
-        """The value of this sample's reading; none when the site did not give it."""
+        """The value of this sample's reading, stamped with the site's tick time when it gives
+        one; none when the site did not give the value."""
         s = self._sample or {}
-        return [(self.clock(), float(s[key]))] if key in s else []
+        when = datetime.fromtimestamp(s["time_s"], UTC) if "time_s" in s else self.clock()
+        return [(when, float(s[key]))] if key in s else []
 
     def _economics(self, reading: dict[str, float]) -> SiteEconomics | None:
         hp = self.hashprice_usd_per_ph_day
