@@ -142,3 +142,90 @@ def test_not_enough_history_names_what_is_missing():
         baseline_import_mw("avg", h.index, h.to_numpy(), EVENT)
     with pytest.raises(BaselineError, match="times_utc must be UTC-aware"):
         baseline_meter_before_event(h.index.tz_localize(None), h.to_numpy(), EVENT)
+
+
+# ---- the backtest uses the same code: a DR event settled on ERCOT's like days -----------------
+
+S19J_MW = 3050 * 1.05 / 1e6  # one S19j Pro at the meter [MW] (catalog x default PUE)
+COUNT = 12_500  # 40.03 MW running
+
+
+def backtest(run_start: str, method: str):
+    """Two weeks of 15-min ticks up to Wednesday 2024-05-15 12:00Z; one DR event (10 MW below
+    the baseline) 10:00-10:30Z that day. AI load by day: 80 MW on the event day; on the 10
+    weekdays before it 90, 80, 100 (the highest), 70 (the lowest), then 85 on the other six;
+    older weekdays 130, weekends 110. The miners run in full all along (price 20 USD/MWh)."""
+    from ballast.control import ControllerConfig
+    from ballast.programs.plan import build_plan
+    from ballast.scenario import parse_scenario
+    from ballast.sim.engine import run_policy
+    from ballast.sim.inputs import SiteInputs
+
+    scn = parse_scenario({
+        "version": 1, "site": {"import_limit_mw": 300.0, "timezone": "UTC"},
+        "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": COUNT,
+                    "min_on_minutes": 0, "min_off_minutes": 0}],
+        "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+        "run": {"start": run_start, "end": "2024-05-15T12:00:00Z"},
+        "programs": {"demand_response": {"baseline_method": method, "events": [
+            {"name": "e", "start": "2024-05-15T10:00:00Z", "end": "2024-05-15T10:30:00Z",
+             "target_mw": 10.0}]}}})
+    index = scn.run.index()
+    n = len(index)
+    day = index.normalize()
+    ai = np.where(index.day_of_week >= 5, 110.0, 130.0)
+    by_day = {"2024-05-14": 90.0, "2024-05-13": 80.0, "2024-05-10": 100.0, "2024-05-09": 70.0,
+              "2024-05-15": 80.0}
+    by_day.update(dict.fromkeys(["2024-05-08", "2024-05-07", "2024-05-06", "2024-05-03",
+                                 "2024-05-02", "2024-05-01"], 85.0))
+    for d, mw in by_day.items():
+        ai[day == pd.Timestamp(d, tz="UTC")] = mw
+    frame = pd.DataFrame({"price_usd_per_mwh": np.full(n, 20.0),
+                          "decision_price_usd_per_mwh": np.full(n, 20.0),
+                          "hashprice_usd_per_ph_day": np.full(n, 50.0),
+                          "ai_load_mw": ai, "renewable_mw": np.zeros(n)}, index=index)
+    cfg = ControllerConfig.from_scenario(scn)
+    inputs = SiteInputs(frame=frame, renewable_columns=())
+    plan = build_plan(scn, inputs, cfg)
+    out = run_policy(cfg, inputs, "ballast", cap_mw=plan.cap_mw, floor_mw=plan.floor_mw,
+                     breaks=plan.breaks, before_chunk=plan.on_chunk)
+    return plan, out.frame
+
+
+def test_backtest_dr_event_on_middle_8_of_10():
+    from types import SimpleNamespace
+
+    from ballast.programs.settle import _event_rows
+
+    plan, f = backtest("2024-04-29T00:00:00Z", "middle_8_of_10")
+    (ev,) = plan.events
+    miners = COUNT * S19J_MW
+    assert f["miner_mw"].iloc[:4].to_numpy() == pytest.approx(miners)  # in full before
+    # hand: like-day imports are AI + miners; drop 100 and 70, (90 + 80 + 6 * 85) / 8 = 85
+    assert ev.baseline_series_mw == pytest.approx([85.0 + miners] * 2)
+    # target import 85 + miners - 10; the AI load is 80, so the miners may draw miners - 5
+    assert ev.cap_mw == pytest.approx(miners - 5.0)
+    rows = _event_rows(plan, SimpleNamespace(frame=f), SimpleNamespace(frame=f), 0.25)
+    (row,) = rows.to_dict("records")
+    during = f["import_mw"].loc["2024-05-15T10:00Z":"2024-05-15T10:15Z"].to_numpy()
+    assert during.max() <= 75.0 + miners + 1e-9
+    assert row["baseline_method"] == "middle_8_of_10"
+    assert row["baseline_import_mw"] == pytest.approx(85.0 + miners)
+    assert row["achieved_reduction_mw"] == pytest.approx(85.0 + miners - during.mean())
+    assert row["shortfall_mw"] == pytest.approx(0.0, abs=S19J_MW)  # whole miners
+
+
+def test_backtest_default_keeps_meter_before_event():
+    plan, _ = backtest("2024-04-29T00:00:00Z", "meter_before_event")
+    (ev,) = plan.events
+    assert ev.baseline_series_mw is None
+    assert ev.baseline_import_mw == pytest.approx(80.0 + COUNT * S19J_MW)  # 09:45 import
+
+
+def test_backtest_without_the_history_names_the_event():
+    from ballast.data.errors import DataError
+
+    with pytest.raises(DataError, match=re.escape(
+            "programs.demand_response.events[0] (dr_event:e): baseline_method regression: "
+            "needs 10 like days (weekdays (Mon-Fri, not holidays)) before 2024-05-15")):
+        backtest("2024-05-06T00:00:00Z", "regression")

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-BASELINE_METHODS = ("meter_before_event", "middle_8_of_10", "regression")
+BaselineMethod = Literal["meter_before_event", "middle_8_of_10", "regression"]
+BASELINE_METHODS: tuple[str, ...] = get_args(BaselineMethod)
 LIKE_DAYS = 10  # ERCOT "Middle 8-of-10": ten preceding like days (ERCOT Default Baseline Methodology)
 
 
