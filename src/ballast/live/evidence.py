@@ -20,8 +20,8 @@ mean over its ticks with a fresh meter reading; ticks without one are counted, n
 Baselines: ``meter_before_event`` is the import the runtime latched at the event's first fresh
 tick (the ``dr_start`` event: what the miners were commanded against); if none was recorded,
 the last fresh tick before the start. ``middle_8_of_10`` and ``regression`` read the import
-history as interval means (aggregated by the database) over the ``HISTORY_DAYS`` before the
-event, in the site's time zone ``tz``.
+history as interval means (aggregated by the database) at the event's hours on each of the
+``HISTORY_DAYS`` before it, in the site's time zone ``tz``.
 """
 
 from __future__ import annotations
@@ -77,15 +77,23 @@ def _grid(start_s: float, end_s: float, interval_s: float) -> list[tuple[float, 
     return out
 
 
-def _history_means(store: Store, since_s: float, until_s: float, interval_s: float
+def _history_means(store: Store, first_s: float, last_s: float, interval_s: float
                    ) -> pd.Series:
-    """Mean fresh import per UTC interval in [since_s, until_s), by the database [MW]."""
+    """Mean fresh import per UTC interval [MW], by the database, over the same hours as
+    [first_s, last_s) on each of the ``HISTORY_DAYS`` days before, widened by an hour each side
+    (a daylight-saving shift moves the local wall time by one): the like days' intervals, not
+    the whole history."""
     bucket = ("floor(time_s / ?)" if store.kind == "postgresql"
               else "CAST(time_s / ? AS INTEGER)")  # SQLite: truncation = floor for t >= 0
+    windows: list[float] = []
+    for k in range(1, HISTORY_DAYS + 1):
+        windows += [first_s - k * 86400.0 - 3600.0,
+                    min(last_s - k * 86400.0 + 3600.0, first_s)]
+    ranges = " OR ".join(["(time_s >= ? AND time_s < ?)"] * HISTORY_DAYS)
     rows = store.select(
-        f"SELECT {bucket} AS b, avg(import_mw) AS mw FROM measurements WHERE time_s >= ? "
-        "AND time_s < ? AND import_mw IS NOT NULL AND safe_mode = 0 GROUP BY 1 ORDER BY 1",
-        (interval_s, since_s, until_s))
+        f"SELECT {bucket} AS b, avg(import_mw) AS mw FROM measurements WHERE ({ranges}) "
+        "AND import_mw IS NOT NULL AND safe_mode = 0 GROUP BY 1 ORDER BY 1",
+        (interval_s, *windows))
     times = pd.to_datetime([int(r["b"]) * interval_s for r in rows], unit="s", utc=True)
     return pd.Series([float(r["mw"]) for r in rows], index=times, dtype=float)
 
@@ -108,7 +116,7 @@ def _baseline(store: Store, ev: dict[str, Any], method: str, grid: list[tuple[fl
                 "last fresh tick before the start (no dr_start event recorded)")
     # like days: the history on the event's own grid (aligned to the UTC interval multiples)
     first = math.floor(start_s / interval_s) * interval_s
-    hist = _history_means(store, first - HISTORY_DAYS * 86400.0, first, interval_s)
+    hist = _history_means(store, first, grid[-1][1], interval_s)
     aligned = pd.to_datetime([math.floor(a / interval_s) * interval_s for a, _ in grid],
                              unit="s", utc=True)
     return (baseline_import_mw(method, hist.index, hist.to_numpy(), aligned, tz=tz),
