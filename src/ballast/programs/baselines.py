@@ -14,12 +14,13 @@ Methods (``BASELINE_METHODS``):
 - ``middle_8_of_10``: ERCOT's "Middle 8-of-10 Preceding Like Days" model (ERCOT, *Default
   Baseline Methodology*, developed for EILS and used for ERS Loads; ERS *Technical
   Requirements & Scope of Work*, section "Baselines for ERS Loads",
-  https://www.ercot.com/services/programs/load/eils). Variant implemented: the 10 most recent
-  like days before the event day (a like day is a weekday, Monday to Friday and not a given
-  holiday, when the event day is one; else a weekend day or holiday), each with import in every
-  interval of the event window; the days with the highest and the lowest mean import over the
-  window are dropped; the baseline of each interval is the mean of the same interval over the
-  middle 8. ERCOT's event-day adjustment is NOT applied;
+  https://www.ercot.com/services/programs/load/eils; docs/sources.md#ercot-ers-baselines).
+  Variant implemented: the 10 most recent like days before the event day (a like day is a
+  weekday, Monday to Friday and not a given holiday, when the event day is one; else a weekend
+  day or holiday), each with import in every interval of the event window; the days with the
+  highest and the lowest mean import over the window are dropped; the baseline of each interval
+  is the mean of the same interval over the middle 8. ERCOT's event-day adjustment is NOT
+  applied; the backtest and the live export give no holiday list (weekends only);
 - ``regression``: per interval, an ordinary least-squares line through the same interval's
   import on the same 10 like days against the day (calendar days from the event day), read at
   the event day: ``import[d, i] = a_i + b_i * (d - event_day)``, baseline ``a_i``. A linear
