@@ -194,6 +194,27 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     assert r.exit_code == 2 and "--method must be one of" in r.stderr
 
 
+def test_cli_reads_the_site_config_store_and_time_zone(tmp_path):
+    from pathlib import Path
+
+    import ballast
+
+    s = open_store(str(tmp_path / "site.db"))
+    record_event(s)
+    s.close()
+    scenario = Path(ballast.__file__).parent / "examples" / "west_texas_2024.yaml"
+    (tmp_path / "site.yaml").write_text(f"scenario: {scenario}\nstore: {{dsn: site.db}}\n")
+    r = CliRunner().invoke(app, ["evidence", "--event", "e1", "--config",
+                                 str(tmp_path / "site.yaml"), "--method", "regression"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["baseline"]["tz"] == "America/Chicago"  # the scenario's site.timezone
+    r = CliRunner().invoke(app, ["evidence", "--event", "e1", "--config",
+                                 str(tmp_path / "site.yaml"), "--tz", "Mars/Olympus"])
+    assert r.exit_code == 2
+    assert r.stderr == "error: event e1: tz 'Mars/Olympus' is not a time zone of the tz database\n"
+
+
 VW = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
 OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 

@@ -4,7 +4,8 @@
     ballast evidence --event 3f2a --store site.db --method middle_8_of_10 --format csv
 
 The store is ``--store`` (DSN or SQLite path), else the site config's (``--config``), else the
-default ``ballast.db`` in the user data folder, as ``ballast serve`` opens it.
+default ``ballast.db`` in the user data folder, as ``ballast serve`` opens it. Like days are
+in ``--tz``, else the config's scenario ``site.timezone``, else UTC.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def evidence(
                                                 "store).")] = None,
     format: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
     interval_s: Annotated[float, typer.Option(help="Settlement interval [s].")] = 900.0,
-    tz: Annotated[str, typer.Option(help="Time zone of like days (the site's).")] = "UTC",
+    tz: Annotated[str | None, typer.Option(help="Time zone of like days (default: the "
+                                           "config's scenario site.timezone, else UTC).")
+                  ] = None,
 ) -> None:
     """Evidence of one DR event: metered import, commanded and verified miners, baseline,
     reduction achieved and shortfall per interval."""
@@ -45,20 +48,24 @@ def evidence(
         from ballast.live.site_config import default_store_path, load_site_config
         from ballast.live.store import open_store
 
-        if store is not None:
-            dsn = store
-        elif config is not None:
+        dsn = store
+        site = None
+        if config is not None:
             try:
-                dsn = load_site_config(config).store_dsn
+                site = load_site_config(config)
+                if tz is None:
+                    from ballast.scenario import load_scenario
+
+                    tz = load_scenario(site.path(site.scenario)).site.timezone
             except (OSError, ValueError) as e:
                 fail(str(e))
-        else:
-            dsn = str(default_store_path())
+        if store is None:
+            dsn = site.store_dsn if site is not None else str(default_store_path())
         if "=" not in dsn and "://" not in dsn and not Path(dsn).is_file():
             fail(f"no store at {dsn} (give --store or --config)")
         s = open_store(dsn)
         try:
-            doc = build_evidence(s, event, method, interval_s, tz)
+            doc = build_evidence(s, event, method, interval_s, tz or "UTC")
         except EvidenceNotFound as e:
             fail(f"{e} ({dsn})")
         except ValueError as e:

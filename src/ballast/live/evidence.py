@@ -30,8 +30,8 @@ import csv
 import io
 import json
 import math
-from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -134,6 +134,10 @@ def build_evidence(store: Store, event_id: str, method: str = "meter_before_even
     if not (isinstance(interval_s, int | float) and math.isfinite(interval_s)
             and interval_s > 0):
         raise ValueError(f"interval_s must be a positive number of seconds, got {interval_s!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"tz {tz!r} is not a time zone of the tz database") from None
     found = store.select("SELECT * FROM dr_events WHERE id = ?", (event_id,))
     if not found:
         raise EvidenceNotFound(f"no DR event {event_id!r} in the store")
@@ -223,7 +227,7 @@ def _interval_rows(event_id: str, method: str, request: DrRequest,
         ok = sel & fresh
         meas = float(imp[ok].mean()) if ok.any() else None
         baseline = float(base[i])
-        asked = dr_reduction_mw(replace(request, baseline_mw=baseline), baseline)
+        asked = dr_reduction_mw(request, baseline)
         hours = (b - a) / 3600.0
         achieved = short = None
         if meas is not None:
