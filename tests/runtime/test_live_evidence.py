@@ -265,6 +265,9 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "avg"})
             assert r.status_code == 422
+            spec = (await client.get("/openapi.json")).json()
+            route = spec["paths"]["/api/v1/evidence/{event_id}"]["get"]
+            assert {"401", "404", "422"} <= set(route["responses"])
 
 
 def test_like_day_dates_in_the_fixture():

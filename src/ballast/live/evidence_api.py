@@ -13,9 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from ballast.live.api_models import R404, R422, VIEW, ErrorOut, EventId
 from ballast.live.evidence import EvidenceNotFound, build_evidence, evidence_csv
 from ballast.live.store import Store, StoreBehind
-from ballast.programs.baselines import BASELINE_METHODS
-
-Method = Literal[BASELINE_METHODS]  # type: ignore[valid-type]
+from ballast.programs.baselines import BaselineMethod
 
 
 def evidence_router(store: Store, viewer: Any, prefix: str, tz: str = "UTC") -> APIRouter:
@@ -28,7 +26,7 @@ def evidence_router(store: Store, viewer: Any, prefix: str, tz: str = "UTC") -> 
                                  "model": ErrorOut},
                            200: {"content": {"text/csv": {}}}})
     async def evidence(event_id: EventId, _: viewer,
-                       method: Annotated[Method, Query(description="Baseline method.")
+                       method: Annotated[BaselineMethod, Query(description="Baseline method.")
                                          ] = "meter_before_event",
                        format: Annotated[Literal["json", "csv"], Query()] = "json",
                        interval_s: Annotated[float, Query(ge=1.0, le=86_400.0,
