@@ -143,6 +143,23 @@ def test_evidence_refuses_short_history_and_unknown_events(store):
         build_evidence(store, "e1", "avg")
 
 
+def test_meter_before_event_without_a_latched_baseline(store):
+    record_event(store)
+    # an event the runtime never started: the last fresh tick in the 900 s before it, if any
+    store.add_dr_event("late", T0 + 1860.0, T0 + 2400.0, None, 0.1, T0, "alice")
+    store.add_dr_event("next_day", T0 + DAY, T0 + DAY + 600.0, 5.0, None, T0, "alice")
+    doc = build_evidence(store, "late")
+    assert doc["baseline"]["source"].startswith("last fresh tick before the start")
+    (only,) = doc["intervals"]
+    # the tick at 14:30 (200 MW); a tenth of it asked; no tick in the window
+    assert (only["baseline_import_mw"], only["reduction_asked_mw"]) == (200.0, 20.0)
+    assert only["ticks"] == 0 and only["metered_import_mw"] is None
+    assert only["achieved_reduction_mw"] is None and only["shortfall_mw"] is None
+    with pytest.raises(BaselineError, match=r"latched no baseline for event next_day .* no "
+                       r"fresh tick was recorded in the 900 s before its start"):
+        build_evidence(store, "next_day")
+
+
 def test_cancelled_event_ends_at_the_cancellation(store):
     record_event(store)
     store.cancel_dr_event("e1", T0 + 600.0)

@@ -19,9 +19,10 @@ mean over its ticks with a fresh meter reading; ticks without one are counted, n
 
 Baselines: ``meter_before_event`` is the import the runtime latched at the event's first fresh
 tick (the ``dr_start`` event: what the miners were commanded against); if none was recorded,
-the last fresh tick before the start. ``middle_8_of_10`` and ``regression`` read the import
-history as interval means (aggregated by the database) at the event's hours on each of the
-``HISTORY_DAYS`` before it, in the site's time zone ``tz``.
+the last fresh tick in the interval before the start (none: refused, naming the event).
+``middle_8_of_10`` and ``regression`` read the import history as interval means (aggregated by
+the database) at the event's hours on each of the ``HISTORY_DAYS`` before it, in the site's
+time zone ``tz``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import pandas as pd
 
 from ballast.live.obligations import utc_iso
 from ballast.live.store import Store
-from ballast.programs.baselines import BASELINE_METHODS, baseline_import_mw
+from ballast.programs.baselines import BASELINE_METHODS, BaselineError, baseline_import_mw
 from ballast.programs.dr import (
     DrRequest,
     dr_achieved_reduction_mw,
@@ -109,8 +110,12 @@ def _baseline(store: Store, ev: dict[str, Any], method: str, grid: list[tuple[fl
             return (np.full(len(grid), float(starts[0]["data"]["baseline_import_mw"])),
                     "latched by the runtime at the event's first fresh tick (dr_start event)")
         rows = store.select("SELECT time_s, import_mw FROM measurements WHERE time_s < ? AND "
-                            "import_mw IS NOT NULL AND safe_mode = 0 ORDER BY time_s DESC "
-                            "LIMIT 1", (start_s,))
+                            "time_s >= ? AND import_mw IS NOT NULL AND safe_mode = 0 ORDER BY "
+                            "time_s DESC LIMIT 1", (start_s, start_s - interval_s))
+        if not rows:
+            raise BaselineError(f"meter_before_event: the runtime latched no baseline for "
+                                f"event {ev['id']} (no dr_start event) and no fresh tick was "
+                                f"recorded in the {interval_s:g} s before its start")
         times = pd.to_datetime([r["time_s"] for r in rows], unit="s", utc=True)
         return (baseline_import_mw(method, times, [r["import_mw"] for r in rows], event_times),
                 "last fresh tick before the start (no dr_start event recorded)")
