@@ -34,8 +34,7 @@ RUNS = 5
 
 
 def emit(name: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"benchmark": name, "value": round(value, 6), "unit": unit, **extra}),
-          flush=True)
+    print(json.dumps({"benchmark": name, "value": round(value, 6), "unit": unit, **extra}), flush=True)
 
 
 def _rows() -> dict[str, tuple[str, list[str], object]]:
@@ -44,30 +43,81 @@ def _rows() -> dict[str, tuple[str, list[str], object]]:
 
     def meas(n: int, t: int) -> tuple:
         during = t >= T0
-        return (n, float(t), 170.0 if during else 200.0 + (t % 86_400) / 86_400, 60.0, 100.0,
-                0.0, 60.0 if during else 90.0, 60.0 if during else 90.0, 60.0 if during
-                else None, 0.0, 30.0, 50.0, "obligation_cap" if during else "economics", 0,
-                0.1)
+        return (
+            n,
+            float(t),
+            170.0 if during else 200.0 + (t % 86_400) / 86_400,
+            60.0,
+            100.0,
+            0.0,
+            60.0 if during else 90.0,
+            60.0 if during else 90.0,
+            60.0 if during else None,
+            0.0,
+            30.0,
+            50.0,
+            "obligation_cap" if during else "economics",
+            0,
+            0.1,
+        )
 
     ticks = range(HISTORY_S + 1, HISTORY_S + EVENT_S + 1)
     return {
-        "measurements": (list(MEASUREMENT_COLUMNS),
-                         (meas(n, t) for n, t in enumerate(range(first, T0 + EVENT_S), 1))),
-        "setpoints": (["tick", "group_name", "time_s", "running_target", "controllable",
-                       "mode"], ((n, g, float(first + n - 1), 10, 20, "auto") for n in ticks
-                                 for g in ("s19xp", "s21", "s21pro"))),
-        "commands": (["tick", "time_s", "group_name", "command", "miners", "ok", "failed",
-                      "elapsed_s", "counts", "failures"],
-                     ((HISTORY_S + k * 60 + 1, float(T0 + k * 60), "s21", "sleep", 100, 99, 1,
-                       0.2, '{"ok": 99, "timeout": 1}', '[["10.0.0.9", "timeout"]]')
-                      for k in range(60))),
-        "events": (["tick", "time_s", "kind", "message", "data"],
-                   iter([(HISTORY_S + 1, float(T0), "dr_start", "DR event e1 started",
-                          json.dumps({"id": "e1", "baseline_import_mw": 200.5,
-                                      "baseline_miners_mw": 90.0}))])),
-        "dr_events": (["id", "start_s", "end_s", "reduction_mw", "created_s", "created_by"],
-                      iter([("e1", float(T0), float(T0 + EVENT_S), 30.0, float(T0 - 60),
-                             "bench")])),
+        "measurements": (
+            list(MEASUREMENT_COLUMNS),
+            (meas(n, t) for n, t in enumerate(range(first, T0 + EVENT_S), 1)),
+        ),
+        "setpoints": (
+            ["tick", "group_name", "time_s", "running_target", "controllable", "mode"],
+            ((n, g, float(first + n - 1), 10, 20, "auto") for n in ticks for g in ("s19xp", "s21", "s21pro")),
+        ),
+        "commands": (
+            [
+                "tick",
+                "time_s",
+                "group_name",
+                "command",
+                "miners",
+                "ok",
+                "failed",
+                "elapsed_s",
+                "counts",
+                "failures",
+            ],
+            (
+                (
+                    HISTORY_S + k * 60 + 1,
+                    float(T0 + k * 60),
+                    "s21",
+                    "sleep",
+                    100,
+                    99,
+                    1,
+                    0.2,
+                    '{"ok": 99, "timeout": 1}',
+                    '[["10.0.0.9", "timeout"]]',
+                )
+                for k in range(60)
+            ),
+        ),
+        "events": (
+            ["tick", "time_s", "kind", "message", "data"],
+            iter(
+                [
+                    (
+                        HISTORY_S + 1,
+                        float(T0),
+                        "dr_start",
+                        "DR event e1 started",
+                        json.dumps({"id": "e1", "baseline_import_mw": 200.5, "baseline_miners_mw": 90.0}),
+                    )
+                ]
+            ),
+        ),
+        "dr_events": (
+            ["id", "start_s", "end_s", "reduction_mw", "created_s", "created_by"],
+            iter([("e1", float(T0), float(T0 + EVENT_S), 30.0, float(T0 - 60), "bench")]),
+        ),
     }
 
 
@@ -113,9 +163,15 @@ def measure(backend: str, dsn: str, setup_s: float) -> None:
     for method in ("meter_before_event", "middle_8_of_10"):
         runs = sorted((export(dsn, method) for _ in range(RUNS)), key=lambda r: r[0])
         median = runs[len(runs) // 2]
-        extra = {"backend": backend, "method": method, "ticks": EVENT_S,
-                 "history_rows": HISTORY_S, "runs": RUNS, "bytes": median[2],
-                 "setup_s": round(setup_s, 2)}
+        extra = {
+            "backend": backend,
+            "method": method,
+            "ticks": EVENT_S,
+            "history_rows": HISTORY_S,
+            "runs": RUNS,
+            "bytes": median[2],
+            "setup_s": round(setup_s, 2),
+        }
         name = f"evidence_1h_1s_{method}" + ("" if backend == "sqlite" else f"_{backend}")
         emit(f"{name}_best", runs[0][0], "s", **extra)
         emit(f"{name}_median", statistics.median(r[0] for r in runs), "s", **extra)

@@ -20,14 +20,23 @@ from ballast.programs.baselines import (
 # event: Wednesday 2026-11-25, 14:00-16:00 UTC, hourly intervals
 EVENT = pd.date_range("2026-11-25T14:00Z", periods=2, freq="1h")
 # the 10 weekdays before it, newest first (weekends 11-21/22 and 11-14/15 are skipped)
-WEEKDAYS = ["2026-11-24", "2026-11-23", "2026-11-20", "2026-11-19", "2026-11-18",
-            "2026-11-17", "2026-11-16", "2026-11-13", "2026-11-12", "2026-11-11"]
+WEEKDAYS = [
+    "2026-11-24",
+    "2026-11-23",
+    "2026-11-20",
+    "2026-11-19",
+    "2026-11-18",
+    "2026-11-17",
+    "2026-11-16",
+    "2026-11-13",
+    "2026-11-12",
+    "2026-11-11",
+]
 # import at 14:00 on those days [MW]; 15:00 is one more. 300 is the highest day, 5 the lowest
 AT_14 = [100.0, 110.0, 90.0, 105.0, 95.0, 300.0, 5.0, 100.0, 100.0, 100.0]
 
 
-def history(at_14: dict[str, float], *, weekend_mw: float = 1000.0,
-            older_mw: float = 999.0) -> pd.Series:
+def history(at_14: dict[str, float], *, weekend_mw: float = 1000.0, older_mw: float = 999.0) -> pd.Series:
     """Hourly import from 2026-11-01 to the event start: ``at_14[day]`` at 14:00 and one more
     at 15:00 on the listed days, ``weekend_mw`` all day on weekends, ``older_mw`` on other
     weekdays, and 123 MW at 13:00 on the event day."""
@@ -48,7 +57,8 @@ def test_middle_8_of_10_drops_the_highest_and_lowest_day():
     assert got == pytest.approx([100.0, 101.0])
     # 2026-11-10 (999 MW) is the 11th weekday back: never used
     assert baseline_import_mw("middle_8_of_10", h.index, h.to_numpy(), EVENT) == (
-        pytest.approx([100.0, 101.0]))
+        pytest.approx([100.0, 101.0])
+    )
 
 
 def test_a_holiday_or_a_day_with_a_gap_is_not_a_like_day():
@@ -60,12 +70,11 @@ def test_a_holiday_or_a_day_with_a_gap_is_not_a_like_day():
     assert got == pytest.approx([125.0, 126.0])
     gap = h.copy()
     gap[pd.Timestamp("2026-11-24T15:00Z")] = np.nan  # no import in one event interval
-    assert baseline_middle_8_of_10(gap.index, gap.to_numpy(), EVENT) == pytest.approx(
-        [125.0, 126.0])
+    assert baseline_middle_8_of_10(gap.index, gap.to_numpy(), EVENT) == pytest.approx([125.0, 126.0])
     # an earlier event day, excluded, has the same effect
-    assert baseline_middle_8_of_10(h.index, h.to_numpy(), EVENT,
-                                   exclude_dates=[date(2026, 11, 24)]) == pytest.approx(
-        [125.0, 126.0])
+    assert baseline_middle_8_of_10(
+        h.index, h.to_numpy(), EVENT, exclude_dates=[date(2026, 11, 24)]
+    ) == pytest.approx([125.0, 126.0])
 
 
 def test_weekend_event_uses_weekend_days():
@@ -109,36 +118,43 @@ def test_regression_least_squares_by_hand():
     at["2026-11-24"] = 110.0
     h = history(at)
     slope = 67.0 / 176.1
-    assert baseline_regression(h.index, h.to_numpy(), EVENT)[0] == pytest.approx(
-        101.0 + 7.7 * slope)
+    assert baseline_regression(h.index, h.to_numpy(), EVENT)[0] == pytest.approx(101.0 + 7.7 * slope)
 
 
 def test_meter_before_event_is_the_last_finite_reading():
     h = history(dict(zip(WEEKDAYS, AT_14, strict=True)))
-    assert baseline_meter_before_event(h.index, h.to_numpy(), EVENT) == pytest.approx(
-        [123.0, 123.0])
+    assert baseline_meter_before_event(h.index, h.to_numpy(), EVENT) == pytest.approx([123.0, 123.0])
     h.iloc[-1] = np.nan  # 13:00 unknown: 12:00 (an ordinary weekday hour, 999 MW)
     assert baseline_import_mw("meter_before_event", h.index, h.to_numpy(), EVENT) == (
-        pytest.approx([999.0, 999.0]))
+        pytest.approx([999.0, 999.0])
+    )
 
 
 def test_not_enough_history_names_what_is_missing():
     h = history(dict(zip(WEEKDAYS, AT_14, strict=True)))
     short = h[h.index >= pd.Timestamp("2026-11-12T00:00Z")]  # 9 weekdays before the event
-    msg = ("needs 10 like days (weekdays (Mon-Fri, not holidays)) before 2026-11-25 with "
-           "metered import in every interval of the event (2 from 14:00 UTC); the history has "
-           "9: 2026-11-24, 2026-11-23")
+    msg = (
+        "needs 10 like days (weekdays (Mon-Fri, not holidays)) before 2026-11-25 with "
+        "metered import in every interval of the event (2 from 14:00 UTC); the history has "
+        "9: 2026-11-24, 2026-11-23"
+    )
     with pytest.raises(BaselineError, match=re.escape(msg)):
         baseline_middle_8_of_10(short.index, short.to_numpy(), EVENT)
     with pytest.raises(BaselineError, match="needs 10 like days"):
         baseline_regression(short.index, short.to_numpy(), EVENT)
     late = h[h.index >= EVENT[0]]
-    with pytest.raises(BaselineError, match=re.escape(
+    with pytest.raises(
+        BaselineError,
+        match=re.escape(
             "meter_before_event needs a metered import before the event start "
-            "2026-11-25T14:00:00+00:00; the history has none")):
+            "2026-11-25T14:00:00+00:00; the history has none"
+        ),
+    ):
         baseline_meter_before_event(late.index, late.to_numpy(), EVENT)
-    with pytest.raises(BaselineError, match="unknown baseline method 'avg'; one of "
-                       "meter_before_event, middle_8_of_10, regression"):
+    with pytest.raises(
+        BaselineError,
+        match="unknown baseline method 'avg'; one of meter_before_event, middle_8_of_10, regression",
+    ):
         baseline_import_mw("avg", h.index, h.to_numpy(), EVENT)
     with pytest.raises(BaselineError, match="times_utc must be UTC-aware"):
         baseline_meter_before_event(h.index.tz_localize(None), h.to_numpy(), EVENT)
@@ -161,34 +177,76 @@ def backtest(run_start: str, method: str):
     from ballast.sim.engine import run_policy
     from ballast.sim.inputs import SiteInputs
 
-    scn = parse_scenario({
-        "version": 1, "site": {"import_limit_mw": 300.0, "timezone": "UTC"},
-        "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": COUNT,
-                    "min_on_minutes": 0, "min_off_minutes": 0}],
-        "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
-        "run": {"start": run_start, "end": "2024-05-15T12:00:00Z"},
-        "programs": {"demand_response": {"baseline_method": method, "events": [
-            {"name": "e", "start": "2024-05-15T10:00:00Z", "end": "2024-05-15T10:30:00Z",
-             "target_mw": 10.0}]}}})
+    scn = parse_scenario(
+        {
+            "version": 1,
+            "site": {"import_limit_mw": 300.0, "timezone": "UTC"},
+            "miners": [
+                {
+                    "name": "a",
+                    "model": "Antminer S19j Pro",
+                    "count": COUNT,
+                    "min_on_minutes": 0,
+                    "min_off_minutes": 0,
+                }
+            ],
+            "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+            "run": {"start": run_start, "end": "2024-05-15T12:00:00Z"},
+            "programs": {
+                "demand_response": {
+                    "baseline_method": method,
+                    "events": [
+                        {
+                            "name": "e",
+                            "start": "2024-05-15T10:00:00Z",
+                            "end": "2024-05-15T10:30:00Z",
+                            "target_mw": 10.0,
+                        }
+                    ],
+                }
+            },
+        }
+    )
     index = scn.run.index()
     n = len(index)
     day = index.normalize()
     ai = np.where(index.day_of_week >= 5, 110.0, 130.0)
-    by_day = {"2024-05-14": 90.0, "2024-05-13": 80.0, "2024-05-10": 100.0, "2024-05-09": 70.0,
-              "2024-05-15": 80.0}
-    by_day.update(dict.fromkeys(["2024-05-08", "2024-05-07", "2024-05-06", "2024-05-03",
-                                 "2024-05-02", "2024-05-01"], 85.0))
+    by_day = {
+        "2024-05-14": 90.0,
+        "2024-05-13": 80.0,
+        "2024-05-10": 100.0,
+        "2024-05-09": 70.0,
+        "2024-05-15": 80.0,
+    }
+    by_day.update(
+        dict.fromkeys(
+            ["2024-05-08", "2024-05-07", "2024-05-06", "2024-05-03", "2024-05-02", "2024-05-01"], 85.0
+        )
+    )
     for d, mw in by_day.items():
         ai[day == pd.Timestamp(d, tz="UTC")] = mw
-    frame = pd.DataFrame({"price_usd_per_mwh": np.full(n, 20.0),
-                          "decision_price_usd_per_mwh": np.full(n, 20.0),
-                          "hashprice_usd_per_ph_day": np.full(n, 50.0),
-                          "ai_load_mw": ai, "renewable_mw": np.zeros(n)}, index=index)
+    frame = pd.DataFrame(
+        {
+            "price_usd_per_mwh": np.full(n, 20.0),
+            "decision_price_usd_per_mwh": np.full(n, 20.0),
+            "hashprice_usd_per_ph_day": np.full(n, 50.0),
+            "ai_load_mw": ai,
+            "renewable_mw": np.zeros(n),
+        },
+        index=index,
+    )
     cfg = ControllerConfig.from_scenario(scn)
     inputs = SiteInputs(frame=frame, renewable_columns=())
     plan = build_plan(scn, inputs, cfg)
-    out = run_policy(cfg, inputs, "ballast", cap_mw=plan.cap_mw, floor_mw=plan.floor_mw,
-                     breaks=plan.breaks, before_chunk=plan.on_chunk)
+    out = run_policy(
+        cfg,
+        inputs,
+        "ballast",
+        cap_mw=plan.cap_mw,
+        floor_mw=plan.floor_mw,
+        breaks=plan.breaks,
+        before_chunk=plan.on_chunk,
+    )
     return plan, out.frame
 
 
@@ -225,7 +283,11 @@ def test_backtest_default_keeps_meter_before_event():
 def test_backtest_without_the_history_names_the_event():
     from ballast.data.errors import DataError
 
-    with pytest.raises(DataError, match=re.escape(
+    with pytest.raises(
+        DataError,
+        match=re.escape(
             "programs.demand_response.events[0] (dr_event:e): baseline_method regression: "
-            "needs 10 like days (weekdays (Mon-Fri, not holidays)) before 2024-05-15")):
+            "needs 10 like days (weekdays (Mon-Fri, not holidays)) before 2024-05-15"
+        ),
+    ):
         backtest("2024-05-06T00:00:00Z", "regression")

@@ -36,19 +36,26 @@ AT_14 = [100.0, 110.0, 90.0, 105.0, 95.0, 300.0, 5.0, 100.0, 100.0, 100.0]  # [M
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path) -> Store:
-    dsn = (str(tmp_path / "s.db") if request.param == "sqlite"
-           else request.getfixturevalue("pg_dsn"))
+    dsn = str(tmp_path / "s.db") if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
     s = open_store(dsn)
     yield s
     s.close()
 
 
-def _tick(n: int, time_s: float, import_mw: float | None, target: int,
-          commands=(), events=(), safe_mode: int = 0) -> TickRecord:
+def _tick(
+    n: int, time_s: float, import_mw: float | None, target: int, commands=(), events=(), safe_mode: int = 0
+) -> TickRecord:
     m = dict.fromkeys(MEASUREMENT_COLUMNS, 1.0)
-    m.update(tick=n, time_s=time_s, import_mw=import_mw, miners_mw=40.0,
-             miners_planned_mw=39.0, cap_mw=float("inf"), binding_rule="obligation_cap",
-             safe_mode=safe_mode)
+    m.update(
+        tick=n,
+        time_s=time_s,
+        import_mw=import_mw,
+        miners_mw=40.0,
+        miners_planned_mw=39.0,
+        cap_mw=float("inf"),
+        binding_rule="obligation_cap",
+        safe_mode=safe_mode,
+    )
     return TickRecord(n, m, [("s21", target, 10, "auto")], list(commands), list(events), {})
 
 
@@ -68,18 +75,21 @@ def record_event(store: Store, *, like_days: list[int] = WEEKDAYS_BACK) -> None:
     sat = T0 - 4 * DAY  # 2026-11-21
     ticks += [(sat, 1000.0, 10, [], [], 0), (sat + 900.0, 1000.0, 10, [], [], 0)]
     ticks += [(T0 - 120.0, 200.0, 10, [], [], 0), (T0 - 60.0, 201.0, 10, [], [], 0)]
-    start = EventRecord(T0, "dr_start", "DR event e1 started",
-                        {"id": "e1", "baseline_import_mw": 201.0, "baseline_miners_mw": 40.0})
-    sleep = CommandRecord(T0 + 1.0, "s21", "sleep", 6, 5, 0.2, {"ok": 5, "timeout": 1},
-                          [("10.0.0.9", "timeout")])
+    start = EventRecord(
+        T0,
+        "dr_start",
+        "DR event e1 started",
+        {"id": "e1", "baseline_import_mw": 201.0, "baseline_miners_mw": 40.0},
+    )
+    sleep = CommandRecord(
+        T0 + 1.0, "s21", "sleep", 6, 5, 0.2, {"ok": 5, "timeout": 1}, [("10.0.0.9", "timeout")]
+    )
     ticks.append((T0, 201.0, 4, [sleep], [start], 0))
     ticks += [(T0 + 60.0 * i, 180.0, 4, [], [], 0) for i in range(1, 15)]
     again = CommandRecord(T0 + 950.0, "s21", "sleep", 1, 1, 0.1, {"ok": 1}, [])
     ticks.append((T0 + 900.0, None, 3, [], [], 1))  # stale meter
-    ticks += [(T0 + 900.0 + 60.0 * i, 170.0, 3, [again] if i == 1 else [], [], 0)
-              for i in range(1, 15)]
-    ticks.append((T0 + 1800.0, 200.0, 10, [], [EventRecord(T0 + 1800.0, "dr_end", "ended",
-                                                            {"id": "e1"})], 0))
+    ticks += [(T0 + 900.0 + 60.0 * i, 170.0, 3, [again] if i == 1 else [], [], 0) for i in range(1, 15)]
+    ticks.append((T0 + 1800.0, 200.0, 10, [], [EventRecord(T0 + 1800.0, "dr_end", "ended", {"id": "e1"})], 0))
     for n, (t, mw, target, cmds, evs, safe) in enumerate(sorted(ticks, key=lambda x: x[0]), 1):
         store.write_tick(_tick(n, t, mw, target, cmds, evs, safe))
     assert store.flush()
@@ -93,7 +103,9 @@ def test_evidence_meter_before_event(store):
     assert doc["baseline"]["latched_import_mw"] == 201.0
     first, second = doc["intervals"]
     assert (first["interval_start_utc"], second["interval_end_utc"]) == (
-        "2026-11-25T14:00:00Z", "2026-11-25T14:30:00Z")
+        "2026-11-25T14:00:00Z",
+        "2026-11-25T14:30:00Z",
+    )
     # first: (201 + 14 * 180) / 15 = 181.4 MW; 201 - 181.4 = 19.6 achieved, 30 - 19.6 = 10.4
     # short; over a quarter hour 4.9 MWh reduced and 2.6 MWh short
     assert (first["ticks"], first["ticks_without_meter"]) == (15, 0)
@@ -103,8 +115,12 @@ def test_evidence_meter_before_event(store):
     assert first["shortfall_mw"] == pytest.approx(10.4)
     assert (first["reduced_mwh"], first["shortfall_mwh"]) == pytest.approx((4.9, 2.6))
     # the sleep sent in it: 6 miners, 5 verified by read-back, one timed out
-    assert (first["commands"], first["miners_commanded"], first["miners_verified"],
-            first["miners_not_verified"]) == (1, 6, 5, 1)
+    assert (
+        first["commands"],
+        first["miners_commanded"],
+        first["miners_verified"],
+        first["miners_not_verified"],
+    ) == (1, 6, 5, 1)
     assert first["running_target"] == {"s21": 4}
     # second: the stale tick is counted, not used: 170 MW, 31 achieved, nothing short
     assert (second["ticks"], second["ticks_without_meter"]) == (15, 1)
@@ -155,8 +171,11 @@ def test_meter_before_event_without_a_latched_baseline(store):
     assert (only["baseline_import_mw"], only["reduction_asked_mw"]) == (200.0, 20.0)
     assert only["ticks"] == 0 and only["metered_import_mw"] is None
     assert only["achieved_reduction_mw"] is None and only["shortfall_mw"] is None
-    with pytest.raises(BaselineError, match=r"latched no baseline for event next_day .* no "
-                       r"fresh tick was recorded in the 900 s before its start"):
+    with pytest.raises(
+        BaselineError,
+        match=r"latched no baseline for event next_day .* no "
+        r"fresh tick was recorded in the 900 s before its start",
+    ):
         build_evidence(store, "next_day")
 
 
@@ -178,8 +197,7 @@ def test_csv_has_one_row_per_interval(tmp_path):
         s.close()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]"]
-    assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z",
-                                                       "2026-11-25T14:15:00Z"]
+    assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z", "2026-11-25T14:15:00Z"]
     assert float(rows[0]["shortfall_mw"]) == pytest.approx(10.4)
     assert rows[1]["running_target[s21]"] == "3" and rows[1]["ticks_without_meter"] == "1"
 
@@ -191,13 +209,11 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     record_event(s)
     s.close()
     runner = CliRunner()
-    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--format",
-                            "csv"])
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--format", "csv"])
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0].startswith("event_id,method,interval_start_utc")
     assert len(r.stdout.splitlines()) == 3
-    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method",
-                            "middle_8_of_10"])
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method", "middle_8_of_10"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["intervals"][0]["baseline_import_mw"] == 100.0
     r = runner.invoke(app, ["evidence", "--event", "nope", "--store", str(path)])
@@ -206,8 +222,7 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(tmp_path / "x.db")])
     assert r.exit_code == 2 and r.stderr.startswith("error: no store at ")
     assert not (tmp_path / "x.db").exists()  # never creates a store
-    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method",
-                            "avg"])
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method", "avg"])
     assert r.exit_code == 2 and "--method must be one of" in r.stderr
 
 
@@ -221,13 +236,15 @@ def test_cli_reads_the_site_config_store_and_time_zone(tmp_path):
     s.close()
     scenario = Path(ballast.__file__).parent / "examples" / "west_texas_2024.yaml"
     (tmp_path / "site.yaml").write_text(f"scenario: {scenario}\nstore: {{dsn: site.db}}\n")
-    r = CliRunner().invoke(app, ["evidence", "--event", "e1", "--config",
-                                 str(tmp_path / "site.yaml"), "--method", "regression"])
+    r = CliRunner().invoke(
+        app, ["evidence", "--event", "e1", "--config", str(tmp_path / "site.yaml"), "--method", "regression"]
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["baseline"]["tz"] == "America/Chicago"  # the scenario's site.timezone
-    r = CliRunner().invoke(app, ["evidence", "--event", "e1", "--config",
-                                 str(tmp_path / "site.yaml"), "--tz", "Mars/Olympus"])
+    r = CliRunner().invoke(
+        app, ["evidence", "--event", "e1", "--config", str(tmp_path / "site.yaml"), "--tz", "Mars/Olympus"]
+    )
     assert r.exit_code == 2
     assert r.stderr == "error: event e1: tz 'Mars/Olympus' is not a time zone of the tz database\n"
 
@@ -240,11 +257,13 @@ async def test_api_evidence_of_a_live_event(tmp_path):
     """A DR event run by the real runtime on an emulated campus, then its evidence."""
     async with emulated_campus(tmp_path) as live:
         rt = live.runtime
-        await until(lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"],
-                    5, "first metered tick")
+        await until(
+            lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
+        )
         async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
-            r = await client.post("/api/v1/dr-events", headers=OP,
-                                  json={"duration_s": 600, "reduction_mw": 30})
+            r = await client.post(
+                "/api/v1/dr-events", headers=OP, json={"duration_s": 600, "reduction_mw": 30}
+            )
             event_id = r.json()["id"]
             await until(lambda: rt.store.events(kind="dr_start"), 5, "DR started")
             n0 = rt.tick_no
@@ -259,19 +278,20 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             latched = rt.store.events(kind="dr_start")[-1]["data"]["baseline_import_mw"]
             assert doc["baseline"]["latched_import_mw"] == latched
             ev = rt.store.dr_events()[0]
-            rows = [m for m in rt.store.measurements(limit=100_000)
-                    if ev["start_s"] <= m["time_s"] < ev["cancelled_s"]]
+            rows = [
+                m
+                for m in rt.store.measurements(limit=100_000)
+                if ev["start_s"] <= m["time_s"] < ev["cancelled_s"]
+            ]
             fresh = [m["import_mw"] for m in rows if m["import_mw"] is not None]
             assert sum(i["ticks"] for i in doc["intervals"]) == len(rows) >= 5
             # one-minute intervals: the event lasted seconds, so one or two intervals
             metered = [i["metered_import_mw"] for i in doc["intervals"]]
             weights = [i["ticks"] - i["ticks_without_meter"] for i in doc["intervals"]]
-            assert sum(m * w for m, w in zip(metered, weights, strict=True)) == pytest.approx(
-                sum(fresh))
+            assert sum(m * w for m, w in zip(metered, weights, strict=True)) == pytest.approx(sum(fresh))
             for i in doc["intervals"]:
                 assert i["baseline_import_mw"] == latched and i["reduction_asked_mw"] == 30.0
-                assert i["achieved_reduction_mw"] == pytest.approx(
-                    latched - i["metered_import_mw"])
+                assert i["achieved_reduction_mw"] == pytest.approx(latched - i["metered_import_mw"])
             assert doc["totals"]["ticks"] == len(rows)
             r = await client.get(url, headers=VW, params={"format": "csv"})
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -292,5 +312,4 @@ def test_like_day_dates_in_the_fixture():
     event = date(2026, 11, 25)
     days = [event - timedelta(days=b) for b in WEEKDAYS_BACK]
     assert all(d.weekday() < 5 for d in days)
-    assert len([d for d in (event - timedelta(days=b) for b in range(1, 15))
-                if d.weekday() < 5]) == 10
+    assert len([d for d in (event - timedelta(days=b) for b in range(1, 15)) if d.weekday() < 5]) == 10

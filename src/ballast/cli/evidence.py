@@ -23,17 +23,17 @@ METHODS = ("meter_before_event", "middle_8_of_10", "regression")  # programs/bas
 
 def evidence(
     event: Annotated[str, typer.Option("--event", help="DR event id (as the API returned it).")],
-    method: Annotated[str, typer.Option(help="Baseline: " + ", ".join(METHODS) + ".")
-                      ] = "meter_before_event",
-    store: Annotated[str | None, typer.Option(help="Store DSN or SQLite path (overrides the "
-                                              "config).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Site config YAML (its "
-                                                "store).")] = None,
+    method: Annotated[str, typer.Option(help="Baseline: " + ", ".join(METHODS) + ".")] = "meter_before_event",
+    store: Annotated[
+        str | None, typer.Option(help="Store DSN or SQLite path (overrides the config).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Site config YAML (its store).")] = None,
     format: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
     interval_s: Annotated[float, typer.Option(help="Settlement interval [s].")] = 900.0,
-    tz: Annotated[str | None, typer.Option(help="Time zone of like days (default: the "
-                                           "config's scenario site.timezone, else UTC).")
-                  ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(help="Time zone of like days (default: the config's scenario site.timezone, else UTC)."),
+    ] = None,
 ) -> None:
     """Evidence of one DR event: metered import, commanded and verified miners, baseline,
     reduction achieved and shortfall per interval."""

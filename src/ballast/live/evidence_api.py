@@ -20,20 +20,29 @@ def evidence_router(store: Store, viewer: Any, prefix: str, tz: str = "UTC") -> 
     """The route, authenticated by the app's ``viewer`` dependency (an ``Annotated``)."""
     router = APIRouter()
 
-    @router.get(f"{prefix}/evidence/{{event_id}}", tags=["read"],
-                responses={**VIEW, **R404, **R422,
-                           503: {"description": "The store is behind its writes or closed.",
-                                 "model": ErrorOut},
-                           200: {"content": {"text/csv": {}}}})
-    async def evidence(event_id: EventId, _: viewer,
-                       method: Annotated[BaselineMethod, Query(description="Baseline method.")
-                                         ] = "meter_before_event",
-                       format: Annotated[Literal["json", "csv"], Query()] = "json",
-                       interval_s: Annotated[float, Query(ge=1.0, le=86_400.0,
-                                                          description="Settlement interval [s]."
-                                                          )] = 900.0) -> Response:
+    @router.get(
+        f"{prefix}/evidence/{{event_id}}",
+        tags=["read"],
+        responses={
+            **VIEW,
+            **R404,
+            **R422,
+            503: {"description": "The store is behind its writes or closed.", "model": ErrorOut},
+            200: {"content": {"text/csv": {}}},
+        },
+    )
+    async def evidence(
+        event_id: EventId,
+        _: viewer,
+        method: Annotated[BaselineMethod, Query(description="Baseline method.")] = "meter_before_event",
+        format: Annotated[Literal["json", "csv"], Query()] = "json",
+        interval_s: Annotated[
+            float, Query(ge=1.0, le=86_400.0, description="Settlement interval [s].")
+        ] = 900.0,
+    ) -> Response:
         """Per interval: metered import, miner power, commanded states, commands and their
         verified outcomes, the baseline by ``method``, reduction achieved and shortfall."""
+
         def run() -> bytes:
             doc = build_evidence(store, event_id, method, interval_s, tz)
             if format == "csv":

@@ -83,9 +83,16 @@ def _wall(idx: pd.DatetimeIndex, tz: str) -> tuple[np.ndarray, np.ndarray]:
     return days.to_numpy().astype("datetime64[D]"), (naive - days).to_numpy()
 
 
-def like_day_matrix(times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
-                    holidays: Iterable[date] = (), exclude_dates: Iterable[date] = (),
-                    days: int = LIKE_DAYS) -> tuple[list[date], np.ndarray]:
+def like_day_matrix(
+    times_utc,
+    import_mw,
+    event_times_utc,
+    *,
+    tz: str = "UTC",
+    holidays: Iterable[date] = (),
+    exclude_dates: Iterable[date] = (),
+    days: int = LIKE_DAYS,
+) -> tuple[list[date], np.ndarray]:
     """The ``days`` most recent like days before the event day with import in every event
     interval (newest first), and their import at the event's intervals [MW] (days x intervals).
     ``exclude_dates``: days not to use (earlier event days). BaselineError if fewer exist."""
@@ -100,8 +107,9 @@ def like_day_matrix(times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
     ok = np.isfinite(mw)
     h_days, h_tod = _wall(idx[ok], tz)
     day_n, tod_n = h_days.astype(np.int64), h_tod.astype("timedelta64[ns]").astype(np.int64)
-    table = (pd.DataFrame({"day": day_n, "tod": tod_n, "mw": mw[ok]})
-             .groupby(["day", "tod"])["mw"].mean())  # a repeated wall time (DST) averages
+    table = (
+        pd.DataFrame({"day": day_n, "tod": tod_n, "mw": mw[ok]}).groupby(["day", "tod"])["mw"].mean()
+    )  # a repeated wall time (DST) averages
     cells = table.to_dict()
     ev_tod_n = ev_tod.astype("timedelta64[ns]").astype(np.int64)
     chosen: list[date] = []
@@ -125,7 +133,8 @@ def like_day_matrix(times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
         raise BaselineError(
             f"needs {days} like days ({kind}) before {day0.astype(date)} with metered import "
             f"in every interval of the event ({len(ev)} from {t0.strftime('%H:%M')} {tz}); "
-            f"the history has {len(chosen)}: {have}")
+            f"the history has {len(chosen)}: {have}"
+        )
     return chosen, np.asarray(rows, dtype=float)
 
 
@@ -136,27 +145,43 @@ def baseline_meter_before_event(times_utc, import_mw, event_times_utc) -> np.nda
     ev = _event(event_times_utc)
     before = np.flatnonzero((idx < ev[0]) & np.isfinite(mw))
     if before.size == 0:
-        raise BaselineError(f"meter_before_event needs a metered import before the event "
-                            f"start {ev[0].isoformat()}; the history has none")
+        raise BaselineError(
+            f"meter_before_event needs a metered import before the event "
+            f"start {ev[0].isoformat()}; the history has none"
+        )
     return np.full(len(ev), float(mw[before[-1]]))
 
 
-def baseline_middle_8_of_10(times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
-                            holidays: Iterable[date] = (),
-                            exclude_dates: Iterable[date] = ()) -> np.ndarray:
+def baseline_middle_8_of_10(
+    times_utc,
+    import_mw,
+    event_times_utc,
+    *,
+    tz: str = "UTC",
+    holidays: Iterable[date] = (),
+    exclude_dates: Iterable[date] = (),
+) -> np.ndarray:
     """ERCOT Middle 8-of-10 like days (module docstring): per event interval [MW]."""
-    _, m = like_day_matrix(times_utc, import_mw, event_times_utc, tz=tz, holidays=holidays,
-                           exclude_dates=exclude_dates)
+    _, m = like_day_matrix(
+        times_utc, import_mw, event_times_utc, tz=tz, holidays=holidays, exclude_dates=exclude_dates
+    )
     order = np.argsort(m.mean(axis=1), kind="stable")  # lowest .. highest mean over the window
     return m[order[1:-1]].mean(axis=0)
 
 
-def baseline_regression(times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
-                        holidays: Iterable[date] = (),
-                        exclude_dates: Iterable[date] = ()) -> np.ndarray:
+def baseline_regression(
+    times_utc,
+    import_mw,
+    event_times_utc,
+    *,
+    tz: str = "UTC",
+    holidays: Iterable[date] = (),
+    exclude_dates: Iterable[date] = (),
+) -> np.ndarray:
     """Per-interval least-squares trend over the 10 like days, read at the event day [MW]."""
-    chosen, m = like_day_matrix(times_utc, import_mw, event_times_utc, tz=tz,
-                                holidays=holidays, exclude_dates=exclude_dates)
+    chosen, m = like_day_matrix(
+        times_utc, import_mw, event_times_utc, tz=tz, holidays=holidays, exclude_dates=exclude_dates
+    )
     day0 = pd.DatetimeIndex(event_times_utc).tz_convert(tz)[0].date()
     x = np.array([(d - day0).days for d in chosen], dtype=float)
     design = np.column_stack([np.ones_like(x), x])
@@ -164,17 +189,25 @@ def baseline_regression(times_utc, import_mw, event_times_utc, *, tz: str = "UTC
     return coef[0]
 
 
-def baseline_import_mw(method: str, times_utc, import_mw, event_times_utc, *, tz: str = "UTC",
-                       holidays: Iterable[date] = (),
-                       exclude_dates: Iterable[date] = ()) -> np.ndarray:
+def baseline_import_mw(
+    method: str,
+    times_utc,
+    import_mw,
+    event_times_utc,
+    *,
+    tz: str = "UTC",
+    holidays: Iterable[date] = (),
+    exclude_dates: Iterable[date] = (),
+) -> np.ndarray:
     """The baseline by ``method`` (one of ``BASELINE_METHODS``) per event interval [MW]."""
     if method == "meter_before_event":
         return baseline_meter_before_event(times_utc, import_mw, event_times_utc)
     if method == "middle_8_of_10":
-        return baseline_middle_8_of_10(times_utc, import_mw, event_times_utc, tz=tz,
-                                       holidays=holidays, exclude_dates=exclude_dates)
+        return baseline_middle_8_of_10(
+            times_utc, import_mw, event_times_utc, tz=tz, holidays=holidays, exclude_dates=exclude_dates
+        )
     if method == "regression":
-        return baseline_regression(times_utc, import_mw, event_times_utc, tz=tz,
-                                   holidays=holidays, exclude_dates=exclude_dates)
-    raise BaselineError(f"unknown baseline method {method!r}; one of "
-                        f"{', '.join(BASELINE_METHODS)}")
+        return baseline_regression(
+            times_utc, import_mw, event_times_utc, tz=tz, holidays=holidays, exclude_dates=exclude_dates
+        )
+    raise BaselineError(f"unknown baseline method {method!r}; one of {', '.join(BASELINE_METHODS)}")
