@@ -92,6 +92,9 @@ def test_rolling_on_the_day_ahead_price_and_min_times_from_the_command_line(tmp_
     doc = json.loads(result.stdout)
     assert doc["horizon"] == "rolling" and doc["forecast"] == "dam"
     assert any("dam price forecast" in n for n in doc["optimum_notes"])
+    text = re.sub(r"\s+", " ", runner.invoke(app, ["optimize", str(path), "--horizon", "rolling",
+                                                     "--forecast", "persistence"]).stdout)  # fmt: skip
+    assert "note: rolling: 48-h windows every 24 h on the persistence price forecast" in text
     # a forecast without the rolling horizon is refused, by name
     result = runner.invoke(app, ["optimize", str(path), "--forecast", "persistence"])
     assert result.exit_code == 2

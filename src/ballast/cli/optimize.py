@@ -92,5 +92,7 @@ def optimize(
         f"gain of the rules over practice (strike price): {result.gain_over_practice_usd:,.0f} USD",
         highlight=False,
     )
+    for note in result.optimum.notes:  # what this optimum models only in part
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     if out is not None:
         console.print(f"results: {out}/", highlight=False)
