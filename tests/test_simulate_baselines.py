@@ -46,7 +46,7 @@ def test_json_carries_every_baseline_and_the_headline_figures(tmp_path, scenario
     assert k["mining_revenue_usd"]["optimum"] - k["energy_cost_usd"]["optimum"] == pytest.approx(
         opt["solver"]["objective_usd"], rel=1e-6
     )
-    assert "4CP transmission" in opt["scope"] and "regret includes" in opt["scope"]
+    assert "4CP transmission charge" in opt["scope"] and "reserve availability" in opt["scope"]
     # the same optimum and strike price as ``ballast optimize`` on the same scenario
     other = json.loads(runner.invoke(app, ["optimize", str(tmp_path / "campus.yaml"), "--json"]).stdout)
     assert other["kpis"]["net_margin_usd"]["optimum"] == pytest.approx(best, rel=1e-9)
@@ -62,7 +62,7 @@ def test_table_and_report_show_practice_and_the_optimum(tmp_path, scenario_dict)
     text = _run(tmp_path, scenario_dict, "--out", str(out)).stdout
     assert "Strike price" in text and "Optimum" in text and "Baseline (all on)" in text
     assert "gain over practice (strike price):" in text and "regret against the optimum:" in text
-    assert "does not optimise 4CP transmission" in " ".join(text.split())
+    assert "minus the 4CP transmission charge" in " ".join(text.split())
     page = (out / "report.html").read_text()
     assert "<h2>Against practice and the optimum</h2>" in page
     assert "Gain over practice" in page and "Regret against the optimum" in page
@@ -86,11 +86,24 @@ def test_no_optimum_skips_it_with_a_note(tmp_path, scenario_dict):
 
 def test_programs_scenario_says_why_there_is_no_optimum(tmp_path, scenario_dict):
     scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
-    scenario_dict["programs"] = {"coincident_peak": {}}
+    event = {"start": "2024-05-01T18:00:00Z", "end": "2024-05-01T19:00:00Z", "target_mw": 10}
+    scenario_dict["programs"] = {"demand_response": {"events": [event]}}
     doc = json.loads(_run(tmp_path, scenario_dict, "--json").stdout)
     opt = doc["baselines"]["optimum"]
     assert not opt["solved"] and opt["note"].startswith("no optimum: programs:")
     assert doc["kpis"]["net_margin_usd"]["optimum"] is None
     assert doc["kpis"]["mining_revenue_usd"]["strike_price"] > 0  # practice still runs
     text = " ".join(_run(tmp_path, scenario_dict).stdout.split())
-    assert "note: no optimum: programs: grid programs are not in the optimiser yet" in text
+    assert "note: no optimum: programs: demand_response events are not in the optimiser yet" in text
+
+
+def test_reserves_scenario_has_an_optimum_that_names_what_it_leaves_out(tmp_path, scenario_dict):
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    scenario_dict["programs"] = {"responsive_reserve": {"offer_mw": 20}}
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json").stdout)
+    opt = doc["baselines"]["optimum"]
+    assert opt["solved"] and opt["note"] is None
+    assert "Reserves: the optimum sells RRS/ECRS/ERS availability" in opt["scope"]
+    assert "deployments, frequency events and shortfall penalties are not modelled" in opt["scope"]
+    # the rules' reserve sales count in their margin for the regret, and the optimum still wins
+    assert doc["regret_usd"] >= -1e-6 * abs(doc["kpis"]["net_margin_usd"]["ballast"])

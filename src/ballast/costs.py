@@ -135,6 +135,67 @@ def fourcp_calendar(scenario: Scenario) -> FourCpCalendar:
     )
 
 
+@dataclass(frozen=True)
+class FourCpYears:
+    """How a run's intervals settle 4CP: per interval the settled local year whose charge it
+    accrues at (-1: none), each settled year's peaks, and notes on years not settled."""
+
+    accrue_year: np.ndarray
+    peaks: dict[int, pd.DataFrame]
+    notes: list[str]
+
+
+def fourcp_demand_mw(import_mw: pd.Series) -> pd.Series:
+    """The site's demand in 15-minute intervals (the 4CP interval), whatever the run's step."""
+    return import_mw.resample(FOURCP_RESOLUTION).mean().ffill()
+
+
+def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYears:
+    """Which local years of ``index`` are settled (all their peak intervals in the run) and the
+    year each interval accrues at: its own if settled, else the nearest settled one."""
+    demand = fourcp_demand_mw(pd.Series(0.0, index=index))
+    never = pd.Series(False, index=demand.index)
+    years = np.asarray(index.tz_convert(calendar.timezone).year)
+    settled: dict[int, pd.DataFrame] = {}
+    why: dict[int, str] = {}
+    for year in (int(y) for y in np.unique(years)):
+        peaks = calendar.peaks[calendar.peaks["year"] == year] if len(calendar.peaks) else (calendar.peaks)
+        if len(peaks) < len(calendar.months):
+            why[year] = f"{calendar.label} has no complete 4CP months {list(calendar.months)} in {year}"
+            continue
+        table, summary = fourcp.settle_fourcp(demand, peaks, never, 0.0)
+        if summary["peaks_covered"] < len(peaks):
+            done = set(table["peak_hour_start_utc"]) if len(table) else set()
+            missing = [f"{t:%Y-%m-%d %H:%M}" for t in peaks["peak_hour_start_utc"] if t not in done]
+            why[year] = (
+                f"the run does not contain the {year} 4CP peak hour(s) "
+                f"{', '.join(missing)} UTC, so the site's demand in them is unknown"
+            )
+            continue
+        settled[year] = peaks
+    accrue = np.full(len(index), -1)
+    notes = []
+    dt_h = (index[1] - index[0]) / pd.Timedelta("1h") if len(index) > 1 else 0.0
+    for year in (int(y) for y in np.unique(years)):
+        mask = years == year
+        if year in settled:
+            accrue[mask] = year
+        elif settled:
+            near = min(settled, key=lambda y: (abs(y - year), y))
+            accrue[mask] = near
+            notes.append(
+                f"transmission_cost_usd: the run's {mask.sum() * dt_h:g} h of {year} "
+                f"accrue at {near}'s 4CP charge ({why[year]})"
+            )
+        else:
+            notes.append(
+                f"transmission_cost_usd and net_margin_usd are NaN for {year}: "
+                f"{why[year]} (run through June-September of that year, or leave "
+                "costs.transmission_usd_per_kw_year unset)"
+            )
+    return FourCpYears(accrue, settled, notes)
+
+
 def transmission_usd(
     import_mw: pd.Series, calendar: FourCpCalendar, rate_usd_per_kw_year: float
 ) -> tuple[np.ndarray, list[str]]:
@@ -147,47 +208,50 @@ def transmission_usd(
     the previous local year), and a note says so; with no settled year, NaN and a note why."""
     idx = import_mw.index
     dt_h = (idx[1] - idx[0]) / pd.Timedelta("1h") if len(idx) > 1 else 0.0
-    # the site's demand in 15-minute intervals (the 4CP interval), whatever the run's step
-    demand = import_mw.resample(FOURCP_RESOLUTION).mean().ffill()
+    years = fourcp_years(idx, calendar)
+    demand = fourcp_demand_mw(import_mw)
     never = pd.Series(False, index=demand.index)
-    years = np.asarray(idx.tz_convert(calendar.timezone).year)
-    charge: dict[int, float] = {}
-    why: dict[int, str] = {}
-    for year in (int(y) for y in np.unique(years)):
-        peaks = calendar.peaks[calendar.peaks["year"] == year] if len(calendar.peaks) else (calendar.peaks)
-        if len(peaks) < len(calendar.months):
-            why[year] = f"{calendar.label} has no complete 4CP months {list(calendar.months)} in {year}"
-            continue
-        table, summary = fourcp.settle_fourcp(demand, peaks, never, rate_usd_per_kw_year)
-        if summary["peaks_covered"] < len(peaks):
-            done = set(table["peak_hour_start_utc"]) if len(table) else set()
-            missing = [f"{t:%Y-%m-%d %H:%M}" for t in peaks["peak_hour_start_utc"] if t not in done]
-            why[year] = (
-                f"the run does not contain the {year} 4CP peak hour(s) "
-                f"{', '.join(missing)} UTC, so the site's demand in them is unknown"
-            )
-            continue
-        charge[year] = summary["charge_usd"]
     out = np.full(len(idx), np.nan)
-    notes = []
-    for year in (int(y) for y in np.unique(years)):
-        mask = years == year
-        if year in charge:
-            out[mask] = charge[year] * dt_h / HOURS_PER_YEAR
-        elif charge:
-            near = min(charge, key=lambda y: (abs(y - year), y))
-            out[mask] = charge[near] * dt_h / HOURS_PER_YEAR
-            notes.append(
-                f"transmission_cost_usd: the run's {mask.sum() * dt_h:g} h of {year} "
-                f"accrue at {near}'s 4CP charge ({why[year]})"
-            )
-        else:
-            notes.append(
-                f"transmission_cost_usd and net_margin_usd are NaN for {year}: "
-                f"{why[year]} (run through June-September of that year, or leave "
-                "costs.transmission_usd_per_kw_year unset)"
-            )
-    return out, notes
+    for year, peaks in years.peaks.items():
+        _, summary = fourcp.settle_fourcp(demand, peaks, never, rate_usd_per_kw_year)
+        out[years.accrue_year == year] = summary["charge_usd"] * dt_h / HOURS_PER_YEAR
+    return out, years.notes
+
+
+@dataclass(frozen=True)
+class FourCpLinear:
+    """The run's 4CP charge in the optimiser's terms: charge [USD] = sum over peaks k of
+    ``usd_per_mw[k]`` x demand_k, demand_k = the largest over peak k's 15-minute buckets of
+    max(0, mean import over ``members[b]``) (``fourcp_demand_mw`` and ``settle_fourcp``)."""
+
+    usd_per_mw: np.ndarray  # per peak
+    bucket_peak: np.ndarray  # per bucket: its peak
+    members: list[np.ndarray]  # per bucket: positions of the intervals it averages
+    notes: list[str]
+
+
+def fourcp_linear(
+    index: pd.DatetimeIndex, calendar: FourCpCalendar, rate_usd_per_kw_year: float
+) -> FourCpLinear:
+    """``transmission_usd`` as a linear form of the import (for ``optimize``): each settled
+    year's charge, rate x 1000 x mean demand over its peaks, times the hours accruing at it
+    / 8760 h, split over its peaks; each bucket the run's intervals that ``fourcp_demand_mw``
+    averages into it (or carries forward into it, at steps over 15 min)."""
+    dt_h = (index[1] - index[0]) / pd.Timedelta("1h") if len(index) > 1 else 0.0
+    years = fourcp_years(index, calendar)
+    position = pd.Series(np.arange(len(index), dtype="float64"), index=index)
+    first = position.resample(FOURCP_RESOLUTION).min().ffill()
+    last = position.resample(FOURCP_RESOLUTION).max().ffill()
+    usd, bucket_peak, members = [], [], []
+    for year, peaks in years.peaks.items():
+        hours = (years.accrue_year == year).sum() * dt_h
+        per_peak = rate_usd_per_kw_year * 1000.0 * hours / HOURS_PER_YEAR / len(peaks)
+        for start in peaks["peak_hour_start_utc"]:
+            for b in fourcp.peak_interval_starts(start):
+                members.append(np.arange(int(first[b]), int(last[b]) + 1))
+                bucket_peak.append(len(usd))
+            usd.append(per_peak)
+    return FourCpLinear(np.asarray(usd), np.asarray(bucket_peak, dtype=np.int64), members, years.notes)
 
 
 def cost_frame(

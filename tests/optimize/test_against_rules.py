@@ -123,8 +123,9 @@ def test_infeasible_scenario_names_the_interval():
         compare(parse_scenario(doc))
 
 
-def test_programs_are_refused_not_dropped():
+def test_programs_it_cannot_model_are_refused_not_dropped():
     doc = copy.deepcopy(BASE_SCENARIO)
-    doc["programs"] = {"coincident_peak": {}}
-    with pytest.raises(OptimizeError, match="programs"):
+    event = {"start": "2024-05-02T18:00:00Z", "end": "2024-05-02T19:00:00Z", "target_mw": 10}
+    doc["programs"] = {"demand_response": {"events": [event]}}
+    with pytest.raises(OptimizeError, match="programs: demand_response events"):
         compare(parse_scenario(doc))

@@ -78,3 +78,29 @@ def test_infeasible_site_exits_2_naming_the_interval(tmp_path, scenario_dict):
     text = re.sub(r"\s+", " ", result.output)
     assert text.startswith("error: interval 0 (2024-05-01T00:00:00+00:00)")
     assert "import limit 100.000 MW" in text
+
+
+def test_rolling_on_the_day_ahead_price_and_min_times_from_the_command_line(tmp_path, scenario_dict):
+    scenario_dict["run"].update(end="2024-05-03T00:00:00Z", resolution="1h")
+    scenario_dict["battery"] = {"power_mw": 20, "energy_mwh": 40}
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict))
+    result = runner.invoke(
+        app, ["optimize", str(path), "--horizon", "rolling", "--forecast", "dam", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["horizon"] == "rolling" and doc["forecast"] == "dam"
+    assert any("dam price forecast" in n for n in doc["optimum_notes"])
+    text = re.sub(r"\s+", " ", runner.invoke(app, ["optimize", str(path), "--horizon", "rolling",
+                                                     "--forecast", "persistence"]).stdout)  # fmt: skip
+    assert "note: rolling: 48-h windows every 24 h on the persistence price forecast" in text
+    # a forecast without the rolling horizon is refused, by name
+    result = runner.invoke(app, ["optimize", str(path), "--forecast", "persistence"])
+    assert result.exit_code == 2
+    assert "a price forecast needs --horizon rolling" in re.sub(r"\s+", " ", result.output)
+    # minimum on/off times: a MILP with whole miners
+    result = runner.invoke(app, ["optimize", str(path), "--min-times", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert any("min_times" in n for n in doc["optimum_notes"])

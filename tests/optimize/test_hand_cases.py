@@ -27,6 +27,8 @@ def problem(
     import_limit_mw=5.0,
     export_limit_mw=0.0,
     battery=None,
+    reserves=None,
+    peak_charge=None,
 ) -> DispatchProblem:
     """Hourly intervals from 2024-01-01 UTC; energy priced as ``sim.kpis`` prices it with an
     export share of 1 (1 MW for 1 h costs the price)."""
@@ -49,6 +51,8 @@ def problem(
         import_limit_mw=import_limit_mw,
         export_limit_mw=export_limit_mw,
         battery=battery,
+        reserves=reserves,
+        peak_charge=peak_charge,
     )
 
 

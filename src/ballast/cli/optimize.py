@@ -22,7 +22,21 @@ def optimize(
     horizon: Annotated[
         str, typer.Option(help="perfect: one LP over the run; rolling: 48-h windows every 24 h.")
     ] = "perfect",
+    forecast: Annotated[
+        str,
+        typer.Option(
+            help="Price each rolling window sees: perfect, dam (ERCOT day-ahead, bundled "
+            "2021-2024) or persistence (24 h earlier). Rolling horizon only."
+        ),
+    ] = "perfect",
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,
+    min_times: Annotated[
+        bool,
+        typer.Option(
+            "--min-times",
+            help="Whole miners with the groups' minimum on/off times (a MILP; small runs only).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON (ballast.optimize/1).")
     ] = False,
@@ -35,7 +49,9 @@ def optimize(
 
     try:
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
-        result = compare(scn, time_limit_s=time_limit, horizon=horizon)
+        result = compare(
+            scn, time_limit_s=time_limit, horizon=horizon, min_times=min_times, forecast=forecast
+        )
     except (ScenarioError, DataError, OptimizeError) as exc:
         fail(str(exc))
     if out is not None:
@@ -76,5 +92,7 @@ def optimize(
         f"gain of the rules over practice (strike price): {result.gain_over_practice_usd:,.0f} USD",
         highlight=False,
     )
+    for note in result.optimum.notes:  # what this optimum models only in part
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     if out is not None:
         console.print(f"results: {out}/", highlight=False)

@@ -8,7 +8,7 @@ the rule controller, so the two tables have the same rows and the same arithmeti
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,9 @@ import pandas as pd
 
 from ballast.control.controller import GroupParams
 from ballast.optimize.against import against_baselines
+from ballast.optimize.forecast import forecast_problem
 from ballast.optimize.model import (
+    RESERVE_PROGRAMS,
     DispatchProblem,
     DispatchSolution,
     OptimizeError,
@@ -42,6 +44,8 @@ class Optimum:
     problem: DispatchProblem
     solution: DispatchSolution
     horizon: str = "perfect"
+    notes: tuple[str, ...] = ()  # what the optimum models only in part (check_supported)
+    forecast: str = "perfect"  # the price the rolling windows saw (optimize.forecast)
 
 
 def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) -> RunSeries:
@@ -74,18 +78,42 @@ def optimum_run(p: DispatchProblem, s: DispatchSolution, groups: GroupParams) ->
     )
 
 
-def check_supported(scenario: Scenario) -> None:
-    """Refuse, by name, what the optimiser does not model yet (never dropped silently)."""
-    if scenario.programs is not None:
-        raise OptimizeError(
-            "programs: grid programs are not in the optimiser yet (issue 11); "
-            "drop programs: to compare against the optimum"
-        )
+def check_supported(scenario: Scenario) -> list[str]:
+    """Refuse, by name, what the optimiser does not model yet (never dropped silently); the
+    notes on what it models only in part."""
+    notes = []
+    progs = scenario.programs
+    if progs is not None:
+        refused = [
+            name
+            for name, on in (
+                ("demand_response", progs.demand_response is not None and progs.demand_response.events),
+                ("emergency", progs.emergency is not None and progs.emergency.windows),
+            )
+            if on
+        ]
+        if refused:
+            raise OptimizeError(
+                f"programs: {', '.join(refused)} events are not in the optimiser yet (issue 11); "
+                "drop them to compare against the optimum"
+            )
+        if any(getattr(progs, k) is not None for k in RESERVE_PROGRAMS):
+            notes.append(
+                "reserves: the optimum sells RRS/ECRS/ERS availability from running miners; "
+                "deployments, frequency events and shortfall penalties are not modelled, and "
+                "Non-Spin is no scenario program yet"
+            )
+        if progs.coincident_peak is not None:
+            notes.append(
+                "coincident_peak: the optimum knows the year's real 4CP intervals (perfect "
+                "foresight) and pays the transmission charge on them; it runs no alert rule"
+            )
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
         raise OptimizeError(
             f"run.resolution {scenario.run.resolution!r} / smoothing: the "
             "optimiser runs at 1 min or coarser without smoothing"
         )
+    return notes
 
 
 def optimize_simulation(
@@ -95,6 +123,8 @@ def optimize_simulation(
     simulation: Simulation | None = None,
     time_limit_s: float | None = None,
     horizon: str = "perfect",
+    min_times: bool = False,
+    forecast: str = "perfect",
 ) -> Optimum:
     """Solve the scenario's perfect-foresight dispatch and price it like the rule controller.
 
@@ -102,20 +132,40 @@ def optimize_simulation(
     all-on baseline; without it the backtest runs first. KPIs: ``compute_kpis`` rows, with
     ``flexibility_value_usd`` against the same all-on baseline as the rule controller's.
     ``horizon``: ``perfect`` (one LP over the run) or ``rolling`` (48-h windows re-solved every
-    24 h, perfect forecast; ``optimize.rolling``).
+    24 h, perfect forecast; ``optimize.rolling``). ``min_times``: whole miners keeping the
+    groups' minimum on/off times (a MILP, perfect horizon only). ``forecast``: the price each
+    rolling window sees (``optimize.forecast``: perfect, dam or persistence).
     """
+    if forecast != "perfect" and horizon != "rolling":
+        raise OptimizeError(f"forecast {forecast!r}: a price forecast needs --horizon rolling")
     if horizon not in ("perfect", "rolling"):
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
-    check_supported(scenario)
+    notes = check_supported(scenario)
     sim = simulation if simulation is not None else simulate(scenario, base_dir)
-    p = problem_from_inputs(sim.inputs, sim.config, scenario)
+    p = problem_from_inputs(sim.inputs, sim.config, scenario, min_times=min_times)
+    if min_times:
+        notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
-        s = solve_rolling(p, time_limit_s=time_limit_s)
+        price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
+        if p.peak_charge is not None:
+            p = replace(p, peak_charge=None)
+            notes.append(
+                "rolling: the 4CP charge is not in the windows' objective (a year's mean over its "
+                "peaks; use the perfect horizon); the KPIs still charge it"
+            )
+        seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+        s = solve_rolling(p, time_limit_s=time_limit_s, forecast=seen)
+        notes.append(f"rolling: 48-h windows every 24 h on the {forecast} price forecast")
     else:
         s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups)
     kpis = compute_kpis(run, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    return Optimum(run=run, kpis=kpis, problem=p, solution=s, horizon=horizon)
+    if p.reserves is not None:
+        paid = float((s.reserve_mw * p.reserves.value_usd_per_mw).sum())
+        kpis.loc["reserve_availability_usd"] = [paid, "USD"]
+    return Optimum(
+        run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes), forecast=forecast
+    )
 
 
 @dataclass(frozen=True)
@@ -154,6 +204,8 @@ class Comparison:
             "schema": OPTIMIZE_SCHEMA,
             **run_header(self.simulation),
             "horizon": self.optimum.horizon,
+            "forecast": self.optimum.forecast,
+            "optimum_notes": list(self.optimum.notes),
             "kpis": {
                 k: {
                     "rules": json_number(r.rules),
@@ -170,7 +222,7 @@ class Comparison:
             "regret_by_month_usd": {m: json_number(v) for m, v in self.monthly["regret_usd"].items()},
             "regret_by_rule_usd": {r: json_number(v) for r, v in self.regret_by_rule_usd.items()},
             "solver": {
-                "name": "HiGHS",
+                "name": s.solver,
                 "status": s.status,
                 "objective_usd": s.objective_usd,
                 "columns": s.columns,
@@ -202,6 +254,8 @@ def compare(
     *,
     time_limit_s: float | None = None,
     horizon: str = "perfect",
+    min_times: bool = False,
+    forecast: str = "perfect",
 ) -> Comparison:
     """Backtest the rule controller, solve the optimum on the same inputs, and the regret."""
     check_supported(scenario)
@@ -209,7 +263,15 @@ def compare(
         raise OptimizeError(f"horizon {horizon!r}: expected 'perfect' or 'rolling'")
     sim = simulate(scenario, base_dir)
     rules = compute_kpis(sim.ballast, sim.inputs, sim.config, scenario, baseline=sim.baseline)
-    b = against_baselines(sim, rules, time_limit_s=time_limit_s, horizon=horizon, require_optimum=True)
+    b = against_baselines(
+        sim,
+        rules,
+        time_limit_s=time_limit_s,
+        horizon=horizon,
+        require_optimum=True,
+        min_times=min_times,
+        forecast=forecast,
+    )
     opt = b.optimum
     table = pd.DataFrame({"rules": rules["value"]})
     table["strike_price"] = b.strike_kpis["value"].reindex(table.index)

@@ -12,30 +12,47 @@ state of charge ``soc[t]`` [MWh, end of the interval]. Rows:
   = renewable - ai - sum_g count[g] sleep_mw[g]``;
 - battery: ``soc[t] - soc[t-1] - eta step_h ch[t] + step_h / eta dis[t] = 0`` (``soc[-1]`` the
   initial state), one-way efficiency ``eta = sqrt(round trip)`` as in ``sim/fine.py``, and
-  ``soc[T-1] >= soc[-1]`` so the optimum does not sell the battery's initial energy.
+  ``soc[T-1] >= soc[-1]`` so the optimum does not sell the battery's initial energy;
+- grid programs where the scenario has them (``lp.build_lp``): reserves sold per interval up
+  to the running miners' flexible power, and the 4CP charge on each peak's demand;
+- with ``min_times``, whole miners and minimum on/off times (a MILP, ``lp.commitment_rows``).
 
-Objective (maximised): mining revenue minus energy cost, both with coefficients taken from the
-backtest's own functions (``sim.kpis.mining_revenue_usd``, ``sim.kpis.energy_cost_usd``), so the
+Objective (maximised): mining revenue minus energy cost (minus the 4CP charge, plus reserve
+availability), with coefficients taken from the backtest's own functions
+(``sim.kpis.mining_revenue_usd``, ``sim.kpis.energy_cost_usd``, ``costs.fourcp_linear``), so the
 optimum and the rule controller are priced by the same arithmetic. Where the price is negative
 the export column is closed (cost of import then export in the same interval is concave there);
 curtailing is free, so nothing is lost.
 
-The matrix is built with numpy and ``scipy.sparse`` and passed whole to HiGHS (``passModel``).
+The matrix is written in CSC form with numpy (``optimize.lp``) and passed whole to HiGHS
+(``passModel``). Without a battery or programs the LP separates per interval and
+``merit.solve_merit`` gives its optimum in closed form; with one, the columns neither the
+battery nor a program can move are fixed (``merit.reach_bounds``).
+HiGHS options measured on the 15-min year with a battery (CPU s of ``run``, shared 2-core
+machine): default 5.4, dual simplex 4.3, no presolve 3.7, IPX 16.4 (11.9 without crossover),
+PDLP > 30, primal simplex > 30; devex or Dantzig pricing no better. The defaults are kept.
+Substituting out the intervals left with one free column was tried and gave nothing: HiGHS's
+presolve reaches the same LP (hourly year: 14,790 rows, 42,744 columns). What remains is the
+battery itself: a pure price-taking 50 MW / 200 MWh battery over the 15-min year alone takes
+dual simplex about 42,000 iterations, 1.2-1.4 s CPU; this campus is import-limited most hours,
+so the battery also moves the miners.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from ballast.control import ControllerConfig
+from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmission_rate_usd_per_kw_year
 from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs
+from ballast.optimize import merit
+from ballast.optimize.lp import build_lp, layout, pass_lp
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
@@ -64,6 +81,15 @@ class BatteryParams:
 
 
 @dataclass(frozen=True)
+class Reserves:
+    """Reserve products sold from curtailable running miners, paid for availability."""
+
+    names: tuple[str, ...]
+    offer_mw: np.ndarray  # (products,): most sold per interval
+    value_usd_per_mw: np.ndarray  # (intervals, products): availability paid for 1 MW over one
+
+
+@dataclass(frozen=True)
 class DispatchProblem:
     """Every number of the LP, per interval (rows) and group (columns)."""
 
@@ -80,6 +106,10 @@ class DispatchProblem:
     import_limit_mw: float
     export_limit_mw: float
     battery: BatteryParams | None = None
+    reserves: Reserves | None = None
+    peak_charge: FourCpLinear | None = None  # the 4CP transmission charge (costs.fourcp_linear)
+    # (minimum on, minimum off) intervals per group: whole miners, a MILP (lp.commitment_rows)
+    min_times: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def sleep_total_mw(self) -> float:
@@ -88,7 +118,8 @@ class DispatchProblem:
 
 @dataclass(frozen=True)
 class DispatchSolution:
-    """The optimum: objective [USD] (mining revenue - energy cost) and its dispatch [MW]."""
+    """The optimum: objective [USD] (mining revenue - energy cost - 4CP charge + reserve
+    availability) and its dispatch [MW]."""
 
     objective_usd: float
     running: np.ndarray  # (intervals, groups), mean miners running
@@ -100,10 +131,17 @@ class DispatchSolution:
     solve_s: float
     columns: int
     rows: int
+    reserve_mw: np.ndarray | None = None  # (intervals, products) sold
+    peak_demand_mw: np.ndarray | None = None  # the site's demand in each 4CP peak
+    solver: str = "HiGHS"  # or "merit order" (closed form, no battery: merit.solve_merit)
 
 
-def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: Scenario) -> DispatchProblem:
-    """The LP's data from the same inputs and config the backtest runs on."""
+def problem_from_inputs(
+    inputs: SiteInputs, config: ControllerConfig, scenario: Scenario, *, min_times: bool = False
+) -> DispatchProblem:
+    """The LP's data from the same inputs and config the backtest runs on. ``min_times``: whole
+    miners with the groups' minimum on/off times (``control.min_on_s``/``min_off_s``, rounded
+    up to whole intervals), a MILP."""
     g = config.groups
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
@@ -132,7 +170,43 @@ def problem_from_inputs(inputs: SiteInputs, config: ControllerConfig, scenario: 
         import_limit_mw=config.import_limit_mw,
         export_limit_mw=config.export_limit_mw,
         battery=battery,
+        reserves=reserves_of(scenario, n, dt),
+        peak_charge=peak_charge_of(scenario, inputs.index),
+        min_times=(
+            (np.ceil(g.min_on_s / (dt * 3600) - 1e-9), np.ceil(g.min_off_s / (dt * 3600) - 1e-9))
+            if min_times
+            else None
+        ),
     )
+
+
+MIP_REL_GAP = 1e-6  # HiGHS's default 1e-4 would let a MILP "optimum" leave 0.01 % on the table
+
+RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers")  # programs.schema: availability-paid
+
+
+def reserves_of(scenario: Scenario, n: int, dt_h: float) -> Reserves | None:
+    """The scenario's reserve offers (RRS, ECRS, ERS) with their availability prices, paid per
+    MW sold per hour as ``programs.settle`` pays them; None without any."""
+    progs = scenario.programs
+    offered = [(k, getattr(progs, k)) for k in RESERVE_PROGRAMS if progs is not None and getattr(progs, k)]
+    if not offered:
+        return None
+    return Reserves(
+        names=tuple(k for k, _ in offered),
+        offer_mw=np.array([prog.offer_mw for _, prog in offered]),
+        value_usd_per_mw=np.tile([prog.price_usd_per_mw_h * dt_h for _, prog in offered], (n, 1)),
+    )
+
+
+def peak_charge_of(scenario: Scenario, index: pd.DatetimeIndex) -> FourCpLinear | None:
+    """The 4CP charge the backtest prices (``costs.transmission_usd``) as a linear form; None
+    when the scenario sets no rate or the run settles no year (its notes say why)."""
+    rate = transmission_rate_usd_per_kw_year(scenario)
+    if rate is None:
+        return None
+    linear = fourcp_linear(index, fourcp_calendar(scenario), rate)
+    return linear if len(linear.usd_per_mw) else None
 
 
 def check_feasible(p: DispatchProblem) -> None:
@@ -178,73 +252,10 @@ def check_feasible(p: DispatchProblem) -> None:
         )
 
 
-def build_lp(p: DispatchProblem) -> highspy.HighsLp:
-    """The sparse LP (maximise) in HiGHS's column-wise form."""
-    n = len(p.ai_load_mw)
-    ng = len(p.count)
-    nb = 3 if p.battery is not None else 0
-    # column blocks: r (t-major, n*ng), imp, exp, curt, [ch, dis, soc]
-    o_imp = n * ng
-    o_exp, o_curt, o_ch = o_imp + n, o_imp + 2 * n, o_imp + 3 * n
-    o_dis, o_soc = o_ch + n, o_ch + 2 * n
-    ncol = o_ch + nb * n
-    t = np.arange(n)
-    flex_mw = p.run_mw - p.sleep_mw
-    rows = [np.repeat(t, ng), t, t, t]
-    cols = [np.arange(n * ng), o_imp + t, o_exp + t, o_curt + t]
-    vals = [np.ones(n * ng), -np.ones(n), np.ones(n), np.ones(n)]
-    lo = np.zeros(ncol)
-    hi = np.empty(ncol)
-    cost = np.zeros(ncol)
-    # miner columns in MW of flexible power (running miners x (run - sleep)): coefficients of 1
-    # keep the matrix well scaled (per-miner columns would carry 0.003 MW entries)
-    hi[:o_imp] = np.tile(p.count * flex_mw, n)
-    cost[:o_imp] = (p.value_usd_per_miner / flex_mw).ravel()
-    hi[o_imp:o_exp] = p.import_limit_mw
-    cost[o_imp:o_exp] = -p.import_cost_usd_per_mw
-    # negative price: importing and exporting the same MW would earn (the cost is concave there)
-    hi[o_exp:o_curt] = np.where(
-        p.import_cost_usd_per_mw + p.export_cost_usd_per_mw < 0, 0.0, p.export_limit_mw
-    )
-    cost[o_exp:o_curt] = -p.export_cost_usd_per_mw
-    hi[o_curt:o_ch] = p.renewable_mw
-    rhs = p.renewable_mw - p.ai_load_mw - p.sleep_total_mw
-    row_lo, row_hi = [rhs], [rhs]
-    nrow = n
-    if p.battery is not None:
-        b, dt = p.battery, p.step_h
-        rows += [t, t, n + t, n + t, n + t, n + t[1:]]
-        cols += [o_ch + t, o_dis + t, o_ch + t, o_dis + t, o_soc + t, o_soc + t[:-1]]
-        vals += [
-            np.ones(n),
-            -np.ones(n),
-            np.full(n, -b.efficiency * dt),
-            np.full(n, dt / b.efficiency),
-            np.ones(n),
-            -np.ones(n - 1),
-        ]
-        hi[o_ch:o_soc] = b.power_mw
-        hi[o_soc:] = b.energy_mwh
-        final = b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
-        lo[o_soc + n - 1] = min(final, b.energy_mwh)
-        soc_rhs = np.zeros(n)
-        soc_rhs[0] = b.initial_soc_mwh
-        row_lo.append(soc_rhs)
-        row_hi.append(soc_rhs)
-        nrow += n
-    a = sparse.csc_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, ncol)
-    )
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, nrow
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
-    lp.row_lower_, lp.row_upper_ = np.concatenate(row_lo), np.concatenate(row_hi)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    return lp
+def separable(p: DispatchProblem) -> bool:
+    """True when the LP separates per interval (no battery, reserves, 4CP charge or minimum
+    times): then ``merit.solve_merit`` is its optimum."""
+    return p.battery is None and p.reserves is None and p.peak_charge is None and p.min_times is None
 
 
 def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolution:
@@ -254,13 +265,45 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         raise OptimizeError("miner groups: a running miner must draw more than a sleeping one")
     check_feasible(p)
     t0 = time.perf_counter()
+    if separable(p):  # the merit order is the optimum
+        x, objective = merit.solve_merit(p)
+        s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
+        return replace(s, solver="merit order")
     lp = build_lp(p)
     h = _highs()
+    if lp.integrality is not None:
+        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+    pass_lp(h, lp)
+    if warm_start_pays(p):
+        from ballast.optimize.rolling import warm_start_point  # rolling builds on this module
+
+        x0 = warm_start_point(p)
+        if x0 is not None:
+            start = highspy.HighsSolution()
+            start.col_value = np.clip(x0, lp.lower, lp.upper).tolist()
+            start.value_valid = True
+            if h.crossover(start) == highspy.HighsStatus.kError:  # start over, cold
+                h = _highs()
+                pass_lp(h, lp)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
-    h.passModel(lp)
     x, objective, label = run_highs(h, time_limit_s)
     return read_solution(p, x, objective, label, time.perf_counter() - t0)
+
+
+WARM_START_MIN_H = 4 * 168.0  # runs longer than four weekly windows start warm
+
+
+def warm_start_pays(p: DispatchProblem) -> bool:
+    """Whether ``solve`` starts HiGHS from a rolling solution (``rolling.warm_start_point``):
+    a battery over more than ``WARM_START_MIN_H``, no minimum times.
+
+    Measured on the 15-min 2024 year with the 50 MW / 200 MWh battery (CPU s, shared machine):
+    cold dual simplex 2.3-2.7 (69,684 iterations); weekly windows (168 h, keeping 144 h) 0.50,
+    crossover from their dispatch 0.35, dual simplex from that basis 0.48 (7,608 iterations):
+    1.3 in all, the same optimum. 48-h windows as the start: 1.9; the merit order with the
+    battery idle: 15 (a poor start)."""
+    return p.battery is not None and p.min_times is None and len(p.ai_load_mw) * p.step_h > WARM_START_MIN_H
 
 
 def run_highs(h: highspy.Highs, time_limit_s: float | None = None) -> tuple[np.ndarray, float, str]:
@@ -280,14 +323,17 @@ def run_highs(h: highspy.Highs, time_limit_s: float | None = None) -> tuple[np.n
 def read_solution(
     p: DispatchProblem, x: np.ndarray, objective_usd: float, label: str, solve_s: float
 ) -> DispatchSolution:
-    """The dispatch in the LP's primal solution ``x`` (column order of ``build_lp``)."""
-    n, ng = len(p.ai_load_mw), len(p.count)
-    o = n * ng
+    """The dispatch in the LP's primal solution ``x`` (column order of ``lp.build_lp``; the
+    merit order's ``x`` stops after the curtailment)."""
+    lay = layout(p)
+    n, ng, o = lay.n, lay.groups, lay.imp
     imp, exp, curt = x[o : o + n], x[o + n : o + 2 * n], x[o + 2 * n : o + 3 * n]
     if p.battery is not None:
-        ch, dis, soc = x[o + 3 * n : o + 4 * n], x[o + 4 * n : o + 5 * n], x[o + 5 * n :]
+        ch, dis, soc = x[lay.ch : lay.ch + n], x[lay.ch + n : lay.ch + 2 * n], x[lay.ch + 2 * n : lay.res]
     else:
         ch = dis = soc = np.zeros(n)
+    reserve = x[lay.res : lay.peak].reshape(n, lay.reserves) if p.reserves is not None else None
+    peak = x[lay.peak : lay.num_col] if p.peak_charge is not None else None
     return DispatchSolution(
         objective_usd=objective_usd,
         running=(x[:o].reshape(n, ng) / (p.run_mw - p.sleep_mw)).clip(0.0, p.count),
@@ -297,6 +343,9 @@ def read_solution(
         soc_mwh=soc,
         status=label,
         solve_s=solve_s,
-        columns=len(x),
-        rows=n * (2 if p.battery is not None else 1),
+        columns=lay.num_col,
+        rows=n * (1 + (p.battery is not None) + (p.reserves is not None))
+        + (0 if p.peak_charge is None else len(p.peak_charge.members)),
+        reserve_mw=reserve,
+        peak_demand_mw=peak,
     )

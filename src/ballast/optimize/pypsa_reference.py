@@ -18,6 +18,8 @@ from ballast.optimize.model import DispatchProblem
 
 def pypsa_network(p: DispatchProblem):  # -> pypsa.Network
     """A PyPSA network of ``p`` (snapshots weighted by the interval length in hours)."""
+    if p.peak_charge is not None or p.reserves is not None:
+        raise ValueError("the PyPSA reference has no 4CP charge or reserves: drop them from the problem")
     import pypsa
 
     pypsa.options.api.legacy_string_dtype = False  # pandas 3 string dtype, PyPSA 2.0's default

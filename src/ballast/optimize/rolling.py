@@ -6,8 +6,9 @@ right-hand sides) is updated, and HiGHS starts from the previous basis. Rebuildi
 per window is what makes PyPSA's rolling horizon slow. Each window's battery starts where the
 kept part of the last one left it and must end at least at the run's initial charge.
 
-Forecast: perfect (each window sees the realised prices and loads). A day-ahead price or
-persistence forecast is not implemented yet.
+Forecast: each window's LP sees the prices of ``forecast`` (``optimize.forecast``: perfect,
+the day-ahead price or persistence); the kept dispatch is priced on the realised ones. Windows
+without a battery, reserves or a 4CP charge separate per interval and take the merit order.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from ballast.optimize import merit
+from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
+    OptimizeError,
     _highs,
-    build_lp,
     check_feasible,
     read_solution,
     run_highs,
+    separable,
 )
 
 
@@ -44,16 +48,49 @@ def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> Dispatc
         import_cost_usd_per_mw=p.import_cost_usd_per_mw[start:stop],
         export_cost_usd_per_mw=p.export_cost_usd_per_mw[start:stop],
         battery=b,
+        reserves=None
+        if p.reserves is None
+        else replace(p.reserves, value_usd_per_mw=p.reserves.value_usd_per_mw[start:stop]),
     )
 
 
+def solve_window(h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None) -> DispatchSolution:
+    """One window on the HiGHS model ``h``: passed whole when its shape is new (the first
+    window, the shorter last ones), else only its changed data (costs, bounds, right-hand
+    sides; same matrix), HiGHS starting from the previous basis."""
+    lp = build_lp(win)
+    if new_shape:
+        pass_lp(h, lp)
+    else:
+        cols = np.arange(lp.num_col, dtype=np.int32)
+        rows = np.arange(lp.num_row, dtype=np.int32)
+        h.changeColsCost(lp.num_col, cols, lp.cost)
+        h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
+        h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
+    x, objective, label = run_highs(h, time_limit_s)
+    return read_solution(win, x, objective, label, 0.0)
+
+
 def solve_rolling(
-    p: DispatchProblem, window_h: float = 48.0, commit_h: float = 24.0, time_limit_s: float | None = None
+    p: DispatchProblem,
+    window_h: float = 48.0,
+    commit_h: float = 24.0,
+    time_limit_s: float | None = None,
+    forecast: DispatchProblem | None = None,
 ) -> DispatchSolution:
-    """Solve ``p`` window by window (perfect forecast). ``objective_usd`` is the kept dispatch
-    priced on the realised data; ``solve_s`` the total wall time."""
+    """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
+    perfect forecast). ``objective_usd`` is the kept dispatch priced on ``p``'s realised data;
+    ``solve_s`` the total wall time."""
+    seen = p if forecast is None else forecast
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
+    if p.min_times is not None:
+        raise OptimizeError("horizon rolling: minimum on/off times (the MILP) need the perfect horizon")
+    if p.peak_charge is not None:
+        raise OptimizeError(
+            "horizon rolling: the 4CP charge (costs.transmission_usd_per_kw_year) is a year's mean "
+            "over its peaks and is not split into windows yet; use the perfect horizon"
+        )
     check_feasible(p)
     t0 = time.perf_counter()
     n = len(p.ai_load_mw)
@@ -67,19 +104,13 @@ def solve_rolling(
     parts: list[DispatchSolution] = []
     for start in range(0, n, c):
         stop = min(start + w, n)
-        win = window(p, start, stop, soc)
-        lp = build_lp(win)
-        if stop - start != size:  # the first window, and the shorter last ones: a new model
-            h.passModel(lp)
+        win = window(seen, start, stop, soc)
+        if separable(win):
+            x, objective = merit.solve_merit(win)
+            part = read_solution(win, x, objective, "Optimal", 0.0)
+        else:
+            part = solve_window(h, win, stop - start != size, time_limit_s)
             size = stop - start
-        else:  # same shape, same matrix: only the data that changes
-            cols = np.arange(lp.num_col_, dtype=np.int32)
-            rows = np.arange(lp.num_row_, dtype=np.int32)
-            h.changeColsCost(lp.num_col_, cols, np.asarray(lp.col_cost_))
-            h.changeColsBounds(lp.num_col_, cols, np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
-            h.changeRowsBounds(lp.num_row_, rows, np.asarray(lp.row_lower_), np.asarray(lp.row_upper_))
-        x, objective, label = run_highs(h, time_limit_s)
-        part = read_solution(win, x, objective, label, 0.0)
         keep = min(c, stop - start)
         parts.append(part)
         parts[-1] = replace(
@@ -89,16 +120,20 @@ def solve_rolling(
             curtailed_mw=part.curtailed_mw[:keep],
             battery_mw=part.battery_mw[:keep],
             soc_mwh=part.soc_mwh[:keep],
+            reserve_mw=None if part.reserve_mw is None else part.reserve_mw[:keep],
         )
         if p.battery is not None:
             soc = float(part.soc_mwh[keep - 1])
     running = np.concatenate([q.running for q in parts])
+    reserve = None if p.reserves is None else np.concatenate([q.reserve_mw for q in parts])
     imp = np.concatenate([q.import_mw for q in parts])
     # the kept dispatch priced on the realised data, with the LP's own coefficients
     mining = float((running * p.value_usd_per_miner).sum())
     energy = float(np.where(imp >= 0, imp * p.import_cost_usd_per_mw, -imp * p.export_cost_usd_per_mw).sum())
+    paid = 0.0 if reserve is None else float((reserve * p.reserves.value_usd_per_mw).sum())
     return DispatchSolution(
-        objective_usd=mining - energy,
+        objective_usd=mining - energy + paid,
+        reserve_mw=reserve,
         running=running,
         import_mw=imp,
         curtailed_mw=np.concatenate([q.curtailed_mw for q in parts]),
@@ -109,3 +144,34 @@ def solve_rolling(
         columns=parts[0].columns,
         rows=parts[0].rows,
     )
+
+
+def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
+    """A feasible start for the whole run's LP (``lp.build_lp`` column order): its dispatch
+    on weekly windows keeping six days, and each 4CP peak's demand the largest mean import of
+    its buckets (``model.warm_start_pays`` has the figures); None where a window has no
+    solution of its own (the battery's end condition per window can be stricter than the
+    run's)."""
+    try:  # the windows leave the 4CP charge out; the start pays it on the demand they cause
+        r = solve_rolling(replace(p, peak_charge=None), window_h=168.0, commit_h=144.0)
+    except OptimizeError:
+        return None
+    flex_mw = p.run_mw - p.sleep_mw
+    parts = [
+        (r.running * flex_mw).ravel(),
+        np.maximum(r.import_mw, 0.0),
+        np.maximum(-r.import_mw, 0.0),
+        r.curtailed_mw,
+        np.maximum(-r.battery_mw, 0.0),
+        np.maximum(r.battery_mw, 0.0),
+        r.soc_mwh,
+    ]
+    if r.reserve_mw is not None:
+        parts.append(r.reserve_mw.ravel())
+    pc = p.peak_charge
+    if pc is not None and len(pc.usd_per_mw):
+        bucket_mw = np.array([max(r.import_mw[m].mean(), 0.0) for m in pc.members])
+        demand_mw = np.zeros(len(pc.usd_per_mw))
+        np.maximum.at(demand_mw, pc.bucket_peak, bucket_mw)
+        parts.append(demand_mw)
+    return np.concatenate(parts)
