@@ -1,7 +1,8 @@
 """The live host refuses, at start and loudly, every scenario feature it cannot run yet
-(smoothing, battery, grid programs; issue 17): ``ballast serve`` exits 2 with one line naming
-the features and the scenario file, and the ``LiveSite`` and ``Runtime`` constructors raise.
-Nothing is dropped silently. Nothing here starts a device: the refusal comes first."""
+(battery, grid programs; issue 17): ``ballast serve`` exits 2 with one line naming the
+features and the scenario file, and the ``LiveSite`` and ``Runtime`` constructors raise.
+Nothing is dropped silently. Nothing here starts a device: the refusal comes first. Smoothing
+runs live (tests/runtime/test_live_smoothing.py, test_parity.py)."""
 
 from __future__ import annotations
 
@@ -30,20 +31,16 @@ PROGRAMS = {"emergency": {}}
 # sections added to the test campus -> what the live host says (None = accepted)
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("none", {}, None),
-    ("smoothing", {"smoothing": SMOOTHING},
-     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("smoothing", {"smoothing": SMOOTHING}, None),  # runs live since issue 17 item 1
     ("battery", {"battery": BATTERY},
      "battery is not run by the live host yet (issue 17: one controller, every host); "
      "remove it or use a scenario without it"),
     ("programs", {"programs": PROGRAMS},
      "programs is not run by the live host yet (issue 17: one controller, every host); "
      "remove it or use a scenario without it"),
-    ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}},
-     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}}, None),
     ("all three", {"smoothing": SMOOTHING, "battery": BATTERY, "programs": PROGRAMS},
-     "smoothing, battery and programs are not run by the live host yet (issue 17: one "
+     "battery and programs are not run by the live host yet (issue 17: one "
      "controller, every host); remove them or use a scenario without them"),
 ]
 
@@ -68,7 +65,7 @@ def test_refuse_table(label: str, extra: dict[str, Any], message: str | None) ->
 @pytest.mark.parametrize(("name", "features"), [
     ("west_texas_2024", []),  # the --emulate demo's default: it must still start
     ("solar_inference_2024", []),
-    ("training_campus", ["smoothing", "battery"]),
+    ("training_campus", ["battery"]),
     ("uri_2021", ["programs"]),
     ("west_texas_2024_programs", ["programs"]),
 ])
@@ -108,8 +105,7 @@ def test_serve_emulate_refuses_bundled_training_campus() -> None:
     result = CliRunner().invoke(app, ["serve", "--emulate", "--scenario", "training_campus"])
     assert result.exit_code == 2, result.output
     path = scenario_path("training_campus")
-    assert (f"error: scenario {path}: smoothing and battery are not run by the live host yet"
-            in result.output)
+    assert f"error: scenario {path}: battery is not run by the live host yet" in result.output
 
 
 def test_serve_config_refuses_programs(tmp_path: Path) -> None:
@@ -125,14 +121,3 @@ def test_serve_config_refuses_programs(tmp_path: Path) -> None:
                      "(issue 17: one controller, every host); remove it or use a scenario "
                      "without it"]
     assert not (tmp_path / "ballast.db").exists()  # refused before the store opened
-
-
-def test_state_document_has_no_smoothing_memory() -> None:
-    """The always-zero smoothing memory is no longer saved; older documents that carry it
-    still load (the fields are ignored)."""
-    from ballast.live.resume import SavedState
-
-    old = {"econ_on": [True], "last_change_s": [0.0], "running": [3],
-           "smooth": [0.0] * 7, "ai_buf": [0.0], "modes": {"a": "auto"}}
-    st = SavedState.model_validate(old)
-    assert st.running == [3] and not hasattr(st, "smooth") and not hasattr(st, "ai_buf")

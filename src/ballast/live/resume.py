@@ -44,9 +44,11 @@ class SavedPolicy(_Doc):
 class SavedState(_Doc):
     """The runtime state document as ``state_document`` writes it.
 
-    No smoothing memory: the live host refuses scenarios with smoothing (``site_model.
-    refuse_unsupported``), so it was always zero. Documents from before that still carry
-    ``smooth`` and ``ai_buf``; they are ignored (``extra="ignore"``)."""
+    ``smooth`` and ``ai_buf`` are the smoothing rules' memory (``control.smoothing.SS_*`` and
+    the recent AI readings [MW]); they are restored only when their shape matches the
+    controller now running (same tick and AI filter), else smoothing starts afresh. Older
+    documents carry them as zeros (smoothing was refused live then): a zero memory is a fresh
+    start."""
 
     econ_on: list[bool] = Field(default_factory=list)
     last_change_s: _FiniteList = Field(default_factory=list)
@@ -60,6 +62,8 @@ class SavedState(_Doc):
     # the restore ramp's import ceiling [MW] and its time [s] (None: not seeded yet)
     restore_ceiling_mw: float | None = None
     restore_time_s: float | None = None
+    smooth: _FiniteList = Field(default_factory=list)
+    ai_buf: _FiniteList = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _same_length(self) -> SavedState:
@@ -77,7 +81,16 @@ def state_document(rt: Runtime) -> dict[str, Any]:
             "policy": vars(rt.policy).copy(), "ufr_tripped": rt.ufr_tripped,
             "ufr_cap_mw": rt.ufr_cap_mw,
             "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
-            "safe_mode": rt.safe_mode, **_restore_document(st.restore)}
+            "safe_mode": rt.safe_mode, **_restore_document(st.restore),
+            **_smoothing_document(st.smooth, st.ai_buf)}
+
+
+def _smoothing_document(smooth: np.ndarray, ai_buf: np.ndarray) -> dict[str, list[float]]:
+    """The smoothing memory, or none when a value is not finite (never saved, so a bad value
+    cannot get the whole state quarantined at the next start)."""
+    if not (np.isfinite(smooth).all() and np.isfinite(ai_buf).all()):
+        return {"smooth": [], "ai_buf": []}
+    return {"smooth": smooth.tolist(), "ai_buf": ai_buf.tolist()}
 
 
 def _restore_document(rs: np.ndarray) -> dict[str, float | None]:
@@ -159,3 +172,8 @@ def _apply(rt: Runtime, st: SavedState) -> None:
         # where the ramp was; the first meter reading can only lower it (restore_from_meter)
         rt.state.restore[RS_CEILING] = st.restore_ceiling_mw
         rt.state.restore[RS_LAST_T] = st.restore_time_s
+    if len(st.smooth) == len(rt.state.smooth) and len(st.ai_buf) == len(rt.state.ai_buf):
+        # where the smoothing plan, its slow target and the AI filter were: the import goes on
+        # from there instead of stepping to a fresh plan
+        rt.state.smooth[:] = st.smooth
+        rt.state.ai_buf[:] = st.ai_buf

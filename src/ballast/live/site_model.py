@@ -1,6 +1,7 @@
 """What the live runtime controls with: the operator's policy, the scenario's controller config
-scaled to the site's miner devices, the nameplate the measurement checks scale from, and the
-scenario features the live host refuses because it cannot run them yet."""
+(the one builder's, smoothing included) scaled to the site's miner devices, the nameplate the
+measurement checks scale from, and the scenario features the live host refuses because it
+cannot run them yet."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ballast.control import ControllerConfig
+from ballast.control.build import controller_config, smoothing_tick_problem
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw
@@ -27,9 +29,10 @@ class Policy:
 
 
 # Scenario sections the backtest runs and the live host does not yet (issue 17, "one
-# controller, every host"): the live controller config is built by ``ControllerConfig.
-# from_scenario``, which has no smoothing, battery or program rules. Refused, never dropped.
-LIVE_UNSUPPORTED: tuple[str, ...] = ("smoothing", "battery", "programs")
+# controller, every host"): no battery device and no program feeds are wired live. Refused,
+# never dropped. Smoothing runs live: the one builder (``control.build``) sizes it for the
+# site's tick, and a tick too coarse for it is refused (``refuse_tick``).
+LIVE_UNSUPPORTED: tuple[str, ...] = ("battery", "programs")
 
 
 class LiveUnsupportedError(ValueError):
@@ -54,10 +57,24 @@ def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
         f"controller, every host); remove {them} or use a scenario without {them}")
 
 
+def refuse_tick(scenario: Scenario, site: SiteConfig) -> None:
+    """Raise ``LiveUnsupportedError`` (one line naming ``tick_s`` and the scenario) when the
+    site's tick is too coarse for the scenario's smoothing (``control.build.
+    smoothing_tick_problem``)."""
+    problem = smoothing_tick_problem(scenario, site.tick_s)
+    if problem is not None:
+        raise LiveUnsupportedError(
+            f"site config tick_s={site.tick_s:g} s cannot run the smoothing of scenario "
+            f"{site.path(site.scenario)}: {problem}")
+
+
 def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:
-    """The scenario's controller config with each group's count = its addresses and each
-    unit's power x ``miners_per_device``. Groups without addresses get count 0."""
-    cfg = ControllerConfig.from_scenario(scenario)
+    """The scenario's controller config for a host stepping every ``site.tick_s`` (the one
+    builder, ``control.build.controller_config``: smoothing included), with each group's
+    count = its addresses and each unit's power x ``miners_per_device``. Groups without
+    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``)."""
+    refuse_tick(scenario, site)
+    cfg = controller_config(scenario, site.tick_s, base_dir=site.path(site.scenario).parent)
     g = cfg.groups
     names = list(g.names)
     devices = {m.group: m for m in site.miners}

@@ -1,0 +1,149 @@
+"""Smoothing live (issue 17, item 1): the runtime's controller comes from the one builder
+(``control.build.controller_config``) at the site's tick, a tick too coarse for the smoothing
+spec is refused at start with one line naming ``tick_s``, and the smoothing memory is saved
+with the runtime state and restored on a restart. The tick-by-tick comparison with the fine
+backtest on the emulated site is ``test_parity.py``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from live_helpers import write_campus
+from tests.smoothing_helpers import campus as training_campus
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.control import ControllerState, Snapshot, step
+from ballast.control.build import controller_config
+from ballast.control.smoothing import SS_INIT, SS_PLAN, SS_TARGET
+from ballast.live.emulated_site import emulated_site_config, plan_emulation
+from ballast.live.resume import SavedState, _apply, state_document
+from ballast.live.site_model import LiveUnsupportedError, Policy, scaled_controller_config
+from ballast.scenario import load_scenario
+from ballast.sim.fine import fine_setup
+
+SWING_PERIOD_S = 4.0  # tests/smoothing_helpers: the default training swing period
+
+
+def _site(tmp_path: Path, doc: dict[str, Any], tick_s: float):
+    path = write_campus(tmp_path, doc)
+    scen = load_scenario(path)
+    plan = plan_emulation(scen, 2, "127.62")
+    cfg = emulated_site_config(str(path), plan, meter_port=1, dcgm_port=None, tick_s=tick_s,
+                               store={"dsn": str(tmp_path / "ballast.db")})
+    return scen, cfg
+
+
+@pytest.mark.parametrize(("tick_s", "changes", "reason"), [
+    (1.0, {}, None),
+    (0.1, {}, None),
+    (2.0, {}, None),  # two ticks per 4-s swing: just resolved
+    (2.5, {}, "ai.training.swing_period_s=4.0 s is shorter than two ticks of 2.5 s"),
+    (45.0, {"ai__training": {"swing_amplitude_share": 0.0}},
+     "the tick must be at most 30 s (half the smoothing.ramp_window_s of 60 s)"),
+    (20.0, {"ai__training": {"swing_amplitude_share": 0.0}, "smoothing__ramp_window_s": 30},
+     "the tick must be at most 15 s (half the smoothing.ramp_window_s of 30 s)"),
+    (45.0, {"smoothing": None, "ai__profile": "flat"}, None),  # nothing to smooth
+])
+def test_a_tick_too_coarse_for_the_smoothing_is_refused_naming_tick_s(
+        tmp_path, tick_s, changes, reason):
+    doc = training_campus(**changes)
+    if doc["smoothing"] is None:
+        del doc["smoothing"]
+    scen, site = _site(tmp_path, doc, tick_s)
+    if reason is None:
+        scaled_controller_config(scen, site)
+        return
+    with pytest.raises(LiveUnsupportedError) as err:
+        scaled_controller_config(scen, site)
+    msg = str(err.value)
+    assert msg.startswith(f"site config tick_s={tick_s:g} s cannot run the smoothing of "
+                          f"scenario {site.path(site.scenario)}: ")
+    assert reason in msg and "\n" not in msg
+
+
+def test_serve_refuses_a_coarse_tick_before_the_store_opens(tmp_path):
+    scen = write_campus(tmp_path, training_campus())
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"scenario": scen.name, "tick_s": 5,
+                                    "meter": {"host": "127.0.0.1", "port": 1},
+                                    "store": {"dsn": str(tmp_path / "ballast.db")}}))
+    result = CliRunner().invoke(app, ["serve", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: site config tick_s=5 s cannot run the smoothing of scenario"), result.output
+    assert not (tmp_path / "ballast.db").exists()
+
+
+@pytest.mark.parametrize("tick_s", [1.0, 0.5])
+def test_live_builds_the_fine_engines_smoothing_for_its_tick(tmp_path, tick_s):
+    """The live config is the builder's at the site's tick; at the fine engine's resolution it
+    is exactly what the fine backtest steps (AI risk, miner dynamics, filter length)."""
+    doc = training_campus(run__resolution=f"{int(tick_s * 1000)}ms")
+    scen, site = _site(tmp_path, doc, tick_s)
+    live = scaled_controller_config(scen, site)
+    setup = fine_setup(scen)
+    fine = controller_config(scen, setup.dt_s, ai=setup.ai())
+    assert live.smoothing == fine.smoothing and live.smoothing.enabled
+    assert live.smoothing.filter_ticks == round(SWING_PERIOD_S / tick_s)
+    assert live.smoothing.ai_max_rise_mw > 0  # sized from the training job's risk
+
+
+def _runtime_like(cfg, state):
+    return SimpleNamespace(state=state, modes={}, policy=Policy(20.0, 50.0, True, 0.0),
+                           ufr_tripped=False, ufr_cap_mw=None, safe_mode=False,
+                           dr=SimpleNamespace(baselines={}, events={}), group_names=list(
+                               cfg.groups.names))
+
+
+def test_the_smoothing_memory_is_saved_and_restored(tmp_path):
+    scen, site = _site(tmp_path, training_campus(), 1.0)
+    cfg = scaled_controller_config(scen, site)
+    state = ControllerState.initial(cfg, 1000.0)
+    for k, ai_mw in enumerate((150.0, 120.0, 150.0, 110.0, 140.0)):
+        step(cfg, state, Snapshot(1000.0 + k, 20.0, 50.0, ai_mw))
+    assert state.smooth[SS_INIT] == 1.0 and np.isfinite(state.smooth[SS_PLAN])
+    rt = _runtime_like(cfg, state)
+    doc = json.loads(json.dumps(state_document(rt)))  # through JSON, as the store keeps it
+    assert doc["smooth"] == state.smooth.tolist() and doc["ai_buf"] == state.ai_buf.tolist()
+
+    fresh = ControllerState.initial(cfg, 2000.0)
+    rt.state = fresh
+    _apply(rt, SavedState.model_validate_json(json.dumps(doc)))
+    assert np.array_equal(fresh.smooth, state.smooth)
+    assert np.array_equal(fresh.ai_buf, state.ai_buf)
+    # the restored memory decides as the uninterrupted one does
+    snap = Snapshot(1005.0, 20.0, 50.0, 130.0)
+    restored, kept = step(cfg, fresh.copy(), snap), step(cfg, state.copy(), snap)
+    assert restored.plan_import_mw == kept.plan_import_mw
+    assert np.array_equal(restored.running, kept.running)
+    forgot = step(cfg, ControllerState.initial(cfg, 2000.0), snap)  # what a fresh start plans
+    assert forgot.plan_import_mw != kept.plan_import_mw
+
+    # another tick (another AI filter length): the memory does not fit and is not used
+    other = replace(cfg, smoothing=replace(cfg.smoothing, tick_s=0.5))
+    rt.state = ControllerState.initial(other, 2000.0)
+    _apply(rt, SavedState.model_validate_json(json.dumps(doc)))
+    assert rt.state.smooth[SS_INIT] == 0.0 and not rt.state.ai_buf.any()
+
+
+def test_a_non_finite_smoothing_memory_is_not_saved(tmp_path):
+    scen, site = _site(tmp_path, training_campus(), 1.0)
+    cfg = scaled_controller_config(scen, site)
+    state = ControllerState.initial(cfg, 0.0)
+    state.smooth[SS_TARGET] = np.nan
+    doc = state_document(_runtime_like(cfg, state))
+    assert doc["smooth"] == [] and doc["ai_buf"] == []
+    SavedState.model_validate_json(json.dumps(doc))  # the rest still loads
+    old = copy.deepcopy(doc)
+    old["smooth"], old["ai_buf"] = [0.0] * 7, [0.0]  # documents from before: zeros
+    SavedState.model_validate_json(json.dumps(old))
