@@ -37,24 +37,38 @@ def _site(tmp_path: Path, doc: dict[str, Any], tick_s: float):
     path = write_campus(tmp_path, doc)
     scen = load_scenario(path)
     plan = plan_emulation(scen, 2, "127.62")
-    cfg = emulated_site_config(str(path), plan, meter_port=1, dcgm_port=None, tick_s=tick_s,
-                               store={"dsn": str(tmp_path / "ballast.db")})
+    cfg = emulated_site_config(
+        str(path),
+        plan,
+        meter_port=1,
+        dcgm_port=None,
+        tick_s=tick_s,
+        store={"dsn": str(tmp_path / "ballast.db")},
+    )
     return scen, cfg
 
 
-@pytest.mark.parametrize(("tick_s", "changes", "reason"), [
-    (1.0, {}, None),
-    (0.1, {}, None),
-    (2.0, {}, None),  # two ticks per 4-s swing: just resolved
-    (2.5, {}, "ai.training.swing_period_s=4.0 s is shorter than two ticks of 2.5 s"),
-    (45.0, {"ai__training": {"swing_amplitude_share": 0.0}},
-     "the tick must be at most 30 s (half the smoothing.ramp_window_s of 60 s)"),
-    (20.0, {"ai__training": {"swing_amplitude_share": 0.0}, "smoothing__ramp_window_s": 30},
-     "the tick must be at most 15 s (half the smoothing.ramp_window_s of 30 s)"),
-    (45.0, {"smoothing": None, "ai__profile": "flat"}, None),  # nothing to smooth
-])
-def test_a_tick_too_coarse_for_the_smoothing_is_refused_naming_tick_s(
-        tmp_path, tick_s, changes, reason):
+@pytest.mark.parametrize(
+    ("tick_s", "changes", "reason"),
+    [
+        (1.0, {}, None),
+        (0.1, {}, None),
+        (2.0, {}, None),  # two ticks per 4-s swing: just resolved
+        (2.5, {}, "ai.training.swing_period_s=4.0 s is shorter than two ticks of 2.5 s"),
+        (
+            45.0,
+            {"ai__training": {"swing_amplitude_share": 0.0}},
+            "the tick must be at most 30 s (half the smoothing.ramp_window_s of 60 s)",
+        ),
+        (
+            20.0,
+            {"ai__training": {"swing_amplitude_share": 0.0}, "smoothing__ramp_window_s": 30},
+            "the tick must be at most 15 s (half the smoothing.ramp_window_s of 30 s)",
+        ),
+        (45.0, {"smoothing": None, "ai__profile": "flat"}, None),  # nothing to smooth
+    ],
+)
+def test_a_tick_too_coarse_for_the_smoothing_is_refused_naming_tick_s(tmp_path, tick_s, changes, reason):
     doc = training_campus(**changes)
     if doc["smoothing"] is None:
         del doc["smoothing"]
@@ -65,22 +79,31 @@ def test_a_tick_too_coarse_for_the_smoothing_is_refused_naming_tick_s(
     with pytest.raises(LiveUnsupportedError) as err:
         scaled_controller_config(scen, site)
     msg = str(err.value)
-    assert msg.startswith(f"site config tick_s={tick_s:g} s cannot run the smoothing of "
-                          f"scenario {site.path(site.scenario)}: ")
+    assert msg.startswith(
+        f"site config tick_s={tick_s:g} s cannot run the smoothing of scenario {site.path(site.scenario)}: "
+    )
     assert reason in msg and "\n" not in msg
 
 
 def test_serve_refuses_a_coarse_tick_before_the_store_opens(tmp_path):
     scen = write_campus(tmp_path, training_campus())
     site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump({"scenario": scen.name, "tick_s": 5,
-                                    "meter": {"host": "127.0.0.1", "port": 1},
-                                    "store": {"dsn": str(tmp_path / "ballast.db")}}))
+    site.write_text(
+        yaml.safe_dump(
+            {
+                "scenario": scen.name,
+                "tick_s": 5,
+                "meter": {"host": "127.0.0.1", "port": 1},
+                "store": {"dsn": str(tmp_path / "ballast.db")},
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["serve", "--config", str(site)])
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(
-        "error: site config tick_s=5 s cannot run the smoothing of scenario"), result.output
+        "error: site config tick_s=5 s cannot run the smoothing of scenario"
+    ), result.output
     assert not (tmp_path / "ballast.db").exists()
 
 
@@ -99,10 +122,16 @@ def test_live_builds_the_fine_engines_smoothing_for_its_tick(tmp_path, tick_s):
 
 
 def _runtime_like(cfg, state):
-    return SimpleNamespace(state=state, modes={}, policy=Policy(20.0, 50.0, True, 0.0),
-                           ufr_tripped=False, ufr_cap_mw=None, safe_mode=False,
-                           dr=SimpleNamespace(baselines={}, events={}), group_names=list(
-                               cfg.groups.names))
+    return SimpleNamespace(
+        state=state,
+        modes={},
+        policy=Policy(20.0, 50.0, True, 0.0),
+        ufr_tripped=False,
+        ufr_cap_mw=None,
+        safe_mode=False,
+        dr=SimpleNamespace(baselines={}, events={}),
+        group_names=list(cfg.groups.names),
+    )
 
 
 def test_the_smoothing_memory_is_saved_and_restored(tmp_path):

@@ -106,12 +106,14 @@ def fine_backtest(scn):
     running, rules = [], []
     for t in range(setup.n_ticks):
         c = t // setup.coarse_every
-        d = step(cfg, state, Snapshot(setup.t0_s + t * setup.dt_s, float(price[c]),
-                                      float(hashprice[c]), float(run.ai_mw[t])))
+        d = step(
+            cfg,
+            state,
+            Snapshot(setup.t0_s + t * setup.dt_s, float(price[c]), float(hashprice[c]), float(run.ai_mw[t])),
+        )
         running.append(d.running)
         rules.append(d.binding_rule)
-    return setup, cfg, run, np.array(running), rules, price[np.arange(setup.n_ticks)
-                                                               // setup.coarse_every]
+    return setup, cfg, run, np.array(running), rules, price[np.arange(setup.n_ticks) // setup.coarse_every]
 
 
 class Clock:
@@ -124,8 +126,7 @@ class Clock:
         return self.t
 
 
-async def live_run(path: Path, scn, tmp_path: Path, ai_mw: np.ndarray, first: np.ndarray,
-                   t0_s: float):
+async def live_run(path: Path, scn, tmp_path: Path, ai_mw: np.ndarray, first: np.ndarray, t0_s: float):
     """Step the runtime on the emulated site over the backtest's ticks; per tick: the tick
     document and the true campus import [MW]."""
     clock = Clock(t0_s)
@@ -133,12 +134,17 @@ async def live_run(path: Path, scn, tmp_path: Path, ai_mw: np.ndarray, first: np
     assert all(g.miners_per_device == 1.0 for g in plan)
     ports = {"meter_port": free_port(), "dcgm_port": free_port(), "miner_port": free_port()}
     site = emulated_site_config(
-        str(path), plan, **ports, tick_s=1.0, store={"dsn": str(tmp_path / "ballast.db")},
+        str(path),
+        plan,
+        **ports,
+        tick_s=1.0,
+        store={"dsn": str(tmp_path / "ballast.db")},
         fleet={"timeout_s": 1.0, "retries": 0, "read_every_s": 3600.0},
-        market={"replay": {"start": scn.run.start.isoformat(), "speed": 1.0}})
+        market={"replay": {"start": scn.run.start.isoformat(), "speed": 1.0}},
+    )
     emu = EmulatedSite(scn, plan, **ports, clock=clock, physics_dt_s=1e9)
     for g, miners in zip(plan, emu.build_miners(), strict=True):  # at the first decision
-        for ip in g.ips[int(first[plan.index(g)]):]:
+        for ip in g.ips[int(first[plan.index(g)]) :]:
             m = miners.miners[ip]
             m.dynamics = EmulatedDynamics(m.model, clock, asleep=True)
     ai_full_mw = scn.ai.it_load_mw * scn.ai.pue
@@ -147,10 +153,10 @@ async def live_run(path: Path, scn, tmp_path: Path, ai_mw: np.ndarray, first: np
         store = open_store(site.store_dsn)
         telemetry = DcgmAiTelemetry(site.ai.url, scn.ai.pue, timeout_s=1.0)
         meter = ReconnectingMeter("127.0.0.1", ports["meter_port"], timeout_s=1.0)
-        fleet = LuxosFleet({ip: ports["miner_port"] for g in plan for ip in g.ips},
-                           timeout_s=1.0, retries=0)
-        rt = Runtime(scn, site, fleet=fleet, meter=meter, store=store, ai=telemetry,
-                     clock=clock, monotonic=clock)
+        fleet = LuxosFleet({ip: ports["miner_port"] for g in plan for ip in g.ips}, timeout_s=1.0, retries=0)
+        rt = Runtime(
+            scn, site, fleet=fleet, meter=meter, store=store, ai=telemetry, clock=clock, monotonic=clock
+        )
         try:
             emu.ai_share = float(ai_mw[0]) / ai_full_mw
             emu.step_physics()
@@ -178,8 +184,9 @@ def test_the_fine_backtest_and_live_take_the_same_decisions(tmp_path):
 
     # the step replay is the fine engine's controller: the same rule on every tick
     assert fine_rules == [RULE_NAMES[r] for r in run.rule]
-    live_cfg, docs, live_import = asyncio.run(live_run(
-        path, scn, tmp_path, run.ai_mw, fine_running[0], setup.t0_s))
+    live_cfg, docs, live_import = asyncio.run(
+        live_run(path, scn, tmp_path, run.ai_mw, fine_running[0], setup.t0_s)
+    )
     assert live_cfg.smoothing == cfg.smoothing  # one builder: the same smoothing config
     n = setup.n_ticks
     assert len(docs) == n
@@ -196,15 +203,19 @@ def test_the_fine_backtest_and_live_take_the_same_decisions(tmp_path):
 
     def same(t: int) -> bool:  # at t, or one tick apart (latency)
         for u in (t, t - 1, t + 1):
-            if 0 <= u < n and live_rules[t] == fine_rules[u] and np.array_equal(
-                    live_running[t], fine_running[u]):
+            if (
+                0 <= u < n
+                and live_rules[t] == fine_rules[u]
+                and np.array_equal(live_running[t], fine_running[u])
+            ):
                 return True
         return False
 
     misses = [t for t in range(n) if not same(t)]
     assert len(misses) <= MISS_SHARE * n, [
         (t, fine_rules[t], live_rules[t], fine_running[t].tolist(), live_running[t].tolist())
-        for t in misses[:10]]
+        for t in misses[:10]
+    ]
     assert np.abs(live_running - fine_running).max() <= 1
 
     spec = spec_of(scn)

@@ -43,10 +43,15 @@ class AiRisk(Protocol):
     def risk(self, window_s: float) -> tuple[float, float, float]: ...
 
 
-def ai_risk_mw(profile: str, window_s: float, coarse_mw: np.ndarray,
-               swings: TrainingSwings | None = None, trace_t_s: np.ndarray | None = None,
-               trace_mw: np.ndarray | None = None, noise_mw: float = 0.0
-               ) -> tuple[float, float, float]:
+def ai_risk_mw(
+    profile: str,
+    window_s: float,
+    coarse_mw: np.ndarray,
+    swings: TrainingSwings | None = None,
+    trace_t_s: np.ndarray | None = None,
+    trace_mw: np.ndarray | None = None,
+    noise_mw: float = 0.0,
+) -> tuple[float, float, float]:
     """(idle [MW], max [MW], largest rise within ``window_s`` [MW]) of an AI load for reserve
     sizing: ``coarse_mw`` its full power per coarse step, ``swings`` the training job,
     ``trace_*`` a replayed trace, ``noise_mw`` the per-tick noise of flat and diurnal loads."""
@@ -66,10 +71,17 @@ def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
     """The scenario's training job as model parameters (optionally without the GPU floor)."""
     t = scenario.ai.training
     return TrainingSwings(
-        swing_amplitude_share=t.swing_amplitude_share, swing_period_s=t.swing_period_s,
-        duty=t.duty, idle_share=t.idle_share, checkpoint_every_s=t.checkpoint_every_s,
-        checkpoint_s=t.checkpoint_s, crashes_per_day=t.crashes_per_day, restart_s=t.restart_s,
-        start_ramp_s=t.start_ramp_s, floor_share=t.gpu_power_floor_share if floor else 0.0)
+        swing_amplitude_share=t.swing_amplitude_share,
+        swing_period_s=t.swing_period_s,
+        duty=t.duty,
+        idle_share=t.idle_share,
+        checkpoint_every_s=t.checkpoint_every_s,
+        checkpoint_s=t.checkpoint_s,
+        crashes_per_day=t.crashes_per_day,
+        restart_s=t.restart_s,
+        start_ramp_s=t.start_ramp_s,
+        floor_share=t.gpu_power_floor_share if floor else 0.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,9 @@ class NameplateAi:
     noise_mw: float = 0.0
 
     def risk(self, window_s: float) -> tuple[float, float, float]:
-        return ai_risk_mw(self.profile, window_s, self.coarse_mw, self.swings, self.trace_t_s,
-                          self.trace_mw, self.noise_mw)
+        return ai_risk_mw(
+            self.profile, window_s, self.coarse_mw, self.swings, self.trace_t_s, self.trace_mw, self.noise_mw
+        )
 
 
 def nameplate_ai(scenario: Scenario, tick_s: float, base_dir: Path | None = None) -> NameplateAi:
@@ -115,9 +128,15 @@ def dynamics_of(scenario: Scenario) -> list[MinerDynamics]:
     return [MinerDynamics(**g.dynamics.model_dump()) for g in scenario.miners]
 
 
-def smoothing_config(scenario: Scenario, ai: AiRisk, dt_s: float, *, miners: bool = True,
-                     battery: BatterySpec | None = None, enabled: bool | None = None
-                     ) -> SmoothingConfig:
+def smoothing_config(
+    scenario: Scenario,
+    ai: AiRisk,
+    dt_s: float,
+    *,
+    miners: bool = True,
+    battery: BatterySpec | None = None,
+    enabled: bool | None = None,
+) -> SmoothingConfig:
     """The controller's smoothing parameters: the spec plus the AI risk and the miner dynamics
     it sizes reserves from."""
     spec = scenario.smoothing
@@ -126,29 +145,45 @@ def smoothing_config(scenario: Scenario, ai: AiRisk, dt_s: float, *, miners: boo
     idle, top, rise = ai.risk(shed_s)
     on = spec is not None and spec.enabled if enabled is None else enabled
     if spec is None:
-        return SmoothingConfig(enabled=False, ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
-                               tick_s=dt_s)
+        return SmoothingConfig(
+            enabled=False, ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise, tick_s=dt_s
+        )
     filt = spec.ai_filter_s
     if filt is None:
         filt = ai.swings.swing_period_s if ai.swings is not None else 0.0
     return SmoothingConfig(
-        enabled=on, ramp_up_mw_per_s=spec.ramp_up_mw_per_s,
-        ramp_down_mw_per_s=spec.ramp_down_mw_per_s, dynamic_range_mw=spec.dynamic_range_limit_mw,
-        target_tau_s=spec.target_tau_s, ramp_window_s=spec.ramp_window_s,
-        step_share=spec.step_share, reserve_cover_share=spec.reserve_cover_share,
-        ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
+        enabled=on,
+        ramp_up_mw_per_s=spec.ramp_up_mw_per_s,
+        ramp_down_mw_per_s=spec.ramp_down_mw_per_s,
+        dynamic_range_mw=spec.dynamic_range_limit_mw,
+        target_tau_s=spec.target_tau_s,
+        ramp_window_s=spec.ramp_window_s,
+        step_share=spec.step_share,
+        reserve_cover_share=spec.reserve_cover_share,
+        ai_idle_mw=idle,
+        ai_max_mw=top,
+        ai_max_rise_mw=rise,
         fill_delay_s=max(d.latency_s + d.wake_s / 2 for d in dyn),
         shed_delay_s=max(d.latency_s + d.sleep_s / 2 for d in dyn),
-        ai_filter_s=filt, tick_s=dt_s, use_miners=miners,
+        ai_filter_s=filt,
+        tick_s=dt_s,
+        use_miners=miners,
         battery_power_mw=battery.power_mw if battery else 0.0,
-        battery_energy_mwh=battery.energy_mwh if battery else 0.0)
+        battery_energy_mwh=battery.energy_mwh if battery else 0.0,
+    )
 
 
-def controller_config(scenario: Scenario, tick_s: float, *, ai: AiRisk | None = None,
-                      baseline: bool = False, miners: bool = True,
-                      battery: BatterySpec | Literal["scenario"] | None = "scenario",
-                      smoothing: bool | None = None, base_dir: Path | None = None
-                      ) -> ControllerConfig:
+def controller_config(
+    scenario: Scenario,
+    tick_s: float,
+    *,
+    ai: AiRisk | None = None,
+    baseline: bool = False,
+    miners: bool = True,
+    battery: BatterySpec | Literal["scenario"] | None = "scenario",
+    smoothing: bool | None = None,
+    base_dir: Path | None = None,
+) -> ControllerConfig:
     """The controller configuration of ``scenario`` for a host that steps it every ``tick_s``.
 
     - ``baseline``: business as usual (every miner on wherever the interconnect allows: no
@@ -162,8 +197,9 @@ def controller_config(scenario: Scenario, tick_s: float, *, ai: AiRisk | None = 
       or off whatever the spec says (None: the spec's ``enabled``).
     """
     if baseline:
-        cfg = ControllerConfig.from_scenario(scenario, economic_dispatch=False,
-                                             absorb_renewables=False, restore_ramp=False)
+        cfg = ControllerConfig.from_scenario(
+            scenario, economic_dispatch=False, absorb_renewables=False, restore_ramp=False
+        )
     else:
         cfg = ControllerConfig.from_scenario(scenario)
     if ai is None and scenario.smoothing is None:
@@ -171,8 +207,9 @@ def controller_config(scenario: Scenario, tick_s: float, *, ai: AiRisk | None = 
     if ai is None:
         ai = nameplate_ai(scenario, tick_s, base_dir)
     batt = scenario.battery if battery == "scenario" else battery
-    return replace(cfg, smoothing=smoothing_config(scenario, ai, tick_s, miners=miners,
-                                                   battery=batt, enabled=smoothing))
+    return replace(
+        cfg, smoothing=smoothing_config(scenario, ai, tick_s, miners=miners, battery=batt, enabled=smoothing)
+    )
 
 
 def smoothing_tick_problem(scenario: Scenario, tick_s: float) -> str | None:
@@ -187,8 +224,11 @@ def smoothing_tick_problem(scenario: Scenario, tick_s: float) -> str | None:
         return None
     most_s = min(FINEST_COARSE_S, spec.ramp_window_s / 2)
     if spec.enabled and tick_s > most_s:
-        why = ("smoothing runs at 1 min or finer" if most_s == FINEST_COARSE_S else
-               f"half the smoothing.ramp_window_s of {spec.ramp_window_s:g} s")
+        why = (
+            "smoothing runs at 1 min or finer"
+            if most_s == FINEST_COARSE_S
+            else f"half the smoothing.ramp_window_s of {spec.ramp_window_s:g} s"
+        )
         return f"the tick must be at most {most_s:g} s ({why})"
     ai = scenario.ai
     if ai is not None and ai.profile == "training":
