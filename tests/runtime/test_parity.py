@@ -51,6 +51,7 @@ from ballast.examples import scenario_path
 from ballast.live.adapters import DcgmAiTelemetry, LuxosFleet, ReconnectingMeter
 from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
+from ballast.live.emulators.chaos_check import model_mismatch_mw
 from ballast.live.emulators.dynamics import MinerDynamics as EmulatedDynamics
 from ballast.live.runtime import Runtime
 from ballast.live.store import open_store
@@ -62,6 +63,7 @@ from ballast.sim.smoothing import spec_of
 pytestmark = pytest.mark.timeout(300)
 
 SCALE = 250.0  # the bundled training campus / this one
+DEVICES, IP_PREFIX = 24, "127.64"  # emulated miners per group (at most): one miner per device
 MINUTES = 15
 CRASH_AT_S = 300.0
 MISS_SHARE = 0.01  # ticks that may differ beyond one tick (observed: 0 of 900)
@@ -130,7 +132,7 @@ async def live_run(path: Path, scn, tmp_path: Path, ai_mw: np.ndarray, first: np
     """Step the runtime on the emulated site over the backtest's ticks; per tick: the tick
     document and the true campus import [MW]."""
     clock = Clock(t0_s)
-    plan = plan_emulation(scn, 24, "127.64")
+    plan = plan_emulation(scn, DEVICES, IP_PREFIX)
     assert all(g.miners_per_device == 1.0 for g in plan)
     ports = {"meter_port": free_port(), "dcgm_port": free_port(), "miner_port": free_port()}
     site = emulated_site_config(
@@ -218,6 +220,10 @@ def test_the_fine_backtest_and_live_take_the_same_decisions(tmp_path):
     ]
     assert np.abs(live_running - fine_running).max() <= 1
 
+    # the interconnect limit holds on the true import too (the emulator's catalog and cooled
+    # sleeping miners draw a little more than the controller's catalog: model_mismatch_mw)
+    slack_mw = model_mismatch_mw(plan_emulation(scn, DEVICES, IP_PREFIX))
+    assert live_import.max() <= cfg.import_limit_mw + slack_mw
     spec = spec_of(scn)
     fine_m = compliance(run.import_mw, setup.dt_s, spec)
     live_m = compliance(live_import.astype(np.float32), setup.dt_s, spec)
