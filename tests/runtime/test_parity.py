@@ -15,7 +15,8 @@ market replay of the scenario's own series; miners are LuxOS emulators on loopba
 placed at the backtest's first decision. The runtime is stepped with an injected clock at the
 scenario's own time (meter poll, AI poll, tick), so both hosts see the same instants.
 
-Compared, per tick:
+The live config is the backtest's (one builder: the same smoothing parameters). Compared,
+per tick:
 - the binding rule and the miners commanded per group. The fine engine records the rule per
   tick but not the commands, so they come from ``step`` over the same snapshots; that this IS
   the fine engine is asserted first (the same rule on every tick: without a battery the rule
@@ -25,12 +26,14 @@ Compared, per tick:
   the ticks may differ beyond one tick of latency, and never by more than one miner per group;
 - the smoothing compliance figures (``sim.compliance``) of the true campus import (emulated
   physics, sampled at each tick) against the backtest's import (plant model): window and
-  1-s ramps, peak-to-peak
-  per 5 and 15 min, in-band oscillation, and the minutes and flags in violation (equal).
+  1-s ramps, peak-to-peak per 5 and 15 min, in-band oscillation, and the minutes and flags
+  in violation (equal).
   The tolerances (constants below, with what this machine measured) allow for the two plants,
   which differ by design: the emulated miners sleep at 25 W and draw the emulator catalog's
   power (the nearest model by J/TH), so the import differs by a few miners' power; the
-  commands and the AI are the same, so the ramps are nearly equal.
+  commands and the AI are the same, so the ramps are nearly equal;
+- the import limit on the true import (within the emulator's model mismatch,
+  ``chaos_check.model_mismatch_mw``).
 """
 
 from __future__ import annotations
