@@ -116,13 +116,43 @@ def test_live_builds_the_fine_engines_smoothing_for_its_tick(tmp_path, tick_s):
     live = scaled_controller_config(scen, site)
     setup = fine_setup(scen)
     fine = controller_config(scen, setup.dt_s, ai=setup.ai())
-    assert live.smoothing == fine.smoothing and live.smoothing.enabled
+    # the same, but the plan credits at most the late-tick limit per tick (a clock jump)
+    assert replace(live.smoothing, max_step_s=np.inf) == fine.smoothing
+    assert live.smoothing.enabled
     assert live.smoothing.filter_ticks == round(SWING_PERIOD_S / tick_s)
     assert live.smoothing.ai_max_rise_mw > 0  # sized from the training job's risk
 
 
-def _runtime_like(cfg, state):
+def test_a_wall_clock_jump_earns_the_smoothing_plan_no_ramp(tmp_path):
+    """The snapshot's clock is wall time: a jump forward counts as the late-tick limit (as for
+    the restore ramp), a jump back as no time at all; without the limit the plan would follow
+    the AI's drop at once."""
+    scen, site = _site(tmp_path, training_campus(), 1.0)
+    cfg = scaled_controller_config(scen, site)
+    max_step_s = site.watchdog.late_ticks * site.tick_s
+    assert cfg.smoothing.max_step_s == max_step_s
+    unlimited = replace(cfg, smoothing=replace(cfg.smoothing, max_step_s=np.inf))
+
+    def after(config, dt_s: float):
+        state = ControllerState.initial(config, 1000.0)
+        for k in range(30):
+            step(config, state, Snapshot(1000.0 + k, 20.0, 50.0, 150.0))
+        return step(config, state, Snapshot(1029.0 + dt_s, 20.0, 50.0, 60.0))  # AI drops
+
+    def same(a, b) -> bool:
+        return (a.plan_import_mw, a.binding_rule) == (b.plan_import_mw, b.binding_rule) and (
+            np.array_equal(a.running, b.running)
+        )
+
+    assert same(after(cfg, 3600.0), after(cfg, max_step_s))
+    assert same(after(cfg, -600.0), after(cfg, 0.0))
+    assert not same(after(unlimited, 3600.0), after(cfg, 3600.0))
+
+
+def _runtime_like(cfg, state, now_s: float = 0.0):
     return SimpleNamespace(
+        base_cfg=cfg,
+        clock=lambda: now_s,
         state=state,
         modes={},
         policy=Policy(20.0, 50.0, True, 0.0),
@@ -141,7 +171,7 @@ def test_the_smoothing_memory_is_saved_and_restored(tmp_path):
     for k, ai_mw in enumerate((150.0, 120.0, 150.0, 110.0, 140.0)):
         step(cfg, state, Snapshot(1000.0 + k, 20.0, 50.0, ai_mw))
     assert state.smooth[SS_INIT] == 1.0 and np.isfinite(state.smooth[SS_PLAN])
-    rt = _runtime_like(cfg, state)
+    rt = _runtime_like(cfg, state, now_s=1005.0)  # restarted a second after the last tick
     doc = json.loads(json.dumps(state_document(rt)))  # through JSON, as the store keeps it
     assert doc["smooth"] == state.smooth.tolist() and doc["ai_buf"] == state.ai_buf.tolist()
 
@@ -163,6 +193,12 @@ def test_the_smoothing_memory_is_saved_and_restored(tmp_path):
     rt.state = ControllerState.initial(other, 2000.0)
     _apply(rt, SavedState.model_validate_json(json.dumps(doc)))
     assert rt.state.smooth[SS_INIT] == 0.0 and not rt.state.ai_buf.any()
+    # restarted more than the spec's ramp window after the last tick: a fresh start
+    window_s = cfg.smoothing.ramp_window_s
+    for now_s, used in ((1004.0 + window_s, True), (1004.5 + window_s, False), (1003.0, False)):
+        rt = _runtime_like(cfg, ControllerState.initial(cfg, now_s), now_s=now_s)
+        _apply(rt, SavedState.model_validate_json(json.dumps(doc)))
+        assert np.array_equal(rt.state.smooth, state.smooth) is used, now_s
 
 
 def test_a_non_finite_smoothing_memory_is_not_saved(tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ballast.control.rules import RS_CEILING, RS_LAST_T
+from ballast.control.smoothing import SS_INIT, SS_LAST_T
 from ballast.live.obligations import dr_event_from_row, utc_iso
 from ballast.live.site_model import Policy
 from ballast.live.store import EventRecord
@@ -45,10 +46,9 @@ class SavedState(_Doc):
     """The runtime state document as ``state_document`` writes it.
 
     ``smooth`` and ``ai_buf`` are the smoothing rules' memory (``control.smoothing.SS_*`` and
-    the recent AI readings [MW]); they are restored only when their shape matches the
-    controller now running (same tick and AI filter), else smoothing starts afresh. Older
-    documents carry them as zeros (smoothing was refused live then): a zero memory is a fresh
-    start."""
+    the recent AI readings [MW]); they are restored when they fit (``_smoothing_fits``), else
+    smoothing starts afresh. Older documents carry them as zeros (smoothing was refused live
+    then): a zero memory is a fresh start."""
 
     econ_on: list[bool] = Field(default_factory=list)
     last_change_s: _FiniteList = Field(default_factory=list)
@@ -172,8 +172,22 @@ def _apply(rt: Runtime, st: SavedState) -> None:
         # where the ramp was; the first meter reading can only lower it (restore_from_meter)
         rt.state.restore[RS_CEILING] = st.restore_ceiling_mw
         rt.state.restore[RS_LAST_T] = st.restore_time_s
-    if len(st.smooth) == len(rt.state.smooth) and len(st.ai_buf) == len(rt.state.ai_buf):
+    if _smoothing_fits(rt, st):
         # where the smoothing plan, its slow target and the AI filter were: the import goes on
         # from there instead of stepping to a fresh plan
         rt.state.smooth[:] = st.smooth
         rt.state.ai_buf[:] = st.ai_buf
+
+
+def _smoothing_fits(rt: Runtime, st: SavedState) -> bool:
+    """Whether the saved smoothing memory may be used: started, of the running controller's
+    shape (same tick and AI filter), and no older than the spec's ramp window (within it,
+    going on from the saved plan keeps the window's ramp; older, the plan starts afresh as on
+    a first start)."""
+    sm = st.smooth
+    if len(sm) != len(rt.state.smooth) or len(st.ai_buf) != len(rt.state.ai_buf):
+        return False
+    if sm[SS_INIT] != 1.0:
+        return False
+    age_s = rt.clock() - sm[SS_LAST_T]
+    return 0.0 <= age_s <= rt.base_cfg.smoothing.ramp_window_s

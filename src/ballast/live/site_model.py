@@ -89,10 +89,11 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
             count[i] = len(devices[name].addresses())
             per[i] = devices[name].miners_per_device
     groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
-    # the restore ramp credits at most the late-tick limit between ticks: a wall-clock jump
-    # (the snapshot's clock) earns no ramp
-    return replace(cfg, groups=groups,
-                   restore_max_step_s=site.watchdog.late_ticks * site.tick_s)
+    # the restore ramp and the smoothing plan credit at most the late-tick limit between
+    # ticks: a wall-clock jump (the snapshot's clock) earns no ramp
+    max_step_s = site.watchdog.late_ticks * site.tick_s
+    return replace(cfg, groups=groups, restore_max_step_s=max_step_s,
+                   smoothing=replace(cfg.smoothing, max_step_s=max_step_s))
 
 
 def site_nameplate(scenario: Scenario) -> SiteNameplate:
