@@ -93,6 +93,8 @@ def main(shared: Path) -> None:
     bundle_eia930(shared)
     bundle_installed_capacity(shared)
     bundle_rtm_hourly_2023(shared)
+    bundle_rtm_hourly_2021(shared)
+    bundle_dam(shared)
 
 
 def bundle_bitcoin_network(shared: Path) -> None:
@@ -128,6 +130,36 @@ def bundle_rtm_hourly_2023(shared: Path) -> None:
         "price_usd_per_mwh": rt["HB_WEST_rt_usd_per_mwh"].astype("float64"),
         "hb_hubavg_price_usd_per_mwh": rt["HB_HUBAVG_rt_usd_per_mwh"].astype("float64"),
     }).to_parquet(OUT / "ercot_rtm_hb_west_hourly_2023.parquet", index=False)
+
+
+def bundle_rtm_hourly_2021(shared: Path) -> None:
+    """ERCOT real-time SPP 2021, hourly means of the 15-min prices, HB_WEST and HB_HUBAVG; CST
+    hours (UTC-6), 2021-01-01 06:00 UTC to 2022-01-01 06:00 UTC (same source and processing as
+    2023). Values unchanged."""
+    rt = pd.read_csv(shared / "ercot_rtm_spp_hourly_2021_HB_HUBAVG_HB_WEST.csv")
+    pd.DataFrame({
+        "interval_start_utc": _utc(rt["interval_start_utc"]),
+        "price_usd_per_mwh": rt["HB_WEST_rt_usd_per_mwh"].astype("float64"),
+        "hb_hubavg_price_usd_per_mwh": rt["HB_HUBAVG_rt_usd_per_mwh"].astype("float64"),
+    }).to_parquet(OUT / "ercot_rtm_hb_west_hourly_2021.parquet", index=False)
+
+
+def bundle_dam(shared: Path) -> None:
+    """ERCOT day-ahead SPPs, hourly: HB_HUBAVG 2021-2024 (local years) and HB_WEST 2021-01-01 to
+    2021-07-24 (the only day-ahead West hub series in ../shared/data). Other hubs and load zones
+    of the 2021 workbook are left out (no example reads them). Values unchanged."""
+    dam = pd.read_csv(shared / "ercot_dam_spp_hb_hubavg_hourly_2021_2024.csv")
+    assert (dam["settlement_point"] == "HB_HUBAVG").all() and (dam["market"] == "DAM").all()
+    pd.DataFrame({
+        "interval_start_utc": _utc(dam["interval_start_utc"]),
+        "price_usd_per_mwh": dam["spp_usd_per_mwh"].astype("float64"),
+    }).to_parquet(OUT / "ercot_dam_hb_hubavg_hourly_2021_2024.parquet", index=False,
+                  compression="zstd")
+    west = pd.read_csv(shared / "ercot_dam_spp_hourly_2021-01-01_to_2021-07-24_hubs_loadzones.csv")
+    pd.DataFrame({
+        "interval_start_utc": _utc(west["interval_start_utc"]),
+        "price_usd_per_mwh": west["HB_WEST"].astype("float64"),
+    }).to_parquet(OUT / "ercot_dam_hb_west_hourly_2021_01_07.parquet", index=False)
 
 
 def bundle_installed_capacity(shared: Path) -> None:

@@ -153,7 +153,7 @@ def test_scenario_pointing_at_bad_data_names_the_field(tmp_path, scenario_dict):
     # a run outside the bundled price data
     doc = _with(scenario_dict, "run.start", "2019-01-01T00:00:00Z")
     doc = _with(doc, "run.end", "2019-01-02T00:00:00Z")
-    with pytest.raises(DataError, match=r"markets.price .* the run needs"):
+    with pytest.raises(DataError, match=r"not covered by .*markets.price \(.*\) covers 20"):
         build_inputs(parse_scenario(doc))
 
 

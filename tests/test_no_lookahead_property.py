@@ -1,6 +1,6 @@
 """No look-ahead, as a property (issue 16 item 6): perturb one value of each source series at
 a random instant s and check that no input column, and no controller decision, changes before
-s plus that series' publication delay (``ballast.sim.availability``).
+s plus that series' publication delay (``ballast.inputs.availability``).
 
 The perturbation goes in through the loader's read (``ballast.data.loaders.read_table``), so
 every path from file to decision is covered. The same walk with a delay removed
@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from ballast.control import ControllerConfig
 from ballast.data import loaders
+from ballast.inputs import build_inputs
+from ballast.inputs.availability import AVAILABILITY
 from ballast.programs.fourcp import fourcp_alert_hourly
 from ballast.scenario import parse_scenario
-from ballast.sim.availability import AVAILABILITY
 from ballast.sim.engine import run_policy
-from ballast.sim.inputs import build_inputs
 
 START, END = pd.Timestamp("2024-05-01T00:00Z"), pd.Timestamp("2024-05-05T00:00Z")
 BTC_COLUMNS = (
@@ -163,7 +163,7 @@ def test_each_daily_network_value_is_used_from_the_days_end(scenario_dict, monke
 @given(k=st.integers(-1, 2))
 def test_fee_share_mode_price_from_the_days_end_difficulty_at_once(scenario_dict, monkeypatch, k):
     """fees: share: the daily close waits for its day's end; difficulty, a consensus value,
-    applies from its own stamp (sim/availability.py)."""
+    applies from its own stamp (inputs/availability.py)."""
     scenario_dict["markets"]["bitcoin"] = {"fees": "share"}
     scn = _scenario(scenario_dict)
     at = _instant("1D", k)

@@ -131,3 +131,72 @@ def test_programs_with_a_fine_run_are_refused_not_dropped(tmp_path, scenario_dic
     assert result.exit_code == 2
     assert "programs: grid programs are simulated at 1 min or coarser" in " ".join(
         result.output.split())
+
+
+def test_settlement_is_a_function_of_the_runs_it_is_handed():
+    """Programs settle from results handed in as data (issue 17 item 9): two hand-made runs,
+    a plan and the engine's counterfactual margins; no controller run."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ballast.inputs import SiteInputs
+    from ballast.programs.dr import DrRequest
+    from ballast.programs.plan import ProgramEvent, ProgramPlan
+    from ballast.programs.settle import Counterfactuals, settle_programs
+    from ballast.scenario import parse_scenario
+
+    idx = pd.date_range("2024-05-01", periods=8, freq="15min", tz="UTC")
+    at = [t.isoformat() for t in [*idx, idx[-1] + pd.Timedelta("15min")]]
+    scn = parse_scenario({
+        "version": 1, "site": {"import_limit_mw": 100.0},
+        "miners": [{"name": "a", "model": "Antminer S19j Pro", "count": 100}],
+        "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
+        "run": {"start": at[0], "end": at[8]},
+        "programs": {"emergency": {"windows": [{"start": at[2], "end": at[4], "level": 3}]},
+                     "demand_response": {"payment_usd_per_mwh": 100.0, "events": [
+                         {"name": "e", "start": at[4], "end": at[6], "target_mw": 10.0,
+                          "baseline_mw": 70.0}]}}})
+    n = len(idx)
+    plan = ProgramPlan(index=idx, cap_mw=np.full(n, np.inf), floor_mw=np.zeros(n),
+                       fixed_caps_mw={}, reserve_sold_mw={}, headroom_mw=np.zeros(n),
+                       sleep_floor_mw=0.0, max_draw_mw=np.full(n, 50.0), events=[
+                           ProgramEvent("emergency", "eea3", idx[2], 2, 4, fixed_cap_mw=0.0,
+                                        cap_mw=0.0),
+                           ProgramEvent("demand_response", "dr_event:e", idx[4], 4, 6,
+                                        commit_mw=10.0, cap_mw=40.0, baseline_import_mw=70.0,
+                                        dr=DrRequest(reduction_mw=10.0, baseline_mw=70.0))])
+    ai_mw = 20.0
+    miner = np.array([50.0, 50.0, 0.0, 0.0, 40.0, 40.0, 50.0, 50.0])  # EEA off, DR 10 MW down
+    ours = SimpleNamespace(frame=pd.DataFrame({"miner_mw": miner, "import_mw": ai_mw + miner},
+                                              index=idx))
+    base = SimpleNamespace(frame=pd.DataFrame({"miner_mw": np.full(n, 50.0),
+                                               "import_mw": np.full(n, ai_mw + 50.0)}, index=idx))
+    inputs = SiteInputs(frame=pd.DataFrame({"price_usd_per_mwh": np.full(n, 30.0)}, index=idx),
+                        renewable_columns=())
+
+    alone = settle_programs(scn, inputs, plan, ours, base).kpis["ballast"]
+    # DR: 70 MW baseline - 60 MW metered = 10 MW for 2 x 0.25 h = 5 MWh at 100 USD/MWh
+    assert alone["programs_cash_usd"] == pytest.approx(500.0)
+    assert alone["eea_mw_off_grid_mean"] == pytest.approx(50.0)
+    assert alone["eea_hours"] == pytest.approx(0.5)
+    assert "programs_value_usd" not in alone.index  # no counterfactual runs handed in
+
+    cf = Counterfactuals(margin_usd=1000.0, no_programs_margin_usd=900.0,
+                         without_usd={"emergency": (950.0, 500.0),
+                                      "demand_response": (1010.0, 0.0)})
+    out = settle_programs(scn, inputs, plan, ours, base, cf)
+    k = out.kpis["ballast"]
+    assert k["programs_value_usd"] == pytest.approx(1000.0 + 500.0 - 900.0)
+    assert k["program_value_usd[emergency]"] == pytest.approx(1500.0 - 950.0 - 500.0)
+    assert k["program_value_usd[demand_response]"] == pytest.approx(1500.0 - 1010.0)
+    assert out.summary.loc["demand_response", "value_usd"] == pytest.approx(490.0)
+
+
+def test_settling_without_the_engines_no_programs_run_is_refused():
+    from types import SimpleNamespace
+
+    from ballast.sim.program_runs import settle_program_runs
+
+    with pytest.raises(ValueError, match=r"Simulation\.no_programs"):
+        settle_program_runs(SimpleNamespace(programs=object(), no_programs=None))

@@ -1,7 +1,7 @@
 """One day's market picture: BTC price, difficulty, subsidy, fees, hashprice, breakevens, ERCOT
 prices.
 
-The Bitcoin figures are those a backtest uses during the day (``sim/inputs.py``): each daily row
+The Bitcoin figures are those a backtest uses during the day (``inputs/site.py``): each daily row
 is in force from its stamp plus the publication delay, so with the default 24 h the day D shows
 the row of D-1, complete at D 00:00 UTC. A field the data leave empty (no row published yet,
 a missing value) is None (null in JSON).

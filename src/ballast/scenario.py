@@ -122,7 +122,7 @@ class SeriesSource(StrictModel):
 class PriceSource(SeriesSource):
     """The real-time energy price file, and when the controller may use each price."""
 
-    decision_delay: Literal["interval", "none"] = Field("interval", description="When the controller may decide on a price (settlement always uses each interval's own price). interval (default, no look-ahead): a real-time price is known at the end of its interval (ERCOT's 15-min settlement point price averages the SCED prices inside it), so each decision uses the last price settled before it: delay = max(price file step, run step). none: the interval's own price, up to one interval of look-ahead (the old behaviour, an upper bound). On an hourly file interval waits a whole hour (a live site sees 5-min prices sooner): a floor, with none the ceiling. A run that starts at the file's first instant uses the first price until one is known. Table: ballast.sim.availability.")
+    decision_delay: Literal["interval", "none"] = Field("interval", description="When the controller may decide on a price (settlement always uses each interval's own price). interval (default, no look-ahead): a real-time price is known at the end of its interval (ERCOT's 15-min settlement point price averages the SCED prices inside it), so each decision uses the last price settled before it: delay = max(price file step, run step). none: the interval's own price, up to one interval of look-ahead (the old behaviour, an upper bound). On an hourly file interval waits a whole hour (a live site sees 5-min prices sooner): a floor, with none the ceiling. A run that starts at the file's first instant uses the first price until one is known. Table: ballast.inputs.availability.")
 
 
 class Bitcoin(StrictModel):
@@ -219,6 +219,7 @@ class Scenario(StrictModel):
     version: Annotated[int, Field(description="Schema version; must be 1.")]
     name: str = Field("scenario", description="Scenario name.")
     description: str = Field("", description="Free text.")
+    notes: list[str] = Field(default_factory=list, description="What the scenario approximates or leaves out, e.g. a proxy settlement point or a series the bundled data do not hold for its period; each note is shown with the run's notes (CLI, JSON notes, report). Default none.")
     site: Site = Field(description="The grid connection.")
     ai: AiLoad | None = Field(None, description="AI/HPC tenant. Default none.")
     miners: list[MinerGroup] = Field(default_factory=list, description="Miner groups.")

@@ -7,8 +7,9 @@ runtime at the site's tick. Smoothing parameters are sized here from the spec, t
 risk and the miners' dynamics.
 
 Why here (``ballast.control``): the backtest (``ballast.sim``) and the live host
-(``ballast.live``) both import ``ballast.control``, and the import contracts forbid ``control``
-to import either host and ``live`` to import ``sim``, so neither host reaches into the other to
+(``ballast.live``) both import ``ballast.control``, and the import contracts (pyproject.toml)
+keep ``control`` below both hosts (the layers contract: below ``sim`` and ``programs``, beside
+``inputs``) and forbid ``live`` to import ``sim``, so neither host reaches into the other to
 build its controller. The AI risk the reserves are sized from is computed here too
 (``ai_risk_mw``): the fine engine's waveform generator (``sim.fine_ai.FineAi``) calls it, and
 a host without a waveform (live) gets it from the scenario's nameplate (``NameplateAi``).
@@ -67,23 +68,6 @@ def ai_risk_mw(
     return lo, full + 4 * noise_mw, 8 * noise_mw
 
 
-def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
-    """The scenario's training job as model parameters (optionally without the GPU floor)."""
-    t = scenario.ai.training
-    return TrainingSwings(
-        swing_amplitude_share=t.swing_amplitude_share,
-        swing_period_s=t.swing_period_s,
-        duty=t.duty,
-        idle_share=t.idle_share,
-        checkpoint_every_s=t.checkpoint_every_s,
-        checkpoint_s=t.checkpoint_s,
-        crashes_per_day=t.crashes_per_day,
-        restart_s=t.restart_s,
-        start_ramp_s=t.start_ramp_s,
-        floor_share=t.gpu_power_floor_share if floor else 0.0,
-    )
-
-
 @dataclass(frozen=True)
 class NameplateAi:
     """The AI risk from the scenario alone, at the tenant's full facility load (no market data,
@@ -110,7 +94,7 @@ def nameplate_ai(scenario: Scenario, tick_s: float, base_dir: Path | None = None
         return NameplateAi("flat", np.zeros(1))
     full = np.array([facility_mw(ai.it_load_mw, ai.pue)])
     if ai.profile == "training":
-        sw = training_swings(scenario)
+        sw = TrainingSwings.from_spec(scenario.ai.training)
         try:
             sw.check(tick_s)
         except ValueError as exc:
@@ -233,7 +217,7 @@ def smoothing_tick_problem(scenario: Scenario, tick_s: float) -> str | None:
     ai = scenario.ai
     if ai is not None and ai.profile == "training":
         try:
-            training_swings(scenario).check(tick_s)
+            TrainingSwings.from_spec(scenario.ai.training).check(tick_s)
         except ValueError as exc:
             return str(exc)
     return None

@@ -131,7 +131,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise DataError(str(path), "unsupported file type; use .csv, .csv.gz or .parquet")
 
 
-def _pick_time_column(frame: pd.DataFrame, source: str, time_column: str | None) -> str:
+def pick_time_column(frame: pd.DataFrame, source: str, time_column: str | None) -> str:
     if time_column is not None:
         if time_column not in frame.columns:
             raise DataError(source, f"time column not found; columns are {list(frame.columns)}",
@@ -178,7 +178,7 @@ def read_series(source: str | Path, value_column: str | None = None, *,
         raise DataError(label, "several locations in one file "
                         f"({sorted(frame['Location'].unique())[:5]}...); choose one with 'location'",
                         column="Location")
-    tcol = _pick_time_column(frame, label, time_column)
+    tcol = pick_time_column(frame, label, time_column)
     if value_column is None:
         for candidate in ("SPP", "LMP"):
             if candidate in frame.columns:

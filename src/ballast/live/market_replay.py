@@ -2,7 +2,7 @@
 
 For demos and dry runs (no live ISO feed is wired yet): the runtime's start maps to the replay
 start; replay time runs ``speed`` times wall time and wraps around at the end of the scenario's
-run. The series are the backtest's inputs (``sim.inputs.build_inputs``: the same validated
+run. The series are the backtest's inputs (``ballast.inputs.build_inputs``: the same validated
 price and hashprice), so a replayed day decides as the backtest of that day does.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ballast.inputs import build_inputs
 from ballast.scenario import Scenario
-from ballast.sim.inputs import build_inputs
 
 
 class MarketReplay:
@@ -27,7 +27,7 @@ class MarketReplay:
         frame = build_inputs(scenario, base_dir).frame
         self.times_s = frame.index.as_unit("ns").asi8.astype("float64") / 1e9
         self.step_s = float(scenario.run.step.total_seconds())
-        # the price known at each instant, as the backtest decides (sim/availability.py)
+        # the price known at each instant, as the backtest decides (inputs/availability.py)
         self.price_usd_per_mwh = frame["decision_price_usd_per_mwh"].to_numpy()
         self.hashprice_usd_per_ph_day = frame["hashprice_usd_per_ph_day"].to_numpy()
         self.origin_s = start.timestamp()

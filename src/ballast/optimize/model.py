@@ -36,8 +36,8 @@ import pandas as pd
 from scipy import sparse
 
 from ballast.control import ControllerConfig
+from ballast.inputs import SiteInputs
 from ballast.scenario import Scenario
-from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
 

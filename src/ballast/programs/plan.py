@@ -23,6 +23,7 @@ import pandas as pd
 from ballast.control import ControllerConfig
 from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
+from ballast.inputs import SiteInputs
 from ballast.programs import fourcp
 from ballast.programs.dr import DrRequest, dr_cap
 from ballast.programs.frequency import (
@@ -32,7 +33,6 @@ from ballast.programs.frequency import (
 )
 from ballast.programs.schema import Programs
 from ballast.scenario import Scenario
-from ballast.sim.inputs import SiteInputs
 
 RESERVE_ORDER = ("responsive_reserve", "ecrs", "ers")
 
@@ -77,7 +77,6 @@ class ProgramPlan:
     fourcp_alert: np.ndarray | None = None
     fourcp_peaks: pd.DataFrame | None = None
     fourcp_hourly: pd.DataFrame | None = None
-    no_programs_run: object | None = None  # RunSeries of the controller without programs
     # replayed frequency events: (label, start, offsets [s], frequency [Hz], trip [s] or NaN)
     frequency_traces: list[tuple] = field(default_factory=list)
     base_dir: Path | None = None  # where the scenario's relative file paths start
@@ -253,7 +252,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         np.full(n, fleet_run), combined_fixed]).clip(sleep_floor)
     headroom[dr_mask] = 0.0  # no reserve sold while a DR event holds the miners down
     if progs.reserve_only_when_economic and len(g.names):
-        # the price known at the tick (markets.price.decision_delay, sim/availability.py)
+        # the price known at the tick (markets.price.decision_delay, inputs/availability.py)
         last_price = inputs.frame["decision_price_usd_per_mwh"].to_numpy()
         best_breakeven = inputs.frame["hashprice_usd_per_ph_day"].to_numpy() * float(
             g.breakeven_per_hashprice.max())

@@ -6,12 +6,15 @@ more than the headroom); a shortfall in a deployment pays a penalty per MWh not 
 4CP transmission charge and the fixed-price contract are costs of every run, in
 ``net_margin_usd`` (``ballast/costs.py``); here they are only reported (the charge each run
 pays, the power credits), never added to the programs' cash a second time.
+
+Settlement reads results and never runs the controller: the engine makes every run (with the
+programs, with none, without each one: ``sim/program_runs.py``) and hands them here as data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,19 +25,44 @@ from ballast.costs import (
     supply_contract,
     transmission_rate_usd_per_kw_year,
 )
+from ballast.inputs import SiteInputs, step_hours
 from ballast.programs import fourcp
 from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 from ballast.programs.plan import ProgramPlan
-from ballast.sim.engine import RunSeries, Simulation
-from ballast.sim.kpis import interval_money, step_hours
+from ballast.scenario import Scenario
 
-__all__ = ["ProgramOutcome", "contract_settlement_usd", "marginal_values_usd", "power_credits_usd",
-           "settle_programs"]
+__all__ = ["RULE_PROGRAMS", "Counterfactuals", "ProgramOutcome", "Run", "contract_settlement_usd",
+           "power_credits_usd", "settle_programs"]
+
+# the programs that act through the rule stack: each is left out in turn to value it
+RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
+                 "emergency")
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
                  "opted_in", "reason", "committed_mw", "reference_mw", "baseline_import_mw",
                  "achieved_reduction_mw",
                  "shortfall_mw", "reduced_mwh", "vs_baseline_reduction_mw", "time_to_reach_min", "on_time"]
+
+
+class Run(Protocol):
+    """What settlement reads of one run (the engine's ``RunSeries`` is one)."""
+
+    frame: pd.DataFrame  # per interval on the run index: import_mw, miner_mw [MW]
+
+
+@dataclass(frozen=True)
+class Counterfactuals:
+    """Net margins [USD] of the runs that value the programs, made by the engine
+    (``sim/program_runs.py``) and handed in as data.
+
+    ``margin_usd``: the Ballast run, every program answered; ``no_programs_margin_usd``: the
+    same controller answering none (its margin holds its own 4CP charge and the same
+    contract, like every run's); ``without_usd``: per program left out, that run's margin and
+    its programs' cash (empty with fewer than two rule programs)."""
+
+    margin_usd: float
+    no_programs_margin_usd: float
+    without_usd: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,8 +75,7 @@ class ProgramOutcome:
     fourcp_peaks: pd.DataFrame | None  # one row per peak covered, site demand both runs, hit
 
 
-def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
-                dt_h: float) -> pd.DataFrame:
+def _event_rows(plan: ProgramPlan, run: Run, baseline: Run, dt_h: float) -> pd.DataFrame:
     idx = plan.index
     miner = run.frame["miner_mw"].to_numpy()
     base_miner = baseline.frame["miner_mw"].to_numpy()
@@ -90,62 +117,21 @@ def _event_rows(plan: ProgramPlan, run: RunSeries, baseline: RunSeries,
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
-def _value_vs_no_programs(sim: Simulation, cash_usd: float) -> float:
-    """What answering the programs is worth [USD]: margin plus program cash of the Ballast run,
-    minus the margin of the controller answering none (whose margin holds its own 4CP charge
-    and the same contract, like every run's)."""
-    plan: ProgramPlan = sim.programs
-    ours = interval_money(sim.ballast, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
-    theirs = interval_money(plan.no_programs_run, sim.inputs, sim.config,
-                            sim.scenario)["net_margin_usd"]
-    return float(ours.sum(skipna=False) + cash_usd - theirs.sum(skipna=False))
-
-
-RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
-                 "emergency")
-
-
-def marginal_values_usd(sim: Simulation, cash_usd: float) -> dict[str, float]:
-    """Per program: what it adds [USD] = margin plus program cash with every program, minus the
-    same with that one program left out (one more controller run each). Leaving 4CP out does not
-    leave out the transmission charge: that run's margin holds it, on its own peak demand. Not
-    additive:
-    programs compete for the same miners."""
-    from ballast.programs.plan import build_plan
-    from ballast.sim.engine import run_policy
-
-    plan: ProgramPlan = sim.programs
-    progs = sim.scenario.programs
-    offered = [p for p in RULE_PROGRAMS if getattr(progs, p) is not None]
-    if len(offered) < 2:  # one program: programs_value_usd already is its value
-        return {}
-    money = partial(interval_money, inputs=sim.inputs, config=sim.config, scenario=sim.scenario)
-    total = float(money(sim.ballast)["net_margin_usd"].sum(skipna=False)) + cash_usd
-    out = {}
-    for name in offered:
-        variant = sim.scenario.model_copy(update={"programs": progs.model_copy(
-            update={name: None})})
-        plan_v = build_plan(variant, sim.inputs, sim.config, plan.base_dir)
-        run_v = run_policy(sim.config, sim.inputs, f"ballast_without_{name}", cap_mw=plan_v.cap_mw,
-                           floor_mw=plan_v.floor_mw, breaks=plan_v.breaks,
-                           before_chunk=plan_v.on_chunk)
-        sim_v = replace(sim, scenario=variant, ballast=run_v, programs=plan_v)
-        cash_v = float(settle_programs(sim_v, marginal=False).kpis.loc[
-            "programs_cash_usd", "ballast"])
-        out[name] = total - float(money(run_v)["net_margin_usd"].sum(skipna=False)) - cash_v
-    return out
-
-
-def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
-    """Pay and score every program of ``sim.scenario.programs`` for both runs; with
-    ``marginal``, also each program's marginal value (``marginal_values_usd``)."""
-    plan: ProgramPlan = sim.programs
-    progs = sim.scenario.programs
-    idx = sim.inputs.index
+def settle_programs(scenario: Scenario, inputs: SiteInputs, plan: ProgramPlan, ballast: Run,
+                    baseline: Run, counterfactuals: Counterfactuals | None = None
+                    ) -> ProgramOutcome:
+    """Pay and score every program of ``scenario.programs`` for the Ballast run (under
+    ``plan``) and the baseline. With ``counterfactuals``, also what the programs are worth
+    against answering none (``programs_value_usd``) and each one's marginal value: margin plus
+    program cash with every program, minus the same with that one left out. Leaving 4CP out
+    does not leave out the transmission charge: that run's margin holds it, on its own peak
+    demand. Marginal values are not additive: programs compete for the same miners."""
+    progs = scenario.programs
+    idx = inputs.index
     dt = step_hours(idx)
-    price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
-    ours, base = sim.ballast.frame, sim.baseline.frame
-    events = _event_rows(plan, sim.ballast, sim.baseline, dt)
+    price = inputs.frame["price_usd_per_mwh"].to_numpy()
+    ours, base = ballast.frame, baseline.frame
+    events = _event_rows(plan, ballast, baseline, dt)
     summary: dict[str, dict[str, float]] = {}
     kpis: list[tuple[str, float, float, str]] = []
 
@@ -158,7 +144,7 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
     evs = events[events["opted_in"].astype(bool)] if len(events) else events
 
     if progs.price_response is not None:  # the contract itself settles in net_margin_usd
-        contract = supply_contract(sim.scenario)
+        contract = supply_contract(scenario)
         cred = power_credits_usd(ours["import_mw"].to_numpy(), price, contract.volume_mw,
                                  contract.price_usd_per_mwh, dt).sum()
         cred_b = power_credits_usd(base["import_mw"].to_numpy(), price, contract.volume_mw,
@@ -168,7 +154,7 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
 
     peaks_table = None
     if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
-        tx_rate = transmission_rate_usd_per_kw_year(sim.scenario)
+        tx_rate = transmission_rate_usd_per_kw_year(scenario)
         curtailing = pd.Series(plan.fourcp_alert, index=idx)
         t_ours, s_ours = fourcp.settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
                                               tx_rate)
@@ -244,10 +230,12 @@ def settle_programs(sim: Simulation, marginal: bool = True) -> ProgramOutcome:
                 if p not in ("coincident_peak", "price_response"))
     total_b = 0.0
     kpis.append(("programs_cash_usd", total, total_b, "USD"))
-    if plan.no_programs_run is not None:
-        kpis.append(("programs_value_usd", _value_vs_no_programs(sim, total), 0.0, "USD"))
-    if marginal:
-        for name, value in marginal_values_usd(sim, total).items():
+    if counterfactuals is not None:
+        cf = counterfactuals
+        with_all = cf.margin_usd + total  # margin plus program cash, every program answered
+        kpis.append(("programs_value_usd", with_all - cf.no_programs_margin_usd, 0.0, "USD"))
+        for name, (margin_v, cash_v) in cf.without_usd.items():
+            value = with_all - margin_v - cash_v
             kpis.append((f"program_value_usd[{name}]", value, 0.0, "USD"))
             table.loc[name, "value_usd"] = value
     frame = pd.DataFrame(kpis, columns=["kpi", "ballast", "baseline", "unit"]).set_index("kpi")

@@ -1,5 +1,9 @@
 """The backtest engine: the controller over a horizon, for Ballast and a business-as-usual
-baseline in the same call, then site physics (import, export, curtailment) per interval."""
+baseline in the same call, then site physics (import, export, curtailment) per interval.
+
+The engine orchestrates the grid programs: it asks ``programs/plan.py`` for caps and floors,
+runs the controller with them (and without them), and hands the runs to the programs'
+settlement as data (``sim/program_runs.py``). Programs never import the engine."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ import pandas as pd
 
 from ballast.control import RULE_NAMES, ControllerConfig, ControllerState
 from ballast.control.build import controller_config
+from ballast.inputs import SiteInputs, build_inputs
 from ballast.physics import export_curtailed_mw, export_mw, import_mw
+from ballast.programs.plan import ProgramPlan, build_plan
 from ballast.scenario import Scenario
-from ballast.sim.inputs import SiteInputs, build_inputs
 from ballast.sim.kernel import run_ticks
 
 ProgressFn = Callable[[int, int], None]
@@ -53,7 +58,7 @@ def run_policy(config: ControllerConfig, inputs: SiteInputs, name: str,
     miner_mw = np.empty(n)
     rule = np.empty(n, dtype=np.int8)
     running = np.zeros((n, ng))
-    price = f["decision_price_usd_per_mwh"].to_numpy()  # known at decision (sim/availability)
+    price = f["decision_price_usd_per_mwh"].to_numpy()  # known at decision (inputs/availability)
     hashprice = f["hashprice_usd_per_ph_day"].to_numpy()
     ai = f["ai_load_mw"].to_numpy()
     ren = f["renewable_mw"].to_numpy()
@@ -109,7 +114,8 @@ class Simulation:
     baseline: RunSeries
     config: ControllerConfig
     fine: object | None = None  # fine-resolution runs (``ballast.sim.smoothing.FineResults``)
-    programs: object | None = None  # ballast.programs.plan.ProgramPlan when programs: is set
+    programs: ProgramPlan | None = None  # the programs' caps, floors and events (programs:)
+    no_programs: RunSeries | None = None  # the same controller answering no program (programs:)
 
 
 def simulate(scenario: Scenario, base_dir: Path | None = None,
@@ -141,18 +147,16 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
             return None
         return lambda done, _total: progress(offset + done, 2 * n)
 
-    plan = None
+    plan = no_programs = None
     if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
-        from ballast.programs.plan import build_plan
-
         plan = build_plan(scenario, inputs, config, base_dir)
         ballast = run_policy(config, inputs, "ballast", cap_mw=plan.cap_mw,
                              floor_mw=plan.floor_mw, progress=half(0), breaks=plan.breaks,
                              before_chunk=plan.on_chunk)
         # the same controller answering no programs: what the programs are worth, net
-        plan.no_programs_run = run_policy(config, inputs, "ballast_no_programs")
+        no_programs = run_policy(config, inputs, "ballast_no_programs")
     else:
         ballast = run_policy(config, inputs, "ballast", progress=half(0))
     baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
     return Simulation(scenario=scenario, inputs=inputs, ballast=ballast, baseline=baseline,
-                      config=config, programs=plan)
+                      config=config, programs=plan, no_programs=no_programs)

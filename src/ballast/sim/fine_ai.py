@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ballast.control.build import ai_risk_mw, training_swings
+from ballast.control.build import ai_risk_mw
 from ballast.data.errors import DataError
 from ballast.data.traces import read_trace, replay_mw
+from ballast.inputs.site import training_swings
 from ballast.models.ai_swings import TrainingSwings, crash_times_s, training_level_chunk
 from ballast.scenario import Scenario
 

@@ -16,19 +16,14 @@ import pandas as pd
 from ballast import physics
 from ballast.control import ControllerConfig
 from ballast.costs import accrual_usd, cost_frame
+from ballast.inputs import SiteInputs, step_hours
 from ballast.models.cooling import water_m3
 from ballast.scenario import Scenario
 from ballast.sim.engine import RunSeries
-from ballast.sim.inputs import SiteInputs
 
 MARGIN_COMPONENTS = {  # KPI: sign in net_margin_usd
     "lease_revenue_usd": 1.0, "mining_revenue_usd": 1.0, "energy_cost_usd": -1.0,
     "transmission_cost_usd": -1.0, "supply_contract_usd": -1.0, "fixed_cost_usd": -1.0}
-
-
-def step_hours(index: pd.DatetimeIndex) -> float:
-    """Interval length [h]."""
-    return (index[1] - index[0]) / pd.Timedelta("1h") if len(index) > 1 else 0.0
 
 
 def mining_btc(run: RunSeries, inputs: SiteInputs, config: ControllerConfig) -> pd.DataFrame:

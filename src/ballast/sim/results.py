@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from ballast.programs.settle import ProgramOutcome
 from ballast.sim.engine import Simulation
 from ballast.sim.events import group_events
 from ballast.sim.json_fields import json_number, run_header
-from ballast.sim.kpis import compute_kpis, interval_money, kpi_table, monthly_table
+from ballast.sim.kpis import (
+    compute_kpis,
+    interval_money,
+    kpi_table,
+    monthly_table,
+    program_kpi_rows,
+)
+from ballast.sim.program_runs import settle_program_runs
 
 RESULTS_SCHEMA = "ballast.results/1"
 
@@ -37,8 +45,9 @@ class Results:
             ``group``, miners before and after, the rule that caused it, the price [USD/MWh]).
         programs: grid-program settlement (``ProgramOutcome``) when the scenario has
             ``programs:``, else None.
-        notes: what the margins leave out or could not settle (e.g. a transmission charge
-            that is NaN because the run does not contain the year's 4CP intervals).
+        notes: the scenario's ``notes`` (a proxy node, a series left out), then what the
+            margins leave out or could not settle (e.g. a transmission charge that is NaN
+            because the run does not contain the year's 4CP intervals).
         baselines: the strike-price baseline and the optimum (``optimize.against.Baselines``,
             attached by ``with_baselines``; ``ballast.simulate`` does), else None. With them
             ``kpis`` gains the columns ``strike_price`` and ``optimum`` (NaN without an optimum).
@@ -48,7 +57,7 @@ class Results:
     kpis: pd.DataFrame  # index kpi; columns ballast, baseline, delta, unit
     monthly: pd.DataFrame
     events: pd.DataFrame
-    programs: object | None = None  # ballast.programs.settle.ProgramOutcome with programs:
+    programs: ProgramOutcome | None = None  # with programs:
     notes: tuple[str, ...] = ()
     baselines: object | None = None  # ballast.optimize.against.Baselines
 
@@ -72,14 +81,12 @@ class Results:
 
             kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
         outcome = None
-        if sim.programs is not None:
-            from ballast.programs.settle import settle_programs
-            from ballast.sim.kpis import program_kpi_rows
-
-            outcome = settle_programs(sim)
+        if sim.programs is not None:  # the engine's runs, settled by the programs
+            outcome = settle_program_runs(sim)
             kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         # the notes depend on the scenario and the run's intervals only: the same for every run
-        notes = tuple(interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
+        # (the scenario's own notes first: a proxy node or a series left out)
+        notes = (*scn.notes, *interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
         return cls(
             notes=notes,
             simulation=sim,

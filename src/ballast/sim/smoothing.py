@@ -199,8 +199,8 @@ def simulate_fine(scenario: Scenario, base_dir: Path | None = None, progress=Non
     """``simulate`` at 1 s or finer: Ballast (smoothing, battery and floor as the scenario says)
     and the business-as-usual baseline, on the miner plant model."""
     from ballast.data.errors import DataError
+    from ballast.inputs import SiteInputs
     from ballast.sim.engine import Simulation
-    from ballast.sim.inputs import SiteInputs
 
     setup = fine_setup(scenario, base_dir)
     if setup.n_ticks > MAX_SIMULATE_TICKS:

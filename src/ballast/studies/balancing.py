@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.inputs import SiteInputs
 from ballast.scenario import Scenario, parse_scenario
 from ballast.sim.engine import RunSeries
-from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
 SPEC_BAND_HZ = (0.1, 2.0)  # AI-training oscillation band (Microsoft, OpenAI and NVIDIA,
