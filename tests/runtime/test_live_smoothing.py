@@ -33,10 +33,10 @@ from ballast.sim.fine import fine_setup
 SWING_PERIOD_S = 4.0  # tests/smoothing_helpers: the default training swing period
 
 
-def _site(tmp_path: Path, doc: dict[str, Any], tick_s: float):
+def _site(tmp_path: Path, doc: dict[str, Any], tick_s: float, devices: int = 1000):
     path = write_campus(tmp_path, doc)
     scen = load_scenario(path)
-    plan = plan_emulation(scen, 2, "127.62")
+    plan = plan_emulation(scen, devices, "127.62")
     cfg = emulated_site_config(
         str(path),
         plan,
@@ -83,6 +83,21 @@ def test_a_tick_too_coarse_for_the_smoothing_is_refused_naming_tick_s(tmp_path, 
         f"site config tick_s={tick_s:g} s cannot run the smoothing of scenario {site.path(site.scenario)}: "
     )
     assert reason in msg and "\n" not in msg
+
+
+def test_devices_larger_than_the_plans_step_are_refused_naming_them(tmp_path):
+    """The plan rises at most (1 - 0.8) x 1 MW/s x 1 s = 0.2 MW per tick; two devices per group
+    of ~5,000 miners are ~8 MW each: the miners could wake only when the AI load falls."""
+    scen, site = _site(tmp_path, training_campus(), 1.0, devices=2)
+    with pytest.raises(LiveUnsupportedError) as err:
+        scaled_controller_config(scen, site)
+    msg = str(err.value)
+    assert msg.startswith("site config tick_s=1 s: the smoothing plan rises at most 0.2 MW per")
+    assert "(smallest: s19xp, 7.84 MW = miners_per_device x a miner's power)" in msg
+    assert "\n" not in msg
+    # without smoothing, or with the miners out of it, any device size is fine
+    doc = training_campus(smoothing__enabled=False)
+    scaled_controller_config(*_site(tmp_path, doc, 1.0, devices=2))
 
 
 def test_serve_refuses_a_coarse_tick_before_the_store_opens(tmp_path):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ballast.control import ControllerConfig
+from ballast.control import ControllerConfig, GroupParams
 from ballast.control.build import controller_config, smoothing_tick_problem
+from ballast.control.smoothing import SmoothingConfig
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw
@@ -89,11 +90,32 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
             count[i] = len(devices[name].addresses())
             per[i] = devices[name].miners_per_device
     groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
+    _refuse_coarse_devices(cfg.smoothing, groups, site)
     # the restore ramp and the smoothing plan credit at most the late-tick limit between
     # ticks: a wall-clock jump (the snapshot's clock) earns no ramp
     max_step_s = site.watchdog.late_ticks * site.tick_s
     return replace(cfg, groups=groups, restore_max_step_s=max_step_s,
                    smoothing=replace(cfg.smoothing, max_step_s=max_step_s))
+
+
+def _refuse_coarse_devices(sm: SmoothingConfig, groups: GroupParams, site: SiteConfig) -> None:
+    """The smoothing plan rises at most ``(1 - step_share) x ramp_up x tick`` per tick and the
+    miners move in whole devices: with every device larger than that, the plan could wake a
+    miner only when the AI load falls (whole miners floor the plan's target; the backtest's
+    single miners are far below any spec's step). Raise ``LiveUnsupportedError`` then."""
+    if not (sm.enabled and sm.use_miners):
+        return
+    step_mw = (groups.run_mw - groups.sleep_mw)[groups.count > 0]
+    rise_mw = (1.0 - sm.step_share) * sm.ramp_up_mw_per_s * site.tick_s
+    if len(step_mw) and rise_mw < step_mw.min():
+        small = int(np.argmin(np.where(groups.count > 0, groups.run_mw - groups.sleep_mw, np.inf)))
+        raise LiveUnsupportedError(
+            f"site config tick_s={site.tick_s:g} s: the smoothing plan rises at most "
+            f"{rise_mw:.3g} MW per tick ((1 - smoothing.step_share) x "
+            f"smoothing.ramp_up_mw_per_s x tick_s), less than one device of any group "
+            f"(smallest: {groups.names[small]}, {step_mw.min():.3g} MW = miners_per_device x "
+            "a miner's power), so miners could wake only when the AI load falls; raise tick_s "
+            "or use devices of fewer miners (miners[].miners_per_device)")
 
 
 def site_nameplate(scenario: Scenario) -> SiteNameplate:
