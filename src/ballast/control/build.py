@@ -191,8 +191,9 @@ def controller_config(
     if ai is None:
         ai = nameplate_ai(scenario, tick_s, base_dir)
     batt = scenario.battery if battery == "scenario" else battery
+    on = False if baseline else smoothing
     return replace(
-        cfg, smoothing=smoothing_config(scenario, ai, tick_s, miners=miners, battery=batt, enabled=smoothing)
+        cfg, smoothing=smoothing_config(scenario, ai, tick_s, miners=miners, battery=batt, enabled=on)
     )
 
 
