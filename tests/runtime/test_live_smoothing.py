@@ -100,25 +100,34 @@ def test_devices_larger_than_the_plans_step_are_refused_naming_them(tmp_path):
     scaled_controller_config(*_site(tmp_path, doc, 1.0, devices=2))
 
 
-def test_serve_refuses_a_coarse_tick_before_the_store_opens(tmp_path):
+@pytest.mark.parametrize(
+    ("site", "message"),
+    [
+        ({"tick_s": 5}, "site config tick_s=5 s cannot run the smoothing of scenario"),
+        (
+            {"miners": [{"group": "s21", "ips": ["10.0.0.1-10.0.0.2"], "miners_per_device": 3000}]},
+            "site config tick_s=1 s: the smoothing plan rises at most 0.2 MW per tick",
+        ),
+    ],
+    ids=["coarse tick", "coarse devices"],
+)
+def test_serve_refuses_before_the_store_opens(tmp_path, site, message):
     scen = write_campus(tmp_path, training_campus())
-    site = tmp_path / "site.yaml"
-    site.write_text(
+    path = tmp_path / "site.yaml"
+    path.write_text(
         yaml.safe_dump(
             {
                 "scenario": scen.name,
-                "tick_s": 5,
                 "meter": {"host": "127.0.0.1", "port": 1},
                 "store": {"dsn": str(tmp_path / "ballast.db")},
+                **site,
             }
         )
     )
-    result = CliRunner().invoke(app, ["serve", "--config", str(site)])
+    result = CliRunner().invoke(app, ["serve", "--config", str(path)])
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and lines[0].startswith(
-        "error: site config tick_s=5 s cannot run the smoothing of scenario"
-    ), result.output
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.output
     assert not (tmp_path / "ballast.db").exists()
 
 

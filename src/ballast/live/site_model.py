@@ -115,7 +115,8 @@ def _refuse_coarse_devices(sm: SmoothingConfig, groups: GroupParams, site: SiteC
             f"smoothing.ramp_up_mw_per_s x tick_s), less than one device of any group "
             f"(smallest: {groups.names[small]}, {step_mw.min():.3g} MW = miners_per_device x "
             "a miner's power), so miners could wake only when the AI load falls; raise tick_s "
-            "or use devices of fewer miners (miners[].miners_per_device)")
+            "or use devices of fewer miners (miners[].miners_per_device; emulated: more "
+            "--devices-per-group)")
 
 
 def site_nameplate(scenario: Scenario) -> SiteNameplate:
