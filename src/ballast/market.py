@@ -1,5 +1,5 @@
 """One day's market picture: BTC price, difficulty, subsidy, fees, hashprice, breakevens, ERCOT
-prices.
+real-time prices at HB_HUBAVG and HB_WEST from whichever bundled file covers the day.
 
 The Bitcoin figures are those a backtest uses during the day (``inputs/site.py``): each daily row
 is in force from its stamp plus the publication delay, so with the default 24 h the day D shows
@@ -24,7 +24,17 @@ from ballast.data.validate import check_index, parse_utc_timestamps
 from ballast.models import bitcoin
 from ballast.models.miners import CATALOG
 
-DEFAULT_PRICE_SOURCE = "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"
+# The bundled ERCOT real-time prices a day is looked up in, finest first: (hub, source, column).
+# The first that covers the whole day answers for its hub; a hub no file covers is null.
+BUNDLED_RT_PRICES: tuple[tuple[str, str, str], ...] = (
+    ("HB_HUBAVG", "bundled:ercot_rtm_hb_west_15min_2021_02", "hb_hubavg_price_usd_per_mwh"),
+    ("HB_HUBAVG", "bundled:ercot_rtm_hb_hubavg_15min_2024_2025", "price_usd_per_mwh"),
+    ("HB_HUBAVG", "bundled:ercot_rtm_hb_west_hourly_2021", "hb_hubavg_price_usd_per_mwh"),
+    ("HB_HUBAVG", "bundled:ercot_rtm_hb_west_hourly_2023", "hb_hubavg_price_usd_per_mwh"),
+    ("HB_WEST", "bundled:ercot_rtm_hb_west_15min_2021_02", "price_usd_per_mwh"),
+    ("HB_WEST", "bundled:ercot_rtm_hb_west_hourly_2021", "price_usd_per_mwh"),
+    ("HB_WEST", "bundled:ercot_rtm_hb_west_hourly_2023", "price_usd_per_mwh"),
+)
 DEFAULT_BTC_SOURCE = "bundled:bitcoin_daily_2020_2025"
 DEFAULT_NETWORK_SOURCE = "bundled:bitcoin_daily_network_coinmetrics_2020_2025"
 DEFAULT_DELAY = pd.Timedelta("24h")  # as markets.bitcoin.price_delay_h
@@ -61,9 +71,38 @@ def _clean(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
+def _day_price(source: str, column: str, start: pd.Timestamp, end: pd.Timestamp) -> dict | None:
+    """Summary of one price column over [start, end): None unless the file covers the whole day."""
+    try:
+        prices = read_series(source, column, window=(start, end))
+    except DataError:  # the source does not cover this day: null, as documented
+        return None
+    values = prices[(prices.index >= start) & (prices.index < end)].to_numpy()
+    step = prices.attrs.get("step") or (prices.index[1] - prices.index[0])
+    if len(values) < round((end - start) / step):  # part of the day only: not a day's figure
+        return None
+    return {"source": source, "column": column, "intervals": len(values),
+            "mean": float(values.mean()), "min": float(values.min()),
+            "max": float(values.max()), "p95": float(np.percentile(values, 95)),
+            "share_negative": float((values < 0).mean())}
+
+
+def day_prices(start: pd.Timestamp, end: pd.Timestamp,
+               price_source: str | None = None) -> dict[str, dict | None]:
+    """Each hub's real-time price summary for the day from the first bundled file that covers it
+    (``BUNDLED_RT_PRICES``), or from ``price_source`` alone (as HB_HUBAVG) when given."""
+    if price_source is not None:
+        return {"HB_HUBAVG": _day_price(price_source, "price_usd_per_mwh", start, end)}
+    out: dict[str, dict | None] = {}
+    for hub, source, column in BUNDLED_RT_PRICES:
+        if out.get(hub) is None:
+            out[hub] = _day_price(source, column, start, end)
+    return out
+
+
 def market_day(day: date, fees: Literal["series", "share"] = "series",
                fee_share_of_revenue: float = 0.03,
-               price_source: str = DEFAULT_PRICE_SOURCE, btc_source: str = DEFAULT_BTC_SOURCE,
+               price_source: str | None = None, btc_source: str = DEFAULT_BTC_SOURCE,
                network_source: str = DEFAULT_NETWORK_SOURCE,
                delay: pd.Timedelta = DEFAULT_DELAY) -> dict:
     """Market facts for one UTC day (JSON-ready; schema ``ballast.market/1``), with fees from
@@ -115,19 +154,7 @@ def market_day(day: date, fees: Literal["series", "share"] = "series",
         },
         "attribution": bitcoin_attribution(source),
     }
-    try:
-        prices = read_series(price_source, "price_usd_per_mwh", window=(start, end))
-    except DataError:  # the source does not cover this day: null, as documented
-        prices = None
-    values = None if prices is None else prices[
-        (prices.index >= start) & (prices.index < end)].to_numpy()
-    if values is not None and len(values):
-        out["ercot_price_usd_per_mwh"] = {
-            "source": price_source, "intervals": len(values), "mean": float(values.mean()),
-            "min": float(values.min()), "max": float(values.max()),
-            "p95": float(np.percentile(values, 95)),
-            "share_negative": float((values < 0).mean()),
-        }
-    else:
-        out["ercot_price_usd_per_mwh"] = None
+    hubs = day_prices(start, end, price_source)
+    out["ercot_price_usd_per_mwh"] = hubs["HB_HUBAVG"]  # the hub average, as before
+    out["ercot_hb_west_price_usd_per_mwh"] = hubs.get("HB_WEST")
     return out

@@ -103,3 +103,20 @@ def after_pool_fee(btc, pool_fee_share):
 def mining_revenue_usd(btc, btc_price_usd):
     """Mining revenue [USD] of ``btc`` [BTC, after pool fee] at ``btc_price_usd`` [USD/BTC]."""
     return btc * btc_price_usd
+
+
+@register_jitable
+def battery_max_discharge_mw(stored_mwh, interval_h, one_way_efficiency):
+    """Most a battery holding ``stored_mwh`` [MWh] above its floor can deliver [MW] for
+    ``interval_h`` hours when the cells lose ``1 - one_way_efficiency`` of what they give."""
+    return stored_mwh * one_way_efficiency / interval_h
+
+
+@register_jitable
+def battery_stored_change_mwh(power_mw, interval_h, one_way_efficiency):
+    """Change of stored energy [MWh] over ``interval_h`` hours at terminal power ``power_mw``
+    [MW, discharge positive]: a discharge draws power/efficiency from the cells, a charge
+    stores power x efficiency (one-way efficiency = sqrt(round trip))."""
+    if power_mw > 0.0:
+        return -power_mw * interval_h / one_way_efficiency
+    return -power_mw * interval_h * one_way_efficiency

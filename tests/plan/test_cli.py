@@ -63,7 +63,8 @@ def test_bundled_plan_by_name():
     result = runner.invoke(app, ["plan", "conversion_500mw", "--json", "--paths", "20"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["baseline"] == "keep_mining" and len(doc["strategies"]) == 4
+    assert doc["baseline"] == "keep_mining" and len(doc["strategies"]) == 5
+    assert doc["strategies"][-1]["name"] == doc["optimize"]["strategy"] == "optimal"
     assert doc["bitcoin"]["paths"]["calibrated_on"].startswith("bundled:bitcoin_daily_2020_2025")
 
 
@@ -91,3 +92,45 @@ def test_out_that_is_a_file_exits_2(tmp_path):
     result = runner.invoke(app, ["plan", str(path), "--out", str(target)])
     assert result.exit_code == 2 and "exists and is not a folder" in result.stderr
     assert target.read_text() == "x"
+
+
+def test_optimize_section_prints_the_optimum_and_joins_the_json(tmp_path):
+    optimize = {"block_mw": 25.0, "scenarios": 15, "objective": "cvar", "cvar_level": 0.2}
+    path = write_plan(tmp_path, plan_doc(optimize=optimize))
+    result = runner.invoke(app, ["plan", str(path), "--paths", "15"])
+    assert result.exit_code == 0, result.output
+    assert "optimal (CVaR 20% over 15 paths, 25 MW blocks)" in result.stdout
+    assert "best deterministic plan ('flat' case)" in result.stdout and "MILP " in result.stdout
+    as_json = runner.invoke(app, ["plan", str(path), "--paths", "15", "--json"])
+    doc = json.loads(as_json.stdout)
+    o = doc["optimize"]
+    assert doc["strategies"][-1]["name"] == o["strategy"] == "optimal"
+    assert doc["strategies"][-1]["converted_mw"] == o["converted_mw"]
+    assert o["milp"]["status"] == "Optimal" and o["milp"]["mip_gap"] <= 1e-6
+    assert o["value_of_stochastic_solution_usd"] >= -1e-6 and o["case_npv_given_up_usd"] >= -1e-6
+    assert o["npv_usd"]["cvar"] <= o["npv_usd"]["mean"]
+
+
+def test_infeasible_minimum_exits_2_naming_the_constraint_and_writes_nothing(tmp_path):
+    # four 25 MW blocks (20 MW of IT at 1 M USD/MW each) in 2025 on a budget for two
+    optimize = {"scenarios": 5, "min_convert_mw": 100.0, "min_convert_by_year": 2025}
+    optimize["capex_budget_usd_per_yr"] = 45e6
+    path = write_plan(tmp_path, plan_doc(optimize=optimize))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["plan", str(path), "--out", str(out), "--paths", "5"])
+    assert result.exit_code == 2
+    assert f"error: {path}: invalid plan: optimize.min_convert_mw: 100 MW" in result.stderr
+    assert (
+        "cannot start by 2025: at most 50 MW can, limited by optimize.capex_budget_usd_per_yr"
+        in result.stderr
+    )
+    assert not out.exists()
+
+
+def test_the_hybrid_west_texas_plan_runs():
+    result = runner.invoke(app, ["plan", "hybrid_west_texas", "--json", "--paths", "20"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    hybrid = next(s for s in doc["strategies"] if s["name"] == "hybrid_100mw_it_150mw_miners")
+    assert hybrid["it_mw"][1:] == [100.0] * 9 and hybrid["mining_mw"][0] == 150.0
+    assert doc["optimize"]["block_mw"] == 10

@@ -198,13 +198,12 @@ def market(
     t.add_row("hashprice", num("hashprice_usd_per_ph_day", ".2f", " USD/PH/day"))
     for name, be in info["breakeven_usd_per_mwh"].items():
         t.add_row(f"breakeven {name}", "none" if be is None else f"{be:.1f} USD/MWh")
-    p = info["ercot_price_usd_per_mwh"]
-    if p:
-        t.add_row("ERCOT RT HB_HUBAVG", f"mean {p['mean']:.2f}, min {p['min']:.2f}, max {p['max']:.2f}, "
+    for hub, key in (("HB_HUBAVG", "ercot_price_usd_per_mwh"),
+                     ("HB_WEST", "ercot_hb_west_price_usd_per_mwh")):
+        p = info[key]
+        t.add_row(f"ERCOT RT {hub}", "none: no bundled price covers this day (null in --json)"
+                  if not p else f"mean {p['mean']:.2f}, min {p['min']:.2f}, max {p['max']:.2f}, "
                   f"p95 {p['p95']:.2f} USD/MWh over {p['intervals']} intervals")
-    else:
-        t.add_row("ERCOT RT HB_HUBAVG", "none: no bundled price covers this day "
-                  "(null in --json)")
     console = wide_console()
     console.print(t)
     if info["attribution"]:

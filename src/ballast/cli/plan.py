@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from ballast.cli._common import fail, wide_console, write_json
@@ -73,10 +74,54 @@ def _table(doc: dict):  # -> rich.table.Table
     return t
 
 
+def _operations_lines(doc: dict) -> list[str]:
+    ops = doc["operations"]
+    if ops is None:
+        return []
+    lines = [f"operations: backtested on {ops['scenario']} ({ops['resolution']}) per configuration:"]
+    for c in ops["configurations"]:
+        lines.append(
+            f"  {c['mining_mw']:g} MW miners + {c['it_mw']:g} MW IT under {c['interconnect_mw']:g} MW: "
+            f"uptime {c['uptime']:.1%}, price paid {c['price_ratio']:.0%} of the mean, "
+            f"curtailed {c['curtailed_mwh']:,.0f} MWh, "
+            f"programs {c['program_revenue_usd'] / 1e6:,.2f} M USD/yr, "
+            f"revenue formula error {c['revenue_error_pct']:+.1f} %"
+        )
+    return lines
+
+
+def _optimum_lines(doc: dict) -> list[str]:
+    """The optimiser's schedule, NPV spread and what it gives up, a few lines of text."""
+    o = doc["optimize"]
+    if o is None:
+        return []
+    years = doc["years"]
+    kept = np.diff(o["ballast_mw"], prepend=0.0)
+
+    def steps(values: list[float]) -> str:
+        return " ".join(f"{y}:{v:g}" for y, v in zip(years, values, strict=True) if v) or "none"
+
+    npv, det, milp = o["npv_usd"], o["deterministic"], o["milp"]
+    goal = "expected NPV" if o["objective"] == "expected_npv" else f"CVaR {o['cvar_level']:.0%}"
+    return [
+        f"optimal ({goal} over {o['scenarios']} paths, {o['block_mw']:g} MW blocks): convert MW "
+        f"{steps(o['convert_mw'])}; keep as ballast {steps(kept)}",
+        f"  NPV P10/P50/P90 {_money(npv['p10'])}/{_money(npv['p50'])}/{_money(npv['p90'])} M USD, "
+        f"mean {_money(npv['mean'])}, CVaR {_money(npv['cvar'])}, P(NPV<0) {npv['prob_negative']:.0%}",
+        f"  best deterministic plan ('{det['case']}' case): convert MW {steps(det['convert_mw'])}; "
+        f"objective on the paths {_money(det['objective_usd'])} vs {_money(o['objective_usd'])} "
+        f"(value of the stochastic solution {_money(o['value_of_stochastic_solution_usd'])}); "
+        f"'{det['case']}' NPV given up {_money(o['case_npv_given_up_usd'])} M USD",
+        f"  MILP {milp['rows']} rows x {milp['columns']} columns ({milp['integer_columns']} integer, "
+        f"{milp['nonzeros']} nonzeros), {milp['status']}, gap {milp['mip_gap']:.2g}",
+    ]
+
+
 def plan(
     plan_file: Annotated[str, typer.Argument(help="Plan YAML path, or a bundled plan name.")],
     out: Annotated[
-        Path | None, typer.Option(help="Write plan.json, cashflows.csv and paths.parquet here.")
+        Path | None,
+        typer.Option(help="Write plan.json, cashflows.csv, paths.parquet and report.html here."),
     ] = None,
     paths: Annotated[
         int | None, typer.Option(help="Number of BTC price paths (default: the plan's bitcoin.paths.n).")
@@ -100,21 +145,37 @@ def plan(
         doc_plan = load_plan(plan_file)
     except PlanError as exc:
         fail(str(exc))
+    from ballast.documents import format_problems
     from ballast.plan.model import run_plan
+    from ballast.plan.optimizer import OptimizeInfeasible
     from ballast.plan.output import plan_document, write_outputs
+    from ballast.scenario import ScenarioError
 
     try:
-        result = run_plan(doc_plan, n_paths=paths, seed=seed)
+        if as_json:
+            result = run_plan(doc_plan, n_paths=paths, seed=seed)
+        else:  # a spinner on stderr naming each long step (backtests, optimiser, paths)
+            with wide_console(stderr=True).status("planning") as status:
+                result = run_plan(doc_plan, n_paths=paths, seed=seed, progress=status.update)
     except DataError as exc:
         fail(str(exc))
+    except OptimizeInfeasible as exc:
+        fail(format_problems(str(plan_file), "plan", [str(exc)]))
+    except ScenarioError as exc:  # the operations scenario
+        fail(format_problems(str(plan_file), "plan", [f"operations.scenario: {exc}"]))
     doc = plan_document(result, source=str(plan_file))
     if out is not None:
-        doc["files"] = write_outputs(result, out, doc)
+        from ballast.report.plan_report import render_plan_report
+
+        report_html = render_plan_report(result, doc)  # before anything is written
+        doc["files"] = write_outputs(result, out, doc, report_html)
     if as_json:
         write_json(doc)
         return
     console = wide_console()
     console.print(_table(doc))
+    for line in _operations_lines(doc) + _optimum_lines(doc):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     if out is not None:
         console.print(
             f"wrote {', '.join(v for v in doc['files'].values() if v)}", highlight=False, soft_wrap=True

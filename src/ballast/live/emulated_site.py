@@ -1,4 +1,5 @@
-"""An emulated campus on loopback: LuxOS miners, a Modbus meter, a DCGM endpoint, and physics.
+"""An emulated campus on loopback: LuxOS miners, a Modbus meter, a DCGM endpoint, an optional
+SunSpec battery inverter (when the site config names a battery), and physics.
 
 Scaled down: each scenario group gets ``devices_per_group`` emulated miners (one per loopback
 address), each standing for ``count / devices_per_group`` real miners (``miners_per_device``).
@@ -6,7 +7,9 @@ The site-physics task reads the *true* power of every emulated miner (emulator g
 not what the runtime commanded), adds the AI load model and the renewable output, and writes
 campus import, feeder powers and (via the meter emulator's frequency profile) grid frequency
 into the meter; the AI power goes to the DCGM endpoint as well (split over ``gpu_count``
-emulated GPUs, each standing for many real ones, so per-GPU watts are not realistic).
+emulated GPUs, each standing for many real ones, so per-GPU watts are not realistic). A battery
+emulator integrates its own state of charge on the device clock; the power it delivers lowers
+the campus import (discharge positive).
 
 Scenario models map onto the emulator catalog by name (``Antminer S19j Pro`` -> ``s19jpro``);
 a model the emulator lacks is emulated by the catalog model nearest in J/TH (stated in
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ballast.live.emulators.battery import BatteryEmulator
 from ballast.live.emulators.catalog import CATALOG as EMU_CATALOG
 from ballast.live.emulators.dcgm import DcgmEmulator
 from ballast.live.emulators.luxos import LUXOS_PORT, MinerEmulator, loopback_ips
@@ -97,7 +101,8 @@ class EmulatedSite:
     def __init__(self, scenario: Scenario, plan: list[EmulatedGroup], *, meter_port: int,
                  dcgm_port: int | None = None, miner_port: int = LUXOS_PORT,
                  clock: Callable[[], float] = time.monotonic, physics_dt_s: float = 0.05,
-                 renewable_capacity_factor: float = 0.3, gpu_count: int = 64) -> None:
+                 renewable_capacity_factor: float = 0.3, gpu_count: int = 64,
+                 battery: BatteryEmulator | None = None) -> None:
         self.scenario = scenario
         self.plan = plan
         self.meter_port = meter_port
@@ -118,6 +123,7 @@ class EmulatedSite:
         self.miners: list[MinerEmulator] = []
         self.meter = MeterEmulator("127.0.0.1", meter_port, clock=clock)
         self.dcgm = DcgmEmulator(gpu_count, "127.0.0.1", dcgm_port) if dcgm_port else None
+        self.battery = battery
         self.max_import_mw = float("-inf")
         self.last: dict[str, float] = {}
         # called after every physics step with ``last`` (the fault campaign records the true
@@ -149,6 +155,8 @@ class EmulatedSite:
             await self.meter.start()
             if self.dcgm is not None:
                 await self.dcgm.start()
+            if self.battery is not None:
+                await self.battery.start()
             self.step_physics()
             self._task = asyncio.get_running_loop().create_task(self._physics_loop())
         except BaseException:
@@ -164,6 +172,8 @@ class EmulatedSite:
             self._task = None
         if self.dcgm is not None:
             await self.dcgm.stop()
+        if self.battery is not None:
+            await self.battery.stop()
         await self.meter.stop()
         for emu in self.miners:
             await emu.stop()
@@ -188,7 +198,8 @@ class EmulatedSite:
         ai_it_mw = self.ai_it_nominal_mw * share
         ai_mw = ai_it_mw * self.ai_pue
         renew_mw = self.renewable_capacity_mw * self.renewable_capacity_factor
-        import_mw = campus_import_mw(ai_mw, miners_mw, renew_mw)
+        battery_mw = self.battery.advance() if self.battery is not None else 0.0
+        import_mw = campus_import_mw(ai_mw, miners_mw, renew_mw) - battery_mw
         self.meter.set_site(campus_import_power_mw=import_mw, ai_feeder_power_mw=ai_mw,
                             miners_feeder_power_mw=miners_mw,
                             renewables_feeder_power_mw=renew_mw)
@@ -197,6 +208,8 @@ class EmulatedSite:
         self.max_import_mw = max(self.max_import_mw, import_mw)
         self.last = {"import_mw": import_mw, "ai_mw": ai_mw, "miners_mw": miners_mw,
                      "renewable_mw": renew_mw}
+        if self.battery is not None:
+            self.last["battery_mw"] = battery_mw
         for hook in self.on_step:
             hook(self.last)
         return self.last

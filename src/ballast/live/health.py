@@ -176,6 +176,15 @@ class RuntimeCollector(Collector):
         for ip, n in sorted(rt.keepalive_failures.items()):
             keep.add_metric([ip], n)
         yield keep
+        if rt.battery is not None:
+            yield _gauge("ballast_battery_available", "1 while the battery answers with a usable "
+                         "reading and is dispatched", 1 if rt.battery.available else 0)
+            yield _gauge("ballast_battery_soc_mwh", "Battery state of charge, last usable "
+                         "reading [MWh]", rt.battery.soc_mwh)
+            lost = CounterMetricFamily("ballast_battery_failures", "Battery reads or setpoints "
+                                       "that failed or were refused")
+            lost.add_metric([], rt.battery.failures)
+            yield lost
         st = rt.store.stats() if hasattr(rt.store, "stats") else {}
         if st:
             yield _gauge("ballast_store_healthy", "1 while the store writer keeps up",

@@ -6,7 +6,9 @@
   round trip (``live.adapters.LuxosFleet``); the runtime checks it with ``isinstance``;
 - ``Meter``: the site revenue meter (``live.drivers.meter.ModbusMeter``): campus import, feeder
   powers and grid frequency;
-- ``AiTelemetry``: the AI cluster's facility power [MW] (a DCGM exporter scrape x PUE).
+- ``AiTelemetry``: the AI cluster's facility power [MW] (a DCGM exporter scrape x PUE);
+- ``Battery``: a battery inverter (``live.drivers.battery.ModbusBattery``, SunSpec): state of
+  charge and power, and a setpoint verified by read-back.
 """
 
 from __future__ import annotations
@@ -34,6 +36,23 @@ class Meter(Protocol):
 class AiTelemetry(Protocol):
     async def read_power_mw(self) -> float:
         """Facility power of the AI/HPC tenant now [MW]."""
+        ...
+
+
+class BatterySample(Protocol):
+    """One battery read: stored energy [MWh] and power [MW, discharge positive]."""
+
+    soc_mwh: float
+    power_mw: float
+
+
+@runtime_checkable
+class Battery(Protocol):
+    async def read(self) -> BatterySample: ...
+
+    async def set_power_mw(self, power_mw: float) -> float:
+        """Command ``power_mw`` [MW, discharge positive]; raises unless the device reads the
+        setpoint back; returns the power the device holds as its setpoint [MW]."""
         ...
 
 

@@ -18,6 +18,9 @@ store in one transaction. Alongside the tick:
   miner through the fleet (verified), on a path independent of the tick, until a tick succeeds;
 - a periodic fleet read-back that marks miners reachable/compliant again or not, and re-sends
   the wanted state to non-compliant ones.
+- the battery, when the site config names one (``live.battery_link``): its own loop reads the
+  state of charge for the snapshot and sends the controller's setpoint, verified by read-back;
+  unavailable, it is left out of the controller and the charge it may still draw is load.
 
 Clocks: ``clock`` (UTC wall time, default ``time.time``) stamps records, DR schedules and the
 controller's snapshot; ``monotonic`` (default ``time.monotonic``) measures every age and timeout
@@ -57,6 +60,12 @@ from typing import Any
 import numpy as np
 
 from ballast.control import ControllerState, Snapshot, step
+from ballast.live.battery_link import (
+    BatteryLink,
+    check_battery_config,
+    safe_setpoint_mw,
+    without_battery,
+)
 from ballast.live.commands import FleetControl
 from ballast.live.devices import (
     Device,
@@ -67,7 +76,7 @@ from ballast.live.devices import (
 )
 from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
-from ballast.live.interfaces import AiTelemetry, Meter, MeterSample, MinerFleet
+from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import (
     DrBook,
@@ -85,8 +94,9 @@ from ballast.live.site_model import (
     site_nameplate,
 )
 from ballast.live.store import EventRecord, Store, TickRecord
-from ballast.live.tickdoc import tick_document
+from ballast.live.tickdoc import nulls, num, tick_document
 from ballast.live.ufr import check_ufr
+from ballast.physics import import_mw as net_import_mw
 from ballast.scenario import Scenario
 
 log = logging.getLogger("ballast.live")
@@ -98,7 +108,7 @@ class Runtime:
     """One campus, live. ``await run()`` until ``stop()``; see the module docstring."""
 
     def __init__(self, scenario: Scenario, site: SiteConfig, *, fleet: MinerFleet, meter: Meter,
-                 store: Store, ai: AiTelemetry | None = None,
+                 store: Store, ai: AiTelemetry | None = None, battery: Battery | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         refuse_unsupported(scenario, site.path(site.scenario))  # never dropped silently
@@ -156,6 +166,11 @@ class Runtime:
         self.replay: MarketReplay | None = None  # set in start() when configured
         # seed the restore ramp from the meter at the next fresh reading (start, watchdog clear)
         self._seed_restore = True
+        # battery hook (live.battery_link): its own loop reads it and sends the setpoints
+        if (battery is None) != (site.battery is None):
+            raise ValueError("site config battery: give both the battery section and a battery "
+                             "driver, or neither")
+        self.battery = BatteryLink(battery, site.battery) if battery and site.battery else None
 
     @property
     def dr_events(self) -> dict[str, DrEvent]:
@@ -174,6 +189,8 @@ class Runtime:
         """Resume from the store, compile the controller, learn the fleet's state, start the
         pollers."""
         resume(self)
+        check_battery_config(self.base_cfg, self.site.battery,  # battery hook
+                             f"site config battery (scenario {self.site.scenario})")
         replay = self.site.market.replay
         if replay is not None and self.replay is None:
             self.replay = MarketReplay(self.scenario, self.site.path(self.site.scenario).parent,
@@ -187,6 +204,9 @@ class Runtime:
                        loop.create_task(self._session_loop(), name="sessions")]
         if self.ai is not None:
             self._tasks.append(loop.create_task(self._ai_loop(), name="ai"))
+        if self.battery is not None:  # battery hook
+            self._tasks.append(loop.create_task(self.battery.run(
+                self.clock, self.monotonic, min(self.site.tick_s, 1.0) / 2), name="battery"))
         await self._wait_first_meter()
         self.ticks.restart_clock(self.monotonic())
         self.started.set()
@@ -237,6 +257,9 @@ class Runtime:
         await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.cmd.close()  # no wake verification may run on after us
+        if self.battery is not None:  # battery hook: nobody dispatches it once we are gone
+            with contextlib.suppress(Exception):
+                await self.battery.command(0.0, self.clock(), self.monotonic())
         action = self.site.shutdown_action
         asleep = None
         if action == "sleep" and self.devices:
@@ -261,6 +284,8 @@ class Runtime:
     # ------------------------------------------------------- health, fail-safe
     async def _tick_failed(self, error: BaseException) -> None:
         await tick_failed(self, error)
+        if self.battery is not None and self.ticks.failsafe_reason is not None:
+            self.battery.submit(0.0)  # battery hook: the fail-safe idles the battery too
 
     @property
     def safe_mode_reason(self) -> str | None:
@@ -451,16 +476,38 @@ class Runtime:
             self.policy = replace(self.policy, price_usd_per_mwh=price,
                                   hashprice_usd_per_ph_day=hashprice)
         pol = self.policy
+        # battery hook: a fresh usable state of charge, or no battery (setpoint 0) and the
+        # charge an unreachable battery may still draw counted as inflexible load
+        base_cfg, soc_mwh, batt_load_mw = self.base_cfg, 0.0, 0.0
+        if self.battery is not None:
+            events += self.battery.drain_events()
+            soc = self.battery.fresh_soc(now_m, 2 * self.site.tick_s + self.battery.cfg.timeout_s)
+            if soc is None:
+                base_cfg = without_battery(base_cfg)
+                batt_load_mw = self.battery.residual_charge_mw(now_m)
+            else:
+                soc_mwh = soc
         snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
-                        ai_load_mw=ai_mw + fixed_mw, renewable_mw=renew_mw,
-                        cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap)
-        groups = replace(self.base_cfg.groups, count=controllable)
-        cfg = replace(self.base_cfg, groups=groups, economic_dispatch=pol.economic_dispatch,
+                        ai_load_mw=ai_mw + fixed_mw + batt_load_mw, renewable_mw=renew_mw,
+                        cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
+                        battery_soc_mwh=soc_mwh)
+        groups = replace(base_cfg.groups, count=controllable)
+        cfg = replace(base_cfg, groups=groups, economic_dispatch=pol.economic_dispatch,
                       import_margin_mw=pol.import_margin_mw)
         self.state.running[:] = np.minimum(self.state.running, controllable)
         decision = step(cfg, self.state, snap)
         rule = "watchdog" if stale else decision.binding_rule
+        if self.battery is not None:  # battery hook: 0 in the safe state, never charge over
+            unsafe = stale or self.ticks.failsafe_reason is not None  # the limit
+            self.battery.submit(0.0 if unsafe or soc is None else safe_setpoint_mw(
+                decision.battery_mw, power_mw=self.battery.cfg.power_mw,
+                import_limit_mw=cfg.import_limit_mw, margin_mw=cfg.import_margin_mw,
+                export_limit_mw=cfg.export_limit_mw, metered_import_mw=import_mw,
+                battery_now_mw=self.battery.power_mw,
+                planned_import_mw=net_import_mw(snap.ai_load_mw + decision.miner_power_mw,
+                                                renew_mw),
+                headroom_mw=self.battery.cfg.charge_headroom_mw))
 
         to_sleep, to_wake = plan_commands(self.devices.values(), decision.running, forced)
         commands = await self.cmd.send(force_sleep + to_sleep, to_wake, None, now)
@@ -484,6 +531,10 @@ class Runtime:
         doc = tick_document(self, tick_no, now, replay_s, import_mw, freq, ai_mw, renew_mw,
                             miners_mw, decision.miner_power_mw + fixed_mw, snap, rule, active,
                             decision)
+        if self.battery is not None:  # battery hook
+            doc["battery"] = nulls(self.battery.document())
+            doc["power_mw"]["battery"] = num(self.battery.power_mw) if self.battery.available \
+                else None
         meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
                 "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
                 "miners_mw": miners_mw, "miners_planned_mw": decision.miner_power_mw + fixed_mw,

@@ -27,7 +27,9 @@ import uvicorn
 
 from ballast.live.adapters import DcgmAiTelemetry, LuxosFleet, ReconnectingMeter
 from ballast.live.api import create_app
+from ballast.live.drivers.battery import ModbusBattery
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
+from ballast.live.emulators.battery import BatteryEmulator
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, load_site_config
 from ballast.live.site_model import refuse_unsupported, scaled_controller_config
@@ -35,6 +37,7 @@ from ballast.live.store import open_store
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
 log = logging.getLogger("ballast.live")
+BATTERY_PORT = 5021  # the emulated battery inverter's default port (``ballast emulate battery``)
 
 
 class _Server(uvicorn.Server):
@@ -64,6 +67,7 @@ class LiveSite:
         self._tasks: list[asyncio.Task] = []
         self._ai: DcgmAiTelemetry | None = None
         self._meter: ReconnectingMeter | None = None
+        self._battery: ModbusBattery | None = None
         self._store: Any = None
 
     @property
@@ -93,8 +97,14 @@ class LiveSite:
         if site.ai is not None:
             pue = site.ai.pue or (self.scenario.ai.pue if self.scenario.ai else 1.0)
             self._ai = DcgmAiTelemetry(site.ai.url, pue, timeout_s=site.ai.timeout_s)
+        if site.battery is not None:
+            b = site.battery
+            self._battery = ModbusBattery(b.host, b.port, device_id=b.device_id,
+                                          timeout_s=b.timeout_s, revert_s=b.revert_s,
+                                          stale_s=b.stale_s, monotonic=self.monotonic)
         rt = Runtime(self.scenario, site, fleet=fleet, meter=self._meter, store=self._store,
-                     ai=self._ai, clock=self.clock, monotonic=self.monotonic)
+                     ai=self._ai, battery=self._battery, clock=self.clock,
+                     monotonic=self.monotonic)
         self.runtime = rt
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(rt.run(), name="runtime"))
@@ -148,6 +158,8 @@ class LiveSite:
             await step("ai telemetry", self._ai.close(), 5.0)
         if self._meter is not None:
             self._meter.close()
+        if self._battery is not None:
+            self._battery.close()
         if self._store is not None:
             self._store.close()
         if self.emulated is not None:
@@ -168,9 +180,12 @@ class _NoFleet:
 
 def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig | None,
                    devices_per_group: int, ip_prefix: str, miner_port: int, meter_port: int,
-                   dcgm_port: int, time_scale: float, overrides: dict[str, Any]
-                   ) -> tuple[SiteConfig, EmulatedSite]:
-    """The emulated site and the site config pointing at it (``site``'s other settings kept)."""
+                   dcgm_port: int, time_scale: float, overrides: dict[str, Any],
+                   battery_port: int | None = None) -> tuple[SiteConfig, EmulatedSite]:
+    """The emulated site and the site config pointing at it (``site``'s other settings kept).
+    A battery named by the site config (or, without one, the scenario's battery) is emulated
+    on loopback at ``battery_port`` (default: its configured port, or ``BATTERY_PORT``), with
+    the scenario battery's efficiency and initial charge if any."""
     plan = plan_emulation(scenario, devices_per_group, ip_prefix)
     base: dict[str, Any] = {}
     if site is not None:
@@ -178,13 +193,29 @@ def build_emulated(scenario_path: Path, scenario: Scenario, *, site: SiteConfig 
     base.update(overrides)
     cfg = emulated_site_config(str(scenario_path), plan, meter_port=meter_port,
                                dcgm_port=dcgm_port, miner_port=miner_port, **base)
+    battery = None
+    if cfg.battery is None and scenario.battery is not None:  # the scenario's battery, emulated
+        cfg = SiteConfig.model_validate({**cfg.model_dump(), "battery": {
+            "host": "127.0.0.1", "port": battery_port or BATTERY_PORT,
+            "power_mw": scenario.battery.power_mw, "energy_mwh": scenario.battery.energy_mwh}})
+    if cfg.battery is not None:
+        port = battery_port or cfg.battery.port
+        cfg = SiteConfig.model_validate({**cfg.model_dump(), "battery": {
+            **cfg.battery.model_dump(), "host": "127.0.0.1", "port": port}})
     t0 = time.monotonic()
 
     def clock() -> float:  # emulated device time, optionally faster than wall time
         return t0 + (time.monotonic() - t0) * time_scale
 
+    if cfg.battery is not None:
+        spec = scenario.battery
+        battery = BatteryEmulator(
+            "127.0.0.1", cfg.battery.port, power_mw=cfg.battery.power_mw,
+            energy_mwh=cfg.battery.energy_mwh, device_id=cfg.battery.device_id,
+            round_trip_efficiency=spec.round_trip_efficiency if spec else 0.88,
+            initial_soc_share=spec.initial_soc_share if spec else 0.5, clock=clock)
     emu = EmulatedSite(scenario, plan, meter_port=meter_port, dcgm_port=dcgm_port,
-                       miner_port=miner_port, clock=clock)
+                       miner_port=miner_port, clock=clock, battery=battery)
     return cfg, emu
 
 

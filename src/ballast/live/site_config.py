@@ -12,6 +12,7 @@ Example::
     store: {dsn: ballast.db}           # SQLite (WAL) beside this file; postgresql://... -> PG
     meter: {host: 10.0.0.5, port: 502}
     ai: {url: http://10.0.0.6:9400/metrics}
+    battery: {host: 10.0.0.7, port: 502, power_mw: 20, energy_mwh: 40}
     miners:
       - {group: s21, ips: [10.1.0.10-10.1.0.250]}
     market: {price_usd_per_mwh: 35, hashprice_usd_per_ph_day: 50}
@@ -53,6 +54,34 @@ class MeterConfig(StrictModel):
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port. Default 502.")
     device_id: int = Field(1, ge=0, le=247, description="Modbus unit id. Default 1.")
     timeout_s: float = Field(0.5, gt=0, description="Read timeout [s]. Default 0.5.")
+
+
+class BatteryConfig(StrictModel):
+    """A battery inverter speaking SunSpec Modbus TCP (models 124 and 802; map in
+    ``live.emulators.battery_map``). The controller's battery setpoint goes to it every tick
+    and is verified by read-back; a battery that does not answer, or answers with a frozen or
+    implausible state of charge, counts as unavailable (setpoint 0, the miners hold the limit
+    alone)."""
+
+    host: str = Field(description="Inverter host (Modbus TCP).")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port. Default 502.")
+    device_id: int = Field(1, ge=0, le=247, description="Modbus unit id. Default 1.")
+    power_mw: float = Field(gt=0, le=10_000, description="Inverter power, both directions [MW]; "
+                            "must match the scenario's battery.")
+    energy_mwh: float = Field(gt=0, le=100_000, description="Usable energy [MWh]; must match "
+                              "the scenario's battery.")
+    timeout_s: float = Field(0.5, gt=0, le=10, description="Read and command timeout [s]. "
+                             "Default 0.5.")
+    revert_s: int = Field(10, ge=1, le=3600, description="Written to the inverter "
+                          "(InOutWRte_RvrtTms): with no new setpoint for this long it drops the "
+                          "command and idles [s]; while the battery does not answer, its last "
+                          "charging power counts as load for this long. Default 10.")
+    stale_s: float = Field(5.0, gt=0, le=600, description="A heartbeat (model 802 Hb) that does "
+                           "not move for this long makes the reading stale [s]. Default 5.")
+    charge_headroom_mw: float = Field(1.0, ge=0, le=1000, description="Charging stops this far "
+                                      "below the import limit (less the scenario's margin): the "
+                                      "metered import lags and loads move between ticks [MW]. "
+                                      "Default 1 (assumption).")
 
 
 class AiConfig(StrictModel):
@@ -330,6 +359,8 @@ class SiteConfig(StrictModel):
                           "ticks per training swing, else refused at start.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Telemetry store.")
     meter: MeterConfig | None = Field(None, description="Site meter. Required unless emulated.")
+    battery: BatteryConfig | None = Field(None, description="Battery inverter. Default none "
+                                          "(no battery).")
     ai: AiConfig | None = Field(None, description="AI telemetry. Default none: the meter's AI "
                                 "feeder alone; with no fresh AI reading the tenant counts at its "
                                 "full facility load (safe).")
@@ -361,6 +392,10 @@ class SiteConfig(StrictModel):
                 if ip in seen:
                     raise ValueError(f"miners: {ip} is in both {seen[ip]} and {m.group}")
                 seen[ip] = m.group
+        if self.battery is not None and self.battery.revert_s < 2 * self.tick_s:
+            raise ValueError(f"battery.revert_s ({self.battery.revert_s} s) must be at least 2 x "
+                             f"tick_s ({self.tick_s:g} s): the inverter would drop each setpoint "
+                             "before the next one")
         names = [t.name for t in self.api.tokens]
         if len(set(names)) != len(names):
             raise ValueError("api.tokens: names must be unique")

@@ -25,8 +25,6 @@ The matrix is built with numpy and ``scipy.sparse`` and passed whole to HiGHS (`
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -36,6 +34,7 @@ import pandas as pd
 from scipy import sparse
 
 from ballast.control import ControllerConfig
+from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
@@ -246,30 +245,6 @@ def build_lp(p: DispatchProblem) -> highspy.HighsLp:
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
     return lp
-
-
-_banner_done = [False]  # HiGHS prints its banner once per process
-
-
-def _highs() -> highspy.Highs:
-    """A silent HiGHS instance. The first one in a process prints HiGHS's banner on file
-    descriptor 1 from C++ (no option stops it), which would corrupt ``--json`` output, so that
-    one is built with descriptor 1 pointed at the null device; later ones are built plainly."""
-    if _banner_done[0]:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _banner_done[0] = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolution:

@@ -15,7 +15,9 @@ convert MW to AI/HPC hosting (when, how much), or convert and keep miners beside
 plan document under named BTC price cases and over seeded price paths. The bundled example
 `conversion_500mw` (`src/ballast/examples/plan/conversion_500mw.yaml`) is the seed's case: a
 500 MW mining site, a 12-year lease at about 1.45 M USD per MW of critical IT per year; each of
-its numbers carries its source or is marked as an assumption.
+its numbers carries its source or is marked as an assumption. The second, `hybrid_west_texas`,
+carries the `west_texas_2024` campus (a 100 MW AI tenant beside 150 MW of miners on a 280 MW
+connection) over ten years, its miners' operations measured by that scenario's backtest.
 
 ```
 ballast plan conversion_500mw --out out/plan
@@ -43,6 +45,8 @@ Per strategy and year:
   switch off): neither counts.
 - **Hosting.** Lease = IT MW x `lease_usd_per_kw_month` x 1000 x 12, escalated each year of the
   term. Energy is passed through to the tenant; the landlord pays `hosting.om_usd_per_mw_yr`.
+- **Grid programs.** With `operations`, the settled cash of the scenario's programs
+  (`program_revenue_usd`, [below](#operations)); none without.
 - **O&M.** `mining.om_usd_per_mw_yr` and `mining.sustaining_capex_usd_per_mw_yr` (expensed)
   per grid MW of miners, ballast included, paid in idle years too; `hosting.om_usd_per_mw_yr` per
   MW of critical IT leased.
@@ -95,25 +99,133 @@ a site (`ballast simulate`), which a later version will do per configuration.
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
 
+### Operations from the backtest engine {#operations}
+
+With an `operations` section, the miners' year is not assumed but measured. For each site
+configuration a strategy meets in some year (grid MW of miners, mining and ballast; MW of
+critical IT leased; `site.interconnect_mw`), the scenario named by `operations.scenario` is
+backtested over its real year at `operations.resolution` with Ballast's rule controller: its
+miner groups scaled (in proportion) to the configuration's MW, its AI load set to the
+configuration's IT MW at `hosting.pue`, its import limit to the interconnect. From the run:
+
+- **uptime** = the miners' energy / their full power x the year's hours. It replaces
+  `mining.uptime` in that year, and the hybrid `ballast_uptime` and its firm/headroom split
+  (the engine already decides when each miner may run beside the AI load under the limit);
+- **price ratio** = the mean price of the miners' hashing hours (weighted by their power) over
+  the year's mean price: the controller avoids expensive hours. It multiplies the miners' power
+  price that year;
+- **curtailment** [MWh] of the miners' flexible energy, reported;
+- **grid programs**: with programs in the scenario, their settled cash over the year
+  (reserves, demand response: `programs_cash_usd` of `ballast simulate`) is the strategy's
+  `program_revenue_usd` in every year that configuration holds, as measured (nominal; the
+  scenario's offers in MW, not scaled with the miners).
+
+Future years keep the model's revenue formula (hashprice x hash rate x uptime), so revenue
+scales with each year's hashprice. Each configuration is backtested once per process. The
+method's error, per configuration (`revenue_error_pct`): the formula at the backtest year's
+mean hashprice and the measured uptime against the backtest's own mining revenue (the pool fee,
+which the plan folds into O&M, is most of it; the rest is the correlation of curtailment and
+hashprice within the year). Not captured: at a different hashprice the controller would curtail
+in other hours, so the uptime is that of the backtest year's hashprice. The optimiser's
+coefficients need one uptime for every configuration (linearity): they take the uptime and price
+ratio measured on the site as it starts (all mining) and no program cash; the optimal schedule
+is then valued in the table with the measured operations like the other strategies.
+
+### CO2 and water {#environment}
+
+Per strategy, price case and year: energy drawn [MWh] = the miners' energy while they hash
+(mining and ballast; idled years draw none) + the AI facility's (IT MW leased x
+`environment.ai_load_factor` x `hosting.pue` x 8,766 h); CO2 [t] = energy x grid intensity
+[gCO2/kWh] / 1000, location-based (the grid's average intensity for every MWh; no market-based
+instruments), the intensity starting at `environment.carbon_intensity_g_per_kwh` (default the
+mean of the bundled ERCOT series over 2024, about 303) and changing by `carbon_change_per_yr`;
+water [m3] = the AI facility's IT energy x `environment.wue_l_per_kwh` (air-cooled miners use
+none). `kwh_per_usd_earned` is the energy a strategy draws per USD of mining, lease, ballast and
+program revenue over the plan: what the campus's power buys.
+
+### Conversion optimiser {#optimizer}
+
+With an `optimize` section the plan also asks which schedule is best: how many blocks of
+`block_mw` grid MW to start converting each year, and whether to keep a converted block's
+miners beside the AI tenant as ballast. The optimal schedule joins the strategy table under
+`optimize.name`, valued like every other strategy.
+
+- **Scenarios**: the first `optimize.scenarios` GBM price paths of the plan's seed (the same
+  generator as the risk figures).
+- **Decisions**: per year y, `x_y` blocks start converting (integer), `z_y <= x_y` of them
+  keep their miners as ballast (integer; not with `allow_ballast: false`; at most
+  `max_ballast_mw` in all), and `f_t` MW of ballast hash all year under the interconnect's
+  spare MW (the rest hash `ballast_uptime` of the year in the AI load's headroom).
+- **NPV is linear in the decisions**: every line item of a strategy's cash flow is a sum over
+  its blocks (a year whose hashprice does not cover the energy idles every MW alike, so the
+  operator's option to switch off is already in each scenario's coefficients). The MILP's
+  coefficients are the plan's own NPVs of one block started in each year, kept as ballast, or
+  hashing firm, less the NPV without it, per scenario: the same arithmetic as the table.
+- **Constraints**: the site's MW (whole blocks); the interconnect (`site.interconnect_mw`: mining
+  MW + AI grid MW + firm ballast, so firm ballast at most its spare MW); the capex budget per
+  calendar year (`capex_budget_usd_per_yr`, with capex spread over `hosting.build_years` as in
+  the table); the build lead time (no block starts before `start_year + lead_time_years`, and
+  none whose lease would start after the plan); tenant demand (`tenant_demand_mw_it_per_yr`:
+  MW of critical IT entering service each year); and a minimum conversion (`min_convert_mw`
+  started by `min_convert_by_year`, e.g. a signed tenant).
+- **Objective**: `expected_npv`, the mean NPV over the scenarios, or `cvar`, the mean of the
+  worst `cvar_level` share, linearised after Rockafellar and Uryasev (2000, "Optimization of
+  conditional value-at-risk", J. Risk 2(3)): maximise `eta - sum_s u_s / (alpha S)` with
+  `u_s >= eta - NPV_s`, `u_s >= 0`.
+- **Solver**: HiGHS (highspy), sparse matrix passed whole, stopping at `mip_rel_gap`; an optimum
+  not proven within `time_limit_s` is an error, not a schedule.
+- **Against the best deterministic plan**: the same MILP on the `bitcoin.base_case` price case
+  alone gives the plan a point forecast would choose. Both are judged on the scenarios:
+  `value_of_stochastic_solution_usd` is the optimum's objective less the deterministic plan's
+  (never negative), and `case_npv_given_up_usd` is the base-case NPV the optimum gives up for it.
+- **Infeasible**: when no schedule can start `min_convert_mw` in time, the error names the
+  constraint whose removal alone would allow it (site MW, lead time, capex budget or tenant
+  demand; all of them when only together) and the most MW that can start by then. A capex
+  budget or a tenant demand too small for one block in any year is an error too, naming it
+  (the optimiser would otherwise keep mining without saying why).
+
+The MILP is small (about 3 columns per year, plus one row and column per scenario for CVaR)
+because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW-block,
+10-year, 200-scenario CVaR case has 241 rows and 231 columns and solves in well under a second
+(`benchmarks/bench_plan.py`).
+
 ## Output {#output}
 
 - `--json` prints `ballast.plan/1`: `schema`, `name`, `plan`, `start_year`, `end_year`, `years`,
   `discount_rate`, `tax_rate`, `baseline`, `best`, `base_case`; `bitcoin` (`halvings` with
   `height`, `subsidy_btc`, `time_utc`, `projected`; `mean_subsidy_btc` per year; per case its
   `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
-  `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`); `strategies`: `name`,
-  `kind`, `baseline`, `best`, `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
-  `it_mw`, per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
+  `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`);
+  `carbon_intensity_g_per_kwh` per year; `strategies`: `name`, `kind`, `baseline`, `best`,
+  `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`, `it_mw`, `environment` (in
+  the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
+  `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
-  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); with `--out`, `files`.
+  percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `operations` (null without the
+  section: `scenario`, `resolution`, and per configuration `mining_mw`, `it_mw`,
+  `interconnect_mw`, `uptime`, `price_ratio`, `curtailed_mwh`, `hashprice_usd_per_ph_day`,
+  `revenue_error_pct`, `program_revenue_usd`); `optimize` (null without the
+  section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
+  `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
+  `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
+  `case_npv_usd`, `deterministic` (the same for the best base-case plan, with `case`),
+  `value_of_stochastic_solution_usd`, `case_npv_given_up_usd`, and `milp` (`rows`, `columns`,
+  `integer_columns`, `nonzeros`, `status`, `mip_gap`); with `--out`, `files`.
 - `--out DIR` writes `plan.json` (the same document), `cashflows.csv` (one row per strategy,
-  case and year: MW by use and every line item in USD) and `paths.parquet` (one row per path and
-  year: BTC price, difficulty, subsidy, hashprice, and each strategy's NPV on that path).
+  case and year: MW by use, every line item in USD, and energy, CO2 and water) and
+  `paths.parquet` (one row per path and year: BTC price, difficulty, subsidy, hashprice, and
+  each strategy's NPV on that path), and `report.html`, self-contained (plotly.js inlined; opens
+  offline): the strategy table and the optimal schedule, the cash-flow waterfall (present value
+  of each line item in the base case, per strategy), the NPV fan chart (cumulative discounted
+  cash flow across the price paths: P10-P90, P25-P75, median), grid MW by use per year, a
+  tornado of sensitivities (the ΔNPV of the best converting strategy with BTC price, difficulty
+  growth, power price, fleet J/TH, lease rate, conversion capex and discount rate each moved
+  -/+20 %, one at a time, the schedules held), and CO2 and water per year.
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: the conversion optimiser (MILP over paths), CVaR, the HTML report,
-operations values from the backtest engine, fleet ageing and repowering, CO2 and water per year.
+Not yet in this version: smoothing compliance from the engine, program offers scaled with the
+miners, fleet ageing and repowering.
 
 The fields follow, section by section."""
 

@@ -12,6 +12,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
+from ballast.plan.environment import Environment
+from ballast.plan.operations import Operations
+from ballast.plan.optimize_document import Optimize, optimize_problems
 
 PLAN_VERSION = 1
 MAX_PATHS = 100_000
@@ -273,6 +276,17 @@ class Plan(StrictModel):
         min_length=1,
         description="Strategies to compare; the first keep_mining one is the business-as-usual baseline (one is added when none is given).",
     )
+    environment: Environment = Field(
+        default_factory=Environment, description="CO2 and water per year (docs/plan.md#environment)."
+    )
+    operations: Operations | None = Field(
+        None,
+        description="Measure the miners' uptime and price paid with the backtest engine per site configuration (docs/plan.md#operations). Default: off (mining.uptime and the power price as given).",
+    )
+    optimize: Optimize | None = Field(
+        None,
+        description="The conversion optimiser (docs/plan.md#optimizer): when given, the optimal schedule joins the strategies. Default: off.",
+    )
 
     @field_validator("version")
     @classmethod
@@ -317,6 +331,7 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
+        problems += optimize_problems(self)
         if problems:  # one line each, every one naming its field (parse_plan lists them)
             raise ValueError("\n".join(problems))
         return self

@@ -8,14 +8,20 @@ baseline's (the investment in converting), as REopt reports them against its BAU
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import finance
+from ballast.plan import finance, operations
 from ballast.plan.document import Plan, Strategy
+from ballast.plan.environment import footprint
+
+if TYPE_CHECKING:  # the optimiser imports this module
+    from ballast.plan.optimizer import Optimum
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
 BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
@@ -26,6 +32,7 @@ LINE_ITEMS = (
     "energy_cost_usd",
     "lease_revenue_usd",
     "ballast_value_usd",
+    "program_revenue_usd",
     "om_usd",
     "ebitda_usd",
     "depreciation_usd",
@@ -34,6 +41,8 @@ LINE_ITEMS = (
     "salvage_usd",
     "cash_flow_usd",
 )
+# per year and scenario beside the money (docs/plan.md#environment)
+FOOTPRINT_ITEMS = ("mining_energy_mwh", "ai_energy_mwh", "energy_mwh", "co2_t", "water_m3")
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,13 @@ class PlanResult:
     paths: BitcoinYears | None
     gbm: dict
     strategies: list[StrategyResult]
+    optimum: Optimum | None = None
 
 
-def schedule(plan: Plan, strategy: Strategy) -> Schedule:
-    """MW by use, lease revenue, capex and assets placed in service, per year."""
+def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = None) -> Schedule:
+    """MW by use, lease revenue, capex and assets placed in service, per year. Ballast miners
+    are ``strategy.ballast_mw`` or, given, ``ballast_mw`` per year (the optimiser's), at most
+    the MW converted."""
     years = plan.start_year + np.arange(plan.horizon_years)
     h = plan.hosting
     zeros = np.zeros(len(years))
@@ -113,7 +125,7 @@ def schedule(plan: Plan, strategy: Strategy) -> Schedule:
         build = (years >= ph.year) & (years < ph.year + spend_years)
         capex += np.where(build, phase_it_mw * h.capex_usd_per_mw / spend_years, 0.0)
         placed += np.where(years == start, phase_it_mw * h.capex_usd_per_mw, 0.0)
-    ballast = np.minimum(strategy.ballast_mw, converted)
+    ballast = np.minimum(strategy.ballast_mw if ballast_mw is None else ballast_mw, converted)
     # the grid connection's spare MW (above the site's mining load) carries ballast miners at
     # any time; the rest run only in the AI load's headroom (strategy.ballast_uptime)
     spare_mw = plan.site.interconnect_mw - plan.site.mining_mw
@@ -146,17 +158,19 @@ def mining_usd(
     power_price_usd_per_mwh,
     efficiency_j_per_th: float,
     pue: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(revenue, energy cost) [USD/yr] of ``grid_mw`` of miners hashing ``uptime`` of the year.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(revenue [USD/yr], energy cost [USD/yr], energy [MWh/yr]) of ``grid_mw`` of miners
+    hashing ``uptime`` of the year.
 
-    A year whose hashprice does not cover the energy is idled (both zero): the operator's option
+    A year whose hashprice does not cover the energy is idled (all zero): the operator's option
     to switch the fleet off. Hash rate [PH/s] = grid MW / PUE x 1e6 W / (J/TH) / 1000.
     """
     hashrate_ph_s = np.asarray(grid_mw) / pue * 1e6 / efficiency_j_per_th / 1000.0
     revenue = hashprice_usd_per_ph_day * hashrate_ph_s * uptime * bf.DAYS_PER_YEAR
-    energy = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR * power_price_usd_per_mwh
+    energy_mwh = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR
+    energy = energy_mwh * power_price_usd_per_mwh
     run = revenue > energy
-    return np.where(run, revenue, 0.0), np.where(run, energy, 0.0)
+    return np.where(run, revenue, 0.0), np.where(run, energy, 0.0), np.where(run, energy_mwh, 0.0)
 
 
 def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYears) -> dict[str, np.ndarray]:
@@ -165,13 +179,17 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     t = np.arange(plan.horizon_years)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** t
     hp = btc.hashprice_usd_per_ph_day
-    rev, energy = mining_usd(sched.mining_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    firm_rev, firm_energy = mining_usd(
-        sched.ballast_firm_mw, m.uptime, hp, power, m.efficiency_j_per_th, m.pue
-    )
-    flex_rev, flex_energy = mining_usd(
-        sched.ballast_mw - sched.ballast_firm_mw,
-        strategy.ballast_uptime,
+    uptime, ballast_uptime, firm_mw = m.uptime, strategy.ballast_uptime, sched.ballast_firm_mw
+    programs = np.zeros(plan.horizon_years)
+    if plan.operations is not None:  # measured by the backtest engine per configuration
+        ops = operations.per_year(plan, sched)
+        uptime, programs = ops.uptime, ops.program_revenue_usd
+        ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
+    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    flex_rev, flex_energy, flex_mwh = mining_usd(
+        sched.ballast_mw - firm_mw,
+        ballast_uptime,
         hp,
         power,
         m.efficiency_j_per_th,
@@ -184,7 +202,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
     ) + sched.it_mw * plan.hosting.om_usd_per_mw_yr
     shape = hp.shape
     lease = np.broadcast_to(sched.lease_revenue_usd, shape)
-    ebitda = rev + b_rev + lease + ballast_value - energy - b_energy - om
+    ebitda = rev + b_rev + lease + ballast_value + programs - energy - b_energy - om
     dep = plan.hosting.depreciation
     rates = (
         finance.macrs_rates(dep.recovery_years)
@@ -205,6 +223,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "energy_cost_usd": energy + b_energy,
         "lease_revenue_usd": lease,
         "ballast_value_usd": np.broadcast_to(ballast_value, shape),
+        "program_revenue_usd": np.broadcast_to(programs, shape),
         "om_usd": np.broadcast_to(om, shape),
         "ebitda_usd": ebitda,
         "depreciation_usd": depreciation,
@@ -212,6 +231,8 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "capex_usd": capex,
         "salvage_usd": salvage,
         "cash_flow_usd": cf,
+        "mining_energy_mwh": mwh + firm_mwh + flex_mwh,
+        **footprint(plan, sched.it_mw, mwh + firm_mwh + flex_mwh),
     }
 
 
@@ -267,9 +288,17 @@ def baseline_strategy(plan: Plan) -> Strategy:
 
 
 def run_plan(
-    plan: Plan, n_paths: int | None = None, seed: int | None = None, paths: bool = True
+    plan: Plan,
+    n_paths: int | None = None,
+    seed: int | None = None,
+    paths: bool = True,
+    optimize: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> PlanResult:
-    """Every strategy under every named price case and (``paths``) over the seeded GBM paths."""
+    """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
+    with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them.
+    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths)."""
+    say = progress or (lambda _message: None)
     b = plan.bitcoin
     n = plan.horizon_years
     base = baseline_strategy(plan)
@@ -288,7 +317,19 @@ def run_plan(
             b.start_price_usd, gbm["log_drift_per_yr"], gbm["volatility_per_yr"], n, gbm["n"], gbm["seed"]
         )
         path_btc = bitcoin_years(plan, prices)
-    scheds = {s.name: schedule(plan, s) for s in strategies}
+    optimum = None
+    ballast_override: dict[str, np.ndarray] = {}
+    if plan.optimize is not None and optimize:
+        from ballast.plan.optimizer import optimize_conversion  # it imports this module
+
+        say(f"optimising the conversion over {plan.optimize.scenarios} price paths")
+        optimum = optimize_conversion(plan, gbm, case_btc[b.base_case])
+        strategies.append(optimum.strategy)
+        ballast_override[optimum.strategy.name] = optimum.ballast_mw
+    scheds = {s.name: schedule(plan, s, ballast_override.get(s.name)) for s in strategies}
+    if plan.operations is not None:  # backtest each configuration now, saying which
+        for sched in scheds.values():
+            operations.per_year(plan, sched, say)
     flows = {
         s.name: {c: cash_flows(plan, s, scheds[s.name], btc) for c, btc in case_btc.items()}
         for s in strategies
@@ -302,6 +343,7 @@ def run_plan(
         }
         results.append(StrategyResult(s, scheds[s.name], cases, mets))
     if path_btc is not None:
+        say(f"valuing {len(results)} strategies over {gbm['n']:,} price paths")
         base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
         for r in results:
             cf = (
@@ -318,4 +360,6 @@ def run_plan(
                 "prob_delta_npv_negative": float(np.mean(r.path_delta_npv_usd < 0)),
             }
     best = max(results, key=lambda r: r.metrics[b.base_case]["npv_usd"]).strategy.name
-    return PlanResult(plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results)
+    return PlanResult(
+        plan, plan.start_year + np.arange(n), base.name, best, case_btc, path_btc, gbm, results, optimum
+    )

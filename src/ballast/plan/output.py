@@ -5,20 +5,118 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan.model import LINE_ITEMS, PlanResult
+from ballast.plan import operations
+from ballast.plan.environment import intensity_g_per_kwh
+from ballast.plan.milp import cvar_usd
+from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult
 
 SCHEMA = "ballast.plan/1"
-FILES = ("plan.json", "cashflows.csv", "paths.parquet")
+FILES = ("plan.json", "cashflows.csv", "paths.parquet", "report.html")
 
 
 def _list(values) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype="float64")]
+
+
+def _risk(npv_usd: np.ndarray, level: float) -> dict[str, float]:
+    p10, p50, p90 = np.percentile(npv_usd, [10, 50, 90])
+    return {
+        "p10": float(p10),
+        "p50": float(p50),
+        "p90": float(p90),
+        "mean": float(np.mean(npv_usd)),
+        "cvar": cvar_usd(npv_usd, level),
+        "prob_negative": float(np.mean(npv_usd < 0)),
+    }
+
+
+def optimize_document(result: PlanResult) -> dict | None:
+    """The optimiser's schedule, its NPV over the scenarios, the best deterministic plan's, and
+    the MILP's size and gap (docs/plan.md#optimizer); None when the plan has no optimize."""
+    o = result.optimum
+    if o is None:
+        return None
+    spec = result.plan.optimize
+    blk = spec.block_mw
+    sol = o.solution
+
+    def decision(d) -> dict:
+        return {
+            "convert_mw": _list(d.convert_blocks * blk),
+            "converted_mw": _list(np.cumsum(d.convert_blocks) * blk),
+            "ballast_mw": _list(np.cumsum(d.ballast_blocks) * blk),
+            "firm_ballast_mw": _list(d.firm_mw),
+        }
+
+    return {
+        "strategy": o.strategy.name,
+        "objective": spec.objective,
+        "cvar_level": spec.cvar_level,
+        "scenarios": spec.scenarios,
+        "block_mw": blk,
+        **decision(o.decision),
+        "objective_usd": o.objective_usd,
+        "npv_usd": _risk(o.npv_usd, spec.cvar_level),
+        "case_npv_usd": o.case_npv_usd,
+        "deterministic": {
+            "case": result.plan.bitcoin.base_case,
+            **decision(o.deterministic),
+            "objective_usd": o.deterministic_objective_usd,
+            "npv_usd": _risk(o.deterministic_npv_usd, spec.cvar_level),
+            "case_npv_usd": o.deterministic_case_npv_usd,
+        },
+        "value_of_stochastic_solution_usd": o.objective_usd - o.deterministic_objective_usd,
+        "case_npv_given_up_usd": o.deterministic_case_npv_usd - o.case_npv_usd,
+        "milp": {
+            "rows": sol.rows,
+            "columns": sol.columns,
+            "integer_columns": sol.integer_columns,
+            "nonzeros": sol.nonzeros,
+            "status": sol.status,
+            "mip_gap": sol.mip_gap,
+        },
+    }
+
+
+def _footprint(items: dict[str, np.ndarray]) -> dict:
+    """Energy, CO2 and water per year of one price case, and the energy drawn per USD earned."""
+    earned_usd = float(
+        np.sum(
+            items["mining_revenue_usd"]
+            + items["lease_revenue_usd"]
+            + items["ballast_value_usd"]
+            + items["program_revenue_usd"]
+        )
+    )
+    energy_mwh = float(np.sum(items["energy_mwh"]))
+    return {
+        "energy_mwh": _list(items["energy_mwh"]),
+        "co2_t": _list(items["co2_t"]),
+        "water_m3": _list(items["water_m3"]),
+        "kwh_per_usd_earned": energy_mwh * 1000.0 / earned_usd if earned_usd > 0 else None,
+    }
+
+
+def operations_document(result: PlanResult) -> dict | None:
+    """The backtested configurations (docs/plan.md#operations); None without operations."""
+    ops = result.plan.operations
+    if ops is None:
+        return None
+    met: list[operations.Measured] = []
+    for r in result.strategies:
+        met += [m for m in operations.per_year(result.plan, r.schedule).met if m not in met]
+    return {
+        "scenario": ops.scenario,
+        "resolution": ops.resolution,
+        "configurations": [asdict(m) for m in met],
+    }
 
 
 def plan_document(result: PlanResult, source: str | None = None) -> dict:
@@ -41,6 +139,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
                 "mining_mw": _list(s.mining_mw),
                 "ballast_mw": _list(s.ballast_mw),
                 "it_mw": _list(s.it_mw),
+                "environment": _footprint(r.cases[plan.bitcoin.base_case]),
                 "cases": r.metrics,
                 "risk": r.risk or None,
             }
@@ -79,7 +178,10 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
             },
             "paths": result.gbm if result.paths is not None else None,
         },
+        "carbon_intensity_g_per_kwh": _list(intensity_g_per_kwh(plan)),
         "strategies": strategies,
+        "operations": operations_document(result),
+        "optimize": optimize_document(result),
     }
 
 
@@ -100,7 +202,7 @@ def cashflow_table(result: PlanResult) -> pd.DataFrame:
                     "it_mw": s.it_mw,
                 }
             )
-            for k in LINE_ITEMS:
+            for k in (*LINE_ITEMS, *FOOTPRINT_ITEMS):
                 frame[k] = items[k]
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -128,16 +230,20 @@ def paths_table(result: PlanResult) -> pd.DataFrame:
     return frame
 
 
-def write_outputs(result: PlanResult, out: Path, doc: dict) -> dict[str, str]:
-    """Write plan.json, cashflows.csv and (with paths) paths.parquet into ``out``."""
+def write_outputs(result: PlanResult, out: Path, doc: dict, report_html: str | None = None) -> dict[str, str]:
+    """Write plan.json, cashflows.csv, (with paths) paths.parquet and (given) report.html into
+    ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "plan": str(out / "plan.json"),
         "cashflows": str(out / "cashflows.csv"),
         "paths": str(out / "paths.parquet") if result.paths is not None else None,
+        "report": str(out / "report.html") if report_html is not None else None,
     }
     cashflow_table(result).to_csv(out / "cashflows.csv", index=False)
     if result.paths is not None:
         paths_table(result).to_parquet(out / "paths.parquet", index=False)
+    if report_html is not None:
+        (out / "report.html").write_text(report_html, encoding="utf-8")
     (out / "plan.json").write_text(json.dumps({**doc, "files": files}, indent=2) + "\n")
     return files

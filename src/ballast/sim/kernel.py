@@ -29,7 +29,13 @@ from ballast.control.smoothing import (
 )
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
-from ballast.physics import group_power_mw, import_mw, within_export_limit_mw
+from ballast.physics import (
+    battery_max_discharge_mw,
+    battery_stored_change_mwh,
+    group_power_mw,
+    import_mw,
+    within_export_limit_mw,
+)
 
 # the kernels inline the rule stack and the plant: recompile when those files change
 numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__,
@@ -130,10 +136,8 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
         # 4. the battery acts within the tick (inverters answer in well under a second)
         b = info[INFO_BATTERY_MW]
         if b > 0.0:  # the cells deliver at most what they hold, after losses
-            b = min(b, battery[0] * battery[1] / dt_h)
-            battery[0] -= b * dt_h / battery[1]
-        else:
-            battery[0] -= b * dt_h * battery[1]
+            b = min(b, battery_max_discharge_mw(battery[0], dt_h, battery[1]))
+        battery[0] += battery_stored_change_mwh(b, dt_h, battery[1])
         out_battery_mw[t] = b
         out_miner_mw[t] = miner_now
         # the plant curtails what can be neither used nor exported

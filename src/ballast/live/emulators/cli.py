@@ -3,6 +3,7 @@
 ballast emulate miners --count 1000 --model s19jpro --model s21
 ballast emulate meter --port 5020 --ai-mw 60 --miners-mw 25
 ballast emulate dcgm --port 9400 --gpus 64 --ai-trace job.csv --pue 1.2
+ballast emulate battery --port 5021 --power-mw 20 --energy-mwh 40
 
 Each prints one ``ready: ...`` line with its address, then serves until SIGINT/SIGTERM or
 ``--duration-s``. Bad options exit 2 with one ``error: ...`` line. Only typer, the standard
@@ -33,7 +34,8 @@ emulate_app = typer.Typer(help="Run emulated site devices on loopback.", no_args
 
 @emulate_app.callback()
 def _group() -> None:
-    """Emulated LuxOS miners, the site's Modbus TCP meter and a DCGM exporter."""
+    """Emulated LuxOS miners, the site's Modbus TCP meter, a DCGM exporter and a SunSpec
+    battery inverter."""
 
 
 @contextlib.contextmanager
@@ -286,6 +288,57 @@ def dcgm(
                 trace=trace,
                 pue=pue,
                 seed=seed,
+                duration_s=duration_s or None,
+            )
+        )
+
+
+@emulate_app.command(
+    "battery",
+    epilog="SunSpec holding registers from 40000: 'SunS', model 1 (common), model 124 "
+    "(storage controls: StorCtl_Mod, OutWRte/InWRte in % of WChaMax, InOutWRte_RvrtTms), "
+    "model 802 (battery base: SoC, W discharge positive, State, Hb), end 0xFFFF. See "
+    "ballast.live.emulators.battery_map.",
+)
+def battery(
+    host: str = typer.Option("127.0.0.1", "--host", help=_HOST_HELP),
+    port: int = typer.Option(
+        5021, "--port", min=0, max=65535, help="Modbus TCP port; 0 = any free port (see the ready line)."
+    ),
+    unit_id: int = typer.Option(
+        DEVICE_ID, "--unit-id", min=0, max=DEVICE_ID_MAX, help="Modbus unit (device) id; 0 answers any."
+    ),
+    power_mw: float = typer.Option(..., "--power-mw", help="Inverter power, both directions [MW]."),
+    energy_mwh: float = typer.Option(..., "--energy-mwh", help="Usable energy [MWh]."),
+    round_trip_efficiency: float = typer.Option(
+        0.88, "--round-trip-efficiency", help="Round-trip efficiency [-] (the scenario battery's default)."
+    ),
+    soc: float = typer.Option(0.5, "--soc", help="Initial state of charge [-], 0-1."),
+    duration_s: float = typer.Option(0.0, "--duration-s", min=0, help=_DURATION_HELP),
+) -> None:
+    """Serve a battery inverter over SunSpec Modbus TCP; its charge follows its setpoints."""
+    with _exit_2_on_error():
+        _check("--power-mw", power_mw, above=0.0)
+        _check("--energy-mwh", energy_mwh, above=0.0)
+        _check("--round-trip-efficiency", round_trip_efficiency, above=0.0)
+        if round_trip_efficiency > 1:
+            raise ValueError(f"--round-trip-efficiency must be <= 1, got {round_trip_efficiency:g}")
+        _check("--soc", soc, minimum=0.0)
+        if soc > 1:
+            raise ValueError(f"--soc must be <= 1, got {soc:g}")
+        import asyncio
+
+        from ballast.live.emulators.standalone import serve_battery
+
+        asyncio.run(
+            serve_battery(
+                host,
+                port,
+                power_mw=power_mw,
+                energy_mwh=energy_mwh,
+                round_trip_efficiency=round_trip_efficiency,
+                initial_soc_share=soc,
+                device_id=unit_id,
                 duration_s=duration_s or None,
             )
         )

@@ -1,4 +1,5 @@
-"""One emulated device on its own, for ``ballast emulate meter`` and ``ballast emulate dcgm``.
+"""One emulated device on its own, for ``ballast emulate meter``, ``ballast emulate dcgm`` and
+``ballast emulate battery``.
 
 So that ``ballast serve --config`` can run against real miners with an emulated meter and AI
 telemetry (or emulated miners with the real meter): the meter serves the register map of
@@ -192,3 +193,36 @@ async def serve_dcgm(
         source = f"{trace.describe()}, divided by PUE {pue:g}" if trace else f"{it_power_mw:g} MW IT power"
         line = f"ready: DCGM exporter on {dcgm.url}: {gpus} GPUs, {source}"
         await _serve(line, update if trace else None, duration_s, announce)
+
+
+async def serve_battery(
+    host: str,
+    port: int,
+    *,
+    power_mw: float,
+    energy_mwh: float,
+    round_trip_efficiency: float,
+    initial_soc_share: float,
+    device_id: int,
+    duration_s: float | None = None,
+    announce: Announce = _print,
+) -> None:
+    """Serve the SunSpec battery inverter (:mod:`ballast.live.emulators.battery`) until
+    stopped; its state of charge follows the setpoints it is sent."""
+    from ballast.live.emulators.battery import BatteryEmulator
+
+    async with BatteryEmulator(
+        host,
+        port,
+        power_mw=power_mw,
+        energy_mwh=energy_mwh,
+        round_trip_efficiency=round_trip_efficiency,
+        initial_soc_share=initial_soc_share,
+        device_id=device_id,
+    ) as battery:
+        line = (
+            f"ready: SunSpec battery inverter on {battery.host}:{battery.port} unit "
+            f"{device_id}: {power_mw:g} MW, {energy_mwh:g} MWh, round trip "
+            f"{round_trip_efficiency:g}, state of charge {initial_soc_share:.0%}"
+        )
+        await _serve(line, lambda _elapsed_s: battery.advance(), duration_s, announce)

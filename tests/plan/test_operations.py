@@ -1,0 +1,82 @@
+"""Operations from the backtest engine: each configuration backtested once over the bundled
+west_texas_2024 year, the measured uptime applied to the plan's cash flows, the method's error
+bounded on the scenario's own configuration, and a bad scenario named."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.plan import load_plan, run_plan
+from ballast.plan import operations as ops
+from ballast.plan.model import HOURS_PER_YEAR
+from tests.plan.helpers import plan_doc, write_plan
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_plan("hybrid_west_texas")  # operations: west_texas_2024_programs at 1 h
+
+
+def test_the_ai_load_under_one_interconnect_takes_the_miners_hours(plan):
+    alone = ops.measure(plan, 150.0, 0.0)
+    beside = ops.measure(plan, 150.0, 200.0)  # 260 MW of AI facility under 280 MW
+    assert 0.9 < alone.uptime <= 1.0 and 0.0 < alone.price_ratio < 1.0  # it skips dear hours
+    assert beside.uptime < alone.uptime - 0.3
+    assert beside.curtailed_mwh > alone.curtailed_mwh
+    assert ops.measure(plan, 150.0, 0.0) is alone  # cached: backtested once
+
+
+def test_the_method_error_is_small_on_the_scenarios_own_campus(plan):
+    m = ops.measure(plan, 150.0, 100.0)  # west_texas_2024 as bundled: 150 MW beside 100 MW of IT
+    assert abs(m.revenue_error_pct) < 5.0  # the pool fee (2 %) is most of it
+
+
+def test_measured_uptime_and_price_drive_the_cash_flows(plan):
+    result = run_plan(plan, paths=False, optimize=False)
+    keep = next(r for r in result.strategies if r.strategy.name == "keep_mining")
+    m = ops.measure(plan, 280.0, 0.0)
+    flat = keep.cases["flat"]
+    assert flat["mining_energy_mwh"][0] == pytest.approx(280.0 * m.uptime * HOURS_PER_YEAR)
+    price = plan.mining.power_price_usd_per_mwh * m.price_ratio
+    assert flat["energy_cost_usd"][0] == pytest.approx(280.0 * m.uptime * HOURS_PER_YEAR * price)
+    # the grid programs' settled cash is a line of its own, in every year with miners
+    assert m.program_revenue_usd > 0
+    assert flat["program_revenue_usd"] == pytest.approx([m.program_revenue_usd] * plan.horizon_years)
+    without = run_plan(plan.model_copy(update={"operations": None}), paths=False, optimize=False)
+    assert not without.strategies[0].cases["flat"]["program_revenue_usd"].any()
+    assert without.strategies[0].cases["flat"]["energy_cost_usd"][0] != pytest.approx(
+        flat["energy_cost_usd"][0]
+    )
+
+
+def test_an_unknown_scenario_exits_2_naming_the_field(tmp_path):
+    path = write_plan(tmp_path, plan_doc(operations={"scenario": "no_such_scenario"}))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["plan", str(path), "--out", str(out), "--paths", "5"])
+    assert result.exit_code == 2
+    assert f"{path}: invalid plan: operations.scenario:" in result.stderr
+    assert "no_such_scenario" in result.stderr
+    assert not out.exists()
+
+
+def test_the_optimiser_values_blocks_with_the_starting_sites_measured_uptime(plan):
+    from ballast.plan.optimizer import linear_plan
+
+    start = ops.measure(plan, plan.site.mining_mw, 0.0)
+    linear = linear_plan(plan)
+    assert linear.operations is None and linear.mining.uptime == start.uptime
+    expected = plan.mining.power_price_usd_per_mwh * start.price_ratio
+    assert linear.mining.power_price_usd_per_mwh == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("step", "message"), [("soon", "is not a time step"), ("1s", "1min to 1h")])
+def test_a_bad_resolution_is_named(step, message):
+    from ballast.plan import PlanError, parse_plan
+
+    doc = plan_doc(operations={"scenario": "west_texas_2024", "resolution": step})
+    with pytest.raises(PlanError, match=f"operations.resolution: .*{message}"):
+        parse_plan(doc, "p.yaml")
