@@ -173,6 +173,30 @@ def test_a_wall_clock_jump_earns_the_smoothing_plan_no_ramp(tmp_path):
     assert not same(after(unlimited, 3600.0), after(cfg, 3600.0))
 
 
+def test_the_scenario_battery_reaches_the_live_controller_when_the_site_names_it(tmp_path):
+    """The one builder gives live the fine engine's battery smoothing; the site config's
+    battery (the device) must be the scenario's, else the start is refused naming the field."""
+    doc = training_campus(battery={"power_mw": 10, "energy_mwh": 5})
+    scen, site = _site(tmp_path, doc, 1.0)
+    with pytest.raises(ValueError, match=r"the scenario has a battery .* names none"):
+        scaled_controller_config(scen, site)
+    device = {"host": "127.0.0.1", "power_mw": 10, "energy_mwh": 5}
+    site = site.model_validate({**site.model_dump(), "battery": device})
+    cfg = scaled_controller_config(scen, site)
+    sm = cfg.smoothing
+    assert (sm.battery_power_mw, sm.battery_energy_mwh, sm.use_miners) == (10, 5, True)
+    fine = controller_config(scen, 1.0, ai=fine_setup(scen).ai())
+    assert replace(sm, max_step_s=np.inf) == fine.smoothing
+    other = site.model_validate({**site.model_dump(), "battery": {**device, "energy_mwh": 8}})
+    with pytest.raises(ValueError, match=r"battery\.energy_mwh is 8"):
+        scaled_controller_config(scen, other)
+    # a disabled spec: the battery smooths alone, as the fine engine's Ballast case does
+    alone = training_campus(battery={"power_mw": 10, "energy_mwh": 5}, smoothing__enabled=False)
+    scen, _ = _site(tmp_path, alone, 1.0)
+    sm = scaled_controller_config(scen, site).smoothing
+    assert sm.enabled and not sm.use_miners and sm.battery_power_mw == 10
+
+
 def _runtime_like(cfg, state, now_s: float = 0.0):
     return SimpleNamespace(
         base_cfg=cfg,

@@ -163,7 +163,7 @@ def controller_config(
     *,
     ai: AiRisk | None = None,
     baseline: bool = False,
-    miners: bool = True,
+    miners: bool | None = None,
     battery: BatterySpec | Literal["scenario"] | None = "scenario",
     smoothing: bool | None = None,
     base_dir: Path | None = None,
@@ -176,9 +176,10 @@ def controller_config(
       or the scenario has a ``smoothing`` section (then, without ``ai``, from the scenario's
       nameplate: ``nameplate_ai``); otherwise the rule stack has no smoothing (the backtest
       at 1 min and coarser, live without smoothing);
-    - ``miners``: whether miners smooth (False: economics only, the plan is the battery's);
-      ``battery``: the battery the plan may use (default: the scenario's); ``smoothing``: on
-      or off whatever the spec says (None: the spec's ``enabled``).
+    - ``miners``: whether miners smooth (False: economics only, the plan is the battery's;
+      None: the spec's ``enabled``); ``battery``: the battery the plan may use (default: the
+      scenario's); ``smoothing``: on or off (None: when miners smooth or there is a battery,
+      so a battery smooths alone under a disabled spec, as the fine engine's Ballast case).
     """
     if baseline:
         cfg = ControllerConfig.from_scenario(
@@ -191,9 +192,15 @@ def controller_config(
     if ai is None:
         ai = nameplate_ai(scenario, tick_s, base_dir)
     batt = scenario.battery if battery == "scenario" else battery
-    on = False if baseline else smoothing
+    spec = scenario.smoothing
+    if miners is None:
+        miners = spec is not None and spec.enabled
+    on = (miners or batt is not None) if smoothing is None else smoothing
     return replace(
-        cfg, smoothing=smoothing_config(scenario, ai, tick_s, miners=miners, battery=batt, enabled=on)
+        cfg,
+        smoothing=smoothing_config(
+            scenario, ai, tick_s, miners=miners, battery=batt, enabled=on and not baseline
+        ),
     )
 
 
@@ -208,7 +215,7 @@ def smoothing_tick_problem(scenario: Scenario, tick_s: float) -> str | None:
     if spec is None:
         return None
     most_s = min(FINEST_COARSE_S, spec.ramp_window_s / 2)
-    if spec.enabled and tick_s > most_s:
+    if (spec.enabled or scenario.battery is not None) and tick_s > most_s:
         why = (
             "smoothing runs at 1 min or finer"
             if most_s == FINEST_COARSE_S

@@ -13,6 +13,7 @@ import numpy as np
 from ballast.control import ControllerConfig, GroupParams
 from ballast.control.build import controller_config, smoothing_tick_problem
 from ballast.control.smoothing import SmoothingConfig
+from ballast.live.battery_link import check_battery_config
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw
@@ -30,10 +31,11 @@ class Policy:
 
 
 # Scenario sections the backtest runs and the live host does not yet (issue 17, "one
-# controller, every host"): no battery device and no program feeds are wired live. Refused,
-# never dropped. Smoothing runs live: the one builder (``control.build``) sizes it for the
-# site's tick, and a tick too coarse for it is refused (``refuse_tick``).
-LIVE_UNSUPPORTED: tuple[str, ...] = ("battery", "programs")
+# controller, every host"): no program feeds are wired live. Refused, never dropped. Smoothing
+# and the battery run live: the one builder (``control.build``) sizes them for the site's tick
+# (a tick or devices too coarse for the smoothing are refused, ``refuse_tick``), and the
+# battery is the site config's (``live.battery_link``; a size that differs is refused).
+LIVE_UNSUPPORTED: tuple[str, ...] = ("programs",)
 
 
 class LiveUnsupportedError(ValueError):
@@ -58,6 +60,17 @@ def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
         f"controller, every host); remove {them} or use a scenario without {them}")
 
 
+def refuse_idle_battery(scenario: Scenario, path: str | Path) -> None:
+    """Raise ``LiveUnsupportedError`` for a battery without a ``smoothing`` section: the
+    controller dispatches a battery only to smooth the import (in the backtest too), so it
+    would sit idle; refused rather than dropped."""
+    if scenario.battery is not None and scenario.smoothing is None:
+        raise LiveUnsupportedError(
+            f"scenario {path}: battery without a smoothing section would sit idle (the "
+            "controller dispatches a battery only to smooth the import); add a smoothing "
+            "section (enabled: false lets the battery smooth alone) or remove the battery")
+
+
 def refuse_tick(scenario: Scenario, site: SiteConfig) -> None:
     """Raise ``LiveUnsupportedError`` (one line naming ``tick_s`` and the scenario) when the
     site's tick is too coarse for the scenario's smoothing (``control.build.
@@ -74,8 +87,12 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
     builder, ``control.build.controller_config``: smoothing included), with each group's
     count = its addresses and each unit's power x ``miners_per_device``. Groups without
     addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``)."""
+    refuse_idle_battery(scenario, site.path(site.scenario))
     refuse_tick(scenario, site)
     cfg = controller_config(scenario, site.tick_s, base_dir=site.path(site.scenario).parent)
+    # the scenario's battery is the site config's, same size (ValueError naming the field)
+    check_battery_config(cfg, site.battery, f"site config battery (scenario "
+                                            f"{site.path(site.scenario)})")
     g = cfg.groups
     names = list(g.names)
     devices = {m.group: m for m in site.miners}
