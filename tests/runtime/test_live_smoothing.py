@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from live_helpers import write_campus
+from live_helpers import INSTANT_WAKE, emulated_campus, free_port, until, write_campus
 from tests.smoothing_helpers import campus as training_campus
 from typer.testing import CliRunner
 
@@ -195,6 +195,31 @@ def test_the_scenario_battery_reaches_the_live_controller_when_the_site_names_it
     scen, _ = _site(tmp_path, alone, 1.0)
     sm = scaled_controller_config(scen, site).smoothing
     assert sm.enabled and not sm.use_miners and sm.battery_power_mw == 10
+
+
+@pytest.mark.timeout(120)
+async def test_the_scenario_battery_is_dispatched_live_with_no_patch(tmp_path):
+    """End to end on the emulated site (SunSpec battery over Modbus TCP): the scenario's
+    battery reaches the runtime's controller through the builder alone, and the rule's
+    setpoint (recentring a 90 % charge) reaches the inverter."""
+    battery = {"power_mw": 20.0, "energy_mwh": 40.0}
+    # the plan may rise (1 - 0.8) x 300 MW/s x 0.2 s = 12 MW per tick: more than one device
+    smoothing = {"ramp_up_mw_per_s": 300.0, "ramp_down_mw_per_s": 300.0}
+    scenario = {**INSTANT_WAKE, "smoothing": smoothing, "battery": battery}
+    device = {**battery, "host": "127.0.0.1", "port": free_port(), "revert_s": 2, "timeout_s": 0.3}
+    async with emulated_campus(tmp_path, scenario=scenario, battery=device) as live:
+        rt, emu = live.runtime, live.emulated
+        sm = rt.base_cfg.smoothing
+        assert (sm.enabled, sm.battery_power_mw, sm.battery_energy_mwh) == (True, 20.0, 40.0)
+        emu.battery.stored_mwh = 0.9 * battery["energy_mwh"]
+        await until(
+            lambda: (
+                rt.last_tick is not None and (rt.last_tick.get("battery") or {}).get("setpoint_mw", 0) > 5.0
+            ),
+            10,
+            "a discharge setpoint from the scenario's battery",
+        )
+        await until(lambda: emu.last["battery_mw"] > 5.0, 5, "the inverter discharging")
 
 
 def _runtime_like(cfg, state, now_s: float = 0.0):
