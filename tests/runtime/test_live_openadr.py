@@ -15,7 +15,8 @@ from ballast.programs.openadr.ven import BallastVen, VenPolicy, forward_to_runti
 
 @pytest.mark.filterwarnings(
     # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
-    "ignore:It is recommended to use web.AppKey instances for keys")
+    "ignore:It is recommended to use web.AppKey instances for keys"
+)
 async def test_vtn_event_reaches_the_live_campus(tmp_path):
     from openleadr import OpenADRServer
 
@@ -24,56 +25,214 @@ async def test_vtn_event_reaches_the_live_campus(tmp_path):
     answered = loop.create_future()
     reports: list[tuple[str, float]] = []
 
-    async def on_register_report(ven_id, resource_id, measurement, unit, scale,
-                                 min_sampling_interval, max_sampling_interval):
+    async def on_register_report(
+        ven_id, resource_id, measurement, unit, scale, min_sampling_interval, max_sampling_interval
+    ):
         async def receive(data):
             reports.extend((resource_id, v) for _, v in data)
+
         return receive, min_sampling_interval
 
-    vtn = OpenADRServer(vtn_id="LIVE-VTN", http_host="127.0.0.1", http_port=port,
-                        requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
-                        ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus",
-                                                   "fingerprint": None,
-                                                   "registration_id": "reg-live"})
+    vtn = OpenADRServer(
+        vtn_id="LIVE-VTN",
+        http_host="127.0.0.1",
+        http_port=port,
+        requested_poll_freq=timedelta(seconds=1),
+        show_fingerprint=False,
+        ven_lookup=lambda ven_id: {
+            "ven_id": ven_id,
+            "ven_name": "campus",
+            "fingerprint": None,
+            "registration_id": "reg-live",
+        },
+    )
     vtn.add_handler("on_create_party_registration", lambda info: ("ven-live", "reg-live"))
     vtn.add_handler("on_register_report", on_register_report)
     await vtn.run_async()
     async with emulated_campus(tmp_path) as live:
         rt, emu = live.runtime, live.emulated
-        await until(lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["miners"] > 50,
-                    10, "miners running")
+        await until(
+            lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["miners"] > 50, 10, "miners running"
+        )
 
         def telemetry() -> dict[str, float]:
             p = rt.last_tick["power_mw"]
             return {"site_import_mw": float(p["import"]), "miner_mw": float(p["miners"])}
 
-        ven = BallastVen("campus", f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", VenPolicy(),
-                         telemetry=telemetry, on_decision=forward_to_runtime(rt),
-                         report_period_s=1)
+        ven = BallastVen(
+            "campus",
+            f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            VenPolicy(),
+            telemetry=telemetry,
+            on_decision=forward_to_runtime(rt),
+            report_period_s=1,
+        )
         try:
             await ven.start()
             start = datetime.now(UTC) + timedelta(seconds=2)
-            event_id = vtn.add_event("ven-live", "LOAD_DISPATCH", "delta",
-                                     [{"dtstart": start, "duration": timedelta(minutes=10),
-                                       "signal_payload": -30_000}],  # reduce by 30,000 kW
-                                     callback=lambda ven_id, event_id, opt_type:
-                                     answered.set_result(opt_type))
+            event_id = vtn.add_event(
+                "ven-live",
+                "LOAD_DISPATCH",
+                "delta",
+                [
+                    {"dtstart": start, "duration": timedelta(minutes=10), "signal_payload": -30_000}
+                ],  # reduce by 30,000 kW
+                callback=lambda ven_id, event_id, opt_type: answered.set_result(opt_type),
+            )
             assert await asyncio.wait_for(answered, 20) == "optIn"
             (dr,) = rt.dr_events.values()
             assert dr.reduction_mw == pytest.approx(30.0)
-            await until(lambda: any(e.get("kind") == "dr" for e in rt.last_tick["active_events"]),
-                        10, "the DR event active in the runtime")
+            await until(
+                lambda: any(e.get("kind") == "dr" for e in rt.last_tick["active_events"]),
+                10,
+                "the DR event active in the runtime",
+            )
             active = next(e for e in rt.last_tick["active_events"] if e.get("kind") == "dr")
             target = active["target_import_mw"]
-            await until(lambda: emu.last["import_mw"] <= target + 1e-6, 10,
-                        "import at the OpenADR target")
-            await until(lambda: {r for r, _ in reports} >= {"site", "miners"}, 10,
-                        "telemetry reports at the VTN")
+            await until(lambda: emu.last["import_mw"] <= target + 1e-6, 10, "import at the OpenADR target")
+            await until(
+                lambda: {r for r, _ in reports} >= {"site", "miners"}, 10, "telemetry reports at the VTN"
+            )
             # the VTN cancels: the runtime's DR event is cancelled and the cap goes
             vtn.cancel_event("ven-live", event_id)
-            await until(lambda: not any(e.get("kind") == "dr"
-                                        for e in rt.last_tick["active_events"]), 10,
-                        "the DR event cancelled in the runtime")
+            await until(
+                lambda: not any(e.get("kind") == "dr" for e in rt.last_tick["active_events"]),
+                10,
+                "the DR event cancelled in the runtime",
+            )
         finally:
             await ven.stop()
             await vtn.stop()
+
+
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys"
+)
+async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tmp_path):
+    """`ballast programs ven --site URL --scenario campus.yaml` (in a thread: it runs its own
+    event loop) against the live API of the emulated campus (uvicorn on loopback) and
+    openleadr's VTN: the reports carry the runtime's metered import and miner power, and a
+    price between the two groups' breakevens at the runtime's hashprice (50 USD/PH/day) puts
+    exactly the S19 XPs to sleep. With a token the API refuses, nothing is reported."""
+    import json
+
+    from live_helpers import VIEWER_TOKEN, write_campus
+    from openleadr import OpenADRServer
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+    from ballast.models.miners import get_model
+
+    port = free_port()
+    reports: list[tuple[str, float]] = []
+    stamped: list[tuple[str, float, float]] = []  # (resource, time [UNIX s], MW)
+
+    async def on_register_report(
+        ven_id, resource_id, measurement, unit, scale, min_sampling_interval, max_sampling_interval
+    ):
+        async def receive(data):
+            reports.extend((resource_id, v) for _, v in data)
+            stamped.extend((resource_id, dt.timestamp(), v) for dt, v in data)
+
+        return receive, min_sampling_interval
+
+    vtn = OpenADRServer(
+        vtn_id="SITE-VTN",
+        http_host="127.0.0.1",
+        http_port=port,
+        requested_poll_freq=timedelta(seconds=1),
+        show_fingerprint=False,
+        ven_lookup=lambda ven_id: {
+            "ven_id": ven_id,
+            "ven_name": "campus",
+            "fingerprint": None,
+            "registration_id": "reg-site",
+        },
+    )
+    vtn.add_handler("on_create_party_registration", lambda info: ("ven-site", "reg-site"))
+    vtn.add_handler("on_register_report", on_register_report)
+    # 100 USD/MWh. Breakeven at the meter = 1000 x 50 / (24 x J/TH) x (1 - 2 % pool fee) /
+    # PUE 1.05: S19 XP (21.5 J/TH) 90.4 + 5 deadband < 100 <= S21 (17.5 J/TH) 111.1 + 5
+    start = datetime.now(UTC) + timedelta(minutes=10)
+    vtn.add_event(
+        "ven-site",
+        "ELECTRICITY_PRICE",
+        "price",
+        [{"dtstart": start, "duration": timedelta(minutes=15), "signal_payload": 0.1}],
+    )
+    await vtn.run_async()
+    seen = {"site": set(), "miners": set()}
+    token_file = tmp_path / "viewer.token"
+    token_file.write_text(VIEWER_TOKEN + "\n")
+    bad_token_file = tmp_path / "wrong.token"
+    bad_token_file.write_text("not-the-viewer-token\n")
+    scenario = write_campus(tmp_path)
+
+    def ven(token: object, seconds: float):
+        return CliRunner().invoke(
+            app,
+            [
+                "programs",
+                "ven",
+                "--vtn-url",
+                f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+                "--ven-name",
+                "campus",
+                "--site",
+                live.api_url,
+                "--site-token-file",
+                str(token),
+                "--scenario",
+                str(scenario),
+                "--report-period-s",
+                "1",
+                "--seconds",
+                str(seconds),
+            ],
+        )
+
+    try:
+        async with emulated_campus(tmp_path) as live:
+            rt = live.runtime
+            await until(
+                lambda: rt.last_tick is not None and (rt.last_tick["power_mw"]["miners"] or 0) > 50,
+                10,
+                "miners running",
+            )
+
+            async def watch() -> None:  # every tick's metered import and miner power
+                while True:
+                    p = rt.last_tick["power_mw"]
+                    seen["site"].add((rt.last_tick["time_s"], p["import"]))
+                    seen["miners"].add((rt.last_tick["time_s"], p["miners"]))
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.create_task(watch())
+            result = await asyncio.to_thread(ven, token_file, 6)
+            watcher.cancel()
+            assert result.exit_code == 0, result.output
+            (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+            assert line["opt"] == "optIn"
+            (cmd,) = line["commands"]
+            assert [(g["group"], g["curtail"]) for g in cmd["groups"]] == [("s21", False), ("s19xp", True)]
+            s21, s19xp = get_model("Antminer S21"), get_model("Antminer S19 XP")
+            assert cmd["cap_mw"] == pytest.approx(
+                27_000 * s21.power_w * 1.05 / 1e6 + 19_000 * s19xp.sleep_power_w / 1e6
+            )
+            site = [v for r, v in reports if r == "site"]
+            miners = [v for r, v in reports if r == "miners"]
+            assert len(site) >= 3 and len(miners) >= 3  # about one a second
+            # each value is one tick's metered reading, stamped with that tick's time
+            for resource, t, v in stamped:
+                assert any(abs(t - ts) < 1e-3 and v == mw for ts, mw in seen[resource]), (t, v)
+            assert min(site) > 100  # AI 100 MW + miners: a metered value, not a constant 0
+            # a token the site refuses: the VEN reports nothing and declines the event
+            reports.clear()
+            result = await asyncio.to_thread(ven, bad_token_file, 4)
+            assert result.exit_code == 0, result.output
+            (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+            assert line["opt"] == "optOut" and "cannot be read" in line["reason"]
+            assert reports == []
+    finally:
+        await vtn.stop()

@@ -18,6 +18,7 @@ import typer
 from ballast import __version__
 from ballast.cli.backtest import market, scenarios, simulate
 from ballast.cli.data import data
+from ballast.cli.evidence import evidence
 from ballast.cli.optimize import optimize
 from ballast.cli.plan import plan
 from ballast.cli.programs import app as programs_app
@@ -50,6 +51,7 @@ app.command()(scenarios)
 app.command()(market)
 app.command(name="data")(data)  # ballast data [--json]: what is bundled
 app.command()(serve)
+app.command()(evidence)  # ballast evidence --event ID [--method M] [--format csv]
 app.command()(sweep)
 app.command()(optimize)  # ballast optimize SCENARIO: the optimum beside the rules
 app.command()(plan)  # ballast plan PLAN [--out DIR] [--json]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from ballast.cli._common import fail, wide_console, write_json
@@ -96,7 +95,8 @@ def _optimum_lines(doc: dict) -> list[str]:
     if o is None:
         return []
     years = doc["years"]
-    kept = np.diff(o["ballast_mw"], prepend=0.0)
+    ballast_mw = o["ballast_mw"]  # MW kept as ballast each year -> MW added each year
+    kept = [b - a for a, b in zip([0.0, *ballast_mw[:-1]], ballast_mw, strict=True)]
 
     def steps(values: list[float]) -> str:
         return " ".join(f"{y}:{v:g}" for y, v in zip(years, values, strict=True) if v) or "none"

@@ -1,12 +1,13 @@
 """``ballast programs fourcp``: the 4CP peaks of a year in the bundled ERCOT load and how the
 alert rule would have done (hits, hours curtailing) for a few thresholds.
-``ballast programs ven``: run the OpenADR VEN against a VTN and print what it decides (a link
-check before going live; telemetry is the fixed values given until the live runtime feeds it)."""
+``ballast programs ven``: run the OpenADR VEN against a VTN and print what it decides; it reports
+the live runtime's metered import (``--site``) to the VTN, or fixed test values for a link check."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,8 +18,14 @@ from ballast.data.errors import DataError
 app = typer.Typer(help="Grid programs: 4CP and friends.", no_args_is_help=True)
 
 
-def fourcp_study(year: int, source: str, column: str, shares: list[float],
-                 prior_year_floor_share: float = 0.9, timezone: str = "America/Chicago") -> dict:
+def fourcp_study(
+    year: int,
+    source: str,
+    column: str,
+    shares: list[float],
+    prior_year_floor_share: float = 0.9,
+    timezone: str = "America/Chicago",
+) -> dict:
     """Peaks found in ``year`` and, per threshold share, peaks hit and hours alerting."""
     from ballast.data.loaders import read_series
     from ballast.programs import fourcp
@@ -30,25 +37,38 @@ def fourcp_study(year: int, source: str, column: str, shares: list[float],
         raise DataError(source, f"no June-September data for {year}")
     rows = []
     for share in shares:
-        alert = fourcp.fourcp_alert_hourly(load, timezone=timezone, threshold_share=share,
-                                           prior_year_floor_share=prior_year_floor_share)
+        alert = fourcp.fourcp_alert_hourly(
+            load, timezone=timezone, threshold_share=share, prior_year_floor_share=prior_year_floor_share
+        )
         local_year = alert.index.tz_convert(timezone).year
         hits = int(sum(bool(alert.loc[t, "alert"]) for t in peaks["peak_hour_start_utc"]))
-        rows.append({"threshold_share": share, "peaks_hit": hits, "peaks": len(peaks),
-                     "hours_alerting": int(alert["alert"][local_year == year].sum())})
-    return {"year": year, "approximation": "hourly load: the peak hour stands in for the "
-            "15-minute peak interval",
-            "peaks": [{"month": int(p.month), "peak_hour_start_utc": p.peak_hour_start_utc.isoformat(),
-                       "peak_load_mw": round(float(p.peak_load_mw), 1)}
-                      for p in peaks.itertuples()],
-            "alert": rows}
+        rows.append(
+            {
+                "threshold_share": share,
+                "peaks_hit": hits,
+                "peaks": len(peaks),
+                "hours_alerting": int(alert["alert"][local_year == year].sum()),
+            }
+        )
+    return {
+        "year": year,
+        "approximation": "hourly load: the peak hour stands in for the 15-minute peak interval",
+        "peaks": [
+            {
+                "month": int(p.month),
+                "peak_hour_start_utc": p.peak_hour_start_utc.isoformat(),
+                "peak_load_mw": round(float(p.peak_load_mw), 1),
+            }
+            for p in peaks.itertuples()
+        ],
+        "alert": rows,
+    }
 
 
 @app.command("fourcp")
 def fourcp_cmd(
     year: Annotated[int, typer.Option(help="Local year (June-September).")] = 2024,
-    source: Annotated[str, typer.Option(help="System load file.")] =
-        "bundled:ercot_system_hourly_2023_2024",
+    source: Annotated[str, typer.Option(help="System load file.")] = "bundled:ercot_system_hourly_2023_2024",
     column: Annotated[str, typer.Option(help="Load column [MW].")] = "ercot_load_mw",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -74,30 +94,116 @@ def fourcp_cmd(
     for c in ("threshold share", "peaks hit", "hours alerting"):
         a.add_column(c)
     for r in doc["alert"]:
-        a.add_row(f"{r['threshold_share']:.2f}", f"{r['peaks_hit']}/{r['peaks']}",
-                  str(r["hours_alerting"]))
+        a.add_row(f"{r['threshold_share']:.2f}", f"{r['peaks_hit']}/{r['peaks']}", str(r["hours_alerting"]))
     console.print(a)
+
+
+def _ven_telemetry(
+    site: str | None,
+    site_token_file: Path | None,
+    site_max_age_s: float,
+    test_site_import_mw: float | None,
+    test_miner_mw: float | None,
+):
+    """The VEN's telemetry source: the live API (``--site``) or fixed test values."""
+    import os
+
+    from ballast.programs.openadr.site import LiveSiteReader, SiteTokenError, read_token_file
+
+    tests = (test_site_import_mw, test_miner_mw)
+    if site is not None:
+        if any(v is not None for v in tests):
+            fail(
+                "--site reads the live runtime; --test-site-import-mw/--test-miner-mw are "
+                "fixed test values for a link check without a site: give one or the other"
+            )
+        try:
+            token = (
+                read_token_file(site_token_file)
+                if site_token_file is not None
+                else os.environ.get("BALLAST_VIEWER_TOKEN", "")
+            )
+        except SiteTokenError as exc:
+            fail(str(exc))
+        if not token:
+            fail(
+                "--site needs a viewer (or operator) token of the site's API: "
+                "--site-token-file PATH or BALLAST_VIEWER_TOKEN in the environment"
+            )
+        return LiveSiteReader(site, token, max_age_s=site_max_age_s).read
+    if any(v is None for v in tests):
+        fail(
+            "give --site URL (the live runtime's API: its metered import is reported to the "
+            "VTN), or both --test-site-import-mw and --test-miner-mw (fixed test values for a "
+            "link check)"
+        )
+    fixed = {"site_import_mw": test_site_import_mw, "miner_mw": test_miner_mw}
+    return lambda: fixed
 
 
 @app.command("ven")
 def ven_cmd(
     vtn_url: Annotated[str, typer.Option(help="VTN base URL, e.g. https://vtn:8080/OpenADR2/Simple/2.0b")],
     ven_name: Annotated[str, typer.Option(help="This VEN's name.")] = "ballast",
+    site: Annotated[
+        str | None,
+        typer.Option(
+            help="The live runtime's API base URL (ballast "
+            "serve), e.g. http://127.0.0.1:8480: its metered "
+            "import and miner power are reported to the VTN "
+            "and size every reduction."
+        ),
+    ] = None,
+    site_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the site API's viewer or operator token (else BALLAST_VIEWER_TOKEN)."
+        ),
+    ] = None,
+    site_max_age_s: Annotated[
+        float,
+        typer.Option(min=0.0, help="Report nothing when the site's last tick or meter reading is older [s]."),
+    ] = 10.0,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="Scenario (path or bundled name) with "
+            "the site's miner groups: price events are "
+            "judged per group against its breakeven."
+        ),
+    ] = None,
+    hashprice_usd_per_ph_day: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Hashprice for price events (default: the live runtime's, with --site)."),
+    ] = None,
+    price_all_off_override_usd_per_mwh: Annotated[
+        float | None,
+        typer.Option(help="Override: all miners off at or above this price, whatever the breakevens."),
+    ] = None,
+    test_site_import_mw: Annotated[
+        float | None, typer.Option(help="TEST VALUE, without --site: a fixed site import to report [MW].")
+    ] = None,
+    test_miner_mw: Annotated[
+        float | None, typer.Option(help="TEST VALUE, without --site: a fixed miner power [MW].")
+    ] = None,
     cert: Annotated[str | None, typer.Option(help="VEN certificate (PEM) for TLS and signing.")] = None,
     key: Annotated[str | None, typer.Option(help="VEN private key (PEM).")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle that signed the VTN.")] = None,
     vtn_fingerprint: Annotated[str | None, typer.Option(help="VTN certificate fingerprint.")] = None,
     min_notice_s: Annotated[float, typer.Option(help="Decline events with less notice [s].")] = 0.0,
     max_reduction_mw: Annotated[float | None, typer.Option(help="Decline larger asks [MW].")] = None,
-    price_curtail_usd_per_mwh: Annotated[float, typer.Option(help="All miners off at or above.")] = 100.0,
-    miner_mw: Annotated[float, typer.Option(help="Miner power to report and plan from [MW].")] = 0.0,
-    site_import_mw: Annotated[float, typer.Option(help="Site import to report [MW].")] = 0.0,
+    report_period_s: Annotated[float, typer.Option(min=1.0, help="Telemetry sampling period [s].")] = 10.0,
+    register_timeout_s: Annotated[float, typer.Option(min=1.0, help="Give up registering after [s].")] = 60.0,
     events: Annotated[int, typer.Option(help="Stop after this many event decisions (0 = never).")] = 0,
     seconds: Annotated[float, typer.Option(help="Stop after this long [s].")] = 3600.0,
 ) -> None:
     """Register with a VTN, answer its events by site policy and print one JSON line each.
 
-    Exits with code 1 when the VTN refuses the registration or cannot be reached.
+    Telemetry is the live runtime's (``--site``), or fixed test values for a link check.
+    Price events are judged per miner group (``--scenario``; hashprice from
+    ``--hashprice-usd-per-ph-day`` or the live runtime); without the groups the VEN opts out
+    of them. Exits with code 1 when the VTN refuses the registration or cannot be reached
+    (connection refused, unknown host, TLS failure, no answer).
     """
     import asyncio
 
@@ -106,27 +212,70 @@ def ven_cmd(
 
         from ballast.programs.openadr.ven import BallastVen, VenPolicy, VenRegistrationError
 
+    telemetry = _ven_telemetry(site, site_token_file, site_max_age_s, test_site_import_mw, test_miner_mw)
+    groups = None
+    if scenario is not None:
+        from ballast.backtest import load_scenario
+        from ballast.control import ControllerConfig
+        from ballast.scenario import ScenarioError
+
+        try:
+            groups = ControllerConfig.from_scenario(load_scenario(scenario)).groups
+        except (ScenarioError, DataError) as exc:
+            fail(str(exc))
+        if hashprice_usd_per_ph_day is None and site is None:
+            fail("--scenario without --site needs --hashprice-usd-per-ph-day (the breakevens scale with it)")
+
     async def main() -> None:
         done = asyncio.Event()
         seen: list = []
 
         def show(decision) -> None:
             seen.append(decision)
-            sys.stdout.write(json.dumps({
-                "event_id": decision.event_id, "opt": decision.opt, "reason": decision.reason,
-                "commands": [{"signal": c.signal, "start_utc": c.start_utc.isoformat(),
-                              "end_utc": c.end_utc.isoformat(),
-                              "cap_mw": None if c.cap_mw == float("inf") else c.cap_mw}
-                             for c in decision.commands]}) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "event_id": decision.event_id,
+                        "opt": decision.opt,
+                        "reason": decision.reason,
+                        "commands": [
+                            {
+                                "signal": c.signal,
+                                "start_utc": c.start_utc.isoformat(),
+                                "end_utc": c.end_utc.isoformat(),
+                                "cap_mw": None if c.cap_mw == float("inf") else c.cap_mw,
+                                "groups": [v.to_json() for v in c.groups],
+                            }
+                            for c in decision.commands
+                        ],
+                    }
+                )
+                + "\n"
+            )
             sys.stdout.flush()
             if events and len(seen) >= events:
                 done.set()
 
-        policy = VenPolicy(min_notice_s=min_notice_s, max_reduction_mw=max_reduction_mw,
-                           price_curtail_usd_per_mwh=price_curtail_usd_per_mwh)
-        ven = BallastVen(ven_name, vtn_url, policy, telemetry=lambda: {
-            "site_import_mw": site_import_mw, "miner_mw": miner_mw}, on_decision=show,
-            cert=cert, key=key, ca_file=ca_file, vtn_fingerprint=vtn_fingerprint)
+        policy = VenPolicy(
+            min_notice_s=min_notice_s,
+            max_reduction_mw=max_reduction_mw,
+            price_all_off_override_usd_per_mwh=price_all_off_override_usd_per_mwh,
+        )
+        ven = BallastVen(
+            ven_name,
+            vtn_url,
+            policy,
+            telemetry=telemetry,
+            on_decision=show,
+            report_period_s=report_period_s,
+            groups=groups,
+            hashprice_usd_per_ph_day=hashprice_usd_per_ph_day,
+            register_timeout_s=register_timeout_s,
+            cert=cert,
+            key=key,
+            ca_file=ca_file,
+            vtn_fingerprint=vtn_fingerprint,
+        )
         await ven.start()
         try:
             await asyncio.wait_for(done.wait(), seconds)

@@ -108,6 +108,7 @@ from ballast.live.audit import RefusalAudit, bounded_payload, clip
 from ballast.live.auth import Authenticator, FailureLimiter, Principal, StreamTickets
 from ballast.live.dashboard import mount_dashboard
 from ballast.live.docs import mount_docs
+from ballast.live.evidence_api import evidence_router
 from ballast.live.health import RuntimeCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
@@ -364,6 +365,8 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
         if not ok:
             raise HTTPException(404, f"no active DR event {event_id!r}")
         return {"id": event_id, "cancelled": True}
+
+    app.include_router(evidence_router(store, Viewer, API, runtime.scenario.site.timezone))
 
     @app.post(f"{API}/stream-ticket", tags=["read"], responses={**VIEW, **R413})
     async def stream_ticket(p: Viewer) -> dict[str, Any]:

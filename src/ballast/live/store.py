@@ -326,6 +326,10 @@ class Store:
         return (b'{"rows": ' + (page["doc"] or "[]").encode() + b', "next": '
                 + json.dumps(nxt).encode() + b"}")
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """A read of a read module (``live/evidence``): rows as dicts, after earlier writes."""
+        return self._query(sql, params)
+
     def ticks(self) -> list[int]:
         return [int(r["tick"]) for r in self._query("SELECT tick FROM measurements ORDER BY tick")]
 

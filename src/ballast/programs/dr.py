@@ -4,8 +4,10 @@ A DR request asks for a **reduction of campus import** (the grid meter, facility
 positive) **below a baseline**, during a window:
 - the reduction is given in MW (``reduction_mw``) or as a share of the baseline
   (``reduction_share``, 0-1);
-- the baseline is stated (``baseline_mw``) or, when not stated, the campus import metered in the
-  interval before the event starts (the last measured tick; never the future);
+- the baseline is stated (``baseline_mw``) or, when not stated, computed by a named method
+  (``programs/baselines.py``): by default the campus import metered in the interval before the
+  event starts (the last measured tick; never the future), or ERCOT's like-days "middle 8 of
+  10", or a regression on recent like days, per interval;
 - the target import is baseline minus reduction. The AI load is inflexible, so the target is
   reached with the miners: they are capped at the target minus the rest of the import (AI, other
   load, minus on-site generation) as metered with the baseline, and never below zero;
@@ -87,11 +89,13 @@ def dr_cap(request: DrRequest, import_before_mw: float, miner_before_mw: float) 
     return DrCap(base, red, target, cap, short)
 
 
-def dr_achieved_reduction_mw(baseline_import_mw: float, metered_import_mw):
-    """Achieved reduction per interval [MW]: baseline minus metered import."""
+def dr_achieved_reduction_mw(baseline_import_mw: float | np.ndarray, metered_import_mw):
+    """Achieved reduction per interval [MW]: baseline (one, or one per interval) minus metered
+    import."""
     return baseline_import_mw - np.asarray(metered_import_mw, dtype=float)
 
 
-def dr_shortfall_mw(reduction_mw: float, achieved_reduction_mw):
-    """Reduction asked but not achieved per interval [MW], never below zero."""
+def dr_shortfall_mw(reduction_mw: float | np.ndarray, achieved_reduction_mw):
+    """Reduction asked (one, or one per interval) but not achieved per interval [MW], never
+    below zero."""
     return np.clip(reduction_mw - np.asarray(achieved_reduction_mw, dtype=float), 0.0, None)

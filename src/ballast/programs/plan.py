@@ -9,12 +9,14 @@ Everything here uses only information available at each tick:
 - deployments (UFR trips, ECRS/ERS instructions, DR events) need the miner power at the signal:
   the engine stops at each signal tick and ``on_chunk`` sets the cap from the last measured
   miner power (the previous tick), never from the future; a DR event's cap comes from
-  ``programs.dr.dr_cap`` (a reduction of campus import below its baseline).
+  ``programs.dr.dr_cap`` (a reduction of campus import below its baseline). A DR baseline by
+  a like-days method (``programs/baselines.py``) reads the campus import of the ticks before
+  the event only, per interval of the event.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
 from ballast.inputs import SiteInputs
 from ballast.programs import fourcp
+from ballast.programs.baselines import BaselineError, baseline_import_mw
 from ballast.programs.dr import DrRequest, dr_cap
 from ballast.programs.frequency import (
     load_frequency_shape,
@@ -55,6 +58,10 @@ class ProgramEvent:
     cap_mw: float = float("nan")  # cap actually commanded [MW]
     dr: DrRequest | None = None  # DR events: the request (programs/dr.py gives its meaning)
     baseline_import_mw: float = float("nan")  # DR events: campus import baseline [MW]
+    baseline_method: str = ""  # DR events: "stated" or a programs/baselines.py method
+    # DR events by a like-days method: baseline and reduction asked per event tick [MW]
+    baseline_series_mw: np.ndarray | None = None
+    reduction_series_mw: np.ndarray | None = None
 
     @property
     def needs_break(self) -> bool:
@@ -82,12 +89,37 @@ class ProgramPlan:
     base_dir: Path | None = None  # where the scenario's relative file paths start
     other_import_mw: np.ndarray | None = None  # AI load minus renewables per tick [MW]
     export_limit_mw: float = float("inf")
+    tz: str = "UTC"  # the site's zone: DR like days
+
+    def imports_mw(self, ticks: slice, miner_mw: np.ndarray) -> np.ndarray:
+        """Campus import over ``ticks`` with the miners drawing ``miner_mw`` [MW] (net of
+        renewables, export clipped at the limit as in ``sim.engine.site_flows``)."""
+        other = (np.zeros(len(miner_mw)) if self.other_import_mw is None
+                 else self.other_import_mw[ticks])
+        return np.maximum(other + np.asarray(miner_mw, dtype=float), -self.export_limit_mw)
 
     def import_mw(self, tick: int, miner_mw: float) -> float:
-        """Campus import at ``tick`` with the miners drawing ``miner_mw`` [MW] (net of
-        renewables, export clipped at the limit as in ``sim.engine.site_flows``)."""
-        other = 0.0 if self.other_import_mw is None else float(self.other_import_mw[tick])
-        return max(other + miner_mw, -self.export_limit_mw)
+        """Campus import at ``tick`` with the miners drawing ``miner_mw`` [MW]."""
+        return float(self.imports_mw(slice(tick, tick + 1), np.array([miner_mw]))[0])
+
+    def _dr_like_days(self, ev: ProgramEvent, start: int, miner_mw: np.ndarray) -> None:
+        """Cap a DR event by a like-days baseline over the import of ticks [0, start)."""
+        base = baseline_import_mw(ev.baseline_method, self.index[:start],
+                                  self.imports_mw(slice(0, start), miner_mw[:start]),
+                                  self.index[ev.start_tick:ev.end_tick], tz=self.tz,
+                                  exclude_dates=dr_event_dates(self.events, self.index,
+                                                               self.tz, ev))
+        before = self.import_mw(max(start - 1, 0), ev.reference_mw)
+        caps = [dr_cap(replace(ev.dr, baseline_mw=float(b)), before, ev.reference_mw)
+                for b in base]
+        ev.baseline_series_mw = base
+        ev.reduction_series_mw = np.array([c.reduction_mw for c in caps])
+        ev.baseline_import_mw = float(base.mean())
+        ev.commit_mw = float(ev.reduction_series_mw.mean())
+        cap = np.array([c.cap_mw for c in caps])
+        sl = slice(ev.start_tick, ev.end_tick)
+        self.cap_mw[sl] = np.minimum(self.cap_mw[sl], cap[:len(self.cap_mw[sl])])
+        ev.cap_mw = float(cap.min())
 
     @property
     def breaks(self) -> list[int]:
@@ -101,7 +133,10 @@ class ProgramPlan:
             # last measured miner power; at tick 0 (nothing measured) what the miners could draw
             ref = float(miner_mw[start - 1]) if start > 0 else float(self.max_draw_mw[0])
             ev.reference_mw = ref
-            if ev.dr is not None:  # the one meaning of DR (programs/dr.py)
+            if ev.dr is not None and ev.baseline_method not in ("stated",
+                                                                 "meter_before_event"):
+                self._dr_like_days(ev, start, miner_mw)
+            elif ev.dr is not None:  # the one meaning of DR (programs/dr.py)
                 c = dr_cap(ev.dr, self.import_mw(max(start - 1, 0), ref), ref)
                 ev.baseline_import_mw, ev.commit_mw = c.baseline_import_mw, c.reduction_mw
                 sl = slice(ev.start_tick, ev.end_tick)
@@ -114,6 +149,15 @@ class ProgramPlan:
                 ev.cap_mw = cap
             else:
                 ev.cap_mw = ev.fixed_cap_mw
+
+
+def dr_event_dates(events: list[ProgramEvent], index: pd.DatetimeIndex, tz: str,
+                   ev: ProgramEvent) -> list:
+    """Local dates of the opted-in DR events before ``ev``: not like days (ERCOT excludes
+    earlier event days from a baseline)."""
+    return sorted({index[e.start_tick].tz_convert(tz).date() for e in events
+                   if e.dr is not None and e.opted_in and e.start_tick < ev.start_tick
+                   and e.start_tick < len(index)})
 
 
 def _tick(index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
@@ -232,7 +276,9 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                   and ev.target_mw > dr.max_reduction_mw):
                 reason = f"asks {ev.target_mw:g} MW > policy {dr.max_reduction_mw:g} MW"
             pe = ProgramEvent("demand_response", f"dr_event:{ev.name}", signal, a, b,
-                              opted_in=not reason, reason=reason, dr=ev.request())
+                              opted_in=not reason, reason=reason, dr=ev.request(),
+                              baseline_method="stated" if ev.baseline_mw is not None
+                              else dr.baseline_method)
             if ev.target_mw is not None:
                 pe.commit_mw = ev.target_mw
             events.append(pe)
@@ -309,6 +355,19 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         total_sold += v
     floor = np.where(total_sold > 0, sleep_floor + total_sold + step_mw, 0.0)
 
+    tz = scenario.site.timezone
+    for i, pe in enumerate(e for e in events if e.program == "demand_response"):
+        if pe.needs_break and pe.baseline_method not in ("stated", "meter_before_event"):
+            # the history the baseline will read: the run's ticks before the event (values
+            # come during the run; which days exist is known now)
+            try:
+                baseline_import_mw(pe.baseline_method, index[:pe.start_tick],
+                                   np.zeros(pe.start_tick), index[pe.start_tick:pe.end_tick],
+                                   tz=tz, exclude_dates=dr_event_dates(events, index, tz, pe))
+            except BaselineError as e:
+                raise DataError(f"programs.demand_response.events[{i}] ({pe.kind})",
+                                f"baseline_method {pe.baseline_method}: {e}") from None
+
     plan = ProgramPlan(index=index, cap_mw=combined_fixed.copy(), floor_mw=floor,
                        fixed_caps_mw=fixed, reserve_sold_mw=sold, headroom_mw=headroom,
                        sleep_floor_mw=sleep_floor, max_draw_mw=max_draw,
@@ -318,5 +377,5 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                        base_dir=base_dir,
                        other_import_mw=(inputs.frame["ai_load_mw"].to_numpy()
                                         - inputs.frame["renewable_mw"].to_numpy()),
-                       export_limit_mw=config.export_limit_mw)
+                       export_limit_mw=config.export_limit_mw, tz=tz)
     return plan

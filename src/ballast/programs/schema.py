@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ballast.documents import StrictModel
+from ballast.programs.baselines import BaselineMethod
 from ballast.programs.dr import DrRequest
 
 
@@ -184,8 +185,9 @@ class DrEvent(_Window):
 
 class DemandResponse(StrictModel):
     """Demand response: each event asks a reduction of campus import below a baseline (stated,
-    or the import metered in the interval before the event); settled on baseline minus metered
-    import. The live runtime, the API and the OpenADR VEN use the same meaning."""
+    or by ``baseline_method``: by default the import metered in the interval before the event);
+    settled on baseline minus metered import, per interval. The live runtime, the API and the
+    OpenADR VEN use the same meaning."""
 
     payment_usd_per_mwh: float = Field(0.0, ge=0, description="Paid per MWh reduced [USD/MWh]. "
                                        "Default 0.")
@@ -193,6 +195,14 @@ class DemandResponse(StrictModel):
                                       "less notice [min]. Default 0 (accept all).")
     max_reduction_mw: float | None = Field(None, gt=0, description="Site policy: decline events "
                                            "asking more [MW]. Default none.")
+    baseline_method: BaselineMethod = Field(
+        "meter_before_event", description="Baseline of an event without a stated baseline_mw "
+        "(programs/baselines.py): meter_before_event (the import metered in the interval "
+        "before the event), middle_8_of_10 (ERCOT ERS like days: the 10 most recent like days "
+        "before the event day, highest and lowest dropped, the middle 8 averaged per interval) "
+        "or regression (per-interval least-squares trend over the same 10 like days). Like "
+        "days are in site.timezone and need 10 of them inside the run before the event. "
+        "Default meter_before_event.")
     events: list[DrEvent] = Field(default_factory=list, description="Events.")
 
 

@@ -40,7 +40,7 @@ RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
                  "opted_in", "reason", "committed_mw", "reference_mw", "baseline_import_mw",
-                 "achieved_reduction_mw",
+                 "baseline_method", "achieved_reduction_mw",
                  "shortfall_mw", "reduced_mwh", "vs_baseline_reduction_mw", "time_to_reach_min", "on_time"]
 
 
@@ -90,14 +90,23 @@ def _event_rows(plan: ProgramPlan, run: Run, baseline: Run, dt_h: float) -> pd.D
         row = {"program": ev.program, "kind": ev.kind, "signal_time_utc": ev.signal_time_utc,
                "start_utc": start, "end_utc": end, "opted_in": ev.opted_in, "reason": ev.reason,
                "committed_mw": ev.commit_mw, "reference_mw": ev.reference_mw,
-               "baseline_import_mw": ev.baseline_import_mw}
+               "baseline_import_mw": ev.baseline_import_mw,
+               "baseline_method": ev.baseline_method or None}
         if not ev.opted_in or b <= a:
             row["command"] = "none"
             rows.append(row)
             continue
         row["command"] = f"cap miners at {ev.cap_mw:.2f} MW"
+        asked = ev.commit_mw
         if ev.dr is not None:  # DR: campus import below its baseline (programs/dr.py)
-            red = dr_achieved_reduction_mw(ev.baseline_import_mw, imp[a:b])
+            if ev.baseline_series_mw is not None:  # like days: a baseline per interval
+                red = dr_achieved_reduction_mw(ev.baseline_series_mw[:b - a], imp[a:b])
+                asked = ev.reduction_series_mw[:b - a]
+                lo, hi = ev.baseline_series_mw.min(), ev.baseline_series_mw.max()
+                row["command"] = (f"cap miners, tightest {ev.cap_mw:.2f} MW (baseline "
+                                  f"{lo:.2f}-{hi:.2f} MW by {ev.baseline_method})")
+            else:
+                red = dr_achieved_reduction_mw(ev.baseline_import_mw, imp[a:b])
             vs_base = base_imp[a:b] - imp[a:b]
         else:  # reserves: miner power below the last measured tick
             red = ev.reference_mw - miner[a:b]
@@ -106,8 +115,8 @@ def _event_rows(plan: ProgramPlan, run: Run, baseline: Run, dt_h: float) -> pd.D
         row["reduced_mwh"] = float(np.clip(red, 0, None).sum() * dt_h)
         row["vs_baseline_reduction_mw"] = float(vs_base.mean())
         if not np.isnan(ev.commit_mw):
-            row["shortfall_mw"] = float(dr_shortfall_mw(ev.commit_mw, red).mean())
-            reached = np.flatnonzero(red >= ev.commit_mw - 1e-6)
+            row["shortfall_mw"] = float(dr_shortfall_mw(asked, red).mean())
+            reached = np.flatnonzero(red >= asked - 1e-6)
             t_reach = float(reached[0] * dt_h * 60.0) if reached.size else float("nan")
             row["time_to_reach_min"] = t_reach
             if not np.isnan(ev.response_minutes):

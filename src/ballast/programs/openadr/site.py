@@ -1,0 +1,117 @@
+"""The live site as the VEN sees it: ``GET /api/v1/state`` of a running ``ballast serve`` (bearer
+token, viewer role is enough), read over HTTP with aiohttp (openleadr's own HTTP client, so the
+``openadr`` extra needs nothing more).
+
+A reading is the runtime's latest tick: metered campus import, miner power and the hashprice
+the runtime runs on. When the site cannot be read, or what it says is not a fresh meter
+reading (no tick, ticks late or failing, meter stale, import unknown), ``read`` returns None
+and logs why: the VEN then sends no report for that sample rather than a stale or invented
+value. Ages are the site's own (``health.last_tick_age_s``, ``health.meter_age_s``, measured on
+the runtime's monotonic clock), so no clock agreement between the two hosts is assumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STATE_PATH = "/api/v1/state"
+MAX_TOKEN_FILE_BYTES = 4096
+
+
+class SiteTokenError(ValueError):
+    """The token file cannot be used (names the file and what is wrong)."""
+
+
+def read_token_file(path: str | Path) -> str:
+    """The bearer token in ``path`` (one token, at most one trailing newline)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()[: MAX_TOKEN_FILE_BYTES + 1]
+    except OSError as e:
+        raise SiteTokenError(f"token file {p}: cannot read it: {e.strerror or e}") from None
+    try:
+        token = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise SiteTokenError(f"token file {p}: not UTF-8 text") from None
+    if len(raw) > MAX_TOKEN_FILE_BYTES or not token or any(c.isspace() for c in token):
+        raise SiteTokenError(
+            f"token file {p}: must hold one token (no spaces, at most one "
+            f"trailing newline, {MAX_TOKEN_FILE_BYTES} bytes at most)"
+        )
+    return token
+
+
+def _finite(x: object) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def reading_from_state(doc: dict, max_age_s: float) -> tuple[dict[str, float] | None, str]:
+    """The VEN's telemetry from a ``/api/v1/state`` document, or None and why not."""
+    health = doc.get("health") or {}
+    power = doc.get("power_mw") or {}
+    if not health.get("ok", False):
+        return None, f"the runtime is not healthy: {health.get('reason')}"
+    if doc.get("safe_mode") and "watchdog" in (health.get("safe_mode_reasons") or []):
+        return None, f"the meter is stale (safe mode: {doc.get('safe_mode_reason')})"
+    tick_age = _finite(health.get("last_tick_age_s"))
+    meter_age = _finite(health.get("meter_age_s"))
+    if tick_age is None or tick_age > max_age_s:
+        return None, f"the last tick is {tick_age} s old (at most {max_age_s:g} s)"
+    if meter_age is None or meter_age > max_age_s:
+        return None, f"the meter reading is {meter_age} s old (at most {max_age_s:g} s)"
+    site_import = _finite(power.get("import"))
+    if site_import is None:
+        return None, "the runtime reports no metered import"
+    reading = {
+        "site_import_mw": site_import,
+        "miner_mw": _finite(power.get("miners")),
+        "hashprice_usd_per_ph_day": _finite((doc.get("market") or {}).get("hashprice_usd_per_ph_day")),
+        "time_s": _finite(doc.get("time_s")),  # the tick's UTC time: when the meter was read
+    }
+    return {k: v for k, v in reading.items() if v is not None}, ""
+
+
+@dataclass
+class LiveSiteReader:
+    """Reads the live runtime's state over its API; ``await reader.read()`` per sample."""
+
+    url: str  # the API's base URL, e.g. http://127.0.0.1:8480
+    token: str
+    max_age_s: float = 10.0  # oldest tick and meter reading reported [s]
+    timeout_s: float = 2.0
+    last_problem: str = ""
+
+    async def read(self) -> dict[str, float] | None:
+        """The latest reading (``site_import_mw``, ``miner_mw``, ``hashprice_usd_per_ph_day``,
+        ``time_s``: the tick's UNIX time; a key the site does not know is absent), or None
+        (logged) when there is no fresh one."""
+        import aiohttp
+
+        url = self.url.rstrip("/") + STATE_PATH
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as session,
+                session.get(url, headers={"Authorization": f"Bearer {self.token}"}) as r,
+            ):
+                if r.status != 200:
+                    return self._none(f"{url} answered HTTP {r.status}: {(await r.text())[:200]}")
+                doc = await r.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+            return self._none(f"{url}: {type(e).__name__}: {e}")
+        if not isinstance(doc, dict):
+            return self._none(f"{url}: the state is not a JSON object")
+        reading, why = reading_from_state(doc, self.max_age_s)
+        if reading is None:
+            return self._none(f"{url}: {why}")
+        self.last_problem = ""
+        return reading
+
+    def _none(self, why: str) -> None:
+        self.last_problem = why
+        log.warning("site not read, nothing reported: %s", why)
+        return None

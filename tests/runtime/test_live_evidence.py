@@ -1,0 +1,315 @@
+"""Settlement evidence of a live DR event (live/evidence.py), read from a real store with the
+ticks of an event recorded (SQLite, and PostgreSQL when BALLAST_TEST_PG_DSN is set), through
+the command line, and through the API of a running emulated campus. Expected values are worked
+out by hand in the comments."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from live_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.cli.evidence import METHODS
+from ballast.live.evidence import INTERVAL_COLUMNS, EvidenceNotFound, build_evidence, evidence_csv
+from ballast.live.store import (
+    MEASUREMENT_COLUMNS,
+    CommandRecord,
+    EventRecord,
+    Store,
+    TickRecord,
+    open_store,
+)
+from ballast.programs.baselines import BASELINE_METHODS, BaselineError
+
+T0 = 1795615200.0  # 2026-11-25T14:00:00Z, a Wednesday
+DAY = 86400.0
+WEEKDAYS_BACK = [1, 2, 5, 6, 7, 8, 9, 12, 13, 14]  # the 10 weekdays before it [days]
+AT_14 = [100.0, 110.0, 90.0, 105.0, 95.0, 300.0, 5.0, 100.0, 100.0, 100.0]  # [MW]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Store:
+    dsn = str(tmp_path / "s.db") if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+    s = open_store(dsn)
+    yield s
+    s.close()
+
+
+def _tick(
+    n: int, time_s: float, import_mw: float | None, target: int, commands=(), events=(), safe_mode: int = 0
+) -> TickRecord:
+    m = dict.fromkeys(MEASUREMENT_COLUMNS, 1.0)
+    m.update(
+        tick=n,
+        time_s=time_s,
+        import_mw=import_mw,
+        miners_mw=40.0,
+        miners_planned_mw=39.0,
+        cap_mw=float("inf"),
+        binding_rule="obligation_cap",
+        safe_mode=safe_mode,
+    )
+    return TickRecord(n, m, [("s21", target, 10, "auto")], list(commands), list(events), {})
+
+
+def record_event(store: Store, *, like_days: list[int] = WEEKDAYS_BACK) -> None:
+    """DR event "e1" (30 MW for 30 min from T0), its ticks every 60 s and a history.
+
+    History: on each day ``like_days`` back, import ``AT_14[k]`` at 14:00 and one more at 14:15;
+    on the Saturday before, 1,000 MW; 200 then 201 MW in the two minutes before the event.
+    Event, first interval (14:00-14:15): 201 MW at 14:00 (not reduced yet), then 14 ticks at
+    180 MW; the runtime latched 201 MW as the baseline (dr_start). Second interval: 14 ticks at
+    170 MW and one stale tick (no meter, safe mode)."""
+    store.add_dr_event("e1", T0, T0 + 1800.0, 30.0, None, T0 - 600.0, "alice")
+    ticks: list[tuple[float, float | None, int, list, list, int]] = []
+    for k, back in enumerate(like_days):
+        day = T0 - back * DAY
+        ticks += [(day, AT_14[k], 10, [], [], 0), (day + 900.0, AT_14[k] + 1.0, 10, [], [], 0)]
+    sat = T0 - 4 * DAY  # 2026-11-21
+    ticks += [(sat, 1000.0, 10, [], [], 0), (sat + 900.0, 1000.0, 10, [], [], 0)]
+    ticks += [(T0 - 120.0, 200.0, 10, [], [], 0), (T0 - 60.0, 201.0, 10, [], [], 0)]
+    start = EventRecord(
+        T0,
+        "dr_start",
+        "DR event e1 started",
+        {"id": "e1", "baseline_import_mw": 201.0, "baseline_miners_mw": 40.0},
+    )
+    sleep = CommandRecord(
+        T0 + 1.0, "s21", "sleep", 6, 5, 0.2, {"ok": 5, "timeout": 1}, [("10.0.0.9", "timeout")]
+    )
+    ticks.append((T0, 201.0, 4, [sleep], [start], 0))
+    ticks += [(T0 + 60.0 * i, 180.0, 4, [], [], 0) for i in range(1, 15)]
+    again = CommandRecord(T0 + 950.0, "s21", "sleep", 1, 1, 0.1, {"ok": 1}, [])
+    ticks.append((T0 + 900.0, None, 3, [], [], 1))  # stale meter
+    ticks += [(T0 + 900.0 + 60.0 * i, 170.0, 3, [again] if i == 1 else [], [], 0) for i in range(1, 15)]
+    ticks.append((T0 + 1800.0, 200.0, 10, [], [EventRecord(T0 + 1800.0, "dr_end", "ended", {"id": "e1"})], 0))
+    for n, (t, mw, target, cmds, evs, safe) in enumerate(sorted(ticks, key=lambda x: x[0]), 1):
+        store.write_tick(_tick(n, t, mw, target, cmds, evs, safe))
+    assert store.flush()
+
+
+def test_evidence_meter_before_event(store):
+    record_event(store)
+    doc = build_evidence(store, "e1")
+    assert doc["schema"] == "ballast.evidence/1"
+    assert doc["event"]["start"] == "2026-11-25T14:00:00Z"
+    assert doc["baseline"]["latched_import_mw"] == 201.0
+    first, second = doc["intervals"]
+    assert (first["interval_start_utc"], second["interval_end_utc"]) == (
+        "2026-11-25T14:00:00Z",
+        "2026-11-25T14:30:00Z",
+    )
+    # first: (201 + 14 * 180) / 15 = 181.4 MW; 201 - 181.4 = 19.6 achieved, 30 - 19.6 = 10.4
+    # short; over a quarter hour 4.9 MWh reduced and 2.6 MWh short
+    assert (first["ticks"], first["ticks_without_meter"]) == (15, 0)
+    assert first["baseline_import_mw"] == 201.0 and first["reduction_asked_mw"] == 30.0
+    assert first["metered_import_mw"] == pytest.approx(181.4)
+    assert first["achieved_reduction_mw"] == pytest.approx(19.6)
+    assert first["shortfall_mw"] == pytest.approx(10.4)
+    assert (first["reduced_mwh"], first["shortfall_mwh"]) == pytest.approx((4.9, 2.6))
+    # the sleep sent in it: 6 miners, 5 verified by read-back, one timed out
+    assert (
+        first["commands"],
+        first["miners_commanded"],
+        first["miners_verified"],
+        first["miners_not_verified"],
+    ) == (1, 6, 5, 1)
+    assert first["running_target"] == {"s21": 4}
+    # second: the stale tick is counted, not used: 170 MW, 31 achieved, nothing short
+    assert (second["ticks"], second["ticks_without_meter"]) == (15, 1)
+    assert second["metered_import_mw"] == pytest.approx(170.0)
+    assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0))
+    assert second["running_target"] == {"s21": 3}
+    assert doc["totals"]["reduced_mwh"] == pytest.approx(4.9 + 31.0 / 4)
+    assert doc["totals"]["shortfall_mwh"] == pytest.approx(2.6)
+    assert doc["commands"][0]["failures"] == [["10.0.0.9", "timeout"]]
+    assert [m["kind"] for m in doc["markers"]] == ["dr_start", "dr_end"]
+    json.dumps(doc, allow_nan=False)  # strict JSON
+
+
+def test_evidence_like_days_and_regression(store):
+    record_event(store)
+    doc = build_evidence(store, "e1", "middle_8_of_10", tz="America/Chicago")
+    # 14:00 UTC is 08:00 CST on every day here (no daylight change in the fortnight): the 10
+    # weekdays give 100 and 101 MW (drop 300 and 5, the mean of the other 8 is 100)
+    first, second = doc["intervals"]
+    assert (first["baseline_import_mw"], second["baseline_import_mw"]) == (100.0, 101.0)
+    assert first["achieved_reduction_mw"] == pytest.approx(100.0 - 181.4)  # import rose
+    assert first["shortfall_mw"] == pytest.approx(30.0 + 81.4)
+    assert second["achieved_reduction_mw"] == pytest.approx(101.0 - 170.0)
+    reg = build_evidence(store, "e1", "regression")
+    assert reg["baseline"]["method"] == "regression"
+    assert len(reg["intervals"]) == 2
+
+
+def test_evidence_refuses_short_history_and_unknown_events(store):
+    record_event(store, like_days=WEEKDAYS_BACK[:9])
+    with pytest.raises(BaselineError, match=r"needs 10 like days .* the history has 9"):
+        build_evidence(store, "e1", "middle_8_of_10")
+    with pytest.raises(EvidenceNotFound, match="no DR event 'nope' in the store"):
+        build_evidence(store, "nope")
+    with pytest.raises(ValueError, match="unknown baseline method 'avg'"):
+        build_evidence(store, "e1", "avg")
+
+
+def test_meter_before_event_without_a_latched_baseline(store):
+    record_event(store)
+    # an event the runtime never started: the last fresh tick in the 900 s before it, if any
+    store.add_dr_event("late", T0 + 1860.0, T0 + 2400.0, None, 0.1, T0, "alice")
+    store.add_dr_event("next_day", T0 + DAY, T0 + DAY + 600.0, 5.0, None, T0, "alice")
+    doc = build_evidence(store, "late")
+    assert doc["baseline"]["source"].startswith("last fresh tick before the start")
+    (only,) = doc["intervals"]
+    # the tick at 14:30 (200 MW); a tenth of it asked; no tick in the window
+    assert (only["baseline_import_mw"], only["reduction_asked_mw"]) == (200.0, 20.0)
+    assert only["ticks"] == 0 and only["metered_import_mw"] is None
+    assert only["achieved_reduction_mw"] is None and only["shortfall_mw"] is None
+    with pytest.raises(
+        BaselineError,
+        match=r"latched no baseline for event next_day .* no "
+        r"fresh tick was recorded in the 900 s before its start",
+    ):
+        build_evidence(store, "next_day")
+
+
+def test_cancelled_event_ends_at_the_cancellation(store):
+    record_event(store)
+    store.cancel_dr_event("e1", T0 + 600.0)
+    (only,) = build_evidence(store, "e1")["intervals"]
+    assert only["interval_end_utc"] == "2026-11-25T14:10:00Z"
+    assert only["ticks"] == 10  # 14:00 .. 14:09
+    assert only["metered_import_mw"] == pytest.approx((201.0 + 9 * 180.0) / 10)
+
+
+def test_csv_has_one_row_per_interval(tmp_path):
+    s = open_store(str(tmp_path / "s.db"))
+    try:
+        record_event(s)
+        text = evidence_csv(build_evidence(s, "e1"))
+    finally:
+        s.close()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]"]
+    assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z", "2026-11-25T14:15:00Z"]
+    assert float(rows[0]["shortfall_mw"]) == pytest.approx(10.4)
+    assert rows[1]["running_target[s21]"] == "3" and rows[1]["ticks_without_meter"] == "1"
+
+
+def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
+    assert METHODS == BASELINE_METHODS  # the CLI's copy (kept import-light) is the same
+    path = tmp_path / "s.db"
+    s = open_store(str(path))
+    record_event(s)
+    s.close()
+    runner = CliRunner()
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].startswith("event_id,method,interval_start_utc")
+    assert len(r.stdout.splitlines()) == 3
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method", "middle_8_of_10"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["intervals"][0]["baseline_import_mw"] == 100.0
+    r = runner.invoke(app, ["evidence", "--event", "nope", "--store", str(path)])
+    assert r.exit_code == 2
+    assert r.stderr == f"error: no DR event 'nope' in the store ({path})\n"
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(tmp_path / "x.db")])
+    assert r.exit_code == 2 and r.stderr.startswith("error: no store at ")
+    assert not (tmp_path / "x.db").exists()  # never creates a store
+    r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(path), "--method", "avg"])
+    assert r.exit_code == 2 and "--method must be one of" in r.stderr
+
+
+def test_cli_reads_the_site_config_store_and_time_zone(tmp_path):
+    from pathlib import Path
+
+    import ballast
+
+    s = open_store(str(tmp_path / "site.db"))
+    record_event(s)
+    s.close()
+    scenario = Path(ballast.__file__).parent / "examples" / "west_texas_2024.yaml"
+    (tmp_path / "site.yaml").write_text(f"scenario: {scenario}\nstore: {{dsn: site.db}}\n")
+    r = CliRunner().invoke(
+        app, ["evidence", "--event", "e1", "--config", str(tmp_path / "site.yaml"), "--method", "regression"]
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["baseline"]["tz"] == "America/Chicago"  # the scenario's site.timezone
+    r = CliRunner().invoke(
+        app, ["evidence", "--event", "e1", "--config", str(tmp_path / "site.yaml"), "--tz", "Mars/Olympus"]
+    )
+    assert r.exit_code == 2
+    assert r.stderr == "error: event e1: tz 'Mars/Olympus' is not a time zone of the tz database\n"
+
+
+VW = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+async def test_api_evidence_of_a_live_event(tmp_path):
+    """A DR event run by the real runtime on an emulated campus, then its evidence."""
+    async with emulated_campus(tmp_path) as live:
+        rt = live.runtime
+        await until(
+            lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
+        )
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
+            r = await client.post(
+                "/api/v1/dr-events", headers=OP, json={"duration_s": 600, "reduction_mw": 30}
+            )
+            event_id = r.json()["id"]
+            await until(lambda: rt.store.events(kind="dr_start"), 5, "DR started")
+            n0 = rt.tick_no
+            await until(lambda: rt.tick_no >= n0 + 5, 5, "five ticks in the event")
+            await client.delete(f"/api/v1/dr-events/{event_id}", headers=OP)
+            await until(lambda: rt.store.events(kind="dr_end"), 5, "DR ended")
+            url = f"/api/v1/evidence/{event_id}"
+            assert (await client.get(url)).status_code == 401
+            r = await client.get(url, headers=VW, params={"interval_s": 60})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            latched = rt.store.events(kind="dr_start")[-1]["data"]["baseline_import_mw"]
+            assert doc["baseline"]["latched_import_mw"] == latched
+            ev = rt.store.dr_events()[0]
+            rows = [
+                m
+                for m in rt.store.measurements(limit=100_000)
+                if ev["start_s"] <= m["time_s"] < ev["cancelled_s"]
+            ]
+            fresh = [m["import_mw"] for m in rows if m["import_mw"] is not None]
+            assert sum(i["ticks"] for i in doc["intervals"]) == len(rows) >= 5
+            # one-minute intervals: the event lasted seconds, so one or two intervals
+            metered = [i["metered_import_mw"] for i in doc["intervals"]]
+            weights = [i["ticks"] - i["ticks_without_meter"] for i in doc["intervals"]]
+            assert sum(m * w for m, w in zip(metered, weights, strict=True)) == pytest.approx(sum(fresh))
+            for i in doc["intervals"]:
+                assert i["baseline_import_mw"] == latched and i["reduction_asked_mw"] == 30.0
+                assert i["achieved_reduction_mw"] == pytest.approx(latched - i["metered_import_mw"])
+            assert doc["totals"]["ticks"] == len(rows)
+            r = await client.get(url, headers=VW, params={"format": "csv"})
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+            assert r.text.splitlines()[0].startswith("event_id,method,")
+            r = await client.get("/api/v1/evidence/nope", headers=VW)
+            assert r.status_code == 404 and "no DR event 'nope'" in r.json()["detail"]
+            r = await client.get(url, headers=VW, params={"method": "middle_8_of_10"})
+            assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
+            r = await client.get(url, headers=VW, params={"method": "avg"})
+            assert r.status_code == 422
+            spec = (await client.get("/openapi.json")).json()
+            route = spec["paths"]["/api/v1/evidence/{event_id}"]["get"]
+            assert {"401", "404", "422"} <= set(route["responses"])
+
+
+def test_like_day_dates_in_the_fixture():
+    """The fixture's like days are the 10 weekdays before Wednesday 2026-11-25."""
+    event = date(2026, 11, 25)
+    days = [event - timedelta(days=b) for b in WEEKDAYS_BACK]
+    assert all(d.weekday() < 5 for d in days)
+    assert len([d for d in (event - timedelta(days=b) for b in range(1, 15)) if d.weekday() < 5]) == 10
