@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import resource
 import time
-from dataclasses import replace
 
-from ballast.control import ControllerConfig
+from ballast.control.build import controller_config, dynamics_of
 from ballast.examples import examples_dir
 from ballast.scenario import load_scenario, parse_scenario
 from ballast.sim.compliance import compliance
-from ballast.sim.fine import dynamics_of, fine_setup, run_fine, smoothing_config
+from ballast.sim.fine import fine_setup, run_fine
 from ballast.sim.smoothing import spec_of
 
 SCENARIO = examples_dir() / "training_campus.yaml"
@@ -41,8 +40,7 @@ def scenario(start: str, end: str, resolution: str):
 def run(scn, record_every: int):
     setup = fine_setup(scn)
     ai = setup.ai()
-    cfg = replace(ControllerConfig.from_scenario(scn),
-                  smoothing=smoothing_config(scn, ai, setup.dt_s, battery=scn.battery))
+    cfg = controller_config(scn, setup.dt_s, ai=ai)  # smoothing and battery as the scenario says
     t0, c0 = time.perf_counter(), time.process_time()
     out = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dynamics_of(scn),
                    battery=scn.battery, record_every=record_every, keep_ticks=False)

@@ -121,7 +121,7 @@ def test_live_step_uses_the_same_smoothing_and_reports_reserves():
     ai = setup.ai()
     cfg = replace(ControllerConfig.from_scenario(scn),
                   smoothing=smoothing_config(scn, ai, setup.dt_s))
-    assert controller_config(scn).smoothing == cfg.smoothing  # what a live host would build
+    assert controller_config(scn, setup.dt_s).smoothing == cfg.smoothing  # what live builds
     state = ControllerState.initial(cfg, setup.t0_s)
     x, _ = ai.chunk(0, 120)
     decisions = [step(cfg, state, Snapshot(time_s=setup.t0_s + t, price_usd_per_mwh=20.0,

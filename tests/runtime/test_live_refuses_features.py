@@ -1,7 +1,9 @@
-"""The live host refuses, at start and loudly, every scenario feature it cannot run yet
-(smoothing, battery, grid programs; issue 17): ``ballast serve`` exits 2 with one line naming
-the features and the scenario file, and the ``LiveSite`` and ``Runtime`` constructors raise.
-Nothing is dropped silently. Nothing here starts a device: the refusal comes first."""
+"""The live host refuses, at start and loudly, every scenario feature it cannot run yet (grid
+programs; issue 17), and a battery that would sit idle (no smoothing section): ``ballast
+serve`` exits 2 with one line naming the feature and the scenario file, and the ``LiveSite``
+and ``Runtime`` constructors raise. Nothing is dropped silently. Nothing here starts a device:
+the refusal comes first. Smoothing and the battery run live (test_live_smoothing.py,
+test_parity.py, test_live_battery.py)."""
 
 from __future__ import annotations
 
@@ -30,21 +32,15 @@ PROGRAMS = {"emergency": {}}
 # sections added to the test campus -> what the live host says (None = accepted)
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("none", {}, None),
-    ("smoothing", {"smoothing": SMOOTHING},
-     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
-    ("battery", {"battery": BATTERY},
-     "battery is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("smoothing", {"smoothing": SMOOTHING}, None),  # runs live since issue 17 item 1
+    ("battery", {"battery": BATTERY}, None),  # runs live; without smoothing: refuse_idle
     ("programs", {"programs": PROGRAMS},
      "programs is not run by the live host yet (issue 17: one controller, every host); "
      "remove it or use a scenario without it"),
-    ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}},
-     "smoothing is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}}, None),
     ("all three", {"smoothing": SMOOTHING, "battery": BATTERY, "programs": PROGRAMS},
-     "smoothing, battery and programs are not run by the live host yet (issue 17: one "
-     "controller, every host); remove them or use a scenario without them"),
+     "programs is not run by the live host yet (issue 17: one controller, every host); "
+     "remove it or use a scenario without it"),
 ]
 
 
@@ -68,7 +64,7 @@ def test_refuse_table(label: str, extra: dict[str, Any], message: str | None) ->
 @pytest.mark.parametrize(("name", "features"), [
     ("west_texas_2024", []),  # the --emulate demo's default: it must still start
     ("solar_inference_2024", []),
-    ("training_campus", ["smoothing", "battery"]),
+    ("training_campus", []),
     ("uri_2021", ["programs"]),
     ("west_texas_2024_programs", ["programs"]),
 ])
@@ -87,11 +83,12 @@ def _site_for(path: Path, tmp_path: Path):
 def test_constructors_raise(tmp_path: Path) -> None:
     path = write_campus(tmp_path, _campus({"battery": BATTERY}))
     scen, cfg = _site_for(path, tmp_path)
-    with pytest.raises(LiveUnsupportedError, match=rf"scenario {path}: battery is not run"):
+    idle = rf"scenario {path}: battery without a smoothing section would sit idle"
+    with pytest.raises(LiveUnsupportedError, match=idle):
         LiveSite(scen, cfg)
     store = open_store(cfg.store_dsn)
     try:
-        with pytest.raises(LiveUnsupportedError, match=rf"scenario {path}: battery is not run"):
+        with pytest.raises(LiveUnsupportedError, match=idle):
             Runtime(scen, cfg, fleet=object(), meter=object(), store=store)  # type: ignore[arg-type]
     finally:
         store.close()
@@ -104,12 +101,14 @@ def test_constructors_accept_plain_campus(tmp_path: Path) -> None:
     assert live.runtime is None
 
 
-def test_serve_emulate_refuses_bundled_training_campus() -> None:
+def test_serve_emulate_refuses_bundled_training_campus_on_coarse_devices() -> None:
+    """Its smoothing and battery run live, but 20 emulated devices per group are ~0.8 MW each,
+    more than the 0.3 MW the plan may rise per 1-s tick."""
     result = CliRunner().invoke(app, ["serve", "--emulate", "--scenario", "training_campus"])
     assert result.exit_code == 2, result.output
-    path = scenario_path("training_campus")
-    assert (f"error: scenario {path}: smoothing and battery are not run by the live host yet"
-            in result.output)
+    assert "error: site config tick_s=1 s: the smoothing plan rises at most 0.3 MW" in (
+        result.output)
+    assert "--devices-per-group" in result.output
 
 
 def test_serve_config_refuses_programs(tmp_path: Path) -> None:
@@ -125,14 +124,3 @@ def test_serve_config_refuses_programs(tmp_path: Path) -> None:
                      "(issue 17: one controller, every host); remove it or use a scenario "
                      "without it"]
     assert not (tmp_path / "ballast.db").exists()  # refused before the store opened
-
-
-def test_state_document_has_no_smoothing_memory() -> None:
-    """The always-zero smoothing memory is no longer saved; older documents that carry it
-    still load (the fields are ignored)."""
-    from ballast.live.resume import SavedState
-
-    old = {"econ_on": [True], "last_change_s": [0.0], "running": [3],
-           "smooth": [0.0] * 7, "ai_buf": [0.0], "modes": {"a": "auto"}}
-    st = SavedState.model_validate(old)
-    assert st.running == [3] and not hasattr(st, "smooth") and not hasattr(st, "ai_buf")

@@ -29,6 +29,7 @@ from ballast.control.smoothing import (
     SP_BATT_E,
     SP_BATT_P,
     SP_FILTER_N,
+    SP_MAX_DT,
     SP_MINERS,
     SP_ON,
     SS_LAST_T,
@@ -253,7 +254,8 @@ def control_tick_full(time_s, price_usd_per_mwh, hashprice_usd_per_ph_day, ai_lo
         return total, RULE_IMPORT_LIMIT
     smoothing = sp[SP_ON] > 0.0
     miners_smooth = smoothing and sp[SP_MINERS] > 0.0
-    dt_s = time_s - ss[SS_LAST_T] if ss[SS_LAST_T] != 0.0 else 0.0
+    # the step since the last tick, never negative nor longer than SP_MAX_DT (a clock jump)
+    dt_s = min(max(time_s - ss[SS_LAST_T], 0.0), sp[SP_MAX_DT]) if ss[SS_LAST_T] != 0.0 else 0.0
     ai_f = filter_ai(ss, ai_buf, ai_load_mw, sp[SP_FILTER_N]) if smoothing else ai_load_mw
     info[INFO_AI_FILTERED] = ai_f
 

@@ -31,7 +31,8 @@ SP_AI_IDLE, SP_AI_MAX, SP_AI_RISE, SP_TAU_FILL, SP_TAU_SHED = 5, 6, 7, 8, 9
 SP_WINDOW, SP_STEP_SHARE, SP_COVER, SP_FILTER_N = 10, 11, 12, 13
 SP_BATT_P, SP_BATT_E, SP_BATT_RECENTER_S, SP_BATT_SOC_TARGET = 14, 15, 16, 17
 SP_MINERS = 18
-SP_SIZE = 19
+SP_MAX_DT = 19  # longest time step the plan credits [s]
+SP_SIZE = 20
 # state array layout
 SS_INIT, SS_PLAN, SS_TARGET, SS_LAST_T, SS_AI_SUM, SS_AI_POS, SS_AI_N = 0, 1, 2, 3, 4, 5, 6
 SS_SIZE = 7
@@ -65,6 +66,9 @@ class SmoothingConfig:
     battery_recenter_s: float = 1800.0  # time constant pulling state of charge to its target
     battery_soc_target_share: float = 0.5
     use_miners: bool = True  # False: miners follow economics only; the plan is the battery's
+    # longest time step the plan and its target credit [s]: live, a wall-clock jump of the
+    # snapshot's clock earns no ramp and moves no target (as the restore ramp's max step)
+    max_step_s: float = np.inf
 
     @property
     def filter_ticks(self) -> int:
@@ -84,6 +88,7 @@ class SmoothingConfig:
         a[SP_BATT_RECENTER_S] = self.battery_recenter_s
         a[SP_BATT_SOC_TARGET] = self.battery_soc_target_share
         a[SP_MINERS] = 1.0 if self.use_miners else 0.0
+        a[SP_MAX_DT] = self.max_step_s
         return a
 
     def new_state(self) -> tuple[np.ndarray, np.ndarray]:

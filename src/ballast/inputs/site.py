@@ -49,12 +49,7 @@ def step_hours(index: pd.DatetimeIndex) -> float:
 
 def training_swings(scenario: Scenario, floor: bool = True) -> TrainingSwings:
     """The scenario's training job as model parameters (optionally without the GPU floor)."""
-    t = scenario.ai.training
-    return TrainingSwings(
-        swing_amplitude_share=t.swing_amplitude_share, swing_period_s=t.swing_period_s,
-        duty=t.duty, idle_share=t.idle_share, checkpoint_every_s=t.checkpoint_every_s,
-        checkpoint_s=t.checkpoint_s, crashes_per_day=t.crashes_per_day, restart_s=t.restart_s,
-        start_ramp_s=t.start_ramp_s, floor_share=t.gpu_power_floor_share if floor else 0.0)
+    return TrainingSwings.from_spec(scenario.ai.training, floor)
 
 
 def _price(scenario: Scenario, index: pd.DatetimeIndex, base_dir: Path | None,

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ballast.control.rules import RS_CEILING, RS_LAST_T
+from ballast.control.smoothing import SS_INIT, SS_LAST_T
 from ballast.live.obligations import dr_event_from_row, utc_iso
 from ballast.live.site_model import Policy
 from ballast.live.store import EventRecord
@@ -44,9 +45,10 @@ class SavedPolicy(_Doc):
 class SavedState(_Doc):
     """The runtime state document as ``state_document`` writes it.
 
-    No smoothing memory: the live host refuses scenarios with smoothing (``site_model.
-    refuse_unsupported``), so it was always zero. Documents from before that still carry
-    ``smooth`` and ``ai_buf``; they are ignored (``extra="ignore"``)."""
+    ``smooth`` and ``ai_buf`` are the smoothing rules' memory (``control.smoothing.SS_*`` and
+    the recent AI readings [MW]); they are restored when they fit (``_smoothing_fits``), else
+    smoothing starts afresh. Older documents carry them as zeros (smoothing was refused live
+    then): a zero memory is a fresh start."""
 
     econ_on: list[bool] = Field(default_factory=list)
     last_change_s: _FiniteList = Field(default_factory=list)
@@ -60,6 +62,8 @@ class SavedState(_Doc):
     # the restore ramp's import ceiling [MW] and its time [s] (None: not seeded yet)
     restore_ceiling_mw: float | None = None
     restore_time_s: float | None = None
+    smooth: _FiniteList = Field(default_factory=list)
+    ai_buf: _FiniteList = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _same_length(self) -> SavedState:
@@ -77,7 +81,16 @@ def state_document(rt: Runtime) -> dict[str, Any]:
             "policy": vars(rt.policy).copy(), "ufr_tripped": rt.ufr_tripped,
             "ufr_cap_mw": rt.ufr_cap_mw,
             "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
-            "safe_mode": rt.safe_mode, **_restore_document(st.restore)}
+            "safe_mode": rt.safe_mode, **_restore_document(st.restore),
+            **_smoothing_document(st.smooth, st.ai_buf)}
+
+
+def _smoothing_document(smooth: np.ndarray, ai_buf: np.ndarray) -> dict[str, list[float]]:
+    """The smoothing memory, or none when a value is not finite (never saved, so a bad value
+    cannot get the whole state quarantined at the next start)."""
+    if not (np.isfinite(smooth).all() and np.isfinite(ai_buf).all()):
+        return {"smooth": [], "ai_buf": []}
+    return {"smooth": smooth.tolist(), "ai_buf": ai_buf.tolist()}
 
 
 def _restore_document(rs: np.ndarray) -> dict[str, float | None]:
@@ -159,3 +172,22 @@ def _apply(rt: Runtime, st: SavedState) -> None:
         # where the ramp was; the first meter reading can only lower it (restore_from_meter)
         rt.state.restore[RS_CEILING] = st.restore_ceiling_mw
         rt.state.restore[RS_LAST_T] = st.restore_time_s
+    if _smoothing_fits(rt, st):
+        # where the smoothing plan, its slow target and the AI filter were: the import goes on
+        # from there instead of stepping to a fresh plan
+        rt.state.smooth[:] = st.smooth
+        rt.state.ai_buf[:] = st.ai_buf
+
+
+def _smoothing_fits(rt: Runtime, st: SavedState) -> bool:
+    """Whether the saved smoothing memory may be used: started, of the running controller's
+    shape (same tick and AI filter), and no older than the spec's ramp window (within it,
+    going on from the saved plan keeps the window's ramp; older, the plan starts afresh as on
+    a first start)."""
+    sm = st.smooth
+    if len(sm) != len(rt.state.smooth) or len(st.ai_buf) != len(rt.state.ai_buf):
+        return False
+    if sm[SS_INIT] != 1.0:
+        return False
+    age_s = rt.clock() - sm[SS_LAST_T]
+    return 0.0 <= age_s <= rt.base_cfg.smoothing.ramp_window_s

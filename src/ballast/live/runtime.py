@@ -491,6 +491,9 @@ class Runtime:
                         hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
                         ai_load_mw=ai_mw + fixed_mw + batt_load_mw, renewable_mw=renew_mw,
                         cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
+                        # metered power of the miners the controller commands (the battery
+                        # covers what they have not reached yet, as in the fine backtest)
+                        miner_measured_mw=max(0.0, miners_mw - fixed_mw) if m else float("nan"),
                         battery_soc_mwh=soc_mwh)
         groups = replace(base_cfg.groups, count=controllable)
         cfg = replace(base_cfg, groups=groups, economic_dispatch=pol.economic_dispatch,

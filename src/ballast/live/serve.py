@@ -32,7 +32,7 @@ from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_
 from ballast.live.emulators.battery import BatteryEmulator
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, load_site_config
-from ballast.live.site_model import refuse_unsupported
+from ballast.live.site_model import refuse_unsupported, scaled_controller_config
 from ballast.live.store import open_store
 from ballast.scenario import Scenario, ScenarioError, load_scenario
 
@@ -58,6 +58,7 @@ class LiveSite:
         if site.meter is None:
             raise SiteConfigError("site config: meter is required (host/port of the site meter)")
         refuse_unsupported(scenario, site.path(site.scenario))  # before any device starts
+        scaled_controller_config(scenario, site)  # refuses a tick or devices smoothing cannot use
         self.scenario, self.site, self.emulated, self.with_api = scenario, site, emulated, api
         self.clock, self.monotonic = clock, monotonic  # wall time for records; ages
         self.runtime: Runtime | None = None
@@ -292,6 +293,7 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
             scen = load_scenario(cfg.path(cfg.scenario))
             refuse_unsupported(scen, cfg.path(cfg.scenario))
             emu = None
+        scaled_controller_config(scen, cfg)  # refuses a tick or devices smoothing cannot use
         cfg.api_secrets()  # read every token now: a missing file or variable stops here
     except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -354,7 +354,9 @@ class SiteConfig(StrictModel):
     """How to run one campus live."""
 
     scenario: str = Field(description="Scenario YAML (site, AI tenant, miner groups, control).")
-    tick_s: float = Field(1.0, gt=0, le=60, description="Control tick [s]. Default 1.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="Control tick [s]. Default 1. With a "
+                          "scenario smoothing spec: at most half its ramp_window_s and two "
+                          "ticks per training swing, else refused at start.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Telemetry store.")
     meter: MeterConfig | None = Field(None, description="Site meter. Required unless emulated.")
     battery: BatteryConfig | None = Field(None, description="Battery inverter. Default none "

@@ -1,6 +1,7 @@
 """What the live runtime controls with: the operator's policy, the scenario's controller config
-scaled to the site's miner devices, the nameplate the measurement checks scale from, and the
-scenario features the live host refuses because it cannot run them yet."""
+(the one builder's, smoothing included) scaled to the site's miner devices, the nameplate the
+measurement checks scale from, and the scenario features the live host refuses because it
+cannot run them yet."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ballast.control import ControllerConfig
+from ballast.control import ControllerConfig, GroupParams
+from ballast.control.build import controller_config, smoothing_tick_problem
+from ballast.control.smoothing import SmoothingConfig
+from ballast.live.battery_link import check_battery_config
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw
@@ -27,9 +31,11 @@ class Policy:
 
 
 # Scenario sections the backtest runs and the live host does not yet (issue 17, "one
-# controller, every host"): the live controller config is built by ``ControllerConfig.
-# from_scenario``, which has no smoothing, battery or program rules. Refused, never dropped.
-LIVE_UNSUPPORTED: tuple[str, ...] = ("smoothing", "battery", "programs")
+# controller, every host"): no program feeds are wired live. Refused, never dropped. Smoothing
+# and the battery run live: the one builder (``control.build``) sizes them for the site's tick
+# (a tick or devices too coarse for the smoothing are refused, ``refuse_tick``), and the
+# battery is the site config's (``live.battery_link``; a size that differs is refused).
+LIVE_UNSUPPORTED: tuple[str, ...] = ("programs",)
 
 
 class LiveUnsupportedError(ValueError):
@@ -54,10 +60,39 @@ def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
         f"controller, every host); remove {them} or use a scenario without {them}")
 
 
+def refuse_idle_battery(scenario: Scenario, path: str | Path) -> None:
+    """Raise ``LiveUnsupportedError`` for a battery without a ``smoothing`` section: the
+    controller dispatches a battery only to smooth the import (in the backtest too), so it
+    would sit idle; refused rather than dropped."""
+    if scenario.battery is not None and scenario.smoothing is None:
+        raise LiveUnsupportedError(
+            f"scenario {path}: battery without a smoothing section would sit idle (the "
+            "controller dispatches a battery only to smooth the import); add a smoothing "
+            "section (enabled: false lets the battery smooth alone) or remove the battery")
+
+
+def refuse_tick(scenario: Scenario, site: SiteConfig) -> None:
+    """Raise ``LiveUnsupportedError`` (one line naming ``tick_s`` and the scenario) when the
+    site's tick is too coarse for the scenario's smoothing (``control.build.
+    smoothing_tick_problem``)."""
+    problem = smoothing_tick_problem(scenario, site.tick_s)
+    if problem is not None:
+        raise LiveUnsupportedError(
+            f"site config tick_s={site.tick_s:g} s cannot run the smoothing of scenario "
+            f"{site.path(site.scenario)}: {problem}")
+
+
 def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> ControllerConfig:
-    """The scenario's controller config with each group's count = its addresses and each
-    unit's power x ``miners_per_device``. Groups without addresses get count 0."""
-    cfg = ControllerConfig.from_scenario(scenario)
+    """The scenario's controller config for a host stepping every ``site.tick_s`` (the one
+    builder, ``control.build.controller_config``: smoothing included), with each group's
+    count = its addresses and each unit's power x ``miners_per_device``. Groups without
+    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``)."""
+    refuse_idle_battery(scenario, site.path(site.scenario))
+    refuse_tick(scenario, site)
+    cfg = controller_config(scenario, site.tick_s, base_dir=site.path(site.scenario).parent)
+    # the scenario's battery is the site config's, same size (ValueError naming the field)
+    check_battery_config(cfg, site.battery, f"site config battery (scenario "
+                                            f"{site.path(site.scenario)})")
     g = cfg.groups
     names = list(g.names)
     devices = {m.group: m for m in site.miners}
@@ -72,10 +107,33 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
             count[i] = len(devices[name].addresses())
             per[i] = devices[name].miners_per_device
     groups = replace(g, count=count, run_mw=g.run_mw * per, sleep_mw=g.sleep_mw * per)
-    # the restore ramp credits at most the late-tick limit between ticks: a wall-clock jump
-    # (the snapshot's clock) earns no ramp
-    return replace(cfg, groups=groups,
-                   restore_max_step_s=site.watchdog.late_ticks * site.tick_s)
+    _refuse_coarse_devices(cfg.smoothing, groups, site)
+    # the restore ramp and the smoothing plan credit at most the late-tick limit between
+    # ticks: a wall-clock jump (the snapshot's clock) earns no ramp
+    max_step_s = site.watchdog.late_ticks * site.tick_s
+    return replace(cfg, groups=groups, restore_max_step_s=max_step_s,
+                   smoothing=replace(cfg.smoothing, max_step_s=max_step_s))
+
+
+def _refuse_coarse_devices(sm: SmoothingConfig, groups: GroupParams, site: SiteConfig) -> None:
+    """The smoothing plan rises at most ``(1 - step_share) x ramp_up x tick`` per tick and the
+    miners move in whole devices: with every device larger than that, the plan could wake a
+    miner only when the AI load falls (whole miners floor the plan's target; the backtest's
+    single miners are far below any spec's step). Raise ``LiveUnsupportedError`` then."""
+    if not (sm.enabled and sm.use_miners):
+        return
+    step_mw = (groups.run_mw - groups.sleep_mw)[groups.count > 0]
+    rise_mw = (1.0 - sm.step_share) * sm.ramp_up_mw_per_s * site.tick_s
+    if len(step_mw) and rise_mw < step_mw.min():
+        small = int(np.argmin(np.where(groups.count > 0, groups.run_mw - groups.sleep_mw, np.inf)))
+        raise LiveUnsupportedError(
+            f"site config tick_s={site.tick_s:g} s: the smoothing plan rises at most "
+            f"{rise_mw:.3g} MW per tick ((1 - smoothing.step_share) x "
+            f"smoothing.ramp_up_mw_per_s x tick_s), less than one device of any group "
+            f"(smallest: {groups.names[small]}, {step_mw.min():.3g} MW = miners_per_device x "
+            "a miner's power), so miners could wake only when the AI load falls; raise tick_s "
+            "or use devices of fewer miners (miners[].miners_per_device; emulated: more "
+            "--devices-per-group)")
 
 
 def site_nameplate(scenario: Scenario) -> SiteNameplate:

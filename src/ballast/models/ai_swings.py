@@ -24,6 +24,7 @@ resolved and is rejected (Nyquist). Inference (diurnal + noise) and replay of a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -45,6 +46,18 @@ class TrainingSwings:
     restart_s: float = 600.0  # "returns minutes later" (assumption: 10 min)
     start_ramp_s: float = 30.0  # idle to full after a restart (assumption)
     floor_share: float = 0.0  # GPU power floor [share of full]; 0 = off
+
+    @classmethod
+    def from_spec(cls, spec: Any, floor: bool = True) -> TrainingSwings:
+        """From a scenario's ``ai.training`` section (any object with its fields; the model
+        imports no scenario), optionally without the GPU floor."""
+        return cls(
+            swing_amplitude_share=spec.swing_amplitude_share, swing_period_s=spec.swing_period_s,
+            duty=spec.duty, idle_share=spec.idle_share,
+            checkpoint_every_s=spec.checkpoint_every_s, checkpoint_s=spec.checkpoint_s,
+            crashes_per_day=spec.crashes_per_day, restart_s=spec.restart_s,
+            start_ramp_s=spec.start_ramp_s,
+            floor_share=spec.gpu_power_floor_share if floor else 0.0)
 
     def as_array(self) -> np.ndarray:
         return np.array([self.swing_amplitude_share, self.swing_period_s, self.duty,

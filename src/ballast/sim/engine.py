@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import RULE_NAMES, ControllerConfig, ControllerState
+from ballast.control.build import controller_config
 from ballast.inputs import SiteInputs, build_inputs
 from ballast.physics import export_curtailed_mw, export_mw, import_mw
 from ballast.programs.plan import ProgramPlan, build_plan
@@ -136,9 +137,9 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
 
         return simulate_fine(scenario, base_dir, progress)
     inputs = build_inputs(scenario, base_dir)
-    config = ControllerConfig.from_scenario(scenario)
-    base_cfg = ControllerConfig.from_scenario(scenario, economic_dispatch=False,
-                                              absorb_renewables=False, restore_ramp=False)
+    step_s = scenario.run.step.total_seconds()
+    config = controller_config(scenario, step_s)
+    base_cfg = controller_config(scenario, step_s, baseline=True)
     n = len(inputs.frame)
 
     def half(offset: int) -> ProgressFn | None:

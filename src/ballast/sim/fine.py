@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
-from ballast.control.smoothing import SmoothingConfig
+from ballast.control.build import controller_config, dynamics_of, smoothing_config
 from ballast.data.errors import DataError
 from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
-from ballast.physics import facility_mw
 from ballast.scenario import Scenario, parse_scenario
 from ballast.scenario_smoothing import BatterySpec
 from ballast.sim.fine_ai import FineAi, fine_ai
@@ -26,6 +25,10 @@ from ballast.sim.inputs import SiteInputs, build_inputs
 from ballast.sim.kernel import run_plant_ticks
 
 COARSE_S = 60.0  # coarse input step [s]: prices are 15-min, hashprice daily, renewables hourly
+# the controller is built by ``ballast.control.build`` (one builder for every host); these names
+# stay importable from here for callers of the fine engine
+__all__ = ["COARSE_S", "FineRun", "FineSetup", "controller_config", "dynamics_of", "fine_setup",
+           "run_fine", "smoothing_config"]
 ProgressFn = Callable[[int, int], None]
 
 
@@ -56,39 +59,6 @@ class FineRun:
     def index(self) -> pd.DatetimeIndex:
         return pd.date_range(self.start_utc, periods=self.n, freq=pd.Timedelta(seconds=self.dt_s),
                              name="interval_start_utc")
-
-
-def dynamics_of(scenario: Scenario) -> list[MinerDynamics]:
-    return [MinerDynamics(**g.dynamics.model_dump()) for g in scenario.miners]
-
-
-def smoothing_config(scenario: Scenario, ai: FineAi, dt_s: float, *, miners: bool = True,
-                     battery: BatterySpec | None = None, enabled: bool | None = None
-                     ) -> SmoothingConfig:
-    """The controller's smoothing parameters: the spec plus the AI risk and the miner dynamics
-    it sizes reserves from (the controller must know how slow its miners are)."""
-    spec = scenario.smoothing
-    dyn = dynamics_of(scenario) or [MinerDynamics()]
-    shed_s = max(d.latency_s + d.sleep_s for d in dyn) + dt_s
-    idle, top, rise = ai.risk(shed_s)
-    on = spec is not None and spec.enabled if enabled is None else enabled
-    if spec is None:
-        return SmoothingConfig(enabled=False, ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
-                               tick_s=dt_s)
-    filt = spec.ai_filter_s
-    if filt is None:
-        filt = ai.swings.swing_period_s if ai.swings is not None else 0.0
-    return SmoothingConfig(
-        enabled=on, ramp_up_mw_per_s=spec.ramp_up_mw_per_s,
-        ramp_down_mw_per_s=spec.ramp_down_mw_per_s, dynamic_range_mw=spec.dynamic_range_limit_mw,
-        target_tau_s=spec.target_tau_s, ramp_window_s=spec.ramp_window_s,
-        step_share=spec.step_share, reserve_cover_share=spec.reserve_cover_share,
-        ai_idle_mw=idle, ai_max_mw=top, ai_max_rise_mw=rise,
-        fill_delay_s=max(d.latency_s + d.wake_s / 2 for d in dyn),
-        shed_delay_s=max(d.latency_s + d.sleep_s / 2 for d in dyn),
-        ai_filter_s=filt, tick_s=dt_s, use_miners=miners,
-        battery_power_mw=battery.power_mw if battery else 0.0,
-        battery_energy_mwh=battery.energy_mwh if battery else 0.0)
 
 
 def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks: int,
@@ -225,18 +195,3 @@ def fine_setup(scenario: Scenario, base_dir: Path | None = None) -> FineSetup:
     n_ticks = len(scenario.run.index())
     t0_s = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
     return FineSetup(scenario, step_s, n_ticks, round(ratio), coarse, t0_s, base_dir)
-
-
-def controller_config(scenario: Scenario, tick_s: float = 1.0,
-                      base_dir: Path | None = None) -> ControllerConfig:
-    """The controller configuration with smoothing (spec, AI risk, miner dynamics, battery)
-    exactly as the fine backtest builds it, for a host that calls ``step`` every ``tick_s``
-    (the live runtime). No market data is read: the AI's size comes from the scenario."""
-    from dataclasses import replace
-
-    ai = scenario.ai
-    full = np.array([facility_mw(ai.it_load_mw, ai.pue) if ai is not None else 0.0])
-    t0 = pd.Timestamp(scenario.run.start).tz_convert("UTC").timestamp()
-    fai = fine_ai(scenario, full, 1, tick_s, t0, t0 + tick_s, base_dir)
-    sm = smoothing_config(scenario, fai, tick_s, battery=scenario.battery)
-    return replace(ControllerConfig.from_scenario(scenario), smoothing=sm)

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ballast.control.build import ai_risk_mw
 from ballast.data.errors import DataError
 from ballast.data.traces import read_trace, replay_mw
 from ballast.inputs.site import training_swings
-from ballast.models.ai_swings import (
-    TrainingSwings,
-    crash_times_s,
-    max_rise_share,
-    training_level_chunk,
-)
+from ballast.models.ai_swings import TrainingSwings, crash_times_s, training_level_chunk
 from ballast.scenario import Scenario
 
 
@@ -63,17 +59,8 @@ class FineAi:
 
     def risk(self, window_s: float) -> tuple[float, float, float]:
         """(idle [MW], max [MW], largest rise within ``window_s`` [MW]) for reserve sizing."""
-        full = float(np.max(self.coarse_mw)) if len(self.coarse_mw) else 0.0
-        if self.profile == "training":
-            sw = self.swings
-            return sw.idle_share * full, full, max_rise_share(sw, window_s) * full
-        if self.profile == "replay":
-            k = max(1, round(window_s / float(np.median(np.diff(self.trace_t_s)))))
-            p = self.trace_mw
-            rise = float(np.max(p[k:] - p[:-k])) if len(p) > k else float(np.ptp(p))
-            return float(p.min()), float(p.max()), max(rise, float(np.max(np.diff(p))))
-        lo = float(np.min(self.coarse_mw)) if len(self.coarse_mw) else 0.0
-        return lo, full + 4 * self.noise_mw, 8 * self.noise_mw
+        return ai_risk_mw(self.profile, window_s, self.coarse_mw, self.swings, self.trace_t_s,
+                          self.trace_mw, self.noise_mw)
 
 
 def fine_ai(scenario: Scenario, coarse_ai_mw: np.ndarray, coarse_every: int, dt_s: float,

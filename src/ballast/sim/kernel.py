@@ -23,6 +23,7 @@ from ballast.control.smoothing import (
     INFO_RESERVE_UP,
     INFO_SIZE,
     SP_AI_MAX,
+    SP_MAX_DT,
     SP_SIZE,
     SS_SIZE,
 )
@@ -57,6 +58,7 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
     # allocated once per call instead of once per tick
     sp = np.zeros(SP_SIZE)
     sp[SP_AI_MAX] = np.inf
+    sp[SP_MAX_DT] = np.inf
     ss = np.zeros(SS_SIZE)
     ai_buf = np.zeros(1)
     info = np.zeros(INFO_SIZE)

@@ -10,7 +10,7 @@ efficient) group, when positive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,10 @@ import pandas as pd
 
 from ballast import physics
 from ballast.control import ControllerConfig
+from ballast.control.build import controller_config, dynamics_of
 from ballast.scenario import Scenario
 from ballast.sim.compliance import Spec, compliance
-from ballast.sim.fine import FineRun, FineSetup, dynamics_of, fine_setup, run_fine, smoothing_config
+from ballast.sim.fine import FineRun, FineSetup, fine_setup, run_fine
 
 DEFAULT_FLOOR_SHARE = 0.9  # GB200 floors of at most 90% of TDP (Choukse et al., arXiv 2508.14318;
 # docs/sources.md#gpu-power-smoothing)
@@ -63,14 +64,8 @@ def run_case(setup: FineSetup, name: str, miners: bool, battery: bool, floor: bo
         share = scn.ai.training.gpu_power_floor_share or DEFAULT_FLOOR_SHARE
     ai = setup.ai(floor=floor, floor_share=share if floor else 0.0) if scn.ai else setup.ai()
     batt = scn.battery if battery else None
-    if baseline:
-        cfg = ControllerConfig.from_scenario(scn, economic_dispatch=False,
-                                             absorb_renewables=False, restore_ramp=False)
-    else:
-        cfg = ControllerConfig.from_scenario(scn)
-    sm = smoothing_config(scn, ai, setup.dt_s, miners=miners, battery=batt,
-                          enabled=(miners or batt is not None) and not baseline)
-    cfg = replace(cfg, smoothing=sm)
+    cfg = controller_config(scn, setup.dt_s, ai=ai, baseline=baseline, miners=miners,
+                            battery=batt, smoothing=(miners or batt is not None) and not baseline)
     run = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dynamics_of(scn), name=name,
                    battery=batt, record_every=record_every, keep_ticks=keep_ticks,
                    progress=progress)

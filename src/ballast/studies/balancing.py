@@ -16,7 +16,7 @@ same in both runs, so the difference is what balancing costs the miners.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -141,14 +141,14 @@ def balancing_map(scenario: Scenario, periods_s: np.ndarray | None = None,
                   base_dir: Path | None = None, flat: bool = True) -> BalancingMap:
     """The capability map of the scenario's miner fleet (see module docstring); ``flat``: ask
     for a flat import (``FLAT_SPEC``) instead of the scenario's own smoothing spec."""
-    from ballast.sim.fine import dynamics_of, fine_setup, run_fine, smoothing_config
+    from ballast.control.build import controller_config, dynamics_of
+    from ballast.sim.fine import fine_setup, run_fine
     from ballast.sim.fine_ai import FineAi
     from ballast.sim.smoothing import CaseRun, to_run_series
 
     scn = _map_scenario(scenario, hours, flat)
     setup = fine_setup(scn, base_dir)
-    base_cfg = ControllerConfig.from_scenario(scn)
-    g = base_cfg.groups
+    g = controller_config(scn, setup.dt_s).groups
     fleet = float((np.asarray(g.count) * np.asarray(g.run_mw)).sum())
     mean_ai = float(scn.ai.it_load_mw * scn.ai.pue) * 0.8 if scn.ai else fleet
     periods = np.geomspace(4, 1800, 10) if periods_s is None else np.asarray(periods_s, float)
@@ -170,8 +170,7 @@ def balancing_map(scenario: Scenario, periods_s: np.ndarray | None = None,
                         trace_t_s=t, trace_mw=trace)
             runs, margin = {}, {}
             for case, on in (("miners", True), ("none", False)):
-                cfg = replace(base_cfg, smoothing=smoothing_config(scn, ai, dt, miners=on,
-                                                                   enabled=on))
+                cfg = controller_config(scn, dt, ai=ai, miners=on, battery=None, smoothing=on)
                 runs[case] = run_fine(cfg, setup.coarse.frame, ai, setup.n_ticks, dyn, name=case)
                 series = to_run_series(CaseRun(case, runs[case], cfg), setup)
                 margin[case] = mining_margin_usd(series, setup.coarse, cfg, share)
