@@ -205,9 +205,9 @@ def label_schedule(run: RunSeries, schedule_mw: np.ndarray,
     """``run`` with ``binding_rule`` ``schedule`` where a cap bound and it was the schedule's
     (below the programs' cap; at a tie the obligation is named)."""
     rule = run.frame["binding_rule"]
-    ours = np.asarray(rule == "obligation_cap")
+    ours = (rule == "obligation_cap").to_numpy()
     if program_cap_mw is not None:
-        ours &= schedule_mw < program_cap_mw
+        ours = ours & (schedule_mw < program_cap_mw)
     names = [*RULE_NAMES, SCHEDULE_RULE]
     codes = np.where(ours, len(RULE_NAMES), rule.cat.codes.to_numpy())
     frame = run.frame.copy()
