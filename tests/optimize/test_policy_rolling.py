@@ -42,7 +42,7 @@ def four_days():
 
 
 def test_rolling_on_a_perfect_forecast_earns_at_least_the_rules(four_days):
-    scn, rules, rolling = four_days
+    _scn, rules, rolling = four_days
     ours = rolling.kpis.loc["net_margin_usd", "ballast"]
     theirs = rules.kpis.loc["net_margin_usd", "ballast"]
     assert np.isfinite(ours) and np.isfinite(theirs)

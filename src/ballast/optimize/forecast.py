@@ -63,15 +63,6 @@ def dam_published_utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return (day - pd.Timedelta(days=1) + DAM_PUBLISHED_LOCAL).tz_localize(ERCOT_TZ).tz_convert("UTC")
 
 
-def persistence_price_usd_per_mwh(price_usd_per_mwh: np.ndarray, step_h: float) -> np.ndarray:
-    """The price 24 h earlier; the first 24 h repeat the first interval's price."""
-    lag = round(24.0 / step_h)
-    out = np.full_like(price_usd_per_mwh, price_usd_per_mwh[0])
-    if lag < len(out):
-        out[lag:] = price_usd_per_mwh[:-lag]
-    return out
-
-
 def known_price(ahead_usd_per_mwh: np.ndarray, known_n: int, lag: int, start: int, stop: int) -> np.ndarray:
     """Intervals [start, stop) of a price series as known when only its intervals before
     ``known_n`` are: each later one repeats the latest known day (the price ``k * lag``
