@@ -94,7 +94,7 @@ def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None
             a miner cap below safety and the grid programs (``optimize.schedule``). The
             baselines are the same for both, so gain and regret compare.
         forecast: the price each rolling window sees: ``perfect``, ``dam`` (ERCOT day-ahead,
-            bundled 2021-2024) or ``persistence`` (24 h earlier); ``rolling`` only.
+            bundled 2021-2024) or ``persistence`` (the last settled day repeated); ``rolling`` only.
 
     Returns:
         ``Results``: ``kpis`` (ballast, baseline, delta, unit per KPI), ``timeseries`` [MW,

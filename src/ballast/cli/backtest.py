@@ -81,7 +81,8 @@ def simulate(
              "optimiser (48-h windows every 24 h), below safety and grid programs.")] = "rules",
     forecast: Annotated[str, typer.Option(
         help="Price the rolling schedule sees: perfect, dam (ERCOT day-ahead, bundled "
-             "2021-2024) or persistence (24 h earlier). --policy rolling only.")] = "perfect",
+             "2021-2024) or persistence (the last settled day repeated). --policy rolling "
+             "only.")] = "perfect",
 ) -> None:
     """Backtest a scenario against three baselines: all on, strike price (the fleet managers'
     practice) and the perfect-foresight optimum."""
