@@ -20,6 +20,7 @@ from ballast.optimize import OptimizeError
 from ballast.optimize.forecast import dam_published_utc, known_price
 from ballast.optimize.schedule import rolling_schedule_mw
 from ballast.scenario import parse_scenario
+from ballast.sim.engine import simulate as engine_simulate
 from tests.conftest import BASE_SCENARIO
 
 
@@ -138,11 +139,31 @@ def test_rolling_with_programs_keeps_obligations_first():
     window = (f.index >= "2024-05-01T18:00Z") & (f.index < "2024-05-01T20:00Z")
     asleep = sim.programs.sleep_floor_mw  # a cap below it leaves every miner asleep
     np.testing.assert_allclose(f.loc[window, "miner_mw"], asleep)
-    cap = np.maximum(np.minimum(sim.programs.cap_mw, sim.schedule_mw), asleep)
+    followed = np.maximum(sim.schedule_mw, sim.programs.floor_mw)
+    cap = np.maximum(np.minimum(sim.programs.cap_mw, followed), asleep)
     assert (f["miner_mw"].to_numpy() <= cap + 1e-6).all()
     assert set(f.loc[window, "binding_rule"].astype(str)) <= {"obligation_cap", "import_limit"}
     # the programs' own comparison run follows the same schedule
     assert (sim.no_programs.frame["miner_mw"].to_numpy() <= sim.schedule_mw + 1e-6).all()
+
+
+def test_a_schedule_never_cuts_below_a_program_floor():
+    # RRS sold from running miners needs them running (the plan's floor); a schedule of all
+    # miners off (handed to the engine directly) must not take them below it
+    rrs = {"responsive_reserve": {"offer_mw": 30, "price_usd_per_mw_h": 5.0}}
+    scn = _scenario(end="2024-05-03T00:00:00Z", programs=rrs)
+    sim = engine_simulate(scn, policy="all off", schedule=lambda _s, inputs, _c: np.zeros(len(inputs.index)))
+    f = sim.ballast.frame
+    floor = sim.programs.floor_mw
+    held = floor > sim.programs.sleep_floor_mw
+    assert held.any()
+    miner = f["miner_mw"].to_numpy()
+    safe = (f["binding_rule"].astype(str) != "import_limit").to_numpy()
+    g = sim.config.groups
+    one_miner_mw = float((g.run_mw - g.sleep_mw).max())  # the merit order floors to whole miners
+    assert (miner[held & safe] >= floor[held & safe] - one_miner_mw).all()
+    # elsewhere the schedule holds every miner asleep
+    np.testing.assert_allclose(miner[floor == 0], sim.programs.sleep_floor_mw)
 
 
 def test_bad_policy_or_forecast_fails_by_name():

@@ -136,9 +136,10 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
     YAML file (``scenario.base_dir``). ``schedule`` (with ``policy`` its name): a miner cap
     per interval [MW] that the controller follows, one more rule below safety and the grid
     programs' obligations: the import limit and restore ramp still bind above it, a program
-    cap and the schedule combine as their minimum, and the programs' floors stay as they are
-    (a floor is an obligation; the schedule is no floor, so it never overrides the restore
-    ramp, and economics may still curtail below it on a real-time price above breakeven).
+    cap and the schedule combine as their minimum, and the schedule never cuts below a
+    program's floor (a floor is an obligation; the schedule is no floor, so it never overrides
+    the restore ramp, and economics may still curtail below it on a real-time price above
+    breakeven).
     The baseline never follows it.
     """
     base_dir = base_dir if base_dir is not None else scenario.base_dir
@@ -176,12 +177,14 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
     if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
         plan = build_plan(scenario, inputs, config, base_dir)
         cap, on_chunk = plan.cap_mw, plan.on_chunk
-        if sched is not None:  # obligations first: the lower of the program cap and schedule
-            cap = np.minimum(plan.cap_mw, sched)
+        if sched is not None:  # obligations first: the schedule never cuts below a program
+            # floor (a cap would win over it), and a program cap below the schedule holds
+            followed = np.maximum(sched, plan.floor_mw)
+            cap = np.minimum(plan.cap_mw, followed)
 
             def on_chunk(start: int, miner_mw: np.ndarray) -> None:
                 plan.on_chunk(start, miner_mw)  # may lower plan.cap_mw from ``start`` on
-                np.minimum(plan.cap_mw[start:], sched[start:], out=cap[start:])
+                np.minimum(plan.cap_mw[start:], followed[start:], out=cap[start:])
 
         ballast = run_policy(config, inputs, "ballast", cap_mw=cap, floor_mw=plan.floor_mw,
                              progress=half(0), breaks=plan.breaks, before_chunk=on_chunk)
@@ -190,8 +193,7 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
     else:
         ballast = run_policy(config, inputs, "ballast", cap_mw=sched, progress=half(0))
     if sched is not None:
-        program_cap = None if plan is None else plan.cap_mw
-        ballast = label_schedule(ballast, sched, program_cap)
+        ballast = label_schedule(ballast, sched, plan)
         if no_programs is not None:
             no_programs = label_schedule(no_programs, sched, None)
     baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
@@ -200,14 +202,14 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
                       schedule_mw=sched)
 
 
-def label_schedule(run: RunSeries, schedule_mw: np.ndarray,
-                   program_cap_mw: np.ndarray | None) -> RunSeries:
+def label_schedule(run: RunSeries, schedule_mw: np.ndarray, plan: ProgramPlan | None) -> RunSeries:
     """``run`` with ``binding_rule`` ``schedule`` where a cap bound and it was the schedule's
-    (below the programs' cap; at a tie the obligation is named)."""
+    (below the programs' cap and not raised to their floor; at a tie the obligation is
+    named)."""
     rule = run.frame["binding_rule"]
     ours = (rule == "obligation_cap").to_numpy()
-    if program_cap_mw is not None:
-        ours = ours & (schedule_mw < program_cap_mw)
+    if plan is not None:
+        ours = ours & (schedule_mw < plan.cap_mw) & (schedule_mw >= plan.floor_mw)
     names = [*RULE_NAMES, SCHEDULE_RULE]
     codes = np.where(ours, len(RULE_NAMES), rule.cat.codes.to_numpy())
     frame = run.frame.copy()
