@@ -171,8 +171,9 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
         return lambda done, _total: progress(offset + done, 2 * n)
 
     sched = None if schedule is None else np.asarray(schedule(scenario, inputs, config), "float64")
-    if sched is not None and sched.shape != (n,):
-        raise ValueError(f"policy {policy}: the schedule has shape {sched.shape}, expected ({n},)")
+    if sched is not None and (sched.shape != (n,) or not np.isfinite(sched).all()):
+        raise ValueError(f"policy {policy}: the schedule must be {n} finite miner powers [MW], "
+                         f"got shape {sched.shape}")  # a NaN cap would put every miner to sleep
     plan = no_programs = None
     if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
         plan = build_plan(scenario, inputs, config, base_dir)
