@@ -19,7 +19,7 @@ from ballast.inputs import build_inputs
 from ballast.optimize import OptimizeError
 from ballast.optimize.forecast import dam_published_utc, known_price
 from ballast.optimize.schedule import rolling_schedule_mw
-from ballast.scenario import parse_scenario
+from ballast.scenario import ScenarioError, parse_scenario
 from ballast.sim.engine import simulate as engine_simulate
 from tests.conftest import BASE_SCENARIO
 
@@ -172,6 +172,9 @@ def test_bad_policy_or_forecast_fails_by_name():
         simulate(scn, optimum=False, policy="greedy")
     with pytest.raises(OptimizeError, match="forecast 'dam': a price forecast needs --policy rolling"):
         simulate(scn, optimum=False, forecast="dam")
+    # the fine engine (1 s and finer) has no schedule: refused, not silently run as the rules
+    with pytest.raises(ScenarioError, match="a schedule is followed at 1 min or coarser"):
+        simulate(scn, resolution="1s", end="2024-05-01T00:10:00Z", optimum=False, policy="rolling")
 
 
 runner = CliRunner()
