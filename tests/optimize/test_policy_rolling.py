@@ -98,6 +98,26 @@ def test_dam_schedule_never_sees_real_time_prices():
     assert not np.allclose(rolling_schedule_mw(scn, changed, config, "perfect")[later], perfect[later])
 
 
+def test_persistence_schedule_uses_only_settled_prices():
+    scn = _scenario()
+    inputs = build_inputs(scn, scn.base_dir)
+    config = controller_config(scn, scn.run.step.total_seconds())
+    before = rolling_schedule_mw(scn, inputs, config, "persistence")
+    cut = pd.Timestamp("2024-05-03T00:00Z")  # a window starts here; alter every price from it on
+    f = inputs.frame.copy()
+    later = f.index >= cut
+    for col in ("price_usd_per_mwh", "decision_price_usd_per_mwh"):
+        f.loc[later, col] = np.where(np.arange(later.sum()) % 2, 900.0, -50.0)
+    after = rolling_schedule_mw(scn, type(inputs)(**{**vars(inputs), "frame": f}), config, "persistence")
+    # the window solved at the cut sees only the day before it, unchanged: nothing before the
+    # cut's next day moves; the window solved a day later sees the new prices
+    day = pd.Timedelta("1D")
+    unseen = f.index < cut + day
+    np.testing.assert_array_equal(after[unseen], before[unseen])
+    nxt = (f.index >= cut + day) & (f.index < cut + 2 * day)
+    assert not np.allclose(after[nxt], before[nxt])
+
+
 def test_dam_publication_is_1330_central_the_day_before():
     # ERCOT posts the DAM at 13:30 Central the day before the operating day
     stamps = pd.DatetimeIndex(
