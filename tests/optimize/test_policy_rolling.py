@@ -72,8 +72,11 @@ def test_rolling_never_breaks_the_import_limit_nor_exceeds_the_schedule(four_day
     assert (f["miner_mw"].to_numpy()[limited] < sim.schedule_mw[limited] - 1e-6).all()
 
 
-def test_results_say_which_policy_ran(four_days):
+def test_results_say_which_policy_ran(four_days, tmp_path):
     _scn, rules, rolling = four_days
+    page = rolling.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "policy rolling (perfect forecast)" in page  # the header
+    assert "Policy rolling (perfect forecast): the rule controller following" in page
     assert rules.to_json()["policy"] == "rules"
     doc = rolling.to_json()
     assert doc["policy"] == "rolling (perfect forecast)"
