@@ -77,7 +77,7 @@ def tornado(result: PlanResult, name: str, swing: float = 0.2) -> tuple[float, l
     bars = []
     for section, field, label in INPUTS:
         value = getattr(plan if section is None else getattr(plan, section), field)
-        if value == 0:
+        if not value:  # zero or not given (difficulty growth from the network's power)
             continue
         lo, hi = value * (1 - swing), value * (1 + swing)
         lo_usd = delta_npv_usd(_with(plan, section, field, lo), result, name)

@@ -38,6 +38,7 @@ WATERFALL = (
     ("om_usd", "O&M", -1.0),
     ("tax_usd", "Tax", -1.0),
     ("capex_usd", "Conversion capex", -1.0),
+    ("repower_capex_usd", "Repowering capex", -1.0),
     ("salvage_usd", "Salvage", 1.0),
 )
 
