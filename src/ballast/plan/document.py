@@ -238,7 +238,9 @@ class Bitcoin(StrictModel):
         """The difficulty's growth per year [-]: given, or from the network's power and J/TH."""
         if self.difficulty_growth_per_yr is not None:
             return self.difficulty_growth_per_yr
-        return difficulty_growth_per_yr(self.network_power_growth_per_yr, self.network_efficiency_change_per_yr)
+        return difficulty_growth_per_yr(
+            self.network_power_growth_per_yr, self.network_efficiency_change_per_yr
+        )
 
 
 class Phase(StrictModel):

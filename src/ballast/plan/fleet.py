@@ -36,7 +36,9 @@ class Repower(StrictModel):
         ge=0,
         description="Price of the new miners, installed [USD per TH/s] (spent in the repower year on every miner then running, mining and ballast).",
     )
-    year: int | None = Field(None, description="Calendar year the new miners hash from. Give this or margin_below.")
+    year: int | None = Field(
+        None, description="Calendar year the new miners hash from. Give this or margin_below."
+    )
     margin_below: float | None = Field(
         None,
         gt=0,
@@ -64,11 +66,16 @@ def hashrate_ph_s(grid_mw, efficiency_j_per_th, pue: float) -> np.ndarray:
     return np.asarray(grid_mw) / pue * 1e6 / np.asarray(efficiency_j_per_th) / 1000.0
 
 
-def gross_mining_usd(grid_mw, uptime, hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue):
+def gross_mining_usd(
+    grid_mw, uptime, hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue
+):
     """(revenue [USD/yr], energy cost [USD/yr], energy [MWh/yr]) of ``grid_mw`` of miners
     hashing ``uptime`` of the year, before the option to idle."""
     revenue = (
-        hashprice_usd_per_ph_day * hashrate_ph_s(grid_mw, efficiency_j_per_th, pue) * uptime * bf.DAYS_PER_YEAR
+        hashprice_usd_per_ph_day
+        * hashrate_ph_s(grid_mw, efficiency_j_per_th, pue)
+        * uptime
+        * bf.DAYS_PER_YEAR
     )
     energy_mwh = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR
     return revenue, energy_mwh * power_price_usd_per_mwh, energy_mwh
