@@ -124,9 +124,7 @@ def test_repowering_when_the_margin_falls_below_a_threshold():
     ],
 )
 def test_bad_fleet_inputs_are_named(change, message):
-    with pytest.raises(PlanError, match="plan.yaml") as info:
-        doc = plan_doc(**{k: {**BASE[k], **v} for k, v in change.items()})
-        from ballast.plan.document import parse_plan as parse
-
-        parse(doc, "plan.yaml")
+    doc = plan_doc(**{k: {**BASE[k], **v} for k, v in change.items()})
+    with pytest.raises(PlanError, match=r"^plan\.yaml: ") as info:
+        parse_plan(doc, "plan.yaml")
     assert message in str(info.value)
