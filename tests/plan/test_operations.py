@@ -80,3 +80,23 @@ def test_a_bad_resolution_is_named(step, message):
     doc = plan_doc(operations={"scenario": "west_texas_2024", "resolution": step})
     with pytest.raises(PlanError, match=f"operations.resolution: .*{message}"):
         parse_plan(doc, "p.yaml")
+
+
+def test_reserve_offers_scale_with_the_miners_and_are_capped_by_them():
+    programs = {"responsive_reserve": {"offer_mw": 25.0}, "ecrs": {"offer_mw": 20.0}, "demand_response": {}}
+    assert ops.scale_offers(programs, 0.5, 75.0) == pytest.approx(12.5 + 10.0)
+    assert programs["responsive_reserve"]["offer_mw"] == pytest.approx(12.5)
+    capped = {"responsive_reserve": {"offer_mw": 25.0}, "ecrs": {"offer_mw": 20.0}}
+    assert ops.scale_offers(capped, 2.0, 30.0) == pytest.approx(30.0 + 30.0)  # 50 and 40 > 30 MW
+    with pytest.raises(ValueError, match=r"programs\.ers\.offer_mw .* below ERS's 0\.1 MW minimum"):
+        ops.scale_offers({"ers": {"offer_mw": 1.0}}, 0.05, 5.0)
+
+
+def test_the_measured_program_offers_follow_the_configurations_miners(plan):
+    full = ops.measure(plan, 150.0, 0.0)  # west_texas_2024_programs: RRS 25 MW, ECRS 20 MW
+    third = ops.measure(plan, 50.0, 0.0)
+    # its fleet is 157 MW of facility (the scenario's comment): offers x 150/157
+    assert full.reserve_offer_mw == pytest.approx(45.0 * 150.0 / 157.0, rel=0.01)
+    assert third.reserve_offer_mw == pytest.approx(full.reserve_offer_mw / 3.0, rel=0.01)
+    assert 0 < third.program_revenue_usd < full.program_revenue_usd
+    assert full.smoothing_minutes_in_violation is None  # no smoothing section
