@@ -139,7 +139,7 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     offer_mw = scale_offers(data.get("programs"), mining_mw / fleet_mw, mining_mw)
     where = f"operations.scenario {o.scenario} at {mining_mw:g} MW of miners, {it_mw:g} MW of IT"
     fine = None
-    if data.get("smoothing") is not None:  # the fine window, at the scenario's own step
+    if data.get("smoothing") is not None and it_mw > 0:  # the fine window, at its own step
         fine = smoothing_compliance(parse_scenario({**data, "programs": None}, where), base.base_dir)
     # the year at the plan's step: the coarse engine (programs; smoothing needs 1 s or finer)
     data = {**data, "smoothing": None, "run": {**data["run"], "resolution": o.resolution}}
@@ -215,7 +215,7 @@ def smoothing_compliance(scenario, base_dir) -> dict:
         "smoothing_minutes_in_violation": float(ours["smoothing.minutes_in_violation"]),
         "smoothing_minutes_in_violation_baseline": float(k["baseline"]["smoothing.minutes_in_violation"]),
         "smoothing_max_ramp_mw_per_s": float(
-            max(ours["smoothing.max_ramp_up_window_mw_per_s"], ours["smoothing.max_ramp_down_window_mw_per_s"])
+            max(ours[f"smoothing.max_ramp_{way}_window_mw_per_s"] for way in ("up", "down"))
         ),
         "smoothing_band_energy_share": float(ours["smoothing.band_energy_share"]),
         "smoothing_window": f"{scenario.run.start.isoformat()} to {scenario.run.end.isoformat()} "
