@@ -326,10 +326,14 @@ def run_plan(
     paths: bool = True,
     optimize: bool = True,
     progress: Callable[[str], None] | None = None,
+    map_fn: Callable[..., list] | None = None,
+    parts: int = 1,
 ) -> PlanResult:
     """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
     with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them.
-    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths)."""
+    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths).
+    The paths are valued in ``parts`` chunks by ``map_fn`` (``plan.parallel``; in-process by
+    default): the result is the same either way."""
     say = progress or (lambda _message: None)
     b = plan.bitcoin
     n = plan.horizon_years
@@ -375,16 +379,13 @@ def run_plan(
         }
         results.append(StrategyResult(s, scheds[s.name], cases, mets))
     if path_btc is not None:
+        from ballast.plan.parallel import npv_over_paths  # it imports this module
+
         say(f"valuing {len(results)} strategies over {gbm['n']:,} price paths")
-        base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
+        items = [(r.strategy, r.schedule) for r in results]
+        npvs = npv_over_paths(plan, items, base.name, path_btc, map_fn, parts)
         for r in results:
-            cf = (
-                base_cf
-                if r.strategy is base
-                else cash_flows(plan, r.strategy, r.schedule, path_btc)["cash_flow_usd"]
-            )
-            r.path_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf))
-            r.path_delta_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf - base_cf))
+            r.path_npv_usd, r.path_delta_npv_usd = npvs[r.strategy.name]
             r.risk = {
                 "npv_usd": _percentiles(r.path_npv_usd),
                 "delta_npv_usd": _percentiles(r.path_delta_npv_usd),

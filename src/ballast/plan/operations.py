@@ -98,6 +98,18 @@ def _key(plan: Plan, mining_mw: float, it_mw: float) -> tuple:
     return (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
 
 
+def cache_entries(plan: Plan) -> dict[tuple, Measured]:
+    """The configurations of ``plan``'s operations backtested in this process (to hand to
+    another process with ``seed_cache``)."""
+    o = plan.operations
+    return {k: v for k, v in _CACHE.items() if k[:2] == (o.scenario, o.resolution)}
+
+
+def seed_cache(entries: dict[tuple, Measured]) -> None:
+    """Take configurations measured in another process (a worker valuing price paths)."""
+    _CACHE.update(entries)
+
+
 def is_cached(plan: Plan, mining_mw: float, it_mw: float) -> bool:
     """Whether this configuration was already backtested in this process."""
     return _key(plan, mining_mw, it_mw) in _CACHE

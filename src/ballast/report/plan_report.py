@@ -167,9 +167,9 @@ def mw_figure(result: PlanResult) -> go.Figure:
     return _layout(fig, "Grid MW by use per year", "MW")
 
 
-def tornado_figure(result: PlanResult) -> tuple[go.Figure, str]:
+def tornado_figure(result: PlanResult, map_fn=None) -> tuple[go.Figure, str]:
     name = subject(result)
-    base, bars = tornado(result, name)
+    base, bars = tornado(result, name, map_fn=map_fn)
     fig = go.Figure()
     labels = [b.label for b in bars][::-1]
     fig.add_trace(
@@ -264,13 +264,14 @@ def _optimum_html(doc: dict) -> str:
     )
 
 
-def render_plan_report(result: PlanResult, doc: dict) -> str:
-    """The report as one HTML string (plotly.js inlined, no network needed)."""
+def render_plan_report(result: PlanResult, doc: dict, map_fn=None) -> str:
+    """The report as one HTML string (plotly.js inlined, no network needed); the tornado's
+    points run through ``map_fn`` when given (``ballast.plan.parallel``)."""
 
     def part(fig: go.Figure) -> str:
         return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
-    tornado_fig, about = tornado_figure(result)
+    tornado_fig, about = tornado_figure(result, map_fn)
     fan = (
         part(fan_figure(result))
         if result.paths is not None

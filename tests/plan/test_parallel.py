@@ -1,0 +1,64 @@
+"""The stochastic plan and the tornado on a real two-worker LocalCluster (worker processes,
+through the sweep engine's Dask path): the same numbers as in-process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ballast.cli import app
+from ballast.cli.plan import _dask_mapper
+from ballast.plan import load_plan, parse_plan, run_plan
+from ballast.plan.parallel import chunks
+from ballast.plan.sensitivity import subject, tornado
+from tests.plan.helpers import plan_doc
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def client():
+    from ballast.sweep.engine import open_client
+
+    with open_client(workers=2) as c:
+        yield c
+
+
+def test_chunks_cover_every_path_once():
+    assert chunks(10, 3) == [(0, 3), (3, 7), (7, 10)]
+    assert chunks(2, 8) == [(0, 1), (1, 2)]  # never an empty chunk
+    assert chunks(5, 1) == [(0, 5)]
+
+
+def test_paths_and_tornado_on_dask_equal_in_process(client):
+    plan = parse_plan(plan_doc(bitcoin={**plan_doc()["bitcoin"], "paths": {"n": 301, "seed": 7}}))
+    here = run_plan(plan)
+    there = run_plan(plan, map_fn=_dask_mapper(client), parts=8)
+    assert len(client.scheduler_info()["workers"]) == 2
+    for a, b in zip(here.strategies, there.strategies, strict=True):
+        assert a.path_npv_usd.shape == (301,)
+        np.testing.assert_array_equal(a.path_npv_usd, b.path_npv_usd)
+        np.testing.assert_array_equal(a.path_delta_npv_usd, b.path_delta_npv_usd)
+        assert a.risk == b.risk
+    name = subject(here)
+    assert tornado(here, name) == tornado(there, name, map_fn=_dask_mapper(client))
+
+
+def test_the_cli_on_a_scheduler_prints_the_in_process_document(client):
+    address = client.scheduler.address
+    args = ["plan", "conversion_500mw", "--paths", "120", "--json"]
+    here = runner.invoke(app, args)
+    there = runner.invoke(app, [*args, "--scheduler", address])
+    assert here.exit_code == 0, here.output
+    assert there.exit_code == 0, there.output
+    assert json.loads(there.stdout) == json.loads(here.stdout)
+    assert load_plan("conversion_500mw").optimize is not None  # the optimiser ran in both
+
+
+def test_workers_and_scheduler_together_are_refused():
+    result = runner.invoke(app, ["plan", "conversion_500mw", "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert result.exit_code == 2
+    assert "--workers, --scheduler: give one" in result.output
