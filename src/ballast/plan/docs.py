@@ -119,7 +119,8 @@ ageing: the fleet's revenue per TH is the network's hashprice, never scaled a se
 its efficiency gap. With `network_efficiency_j_per_th` the output also lists the network's
 average J/TH per year beside the fleet's. No default rate is asserted: as an illustration, the
 newest Bitmain model went from 34.2 J/TH (Antminer S19, 2020) to 13.5 J/TH (S21 XP, 2024;
-docs/sources.md#miner-catalog), about -20 % a year at the frontier; the network's average lags
+J/TH from docs/sources.md#miner-catalog, launch years from the press, **secondary**), about
+-20 % a year at the frontier; the network's average lags
 the frontier, so a rate of about -10 % a year is an assumption a plan may state as its own.
 
 **Repowering** (`mining.repower`, optional): every miner running in the repower year (mining
