@@ -244,8 +244,8 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
   `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`);
   `carbon_intensity_g_per_kwh` per year; `strategies`: `name`, `kind`, `baseline`, `best`,
-  `capex_usd`, `repower_capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`, `it_mw`, `environment` (in
-  the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
+  `capex_usd`, `repower_capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
+  `it_mw`, `environment` (in the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
   `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
   percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `operations` (null without the
