@@ -62,3 +62,24 @@ def test_workers_and_scheduler_together_are_refused():
     result = runner.invoke(app, ["plan", "conversion_500mw", "--workers", "2", "--scheduler", "tcp://x:1"])
     assert result.exit_code == 2
     assert "--workers, --scheduler: give one" in result.output
+
+
+def test_backtested_configurations_travel_with_the_tasks(client, monkeypatch):
+    from dataclasses import replace
+
+    from ballast.plan import operations
+
+    plan = load_plan("hybrid_west_texas")  # operations: west_texas_2024_programs at 1 h
+    true_run = run_plan(plan, n_paths=40, optimize=False)
+    measured = operations.cache_entries(plan)
+    assert measured  # the configurations this run backtested
+    # mark the parent's measurements (half the uptime): a worker that backtested them again
+    # would value the paths with the true uptime instead
+    for key, m in measured.items():
+        monkeypatch.setitem(operations._CACHE, key, replace(m, uptime=m.uptime / 2))
+    here = run_plan(plan, n_paths=40, optimize=False)
+    there = run_plan(plan, n_paths=40, optimize=False, map_fn=_dask_mapper(client), parts=4)
+    keep = 0  # keep_mining: every year mines
+    assert not np.allclose(here.strategies[keep].path_npv_usd, true_run.strategies[keep].path_npv_usd)
+    for a, b in zip(here.strategies, there.strategies, strict=True):
+        np.testing.assert_array_equal(a.path_npv_usd, b.path_npv_usd)
