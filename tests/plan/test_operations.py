@@ -122,3 +122,8 @@ def test_smoothing_compliance_comes_from_the_engine(tmp_path):
     assert 0 <= m.smoothing_band_energy_share <= 0.2  # under the spec's 0.1-20 Hz cap
     alone = ops.measure(plan, 60.0, 0.0)  # no AI load: nothing to smooth
     assert alone.smoothing_minutes_in_violation is None
+    # the command prints it per configuration beside an AI load (convert_half: 160 MW + 50/1.2 MW)
+    result = runner.invoke(app, ["plan", str(tmp_path / "plan.yaml"), "--paths", "5"])
+    assert result.exit_code == 0, result.output
+    assert "160 MW miners + 41.6667 MW IT" in result.output
+    assert "smoothing (2024-07-01T00:00:00+00:00 to 2024-07-01T01:00:00+00:00 at 1s):" in result.output
