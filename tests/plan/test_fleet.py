@@ -128,3 +128,17 @@ def test_bad_fleet_inputs_are_named(change, message):
     with pytest.raises(PlanError, match=r"^plan\.yaml: ") as info:
         parse_plan(doc, "plan.yaml")
     assert message in str(info.value)
+
+
+def test_a_strategy_may_keep_its_old_fleet_to_compare():
+    repower = {"efficiency_j_per_th": 10.0, "capex_usd_per_th_s": 15.0, "year": 2027}
+    strategies = [*BASE["strategies"], {"name": "keep_old", "kind": "keep_mining", "repower": False}]
+    plan = parse_plan(plan_doc(mining={**BASE["mining"], "repower": repower}, strategies=strategies))
+    result = run_plan(plan, paths=False)
+    old, new = by_name(result)["keep_old"], by_name(result)["keep"]
+    assert list(old.schedule.efficiency_j_per_th) == [20.0] * 6
+    assert not old.schedule.repower_capex_usd.any()
+    gained = new.cases["flat"]["mining_revenue_usd"] - old.cases["flat"]["mining_revenue_usd"]
+    assert gained[:2] == pytest.approx([0, 0]) and gained[2] == pytest.approx(HASHPRICE_0 * 5000 * 365.25)
+    doc = {s["name"]: s for s in plan_document(result)["strategies"]}
+    assert doc["keep_old"]["efficiency_j_per_th"] == [20.0] * 6 and doc["keep_old"]["repower_capex_usd"] == 0

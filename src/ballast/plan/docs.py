@@ -123,14 +123,17 @@ J/TH from docs/sources.md#miner-catalog, launch years from the press, **secondar
 -20 % a year at the frontier; the network's average lags
 the frontier, so a rate of about -10 % a year is an assumption a plan may state as its own.
 
-**Repowering** (`mining.repower`, optional): every miner running in the repower year (mining
-and ballast) is replaced by a model of `efficiency_j_per_th`, from `year`, or from the first
+**Repowering** (`mining.repower`, optional): in every strategy (but those with `repower:
+false`, which keep the old fleet for comparison), every miner running in the repower year
+(mining and ballast) is replaced by a model of `efficiency_j_per_th`, from `year`, or from the first
 year whose old-fleet margin in the base price case (at the plan's power price, escalated) is
 below `margin_below`; one year for every strategy and price path, decided on the plan's
 forecast. Capex = the new hash rate [TH/s] x `capex_usd_per_th_s`, spent in that year; it is
 depreciated with MACRS over `recovery_years` (default 5: computers and peripheral equipment,
 IRS Pub 946 asset class 00.12) and has no terminal value; miners retired later by a conversion
-are not resold. The optimiser's capex budget counts the conversion capex only.
+are not resold. The optimiser's capex budget counts the conversion capex only. With
+`operations`, the measured uptime and price ratio are those of the scenario's own miners (a
+more efficient fleet would be curtailed less: not captured).
 
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
@@ -244,7 +247,7 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
   `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`);
   `carbon_intensity_g_per_kwh` per year; `strategies`: `name`, `kind`, `baseline`, `best`,
-  `capex_usd`, `repower_capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`,
+  `capex_usd`, `repower_capex_usd`, per year `efficiency_j_per_th`, `converted_mw`, `mining_mw`, `ballast_mw`,
   `it_mw`, `environment` (in the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
   `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`

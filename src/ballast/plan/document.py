@@ -274,6 +274,10 @@ class Strategy(StrictModel):
         ge=0,
         description="hybrid: grid-program and smoothing value of the ballast miners [USD per MW per year]. Default 0.",
     )
+    repower: bool = Field(
+        True,
+        description="Apply mining.repower to this strategy's miners (docs/plan.md#fleet). Default true; false keeps the old fleet, to compare the same strategy without repowering.",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Strategy:

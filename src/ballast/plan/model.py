@@ -135,7 +135,7 @@ def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = Non
     firm = np.minimum(ballast, spare_mw)
     mining = plan.site.mining_mw - converted
     m = plan.mining
-    index = repower_index(plan)
+    index = repower_index(plan) if strategy.repower else None
     efficiency = fleet.fleet_efficiency_j_per_th(len(years), m.efficiency_j_per_th, m.repower, index)
     repower_usd = fleet.repower_capex_usd(mining + ballast, m.repower, index, m.pue)
     return Schedule(

@@ -122,7 +122,8 @@ def operations_document(result: PlanResult) -> dict | None:
 def fleet_document(result: PlanResult) -> dict:
     """The fleet against the network (docs/plan.md#fleet): difficulty growth used, the
     network's J/TH per year (when given), the fleet's J/TH and margin per year in the base
-    case, and the repowering (year, new J/TH)."""
+    case, and the repowering (year, new J/TH; strategies with ``repower: false`` keep the old
+    fleet: their own ``efficiency_j_per_th``)."""
     plan = result.plan
     b, m = plan.bitcoin, plan.mining
     index = repower_index(plan)
@@ -161,6 +162,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
                 "best": r.strategy.name == result.best,
                 "capex_usd": float(s.capex_usd.sum()),
                 "repower_capex_usd": float(s.repower_capex_usd.sum()),
+                "efficiency_j_per_th": _list(s.efficiency_j_per_th),
                 "converted_mw": _list(s.converted_mw),
                 "mining_mw": _list(s.mining_mw),
                 "ballast_mw": _list(s.ballast_mw),
