@@ -275,7 +275,8 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   cash flow across the price paths: P10-P90, P25-P75, median), grid MW by use per year, a
   tornado of sensitivities (the ΔNPV of the best converting strategy with BTC price, difficulty
   growth, power price, fleet J/TH, lease rate, conversion capex and discount rate each moved
-  -/+20 %, one at a time, the schedules held), and CO2 and water per year.
+  -/+20 %, one at a time, the schedules held), CO2 and water per year, and the fleet's J/TH
+  and margin per year against the network's ([fleet](#fleet)).
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
