@@ -10,6 +10,8 @@ from ballast.plan import parse_plan, run_plan
 from ballast.plan.document import PlanError
 from ballast.plan.finance import macrs_rates
 from ballast.plan.output import plan_document
+from ballast.plan.sensitivity import tornado
+from ballast.report.plan_report import render_plan_report
 from tests.plan.helpers import BASE, plan_doc
 
 # the helpers' plan: difficulty 1e14, 100,000 USD, fees 3 % of revenue, 3.125 BTC in 2025-2027
@@ -36,6 +38,11 @@ def test_difficulty_grows_with_network_power_over_its_j_per_th():
     expected = 1e14 * (1.2 / 0.9) ** np.arange(6)  # hash rate = power / (J/TH)
     np.testing.assert_allclose(result.case_bitcoin["flat"].difficulty[0], expected, rtol=1e-12)
     assert plan_document(result)["fleet"]["difficulty_growth_per_yr"] == pytest.approx(1.2 / 0.9 - 1)
+    bars = {bar.field: bar for bar in tornado(result, "convert_half")[1]}
+    assert "bitcoin.difficulty_growth_per_yr" not in bars  # not given: the network's power is
+    power = bars["bitcoin.network_power_growth_per_yr"]
+    assert (power.low_value, power.high_value) == pytest.approx((0.16, 0.24))
+    assert power.high_usd > power.low_usd  # a faster network makes the miners kept worth less
 
 
 def test_a_fixed_fleet_loses_margin_as_the_network_hashes_more_cheaply():
@@ -83,6 +90,8 @@ def test_repowering_in_a_given_year_by_hand():
         "keep": capex,
         "convert_half": capex / 2,
     }
+    page = render_plan_report(result, doc)
+    assert "<h2>The fleet against the network</h2>" in page and "repowered 2027 to 10 J" in page
 
 
 def test_repowering_when_the_margin_falls_below_a_threshold():

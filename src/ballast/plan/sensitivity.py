@@ -17,6 +17,7 @@ from ballast.plan.model import PlanResult, bitcoin_years, cash_flows, schedule
 INPUTS: tuple[tuple[str | None, str, str], ...] = (
     ("bitcoin", "start_price_usd", "BTC price"),
     ("bitcoin", "difficulty_growth_per_yr", "Difficulty growth"),
+    ("bitcoin", "network_power_growth_per_yr", "Network power growth"),  # when given instead
     ("mining", "power_price_usd_per_mwh", "Power price"),
     ("mining", "efficiency_j_per_th", "Fleet J/TH"),
     ("hosting", "lease_usd_per_kw_month", "Lease rate"),
