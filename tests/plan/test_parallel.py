@@ -83,3 +83,28 @@ def test_backtested_configurations_travel_with_the_tasks(client, monkeypatch):
     assert not np.allclose(here.strategies[keep].path_npv_usd, true_run.strategies[keep].path_npv_usd)
     for a, b in zip(here.strategies, there.strategies, strict=True):
         np.testing.assert_array_equal(a.path_npv_usd, b.path_npv_usd)
+
+
+def _clear_cache() -> None:
+    from ballast.plan import operations
+
+    operations._CACHE.clear()
+
+
+def test_the_configurations_are_backtested_on_the_workers(client, monkeypatch):
+    from ballast.plan import operations
+
+    plan = load_plan("hybrid_west_texas")
+    here = run_plan(plan, n_paths=20, optimize=False)
+    measured = operations.cache_entries(plan)
+    monkeypatch.setattr(operations, "_CACHE", {})  # this process has backtested nothing
+    client.run(_clear_cache)  # nor the workers (an earlier test seeded marked entries there)
+    said: list[str] = []
+    there = run_plan(
+        plan, n_paths=20, optimize=False, map_fn=_dask_mapper(client), parts=2, progress=said.append
+    )
+    assert f"backtesting {len(measured)} configurations of west_texas_2024_programs as tasks" in said
+    assert not any(s.startswith("backtesting west_texas") for s in said)  # none in this process
+    assert operations.cache_entries(plan) == measured
+    for a, b in zip(here.strategies, there.strategies, strict=True):
+        np.testing.assert_array_equal(a.path_npv_usd, b.path_npv_usd)

@@ -332,8 +332,8 @@ def run_plan(
     """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
     with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them.
     ``progress`` is told each long step as it starts (backtests, the optimiser, the paths).
-    The paths are valued in ``parts`` chunks by ``map_fn`` (``plan.parallel``; in-process by
-    default): the result is the same either way."""
+    The paths are valued in ``parts`` chunks, and the operations' configurations backtested one
+    a task, by ``map_fn`` (``plan.parallel``; in-process by default): the result is the same."""
     say = progress or (lambda _message: None)
     b = plan.bitcoin
     n = plan.horizon_years
@@ -363,7 +363,13 @@ def run_plan(
         strategies.append(optimum.strategy)
         ballast_override[optimum.strategy.name] = optimum.ballast_mw
     scheds = {s.name: schedule(plan, s, ballast_override.get(s.name)) for s in strategies}
-    if plan.operations is not None:  # backtest each configuration now, saying which
+    if plan.operations is not None and map_fn is not None:  # the backtests as tasks
+        todo = operations.to_measure(plan, scheds.values())
+        if todo:
+            say(f"backtesting {len(todo)} configurations of {plan.operations.scenario} as tasks")
+            for entries in map_fn(operations.measure_group, [[c] for c in todo], plan):
+                operations.seed_cache(entries)
+    if plan.operations is not None:  # backtest each configuration now (if not yet), saying which
         for sched in scheds.values():
             operations.per_year(plan, sched, say)
     flows = {

@@ -235,6 +235,23 @@ def smoothing_compliance(scenario, base_dir) -> dict:
     }
 
 
+def to_measure(plan: Plan, schedules) -> list[tuple[float, float]]:
+    """The configurations (miner MW, IT MW) the schedules meet that this process has not yet
+    backtested, each once, in order."""
+    todo: list[tuple[float, float]] = []
+    for sched in schedules:
+        for miners, it_mw in zip(sched.mining_mw + sched.ballast_mw, sched.it_mw, strict=True):
+            config = (float(miners), float(it_mw))
+            if miners > 0 and config not in todo and not is_cached(plan, *config):
+                todo.append(config)
+    return todo
+
+
+def measure_group(configs: list[tuple[float, float]], plan: Plan) -> dict[tuple, Measured]:
+    """Backtest configurations (a task): their cache entries, for ``seed_cache``."""
+    return {_key(plan, *config): measure(plan, *config) for config in configs}
+
+
 @dataclass(frozen=True)
 class Years:
     """Measured values per year of a schedule, and the configurations met."""
