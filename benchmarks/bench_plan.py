@@ -134,6 +134,20 @@ def dask_bench(workers: int = 2, n_paths: int = 10_000) -> None:
         run_plan(plan, n_paths=n_paths, seed=2025, optimize=False, map_fn=mapper, parts=4 * workers)
         emit(f"plan_{n_paths}_paths_dask_{workers}_workers_wall", time.perf_counter() - t0, "s")
         emit(f"plan_{n_paths}_paths_dask_{workers}_workers_client_cpu", time.process_time() - c0, "s")
+        # hybrid_west_texas with every configuration backtested cold, as tasks on the workers
+        from ballast.plan import operations
+
+        def clear() -> None:
+            operations._CACHE.clear()
+
+        clear()
+        client.run(clear)
+        west = load_plan("hybrid_west_texas")
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_plan(west, n_paths=1000, map_fn=mapper, parts=4 * workers)
+        tag = f"plan_hybrid_west_texas_operations_cold_dask_{workers}_workers"
+        emit(f"{tag}_wall", time.perf_counter() - t0, "s")
+        emit(f"{tag}_client_cpu", time.process_time() - c0, "s")
 
 
 if __name__ == "__main__":

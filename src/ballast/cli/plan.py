@@ -1,7 +1,8 @@
 """``ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json] [--workers N | --scheduler
 URL]``: strategies over a site's life (keep mining, convert to AI hosting, hybrid),
-NPV/IRR/payback and risk over price paths. With ``--workers`` or ``--scheduler`` the price paths
-(in chunks) and the tornado's points run as Dask tasks through the sweep engine.
+NPV/IRR/payback and risk over price paths. With ``--workers`` or ``--scheduler`` the operations'
+backtests, the price paths (in chunks) and the tornado's points run as Dask tasks through the
+sweep engine.
 
 ``--json`` prints ``ballast.plan/1`` (docs/plan.md#output). Exit 2 on bad input, with nothing
 written.
@@ -164,9 +165,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print ballast.plan/1 as JSON.")] = False,
     workers: Annotated[
         int | None,
-        typer.Option(
-            help="Value the price paths and the tornado on a local Dask cluster of N worker processes."
-        ),
+        typer.Option(help="Run the backtests, price paths and tornado on a local Dask cluster of N workers."),
     ] = None,
     scheduler: Annotated[
         str | None,
