@@ -290,9 +290,13 @@ in chunks (four per worker), each chunk valuing every strategy on its paths; and
 inputs, one task each. The configurations backtested travel with the later tasks, so a worker
 does not backtest them again. Each piece's arithmetic is the same wherever it runs, so the
 document is the same as in-process (tests check it on a two-worker cluster). The optimiser
-(one MILP) runs in the calling process. The path valuation is vectorised and takes about a
-second for 10,000 paths in-process; on a shared 2-core machine the cluster does not beat that
-(`benchmarks/bench_plan.py`); the backtests are where it pays.
+(one MILP) runs in the calling process. Measured on a shared 2-core machine
+(`benchmarks/bench_plan.py`), the cluster does not pay there: the path valuation is vectorised
+(about a second for 10,000 paths in-process, about the same on two workers), and the
+`hybrid_west_texas` backtests at 1 h (about 2.6 s cold in-process) take longer on two fresh
+workers (about 4.7 s: each worker imports the engine and reads the data first). It is meant
+for many or long backtests (a smoothing run at 1 s costs about 20 s of CPU per configuration)
+and for machines with more cores or a remote cluster.
 
 The fields follow, section by section."""
 
