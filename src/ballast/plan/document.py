@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
 from ballast.plan.environment import Environment
-from ballast.plan.fleet import Repower, difficulty_growth_per_yr
+from ballast.plan.fleet import Repower, difficulty_growth_per_yr, repower_problems
 from ballast.plan.operations import Operations
 from ballast.plan.optimize_document import Optimize, optimize_problems
 
@@ -372,16 +372,7 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
-        rp = self.mining.repower
-        if rp is not None and rp.year is not None and not self.start_year <= rp.year <= end:
-            problems.append(
-                f"mining.repower.year: {rp.year} is outside the plan's years {self.start_year}-{end}"
-            )
-        if rp is not None and rp.efficiency_j_per_th >= self.mining.efficiency_j_per_th:
-            problems.append(
-                f"mining.repower.efficiency_j_per_th: {rp.efficiency_j_per_th:g} J/TH is no better than "
-                f"the fleet's mining.efficiency_j_per_th ({self.mining.efficiency_j_per_th:g})"
-            )
+        problems += repower_problems(self)
         problems += optimize_problems(self)
         if problems:  # one line each, every one naming its field (parse_plan lists them)
             raise ValueError("\n".join(problems))

@@ -15,11 +15,16 @@ The fleet's revenue is never scaled a second time for its efficiency gap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import Field, model_validator
 
 from ballast.documents import StrictModel
 from ballast.plan import bitcoin_future as bf
+
+if TYPE_CHECKING:  # the Plan imports this module
+    from ballast.plan.document import Plan
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
 # IRS Publication 946, Appendix B, asset class 00.12 "Information Systems" (computers and
@@ -59,6 +64,20 @@ class Repower(StrictModel):
                 f"recovery_years {self.recovery_years}: MACRS (Pub 946 Table A-1) has 3, 5, 7, 10, 15 or 20"
             )
         return self
+
+
+def repower_problems(plan: Plan) -> list[str]:
+    """The repowering's cross-field problems, one line each naming its field."""
+    rp, end = plan.mining.repower, plan.start_year + plan.horizon_years - 1
+    problems = []
+    if rp is not None and rp.year is not None and not plan.start_year <= rp.year <= end:
+        problems.append(f"mining.repower.year: {rp.year} is outside the plan's years {plan.start_year}-{end}")
+    if rp is not None and rp.efficiency_j_per_th >= plan.mining.efficiency_j_per_th:
+        problems.append(
+            f"mining.repower.efficiency_j_per_th: {rp.efficiency_j_per_th:g} J/TH is no better than "
+            f"the fleet's mining.efficiency_j_per_th ({plan.mining.efficiency_j_per_th:g})"
+        )
+    return problems
 
 
 def hashrate_ph_s(grid_mw, efficiency_j_per_th, pue: float) -> np.ndarray:
