@@ -207,6 +207,10 @@ class Bitcoin(StrictModel):
         lt=1,
         description="Fees as a share of miner revenue [-]. Default 0.03 (docs/sources.md#bitcoin-fees).",
     )
+    fee_share_by_year: list[float] | None = Field(
+        None,
+        description="Fees as a share of miner revenue per plan year [-], first year first (a series, e.g. from a fee forecast); replaces fee_share_of_revenue. One value per year of horizon_years, each in [0, 1).",
+    )
     block_interval_s: float = Field(
         600.0,
         ge=300,
@@ -226,6 +230,10 @@ class Bitcoin(StrictModel):
         bad = [k for k, g in self.cases.items() if not -0.9 <= g <= 5]
         if bad:
             raise ValueError(f"cases: growth per year must be within [-0.9, 5]; check {bad}")
+        bad_fee = [i for i, f in enumerate(self.fee_share_by_year or []) if not 0 <= f < 1]
+        if bad_fee:
+            raise ValueError(f"fee_share_by_year[{bad_fee[0]}]: {self.fee_share_by_year[bad_fee[0]]!r} "
+                             "is not a share in [0, 1)")
         if (self.difficulty_growth_per_yr is None) == (self.network_power_growth_per_yr is None):
             raise ValueError(
                 "difficulty_growth_per_yr, network_power_growth_per_yr: give exactly one "
@@ -347,6 +355,11 @@ class Plan(StrictModel):
         if self.hosting.term_years > self.horizon_years:
             problems.append(
                 f"hosting.term_years: a {self.hosting.term_years}-year lease is longer than the {self.horizon_years}-year horizon"
+            )
+        fees = self.bitcoin.fee_share_by_year
+        if fees is not None and len(fees) != self.horizon_years:
+            problems.append(
+                f"bitcoin.fee_share_by_year: {len(fees)} values for a {self.horizon_years}-year horizon (horizon_years); give one per year"
             )
         names = [s.name for s in self.strategies]
         dupes = sorted({n for n in names if names.count(n) > 1})

@@ -172,7 +172,8 @@ def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
         b.difficulty_price_elasticity,
     )
     subsidy = bf.mean_subsidy_btc(years, b.block_interval_s)
-    hashprice = bf.hashprice_path(price, difficulty, subsidy, b.fee_share_of_revenue)
+    fees = b.fee_share_of_revenue if b.fee_share_by_year is None else np.asarray(b.fee_share_by_year)
+    hashprice = bf.hashprice_path(price, difficulty, subsidy, fees)  # a share, or one per year
     return BitcoinYears(price, difficulty, subsidy, hashprice)
 
 
