@@ -110,6 +110,7 @@ from ballast.live.dashboard import mount_dashboard
 from ballast.live.docs import mount_docs
 from ballast.live.evidence_api import evidence_router
 from ballast.live.health import RuntimeCollector
+from ballast.live.market.metrics import MarketFeedsCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 from ballast.live.store import StoreBehind
@@ -160,6 +161,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
 
     runtime.on_tick.append(update)
     reg.register(RuntimeCollector(runtime))  # health, refused readings, keep-alive failures
+    reg.register(MarketFeedsCollector(runtime))  # live.market: feed ages and fallbacks
     return reg
 
 
