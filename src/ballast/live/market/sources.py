@@ -46,7 +46,7 @@ class Source(Protocol):
 
 
 def field_at(doc: Any, path: str) -> Any:
-    """The value at a dotted ``path`` (list indices as integers) in a JSON document."""
+    """The value at a dotted ``path`` (list indices as integers, -1 the last) in a JSON document."""
     cur = doc
     for part in path.split("."):
         if isinstance(cur, list):
@@ -64,7 +64,13 @@ def field_at(doc: Any, path: str) -> Any:
 
 
 def finite_number(value: Any, what: str) -> float:
-    """``value`` as a finite float; a string, bool, null or NaN is a ``FeedError``."""
+    """``value`` as a finite float. A JSON number, or a string holding one (several price APIs
+    quote numbers as strings); anything else (bool, null, text, NaN) is a ``FeedError``."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise FeedError(f"{what} is {value!r}, not a number") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FeedError(f"{what} is {value!r}, not a number")
     if not math.isfinite(value):
