@@ -25,11 +25,15 @@ class MarketServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.requests.append((path, dict(request.query), dict(request.headers)))
-        if path.startswith("/ercot") and self.key is not None and \
-                request.headers.get("Ocp-Apim-Subscription-Key") != self.key:
+        if (
+            path.startswith("/ercot")
+            and self.key is not None
+            and request.headers.get("Ocp-Apim-Subscription-Key") != self.key
+        ):
             # the API gateway's answer to a missing or wrong key
-            return web.json_response({"statusCode": 401, "message": "Access denied due to "
-                                      "missing subscription key."}, status=401)
+            return web.json_response(
+                {"statusCode": 401, "message": "Access denied due to missing subscription key."}, status=401
+            )
         answer = self.answers.get(path)
         if answer is None:
             return web.Response(status=404, text="not found")
@@ -60,26 +64,59 @@ class MarketServer:
 # layout, "_meta" and "report" headers, "fields" (column descriptions) and "data" (rows as arrays
 # in field order), as in ERCOT's published OpenAPI description (github.com/ercot/api-specs).
 ERCOT_FIELDS = [
-    {"name": "deliveryDate", "label": "Delivery Date", "dataType": "DATE",
-     "hasRange": True, "sortable": True},
-    {"name": "deliveryHour", "label": "Delivery Hour", "dataType": "INTEGER",
-     "hasRange": True, "sortable": True},
-    {"name": "deliveryInterval", "label": "Delivery Interval", "dataType": "INTEGER",
-     "hasRange": True, "sortable": True},
-    {"name": "settlementPoint", "label": "Settlement Point", "dataType": "STRING",
-     "hasRange": False, "sortable": True},
-    {"name": "settlementPointType", "label": "Settlement Point Type", "dataType": "STRING",
-     "hasRange": False, "sortable": True},
-    {"name": "settlementPointPrice", "label": "Settlement Point Price", "dataType": "DOUBLE",
-     "hasRange": True, "sortable": True},
-    {"name": "DSTFlag", "label": "DST Flag", "dataType": "BOOLEAN",
-     "hasRange": False, "sortable": True},
+    {
+        "name": "deliveryDate",
+        "label": "Delivery Date",
+        "dataType": "DATE",
+        "hasRange": True,
+        "sortable": True,
+    },
+    {
+        "name": "deliveryHour",
+        "label": "Delivery Hour",
+        "dataType": "INTEGER",
+        "hasRange": True,
+        "sortable": True,
+    },
+    {
+        "name": "deliveryInterval",
+        "label": "Delivery Interval",
+        "dataType": "INTEGER",
+        "hasRange": True,
+        "sortable": True,
+    },
+    {
+        "name": "settlementPoint",
+        "label": "Settlement Point",
+        "dataType": "STRING",
+        "hasRange": False,
+        "sortable": True,
+    },
+    {
+        "name": "settlementPointType",
+        "label": "Settlement Point Type",
+        "dataType": "STRING",
+        "hasRange": False,
+        "sortable": True,
+    },
+    {
+        "name": "settlementPointPrice",
+        "label": "Settlement Point Price",
+        "dataType": "DOUBLE",
+        "hasRange": True,
+        "sortable": True,
+    },
+    {"name": "DSTFlag", "label": "DST Flag", "dataType": "BOOLEAN", "hasRange": False, "sortable": True},
 ]
 
 
 def ercot_answer(rows: list[list[Any]]) -> dict[str, Any]:
-    return {"_meta": {"totalRecords": len(rows), "pageSize": 100000, "totalPages": 1,
-                      "currentPage": 1},
-            "report": {"reportEMILId": "NP6-905-CD", "reportName": "Settlement Point Prices "
-                       "at Resource Nodes, Hubs and Load Zones"},
-            "fields": ERCOT_FIELDS, "data": rows}
+    return {
+        "_meta": {"totalRecords": len(rows), "pageSize": 100000, "totalPages": 1, "currentPage": 1},
+        "report": {
+            "reportEMILId": "NP6-905-CD",
+            "reportName": "Settlement Point Prices at Resource Nodes, Hubs and Load Zones",
+        },
+        "fields": ERCOT_FIELDS,
+        "data": rows,
+    }

@@ -50,39 +50,50 @@ def fixed(t: float = NOW):
 
 def test_ercot_interval_end_is_hour_ending_in_central_prevailing_time():
     # hour ending 14, interval 2 on 2024-05-01 (CDT, UTC-5): 13:15-13:30 CDT = 18:30 UTC
-    assert ercot_interval_end_s("2024-05-01", 14, 2, False) == datetime(
-        2024, 5, 1, 18, 30, tzinfo=UTC).timestamp()
+    assert (
+        ercot_interval_end_s("2024-05-01", 14, 2, False)
+        == datetime(2024, 5, 1, 18, 30, tzinfo=UTC).timestamp()
+    )
     # 2024-11-03 (fall change): hour ending 2 occurs twice; the first at CDT (UTC-5), the
     # repeated one (DSTFlag true) at CST (UTC-6); interval 1 ends at 01:15 local
-    assert ercot_interval_end_s("2024-11-03", 2, 1, False) == datetime(
-        2024, 11, 3, 6, 15, tzinfo=UTC).timestamp()
-    assert ercot_interval_end_s("2024-11-03", 2, 1, True) == datetime(
-        2024, 11, 3, 7, 15, tzinfo=UTC).timestamp()
+    assert (
+        ercot_interval_end_s("2024-11-03", 2, 1, False)
+        == datetime(2024, 11, 3, 6, 15, tzinfo=UTC).timestamp()
+    )
+    assert (
+        ercot_interval_end_s("2024-11-03", 2, 1, True) == datetime(2024, 11, 3, 7, 15, tzinfo=UTC).timestamp()
+    )
     with pytest.raises(FeedError, match="out of range"):
         ercot_interval_end_s("2024-05-01", 25, 1, False)
 
 
 async def test_ercot_client_takes_the_latest_price_of_its_settlement_point(monkeypatch):
     monkeypatch.setenv("ERCOT_KEY", "k-123")
-    rows = [["2024-05-01", 14, 1, "HB_WEST", "HU", 21.5, False],
-            ["2024-05-01", 14, 2, "HB_WEST", "HU", 87.25, False],
-            ["2024-05-01", 14, 3, "HB_NORTH", "HU", 19.0, False],  # later, other point
-            ["2024-04-30", 24, 4, "HB_WEST", "HU", 15.0, False]]
+    rows = [
+        ["2024-05-01", 14, 1, "HB_WEST", "HU", 21.5, False],
+        ["2024-05-01", 14, 2, "HB_WEST", "HU", 87.25, False],
+        ["2024-05-01", 14, 3, "HB_NORTH", "HU", 19.0, False],  # later, other point
+        ["2024-04-30", 24, 4, "HB_WEST", "HU", 15.0, False],
+    ]
     async with MarketServer() as srv:
         srv.key = "k-123"
         srv.answers["/ercot"] = ercot_answer(rows)
-        cfg = ErcotPriceFeed(source="ercot", settlement_point="HB_WEST", url=srv.url + "/ercot",
-                             subscription_key_env="ERCOT_KEY")
-        feeds = build_feeds(parse_site_config({"scenario": "x", "market": {
-            "price_feed": cfg.model_dump()}}).market, fixed())
+        cfg = ErcotPriceFeed(
+            source="ercot",
+            settlement_point="HB_WEST",
+            url=srv.url + "/ercot",
+            subscription_key_env="ERCOT_KEY",
+        )
+        feeds = build_feeds(
+            parse_site_config({"scenario": "x", "market": {"price_feed": cfg.model_dump()}}).market, fixed()
+        )
         assert feeds is not None and isinstance(feeds.price.source, ErcotSpp)
         assert await feeds.price.poll_once()
         assert feeds.price.value == 87.25
         assert feeds.price.published_s == datetime(2024, 5, 1, 18, 30, tzinfo=UTC).timestamp()
         _, query, headers = srv.requests[-1]
         assert query["settlementPoint"] == "HB_WEST"
-        assert (query["deliveryDateFrom"], query["deliveryDateTo"]) == ("2024-04-30",
-                                                                        "2024-05-01")
+        assert (query["deliveryDateFrom"], query["deliveryDateTo"]) == ("2024-04-30", "2024-05-01")
         assert headers["Ocp-Apim-Subscription-Key"] == "k-123"
         # publication cadence: 5 min after the 13:30 price, the next one is due 15 min after
         # it plus the 2-min publication delay; once overdue, retry every poll_s
@@ -111,22 +122,30 @@ def test_ercot_answers_that_are_not_a_price_are_refused():
 
 async def test_http_json_value_with_path_timestamp_and_malformed_answers(caplog):
     async with MarketServer() as srv:
-        cfg = HttpPriceFeed(source="http_json", url=srv.url + "/rep", path="data.0.price",
-                            time_path="data.0.time", timeout_s=0.3)
-        feed = build_feeds(parse_site_config({"scenario": "x", "market": {
-            "price_feed": cfg.model_dump()}}).market, fixed()).price
+        cfg = HttpPriceFeed(
+            source="http_json",
+            url=srv.url + "/rep",
+            path="data.0.price",
+            time_path="data.0.time",
+            timeout_s=0.3,
+        )
+        feed = build_feeds(
+            parse_site_config({"scenario": "x", "market": {"price_feed": cfg.model_dump()}}).market, fixed()
+        ).price
         srv.answers["/rep"] = {"data": [{"price": 42.5, "time": "2024-05-01T18:55:00Z"}]}
         assert await feed.poll_once()
         assert (feed.value, feed.published_s) == (42.5, NOW - 300)
         # malformed answers never become a number: the last good value stays and ages
-        cases = {"not a number": {"data": [{"price": "n/a", "time": "2024-05-01T18:56:00Z"}]},
-                 "no key 'price'": {"data": [{"cost": 1.0, "time": "2024-05-01T18:56:00Z"}]},
-                 "not finite": {"data": [{"price": float("inf"), "time": 0}]},
-                 "not JSON": (200, "<html>maintenance</html>"),
-                 "HTTP 503": (503, "busy"),
-                 "no UTC offset": {"data": [{"price": 1.0, "time": "2024-05-01T18:56:00"}]},
-                 "in the future": {"data": [{"price": 1.0, "time": "2024-05-02T18:56:00Z"}]},
-                 "no answer within 0.3 s": 2.0}
+        cases = {
+            "not a number": {"data": [{"price": "n/a", "time": "2024-05-01T18:56:00Z"}]},
+            "no key 'price'": {"data": [{"cost": 1.0, "time": "2024-05-01T18:56:00Z"}]},
+            "not finite": {"data": [{"price": float("inf"), "time": 0}]},
+            "not JSON": (200, "<html>maintenance</html>"),
+            "HTTP 503": (503, "busy"),
+            "no UTC offset": {"data": [{"price": 1.0, "time": "2024-05-01T18:56:00"}]},
+            "in the future": {"data": [{"price": 1.0, "time": "2024-05-02T18:56:00Z"}]},
+            "no answer within 0.3 s": 2.0,
+        }
         with caplog.at_level(logging.WARNING, logger="ballast.live.market"):
             for reason, answer in cases.items():
                 srv.answers["/rep"] = answer
@@ -142,21 +161,31 @@ async def test_hashprice_computed_from_btc_price_difficulty_and_fees():
     async with MarketServer() as srv:
         srv.answers["/api/v1/prices"] = {"time": NOW - 60, "USD": 100_000, "EUR": 92_000}
         srv.answers["/api/v1/mining/hashrate/3d"] = {
-            "hashrates": [], "currentHashrate": 7.0e20, "currentDifficulty": 1.0e14}
+            "hashrates": [],
+            "currentHashrate": 7.0e20,
+            "currentDifficulty": 1.0e14,
+        }
         srv.answers["/api/v1/mining/blocks/fees/24h"] = [
             {"avgHeight": 842_000, "timestamp": NOW - 7200, "avgFees": 50_000_000},
-            {"avgHeight": 842_100, "timestamp": NOW - 3600, "avgFees": 12_500_000}]
-        cfg = ComputedHashprice.model_validate({
-            "source": "computed",
-            "btc_price_usd": {"url": srv.url + "/api/v1/prices", "path": "USD",
-                              "time_path": "time"},
-            "difficulty": {"url": srv.url + "/api/v1/mining/hashrate/3d",
-                           "path": "currentDifficulty"},
-            "fees_btc_per_block": {"url": srv.url + "/api/v1/mining/blocks/fees/24h",
-                                   "path": "-1.avgFees", "time_path": "-1.timestamp",
-                                   "scale": 1e-8}})
-        feeds = build_feeds(parse_site_config({"scenario": "x", "market": {
-            "hashprice_feed": cfg.model_dump()}}).market, fixed())
+            {"avgHeight": 842_100, "timestamp": NOW - 3600, "avgFees": 12_500_000},
+        ]
+        cfg = ComputedHashprice.model_validate(
+            {
+                "source": "computed",
+                "btc_price_usd": {"url": srv.url + "/api/v1/prices", "path": "USD", "time_path": "time"},
+                "difficulty": {"url": srv.url + "/api/v1/mining/hashrate/3d", "path": "currentDifficulty"},
+                "fees_btc_per_block": {
+                    "url": srv.url + "/api/v1/mining/blocks/fees/24h",
+                    "path": "-1.avgFees",
+                    "time_path": "-1.timestamp",
+                    "scale": 1e-8,
+                },
+            }
+        )
+        feeds = build_feeds(
+            parse_site_config({"scenario": "x", "market": {"hashprice_feed": cfg.model_dump()}}).market,
+            fixed(),
+        )
         feed = feeds.hashprice
         assert isinstance(feed.source, ComputedHashpriceSource)
         assert await feed.poll_once()
@@ -186,8 +215,9 @@ async def modbus_server():
 
 async def test_modbus_register_price(modbus_server):
     f32 = ModbusPriceFeed(source="modbus", host="127.0.0.1", port=modbus_server, address=0)
-    i16 = ModbusPriceFeed(source="modbus", host="127.0.0.1", port=modbus_server, address=4,
-                          data_type="int16", scale=0.01)
+    i16 = ModbusPriceFeed(
+        source="modbus", host="127.0.0.1", port=modbus_server, address=4, data_type="int16", scale=0.01
+    )
     for cfg, want in ((f32, 37.75), (i16, -12.34)):
         src = ModbusRegister(cfg, fixed())
         try:
@@ -211,25 +241,35 @@ class ConstSource:
         return self.value, self.published_s
 
 
-POLICY = Policy(price_usd_per_mwh=30.0, hashprice_usd_per_ph_day=50.0, economic_dispatch=True,
-                import_margin_mw=1.0)
+POLICY = Policy(
+    price_usd_per_mwh=30.0, hashprice_usd_per_ph_day=50.0, economic_dispatch=True, import_margin_mw=1.0
+)
 
 
-@pytest.mark.parametrize(("on_stale", "age_s", "price", "hashprice", "fallback"), [
-    ("hold", 50, 80.0, 55.0, None),  # fresh: the feeds' values
-    ("hold", 150, 80.0, 55.0, "hold"),  # stale, held (100 s of 300 s hold)
-    ("hold", 500, 4000.0, 0.0, "curtail"),  # held too long: curtail
-    ("conservative", 150, 4000.0, 20.0, "conservative"),
-    ("curtail", 150, 4000.0, 0.0, "curtail"),
-])
+@pytest.mark.parametrize(
+    ("on_stale", "age_s", "price", "hashprice", "fallback"),
+    [
+        ("hold", 50, 80.0, 55.0, None),  # fresh: the feeds' values
+        ("hold", 150, 80.0, 55.0, "hold"),  # stale, held (100 s of 300 s hold)
+        ("hold", 500, 4000.0, 0.0, "curtail"),  # held too long: curtail
+        ("conservative", 150, 4000.0, 20.0, "conservative"),
+        ("curtail", 150, 4000.0, 0.0, "curtail"),
+    ],
+)
 async def test_stale_feed_fallbacks(on_stale, age_s, price, hashprice, fallback):
     clock = [NOW]
-    stale = StaleConfig(on_stale=on_stale, hold_s=300, conservative_price_usd_per_mwh=4000,
-                        conservative_hashprice_usd_per_ph_day=20)
+    stale = StaleConfig(
+        on_stale=on_stale,
+        hold_s=300,
+        conservative_price_usd_per_mwh=4000,
+        conservative_hashprice_usd_per_ph_day=20,
+    )
     timing = HttpPriceFeed(source="http_json", url="http://x", path="p", max_age_s=100)
-    feeds = MarketFeeds(Feed("price", ConstSource(80.0, NOW), timing, lambda: clock[0]),
-                        Feed("hashprice", ConstSource(55.0, NOW), timing, lambda: clock[0]),
-                        stale)
+    feeds = MarketFeeds(
+        Feed("price", ConstSource(80.0, NOW), timing, lambda: clock[0]),
+        Feed("hashprice", ConstSource(55.0, NOW), timing, lambda: clock[0]),
+        stale,
+    )
     for f in feeds.feeds:
         assert await f.poll_once()
     pol = feeds.apply(POLICY, NOW + age_s)
@@ -242,8 +282,9 @@ async def test_stale_feed_fallbacks(on_stale, age_s, price, hashprice, fallback)
 
 async def test_no_value_yet_is_stale_and_an_operator_price_survives_a_fallback():
     timing = HttpPriceFeed(source="http_json", url="http://x", path="p", max_age_s=100)
-    feeds = MarketFeeds(None, Feed("hashprice", ConstSource(55.0, NOW), timing, fixed()),
-                        StaleConfig(on_stale="hold"))
+    feeds = MarketFeeds(
+        None, Feed("hashprice", ConstSource(55.0, NOW), timing, fixed()), StaleConfig(on_stale="hold")
+    )
     pol = feeds.apply(POLICY, NOW)
     assert (pol.price_usd_per_mwh, pol.hashprice_usd_per_ph_day) == (5000.0, 0.0)
     assert feeds.state["hashprice"]["fallback"] == "curtail"
@@ -256,25 +297,38 @@ def test_resolve_without_a_value_curtails_even_when_holding():
     assert resolve(None, None, 100, StaleConfig(on_stale="hold"), 1.0) == (None, "curtail")
 
 
-@pytest.mark.parametrize(("market", "message"), [
-    ({"price_feed": {"source": "nymex", "url": "http://x"}}, "market.price_feed"),
-    ({"price_feed": {"source": "ercot"}}, "market.price_feed.ercot.settlement_point"),
-    ({"price_feed": {"source": "http_json", "url": "ftp://x", "path": "a"}},
-     "market.price_feed.http_json.url"),
-    ({"hashprice_feed": {"source": "computed", "btc_price_usd": {"url": "http://x"}}},
-     "market.hashprice_feed.computed"),
-    ({"stale": {"on_stale": "guess"}}, "market.stale.on_stale"),
-    ({"price_feed": {"source": "modbus", "host": "h", "address": 1, "max_age_s": -1}},
-     "market.price_feed.modbus.max_age_s"),
-    ({"replay": {"start": "2024-05-01T00:00:00Z"},
-      "price_feed": {"source": "http_json", "url": "http://x", "path": "a"}}, "not both"),
-])
+@pytest.mark.parametrize(
+    ("market", "message"),
+    [
+        ({"price_feed": {"source": "nymex", "url": "http://x"}}, "market.price_feed"),
+        ({"price_feed": {"source": "ercot"}}, "market.price_feed.ercot.settlement_point"),
+        (
+            {"price_feed": {"source": "http_json", "url": "ftp://x", "path": "a"}},
+            "market.price_feed.http_json.url",
+        ),
+        (
+            {"hashprice_feed": {"source": "computed", "btc_price_usd": {"url": "http://x"}}},
+            "market.hashprice_feed.computed",
+        ),
+        ({"stale": {"on_stale": "guess"}}, "market.stale.on_stale"),
+        (
+            {"price_feed": {"source": "modbus", "host": "h", "address": 1, "max_age_s": -1}},
+            "market.price_feed.modbus.max_age_s",
+        ),
+        (
+            {
+                "replay": {"start": "2024-05-01T00:00:00Z"},
+                "price_feed": {"source": "http_json", "url": "http://x", "path": "a"},
+            },
+            "not both",
+        ),
+    ],
+)
 def test_bad_feed_config_names_the_field(market, message):
     with pytest.raises(SiteConfigError, match=message.replace(".", r"\.")):
         parse_site_config({"scenario": "x", "market": market}, "site.yaml")
 
 
 def test_http_value_parses_numeric_strings():
-    src = HttpJsonValue(HttpPriceFeed(source="http_json", url="http://x", path="a"), None,
-                        fixed())
+    src = HttpJsonValue(HttpPriceFeed(source="http_json", url="http://x", path="a"), None, fixed())
     assert src.name == "http_json"

@@ -65,8 +65,7 @@ class Feed:
         t0 = time.perf_counter()
         self.polls += 1
         try:
-            value, published_s = await asyncio.wait_for(self.source.latest(),
-                                                        self.timing.timeout_s)
+            value, published_s = await asyncio.wait_for(self.source.latest(), self.timing.timeout_s)
             if published_s > self.clock() + FUTURE_SLACK_S:
                 raise FeedError(f"timestamp {published_s:.0f} is in the future")
         except Exception as e:  # any failure only ages the value; resolve() judges
@@ -98,13 +97,18 @@ class Feed:
         return None if self.published_s is None else max(0.0, now_s - self.published_s)
 
 
-def resolve(value: float | None, age_s: float | None, max_age_s: float, stale: StaleConfig,
-            conservative: float) -> tuple[float | None, str | None]:
+def resolve(
+    value: float | None, age_s: float | None, max_age_s: float, stale: StaleConfig, conservative: float
+) -> tuple[float | None, str | None]:
     """(value to use or None for curtail, fallback in force or None) for one feed."""
     if value is not None and age_s is not None and age_s <= max_age_s:
         return value, None
-    if stale.on_stale == "hold" and value is not None and age_s is not None \
-            and age_s <= max_age_s + stale.hold_s:
+    if (
+        stale.on_stale == "hold"
+        and value is not None
+        and age_s is not None
+        and age_s <= max_age_s + stale.hold_s
+    ):
         return value, "hold"
     if stale.on_stale == "conservative":
         return conservative, "conservative"
@@ -114,8 +118,13 @@ def resolve(value: float | None, age_s: float | None, max_age_s: float, stale: S
 class MarketFeeds:
     """The site's price and/or hashprice feed and its stale policy."""
 
-    def __init__(self, price: Feed | None, hashprice: Feed | None, stale: StaleConfig,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        price: Feed | None,
+        hashprice: Feed | None,
+        stale: StaleConfig,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.price, self.hashprice, self.stale, self.client = price, hashprice, stale, client
         self.state: dict[str, Any] = {}
         # the operator's policy the feeds override; a policy that is not our last output is a
@@ -143,10 +152,10 @@ class MarketFeeds:
             self._base = policy
         st = self.stale
         out, curtail, state = {}, False, {}
-        for f, key, cons in ((self.price, "price_usd_per_mwh",
-                              st.conservative_price_usd_per_mwh),
-                             (self.hashprice, "hashprice_usd_per_ph_day",
-                              st.conservative_hashprice_usd_per_ph_day)):
+        for f, key, cons in (
+            (self.price, "price_usd_per_mwh", st.conservative_price_usd_per_mwh),
+            (self.hashprice, "hashprice_usd_per_ph_day", st.conservative_hashprice_usd_per_ph_day),
+        ):
             if f is None:
                 continue
             age = f.age_s(now_s)
@@ -154,13 +163,18 @@ class MarketFeeds:
             curtail |= fallback == "curtail"
             if value is not None:
                 out[key] = value
-            state[f.kind] = {"source": f.source.name, "value": f.value, "age_s": age,
-                             "max_age_s": f.timing.max_age_s, "fallback": fallback,
-                             "last_error": f.last_error, "polls": f.polls,
-                             "failures": f.failures}
+            state[f.kind] = {
+                "source": f.source.name,
+                "value": f.value,
+                "age_s": age,
+                "max_age_s": f.timing.max_age_s,
+                "fallback": fallback,
+                "last_error": f.last_error,
+                "polls": f.polls,
+                "failures": f.failures,
+            }
         if curtail:  # no miner breaks even at hashprice 0: economic dispatch sleeps them all
-            out = {"price_usd_per_mwh": st.conservative_price_usd_per_mwh,
-                   "hashprice_usd_per_ph_day": 0.0}
+            out = {"price_usd_per_mwh": st.conservative_price_usd_per_mwh, "hashprice_usd_per_ph_day": 0.0}
         self.state = state
         self._out = replace(self._base or policy, **out)
         return self._out
@@ -193,8 +207,9 @@ def build_feeds(market: Any, clock: Callable[[], float]) -> MarketFeeds | None:
     def feed(kind: str, cfg: Any) -> Feed | None:
         return None if cfg is None else Feed(kind, source(cfg), cfg, clock)
 
-    return MarketFeeds(feed("price", market.price_feed),
-                       feed("hashprice", market.hashprice_feed), market.stale, client)
+    return MarketFeeds(
+        feed("price", market.price_feed), feed("hashprice", market.hashprice_feed), market.stale, client
+    )
 
 
 def market_policy(rt: Any, now_s: float) -> Policy:

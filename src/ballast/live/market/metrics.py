@@ -20,15 +20,21 @@ class MarketFeedsCollector(Collector):
     def collect(self) -> Iterator[Any]:
         feeds = getattr(self.runtime, "market_feeds", None)
         state = feeds.state if feeds is not None else {}
-        age = GaugeMetricFamily("ballast_market_feed_age_seconds", "Age of the feed's value at "
-                                "the last tick [s] (NaN: no value yet)", labels=["feed", "source"])
-        fb = GaugeMetricFamily("ballast_market_feed_fallback", "1 for the stale fallback in "
-                               "force per feed", labels=["feed", "fallback"])
-        polls = CounterMetricFamily("ballast_market_feed_polls", "Feed polls since start",
-                                    labels=["feed", "result"])
+        age = GaugeMetricFamily(
+            "ballast_market_feed_age_seconds",
+            "Age of the feed's value at the last tick [s] (NaN: no value yet)",
+            labels=["feed", "source"],
+        )
+        fb = GaugeMetricFamily(
+            "ballast_market_feed_fallback",
+            "1 for the stale fallback in force per feed",
+            labels=["feed", "fallback"],
+        )
+        polls = CounterMetricFamily(
+            "ballast_market_feed_polls", "Feed polls since start", labels=["feed", "result"]
+        )
         for kind, s in sorted(state.items()):
-            age.add_metric([kind, s["source"]], float("nan") if s["age_s"] is None
-                           else s["age_s"])
+            age.add_metric([kind, s["source"]], float("nan") if s["age_s"] is None else s["age_s"])
             for f in FALLBACKS:
                 fb.add_metric([kind, f], 1 if s["fallback"] == f else 0)
             polls.add_metric([kind, "ok"], s["polls"] - s["failures"])

@@ -13,8 +13,14 @@ from ballast.live.market.config import ModbusValue
 from ballast.live.market.sources import FeedError, finite_number
 
 DataType = AsyncModbusTcpClient.DATATYPE
-TYPES = {"int16": DataType.INT16, "uint16": DataType.UINT16, "int32": DataType.INT32,
-         "uint32": DataType.UINT32, "float32": DataType.FLOAT32, "float64": DataType.FLOAT64}
+TYPES = {
+    "int16": DataType.INT16,
+    "uint16": DataType.UINT16,
+    "int32": DataType.INT32,
+    "uint32": DataType.UINT32,
+    "float32": DataType.FLOAT32,
+    "float64": DataType.FLOAT64,
+}
 
 
 class ModbusRegister:
@@ -25,8 +31,7 @@ class ModbusRegister:
     def __init__(self, cfg: ModbusValue, clock: Any) -> None:
         self.cfg, self.clock = cfg, clock
         self.dtype = TYPES[cfg.data_type]
-        self.client = AsyncModbusTcpClient(cfg.host, port=cfg.port, timeout=cfg.timeout_s,
-                                           retries=0)
+        self.client = AsyncModbusTcpClient(cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=0)
 
     async def latest(self) -> tuple[float, float]:
         where = f"modbus {self.cfg.host}:{self.cfg.port} register {self.cfg.address}"
@@ -34,7 +39,8 @@ class ModbusRegister:
             if not self.client.connected and not await self.client.connect():
                 raise FeedError(f"{where}: cannot connect")
             rr = await self.client.read_holding_registers(
-                self.cfg.address, count=self.dtype.value[1], device_id=self.cfg.device_id)
+                self.cfg.address, count=self.dtype.value[1], device_id=self.cfg.device_id
+            )
         except ModbusException as e:
             raise FeedError(f"{where}: {e}") from None
         if rr.isError():

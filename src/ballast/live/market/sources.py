@@ -91,8 +91,9 @@ def parse_time_s(value: Any, what: str) -> float:
     return finite_number(value, what)
 
 
-async def get_json(client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                   params: dict[str, str] | None = None) -> Any:
+async def get_json(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> Any:
     try:
         r = await client.get(url, headers=headers, params=params)
     except httpx.HTTPError as e:
@@ -119,21 +120,23 @@ def env_headers(mapping: dict[str, str]) -> dict[str, str]:
 class HttpJsonValue:
     """One number (times ``scale``) at a field path of an HTTP JSON answer."""
 
-    def __init__(self, cfg: JsonValue, client: httpx.AsyncClient,
-                 clock: Any, name: str = "http_json") -> None:
+    def __init__(
+        self, cfg: JsonValue, client: httpx.AsyncClient, clock: Any, name: str = "http_json"
+    ) -> None:
         self.cfg, self.client, self.clock, self.name = cfg, client, clock, name
 
     async def latest(self) -> tuple[float, float]:
         doc = await get_json(self.client, self.cfg.url, env_headers(self.cfg.headers_env))
         value = finite_number(field_at(doc, self.cfg.path), f"{self.cfg.url} {self.cfg.path}")
-        t = (self.clock() if self.cfg.time_path is None else
-             parse_time_s(field_at(doc, self.cfg.time_path), f"{self.cfg.url} "
-                          f"{self.cfg.time_path}"))
+        t = (
+            self.clock()
+            if self.cfg.time_path is None
+            else parse_time_s(field_at(doc, self.cfg.time_path), f"{self.cfg.url} {self.cfg.time_path}")
+        )
         return value * self.cfg.scale, t
 
 
-def ercot_interval_end_s(delivery_date: str, hour_ending: int, interval: int,
-                         dst_repeat: bool) -> float:
+def ercot_interval_end_s(delivery_date: str, hour_ending: int, interval: int, dst_repeat: bool) -> float:
     """UTC end [UNIX s] of ERCOT interval ``interval`` (1-4) of hour ending ``hour_ending``
     (1-24) on ``delivery_date`` (Central Prevailing Time; ``dst_repeat`` marks the second,
     repeated hour of the fall change)."""
@@ -163,12 +166,15 @@ class ErcotSpp:
     async def latest(self) -> tuple[float, float]:
         headers = env_headers({"Ocp-Apim-Subscription-Key": self.cfg.subscription_key_env})
         if self.cfg.token_env:
-            headers["Authorization"] = "Bearer " + env_headers(
-                {"Authorization": self.cfg.token_env})["Authorization"]
+            headers["Authorization"] = (
+                "Bearer " + env_headers({"Authorization": self.cfg.token_env})["Authorization"]
+            )
         today = datetime.fromtimestamp(self.clock(), UTC).astimezone(ERCOT_TZ).date()
-        params = {"settlementPoint": self.cfg.settlement_point,
-                  "deliveryDateFrom": (today - timedelta(days=1)).isoformat(),
-                  "deliveryDateTo": today.isoformat()}
+        params = {
+            "settlementPoint": self.cfg.settlement_point,
+            "deliveryDateFrom": (today - timedelta(days=1)).isoformat(),
+            "deliveryDateTo": today.isoformat(),
+        }
         doc = await get_json(self.client, self.cfg.url, headers, params)
         return latest_spp(doc, self.cfg.settlement_point)
 
@@ -181,8 +187,7 @@ def latest_spp(doc: Any, settlement_point: str) -> tuple[float, float]:
         rows = doc["data"]
     except (KeyError, TypeError):
         raise FeedError("ERCOT answer has no fields/data arrays") from None
-    need = ("deliveryDate", "deliveryHour", "deliveryInterval", "settlementPoint",
-            "settlementPointPrice")
+    need = ("deliveryDate", "deliveryHour", "deliveryInterval", "settlementPoint", "settlementPointPrice")
     missing = [c for c in need if c not in cols]
     if missing:
         raise FeedError(f"ERCOT answer lacks column(s) {missing}")
@@ -194,10 +199,12 @@ def latest_spp(doc: Any, settlement_point: str) -> tuple[float, float]:
         if row[ix["settlementPoint"]] != settlement_point:
             continue
         try:
-            end_s = ercot_interval_end_s(str(row[ix["deliveryDate"]]),
-                                         int(row[ix["deliveryHour"]]),
-                                         int(row[ix["deliveryInterval"]]),
-                                         bool(row[ix["DSTFlag"]]) if "DSTFlag" in ix else False)
+            end_s = ercot_interval_end_s(
+                str(row[ix["deliveryDate"]]),
+                int(row[ix["deliveryHour"]]),
+                int(row[ix["deliveryInterval"]]),
+                bool(row[ix["DSTFlag"]]) if "DSTFlag" in ix else False,
+            )
         except (TypeError, ValueError) as e:
             raise FeedError(f"ERCOT row {row!r}: bad delivery time ({e})") from None
         price = finite_number(row[ix["settlementPointPrice"]], "ERCOT settlementPointPrice")
@@ -213,21 +220,22 @@ class ComputedHashpriceSource:
 
     name = "computed"
 
-    def __init__(self, cfg: ComputedHashpriceConfig, client: httpx.AsyncClient,
-                 clock: Any) -> None:
+    def __init__(self, cfg: ComputedHashpriceConfig, client: httpx.AsyncClient, clock: Any) -> None:
         self.clock = clock
         self.btc = HttpJsonValue(cfg.btc_price_usd, client, clock)
         self.diff = HttpJsonValue(cfg.difficulty, client, clock)
-        self.fees = None if cfg.fees_btc_per_block is None else HttpJsonValue(
-            cfg.fees_btc_per_block, client, clock)
+        self.fees = (
+            None if cfg.fees_btc_per_block is None else HttpJsonValue(cfg.fees_btc_per_block, client, clock)
+        )
 
     async def latest(self) -> tuple[float, float]:
         btc, t_btc = await self.btc.latest()
         diff, t_diff = await self.diff.latest()
         fees, t_fees = (0.0, math.inf) if self.fees is None else await self.fees.latest()
         if btc <= 0 or diff <= 0 or fees < 0:
-            raise FeedError(f"hashprice inputs out of range: BTC {btc} USD, difficulty {diff}, "
-                            f"fees {fees} BTC/block")
+            raise FeedError(
+                f"hashprice inputs out of range: BTC {btc} USD, difficulty {diff}, fees {fees} BTC/block"
+            )
         subsidy = block_subsidy_btc_at(datetime.fromtimestamp(self.clock(), UTC))
         value = float(hashprice_usd_per_ph_day(btc, diff, subsidy, fees))
         return value, min(t_btc, t_diff, t_fees)  # as old as its oldest input
