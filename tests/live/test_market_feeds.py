@@ -332,3 +332,26 @@ def test_bad_feed_config_names_the_field(market, message):
 def test_http_value_parses_numeric_strings():
     src = HttpJsonValue(HttpPriceFeed(source="http_json", url="http://x", path="a"), None, fixed())
     assert src.name == "http_json"
+
+
+async def test_hashprice_from_an_index_api_per_th_scaled_to_per_ph():
+    """A pool's or an index's answer (no provider format is documented here, so a generic one:
+    hashprice per TH/s per day with its timestamp); ``scale: 1000`` makes it per PH/s."""
+    async with MarketServer() as srv:
+        srv.answers["/index"] = {"hashprice": {"usd_per_th_day": 0.0525, "updated": NOW - 90}}
+        market = {
+            "hashprice_feed": {
+                "source": "http_json",
+                "url": srv.url + "/index",
+                "path": "hashprice.usd_per_th_day",
+                "time_path": "hashprice.updated",
+                "scale": 1000,
+            }
+        }
+        feeds = build_feeds(parse_site_config({"scenario": "x", "market": market}).market, fixed())
+        assert await feeds.hashprice.poll_once()
+        pol = feeds.apply(POLICY, NOW)
+        assert pol.hashprice_usd_per_ph_day == pytest.approx(52.5)
+        assert pol.price_usd_per_mwh == POLICY.price_usd_per_mwh  # no price feed: operator's
+        assert feeds.state["hashprice"]["age_s"] == 90
+        await feeds.close()
