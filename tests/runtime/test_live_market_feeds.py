@@ -92,5 +92,10 @@ async def test_runtime_decides_on_the_feed_price_and_falls_back_when_stale(tmp_p
                 state = (await client.get("/api/v1/state")).json()
                 metrics = (await client.get("/metrics")).text
             assert state["market"]["feeds"]["price"]["fallback"] == "conservative"
+            # each change of fallback is an event: curtail until the first poll, fresh, stale
+            await until(lambda: len(rt.store.events(kind="market_feed")) >= 2, 5, "events")
+            kinds = [e["message"] for e in rt.store.events(kind="market_feed")]
+            assert any("fresh again" in m for m in kinds)
+            assert any(m.startswith("price feed stale (") and m.endswith("conservative") for m in kinds)
             assert 'ballast_market_feed_fallback{fallback="conservative",feed="price"} 1.0' in metrics
             assert 'ballast_market_feed_polls_total{feed="price",result="failed"}' in metrics

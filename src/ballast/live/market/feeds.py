@@ -38,6 +38,7 @@ from ballast.live.market.sources import (
     HttpJsonValue,
     Source,
 )
+from ballast.live.store_schema import EventRecord
 
 if TYPE_CHECKING:
     from ballast.live.site_model import Policy
@@ -224,4 +225,27 @@ def market_policy(rt: Any, now_s: float) -> Policy:
         rt.market_feeds = feeds
         with contextlib.suppress(RuntimeError):  # no running loop: ticks driven by hand
             rt._tasks.append(feeds.start())
-    return feeds.apply(rt.policy, now_s)
+    before = {k: v["fallback"] for k, v in feeds.state.items()}
+    policy = feeds.apply(rt.policy, now_s)
+    for kind, st in feeds.state.items():  # each change of fallback is an event in the store
+        if st["fallback"] != before.get(kind):
+            what = (
+                f"stale ({st['last_error'] or 'no fresh value'}): {st['fallback']}"
+                if st["fallback"]
+                else "fresh again"
+            )
+            rt.pending_events.append(
+                EventRecord(
+                    now_s,
+                    "market_feed",
+                    f"{kind} feed {what}",
+                    {
+                        "feed": kind,
+                        "source": st["source"],
+                        "fallback": st["fallback"],
+                        "age_s": st["age_s"],
+                        "last_error": st["last_error"],
+                    },
+                )
+            )
+    return policy
