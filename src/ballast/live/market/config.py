@@ -90,7 +90,9 @@ class ErcotPriceFeed(FeedTiming):
     token_env: str | None = Field(
         None,
         pattern=r"^[A-Za-z_]\w*$",
-        description="Environment variable holding a bearer ID token, if the API asks for one. Default none.",
+        description="Environment variable holding the bearer ID token ERCOT's API asks for "
+        "beside the key (from its sign-in; it expires after about an hour). Read at each poll: "
+        "keeping it fresh is the operator's (Ballast does not sign in). Default none.",
     )
     publication_delay_s: float = Field(
         120.0,
