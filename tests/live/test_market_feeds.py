@@ -69,6 +69,7 @@ def test_ercot_interval_end_is_hour_ending_in_central_prevailing_time():
 
 async def test_ercot_client_takes_the_latest_price_of_its_settlement_point(monkeypatch):
     monkeypatch.setenv("ERCOT_KEY", "k-123")
+    monkeypatch.setenv("ERCOT_ID_TOKEN", "id-token-1")
     rows = [
         ["2024-05-01", 14, 1, "HB_WEST", "HU", 21.5, False],
         ["2024-05-01", 14, 2, "HB_WEST", "HU", 87.25, False],
@@ -83,6 +84,7 @@ async def test_ercot_client_takes_the_latest_price_of_its_settlement_point(monke
             settlement_point="HB_WEST",
             url=srv.url + "/ercot",
             subscription_key_env="ERCOT_KEY",
+            token_env="ERCOT_ID_TOKEN",
         )
         feeds = build_feeds(
             parse_site_config({"scenario": "x", "market": {"price_feed": cfg.model_dump()}}).market, fixed()
@@ -95,6 +97,7 @@ async def test_ercot_client_takes_the_latest_price_of_its_settlement_point(monke
         assert query["settlementPoint"] == "HB_WEST"
         assert (query["deliveryDateFrom"], query["deliveryDateTo"]) == ("2024-04-30", "2024-05-01")
         assert headers["Ocp-Apim-Subscription-Key"] == "k-123"
+        assert headers["Authorization"] == "Bearer id-token-1"
         # publication cadence: 5 min after the 13:30 price, the next one is due 15 min after
         # it plus the 2-min publication delay; once overdue, retry every poll_s
         nxt = feeds.price.source.next_poll_in_s
