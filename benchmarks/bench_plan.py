@@ -94,6 +94,7 @@ def main() -> None:
         emit(f"plan_prob_npv_negative.{name}", r.risk["prob_npv_negative"], "-")
     optimizer_bench()
     operations_bench()
+    dask_bench()
 
 
 def operations_bench() -> None:
@@ -111,6 +112,42 @@ def operations_bench() -> None:
             r.metrics["flat"]["npv_usd"] / 1e6,
             "M USD",
         )
+
+
+def dask_bench(workers: int = 2, n_paths: int = 10_000) -> None:
+    """conversion_500mw's 10,000 paths valued in-process and on a local Dask cluster of
+    ``workers`` processes (``ballast plan --workers``; 4 chunks per worker), the cluster's
+    start excluded. CPU is this process's only (the workers' is not counted); on a shared
+    2-core machine the cluster mostly pays for shipping the chunks."""
+    from ballast.cli.plan import _dask_mapper
+    from ballast.sweep.engine import open_client
+
+    plan = load_plan("conversion_500mw")
+    t0, c0 = time.perf_counter(), time.process_time()
+    run_plan(plan, n_paths=n_paths, seed=2025, optimize=False)
+    emit(f"plan_{n_paths}_paths_in_process_wall", time.perf_counter() - t0, "s")
+    emit(f"plan_{n_paths}_paths_in_process_cpu", time.process_time() - c0, "s")
+    with open_client(workers=workers) as client:
+        mapper = _dask_mapper(client)
+        run_plan(plan, n_paths=100, seed=2025, optimize=False, map_fn=mapper, parts=4 * workers)  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_plan(plan, n_paths=n_paths, seed=2025, optimize=False, map_fn=mapper, parts=4 * workers)
+        emit(f"plan_{n_paths}_paths_dask_{workers}_workers_wall", time.perf_counter() - t0, "s")
+        emit(f"plan_{n_paths}_paths_dask_{workers}_workers_client_cpu", time.process_time() - c0, "s")
+        # hybrid_west_texas with every configuration backtested cold, as tasks on the workers
+        from ballast.plan import operations
+
+        def clear() -> None:
+            operations._CACHE.clear()
+
+        clear()
+        client.run(clear)
+        west = load_plan("hybrid_west_texas")
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_plan(west, n_paths=1000, map_fn=mapper, parts=4 * workers)
+        tag = f"plan_hybrid_west_texas_operations_cold_dask_{workers}_workers"
+        emit(f"{tag}_wall", time.perf_counter() - t0, "s")
+        emit(f"{tag}_client_cpu", time.process_time() - c0, "s")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,16 @@ def test_reserves_scenario_has_an_optimum_that_names_what_it_leaves_out(tmp_path
     assert "deployments, frequency events and shortfall penalties are not modelled" in opt["scope"]
     # the rules' reserve sales count in their margin for the regret, and the optimum still wins
     assert doc["regret_usd"] >= -1e-6 * abs(doc["kpis"]["net_margin_usd"]["ballast"])
+
+
+def test_a_battery_the_coarse_rules_cannot_dispatch_is_said(tmp_path, scenario_dict):
+    """Nothing silently dropped: at 15 min without smoothing the rule controller leaves the
+    battery idle (it dispatches it on the smoothing rule at 1 s or finer); the run says so, and
+    the battery moves no energy for Ballast, while the optimum may use it."""
+    scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json", "--no-optimum").stdout)
+    assert not any(n.startswith("battery:") for n in doc["notes"])
+    scenario_dict["battery"] = {"power_mw": 20, "energy_mwh": 40}
+    doc = json.loads(_run(tmp_path, scenario_dict, "--json", "--no-optimum").stdout)
+    said = [n for n in doc["notes"] if n.startswith("battery:")]
+    assert len(said) == 1 and "leaves it idle" in said[0] and "15min" in said[0]

@@ -111,3 +111,20 @@ def test_difficulty_that_tracks_price_leaves_hashprice_alone():
     assert hp[0] == pytest.approx(np.full(3, hp[0, 0]))
     grown = bf.difficulty_path(1e14, 0.25, 3)
     assert grown == pytest.approx([1e14, 1.25e14, 1.5625e14])
+
+
+def test_a_fee_series_scales_each_year_by_hand(tmp_path):
+    """Issue 12 part 2, fees as a series: miner revenue per block is subsidy / (1 - share), so a
+    year with a 50 % fee share pays twice the hashprice of the same year without fees, and a
+    year with 0 % the same; everything else (price, difficulty, subsidy) is unchanged."""
+    from ballast.plan.document import load_plan
+    from ballast.plan.model import bitcoin_years
+    from tests.plan.helpers import plan_doc, write_plan
+
+    series = [0.0, 0.5, 0.0, 0.5, 0.0, 0.5]  # the test plan's six years
+    none = load_plan(write_plan(tmp_path, plan_doc(bitcoin={"fee_share_of_revenue": 0.0}), "a.yaml"))
+    some = load_plan(write_plan(tmp_path, plan_doc(bitcoin={"fee_share_by_year": series}), "b.yaml"))
+    price = np.full((1, 6), 60_000.0)
+    ratio = (bitcoin_years(some, price).hashprice_usd_per_ph_day
+             / bitcoin_years(none, price).hashprice_usd_per_ph_day)
+    np.testing.assert_allclose(ratio[0], [1.0, 2.0, 1.0, 2.0, 1.0, 2.0], rtol=1e-12)

@@ -123,3 +123,13 @@ def test_cross_field_problems_are_listed_one_per_line(tmp_path):
     assert lines[2] == (
         "  - strategies[0] (c).phases: converts 500 MW in total, more than site.mining_mw (100 MW)"
     )
+
+
+def test_fee_series_needs_one_share_per_year(tmp_path):
+    msg = error_of(plan_doc(bitcoin={"fee_share_by_year": [0.03, 0.04]}), tmp_path)
+    assert "bitcoin.fee_share_by_year: 2 values for a 6-year horizon" in msg
+
+
+def test_fee_series_shares_must_be_below_one(tmp_path):
+    msg = error_of(plan_doc(bitcoin={"fee_share_by_year": [0.03, 1.0, 0, 0, 0, 0]}), tmp_path)
+    assert "fee_share_by_year[1]: 1.0 is not a share in [0, 1)" in msg

@@ -1,5 +1,8 @@
-"""``ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json]``: strategies over a site's
-life (keep mining, convert to AI hosting, hybrid), NPV/IRR/payback and risk over price paths.
+"""``ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json] [--workers N | --scheduler
+URL]``: strategies over a site's life (keep mining, convert to AI hosting, hybrid),
+NPV/IRR/payback and risk over price paths. With ``--workers`` or ``--scheduler`` the operations'
+backtests, the price paths (in chunks) and the tornado's points run as Dask tasks through the
+sweep engine.
 
 ``--json`` prints ``ballast.plan/1`` (docs/plan.md#output). Exit 2 on bad input, with nothing
 written.
@@ -7,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -83,9 +87,18 @@ def _operations_lines(doc: dict) -> list[str]:
             f"  {c['mining_mw']:g} MW miners + {c['it_mw']:g} MW IT under {c['interconnect_mw']:g} MW: "
             f"uptime {c['uptime']:.1%}, price paid {c['price_ratio']:.0%} of the mean, "
             f"curtailed {c['curtailed_mwh']:,.0f} MWh, "
-            f"programs {c['program_revenue_usd'] / 1e6:,.2f} M USD/yr, "
+            f"programs {c['program_revenue_usd'] / 1e6:,.2f} M USD/yr "
+            f"(reserve offers {c['reserve_offer_mw']:,.1f} MW), "
             f"revenue formula error {c['revenue_error_pct']:+.1f} %"
         )
+        if c["smoothing_window"] is not None:
+            lines.append(
+                f"    smoothing ({c['smoothing_window']}): "
+                f"{c['smoothing_minutes_in_violation']:g} min in violation "
+                f"(all-on baseline {c['smoothing_minutes_in_violation_baseline']:g}), "
+                f"largest ramp {c['smoothing_max_ramp_mw_per_s']:.2f} MW/s, "
+                f"0.1-20 Hz share {c['smoothing_band_energy_share']:.1%}"
+            )
     return lines
 
 
@@ -117,6 +130,26 @@ def _optimum_lines(doc: dict) -> list[str]:
     ]
 
 
+def _dask_mapper(client):
+    """A ``ballast.plan.parallel.Mapper`` on a Dask client: one task per group through the
+    sweep engine's ``stream_batches`` (one retry if a worker is lost), results in order; a
+    task that still fails raises its error here."""
+    import uuid
+
+    from ballast.sweep.engine import stream_batches
+
+    def run(fn, groups, *args) -> list:
+        out: list = [None] * len(groups)
+        key = f"ballast-plan-{fn.__name__}-{uuid.uuid4().hex[:8]}"
+        for i, result in stream_batches(client, fn, list(groups), *args, key_prefix=key):
+            if isinstance(result, BaseException):
+                raise result
+            out[i] = result
+        return out
+
+    return run
+
+
 def plan(
     plan_file: Annotated[str, typer.Argument(help="Plan YAML path, or a bundled plan name.")],
     out: Annotated[
@@ -130,6 +163,14 @@ def plan(
         int | None, typer.Option(help="Seed of the price paths (default: the plan's bitcoin.paths.seed).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print ballast.plan/1 as JSON.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Run the backtests, price paths and tornado on a local Dask cluster of N workers."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="...or on a running Dask scheduler (tcp://HOST:8786)."),
+    ] = None,
 ) -> None:
     """Compare keeping the miners, converting MW to AI hosting, and a hybrid, over the site's life."""
     from ballast.data.errors import DataError
@@ -141,6 +182,10 @@ def plan(
         fail(f"--seed {seed}: must be >= 0")
     if out is not None and out.exists() and not out.is_dir():
         fail(f"--out {out}: exists and is not a folder")
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: give at least 1 worker process")
+    if workers is not None and scheduler is not None:
+        fail("--workers, --scheduler: give one (a local cluster of N workers, or a running scheduler)")
     try:
         doc_plan = load_plan(plan_file)
     except PlanError as exc:
@@ -151,24 +196,37 @@ def plan(
     from ballast.plan.output import plan_document, write_outputs
     from ballast.scenario import ScenarioError
 
-    try:
-        if as_json:
-            result = run_plan(doc_plan, n_paths=paths, seed=seed)
-        else:  # a spinner on stderr naming each long step (backtests, optimiser, paths)
-            with wide_console(stderr=True).status("planning") as status:
-                result = run_plan(doc_plan, n_paths=paths, seed=seed, progress=status.update)
-    except DataError as exc:
-        fail(str(exc))
-    except OptimizeInfeasible as exc:
-        fail(format_problems(str(plan_file), "plan", [str(exc)]))
-    except ScenarioError as exc:  # the operations scenario
-        fail(format_problems(str(plan_file), "plan", [f"operations.scenario: {exc}"]))
-    doc = plan_document(result, source=str(plan_file))
-    if out is not None:
-        from ballast.report.plan_report import render_plan_report
+    with ExitStack() as stack:
+        map_fn, parts = None, 1
+        if workers is not None or scheduler is not None:  # the sweep engine's Dask path
+            from ballast.sweep.engine import open_client
 
-        report_html = render_plan_report(result, doc)  # before anything is written
-        doc["files"] = write_outputs(result, out, doc, report_html)
+            try:
+                client = stack.enter_context(open_client(workers, scheduler))
+            except OSError as exc:  # no scheduler at that address
+                fail(f"--scheduler {scheduler}: {exc}")
+            map_fn = _dask_mapper(client)
+            parts = 4 * max(len(client.scheduler_info()["workers"]), 1)  # a few chunks per worker
+        try:
+            if as_json:
+                result = run_plan(doc_plan, n_paths=paths, seed=seed, map_fn=map_fn, parts=parts)
+            else:  # a spinner on stderr naming each long step (backtests, optimiser, paths)
+                with wide_console(stderr=True).status("planning") as status:
+                    result = run_plan(
+                        doc_plan, n_paths=paths, seed=seed, progress=status.update, map_fn=map_fn, parts=parts
+                    )
+        except DataError as exc:
+            fail(str(exc))
+        except OptimizeInfeasible as exc:
+            fail(format_problems(str(plan_file), "plan", [str(exc)]))
+        except ScenarioError as exc:  # the operations scenario
+            fail(format_problems(str(plan_file), "plan", [f"operations.scenario: {exc}"]))
+        doc = plan_document(result, source=str(plan_file))
+        if out is not None:
+            from ballast.report.plan_report import render_plan_report
+
+            report_html = render_plan_report(result, doc, map_fn)  # before anything is written
+            doc["files"] = write_outputs(result, out, doc, report_html)
     if as_json:
         write_json(doc)
         return

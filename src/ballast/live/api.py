@@ -32,7 +32,9 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
         "reserve_up": 0.0, "reserve_down": 0.0},  # miner headroom held for AI drops/rises
       "frequency_hz": 60.0,
       "market": {"price_usd_per_mwh": 30.0, "hashprice_usd_per_ph_day": 50.0,
-                 "replay_time": null},   # replayed instant when market.replay is on
+                 "replay_time": null,    # replayed instant when market.replay is on
+                 "feeds": null},         # live.market: per feed source, value, age_s,
+                                         # max_age_s, fallback, last_error, polls, failures
       "groups": [{"name": "s21", "miners": 20, "miners_per_device": 750.0,
                   "running": 18, "asleep": 2, "non_compliant": 0, "unreachable": 0,
                   "target_running": 18, "power_planned_mw": 49.6,
@@ -110,6 +112,7 @@ from ballast.live.dashboard import mount_dashboard
 from ballast.live.docs import mount_docs
 from ballast.live.evidence_api import evidence_router
 from ballast.live.health import RuntimeCollector
+from ballast.live.market.metrics import MarketFeedsCollector
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 from ballast.live.store import StoreBehind
@@ -160,6 +163,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
 
     runtime.on_tick.append(update)
     reg.register(RuntimeCollector(runtime))  # health, refused readings, keep-alive failures
+    reg.register(MarketFeedsCollector(runtime))  # live.market: feed ages and fallbacks
     return reg
 
 

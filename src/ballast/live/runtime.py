@@ -77,6 +77,7 @@ from ballast.live.devices import (
 from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
+from ballast.live.market.feeds import market_policy
 from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import (
     DrBook,
@@ -475,6 +476,8 @@ class Runtime:
             price, hashprice, replay_s = self.replay.at(now)
             self.policy = replace(self.policy, price_usd_per_mwh=price,
                                   hashprice_usd_per_ph_day=hashprice)
+        # market feeds hook (live.market): live price/hashprice, or their stale fallback
+        self.policy = market_policy(self, now)
         pol = self.policy
         # battery hook: a fresh usable state of charge, or no battery (setpoint 0) and the
         # charge an unreachable battery may still draw counted as inflexible load

@@ -34,6 +34,14 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ballast.documents import StrictModel, format_validation_errors, read_yaml
+from ballast.live.market.config import (
+    ComputedHashprice,
+    ErcotPriceFeed,
+    HttpHashprice,
+    HttpPriceFeed,
+    ModbusPriceFeed,
+    StaleConfig,
+)
 
 MAX_TOKEN_FILE_BYTES = 4096
 
@@ -173,6 +181,22 @@ class MarketConfig(StrictModel):
                                         "instead, replayed from an instant; an operator's "
                                         "price or hashprice update through the API ends the "
                                         "replay. Default none.")
+    price_feed: ErcotPriceFeed | HttpPriceFeed | ModbusPriceFeed | None = Field(
+        None, discriminator="source", description="Live power price (live.market): source "
+        "ercot, http_json or modbus; it sets the price every tick (an API update is overwritten "
+        "at the next tick). Default none: price_usd_per_mwh (the operator's value).")
+    hashprice_feed: ComputedHashprice | HttpHashprice | None = Field(
+        None, discriminator="source", description="Live hashprice (live.market): source computed "
+        "(BTC price, difficulty, fees) or http_json (a pool's or an index's API). Default none: "
+        "hashprice_usd_per_ph_day (the operator's value).")
+    stale: StaleConfig = Field(default_factory=StaleConfig, description="What the controller "
+                               "assumes while a feed is stale.")
+
+    @model_validator(mode="after")
+    def _feeds_or_replay(self) -> MarketConfig:
+        if self.replay is not None and (self.price_feed or self.hashprice_feed):
+            raise ValueError("give replay or price_feed/hashprice_feed, not both")
+        return self
 
 
 class UfrConfig(StrictModel):

@@ -61,6 +61,9 @@ def tick_document(rt: Runtime, tick_no: int, now: float, replay_s: float | None,
         "frequency_hz": num(freq),
         "market": {"price_usd_per_mwh": rt.policy.price_usd_per_mwh,
                    "hashprice_usd_per_ph_day": rt.policy.hashprice_usd_per_ph_day,
-                   "replay_time": None if replay_s is None else utc_iso(replay_s)},
+                   "replay_time": None if replay_s is None else utc_iso(replay_s),
+                   # live.market: per feed its source, value, age, fallback in force, error
+                   "feeds": nulls(feeds.state) if (feeds := getattr(rt, "market_feeds", None))
+                   else None},
         "groups": groups, "active_events": nulls(active),
     }

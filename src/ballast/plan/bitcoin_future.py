@@ -140,7 +140,7 @@ def difficulty_path(
     return trend * np.asarray(price_ratio, dtype="float64") ** price_elasticity
 
 
-def hashprice_path(btc_price_usd, difficulty, subsidy_btc, fee_share_of_revenue: float):
+def hashprice_path(btc_price_usd, difficulty, subsidy_btc, fee_share_of_revenue):
     """Hashprice [USD/PH/day] per year (``ballast.models.bitcoin`` formulas)."""
     fees = fees_btc_per_block(subsidy_btc, fee_share_of_revenue)
     return hashprice_usd_per_ph_day(btc_price_usd, difficulty, subsidy_btc, fees)

@@ -11,7 +11,8 @@ INTRO = """Generated from `src/ballast/plan/` by `python -m ballast.plan.docs`; 
 
 A plan asks an investor's question about a Bitcoin mining site over its life: keep mining,
 convert MW to AI/HPC hosting (when, how much), or convert and keep miners beside the AI tenant?
-`ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json]` compares the strategies of one
+`ballast plan PLAN [--out DIR] [--paths N] [--seed S] [--json] [--workers N | --scheduler URL]`
+compares the strategies of one
 plan document under named BTC price cases and over seeded price paths. The bundled example
 `conversion_500mw` (`src/ballast/examples/plan/conversion_500mw.yaml`) is the seed's case: a
 500 MW mining site, a 12-year lease at about 1.45 M USD per MW of critical IT per year; each of
@@ -39,7 +40,8 @@ Per strategy and year:
   (`hosting.capex_usd_per_mw` per MW of IT) is spent evenly over `hosting.build_years`; the
   lease starts `build_years` after the phase year and runs `term_years` (no renewal; revenue
   after the plan's last year is not counted; a terminal value only through the salvage below).
-- **Mining.** Hash rate [PH/s] = grid MW / mining PUE x 1e6 / (J/TH) / 1000; revenue =
+- **Mining.** Hash rate [PH/s] = grid MW / mining PUE x 1e6 / (J/TH) / 1000 (the fleet's
+  J/TH that year: the new model's after a [repowering](#fleet)); revenue =
   hashprice x hash rate x uptime x 365.25 days; energy = grid MW x uptime x 8,766 h x power
   price. A year whose revenue does not cover its energy is idled (the operator's option to
   switch off): neither counts.
@@ -51,9 +53,10 @@ Per strategy and year:
   per grid MW of miners, ballast included, paid in idle years too; `hosting.om_usd_per_mw_yr` per
   MW of critical IT leased.
 - **Tax.** EBITDA less depreciation of the conversion capex (MACRS, IRS Publication 946 Table
-  A-1, half-year convention, or straight line), times `tax_rate`. A loss gives a tax benefit
+  A-1, half-year convention, or straight line) and of any repowering capex (MACRS,
+  `mining.repower.recovery_years`), times `tax_rate`. A loss gives a tax benefit
   in the same year (the owner has other income to use it against).
-- **Cash flow** = EBITDA - tax - capex, plus in the last year the salvage value
+- **Cash flow** = EBITDA - tax - capex - repowering capex, plus in the last year the salvage value
   (`hosting.salvage_fraction_of_book_value` x the conversion's undepreciated tax basis; default
   none).
 
@@ -92,9 +95,45 @@ a site (`ballast simulate`), which a later version will do per configuration.
   start_price)^difficulty_price_elasticity`. The growth rate is an assumption: the bundled
   history grew 53 % a year from January 2020 to January 2025, and the network's growth is
   expected to slow as the subsidy halves. The elasticity lets hash rate follow price (1:
-  hashprice ignores price moves).
+  hashprice ignores price moves). Instead of the growth a plan may give the network's power
+  growth and efficiency change; difficulty then grows by their ratio ([below](#fleet)).
 - **Hashprice** [USD/PH/day] = blocks per PH per day x (subsidy + fees) x price, fees a share of
   revenue (docs/sources.md#bitcoin-fees).
+
+### The fleet against the network {#fleet}
+
+Difficulty is proportional to the network's hash rate, which is the network's power over its
+average J/TH. A plan states the difficulty's growth one of two ways, never both (the plan is
+refused otherwise, so the network's efficiency is counted once):
+
+- `bitcoin.difficulty_growth_per_yr`: the hash rate's growth, the network's efficiency gains
+  already inside it; or
+- `bitcoin.network_power_growth_per_yr` and `network_efficiency_change_per_yr`: difficulty
+  grows `(1 + power growth) / (1 + J/TH change) - 1` a year (power +20 % and J/TH -10 % a year
+  give +33 %).
+
+Either way the hashprice (USD per PH/s per day) falls as the network hashes more cheaply, while
+a fleet that is not renewed keeps its own J/TH and so its energy per TH: its margin (1 - energy
+cost / revenue; `fleet.margin` in the output, base case) shrinks year by year. That is fleet
+ageing: the fleet's revenue per TH is the network's hashprice, never scaled a second time for
+its efficiency gap. With `network_efficiency_j_per_th` the output also lists the network's
+average J/TH per year beside the fleet's. No default rate is asserted: as an illustration, the
+newest Bitmain model went from 34.2 J/TH (Antminer S19, 2020) to 13.5 J/TH (S21 XP, 2024;
+J/TH from docs/sources.md#miner-catalog, launch years from the press, **secondary**), about
+-20 % a year at the frontier; the network's average lags
+the frontier, so a rate of about -10 % a year is an assumption a plan may state as its own.
+
+**Repowering** (`mining.repower`, optional): in every strategy (but those with `repower:
+false`, which keep the old fleet for comparison), every miner running in the repower year
+(mining and ballast) is replaced by a model of `efficiency_j_per_th`, from `year`, or from the first
+year whose old-fleet margin in the base price case (at the plan's power price, escalated) is
+below `margin_below`; one year for every strategy and price path, decided on the plan's
+forecast. Capex = the new hash rate [TH/s] x `capex_usd_per_th_s`, spent in that year; it is
+depreciated with MACRS over `recovery_years` (default 5: computers and peripheral equipment,
+IRS Pub 946 asset class 00.12) and has no terminal value; miners retired later by a conversion
+are not resold. The optimiser's capex budget counts the conversion capex only. With
+`operations`, the measured uptime and price ratio are those of the scenario's own miners (a
+more efficient fleet would be curtailed less: not captured).
 
 Risk: every strategy's NPV over the price paths, and its NPV minus the baseline's on the same
 path: P10, P50, P90, mean, and the probability that each is below zero.
@@ -117,8 +156,19 @@ configuration's IT MW at `hosting.pue`, its import limit to the interconnect. Fr
 - **curtailment** [MWh] of the miners' flexible energy, reported;
 - **grid programs**: with programs in the scenario, their settled cash over the year
   (reserves, demand response: `programs_cash_usd` of `ballast simulate`) is the strategy's
-  `program_revenue_usd` in every year that configuration holds, as measured (nominal; the
-  scenario's offers in MW, not scaled with the miners).
+  `program_revenue_usd` in every year that configuration holds, as measured (nominal). The
+  reserve offers (`responsive_reserve`, `ecrs`, `ers`: `offer_mw`) are scaled with the miners,
+  in proportion to the configuration's miner MW over the scenario's, each capped at the
+  configuration's miner MW (`reserve_offer_mw`); demand-response events are the utility's
+  requests and stay as the scenario states them;
+- **smoothing compliance**: when the scenario has a `smoothing` section and the configuration
+  an AI load, the engine's fine path (`ballast simulate` at 1 s or finer) runs the scaled
+  scenario over its own window and step (for `training_campus`, one day at 1 s), without its
+  programs (the fine engine has none), and reports Ballast's minutes in violation of the spec
+  and the all-on baseline's, the largest ramp over the spec's window and the 0.1-20 Hz energy
+  share (`smoothing_*`). It is reported, not priced, and only for that window: a 1-s year does
+  not fit a per-configuration run (tens of millions of ticks). The year itself is backtested
+  at `operations.resolution` without the smoothing section.
 
 Future years keep the model's revenue formula (hashprice x hash rate x uptime), so revenue
 scales with each year's hashprice. Each configuration is backtested once per process. The
@@ -197,14 +247,19 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `growth_per_yr`, `btc_price_usd` and `hashprice_usd_per_ph_day` per year; `paths`: `n`,
   `seed`, `log_drift_per_yr`, `volatility_per_yr`, `calibrated_on`);
   `carbon_intensity_g_per_kwh` per year; `strategies`: `name`, `kind`, `baseline`, `best`,
-  `capex_usd`, per year `converted_mw`, `mining_mw`, `ballast_mw`, `it_mw`, `environment` (in
-  the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
+  `capex_usd`, `repower_capex_usd`, per year `efficiency_j_per_th`, `converted_mw`, `mining_mw`, `ballast_mw`,
+  `it_mw`, `environment` (in the base case: per year `energy_mwh`, `co2_t`, `water_m3`, and
   `kwh_per_usd_earned`), per case `npv_usd`, `delta_npv_usd`, `irr`, `simple_payback_years`,
   `discounted_payback_years` (null where undefined), and `risk` (`npv_usd` and `delta_npv_usd`
   percentiles, `prob_npv_negative`, `prob_delta_npv_negative`); `operations` (null without the
   section: `scenario`, `resolution`, and per configuration `mining_mw`, `it_mw`,
   `interconnect_mw`, `uptime`, `price_ratio`, `curtailed_mwh`, `hashprice_usd_per_ph_day`,
-  `revenue_error_pct`, `program_revenue_usd`); `optimize` (null without the
+  `revenue_error_pct`, `program_revenue_usd`, `reserve_offer_mw`,
+  `smoothing_minutes_in_violation`, `smoothing_minutes_in_violation_baseline`,
+  `smoothing_max_ramp_mw_per_s`, `smoothing_band_energy_share`, `smoothing_window`: null
+  without smoothing); `fleet` (`difficulty_growth_per_yr`, `network_efficiency_j_per_th` per
+  year or null, the fleet's `efficiency_j_per_th` and `margin` per year in the base case,
+  `repower_year`, `repower_efficiency_j_per_th`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
   `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
   `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
@@ -220,12 +275,33 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   cash flow across the price paths: P10-P90, P25-P75, median), grid MW by use per year, a
   tornado of sensitivities (the ΔNPV of the best converting strategy with BTC price, difficulty
   growth, power price, fleet J/TH, lease rate, conversion capex and discount rate each moved
-  -/+20 %, one at a time, the schedules held), and CO2 and water per year.
+  -/+20 %, one at a time, the schedules held), CO2 and water per year, and the fleet's J/TH
+  and margin per year against the network's ([fleet](#fleet)).
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: smoothing compliance from the engine, program offers scaled with the
-miners, fleet ageing and repowering.
+Not yet in this version: a fleet of several miner models (the plan has one fleet-average J/TH,
+and a repowering replaces it whole, once), smoothing compliance priced or measured over a whole
+year (it is reported over the scenario's fine window), and demand-response events scaled with
+the miners.
+
+## Running on Dask {#dask}
+
+`--workers N` (a local cluster of N worker processes) or `--scheduler tcp://HOST:8786` (a
+running one) sends the plan's independent pieces through the sweep engine's Dask path
+(`ballast.sweep.engine.open_client` and `stream_batches`): with `operations`, the
+configurations the strategies meet, one backtest (and smoothing run) a task; the price paths
+in chunks (four per worker), each chunk valuing every strategy on its paths; and the tornado's
+inputs, one task each. The configurations backtested travel with the later tasks, so a worker
+does not backtest them again. Each piece's arithmetic is the same wherever it runs, so the
+document is the same as in-process (tests check it on a two-worker cluster). The optimiser
+(one MILP) runs in the calling process. Measured on a shared 2-core machine
+(`benchmarks/bench_plan.py`), the cluster does not pay there: the path valuation is vectorised
+(about a second for 10,000 paths in-process, about the same on two workers), and the
+`hybrid_west_texas` backtests at 1 h (about 2.6 s cold in-process) take longer on two fresh
+workers (about 4.7 s: each worker imports the engine and reads the data first). It is meant
+for many or long backtests (a smoothing run at 1 s costs about 20 s of CPU per configuration)
+and for machines with more cores or a remote cluster.
 
 The fields follow, section by section."""
 

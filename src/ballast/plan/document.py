@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
 from ballast.plan.environment import Environment
+from ballast.plan.fleet import Repower, difficulty_growth_per_yr, repower_problems
 from ballast.plan.operations import Operations
 from ballast.plan.optimize_document import Optimize, optimize_problems
 
@@ -91,6 +92,10 @@ class Mining(StrictModel):
         ge=0,
         description="Fleet refresh capex [USD per grid MW per year], expensed each year it is spent. Default 0.",
     )
+    repower: Repower | None = Field(
+        None,
+        description="Replace the fleet with a newer miner model once (docs/plan.md#fleet). Default: the fleet ages unrenewed.",
+    )
 
 
 class Hosting(StrictModel):
@@ -167,10 +172,28 @@ class Bitcoin(StrictModel):
     )
     base_case: str = Field("flat", description="The case the strategy table is ranked on. Default flat.")
     start_difficulty: float = Field(gt=0, description="Network difficulty in the first year [-].")
-    difficulty_growth_per_yr: float = Field(
+    difficulty_growth_per_yr: float | None = Field(
+        None,
         ge=-0.9,
         le=5,
-        description="Difficulty trend per year [-] (an assumption; docs/plan.md#bitcoin-futures).",
+        description="Difficulty trend per year [-] (an assumption; the network's efficiency gains are inside it; docs/plan.md#bitcoin-futures). Give this or network_power_growth_per_yr.",
+    )
+    network_power_growth_per_yr: float | None = Field(
+        None,
+        ge=-0.9,
+        le=5,
+        description="The network's power growth per year [-]; difficulty then grows (1 + this) / (1 + network_efficiency_change_per_yr) - 1 a year (docs/plan.md#fleet). Give this or difficulty_growth_per_yr.",
+    )
+    network_efficiency_j_per_th: float | None = Field(
+        None,
+        gt=0,
+        description="The network's average efficiency in the first year [J/TH], to report the fleet's gap per year. Default: not reported.",
+    )
+    network_efficiency_change_per_yr: float = Field(
+        0.0,
+        gt=-1,
+        le=0,
+        description="Change of the network's average J/TH per year [-] (negative: it improves). Default 0; docs/plan.md#fleet states an assumed rate.",
     )
     difficulty_price_elasticity: float = Field(
         0.0,
@@ -183,6 +206,10 @@ class Bitcoin(StrictModel):
         ge=0,
         lt=1,
         description="Fees as a share of miner revenue [-]. Default 0.03 (docs/sources.md#bitcoin-fees).",
+    )
+    fee_share_by_year: list[float] | None = Field(
+        None,
+        description="Fees as a share of miner revenue per plan year [-], first year first (a series, e.g. from a fee forecast); replaces fee_share_of_revenue. One value per year of horizon_years, each in [0, 1).",
     )
     block_interval_s: float = Field(
         600.0,
@@ -203,7 +230,25 @@ class Bitcoin(StrictModel):
         bad = [k for k, g in self.cases.items() if not -0.9 <= g <= 5]
         if bad:
             raise ValueError(f"cases: growth per year must be within [-0.9, 5]; check {bad}")
+        bad_fee = [i for i, f in enumerate(self.fee_share_by_year or []) if not 0 <= f < 1]
+        if bad_fee:
+            raise ValueError(f"fee_share_by_year[{bad_fee[0]}]: {self.fee_share_by_year[bad_fee[0]]!r} "
+                             "is not a share in [0, 1)")
+        if (self.difficulty_growth_per_yr is None) == (self.network_power_growth_per_yr is None):
+            raise ValueError(
+                "difficulty_growth_per_yr, network_power_growth_per_yr: give exactly one "
+                "(the first already holds the network's efficiency gains; docs/plan.md#fleet)"
+            )
         return self
+
+    @property
+    def difficulty_trend_per_yr(self) -> float:
+        """The difficulty's growth per year [-]: given, or from the network's power and J/TH."""
+        if self.difficulty_growth_per_yr is not None:
+            return self.difficulty_growth_per_yr
+        return difficulty_growth_per_yr(
+            self.network_power_growth_per_yr, self.network_efficiency_change_per_yr
+        )
 
 
 class Phase(StrictModel):
@@ -236,6 +281,10 @@ class Strategy(StrictModel):
         0.0,
         ge=0,
         description="hybrid: grid-program and smoothing value of the ballast miners [USD per MW per year]. Default 0.",
+    )
+    repower: bool = Field(
+        True,
+        description="Apply mining.repower to this strategy's miners (docs/plan.md#fleet). Default true; false keeps the old fleet, to compare the same strategy without repowering.",
     )
 
     @model_validator(mode="after")
@@ -307,6 +356,11 @@ class Plan(StrictModel):
             problems.append(
                 f"hosting.term_years: a {self.hosting.term_years}-year lease is longer than the {self.horizon_years}-year horizon"
             )
+        fees = self.bitcoin.fee_share_by_year
+        if fees is not None and len(fees) != self.horizon_years:
+            problems.append(
+                f"bitcoin.fee_share_by_year: {len(fees)} values for a {self.horizon_years}-year horizon (horizon_years); give one per year"
+            )
         names = [s.name for s in self.strategies]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -331,6 +385,7 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
+        problems += repower_problems(self)
         problems += optimize_problems(self)
         if problems:  # one line each, every one naming its field (parse_plan lists them)
             raise ValueError("\n".join(problems))

@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import finance, operations
+from ballast.plan import finance, fleet, operations
 from ballast.plan.document import Plan, Strategy
 from ballast.plan.environment import footprint
 
 if TYPE_CHECKING:  # the optimiser imports this module
     from ballast.plan.optimizer import Optimum
 
-HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
+HOURS_PER_YEAR = fleet.HOURS_PER_YEAR
 BITCOIN_HISTORY = "bundled:bitcoin_daily_2020_2025"
 # The bundled daily closes without gaps: 2020-01-01 to 2025-04-07 (the last row, 2025-04-08, lacks one).
 HISTORY_WINDOW = (pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2025-04-08", tz="UTC"))
@@ -38,6 +38,7 @@ LINE_ITEMS = (
     "depreciation_usd",
     "tax_usd",
     "capex_usd",
+    "repower_capex_usd",
     "salvage_usd",
     "cash_flow_usd",
 )
@@ -58,6 +59,8 @@ class Schedule:
     lease_revenue_usd: np.ndarray
     capex_usd: np.ndarray
     placed_in_service_usd: np.ndarray
+    efficiency_j_per_th: np.ndarray  # the fleet's J/TH (the new model's from a repowering on)
+    repower_capex_usd: np.ndarray  # new miners bought in the repower year
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,29 @@ def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = Non
     spare_mw = plan.site.interconnect_mw - plan.site.mining_mw
     firm = np.minimum(ballast, spare_mw)
     mining = plan.site.mining_mw - converted
-    return Schedule(years, mining, ballast, firm, converted, it_mw, lease, capex, placed)
+    m = plan.mining
+    index = repower_index(plan) if strategy.repower else None
+    efficiency = fleet.fleet_efficiency_j_per_th(len(years), m.efficiency_j_per_th, m.repower, index)
+    repower_usd = fleet.repower_capex_usd(mining + ballast, m.repower, index, m.pue)
+    return Schedule(
+        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, efficiency, repower_usd
+    )
+
+
+def repower_index(plan: Plan) -> int | None:
+    """Index of the year the fleet is repowered (``mining.repower``), None if never: the
+    given year, or the first whose old-fleet margin in the base price case (at the plan's power
+    price, escalated) is below ``margin_below``: one year for every strategy and path."""
+    rp, m, b = plan.mining.repower, plan.mining, plan.bitcoin
+    if rp is None:
+        return None
+    if rp.year is not None:
+        return rp.year - plan.start_year
+    n = plan.horizon_years
+    hp = bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, b.cases[b.base_case], n))
+    power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(n)
+    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, m.efficiency_j_per_th, m.pue)
+    return fleet.repower_index(fleet_margin, rp.margin_below)
 
 
 def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
@@ -141,13 +166,14 @@ def bitcoin_years(plan: Plan, btc_price_usd: np.ndarray) -> BitcoinYears:
     price = np.atleast_2d(btc_price_usd)
     difficulty = bf.difficulty_path(
         b.start_difficulty,
-        b.difficulty_growth_per_yr,
+        b.difficulty_trend_per_yr,
         plan.horizon_years,
         price / b.start_price_usd,
         b.difficulty_price_elasticity,
     )
     subsidy = bf.mean_subsidy_btc(years, b.block_interval_s)
-    hashprice = bf.hashprice_path(price, difficulty, subsidy, b.fee_share_of_revenue)
+    fees = b.fee_share_of_revenue if b.fee_share_by_year is None else np.asarray(b.fee_share_by_year)
+    hashprice = bf.hashprice_path(price, difficulty, subsidy, fees)  # a share, or one per year
     return BitcoinYears(price, difficulty, subsidy, hashprice)
 
 
@@ -156,19 +182,18 @@ def mining_usd(
     uptime: float,
     hashprice_usd_per_ph_day,
     power_price_usd_per_mwh,
-    efficiency_j_per_th: float,
+    efficiency_j_per_th,
     pue: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(revenue [USD/yr], energy cost [USD/yr], energy [MWh/yr]) of ``grid_mw`` of miners
-    hashing ``uptime`` of the year.
+    hashing ``uptime`` of the year (``fleet.gross_mining_usd``; J/TH a number or per year).
 
     A year whose hashprice does not cover the energy is idled (all zero): the operator's option
-    to switch the fleet off. Hash rate [PH/s] = grid MW / PUE x 1e6 W / (J/TH) / 1000.
+    to switch the fleet off.
     """
-    hashrate_ph_s = np.asarray(grid_mw) / pue * 1e6 / efficiency_j_per_th / 1000.0
-    revenue = hashprice_usd_per_ph_day * hashrate_ph_s * uptime * bf.DAYS_PER_YEAR
-    energy_mwh = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR
-    energy = energy_mwh * power_price_usd_per_mwh
+    revenue, energy, energy_mwh = fleet.gross_mining_usd(
+        grid_mw, uptime, hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue
+    )
     run = revenue > energy
     return np.where(run, revenue, 0.0), np.where(run, energy, 0.0), np.where(run, energy_mwh, 0.0)
 
@@ -185,14 +210,15 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         ops = operations.per_year(plan, sched)
         uptime, programs = ops.uptime, ops.program_revenue_usd
         ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
-    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
-    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, m.efficiency_j_per_th, m.pue)
+    eff = sched.efficiency_j_per_th
+    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, eff, m.pue)
+    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, eff, m.pue)
     flex_rev, flex_energy, flex_mwh = mining_usd(
         sched.ballast_mw - firm_mw,
         ballast_uptime,
         hp,
         power,
-        m.efficiency_j_per_th,
+        eff,
         m.pue,
     )
     b_rev, b_energy = firm_rev + flex_rev, firm_energy + flex_energy
@@ -210,12 +236,18 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         else finance.straight_line_rates(dep.recovery_years)
     )
     dep_usd = finance.depreciation_usd(sched.placed_in_service_usd, rates)
-    depreciation = np.broadcast_to(dep_usd, shape)
+    miners_dep_usd = 0.0
+    if m.repower is not None:  # the new miners: MACRS from their year (no terminal value)
+        miners_dep_usd = finance.depreciation_usd(
+            sched.repower_capex_usd, finance.macrs_rates(m.repower.recovery_years)
+        )
+    depreciation = np.broadcast_to(dep_usd + miners_dep_usd, shape)
     tax = finance.tax_usd(ebitda, depreciation, plan.tax_rate)
     capex = np.broadcast_to(sched.capex_usd, shape)
+    repower = np.broadcast_to(sched.repower_capex_usd, shape)
     book_usd = finance.book_value_usd(sched.placed_in_service_usd, dep_usd)
     salvage_usd = plan.hosting.salvage_fraction_of_book_value * float(book_usd)
-    cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex, salvage_usd)
+    cf = finance.after_tax_cash_flow_usd(ebitda, tax, capex + repower, salvage_usd)
     salvage = np.zeros(shape)
     salvage[..., -1] = salvage_usd
     return {
@@ -229,6 +261,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "depreciation_usd": depreciation,
         "tax_usd": tax,
         "capex_usd": capex,
+        "repower_capex_usd": repower,
         "salvage_usd": salvage,
         "cash_flow_usd": cf,
         "mining_energy_mwh": mwh + firm_mwh + flex_mwh,
@@ -294,10 +327,14 @@ def run_plan(
     paths: bool = True,
     optimize: bool = True,
     progress: Callable[[str], None] | None = None,
+    map_fn: Callable[..., list] | None = None,
+    parts: int = 1,
 ) -> PlanResult:
     """Every strategy under every named price case and (``paths``) over the seeded GBM paths;
     with ``plan.optimize`` (and ``optimize``) the conversion optimiser's schedule joins them.
-    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths)."""
+    ``progress`` is told each long step as it starts (backtests, the optimiser, the paths).
+    The paths are valued in ``parts`` chunks, and the operations' configurations backtested one
+    a task, by ``map_fn`` (``plan.parallel``; in-process by default): the result is the same."""
     say = progress or (lambda _message: None)
     b = plan.bitcoin
     n = plan.horizon_years
@@ -327,7 +364,13 @@ def run_plan(
         strategies.append(optimum.strategy)
         ballast_override[optimum.strategy.name] = optimum.ballast_mw
     scheds = {s.name: schedule(plan, s, ballast_override.get(s.name)) for s in strategies}
-    if plan.operations is not None:  # backtest each configuration now, saying which
+    if plan.operations is not None and map_fn is not None:  # the backtests as tasks
+        todo = operations.to_measure(plan, scheds.values())
+        if todo:
+            say(f"backtesting {len(todo)} configurations of {plan.operations.scenario} as tasks")
+            for entries in map_fn(operations.measure_group, [[c] for c in todo], plan):
+                operations.seed_cache(entries)
+    if plan.operations is not None:  # backtest each configuration now (if not yet), saying which
         for sched in scheds.values():
             operations.per_year(plan, sched, say)
     flows = {
@@ -343,16 +386,13 @@ def run_plan(
         }
         results.append(StrategyResult(s, scheds[s.name], cases, mets))
     if path_btc is not None:
+        from ballast.plan.parallel import npv_over_paths  # it imports this module
+
         say(f"valuing {len(results)} strategies over {gbm['n']:,} price paths")
-        base_cf = cash_flows(plan, base, scheds[base.name], path_btc)["cash_flow_usd"]
+        items = [(r.strategy, r.schedule) for r in results]
+        npvs = npv_over_paths(plan, items, base.name, path_btc, map_fn, parts)
         for r in results:
-            cf = (
-                base_cf
-                if r.strategy is base
-                else cash_flows(plan, r.strategy, r.schedule, path_btc)["cash_flow_usd"]
-            )
-            r.path_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf))
-            r.path_delta_npv_usd = np.asarray(finance.npv(plan.discount_rate, cf - base_cf))
+            r.path_npv_usd, r.path_delta_npv_usd = npvs[r.strategy.name]
             r.risk = {
                 "npv_usd": _percentiles(r.path_npv_usd),
                 "delta_npv_usd": _percentiles(r.path_delta_npv_usd),

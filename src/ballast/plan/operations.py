@@ -73,6 +73,14 @@ class Measured:
     hashprice_usd_per_ph_day: float
     revenue_error_pct: float
     program_revenue_usd: float  # cash from the scenario's grid programs over the year
+    reserve_offer_mw: float  # the reserve offers (RRS, ECRS, ERS) as scaled to these miners
+    # with a smoothing section: the engine's compliance over the scenario's own fine window
+    # (Ballast's controller, then the all-on baseline); None without one
+    smoothing_minutes_in_violation: float | None = None
+    smoothing_minutes_in_violation_baseline: float | None = None
+    smoothing_max_ramp_mw_per_s: float | None = None  # over the spec's window, up or down
+    smoothing_band_energy_share: float | None = None
+    smoothing_window: str | None = None
 
 
 _CACHE: dict[tuple, Measured] = {}
@@ -88,6 +96,18 @@ def _scenario(plan: Plan):
 def _key(plan: Plan, mining_mw: float, it_mw: float) -> tuple:
     o = plan.operations
     return (o.scenario, o.resolution, round(mining_mw, 6), round(it_mw, 6), plan.site.interconnect_mw)
+
+
+def cache_entries(plan: Plan) -> dict[tuple, Measured]:
+    """The configurations of ``plan``'s operations backtested in this process (to hand to
+    another process with ``seed_cache``)."""
+    o = plan.operations
+    return {k: v for k, v in _CACHE.items() if k[:2] == (o.scenario, o.resolution)}
+
+
+def seed_cache(entries: dict[tuple, Measured]) -> None:
+    """Take configurations measured in another process (a worker valuing price paths)."""
+    _CACHE.update(entries)
 
 
 def is_cached(plan: Plan, mining_mw: float, it_mw: float) -> bool:
@@ -123,15 +143,19 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
     scaled = [{**g, "count": round(g["count"] * mining_mw / fleet_mw)} for g in data["miners"]]
     data["miners"] = [g for g in scaled if g["count"] > 0]
     data["site"]["import_limit_mw"] = plan.site.interconnect_mw
-    data["run"]["resolution"] = o.resolution
     if it_mw > 0:
         ai = data.get("ai") or {}
         data["ai"] = {**ai, "it_load_mw": it_mw, "pue": plan.hosting.pue}
     else:
         data["ai"] = None
-    scenario = parse_scenario(
-        data, f"operations.scenario {o.scenario} at {mining_mw:g} MW of miners, {it_mw:g} MW of IT"
-    )
+    offer_mw = scale_offers(data.get("programs"), mining_mw / fleet_mw, mining_mw)
+    where = f"operations.scenario {o.scenario} at {mining_mw:g} MW of miners, {it_mw:g} MW of IT"
+    fine = None
+    if data.get("smoothing") is not None and it_mw > 0:  # the fine window, at its own step
+        fine = smoothing_compliance(parse_scenario({**data, "programs": None}, where), base.base_dir)
+    # the year at the plan's step: the coarse engine (programs; smoothing needs 1 s or finer)
+    data = {**data, "smoothing": None, "run": {**data["run"], "resolution": o.resolution}}
+    scenario = parse_scenario(data, where)
     scenario._base_dir = base.base_dir
     sim = simulate(scenario)  # the rule controller and the all-on baseline, no optimum
     k = compute_kpis(sim.ballast, sim.inputs, sim.config, sim.scenario)["value"]
@@ -162,9 +186,70 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
         hashprice_usd_per_ph_day=hashprice,
         revenue_error_pct=100.0 * (modelled - actual) / actual if actual else 0.0,
         program_revenue_usd=programs_usd,
+        reserve_offer_mw=offer_mw,
+        **(fine or {}),
     )
     _CACHE[key] = measured
     return measured
+
+
+def scale_offers(programs: dict | None, ratio: float, miners_mw: float) -> float:
+    """Scale the reserve offers (RRS, ECRS, ERS; in place) by ``ratio``, the configuration's
+    miner MW over the scenario's, each capped at ``miners_mw`` (only miners can back them);
+    the total offered [MW]. Demand-response events are the utility's requests, not offers:
+    they stay as the scenario states them (settled on what the site delivers)."""
+    total = 0.0
+    for name in ("responsive_reserve", "ecrs", "ers"):
+        program = (programs or {}).get(name)
+        if program is not None:
+            program["offer_mw"] = min(program["offer_mw"] * ratio, miners_mw)
+            if name == "ers" and program["offer_mw"] < 0.1:  # ERCOT's 100 kW minimum (schema)
+                raise ValueError(
+                    f"operations.scenario: programs.ers.offer_mw scaled to {miners_mw:g} MW of "
+                    f"miners is {program['offer_mw']:.3f} MW, below ERS's 0.1 MW minimum"
+                )
+            total += program["offer_mw"]
+    return total
+
+
+def smoothing_compliance(scenario, base_dir) -> dict:
+    """The engine's smoothing compliance (``sim.smoothing.smoothing_kpis``) of a scaled scenario
+    with a smoothing section, over its own window and step (1 s or finer): minutes in
+    violation (Ballast and the all-on baseline), the largest window ramp and the 0.1-20 Hz
+    energy share of Ballast's import."""
+    from ballast.sim.engine import simulate
+    from ballast.sim.smoothing import smoothing_kpis
+
+    sim = simulate(scenario, base_dir)
+    k = smoothing_kpis(sim.fine)
+    ours = k["ballast"]
+    return {
+        "smoothing_minutes_in_violation": float(ours["smoothing.minutes_in_violation"]),
+        "smoothing_minutes_in_violation_baseline": float(k["baseline"]["smoothing.minutes_in_violation"]),
+        "smoothing_max_ramp_mw_per_s": float(
+            max(ours[f"smoothing.max_ramp_{way}_window_mw_per_s"] for way in ("up", "down"))
+        ),
+        "smoothing_band_energy_share": float(ours["smoothing.band_energy_share"]),
+        "smoothing_window": f"{scenario.run.start.isoformat()} to {scenario.run.end.isoformat()} "
+        f"at {scenario.run.resolution}",
+    }
+
+
+def to_measure(plan: Plan, schedules) -> list[tuple[float, float]]:
+    """The configurations (miner MW, IT MW) the schedules meet that this process has not yet
+    backtested, each once, in order."""
+    todo: list[tuple[float, float]] = []
+    for sched in schedules:
+        for miners, it_mw in zip(sched.mining_mw + sched.ballast_mw, sched.it_mw, strict=True):
+            config = (float(miners), float(it_mw))
+            if miners > 0 and config not in todo and not is_cached(plan, *config):
+                todo.append(config)
+    return todo
+
+
+def measure_group(configs: list[tuple[float, float]], plan: Plan) -> dict[tuple, Measured]:
+    """Backtest configurations (a task): their cache entries, for ``seed_cache``."""
+    return {_key(plan, *config): measure(plan, *config) for config in configs}
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import operations
+from ballast.plan import fleet, operations
 from ballast.plan.environment import intensity_g_per_kwh
 from ballast.plan.milp import cvar_usd
-from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult
+from ballast.plan.model import FOOTPRINT_ITEMS, LINE_ITEMS, PlanResult, repower_index
 
 SCHEMA = "ballast.plan/1"
 FILES = ("plan.json", "cashflows.csv", "paths.parquet", "report.html")
@@ -119,6 +119,32 @@ def operations_document(result: PlanResult) -> dict | None:
     }
 
 
+def fleet_document(result: PlanResult) -> dict:
+    """The fleet against the network (docs/plan.md#fleet): difficulty growth used, the
+    network's J/TH per year (when given), the fleet's J/TH and margin per year in the base
+    case, and the repowering (year, new J/TH; strategies with ``repower: false`` keep the old
+    fleet: their own ``efficiency_j_per_th``)."""
+    plan = result.plan
+    b, m = plan.bitcoin, plan.mining
+    index = repower_index(plan)
+    efficiency = fleet.fleet_efficiency_j_per_th(len(result.years), m.efficiency_j_per_th, m.repower, index)
+    power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(len(result.years))
+    hp = result.case_bitcoin[b.base_case].hashprice_usd_per_ph_day[0]
+    network = None
+    if b.network_efficiency_j_per_th is not None:
+        network = fleet.network_efficiency_j_per_th(
+            b.network_efficiency_j_per_th, b.network_efficiency_change_per_yr, len(result.years)
+        )
+    return {
+        "difficulty_growth_per_yr": b.difficulty_trend_per_yr,
+        "network_efficiency_j_per_th": None if network is None else _list(network),
+        "efficiency_j_per_th": _list(efficiency),
+        "margin": _list(fleet.margin(hp, power, efficiency, m.pue)),
+        "repower_year": None if index is None else int(result.years[index]),
+        "repower_efficiency_j_per_th": None if m.repower is None else m.repower.efficiency_j_per_th,
+    }
+
+
 def plan_document(result: PlanResult, source: str | None = None) -> dict:
     """The JSON-ready summary of a plan run (``ballast.plan/1``; docs/plan.md#output)."""
     plan = result.plan
@@ -135,6 +161,8 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
                 "baseline": r.strategy.name == result.baseline,
                 "best": r.strategy.name == result.best,
                 "capex_usd": float(s.capex_usd.sum()),
+                "repower_capex_usd": float(s.repower_capex_usd.sum()),
+                "efficiency_j_per_th": _list(s.efficiency_j_per_th),
                 "converted_mw": _list(s.converted_mw),
                 "mining_mw": _list(s.mining_mw),
                 "ballast_mw": _list(s.ballast_mw),
@@ -179,6 +207,7 @@ def plan_document(result: PlanResult, source: str | None = None) -> dict:
             "paths": result.gbm if result.paths is not None else None,
         },
         "carbon_intensity_g_per_kwh": _list(intensity_g_per_kwh(plan)),
+        "fleet": fleet_document(result),
         "strategies": strategies,
         "operations": operations_document(result),
         "optimize": optimize_document(result),

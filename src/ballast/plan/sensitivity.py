@@ -1,14 +1,15 @@
 """One-at-a-time sensitivities of a strategy's NPV over the baseline's (the report's tornado):
 each input moved down and up by a share of its value, everything else held, in the base price
-case. In-process: each point is one deterministic valuation (milliseconds).
+case. Each point is one deterministic valuation (milliseconds), an independent task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import finance
+from ballast.plan import finance, operations
 from ballast.plan.document import Plan
 from ballast.plan.model import PlanResult, bitcoin_years, cash_flows, schedule
 
@@ -16,6 +17,7 @@ from ballast.plan.model import PlanResult, bitcoin_years, cash_flows, schedule
 INPUTS: tuple[tuple[str | None, str, str], ...] = (
     ("bitcoin", "start_price_usd", "BTC price"),
     ("bitcoin", "difficulty_growth_per_yr", "Difficulty growth"),
+    ("bitcoin", "network_power_growth_per_yr", "Network power growth"),  # when given instead
     ("mining", "power_price_usd_per_mwh", "Power price"),
     ("mining", "efficiency_j_per_th", "Fleet J/TH"),
     ("hosting", "lease_usd_per_kw_month", "Lease rate"),
@@ -69,19 +71,36 @@ def subject(result: PlanResult) -> str:
     return max(converting, key=lambda r: r.metrics[case]["npv_usd"]).strategy.name
 
 
-def tornado(result: PlanResult, name: str, swing: float = 0.2) -> tuple[float, list[Bar]]:
+def delta_npv_points(
+    points: list[tuple[str | None, str, float]], result: PlanResult, name: str, measured: dict
+) -> list[float]:
+    """``delta_npv_usd`` with each (section, field, value) set in turn (a task; ``measured``:
+    the backtested configurations, ``operations.cache_entries``)."""
+    operations.seed_cache(measured)
+    return [delta_npv_usd(_with(result.plan, sec, fld, value), result, name) for sec, fld, value in points]
+
+
+def tornado(
+    result: PlanResult, name: str, swing: float = 0.2, map_fn: Callable[..., list] | None = None
+) -> tuple[float, list[Bar]]:
     """ΔNPV of ``name`` in the base case, and a bar per input moved by -/+ ``swing`` of its
-    value (inputs at zero have no bar), largest spread first."""
+    value (inputs at zero or not given have no bar), largest spread first. Each input is one
+    task for ``map_fn`` (``plan.parallel``; in-process by default)."""
+    from ballast.plan.parallel import in_process
+
     plan = result.plan
     base = delta_npv_usd(plan, result, name)
-    bars = []
+    moved = []
     for section, field, label in INPUTS:
         value = getattr(plan if section is None else getattr(plan, section), field)
-        if value == 0:
-            continue
-        lo, hi = value * (1 - swing), value * (1 + swing)
-        lo_usd = delta_npv_usd(_with(plan, section, field, lo), result, name)
-        hi_usd = delta_npv_usd(_with(plan, section, field, hi), result, name)
-        bars.append(Bar(label, f"{section}.{field}" if section else field, lo, hi, lo_usd, hi_usd))
+        if value:  # zero or not given (difficulty growth from the network's power): no bar
+            moved.append((section, field, label, value * (1 - swing), value * (1 + swing)))
+    groups = [[(sec, fld, lo), (sec, fld, hi)] for sec, fld, _label, lo, hi in moved]
+    measured = operations.cache_entries(plan) if plan.operations is not None else {}
+    deltas = (map_fn or in_process)(delta_npv_points, groups, result, name, measured)
+    bars = [
+        Bar(label, f"{sec}.{fld}" if sec else fld, lo, hi, lo_usd, hi_usd)
+        for (sec, fld, label, lo, hi), (lo_usd, hi_usd) in zip(moved, deltas, strict=True)
+    ]
     bars.sort(key=lambda bar: -abs(bar.high_usd - bar.low_usd))
     return base, bars

@@ -3,7 +3,8 @@
 Sections: the strategy table (and the optimiser's schedule), the cash-flow waterfall (present
 value of each line item in the base case), the NPV fan chart across price paths (cumulative
 discounted cash flow, P10-P90 and P25-P75 bands and the median), MW by use per year, the
-tornado of sensitivities, and CO2 and water per year. ``ballast plan --out DIR`` writes it.
+tornado of sensitivities, CO2 and water per year, and the fleet's J/TH and margin against the
+network's (ageing and repowering). ``ballast plan --out DIR`` writes it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SECTIONS = (
     "MW by use per year",
     "Sensitivities (tornado)",
     "CO2 and water per year",
+    "The fleet against the network",
 )
 # (line item, label, sign in the cash flow)
 WATERFALL = (
@@ -38,6 +40,7 @@ WATERFALL = (
     ("om_usd", "O&M", -1.0),
     ("tax_usd", "Tax", -1.0),
     ("capex_usd", "Conversion capex", -1.0),
+    ("repower_capex_usd", "Repowering capex", -1.0),
     ("salvage_usd", "Salvage", 1.0),
 )
 
@@ -166,9 +169,9 @@ def mw_figure(result: PlanResult) -> go.Figure:
     return _layout(fig, "Grid MW by use per year", "MW")
 
 
-def tornado_figure(result: PlanResult) -> tuple[go.Figure, str]:
+def tornado_figure(result: PlanResult, map_fn=None) -> tuple[go.Figure, str]:
     name = subject(result)
-    base, bars = tornado(result, name)
+    base, bars = tornado(result, name, map_fn=map_fn)
     fig = go.Figure()
     labels = [b.label for b in bars][::-1]
     fig.add_trace(
@@ -194,6 +197,44 @@ def tornado_figure(result: PlanResult) -> tuple[go.Figure, str]:
     fig.update_layout(barmode="overlay")
     title = f"ΔNPV of {name} over {result.baseline} (M USD), each input -/+20 %"
     return _layout(fig, title, "", height=380).update_xaxes(title="M USD"), name
+
+
+def fleet_figure(doc: dict) -> go.Figure:
+    """The fleet's J/TH (and the network's, when given) and its margin per year in the base
+    case (docs/plan.md#fleet)."""
+    from plotly.subplots import make_subplots
+
+    f, years = doc["fleet"], doc["years"]
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Efficiency (J/TH)", "Fleet margin (1 - energy / revenue)")
+    )
+    fig.add_trace(
+        go.Scatter(x=years, y=f["efficiency_j_per_th"], name="fleet", line={"color": MINER_PALETTE[0]}), 1, 1
+    )
+    if f["network_efficiency_j_per_th"] is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=f["network_efficiency_j_per_th"],
+                name="network",
+                line={"color": ASSET_COLOURS["import"]},
+            ),
+            1,
+            1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=years, y=f["margin"], name="fleet margin", line={"color": MINER_PALETTE[0], "dash": "dot"}
+        ),
+        1,
+        2,
+    )
+    title = "The fleet against the network" + (
+        f" (repowered {f['repower_year']} to {f['repower_efficiency_j_per_th']:g} J/TH)"
+        if f["repower_year"]
+        else ""
+    )
+    return _layout(fig, title, "", height=380)
 
 
 def environment_figure(result: PlanResult) -> go.Figure:
@@ -263,13 +304,14 @@ def _optimum_html(doc: dict) -> str:
     )
 
 
-def render_plan_report(result: PlanResult, doc: dict) -> str:
-    """The report as one HTML string (plotly.js inlined, no network needed)."""
+def render_plan_report(result: PlanResult, doc: dict, map_fn=None) -> str:
+    """The report as one HTML string (plotly.js inlined, no network needed); the tornado's
+    points run through ``map_fn`` when given (``ballast.plan.parallel``)."""
 
     def part(fig: go.Figure) -> str:
         return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
-    tornado_fig, about = tornado_figure(result)
+    tornado_fig, about = tornado_figure(result, map_fn)
     fan = (
         part(fan_figure(result))
         if result.paths is not None
@@ -284,6 +326,9 @@ def render_plan_report(result: PlanResult, doc: dict) -> str:
         + f"<p class='note'>One input at a time, the others held, '{doc['base_case']}' case; "
         f"the strategies keep their MW schedules. Subject: {html.escape(about)}.</p>",
         part(environment_figure(result)),
+        part(fleet_figure(doc))
+        + f"<p class='note'>Difficulty grows {doc['fleet']['difficulty_growth_per_yr']:.1%} a year; "
+        "the fleet keeps its J/TH as hashprice falls (docs/plan.md#fleet).</p>",
     )
     body = "".join(
         f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in zip(SECTIONS, bodies, strict=True)

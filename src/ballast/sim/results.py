@@ -87,6 +87,11 @@ class Results:
         # the notes depend on the scenario and the run's intervals only: the same for every run
         # (the scenario's own notes first: a proxy node or a series left out)
         notes = (*scn.notes, *interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
+        if scn.battery is not None and sim.fine is None:  # said, never silently idle
+            notes = (*notes, f"battery: the rule controller dispatches the battery on its "
+                     f"smoothing rule, which runs at 1 s or finer with a smoothing section; this "
+                     f"run at {scn.run.resolution} leaves it idle for Ballast and the baselines "
+                     f"(the optimum, if solved, does dispatch it)")
         return cls(
             notes=notes,
             simulation=sim,

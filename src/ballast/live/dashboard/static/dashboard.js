@@ -289,7 +289,12 @@ function renderTiles(doc) {
   setTile("tile-price", doc.market.price_usd_per_mwh, 2);
   $("hashprice").textContent = fmt(doc.market.hashprice_usd_per_ph_day, 2);
   const rp = doc.market.replay_time; // market replay of the scenario's series (demos, dry runs)
-  $("replay").textContent = rp ? `· replay of ${rp.slice(0, 16).replace("T", " ")} UTC` : "";
+  // live.market feeds: source, age of the value and the stale fallback in force, per feed
+  const feeds = Object.entries(doc.market.feeds || {}).map(([kind, f]) => `${kind}: ${f.source}, `
+    + (f.age_s === null ? "no value yet" : `${Math.round(f.age_s)} s old`)
+    + (f.fallback ? ` (stale: ${f.fallback})` : ""));
+  $("replay").textContent = (rp ? `· replay of ${rp.slice(0, 16).replace("T", " ")} UTC` : "")
+    + (feeds.length ? ` · ${feeds.join(" · ")}` : "");
   $("miners-planned").textContent = fmt(p.miners_planned);
   const head = p.import === null ? null : p.import_limit - p.import;
   $("headroom-mw").textContent = fmt(head);

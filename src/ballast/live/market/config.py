@@ -1,0 +1,175 @@
+"""Site-config grammar of the live market feeds (``market.price_feed``, ``market.hashprice_feed``
+and the staleness fallback); imported by ``live.site_config`` so the site reference documents it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ballast.documents import StrictModel
+
+# ERCOT's public API for report NP6-905-CD (Settlement Point Prices at Resource Nodes, Hubs and
+# Load Zones, one price per settlement point every 15 minutes)
+ERCOT_SPP_URL = "https://api.ercot.com/api/public-reports/np6-905-cd/spp_node_zone_hub"
+
+
+class FeedTiming(StrictModel):
+    """Polling and staleness common to every feed."""
+
+    poll_s: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Poll period [s]; a feed with a "
+        "publication cadence (ERCOT) polls again right after the next "
+        "expected publication and every poll_s until it arrives. Default 60.",
+    )
+    timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Timeout of one poll [s]; a poll "
+        "runs in its own task and never blocks the tick. Default 5.",
+    )
+    max_age_s: float = Field(
+        1800.0,
+        gt=0,
+        le=7 * 86_400,
+        description="A value published longer "
+        "ago than this is stale [s] (age = now - the source's own "
+        "timestamp, else the time it was received). Default 1800.",
+    )
+
+
+class JsonValue(StrictModel):
+    """One number in an HTTP JSON document."""
+
+    url: str = Field(pattern=r"^https?://", description="HTTP(S) URL answering JSON.")
+    path: str = Field(
+        min_length=1, description="Dotted path to the number, list indices as integers (e.g. data.0.price)."
+    )
+    time_path: str | None = Field(
+        None,
+        description="Dotted path to the value's timestamp "
+        "(ISO-8601 with offset, or UNIX seconds). Default none: the "
+        "time it was received.",
+    )
+    headers_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers whose "
+        "values come from environment variables (header -> "
+        "variable), e.g. an API key. Default none.",
+    )
+    scale: float = Field(1.0, description="Factor applied to the number [-]. Default 1.")
+
+
+class ErcotPriceFeed(FeedTiming):
+    """ERCOT real-time settlement point price (report NP6-905-CD through ERCOT's Public API;
+    needs a free subscription key from apiexplorer.ercot.com)."""
+
+    source: Literal["ercot"] = Field(description="ercot")
+    settlement_point: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The site's settlement point (e.g. HB_WEST, LZ_WEST or a resource node).",
+    )
+    url: str = Field(
+        ERCOT_SPP_URL,
+        pattern=r"^https?://",
+        description="Endpoint. Default ERCOT's NP6-905-CD spp_node_zone_hub.",
+    )
+    subscription_key_env: str = Field(
+        "ERCOT_SUBSCRIPTION_KEY",
+        pattern=r"^[A-Za-z_]\w*$",
+        description="Environment variable holding the "
+        "Ocp-Apim-Subscription-Key. Default "
+        "ERCOT_SUBSCRIPTION_KEY.",
+    )
+    token_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_]\w*$",
+        description="Environment variable holding the bearer ID token ERCOT's API asks for "
+        "beside the key (from its sign-in; it expires after about an hour). Read at each poll: "
+        "keeping it fresh is the operator's (Ballast does not sign in). Default none.",
+    )
+    publication_delay_s: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        description="Expected time from an "
+        "interval's end to its price being published [s]. "
+        "Default 120 (assumption).",
+    )
+
+
+class HttpPriceFeed(FeedTiming, JsonValue):
+    """Power price [USD/MWh] from any HTTP JSON endpoint (a REP or QSE feed)."""
+
+    source: Literal["http_json"] = Field(description="http_json")
+
+
+class ModbusValue(FeedTiming):
+    """One number in Modbus TCP holding registers."""
+
+    host: str = Field(description="Modbus TCP host.")
+    port: int = Field(502, ge=1, le=65535, description="Port. Default 502.")
+    device_id: int = Field(1, ge=0, le=247, description="Unit id. Default 1.")
+    address: int = Field(ge=0, le=65535, description="First holding register (0-based).")
+    data_type: Literal["int16", "uint16", "int32", "uint32", "float32", "float64"] = Field(
+        "float32", description="Register type (big-endian words). Default float32."
+    )
+    scale: float = Field(1.0, description="Factor applied to the raw value [-]. Default 1.")
+
+
+class ModbusPriceFeed(ModbusValue):
+    """Power price [USD/MWh] from a Modbus holding register (e.g. a QSE gateway)."""
+
+    source: Literal["modbus"] = Field(description="modbus")
+
+
+class ComputedHashprice(FeedTiming):
+    """Hashprice from BTC price, difficulty and fees (``models.bitcoin``), each from HTTP JSON.
+    The value is stale as soon as any input is; its age is the oldest input's."""
+
+    source: Literal["computed"] = Field(description="computed")
+    btc_price_usd: JsonValue = Field(description="BTC price [USD].")
+    difficulty: JsonValue = Field(description="Network difficulty [-].")
+    fees_btc_per_block: JsonValue | None = Field(
+        None, description="Mean fees per block [BTC]. Default none: 0."
+    )
+
+
+class HttpHashprice(FeedTiming, JsonValue):
+    """Hashprice [USD/PH/day] from a pool's or an index's HTTP JSON API."""
+
+    source: Literal["http_json"] = Field(description="http_json")
+
+
+class StaleConfig(StrictModel):
+    """What the controller assumes while a feed is stale (no fresh value within max_age_s)."""
+
+    on_stale: Literal["hold", "conservative", "curtail"] = Field(
+        "curtail",
+        description="hold: keep the last value for at most hold_s, then curtail; "
+        "conservative: take conservative_price_usd_per_mwh / conservative_hashprice_usd_per_ph_day; "
+        "curtail: economically dispatched miners sleep (hashprice 0 at the conservative price). "
+        "Default curtail.",
+    )
+    hold_s: float = Field(
+        900.0,
+        ge=0,
+        le=86_400,
+        description="Longest hold of a stale value [s]. Default 900 (one ERCOT settlement interval).",
+    )
+    conservative_price_usd_per_mwh: float = Field(
+        5000.0,
+        gt=0,
+        le=100_000,
+        description="Price assumed when stale [USD/MWh]. Default 5000 "
+        "(ERCOT system-wide offer cap since 2021, 16 TAC 25.505(g)).",
+    )
+    conservative_hashprice_usd_per_ph_day: float = Field(
+        0.0, ge=0, le=10_000, description="Hashprice assumed when stale [USD/PH/day]. Default 0."
+    )

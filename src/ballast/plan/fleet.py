@@ -1,0 +1,143 @@
+"""The mining fleet against the network over a site's life (docs/plan.md#fleet): hash rate and
+gross revenue per grid MW, the network's average efficiency per year, the difficulty growth it
+implies, and repowering (a new miner model from a given year, or from the first year the old
+fleet's margin falls below a threshold), with its capex per TH/s.
+
+How ageing enters, counted once: difficulty is proportional to the network's hash rate, which
+is the network's power over its average J/TH. A plan gives either the difficulty's growth
+(``bitcoin.difficulty_growth_per_yr``: the network's efficiency gains are already inside it) or
+the network's power growth and efficiency change (``bitcoin.network_power_growth_per_yr`` and
+``network_efficiency_change_per_yr``), from which difficulty grows (1 + power growth) / (1 +
+efficiency change) - 1 a year. Either way hashprice per TH falls as the network hashes more
+cheaply, while a fixed fleet keeps its own J/TH and so its energy per TH: its margin shrinks.
+The fleet's revenue is never scaled a second time for its efficiency gap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ballast.documents import StrictModel
+from ballast.plan import bitcoin_future as bf
+
+if TYPE_CHECKING:  # the Plan imports this module
+    from ballast.plan.document import Plan
+
+HOURS_PER_YEAR = 8766.0  # 365.25 days: the same year length as the daily BTC economics
+# IRS Publication 946, Appendix B, asset class 00.12 "Information Systems" (computers and
+# peripheral equipment): 5-year GDS property; ASIC miners are depreciated as such.
+MINER_RECOVERY_YEARS = 5
+
+
+class Repower(StrictModel):
+    """Replace the fleet's miners with a newer model: from ``year``, or from the first year
+    the old fleet's margin in the base price case falls below ``margin_below``."""
+
+    efficiency_j_per_th: float = Field(gt=0, description="The new model's efficiency [J/TH].")
+    capex_usd_per_th_s: float = Field(
+        ge=0,
+        description="Price of the new miners, installed [USD per TH/s] (spent in the repower year on every miner then running, mining and ballast).",
+    )
+    year: int | None = Field(
+        None, description="Calendar year the new miners hash from. Give this or margin_below."
+    )
+    margin_below: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Repower from the first year whose margin of the old fleet, 1 - energy cost / revenue in the base price case at the plan's power price, falls below this [-]. Give this or year.",
+    )
+    recovery_years: int = Field(
+        MINER_RECOVERY_YEARS,
+        description="MACRS recovery period of the new miners [years] (IRS Pub 946 Table A-1). Default 5 (computers and peripheral equipment, asset class 00.12).",
+    )
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Repower:
+        if (self.year is None) == (self.margin_below is None):
+            raise ValueError("give either year or margin_below (exactly one)")
+        if self.recovery_years not in (3, 5, 7, 10, 15, 20):
+            raise ValueError(
+                f"recovery_years {self.recovery_years}: MACRS (Pub 946 Table A-1) has 3, 5, 7, 10, 15 or 20"
+            )
+        return self
+
+
+def repower_problems(plan: Plan) -> list[str]:
+    """The repowering's cross-field problems, one line each naming its field."""
+    rp, end = plan.mining.repower, plan.start_year + plan.horizon_years - 1
+    problems = []
+    if rp is not None and rp.year is not None and not plan.start_year <= rp.year <= end:
+        problems.append(f"mining.repower.year: {rp.year} is outside the plan's years {plan.start_year}-{end}")
+    if rp is not None and rp.efficiency_j_per_th >= plan.mining.efficiency_j_per_th:
+        problems.append(
+            f"mining.repower.efficiency_j_per_th: {rp.efficiency_j_per_th:g} J/TH is no better than "
+            f"the fleet's mining.efficiency_j_per_th ({plan.mining.efficiency_j_per_th:g})"
+        )
+    return problems
+
+
+def hashrate_ph_s(grid_mw, efficiency_j_per_th, pue: float) -> np.ndarray:
+    """Hash rate [PH/s] of ``grid_mw`` of miners: grid MW / PUE x 1e6 W / (J/TH) / 1000."""
+    return np.asarray(grid_mw) / pue * 1e6 / np.asarray(efficiency_j_per_th) / 1000.0
+
+
+def gross_mining_usd(
+    grid_mw, uptime, hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue
+):
+    """(revenue [USD/yr], energy cost [USD/yr], energy [MWh/yr]) of ``grid_mw`` of miners
+    hashing ``uptime`` of the year, before the option to idle."""
+    revenue = (
+        hashprice_usd_per_ph_day
+        * hashrate_ph_s(grid_mw, efficiency_j_per_th, pue)
+        * uptime
+        * bf.DAYS_PER_YEAR
+    )
+    energy_mwh = np.asarray(grid_mw) * uptime * HOURS_PER_YEAR
+    return revenue, energy_mwh * power_price_usd_per_mwh, energy_mwh
+
+
+def margin(hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue: float) -> np.ndarray:
+    """The fleet's margin per year [-]: 1 - energy cost / revenue (negative below breakeven)."""
+    revenue, energy, _ = gross_mining_usd(
+        1.0, 1.0, hashprice_usd_per_ph_day, power_price_usd_per_mwh, efficiency_j_per_th, pue
+    )
+    return 1.0 - energy / revenue
+
+
+def network_efficiency_j_per_th(start_j_per_th: float, change_per_yr: float, n_years: int) -> np.ndarray:
+    """The network's average efficiency per year [J/TH]: start x (1 + change)^t."""
+    return start_j_per_th * (1.0 + change_per_yr) ** np.arange(n_years)
+
+
+def difficulty_growth_per_yr(power_growth_per_yr: float, efficiency_change_per_yr: float) -> float:
+    """Difficulty (hash rate) growth from the network's power growth and J/TH change:
+    hash rate = power / (J/TH), so (1 + power growth) / (1 + J/TH change) - 1."""
+    return (1.0 + power_growth_per_yr) / (1.0 + efficiency_change_per_yr) - 1.0
+
+
+def repower_index(margin_per_yr: np.ndarray, margin_below: float) -> int | None:
+    """Index of the first year whose margin is below the threshold, None if none is."""
+    below = np.flatnonzero(np.asarray(margin_per_yr) < margin_below)
+    return int(below[0]) if len(below) else None
+
+
+def fleet_efficiency_j_per_th(n_years: int, old_j_per_th: float, repower: Repower | None, index: int | None):
+    """The fleet's J/TH per year: the old model's, the new one's from the repower year on."""
+    out = np.full(n_years, float(old_j_per_th))
+    if repower is not None and index is not None:
+        out[index:] = repower.efficiency_j_per_th
+    return out
+
+
+def repower_capex_usd(miner_mw, repower: Repower | None, index: int | None, pue: float) -> np.ndarray:
+    """Repowering capex per year [USD]: the new hash rate of the miners running in the repower
+    year (grid MW, mining and ballast) x the price per TH/s; zero in other years."""
+    out = np.zeros(len(miner_mw))
+    if repower is not None and index is not None:
+        th_s = hashrate_ph_s(miner_mw[index], repower.efficiency_j_per_th, pue) * 1000.0
+        out[index] = th_s * repower.capex_usd_per_th_s
+    return out
