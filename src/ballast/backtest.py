@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -70,7 +71,7 @@ def with_run(scenario: Scenario, *, resolution: str | None = None, start: TimeLi
 def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None = None,
              start: TimeLike | None = None, end: TimeLike | None = None, *,
              progress: Callable[[int, int], None] | None = None, baselines: bool = True,
-             optimum: bool = True) -> Results:
+             optimum: bool = True, policy: str = "rules", forecast: str = "perfect") -> Results:
     """Backtest a scenario: Ballast's controller against the business-as-usual (all-on)
     baseline, the strike-price baseline and the perfect-foresight optimum.
 
@@ -88,6 +89,12 @@ def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None
         optimum: with ``baselines``, solve the optimum (HiGHS). Where the optimiser does not
             model the scenario (programs, smoothing, steps under 1 min) there is no optimum and
             ``Results.baselines.optimum_note`` says why.
+        policy: ``rules`` (the rule stack) or ``rolling``: the rule controller following a
+            rolling day-ahead schedule from the optimiser (48-h windows re-solved every 24 h),
+            a miner cap below safety and the grid programs (``optimize.schedule``). The
+            baselines are the same for both, so gain and regret compare.
+        forecast: the price each rolling window sees: ``perfect``, ``dam`` (ERCOT day-ahead,
+            bundled 2021-2024) or ``persistence`` (the last settled day repeated); ``rolling`` only.
 
     Returns:
         ``Results``: ``kpis`` (ballast, baseline, delta, unit per KPI), ``timeseries`` [MW,
@@ -95,12 +102,22 @@ def simulate(scenario: Scenario | str | os.PathLike[str], resolution: str | None
 
     Raises:
         ScenarioError: invalid scenario or overrides. DataError: a data series that cannot be
-            used (the message names the file, column and row).
+            used (the message names the file, column and row). OptimizeError: an unknown
+            policy or forecast, or a schedule the optimiser cannot solve (the message says why).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     scenario = with_run(scenario, resolution=resolution, start=start, end=end)
-    results = Results.from_simulation(_simulate_engine(scenario, progress=progress))
+    schedule, label, note = None, "rules", None
+    if policy != "rules" or forecast != "perfect":
+        from ballast.optimize.schedule import policy_label, policy_note, policy_schedule
+
+        schedule = policy_schedule(policy, forecast)
+        label, note = policy_label(policy, forecast), policy_note(policy, forecast)
+    sim = _simulate_engine(scenario, progress=progress, policy=label, schedule=schedule)
+    results = Results.from_simulation(sim)
+    if note is not None:
+        results = replace(results, notes=(*results.notes, note))
     if not baselines:
         return results
     from ballast.optimize.against import against_baselines  # here: highspy loads only when used

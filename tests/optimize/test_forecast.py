@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from ballast.optimize import OptimizeError, compare
-from ballast.optimize.forecast import dam_price_usd_per_mwh, persistence_price_usd_per_mwh
+from ballast.optimize.forecast import dam_price_usd_per_mwh, forecast_problem
 from ballast.scenario import parse_scenario
 from tests.conftest import BASE_SCENARIO
+from tests.optimize.test_hand_cases import problem
 
 
 def test_dam_price_is_the_hours_day_ahead_price():
@@ -34,11 +35,15 @@ def test_dam_price_outside_the_file_names_the_interval():
         dam_price_usd_per_mwh(index)
 
 
-def test_persistence_is_yesterdays_price():
-    price = np.arange(48.0) + 100.0
-    out = persistence_price_usd_per_mwh(price, 1.0)
-    np.testing.assert_array_equal(out[24:], price[:24])
-    np.testing.assert_array_equal(out[:24], 100.0)  # no previous day: the first price
+def test_persistence_repeats_the_last_settled_day():
+    # hourly prices 100..171 over three days; export paid in full (1 MW for 1 h = the price)
+    price = np.arange(72.0) + 100.0
+    p = problem(price, [0.0] * 72)
+    seen_at = forecast_problem(p, "persistence", price, 1.0)
+    # the window solved at hour 24 sees hours 0..23 repeated over its 48 h, never its own day
+    np.testing.assert_array_equal(seen_at(24, 72).import_cost_usd_per_mw[24:72], np.tile(price[:24], 2))
+    # the run's first window has no settled day: it repeats the run's first price
+    np.testing.assert_array_equal(seen_at(0, 48).import_cost_usd_per_mw[:48], 100.0)
 
 
 def _battery_week():

@@ -30,7 +30,8 @@ def kpi_rich_table(results):  # -> rich.table.Table
     from rich.table import Table
 
     extra = [c for c in ("strike_price", "optimum") if c in results.kpis.columns]
-    table = Table(title=f"KPIs - {results.simulation.scenario.name}", show_lines=False)
+    sim = results.simulation
+    table = Table(title=f"KPIs - {sim.scenario.name} (policy {sim.policy})", show_lines=False)
     cols = [("KPI", "left"), ("Ballast", "right"), ("Baseline (all on)" if extra else "Baseline", "right"),
             ("Delta", "right")]
     cols += [({"strike_price": "Strike price", "optimum": "Optimum"}[c], "right") for c in extra]
@@ -75,6 +76,13 @@ def simulate(
                                          help="Write report.html (with --out).")] = True,
     optimum: Annotated[bool, typer.Option("--optimum/--no-optimum",
                                           help="Solve the perfect-foresight optimum (HiGHS).")] = True,
+    policy: Annotated[str, typer.Option(
+        help="rules: the rule stack; rolling: the rules following a day-ahead schedule from the "
+             "optimiser (48-h windows every 24 h), below safety and grid programs.")] = "rules",
+    forecast: Annotated[str, typer.Option(
+        help="Price the rolling schedule sees: perfect, dam (ERCOT day-ahead, bundled "
+             "2021-2024) or persistence (the last settled day repeated). --policy rolling "
+             "only.")] = "perfect",
 ) -> None:
     """Backtest a scenario against three baselines: all on, strike price (the fleet managers'
     practice) and the perfect-foresight optimum."""
@@ -83,11 +91,20 @@ def simulate(
     from ballast.data.errors import DataError
     from ballast.scenario import ScenarioError
 
+    if policy != "rules" or forecast != "perfect":  # checked before any data is read
+        from ballast.optimize import OptimizeError
+        from ballast.optimize.schedule import policy_schedule
+
+        try:
+            policy_schedule(policy, forecast)
+        except OptimizeError as exc:
+            fail(f"--{exc}")
     try:
         scn = with_run(load_scenario(scenario), resolution=resolution, start=start, end=end)
         n = len(scn.run.index())
+        run = {"optimum": optimum, "policy": policy, "forecast": forecast}
         if as_json or n < 50_000:
-            results = run_backtest(scn, optimum=optimum)
+            results = run_backtest(scn, **run)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -95,10 +112,16 @@ def simulate(
                           TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                           console=wide_console(stderr=True), transient=True) as bar:
                 task = bar.add_task("sim", total=2 * n)
-                results = run_backtest(scn, optimum=optimum,
+                results = run_backtest(scn, **run,
                                        progress=lambda done, total: bar.update(task, completed=done))
     except (ScenarioError, DataError) as exc:
         fail(str(exc))
+    except Exception as exc:  # the optimiser's errors (the rolling schedule), one line too
+        from ballast.optimize import OptimizeError
+
+        if not isinstance(exc, OptimizeError):
+            raise
+        fail(f"policy {policy}: {exc}")
     if out is not None:
         results.write(out)
         if report:

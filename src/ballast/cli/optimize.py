@@ -26,7 +26,7 @@ def optimize(
         str,
         typer.Option(
             help="Price each rolling window sees: perfect, dam (ERCOT day-ahead, bundled "
-            "2021-2024) or persistence (24 h earlier). Rolling horizon only."
+            "2021-2024) or persistence (the last settled day repeated). Rolling horizon only."
         ),
     ] = "perfect",
     time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit [s].")] = None,

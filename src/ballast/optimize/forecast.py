@@ -3,10 +3,12 @@
 - ``perfect``: the realised real-time price (each window sees the future);
 - ``dam``: ERCOT's day-ahead (DAM) price of the interval's hour, HB_HUBAVG (bundled
   ``ercot_dam_hb_hubavg_hourly_2021_2024``): the market's own forecast of real time, cleared the
-  day before. APPROXIMATION: a 48-h window uses the DAM price for both days, though only the
-  first has cleared when the window is solved;
-- ``persistence``: the realised price 24 h earlier; the run's first 24 h, which have no
-  previous day in the run, repeat the first interval's price.
+  day before. A window solved at ``s`` sees only the DAM prices published by ``s`` (each
+  operating day's at 13:30 Central the day before, ``dam_published_utc``); its later hours
+  repeat the latest published day (the same hour 24 h earlier, as often as needed);
+- ``persistence``: the real-time prices settled before the window starts, the last 24 h
+  repeated over the window; the run's first window, which has no previous day in the run,
+  repeats the run's first price (a modelling choice).
 
 Only the energy price is forecast; loads, renewables and hashprice stay as realised. The kept
 dispatch is then priced on the realised price (``rolling.solve_rolling``).
@@ -14,6 +16,7 @@ dispatch is then priced on the realised price (``rolling.solve_rolling``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -26,6 +29,11 @@ from ballast.sim.kpis import energy_cost_usd
 
 FORECASTS = ("perfect", "dam", "persistence")
 DAM_SOURCE = "bundled:ercot_dam_hb_hubavg_hourly_2021_2024"
+ERCOT_TZ = "America/Chicago"
+# ERCOT posts the DAM's results at 13:30 Central Prevailing Time the day before the operating
+# day (ERCOT Nodal Protocols Section 4.1.1, Day-Ahead Timeline Summary: 1000 DAM closes, 1330
+# DAM results)
+DAM_PUBLISHED_LOCAL = pd.Timedelta(hours=13, minutes=30)
 
 
 def dam_price_usd_per_mwh(index: pd.DatetimeIndex) -> np.ndarray:
@@ -48,31 +56,80 @@ def dam_price_usd_per_mwh(index: pd.DatetimeIndex) -> np.ndarray:
     return price.to_numpy(dtype="float64")
 
 
-def persistence_price_usd_per_mwh(price_usd_per_mwh: np.ndarray, step_h: float) -> np.ndarray:
-    """The price 24 h earlier; the first 24 h repeat the first interval's price."""
-    lag = round(24.0 / step_h)
-    out = np.full_like(price_usd_per_mwh, price_usd_per_mwh[0])
-    if lag < len(out):
-        out[lag:] = price_usd_per_mwh[:-lag]
-    return out
+def dam_published_utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """When the DAM price of each interval's hour is published [UTC]: 13:30 Central on the
+    day before its operating day (the Central calendar day of the hour's start)."""
+    day = index.floor("1h").tz_convert(ERCOT_TZ).tz_localize(None).normalize()
+    return (day - pd.Timedelta(days=1) + DAM_PUBLISHED_LOCAL).tz_localize(ERCOT_TZ).tz_convert("UTC")
+
+
+def known_price(ahead_usd_per_mwh: np.ndarray, known_n: int, lag: int, start: int, stop: int) -> np.ndarray:
+    """Intervals [start, stop) of a price series as known when only its intervals before
+    ``known_n`` are: each later one repeats the latest known day (the price ``k * lag``
+    intervals earlier, ``k`` the fewest that reaches a known one). ``ahead_usd_per_mwh`` holds
+    ``lag`` intervals before the run first (index 0 is ``-lag``); ``known_n >= start``."""
+    j = np.arange(start, stop)
+    src = np.where(j < known_n, j, j - ((j - known_n) // lag + 1) * lag)
+    return ahead_usd_per_mwh[src + lag]
+
+
+SeenFn = Callable[[int, int], DispatchProblem]  # (window start, stop) -> what it sees
 
 
 def forecast_problem(
     p: DispatchProblem, forecast: str, price_usd_per_mwh: np.ndarray, export_price_share: float
-) -> DispatchProblem:
-    """``p`` with its energy costs at the ``forecast`` price (``sim.kpis.energy_cost_usd``, as
-    the realised ones)."""
+) -> DispatchProblem | SeenFn:
+    """What the rolling windows see: ``p`` itself (``perfect``), or a function of the
+    window's intervals [start, stop) giving ``p`` with their energy costs at the price known
+    when that window is solved, at its first interval (``sim.kpis.energy_cost_usd``, as the
+    realised ones). Only the window's own intervals are replaced (``rolling.window`` slices
+    them)."""
     if forecast not in FORECASTS:
         raise OptimizeError(f"forecast {forecast!r}: expected one of {', '.join(FORECASTS)}")
     if forecast == "perfect":
         return p
+    n = len(p.index)
+    lag = max(1, round(24.0 / p.step_h))
+    step = p.index[1] - p.index[0] if n > 1 else pd.Timedelta(hours=p.step_h)
     if forecast == "dam":
-        price = dam_price_usd_per_mwh(p.index)
+        ahead = pd.date_range(p.index[0] - lag * step, periods=lag, freq=step)
+        head = dam_price_or_nan(ahead)
+        series = np.concatenate([head, dam_price_usd_per_mwh(p.index)])
+        published = dam_published_utc(p.index).as_unit("ns").asi8
+        starts = p.index.as_unit("ns").asi8
+
+        def known_n(start: int) -> int:  # the first interval whose DAM is not out yet
+            return int(np.searchsorted(published, starts[start], side="right"))
     else:
-        price = persistence_price_usd_per_mwh(np.asarray(price_usd_per_mwh, dtype="float64"), p.step_h)
-    n = len(price)
-    return replace(
-        p,
-        import_cost_usd_per_mw=energy_cost_usd(np.ones(n), price, p.step_h, export_price_share),
-        export_cost_usd_per_mw=energy_cost_usd(-np.ones(n), price, p.step_h, export_price_share),
-    )
+        price = np.asarray(price_usd_per_mwh, dtype="float64")
+        series = np.concatenate([np.full(lag, price[0]), price])
+
+        def known_n(start: int) -> int:  # settled: every interval before the window
+            return start
+
+    def seen_at(start: int, stop: int) -> DispatchProblem:
+        price = known_price(series, known_n(start), lag, start, stop)
+        missing = np.flatnonzero(np.isnan(price))
+        if missing.size:
+            raise OptimizeError(
+                f"forecast {forecast}: the window from {p.index[start].isoformat()} needs the "
+                f"day-ahead price of the day before the run, which {DAM_SOURCE} does not hold; "
+                "start the run later"
+            )
+        m = len(price)
+        imp, exp = p.import_cost_usd_per_mw.copy(), p.export_cost_usd_per_mw.copy()
+        imp[start:stop] = energy_cost_usd(np.ones(m), price, p.step_h, export_price_share)
+        exp[start:stop] = energy_cost_usd(-np.ones(m), price, p.step_h, export_price_share)
+        return replace(p, import_cost_usd_per_mw=imp, export_cost_usd_per_mw=exp)
+
+    return seen_at
+
+
+def dam_price_or_nan(index: pd.DatetimeIndex) -> np.ndarray:
+    """The DAM price at each interval, NaN where the bundled file has none."""
+    try:
+        window = (index[0].floor("1h"), index[-1] + pd.Timedelta("1h"))
+        dam = read_series(DAM_SOURCE, "price_usd_per_mwh", window=window)
+    except DataError:
+        return np.full(len(index), np.nan)
+    return dam.reindex(index.floor("1h")).to_numpy(dtype="float64")

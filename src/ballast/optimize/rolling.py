@@ -7,13 +7,15 @@ per window is what makes PyPSA's rolling horizon slow. Each window's battery sta
 kept part of the last one left it and must end at least at the run's initial charge.
 
 Forecast: each window's LP sees the prices of ``forecast`` (``optimize.forecast``: perfect,
-the day-ahead price or persistence); the kept dispatch is priced on the realised ones. Windows
+the day-ahead price or persistence, each as known when the window is solved); the kept
+dispatch is priced on the realised ones. Windows
 without a battery, reserves or a 4CP charge separate per interval and take the merit order.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -76,12 +78,13 @@ def solve_rolling(
     window_h: float = 48.0,
     commit_h: float = 24.0,
     time_limit_s: float | None = None,
-    forecast: DispatchProblem | None = None,
+    forecast: DispatchProblem | Callable[[int, int], DispatchProblem] | None = None,
 ) -> DispatchSolution:
     """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
-    perfect forecast). ``objective_usd`` is the kept dispatch priced on ``p``'s realised data;
-    ``solve_s`` the total wall time."""
-    seen = p if forecast is None else forecast
+    perfect forecast; a function of the window's (start, stop) for what is known when it is
+    solved, ``forecast.forecast_problem``). ``objective_usd`` is the kept dispatch priced on
+    ``p``'s realised data; ``solve_s`` the total wall time."""
+    seen_at = forecast if callable(forecast) else (lambda _a, _b: p if forecast is None else forecast)
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
     if p.min_times is not None:
@@ -104,7 +107,7 @@ def solve_rolling(
     parts: list[DispatchSolution] = []
     for start in range(0, n, c):
         stop = min(start + w, n)
-        win = window(seen, start, stop, soc)
+        win = window(seen_at(start, stop), start, stop, soc)
         if separable(win):
             x, objective = merit.solve_merit(win)
             part = read_solution(win, x, objective, "Optimal", 0.0)

@@ -103,6 +103,13 @@ def against_section(results) -> tuple[str, str] | None:
         )
     fig = monthly_figure(b).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
     notes = [STRIKE_NOTE, b.optimum_note or b.scope]
+    policy = getattr(results.simulation, "policy", "rules")
+    if policy != "rules":  # "rules" in the figure is what ran as Ballast
+        notes.insert(
+            0,
+            f"Policy {policy}: the rule controller following the day-ahead schedule; its gain and "
+            "regret here, against the same baselines as the rules alone.",
+        )
     body = (
         '<div class="cards">'
         + "".join(cards)

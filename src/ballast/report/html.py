@@ -272,7 +272,8 @@ def render_report(results, extra_sections: list[tuple[str, str]] | None = None) 
         f"<title>Ballast report – {title}</title><style>{CSS}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>Ballast backtest – {title}</h1><p>{html.escape(sim.scenario.site.name)} · "
-        f"{period} · {sim.scenario.run.resolution} · {len(idx):,} intervals · prices nominal USD "
+        f"{period} · {sim.scenario.run.resolution} · {len(idx):,} intervals · policy "
+        f"{html.escape(getattr(sim, 'policy', 'rules'))} · prices nominal USD "
         f"of {idx[0].year}</p></header><main>{body}</main></body></html>")
 
 

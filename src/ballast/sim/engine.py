@@ -3,7 +3,11 @@ baseline in the same call, then site physics (import, export, curtailment) per i
 
 The engine orchestrates the grid programs: it asks ``programs/plan.py`` for caps and floors,
 runs the controller with them (and without them), and hands the runs to the programs'
-settlement as data (``sim/program_runs.py``). Programs never import the engine."""
+settlement as data (``sim/program_runs.py``). Programs never import the engine.
+
+A policy other than the rule controller alone (``simulate(schedule=...)``: the rolling
+day-ahead schedule of ``optimize.schedule``) is handed in as a function that returns a miner
+cap per interval; the engine never imports the optimiser."""
 
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ from ballast.scenario import Scenario
 from ballast.sim.kernel import run_ticks
 
 ProgressFn = Callable[[int, int], None]
+# a schedule: the most miner power [MW] per interval the controller may run (facility MW)
+ScheduleFn = Callable[[Scenario, SiteInputs, ControllerConfig], np.ndarray]
+SCHEDULE_RULE = "schedule"  # the binding rule where the schedule's cap set the miners
 
 
 @dataclass(frozen=True)
@@ -116,14 +123,24 @@ class Simulation:
     fine: object | None = None  # fine-resolution runs (``ballast.sim.smoothing.FineResults``)
     programs: ProgramPlan | None = None  # the programs' caps, floors and events (programs:)
     no_programs: RunSeries | None = None  # the same controller answering no program (programs:)
+    policy: str = "rules"  # what ran as "ballast": the rule stack, or it following a schedule
+    schedule_mw: np.ndarray | None = None  # the schedule's miner cap per interval [MW]
 
 
 def simulate(scenario: Scenario, base_dir: Path | None = None,
-             progress: ProgressFn | None = None) -> Simulation:
+             progress: ProgressFn | None = None, *, policy: str = "rules",
+             schedule: ScheduleFn | None = None) -> Simulation:
     """Backtest Ballast and the baseline (all miners on wherever the interconnect allows).
 
     Relative data paths resolve against ``base_dir``, by default the folder of the scenario's
-    YAML file (``scenario.base_dir``).
+    YAML file (``scenario.base_dir``). ``schedule`` (with ``policy`` its name): a miner cap
+    per interval [MW] that the controller follows, one more rule below safety and the grid
+    programs' obligations: the import limit and restore ramp still bind above it, a program
+    cap and the schedule combine as their minimum, and the schedule never cuts below a
+    program's floor (a floor is an obligation; the schedule is no floor, so it never overrides
+    the restore ramp, and economics may still curtail below it on a real-time price above
+    breakeven).
+    The baseline never follows it.
     """
     base_dir = base_dir if base_dir is not None else scenario.base_dir
     if scenario.smoothing is not None or scenario.run.step < pd.Timedelta("1min"):
@@ -132,6 +149,12 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
 
             raise ScenarioError("programs: grid programs are simulated at 1 min or coarser "
                                 "without smoothing; drop programs or smoothing, or use a coarser "
+                                "run.resolution")
+        if schedule is not None:
+            from ballast.scenario import ScenarioError
+
+            raise ScenarioError(f"policy {policy}: a schedule is followed at 1 min or coarser "
+                                "without smoothing; use --policy rules or a coarser "
                                 "run.resolution")
         from ballast.sim.smoothing import simulate_fine  # 1 s and finer: miner plant + battery
 
@@ -147,16 +170,50 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
             return None
         return lambda done, _total: progress(offset + done, 2 * n)
 
+    sched = None if schedule is None else np.asarray(schedule(scenario, inputs, config), "float64")
+    if sched is not None and (sched.shape != (n,) or not np.isfinite(sched).all()):
+        raise ValueError(f"policy {policy}: the schedule must be {n} finite miner powers [MW], "
+                         f"got shape {sched.shape}")  # a NaN cap would put every miner to sleep
     plan = no_programs = None
     if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
         plan = build_plan(scenario, inputs, config, base_dir)
-        ballast = run_policy(config, inputs, "ballast", cap_mw=plan.cap_mw,
-                             floor_mw=plan.floor_mw, progress=half(0), breaks=plan.breaks,
-                             before_chunk=plan.on_chunk)
+        cap, on_chunk = plan.cap_mw, plan.on_chunk
+        if sched is not None:  # obligations first: the schedule never cuts below a program
+            # floor (a cap would win over it), and a program cap below the schedule holds
+            followed = np.maximum(sched, plan.floor_mw)
+            cap = np.minimum(plan.cap_mw, followed)
+
+            def on_chunk(start: int, miner_mw: np.ndarray) -> None:
+                plan.on_chunk(start, miner_mw)  # may lower plan.cap_mw from ``start`` on
+                np.minimum(plan.cap_mw[start:], followed[start:], out=cap[start:])
+
+        ballast = run_policy(config, inputs, "ballast", cap_mw=cap, floor_mw=plan.floor_mw,
+                             progress=half(0), breaks=plan.breaks, before_chunk=on_chunk)
         # the same controller answering no programs: what the programs are worth, net
-        no_programs = run_policy(config, inputs, "ballast_no_programs")
+        no_programs = run_policy(config, inputs, "ballast_no_programs", cap_mw=sched)
     else:
-        ballast = run_policy(config, inputs, "ballast", progress=half(0))
+        ballast = run_policy(config, inputs, "ballast", cap_mw=sched, progress=half(0))
+    if sched is not None:
+        ballast = label_schedule(ballast, sched, plan)
+        if no_programs is not None:
+            no_programs = label_schedule(no_programs, sched, None)
     baseline = run_policy(base_cfg, inputs, "baseline", progress=half(n))
     return Simulation(scenario=scenario, inputs=inputs, ballast=ballast, baseline=baseline,
-                      config=config, programs=plan, no_programs=no_programs)
+                      config=config, programs=plan, no_programs=no_programs, policy=policy,
+                      schedule_mw=sched)
+
+
+def label_schedule(run: RunSeries, schedule_mw: np.ndarray, plan: ProgramPlan | None) -> RunSeries:
+    """``run`` with ``binding_rule`` ``schedule`` where a cap bound and it was the schedule's
+    (below the programs' cap and not raised to their floor; at a tie the obligation is
+    named)."""
+    rule = run.frame["binding_rule"]
+    ours = (rule == "obligation_cap").to_numpy()
+    if plan is not None:
+        ours = ours & (schedule_mw < plan.cap_mw) & (schedule_mw >= plan.floor_mw)
+    names = [*RULE_NAMES, SCHEDULE_RULE]
+    codes = np.where(ours, len(RULE_NAMES), rule.cat.codes.to_numpy())
+    frame = run.frame.copy()
+    frame["binding_rule"] = pd.Categorical.from_codes(codes, categories=names)
+    return RunSeries(name=run.name, frame=frame, group_running=run.group_running,
+                     group_power_mw=run.group_power_mw)

@@ -140,6 +140,7 @@ class Results:
         return {
             "schema": RESULTS_SCHEMA,
             **run_header(sim),
+            "policy": sim.policy,
             "prices_year": int(idx[0].year),
             "kpis": {k: {"ballast": json_number(r.ballast), "baseline": json_number(r.baseline),
                          "delta": json_number(r.delta), "unit": r.unit,

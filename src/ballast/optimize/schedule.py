@@ -1,0 +1,82 @@
+"""The rolling policy: the rule controller following a rolling day-ahead schedule.
+
+The optimiser's rolling horizon (``rolling.solve_rolling``: 48-h windows re-solved every 24 h)
+is solved on the backtest's own inputs and controller config, each window on the chosen price
+forecast (``forecast``: perfect, the ERCOT day-ahead price, or persistence). The kept miner
+power of each window becomes a cap per interval that the rule controller follows
+(``sim.engine.simulate(schedule=...)``): one more rule below safety and the grid programs'
+obligations. The cap is the schedule's miner power, sleeping miners included, so the
+controller runs no more miners than the schedule (whole miners, the merit order's choice of
+which); the economic rule may still curtail below it when the real-time price it decides on
+is above breakeven.
+
+What the schedule leaves out, because the rule controller does not do it at 1 min or coarser:
+the scenario battery (the coarse engine runs none, so a schedule that charged it would shed
+miners for nothing) and the 4CP charge (a year's mean over its peaks, not split into windows;
+the KPIs still charge it, and a coincident-peak program still caps the miners above the
+schedule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+
+from ballast.control import ControllerConfig
+from ballast.inputs import SiteInputs
+from ballast.optimize.forecast import FORECASTS, forecast_problem
+from ballast.optimize.model import OptimizeError, problem_from_inputs
+from ballast.optimize.rolling import solve_rolling
+from ballast.scenario import Scenario
+
+POLICIES = ("rules", "rolling")
+WINDOW_H = 48.0  # the day-ahead schedule's look-ahead [h]
+COMMIT_H = 24.0  # re-solved once a day, each solve's first day kept
+
+
+def rolling_schedule_mw(
+    scenario: Scenario, inputs: SiteInputs, config: ControllerConfig, forecast: str = "perfect"
+) -> np.ndarray:
+    """The rolling schedule's miner power per interval [MW, facility, sleeping miners
+    included]: each 24 h kept from a 48-h window solved on ``forecast``'s price. The
+    decision of an interval uses only that forecast (with ``dam`` and ``persistence``, never
+    the realised real-time price)."""
+    p = problem_from_inputs(inputs, config, scenario)
+    p = replace(p, battery=None, peak_charge=None)
+    price = inputs.frame["price_usd_per_mwh"].to_numpy()
+    seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+    s = solve_rolling(p, window_h=WINDOW_H, commit_h=COMMIT_H, forecast=seen)
+    return config.groups.power_mw(s.running).sum(axis=1)
+
+
+def policy_label(policy: str, forecast: str) -> str:
+    """The policy's name in results: ``rules`` or ``rolling (<forecast> forecast)``."""
+    return policy if policy == "rules" else f"{policy} ({forecast} forecast)"
+
+
+def policy_schedule(policy: str, forecast: str = "perfect"):
+    """The engine's ``schedule`` argument for ``policy`` (None for the rules alone).
+    ``OptimizeError`` naming the value and the choices for an unknown policy or forecast."""
+    if policy not in POLICIES:
+        raise OptimizeError(f"policy {policy!r}: expected one of {', '.join(POLICIES)}")
+    if forecast not in FORECASTS:
+        raise OptimizeError(f"forecast {forecast!r}: expected one of {', '.join(FORECASTS)}")
+    if policy == "rules":
+        if forecast != "perfect":
+            raise OptimizeError(f"forecast {forecast!r}: a price forecast needs --policy rolling")
+        return None
+    return partial(rolling_schedule_mw, forecast=forecast)
+
+
+def policy_note(policy: str, forecast: str) -> str | None:
+    """What the rolling policy is, for the results' notes (None for the rules)."""
+    if policy == "rules":
+        return None
+    return (
+        f"policy rolling: the rule controller follows a day-ahead schedule (48-h windows "
+        f"solved every 24 h on the {forecast} price forecast) as a miner cap below the import "
+        "limit, the restore ramp and the grid programs; the schedule leaves out the battery "
+        "and the 4CP charge"
+    )
