@@ -67,7 +67,10 @@ def test_table_and_report_show_practice_and_the_optimum(tmp_path, scenario_dict)
     assert "<h2>Against practice and the optimum</h2>" in page
     assert "Gain over practice" in page and "Regret against the optimum" in page
     assert "regret (optimum" in page and "gain over practice (rules" in page  # the monthly bars
-    assert page.count("Plotly.newPlot") == 5
+    # issue 11 part 5: cumulative margin of rules, strike price and optimum; regret by rule
+    assert "Cumulative net margin" in page and "Regret by the rule that bound" in page
+    assert "battery state of charge" not in page  # no battery in this campus
+    assert page.count("Plotly.newPlot") == 7
     assert "<th>Strike price</th><th>Optimum</th>" in page  # All KPIs
 
 
@@ -120,3 +123,20 @@ def test_a_battery_the_coarse_rules_cannot_dispatch_is_said(tmp_path, scenario_d
     doc = json.loads(_run(tmp_path, scenario_dict, "--json", "--no-optimum").stdout)
     said = [n for n in doc["notes"] if n.startswith("battery:")]
     assert len(said) == 1 and "leaves it idle" in said[0] and "15min" in said[0]
+
+
+def test_report_shows_the_optimum_battery_state_of_charge(tmp_path, scenario_dict):
+    """Issue 11 part 5: with a battery the section plots the optimum's state of charge, which
+    stays within the battery's energy and is used (the prices move in these two days)."""
+    import ballast
+    from ballast.scenario import parse_scenario
+
+    scenario_dict["run"]["end"] = "2024-05-03T00:00:00Z"
+    scenario_dict["battery"] = {"power_mw": 20, "energy_mwh": 40}
+    out = tmp_path / "out"
+    _run(tmp_path, scenario_dict, "--out", str(out))
+    page = (out / "report.html").read_text()
+    assert "battery state of charge" in page
+    result = ballast.simulate(parse_scenario(scenario_dict))
+    soc = result.baselines.optimum.run.frame["battery_soc_mwh"].to_numpy()
+    assert soc.min() >= -1e-6 and soc.max() <= 40 + 1e-6 and soc.max() - soc.min() > 1.0

@@ -7,9 +7,11 @@ from __future__ import annotations
 import html
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from ballast.report.style import ASSET_COLOURS, FONT
+from ballast.sim.kpis import interval_money
 
 SECTION_TITLE = "Against practice and the optimum"
 STRIKE_NOTE = (
@@ -77,6 +79,49 @@ def monthly_figure(baselines) -> go.Figure:
     return fig
 
 
+def _layout(fig: go.Figure, title: str, yaxis: str) -> go.Figure:
+    fig.update_layout(title=title, height=340, template="plotly_white", font={"family": FONT},
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, yaxis_title=yaxis,
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def cumulative_figure(results) -> go.Figure:
+    """Cumulative net margin [USD] of the rules, the strike price and (when solved) the optimum,
+    each priced by ``sim.kpis.interval_money`` (the KPIs' own arithmetic), one point per UTC day
+    so a year stays a few hundred points."""
+    sim, b = results.simulation, results.baselines
+    runs = [("rules", sim.ballast, ASSET_COLOURS["margin"]),
+            ("strike price", b.strike_price, ASSET_COLOURS["baseline"])]
+    if b.optimum is not None:
+        runs.append(("optimum", b.optimum.run, ASSET_COLOURS["limit"]))
+    fig = go.Figure()
+    for name, run, colour in runs:
+        margin = interval_money(run, sim.inputs, sim.config, sim.scenario)["net_margin_usd"]
+        daily = margin.cumsum(skipna=False).resample("1D").last()
+        fig.add_trace(go.Scatter(x=daily.index, y=daily.to_numpy(), name=name, mode="lines",
+                                 line={"color": colour}))
+    return _layout(fig, "Cumulative net margin (end of each UTC day)", "USD")
+
+
+def regret_by_rule_figure(baselines) -> go.Figure:
+    """The regret [USD] summed over the intervals where each rule bound the rule controller."""
+    r = baselines.regret_by_rule_usd
+    fig = go.Figure(go.Bar(x=list(r.index), y=r.to_numpy(), marker={"color": ASSET_COLOURS["limit"]},
+                           name="regret"))
+    return _layout(fig, "Regret by the rule that bound the controller", "USD")
+
+
+def soc_figure(optimum_run_frame: pd.DataFrame) -> go.Figure:
+    """The optimum's battery state of charge [MWh], hourly means past 5,000 points."""
+    soc = optimum_run_frame["battery_soc_mwh"]
+    if len(soc) > 5000:
+        soc = soc.resample("1h").mean()
+    fig = go.Figure(go.Scatter(x=soc.index, y=soc.to_numpy(), mode="lines", name="state of charge",
+                               line={"color": ASSET_COLOURS["import"]}))
+    return _layout(fig, "The optimum's battery state of charge", "MWh")
+
+
 def against_section(results) -> tuple[str, str] | None:
     """(title, html) of the section, or None when the results carry no baselines."""
     b = getattr(results, "baselines", None)
@@ -101,7 +146,14 @@ def against_section(results) -> tuple[str, str] | None:
                 False,
             )
         )
-    fig = monthly_figure(b).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    figures = [monthly_figure(b), cumulative_figure(results)]
+    if b.optimum is not None and len(b.regret_by_rule_usd):
+        figures.append(regret_by_rule_figure(b))
+    if b.optimum is not None and results.simulation.scenario.battery is not None \
+            and "battery_soc_mwh" in b.optimum.run.frame:
+        figures.append(soc_figure(b.optimum.run.frame))
+    fig = "".join(f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+                  for f in figures)
     notes = [STRIKE_NOTE, b.optimum_note or b.scope]
     policy = getattr(results.simulation, "policy", "rules")
     if policy != "rules":  # "rules" in the figure is what ran as Ballast
