@@ -61,6 +61,12 @@ class Schedule:
     placed_in_service_usd: np.ndarray
     efficiency_j_per_th: np.ndarray  # the fleet's J/TH (the new model's from a repowering on)
     repower_capex_usd: np.ndarray  # new miners bought in the repower year
+    # per miner model (fleet.fleet_models: least efficient first), shape (models, years)
+    models: tuple[str, ...] = ("fleet",)
+    model_mining_mw: np.ndarray | None = None
+    model_ballast_mw: np.ndarray | None = None
+    model_ballast_firm_mw: np.ndarray | None = None
+    model_efficiency_j_per_th: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,24 @@ def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = Non
     mining = plan.site.mining_mw - converted
     m = plan.mining
     index = repower_index(plan) if strategy.repower else None
-    efficiency = fleet.fleet_efficiency_j_per_th(len(years), m.efficiency_j_per_th, m.repower, index)
+    models = fleet.fleet_models(plan)
+    model_eff = np.array(
+        [fleet.fleet_efficiency_j_per_th(len(years), eff, m.repower, index) for _n, _mw, eff in models]
+    )
+    if len(models) == 1:  # one fleet J/TH: the totals themselves
+        by_model = mining[None, :], ballast[None, :], firm[None, :]
+        efficiency = model_eff[0]
+    else:  # conversion takes the least efficient first; ballast keeps the best converted miners
+        model_mw = np.array([mw for _n, mw, _eff in models])
+        taken = fleet.stack_mw(model_mw, converted)
+        kept = taken - fleet.stack_mw(model_mw, converted - ballast)
+        firm_share = np.divide(firm, ballast, out=np.zeros(len(years)), where=ballast > 0)
+        by_model = model_mw[:, None] - taken, kept, kept * firm_share
+        efficiency = fleet.average_efficiency_j_per_th(by_model[0] + by_model[1], model_eff)
     repower_usd = fleet.repower_capex_usd(mining + ballast, m.repower, index, m.pue)
     return Schedule(
-        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, efficiency, repower_usd
+        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, efficiency, repower_usd,
+        tuple(name for name, _mw, _eff in models), *by_model, model_eff,
     )
 
 
@@ -155,7 +175,11 @@ def repower_index(plan: Plan) -> int | None:
     n = plan.horizon_years
     hp = bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, b.cases[b.base_case], n))
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(n)
-    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, m.efficiency_j_per_th, m.pue)
+    models = fleet.fleet_models(plan)
+    start_j_per_th = fleet.average_efficiency_j_per_th(
+        [mw for _n, mw, _e in models], [eff for _n, _mw, eff in models]
+    )  # the whole fleet's margin: its hash rate's J/TH
+    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, float(start_j_per_th), m.pue)
     return fleet.repower_index(fleet_margin, rp.margin_below)
 
 
@@ -210,18 +234,21 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         ops = operations.per_year(plan, sched)
         uptime, programs = ops.uptime, ops.program_revenue_usd
         ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
-    eff = sched.efficiency_j_per_th
-    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, eff, m.pue)
-    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, eff, m.pue)
-    flex_rev, flex_energy, flex_mwh = mining_usd(
-        sched.ballast_mw - firm_mw,
-        ballast_uptime,
-        hp,
-        power,
-        eff,
-        m.pue,
-    )
-    b_rev, b_energy = firm_rev + flex_rev, firm_energy + flex_energy
+    # each miner model earns, pays and idles on its own (one model: the fleet's totals)
+    model_firm = firm_mw[None, :] if len(sched.models) == 1 else sched.model_ballast_firm_mw
+    rev = energy = mwh = b_rev = b_energy = firm_mwh = flex_mwh = 0.0
+    model_revenue, model_hashing = [], []
+    for i, eff in enumerate(sched.model_efficiency_j_per_th):
+        r, e, w = mining_usd(sched.model_mining_mw[i], uptime, hp, power, eff, m.pue)
+        firm_rev, firm_energy, firm_w = mining_usd(model_firm[i], uptime, hp, power, eff, m.pue)
+        flex_rev, flex_energy, flex_w = mining_usd(
+            sched.model_ballast_mw[i] - model_firm[i], ballast_uptime, hp, power, eff, m.pue
+        )
+        rev, energy, mwh = rev + r, energy + e, mwh + w
+        b_rev, b_energy = b_rev + (firm_rev + flex_rev), b_energy + (firm_energy + flex_energy)
+        firm_mwh, flex_mwh = firm_mwh + firm_w, flex_mwh + flex_w
+        model_revenue.append(r + (firm_rev + flex_rev))
+        model_hashing.append(fleet.hashes(hp, power, eff, m.pue))
     ballast_value = sched.ballast_mw * strategy.ballast_value_usd_per_mw_yr
     om = (sched.mining_mw + sched.ballast_mw) * (
         m.om_usd_per_mw_yr + m.sustaining_capex_usd_per_mw_yr
@@ -265,6 +292,9 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "salvage_usd": salvage,
         "cash_flow_usd": cf,
         "mining_energy_mwh": mwh + firm_mwh + flex_mwh,
+        # per miner model, shape (S, models, years): revenue, and whether it hashes (not idled)
+        "model_mining_revenue_usd": np.stack(model_revenue, axis=-2),
+        "model_hashing": np.stack(model_hashing, axis=-2),
         **footprint(plan, sched.it_mw, mwh + firm_mwh + flex_mwh),
     }
 
