@@ -123,6 +123,20 @@ J/TH from docs/sources.md#miner-catalog, launch years from the press, **secondar
 -20 % a year at the frontier; the network's average lags
 the frontier, so a rate of about -10 % a year is an assumption a plan may state as its own.
 
+**A mixed fleet** (`mining.models`, instead of `mining.efficiency_j_per_th`): a list of miner
+models, each a `name`, its `share` of `site.mining_mw` (the shares sum to 1) or its `mw` (they
+sum to `site.mining_mw`), and its `efficiency_j_per_th`. Each model earns the hashprice on its
+own hash rate, pays for its own energy and is idled on its own in a year its hashprice does not
+cover its energy, so as the network hashes more cheaply the least efficient models idle first
+while the newer keep hashing; the fleet's `efficiency_j_per_th` in the output is that of the
+miners held (their MW over the sum of MW / J/TH). A conversion takes MW from the least efficient
+models first (what an operator retires first: those miners earn least per MW); a hybrid
+strategy's ballast miners are the best of the converted MW's miners, and those that hash all
+year under the spare interconnect are a like share of each model. `margin_below` of a
+repowering reads the whole fleet's margin; a repowering replaces every model at once, and its
+new J/TH must beat the best model. The conversion optimiser (`optimize`) values one fleet J/TH
+and is refused with `mining.models`; the tornado has no J/TH bar for a mixed fleet.
+
 **Repowering** (`mining.repower`, optional): in every strategy (but those with `repower:
 false`, which keep the old fleet for comparison), every miner running in the repower year
 (mining and ballast) is replaced by a model of `efficiency_j_per_th`, from `year`, or from the first
@@ -259,7 +273,11 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `smoothing_max_ramp_mw_per_s`, `smoothing_band_energy_share`, `smoothing_window`: null
   without smoothing); `fleet` (`difficulty_growth_per_yr`, `network_efficiency_j_per_th` per
   year or null, the fleet's `efficiency_j_per_th` and `margin` per year in the base case,
-  `repower_year`, `repower_efficiency_j_per_th`); `optimize` (null without the
+  `repower_year`, `repower_efficiency_j_per_th`, and `models`: per miner model, least
+  efficient first (one, `fleet`, without `mining.models`), its `name`, `efficiency_j_per_th`,
+  `mw` at the start, `margin` per year in the base case, and per strategy in `strategies` its
+  per-year `efficiency_j_per_th`, `mining_mw`, `ballast_mw`, `mining_revenue_usd` (base case)
+  and `idle_years`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
   `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
   `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),
