@@ -16,8 +16,11 @@ from tests.plan.helpers import BASE, plan_doc
 HASHPRICE_0 = 1e15 * 86400 / (1e14 * 2**32) * 3.125 / (1 - 0.03) * 100_000  # ~64.8 USD/PH/day
 ENERGY_USD_PER_MW = 8766 * 40.0  # one MW all year at 40 USD/MWh
 # the network's power stays and its J/TH falls 10 % a year: hashprice x 0.9 a year
-NETWORK = {"difficulty_growth_per_yr": None, "network_power_growth_per_yr": 0.0,
-           "network_efficiency_change_per_yr": -0.1}
+NETWORK = {
+    "difficulty_growth_per_yr": None,
+    "network_power_growth_per_yr": 0.0,
+    "network_efficiency_change_per_yr": -0.1,
+}
 OLD, NEW = 56.0, 15.0  # J/TH; 40 MW and 60 MW
 MODELS = [
     {"name": "new", "share": 0.6, "efficiency_j_per_th": NEW},
@@ -50,7 +53,9 @@ def test_the_older_model_idles_from_the_year_its_margin_turns_negative():
     result = run_plan(mixed_plan(), paths=False)
     keep = by_name(result)["keep"].cases["flat"]
     for t in range(2):  # 2025-2026: both hash
-        assert keep["mining_revenue_usd"][t] == pytest.approx(revenue_usd(40, OLD, t) + revenue_usd(60, NEW, t))
+        assert keep["mining_revenue_usd"][t] == pytest.approx(
+            revenue_usd(40, OLD, t) + revenue_usd(60, NEW, t)
+        )
         assert keep["energy_cost_usd"][t] == pytest.approx(100 * ENERGY_USD_PER_MW)
     # 2027: the old model is switched off; the new keeps hashing
     assert keep["mining_revenue_usd"][2] == pytest.approx(revenue_usd(60, NEW, 2))
@@ -103,8 +108,13 @@ def test_a_conversion_takes_the_least_efficient_model_first():
 def test_hybrid_ballast_keeps_the_best_of_the_converted_miners():
     strategies = [
         {"name": "keep", "kind": "keep_mining"},
-        {"name": "hybrid", "kind": "hybrid", "phases": [{"year": 2026, "mw": 50.0}], "ballast_mw": 20.0,
-         "ballast_uptime": 0.5},
+        {
+            "name": "hybrid",
+            "kind": "hybrid",
+            "phases": [{"year": 2026, "mw": 50.0}],
+            "ballast_mw": 20.0,
+            "ballast_uptime": 0.5,
+        },
     ]
     result = run_plan(mixed_plan(strategies=strategies), paths=False)
     s = by_name(result)["hybrid"].schedule
@@ -117,8 +127,11 @@ def test_hybrid_ballast_keeps_the_best_of_the_converted_miners():
 
 
 def test_one_model_is_the_single_fleet():
-    mining = {**BASE["mining"], "efficiency_j_per_th": None,
-              "models": [{"name": "only", "mw": 100.0, "efficiency_j_per_th": 20.0}]}
+    mining = {
+        **BASE["mining"],
+        "efficiency_j_per_th": None,
+        "models": [{"name": "only", "mw": 100.0, "efficiency_j_per_th": 20.0}],
+    }
     single = run_plan(parse_plan(plan_doc()), paths=False)
     one = run_plan(parse_plan(plan_doc(mining=mining)), paths=False)
     for a, b in zip(single.strategies, one.strategies, strict=True):
@@ -149,13 +162,19 @@ def test_mixed_fleet_over_price_paths_and_in_the_report():
         ({"models": [MODELS[0], {**MODELS[1], "name": "new"}]}, "mining.models: duplicate names ['new']"),
         ({"efficiency_j_per_th": 20.0}, "mining.efficiency_j_per_th, mining.models: give exactly one"),
         ({"models": None}, "mining.efficiency_j_per_th, mining.models: give exactly one"),
-        ({"models": [{**MODELS[0], "share": None, "mw": 60.0}, {**MODELS[1], "share": None, "mw": 30.0}]},
-         "mining.models: the models' mw sum to 90 MW, not site.mining_mw (100 MW)"),
-        ({"models": [{**MODELS[0], "share": None, "mw": 60.0}, MODELS[1]]},
-         "mining.models: give every model a share or every model its mw"),
+        (
+            {"models": [{**MODELS[0], "share": None, "mw": 60.0}, {**MODELS[1], "share": None, "mw": 30.0}]},
+            "mining.models: the models' mw sum to 90 MW, not site.mining_mw (100 MW)",
+        ),
+        (
+            {"models": [{**MODELS[0], "share": None, "mw": 60.0}, MODELS[1]]},
+            "mining.models: give every model a share or every model its mw",
+        ),
         ({"models": [{**MODELS[0], "mw": 60.0}, MODELS[1]]}, "give either share or mw (exactly one)"),
-        ({"repower": {"efficiency_j_per_th": 16.0, "capex_usd_per_th_s": 15.0, "year": 2027}},
-         "mining.repower.efficiency_j_per_th: 16 J/TH is no better than the best of mining.models (15)"),
+        (
+            {"repower": {"efficiency_j_per_th": 16.0, "capex_usd_per_th_s": 15.0, "year": 2027}},
+            "mining.repower.efficiency_j_per_th: 16 J/TH is no better than the best of mining.models (15)",
+        ),
     ],
 )
 def test_bad_models_are_named(mining, message):
@@ -166,5 +185,7 @@ def test_bad_models_are_named(mining, message):
 
 def test_the_optimiser_refuses_a_mixed_fleet():
     optimize = {"block_mw": 25.0, "scenarios": 5}
-    with pytest.raises(PlanError, match=r"mining.models: the conversion optimiser \(optimize\) values one fleet"):
+    with pytest.raises(
+        PlanError, match=r"mining.models: the conversion optimiser \(optimize\) values one fleet"
+    ):
         mixed_plan(optimize=optimize)

@@ -21,7 +21,7 @@ the best of the converted MW's miners. A repowering replaces every model at once
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -80,7 +80,9 @@ class FleetModel(StrictModel):
         None, gt=0, le=1, description="Share of site.mining_mw [-]; the shares sum to 1. Give this or mw."
     )
     mw: float | None = Field(
-        None, gt=0, description="Grid MW of this model [MW]; the MW sum to site.mining_mw. Give this or share."
+        None,
+        gt=0,
+        description="Grid MW of this model [MW]; the MW sum to site.mining_mw. Give this or share.",
     )
     efficiency_j_per_th: float = Field(gt=0, description="The model's efficiency [J/TH].")
 
@@ -95,7 +97,9 @@ def fleet_problems(plan: Plan) -> list[str]:
     """The mixed fleet's cross-field problems (``mining.models``), one line each naming its field."""
     m = plan.mining
     if (m.efficiency_j_per_th is None) == (m.models is None):
-        return ["mining.efficiency_j_per_th, mining.models: give exactly one (one fleet J/TH, or a list of models)"]
+        return [
+            "mining.efficiency_j_per_th, mining.models: give exactly one (one fleet J/TH, or a list of models)"
+        ]
     if m.models is None:
         return []
     problems = []
@@ -129,8 +133,16 @@ def fleet_models(plan: Plan) -> list[tuple[str, float, float]]:
     m, site_mw = plan.mining, plan.site.mining_mw
     if m.models is None:
         return [("fleet", site_mw, float(m.efficiency_j_per_th))]
-    rows = [(md.name, site_mw * md.share if md.mw is None else md.mw, md.efficiency_j_per_th) for md in m.models]
+    rows = [
+        (md.name, site_mw * md.share if md.mw is None else md.mw, md.efficiency_j_per_th) for md in m.models
+    ]
     return sorted(rows, key=lambda row: -row[2])  # stable: equal J/TH keep their order
+
+
+def start_efficiency_j_per_th(plan: Plan) -> float:
+    """The J/TH of the whole fleet at the start (``average_efficiency_j_per_th`` of its models)."""
+    models = fleet_models(plan)
+    return float(average_efficiency_j_per_th([mw for _n, mw, _e in models], [e for *_x, e in models]))
 
 
 def stack_mw(model_mw, taken_mw) -> np.ndarray:
@@ -148,6 +160,45 @@ def average_efficiency_j_per_th(grid_mw, efficiency_j_per_th) -> np.ndarray:
     return np.where(total > 0, total / np.where(th > 0, th, 1.0), eff.mean(axis=0))
 
 
+class ByModel(NamedTuple):
+    """A schedule's miners per model (models, years), least efficient first, and the J/TH of
+    the miners held (mining and ballast) per year."""
+
+    names: tuple[str, ...]
+    mining_mw: np.ndarray
+    ballast_mw: np.ndarray
+    model_efficiency_j_per_th: np.ndarray
+    efficiency_j_per_th: np.ndarray
+
+
+def by_model(plan: Plan, converted_mw, ballast_mw, index: int | None) -> ByModel:
+    """Per model: MW mining (conversion takes the least efficient first), MW of ballast (the
+    best of the converted miners) and J/TH per year (every model repowered from ``index``).
+    One model: the site's totals themselves."""
+    m, years = plan.mining, len(converted_mw)
+    models = fleet_models(plan)
+    names = tuple(name for name, _mw, _eff in models)
+    eff = np.array([fleet_efficiency_j_per_th(years, e, m.repower, index) for *_x, e in models])
+    if len(models) == 1:
+        mining = plan.site.mining_mw - converted_mw
+        return ByModel(names, mining[None, :], np.asarray(ballast_mw)[None, :], eff, eff[0])
+    model_mw = np.array([mw for _n, mw, _eff in models])
+    taken = stack_mw(model_mw, converted_mw)
+    kept = taken - stack_mw(model_mw, converted_mw - ballast_mw)
+    mining = model_mw[:, None] - taken
+    return ByModel(names, mining, kept, eff, average_efficiency_j_per_th(mining + kept, eff))
+
+
+def firm_by_model(model_ballast_mw, ballast_mw, firm_mw) -> np.ndarray:
+    """The ballast hashing firm per model: a like share of each model's ballast (one model:
+    ``firm_mw`` itself)."""
+    if len(model_ballast_mw) == 1:
+        return np.asarray(firm_mw, float)[None, :]
+    ballast = np.asarray(ballast_mw, float)
+    share = np.divide(firm_mw, ballast, out=np.zeros(ballast.shape), where=ballast > 0)
+    return model_ballast_mw * share
+
+
 def repower_problems(plan: Plan) -> list[str]:
     """The repowering's cross-field problems, one line each naming its field."""
     rp, end = plan.mining.repower, plan.start_year + plan.horizon_years - 1
@@ -155,7 +206,11 @@ def repower_problems(plan: Plan) -> list[str]:
     if rp is not None and rp.year is not None and not plan.start_year <= rp.year <= end:
         problems.append(f"mining.repower.year: {rp.year} is outside the plan's years {plan.start_year}-{end}")
     m = plan.mining
-    if rp is not None and m.efficiency_j_per_th is not None and rp.efficiency_j_per_th >= m.efficiency_j_per_th:
+    if (
+        rp is not None
+        and m.efficiency_j_per_th is not None
+        and rp.efficiency_j_per_th >= m.efficiency_j_per_th
+    ):
         problems.append(
             f"mining.repower.efficiency_j_per_th: {rp.efficiency_j_per_th:g} J/TH is no better than "
             f"the fleet's mining.efficiency_j_per_th ({m.efficiency_j_per_th:g})"

@@ -65,7 +65,6 @@ class Schedule:
     models: tuple[str, ...] = ("fleet",)
     model_mining_mw: np.ndarray | None = None
     model_ballast_mw: np.ndarray | None = None
-    model_ballast_firm_mw: np.ndarray | None = None
     model_efficiency_j_per_th: np.ndarray | None = None
 
 
@@ -142,25 +141,13 @@ def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = Non
     mining = plan.site.mining_mw - converted
     m = plan.mining
     index = repower_index(plan) if strategy.repower else None
-    models = fleet.fleet_models(plan)
-    model_eff = np.array(
-        [fleet.fleet_efficiency_j_per_th(len(years), eff, m.repower, index) for _n, _mw, eff in models]
-    )
-    if len(models) == 1:  # one fleet J/TH: the totals themselves
-        by_model = mining[None, :], ballast[None, :], firm[None, :]
-        efficiency = model_eff[0]
-    else:  # conversion takes the least efficient first; ballast keeps the best converted miners
-        model_mw = np.array([mw for _n, mw, _eff in models])
-        taken = fleet.stack_mw(model_mw, converted)
-        kept = taken - fleet.stack_mw(model_mw, converted - ballast)
-        firm_share = np.divide(firm, ballast, out=np.zeros(len(years)), where=ballast > 0)
-        by_model = model_mw[:, None] - taken, kept, kept * firm_share
-        efficiency = fleet.average_efficiency_j_per_th(by_model[0] + by_model[1], model_eff)
+    per_model = fleet.by_model(plan, converted, ballast, index)
     repower_usd = fleet.repower_capex_usd(mining + ballast, m.repower, index, m.pue)
     return Schedule(
-        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, efficiency, repower_usd,
-        tuple(name for name, _mw, _eff in models), *by_model, model_eff,
-    )
+        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, per_model.efficiency_j_per_th,
+        repower_usd, per_model.names, per_model.mining_mw, per_model.ballast_mw,
+        per_model.model_efficiency_j_per_th,
+    )  # fmt: skip
 
 
 def repower_index(plan: Plan) -> int | None:
@@ -175,11 +162,8 @@ def repower_index(plan: Plan) -> int | None:
     n = plan.horizon_years
     hp = bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, b.cases[b.base_case], n))
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(n)
-    models = fleet.fleet_models(plan)
-    start_j_per_th = fleet.average_efficiency_j_per_th(
-        [mw for _n, mw, _e in models], [eff for _n, _mw, eff in models]
-    )  # the whole fleet's margin: its hash rate's J/TH
-    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, float(start_j_per_th), m.pue)
+    start = fleet.start_efficiency_j_per_th(plan)  # the whole fleet's margin
+    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, start, m.pue)
     return fleet.repower_index(fleet_margin, rp.margin_below)
 
 
@@ -235,7 +219,7 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         uptime, programs = ops.uptime, ops.program_revenue_usd
         ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
     # each miner model earns, pays and idles on its own (one model: the fleet's totals)
-    model_firm = firm_mw[None, :] if len(sched.models) == 1 else sched.model_ballast_firm_mw
+    model_firm = fleet.firm_by_model(sched.model_ballast_mw, sched.ballast_mw, firm_mw)
     rev = energy = mwh = b_rev = b_energy = firm_mwh = flex_mwh = 0.0
     model_revenue, model_hashing = [], []
     for i, eff in enumerate(sched.model_efficiency_j_per_th):

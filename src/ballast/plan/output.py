@@ -129,7 +129,7 @@ def fleet_document(result: PlanResult) -> dict:
     b, m = plan.bitcoin, plan.mining
     index = repower_index(plan)
     models = fleet.fleet_models(plan)
-    start_j_per_th = float(fleet.average_efficiency_j_per_th([mw for _n, mw, _e in models], [e for *_x, e in models]))
+    start_j_per_th = fleet.start_efficiency_j_per_th(plan)
     efficiency = fleet.fleet_efficiency_j_per_th(len(result.years), start_j_per_th, m.repower, index)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(len(result.years))
     hp = result.case_bitcoin[b.base_case].hashprice_usd_per_ph_day[0]

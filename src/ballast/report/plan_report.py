@@ -358,8 +358,7 @@ def render_plan_report(result: PlanResult, doc: dict, map_fn=None) -> str:
         part(environment_figure(result)),
         part(fleet_figure(doc))
         + f"<p class='note'>Difficulty grows {doc['fleet']['difficulty_growth_per_yr']:.1%} a year; "
-        "the fleet keeps its J/TH as hashprice falls (docs/plan.md#fleet).</p>"
-        + _models_html(doc),
+        "the fleet keeps its J/TH as hashprice falls (docs/plan.md#fleet).</p>" + _models_html(doc),
     )
     body = "".join(
         f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in zip(SECTIONS, bodies, strict=True)
