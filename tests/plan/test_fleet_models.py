@@ -181,11 +181,3 @@ def test_bad_models_are_named(mining, message):
     with pytest.raises(PlanError) as err:
         mixed_plan(mining=mining)
     assert message in str(err.value)
-
-
-def test_the_optimiser_refuses_a_mixed_fleet():
-    optimize = {"block_mw": 25.0, "scenarios": 5}
-    with pytest.raises(
-        PlanError, match=r"mining.models: the conversion optimiser \(optimize\) values one fleet"
-    ):
-        mixed_plan(optimize=optimize)

@@ -134,8 +134,10 @@ models first (what an operator retires first: those miners earn least per MW); a
 strategy's ballast miners are the best of the converted MW's miners, and those that hash all
 year under the spare interconnect are a like share of each model. `margin_below` of a
 repowering reads the whole fleet's margin; a repowering replaces every model at once, and its
-new J/TH must beat the best model. The conversion optimiser (`optimize`) values one fleet J/TH
-and is refused with `mining.models`; the tornado has no J/TH bar for a mixed fleet.
+new J/TH must beat the best model. The conversion optimiser gives each block of the site its
+own coefficients, from the models it removes ([below](#optimizer)); it does not value ballast by
+model, so with `mining.models` it needs `optimize.allow_ballast: false`. The tornado has no J/TH
+bar for a mixed fleet.
 
 **Repowering** (`mining.repower`, optional): in every strategy (but those with `repower:
 false`, which keep the old fleet for comparison), every miner running in the repower year
@@ -225,6 +227,13 @@ miners beside the AI tenant as ballast. The optimal schedule joins the strategy 
   operator's option to switch off is already in each scenario's coefficients). The MILP's
   coefficients are the plan's own NPVs of one block started in each year, kept as ballast, or
   hashing firm, less the NPV without it, per scenario: the same arithmetic as the table.
+  A mixed fleet (`mining.models`) is converted least efficient first, so blocks differ: block k
+  of the site (least efficient first) started in year y is worth the NPV of k + 1 blocks started
+  that year less that of k blocks (each model earns and idles on its own, so the value does not
+  depend on when the blocks before it start); binary columns `b_ky` carry these coefficients,
+  `x_y = sum_k b_ky`, each block starts once and block k + 1 never before block k (the order
+  the schedule converts in; it is also the better order, as a less efficient block gives up no
+  more mining in any year). Checked against brute force in `tests/plan/test_optimizer.py`.
 - **Constraints**: the site's MW (whole blocks); the interconnect (`site.interconnect_mw`: mining
   MW + AI grid MW + firm ballast, so firm ballast at most its spare MW); the capex budget per
   calendar year (`capex_budget_usd_per_yr`, with capex spread over `hosting.build_years` as in

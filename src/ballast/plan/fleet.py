@@ -119,10 +119,10 @@ def fleet_problems(plan: Plan) -> list[str]:
             f"mining.models: the models' mw sum to {sum(md.mw for md in m.models):g} MW, "
             f"not site.mining_mw ({plan.site.mining_mw:g} MW)"
         )
-    if plan.optimize is not None:
+    if plan.optimize is not None and plan.optimize.allow_ballast:
         problems.append(
-            "mining.models: the conversion optimiser (optimize) values one fleet J/TH; "
-            "give mining.efficiency_j_per_th to optimise"
+            "optimize.allow_ballast: with mining.models the optimiser values a converted block's "
+            "models but not its ballast miners by model; set allow_ballast: false"
         )
     return problems
 
