@@ -181,3 +181,17 @@ def test_bad_models_are_named(mining, message):
     with pytest.raises(PlanError) as err:
         mixed_plan(mining=mining)
     assert message in str(err.value)
+
+
+def test_the_optimum_of_a_mixed_fleet_joins_the_table_with_its_models(tmp_path):
+    optimize = {"block_mw": 25.0, "scenarios": 10, "allow_ballast": False}
+    result = run_plan(mixed_plan(optimize=optimize), n_paths=10)
+    opt = by_name(result)[result.optimum.strategy.name]
+    base = opt.cases["flat"]["cash_flow_usd"]
+    assert base.shape == (6,)
+    doc = plan_document(result)
+    models = {md["name"]: md["strategies"] for md in doc["fleet"]["models"]}
+    converted = opt.schedule.converted_mw
+    old_left = np.clip(40.0 - converted, 0.0, None)  # the old model's MW go first
+    assert models["old"][opt.strategy.name]["mining_mw"] == pytest.approx(list(old_left))
+    assert doc["optimize"]["milp"]["integer_columns"] > 2 * 6  # a binary per block and year
