@@ -281,3 +281,20 @@ def test_mixed_fleet_optimiser_needs_ballast_off():
     mining = {**plan_doc()["mining"], "efficiency_j_per_th": None, "models": MIXED}
     with pytest.raises(PlanError, match=r"optimize\.allow_ballast: with mining\.models"):
         parse_plan(plan_doc(**SMALL, mining=mining, optimize=OPTIMIZE))
+
+
+def test_a_mixed_fleet_infeasible_minimum_names_the_constraint():
+    mining = {**plan_doc()["mining"], "efficiency_j_per_th": None, "models": MIXED}
+    optimize = {
+        **OPTIMIZE,
+        "allow_ballast": False,
+        "min_convert_mw": 75.0,
+        "min_convert_by_year": 2026,
+        "capex_budget_usd_per_yr": 21e6,
+        "tenant_demand_mw_it_per_yr": None,
+    }
+    with pytest.raises(OptimizeInfeasible) as err:
+        run_plan(parse_plan(plan_doc(**SMALL, mining=mining, optimize=optimize)), n_paths=5)
+    message = str(err.value)
+    assert message.startswith("optimize.min_convert_mw: 75 MW (3 blocks of 25 MW) cannot start by 2026")
+    assert "limited by optimize.capex_budget_usd_per_yr" in message and "at most 50 MW can" in message

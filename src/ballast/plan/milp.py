@@ -133,7 +133,7 @@ def build(m: ConversionMilp, relax: tuple[str, ...] = (), feasibility: bool = Fa
     ox, oz, of = 0, n, 2 * n
     o_eta = 3 * n
     ncol = 3 * n + (1 + s_count if cvar else 0)
-    slices = m.slice_npv_usd
+    slices = None if feasibility else m.slice_npv_usd  # the blocks' order bounds no count
     n_blocks = 0 if slices is None else slices.shape[1]
     ob = ncol  # b_ky at ob + k * n + y
     ncol += n_blocks * n
