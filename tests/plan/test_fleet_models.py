@@ -3,14 +3,19 @@ model earns, pays and idles on its own, and a conversion takes the least efficie
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from ballast.cli import app
 
 from ballast.plan import parse_plan, run_plan
 from ballast.plan.document import PlanError
 from ballast.plan.output import plan_document
 from ballast.report.plan_report import render_plan_report
-from tests.plan.helpers import BASE, plan_doc
+from tests.plan.helpers import BASE, plan_doc, write_plan
 
 # the helpers' plan: difficulty 1e14, 100,000 USD, fees 3 % of revenue, 3.125 BTC in 2025-2027
 HASHPRICE_0 = 1e15 * 86400 / (1e14 * 2**32) * 3.125 / (1 - 0.03) * 100_000  # ~64.8 USD/PH/day
@@ -195,3 +200,15 @@ def test_the_optimum_of_a_mixed_fleet_joins_the_table_with_its_models(tmp_path):
     old_left = np.clip(40.0 - converted, 0.0, None)  # the old model's MW go first
     assert models["old"][opt.strategy.name]["mining_mw"] == pytest.approx(list(old_left))
     assert doc["optimize"]["milp"]["integer_columns"] > 2 * 6  # a binary per block and year
+
+
+def test_the_cli_writes_a_mixed_fleets_models(tmp_path):
+    mining = {**BASE["mining"], "efficiency_j_per_th": None, "models": MODELS}
+    path = write_plan(tmp_path, plan_doc(mining=mining, bitcoin=NETWORK))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["plan", str(path), "--out", str(out), "--paths", "10"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "plan.json").read_text())
+    old = doc["fleet"]["models"][0]
+    assert (old["name"], old["strategies"]["keep"]["idle_years"]) == ("old", [2027, 2028, 2029, 2030])
+    assert "idled in 2027, 2028, 2029, 2030" in (out / "report.html").read_text()
