@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from ballast.cli import app
-
 from ballast.plan import parse_plan, run_plan
 from ballast.plan.document import PlanError
 from ballast.plan.output import plan_document
