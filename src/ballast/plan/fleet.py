@@ -141,6 +141,8 @@ def fleet_models(plan: Plan) -> list[tuple[str, float, float]]:
 
 def start_efficiency_j_per_th(plan: Plan) -> float:
     """The J/TH of the whole fleet at the start (``average_efficiency_j_per_th`` of its models)."""
+    if plan.mining.models is None:
+        return float(plan.mining.efficiency_j_per_th)
     models = fleet_models(plan)
     return float(average_efficiency_j_per_th([mw for _n, mw, _e in models], [e for *_x, e in models]))
 
