@@ -244,3 +244,57 @@ def test_a_budget_or_demand_below_one_block_is_named(changes, message):
 def test_no_proven_optimum_in_time_is_an_error_naming_the_limit():
     with pytest.raises(OptimizeInfeasible, match=r"optimize.time_limit_s: HiGHS stopped without a proven"):
         run_plan(small_plan(objective="cvar", time_limit_s=1e-9), n_paths=5)
+
+
+MIXED = [  # the old model idles on the low price paths, the new one hardly ever
+    {"name": "new", "share": 0.5, "efficiency_j_per_th": 15.0},
+    {"name": "old", "share": 0.5, "efficiency_j_per_th": 45.0},
+]
+
+
+@pytest.mark.parametrize("objective", ["expected_npv", "cvar"])
+def test_mixed_fleet_optimum_equals_brute_force(objective):
+    # conversion takes the old model's MW first: each block has its own coefficients
+    mining = {**plan_doc()["mining"], "efficiency_j_per_th": None, "models": MIXED}
+    optimize = {**OPTIMIZE, "allow_ballast": False, "objective": objective, "cvar_level": 0.1}
+    plan = parse_plan(plan_doc(**SMALL, mining=mining, optimize=optimize))
+    btc = scenario_paths(plan, gbm_parameters(plan))
+    m = conversion_milp(plan, btc)
+    assert m.slice_npv_usd is not None
+    # the old model's block gives up less mining than the new one's: worth more converted
+    assert (m.slice_npv_usd[:, 0, 1] >= m.slice_npv_usd[:, 3, 1]).all()
+    assert (m.slice_npv_usd[:, 0, 1] > m.slice_npv_usd[:, 3, 1]).any()
+    sol = milp_mod.solve(m)
+    best, n = -np.inf, plan.horizon_years
+    for x in itertools.product(range(5), repeat=n):
+        if meets_constraints(plan, x):
+            strategy, _ = to_strategy(plan, "x", x, [0] * n)
+            npv = strategy_npv_usd(plan, strategy, btc)
+            best = max(best, float(np.mean(npv)) if objective == "expected_npv" else worst_mean(npv, 0.1))
+    assert sol.objective_usd == pytest.approx(best, rel=1e-7, abs=1.0)
+    strategy, _ = to_strategy(plan, "opt", sol.convert_blocks, sol.ballast_blocks)
+    assert strategy_npv_usd(plan, strategy, btc) == pytest.approx(sol.npv_usd, rel=1e-9)
+    assert sum(sol.convert_blocks) > 0
+
+
+def test_mixed_fleet_optimiser_needs_ballast_off():
+    mining = {**plan_doc()["mining"], "efficiency_j_per_th": None, "models": MIXED}
+    with pytest.raises(PlanError, match=r"optimize\.allow_ballast: with mining\.models"):
+        parse_plan(plan_doc(**SMALL, mining=mining, optimize=OPTIMIZE))
+
+
+def test_a_mixed_fleet_infeasible_minimum_names_the_constraint():
+    mining = {**plan_doc()["mining"], "efficiency_j_per_th": None, "models": MIXED}
+    optimize = {
+        **OPTIMIZE,
+        "allow_ballast": False,
+        "min_convert_mw": 75.0,
+        "min_convert_by_year": 2026,
+        "capex_budget_usd_per_yr": 21e6,
+        "tenant_demand_mw_it_per_yr": None,
+    }
+    with pytest.raises(OptimizeInfeasible) as err:
+        run_plan(parse_plan(plan_doc(**SMALL, mining=mining, optimize=optimize)), n_paths=5)
+    message = str(err.value)
+    assert message.startswith("optimize.min_convert_mw: 75 MW (3 blocks of 25 MW) cannot start by 2026")
+    assert "limited by optimize.capex_budget_usd_per_yr" in message and "at most 50 MW can" in message

@@ -123,6 +123,22 @@ J/TH from docs/sources.md#miner-catalog, launch years from the press, **secondar
 -20 % a year at the frontier; the network's average lags
 the frontier, so a rate of about -10 % a year is an assumption a plan may state as its own.
 
+**A mixed fleet** (`mining.models`, instead of `mining.efficiency_j_per_th`): a list of miner
+models, each a `name`, its `share` of `site.mining_mw` (the shares sum to 1) or its `mw` (they
+sum to `site.mining_mw`), and its `efficiency_j_per_th`. Each model earns the hashprice on its
+own hash rate, pays for its own energy and is idled on its own in a year its hashprice does not
+cover its energy, so as the network hashes more cheaply the least efficient models idle first
+while the newer keep hashing; the fleet's `efficiency_j_per_th` in the output is that of the
+miners held (their MW over the sum of MW / J/TH). A conversion takes MW from the least efficient
+models first (what an operator retires first: those miners earn least per MW); a hybrid
+strategy's ballast miners are the best of the converted MW's miners, and those that hash all
+year under the spare interconnect are a like share of each model. `margin_below` of a
+repowering reads the whole fleet's margin; a repowering replaces every model at once, and its
+new J/TH must beat the best model. The conversion optimiser gives each block of the site its
+own coefficients, from the models it removes ([below](#optimizer)); it does not value ballast by
+model, so with `mining.models` it needs `optimize.allow_ballast: false`. The tornado has no J/TH
+bar for a mixed fleet.
+
 **Repowering** (`mining.repower`, optional): in every strategy (but those with `repower:
 false`, which keep the old fleet for comparison), every miner running in the repower year
 (mining and ballast) is replaced by a model of `efficiency_j_per_th`, from `year`, or from the first
@@ -211,6 +227,13 @@ miners beside the AI tenant as ballast. The optimal schedule joins the strategy 
   operator's option to switch off is already in each scenario's coefficients). The MILP's
   coefficients are the plan's own NPVs of one block started in each year, kept as ballast, or
   hashing firm, less the NPV without it, per scenario: the same arithmetic as the table.
+  A mixed fleet (`mining.models`) is converted least efficient first, so blocks differ: block k
+  of the site (least efficient first) started in year y is worth the NPV of k + 1 blocks started
+  that year less that of k blocks (each model earns and idles on its own, so the value does not
+  depend on when the blocks before it start); binary columns `b_ky` carry these coefficients,
+  `x_y = sum_k b_ky`, each block starts once and block k + 1 never before block k (the order
+  the schedule converts in; it is also the better order, as a less efficient block gives up no
+  more mining in any year). Checked against brute force in `tests/plan/test_optimizer.py`.
 - **Constraints**: the site's MW (whole blocks); the interconnect (`site.interconnect_mw`: mining
   MW + AI grid MW + firm ballast, so firm ballast at most its spare MW); the capex budget per
   calendar year (`capex_budget_usd_per_yr`, with capex spread over `hosting.build_years` as in
@@ -259,7 +282,11 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
   `smoothing_max_ramp_mw_per_s`, `smoothing_band_energy_share`, `smoothing_window`: null
   without smoothing); `fleet` (`difficulty_growth_per_yr`, `network_efficiency_j_per_th` per
   year or null, the fleet's `efficiency_j_per_th` and `margin` per year in the base case,
-  `repower_year`, `repower_efficiency_j_per_th`); `optimize` (null without the
+  `repower_year`, `repower_efficiency_j_per_th`, and `models`: per miner model, least
+  efficient first (one, `fleet`, without `mining.models`), its `name`, `efficiency_j_per_th`,
+  `mw` at the start, `margin` per year in the base case, and per strategy in `strategies` its
+  per-year `efficiency_j_per_th`, `mining_mw`, `ballast_mw`, `mining_revenue_usd` (base case)
+  and `idle_years`); `optimize` (null without the
   section): `strategy`, `objective`, `cvar_level`, `scenarios`, `block_mw`, per year
   `convert_mw` (started), `converted_mw`, `ballast_mw`, `firm_ballast_mw`, `objective_usd`,
   `npv_usd` over the scenarios (`p10`, `p50`, `p90`, `mean`, `cvar`, `prob_negative`),

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ballast.documents import StrictModel, format_problems, format_validation_errors, read_yaml
 from ballast.examples import examples_dir
 from ballast.plan.environment import Environment
-from ballast.plan.fleet import Repower, difficulty_growth_per_yr, repower_problems
+from ballast.plan.fleet import FleetModel, Repower, difficulty_growth_per_yr, fleet_problems, repower_problems
 from ballast.plan.operations import Operations
 from ballast.plan.optimize_document import Optimize, optimize_problems
 
@@ -59,10 +59,16 @@ class Site(StrictModel):
 
 
 class Mining(StrictModel):
-    """The mining fleet's economics (one average fleet)."""
+    """The mining fleet's economics: one average fleet J/TH, or a mix of miner models."""
 
-    efficiency_j_per_th: float = Field(
-        gt=0, description="Fleet efficiency [J/TH] (docs/sources.md#miner-catalog)."
+    efficiency_j_per_th: float | None = Field(
+        None,
+        gt=0,
+        description="Fleet efficiency [J/TH] (docs/sources.md#miner-catalog). Give this or models.",
+    )
+    models: list[FleetModel] | None = Field(
+        None,
+        description="A mixed fleet: miner models, each earning, paying and idling on its own; conversion takes the least efficient first (docs/plan.md#fleet). Give this or efficiency_j_per_th.",
     )
     pue: float = Field(
         1.05,
@@ -385,6 +391,7 @@ class Plan(StrictModel):
                 problems.append(
                     f"{where}.ballast_mw: {s.ballast_mw:g} MW of ballast miners, more than the {total:g} MW converted beside which they run"
                 )
+        problems += fleet_problems(self)
         problems += repower_problems(self)
         problems += optimize_problems(self)
         if problems:  # one line each, every one naming its field (parse_plan lists them)

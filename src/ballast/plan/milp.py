@@ -18,6 +18,11 @@ conversion, and for CVaR the Rockafellar-Uryasev rows ``u_s >= eta - NPV_s``, ``
 objective ``eta - sum_s u_s / (alpha S)``. The build lead time closes the x columns of the
 years before it, and of the years whose lease would start after the plan.
 
+A mixed fleet (``mining.models``) is converted least efficient first, so a block's value depends
+on how many blocks went before it: then binary ``b_ky`` (block k of the site, least efficient
+first, starts in year y) carry the NPV, ``x_y = sum_k b_ky``, each block starts at most once and
+block k + 1 never before block k (the order the plan's schedule converts in).
+
 Money is in M USD inside the model (scaling); the matrix is scipy.sparse passed whole to HiGHS.
 """
 
@@ -68,6 +73,9 @@ class ConversionMilp:
     cvar_level: float = 0.1
     mip_rel_gap: float = 1e-6
     time_limit_s: float = 60.0
+    # a mixed fleet: (S, site_blocks, n) per block k (least efficient first) started in year y;
+    # it replaces convert_npv_usd in the NPV (None: every block is alike)
+    slice_npv_usd: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,11 @@ class MilpSolution:
 
 def scenario_npv_usd(m: ConversionMilp, x, z, f) -> np.ndarray:
     """NPV per scenario [USD] of a decision (the linear form the MILP optimises)."""
-    return m.base_npv_usd + m.convert_npv_usd @ x + m.ballast_npv_usd @ z + m.firm_npv_usd_per_mw @ f
+    rest = m.ballast_npv_usd @ z + m.firm_npv_usd_per_mw @ f
+    if m.slice_npv_usd is None:
+        return m.base_npv_usd + m.convert_npv_usd @ x + rest
+    start = np.repeat(np.arange(len(x)), np.asarray(x, dtype="int64"))  # block k's year, in order
+    return m.base_npv_usd + m.slice_npv_usd[:, np.arange(len(start)), start].sum(axis=1) + rest
 
 
 def objective_usd(m: ConversionMilp, npv_usd: np.ndarray) -> float:
@@ -121,6 +133,10 @@ def build(m: ConversionMilp, relax: tuple[str, ...] = (), feasibility: bool = Fa
     ox, oz, of = 0, n, 2 * n
     o_eta = 3 * n
     ncol = 3 * n + (1 + s_count if cvar else 0)
+    slices = None if feasibility else m.slice_npv_usd  # the blocks' order bounds no count
+    n_blocks = 0 if slices is None else slices.shape[1]
+    ob = ncol  # b_ky at ob + k * n + y
+    ncol += n_blocks * n
     scale = 1e-6  # M USD
     lo, hi, cost = np.zeros(ncol), np.zeros(ncol), np.zeros(ncol)
     first = 0 if "lead_time" in relax else m.first_start
@@ -130,13 +146,18 @@ def build(m: ConversionMilp, relax: tuple[str, ...] = (), feasibility: bool = Fa
     hi[of : of + n] = max(m.spare_mw, 0.0)  # the interconnect row, as a bound
     if cvar:
         lo[o_eta], hi[o_eta] = -np.inf, np.inf
-        hi[o_eta + 1 :] = np.inf
+        hi[o_eta + 1 : ob] = np.inf
         cost[o_eta] = 1.0
-        cost[o_eta + 1 :] = -1.0 / (m.cvar_level * s_count)
+        cost[o_eta + 1 : ob] = -1.0 / (m.cvar_level * s_count)
     elif not feasibility:
-        cost[ox : ox + n] = scale * m.convert_npv_usd.mean(axis=0)
+        if slices is None:
+            cost[ox : ox + n] = scale * m.convert_npv_usd.mean(axis=0)
+        else:
+            cost[ob:] = scale * slices.mean(axis=0).ravel()
         cost[oz : oz + n] = scale * m.ballast_npv_usd.mean(axis=0)
         cost[of : of + n] = scale * m.firm_npv_usd_per_mw.mean(axis=0)
+    for k in range(n_blocks):  # a block may start where an x may
+        hi[ob + k * n : ob + (k + 1) * n] = np.minimum(hi[ox : ox + n], 1.0)
     rows, cols, vals, rlo, rhi = [], [], [], [], []
     groups: dict[str, list[int]] = {}
 
@@ -168,8 +189,18 @@ def build(m: ConversionMilp, relax: tuple[str, ...] = (), feasibility: bool = Fa
             add("tenant_demand", [(ox + k - m.build_years, m.it_mw_per_block)], -np.inf, m.demand_mw_it[k])
     if m.min_blocks > 0:
         add("min_convert", [(ox + y, 1.0) for y in range(m.min_by + 1)], m.min_blocks, np.inf)
+    for y in t if slices is not None else ():  # x_y = sum_k b_ky
+        add("blocks", [(ox + y, 1.0)] + [(ob + k * n + y, -1.0) for k in range(n_blocks)], 0.0, 0.0)
+    for k in range(n_blocks):  # once, and block k + 1 by year y only if block k is
+        add("blocks", [(ob + k * n + y, 1.0) for y in t], -np.inf, 1.0)
+        for y in t if k + 1 < n_blocks else ():
+            entries = [(ob + (k + 1) * n + j, 1.0) for j in range(y + 1)]
+            add("blocks", entries + [(ob + k * n + j, -1.0) for j in range(y + 1)], -np.inf, 0.0)
     if cvar:  # u_s - eta + NPV_s >= 0, NPV_s = a_s + c_s x + d_s z + e_s f (in M USD)
-        dense = scale * np.hstack((m.convert_npv_usd, m.ballast_npv_usd, m.firm_npv_usd_per_mw))
+        convert = m.convert_npv_usd if slices is None else np.zeros_like(m.convert_npv_usd)
+        dense = scale * np.hstack((convert, m.ballast_npv_usd, m.firm_npv_usd_per_mw))
+        if slices is not None:
+            dense = np.hstack((dense, np.zeros((s_count, 1 + s_count)), scale * slices.reshape(s_count, -1)))
         r0 = len(rlo)
         rr, cc = np.nonzero(dense)
         rows += list(r0 + rr) + list(r0 + np.arange(s_count)) * 2
@@ -188,9 +219,8 @@ def build(m: ConversionMilp, relax: tuple[str, ...] = (), feasibility: bool = Fa
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * (2 * n) + [highspy.HighsVarType.kContinuous] * (
-        ncol - 2 * n
-    )
+    integer, continuous = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+    lp.integrality_ = [integer] * (2 * n) + [continuous] * (ob - 2 * n) + [integer] * (ncol - ob)
     return lp, groups
 
 
@@ -246,7 +276,7 @@ def solve(m: ConversionMilp) -> MilpSolution:
         solve_s=time.perf_counter() - t0,
         rows=lp.num_row_,
         columns=lp.num_col_,
-        integer_columns=2 * n,
+        integer_columns=2 * n + (0 if m.slice_npv_usd is None else m.slice_npv_usd[0].size),
         nonzeros=len(lp.a_matrix_.value_),
     )
 
@@ -276,6 +306,7 @@ def most_blocks_by(m: ConversionMilp) -> int:
         convert_npv_usd=unit * 1e6,
         ballast_npv_usd=zeros,
         firm_npv_usd_per_mw=zeros,
+        slice_npv_usd=None,
         min_blocks=0,
         objective="expected_npv",
     )

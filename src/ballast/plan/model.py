@@ -61,6 +61,11 @@ class Schedule:
     placed_in_service_usd: np.ndarray
     efficiency_j_per_th: np.ndarray  # the fleet's J/TH (the new model's from a repowering on)
     repower_capex_usd: np.ndarray  # new miners bought in the repower year
+    # per miner model (fleet.fleet_models: least efficient first), shape (models, years)
+    models: tuple[str, ...] = ("fleet",)
+    model_mining_mw: np.ndarray | None = None
+    model_ballast_mw: np.ndarray | None = None
+    model_efficiency_j_per_th: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -136,11 +141,13 @@ def schedule(plan: Plan, strategy: Strategy, ballast_mw: np.ndarray | None = Non
     mining = plan.site.mining_mw - converted
     m = plan.mining
     index = repower_index(plan) if strategy.repower else None
-    efficiency = fleet.fleet_efficiency_j_per_th(len(years), m.efficiency_j_per_th, m.repower, index)
+    per_model = fleet.by_model(plan, converted, ballast, index)
     repower_usd = fleet.repower_capex_usd(mining + ballast, m.repower, index, m.pue)
     return Schedule(
-        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, efficiency, repower_usd
-    )
+        years, mining, ballast, firm, converted, it_mw, lease, capex, placed, per_model.efficiency_j_per_th,
+        repower_usd, per_model.names, per_model.mining_mw, per_model.ballast_mw,
+        per_model.model_efficiency_j_per_th,
+    )  # fmt: skip
 
 
 def repower_index(plan: Plan) -> int | None:
@@ -155,7 +162,8 @@ def repower_index(plan: Plan) -> int | None:
     n = plan.horizon_years
     hp = bitcoin_years(plan, bf.price_case_usd(b.start_price_usd, b.cases[b.base_case], n))
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(n)
-    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, m.efficiency_j_per_th, m.pue)
+    start = fleet.start_efficiency_j_per_th(plan)  # the whole fleet's margin
+    fleet_margin = fleet.margin(hp.hashprice_usd_per_ph_day[0], power, start, m.pue)
     return fleet.repower_index(fleet_margin, rp.margin_below)
 
 
@@ -210,18 +218,21 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         ops = operations.per_year(plan, sched)
         uptime, programs = ops.uptime, ops.program_revenue_usd
         ballast_uptime, firm_mw, power = uptime, sched.ballast_mw, power * ops.price_ratio
-    eff = sched.efficiency_j_per_th
-    rev, energy, mwh = mining_usd(sched.mining_mw, uptime, hp, power, eff, m.pue)
-    firm_rev, firm_energy, firm_mwh = mining_usd(firm_mw, uptime, hp, power, eff, m.pue)
-    flex_rev, flex_energy, flex_mwh = mining_usd(
-        sched.ballast_mw - firm_mw,
-        ballast_uptime,
-        hp,
-        power,
-        eff,
-        m.pue,
-    )
-    b_rev, b_energy = firm_rev + flex_rev, firm_energy + flex_energy
+    # each miner model earns, pays and idles on its own (one model: the fleet's totals)
+    model_firm = fleet.firm_by_model(sched.model_ballast_mw, sched.ballast_mw, firm_mw)
+    rev = energy = mwh = b_rev = b_energy = firm_mwh = flex_mwh = 0.0
+    model_revenue, model_hashing = [], []
+    for i, eff in enumerate(sched.model_efficiency_j_per_th):
+        r, e, w = mining_usd(sched.model_mining_mw[i], uptime, hp, power, eff, m.pue)
+        firm_rev, firm_energy, firm_w = mining_usd(model_firm[i], uptime, hp, power, eff, m.pue)
+        flex_rev, flex_energy, flex_w = mining_usd(
+            sched.model_ballast_mw[i] - model_firm[i], ballast_uptime, hp, power, eff, m.pue
+        )
+        rev, energy, mwh = rev + r, energy + e, mwh + w
+        b_rev, b_energy = b_rev + (firm_rev + flex_rev), b_energy + (firm_energy + flex_energy)
+        firm_mwh, flex_mwh = firm_mwh + firm_w, flex_mwh + flex_w
+        model_revenue.append(r + (firm_rev + flex_rev))
+        model_hashing.append(fleet.hashes(hp, power, eff, m.pue))
     ballast_value = sched.ballast_mw * strategy.ballast_value_usd_per_mw_yr
     om = (sched.mining_mw + sched.ballast_mw) * (
         m.om_usd_per_mw_yr + m.sustaining_capex_usd_per_mw_yr
@@ -265,6 +276,9 @@ def cash_flows(plan: Plan, strategy: Strategy, sched: Schedule, btc: BitcoinYear
         "salvage_usd": salvage,
         "cash_flow_usd": cf,
         "mining_energy_mwh": mwh + firm_mwh + flex_mwh,
+        # per miner model, shape (S, models, years): revenue, and whether it hashes (not idled)
+        "model_mining_revenue_usd": np.stack(model_revenue, axis=-2),
+        "model_hashing": np.stack(model_hashing, axis=-2),
         **footprint(plan, sched.it_mw, mwh + firm_mwh + flex_mwh),
     }
 

@@ -6,7 +6,9 @@ A strategy's NPV is linear in the blocks started per year, the blocks kept as ba
 MW of ballast hashing firm (every line item of ``model.cash_flows`` is: a year whose hashprice
 does not cover the energy idles every MW alike), so the MILP's coefficients are differences of
 the plan's own NPVs for one block (``model.schedule`` and ``model.cash_flows``), not a second
-copy of the arithmetic. ``ballast.plan.milp`` builds and solves it.
+copy of the arithmetic. A mixed fleet (``mining.models``) is converted least efficient first, so
+each block of the site gets its own coefficients, from the models it removes
+(``block_npv_usd``). ``ballast.plan.milp`` builds and solves it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ballast.plan import bitcoin_future as bf
-from ballast.plan import finance, milp
+from ballast.plan import finance, fleet, milp
 from ballast.plan.document import Phase, Plan, PlanError, Strategy
 from ballast.plan.model import BitcoinYears, bitcoin_years, cash_flows, schedule
 from ballast.plan.optimize_document import last_start_year, per_year
@@ -129,6 +131,9 @@ def conversion_milp(plan: Plan, btc: BitcoinYears, objective: str | None = None)
         firm_from[:, y] = (strategy_npv_usd(firm, kept, btc) - strategy_npv_usd(flex, kept, btc)) / blk
     budget, demand = per_year(o.capex_budget_usd_per_yr, n), per_year(o.tenant_demand_mw_it_per_yr, n)
     site_blocks = math.floor(plan.site.mining_mw / blk + 1e-9)
+    slices = None
+    if len(fleet.fleet_models(plan)) > 1:  # a mixed fleet: block k's value is its models'
+        slices = block_npv_usd(plan, btc, base, site_blocks, range(first, last + 1))
     if not o.allow_ballast:
         max_ballast = 0
     elif o.max_ballast_mw is None:
@@ -158,7 +163,24 @@ def conversion_milp(plan: Plan, btc: BitcoinYears, objective: str | None = None)
         cvar_level=o.cvar_level,
         mip_rel_gap=o.mip_rel_gap,
         time_limit_s=o.time_limit_s,
+        slice_npv_usd=slices,
     )
+
+
+def block_npv_usd(plan: Plan, btc: BitcoinYears, base_npv_usd: np.ndarray, blocks: int, years) -> np.ndarray:
+    """A mixed fleet's NPV per block (S, blocks, years) [USD]: block k (least efficient first,
+    the order a conversion takes MW in) started in year y is the NPV of k + 1 blocks started
+    that year less that of k. Each model earns and idles on its own, so a block's value is the
+    same whenever the blocks before it start: the NPV is the sum over the blocks."""
+    o = plan.optimize
+    out = np.zeros((len(base_npv_usd), blocks, plan.horizon_years))
+    for y in years:
+        before = base_npv_usd
+        for k in range(blocks):
+            phase = Phase(year=plan.start_year + y, mw=(k + 1) * o.block_mw)
+            npv = strategy_npv_usd(plan, Strategy(name="blocks", kind="convert", phases=[phase]), btc)
+            out[:, k, y], before = npv - before, npv
+    return out
 
 
 def check_a_block_fits(plan: Plan, m: milp.ConversionMilp) -> None:

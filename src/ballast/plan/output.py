@@ -122,12 +122,15 @@ def operations_document(result: PlanResult) -> dict | None:
 def fleet_document(result: PlanResult) -> dict:
     """The fleet against the network (docs/plan.md#fleet): difficulty growth used, the
     network's J/TH per year (when given), the fleet's J/TH and margin per year in the base
-    case, and the repowering (year, new J/TH; strategies with ``repower: false`` keep the old
-    fleet: their own ``efficiency_j_per_th``)."""
+    case, the repowering (year, new J/TH; strategies with ``repower: false`` keep the old
+    fleet: their own ``efficiency_j_per_th``), and per miner model (least efficient first) its
+    J/TH, MW, margin, and per strategy its MW, revenue and idle years in the base case."""
     plan = result.plan
     b, m = plan.bitcoin, plan.mining
     index = repower_index(plan)
-    efficiency = fleet.fleet_efficiency_j_per_th(len(result.years), m.efficiency_j_per_th, m.repower, index)
+    models = fleet.fleet_models(plan)
+    start_j_per_th = fleet.start_efficiency_j_per_th(plan)
+    efficiency = fleet.fleet_efficiency_j_per_th(len(result.years), start_j_per_th, m.repower, index)
     power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(len(result.years))
     hp = result.case_bitcoin[b.base_case].hashprice_usd_per_ph_day[0]
     network = None
@@ -142,6 +145,36 @@ def fleet_document(result: PlanResult) -> dict:
         "margin": _list(fleet.margin(hp, power, efficiency, m.pue)),
         "repower_year": None if index is None else int(result.years[index]),
         "repower_efficiency_j_per_th": None if m.repower is None else m.repower.efficiency_j_per_th,
+        "models": [_model(result, i, *row) for i, row in enumerate(models)],
+    }
+
+
+def _model(result: PlanResult, i: int, name: str, mw: float, j_per_th: float) -> dict:
+    """One miner model: its J/TH, MW at the start, margin per year (base case, before any
+    repowering), and per strategy its MW, revenue and the years it is idled (it has MW and its
+    hashprice does not cover its energy)."""
+    plan, years = result.plan, result.years
+    m, case = plan.mining, plan.bitcoin.base_case
+    power = m.power_price_usd_per_mwh * (1.0 + m.power_escalator_per_yr) ** np.arange(len(years))
+    hp = result.case_bitcoin[case].hashprice_usd_per_ph_day[0]
+    by_strategy = {}
+    for r in result.strategies:
+        s, flows = r.schedule, r.cases[case]
+        held = s.model_mining_mw[i] + s.model_ballast_mw[i]
+        idle = (held > 0) & ~flows["model_hashing"][i]
+        by_strategy[r.strategy.name] = {
+            "efficiency_j_per_th": _list(s.model_efficiency_j_per_th[i]),
+            "mining_mw": _list(s.model_mining_mw[i]),
+            "ballast_mw": _list(s.model_ballast_mw[i]),
+            "mining_revenue_usd": _list(flows["model_mining_revenue_usd"][i]),
+            "idle_years": [int(y) for y in years[idle]],
+        }
+    return {
+        "name": name,
+        "efficiency_j_per_th": j_per_th,
+        "mw": mw,
+        "margin": _list(fleet.margin(hp, power, j_per_th, m.pue)),
+        "strategies": by_strategy,
     }
 
 

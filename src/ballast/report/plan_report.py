@@ -229,6 +229,10 @@ def fleet_figure(doc: dict) -> go.Figure:
         1,
         2,
     )
+    for k, md in enumerate(f["models"] if len(f["models"]) > 1 else []):  # a mixed fleet's models
+        colour = MINER_PALETTE[(k + 1) % len(MINER_PALETTE)]
+        label = f"{md['name']} margin"
+        fig.add_trace(go.Scatter(x=years, y=md["margin"], name=label, line={"color": colour}), 1, 2)
     title = "The fleet against the network" + (
         f" (repowered {f['repower_year']} to {f['repower_efficiency_j_per_th']:g} J/TH)"
         if f["repower_year"]
@@ -304,6 +308,32 @@ def _optimum_html(doc: dict) -> str:
     )
 
 
+def _models_html(doc: dict) -> str:
+    """A line on a mixed fleet's models in the baseline (and the best strategy): MW at the
+    start, revenue over the plan and the years each is idled, base case."""
+    models = doc["fleet"]["models"]
+    if len(models) < 2:
+        return ""
+    names = dict.fromkeys([doc["baseline"], doc["best"]])
+    parts = []
+    for name in names:
+        items = []
+        for md in models:
+            s = md["strategies"][name]
+            idle = s["idle_years"]
+            items.append(
+                f"{html.escape(md['name'])} ({md['efficiency_j_per_th']:g} J/TH, {md['mw']:g} MW): "
+                f"{_musd(sum(s['mining_revenue_usd']))} M USD, "
+                + (f"idled in {', '.join(map(str, idle))}" if idle else "never idled")
+            )
+        parts.append(f"in {html.escape(name)}: " + "; ".join(items))
+    return (
+        "<p class='note'>Miner models, least efficient first (each idles on its own when its "
+        "hashprice no longer covers its energy; conversion takes the least efficient first), "
+        f"'{html.escape(doc['base_case'])}' case, " + " — ".join(parts) + ".</p>"
+    )
+
+
 def render_plan_report(result: PlanResult, doc: dict, map_fn=None) -> str:
     """The report as one HTML string (plotly.js inlined, no network needed); the tornado's
     points run through ``map_fn`` when given (``ballast.plan.parallel``)."""
@@ -328,7 +358,7 @@ def render_plan_report(result: PlanResult, doc: dict, map_fn=None) -> str:
         part(environment_figure(result)),
         part(fleet_figure(doc))
         + f"<p class='note'>Difficulty grows {doc['fleet']['difficulty_growth_per_yr']:.1%} a year; "
-        "the fleet keeps its J/TH as hashprice falls (docs/plan.md#fleet).</p>",
+        "the fleet keeps its J/TH as hashprice falls (docs/plan.md#fleet).</p>" + _models_html(doc),
     )
     body = "".join(
         f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in zip(SECTIONS, bodies, strict=True)
