@@ -86,6 +86,10 @@ class _MinerProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.emu._open.setdefault(self.miner.ip, set()).add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.emu._open.get(self.miner.ip, set()).discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -153,6 +157,9 @@ class MinerEmulator:
             ip: EmulatedMiner(ip, next(cycle), clock, on_reboot=self._on_reboot_command) for ip in self.ips
         }
         self._servers: dict[str, asyncio.Server] = {}
+        # accepted connections per address: a miner going down (refuse, reboot, stop) resets
+        # them, as a rebooting miner's TCP stack does (asyncio's Server.close leaves them open)
+        self._open: dict[str, set[asyncio.BaseTransport]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     # --------------------------------------------------------------- lifecycle
@@ -170,6 +177,9 @@ class MinerEmulator:
         self._servers.clear()
         for server in servers:
             server.close()
+        for ip in list(self._open):
+            for transport in list(self._open.pop(ip, ())):
+                transport.abort()
         for server in servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -201,6 +211,9 @@ class MinerEmulator:
         server = self._servers.pop(ip, None)
         if server is not None:
             server.close()
+        for transport in list(self._open.pop(ip, ())):
+            if not transport.is_closing():  # a reply on its way out (rebootdevice) still goes
+                transport.abort()  # reset: the peer sees the connection drop
 
     # ------------------------------------------------------------ inspection
     def _miner(self, ip: str) -> EmulatedMiner:
@@ -283,4 +296,6 @@ class MinerEmulator:
             await self._listen(ip)
 
     def _on_reboot_command(self, miner: EmulatedMiner) -> None:
-        self.reboot(miner.ip, downtime_s=30.0)
+        # the miner answers rebootdevice, then goes down: the reply leaves before the reset
+        miner.reachable = False
+        asyncio.get_running_loop().call_soon(self.reboot, miner.ip, 30.0)
