@@ -307,10 +307,11 @@ because the recourse (idling) is folded into the coefficients: the 500 MW, 25 MW
 
 Exit code 2 on bad input (the message names the file and the field), with nothing written.
 
-Not yet in this version: a fleet of several miner models (the plan has one fleet-average J/TH,
-and a repowering replaces it whole, once), smoothing compliance priced or measured over a whole
-year (it is reported over the scenario's fine window), and demand-response events scaled with
-the miners.
+Not yet in this version: ballast in the conversion optimiser with a mixed fleet
+(`mining.models`; refused with a message, since which models serve as ballast changes as blocks
+convert), a repowering other than of the whole fleet at once, smoothing compliance priced or
+measured over a whole year (it is reported over the scenario's fine window), and
+demand-response events scaled with the miners.
 
 ## Running on Dask {#dask}
 
