@@ -25,7 +25,6 @@ accepts requests and never answers; :meth:`release_faults` ends them all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 
@@ -62,6 +61,7 @@ from ballast.live.emulators.battery_map import (
     scale_factor_for,
 )
 from ballast.live.emulators.dynamics import Clock
+from ballast.live.emulators.modbus_server import serve_modbus, stop_modbus
 from ballast.physics import W_PER_MW, battery_max_discharge_mw, battery_stored_change_mwh
 
 ADDR = model_addresses()
@@ -380,22 +380,14 @@ class BatteryEmulator:
             simdata=[SimData(BASE_ADDRESS, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16)],
             action=self._on_access,
         )
-        self._server = ModbusTcpServer(device, address=(self.host, self.port))
-        try:
-            await self._server.serve_forever(background=True)
-        except RuntimeError as e:  # pymodbus: "Could not start listen"
-            self._server = None
-            raise OSError(f"battery: cannot listen on {self.host}:{self.port} ({e})") from None
-        self.port = self._server.transport.sockets[0].getsockname()[1]
+        self._server, self.port = await serve_modbus(device, self.host, self.port, "battery")
         return self
 
     async def stop(self) -> None:
         if self._stalled is not None:
             self._stalled.set()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.shutdown()
-            self._server = None
+        await stop_modbus(self._server)
+        self._server = None
 
     async def __aenter__(self) -> BatteryEmulator:
         return await self.start()

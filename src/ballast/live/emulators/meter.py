@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import struct
 import time
 
@@ -48,6 +47,7 @@ from ballast.live.emulators.meter_map import (
     REGISTER_MAP,
     VOLTAGE_KV,
 )
+from ballast.live.emulators.modbus_server import serve_modbus, stop_modbus
 from ballast.physics import import_mw
 
 _ADDR = {r.name: r.address for r in REGISTER_MAP}
@@ -256,20 +256,12 @@ class MeterEmulator:
             simdata=[SimData(0, count=REGISTER_COUNT, values=0, datatype=DataType.UINT16, readonly=True)],
             action=self._on_access,
         )
-        self._server = ModbusTcpServer(device, address=(self.host, self.port))
-        try:
-            await self._server.serve_forever(background=True)
-        except RuntimeError as e:  # pymodbus: "Could not start listen" (it logs the errno)
-            self._server = None
-            raise OSError(f"meter: cannot listen on {self.host}:{self.port} ({e})") from None
-        self.port = self._server.transport.sockets[0].getsockname()[1]
+        self._server, self.port = await serve_modbus(device, self.host, self.port, "meter")
         return self
 
     async def stop(self) -> None:
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.shutdown()
-            self._server = None
+        await stop_modbus(self._server)
+        self._server = None
 
     async def __aenter__(self) -> MeterEmulator:
         return await self.start()
