@@ -28,13 +28,13 @@ import numpy as np
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from ballast.live.market.ercot import ERCOT_TZ, ercot_interval_end_s
 from ballast.live.market.feeds import build_feeds
-from ballast.live.market.sources import ERCOT_TZ, ercot_interval_end_s
 from ballast.live.site_config import parse_site_config
 from ballast.live.site_model import Policy
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tests.live.market_server import MarketServer, ercot_answer
+from tests.live.market_server import ErcotApi, MarketServer
 
 POLLS = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 AGE_S = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
@@ -57,8 +57,8 @@ def ercot_rows(now: datetime) -> list[list]:
 
 
 async def poll_costs(srv: MarketServer, modbus_port: int) -> None:
-    os.environ["BENCH_ERCOT_KEY"] = "bench-key"
-    srv.answers["/ercot"] = ercot_answer(ercot_rows(datetime.now(UTC)))
+    os.environ.update(BENCH_ERCOT_KEY="k-123", BENCH_ERCOT_USER="ops@example.com", BENCH_ERCOT_PW="pw")
+    srv.ercot = ErcotApi(ercot_rows(datetime.now(UTC)), time.time)
     srv.answers["/rep"] = {"data": [{"price": 31.5, "time": time.time()}]}
     srv.answers["/prices"] = {"time": time.time(), "USD": 95_000}
     srv.answers["/difficulty"] = {"currentDifficulty": 1.1e14}
@@ -68,8 +68,11 @@ async def poll_costs(srv: MarketServer, modbus_port: int) -> None:
             "price_feed": {
                 "source": "ercot",
                 "settlement_point": "HB_WEST",
-                "url": srv.url + "/ercot",
+                "url": srv.url + "/ercot/spp",
+                "token_url": srv.url + "/ercot/token",
                 "subscription_key_env": "BENCH_ERCOT_KEY",
+                "username_env": "BENCH_ERCOT_USER",
+                "password_env": "BENCH_ERCOT_PW",
             }
         },
         "http_json": {

@@ -30,10 +30,10 @@ from ballast.live.market.config import (
     ModbusPriceFeed,
     StaleConfig,
 )
+from ballast.live.market.ercot import ErcotSpp
 from ballast.live.market.modbus import ModbusRegister
 from ballast.live.market.sources import (
     ComputedHashpriceSource,
-    ErcotSpp,
     FeedError,
     HttpJsonValue,
     Source,
