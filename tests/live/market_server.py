@@ -32,8 +32,8 @@ from aiohttp import web
 
 
 class MarketServer:
-    """``answers[path]``: a JSON-able document, a ``(status, text)`` pair, or a float (seconds
-    to stall before answering ``{}``). ``requests`` records (path, query, headers)."""
+    """``answers[path]``: a JSON-able document, a ``str`` (served as text/csv), a ``(status,
+    text)`` pair, or a float (seconds to stall before answering ``{}``). ``requests`` records (path, query, headers)."""
 
     def __init__(self) -> None:
         self.answers: dict[str, Any] = {}
@@ -65,6 +65,8 @@ class MarketServer:
         if isinstance(answer, float):
             await asyncio.sleep(answer)
             return web.json_response({})
+        if isinstance(answer, str):
+            return web.Response(text=answer, content_type="text/csv")
         if isinstance(answer, tuple):
             return web.Response(status=answer[0], text=answer[1], content_type="text/html")
         return web.Response(text=json.dumps(answer), content_type="application/json")

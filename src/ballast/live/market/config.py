@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ballast.documents import StrictModel
 
@@ -139,6 +139,43 @@ class HttpPriceFeed(FeedTiming, JsonValue):
     source: Literal["http_json"] = Field(description="http_json")
 
 
+class CsvValue(StrictModel):
+    """One number in an HTTP CSV document: a column of one row (the first line is the header)."""
+
+    url: str = Field(pattern=r"^https?://", description="HTTP(S) URL answering CSV (header line first).")
+    column: str = Field(min_length=1, description="Header name of the column holding the number.")
+    row: Literal["last", "latest"] = Field(
+        "last",
+        description="Which row: last (the last data line) or latest (the row with the "
+        "latest time_column). Default last.",
+    )
+    time_column: str | None = Field(
+        None,
+        min_length=1,
+        description="Header name of the row's timestamp (ISO-8601 with offset, or UNIX "
+        "seconds); needed by row latest. Default none: the time the answer was received.",
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator. Default ,.")
+    headers_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers whose values come from environment variables (header -> "
+        "variable), e.g. an API key. Default none.",
+    )
+    scale: float = Field(1.0, description="Factor applied to the number [-]. Default 1.")
+
+    @model_validator(mode="after")
+    def _latest_needs_time(self) -> CsvValue:
+        if self.row == "latest" and self.time_column is None:
+            raise ValueError("row latest needs time_column (the column that says which row is latest)")
+        return self
+
+
+class HttpCsvPriceFeed(FeedTiming, CsvValue):
+    """Power price [USD/MWh] from any HTTP CSV endpoint (a REP or QSE feed)."""
+
+    source: Literal["http_csv"] = Field(description="http_csv")
+
+
 class ModbusValue(FeedTiming):
     """One number in Modbus TCP holding registers."""
 
@@ -174,6 +211,12 @@ class HttpHashprice(FeedTiming, JsonValue):
     """Hashprice [USD/PH/day] from a pool's or an index's HTTP JSON API."""
 
     source: Literal["http_json"] = Field(description="http_json")
+
+
+class HttpCsvHashprice(FeedTiming, CsvValue):
+    """Hashprice [USD/PH/day] from an HTTP CSV endpoint."""
+
+    source: Literal["http_csv"] = Field(description="http_csv")
 
 
 class StaleConfig(StrictModel):

@@ -25,11 +25,14 @@ from ballast.live.market.config import (
     ComputedHashprice,
     ErcotPriceFeed,
     FeedTiming,
+    HttpCsvHashprice,
+    HttpCsvPriceFeed,
     HttpHashprice,
     HttpPriceFeed,
     ModbusPriceFeed,
     StaleConfig,
 )
+from ballast.live.market.csv_source import HttpCsvValue
 from ballast.live.market.ercot import ErcotSpp
 from ballast.live.market.modbus import ModbusRegister
 from ballast.live.market.sources import (
@@ -199,6 +202,8 @@ def build_feeds(market: Any, clock: Callable[[], float]) -> MarketFeeds | None:
             return ErcotSpp(cfg, client, clock)
         if isinstance(cfg, HttpPriceFeed | HttpHashprice):
             return HttpJsonValue(cfg, client, clock)
+        if isinstance(cfg, HttpCsvPriceFeed | HttpCsvHashprice):
+            return HttpCsvValue(cfg, client, clock)
         if isinstance(cfg, ModbusPriceFeed):
             return ModbusRegister(cfg, clock)
         if isinstance(cfg, ComputedHashprice):

@@ -82,15 +82,23 @@ def parse_time_s(value: Any, what: str) -> float:
     return finite_number(value, what)
 
 
-async def get_json(
+async def get_ok(
     client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
-) -> Any:
+) -> httpx.Response:
+    """The answer of a GET; no answer or a status other than 200 is a ``FeedError``."""
     try:
         r = await client.get(url, headers=headers, params=params)
     except httpx.HTTPError as e:
         raise FeedError(f"{url}: {type(e).__name__}: {e}") from None
     if r.status_code != 200:
         raise FeedError(f"{url}: HTTP {r.status_code}")
+    return r
+
+
+async def get_json(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> Any:
+    r = await get_ok(client, url, headers, params)
     try:
         return r.json()
     except ValueError:
