@@ -33,7 +33,8 @@ from aiohttp import web
 
 class MarketServer:
     """``answers[path]``: a JSON-able document, a ``str`` (served as text/csv), a ``(status,
-    text)`` pair, or a float (seconds to stall before answering ``{}``). ``requests`` records (path, query, headers)."""
+    text)`` pair, or a float (seconds to stall before answering ``{}``). ``requests`` records
+    (path, query, headers)."""
 
     def __init__(self) -> None:
         self.answers: dict[str, Any] = {}
