@@ -138,6 +138,10 @@ ERCOT_FIELDS = [
 ]
 
 
+for _f in ERCOT_FIELDS:  # the OpenAPI Report schema's other field attributes
+    _f.update(cardinality=0, searchable=True)
+
+
 def ercot_answer(rows: list[list[Any]]) -> dict[str, Any]:
     """One page holding ``rows``, in the API's report layout (see the module docstring)."""
     return {
