@@ -214,3 +214,37 @@ def test_dst_flag_text_forms():
         31.0,
         datetime(2024, 11, 3, 7, 15, tzinfo=UTC).timestamp(),
     )
+
+
+async def test_ercot_credentials_from_files_beside_the_site_config(monkeypatch, tmp_path):
+    """``password_file`` and ``subscription_key_file`` resolve against the site config's folder
+    and are read at each use (a rotated key is picked up without a restart)."""
+    monkeypatch.setenv("ERCOT_API_USERNAME", "ops@example.com")
+    monkeypatch.delenv("ERCOT_API_PASSWORD", raising=False)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "ercot.pw").write_text("pw\n")
+    (tmp_path / "secrets" / "ercot.key").write_text("k-123\n")
+    async with MarketServer() as srv:
+        srv.ercot = api = ErcotApi(ERCOT_REAL_ROWS, lambda: NOW)
+        market = {
+            "price_feed": {
+                "source": "ercot",
+                "settlement_point": "HB_HUBAVG",
+                "url": srv.url + "/ercot/spp",
+                "token_url": srv.url + "/ercot/token",
+                "password_file": "secrets/ercot.pw",
+                "subscription_key_file": "secrets/ercot.key",
+            }
+        }
+        site = parse_site_config({"scenario": "x", "market": market}, "site.yaml", base_dir=str(tmp_path))
+        feeds = build_feeds(site.market, lambda: NOW, site.base_dir)
+        assert await feeds.price.poll_once(), feeds.price.last_error
+        assert feeds.price.value == 9.01 and api.sign_ins[0]["password"] == "pw"
+        api.key = "k-456"  # the key is rotated at ERCOT and in the file
+        (tmp_path / "secrets" / "ercot.key").write_text("k-456\n")
+        assert await feeds.price.poll_once(), feeds.price.last_error
+        (tmp_path / "secrets" / "ercot.key").unlink()
+        assert not await feeds.price.poll_once()
+        assert "ERCOT subscription key file" in feeds.price.last_error
+        assert str(tmp_path / "secrets" / "ercot.key") in feeds.price.last_error
+        await feeds.close()

@@ -104,6 +104,20 @@ class ErcotPriceFeed(FeedTiming):
         pattern=r"^[A-Za-z_]\w*$",
         description="Environment variable holding its password. Default ERCOT_API_PASSWORD.",
     )
+    password_file: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Or: a file holding the password (relative to the site config; read at each "
+        "sign-in; one trailing newline is ignored). Default none: password_env.",
+    )
+    subscription_key_file: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Or: a file holding the subscription key (relative to the site config; "
+        "read at each poll). Default none: subscription_key_env.",
+    )
     token_url: str = Field(
         ERCOT_TOKEN_URL,
         pattern=r"^https?://",

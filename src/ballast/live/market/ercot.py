@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,13 +46,33 @@ PAGE_SIZE = 1000  # rows per page asked for; two days of one point are at most 2
 MAX_PAGES = 20  # more pages than this for two days of one point is not a real answer
 
 
+def secret(var: str, file: str | None, base_dir: str, what: str) -> str:
+    """A credential from ``file`` (relative to ``base_dir``; one trailing newline ignored) when
+    given, else from environment variable ``var``; missing or empty is a ``FeedError``."""
+    if file is None:
+        value = os.environ.get(var)
+        if not value:
+            raise FeedError(f"environment variable {var} ({what}) is unset")
+        return value
+    path = Path(file) if Path(file).is_absolute() else Path(base_dir) / file
+    try:
+        value = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FeedError(f"{what} file {path}: cannot read it: {getattr(e, 'strerror', None) or e}") from None
+    if not value or value != value.strip() or "\n" in value:
+        raise FeedError(f"{what} file {path}: must hold one value (no spaces around it, one line)")
+    return value
+
+
 class ErcotToken:
     """The bearer ``id_token`` of ERCOT's sign-in: obtained when first needed, renewed
     ``refresh_margin_s`` before it expires (on the injected ``clock``) and when the API
     answers 401 (``invalidate``)."""
 
-    def __init__(self, cfg: ErcotPriceFeed, client: httpx.AsyncClient, clock: Any) -> None:
-        self.cfg, self.client, self.clock = cfg, client, clock
+    def __init__(
+        self, cfg: ErcotPriceFeed, client: httpx.AsyncClient, clock: Any, base_dir: str = "."
+    ) -> None:
+        self.cfg, self.client, self.clock, self.base_dir = cfg, client, clock, base_dir
         self.token: str | None = None
         self.expires_s = -float("inf")
         self.sign_ins = 0
@@ -68,13 +89,8 @@ class ErcotToken:
         return self.token
 
     async def sign_in(self) -> None:
-        user, password = (os.environ.get(v) for v in (self.cfg.username_env, self.cfg.password_env))
-        for var, value, what in (
-            (self.cfg.username_env, user, "user name"),
-            (self.cfg.password_env, password, "password"),
-        ):
-            if not value:
-                raise FeedError(f"environment variable {var} (ERCOT API {what}) is unset")
+        user = secret(self.cfg.username_env, None, self.base_dir, "ERCOT API user name")
+        password = secret(self.cfg.password_env, self.cfg.password_file, self.base_dir, "ERCOT API password")
         asked_s = self.clock()
         form = {
             "grant_type": "password",
@@ -138,9 +154,11 @@ class ErcotSpp:
 
     name = "ercot"
 
-    def __init__(self, cfg: ErcotPriceFeed, client: httpx.AsyncClient, clock: Any) -> None:
-        self.cfg, self.client, self.clock = cfg, client, clock
-        self.token = ErcotToken(cfg, client, clock)
+    def __init__(
+        self, cfg: ErcotPriceFeed, client: httpx.AsyncClient, clock: Any, base_dir: str = "."
+    ) -> None:
+        self.cfg, self.client, self.clock, self.base_dir = cfg, client, clock, base_dir
+        self.token = ErcotToken(cfg, client, clock, base_dir)
 
     def next_poll_in_s(self, published_s: float | None, now_s: float) -> float:
         """Wait until the next interval's price should be out, else retry every poll_s."""
@@ -153,7 +171,13 @@ class ErcotSpp:
         """One page; a 401 (expired or revoked token) signs in again and retries once."""
         url = self.cfg.url
         for attempt in (1, 2):
-            headers = env_headers({"Ocp-Apim-Subscription-Key": self.cfg.subscription_key_env})
+            key = secret(
+                self.cfg.subscription_key_env,
+                self.cfg.subscription_key_file,
+                self.base_dir,
+                "ERCOT subscription key",
+            )
+            headers = {"Ocp-Apim-Subscription-Key": key}
             headers["Authorization"] = "Bearer " + await self.token.bearer()
             try:
                 r = await self.client.get(url, headers=headers, params=params)
