@@ -255,3 +255,59 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
             assert reports == []
     finally:
         await vtn.stop()
+
+
+async def test_site_forwarder_posts_updates_and_cancels_dr_events(tmp_path):
+    """``SiteDrForwarder`` against the live API of the emulated campus: an opted-in event with
+    two intervals becomes two DR events in the runtime; the VTN's update replaces them (the old
+    ones cancelled); its cancellation cancels the new ones. A reduction the runtime refuses (a
+    start more than a year away) comes back as the reason, and what was posted is withdrawn."""
+    from live_helpers import OPERATOR_TOKEN
+
+    from ballast.programs.dr import DrRequest
+    from ballast.programs.openadr.events import DrCommand, EventDecision
+    from ballast.programs.openadr.site import SiteDrForwarder
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def cmd(start_min: float, mw: float | None = None, share: float | None = None) -> DrCommand:
+        start = now + timedelta(minutes=start_min)
+        return DrCommand(
+            "ev-1",
+            "SIMPLE/level",
+            now,
+            start,
+            start + timedelta(minutes=15),
+            float("inf"),
+            1.0,
+            request=DrRequest(mw, share),
+        )
+
+    async with emulated_campus(tmp_path) as live:
+        rt = live.runtime
+        fwd = SiteDrForwarder(live.api_url, OPERATOR_TOKEN)
+
+        def cancelled(dr_id: str) -> bool:  # the runtime's book drops a cancelled event
+            ev = rt.dr_events.get(dr_id)
+            return ev is None or ev.cancelled_s is not None
+
+        first = EventDecision("ev-1", "optIn", "ok", (cmd(10, mw=20.0), cmd(25, share=0.5)))
+        assert await fwd(first) is None
+        a, b = fwd.created["ev-1"]
+        assert (rt.dr_events[a].reduction_mw, rt.dr_events[b].reduction_share) == (20.0, 0.5)
+        assert rt.dr_events[a].start_s == (now + timedelta(minutes=10)).timestamp()
+        update = EventDecision("ev-1", "optIn", "ok", (cmd(10, mw=30.0),))
+        assert await fwd(update) is None
+        (c,) = fwd.created["ev-1"]
+        assert rt.dr_events[c].reduction_mw == 30.0 and rt.dr_events[c].cancelled_s is None
+        await until(lambda: cancelled(a) and cancelled(b), 5, "the replaced DR events cancelled")
+        assert await fwd(EventDecision("ev-1", "optOut", "cancelled by the VTN")) is None
+        assert "ev-1" not in fwd.created
+        await until(lambda: cancelled(c), 5, "the cancelled event's DR event cancelled")
+        # the runtime refuses a start outside its one-year window: the site's answer is the reason
+        far = EventDecision("ev-2", "optIn", "ok", (cmd(10, mw=10.0), cmd(400 * 24 * 60, mw=10.0)))
+        why = await fwd(far)
+        assert why is not None and "HTTP 422" in why
+        (posted,) = fwd.created["ev-2"]
+        await fwd(EventDecision("ev-2", "optOut", f"the site refused it: {why}"))  # as the VEN does
+        await until(lambda: cancelled(posted), 5, "the refused event's first interval withdrawn")
