@@ -8,9 +8,9 @@ fits in memory; the spectrum is averaged chunk by chunk. Definitions:
 
 - ramp over a window W: the change of the W-long moving average across W, divided by W
   [MW/s] (W = one tick gives the plain tick-to-tick ramp);
-- band energy share: Welch PSD (as ``scipy.signal.welch``) of the linearly detrended import; power in 0.1-20 Hz, or
-  up to the Nyquist frequency when the sample rate cannot resolve 20 Hz (reported), over all
-  power above 0 Hz; and the RMS of that in-band oscillation [MW] (the share can rise when
+- band energy share: Welch PSD (as ``scipy.signal.welch``) of the linearly detrended import;
+  power in 0.1-20 Hz, or up to the Nyquist frequency when the sample rate cannot resolve 20 Hz
+  (reported), over all power above 0 Hz; and the RMS of that in-band oscillation [MW] (the share can rise when
   smoothing removes slow steps but leaves the fast swing);
 - peak-to-peak per scheduling interval: max - min of import within each 5- or 15-min interval,
   i.e. the deviation from a flat plan for that interval;

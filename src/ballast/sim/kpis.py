@@ -59,7 +59,7 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
                    scenario: Scenario) -> pd.DataFrame:
     """Per-interval cash flows [USD] and BTC: energy cost, mining revenue, lease, the scenario's
     costs (transmission, supply contract, fixed) and the margin (``MARGIN_COMPONENTS``).
-    ``.attrs["notes"]``: costs left out or not settled (a NaN transmission charge says why)."""
+    ``.attrs["notes"]``: costs left out, estimated or not charged (``costs.fourcp_years``)."""
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
     imp = run.frame["import_mw"].to_numpy()
@@ -84,11 +84,15 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
 
 
 def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
-                 scenario: Scenario, baseline: RunSeries | None = None) -> pd.DataFrame:
-    """KPI table: index = KPI name, columns value and unit."""
+                 scenario: Scenario, baseline: RunSeries | None = None, *,
+                 money: pd.DataFrame | None = None,
+                 base_money: pd.DataFrame | None = None) -> pd.DataFrame:
+    """KPI table: index = KPI name, columns value and unit. ``money``/``base_money``: the runs'
+    ``interval_money`` when the caller has it already (computed here otherwise)."""
     dt = step_hours(inputs.index)
     f = run.frame
-    money = interval_money(run, inputs, config, scenario)
+    if money is None:
+        money = interval_money(run, inputs, config, scenario)
     rows: list[tuple[str, float, str]] = [
         ("ai_energy_mwh", f["ai_load_mw"].sum() * dt, "MWh"),
         ("miner_energy_mwh", f["miner_mw"].sum() * dt, "MWh"),
@@ -135,7 +139,8 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     curtailed_mwh = float((full_mw - f["miner_mw"]).clip(lower=0).sum() * dt)
     rows.append(("flexibility_curtailed_mwh", curtailed_mwh, "MWh"))
     if baseline is not None:
-        base_money = interval_money(baseline, inputs, config, scenario)
+        if base_money is None:
+            base_money = interval_money(baseline, inputs, config, scenario)
         rows.append(("flexibility_value_usd",
                      float(money["net_margin_usd"].sum(skipna=False)
                            - base_money["net_margin_usd"].sum(skipna=False)),
@@ -154,11 +159,15 @@ def kpi_table(ballast: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
 
 
 def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
-                  config: ControllerConfig, scenario: Scenario) -> pd.DataFrame:
-    """Per month (UTC): price, energy, BTC, money, and margin against the baseline."""
+                  config: ControllerConfig, scenario: Scenario, *,
+                  money: pd.DataFrame | None = None,
+                  base_money: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per month (UTC): price, energy, BTC, money, and margin against the baseline
+    (``money``/``base_money`` as in ``compute_kpis``)."""
     dt = step_hours(inputs.index)
-    money = interval_money(run, inputs, config, scenario)
-    base = interval_money(baseline, inputs, config, scenario)
+    money = interval_money(run, inputs, config, scenario) if money is None else money
+    base = (interval_money(baseline, inputs, config, scenario) if base_money is None
+            else base_money)
     key = inputs.index.tz_convert("UTC").strftime("%Y-%m")
     frame = pd.DataFrame({
         "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
