@@ -148,6 +148,9 @@ class FourCpYears:
 
 def fourcp_demand_mw(import_mw: pd.Series) -> pd.Series:
     """The site's demand in 15-minute intervals (the 4CP interval), whatever the run's step."""
+    idx = import_mw.index
+    if idx.freq == FOURCP_RESOLUTION and len(idx) and idx[0] == idx[0].floor(FOURCP_RESOLUTION):
+        return import_mw.astype("float64").ffill()  # already the 4CP intervals (as resample)
     return import_mw.resample(FOURCP_RESOLUTION).mean().ffill()
 
 
@@ -184,7 +187,8 @@ def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYea
             continue
         inside = (fourcp.peak_positions(buckets, peaks) >= 0).all(axis=1)
         if not inside.any():
-            why[year] = f"the run holds none of the {year} 4CP peak hours ({_when(peaks)} UTC)"
+            why[year] = (f"the run does not contain the {year} 4CP peak hour(s) {_when(peaks)} UTC, "
+                         "so the site's demand in them is unknown")
             continue
         held[year] = peaks[inside]
         if not inside.all():

@@ -168,7 +168,9 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     money = interval_money(run, inputs, config, scenario) if money is None else money
     base = (interval_money(baseline, inputs, config, scenario) if base_money is None
             else base_money)
-    key = inputs.index.tz_convert("UTC").strftime("%Y-%m")
+    utc = inputs.index.tz_convert("UTC")  # "YYYY-MM" per interval: formatting each month once
+    months, which = np.unique(np.asarray(utc.year * 100 + utc.month), return_inverse=True)
+    key = pd.Index(np.array([f"{m // 100:04d}-{m % 100:02d}" for m in months], dtype=object)[which])
     frame = pd.DataFrame({
         "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
         "avg_hashprice_usd_per_ph_day": inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
