@@ -7,7 +7,6 @@ import pandas as pd
 
 from ballast.sim.engine import RunSeries
 
-
 COLUMNS = ["time_utc", "group", "action", "miners_before", "miners_after", "binding_rule",
            "price_usd_per_mwh"]
 
