@@ -86,10 +86,12 @@ def _ramp_pass(p, k, dt_s, limit_up, limit_dn, edges, flags, hist):
     nb = len(edges) - 1
     late = 0.0
     early = 0.0
+    resum = 2 * k - 1
     for e in range(2 * k - 1, n):
-        if (e - (2 * k - 1)) % _RESUM_TICKS == 0:
+        if e == resum:  # exact sums again (no modulo in the loop: it cost a third of the pass)
             late = _window_sum(p, e - k + 1, e + 1)
             early = _window_sum(p, e - 2 * k + 1, e - k + 1)
+            resum += _RESUM_TICKS
         else:
             late += np.float64(p[e]) - np.float64(p[e - k])
             early += np.float64(p[e - k]) - np.float64(p[e - 2 * k])
