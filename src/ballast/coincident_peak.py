@@ -54,6 +54,13 @@ def peak_positions(index: pd.DatetimeIndex, peaks: pd.DataFrame) -> np.ndarray:
         pd.DatetimeIndex([], tz="UTC"))
     quarter = pd.to_timedelta(np.tile(np.arange(INTERVALS_PER_HOUR) * 15, len(starts)), "min")
     ivs = starts.repeat(INTERVALS_PER_HOUR) + quarter
+    if index.is_monotonic_increasing and (index.tz is None) == (ivs.tz is None):
+        # a sorted run index: binary search on the UTC nanoseconds (get_indexer: 3 ms a call)
+        have = index.as_unit("ns").asi8
+        want = ivs.as_unit("ns").asi8
+        pos = np.minimum(np.searchsorted(have, want), max(len(have) - 1, 0))
+        found = (have[pos] == want) if len(have) else np.zeros(len(want), dtype=bool)
+        return np.where(found, pos, -1).reshape(len(starts), INTERVALS_PER_HOUR)
     return index.get_indexer(ivs).reshape(len(starts), INTERVALS_PER_HOUR)
 
 
