@@ -11,8 +11,10 @@ from ballast.sim.compliance import RAMP_BINS_MW_PER_S, Spec, compliance
 def slow_ramps(p, dt_s, window_s):
     """{end tick: ramp [MW/s]}: (mean of the last k samples - mean of the k before) / (k dt)."""
     k = max(1, round(window_s / dt_s))
-    return {e: (sum(p[e - k + 1:e + 1]) / k - sum(p[e - 2 * k + 1:e - k + 1]) / k) / (k * dt_s)
-            for e in range(2 * k - 1, len(p))}
+    return {
+        e: (sum(p[e - k + 1 : e + 1]) / k - sum(p[e - 2 * k + 1 : e - k + 1]) / k) / (k * dt_s)
+        for e in range(2 * k - 1, len(p))
+    }
 
 
 def slow_minutes(ticks, dt_s, n):
@@ -48,7 +50,7 @@ def slow_band(p, dt_s):
     nper = int(min(len(p), max(16, round(1024.0 * fs))))
     acc, weight = 0.0, 0
     for s in range(0, len(p), 1 << 22):
-        seg = np.asarray(p[s:s + (1 << 22)], dtype="float64")
+        seg = np.asarray(p[s : s + (1 << 22)], dtype="float64")
         f, pxx = signal.welch(seg, fs=fs, nperseg=nper, detrend="linear")
         acc, weight = acc + pxx * len(seg), weight + len(seg)
     pxx = acc / weight
@@ -79,23 +81,35 @@ def slow_compliance(p, dt_s, spec):
     for minutes in (5, 15):
         k = round(minutes * 60 / dt_s)
         out[f"max_peak_to_peak_{minutes}min_mw"] = max(
-            [0.0, *(max(p[i:i + k]) - min(p[i:i + k]) for i in range(0, len(p) - k + 1, k))])
+            [0.0, *(max(p[i : i + k]) - min(p[i : i + k]) for i in range(0, len(p) - k + 1, k))]
+        )
     return out, slow_histogram([abs(r) for r in one.values()])
 
 
-@pytest.mark.parametrize(("n", "dt_s", "dtype", "window_s", "limit", "seed"), [
-    (4000, 1.0, np.float32, 60.0, 0.08, 0),
-    (4000, 1.0, np.float64, 1.0, 1.0, 1),
-    (3000, 0.1, np.float64, 30.0, 0.08, 2),
-    (2500, 1.0, np.float32, 300.0, 0.01, 3),
-])
-def test_fast_metrics_equal_the_slow_reference_on_a_random_series(n, dt_s, dtype, window_s, limit,
-                                                                  seed):
+@pytest.mark.parametrize(
+    ("n", "dt_s", "dtype", "window_s", "limit", "seed"),
+    [
+        (4000, 1.0, np.float32, 60.0, 0.08, 0),
+        (4000, 1.0, np.float64, 1.0, 1.0, 1),
+        (3000, 0.1, np.float64, 30.0, 0.08, 2),
+        (2500, 1.0, np.float32, 300.0, 0.01, 3),
+    ],
+)
+def test_fast_metrics_equal_the_slow_reference_on_a_random_series(n, dt_s, dtype, window_s, limit, seed):
     rng = np.random.default_rng(seed)
-    p = (100 + np.cumsum(rng.normal(0, 0.5, n)) + 3 * np.sin(np.arange(n) * 0.9 * dt_s)
-         + 25 * (rng.random(n) < 0.002)).astype(dtype)
-    spec = Spec(ramp_up_mw_per_s=limit, ramp_down_mw_per_s=0.75 * limit, ramp_window_s=window_s,
-                dynamic_range_mw=4.0, target_tau_s=120.0)
+    p = (
+        100
+        + np.cumsum(rng.normal(0, 0.5, n))
+        + 3 * np.sin(np.arange(n) * 0.9 * dt_s)
+        + 25 * (rng.random(n) < 0.002)
+    ).astype(dtype)
+    spec = Spec(
+        ramp_up_mw_per_s=limit,
+        ramp_down_mw_per_s=0.75 * limit,
+        ramp_window_s=window_s,
+        dynamic_range_mw=4.0,
+        target_tau_s=120.0,
+    )
     fast = compliance(p, dt_s, spec)
     slow, hist = slow_compliance(p, dt_s, spec)
     assert fast["minutes_ramp_violation"] > 0 and fast["minutes_range_violation"] > 0  # exercised
@@ -123,8 +137,9 @@ def test_hand_checked_range_and_minutes():
     p = np.r_[np.zeros(61), np.full(59, 10.0)]
     m = compliance(p, 1.0, Spec(dynamic_range_mw=2.0, target_tau_s=2.0))
     assert m["minutes_range_violation"] == 1.0 and m["minutes_in_violation"] == 1.0
-    assert compliance(p, 1.0, Spec(dynamic_range_mw=5.0, target_tau_s=2.0))[
-        "minutes_range_violation"] == 0.0  # 5 MW away is not further than 5 MW
+    assert (
+        compliance(p, 1.0, Spec(dynamic_range_mw=5.0, target_tau_s=2.0))["minutes_range_violation"] == 0.0
+    )  # 5 MW away is not further than 5 MW
     assert m["max_peak_to_peak_5min_mw"] == 0.0  # no whole 5-min interval in 120 s
 
 

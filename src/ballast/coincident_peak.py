@@ -23,8 +23,9 @@ from ballast.physics import imported_mw
 INTERVALS_PER_HOUR = 4
 
 
-def find_monthly_peaks(load_mw: pd.Series, months=(6, 7, 8, 9),
-                       timezone: str = "America/Chicago") -> pd.DataFrame:
+def find_monthly_peaks(
+    load_mw: pd.Series, months=(6, 7, 8, 9), timezone: str = "America/Chicago"
+) -> pd.DataFrame:
     """One row per (local year, month) in ``months``: the peak hour's start (UTC) and load [MW].
 
     ``load_mw``: system load [MW] on a tz-aware UTC index (hourly, or finer: then resampled to
@@ -37,8 +38,15 @@ def find_monthly_peaks(load_mw: pd.Series, months=(6, 7, 8, 9),
     rows = []
     for (year, month), grp in sub.groupby([loc.year, loc.month]):
         t = grp.idxmax()
-        rows.append({"year": int(year), "month": int(month), "peak_hour_start_utc": t,
-                     "peak_load_mw": float(grp.max()), "hours_in_month": len(grp)})
+        rows.append(
+            {
+                "year": int(year),
+                "month": int(month),
+                "peak_hour_start_utc": t,
+                "peak_load_mw": float(grp.max()),
+                "hours_in_month": len(grp),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -50,8 +58,9 @@ def peak_interval_starts(peak_hour_start_utc: pd.Timestamp) -> pd.DatetimeIndex:
 def peak_positions(index: pd.DatetimeIndex, peaks: pd.DataFrame) -> np.ndarray:
     """Positions in ``index`` of each peak's four intervals, shape (peaks, 4); -1 where the
     interval is not in ``index``."""
-    starts = pd.DatetimeIndex(peaks["peak_hour_start_utc"]) if len(peaks) else (
-        pd.DatetimeIndex([], tz="UTC"))
+    starts = (
+        pd.DatetimeIndex(peaks["peak_hour_start_utc"]) if len(peaks) else (pd.DatetimeIndex([], tz="UTC"))
+    )
     quarter = pd.to_timedelta(np.tile(np.arange(INTERVALS_PER_HOUR) * 15, len(starts)), "min")
     ivs = starts.repeat(INTERVALS_PER_HOUR) + quarter
     if index.is_monotonic_increasing and (index.tz is None) == (ivs.tz is None):
@@ -64,8 +73,9 @@ def peak_positions(index: pd.DatetimeIndex, peaks: pd.DataFrame) -> np.ndarray:
     return index.get_indexer(ivs).reshape(len(starts), INTERVALS_PER_HOUR)
 
 
-def settle_fourcp(import_mw: pd.Series, peaks: pd.DataFrame, curtailing: pd.Series,
-                  rate_usd_per_kw_year: float) -> tuple[pd.DataFrame, dict[str, float]]:
+def settle_fourcp(
+    import_mw: pd.Series, peaks: pd.DataFrame, curtailing: pd.Series, rate_usd_per_kw_year: float
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Site demand in each peak (max 15-min import over the peak hour [MW]), whether the rule was
     curtailing through the whole peak hour (hit), and the annual transmission charge [USD] =
     rate [USD/kW-yr] x mean demand over the peaks covered by the run [kW].
@@ -74,14 +84,24 @@ def settle_fourcp(import_mw: pd.Series, peaks: pd.DataFrame, curtailing: pd.Seri
     pos = peak_positions(import_mw.index, peaks)
     covered = (pos >= 0).all(axis=1)
     if not covered.any():
-        return pd.DataFrame(), {"peaks_covered": 0.0, "hits": 0.0, "charge_usd": 0.0,
-                                "mean_demand_mw": float("nan")}
+        return pd.DataFrame(), {
+            "peaks_covered": 0.0,
+            "hits": 0.0,
+            "charge_usd": 0.0,
+            "mean_demand_mw": float("nan"),
+        }
     demand = imported_mw(import_mw.to_numpy(dtype="float64"))[pos[covered]]
     curt_pos = peak_positions(curtailing.index, peaks)[covered]
     curt = np.where(curt_pos >= 0, curtailing.to_numpy(dtype=bool)[curt_pos], False)
-    table = peaks[covered].reset_index(drop=True).assign(
-        site_demand_mw=np.fmax.reduce(demand, axis=1), hit=curt.all(axis=1))
+    table = (
+        peaks[covered]
+        .reset_index(drop=True)
+        .assign(site_demand_mw=np.fmax.reduce(demand, axis=1), hit=curt.all(axis=1))
+    )
     mean_mw = float(table["site_demand_mw"].mean())
-    return table, {"peaks_covered": float(len(table)), "hits": float(table["hit"].sum()),
-                   "mean_demand_mw": mean_mw,
-                   "charge_usd": rate_usd_per_kw_year * mean_mw * 1000.0}
+    return table, {
+        "peaks_covered": float(len(table)),
+        "hits": float(table["hit"].sum()),
+        "mean_demand_mw": mean_mw,
+        "charge_usd": rate_usd_per_kw_year * mean_mw * 1000.0,
+    }

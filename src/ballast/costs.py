@@ -187,8 +187,10 @@ def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYea
             continue
         inside = (fourcp.peak_positions(buckets, peaks) >= 0).all(axis=1)
         if not inside.any():
-            why[year] = (f"the run does not contain the {year} 4CP peak hour(s) {_when(peaks)} UTC, "
-                         "so the site's demand in them is unknown")
+            why[year] = (
+                f"the run does not contain the {year} 4CP peak hour(s) {_when(peaks)} UTC, "
+                "so the site's demand in them is unknown"
+            )
             continue
         held[year] = peaks[inside]
         if not inside.all():
