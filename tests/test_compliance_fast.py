@@ -149,3 +149,13 @@ def test_a_non_finite_import_is_refused_naming_the_tick(bad):
     p[123] = bad
     with pytest.raises(ValueError, match=r"sample 123 \(t = 123 s\)"):
         compliance(p, 1.0, Spec())
+
+
+def test_any_numeric_series_gives_the_float64_figures():
+    p = [100, 100, 104, 104, 101, 99, 99, 110, 100, 100] * 30  # whole MW, as a list
+    spec = Spec(ramp_up_mw_per_s=3.0, ramp_window_s=2.0, dynamic_range_mw=5.0, target_tau_s=10.0)
+    want = compliance(np.asarray(p, dtype=np.float64), 1.0, spec)
+    for series in (p, np.asarray(p, dtype=np.int32), np.asarray(p, dtype=np.float16)):
+        got = compliance(series, 1.0, spec)
+        for key, value in want.items():
+            assert np.array_equal(got[key], value, equal_nan=True), key

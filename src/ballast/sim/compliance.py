@@ -129,6 +129,12 @@ def _range_pass(p, dt_s, a, range_mw, flags):
             flags[int(i * dt_s // 60.0)] = True
 
 
+def _as_float_array(power_mw) -> np.ndarray:
+    """float32 or float64 as given (read in place), anything else as float64."""
+    p = np.asarray(power_mw)
+    return p if p.dtype in (np.float32, np.float64) else p.astype(np.float64)
+
+
 @njit(cache=True)
 def _first_non_finite(p):
     """Index of the first NaN or infinite sample, or -1."""
@@ -193,7 +199,7 @@ def band_energy(power_mw: np.ndarray, dt_s: float, band_hz=BAND_HZ, segment_s: f
     acc = None
     weight = 0
     for s in range(0, n, chunk):
-        seg = power_mw[s:s + chunk]
+        seg = _as_float_array(power_mw[s:s + chunk])
         if len(seg) < nper:
             continue
         nseg = (len(seg) - nper) // (nper - nper // 2) + 1
@@ -234,7 +240,7 @@ def range_violation_minutes(power_mw: np.ndarray, dt_s: float, tau_s: float, ran
     flags = np.zeros(int(np.ceil(n * dt_s / 60.0)), dtype=bool)
     if not np.isfinite(range_mw) or n == 0:
         return flags
-    _range_pass(power_mw, float(dt_s), min(1.0, dt_s / tau_s), float(range_mw), flags)
+    _range_pass(_as_float_array(power_mw), float(dt_s), min(1.0, dt_s / tau_s), float(range_mw), flags)
     return flags
 
 
@@ -243,9 +249,7 @@ def compliance(power_mw: np.ndarray, dt_s: float, spec: Spec,
     """All metrics of one import series [MW] sampled every ``dt_s`` [s]. A NaN or infinite
     sample is refused (ValueError naming the tick). ``chunk`` has no effect any more (the ramps
     and the range check are single passes; the spectrum uses ``band_energy``'s default)."""
-    power_mw = np.asarray(power_mw)
-    if power_mw.dtype.kind != "f":
-        power_mw = power_mw.astype("float64")
+    power_mw = _as_float_array(power_mw)
     bad = _first_non_finite(power_mw)
     if bad >= 0:
         raise ValueError(f"compliance: import sample {bad} (t = {bad * dt_s:g} s) is "
