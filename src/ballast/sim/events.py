@@ -13,7 +13,12 @@ COLUMNS = ["time_utc", "group", "action", "miners_before", "miners_after", "bind
 
 def group_events(run: RunSeries, price_usd_per_mwh: pd.Series) -> pd.DataFrame:
     """One row per change of a group's running count: time, group, from/to, rule, price."""
-    rules = run.frame["binding_rule"].astype(str).to_numpy()
+    binding = run.frame["binding_rule"]
+    codes = binding.cat.codes.to_numpy() if isinstance(binding.dtype, pd.CategoricalDtype) else None
+    if codes is not None and (codes >= 0).all():  # names by code (astype(str): 8 ms a year)
+        rules = np.asarray(binding.cat.categories.astype(str), dtype=object)[codes]
+    else:
+        rules = binding.astype(str).to_numpy()
     price = price_usd_per_mwh.to_numpy()
     idx = run.group_running.index
     parts = []
