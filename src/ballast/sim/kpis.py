@@ -66,7 +66,9 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     energy_cost = energy_cost_usd(imp, price, dt, scenario.markets.export_price_share)
     btc = mining_btc(run, inputs, config)
     btc_net = physics.after_pool_fee(btc, config.groups.pool_fee_share)
-    mining_rev = mining_revenue_usd(run.group_running, inputs, config).sum(axis=1)
+    # = mining_revenue_usd(run.group_running, ...), from the BTC already computed
+    mining_rev = physics.mining_revenue_usd(
+        btc_net.to_numpy(), inputs.frame["btc_price_usd"].to_numpy()[:, None]).sum(axis=1)
     lease = np.zeros(len(imp))
     if scenario.ai is not None:
         lease = accrual_usd(scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw, len(imp), dt)
