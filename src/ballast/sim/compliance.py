@@ -56,8 +56,8 @@ def window_ramp_mw_per_s(power_mw: np.ndarray, dt_s: float, window_s: float) -> 
 
 
 # Speed (issue 17): the metrics of a 1-s year (31.6 M float32 samples) took 25.6 s wall, 17.1 s
-# CPU on this 2-core machine (lightly loaded) with chunked numpy ramps (1.0 + 1.4 s), scipy.signal.lfilter
-# (0.5 s) and scipy.signal.welch (17.7 s: scipy's Welch detrends and transforms one 1024-sample
+# CPU on this 2-core machine (lightly loaded) with chunked numpy ramps (1.0 + 1.4 s),
+# scipy.signal.lfilter (0.5 s) and scipy.signal.welch (17.7 s: scipy's Welch detrends and transforms one 1024-sample
 # segment at a time in Python). Now the ramps and the range check are numba single passes that
 # read the series in place (no 31 M-float temporaries; a running window sum instead of a cumsum),
 # and Welch is done here in blocks of 64 segments (strided view, closed-form linear detrend, one
@@ -91,7 +91,7 @@ def _ramp_pass(p, k, dt_s, limit_up, limit_dn, edges, flags, hist):
     early = 0.0
     resum = 2 * k - 1
     for e in range(2 * k - 1, n):
-        if e == resum:  # exact sums again (no modulo in the loop: it cost a third of the pass)
+        if e == resum:  # exact sums again (a counter: no modulo per tick)
             late = _window_sum(p, e - k + 1, e + 1)
             early = _window_sum(p, e - 2 * k + 1, e - k + 1)
             resum += _RESUM_TICKS
