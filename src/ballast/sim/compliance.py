@@ -55,17 +55,18 @@ def window_ramp_mw_per_s(power_mw: np.ndarray, dt_s: float, window_s: float) -> 
     return (mean[k:] - mean[:-k]) / (k * dt_s)
 
 
-# Speed (issue 17): the metrics of a 1-s year (31.6 M float32 samples) took 25.6 s wall, 17.1 s
-# CPU on this 2-core machine (lightly loaded) with chunked numpy ramps (1.0 + 1.4 s),
-# scipy.signal.lfilter (0.5 s) and scipy.signal.welch (17.7 s: scipy's Welch detrends and transforms one 1024-sample
-# segment at a time in Python). Now the ramps and the range check are numba single passes that
-# read the series in place (no 31 M-float temporaries; a running window sum instead of a cumsum),
-# and Welch is done here in blocks of 64 segments (strided view, closed-form linear detrend, one
-# numpy rfft per block): the same estimate as scipy's (tests/test_compliance_fast.py checks it
-# against scipy.signal.welch), about 0.5 s for the year. All the year's metrics: 1.1 s CPU (best of
-# three, benchmarks/bench_smoothing.py; 5 s wall with the 2 cores loaded 4x). numba rather than
-# numpy for the ramps: a vectorised window ramp needs a cumsum and several temporaries of the
-# series' length (1.4 s for the 60-s ramps alone); numba has no FFT, so Welch stays numpy.
+# Speed (issue 17): the metrics of a 1-s year (31.6 M float32 samples) took 25.6 s wall,
+# 17.1 s CPU on this 2-core machine (lightly loaded): chunked numpy ramps (1.0 + 1.4 s),
+# scipy.signal.lfilter (0.5 s) and scipy.signal.welch (17.7 s: scipy's Welch detrends and
+# transforms one 1024-sample segment at a time in Python). Now the ramps and the range check
+# are numba single passes that read the series in place (no 31 M-float temporaries; a running
+# window sum instead of a cumsum), and Welch is done here in blocks of 64 segments (strided
+# view, closed-form linear detrend, one numpy rfft per block): the same estimate as scipy's
+# (tests/test_compliance_fast.py checks it against scipy.signal.welch), about 0.5 s for the
+# year. All the year's metrics: 1.1 s CPU (best of three, benchmarks/bench_smoothing.py; 5 s
+# wall with the 2 cores loaded 4x). numba rather than numpy for the ramps: a vectorised window
+# ramp needs a cumsum and several temporaries of the series' length (1.4 s for the 60-s ramps
+# alone); numba has no FFT, so Welch stays numpy.
 _RESUM_TICKS = 1 << 16  # recompute the running window sums this often (bounds round-off drift)
 
 
