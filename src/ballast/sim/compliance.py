@@ -63,10 +63,10 @@ def window_ramp_mw_per_s(power_mw: np.ndarray, dt_s: float, window_s: float) -> 
 # window sum instead of a cumsum), and Welch is done here in blocks of 64 segments (strided
 # view, closed-form linear detrend, one numpy rfft per block): the same estimate as scipy's
 # (tests/test_compliance_fast.py checks it against scipy.signal.welch), about 0.5 s for the
-# year. All the year's metrics: 1.1 s CPU (best of three, benchmarks/bench_smoothing.py; 5 s
-# wall with the 2 cores loaded 4x). numba rather than numpy for the ramps: a vectorised window
-# ramp needs a cumsum and several temporaries of the series' length (1.4 s for the 60-s ramps
-# alone); numba has no FFT, so Welch stays numpy.
+# year. All the year's metrics: 1.1-1.2 s CPU (best of three, benchmarks/bench_smoothing.py;
+# 2.2 s wall at load average 5 on the 2 cores, 5 s at 8.7). numba rather than numpy for the
+# ramps: a vectorised window ramp needs a cumsum and several temporaries of the series' length
+# (1.4 s for the 60-s ramps alone); numba has no FFT, so Welch stays numpy.
 _RESUM_TICKS = 1 << 16  # recompute the running window sums this often (bounds round-off drift)
 
 
