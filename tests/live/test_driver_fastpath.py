@@ -90,3 +90,24 @@ async def test_request_waits_for_a_slow_handshake(base_ip: str) -> None:
         await server_task
     assert received == [encode_request("power")]
     assert ended == [(b'{"STATUS":[{"STATUS":"S"}],"id":1}', "")]
+
+
+async def test_sweep_expires_exactly_the_requests_past_their_deadline(base_ip: str) -> None:
+    """The sweep stops at the first live request (they expire in submission order): those
+    past the deadline end with "timeout", the rest stay open until their own deadline."""
+    with socket.socket() as server:
+        server.bind((base_ip, 0))
+        server.listen(16)  # accepts in the kernel, never answers
+        pump = RequestPump(concurrency=10, timeout_s=60.0, port=server.getsockname()[1])
+        ended: dict[int, tuple[bytes | None, str]] = {}
+        for i in range(5):
+            pump.submit(base_ip, encode_request("power"), lambda r, f, i=i: ended.setdefault(i, (r, f)))
+        try:
+            for req in list(pump._open.values())[:2]:  # the two oldest: their 60 s are up
+                req.deadline -= 120.0
+            pump.sweep()
+            assert ended == {0: (None, "timeout"), 1: (None, "timeout")}
+            assert len(pump._open) == 3 and not pump.idle
+        finally:
+            pump.close()
+    assert sorted(ended) == [0, 1]  # closing drops the rest without reporting them

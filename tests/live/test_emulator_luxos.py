@@ -175,3 +175,30 @@ async def test_reboot_command_takes_the_miner_down_until_power_on(base_ip: str) 
         await emu.power_on(ip)  # ends the 30 s downtime early
         assert emu.true_state(ip).reachable
         assert (await request(ip, "version"))["VERSION"][0]["Type"] == "Antminer S19j Pro"
+
+
+@pytest.mark.parametrize("reports_curtail_state", [True, False])
+async def test_config_on_the_wire_follows_the_miner_state(
+    base_ip: str, clock: FakeClock, reports_curtail_state: bool
+) -> None:
+    """``config`` is encoded from a per-miner fixed part and the state; the reply read over
+    TCP must carry every field, with the state after each change (not a stale encoding)."""
+    async with MinerEmulator(1, base_ip, ["s21"], clock=clock) as emu:
+        ip = emu.ips[0]
+        emu.set_quirks(ip, reports_curtail_state=reports_curtail_state)
+        sid = (await request(ip, "logon"))["SESSION"][0]["SessionID"]
+        await request(ip, "atmset", f"{sid},enabled=false")
+        before = (await request(ip, "config+power"))["config"][0]["CONFIG"][0]
+        await request(ip, "curtail", f"{sid},sleep")
+        await request(ip, "profileset", f"{sid},440MHz")
+        after = (await request(ip, "config"))["CONFIG"][0]
+    assert before["MACAddr"] == after["MACAddr"] and before["Model"] == "Antminer S21"
+    assert (before["Profile"], after["Profile"]) == ("default", "440MHz")
+    assert (before["ProfileStep"], after["ProfileStep"]) == ("0", "-2")
+    assert before["IsAtmEnabled"] is False
+    if reports_curtail_state:
+        assert (before["CurtailMode"], after["CurtailMode"]) == ("None", "Sleep")
+        assert (before["IsPowerSupplyOn"], after["IsPowerSupplyOn"]) == (True, False)
+    else:
+        assert "CurtailMode" not in after and "IsPowerSupplyOn" not in after
+    assert set(before) == set(after)

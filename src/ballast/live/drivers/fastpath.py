@@ -177,9 +177,16 @@ class RequestPump:
         done(reply, failure)
 
     def sweep(self) -> None:
-        """Expire requests past their deadline."""
+        """Expire requests past their deadline. Every request gets the same timeout and
+        ``_open`` keeps submission order, so the expired ones are its first entries: the
+        sweep stops at the first live one instead of scanning every open socket."""
         now = time.perf_counter()
-        for req in [r for r in self._open.values() if r.deadline < now]:
+        expired = []
+        for req in self._open.values():
+            if req.deadline >= now:
+                break
+            expired.append(req)
+        for req in expired:
             self._finish(req, None, "timeout")
         self._pump()
 

@@ -18,6 +18,7 @@ what a driver sent. Success codes and messages follow docs.luxor.tech (curtail 3
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -122,6 +123,19 @@ def _status(code: int, msg: str, kind: str = "S") -> list[dict[str, Any]]:
     ]
 
 
+@functools.lru_cache(maxsize=256)
+def _status_json_at(code: int, msg: str, when_s: int) -> str:
+    status = _status(code, msg)
+    status[0]["When"] = when_s
+    return json.dumps(status)
+
+
+def _status_json(code: int, msg: str) -> str:
+    """:func:`_status` (success) as JSON text; the same text for a second's replies, so
+    encoded once per second and code."""
+    return _status_json_at(code, msg, int(time.time()))
+
+
 def _ok(code: int, msg: str, key: str | None = None, body: list | None = None) -> dict:
     reply: dict[str, Any] = {"STATUS": _status(code, msg)}
     if key is not None:
@@ -152,6 +166,10 @@ class EmulatedMiner:
         self.mac = "02:42:" + ":".join(f"{o:02X}" for o in octets)
         self.hostname = "emu-" + "-".join(str(o) for o in octets[1:])
         self.serial = "EMU" + "".join(f"{o:03d}" for o in octets[1:])
+        names = [p.name for p in self.model.profiles]
+        self._profile_steps = {n: i - names.index("default") for i, n in enumerate(names)}
+        self._config_fixed = self._fixed_config()
+        self._config_fixed_json = json.dumps(self._config_fixed)[1:-1]  # encoded once
         self.session_id = ""
         self.session_used_s = 0.0
         self.atm_enabled = True
@@ -209,14 +227,22 @@ class EmulatedMiner:
         self.command_counts[(command, args.strip())] += 1
         if "+" in command:
             parts = command.split("+")
-            reply: dict[str, Any] = {}
             for name in parts:
                 if name not in READ_COMMANDS or name == "session":
                     return json.dumps(_err(45, f"Invalid multi-command '{name}'")).encode()
-                reply[name] = [self.command(name, "")]
-            reply["id"] = 1
-            return json.dumps(reply).encode()
-        return json.dumps(self.command(command, parameter)).encode()
+            # {"config":[{...}],"power":[{...}],...,"id":1}, each part encoded on its own
+            body = ",".join(f'"{name}":[{self._encoded(name, "")}]' for name in parts)
+            return ("{" + body + ',"id":1}').encode()
+        return self._encoded(command, parameter).encode()
+
+    def _encoded(self, name: str, parameter: str) -> str:
+        """:meth:`command`'s reply as JSON text. ``config``, the bulk of every read-back, has
+        its fixed fields encoded once per miner (the same JSON, a fraction of the cost)."""
+        if name == "config":
+            status = _status_json(33, "CGMiner config")
+            dynamic = json.dumps(self._config_dynamic())[1:]  # '"Profile": ..., ...}'
+            return f'{{"STATUS":{status},"CONFIG":[{{{self._config_fixed_json},{dynamic}],"id":1}}'
+        return json.dumps(self.command(name, parameter))
 
     def command(self, name: str, parameter: str) -> dict:
         """Reply dict for one command."""
@@ -308,47 +334,43 @@ class EmulatedMiner:
         return _ok(320, "Power", "POWER", [{"Watts": round(watts), "PSU": True}])
 
     def _cmd_config(self, _: str) -> dict:
-        reply = self._config()
-        if not self.quirks.reports_curtail_state:  # an older release: no curtail state
-            for key in ("CurtailMode", "IsPowerSupplyOn"):
-                del reply["CONFIG"][0][key]
-        return reply
+        return _ok(33, "CGMiner config", "CONFIG", [{**self._config_fixed, **self._config_dynamic()}])
 
-    def _config(self) -> dict:
-        return _ok(
-            33,
-            "CGMiner config",
-            "CONFIG",
-            [
-                {
-                    "ASC Count": self.model.boards,
-                    "PGA Count": 0,
-                    "Pool Count": 1,
-                    "Strategy": "Failover",
-                    "Log Interval": 5,
-                    "Device Code": "",
-                    "OS": "Linux",
-                    "Hotplug": "None",
-                    "Profile": self.dynamics.profile.name,
-                    "RedLed": self.red_led,
-                    "MACAddr": self.mac,
-                    "Model": self.model.type_name,
-                    "IsAtmEnabled": self.atm_enabled,
-                    "CurtailMode": "Sleep" if self.dynamics.asleep else "None",
-                    "IsPowerSupplyOn": not self.dynamics.asleep,
-                    "Hostname": self.hostname,
-                    "SerialNumber": self.serial,
-                    "ControlBoardType": "cvitek",
-                    "NameplateTHS": self.model.hashrate_th_s,
-                    "SystemStatus": "Normal",
-                    "ProfileStep": str(self._profile_step()),
-                }
-            ],
-        )
+    def _fixed_config(self) -> dict[str, Any]:
+        """The ``CONFIG[0]`` fields that never change on this miner."""
+        return {
+            "ASC Count": self.model.boards,
+            "PGA Count": 0,
+            "Pool Count": 1,
+            "Strategy": "Failover",
+            "Log Interval": 5,
+            "Device Code": "",
+            "OS": "Linux",
+            "Hotplug": "None",
+            "MACAddr": self.mac,
+            "Model": self.model.type_name,
+            "Hostname": self.hostname,
+            "SerialNumber": self.serial,
+            "ControlBoardType": "cvitek",
+            "NameplateTHS": self.model.hashrate_th_s,
+            "SystemStatus": "Normal",
+        }
+
+    def _config_dynamic(self) -> dict[str, Any]:
+        """The ``CONFIG[0]`` fields that follow the miner's state."""
+        state: dict[str, Any] = {
+            "Profile": self.dynamics.profile.name,
+            "RedLed": self.red_led,
+            "IsAtmEnabled": self.atm_enabled,
+            "ProfileStep": str(self._profile_step()),
+        }
+        if self.quirks.reports_curtail_state:  # an older release reports no curtail state
+            state["CurtailMode"] = "Sleep" if self.dynamics.asleep else "None"
+            state["IsPowerSupplyOn"] = not self.dynamics.asleep
+        return state
 
     def _profile_step(self) -> int:
-        names = [p.name for p in self.model.profiles]
-        return names.index(self.dynamics.profile.name) - names.index("default")
+        return self._profile_steps[self.dynamics.profile.name]
 
     def _cmd_profiles(self, _: str) -> dict:
         default_index = [p.name for p in self.model.profiles].index("default")
