@@ -113,6 +113,7 @@ from ballast.live.docs import mount_docs
 from ballast.live.evidence_api import evidence_router
 from ballast.live.health import RuntimeCollector
 from ballast.live.market.metrics import MarketFeedsCollector
+from ballast.live.programs_api import programs_router
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 from ballast.live.store import StoreBehind
@@ -371,6 +372,7 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
         return {"id": event_id, "cancelled": True}
 
     app.include_router(evidence_router(store, Viewer, API, runtime.scenario.site.timezone))
+    app.include_router(programs_router(runtime, Viewer, Operator, API, audit))
 
     @app.post(f"{API}/stream-ticket", tags=["read"], responses={**VIEW, **R413})
     async def stream_ticket(p: Viewer) -> dict[str, Any]:

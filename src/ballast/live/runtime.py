@@ -62,15 +62,17 @@ from ballast.live.battery_link import BatteryLink, check_battery_config
 from ballast.live.commands import FleetControl
 from ballast.live.devices import Device, group_counts, planned_miner_mw
 from ballast.live.drivers.aio import cancel_and_wait
+from ballast.live.grid_programs import LivePrograms, Window
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay
-from ballast.live.obligations import DrBook, DrEvent, check_dr_window
+from ballast.live.obligations import DrBook, DrEvent, check_dr_policy, check_dr_window
 from ballast.live.resume import resume
 from ballast.live.sensing import Sensing, plausible_ranges
 from ballast.live.site_config import SiteConfig
 from ballast.live.site_model import (
     Policy,
+    live_programs,
     refuse_unsupported,
     scaled_controller_config,
     site_nameplate,
@@ -133,6 +135,8 @@ class Runtime:
         self.ufr_trips = 0
         self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr = DrBook()
+        # the grid programs' live parts (live.grid_programs), when the scenario has programs:
+        self.programs = live_programs(scenario, self.base_cfg, site)
         self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries,
                                 clock=clock, forced=self._forced_groups)
         self.last_tick: dict[str, Any] | None = None
@@ -330,6 +334,7 @@ class Runtime:
         """Store and arm a DR event; ValueError (the API answers 422) for dates outside the
         window around now (``obligations.check_dr_window``) or a bad reduction."""
         check_dr_window(start_s, end_s, self.clock())
+        check_dr_policy(self.scenario.programs, start_s, reduction_mw, self.clock())
         ev = DrEvent(uuid.uuid4().hex[:12], start_s, end_s, reduction_mw, reduction_share)
         self.store.add_dr_event(ev.id, start_s, end_s, reduction_mw, reduction_share,
                                 self.clock(), created_by)
@@ -344,6 +349,43 @@ class Runtime:
         self.store.cancel_dr_event(event_id, now)
         self.dr.cancel(event_id, now)
         return True
+
+    # ------------------------------------------------------------ grid programs
+    def _programs(self) -> LivePrograms:
+        if self.programs is None:
+            raise ValueError("the scenario has no programs section")
+        return self.programs
+
+    def set_eea(self, level: int, created_by: str) -> dict[str, Any]:
+        """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
+        without ``programs.emergency``. Recorded as an ``eea`` event."""
+        ev = self._programs().set_eea(level, self.clock(), created_by)
+        return ev.data
+
+    def add_program_window(self, kind: str, start_s: float, end_s: float | None,
+                           created_by: str, program: str = "coincident_peak",
+                           duration_minutes: float | None = None) -> Window:
+        """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
+        (``kind`` "deployment" of ``program`` for ``duration_minutes``); ValueError (422)
+        naming what is wrong. Recorded as an event with the next tick."""
+        now, progs = self.clock(), self._programs()
+        if kind == "4cp_alert":
+            w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"),
+                                       now, created_by)
+        else:
+            w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now,
+                                     created_by)
+        self.pending_events.append(EventRecord(now, f"{kind}_posted", f"{w.program} {kind} "
+                                               f"{w.id} posted by {created_by}", w.document()))
+        return w
+
+    def cancel_program_window(self, window_id: str, created_by: str) -> bool:
+        ok = self.programs is not None and self.programs.cancel(window_id, self.clock())
+        if ok:
+            self.pending_events.append(EventRecord(self.clock(), "program_cancel",
+                                                   f"{window_id} cancelled by {created_by}",
+                                                   {"id": window_id}))
+        return ok
 
     # ------------------------------------------------------------------ tick
     async def tick(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ obligations), call ``ballast.control.step`` (the same compiled rule stack as the
 the miners-per-group decision into sleep/wake commands for particular miners, fan them out with
 read-back verification, and commit everything the tick saw and did to the store in one
 transaction. The battery's part is ``live.battery_tick``; the market policy's is
-``live.market`` and ``live.market_replay``.
+``live.market`` and ``live.market_replay``; the grid programs' (caps and floors) is
+``live.grid_programs``, DR's ``live.obligations``.
 """
 
 from __future__ import annotations
@@ -109,15 +110,26 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
     dr_cap, active, dr_events = rt.dr.cap(now, None if stale else me.import_mw,
                                           None if stale else me.miners_mw)
     events += dr_events
+    pol, replay_s = tick_policy(rt, now)
+    floor = 0.0
+    if rt.programs is not None:  # grid programs hook (live.grid_programs)
+        pl = rt.programs.limits(now, None if stale else (me.import_mw, me.miners_mw), me.ai_mw,
+                                pol.import_margin_mw, pol.price_usd_per_mwh,
+                                pol.hashprice_usd_per_ph_day, bool(np.isfinite(dr_cap)),
+                                rt.ufr_tripped)
+        events += pl.events
+        active += pl.active
+        dr_cap, floor = min(dr_cap, pl.cap_mw), pl.floor_mw
     cap = 0.0 if stale else dr_cap
     if rt.ufr_tripped and rt.ufr_cap_mw is not None:
         cap = min(cap, rt.ufr_cap_mw)
-    pol, replay_s = tick_policy(rt, now)
     batt = battery_inputs(rt, now_m, events)  # battery hook
     snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
                     hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
                     ai_load_mw=me.ai_mw + fixed_mw + batt.load_mw, renewable_mw=me.renew_mw,
                     cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
+                    # fixed miners (forced asleep, non-compliant) count towards the floor
+                    floor_mw=0.0 if stale else max(0.0, floor - fixed_mw),
                     # metered power of the miners the controller commands (the battery covers
                     # what they have not reached yet, as in the fine backtest)
                     miner_measured_mw=max(0.0, me.miners_mw - fixed_mw) if not stale
@@ -145,7 +157,7 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
     meas = {"tick": tick_no, "time_s": now, "import_mw": me.import_mw,
             "frequency_hz": me.frequency_hz, "ai_load_mw": me.ai_mw,
             "renewable_mw": me.renew_mw, "miners_mw": me.miners_mw,
-            "miners_planned_mw": planned_mw, "cap_mw": cap, "floor_mw": 0.0,
+            "miners_planned_mw": planned_mw, "cap_mw": cap, "floor_mw": 0.0 if stale else floor,
             "price_usd_per_mwh": pol.price_usd_per_mwh,
             "hashprice_usd_per_ph_day": pol.hashprice_usd_per_ph_day, "binding_rule": rule,
             "safe_mode": int(stale), "meter_age_s": me.age_s}
