@@ -9,6 +9,7 @@ same inputs. The runtime's clock is wall time shifted to a July afternoon in ERC
 from __future__ import annotations
 
 import copy
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -209,3 +210,86 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
     assert {"eea", "deployment_posted", "deployment_start", "4cp_alert_posted",
             "4cp_alert_start", "program_cancel"} <= events
     assert {"eea", "4cp_alert"} <= kinds and "reserve" not in kinds  # no headroom under EEA
+
+
+# ----------------------------------------------------------------- instructions and refusals
+def _live_programs(tmp_path: Path, programs: dict[str, Any], **site: Any):
+    from live_helpers import CAMPUS, write_campus
+
+    from ballast.live.emulated_site import emulated_site_config, plan_emulation
+    from ballast.live.site_model import live_programs, scaled_controller_config
+
+    path = write_campus(tmp_path, copy.deepcopy(CAMPUS) | {"programs": programs})
+    scen = parse_scenario(copy.deepcopy(CAMPUS) | {"programs": programs})
+    cfg = emulated_site_config(str(path), plan_emulation(scen, 2, "127.62"), meter_port=1,
+                               dcgm_port=None, store={"dsn": str(tmp_path / "b.db")}, **site)
+    return live_programs(scen, scaled_controller_config(scen, cfg), cfg)
+
+
+def test_rrs_without_a_relay_is_refused_naming_the_fields(tmp_path: Path) -> None:
+    from ballast.live.site_model import LiveUnsupportedError
+
+    with pytest.raises(LiveUnsupportedError, match=r"programs\.responsive_reserve needs the "
+                       r"site config's under-frequency relay \(ufr\.enabled and ufr\.groups\)"):
+        _live_programs(tmp_path, {"responsive_reserve": {"offer_mw": 10}})
+    progs = _live_programs(tmp_path, {"responsive_reserve": {"offer_mw": 10}},
+                           ufr={"groups": ["s21"]})
+    assert progs is not None and progs.offers_mw == {"responsive_reserve": 10.0}
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda p, now: p.set_eea(4, now, "op"), "EEA level must be 0 (none), 1, 2 or 3, got 4"),
+    (lambda p, now: p.set_eea(True, now, "op"), "EEA level must be 0"),
+    (lambda p, now: p.add_deployment("ers", now, 10.0, now, "op"),
+     "program must be one the scenario offers (['ecrs']), got 'ers'"),
+    (lambda p, now: p.add_deployment("ecrs", now, 0.0, now, "op"),
+     "duration_minutes must be > 0, got 0.0"),
+    (lambda p, now: p.add_fourcp_alert(now - 7200, now - 3600, now, "op"),
+     "4CP alert ends"),
+    (lambda p, now: p.add_fourcp_alert(now, now + 8 * 86400, now, "op"),
+     "4CP alert lasts 192.0 h, more than 168 h"),
+])
+def test_bad_instructions_name_what_is_wrong(tmp_path: Path, call, message: str) -> None:
+    progs = _live_programs(tmp_path, {"ecrs": {"offer_mw": 5}, "emergency": {},
+                                      "coincident_peak": {}})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(progs, 1.7e9)
+
+
+def test_a_program_the_scenario_lacks_takes_no_instruction(tmp_path: Path) -> None:
+    progs = _live_programs(tmp_path, {"ecrs": {"offer_mw": 5}})
+    with pytest.raises(ValueError, match=r"no programs\.emergency section"):
+        progs.set_eea(3, 1.7e9, "op")
+    with pytest.raises(ValueError, match=r"no programs\.coincident_peak section"):
+        progs.add_fourcp_alert(1.7e9, 1.7e9 + 60, 1.7e9, "op")
+
+
+@pytest.mark.parametrize(("level", "curtail_at", "cap"), [
+    (0, 1, np.inf), (1, 1, 0.0), (1, 2, np.inf), (2, 2, 0.0), (3, 2, 0.0), (3, 3, 0.0)])
+def test_eea_level_caps_from_curtail_at_level(tmp_path: Path, level, curtail_at, cap) -> None:
+    progs = _live_programs(tmp_path, {"emergency": {"curtail_at_level": curtail_at}})
+    progs.set_eea(level, 1.7e9, "op")
+    lim = progs.limits(1.7e9, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False)
+    assert lim.cap_mw == cap
+    assert [e.kind for e in lim.events] == ["eea"]
+
+
+@pytest.mark.parametrize(("policy", "start_in_s", "mw", "message"), [
+    ({"min_notice_minutes": 30}, 600.0, 5.0, "declined: notice 10 min < policy "
+     "programs.demand_response.min_notice_minutes 30"),
+    ({"max_reduction_mw": 20}, 3600.0, 25.0, "declined: asks 25 MW > policy "
+     "programs.demand_response.max_reduction_mw 20"),
+    ({"min_notice_minutes": 30, "max_reduction_mw": 20}, 3600.0, 20.0, None),
+])
+def test_live_dr_events_follow_the_scenario_dr_policy(policy, start_in_s, mw, message) -> None:
+    """The backtest's plan declines DR events with short notice or too many MW; live, the
+    API's and the OpenADR VEN's events are declined the same way."""
+    from ballast.live.obligations import check_dr_policy
+
+    progs = parse_scenario(copy.deepcopy(INSTANT_WAKE) | {
+        "programs": {"demand_response": policy}}).programs
+    if message is None:
+        check_dr_policy(progs, 1.7e9 + start_in_s, mw, 1.7e9)
+        return
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_dr_policy(progs, 1.7e9 + start_in_s, mw, 1.7e9)
