@@ -293,3 +293,29 @@ def test_live_dr_events_follow_the_scenario_dr_policy(policy, start_in_s, mw, me
         return
     with pytest.raises(ValueError, match=re.escape(message)):
         check_dr_policy(progs, 1.7e9 + start_in_s, mw, 1.7e9)
+
+
+async def test_an_eea_and_a_deployment_survive_a_restart(tmp_path: Path) -> None:
+    """The EEA level and the windows in force are in the state document each tick writes: a
+    runtime restarted on the same store keeps every miner off and the deployment's cap."""
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"emergency": {}, "ecrs": {"offer_mw": 5},
+                                                       "reserve_only_when_economic": False}}
+    dsn = str(tmp_path / "ballast.db")
+    async with emulated_campus(tmp_path, scenario=scen, store_dsn=dsn) as live:
+        rt = live.runtime
+        rt.set_eea(3, "alice")
+        w = rt.add_program_window("deployment", rt.clock(), None, "alice", "ecrs", 30.0)
+        n = rt.tick_no
+        await until(lambda: rt.tick_no > n + 2 and w.reference_mw is not None, 10,
+                    "ticks with the EEA and the deployment")
+        saved_cap = w.cap_mw
+    async with emulated_campus(tmp_path, scenario=scen, store_dsn=dsn) as live:
+        rt = live.runtime
+        assert rt.resumed_from_tick is not None
+        assert rt.programs.eea_level == 3
+        assert rt.programs.windows[w.id].cap_mw == saved_cap  # latched, not re-latched
+        await until(lambda: rt.last_tick is not None, 10, "a tick")
+        doc = rt.last_tick
+        assert doc["power_mw"]["cap"] == 0.0 and doc["power_mw"]["floor"] == 0.0
+        assert [grp["target_running"] for grp in doc["groups"]] == [0, 0]
+        assert {a["kind"] for a in doc["active_events"]} >= {"eea", "deployment"}

@@ -329,6 +329,32 @@ class LivePrograms:
         self.sold_mw = {k: sold[k] for k in RESERVE_ORDER if k in sold}
         return dict(self.sold_mw)
 
+    def saved(self) -> dict[str, Any]:
+        """What a restart needs (``resume.SavedPrograms``): the EEA level and the windows."""
+        def window(w: Window) -> dict[str, Any]:
+            d = vars(w).copy()
+            d["cap_mw"] = w.cap_mw if math.isfinite(w.cap_mw) else None
+            return d
+
+        return {"eea_level": self.eea_level, "eea_since_s": self.eea_since_s,
+                "windows": [window(w) for w in self.windows.values()]}
+
+    def restore(self, doc: dict[str, Any], now_s: float) -> None:
+        """Take back ``saved()``'s document (validated by ``resume.SavedPrograms``); a level
+        the scenario no longer takes is dropped with an event, windows that are over leave."""
+        level = int(doc.get("eea_level", 0))
+        if level and self.progs.emergency is None:
+            self._pending.append(EventRecord(now_s, "eea", f"saved EEA level {level} dropped: "
+                                             "the scenario has no programs.emergency now",
+                                             {"level": 0, "was": level}))
+            level = 0
+        self.eea_level, self.eea_since_s = level, doc.get("eea_since_s") if level else None
+        for d in doc.get("windows", []):
+            cap = d.get("cap_mw")
+            w = Window(**{**d, "cap_mw": NO_CAP_MW if cap is None else cap})
+            if now_s < w.end_s and (w.kind == "4cp_alert" or w.program in self.offers_mw):
+                self.windows[w.id] = w
+
     def document(self) -> dict[str, Any]:
         """The programs' state for ``/api/v1/programs``."""
         return {"eea_level": self.eea_level, "eea_since": utc_iso(self.eea_since_s)
