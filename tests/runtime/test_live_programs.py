@@ -24,6 +24,7 @@ from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, emulated_campus, until
 import ballast.live.tick as tick_mod
 from ballast.control import Snapshot, step
 from ballast.inputs import SiteInputs
+from ballast.live.programs_api import add_program_window, set_eea
 from ballast.programs.plan import ProgramPlan, build_plan
 from ballast.scenario import parse_scenario
 
@@ -303,8 +304,8 @@ async def test_an_eea_and_a_deployment_survive_a_restart(tmp_path: Path) -> None
     dsn = str(tmp_path / "ballast.db")
     async with emulated_campus(tmp_path, scenario=scen, store_dsn=dsn) as live:
         rt = live.runtime
-        rt.set_eea(3, "alice")
-        w = rt.add_program_window("deployment", rt.clock(), None, "alice", "ecrs", 30.0)
+        set_eea(rt, 3, "alice")
+        w = add_program_window(rt, "deployment", rt.clock(), None, "alice", "ecrs", 30.0)
         n = rt.tick_no
         await until(lambda: rt.tick_no > n + 2 and w.reference_mw is not None, 10,
                     "ticks with the EEA and the deployment")
@@ -319,3 +320,42 @@ async def test_an_eea_and_a_deployment_survive_a_restart(tmp_path: Path) -> None
         assert doc["power_mw"]["cap"] == 0.0 and doc["power_mw"]["floor"] == 0.0
         assert [grp["target_running"] for grp in doc["groups"]] == [0, 0]
         assert {a["kind"] for a in doc["active_events"]} >= {"eea", "deployment"}
+
+
+async def test_4cp_alert_from_the_live_system_load_feed(tmp_path: Path) -> None:
+    """August: the scenario's load file (July) has no history, so only the site's system-load
+    feed (an HTTP JSON endpoint, polled by the live market feed machinery) can alert. Its
+    readings for the two hours before 15:10 CDT rise (70 -> 75 GW): the forecast 2 x 75 - 70 =
+    80 GW beats 95 % of the month's highest load, so the miners are capped at curtail_to_mw,
+    and the cap is the one ``fourcp.fourcp_alert_hourly`` gives the backtest on that load."""
+    from ballast.programs import fourcp
+    from tests.live.market_server import MarketServer
+
+    _load_csv(tmp_path / "load.csv")
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"coincident_peak": {
+        "load_source": "load.csv", "curtail_to_mw": CURTAIL_TO_MW}}}
+    now = pd.Timestamp("2026-08-10T20:10:00Z")
+    offset = now.timestamp() - time.time()
+    readings = [(now - pd.Timedelta("110min"), 70_000.0), (now - pd.Timedelta("50min"), 75_000.0)]
+    async with MarketServer() as srv:
+        srv.answers["/load"] = {"load": readings[0][1], "time": readings[0][0].isoformat()}
+        feed = {"source": "http_json", "url": f"{srv.url}/load", "path": "load",
+                "time_path": "time", "poll_s": 0.1}
+        async with emulated_campus(tmp_path, scenario=scen, clock=lambda: time.time() + offset,
+                                   market={"price_usd_per_mwh": 20.0,
+                                           "hashprice_usd_per_ph_day": 50.0,
+                                           "system_load_feed": feed}) as live:
+            rt = live.runtime
+            await until(lambda: rt.last_tick is not None, 10, "a tick")
+            assert rt.last_tick["power_mw"]["cap"] is None  # one hour of load: no forecast
+            srv.answers["/load"] = {"load": readings[1][1], "time": readings[1][0].isoformat()}
+            await until(lambda: rt.last_tick["power_mw"]["cap"] == CURTAIL_TO_MW, 10,
+                        "the 4CP alert from the feed")
+            assert rt.last_tick["binding_rule"] == "obligation_cap"
+            events = {e["kind"] for e in rt.store.events(limit=1000)}
+    assert "4cp_alert_start" in events
+    hourly = pd.Series([r[1] for r in readings] + [np.nan],
+                       index=[r[0].floor("1h") for r in readings] + [now.floor("1h")])
+    table = fourcp.fourcp_alert_hourly(hourly, timezone="America/Chicago")
+    assert table.loc[now.floor("1h"), "alert"]
+    assert table.loc[now.floor("1h"), "forecast_mw"] == pytest.approx(80_000.0)

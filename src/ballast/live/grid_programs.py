@@ -22,15 +22,21 @@ Times are UNIX seconds (UTC), powers facility MW. Demand response is ``live.obli
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
+from ballast.live.market.config import HttpSystemLoad
+from ballast.live.market.feeds import Feed
+from ballast.live.market.sources import HttpJsonValue
 from ballast.live.obligations import utc_iso
 from ballast.live.store import EventRecord
 from ballast.programs import fourcp
@@ -101,10 +107,12 @@ class FourCpLoad:
 
     hourly_mw: pd.Series
     samples: dict[pd.Timestamp, list[float]] = field(default_factory=dict)
+    version: int = 0  # readings added so far (an hour's alert is evaluated again after one)
 
     def add(self, time_s: float, load_mw: float) -> None:
         hour = pd.Timestamp(time_s, unit="s", tz="UTC").floor("1h")
         self.samples.setdefault(hour, []).append(float(load_mw))
+        self.version += 1
 
     def alert(self, now_s: float, cp: Any, tz: str) -> tuple[bool, dict[str, float]]:
         """Whether the hour of ``now_s`` is alerted (``fourcp.fourcp_alert_hourly`` with the
@@ -123,6 +131,20 @@ class FourCpLoad:
         row = table.loc[hour]
         return bool(row["alert"]), {"forecast_mw": float(row["forecast_mw"]),
                                     "threshold_mw": float(row["threshold_mw"])}
+
+
+async def run_load_feed(cfg: HttpSystemLoad, load: FourCpLoad, clock: Callable[[], float]
+                        ) -> None:
+    """Poll the site's system-load feed (``market.system_load_feed``, the live market feed
+    machinery) and add each new reading to the 4CP load history; runs until cancelled."""
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        feed = Feed("system_load", HttpJsonValue(cfg, client, clock), cfg, clock)
+        last: float | None = None
+        while True:
+            if await feed.poll_once() and feed.published_s != last and feed.value is not None:
+                last = feed.published_s
+                load.add(last, feed.value)
+            await asyncio.sleep(feed.next_poll_in_s())
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,7 @@ class LivePrograms:
         self.load = load
         self._feed_alert: Window | None = None
         self._load_gap_told = False
+        self._feed_key: tuple[float, int] | None = None
         self._raw_sold_mw: dict[str, float] = {}  # last tick's sale before hold-consistency
         self.sold_mw: dict[str, float] = {}  # last tick's sale [MW]
         self._ai_hour: tuple[float, float] = (math.nan, -math.inf)  # (hour start, max AI)
@@ -287,18 +310,23 @@ class LivePrograms:
         if cp is None or self.load is None:
             return NO_CAP_MW
         hour_s = math.floor(now_s / 3600.0) * 3600.0
-        if self._feed_alert is not None and self._feed_alert.start_s == hour_s:
+        key = (hour_s, self.load.version)
+        if self._feed_alert is not None and self._feed_key == key:
             return self._feed_alert.cap_mw if self._feed_alert.started else NO_CAP_MW
+        was_on = (self._feed_alert is not None and self._feed_alert.started
+                  and self._feed_alert.start_s == hour_s)
+        self._feed_key = key
         alert, why = self.load.alert(now_s, cp, self.tz)
+        alert = alert or was_on  # an hour alerted stays alerted (readings only add to it)
         w = Window(f"feed-{int(hour_s)}", "4cp_alert", hour_s, hour_s + 3600.0, "load feed",
                    cap_mw=float(cp.curtail_to_mw), started=alert)
         self._feed_alert = w
-        if not math.isfinite(why["forecast_mw"]) and not self._load_gap_told:
+        if not alert and not math.isfinite(why["forecast_mw"]) and not self._load_gap_told:
             self._load_gap_told = True  # once: without a load feed this is every hour
             events.append(EventRecord(now_s, "4cp_load_missing", "4CP: no system load for the "
                                       "two hours before this one (load file or feed): no alert "
                                       "from the load; alerts come from the API only", why))
-        if alert:
+        if alert and not was_on:
             events.append(EventRecord(now_s, "4cp_alert_start", "4CP alert from the system "
                                       f"load: forecast {why['forecast_mw']:.0f} MW >= threshold "
                                       f"{why['threshold_mw']:.0f} MW", {**w.document(), **why}))

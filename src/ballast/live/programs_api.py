@@ -1,7 +1,7 @@
-"""The grid programs' live endpoints (``live.grid_programs``): read their state, post an EEA
-level, a 4CP alert or a reserve deployment, cancel one. Writes need an operator token and are
-audited, like the other write endpoints; a program the scenario does not have, or a bad time,
-is 422 with the reason.
+"""The grid programs' live endpoints and operator actions (``live.grid_programs``): read
+their state, post an EEA level, a 4CP alert or a reserve deployment, cancel one. Writes need an
+operator token and are audited, like the other write endpoints; a program the scenario does not
+have, or a bad time, is 422 with the reason.
 
 No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run time,
 and ``viewer``/``operator`` are closure variables."""
@@ -15,6 +15,8 @@ from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from ballast.live.api_models import ACT, R404, R422, VIEW, EventId, IsoTime, _Request
 from ballast.live.audit import clip
+from ballast.live.grid_programs import Window
+from ballast.live.store import EventRecord
 
 
 class EeaIn(_Request):
@@ -55,6 +57,44 @@ def _start(start: datetime | None, now_s: float) -> float:
     return start.timestamp() if start is not None else now_s
 
 
+def _programs(rt: Any) -> Any:
+    if rt.programs is None:
+        raise ValueError("the scenario has no programs section")
+    return rt.programs
+
+
+def set_eea(rt: Any, level: int, created_by: str) -> dict[str, Any]:
+    """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
+    without ``programs.emergency``. Recorded as an ``eea`` event with the next tick."""
+    return _programs(rt).set_eea(level, rt.clock(), created_by).data
+
+
+def add_program_window(rt: Any, kind: str, start_s: float, end_s: float | None,
+                       created_by: str, program: str = "coincident_peak",
+                       duration_minutes: float | None = None) -> Window:
+    """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
+    (``kind`` "deployment" of ``program`` for ``duration_minutes``) on the runtime ``rt``;
+    ValueError (422) naming what is wrong. Recorded as an event with the next tick."""
+    now, progs = rt.clock(), _programs(rt)
+    if kind == "4cp_alert":
+        w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"), now,
+                                   created_by)
+    else:
+        w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now,
+                                 created_by)
+    rt.pending_events.append(EventRecord(now, f"{kind}_posted", f"{w.program} {kind} {w.id} "
+                                         f"posted by {created_by}", w.document()))
+    return w
+
+
+def cancel_program_window(rt: Any, window_id: str, created_by: str) -> bool:
+    ok = rt.programs is not None and rt.programs.cancel(window_id, rt.clock())
+    if ok:
+        rt.pending_events.append(EventRecord(rt.clock(), "program_cancel", f"{window_id} "
+                                             f"cancelled by {created_by}", {"id": window_id}))
+    return ok
+
+
 def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
                     audit: Callable[..., None]) -> APIRouter:
     """The routes, authenticated by the app's ``viewer``/``operator`` dependencies
@@ -79,7 +119,7 @@ def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
     @router.post(f"{prefix}/programs/eea", tags=["act"], responses={**ACT, **R422})
     async def post_eea(body: EeaIn, p: operator) -> dict[str, Any]:
         return guarded(p, "programs.eea", {"level": body.level},
-                       lambda: runtime.set_eea(body.level, p.name))
+                       lambda: set_eea(runtime, body.level, p.name))
 
     @router.post(f"{prefix}/programs/4cp-alerts", tags=["act"], status_code=201,
                  responses={**ACT, **R422})
@@ -89,7 +129,7 @@ def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
         end = body.end.timestamp() if body.end else start + (body.duration_s or 0.0)
         payload = {"start_s": start, "end_s": end}
         w = guarded(p, "programs.4cp_alert", payload,
-                    lambda: runtime.add_program_window("4cp_alert", start, end, p.name))
+                    lambda: add_program_window(runtime, "4cp_alert", start, end, p.name))
         return w.document()
 
     @router.post(f"{prefix}/programs/deployments", tags=["act"], status_code=201,
@@ -99,14 +139,14 @@ def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
         payload = {"program": body.program, "start_s": start,
                    "duration_minutes": body.duration_minutes}
         w = guarded(p, "programs.deployment", payload,
-                    lambda: runtime.add_program_window("deployment", start, None, p.name,
-                                                       body.program, body.duration_minutes))
+                    lambda: add_program_window(runtime, "deployment", start, None, p.name,
+                                               body.program, body.duration_minutes))
         return w.document()
 
     @router.delete(f"{prefix}/programs/windows/{{window_id}}", tags=["act"],
                    responses={**ACT, **R404})
     async def cancel(window_id: EventId, p: operator) -> dict[str, Any]:
-        ok = runtime.cancel_program_window(window_id, p.name)
+        ok = cancel_program_window(runtime, window_id, p.name)
         audit(p, "programs.cancel", {"id": window_id},
               "ok" if ok else "error: no such alert or deployment in force or to come")
         if not ok:

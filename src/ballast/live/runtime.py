@@ -62,7 +62,7 @@ from ballast.live.battery_link import BatteryLink, check_battery_config
 from ballast.live.commands import FleetControl
 from ballast.live.devices import Device, group_counts, planned_miner_mw
 from ballast.live.drivers.aio import cancel_and_wait
-from ballast.live.grid_programs import LivePrograms, Window
+from ballast.live.grid_programs import run_load_feed
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay
@@ -188,6 +188,10 @@ class Runtime:
                        loop.create_task(pollers.session_loop(self), name="sessions")]
         if self.ai is not None:
             self._tasks.append(loop.create_task(pollers.ai_loop(self), name="ai"))
+        feed = self.site.market.system_load_feed  # grid programs hook: the 4CP load
+        if feed is not None and self.programs is not None and self.programs.load is not None:
+            self._tasks.append(loop.create_task(run_load_feed(feed, self.programs.load,
+                                                              self.clock), name="system-load"))
         if self.battery is not None:  # battery hook
             self._tasks.append(loop.create_task(self.battery.run(
                 self.clock, self.monotonic, min(self.site.tick_s, 1.0) / 2), name="battery"))
@@ -349,43 +353,6 @@ class Runtime:
         self.store.cancel_dr_event(event_id, now)
         self.dr.cancel(event_id, now)
         return True
-
-    # ------------------------------------------------------------ grid programs
-    def _programs(self) -> LivePrograms:
-        if self.programs is None:
-            raise ValueError("the scenario has no programs section")
-        return self.programs
-
-    def set_eea(self, level: int, created_by: str) -> dict[str, Any]:
-        """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
-        without ``programs.emergency``. Recorded as an ``eea`` event."""
-        ev = self._programs().set_eea(level, self.clock(), created_by)
-        return ev.data
-
-    def add_program_window(self, kind: str, start_s: float, end_s: float | None,
-                           created_by: str, program: str = "coincident_peak",
-                           duration_minutes: float | None = None) -> Window:
-        """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
-        (``kind`` "deployment" of ``program`` for ``duration_minutes``); ValueError (422)
-        naming what is wrong. Recorded as an event with the next tick."""
-        now, progs = self.clock(), self._programs()
-        if kind == "4cp_alert":
-            w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"),
-                                       now, created_by)
-        else:
-            w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now,
-                                     created_by)
-        self.pending_events.append(EventRecord(now, f"{kind}_posted", f"{w.program} {kind} "
-                                               f"{w.id} posted by {created_by}", w.document()))
-        return w
-
-    def cancel_program_window(self, window_id: str, created_by: str) -> bool:
-        ok = self.programs is not None and self.programs.cancel(window_id, self.clock())
-        if ok:
-            self.pending_events.append(EventRecord(self.clock(), "program_cancel",
-                                                   f"{window_id} cancelled by {created_by}",
-                                                   {"id": window_id}))
-        return ok
 
     # ------------------------------------------------------------------ tick
     async def tick(self) -> dict[str, Any]:

@@ -100,6 +100,11 @@ def live_programs(scenario: Scenario, cfg: ControllerConfig, site: SiteConfig
     """The live state of the scenario's ``programs:`` (None without one). A reserve the relay
     must deliver (RRS) needs relay groups in the site config (``ufr``)."""
     progs = scenario.programs
+    if site.market.system_load_feed is not None and (progs is None
+                                                     or progs.coincident_peak is None):
+        raise LiveUnsupportedError(
+            f"site config market.system_load_feed: scenario {site.path(site.scenario)} has no "
+            "programs.coincident_peak to use it; remove the feed or add the program")
     if progs is None:
         return None
     if progs.responsive_reserve is not None and not (site.ufr.enabled and site.ufr.groups):

@@ -110,6 +110,14 @@ class HttpPriceFeed(FeedTiming, JsonValue):
     source: Literal["http_json"] = Field(description="http_json")
 
 
+class HttpSystemLoad(FeedTiming, JsonValue):
+    """ERCOT system load [MW] from any HTTP JSON endpoint (a QSE's or a data vendor's feed), for
+    the 4CP alert of ``programs.coincident_peak``: each reading extends the hourly load history
+    the alert reads (``live.grid_programs``)."""
+
+    source: Literal["http_json"] = Field(description="http_json")
+
+
 class ModbusValue(FeedTiming):
     """One number in Modbus TCP holding registers."""
 
