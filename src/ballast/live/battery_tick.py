@@ -36,24 +36,39 @@ def battery_inputs(rt: Runtime, now_m: float, events: list[EventRecord]) -> Batt
     events += rt.battery.drain_events()
     soc = rt.battery.fresh_soc(now_m, 2 * rt.site.tick_s + rt.battery.cfg.timeout_s)
     if soc is None:
-        return BatteryInputs(without_battery(rt.base_cfg), None,
-                             rt.battery.residual_charge_mw(now_m))
+        return BatteryInputs(without_battery(rt.base_cfg), None, rt.battery.residual_charge_mw(now_m))
     return BatteryInputs(rt.base_cfg, soc, 0.0)
 
 
-def battery_command(rt: Runtime, inputs: BatteryInputs, cfg: ControllerConfig, snap: Snapshot,
-                    decision: Any, unsafe: bool, import_mw: float, renew_mw: float) -> None:
+def battery_command(
+    rt: Runtime,
+    inputs: BatteryInputs,
+    cfg: ControllerConfig,
+    snap: Snapshot,
+    decision: Any,
+    unsafe: bool,
+    import_mw: float,
+    renew_mw: float,
+) -> None:
     """Submit the controller's setpoint, never charging over the import limit; 0 in the safe
     state or when the state of charge is unknown."""
     if rt.battery is None:
         return
-    rt.battery.submit(0.0 if unsafe or inputs.soc_mwh is None else safe_setpoint_mw(
-        decision.battery_mw, power_mw=rt.battery.cfg.power_mw,
-        import_limit_mw=cfg.import_limit_mw, margin_mw=cfg.import_margin_mw,
-        export_limit_mw=cfg.export_limit_mw, metered_import_mw=import_mw,
-        battery_now_mw=rt.battery.power_mw,
-        planned_import_mw=net_import_mw(snap.ai_load_mw + decision.miner_power_mw, renew_mw),
-        headroom_mw=rt.battery.cfg.charge_headroom_mw))
+    rt.battery.submit(
+        0.0
+        if unsafe or inputs.soc_mwh is None
+        else safe_setpoint_mw(
+            decision.battery_mw,
+            power_mw=rt.battery.cfg.power_mw,
+            import_limit_mw=cfg.import_limit_mw,
+            margin_mw=cfg.import_margin_mw,
+            export_limit_mw=cfg.export_limit_mw,
+            metered_import_mw=import_mw,
+            battery_now_mw=rt.battery.power_mw,
+            planned_import_mw=net_import_mw(snap.ai_load_mw + decision.miner_power_mw, renew_mw),
+            headroom_mw=rt.battery.cfg.charge_headroom_mw,
+        )
+    )
 
 
 def battery_document(rt: Runtime, doc: dict[str, Any]) -> None:

@@ -22,24 +22,18 @@ Times are UNIX seconds (UTC), powers facility MW. Demand response is ``live.obli
 
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
-import pandas as pd
 
 from ballast.control import ControllerConfig
-from ballast.live.market.config import HttpSystemLoad
-from ballast.live.market.feeds import Feed
-from ballast.live.market.sources import HttpJsonValue
+from ballast.live.fourcp_load import FourCpLoad
 from ballast.live.obligations import utc_iso
+from ballast.live.program_windows import Window, check_window
 from ballast.live.store import EventRecord
-from ballast.programs import fourcp
 from ballast.programs.limits import (
     NO_CAP_MW,
     RESERVE_ORDER,
@@ -54,97 +48,6 @@ from ballast.programs.limits import (
     sell_reserves,
 )
 from ballast.programs.schema import Programs
-
-MAX_WINDOW_S = 7 * 86400.0  # a posted 4CP alert or deployment lasts at most a week [s]
-
-
-def _check_window(what: str, start_s: float, end_s: float, now_s: float) -> None:
-    for name, t in (("start", start_s), ("end", end_s)):
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-            raise ValueError(f"{what} {name} must be a finite time, got {t!r}")
-    if end_s <= start_s:
-        raise ValueError(f"{what}: end must be after start")
-    if end_s - start_s > MAX_WINDOW_S:
-        raise ValueError(f"{what} lasts {(end_s - start_s) / 3600:.1f} h, more than "
-                         f"{MAX_WINDOW_S / 3600:.0f} h")
-    if end_s <= now_s:
-        raise ValueError(f"{what} ends {utc_iso(end_s)}, before now ({utc_iso(now_s)})")
-
-
-@dataclass
-class Window:
-    """A 4CP alert or a reserve deployment in force over [start_s, end_s)."""
-
-    id: str
-    kind: str  # "4cp_alert" | "deployment"
-    start_s: float
-    end_s: float
-    source: str  # who posted it: an operator's name, "openadr", "load feed"
-    program: str = "coincident_peak"
-    cancelled_s: float | None = None
-    reference_mw: float | None = None  # deployments: metered miner power at the first tick
-    commit_mw: float | None = None  # deployments: MW sold at the first tick
-    cap_mw: float = NO_CAP_MW
-    started: bool = False
-
-    def active(self, now_s: float) -> bool:
-        return self.start_s <= now_s < self.end_s and (
-            self.cancelled_s is None or now_s < self.cancelled_s)
-
-    def document(self) -> dict[str, Any]:
-        doc = {"kind": self.kind, "id": self.id, "program": self.program,
-               "start": utc_iso(self.start_s), "end": utc_iso(self.end_s), "source": self.source,
-               "cap_mw": self.cap_mw if math.isfinite(self.cap_mw) else None}
-        if self.kind == "deployment":
-            doc |= {"reference_mw": self.reference_mw, "commit_mw": self.commit_mw}
-        return doc
-
-
-@dataclass
-class FourCpLoad:
-    """System load history for the 4CP alert: hourly means [MW] on a UTC index, seeded from the
-    scenario's load file and extended by a live feed's readings (``add``)."""
-
-    hourly_mw: pd.Series
-    samples: dict[pd.Timestamp, list[float]] = field(default_factory=dict)
-    version: int = 0  # readings added so far (an hour's alert is evaluated again after one)
-
-    def add(self, time_s: float, load_mw: float) -> None:
-        hour = pd.Timestamp(time_s, unit="s", tz="UTC").floor("1h")
-        self.samples.setdefault(hour, []).append(float(load_mw))
-        self.version += 1
-
-    def alert(self, now_s: float, cp: Any, tz: str) -> tuple[bool, dict[str, float]]:
-        """Whether the hour of ``now_s`` is alerted (``fourcp.fourcp_alert_hourly`` with the
-        scenario's thresholds; it reads only hours before it) and its forecast/threshold."""
-        hour = pd.Timestamp(now_s, unit="s", tz="UTC").floor("1h")
-        live = pd.Series({h: float(np.mean(v)) for h, v in self.samples.items()}, dtype=float)
-        load = self.hourly_mw.copy()
-        if len(live):
-            load = pd.concat([load[~load.index.isin(live.index)], live]).sort_index()
-        if hour not in load.index:
-            load.loc[hour] = np.nan  # the hour itself is not read for its own alert
-            load = load.sort_index()
-        table = fourcp.fourcp_alert_hourly(load, cp.months, tz, cp.window_start_hour_local,
-                                           cp.window_end_hour_local, cp.threshold_share,
-                                           cp.prior_year_floor_share)
-        row = table.loc[hour]
-        return bool(row["alert"]), {"forecast_mw": float(row["forecast_mw"]),
-                                    "threshold_mw": float(row["threshold_mw"])}
-
-
-async def run_load_feed(cfg: HttpSystemLoad, load: FourCpLoad, clock: Callable[[], float]
-                        ) -> None:
-    """Poll the site's system-load feed (``market.system_load_feed``, the live market feed
-    machinery) and add each new reading to the 4CP load history; runs until cancelled."""
-    async with httpx.AsyncClient(follow_redirects=True) as client:
-        feed = Feed("system_load", HttpJsonValue(cfg, client, clock), cfg, clock)
-        last: float | None = None
-        while True:
-            if await feed.poll_once() and feed.published_s != last and feed.value is not None:
-                last = feed.published_s
-                load.add(last, feed.value)
-            await asyncio.sleep(feed.next_poll_in_s())
 
 
 @dataclass(frozen=True)
@@ -161,8 +64,9 @@ class ProgramLimits:
 class LivePrograms:
     """The live state of a scenario's ``programs:`` (``limits`` each tick)."""
 
-    def __init__(self, programs: Programs, cfg: ControllerConfig, tz: str,
-                 load: FourCpLoad | None = None) -> None:
+    def __init__(
+        self, programs: Programs, cfg: ControllerConfig, tz: str, load: FourCpLoad | None = None
+    ) -> None:
         self.progs = programs
         self.tz = tz
         self.sleep_floor_mw, self.fleet_run_mw, self.step_mw = fleet_mw(cfg.groups)
@@ -188,41 +92,59 @@ class LivePrograms:
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 3:
             raise ValueError(f"EEA level must be 0 (none), 1, 2 or 3, got {level!r}")
         if self.progs.emergency is None:
-            raise ValueError("the scenario has no programs.emergency section: EEA levels are "
-                             "not taken")
+            raise ValueError("the scenario has no programs.emergency section: EEA levels are not taken")
         before, self.eea_level = self.eea_level, level
         self.eea_since_s = now_s if level else None
         cap = eea_cap_mw(level, self.progs.emergency.curtail_at_level)
-        ev = EventRecord(now_s, "eea", f"EEA level {level} (was {before}) from {source}: "
-                         + ("all miners off" if cap == 0 else "no curtailment"),
-                         {"level": level, "was": before, "source": source,
-                          "curtail_at_level": self.progs.emergency.curtail_at_level,
-                          "cap_mw": cap if math.isfinite(cap) else None})
+        ev = EventRecord(
+            now_s,
+            "eea",
+            f"EEA level {level} (was {before}) from {source}: "
+            + ("all miners off" if cap == 0 else "no curtailment"),
+            {
+                "level": level,
+                "was": before,
+                "source": source,
+                "curtail_at_level": self.progs.emergency.curtail_at_level,
+                "cap_mw": cap if math.isfinite(cap) else None,
+            },
+        )
         self._pending.append(ev)
         return ev
 
-    def add_fourcp_alert(self, start_s: float, end_s: float, now_s: float,
-                         source: str) -> Window:
+    def add_fourcp_alert(self, start_s: float, end_s: float, now_s: float, source: str) -> Window:
         if self.progs.coincident_peak is None:
-            raise ValueError("the scenario has no programs.coincident_peak section: 4CP "
-                             "alerts are not taken")
-        _check_window("4CP alert", start_s, end_s, now_s)
-        w = Window(uuid.uuid4().hex[:12], "4cp_alert", start_s, end_s, source,
-                   cap_mw=float(self.progs.coincident_peak.curtail_to_mw))
+            raise ValueError("the scenario has no programs.coincident_peak section: 4CP alerts are not taken")
+        check_window("4CP alert", start_s, end_s, now_s)
+        w = Window(
+            uuid.uuid4().hex[:12],
+            "4cp_alert",
+            start_s,
+            end_s,
+            source,
+            cap_mw=float(self.progs.coincident_peak.curtail_to_mw),
+        )
         self.windows[w.id] = w
         return w
 
-    def add_deployment(self, program: str, start_s: float, duration_minutes: float,
-                       now_s: float, source: str) -> Window:
+    def add_deployment(
+        self, program: str, start_s: float, duration_minutes: float, now_s: float, source: str
+    ) -> Window:
         """A deployment instruction for a reserve the scenario offers."""
         if program not in self.offers_mw:
-            raise ValueError(f"program must be one the scenario offers "
-                             f"({sorted(self.offers_mw) or 'none'}), got {program!r}")
-        if isinstance(duration_minutes, bool) or not isinstance(duration_minutes, int | float) \
-                or not math.isfinite(duration_minutes) or duration_minutes <= 0:
+            raise ValueError(
+                f"program must be one the scenario offers "
+                f"({sorted(self.offers_mw) or 'none'}), got {program!r}"
+            )
+        if (
+            isinstance(duration_minutes, bool)
+            or not isinstance(duration_minutes, int | float)
+            or not math.isfinite(duration_minutes)
+            or duration_minutes <= 0
+        ):
             raise ValueError(f"duration_minutes must be > 0, got {duration_minutes!r}")
         end_s = start_s + 60.0 * duration_minutes
-        _check_window(f"{program} deployment", start_s, end_s, now_s)
+        check_window(f"{program} deployment", start_s, end_s, now_s)
         w = Window(uuid.uuid4().hex[:12], "deployment", start_s, end_s, source, program)
         self.windows[w.id] = w
         return w
@@ -235,9 +157,17 @@ class LivePrograms:
         return True
 
     # -------------------------------------------------------------------- tick
-    def limits(self, now_s: float, metered: tuple[float, float] | None, ai_mw: float,
-               margin_mw: float, price_usd_per_mwh: float, hashprice_usd_per_ph_day: float,
-               dr_active: bool, ufr_tripped: bool) -> ProgramLimits:
+    def limits(
+        self,
+        now_s: float,
+        metered: tuple[float, float] | None,
+        ai_mw: float,
+        margin_mw: float,
+        price_usd_per_mwh: float,
+        hashprice_usd_per_ph_day: float,
+        dr_active: bool,
+        ufr_tripped: bool,
+    ) -> ProgramLimits:
         """Cap and floor on miner power from the programs at ``now_s``. ``metered``: (campus
         import, miner power) of a fresh meter reading, None while stale (a deployment then
         caps at 0 until it can latch its reference: blind, the safest way to deliver)."""
@@ -247,9 +177,14 @@ class LivePrograms:
         if self.progs.emergency is not None and self.eea_level:
             c = eea_cap_mw(self.eea_level, self.progs.emergency.curtail_at_level)
             fixed_cap = min(fixed_cap, c)
-            active.append({"kind": "eea", "level": self.eea_level,
-                           "since": utc_iso(self.eea_since_s or now_s),
-                           "cap_mw": c if math.isfinite(c) else None})
+            active.append(
+                {
+                    "kind": "eea",
+                    "level": self.eea_level,
+                    "since": utc_iso(self.eea_since_s or now_s),
+                    "cap_mw": c if math.isfinite(c) else None,
+                }
+            )
         load_cap = self._fourcp_feed(now_s, events)
         if math.isfinite(load_cap) and self._feed_alert is not None:
             fixed_cap = min(fixed_cap, load_cap)
@@ -262,8 +197,9 @@ class LivePrograms:
                 fixed_cap = min(fixed_cap, cap)
                 active.append(w.document())
 
-        sold = self._sell(now_s, ai_mw, margin_mw, fixed_cap, price_usd_per_mwh,
-                          hashprice_usd_per_ph_day, dr_active)
+        sold = self._sell(
+            now_s, ai_mw, margin_mw, fixed_cap, price_usd_per_mwh, hashprice_usd_per_ph_day, dr_active
+        )
         floor_parts = dict(sold)
         if ufr_tripped and "responsive_reserve" in floor_parts:
             floor_parts["responsive_reserve"] = 0.0  # the relay deployed it
@@ -277,9 +213,14 @@ class LivePrograms:
                     continue
                 w.reference_mw, w.commit_mw = metered[1], float(sold.get(w.program, 0.0))
                 w.cap_mw = deployment_cap_mw(w.reference_mw, w.commit_mw)
-                events.append(EventRecord(now_s, "deployment_start", f"{w.program} deployed: "
-                                          f"{w.commit_mw:.3g} MW below {w.reference_mw:.3g} MW",
-                                          w.document()))
+                events.append(
+                    EventRecord(
+                        now_s,
+                        "deployment_start",
+                        f"{w.program} deployed: {w.commit_mw:.3g} MW below {w.reference_mw:.3g} MW",
+                        w.document(),
+                    )
+                )
             floor_parts[w.program] = 0.0  # the deployed reserve no longer needs its floor
             cap = min(cap, w.cap_mw)
             active.append(w.document())
@@ -293,15 +234,15 @@ class LivePrograms:
         """Whether ``w`` is in force; start and end are events; windows over leave."""
         if w.active(now_s):
             if not w.started and w.kind == "4cp_alert":
-                events.append(EventRecord(now_s, "4cp_alert_start", f"4CP alert {w.id} from "
-                                          f"{w.source}", w.document()))
+                events.append(
+                    EventRecord(now_s, "4cp_alert_start", f"4CP alert {w.id} from {w.source}", w.document())
+                )
             w.started = True
             return True
         if now_s >= w.end_s or w.cancelled_s is not None:
             self.windows.pop(w.id, None)
             if w.started:
-                events.append(EventRecord(now_s, f"{w.kind}_end", f"{w.kind} {w.id} ended",
-                                          w.document()))
+                events.append(EventRecord(now_s, f"{w.kind}_end", f"{w.kind} {w.id} ended", w.document()))
         return False
 
     def _fourcp_feed(self, now_s: float, events: list[EventRecord]) -> float:
@@ -313,28 +254,58 @@ class LivePrograms:
         key = (hour_s, self.load.version)
         if self._feed_alert is not None and self._feed_key == key:
             return self._feed_alert.cap_mw if self._feed_alert.started else NO_CAP_MW
-        was_on = (self._feed_alert is not None and self._feed_alert.started
-                  and self._feed_alert.start_s == hour_s)
+        was_on = (
+            self._feed_alert is not None and self._feed_alert.started and self._feed_alert.start_s == hour_s
+        )
         self._feed_key = key
         alert, why = self.load.alert(now_s, cp, self.tz)
         alert = alert or was_on  # an hour alerted stays alerted (readings only add to it)
-        w = Window(f"feed-{int(hour_s)}", "4cp_alert", hour_s, hour_s + 3600.0, "load feed",
-                   cap_mw=float(cp.curtail_to_mw), started=alert)
+        w = Window(
+            f"feed-{int(hour_s)}",
+            "4cp_alert",
+            hour_s,
+            hour_s + 3600.0,
+            "load feed",
+            cap_mw=float(cp.curtail_to_mw),
+            started=alert,
+        )
         self._feed_alert = w
         if not alert and not math.isfinite(why["forecast_mw"]) and not self._load_gap_told:
             self._load_gap_told = True  # once: without a load feed this is every hour
-            events.append(EventRecord(now_s, "4cp_load_missing", "4CP: no system load for the "
-                                      "two hours before this one (load file or feed): no alert "
-                                      "from the load; alerts come from the API only", why))
+            events.append(
+                EventRecord(
+                    now_s,
+                    "4cp_load_missing",
+                    "4CP: no system load for the "
+                    "two hours before this one (load file or feed): no alert "
+                    "from the load; alerts come from the API only",
+                    why,
+                )
+            )
         if alert and not was_on:
-            events.append(EventRecord(now_s, "4cp_alert_start", "4CP alert from the system "
-                                      f"load: forecast {why['forecast_mw']:.0f} MW >= threshold "
-                                      f"{why['threshold_mw']:.0f} MW", {**w.document(), **why}))
+            events.append(
+                EventRecord(
+                    now_s,
+                    "4cp_alert_start",
+                    "4CP alert from the system "
+                    f"load: forecast {why['forecast_mw']:.0f} MW >= threshold "
+                    f"{why['threshold_mw']:.0f} MW",
+                    {**w.document(), **why},
+                )
+            )
             return w.cap_mw
         return NO_CAP_MW
 
-    def _sell(self, now_s: float, ai_mw: float, margin_mw: float, cap_mw: float,
-              price: float, hashprice: float, dr_active: bool) -> dict[str, float]:
+    def _sell(
+        self,
+        now_s: float,
+        ai_mw: float,
+        margin_mw: float,
+        cap_mw: float,
+        price: float,
+        hashprice: float,
+        dr_active: bool,
+    ) -> dict[str, float]:
         """MW of each reserve sold now: ``limits.sell_reserves`` over the headroom, held
         consistent with the previous tick (``limits.hold_consistent``)."""
         if not self.offers_mw:
@@ -342,39 +313,58 @@ class LivePrograms:
         hour = math.floor(now_s / 3600.0)
         ai_max = max(ai_mw, self._ai_hour[1]) if self._ai_hour[0] == hour else ai_mw
         self._ai_hour = (hour, ai_max)
-        head = float(miner_headroom_mw(ai_max, self.import_limit_mw, margin_mw,
-                                       self.fleet_run_mw, self.sleep_floor_mw, cap_mw,
-                                       self.step_mw))
+        head = float(
+            miner_headroom_mw(
+                ai_max,
+                self.import_limit_mw,
+                margin_mw,
+                self.fleet_run_mw,
+                self.sleep_floor_mw,
+                cap_mw,
+                self.step_mw,
+            )
+        )
         if dr_active:
             head = 0.0  # no reserve sold while a DR event holds the miners down
-        if self.progs.reserve_only_when_economic and bool(reserve_uneconomic(
-                price, hashprice, self.breakeven)):
+        if self.progs.reserve_only_when_economic and bool(
+            reserve_uneconomic(price, hashprice, self.breakeven)
+        ):
             head = 0.0
         raw = {k: float(v[0]) for k, v in sell_reserves(self.offers_mw, np.array([head])).items()}
-        sold = {k: float(hold_consistent(np.array([self._raw_sold_mw.get(k, 0.0), v]))[1])
-                for k, v in raw.items()}
+        sold = {
+            k: float(hold_consistent(np.array([self._raw_sold_mw.get(k, 0.0), v]))[1]) for k, v in raw.items()
+        }
         self._raw_sold_mw = raw
         self.sold_mw = {k: sold[k] for k in RESERVE_ORDER if k in sold}
         return dict(self.sold_mw)
 
     def saved(self) -> dict[str, Any]:
         """What a restart needs (``resume.SavedPrograms``): the EEA level and the windows."""
+
         def window(w: Window) -> dict[str, Any]:
             d = vars(w).copy()
             d["cap_mw"] = w.cap_mw if math.isfinite(w.cap_mw) else None
             return d
 
-        return {"eea_level": self.eea_level, "eea_since_s": self.eea_since_s,
-                "windows": [window(w) for w in self.windows.values()]}
+        return {
+            "eea_level": self.eea_level,
+            "eea_since_s": self.eea_since_s,
+            "windows": [window(w) for w in self.windows.values()],
+        }
 
     def restore(self, doc: dict[str, Any], now_s: float) -> None:
         """Take back ``saved()``'s document (validated by ``resume.SavedPrograms``); a level
         the scenario no longer takes is dropped with an event, windows that are over leave."""
         level = int(doc.get("eea_level", 0))
         if level and self.progs.emergency is None:
-            self._pending.append(EventRecord(now_s, "eea", f"saved EEA level {level} dropped: "
-                                             "the scenario has no programs.emergency now",
-                                             {"level": 0, "was": level}))
+            self._pending.append(
+                EventRecord(
+                    now_s,
+                    "eea",
+                    f"saved EEA level {level} dropped: the scenario has no programs.emergency now",
+                    {"level": 0, "was": level},
+                )
+            )
             level = 0
         self.eea_level, self.eea_since_s = level, doc.get("eea_since_s") if level else None
         for d in doc.get("windows", []):
@@ -385,8 +375,11 @@ class LivePrograms:
 
     def document(self) -> dict[str, Any]:
         """The programs' state for ``/api/v1/programs``."""
-        return {"eea_level": self.eea_level, "eea_since": utc_iso(self.eea_since_s)
-                if self.eea_since_s else None,
-                "offers_mw": dict(self.offers_mw), "sold_mw": dict(self.sold_mw),
-                "windows": [w.document() for w in self.windows.values()],
-                "fourcp_from_load": self.load is not None}
+        return {
+            "eea_level": self.eea_level,
+            "eea_since": utc_iso(self.eea_since_s) if self.eea_since_s else None,
+            "offers_mw": dict(self.offers_mw),
+            "sold_mw": dict(self.sold_mw),
+            "windows": [w.document() for w in self.windows.values()],
+            "fourcp_from_load": self.load is not None,
+        }

@@ -81,8 +81,7 @@ async def keep_relay_sessions(rt: Runtime) -> None:
     """Hold sessions on the relay miners (if the fleet can) so a trip is one round trip;
     failures are counted per miner (``keepalive_failures``)."""
     if rt.site.ufr.enabled:
-        await rt.cmd.keep_sessions([d.ip for d in rt.devices.values()
-                                    if d.group in rt.ufr_groups])
+        await rt.cmd.keep_sessions([d.ip for d in rt.devices.values() if d.group in rt.ufr_groups])
 
 
 async def session_loop(rt: Runtime) -> None:

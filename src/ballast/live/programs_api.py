@@ -15,7 +15,7 @@ from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from ballast.live.api_models import ACT, R404, R422, VIEW, EventId, IsoTime, _Request
 from ballast.live.audit import clip
-from ballast.live.grid_programs import Window
+from ballast.live.program_windows import Window
 from ballast.live.store import EventRecord
 
 
@@ -32,8 +32,9 @@ class FourCpAlertIn(_Request):
 
     start: IsoTime | None = Field(None, description="ISO-8601 with offset; default now.")
     end: IsoTime | None = Field(None, description="ISO-8601 with offset.")
-    duration_s: StrictFloat | None = Field(None, gt=0, le=7 * 86400,
-                                           description="Or a duration [s], at most 7 days.")
+    duration_s: StrictFloat | None = Field(
+        None, gt=0, le=7 * 86400, description="Or a duration [s], at most 7 days."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "FourCpAlertIn":
@@ -47,10 +48,12 @@ class DeploymentIn(_Request):
     power metered at the instruction, for ``duration_minutes``."""
 
     program: Literal["responsive_reserve", "ecrs", "ers"] = Field(
-        description="The reserve deployed (one the scenario offers).")
+        description="The reserve deployed (one the scenario offers)."
+    )
     start: IsoTime | None = Field(None, description="ISO-8601 with offset; default now.")
-    duration_minutes: StrictFloat = Field(gt=0, le=7 * 1440,
-                                          description="How long the reduction is held [min].")
+    duration_minutes: StrictFloat = Field(
+        gt=0, le=7 * 1440, description="How long the reduction is held [min]."
+    )
 
 
 def _start(start: datetime | None, now_s: float) -> float:
@@ -69,34 +72,43 @@ def set_eea(rt: Any, level: int, created_by: str) -> dict[str, Any]:
     return _programs(rt).set_eea(level, rt.clock(), created_by).data
 
 
-def add_program_window(rt: Any, kind: str, start_s: float, end_s: float | None,
-                       created_by: str, program: str = "coincident_peak",
-                       duration_minutes: float | None = None) -> Window:
+def add_program_window(
+    rt: Any,
+    kind: str,
+    start_s: float,
+    end_s: float | None,
+    created_by: str,
+    program: str = "coincident_peak",
+    duration_minutes: float | None = None,
+) -> Window:
     """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
     (``kind`` "deployment" of ``program`` for ``duration_minutes``) on the runtime ``rt``;
     ValueError (422) naming what is wrong. Recorded as an event with the next tick."""
     now, progs = rt.clock(), _programs(rt)
     if kind == "4cp_alert":
-        w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"), now,
-                                   created_by)
+        w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"), now, created_by)
     else:
-        w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now,
-                                 created_by)
-    rt.pending_events.append(EventRecord(now, f"{kind}_posted", f"{w.program} {kind} {w.id} "
-                                         f"posted by {created_by}", w.document()))
+        w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now, created_by)
+    rt.pending_events.append(
+        EventRecord(now, f"{kind}_posted", f"{w.program} {kind} {w.id} posted by {created_by}", w.document())
+    )
     return w
 
 
 def cancel_program_window(rt: Any, window_id: str, created_by: str) -> bool:
     ok = rt.programs is not None and rt.programs.cancel(window_id, rt.clock())
     if ok:
-        rt.pending_events.append(EventRecord(rt.clock(), "program_cancel", f"{window_id} "
-                                             f"cancelled by {created_by}", {"id": window_id}))
+        rt.pending_events.append(
+            EventRecord(
+                rt.clock(), "program_cancel", f"{window_id} cancelled by {created_by}", {"id": window_id}
+            )
+        )
     return ok
 
 
-def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
-                    audit: Callable[..., None]) -> APIRouter:
+def programs_router(
+    runtime: Any, viewer: Any, operator: Any, prefix: str, audit: Callable[..., None]
+) -> APIRouter:
     """The routes, authenticated by the app's ``viewer``/``operator`` dependencies
     (``Annotated``) and audited by its ``audit(principal, action, payload, result)``."""
     router = APIRouter()
@@ -118,40 +130,47 @@ def programs_router(runtime: Any, viewer: Any, operator: Any, prefix: str,
 
     @router.post(f"{prefix}/programs/eea", tags=["act"], responses={**ACT, **R422})
     async def post_eea(body: EeaIn, p: operator) -> dict[str, Any]:
-        return guarded(p, "programs.eea", {"level": body.level},
-                       lambda: set_eea(runtime, body.level, p.name))
+        return guarded(p, "programs.eea", {"level": body.level}, lambda: set_eea(runtime, body.level, p.name))
 
-    @router.post(f"{prefix}/programs/4cp-alerts", tags=["act"], status_code=201,
-                 responses={**ACT, **R422})
+    @router.post(f"{prefix}/programs/4cp-alerts", tags=["act"], status_code=201, responses={**ACT, **R422})
     async def post_alert(body: FourCpAlertIn, p: operator) -> dict[str, Any]:
         now = runtime.clock()
         start = _start(body.start, now)
         end = body.end.timestamp() if body.end else start + (body.duration_s or 0.0)
         payload = {"start_s": start, "end_s": end}
-        w = guarded(p, "programs.4cp_alert", payload,
-                    lambda: add_program_window(runtime, "4cp_alert", start, end, p.name))
+        w = guarded(
+            p,
+            "programs.4cp_alert",
+            payload,
+            lambda: add_program_window(runtime, "4cp_alert", start, end, p.name),
+        )
         return w.document()
 
-    @router.post(f"{prefix}/programs/deployments", tags=["act"], status_code=201,
-                 responses={**ACT, **R422})
+    @router.post(f"{prefix}/programs/deployments", tags=["act"], status_code=201, responses={**ACT, **R422})
     async def post_deployment(body: DeploymentIn, p: operator) -> dict[str, Any]:
         start = _start(body.start, runtime.clock())
-        payload = {"program": body.program, "start_s": start,
-                   "duration_minutes": body.duration_minutes}
-        w = guarded(p, "programs.deployment", payload,
-                    lambda: add_program_window(runtime, "deployment", start, None, p.name,
-                                               body.program, body.duration_minutes))
+        payload = {"program": body.program, "start_s": start, "duration_minutes": body.duration_minutes}
+        w = guarded(
+            p,
+            "programs.deployment",
+            payload,
+            lambda: add_program_window(
+                runtime, "deployment", start, None, p.name, body.program, body.duration_minutes
+            ),
+        )
         return w.document()
 
-    @router.delete(f"{prefix}/programs/windows/{{window_id}}", tags=["act"],
-                   responses={**ACT, **R404})
+    @router.delete(f"{prefix}/programs/windows/{{window_id}}", tags=["act"], responses={**ACT, **R404})
     async def cancel(window_id: EventId, p: operator) -> dict[str, Any]:
         ok = cancel_program_window(runtime, window_id, p.name)
-        audit(p, "programs.cancel", {"id": window_id},
-              "ok" if ok else "error: no such alert or deployment in force or to come")
+        audit(
+            p,
+            "programs.cancel",
+            {"id": window_id},
+            "ok" if ok else "error: no such alert or deployment in force or to come",
+        )
         if not ok:
-            raise HTTPException(404, f"no 4CP alert or deployment {window_id!r} in force or "
-                                "to come")
+            raise HTTPException(404, f"no 4CP alert or deployment {window_id!r} in force or to come")
         return {"id": window_id, "cancelled": True}
 
     return router

@@ -62,7 +62,7 @@ from ballast.live.battery_link import BatteryLink, check_battery_config
 from ballast.live.commands import FleetControl
 from ballast.live.devices import Device, group_counts, planned_miner_mw
 from ballast.live.drivers.aio import cancel_and_wait
-from ballast.live.grid_programs import run_load_feed
+from ballast.live.fourcp_load import run_load_feed
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay

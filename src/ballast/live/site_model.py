@@ -15,7 +15,8 @@ from ballast.control.build import controller_config, smoothing_tick_problem
 from ballast.control.smoothing import SmoothingConfig
 from ballast.data.loaders import read_series
 from ballast.live.battery_link import check_battery_config
-from ballast.live.grid_programs import FourCpLoad, LivePrograms
+from ballast.live.fourcp_load import FourCpLoad
+from ballast.live.grid_programs import LivePrograms
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw

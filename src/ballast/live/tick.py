@@ -57,22 +57,33 @@ def watchdog(rt: Runtime, now: float, now_m: float, events: list[EventRecord]) -
     if stale != rt.safe_mode:
         rt.safe_mode = stale
         rt._seed_restore = rt._seed_restore or not stale
-        events.append(EventRecord(now, "watchdog" if stale else "watchdog_clear",
-                                  "meter data stale: safe state, all miners asleep" if stale
-                                  else "meter data fresh again: control resumed",
-                                  {"meter_age_s": age_s, "stale_s": wd.meter_stale_s,
-                                   "last_refusal": rt.sensing.stats.last_reason.get("meter")}))
+        events.append(
+            EventRecord(
+                now,
+                "watchdog" if stale else "watchdog_clear",
+                "meter data stale: safe state, all miners asleep"
+                if stale
+                else "meter data fresh again: control resumed",
+                {
+                    "meter_age_s": age_s,
+                    "stale_s": wd.meter_stale_s,
+                    "last_refusal": rt.sensing.stats.last_reason.get("meter"),
+                },
+            )
+        )
     m = rt.meter_sample if not stale else None
     ai_sources = [m.ai_feeder_power_mw] if m else []
-    if rt.ai_power_mw is not None and rt.ai_ok_s is not None and (
-            now_m - rt.ai_ok_s <= wd.ai_stale_s):
+    if rt.ai_power_mw is not None and rt.ai_ok_s is not None and (now_m - rt.ai_ok_s <= wd.ai_stale_s):
         ai_sources.append(rt.ai_power_mw)
-    return Metered(stale, age_s,
-                   m.campus_import_power_mw if m else float("nan"),
-                   m.miners_feeder_power_mw if m else float("nan"),
-                   max(0.0, m.renewables_feeder_power_mw) if m else 0.0,
-                   m.frequency_hz if m else float("nan"),
-                   worst_case_ai_mw(ai_sources, rt.ai_full_mw))  # worst case when blind
+    return Metered(
+        stale,
+        age_s,
+        m.campus_import_power_mw if m else float("nan"),
+        m.miners_feeder_power_mw if m else float("nan"),
+        max(0.0, m.renewables_feeder_power_mw) if m else 0.0,
+        m.frequency_hz if m else float("nan"),
+        worst_case_ai_mw(ai_sources, rt.ai_full_mw),
+    )  # worst case when blind
 
 
 def tick_policy(rt: Runtime, now: float) -> tuple[Policy, float | None]:
@@ -81,8 +92,7 @@ def tick_policy(rt: Runtime, now: float) -> tuple[Policy, float | None]:
     replay_s = None
     if rt.replay is not None:
         price, hashprice, replay_s = rt.replay.at(now)
-        rt.policy = replace(rt.policy, price_usd_per_mwh=price,
-                            hashprice_usd_per_ph_day=hashprice)
+        rt.policy = replace(rt.policy, price_usd_per_mwh=price, hashprice_usd_per_ph_day=hashprice)
     rt.policy = market_policy(rt, now)
     return rt.policy, replay_s
 
@@ -99,24 +109,30 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
 
     forced = rt._forced_groups()
     g = rt.base_cfg.groups
-    controllable, fixed_mw, force_sleep = split_fleet(rt.devices.values(), forced,
-                                                      g.run_mw, g.sleep_mw)
+    controllable, fixed_mw, force_sleep = split_fleet(rt.devices.values(), forced, g.run_mw, g.sleep_mw)
     if not stale and (rt._seed_restore or not rt.state.restore_seeded):
         # the ramp starts from the metered import, never from a stale or saved level that is
         # higher (the miners may have slept meanwhile); fixed miners count as AI load
         rt.state.restore_from_meter(now, me.import_mw, max(0.0, me.miners_mw - fixed_mw))
         rt._seed_restore = False
 
-    dr_cap, active, dr_events = rt.dr.cap(now, None if stale else me.import_mw,
-                                          None if stale else me.miners_mw)
+    dr_cap, active, dr_events = rt.dr.cap(
+        now, None if stale else me.import_mw, None if stale else me.miners_mw
+    )
     events += dr_events
     pol, replay_s = tick_policy(rt, now)
     floor = 0.0
     if rt.programs is not None:  # grid programs hook (live.grid_programs)
-        pl = rt.programs.limits(now, None if stale else (me.import_mw, me.miners_mw), me.ai_mw,
-                                pol.import_margin_mw, pol.price_usd_per_mwh,
-                                pol.hashprice_usd_per_ph_day, bool(np.isfinite(dr_cap)),
-                                rt.ufr_tripped)
+        pl = rt.programs.limits(
+            now,
+            None if stale else (me.import_mw, me.miners_mw),
+            me.ai_mw,
+            pol.import_margin_mw,
+            pol.price_usd_per_mwh,
+            pol.hashprice_usd_per_ph_day,
+            bool(np.isfinite(dr_cap)),
+            rt.ufr_tripped,
+        )
         events += pl.events
         active += pl.active
         dr_cap, floor = min(dr_cap, pl.cap_mw), pl.floor_mw
@@ -124,45 +140,85 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
     if rt.ufr_tripped and rt.ufr_cap_mw is not None:
         cap = min(cap, rt.ufr_cap_mw)
     batt = battery_inputs(rt, now_m, events)  # battery hook
-    snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
-                    hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
-                    ai_load_mw=me.ai_mw + fixed_mw + batt.load_mw, renewable_mw=me.renew_mw,
-                    cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
-                    # fixed miners (forced asleep, non-compliant) count towards the floor
-                    floor_mw=0.0 if stale else max(0.0, floor - fixed_mw),
-                    # metered power of the miners the controller commands (the battery covers
-                    # what they have not reached yet, as in the fine backtest)
-                    miner_measured_mw=max(0.0, me.miners_mw - fixed_mw) if not stale
-                    else float("nan"),
-                    battery_soc_mwh=batt.soc_mwh or 0.0)
+    snap = Snapshot(
+        time_s=now,
+        price_usd_per_mwh=pol.price_usd_per_mwh,
+        hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
+        ai_load_mw=me.ai_mw + fixed_mw + batt.load_mw,
+        renewable_mw=me.renew_mw,
+        cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
+        # fixed miners (forced asleep, non-compliant) count towards the floor
+        floor_mw=0.0 if stale else max(0.0, floor - fixed_mw),
+        # metered power of the miners the controller commands (the battery covers
+        # what they have not reached yet, as in the fine backtest)
+        miner_measured_mw=max(0.0, me.miners_mw - fixed_mw) if not stale else float("nan"),
+        battery_soc_mwh=batt.soc_mwh or 0.0,
+    )
     groups = replace(batt.cfg.groups, count=controllable)
-    cfg = replace(batt.cfg, groups=groups, economic_dispatch=pol.economic_dispatch,
-                  import_margin_mw=pol.import_margin_mw)
+    cfg = replace(
+        batt.cfg,
+        groups=groups,
+        economic_dispatch=pol.economic_dispatch,
+        import_margin_mw=pol.import_margin_mw,
+    )
     rt.state.running[:] = np.minimum(rt.state.running, controllable)
     decision = step(cfg, rt.state, snap)
     rule = "watchdog" if stale else decision.binding_rule
-    battery_command(rt, batt, cfg, snap, decision,  # battery hook: never charge over the limit
-                    stale or rt.ticks.failsafe_reason is not None, me.import_mw, me.renew_mw)
+    battery_command(
+        rt,
+        batt,
+        cfg,
+        snap,
+        decision,  # battery hook: never charge over the limit
+        stale or rt.ticks.failsafe_reason is not None,
+        me.import_mw,
+        me.renew_mw,
+    )
 
     commands = await send_commands(rt, decision.running, forced, force_sleep, now)
     if stale:
         active.append({"kind": "watchdog", "meter_age_s": me.age_s})
     if rt.ufr_tripped:
-        active.append({"kind": "ufr", "groups": [rt.group_names[i]
-                                                 for i in sorted(rt.ufr_groups)]})
+        active.append({"kind": "ufr", "groups": [rt.group_names[i] for i in sorted(rt.ufr_groups)]})
     planned_mw = decision.miner_power_mw + fixed_mw
-    doc = tick_document(rt, tick_no, now, replay_s, me.import_mw, me.frequency_hz, me.ai_mw,
-                        me.renew_mw, me.miners_mw, planned_mw, snap, rule, active, decision)
+    doc = tick_document(
+        rt,
+        tick_no,
+        now,
+        replay_s,
+        me.import_mw,
+        me.frequency_hz,
+        me.ai_mw,
+        me.renew_mw,
+        me.miners_mw,
+        planned_mw,
+        snap,
+        rule,
+        active,
+        decision,
+    )
     battery_document(rt, doc)  # battery hook
-    meas = {"tick": tick_no, "time_s": now, "import_mw": me.import_mw,
-            "frequency_hz": me.frequency_hz, "ai_load_mw": me.ai_mw,
-            "renewable_mw": me.renew_mw, "miners_mw": me.miners_mw,
-            "miners_planned_mw": planned_mw, "cap_mw": cap, "floor_mw": 0.0 if stale else floor,
-            "price_usd_per_mwh": pol.price_usd_per_mwh,
-            "hashprice_usd_per_ph_day": pol.hashprice_usd_per_ph_day, "binding_rule": rule,
-            "safe_mode": int(stale), "meter_age_s": me.age_s}
-    setpoints = [(name, int(decision.running[i]), int(controllable[i]), rt._mode(i))
-                 for i, name in enumerate(rt.group_names)]
+    meas = {
+        "tick": tick_no,
+        "time_s": now,
+        "import_mw": me.import_mw,
+        "frequency_hz": me.frequency_hz,
+        "ai_load_mw": me.ai_mw,
+        "renewable_mw": me.renew_mw,
+        "miners_mw": me.miners_mw,
+        "miners_planned_mw": planned_mw,
+        "cap_mw": cap,
+        "floor_mw": 0.0 if stale else floor,
+        "price_usd_per_mwh": pol.price_usd_per_mwh,
+        "hashprice_usd_per_ph_day": pol.hashprice_usd_per_ph_day,
+        "binding_rule": rule,
+        "safe_mode": int(stale),
+        "meter_age_s": me.age_s,
+    }
+    setpoints = [
+        (name, int(decision.running[i]), int(controllable[i]), rt._mode(i))
+        for i, name in enumerate(rt.group_names)
+    ]
     commit(rt, TickRecord(tick_no, meas, setpoints, commands, events, state_document(rt)), now)
     doc["tick_duration_s"] = time.perf_counter() - t_start
     rt.last_tick = doc
@@ -170,16 +226,16 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
     return doc
 
 
-async def send_commands(rt: Runtime, running: np.ndarray, forced: set[int],
-                        force_sleep: list[str], now: float) -> list:
+async def send_commands(
+    rt: Runtime, running: np.ndarray, forced: set[int], force_sleep: list[str], now: float
+) -> list:
     """Sleep/wake the particular miners the decision asks for (verified by read-back); keep the
     relay miners asleep if the relay tripped meanwhile; update the fleet witness the meter
     checks use. Returns the command records."""
     to_sleep, to_wake = plan_commands(rt.devices.values(), running, forced)
     commands = await rt.cmd.send(force_sleep + to_sleep, to_wake, None, now)
     if rt.ufr_tripped:  # a trip during our commands: make sure no relay miner runs
-        late = [d.ip for d in rt.devices.values()
-                if d.group in rt.ufr_groups and d.want_run is not False]
+        late = [d.ip for d in rt.devices.values() if d.group in rt.ufr_groups and d.want_run is not False]
         if late:
             commands += await rt.cmd.send(late, [], "ufr", now)
     # what a live meter must reflect: miners verified asleep, per group (a miner that only
@@ -205,5 +261,6 @@ def commit(rt: Runtime, record: TickRecord, now: float) -> None:
     cleared = rt.ticks.succeeded(rt.monotonic())
     if cleared is not None:
         log.warning("fail-safe cleared: tick %d committed; control resumed", record.tick)
-        rt.pending_events.append(EventRecord(now, "failsafe_clear", "ticks commit again: "
-                                             "control resumed", {"was": cleared}))
+        rt.pending_events.append(
+            EventRecord(now, "failsafe_clear", "ticks commit again: control resumed", {"was": cleared})
+        )

@@ -49,32 +49,48 @@ def fleet_mw(groups: GroupParams) -> tuple[float, float, float]:
     return sleep, run, step
 
 
-def miner_headroom_mw(ai_max_mw, import_limit_mw: float, margin_mw: float, fleet_run_mw: float,
-                      sleep_floor_mw: float, cap_mw, step_mw: float):
+def miner_headroom_mw(
+    ai_max_mw,
+    import_limit_mw: float,
+    margin_mw: float,
+    fleet_run_mw: float,
+    sleep_floor_mw: float,
+    cap_mw,
+    step_mw: float,
+):
     """Reserve the miners can really deliver [MW]: the most they may draw (import limit minus
     margin minus the AI load's maximum, fleet size, caps in force) minus what they draw asleep,
     minus one miner step (whole miners); never below zero."""
-    most = np.minimum(np.minimum(import_limit_mw - margin_mw - np.asarray(ai_max_mw, float),
-                                 fleet_run_mw), cap_mw)
+    most = np.minimum(
+        np.minimum(import_limit_mw - margin_mw - np.asarray(ai_max_mw, float), fleet_run_mw), cap_mw
+    )
     return np.clip(most - sleep_floor_mw - step_mw, 0.0, None)
 
 
-def reserve_headroom_mw(ai_load_mw: np.ndarray, index: pd.DatetimeIndex, import_limit_mw: float,
-                        margin_mw: float, fleet_run_mw: float, sleep_floor_mw: float,
-                        cap_mw: np.ndarray, step_mw: float) -> np.ndarray:
+def reserve_headroom_mw(
+    ai_load_mw: np.ndarray,
+    index: pd.DatetimeIndex,
+    import_limit_mw: float,
+    margin_mw: float,
+    fleet_run_mw: float,
+    sleep_floor_mw: float,
+    cap_mw: np.ndarray,
+    step_mw: float,
+) -> np.ndarray:
     """``miner_headroom_mw`` per tick of a run, against the AI load's maximum over each hour.
     Renewables are not counted (they may vanish within the hour)."""
     ai_hour_max = pd.Series(ai_load_mw, index=index).groupby(index.floor("1h")).transform("max")
-    return miner_headroom_mw(ai_hour_max.to_numpy(), import_limit_mw, margin_mw, fleet_run_mw,
-                             sleep_floor_mw, cap_mw, step_mw)
+    return miner_headroom_mw(
+        ai_hour_max.to_numpy(), import_limit_mw, margin_mw, fleet_run_mw, sleep_floor_mw, cap_mw, step_mw
+    )
 
 
-def reserve_uneconomic(price_usd_per_mwh, hashprice_usd_per_ph_day,
-                       breakeven_per_hashprice: float):
+def reserve_uneconomic(price_usd_per_mwh, hashprice_usd_per_ph_day, breakeven_per_hashprice: float):
     """Whether a reserve must not be sold: the price known at the tick is at or above the best
     miner group's breakeven (a floor would force miners to run at a loss)."""
     return np.asarray(price_usd_per_mwh) >= np.asarray(hashprice_usd_per_ph_day) * float(
-        breakeven_per_hashprice)
+        breakeven_per_hashprice
+    )
 
 
 def sell_reserves(offers_mw: dict[str, float], headroom_mw: np.ndarray) -> dict[str, np.ndarray]:
