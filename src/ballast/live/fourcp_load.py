@@ -35,30 +35,18 @@ class FourCpLoad:
         self.version += 1
 
     def alert(self, now_s: float, cp: Any, tz: str) -> tuple[bool, dict[str, float]]:
-        """Whether the hour of ``now_s`` is alerted (``fourcp.fourcp_alert_hourly`` with the
-        scenario's thresholds; it reads only hours before it) and its forecast/threshold."""
+        """Whether the hour of ``now_s`` is alerted (``fourcp.fourcp_alert_at``: the backtest's
+        ``fourcp_alert_hourly`` row, the scenario's thresholds; it reads only hours before it)
+        and its forecast/threshold."""
         hour = pd.Timestamp(now_s, unit="s", tz="UTC").floor("1h")
-        live = pd.Series({h: float(np.mean(v)) for h, v in self.samples.items()}, dtype=float)
-        load = self.hourly_mw.copy()
-        if len(live):
+        load = self.hourly_mw
+        if self.samples:
+            live = pd.Series({h: float(np.mean(v)) for h, v in self.samples.items()}, dtype=float)
             load = pd.concat([load[~load.index.isin(live.index)], live]).sort_index()
-        if hour not in load.index:
-            load.loc[hour] = np.nan  # the hour itself is not read for its own alert
-            load = load.sort_index()
-        table = fourcp.fourcp_alert_hourly(
-            load,
-            cp.months,
-            tz,
-            cp.window_start_hour_local,
-            cp.window_end_hour_local,
-            cp.threshold_share,
-            cp.prior_year_floor_share,
-        )
-        row = table.loc[hour]
-        return bool(row["alert"]), {
-            "forecast_mw": float(row["forecast_mw"]),
-            "threshold_mw": float(row["threshold_mw"]),
-        }
+        alert, forecast, threshold = fourcp.fourcp_alert_at(
+            load, hour, cp.months, tz, cp.window_start_hour_local, cp.window_end_hour_local,
+            cp.threshold_share, cp.prior_year_floor_share)
+        return alert, {"forecast_mw": forecast, "threshold_mw": threshold}
 
 
 async def run_load_feed(cfg: HttpSystemLoad, load: FourCpLoad, clock: Callable[[], float]) -> None:
