@@ -1,6 +1,6 @@
 """Time windows of the live grid programs (``live.grid_programs``): a 4CP alert or a reserve
-deployment in force over [start_s, end_s) (UNIX seconds, UTC), and the checks every posted one
-passes."""
+deployment in force over [start_s, end_s) (UNIX seconds, UTC), the checks every posted one
+passes, and the actions that post them on a runtime (the API, the OpenADR VEN)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ballast.live.obligations import utc_iso
+from ballast.live.store import EventRecord
 from ballast.programs.limits import NO_CAP_MW
 
 MAX_WINDOW_S = 7 * 86400.0  # a posted 4CP alert or deployment lasts at most a week [s]
@@ -62,3 +63,50 @@ class Window:
         if self.kind == "deployment":
             doc |= {"reference_mw": self.reference_mw, "commit_mw": self.commit_mw}
         return doc
+
+
+# ------------------------------------------------- operator actions (API, OpenADR VEN)
+def _programs(rt: Any) -> Any:
+    if rt.programs is None:
+        raise ValueError("the scenario has no programs section")
+    return rt.programs
+
+
+def set_eea(rt: Any, level: int, created_by: str) -> dict[str, Any]:
+    """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
+    without ``programs.emergency``. Recorded as an ``eea`` event with the next tick."""
+    return _programs(rt).set_eea(level, rt.clock(), created_by).data
+
+
+def add_program_window(
+    rt: Any,
+    kind: str,
+    start_s: float,
+    end_s: float | None,
+    created_by: str,
+    program: str = "coincident_peak",
+    duration_minutes: float | None = None,
+) -> Window:
+    """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
+    (``kind`` "deployment" of ``program`` for ``duration_minutes``) on the runtime ``rt``;
+    ValueError (422) naming what is wrong. Recorded as an event with the next tick."""
+    now, progs = rt.clock(), _programs(rt)
+    if kind == "4cp_alert":
+        w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"), now, created_by)
+    else:
+        w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now, created_by)
+    rt.pending_events.append(
+        EventRecord(now, f"{kind}_posted", f"{w.program} {kind} {w.id} posted by {created_by}", w.document())
+    )
+    return w
+
+
+def cancel_program_window(rt: Any, window_id: str, created_by: str) -> bool:
+    ok = rt.programs is not None and rt.programs.cancel(window_id, rt.clock())
+    if ok:
+        rt.pending_events.append(
+            EventRecord(
+                rt.clock(), "program_cancel", f"{window_id} cancelled by {created_by}", {"id": window_id}
+            )
+        )
+    return ok

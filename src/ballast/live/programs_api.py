@@ -15,8 +15,7 @@ from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from ballast.live.api_models import ACT, R404, R422, VIEW, EventId, IsoTime, _Request
 from ballast.live.audit import clip
-from ballast.live.program_windows import Window
-from ballast.live.store import EventRecord
+from ballast.live.program_windows import add_program_window, cancel_program_window, set_eea
 
 
 class EeaIn(_Request):
@@ -58,52 +57,6 @@ class DeploymentIn(_Request):
 
 def _start(start: datetime | None, now_s: float) -> float:
     return start.timestamp() if start is not None else now_s
-
-
-def _programs(rt: Any) -> Any:
-    if rt.programs is None:
-        raise ValueError("the scenario has no programs section")
-    return rt.programs
-
-
-def set_eea(rt: Any, level: int, created_by: str) -> dict[str, Any]:
-    """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
-    without ``programs.emergency``. Recorded as an ``eea`` event with the next tick."""
-    return _programs(rt).set_eea(level, rt.clock(), created_by).data
-
-
-def add_program_window(
-    rt: Any,
-    kind: str,
-    start_s: float,
-    end_s: float | None,
-    created_by: str,
-    program: str = "coincident_peak",
-    duration_minutes: float | None = None,
-) -> Window:
-    """Arm a 4CP alert (``kind`` "4cp_alert", [start_s, end_s)) or a reserve deployment
-    (``kind`` "deployment" of ``program`` for ``duration_minutes``) on the runtime ``rt``;
-    ValueError (422) naming what is wrong. Recorded as an event with the next tick."""
-    now, progs = rt.clock(), _programs(rt)
-    if kind == "4cp_alert":
-        w = progs.add_fourcp_alert(start_s, end_s if end_s is not None else float("nan"), now, created_by)
-    else:
-        w = progs.add_deployment(program, start_s, duration_minutes or float("nan"), now, created_by)
-    rt.pending_events.append(
-        EventRecord(now, f"{kind}_posted", f"{w.program} {kind} {w.id} posted by {created_by}", w.document())
-    )
-    return w
-
-
-def cancel_program_window(rt: Any, window_id: str, created_by: str) -> bool:
-    ok = rt.programs is not None and rt.programs.cancel(window_id, rt.clock())
-    if ok:
-        rt.pending_events.append(
-            EventRecord(
-                rt.clock(), "program_cancel", f"{window_id} cancelled by {created_by}", {"id": window_id}
-            )
-        )
-    return ok
 
 
 def programs_router(

@@ -67,6 +67,7 @@ from ballast.live.health import TickHealth, health_document, safe_mode_reason, t
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
 from ballast.live.market_replay import MarketReplay
 from ballast.live.obligations import DrBook, DrEvent, check_dr_policy, check_dr_window
+from ballast.live.program_windows import Window, add_program_window, cancel_program_window
 from ballast.live.resume import resume
 from ballast.live.sensing import Sensing, plausible_ranges
 from ballast.live.site_config import SiteConfig
@@ -353,6 +354,13 @@ class Runtime:
         self.store.cancel_dr_event(event_id, now)
         self.dr.cancel(event_id, now)
         return True
+
+    def add_program_window(self, *args: Any, **kwargs: Any) -> Window:
+        """A 4CP alert or a reserve deployment (``program_windows.add_program_window``)."""
+        return add_program_window(self, *args, **kwargs)
+
+    def cancel_program_window(self, window_id: str, created_by: str) -> bool:
+        return cancel_program_window(self, window_id, created_by)
 
     # ------------------------------------------------------------------ tick
     async def tick(self) -> dict[str, Any]:
