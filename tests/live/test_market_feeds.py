@@ -1,9 +1,8 @@
 """Live market feeds (``ballast.live.market``) against local servers.
 
 The real ERCOT, price-index and pool endpoints cannot be reached from here. The clients run
-against a local aiohttp server that answers in the providers' documented formats: ERCOT's
-Public API report layout for NP6-905-CD (``fields`` + ``data`` rows, subscription key header,
-from ERCOT's published OpenAPI description), and mempool.space-style REST answers for BTC price
+against a local aiohttp server that answers in the providers' documented formats (ERCOT's Public
+API: ``test_market_ercot.py``), and mempool.space-style REST answers for BTC price
 (``/api/v1/prices``), difficulty (``/api/v1/mining/hashrate/3d``) and fees
 (``/api/v1/mining/blocks/fees/24h``, sats per block). The Modbus source reads a real pymodbus
 TCP server.
@@ -21,24 +20,16 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from ballast.live.market.config import (
     ComputedHashprice,
-    ErcotPriceFeed,
     HttpPriceFeed,
     ModbusPriceFeed,
     StaleConfig,
 )
 from ballast.live.market.feeds import Feed, MarketFeeds, build_feeds, resolve
 from ballast.live.market.modbus import ModbusRegister
-from ballast.live.market.sources import (
-    ComputedHashpriceSource,
-    ErcotSpp,
-    FeedError,
-    HttpJsonValue,
-    ercot_interval_end_s,
-    latest_spp,
-)
+from ballast.live.market.sources import ComputedHashpriceSource, HttpJsonValue
 from ballast.live.site_config import SiteConfigError, parse_site_config
 from ballast.live.site_model import Policy
-from tests.live.market_server import MarketServer, ercot_answer
+from tests.live.market_server import MarketServer
 
 pytestmark = pytest.mark.timeout(60)
 NOW = datetime(2024, 5, 1, 19, 0, tzinfo=UTC).timestamp()  # 14:00 CDT
@@ -46,81 +37,6 @@ NOW = datetime(2024, 5, 1, 19, 0, tzinfo=UTC).timestamp()  # 14:00 CDT
 
 def fixed(t: float = NOW):
     return lambda: t
-
-
-def test_ercot_interval_end_is_hour_ending_in_central_prevailing_time():
-    # hour ending 14, interval 2 on 2024-05-01 (CDT, UTC-5): 13:15-13:30 CDT = 18:30 UTC
-    assert (
-        ercot_interval_end_s("2024-05-01", 14, 2, False)
-        == datetime(2024, 5, 1, 18, 30, tzinfo=UTC).timestamp()
-    )
-    # 2024-11-03 (fall change): hour ending 2 occurs twice; the first at CDT (UTC-5), the
-    # repeated one (DSTFlag true) at CST (UTC-6); interval 1 ends at 01:15 local
-    assert (
-        ercot_interval_end_s("2024-11-03", 2, 1, False)
-        == datetime(2024, 11, 3, 6, 15, tzinfo=UTC).timestamp()
-    )
-    assert (
-        ercot_interval_end_s("2024-11-03", 2, 1, True) == datetime(2024, 11, 3, 7, 15, tzinfo=UTC).timestamp()
-    )
-    with pytest.raises(FeedError, match="out of range"):
-        ercot_interval_end_s("2024-05-01", 25, 1, False)
-
-
-async def test_ercot_client_takes_the_latest_price_of_its_settlement_point(monkeypatch):
-    monkeypatch.setenv("ERCOT_KEY", "k-123")
-    monkeypatch.setenv("ERCOT_ID_TOKEN", "id-token-1")
-    rows = [
-        ["2024-05-01", 14, 1, "HB_WEST", "HU", 21.5, False],
-        ["2024-05-01", 14, 2, "HB_WEST", "HU", 87.25, False],
-        ["2024-05-01", 14, 3, "HB_NORTH", "HU", 19.0, False],  # later, other point
-        ["2024-04-30", 24, 4, "HB_WEST", "HU", 15.0, False],
-    ]
-    async with MarketServer() as srv:
-        srv.key = "k-123"
-        srv.answers["/ercot"] = ercot_answer(rows)
-        cfg = ErcotPriceFeed(
-            source="ercot",
-            settlement_point="HB_WEST",
-            url=srv.url + "/ercot",
-            subscription_key_env="ERCOT_KEY",
-            token_env="ERCOT_ID_TOKEN",
-        )
-        feeds = build_feeds(
-            parse_site_config({"scenario": "x", "market": {"price_feed": cfg.model_dump()}}).market, fixed()
-        )
-        assert feeds is not None and isinstance(feeds.price.source, ErcotSpp)
-        assert await feeds.price.poll_once()
-        assert feeds.price.value == 87.25
-        assert feeds.price.published_s == datetime(2024, 5, 1, 18, 30, tzinfo=UTC).timestamp()
-        _, query, headers = srv.requests[-1]
-        assert query["settlementPoint"] == "HB_WEST"
-        assert (query["deliveryDateFrom"], query["deliveryDateTo"]) == ("2024-04-30", "2024-05-01")
-        assert headers["Ocp-Apim-Subscription-Key"] == "k-123"
-        assert headers["Authorization"] == "Bearer id-token-1"
-        # publication cadence: 5 min after the 13:30 price, the next one is due 15 min after
-        # it plus the 2-min publication delay; once overdue, retry every poll_s
-        nxt = feeds.price.source.next_poll_in_s
-        assert nxt(feeds.price.published_s, feeds.price.published_s + 300) == 900 + 120 - 300
-        assert nxt(feeds.price.published_s, NOW) == cfg.poll_s
-        # a wrong key: the gateway refuses; the value is kept and ages, the reason is logged
-        monkeypatch.setenv("ERCOT_KEY", "wrong")
-        assert not await feeds.price.poll_once()
-        assert "HTTP 401" in feeds.price.last_error
-        assert feeds.price.value == 87.25
-        await feeds.close()
-
-
-def test_ercot_answers_that_are_not_a_price_are_refused():
-    with pytest.raises(FeedError, match="no row for settlement point HB_WEST"):
-        latest_spp(ercot_answer([["2024-05-01", 1, 1, "HB_NORTH", "HU", 20.0, False]]), "HB_WEST")
-    with pytest.raises(FeedError, match="not a number"):
-        latest_spp(ercot_answer([["2024-05-01", 1, 1, "HB_WEST", "HU", None, False]]), "HB_WEST")
-    with pytest.raises(FeedError, match="fields/data"):
-        latest_spp({"message": "Too many requests"}, "HB_WEST")
-    bad = ercot_answer([["2024-05-01", 1, 1, "HB_WEST", 20.0]])
-    with pytest.raises(FeedError, match="does not match"):
-        latest_spp(bad, "HB_WEST")
 
 
 async def test_http_json_value_with_path_timestamp_and_malformed_answers(caplog):

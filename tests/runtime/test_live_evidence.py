@@ -87,8 +87,12 @@ def record_event(store: Store, *, like_days: list[int] = WEEKDAYS_BACK) -> None:
     ticks.append((T0, 201.0, 4, [sleep], [start], 0))
     ticks += [(T0 + 60.0 * i, 180.0, 4, [], [], 0) for i in range(1, 15)]
     again = CommandRecord(T0 + 950.0, "s21", "sleep", 1, 1, 0.1, {"ok": 1}, [])
+    woke = CommandRecord(
+        T0 + 1010.0, None, "wake", 3, 2, 6.0, {"ok": 2, "ramping": 1}, [("10.0.0.7", "ramping")]
+    )
     ticks.append((T0 + 900.0, None, 3, [], [], 1))  # stale meter
-    ticks += [(T0 + 900.0 + 60.0 * i, 170.0, 3, [again] if i == 1 else [], [], 0) for i in range(1, 15)]
+    extra = {1: [again], 2: [woke]}
+    ticks += [(T0 + 900.0 + 60.0 * i, 170.0, 3, extra.get(i, []), [], 0) for i in range(1, 15)]
     ticks.append((T0 + 1800.0, 200.0, 10, [], [EventRecord(T0 + 1800.0, "dr_end", "ended", {"id": "e1"})], 0))
     for n, (t, mw, target, cmds, evs, safe) in enumerate(sorted(ticks, key=lambda x: x[0]), 1):
         store.write_tick(_tick(n, t, mw, target, cmds, evs, safe))
@@ -122,11 +126,20 @@ def test_evidence_meter_before_event(store):
         first["miners_not_verified"],
     ) == (1, 6, 5, 1)
     assert first["running_target"] == {"s21": 4}
+    # verified states by kind and status: 5 of 6 verified asleep; no wake in it
+    assert (first["sleep_commanded"], first["sleep_verified"]) == (6, 5)
+    assert (first["wake_commanded"], first["wake_verified"]) == (0, 0)
+    assert first["outcomes"] == {"ok": 5, "timeout": 1}
     # second: the stale tick is counted, not used: 170 MW, 31 achieved, nothing short
     assert (second["ticks"], second["ticks_without_meter"]) == (15, 1)
     assert second["metered_import_mw"] == pytest.approx(170.0)
     assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0))
     assert second["running_target"] == {"s21": 3}
+    # the second interval: one more sleep verified, and a wake after its ramp whose read-back
+    # found 2 of 3 running (one still ramping)
+    assert (second["sleep_commanded"], second["sleep_verified"]) == (1, 1)
+    assert (second["wake_commanded"], second["wake_verified"]) == (3, 2)
+    assert second["outcomes"] == {"ok": 3, "ramping": 1}
     assert doc["totals"]["reduced_mwh"] == pytest.approx(4.9 + 31.0 / 4)
     assert doc["totals"]["shortfall_mwh"] == pytest.approx(2.6)
     assert doc["commands"][0]["failures"] == [["10.0.0.9", "timeout"]]
@@ -200,6 +213,7 @@ def test_csv_has_one_row_per_interval(tmp_path):
     assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z", "2026-11-25T14:15:00Z"]
     assert float(rows[0]["shortfall_mw"]) == pytest.approx(10.4)
     assert rows[1]["running_target[s21]"] == "3" and rows[1]["ticks_without_meter"] == "1"
+    assert rows[0]["outcomes"] == "ok=5;timeout=1" and rows[1]["wake_verified"] == "2"
 
 
 def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):

@@ -79,10 +79,13 @@ async def test_runtime_decides_on_the_feed_price_and_falls_back_when_stale(tmp_p
             # the feed stops answering and its last value ages past max_age_s
             srv.answers["/price"] = (503, "down")
             offset[0] = 3600.0
-            await until(
-                lambda: rt.last_tick["market"]["feeds"]["price"]["fallback"] == "conservative",
+            await until(  # the clock jump can make the value stale before a poll has failed
+                lambda: (
+                    rt.last_tick["market"]["feeds"]["price"]["fallback"] == "conservative"
+                    and rt.last_tick["market"]["feeds"]["price"]["last_error"] is not None
+                ),
                 10,
-                "conservative fallback",
+                "conservative fallback with the failed poll's reason",
             )
             feed = rt.last_tick["market"]["feeds"]["price"]
             assert rt.last_tick["market"]["price_usd_per_mwh"] == 4000.0

@@ -114,10 +114,12 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
     event loop) against the live API of the emulated campus (uvicorn on loopback) and
     openleadr's VTN: the reports carry the runtime's metered import and miner power, and a
     price between the two groups' breakevens at the runtime's hashprice (50 USD/PH/day) puts
-    exactly the S19 XPs to sleep. With a token the API refuses, nothing is reported."""
+    exactly the S19 XPs to sleep. The event is posted to the site's DR events API (operator
+    token) and the runtime holds it. With a viewer token the site refuses the DR event and the
+    VEN declines it to the VTN; with a token the API refuses, nothing is reported."""
     import json
 
-    from live_helpers import VIEWER_TOKEN, write_campus
+    from live_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, write_campus
     from openleadr import OpenADRServer
     from typer.testing import CliRunner
 
@@ -163,8 +165,10 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
     )
     await vtn.run_async()
     seen = {"site": set(), "miners": set()}
-    token_file = tmp_path / "viewer.token"
-    token_file.write_text(VIEWER_TOKEN + "\n")
+    token_file = tmp_path / "operator.token"
+    token_file.write_text(OPERATOR_TOKEN + "\n")
+    viewer_file = tmp_path / "viewer.token"
+    viewer_file.write_text(VIEWER_TOKEN + "\n")
     bad_token_file = tmp_path / "wrong.token"
     bad_token_file.write_text("not-the-viewer-token\n")
     scenario = write_campus(tmp_path)
@@ -215,6 +219,14 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
             (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
             assert line["opt"] == "optIn"
             (cmd,) = line["commands"]
+            # the bridge: the event is a DR event in the runtime, over the event's interval,
+            # asking the reduction that brings the miners down to the cap
+            (dr_id,) = line["site_dr_events"]
+            ev = rt.dr_events[dr_id]
+            assert (ev.start_s, ev.end_s) == pytest.approx(
+                (start.timestamp(), start.timestamp() + 900), abs=1
+            )
+            assert ev.reduction_mw > 0 and ev.cancelled_s is None
             assert [(g["group"], g["curtail"]) for g in cmd["groups"]] == [("s21", False), ("s19xp", True)]
             s21, s19xp = get_model("Antminer S21"), get_model("Antminer S19 XP")
             assert cmd["cap_mw"] == pytest.approx(
@@ -227,6 +239,13 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
             for resource, t, v in stamped:
                 assert any(abs(t - ts) < 1e-3 and v == mw for ts, mw in seen[resource]), (t, v)
             assert min(site) > 100  # AI 100 MW + miners: a metered value, not a constant 0
+            # a viewer token reads the site but may not create DR events: the VEN declines
+            result = await asyncio.to_thread(ven, viewer_file, 4)
+            assert result.exit_code == 0, result.output
+            (line,) = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+            assert line["opt"] == "optOut" and "the site refused it" in line["reason"]
+            assert "HTTP 403" in line["reason"] and line["site_dr_events"] == []
+            assert list(rt.dr_events) == [dr_id]  # nothing new in the runtime
             # a token the site refuses: the VEN reports nothing and declines the event
             reports.clear()
             result = await asyncio.to_thread(ven, bad_token_file, 4)
@@ -306,3 +325,59 @@ async def test_vtn_reserve_deployment_reaches_the_live_campus(tmp_path):
         finally:
             await ven.stop()
             await vtn.stop()
+
+
+async def test_site_forwarder_posts_updates_and_cancels_dr_events(tmp_path):
+    """``SiteDrForwarder`` against the live API of the emulated campus: an opted-in event with
+    two intervals becomes two DR events in the runtime; the VTN's update replaces them (the old
+    ones cancelled); its cancellation cancels the new ones. A reduction the runtime refuses (a
+    start more than a year away) comes back as the reason, and what was posted is withdrawn."""
+    from live_helpers import OPERATOR_TOKEN
+
+    from ballast.programs.dr import DrRequest
+    from ballast.programs.openadr.events import DrCommand, EventDecision
+    from ballast.programs.openadr.site import SiteDrForwarder
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def cmd(start_min: float, mw: float | None = None, share: float | None = None) -> DrCommand:
+        start = now + timedelta(minutes=start_min)
+        return DrCommand(
+            "ev-1",
+            "SIMPLE/level",
+            now,
+            start,
+            start + timedelta(minutes=15),
+            float("inf"),
+            1.0,
+            request=DrRequest(mw, share),
+        )
+
+    async with emulated_campus(tmp_path) as live:
+        rt = live.runtime
+        fwd = SiteDrForwarder(live.api_url, OPERATOR_TOKEN)
+
+        def cancelled(dr_id: str) -> bool:  # the runtime's book drops a cancelled event
+            ev = rt.dr_events.get(dr_id)
+            return ev is None or ev.cancelled_s is not None
+
+        first = EventDecision("ev-1", "optIn", "ok", (cmd(10, mw=20.0), cmd(25, share=0.5)))
+        assert await fwd(first) is None
+        a, b = fwd.created["ev-1"]
+        assert (rt.dr_events[a].reduction_mw, rt.dr_events[b].reduction_share) == (20.0, 0.5)
+        assert rt.dr_events[a].start_s == (now + timedelta(minutes=10)).timestamp()
+        update = EventDecision("ev-1", "optIn", "ok", (cmd(10, mw=30.0),))
+        assert await fwd(update) is None
+        (c,) = fwd.created["ev-1"]
+        assert rt.dr_events[c].reduction_mw == 30.0 and rt.dr_events[c].cancelled_s is None
+        await until(lambda: cancelled(a) and cancelled(b), 5, "the replaced DR events cancelled")
+        assert await fwd(EventDecision("ev-1", "optOut", "cancelled by the VTN")) is None
+        assert "ev-1" not in fwd.created
+        await until(lambda: cancelled(c), 5, "the cancelled event's DR event cancelled")
+        # the runtime refuses a start outside its one-year window: the site's answer is the reason
+        far = EventDecision("ev-2", "optIn", "ok", (cmd(10, mw=10.0), cmd(400 * 24 * 60, mw=10.0)))
+        why = await fwd(far)
+        assert why is not None and "HTTP 422" in why
+        (posted,) = fwd.created["ev-2"]
+        await fwd(EventDecision("ev-2", "optOut", f"the site refused it: {why}"))  # as the VEN does
+        await until(lambda: cancelled(posted), 5, "the refused event's first interval withdrawn")

@@ -104,11 +104,18 @@ def _ven_telemetry(
     site_max_age_s: float,
     test_site_import_mw: float | None,
     test_miner_mw: float | None,
+    forward_events: bool = False,
 ):
-    """The VEN's telemetry source: the live API (``--site``) or fixed test values."""
+    """The VEN's telemetry source: the live API (``--site``) or fixed test values, and the
+    ``SiteDrForwarder`` posting its events to the site (``--site`` and ``forward_events``)."""
     import os
 
-    from ballast.programs.openadr.site import LiveSiteReader, SiteTokenError, read_token_file
+    from ballast.programs.openadr.site import (
+        LiveSiteReader,
+        SiteDrForwarder,
+        SiteTokenError,
+        read_token_file,
+    )
 
     tests = (test_site_import_mw, test_miner_mw)
     if site is not None:
@@ -118,19 +125,20 @@ def _ven_telemetry(
                 "fixed test values for a link check without a site: give one or the other"
             )
         try:
+            env = "BALLAST_OPERATOR_TOKEN" if forward_events else "BALLAST_VIEWER_TOKEN"
             token = (
-                read_token_file(site_token_file)
-                if site_token_file is not None
-                else os.environ.get("BALLAST_VIEWER_TOKEN", "")
+                read_token_file(site_token_file) if site_token_file is not None else os.environ.get(env, "")
             )
         except SiteTokenError as exc:
             fail(str(exc))
         if not token:
+            role = "an operator" if forward_events else "a viewer (or operator)"
             fail(
-                "--site needs a viewer (or operator) token of the site's API: "
-                "--site-token-file PATH or BALLAST_VIEWER_TOKEN in the environment"
+                f"--site needs {role} token of the site's API: "
+                f"--site-token-file PATH or {env} in the environment"
             )
-        return LiveSiteReader(site, token, max_age_s=site_max_age_s).read
+        forwarder = SiteDrForwarder(site, token) if forward_events else None
+        return LiveSiteReader(site, token, max_age_s=site_max_age_s).read, forwarder
     if any(v is None for v in tests):
         fail(
             "give --site URL (the live runtime's API: its metered import is reported to the "
@@ -138,7 +146,7 @@ def _ven_telemetry(
             "link check)"
         )
     fixed = {"site_import_mw": test_site_import_mw, "miner_mw": test_miner_mw}
-    return lambda: fixed
+    return (lambda: fixed), None
 
 
 @app.command("ven")
@@ -157,9 +165,18 @@ def ven_cmd(
     site_token_file: Annotated[
         Path | None,
         typer.Option(
-            help="File holding the site API's viewer or operator token (else BALLAST_VIEWER_TOKEN)."
+            help="File holding the site API's token: operator to forward events (else "
+            "BALLAST_OPERATOR_TOKEN), viewer enough with --no-forward-events (else BALLAST_VIEWER_TOKEN)."
         ),
     ] = None,
+    forward_events: Annotated[
+        bool,
+        typer.Option(
+            help="With --site: post each event the VEN opts in to to the site's DR events API "
+            "(POST /api/v1/dr-events) so the runtime acts on it; an event the site refuses is "
+            "declined to the VTN."
+        ),
+    ] = True,
     site_max_age_s: Annotated[
         float,
         typer.Option(min=0.0, help="Report nothing when the site's last tick or meter reading is older [s]."),
@@ -200,7 +217,10 @@ def ven_cmd(
     """Register with a VTN, answer its events by site policy and print one JSON line each.
 
     Telemetry is the live runtime's (``--site``), or fixed test values for a link check.
-    Price events are judged per miner group (``--scenario``; hashprice from
+    With ``--site``, each event the VEN opts in to is posted to the site's DR events API
+    (operator token) so the runtime acts on it, and an event the site refuses is declined to
+    the VTN; ``--no-forward-events`` only reports. Price events are judged per miner group
+    (``--scenario``; hashprice from
     ``--hashprice-usd-per-ph-day`` or the live runtime); without the groups the VEN opts out
     of them. Exits with code 1 when the VTN refuses the registration or cannot be reached
     (connection refused, unknown host, TLS failure, no answer).
@@ -212,7 +232,9 @@ def ven_cmd(
 
         from ballast.programs.openadr.ven import BallastVen, VenPolicy, VenRegistrationError
 
-    telemetry = _ven_telemetry(site, site_token_file, site_max_age_s, test_site_import_mw, test_miner_mw)
+    telemetry, to_site = _ven_telemetry(
+        site, site_token_file, site_max_age_s, test_site_import_mw, test_miner_mw, forward_events
+    )
     groups = None
     if scenario is not None:
         from ballast.backtest import load_scenario
@@ -238,6 +260,9 @@ def ven_cmd(
                         "event_id": decision.event_id,
                         "opt": decision.opt,
                         "reason": decision.reason,
+                        "site_dr_events": None
+                        if to_site is None
+                        else to_site.created.get(decision.event_id, []),
                         "commands": [
                             {
                                 "signal": c.signal,
@@ -267,6 +292,7 @@ def ven_cmd(
             policy,
             telemetry=telemetry,
             on_decision=show,
+            to_site=to_site,
             report_period_s=report_period_s,
             groups=groups,
             hashprice_usd_per_ph_day=hashprice_usd_per_ph_day,

@@ -9,9 +9,15 @@ What the store records and this reads: ``dr_events`` (the event), ``measurements
 tick: import, miners, planned, cap, safe mode), ``setpoints`` (per tick and group: the running
 target = commanded state), ``commands`` (every fan-out: miners sent to, verified compliant by
 read-back, failed with their status), ``events`` (``dr_start`` holds the baseline the runtime
-latched and commanded against). Not recorded, so not reported: how many miners were verified
-asleep at each tick (the runtime's per-tick fleet witness); the verified states are therefore the
-outcomes of the commands sent during the event.
+latched and commanded against).
+
+Miner states per interval: commanded = the running target per group at the interval's last tick
+(``running_target``); verified = the read-back outcomes of the commands recorded in the interval,
+by kind (``sleep_verified`` of ``sleep_commanded``, ``wake_verified`` of ``wake_commanded``, a
+wake's verification after the ramp included) and by status (``outcomes``: ok, timeout,
+ramping, ...). Not recorded, so not reported: how many miners were verified asleep at each tick
+(the runtime's per-tick fleet witness, ``Runtime._fleet_witness``); a miner verified asleep
+before the interval and not commanded in it appears in no interval's outcomes.
 
 Intervals: the UTC clock grid of ``interval_s`` (default 900 s, the ERCOT settlement interval),
 clipped to the event's window [start, end or cancellation). An interval's metered import is the
@@ -73,6 +79,11 @@ INTERVAL_COLUMNS = [
     "miners_commanded",
     "miners_verified",
     "miners_not_verified",
+    "sleep_commanded",
+    "sleep_verified",
+    "wake_commanded",
+    "wake_verified",
+    "outcomes",
 ]
 
 
@@ -342,22 +353,43 @@ def _interval_rows(
                 "miners_commanded": sum(int(c["miners"]) for c in cmds),
                 "miners_verified": sum(int(c["ok"]) for c in cmds),
                 "miners_not_verified": sum(int(c["failed"]) for c in cmds),
+                **_verified_by_kind(cmds),
                 "running_target": target,
             }
         )
     return rows
 
 
+def _verified_by_kind(cmds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Miners commanded and verified by read-back, per command kind, and the outcomes by status."""
+    out: dict[str, Any] = {}
+    for kind in ("sleep", "wake"):
+        mine = [c for c in cmds if c["command"] == kind]
+        out[f"{kind}_commanded"] = sum(int(c["miners"]) for c in mine)
+        out[f"{kind}_verified"] = sum(int(c["ok"]) for c in mine)
+    statuses: dict[str, int] = {}
+    for c in cmds:
+        for status, n in _json(c["counts"]).items():
+            statuses[status] = statuses.get(status, 0) + int(n)
+    out["outcomes"] = dict(sorted(statuses.items()))
+    return out
+
+
+def _cell(v: Any) -> Any:
+    """A CSV cell: empty for None, ``status=n;...`` for the outcomes."""
+    if v is None:
+        return ""
+    return ";".join(f"{k}={n}" for k, n in v.items()) if isinstance(v, dict) else v
+
+
 def evidence_csv(doc: dict[str, Any]) -> str:
-    """The document's intervals as CSV: ``INTERVAL_COLUMNS``, then ``running_target[<group>]``
-    (devices commanded to run at the interval's last tick) per group; empty = not known."""
+    """The document's intervals as CSV: ``INTERVAL_COLUMNS`` (``outcomes`` as ``status=n;...``),
+    then ``running_target[<group>]`` (devices commanded to run at the interval's last tick) per
+    group; empty = not known."""
     groups = doc["groups"]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(INTERVAL_COLUMNS + [f"running_target[{g}]" for g in groups])
     for r in doc["intervals"]:
-        w.writerow(
-            ["" if r[c] is None else r[c] for c in INTERVAL_COLUMNS]
-            + [r["running_target"].get(g, "") for g in groups]
-        )
+        w.writerow([_cell(r[c]) for c in INTERVAL_COLUMNS] + [r["running_target"].get(g, "") for g in groups])
     return out.getvalue()

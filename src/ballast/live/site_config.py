@@ -37,6 +37,8 @@ from ballast.documents import StrictModel, format_validation_errors, read_yaml
 from ballast.live.market.config import (
     ComputedHashprice,
     ErcotPriceFeed,
+    HttpCsvHashprice,
+    HttpCsvPriceFeed,
     HttpHashprice,
     HttpPriceFeed,
     HttpSystemLoad,
@@ -182,13 +184,14 @@ class MarketConfig(StrictModel):
                                         "instead, replayed from an instant; an operator's "
                                         "price or hashprice update through the API ends the "
                                         "replay. Default none.")
-    price_feed: ErcotPriceFeed | HttpPriceFeed | ModbusPriceFeed | None = Field(
+    price_feed: ErcotPriceFeed | HttpPriceFeed | HttpCsvPriceFeed | ModbusPriceFeed | None = Field(
         None, discriminator="source", description="Live power price (live.market): source "
-        "ercot, http_json or modbus; it sets the price every tick (an API update is overwritten "
+        "ercot, http_json, http_csv or modbus; it sets the price every tick (an API update is overwritten "
         "at the next tick). Default none: price_usd_per_mwh (the operator's value).")
-    hashprice_feed: ComputedHashprice | HttpHashprice | None = Field(
+    hashprice_feed: ComputedHashprice | HttpHashprice | HttpCsvHashprice | None = Field(
         None, discriminator="source", description="Live hashprice (live.market): source computed "
-        "(BTC price, difficulty, fees) or http_json (a pool's or an index's API). Default none: "
+        "(BTC price, difficulty, fees), http_json (a pool's or an index's API) or http_csv. "
+        "Default none: "
         "hashprice_usd_per_ph_day (the operator's value).")
     stale: StaleConfig = Field(default_factory=StaleConfig, description="What the controller "
                                "assumes while a feed is stale.")

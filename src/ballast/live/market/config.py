@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ballast.documents import StrictModel
 
 # ERCOT's public API for report NP6-905-CD (Settlement Point Prices at Resource Nodes, Hubs and
 # Load Zones, one price per settlement point every 15 minutes)
 ERCOT_SPP_URL = "https://api.ercot.com/api/public-reports/np6-905-cd/spp_node_zone_hub"
+# ERCOT's Azure B2C sign-in for the Public API (resource-owner password grant; as gridstatus
+# gridstatus/ercot_api/ercot_api.py TOKEN_URL)
+ERCOT_TOKEN_URL = (
+    "https://ercotb2c.b2clogin.com/ercotb2c.onmicrosoft.com/B2C_1_PUBAPI-ROPC-FLOW/oauth2/v2.0/token"
+)
 
 
 class FeedTiming(StrictModel):
@@ -66,8 +71,9 @@ class JsonValue(StrictModel):
 
 
 class ErcotPriceFeed(FeedTiming):
-    """ERCOT real-time settlement point price (report NP6-905-CD through ERCOT's Public API;
-    needs a free subscription key from apiexplorer.ercot.com)."""
+    """ERCOT real-time settlement point price (report NP6-905-CD through ERCOT's Public API). Needs
+    a free ERCOT API account (apiexplorer.ercot.com): its user name and password (Ballast signs
+    in and renews the 1-hour ID token) and its subscription key."""
 
     source: Literal["ercot"] = Field(description="ercot")
     settlement_point: str = Field(
@@ -87,12 +93,49 @@ class ErcotPriceFeed(FeedTiming):
         "Ocp-Apim-Subscription-Key. Default "
         "ERCOT_SUBSCRIPTION_KEY.",
     )
+    username_env: str = Field(
+        "ERCOT_API_USERNAME",
+        pattern=r"^[A-Za-z_]\w*$",
+        description="Environment variable holding the ERCOT API account's user name (e-mail) "
+        "for the sign-in. Default ERCOT_API_USERNAME.",
+    )
+    password_env: str = Field(
+        "ERCOT_API_PASSWORD",
+        pattern=r"^[A-Za-z_]\w*$",
+        description="Environment variable holding its password. Default ERCOT_API_PASSWORD.",
+    )
+    password_file: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Or: a file holding the password (relative to the site config; read at each "
+        "sign-in; one trailing newline is ignored). Default none: password_env.",
+    )
+    subscription_key_file: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Or: a file holding the subscription key (relative to the site config; "
+        "read at each poll). Default none: subscription_key_env.",
+    )
+    token_url: str = Field(
+        ERCOT_TOKEN_URL,
+        pattern=r"^https?://",
+        description="Sign-in (OAuth2 password grant) URL. Default ERCOT's Azure B2C token URL.",
+    )
+    token_refresh_margin_s: float = Field(
+        300.0,
+        ge=0,
+        lt=3600,
+        description="Sign in again this long before the 1-hour ID token expires [s]; a 401 "
+        "answer also signs in again (one retry). Default 300.",
+    )
     token_env: str | None = Field(
         None,
         pattern=r"^[A-Za-z_]\w*$",
-        description="Environment variable holding the bearer ID token ERCOT's API asks for "
-        "beside the key (from its sign-in; it expires after about an hour). Read at each poll: "
-        "keeping it fresh is the operator's (Ballast does not sign in). Default none.",
+        description="Instead of signing in: environment variable holding a bearer ID token, "
+        "read at each poll (keeping it fresh is then the operator's). Default none: Ballast "
+        "signs in with username_env/password_env.",
     )
     publication_delay_s: float = Field(
         120.0,
@@ -116,6 +159,43 @@ class HttpSystemLoad(FeedTiming, JsonValue):
     the alert reads (``live.grid_programs``)."""
 
     source: Literal["http_json"] = Field(description="http_json")
+
+
+class CsvValue(StrictModel):
+    """One number in an HTTP CSV document: a column of one row (the first line is the header)."""
+
+    url: str = Field(pattern=r"^https?://", description="HTTP(S) URL answering CSV (header line first).")
+    column: str = Field(min_length=1, description="Header name of the column holding the number.")
+    row: Literal["last", "latest"] = Field(
+        "last",
+        description="Which row: last (the last data line) or latest (the row with the "
+        "latest time_column). Default last.",
+    )
+    time_column: str | None = Field(
+        None,
+        min_length=1,
+        description="Header name of the row's timestamp (ISO-8601 with offset, or UNIX "
+        "seconds); needed by row latest. Default none: the time the answer was received.",
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator. Default ,.")
+    headers_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers whose values come from environment variables (header -> "
+        "variable), e.g. an API key. Default none.",
+    )
+    scale: float = Field(1.0, description="Factor applied to the number [-]. Default 1.")
+
+    @model_validator(mode="after")
+    def _latest_needs_time(self) -> CsvValue:
+        if self.row == "latest" and self.time_column is None:
+            raise ValueError("row latest needs time_column (the column that says which row is latest)")
+        return self
+
+
+class HttpCsvPriceFeed(FeedTiming, CsvValue):
+    """Power price [USD/MWh] from any HTTP CSV endpoint (a REP or QSE feed)."""
+
+    source: Literal["http_csv"] = Field(description="http_csv")
 
 
 class ModbusValue(FeedTiming):
@@ -153,6 +233,12 @@ class HttpHashprice(FeedTiming, JsonValue):
     """Hashprice [USD/PH/day] from a pool's or an index's HTTP JSON API."""
 
     source: Literal["http_json"] = Field(description="http_json")
+
+
+class HttpCsvHashprice(FeedTiming, CsvValue):
+    """Hashprice [USD/PH/day] from an HTTP CSV endpoint."""
+
+    source: Literal["http_csv"] = Field(description="http_csv")
 
 
 class StaleConfig(StrictModel):

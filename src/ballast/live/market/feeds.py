@@ -25,15 +25,18 @@ from ballast.live.market.config import (
     ComputedHashprice,
     ErcotPriceFeed,
     FeedTiming,
+    HttpCsvHashprice,
+    HttpCsvPriceFeed,
     HttpHashprice,
     HttpPriceFeed,
     ModbusPriceFeed,
     StaleConfig,
 )
+from ballast.live.market.csv_source import HttpCsvValue
+from ballast.live.market.ercot import ErcotSpp
 from ballast.live.market.modbus import ModbusRegister
 from ballast.live.market.sources import (
     ComputedHashpriceSource,
-    ErcotSpp,
     FeedError,
     HttpJsonValue,
     Source,
@@ -188,17 +191,20 @@ class MarketFeeds:
             await self.client.aclose()
 
 
-def build_feeds(market: Any, clock: Callable[[], float]) -> MarketFeeds | None:
-    """The feeds a site config's ``market`` section asks for, or None."""
+def build_feeds(market: Any, clock: Callable[[], float], base_dir: str = ".") -> MarketFeeds | None:
+    """The feeds a site config's ``market`` section asks for, or None; credential files
+    resolve against ``base_dir`` (the site config's folder)."""
     if market.price_feed is None and market.hashprice_feed is None:
         return None
     client = httpx.AsyncClient(follow_redirects=True)
 
     def source(cfg: Any) -> Source:
         if isinstance(cfg, ErcotPriceFeed):
-            return ErcotSpp(cfg, client, clock)
+            return ErcotSpp(cfg, client, clock, base_dir)
         if isinstance(cfg, HttpPriceFeed | HttpHashprice):
             return HttpJsonValue(cfg, client, clock)
+        if isinstance(cfg, HttpCsvPriceFeed | HttpCsvHashprice):
+            return HttpCsvValue(cfg, client, clock)
         if isinstance(cfg, ModbusPriceFeed):
             return ModbusRegister(cfg, clock)
         if isinstance(cfg, ComputedHashprice):
@@ -219,7 +225,7 @@ def market_policy(rt: Any, now_s: float) -> Policy:
     feeds' numbers or fallbacks. Without feeds, the policy as it is."""
     feeds = getattr(rt, "market_feeds", None)
     if feeds is None:
-        feeds = build_feeds(rt.site.market, rt.clock)
+        feeds = build_feeds(rt.site.market, rt.clock, getattr(rt.site, "base_dir", "."))
         if feeds is None:
             return rt.policy
         rt.market_feeds = feeds

@@ -2,14 +2,9 @@
 published_at_utc_s)`` or raises ``FeedError`` naming what is wrong (never a wrong number).
 
 - ``HttpJsonValue``: any HTTP JSON endpoint, a dotted field path and an optional timestamp path.
-- ``ErcotSpp``: ERCOT's real-time settlement point price (report NP6-905-CD) for one settlement
-  point through ERCOT's Public API (``api.ercot.com/api/public-reports``). The response is the
-  API's report layout: ``fields`` (a list of ``{"name": ...}`` column descriptions) and ``data``
-  (rows as arrays in that column order); the columns used are ``deliveryDate`` (yyyy-MM-dd,
-  Central Prevailing Time), ``deliveryHour`` (hour ending, 1-24), ``deliveryInterval`` (1-4),
-  ``settlementPoint``, ``settlementPointPrice`` and ``DSTFlag`` (the repeated hour of the fall
-  DST change). Hand-written: ``gridstatus`` (the ISO analysts' library) pins pandas<3 and
-  cannot be installed beside Ballast's dependencies.
+- ``HttpCsvValue`` (``live.market.csv_source``): one column of an HTTP CSV answer.
+- ``ErcotSpp`` (``live.market.ercot``): ERCOT's real-time settlement point price (NP6-905-CD)
+  through ERCOT's Public API, with its sign-in.
 - ``ComputedHashprice``: BTC price, difficulty and fees, each an ``HttpJsonValue``, through
   ``models.bitcoin.hashprice_usd_per_ph_day`` with the subsidy in force now.
 - ``ModbusRegister`` (``live.market.modbus``): a holding register.
@@ -19,18 +14,14 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from ballast.live.market.config import ComputedHashprice as ComputedHashpriceConfig
-from ballast.live.market.config import ErcotPriceFeed, JsonValue
+from ballast.live.market.config import JsonValue
 from ballast.models.bitcoin import block_subsidy_btc_at, hashprice_usd_per_ph_day
-
-ERCOT_TZ = ZoneInfo("America/Chicago")  # ERCOT's Central Prevailing Time
-ERCOT_INTERVAL_S = 900.0  # NP6-905-CD: one settlement point price per 15-min interval
 
 
 class FeedError(Exception):
@@ -91,15 +82,23 @@ def parse_time_s(value: Any, what: str) -> float:
     return finite_number(value, what)
 
 
-async def get_json(
+async def get_ok(
     client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
-) -> Any:
+) -> httpx.Response:
+    """The answer of a GET; no answer or a status other than 200 is a ``FeedError``."""
     try:
         r = await client.get(url, headers=headers, params=params)
     except httpx.HTTPError as e:
         raise FeedError(f"{url}: {type(e).__name__}: {e}") from None
     if r.status_code != 200:
         raise FeedError(f"{url}: HTTP {r.status_code}")
+    return r
+
+
+async def get_json(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> Any:
+    r = await get_ok(client, url, headers, params)
     try:
         return r.json()
     except ValueError:
@@ -134,85 +133,6 @@ class HttpJsonValue:
             else parse_time_s(field_at(doc, self.cfg.time_path), f"{self.cfg.url} {self.cfg.time_path}")
         )
         return value * self.cfg.scale, t
-
-
-def ercot_interval_end_s(delivery_date: str, hour_ending: int, interval: int, dst_repeat: bool) -> float:
-    """UTC end [UNIX s] of ERCOT interval ``interval`` (1-4) of hour ending ``hour_ending``
-    (1-24) on ``delivery_date`` (Central Prevailing Time; ``dst_repeat`` marks the second,
-    repeated hour of the fall change)."""
-    if not (1 <= hour_ending <= 24 and 1 <= interval <= 4):
-        raise FeedError(f"ERCOT hour {hour_ending} / interval {interval} out of range")
-    start = datetime.combine(date.fromisoformat(delivery_date), datetime.min.time())
-    local = start + timedelta(hours=hour_ending - 1, minutes=15 * (interval - 1))
-    begin = local.replace(tzinfo=ERCOT_TZ, fold=1 if dst_repeat else 0)
-    return begin.timestamp() + ERCOT_INTERVAL_S
-
-
-class ErcotSpp:
-    """The latest published real-time SPP [USD/MWh] of one settlement point (NP6-905-CD)."""
-
-    name = "ercot"
-
-    def __init__(self, cfg: ErcotPriceFeed, client: httpx.AsyncClient, clock: Any) -> None:
-        self.cfg, self.client, self.clock = cfg, client, clock
-
-    def next_poll_in_s(self, published_s: float | None, now_s: float) -> float:
-        """Wait until the next interval's price should be out, else retry every poll_s."""
-        if published_s is None:
-            return self.cfg.poll_s
-        due = published_s + ERCOT_INTERVAL_S + self.cfg.publication_delay_s
-        return max(self.cfg.poll_s, due - now_s) if due > now_s else self.cfg.poll_s
-
-    async def latest(self) -> tuple[float, float]:
-        headers = env_headers({"Ocp-Apim-Subscription-Key": self.cfg.subscription_key_env})
-        if self.cfg.token_env:
-            headers["Authorization"] = (
-                "Bearer " + env_headers({"Authorization": self.cfg.token_env})["Authorization"]
-            )
-        today = datetime.fromtimestamp(self.clock(), UTC).astimezone(ERCOT_TZ).date()
-        params = {
-            "settlementPoint": self.cfg.settlement_point,
-            "deliveryDateFrom": (today - timedelta(days=1)).isoformat(),
-            "deliveryDateTo": today.isoformat(),
-        }
-        doc = await get_json(self.client, self.cfg.url, headers, params)
-        return latest_spp(doc, self.cfg.settlement_point)
-
-
-def latest_spp(doc: Any, settlement_point: str) -> tuple[float, float]:
-    """(price [USD/MWh], interval end [UNIX s]) of the latest row for ``settlement_point`` in
-    an NP6-905-CD answer (``fields`` + ``data``)."""
-    try:
-        cols = [f["name"] for f in doc["fields"]]
-        rows = doc["data"]
-    except (KeyError, TypeError):
-        raise FeedError("ERCOT answer has no fields/data arrays") from None
-    need = ("deliveryDate", "deliveryHour", "deliveryInterval", "settlementPoint", "settlementPointPrice")
-    missing = [c for c in need if c not in cols]
-    if missing:
-        raise FeedError(f"ERCOT answer lacks column(s) {missing}")
-    ix = {c: cols.index(c) for c in cols}
-    best: tuple[float, float] | None = None
-    for row in rows:
-        if not isinstance(row, list) or len(row) != len(cols):
-            raise FeedError(f"ERCOT row {row!r} does not match the {len(cols)} fields")
-        if row[ix["settlementPoint"]] != settlement_point:
-            continue
-        try:
-            end_s = ercot_interval_end_s(
-                str(row[ix["deliveryDate"]]),
-                int(row[ix["deliveryHour"]]),
-                int(row[ix["deliveryInterval"]]),
-                bool(row[ix["DSTFlag"]]) if "DSTFlag" in ix else False,
-            )
-        except (TypeError, ValueError) as e:
-            raise FeedError(f"ERCOT row {row!r}: bad delivery time ({e})") from None
-        price = finite_number(row[ix["settlementPointPrice"]], "ERCOT settlementPointPrice")
-        if best is None or end_s > best[1]:
-            best = (price, end_s)
-    if best is None:
-        raise FeedError(f"ERCOT answer has no row for settlement point {settlement_point}")
-    return best
 
 
 class ComputedHashpriceSource:

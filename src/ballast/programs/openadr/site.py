@@ -8,18 +8,29 @@ reading (no tick, ticks late or failing, meter stale, import unknown), ``read`` 
 and logs why: the VEN then sends no report for that sample rather than a stale or invented
 value. Ages are the site's own (``health.last_tick_age_s``, ``health.meter_age_s``, measured on
 the runtime's monotonic clock), so no clock agreement between the two hosts is assumed.
+
+``SiteDrForwarder`` is the other direction: each event the VEN opts in to is posted to the
+site's ``POST /api/v1/dr-events`` (operator token) as one DR event per interval, so the runtime
+acts on it; an update or a cancellation first deletes the DR events the event created
+(``DELETE /api/v1/dr-events/{id}``). A DR event the site refuses makes the VEN opt out, saying
+why, so the VTN is never told "yes" for a reduction the site will not make.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ballast.programs.openadr.events import EventDecision
 
 log = logging.getLogger(__name__)
 
 STATE_PATH = "/api/v1/state"
+DR_PATH = "/api/v1/dr-events"
 MAX_TOKEN_FILE_BYTES = 4096
 
 
@@ -114,4 +125,48 @@ class LiveSiteReader:
     def _none(self, why: str) -> None:
         self.last_problem = why
         log.warning("site not read, nothing reported: %s", why)
+        return None
+
+
+@dataclass
+class SiteDrForwarder:
+    """Posts the VEN's opted-in events to the live site's API as DR events; ``await
+    forwarder(decision)`` returns None, or why the site did not take them (the VEN then opts
+    out). ``created`` maps an OpenADR event id to the site's DR event ids."""
+
+    url: str  # the API's base URL
+    token: str  # an operator token of the site's API
+    timeout_s: float = 5.0
+    created: dict[str, list[str]] = field(default_factory=dict)
+
+    async def __call__(self, decision: EventDecision) -> str | None:
+        import aiohttp
+
+        base = self.url.rstrip("/") + DR_PATH
+        headers = {"Authorization": f"Bearer {self.token}"}
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
+                for dr_id in self.created.pop(decision.event_id, []):  # an update replaces them
+                    async with session.delete(f"{base}/{dr_id}") as r:
+                        if r.status not in (200, 404):  # 404: it had ended or was cancelled
+                            log.error("site DR event %s not cancelled: HTTP %s", dr_id, r.status)
+                if decision.opt != "optIn":
+                    return None
+                ids: list[str] = []
+                self.created[decision.event_id] = ids
+                for cmd in decision.commands:
+                    if cmd.request is None:
+                        continue
+                    body = {"start": cmd.start_utc.isoformat(), "end": cmd.end_utc.isoformat()}
+                    if cmd.request.reduction_mw is not None:
+                        body["reduction_mw"] = float(cmd.request.reduction_mw)
+                    else:
+                        body["reduction_share"] = float(cmd.request.reduction_share)
+                    async with session.post(base, json=body) as r:
+                        if r.status != 201:
+                            return f"{base} answered HTTP {r.status}: {(await r.text())[:200]}"
+                        ids.append((await r.json())["id"])
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as e:
+            return f"{base}: {type(e).__name__}: {e}"
         return None

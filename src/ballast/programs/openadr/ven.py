@@ -17,7 +17,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -142,6 +142,9 @@ class BallastVen:
     telemetry: Callable[[], Telemetry | Awaitable[Telemetry]]
     on_command: Callable[[DrCommand], None] | None = None
     on_decision: Callable[[EventDecision], None] | None = None  # every opt in/out, for the log
+    # hands each decision to the site before the VTN is answered (``site.SiteDrForwarder``);
+    # a reason back (the site did not take an opted-in event) turns the answer into optOut
+    to_site: Callable[[EventDecision], Awaitable[str | None]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     report_period_s: float = 10.0
     groups: GroupParams | None = None  # the site's miner groups, for price events
@@ -239,6 +242,15 @@ class BallastVen:
                 import_mw_now=reading.get("site_import_mw", np.nan),
                 economics=self._economics(reading),
             )
+        if self.to_site is not None:
+            refused = await self.to_site(decision)
+            if refused is not None and decision.opt == "optIn":
+                log.error("OpenADR event %s: the site did not take it: %s", eid, refused)
+                cancel = replace(
+                    decision, opt="optOut", reason=f"the site refused it: {refused}", commands=()
+                )
+                await self.to_site(cancel)  # withdraw the intervals it did take
+                decision = cancel
         self.decisions.append(decision)
         # an update replaces the event's earlier commands
         self.commands = [c for c in self.commands if c.event_id != decision.event_id]
