@@ -381,3 +381,38 @@ async def test_site_forwarder_posts_updates_and_cancels_dr_events(tmp_path):
         (posted,) = fwd.created["ev-2"]
         await fwd(EventDecision("ev-2", "optOut", f"the site refused it: {why}"))  # as the VEN does
         await until(lambda: cancelled(posted), 5, "the refused event's first interval withdrawn")
+
+
+async def test_site_forwarder_posts_and_withdraws_a_reserve_deployment(tmp_path):
+    """``SiteDrForwarder`` (``ballast programs ven --site``) posts a deployment instruction to
+    the live API's deployments endpoint: the runtime drops the ECRS sold; the VTN's
+    cancellation deletes it. A reserve the site does not offer comes back as the reason."""
+    import copy
+
+    from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN
+
+    from ballast.programs.openadr.events import DrCommand, EventDecision
+    from ballast.programs.openadr.site import SiteDrForwarder
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    cmd = DrCommand("ev-9", "deployment:ecrs", now, now, now + timedelta(minutes=15),
+                    float("inf"), 1.0)
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"ecrs": {"offer_mw": 25.0},
+                                                       "reserve_only_when_economic": False}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt = live.runtime
+        fwd = SiteDrForwarder(live.api_url, OPERATOR_TOKEN)
+        deploy = EventDecision("ev-9", "optIn", "ecrs deployment", (cmd,), deployment="ecrs")
+        assert await fwd(deploy) is None
+        (made,) = fwd.created["ev-9"]
+        window_id = made.removeprefix("deployment:")
+        w = rt.programs.windows[window_id]
+        assert (w.program, w.source, w.end_s - w.start_s) == ("ecrs", "alice", 900.0)
+        assert not rt.dr_events
+        assert await fwd(EventDecision("ev-9", "optOut", "cancelled by the VTN")) is None
+        await until(lambda: window_id not in rt.programs.windows
+                    or rt.programs.windows[window_id].cancelled_s is not None, 5,
+                    "the deployment withdrawn")
+        ers = EventDecision("ev-10", "optIn", "ers deployment", (cmd,), deployment="ers")
+        why = await fwd(ers)
+        assert why is not None and "HTTP 422" in why and "offers (['ecrs'])" in why
