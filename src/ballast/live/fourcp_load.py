@@ -44,8 +44,15 @@ class FourCpLoad:
             live = pd.Series({h: float(np.mean(v)) for h, v in self.samples.items()}, dtype=float)
             load = pd.concat([load[~load.index.isin(live.index)], live]).sort_index()
         alert, forecast, threshold = fourcp.fourcp_alert_at(
-            load, hour, cp.months, tz, cp.window_start_hour_local, cp.window_end_hour_local,
-            cp.threshold_share, cp.prior_year_floor_share)
+            load,
+            hour,
+            cp.months,
+            tz,
+            cp.window_start_hour_local,
+            cp.window_end_hour_local,
+            cp.threshold_share,
+            cp.prior_year_floor_share,
+        )
         return alert, {"forecast_mw": forecast, "threshold_mw": threshold}
 
 
