@@ -448,3 +448,20 @@ async def test_4cp_alert_from_the_live_system_load_feed(tmp_path: Path) -> None:
     table = fourcp.fourcp_alert_hourly(hourly, timezone="America/Chicago")
     assert table.loc[now.floor("1h"), "alert"]
     assert table.loc[now.floor("1h"), "forecast_mw"] == pytest.approx(80_000.0)
+
+
+def test_serve_refuses_rrs_without_relay_groups_before_starting(tmp_path: Path) -> None:
+    from live_helpers import CAMPUS, write_campus
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    path = write_campus(
+        tmp_path, copy.deepcopy(CAMPUS) | {"programs": {"responsive_reserve": {"offer_mw": 10}}}
+    )
+    result = CliRunner().invoke(app, ["serve", "--emulate", "--scenario", str(path)])
+    assert result.exit_code == 2, result.output
+    assert [ln for ln in result.output.splitlines() if ln.startswith("error:")] == [
+        f"error: scenario {path}: programs.responsive_reserve needs the site config's "
+        "under-frequency relay (ufr.enabled and ufr.groups) to deliver it live"
+    ]

@@ -96,22 +96,31 @@ def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
         f"without {them}")
 
 
-def live_programs(scenario: Scenario, cfg: ControllerConfig, site: SiteConfig
-                  ) -> LivePrograms | None:
-    """The live state of the scenario's ``programs:`` (None without one). A reserve the relay
-    must deliver (RRS) needs relay groups in the site config (``ufr``)."""
+def refuse_program_site(scenario: Scenario, site: SiteConfig) -> None:
+    """Raise ``LiveUnsupportedError`` naming the field when the site config cannot run the
+    scenario's programs: RRS (delivered by the relay) without relay groups (``ufr``), or a
+    system-load feed without a 4CP program to use it."""
     progs = scenario.programs
     if site.market.system_load_feed is not None and (progs is None
                                                      or progs.coincident_peak is None):
         raise LiveUnsupportedError(
             f"site config market.system_load_feed: scenario {site.path(site.scenario)} has no "
             "programs.coincident_peak to use it; remove the feed or add the program")
-    if progs is None:
-        return None
-    if progs.responsive_reserve is not None and not (site.ufr.enabled and site.ufr.groups):
+    if progs is not None and progs.responsive_reserve is not None and not (
+            site.ufr.enabled and site.ufr.groups):
         raise LiveUnsupportedError(
             f"scenario {site.path(site.scenario)}: programs.responsive_reserve needs the site "
             "config's under-frequency relay (ufr.enabled and ufr.groups) to deliver it live")
+
+
+def live_programs(scenario: Scenario, cfg: ControllerConfig, site: SiteConfig
+                  ) -> LivePrograms | None:
+    """The live state of the scenario's ``programs:`` (None without one); ``refuse_program_site``
+    first."""
+    refuse_program_site(scenario, site)
+    progs = scenario.programs
+    if progs is None:
+        return None
     load = None
     cp = progs.coincident_peak
     if cp is not None:  # the alert's history: the scenario's load file (a live feed extends it)
@@ -148,9 +157,11 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
     """The scenario's controller config for a host stepping every ``site.tick_s`` (the one
     builder, ``control.build.controller_config``: smoothing included), with each group's
     count = its addresses and each unit's power x ``miners_per_device``. Groups without
-    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``)."""
+    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``), and
+    programs the site cannot run (``refuse_program_site``)."""
     refuse_idle_battery(scenario, site.path(site.scenario))
     refuse_tick(scenario, site)
+    refuse_program_site(scenario, site)
     cfg = controller_config(scenario, site.tick_s, base_dir=site.path(site.scenario).parent)
     # the scenario's battery is the site config's, same size (ValueError naming the field)
     check_battery_config(cfg, site.battery, f"site config battery (scenario "
