@@ -3,7 +3,9 @@ compiled controller + miner plant loop (the same ``control_tick_full`` the live 
 
 Figures: wall and CPU seconds after warm-up (numba compile excluded) for the controller/plant
 loop (AI generated per chunk inside the timing; per-group power recorded every 15 min), the
-compliance metrics over the year, and the peak resident MB of the process (ru_maxrss).
+compliance metrics over the year's import (``sim.compliance.compliance``: best wall and best CPU
+of three runs, the compiled passes loaded first), and the peak resident MB of the process
+(ru_maxrss).
 """
 
 from __future__ import annotations
@@ -56,9 +58,16 @@ def main() -> None:
     emit("smoothing_1s_year_cpu", wall[1], "s")  # CPU time: the machine is shared
     emit("smoothing_1s_year_peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
          "MB")
-    t0 = time.perf_counter()
-    m = compliance(year.import_mw, 1.0, spec_of(setup.scenario))
-    emit("smoothing_1s_year_compliance_wall", time.perf_counter() - t0, "s")
+    spec = spec_of(setup.scenario)
+    compliance(year.import_mw[:600_000], 1.0, spec)  # warm-up: load the compiled passes
+    walls, cpus = [], []
+    for _ in range(3):  # best of three: the machine is shared
+        t0, c0 = time.perf_counter(), time.process_time()
+        m = compliance(year.import_mw, 1.0, spec)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    emit("smoothing_1s_year_compliance_wall", min(walls), "s")
+    emit("smoothing_1s_year_compliance_cpu", min(cpus), "s")
     emit("smoothing_1s_year_minutes_in_violation", m["minutes_in_violation"], "min")
     emit("smoothing_1s_year_minutes_ramp_violation", m["minutes_ramp_violation"], "min")
     emit("smoothing_1s_year_minutes_range_violation", m["minutes_range_violation"], "min")

@@ -51,6 +51,9 @@ def test_the_sources_keep_every_contract(tmp_path):
     # the controller reading the input builder: siblings do not import each other
     ("control/smoothing.py", "from ballast.inputs import build_inputs",
      "ballast.control.smoothing -> ballast.inputs"),
+    # the costs reaching up into a program for the 4CP arithmetic (the old costs.py)
+    ("costs.py", "from ballast.programs import fourcp",
+     "ballast.costs -> ballast.programs.fourcp"),
 ])
 def test_a_back_edge_fails_the_contracts(tmp_path, module, line, edge):
     out = lint(tmp_path, (module, line))

@@ -19,6 +19,7 @@ from ballast.costs import (
     transmission_rate_usd_per_kw_year,
     transmission_usd,
 )
+from ballast.data.errors import DataError
 from ballast.examples import bundled_names
 from ballast.scenario import ScenarioError, parse_scenario
 from ballast.sim.kpis import MARGIN_COMPONENTS, interval_money
@@ -166,27 +167,52 @@ def test_fourcp_hours_of_another_year_accrue_at_the_settled_one_and_say_so(tmp_p
     assert len(notes) == 1 and "6 h of 2029 accrue at 2030's 4CP charge" in notes[0]
 
 
-def test_fourcp_peak_outside_the_run_is_nan_with_the_reason(tmp_path, scenario_dict):
+def test_fourcp_charge_from_the_peaks_the_run_holds_and_says_so(tmp_path, scenario_dict):
     scenario = _scenario(
         scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
     )
     imp = _imports("2030-01-01 06:00", "2030-09-01 05:00")  # September's peak not in the run
     per_interval, notes = transmission_usd(imp, fourcp_calendar(scenario), RATE)
-    assert np.isnan(per_interval).all()
-    assert "2030-09-05 20:00" in notes[0] and "NaN" in notes[0]
+    # by hand: June, July, August held: mean of 40, 60, 80 = 60 MW = 60,000 kW x 50 USD/kW-yr,
+    # accrued over the run's 243 days less 1 h = 5831 h of 8760
+    assert per_interval.sum() == pytest.approx(3_000_000.0 * 5831 / 8760)
+    assert np.isfinite(per_interval).all()
+    assert len(notes) == 1 and "3 of its 4 peak hours" in notes[0] and "2030-09-05 20:00" in notes[0]
 
 
-def test_a_run_without_its_4cp_intervals_reports_nan_never_zero(scenario_dict):
-    # the conftest week (May 2024) holds none of 2024's peaks: the margin is not settled
+def test_a_run_without_4cp_intervals_has_no_transmission_charge_and_says_why(scenario_dict):
+    # the conftest week (May 2024) holds none of 2024's peaks: it sets no 4CP charge, and the
+    # one billed in May (set by the 2023 peaks) is outside the run: 0, never NaN (issue 17)
     scenario_dict["run"]["end"] = "2024-05-02T00:00:00Z"
     scenario_dict["costs"] = {"transmission_usd_per_kw_year": 60}
     result = ballast.simulate(parse_scenario(scenario_dict))
     for column in ("ballast", "baseline"):
-        assert np.isnan(result.kpis.loc["transmission_cost_usd", column])
-        assert np.isnan(result.kpis.loc["net_margin_usd", column])
-    assert any("2024-08-20 22:00" in n for n in result.notes), result.notes
-    assert result.to_json()["kpis"]["net_margin_usd"]["ballast"] is None
+        assert result.kpis.loc["transmission_cost_usd", column] == 0.0
+        assert np.isfinite(result.kpis.loc["net_margin_usd", column])
+    note = next(n for n in result.notes if n.startswith("transmission_cost_usd is 0"))
+    assert "2024-08-20 22:00" in note and "billed monthly through the following year" in note
+    assert result.to_json()["kpis"]["net_margin_usd"]["ballast"] is not None
     assert result.to_json()["notes"] == list(result.notes)
+
+
+def test_a_january_week_of_the_programs_example_has_no_nan_money():
+    # issue 17: a short non-summer run with a 4CP rate (costs and the coincident-peak program)
+    doc = ballast.load_scenario("west_texas_2024_programs").model_dump(mode="json")
+    doc["run"].update(start="2024-01-08T00:00:00Z", end="2024-01-15T00:00:00Z")
+    result = ballast.simulate(parse_scenario(doc))
+    money = result.kpis[result.kpis["unit"] == "USD"][["ballast", "baseline", "delta"]]
+    assert len(money) > 5 and np.isfinite(money.to_numpy(dtype=float)).all(), money
+    assert result.kpis.loc["transmission_cost_usd", "ballast"] == 0.0
+    assert any(n.startswith("transmission_cost_usd is 0") for n in result.notes)
+
+
+def test_summer_hours_of_a_year_without_known_peaks_are_refused(tmp_path, scenario_dict):
+    scenario = _scenario(
+        scenario_dict, {"transmission_usd_per_kw_year": RATE, "transmission_load_source": _load_csv(tmp_path)}
+    )
+    imp = _imports("2031-06-01 05:00", "2031-07-01 05:00")  # the load file ends in 2030
+    with pytest.raises(DataError, match=r"costs.transmission_load_source.*no 4CP peak hours for 2031"):
+        transmission_usd(imp, fourcp_calendar(scenario), RATE)
 
 
 # ---------------------------------------------------------------- contract and fixed by hand

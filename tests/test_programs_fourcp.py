@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ballast import coincident_peak
 from ballast.data.loaders import read_series
 from ballast.programs import fourcp
 
@@ -17,7 +18,7 @@ def hourly(values, start="2024-06-01T05:00Z"):
 
 def test_real_2024_peaks_match_ercot_hourly_data():
     load = read_series("bundled:ercot_system_hourly_2023_2024", "ercot_load_mw")
-    peaks = fourcp.find_monthly_peaks(load)
+    peaks = coincident_peak.find_monthly_peaks(load)
     p24 = peaks[peaks["year"] == 2024].set_index("month")
     assert list(p24.index) == [6, 7, 8, 9]
     # August 2024: the year's peak, hour starting 17:00 CDT on 2024-08-20 (ERCOT native load)
@@ -30,13 +31,13 @@ def test_real_2024_peaks_match_ercot_hourly_data():
 def test_find_monthly_peaks_table(peak_at, month):
     values = np.full(24 * 61, 50_000.0)
     values[peak_at] = 70_000.0
-    peaks = fourcp.find_monthly_peaks(hourly(values)).set_index("month")
+    peaks = coincident_peak.find_monthly_peaks(hourly(values)).set_index("month")
     assert peaks.loc[month, "peak_load_mw"] == 70_000.0
     assert peaks.loc[month, "peak_hour_start_utc"] == hourly(values).index[peak_at]
 
 
 def test_peak_hour_gives_four_15min_intervals():
-    ivs = fourcp.peak_interval_starts(pd.Timestamp("2024-08-20T22:00Z"))
+    ivs = coincident_peak.peak_interval_starts(pd.Timestamp("2024-08-20T22:00Z"))
     assert list(ivs.strftime("%H:%M")) == ["22:00", "22:15", "22:30", "22:45"]
 
 
@@ -70,7 +71,7 @@ def test_settlement_charge_and_hits():
                           "peak_hour_start_utc": [idx[0], idx[4]], "peak_load_mw": [1.0, 1.0]})
     import_mw = pd.Series([10, 12, 11, 10, 100, 100, 100, 100], index=idx, dtype=float)
     curtailing = pd.Series([True] * 4 + [True, False, True, True], index=idx)
-    table, summary = fourcp.settle_fourcp(import_mw, peaks, curtailing, 60.0)
+    table, summary = coincident_peak.settle_fourcp(import_mw, peaks, curtailing, 60.0)
     assert table["site_demand_mw"].tolist() == [12.0, 100.0]  # worst interval of each peak hour
     assert table["hit"].tolist() == [True, False]
     assert summary["charge_usd"] == pytest.approx(60.0 * 56.0 * 1000)  # USD/kW-yr x mean kW

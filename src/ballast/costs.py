@@ -2,7 +2,7 @@
 fixed-price supply contract and other fixed costs (the scenario's ``costs:`` section).
 
 Every per-year amount accrues evenly at interval / 8760 h (as the colocation lease does).
-The 4CP arithmetic is ``programs/fourcp.py``'s: the year's peaks by ``find_monthly_peaks``, the
+The 4CP arithmetic is ``coincident_peak.py``'s: the year's peaks by ``find_monthly_peaks``, the
 annual charge by ``settle_fourcp``; this module only spreads it over the year's intervals.
 """
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast import coincident_peak as fourcp
+from ballast.data.errors import DataError
 from ballast.data.loaders import BUNDLED_PREFIX, bundled_folder, read_series
-from ballast.programs import fourcp
 from ballast.scenario import Scenario
 from ballast.scenario_costs import DEFAULT_TRANSMISSION_USD_PER_KW_YEAR, SupplyContract
 
@@ -137,8 +138,8 @@ def fourcp_calendar(scenario: Scenario) -> FourCpCalendar:
 
 @dataclass(frozen=True)
 class FourCpYears:
-    """How a run's intervals settle 4CP: per interval the settled local year whose charge it
-    accrues at (-1: none), each settled year's peaks, and notes on years not settled."""
+    """How a run's intervals settle 4CP: per interval the local year whose charge it accrues at
+    (-1: none), each charged year's peaks that the run holds, and notes on the rest."""
 
     accrue_year: np.ndarray
     peaks: dict[int, pd.DataFrame]
@@ -147,41 +148,73 @@ class FourCpYears:
 
 def fourcp_demand_mw(import_mw: pd.Series) -> pd.Series:
     """The site's demand in 15-minute intervals (the 4CP interval), whatever the run's step."""
+    idx = import_mw.index
+    if idx.freq == FOURCP_RESOLUTION and len(idx) and idx[0] == idx[0].floor(FOURCP_RESOLUTION):
+        return import_mw.astype("float64").ffill()  # already the 4CP intervals (as resample)
     return import_mw.resample(FOURCP_RESOLUTION).mean().ffill()
 
 
+def _when(peaks: pd.DataFrame) -> str:
+    return ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in peaks["peak_hour_start_utc"])
+
+
 def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYears:
-    """Which local years of ``index`` are settled (all their peak intervals in the run) and the
-    year each interval accrues at: its own if settled, else the nearest settled one."""
-    demand = fourcp_demand_mw(pd.Series(0.0, index=index))
-    never = pd.Series(False, index=demand.index)
-    years = np.asarray(index.tz_convert(calendar.timezone).year)
-    settled: dict[int, pd.DataFrame] = {}
+    """Which local years of ``index`` carry a 4CP charge and the year each interval accrues at.
+
+    ERCOT's 4CP charge is set by the site's demand in the June-September peak intervals and
+    billed monthly through the following year (docs/sources.md#ercot-4cp). Here each local year
+    carries the charge its own peaks set, accrued over its intervals:
+    - the run holds all the year's peak intervals: the charge (settled);
+    - it holds some: the charge from those (an estimate; a note names the peaks left out);
+    - none: the year's intervals accrue at the nearest year that has a charge (a note);
+    - no year of the run has one: no 4CP charge at all (accrue_year -1, a note gives the
+      basis: these hours set no charge, and the one billed in them was set by earlier peaks).
+    The run's hours of a year whose peaks the load file does not give are refused (DataError)
+    when no other year has a charge and the run holds hours of that year's 4CP months."""
+    buckets = fourcp_demand_mw(pd.Series(0.0, index=index)).index  # the run's 15-min intervals
+    local = index.tz_convert(calendar.timezone)
+    years = np.asarray(local.year)
+    held: dict[int, pd.DataFrame] = {}
     why: dict[int, str] = {}
+    unknown: list[int] = []
+    notes = []
     for year in (int(y) for y in np.unique(years)):
         peaks = calendar.peaks[calendar.peaks["year"] == year] if len(calendar.peaks) else (calendar.peaks)
         if len(peaks) < len(calendar.months):
             why[year] = f"{calendar.label} has no complete 4CP months {list(calendar.months)} in {year}"
+            if np.isin(local.month[years == year], list(calendar.months)).any():
+                unknown.append(year)
             continue
-        table, summary = fourcp.settle_fourcp(demand, peaks, never, 0.0)
-        if summary["peaks_covered"] < len(peaks):
-            done = set(table["peak_hour_start_utc"]) if len(table) else set()
-            missing = [f"{t:%Y-%m-%d %H:%M}" for t in peaks["peak_hour_start_utc"] if t not in done]
+        inside = (fourcp.peak_positions(buckets, peaks) >= 0).all(axis=1)
+        if not inside.any():
             why[year] = (
-                f"the run does not contain the {year} 4CP peak hour(s) "
-                f"{', '.join(missing)} UTC, so the site's demand in them is unknown"
+                f"the run does not contain the {year} 4CP peak hour(s) {_when(peaks)} UTC, "
+                "so the site's demand in them is unknown"
             )
             continue
-        settled[year] = peaks
+        held[year] = peaks[inside]
+        if not inside.all():
+            notes.append(
+                f"transmission_cost_usd: {year}'s 4CP charge is estimated from the {int(inside.sum())} "
+                f"of its {len(peaks)} peak hours the run holds; the site's demand in "
+                f"{_when(peaks[~inside])} UTC is taken as their mean"
+            )
     accrue = np.full(len(index), -1)
-    notes = []
     dt_h = (index[1] - index[0]) / pd.Timedelta("1h") if len(index) > 1 else 0.0
+    if not held and unknown:
+        raise DataError(
+            calendar.label,
+            f"no 4CP peak hours for {', '.join(map(str, unknown))}, and the run holds hours of "
+            f"that year's 4CP months {list(calendar.months)}: its transmission charge is unknown; "
+            "give costs.transmission_load_source with that year's June-September system load, "
+            "or leave costs.transmission_usd_per_kw_year unset",
+        )
     for year in (int(y) for y in np.unique(years)):
         mask = years == year
-        if year in settled:
+        if year in held:
             accrue[mask] = year
-        elif settled:
-            near = min(settled, key=lambda y: (abs(y - year), y))
+        elif held:
+            near = min(held, key=lambda y: (abs(y - year), y))
             accrue[mask] = near
             notes.append(
                 f"transmission_cost_usd: the run's {mask.sum() * dt_h:g} h of {year} "
@@ -189,29 +222,29 @@ def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYea
             )
         else:
             notes.append(
-                f"transmission_cost_usd and net_margin_usd are NaN for {year}: "
-                f"{why[year]} (run through June-September of that year, or leave "
-                "costs.transmission_usd_per_kw_year unset)"
+                f"transmission_cost_usd is 0 for the run's {mask.sum() * dt_h:g} h of {year}: "
+                f"{why[year]}. The 4CP charge is set only by the site's import in the "
+                "June-September peak intervals and billed monthly through the following year, so "
+                "these hours set no charge and cannot change the one billed in them (set by "
+                "earlier peaks, a fixed cost outside this run); run through June-September to "
+                "price the site's 4CP demand"
             )
-    return FourCpYears(accrue, settled, notes)
+    return FourCpYears(accrue, held, notes)
 
 
 def transmission_usd(
     import_mw: pd.Series, calendar: FourCpCalendar, rate_usd_per_kw_year: float
 ) -> tuple[np.ndarray, list[str]]:
-    """Per interval of ``import_mw``'s index: the 4CP charge of the interval's (local) year,
-    rate x mean site import in that year's peak intervals (``fourcp.settle_fourcp``), accrued
-    at interval / 8760 h.
-
-    A year is settled when all its peak intervals are in the run. Intervals of a year that is
-    not settled accrue at the nearest settled year's charge (a UTC-year run holds six hours of
-    the previous local year), and a note says so; with no settled year, NaN and a note why."""
+    """Per interval of ``import_mw``'s index: the 4CP charge of the year it accrues at
+    (``fourcp_years``), rate x mean site import in that year's peak intervals the run holds
+    (``coincident_peak.settle_fourcp``), accrued at interval / 8760 h; 0 where no year of the
+    run has a charge. Never NaN."""
     idx = import_mw.index
     dt_h = (idx[1] - idx[0]) / pd.Timedelta("1h") if len(idx) > 1 else 0.0
     years = fourcp_years(idx, calendar)
     demand = fourcp_demand_mw(import_mw)
     never = pd.Series(False, index=demand.index)
-    out = np.full(len(idx), np.nan)
+    out = np.zeros(len(idx))
     for year, peaks in years.peaks.items():
         _, summary = fourcp.settle_fourcp(demand, peaks, never, rate_usd_per_kw_year)
         out[years.accrue_year == year] = summary["charge_usd"] * dt_h / HOURS_PER_YEAR

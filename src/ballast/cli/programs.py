@@ -27,11 +27,12 @@ def fourcp_study(
     timezone: str = "America/Chicago",
 ) -> dict:
     """Peaks found in ``year`` and, per threshold share, peaks hit and hours alerting."""
+    from ballast.coincident_peak import find_monthly_peaks
     from ballast.data.loaders import read_series
     from ballast.programs import fourcp
 
     load = read_series(source, column, minimum=0.0)
-    peaks = fourcp.find_monthly_peaks(load, timezone=timezone)
+    peaks = find_monthly_peaks(load, timezone=timezone)
     peaks = peaks[peaks["year"] == year]
     if peaks.empty:
         raise DataError(source, f"no June-September data for {year}")

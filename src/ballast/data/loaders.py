@@ -10,6 +10,9 @@ Accepted shapes:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
@@ -89,15 +92,37 @@ def keep_tables_in_memory() -> None:
         _TABLES = {}
 
 
+# one call's tables (``tables_read_once``); a context variable, so threads do not share it
+_CALL_TABLES: ContextVar[dict[tuple[str, int, int], pd.DataFrame] | None] = ContextVar(
+    "ballast_call_tables", default=None)
+
+
+@contextmanager
+def tables_read_once() -> Iterator[None]:
+    """Within the block, ``read_table`` reads each file once (keyed as ``keep_tables_in_memory``)
+    and forgets it at the end: the coverage check and the input builder read the same files
+    (a 15-min year read 5 files 14 times, about 60 ms of a 120 ms ``simulate``)."""
+    if _TABLES is not None or _CALL_TABLES.get() is not None:
+        yield  # already remembered for longer
+        return
+    token = _CALL_TABLES.set({})
+    try:
+        yield
+    finally:
+        _CALL_TABLES.reset(token)
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read CSV, gzipped CSV or Parquet by file name (from memory after
-    ``keep_tables_in_memory``; callers get a shallow copy and do not modify values in place)."""
-    if _TABLES is not None:
+    ``keep_tables_in_memory`` or inside ``tables_read_once``; callers get a shallow copy and do
+    not modify values in place)."""
+    memo = _TABLES if _TABLES is not None else _CALL_TABLES.get()
+    if memo is not None:
         st = path.stat()
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        if key not in _TABLES:
-            _TABLES[key] = _read_table(path)
-        return _TABLES[key].copy(deep=False)
+        if key not in memo:
+            memo[key] = _read_table(path)
+        return memo[key].copy(deep=False)
     return _read_table(path)
 
 

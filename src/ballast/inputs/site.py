@@ -17,7 +17,7 @@ import pandas as pd
 
 from ballast.data.bitcoin_network import read_network
 from ballast.data.errors import DataError
-from ballast.data.loaders import align, as_published, read_series
+from ballast.data.loaders import align, as_published, read_series, tables_read_once
 from ballast.inputs.availability import decision_delay
 from ballast.inputs.coverage import check_coverage
 from ballast.models import ai_swings, bitcoin, compute, renewables
@@ -160,7 +160,12 @@ def _fleet_capacity_factor(plant: Renewable, column: str, base_dir: Path | None,
 
 
 def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs:
-    """Load, validate and align every series the run needs."""
+    """Load, validate and align every series the run needs (each file read once)."""
+    with tables_read_once():
+        return _build_inputs(scenario, base_dir)
+
+
+def _build_inputs(scenario: Scenario, base_dir: Path | None) -> SiteInputs:
     index = scenario.run.index()
     window = (index[0], index[-1] + scenario.run.step)
     check_coverage(scenario, window, base_dir)  # one line naming every series that falls short

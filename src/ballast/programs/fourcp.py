@@ -1,47 +1,13 @@
-"""ERCOT 4CP: find the monthly system peaks, alert on likely peaks without peeking, settle.
+"""ERCOT 4CP alerts: curtail in likely peak hours without peeking at the future.
 
-Transmission cost follows the site's demand in the four monthly 15-minute ERCOT system peaks of
-June-September, billed over the next year (PUCT 16 TAC 25.192;
-docs/sources.md#ercot-4cp). The bundled ERCOT load is
-HOURLY (hour averages), so the 15-minute peak interval is not observable: we take the monthly
-peak HOUR and treat its four 15-minute intervals as the candidate peak interval. APPROXIMATION:
-the settled site demand is the site's highest 15-minute import among those four intervals
-(conservative: whichever of them ERCOT's real peak interval was, the site paid at most that),
-and a 'hit' needs the site curtailing in all four.
+The monthly peaks, their 15-minute intervals and the settled charge (with the hourly-load
+approximation) are ``ballast.coincident_peak``'s, below this layer and shared with ``costs``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from ballast.physics import imported_mw
-
-INTERVALS_PER_HOUR = 4
-
-
-def find_monthly_peaks(load_mw: pd.Series, months=(6, 7, 8, 9),
-                       timezone: str = "America/Chicago") -> pd.DataFrame:
-    """One row per (local year, month) in ``months``: the peak hour's start (UTC) and load [MW].
-
-    ``load_mw``: system load [MW] on a tz-aware UTC index (hourly, or finer: then resampled to
-    hour averages first)."""
-    hourly = load_mw.resample("1h").mean().dropna()
-    local = hourly.index.tz_convert(timezone)
-    keep = np.isin(local.month, list(months))
-    sub = hourly[keep]
-    loc = local[keep]
-    rows = []
-    for (year, month), grp in sub.groupby([loc.year, loc.month]):
-        t = grp.idxmax()
-        rows.append({"year": int(year), "month": int(month), "peak_hour_start_utc": t,
-                     "peak_load_mw": float(grp.max()), "hours_in_month": len(grp)})
-    return pd.DataFrame(rows)
-
-
-def peak_interval_starts(peak_hour_start_utc: pd.Timestamp) -> pd.DatetimeIndex:
-    """The four 15-minute intervals of a peak hour (approximation of the 15-min peak)."""
-    return pd.date_range(peak_hour_start_utc, periods=INTERVALS_PER_HOUR, freq="15min")
 
 
 def fourcp_alert_hourly(load_mw: pd.Series, months=(6, 7, 8, 9), timezone: str = "America/Chicago",
@@ -123,28 +89,3 @@ def alert_on_index(alert_hourly: pd.Series, index: pd.DatetimeIndex) -> np.ndarr
     """Map an hourly alert onto the run's intervals (each interval takes its hour's value)."""
     hours = index.floor("1h")
     return alert_hourly.reindex(hours).fillna(False).to_numpy(dtype=bool)
-
-
-def settle_fourcp(import_mw: pd.Series, peaks: pd.DataFrame, curtailing: pd.Series,
-                  rate_usd_per_kw_year: float) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Site demand in each peak (max 15-min import over the peak hour [MW]), whether the rule was
-    curtailing through the whole peak hour (hit), and the annual transmission charge [USD] =
-    rate [USD/kW-yr] x mean demand over the peaks covered by the run [kW].
-
-    Peaks outside the run are dropped (the summary says how many were covered)."""
-    rows = []
-    for _, p in peaks.iterrows():
-        ivs = peak_interval_starts(p["peak_hour_start_utc"])
-        if not ivs.isin(import_mw.index).all():
-            continue
-        demand = float(imported_mw(import_mw.reindex(ivs)).max())
-        hit = bool(curtailing.reindex(ivs).fillna(False).all())
-        rows.append({**p.to_dict(), "site_demand_mw": demand, "hit": hit})
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table, {"peaks_covered": 0.0, "hits": 0.0, "charge_usd": 0.0,
-                       "mean_demand_mw": float("nan")}
-    mean_mw = float(table["site_demand_mw"].mean())
-    return table, {"peaks_covered": float(len(table)), "hits": float(table["hit"].sum()),
-                   "mean_demand_mw": mean_mw,
-                   "charge_usd": rate_usd_per_kw_year * mean_mw * 1000.0}

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ballast.coincident_peak import find_monthly_peaks
 from ballast.control import ControllerConfig
 from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
@@ -228,7 +229,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                             f"covers {load.index[0]} to {load.index[-1]}, but the run has 4CP "
                             f"months from {needed[0]} to {needed[-1]}")
         fourcp_alert = fourcp.alert_on_index(fourcp_hourly["alert"], index)
-        fourcp_peaks = fourcp.find_monthly_peaks(load, cp.months, tz)
+        fourcp_peaks = find_monthly_peaks(load, cp.months, tz)
         cap = fourcp_cap_mw(fourcp_alert, cp.curtail_to_mw)
         fixed["coincident_peak"] = cap
         for a, b in _runs(fourcp_alert):

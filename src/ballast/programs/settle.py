@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from ballast.coincident_peak import settle_fourcp
 from ballast.costs import (
     contract_settlement_usd,
     power_credits_usd,
@@ -26,7 +27,6 @@ from ballast.costs import (
     transmission_rate_usd_per_kw_year,
 )
 from ballast.inputs import SiteInputs, step_hours
-from ballast.programs import fourcp
 from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 from ballast.programs.plan import ProgramPlan
 from ballast.scenario import Scenario
@@ -165,10 +165,10 @@ def settle_programs(scenario: Scenario, inputs: SiteInputs, plan: ProgramPlan, b
     if progs.coincident_peak is not None and plan.fourcp_peaks is not None:
         tx_rate = transmission_rate_usd_per_kw_year(scenario)
         curtailing = pd.Series(plan.fourcp_alert, index=idx)
-        t_ours, s_ours = fourcp.settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
+        t_ours, s_ours = settle_fourcp(ours["import_mw"], plan.fourcp_peaks, curtailing,
                                               tx_rate)
         never = pd.Series(False, index=idx)
-        t_base, s_base = fourcp.settle_fourcp(base["import_mw"], plan.fourcp_peaks, never,
+        t_base, s_base = settle_fourcp(base["import_mw"], plan.fourcp_peaks, never,
                                               tx_rate)
         if len(t_ours):
             peaks_table = t_ours.assign(baseline_site_demand_mw=t_base["site_demand_mw"].to_numpy())

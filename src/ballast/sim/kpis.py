@@ -59,14 +59,16 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
                    scenario: Scenario) -> pd.DataFrame:
     """Per-interval cash flows [USD] and BTC: energy cost, mining revenue, lease, the scenario's
     costs (transmission, supply contract, fixed) and the margin (``MARGIN_COMPONENTS``).
-    ``.attrs["notes"]``: costs left out or not settled (a NaN transmission charge says why)."""
+    ``.attrs["notes"]``: costs left out, estimated or not charged (``costs.fourcp_years``)."""
     dt = step_hours(inputs.index)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
     imp = run.frame["import_mw"].to_numpy()
     energy_cost = energy_cost_usd(imp, price, dt, scenario.markets.export_price_share)
     btc = mining_btc(run, inputs, config)
     btc_net = physics.after_pool_fee(btc, config.groups.pool_fee_share)
-    mining_rev = mining_revenue_usd(run.group_running, inputs, config).sum(axis=1)
+    # = mining_revenue_usd(run.group_running, ...), from the BTC already computed
+    mining_rev = physics.mining_revenue_usd(
+        btc_net.to_numpy(), inputs.frame["btc_price_usd"].to_numpy()[:, None]).sum(axis=1)
     lease = np.zeros(len(imp))
     if scenario.ai is not None:
         lease = accrual_usd(scenario.ai.lease_usd_per_mw_year * scenario.ai.it_load_mw, len(imp), dt)
@@ -84,11 +86,15 @@ def interval_money(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
 
 
 def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
-                 scenario: Scenario, baseline: RunSeries | None = None) -> pd.DataFrame:
-    """KPI table: index = KPI name, columns value and unit."""
+                 scenario: Scenario, baseline: RunSeries | None = None, *,
+                 money: pd.DataFrame | None = None,
+                 base_money: pd.DataFrame | None = None) -> pd.DataFrame:
+    """KPI table: index = KPI name, columns value and unit. ``money``/``base_money``: the runs'
+    ``interval_money`` when the caller has it already (computed here otherwise)."""
     dt = step_hours(inputs.index)
     f = run.frame
-    money = interval_money(run, inputs, config, scenario)
+    if money is None:
+        money = interval_money(run, inputs, config, scenario)
     rows: list[tuple[str, float, str]] = [
         ("ai_energy_mwh", f["ai_load_mw"].sum() * dt, "MWh"),
         ("miner_energy_mwh", f["miner_mw"].sum() * dt, "MWh"),
@@ -135,7 +141,8 @@ def compute_kpis(run: RunSeries, inputs: SiteInputs, config: ControllerConfig,
     curtailed_mwh = float((full_mw - f["miner_mw"]).clip(lower=0).sum() * dt)
     rows.append(("flexibility_curtailed_mwh", curtailed_mwh, "MWh"))
     if baseline is not None:
-        base_money = interval_money(baseline, inputs, config, scenario)
+        if base_money is None:
+            base_money = interval_money(baseline, inputs, config, scenario)
         rows.append(("flexibility_value_usd",
                      float(money["net_margin_usd"].sum(skipna=False)
                            - base_money["net_margin_usd"].sum(skipna=False)),
@@ -154,12 +161,20 @@ def kpi_table(ballast: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
 
 
 def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
-                  config: ControllerConfig, scenario: Scenario) -> pd.DataFrame:
-    """Per month (UTC): price, energy, BTC, money, and margin against the baseline."""
+                  config: ControllerConfig, scenario: Scenario, *,
+                  money: pd.DataFrame | None = None,
+                  base_money: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per month (UTC): price, energy, BTC, money, and margin against the baseline
+    (``money``/``base_money`` as in ``compute_kpis``)."""
     dt = step_hours(inputs.index)
-    money = interval_money(run, inputs, config, scenario)
-    base = interval_money(baseline, inputs, config, scenario)
-    key = inputs.index.tz_convert("UTC").strftime("%Y-%m")
+    money = interval_money(run, inputs, config, scenario) if money is None else money
+    base = (interval_money(baseline, inputs, config, scenario) if base_money is None
+            else base_money)
+    # grouped by month number, labelled "YYYY-MM" once per month (strftime over every interval
+    # and a groupby on the strings took most of this table's time)
+    utc = inputs.index.tz_convert("UTC")
+    months, key = np.unique(np.asarray(utc.year * 100 + utc.month), return_inverse=True)
+    labels = np.array([f"{m // 100:04d}-{m % 100:02d}" for m in months], dtype=object)
     frame = pd.DataFrame({
         "avg_price_usd_per_mwh": inputs.frame["price_usd_per_mwh"].to_numpy(),
         "avg_hashprice_usd_per_ph_day": inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
@@ -178,7 +193,7 @@ def monthly_table(run: RunSeries, baseline: RunSeries, inputs: SiteInputs,
     unsettled = frame[["net_margin_usd", "baseline_net_margin_usd"]].isna().groupby(level=0).any()
     agg[unsettled.columns] = agg[unsettled.columns].mask(unsettled)  # NaN stays NaN, never 0
     agg["margin_delta_usd"] = agg["net_margin_usd"] - agg["baseline_net_margin_usd"]
-    agg.index.name = "month"
+    agg.index = pd.Index(labels[agg.index.to_numpy()], name="month")
     return agg
 
 

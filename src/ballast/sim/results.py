@@ -46,8 +46,8 @@ class Results:
         programs: grid-program settlement (``ProgramOutcome``) when the scenario has
             ``programs:``, else None.
         notes: the scenario's ``notes`` (a proxy node, a series left out), then what the
-            margins leave out or could not settle (e.g. a transmission charge that is NaN
-            because the run does not contain the year's 4CP intervals).
+            margins leave out, estimate or do not charge (e.g. no transmission charge for a
+            run that holds none of the 4CP peak intervals, with the basis).
         baselines: the strike-price baseline and the optimum (``optimize.against.Baselines``,
             attached by ``with_baselines``; ``ballast.simulate`` does), else None. With them
             ``kpis`` gains the columns ``strike_price`` and ``optimum`` (NaN without an optimum).
@@ -73,8 +73,13 @@ class Results:
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
         cfg, inp, scn = sim.config, sim.inputs, sim.scenario
-        ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline)
-        base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline)
+        # each run's cash flows once (the KPIs, the baseline's, the months and the notes)
+        money = interval_money(sim.ballast, inp, cfg, scn)
+        base_money = interval_money(sim.baseline, inp, cfg, scn)
+        ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline, money=money,
+                            base_money=base_money)
+        base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline,
+                            money=base_money, base_money=base_money)
         kpis = kpi_table(ours, base)
         if sim.fine is not None:  # 1 s and finer: compliance with the smoothing spec
             from ballast.sim.smoothing import smoothing_kpis
@@ -86,7 +91,7 @@ class Results:
             kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
         # the notes depend on the scenario and the run's intervals only: the same for every run
         # (the scenario's own notes first: a proxy node or a series left out)
-        notes = (*scn.notes, *interval_money(sim.ballast, inp, cfg, scn).attrs["notes"])
+        notes = (*scn.notes, *money.attrs["notes"])
         if scn.battery is not None and sim.fine is None:  # said, never silently idle
             notes = (*notes, f"battery: the rule controller dispatches the battery on its "
                      f"smoothing rule, which runs at 1 s or finer with a smoothing section; this "
@@ -97,7 +102,8 @@ class Results:
             simulation=sim,
             kpis=kpis,
             programs=outcome,
-            monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn),
+            monthly=monthly_table(sim.ballast, sim.baseline, inp, cfg, scn, money=money,
+                                  base_money=base_money),
             events=group_events(sim.ballast, inp.frame["price_usd_per_mwh"]),
         )
 
