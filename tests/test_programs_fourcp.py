@@ -75,3 +75,18 @@ def test_settlement_charge_and_hits():
     assert table["site_demand_mw"].tolist() == [12.0, 100.0]  # worst interval of each peak hour
     assert table["hit"].tolist() == [True, False]
     assert summary["charge_usd"] == pytest.approx(60.0 * 56.0 * 1000)  # USD/kW-yr x mean kW
+
+
+def test_alert_at_one_hour_is_the_hourly_tables_row():
+    """The live host's one-hour alert (``fourcp_alert_at``) is the backtest's hourly table, row
+    by row, on the bundled ERCOT load (with a gap cut into it): same alert, forecast, threshold."""
+    load = read_series("bundled:ercot_system_hourly_2023_2024", "ercot_load_mw")
+    load = load.drop(load.index[(load.index >= "2024-07-10") & (load.index < "2024-07-10T05:00Z")])
+    table = fourcp.fourcp_alert_hourly(load)
+    hours = table.loc["2024-06-01T05:00Z":"2024-10-01T05:00Z"].index[::5]
+    hourly = load.resample("1h").mean().dropna()
+    got = [fourcp.fourcp_alert_at(hourly, h) for h in hours]
+    assert [g[0] for g in got] == table.loc[hours, "alert"].tolist()
+    assert sum(g[0] for g in got) > 10  # the summer has alerts to compare
+    np.testing.assert_allclose([g[1] for g in got], table.loc[hours, "forecast_mw"], equal_nan=True)
+    np.testing.assert_allclose([g[2] for g in got], table.loc[hours, "threshold_mw"], equal_nan=True)

@@ -939,3 +939,40 @@ def test_ven_cli_fails_when_the_vtn_never_answers():
         result = _ven_cli(f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b", "--register-timeout-s", "1")
     assert result.exit_code == 1, result.output
     assert "no registration within 1 s" in _one_error_line(result.output)
+
+
+@pytest.mark.parametrize(("context", "deployment", "n"), [
+    ("oadr://ercot/ecrs", "ecrs", 2),  # every interval of the instruction
+    ("oadr://unknown.context", None, 2),  # the ordinary DR meaning of the signal
+])
+def test_a_reserve_market_context_is_a_deployment(context, deployment, n):
+    now = datetime(2024, 8, 20, 21, 0, tzinfo=UTC)
+    start = now + timedelta(minutes=5)
+    event = {
+        "event_descriptor": {"event_id": "e1", "event_status": "far", "market_context": context},
+        "active_period": {"dtstart": start},
+        "event_signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": "delta",
+                           "intervals": interval(start, 15, -20_000.0)
+                           + interval(start + timedelta(minutes=15), 15, -20_000.0)}],
+    }
+    policy = VenPolicy(reserve_market_contexts={"oadr://ercot/ecrs": "ecrs"})
+    decision = event_to_commands(event, policy, 40.0, now, import_mw_now=80.0)
+    assert decision.opt == "optIn" and decision.deployment == deployment
+    assert len(decision.commands) == n
+    if deployment is not None:  # the MW sold are the reduction (live), not the payload
+        assert all(c.request is None and c.cap_mw == np.inf for c in decision.commands)
+        assert decision.commands[1].start_utc == start + timedelta(minutes=15)
+    else:
+        assert decision.commands[0].request.reduction_mw == pytest.approx(20.0)
+
+
+def test_ven_cli_refuses_a_bad_reserve_context():
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    result = CliRunner().invoke(app, ["programs", "ven", "--vtn-url", "http://127.0.0.1:1/x",
+                                      "--reserve-context", "oadr://x=foo"])
+    assert result.exit_code == 2
+    assert ("--reserve-context 'oadr://x=foo': give MARKET_CONTEXT=RESERVE with RESERVE one of "
+            "responsive_reserve, ecrs, ers") in result.output

@@ -257,6 +257,76 @@ async def test_ven_command_reports_the_live_meter_and_judges_prices_per_group(tm
         await vtn.stop()
 
 
+@pytest.mark.filterwarnings(
+    # openleadr 0.5.x stores its server on the aiohttp app with a str key (aiohttp >= 3.9 warns)
+    "ignore:It is recommended to use web.AppKey instances for keys"
+)
+async def test_vtn_reserve_deployment_reaches_the_live_campus(tmp_path):
+    """An OpenADR event in the market context the site maps to its ECRS is a deployment: the
+    runtime drops the 25 MW sold from the metered miner power (live.grid_programs), and the
+    VTN's cancellation ends it."""
+    import copy
+
+    from live_helpers import INSTANT_WAKE
+    from openleadr import OpenADRServer
+
+    port = free_port()
+    answered = asyncio.get_running_loop().create_future()
+    vtn = OpenADRServer(
+        vtn_id="LIVE-VTN",
+        http_host="127.0.0.1",
+        http_port=port,
+        requested_poll_freq=timedelta(seconds=1),
+        show_fingerprint=False,
+        ven_lookup=lambda ven_id: {"ven_id": ven_id, "ven_name": "campus", "fingerprint": None,
+                                   "registration_id": "reg-live"},
+    )
+    vtn.add_handler("on_create_party_registration", lambda info: ("ven-live", "reg-live"))
+    await vtn.run_async()
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"ecrs": {"offer_mw": 25.0},
+                                                       "reserve_only_when_economic": False}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt = live.runtime
+        await until(lambda: rt.programs.sold_mw.get("ecrs") == 25.0, 10, "the ECRS sold")
+        ven = BallastVen(
+            "campus",
+            f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+            VenPolicy(reserve_market_contexts={"oadr://ercot/ecrs": "ecrs"}),
+            telemetry=lambda: {"site_import_mw": float(rt.last_tick["power_mw"]["import"]),
+                               "miner_mw": float(rt.last_tick["power_mw"]["miners"])},
+            on_decision=forward_to_runtime(rt),
+            report_period_s=1,
+        )
+        try:
+            await ven.start()
+            event_id = vtn.add_event(
+                "ven-live", "SIMPLE", "level",
+                [{"dtstart": datetime.now(UTC) + timedelta(seconds=2),
+                  "duration": timedelta(minutes=10), "signal_payload": 1}],
+                market_context="oadr://ercot/ecrs",
+                callback=lambda ven_id, event_id, opt_type: answered.set_result(opt_type),
+            )
+            assert await asyncio.wait_for(answered, 20) == "optIn"
+            assert not rt.dr_events  # a deployment, not a DR event
+
+            def deployment():
+                return next((e for e in rt.last_tick["active_events"]
+                             if e.get("kind") == "deployment"), None)
+
+            await until(lambda: deployment() is not None, 10, "the deployment in the runtime")
+            dep = deployment()
+            assert dep["program"] == "ecrs" and dep["commit_mw"] == 25.0
+            assert dep["source"].startswith("openadr:")
+            assert dep["cap_mw"] == pytest.approx(max(dep["reference_mw"] - 25.0, 0.0))
+            await until(lambda: rt.last_tick["power_mw"]["miners_planned"] <= dep["cap_mw"] + 1e-9,
+                        10, "the miners under the deployment cap")
+            vtn.cancel_event("ven-live", event_id)
+            await until(lambda: deployment() is None, 10, "the deployment cancelled")
+        finally:
+            await ven.stop()
+            await vtn.stop()
+
+
 async def test_site_forwarder_posts_updates_and_cancels_dr_events(tmp_path):
     """``SiteDrForwarder`` against the live API of the emulated campus: an opted-in event with
     two intervals becomes two DR events in the runtime; the VTN's update replaces them (the old
@@ -311,3 +381,38 @@ async def test_site_forwarder_posts_updates_and_cancels_dr_events(tmp_path):
         (posted,) = fwd.created["ev-2"]
         await fwd(EventDecision("ev-2", "optOut", f"the site refused it: {why}"))  # as the VEN does
         await until(lambda: cancelled(posted), 5, "the refused event's first interval withdrawn")
+
+
+async def test_site_forwarder_posts_and_withdraws_a_reserve_deployment(tmp_path):
+    """``SiteDrForwarder`` (``ballast programs ven --site``) posts a deployment instruction to
+    the live API's deployments endpoint: the runtime drops the ECRS sold; the VTN's
+    cancellation deletes it. A reserve the site does not offer comes back as the reason."""
+    import copy
+
+    from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN
+
+    from ballast.programs.openadr.events import DrCommand, EventDecision
+    from ballast.programs.openadr.site import SiteDrForwarder
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    cmd = DrCommand("ev-9", "deployment:ecrs", now, now, now + timedelta(minutes=15),
+                    float("inf"), 1.0)
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"ecrs": {"offer_mw": 25.0},
+                                                       "reserve_only_when_economic": False}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt = live.runtime
+        fwd = SiteDrForwarder(live.api_url, OPERATOR_TOKEN)
+        deploy = EventDecision("ev-9", "optIn", "ecrs deployment", (cmd,), deployment="ecrs")
+        assert await fwd(deploy) is None
+        (made,) = fwd.created["ev-9"]
+        window_id = made.removeprefix("deployment:")
+        w = rt.programs.windows[window_id]
+        assert (w.program, w.source, w.end_s - w.start_s) == ("ecrs", "alice", 900.0)
+        assert not rt.dr_events
+        assert await fwd(EventDecision("ev-9", "optOut", "cancelled by the VTN")) is None
+        await until(lambda: window_id not in rt.programs.windows
+                    or rt.programs.windows[window_id].cancelled_s is not None, 5,
+                    "the deployment withdrawn")
+        ers = EventDecision("ev-10", "optIn", "ers deployment", (cmd,), deployment="ers")
+        why = await fwd(ers)
+        assert why is not None and "HTTP 422" in why and "offers (['ecrs'])" in why

@@ -1,9 +1,10 @@
-"""The live host refuses, at start and loudly, every scenario feature it cannot run yet (grid
-programs; issue 17), and a battery that would sit idle (no smoothing section): ``ballast
-serve`` exits 2 with one line naming the feature and the scenario file, and the ``LiveSite``
-and ``Runtime`` constructors raise. Nothing is dropped silently. Nothing here starts a device:
-the refusal comes first. Smoothing and the battery run live (test_live_smoothing.py,
-test_parity.py, test_live_battery.py)."""
+"""The live host refuses, at start and loudly, every scenario field it cannot run (the grid
+programs' backtest-only schedules; issue 17), and a battery that would sit idle (no smoothing
+section): ``ballast serve`` exits 2 with one line naming each field and the scenario file, and
+the ``LiveSite`` and ``Runtime`` constructors raise. Nothing is dropped silently. Nothing here
+starts a device: the refusal comes first. Smoothing, the battery and the rest of ``programs``
+run live (test_live_smoothing.py, test_parity.py, test_live_battery.py,
+test_live_programs.py)."""
 
 from __future__ import annotations
 
@@ -27,20 +28,24 @@ from ballast.scenario import load_scenario, parse_scenario
 
 SMOOTHING = {"ramp_up_mw_per_s": 1.0, "ramp_down_mw_per_s": 1.0}
 BATTERY = {"power_mw": 20, "energy_mwh": 10}
-PROGRAMS = {"emergency": {}}
+PROGRAMS = {"emergency": {}}  # runs live: EEA levels come from the API
+WINDOWS = {"emergency": {"windows": [{"start": "2024-05-01T10:00:00Z",
+                                      "end": "2024-05-01T12:00:00Z", "level": 3}]}}
+WINDOWS_REFUSED = ("not run by the live host: programs.emergency.windows (historic EEA windows "
+                   "are backtest inputs; live takes the EEA level from POST "
+                   "/api/v1/programs/eea); remove it or use a scenario without it")
 
 # sections added to the test campus -> what the live host says (None = accepted)
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("none", {}, None),
     ("smoothing", {"smoothing": SMOOTHING}, None),  # runs live since issue 17 item 1
     ("battery", {"battery": BATTERY}, None),  # runs live; without smoothing: refuse_idle
-    ("programs", {"programs": PROGRAMS},
-     "programs is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("programs", {"programs": PROGRAMS}, None),  # runs live since issue 17 item 1
+    ("programs with EEA windows", {"programs": WINDOWS}, WINDOWS_REFUSED),
     ("smoothing disabled", {"smoothing": {**SMOOTHING, "enabled": False}}, None),
-    ("all three", {"smoothing": SMOOTHING, "battery": BATTERY, "programs": PROGRAMS},
-     "programs is not run by the live host yet (issue 17: one controller, every host); "
-     "remove it or use a scenario without it"),
+    ("all three", {"smoothing": SMOOTHING, "battery": BATTERY, "programs": PROGRAMS}, None),
+    ("all three, EEA windows", {"smoothing": SMOOTHING, "battery": BATTERY,
+                                "programs": WINDOWS}, WINDOWS_REFUSED),
 ]
 
 
@@ -65,8 +70,11 @@ def test_refuse_table(label: str, extra: dict[str, Any], message: str | None) ->
     ("west_texas_2024", []),  # the --emulate demo's default: it must still start
     ("solar_inference_2024", []),
     ("training_campus", []),
-    ("uri_2021", ["programs"]),
-    ("west_texas_2024_programs", ["programs"]),
+    ("uri_2021", ["programs.emergency.windows", "programs.responsive_reserve.frequency_events",
+                  "programs.ers.deployments"]),
+    ("west_texas_2024_programs", ["programs.responsive_reserve.frequency_events",
+                                  "programs.ecrs.deployments",
+                                  "programs.demand_response.events"]),
 ])
 def test_bundled_examples(name: str, features: list[str]) -> None:
     assert live_unsupported(load_scenario(scenario_path(name))) == features
@@ -112,7 +120,7 @@ def test_serve_emulate_refuses_bundled_training_campus_on_coarse_devices() -> No
 
 
 def test_serve_config_refuses_programs(tmp_path: Path) -> None:
-    scen = write_campus(tmp_path, _campus({"programs": PROGRAMS}))
+    scen = write_campus(tmp_path, _campus({"programs": WINDOWS}))
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump({"scenario": scen.name,
                                     "meter": {"host": "127.0.0.1", "port": 1},
@@ -120,7 +128,5 @@ def test_serve_config_refuses_programs(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--config", str(site)])
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert lines == [f"error: scenario {scen}: programs is not run by the live host yet "
-                     "(issue 17: one controller, every host); remove it or use a scenario "
-                     "without it"]
+    assert lines == [f"error: scenario {scen}: {WINDOWS_REFUSED}"]
     assert not (tmp_path / "ballast.db").exists()  # refused before the store opened

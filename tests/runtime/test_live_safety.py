@@ -215,6 +215,7 @@ async def test_cold_start_changes_no_miner_that_control_keeps(tmp_path, monkeypa
     could fire and sleep every miner, then wake them). Now it runs in the warm-up, off the loop,
     before control starts."""
     import ballast.live.runtime as runtime_mod
+    import ballast.live.tick as tick_mod
 
     real_step = runtime_mod.step
     calls: list[bool] = []  # per call: did it run on (and block) the event loop?
@@ -229,7 +230,8 @@ async def test_cold_start_changes_no_miner_that_control_keeps(tmp_path, monkeypa
             time.sleep(5.0)
         return real_step(*args)
 
-    monkeypatch.setattr(runtime_mod, "step", cold_step)
+    monkeypatch.setattr(runtime_mod, "step", cold_step)  # the warm-up
+    monkeypatch.setattr(tick_mod, "step", cold_step)  # the ticks (live.tick)
     async with emulated_campus(tmp_path, watchdog={"meter_stale_s": 3.0}) as live:
         rt = live.runtime
         await until(lambda: rt.tick_no >= 10, 15, "ten ticks")

@@ -233,6 +233,7 @@ def _runtime_like(cfg, state, now_s: float = 0.0):
         ufr_cap_mw=None,
         safe_mode=False,
         dr=SimpleNamespace(baselines={}, events={}),
+        programs=None,  # no programs section (live.grid_programs)
         group_names=list(cfg.groups.names),
     )
 

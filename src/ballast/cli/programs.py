@@ -209,6 +209,13 @@ def ven_cmd(
     ca_file: Annotated[str | None, typer.Option(help="CA bundle that signed the VTN.")] = None,
     vtn_fingerprint: Annotated[str | None, typer.Option(help="VTN certificate fingerprint.")] = None,
     min_notice_s: Annotated[float, typer.Option(help="Decline events with less notice [s].")] = 0.0,
+    reserve_context: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MARKET_CONTEXT=RESERVE: an event in this OpenADR market context is a deployment "
+            "of the site's reserve (responsive_reserve, ecrs or ers); repeatable."
+        ),
+    ] = None,
     max_reduction_mw: Annotated[float | None, typer.Option(help="Decline larger asks [MW].")] = None,
     report_period_s: Annotated[float, typer.Option(min=1.0, help="Telemetry sampling period [s].")] = 10.0,
     register_timeout_s: Annotated[float, typer.Option(min=1.0, help="Give up registering after [s].")] = 60.0,
@@ -233,6 +240,13 @@ def ven_cmd(
 
         from ballast.programs.openadr.ven import BallastVen, VenPolicy, VenRegistrationError
 
+    contexts: dict[str, str] = {}
+    for item in reserve_context or []:
+        ctx, _, reserve = item.rpartition("=")
+        if not ctx or reserve not in ("responsive_reserve", "ecrs", "ers"):
+            fail(f"--reserve-context {item!r}: give MARKET_CONTEXT=RESERVE with RESERVE one of "
+                 "responsive_reserve, ecrs, ers")
+        contexts[ctx] = reserve
     telemetry, to_site = _ven_telemetry(
         site, site_token_file, site_max_age_s, test_site_import_mw, test_miner_mw, forward_events
     )
@@ -283,6 +297,7 @@ def ven_cmd(
                 done.set()
 
         policy = VenPolicy(
+            reserve_market_contexts=contexts,
             min_notice_s=min_notice_s,
             max_reduction_mw=max_reduction_mw,
             price_all_off_override_usd_per_mwh=price_all_off_override_usd_per_mwh,

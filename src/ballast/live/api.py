@@ -28,6 +28,7 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
       "power_mw": {                      # facility MW, import positive; null when unknown
         "import": 241.7, "ai": 130.0, "miners": 156.7, "miners_planned": 157.0,
         "renewables": 45.0, "import_limit": 280.0, "cap": null,   # cap: obligation cap
+        "floor": 0.0,                    # obligation floor (reserves sold, live.grid_programs)
         "plan_import": 241.9,            # import the controller plans (smoothing)
         "reserve_up": 0.0, "reserve_down": 0.0},  # miner headroom held for AI drops/rises
       "frequency_hz": 60.0,
@@ -45,6 +46,12 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
          "cap_mw": 110.0, "baseline_import_mw": 240.0, "target_import_mw": 200.0,
          "shortfall_mw": 0.0},
         {"kind": "ufr", "groups": ["s19jpro"]},
+        {"kind": "eea", "level": 3, "since": "...", "cap_mw": 0.0},
+        {"kind": "4cp_alert", "id": "...", "program": "coincident_peak", "start": "...",
+         "end": "...", "source": "alice", "cap_mw": 0.0},   # source "load feed": computed
+        {"kind": "deployment", "id": "...", "program": "ecrs", "start": "...", "end": "...",
+         "source": "alice", "cap_mw": 60.0, "reference_mw": 85.0, "commit_mw": 25.0},
+        {"kind": "reserve", "sold_mw": {"ecrs": 25.0}, "floor_mw": 35.9},
         {"kind": "watchdog", "meter_age_s": 4.2}],
       "tick_duration_s": 0.004
     }
@@ -113,6 +120,7 @@ from ballast.live.docs import mount_docs
 from ballast.live.evidence_api import evidence_router
 from ballast.live.health import RuntimeCollector
 from ballast.live.market.metrics import MarketFeedsCollector
+from ballast.live.programs_api import programs_router
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig
 from ballast.live.store import StoreBehind
@@ -371,6 +379,7 @@ def create_app(runtime: Runtime, site: SiteConfig, *,
         return {"id": event_id, "cancelled": True}
 
     app.include_router(evidence_router(store, Viewer, API, runtime.scenario.site.timezone))
+    app.include_router(programs_router(runtime, Viewer, Operator, API, audit))
 
     @app.post(f"{API}/stream-ticket", tags=["read"], responses={**VIEW, **R413})
     async def stream_ticket(p: Viewer) -> dict[str, Any]:

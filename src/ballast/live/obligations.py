@@ -44,6 +44,25 @@ def check_dr_window(start_s: float, end_s: float, now_s: float) -> None:
                              f"from now ({utc_iso(now_s)}); events must lie within that window")
 
 
+def check_dr_policy(programs: Any, start_s: float, reduction_mw: float | None,
+                    now_s: float) -> None:
+    """Raise ValueError when the scenario's DR policy (``programs.demand_response``) declines
+    an event, as the backtest's plan does: less notice than ``min_notice_minutes`` or more MW
+    than ``max_reduction_mw``."""
+    dr = getattr(programs, "demand_response", None)
+    if dr is None:
+        return
+    notice_min = (start_s - now_s) / 60.0
+    if notice_min < dr.min_notice_minutes:
+        raise ValueError(f"declined: notice {max(notice_min, 0.0):.3g} min < policy "
+                         f"programs.demand_response.min_notice_minutes "
+                         f"{dr.min_notice_minutes:g}")
+    if dr.max_reduction_mw is not None and reduction_mw is not None and (
+            reduction_mw > dr.max_reduction_mw):
+        raise ValueError(f"declined: asks {reduction_mw:g} MW > policy programs."
+                         f"demand_response.max_reduction_mw {dr.max_reduction_mw:g}")
+
+
 @dataclass(frozen=True)
 class DrEvent:
     """A demand-response event: reduce campus import by ``reduction_mw`` or by

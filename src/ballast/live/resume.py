@@ -42,6 +42,31 @@ class SavedPolicy(_Doc):
     import_margin_mw: float = Field(ge=0)
 
 
+class SavedWindow(_Doc):
+    """A 4CP alert or reserve deployment in force or to come (``live.grid_programs.Window``)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: Literal["4cp_alert", "deployment"]
+    start_s: float
+    end_s: float
+    source: str
+    program: Literal["coincident_peak", "responsive_reserve", "ecrs", "ers"]
+    cancelled_s: float | None = None
+    reference_mw: float | None = None
+    commit_mw: float | None = None
+    cap_mw: float | None = Field(None, ge=0)  # None: no cap yet
+    started: bool = False
+
+
+class SavedPrograms(_Doc):
+    """The grid programs' instructions (``LivePrograms.saved``): an EEA in force must survive
+    a restart."""
+
+    eea_level: int = Field(0, ge=0, le=3)
+    eea_since_s: float | None = None
+    windows: list[SavedWindow] = Field(default_factory=list)
+
+
 class SavedState(_Doc):
     """The runtime state document as ``state_document`` writes it.
 
@@ -64,6 +89,7 @@ class SavedState(_Doc):
     restore_time_s: float | None = None
     smooth: _FiniteList = Field(default_factory=list)
     ai_buf: _FiniteList = Field(default_factory=list)
+    programs: SavedPrograms | None = None
 
     @model_validator(mode="after")
     def _same_length(self) -> SavedState:
@@ -82,6 +108,7 @@ def state_document(rt: Runtime) -> dict[str, Any]:
             "ufr_cap_mw": rt.ufr_cap_mw,
             "dr_baselines": {k: list(v) for k, v in rt.dr.baselines.items()},
             "safe_mode": rt.safe_mode, **_restore_document(st.restore),
+            "programs": None if rt.programs is None else rt.programs.saved(),
             **_smoothing_document(st.smooth, st.ai_buf)}
 
 
@@ -172,6 +199,8 @@ def _apply(rt: Runtime, st: SavedState) -> None:
         # where the ramp was; the first meter reading can only lower it (restore_from_meter)
         rt.state.restore[RS_CEILING] = st.restore_ceiling_mw
         rt.state.restore[RS_LAST_T] = st.restore_time_s
+    if rt.programs is not None and st.programs is not None:
+        rt.programs.restore(st.programs.model_dump(), rt.clock())
     if _smoothing_fits(rt, st):
         # where the smoothing plan, its slow target and the AI filter were: the import goes on
         # from there instead of stepping to a fresh plan

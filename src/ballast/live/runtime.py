@@ -1,10 +1,9 @@
 """The live runtime: an asyncio loop that runs the shared controller on real (or emulated) devices.
 
-Each tick (default 1 s): freeze a snapshot of the site (latest *accepted* meter sample, AI power,
-market policy, obligations), call ``ballast.control.step`` (the same compiled rule stack as the
-backtest), turn the miners-per-group decision into sleep/wake commands for particular miners,
-fan them out with read-back verification, and commit everything the tick saw and did to the
-store in one transaction. Alongside the tick:
+Each tick (default 1 s, ``live.tick``): freeze a snapshot of the site, call
+``ballast.control.step`` (the same compiled rule stack as the backtest), command particular
+miners with read-back verification, and commit the tick to the store in one transaction.
+Alongside the tick (``live.pollers``):
 
 - a meter poller (every ``ufr.poll_s``) that is also the under-frequency relay *fast path*:
   below 59.70 Hz (ERCOT NPRR828) the relay-assigned miners are slept at once, without waiting
@@ -57,47 +56,30 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from ballast.control import ControllerState, Snapshot, step
-from ballast.live.battery_link import (
-    BatteryLink,
-    check_battery_config,
-    safe_setpoint_mw,
-    without_battery,
-)
+from ballast.live import pollers
+from ballast.live.battery_link import BatteryLink, check_battery_config
 from ballast.live.commands import FleetControl
-from ballast.live.devices import (
-    Device,
-    group_counts,
-    plan_commands,
-    planned_miner_mw,
-    split_fleet,
-)
+from ballast.live.devices import Device, group_counts, planned_miner_mw
 from ballast.live.drivers.aio import cancel_and_wait
+from ballast.live.fourcp_load import run_load_feed
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
-from ballast.live.market.feeds import market_policy
 from ballast.live.market_replay import MarketReplay
-from ballast.live.obligations import (
-    DrBook,
-    DrEvent,
-    check_dr_window,
-    meter_stale,
-)
-from ballast.live.resume import resume, state_document
-from ballast.live.sensing import Sensing, plausible_ranges, worst_case_ai_mw
+from ballast.live.obligations import DrBook, DrEvent, check_dr_policy, check_dr_window
+from ballast.live.program_windows import Window, add_program_window, cancel_program_window
+from ballast.live.resume import resume
+from ballast.live.sensing import Sensing, plausible_ranges
 from ballast.live.site_config import SiteConfig
 from ballast.live.site_model import (
     Policy,
+    live_programs,
     refuse_unsupported,
     scaled_controller_config,
     site_nameplate,
 )
-from ballast.live.store import EventRecord, Store, TickRecord
-from ballast.live.tickdoc import nulls, num, tick_document
-from ballast.live.ufr import check_ufr
-from ballast.physics import import_mw as net_import_mw
+from ballast.live.store import EventRecord, Store
+from ballast.live.tick import run_tick
 from ballast.scenario import Scenario
 
 log = logging.getLogger("ballast.live")
@@ -154,6 +136,8 @@ class Runtime:
         self.ufr_trips = 0
         self.ufr_cap_mw: float | None = None  # miner power latched at the trip [MW]
         self.dr = DrBook()
+        # the grid programs' live parts (live.grid_programs), when the scenario has programs:
+        self.programs = live_programs(scenario, self.base_cfg, site)
         self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries,
                                 clock=clock, forced=self._forced_groups)
         self.last_tick: dict[str, Any] | None = None
@@ -198,13 +182,17 @@ class Runtime:
                                        replay.start, replay.speed, self.clock())
         await self.warm_up()
         await self.cmd.read(False, self._forced_groups, self.clock())
-        await self._keep_relay_sessions()
+        await pollers.keep_relay_sessions(self)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._meter_loop(), name="meter"),
-                       loop.create_task(self._fleet_read_loop(), name="fleet-read"),
-                       loop.create_task(self._session_loop(), name="sessions")]
+        self._tasks = [loop.create_task(pollers.meter_loop(self), name="meter"),
+                       loop.create_task(pollers.fleet_read_loop(self), name="fleet-read"),
+                       loop.create_task(pollers.session_loop(self), name="sessions")]
         if self.ai is not None:
-            self._tasks.append(loop.create_task(self._ai_loop(), name="ai"))
+            self._tasks.append(loop.create_task(pollers.ai_loop(self), name="ai"))
+        feed = self.site.market.system_load_feed  # grid programs hook: the 4CP load
+        if feed is not None and self.programs is not None and self.programs.load is not None:
+            self._tasks.append(loop.create_task(run_load_feed(feed, self.programs.load,
+                                                              self.clock), name="system-load"))
         if self.battery is not None:  # battery hook
             self._tasks.append(loop.create_task(self.battery.run(
                 self.clock, self.monotonic, min(self.site.tick_s, 1.0) / 2), name="battery"))
@@ -300,71 +288,13 @@ class Runtime:
 
     # --------------------------------------------------------------- pollers
     async def poll_meter_once(self) -> bool:
-        """Read the meter once; check the reading (``live.sensing``); if accepted, make it the
-        latest sample, refresh the meter's last-good time and run the relay fast path on its
-        frequency. Returns whether the reading was accepted."""
-        timeout = self.site.meter.timeout_s if self.site.meter else 0.5
-        try:
-            sample = await asyncio.wait_for(self.meter.read(), timeout)
-        except Exception as e:  # any failure only ages the data; the watchdog judges
-            self.sensing.read_failed("meter", "meter", e)
-            return False
-        witness = (self.ai_power_mw, self._fleet_witness)
-        if not self.sensing.check_meter(sample, witness, self.monotonic()):
-            return False
-        self.meter_sample = sample
-        self.meter_ok_s = self.monotonic()
-        if self.site.ufr.enabled:
-            await check_ufr(self, sample.frequency_hz)
-        return True
+        """Read, check and (if good) publish one meter sample; relay fast path on it
+        (``live.pollers.poll_meter_once``). Returns whether the reading was accepted."""
+        return await pollers.poll_meter_once(self)
 
     async def poll_ai_once(self) -> bool:
-        """Read the AI telemetry once; if the value passes its checks, make it the latest AI
-        power and refresh its last-good time. Returns whether it was accepted."""
-        if self.ai is None:
-            return False
-        timeout = self.site.ai.timeout_s if self.site.ai else 0.5
-        try:
-            power_mw = float(await asyncio.wait_for(self.ai.read_power_mw(), timeout))
-        except Exception as e:
-            self.sensing.read_failed("AI telemetry", "ai_telemetry", e)
-            return False
-        if not self.sensing.check_ai(power_mw):
-            return False
-        self.ai_power_mw = power_mw
-        self.ai_ok_s = self.monotonic()
-        return True
-
-    async def _meter_loop(self) -> None:
-        period = self.site.ufr.poll_s if self.site.ufr.enabled else min(self.site.tick_s, 0.5)
-        while True:
-            await self.poll_meter_once()
-            await asyncio.sleep(period)
-
-    async def _ai_loop(self) -> None:
-        while True:
-            await self.poll_ai_once()
-            await asyncio.sleep(min(self.site.tick_s, 1.0) / 2)
-
-    async def _fleet_read_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.site.fleet.read_every_s)
-            try:
-                await self.cmd.read(True, self._forced_groups, self.clock())
-            except Exception as e:  # keep reading next period
-                log.warning("fleet read failed: %s", e)
-
-    async def _keep_relay_sessions(self) -> None:
-        """Hold sessions on the relay miners (if the fleet can) so a trip is one round trip;
-        failures are counted per miner (``keepalive_failures``)."""
-        if self.site.ufr.enabled:
-            await self.cmd.keep_sessions([d.ip for d in self.devices.values()
-                                          if d.group in self.ufr_groups])
-
-    async def _session_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.site.fleet.session_keepalive_s)
-            await self._keep_relay_sessions()
+        """Read and check the AI telemetry once (``live.pollers.poll_ai_once``)."""
+        return await pollers.poll_ai_once(self)
 
     def _forced_groups(self) -> set[int]:
         """Groups whose miners must all sleep: manual curtail, tripped relay, safe state."""
@@ -409,6 +339,7 @@ class Runtime:
         """Store and arm a DR event; ValueError (the API answers 422) for dates outside the
         window around now (``obligations.check_dr_window``) or a bad reduction."""
         check_dr_window(start_s, end_s, self.clock())
+        check_dr_policy(self.scenario.programs, start_s, reduction_mw, self.clock())
         ev = DrEvent(uuid.uuid4().hex[:12], start_s, end_s, reduction_mw, reduction_share)
         self.store.add_dr_event(ev.id, start_s, end_s, reduction_mw, reduction_share,
                                 self.clock(), created_by)
@@ -424,149 +355,18 @@ class Runtime:
         self.dr.cancel(event_id, now)
         return True
 
+    def add_program_window(self, *args: Any, **kwargs: Any) -> Window:
+        """A 4CP alert or a reserve deployment (``program_windows.add_program_window``)."""
+        return add_program_window(self, *args, **kwargs)
+
+    def cancel_program_window(self, window_id: str, created_by: str) -> bool:
+        return cancel_program_window(self, window_id, created_by)
+
     # ------------------------------------------------------------------ tick
     async def tick(self) -> dict[str, Any]:
-        """One control cycle; returns the tick document (see ``ballast.live.api``)."""
-        t_start = time.perf_counter()
-        now = self.clock()  # records, DR schedule, the controller's snapshot
-        now_m = self.monotonic()  # ages
-        tick_no = self.tick_no + 1  # becomes self.tick_no once committed
-        events, self.pending_events = self.pending_events, []
-        wd = self.site.watchdog
-        stale = meter_stale(now_m, self.meter_ok_s, wd.meter_stale_s)
-        meter_age_s = None if self.meter_ok_s is None else now_m - self.meter_ok_s
-        if stale != self.safe_mode:
-            self.safe_mode = stale
-            self._seed_restore = self._seed_restore or not stale
-            events.append(EventRecord(now, "watchdog" if stale else "watchdog_clear",
-                                      "meter data stale: safe state, all miners asleep" if stale
-                                      else "meter data fresh again: control resumed",
-                                      {"meter_age_s": meter_age_s, "stale_s": wd.meter_stale_s,
-                                       "last_refusal": self.sensing.stats.last_reason.get(
-                                           "meter")}))
-        m = self.meter_sample if not stale else None
-        import_mw = m.campus_import_power_mw if m else float("nan")
-        miners_mw = m.miners_feeder_power_mw if m else float("nan")
-        renew_mw = max(0.0, m.renewables_feeder_power_mw) if m else 0.0
-        freq = m.frequency_hz if m else float("nan")
-        ai_sources = [m.ai_feeder_power_mw] if m else []
-        if self.ai_power_mw is not None and self.ai_ok_s is not None and (
-                now_m - self.ai_ok_s <= wd.ai_stale_s):
-            ai_sources.append(self.ai_power_mw)
-        ai_mw = worst_case_ai_mw(ai_sources, self.ai_full_mw)  # worst case when blind
-
-        forced = self._forced_groups()
-        g = self.base_cfg.groups
-        controllable, fixed_mw, force_sleep = split_fleet(self.devices.values(), forced,
-                                                          g.run_mw, g.sleep_mw)
-        if m is not None and (self._seed_restore or not self.state.restore_seeded):
-            # the ramp starts from the metered import, never from a stale or saved level that
-            # is higher (the miners may have slept meanwhile); fixed miners count as AI load
-            self.state.restore_from_meter(now, import_mw, max(0.0, miners_mw - fixed_mw))
-            self._seed_restore = False
-
-        dr_cap, active, dr_events = self.dr.cap(now, None if stale else import_mw,
-                                                None if stale else miners_mw)
-        events += dr_events
-        cap = 0.0 if stale else dr_cap
-        if self.ufr_tripped and self.ufr_cap_mw is not None:
-            cap = min(cap, self.ufr_cap_mw)
-        replay_s = None
-        if self.replay is not None:
-            price, hashprice, replay_s = self.replay.at(now)
-            self.policy = replace(self.policy, price_usd_per_mwh=price,
-                                  hashprice_usd_per_ph_day=hashprice)
-        # market feeds hook (live.market): live price/hashprice, or their stale fallback
-        self.policy = market_policy(self, now)
-        pol = self.policy
-        # battery hook: a fresh usable state of charge, or no battery (setpoint 0) and the
-        # charge an unreachable battery may still draw counted as inflexible load
-        base_cfg, soc_mwh, batt_load_mw = self.base_cfg, 0.0, 0.0
-        if self.battery is not None:
-            events += self.battery.drain_events()
-            soc = self.battery.fresh_soc(now_m, 2 * self.site.tick_s + self.battery.cfg.timeout_s)
-            if soc is None:
-                base_cfg = without_battery(base_cfg)
-                batt_load_mw = self.battery.residual_charge_mw(now_m)
-            else:
-                soc_mwh = soc
-        snap = Snapshot(time_s=now, price_usd_per_mwh=pol.price_usd_per_mwh,
-                        hashprice_usd_per_ph_day=pol.hashprice_usd_per_ph_day,
-                        ai_load_mw=ai_mw + fixed_mw + batt_load_mw, renewable_mw=renew_mw,
-                        cap_mw=max(0.0, cap - fixed_mw) if np.isfinite(cap) else cap,
-                        # metered power of the miners the controller commands (the battery
-                        # covers what they have not reached yet, as in the fine backtest)
-                        miner_measured_mw=max(0.0, miners_mw - fixed_mw) if m else float("nan"),
-                        battery_soc_mwh=soc_mwh)
-        groups = replace(base_cfg.groups, count=controllable)
-        cfg = replace(base_cfg, groups=groups, economic_dispatch=pol.economic_dispatch,
-                      import_margin_mw=pol.import_margin_mw)
-        self.state.running[:] = np.minimum(self.state.running, controllable)
-        decision = step(cfg, self.state, snap)
-        rule = "watchdog" if stale else decision.binding_rule
-        if self.battery is not None:  # battery hook: 0 in the safe state, never charge over
-            unsafe = stale or self.ticks.failsafe_reason is not None  # the limit
-            self.battery.submit(0.0 if unsafe or soc is None else safe_setpoint_mw(
-                decision.battery_mw, power_mw=self.battery.cfg.power_mw,
-                import_limit_mw=cfg.import_limit_mw, margin_mw=cfg.import_margin_mw,
-                export_limit_mw=cfg.export_limit_mw, metered_import_mw=import_mw,
-                battery_now_mw=self.battery.power_mw,
-                planned_import_mw=net_import_mw(snap.ai_load_mw + decision.miner_power_mw,
-                                                renew_mw),
-                headroom_mw=self.battery.cfg.charge_headroom_mw))
-
-        to_sleep, to_wake = plan_commands(self.devices.values(), decision.running, forced)
-        commands = await self.cmd.send(force_sleep + to_sleep, to_wake, None, now)
-        if self.ufr_tripped:  # a trip during our commands: make sure no relay miner runs
-            late = [d.ip for d in self.devices.values()
-                    if d.group in self.ufr_groups and d.want_run is not False]
-            if late:
-                commands += await self.cmd.send(late, [], "ufr", now)
-        # what a live meter must reflect: miners verified asleep, per group (a miner that only
-        # acknowledged a command changes no power, so commands alone are no evidence)
-        asleep = [0] * len(self.group_names)
-        for d in self.devices.values():
-            asleep[d.group] += d.asleep is True
-        self._fleet_witness = tuple(asleep)
-
-        if stale:
-            active.append({"kind": "watchdog", "meter_age_s": meter_age_s})
-        if self.ufr_tripped:
-            active.append({"kind": "ufr", "groups": [self.group_names[i]
-                                                     for i in sorted(self.ufr_groups)]})
-        doc = tick_document(self, tick_no, now, replay_s, import_mw, freq, ai_mw, renew_mw,
-                            miners_mw, decision.miner_power_mw + fixed_mw, snap, rule, active,
-                            decision)
-        if self.battery is not None:  # battery hook
-            doc["battery"] = nulls(self.battery.document())
-            doc["power_mw"]["battery"] = num(self.battery.power_mw) if self.battery.available \
-                else None
-        meas = {"tick": tick_no, "time_s": now, "import_mw": import_mw,
-                "frequency_hz": freq, "ai_load_mw": ai_mw, "renewable_mw": renew_mw,
-                "miners_mw": miners_mw, "miners_planned_mw": decision.miner_power_mw + fixed_mw,
-                "cap_mw": cap, "floor_mw": 0.0, "price_usd_per_mwh": pol.price_usd_per_mwh,
-                "hashprice_usd_per_ph_day": pol.hashprice_usd_per_ph_day, "binding_rule": rule,
-                "safe_mode": int(stale), "meter_age_s": meter_age_s}
-        setpoints = [(name, int(decision.running[i]), int(controllable[i]), self._mode(i))
-                     for i, name in enumerate(self.group_names)]
-        for e in events:
-            log.info("%s: %s", e.kind, e.message)
-        try:
-            self.store.write_tick(TickRecord(tick_no, meas, setpoints, commands, events,
-                                             state_document(self)))
-        except Exception:
-            self.pending_events = events + self.pending_events  # retried with the next tick
-            raise
-        self.tick_no = tick_no
-        cleared = self.ticks.succeeded(self.monotonic())
-        if cleared is not None:
-            log.warning("fail-safe cleared: tick %d committed; control resumed", tick_no)
-            self.pending_events.append(EventRecord(now, "failsafe_clear", "ticks commit "
-                                                    "again: control resumed", {"was": cleared}))
-        doc["tick_duration_s"] = time.perf_counter() - t_start
-        self.last_tick = doc
-        self._publish(doc)
-        return doc
+        """One control cycle (``live.tick.run_tick``); returns the tick document (see
+        ``ballast.live.api``)."""
+        return await run_tick(self)
 
     def _mode(self, gi: int) -> str:
         if self.safe_mode or self.ticks.failsafe_reason is not None:

@@ -41,6 +41,7 @@ from ballast.live.market.config import (
     HttpCsvPriceFeed,
     HttpHashprice,
     HttpPriceFeed,
+    HttpSystemLoad,
     ModbusPriceFeed,
     StaleConfig,
 )
@@ -194,6 +195,11 @@ class MarketConfig(StrictModel):
         "hashprice_usd_per_ph_day (the operator's value).")
     stale: StaleConfig = Field(default_factory=StaleConfig, description="What the controller "
                                "assumes while a feed is stale.")
+    system_load_feed: HttpSystemLoad | None = Field(
+        None, description="Live ERCOT system load [MW] for the scenario's 4CP alert "
+        "(programs.coincident_peak; the alert logic of programs/fourcp.py, each hour from the "
+        "hours before it). Default none: the scenario's load_source file only (no alert once "
+        "it ends; alerts can always be posted through the API).")
 
     @model_validator(mode="after")
     def _feeds_or_replay(self) -> MarketConfig:

@@ -13,7 +13,10 @@ import numpy as np
 from ballast.control import ControllerConfig, GroupParams
 from ballast.control.build import controller_config, smoothing_tick_problem
 from ballast.control.smoothing import SmoothingConfig
+from ballast.data.loaders import read_series
 from ballast.live.battery_link import check_battery_config
+from ballast.live.fourcp_load import FourCpLoad
+from ballast.live.grid_programs import LivePrograms
 from ballast.live.sensing import SiteNameplate
 from ballast.live.site_config import SiteConfig
 from ballast.physics import facility_mw
@@ -30,34 +33,102 @@ class Policy:
     import_margin_mw: float
 
 
-# Scenario sections the backtest runs and the live host does not yet (issue 17, "one
-# controller, every host"): no program feeds are wired live. Refused, never dropped. Smoothing
-# and the battery run live: the one builder (``control.build``) sizes them for the site's tick
-# (a tick or devices too coarse for the smoothing are refused, ``refuse_tick``), and the
-# battery is the site config's (``live.battery_link``; a size that differs is refused).
-LIVE_UNSUPPORTED: tuple[str, ...] = ("programs",)
+# Scenario fields the backtest runs and the live host does not (issue 17, "one controller,
+# every host"), with what the live host takes instead. Refused at start, never dropped. The rest
+# of ``programs:`` runs live (``live.grid_programs``: EEA levels, 4CP alerts, reserve floors and
+# deployments through programs/limits.py; DR through programs/dr.py). Smoothing and the battery
+# run live too: the one builder (``control.build``) sizes them for the site's tick (a tick or
+# devices too coarse for the smoothing are refused, ``refuse_tick``), and the battery is the site
+# config's (``live.battery_link``; a size that differs is refused).
+LIVE_UNSUPPORTED: dict[str, str] = {
+    "programs.emergency.windows": "historic EEA windows are backtest inputs; live takes the "
+    "EEA level from POST /api/v1/programs/eea",
+    "programs.responsive_reserve.frequency_events": "frequency replays are backtest inputs; "
+    "live trips on the metered frequency (site config ufr)",
+    "programs.ecrs.deployments": "scheduled deployments are backtest inputs; live takes them "
+    "from POST /api/v1/programs/deployments",
+    "programs.ers.deployments": "scheduled deployments are backtest inputs; live takes them "
+    "from POST /api/v1/programs/deployments",
+    "programs.demand_response.events": "scheduled DR events are backtest inputs; live takes "
+    "them from POST /api/v1/dr-events or the OpenADR VEN",
+    "programs.demand_response.baseline_method": "live latches the import metered at an "
+    "event's start (meter_before_event) only",
+}
 
 
 class LiveUnsupportedError(ValueError):
     """A scenario asks for something the live host cannot run; the message names the file."""
 
 
+def _field(scenario: Scenario, path: str) -> object:
+    value: object = scenario
+    for part in path.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
 def live_unsupported(scenario: Scenario) -> list[str]:
-    """The sections of ``scenario`` (in ``LIVE_UNSUPPORTED``) that are set."""
-    return [name for name in LIVE_UNSUPPORTED if getattr(scenario, name) is not None]
+    """The fields of ``scenario`` (in ``LIVE_UNSUPPORTED``) that are set (a list not empty; a
+    baseline method other than the live one)."""
+    found = []
+    for path in LIVE_UNSUPPORTED:
+        value = _field(scenario, path)
+        if path.endswith("baseline_method"):
+            if value is not None and value != "meter_before_event":
+                found.append(path)
+        elif value:
+            found.append(path)
+    return found
 
 
 def refuse_unsupported(scenario: Scenario, path: str | Path) -> None:
-    """Raise ``LiveUnsupportedError`` (one line naming each feature and ``path``) when the
-    scenario sets a section the live host cannot run."""
+    """Raise ``LiveUnsupportedError`` (one line naming each field, why, and ``path``) when the
+    scenario sets a field the live host cannot run."""
     found = live_unsupported(scenario)
     if not found:
         return
-    names = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
-    verb, them = ("is", "it") if len(found) == 1 else ("are", "them")
+    why = "; ".join(f"{name} ({LIVE_UNSUPPORTED[name]})" for name in found)
+    them = "it" if len(found) == 1 else "them"
     raise LiveUnsupportedError(
-        f"scenario {path}: {names} {verb} not run by the live host yet (issue 17: one "
-        f"controller, every host); remove {them} or use a scenario without {them}")
+        f"scenario {path}: not run by the live host: {why}; remove {them} or use a scenario "
+        f"without {them}")
+
+
+def refuse_program_site(scenario: Scenario, site: SiteConfig) -> None:
+    """Raise ``LiveUnsupportedError`` naming the field when the site config cannot run the
+    scenario's programs: RRS (delivered by the relay) without relay groups (``ufr``), or a
+    system-load feed without a 4CP program to use it."""
+    progs = scenario.programs
+    if site.market.system_load_feed is not None and (progs is None
+                                                     or progs.coincident_peak is None):
+        raise LiveUnsupportedError(
+            f"site config market.system_load_feed: scenario {site.path(site.scenario)} has no "
+            "programs.coincident_peak to use it; remove the feed or add the program")
+    if progs is not None and progs.responsive_reserve is not None and not (
+            site.ufr.enabled and site.ufr.groups):
+        raise LiveUnsupportedError(
+            f"scenario {site.path(site.scenario)}: programs.responsive_reserve needs the site "
+            "config's under-frequency relay (ufr.enabled and ufr.groups) to deliver it live")
+
+
+def live_programs(scenario: Scenario, cfg: ControllerConfig, site: SiteConfig
+                  ) -> LivePrograms | None:
+    """The live state of the scenario's ``programs:`` (None without one); ``refuse_program_site``
+    first."""
+    refuse_program_site(scenario, site)
+    progs = scenario.programs
+    if progs is None:
+        return None
+    load = None
+    cp = progs.coincident_peak
+    if cp is not None:  # the alert's history: the scenario's load file (a live feed extends it)
+        hourly = read_series(cp.load_source, cp.load_column, minimum=0.0,
+                             base_dir=site.path(site.scenario).parent,
+                             label=f"programs.coincident_peak.load_source ({cp.load_source})")
+        load = FourCpLoad(hourly.resample("1h").mean().dropna())
+    return LivePrograms(progs, cfg, scenario.site.timezone, load)
 
 
 def refuse_idle_battery(scenario: Scenario, path: str | Path) -> None:
@@ -86,9 +157,11 @@ def scaled_controller_config(scenario: Scenario, site: SiteConfig) -> Controller
     """The scenario's controller config for a host stepping every ``site.tick_s`` (the one
     builder, ``control.build.controller_config``: smoothing included), with each group's
     count = its addresses and each unit's power x ``miners_per_device``. Groups without
-    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``)."""
+    addresses get count 0. A tick too coarse for the smoothing is refused (``refuse_tick``), and
+    programs the site cannot run (``refuse_program_site``)."""
     refuse_idle_battery(scenario, site.path(site.scenario))
     refuse_tick(scenario, site)
+    refuse_program_site(scenario, site)
     cfg = controller_config(scenario, site.tick_s, base_dir=site.path(site.scenario).parent)
     # the scenario's battery is the site config's, same size (ValueError naming the field)
     check_battery_config(cfg, site.battery, f"site config battery (scenario "

@@ -35,10 +35,20 @@ from ballast.programs.frequency import (
     read_frequency_event,
     ufr_trip_time_s,
 )
+from ballast.programs.limits import (
+    deployment_cap_mw,
+    eea_cap_mw,
+    fleet_mw,
+    fourcp_cap_mw,
+    hold_consistent,
+    miner_headroom_mw,
+    reserve_floor_mw,
+    reserve_headroom_mw,
+    reserve_uneconomic,
+    sell_reserves,
+)
 from ballast.programs.schema import Programs
 from ballast.scenario import Scenario
-
-RESERVE_ORDER = ("responsive_reserve", "ecrs", "ers")
 
 
 @dataclass
@@ -144,7 +154,7 @@ class ProgramPlan:
                 self.cap_mw[sl] = np.minimum(self.cap_mw[sl], c.cap_mw)
                 ev.cap_mw = c.cap_mw
             elif np.isnan(ev.fixed_cap_mw):
-                cap = max(ref - ev.commit_mw, 0.0)
+                cap = deployment_cap_mw(ref, ev.commit_mw)
                 sl = slice(ev.start_tick, ev.end_tick)
                 self.cap_mw[sl] = np.minimum(self.cap_mw[sl], cap)
                 ev.cap_mw = cap
@@ -180,42 +190,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(d[0::2].tolist(), d[1::2].tolist(), strict=True))
 
 
-def reserve_headroom_mw(ai_load_mw: np.ndarray, index: pd.DatetimeIndex, import_limit_mw: float,
-                        margin_mw: float, fleet_run_mw: float, sleep_floor_mw: float,
-                        cap_mw: np.ndarray, step_mw: float) -> np.ndarray:
-    """Reserve the miners can really deliver per tick [MW]: the most they may draw (import limit
-    minus margin minus the AI load's maximum over the hour, fleet size, caps in force) minus what
-    they draw asleep, minus one miner step (whole miners). Renewables are not counted (they may
-    vanish within the hour)."""
-    ai_hour_max = pd.Series(ai_load_mw, index=index).groupby(index.floor("1h")).transform("max")
-    most = np.minimum.reduce([import_limit_mw - margin_mw - ai_hour_max.to_numpy(),
-                              np.full(len(index), fleet_run_mw), cap_mw])
-    return np.clip(most - sleep_floor_mw - step_mw, 0.0, None)
-
-
-def sell_reserves(offers_mw: dict[str, float], headroom_mw: np.ndarray) -> dict[str, np.ndarray]:
-    """Split the headroom among reserve offers in priority order (RESERVE_ORDER): each is sold
-    up to its offer and never beyond what is left [MW]."""
-    left = headroom_mw.copy()
-    out = {}
-    for name in RESERVE_ORDER:
-        if name not in offers_mw:
-            continue
-        sold = np.minimum(offers_mw[name], left)
-        out[name] = sold
-        left = left - sold
-    return out
-
-
-def hold_consistent(raw_mw: np.ndarray) -> np.ndarray:
-    """Sell in interval t only what could also be held in t-1: min(raw[t], raw[t-1]) [MW].
-
-    A deployment's reduction is measured from the last measured tick, so the reserve must
-    already be running there."""
-    prev = np.concatenate(([0.0], raw_mw[:-1]))
-    return np.minimum(raw_mw, prev)
-
-
 def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                base_dir: Path | None = None) -> ProgramPlan:
     """Caps, floors and events for the Ballast run of a scenario with ``programs:``."""
@@ -223,9 +197,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
     index = inputs.index
     n = len(index)
     g = config.groups
-    sleep_floor = float((g.count * g.sleep_mw).sum())
-    fleet_run = float((g.count * g.run_mw).sum())
-    step_mw = float((g.run_mw - g.sleep_mw).max()) if len(g.names) else 0.0
+    sleep_floor, fleet_run, step_mw = fleet_mw(g)
     fixed: dict[str, np.ndarray] = {}
     events: list[ProgramEvent] = []
 
@@ -233,9 +205,9 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
         cap = np.full(n, np.inf)
         for w in progs.emergency.windows:
             a, b = _window_ticks(index, w.start, w.end)
-            opted = w.level >= progs.emergency.curtail_at_level
-            if opted:
-                cap[a:b] = 0.0
+            level_cap = eea_cap_mw(w.level, progs.emergency.curtail_at_level)
+            opted = bool(np.isfinite(level_cap))
+            cap[a:b] = np.minimum(cap[a:b], level_cap)
             events.append(ProgramEvent("emergency", f"eea{w.level}", pd.Timestamp(w.start),
                                        a, b, fixed_cap_mw=0.0, opted_in=opted,
                                        reason="" if opted else "below curtail_at_level"))
@@ -258,7 +230,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                             f"months from {needed[0]} to {needed[-1]}")
         fourcp_alert = fourcp.alert_on_index(fourcp_hourly["alert"], index)
         fourcp_peaks = find_monthly_peaks(load, cp.months, tz)
-        cap = np.where(fourcp_alert, cp.curtail_to_mw, np.inf)
+        cap = fourcp_cap_mw(fourcp_alert, cp.curtail_to_mw)
         fixed["coincident_peak"] = cap
         for a, b in _runs(fourcp_alert):
             events.append(ProgramEvent("coincident_peak", "4cp_alert", index[a], a, b,
@@ -294,16 +266,16 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
     headroom = reserve_headroom_mw(inputs.frame["ai_load_mw"].to_numpy(), index,
                                    config.import_limit_mw, config.import_margin_mw, fleet_run,
                                    sleep_floor, combined_fixed, step_mw)
-    max_draw = np.minimum.reduce([
-        config.import_limit_mw - config.import_margin_mw - inputs.frame["ai_load_mw"].to_numpy(),
-        np.full(n, fleet_run), combined_fixed]).clip(sleep_floor)
+    # the most the miners could draw: the headroom's sum before sleep power and the step
+    max_draw = (miner_headroom_mw(inputs.frame["ai_load_mw"].to_numpy(),
+                                  config.import_limit_mw, config.import_margin_mw, fleet_run,
+                                  0.0, combined_fixed, 0.0)).clip(sleep_floor)
     headroom[dr_mask] = 0.0  # no reserve sold while a DR event holds the miners down
     if progs.reserve_only_when_economic and len(g.names):
         # the price known at the tick (markets.price.decision_delay, inputs/availability.py)
-        last_price = inputs.frame["decision_price_usd_per_mwh"].to_numpy()
-        best_breakeven = inputs.frame["hashprice_usd_per_ph_day"].to_numpy() * float(
-            g.breakeven_per_hashprice.max())
-        headroom[last_price >= best_breakeven] = 0.0
+        headroom[reserve_uneconomic(inputs.frame["decision_price_usd_per_mwh"].to_numpy(),
+                                    inputs.frame["hashprice_usd_per_ph_day"].to_numpy(),
+                                    float(g.breakeven_per_hashprice.max()))] = 0.0
     sold = {k: hold_consistent(v) for k, v in sell_reserves(offers, headroom).items()}
     # the floor at t also covers what is sold for t+1, so a trip in t+1 finds it running at t
     floor_parts = {k: np.maximum(v, np.concatenate((v[1:], [0.0]))) for k, v in sold.items()}
@@ -354,7 +326,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
     total_sold = np.zeros(n)
     for v in floor_parts.values():
         total_sold += v
-    floor = np.where(total_sold > 0, sleep_floor + total_sold + step_mw, 0.0)
+    floor = reserve_floor_mw(total_sold, sleep_floor, step_mw)
 
     tz = scenario.site.timezone
     for i, pe in enumerate(e for e in events if e.program == "demand_response"):

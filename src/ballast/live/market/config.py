@@ -153,6 +153,14 @@ class HttpPriceFeed(FeedTiming, JsonValue):
     source: Literal["http_json"] = Field(description="http_json")
 
 
+class HttpSystemLoad(FeedTiming, JsonValue):
+    """ERCOT system load [MW] from any HTTP JSON endpoint (a QSE's or a data vendor's feed), for
+    the 4CP alert of ``programs.coincident_peak``: each reading extends the hourly load history
+    the alert reads (``live.grid_programs``)."""
+
+    source: Literal["http_json"] = Field(description="http_json")
+
+
 class CsvValue(StrictModel):
     """One number in an HTTP CSV document: a column of one row (the first line is the header)."""
 

@@ -12,11 +12,15 @@ miner power and import now and the clock. Signals understood (OpenADR 2.0b):
   a fixed price, whatever the breakevens;
 - LOAD_DISPATCH / setpoint (campus import [MW] at most: the import at the signal minus the
   setpoint) or delta (negative = reduce campus import by |value|).
+
+An event in a market context the policy maps to a reserve (``reserve_market_contexts``) is a
+deployment instruction for it instead: opted in, one command per interval, no DR request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -46,6 +50,10 @@ class VenPolicy:
     price_all_off_override_usd_per_mwh: float | None = None
     price_payload_to_usd_per_mwh: float = 1000.0  # payload unit USD/kWh (OpenADR convention)
     dispatch_payload_to_mw: float = 1e-3  # payload in kW unless the signal says otherwise
+    # OpenADR market contexts that carry reserve deployment instructions -> the reserve they
+    # deploy (responsive_reserve, ecrs or ers): the site drops the MW it sold for that reserve
+    # over each interval (live: ``live.grid_programs``), whatever the signal's payload
+    reserve_market_contexts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class EventDecision:
     opt: str  # optIn / optOut
     reason: str
     commands: tuple[DrCommand, ...] = ()
+    deployment: str | None = None  # the reserve a deployment instruction deploys
 
 
 def _power_factor_mw(signal: dict, policy: VenPolicy) -> float:
@@ -173,6 +182,13 @@ def event_to_commands(
     notice_s = (start0 - now_utc).total_seconds()
     if notice_s < policy.min_notice_s and not accepted_before:
         return EventDecision(eid, "optOut", f"notice {notice_s:.0f} s < policy {policy.min_notice_s:.0f} s")
+    reserve = policy.reserve_market_contexts.get(event["event_descriptor"].get("market_context"))
+    if reserve is not None:  # a deployment: the MW sold are the reduction, not the payload
+        ivs = [iv for sig in _signals(event) for iv in sig["intervals"]]
+        cmds = tuple(DrCommand(eid, f"deployment:{reserve}", now_utc, iv["dtstart"],
+                               iv["dtstart"] + iv["duration"], np.inf, float(iv["signal_payload"]))
+                     for iv in ivs)
+        return EventDecision(eid, "optIn", f"{reserve} deployment", cmds, deployment=reserve)
     for sig in _signals(event):
         name, kind = sig["signal_name"].upper(), sig["signal_type"]
         if name not in policy.accept_signals or (name, kind) not in SUPPORTED:

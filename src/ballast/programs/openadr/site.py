@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 STATE_PATH = "/api/v1/state"
 DR_PATH = "/api/v1/dr-events"
+DEPLOY_PATH = "/api/v1/programs/deployments"  # reserve deployments (live.grid_programs)
+WINDOWS_PATH = "/api/v1/programs/windows"
 MAX_TOKEN_FILE_BYTES = 4096
 
 
@@ -130,7 +132,8 @@ class LiveSiteReader:
 
 @dataclass
 class SiteDrForwarder:
-    """Posts the VEN's opted-in events to the live site's API as DR events; ``await
+    """Posts the VEN's opted-in events to the live site's API as DR events (a reserve deployment
+    instruction, ``EventDecision.deployment``, as a deployment); ``await
     forwarder(decision)`` returns None, or why the site did not take them (the VEN then opts
     out). ``created`` maps an OpenADR event id to the site's DR event ids."""
 
@@ -147,15 +150,28 @@ class SiteDrForwarder:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
             async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
+                root = self.url.rstrip("/")
                 for dr_id in self.created.pop(decision.event_id, []):  # an update replaces them
-                    async with session.delete(f"{base}/{dr_id}") as r:
+                    # a deployment's id is kept as "deployment:<id>" (live.grid_programs)
+                    kind, _, made = dr_id.rpartition(":")
+                    url = f"{root}{WINDOWS_PATH}/{made}" if kind == "deployment" else f"{base}/{made}"
+                    async with session.delete(url) as r:
                         if r.status not in (200, 404):  # 404: it had ended or was cancelled
-                            log.error("site DR event %s not cancelled: HTTP %s", dr_id, r.status)
+                            log.error("site event %s not cancelled: HTTP %s", dr_id, r.status)
                 if decision.opt != "optIn":
                     return None
                 ids: list[str] = []
                 self.created[decision.event_id] = ids
                 for cmd in decision.commands:
+                    if decision.deployment is not None:  # a reserve deployment instruction
+                        body = {"program": decision.deployment, "start": cmd.start_utc.isoformat(),
+                                "duration_minutes": (cmd.end_utc - cmd.start_utc).total_seconds() / 60}
+                        async with session.post(root + DEPLOY_PATH, json=body) as r:
+                            if r.status != 201:
+                                why = (await r.text())[:200]
+                                return f"{root + DEPLOY_PATH} answered HTTP {r.status}: {why}"
+                            ids.append(f"deployment:{(await r.json())['id']}")
+                        continue
                     if cmd.request is None:
                         continue
                     body = {"start": cmd.start_utc.isoformat(), "end": cmd.end_utc.isoformat()}

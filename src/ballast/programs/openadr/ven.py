@@ -52,18 +52,34 @@ log = logging.getLogger(__name__)
 def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
     """An ``on_decision`` callback that hands each opted-in command's DR request to the live
     runtime as a DR event (``runtime.add_dr_event``): a reduction of campus import in MW (a price
-    event: the miner power now down to its cap). An update or cancellation of an
-    event first cancels the DR events it created. A command the runtime refuses (dates outside
+    event: the miner power now down to its cap), or a reserve deployment instruction to it as a
+    deployment (``runtime.add_program_window``). An update or cancellation of an event first
+    cancels the DR events and deployments it created. A command the runtime refuses (dates outside
     the one-year window around now) is logged as an error and not forwarded."""
-    created: dict[str, list[str]] = {}
+    created: dict[str, list[tuple[str, str]]] = {}
 
     def forward(decision: EventDecision) -> None:
-        for dr_id in created.pop(decision.event_id, []):
-            runtime.cancel_dr_event(dr_id)
+        for kind, made_id in created.pop(decision.event_id, []):
+            if kind == "dr":
+                runtime.cancel_dr_event(made_id)
+            else:
+                runtime.cancel_program_window(made_id, f"openadr:{decision.event_id}")
         if decision.opt != "optIn":
             return
-        ids = []
+        ids: list[tuple[str, str]] = []
         for cmd in decision.commands:
+            if decision.deployment is not None:  # a reserve deployment (live.grid_programs)
+                start_s = cmd.start_utc.timestamp()
+                try:
+                    w = runtime.add_program_window(
+                        "deployment", start_s, None, f"openadr:{cmd.event_id}",
+                        decision.deployment, (cmd.end_utc.timestamp() - start_s) / 60.0)
+                except ValueError as e:
+                    log.error("OpenADR event %s (%s): refused by the runtime: %s", cmd.event_id,
+                              cmd.signal, e)
+                    continue
+                ids.append(("deployment", w.id))
+                continue
             if cmd.request is None:
                 continue
             try:  # the runtime bounds every event's dates (live.obligations.check_dr_window)
@@ -77,7 +93,7 @@ def forward_to_runtime(runtime) -> Callable[[EventDecision], None]:
             except ValueError as e:
                 log.error("OpenADR event %s (%s): refused by the runtime: %s", cmd.event_id, cmd.signal, e)
                 continue
-            ids.append(ev.id)
+            ids.append(("dr", ev.id))
         created[decision.event_id] = ids
 
     return forward

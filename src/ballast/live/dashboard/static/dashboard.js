@@ -392,6 +392,23 @@ function renderPrograms(doc) {
     if (e.kind === "watchdog") {
       return `<li class="watchdog" data-kind="watchdog"><b>Watchdog</b>: meter silent for ${fmt(e.meter_age_s)} s, safe state</li>`;
     }
+    // grid programs (live.grid_programs): the server's caps and floors, shown as sent
+    if (e.kind === "eea") {
+      return `<li class="eea" data-kind="eea"><b>EEA level ${esc(String(e.level))}</b> since ${hhmmss(e.since)} UTC: ` +
+        (e.cap_mw === null ? "no curtailment at this level" : `miner cap ${fmt(e.cap_mw)} MW`) + "</li>";
+    }
+    if (e.kind === "4cp_alert") {
+      return `<li class="fourcp" data-kind="4cp_alert"><b>4CP alert</b> (${esc(e.source)}) until ${hhmmss(e.end)} UTC: ` +
+        `miner cap ${fmt(e.cap_mw)} MW</li>`;
+    }
+    if (e.kind === "deployment") {
+      return `<li class="deployment" data-kind="deployment"><b>${esc(e.program)} deployed</b> (${esc(e.source)}) until ` +
+        `${hhmmss(e.end)} UTC: ${fmt(e.commit_mw)} MW below ${fmt(e.reference_mw)} MW, miner cap ${fmt(e.cap_mw)} MW</li>`;
+    }
+    if (e.kind === "reserve") {
+      const sold = Object.entries(e.sold_mw).map(([k, v]) => `${esc(k)} ${fmt(v)} MW`).join(", ");
+      return `<li class="reserve" data-kind="reserve"><b>Reserves sold</b>: ${sold}; miner floor ${fmt(e.floor_mw)} MW</li>`;
+    }
     return `<li data-kind="${esc(e.kind)}">${esc(JSON.stringify(e))}</li>`;
   });
   const html = items.length ? items.join("") : '<li class="none muted">No active programs or events.</li>';
