@@ -36,6 +36,7 @@ from ballast.control.records import SS_PLAN as SS_PLAN
 from ballast.control.records import SS_SIZE as SS_SIZE
 from ballast.control.records import SS_TARGET as SS_TARGET
 
+
 @dataclass(frozen=True)
 class SmoothingConfig:
     """Smoothing spec and the AI risk the controller sizes reserves from. Powers [MW] facility,

@@ -59,35 +59,62 @@ from ballast.control.smoothing import (
 from ballast.physics import group_power_mw, import_mw, within_export_limit_mw
 
 # the stack inlines the rules' arithmetic: recompile when those files change
-numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _records.__file__,
-                       _physics.__file__)
+numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _records.__file__, _physics.__file__)
 
 
 @njit(cache=True, inline="always")
 def with_hi(band, hi_mw, rule):
     """The band with a new upper bound set by ``rule``."""
-    return Band(band.lo_mw, hi_mw, band.lo_rule, rule, band.want_mw, band.want_rule,
-                band.hi_free_mw, band.hi_free_rule, band.plan_mw)
+    return Band(
+        band.lo_mw,
+        hi_mw,
+        band.lo_rule,
+        rule,
+        band.want_mw,
+        band.want_rule,
+        band.hi_free_mw,
+        band.hi_free_rule,
+        band.plan_mw,
+    )
 
 
 @njit(cache=True, inline="always")
 def with_lo(band, lo_mw, rule):
     """The band with a new lower bound set by ``rule``."""
-    return Band(lo_mw, band.hi_mw, rule, band.hi_rule, band.want_mw, band.want_rule,
-                band.hi_free_mw, band.hi_free_rule, band.plan_mw)
+    return Band(
+        lo_mw,
+        band.hi_mw,
+        rule,
+        band.hi_rule,
+        band.want_mw,
+        band.want_rule,
+        band.hi_free_mw,
+        band.hi_free_rule,
+        band.plan_mw,
+    )
 
 
 @njit(cache=True, inline="always")
 def with_want(band, want_mw, rule, plan_mw):
     """The band with the point ``rule`` wants inside it, and the import plan."""
-    return Band(band.lo_mw, band.hi_mw, band.lo_rule, band.hi_rule, want_mw, rule,
-                band.hi_free_mw, band.hi_free_rule, plan_mw)
+    return Band(
+        band.lo_mw,
+        band.hi_mw,
+        band.lo_rule,
+        band.hi_rule,
+        want_mw,
+        rule,
+        band.hi_free_mw,
+        band.hi_free_rule,
+        plan_mw,
+    )
 
 
 def open_band() -> Band:
     """The band before any rule: every power allowed, economics wanting nothing yet."""
-    return Band(-np.inf, np.inf, RULE_ECONOMICS, RULE_ECONOMICS, 0.0, RULE_ECONOMICS,
-                np.inf, RULE_ECONOMICS, 0.0)
+    return Band(
+        -np.inf, np.inf, RULE_ECONOMICS, RULE_ECONOMICS, 0.0, RULE_ECONOMICS, np.inf, RULE_ECONOMICS, 0.0
+    )
 
 
 open_band_jit = njit(cache=True, inline="always")(open_band)
@@ -101,10 +128,10 @@ def import_limit(band, p, st, tick):
     up to ``ai_max_mw``) while miners are still shedding. Fails closed on a NaN."""
     ai_ceiling_mw = tick.ai_load_mw
     if p.ai_max_rise_mw > 0.0:
-        ai_ceiling_mw = max(tick.ai_load_mw, min(tick.ai_load_mw + p.ai_max_rise_mw,
-                                                 p.ai_max_mw))
-    hi_mw = rule_import_limit(band.hi_mw, p.import_limit_mw, p.import_margin_mw, ai_ceiling_mw,
-                              tick.renewable_mw)
+        ai_ceiling_mw = max(tick.ai_load_mw, min(tick.ai_load_mw + p.ai_max_rise_mw, p.ai_max_mw))
+    hi_mw = rule_import_limit(
+        band.hi_mw, p.import_limit_mw, p.import_margin_mw, ai_ceiling_mw, tick.renewable_mw
+    )
     return with_hi(band, hi_mw, RULE_IMPORT_LIMIT)
 
 
@@ -154,12 +181,24 @@ def restore_ramp(band, p, st, tick):
     upper bound it found (``hi_free``): whole miners may make the ramp's bound change nothing."""
     if st.restore.on <= 0.0:
         return band
-    hi_mw = rule_restore_ramp(band.hi_mw, band.lo_mw, restore_allowance_mw(
-        st.restore, tick.time_s, tick.ai_load_mw, tick.renewable_mw))
+    hi_mw = rule_restore_ramp(
+        band.hi_mw,
+        band.lo_mw,
+        restore_allowance_mw(st.restore, tick.time_s, tick.ai_load_mw, tick.renewable_mw),
+    )
     if not hi_mw < band.hi_mw:
         return band
-    return Band(band.lo_mw, hi_mw, band.lo_rule, RULE_RESTORE_RAMP, band.want_mw,
-                band.want_rule, band.hi_mw, band.hi_rule, band.plan_mw)
+    return Band(
+        band.lo_mw,
+        hi_mw,
+        band.lo_rule,
+        RULE_RESTORE_RAMP,
+        band.want_mw,
+        band.want_rule,
+        band.hi_mw,
+        band.hi_rule,
+        band.plan_mw,
+    )
 
 
 @njit(cache=True, inline="always")
@@ -168,10 +207,8 @@ def renewable_absorption(band, p, st, tick):
     the upper bound."""
     if not p.absorb_renewables:
         return band
-    lo_mw = rule_renewable_floor(band.lo_mw, tick.ai_load_mw, tick.renewable_mw,
-                                 p.export_limit_mw)
-    return with_lo(band, min(lo_mw, band.hi_mw), RULE_RENEWABLE_ABSORPTION) \
-        if lo_mw > band.lo_mw else band
+    lo_mw = rule_renewable_floor(band.lo_mw, tick.ai_load_mw, tick.renewable_mw, p.export_limit_mw)
+    return with_lo(band, min(lo_mw, band.hi_mw), RULE_RENEWABLE_ABSORPTION) if lo_mw > band.lo_mw else band
 
 
 @njit(cache=True, inline="always")
@@ -189,8 +226,7 @@ def smoothing(band, p, st, tick):
     if not p.smoothing_on:
         return band
     wish_mw = min(max(band.want_mw, band.lo_mw), band.hi_mw)
-    plan_mw = plan_import(st.smooth, p, tick.ai_filtered_mw + wish_mw - tick.renewable_mw,
-                          tick.dt_s)
+    plan_mw = plan_import(st.smooth, p, tick.ai_filtered_mw + wish_mw - tick.renewable_mw, tick.dt_s)
     smooth_mw = plan_mw - tick.ai_filtered_mw + tick.renewable_mw
     if p.smooth_with_miners and abs(smooth_mw - band.want_mw) > 1e-9:
         return with_want(band, smooth_mw, RULE_SMOOTHING, plan_mw)
@@ -240,10 +276,18 @@ def control_tick_full(p, grp, st, snap, info):
     time_s = snap.time_s
     ai_load_mw = snap.ai_load_mw
     renewable_mw = snap.renewable_mw
-    update_economic_state_hp(st.econ_on, st.last_change_s, time_s, snap.price_usd_per_mwh,
-                             snap.hashprice_usd_per_ph_day, grp.breakeven_per_hashprice,
-                             grp.deadband_usd_per_mwh, grp.min_on_s, grp.min_off_s,
-                             p.economic_dispatch)
+    update_economic_state_hp(
+        st.econ_on,
+        st.last_change_s,
+        time_s,
+        snap.price_usd_per_mwh,
+        snap.hashprice_usd_per_ph_day,
+        grp.breakeven_per_hashprice,
+        grp.deadband_usd_per_mwh,
+        grp.min_on_s,
+        grp.min_off_s,
+        p.economic_dispatch,
+    )
     # the economic wish is written into ``running`` (no allocation); the merit order then
     # moves it to the target
     desired_mw = 0.0
@@ -264,18 +308,28 @@ def control_tick_full(p, grp, st, snap, info):
         return total, RULE_IMPORT_LIMIT
     smoothing_on = p.smoothing_on
     # the step since the last tick, never negative nor longer than the longest step (a jump)
-    dt_s = (min(max(time_s - ss.last_time_s, 0.0), p.smoothing_max_step_s)
-            if ss.last_time_s != 0.0 else 0.0)
-    ai_f = filter_ai(ss, st.ai_buf, ai_load_mw, p.ai_filter_ticks) if smoothing_on \
-        else ai_load_mw
+    dt_s = min(max(time_s - ss.last_time_s, 0.0), p.smoothing_max_step_s) if ss.last_time_s != 0.0 else 0.0
+    ai_f = filter_ai(ss, st.ai_buf, ai_load_mw, p.ai_filter_ticks) if smoothing_on else ai_load_mw
     info.ai_filtered_mw = ai_f
     up_mw, dn_mw = 0.0, 0.0
     if smoothing_on and p.smooth_with_miners:
         up_mw, dn_mw = reserve_sizes_mw(p, ai_f, full_mw, sleep_all_mw)
         info.reserve_up_mw = up_mw
         info.reserve_down_mw = dn_mw
-    tick = Tick(time_s, dt_s, ai_load_mw, ai_f, renewable_mw, snap.cap_mw, snap.floor_mw,
-                desired_mw, full_mw, sleep_all_mw, up_mw, dn_mw)
+    tick = Tick(
+        time_s,
+        dt_s,
+        ai_load_mw,
+        ai_f,
+        renewable_mw,
+        snap.cap_mw,
+        snap.floor_mw,
+        desired_mw,
+        full_mw,
+        sleep_all_mw,
+        up_mw,
+        dn_mw,
+    )
     band = run_stack(open_band_jit(), p, st, tick)
     lo, hi = band.lo_mw, band.hi_mw
 
@@ -289,8 +343,8 @@ def control_tick_full(p, grp, st, snap, info):
     total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
     bound_mw = hi if rule == band.hi_rule else np.nan  # the upper bound that set the total
     if rule == RULE_RESTORE_RAMP and not restore_changed_decision(
-            band.want_mw, band.hi_free_mw, lo, total, st.econ_on, count, run_mw, sleep_mw,
-            merit):
+        band.want_mw, band.hi_free_mw, lo, total, st.econ_on, count, run_mw, sleep_mw, merit
+    ):
         # whole miners: without the ramp the total is the same, so the rule below it binds
         bound_mw = np.nan
         rule = band.want_rule
@@ -306,14 +360,17 @@ def control_tick_full(p, grp, st, snap, info):
     # binds the import follows its line within one miner and never rises above it.
     # (Unguarded by the ramp being on, ``restore_commit`` checks it: measured faster.)
     reached_mw = max(total, bound_mw) if bound_mw == bound_mw else total
-    restore_commit(st.restore, time_s, within_export_limit_mw(
-        import_mw(ai_load_mw + reached_mw, renewable_mw), p.export_limit_mw), total)
+    restore_commit(
+        st.restore,
+        time_s,
+        within_export_limit_mw(import_mw(ai_load_mw + reached_mw, renewable_mw), p.export_limit_mw),
+        total,
+    )
     plan_mw = ai_f + total - renewable_mw  # what the miners make achievable
     battery_on = p.battery_power_mw > 0.0 and p.battery_energy_mwh > 0.0
     if smoothing_on and battery_on:
         # the battery can hold the plan up to its power away from what the miners achieve
-        plan_mw = min(max(band.plan_mw, plan_mw - p.battery_power_mw),
-                      plan_mw + p.battery_power_mw)
+        plan_mw = min(max(band.plan_mw, plan_mw - p.battery_power_mw), plan_mw + p.battery_power_mw)
     if smoothing_on:
         commit_plan(ss, p, plan_mw, time_s, dt_s)
     else:
@@ -322,7 +379,11 @@ def control_tick_full(p, grp, st, snap, info):
     measured = total if np.isnan(snap.miner_measured_mw) else snap.miner_measured_mw
     grid_mw = ai_load_mw + measured - renewable_mw
     residual = grid_mw - plan_mw if smoothing_on else 0.0
-    info.battery_mw = battery_dispatch(p, residual,
-                                       grid_mw - (p.import_limit_mw - p.import_margin_mw),
-                                       snap.battery_soc_mwh, dt_s if dt_s > 0.0 else 1.0)
+    info.battery_mw = battery_dispatch(
+        p,
+        residual,
+        grid_mw - (p.import_limit_mw - p.import_margin_mw),
+        snap.battery_soc_mwh,
+        dt_s if dt_s > 0.0 else 1.0,
+    )
     return total, rule
