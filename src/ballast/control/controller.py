@@ -29,7 +29,7 @@ from ballast.control.records import (
     State,
     record,
 )
-from ballast.control.rules import RULE_NAMES
+from ballast.control.rules import RULE_NAMES, group_columns
 from ballast.control.smoothing import SmoothingConfig
 from ballast.control.stack import control_tick_full
 from ballast.models.bitcoin import breakeven_price_usd_per_mwh
@@ -116,7 +116,7 @@ class ControllerConfig:
     def group_arrays(self) -> Groups:
         """The per-group columns the rule stack reads (``records.Groups``)."""
         g = self.groups
-        return Groups(g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
+        return group_columns(g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
                       g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit)
 
     def restore_params(self, restore: np.ndarray) -> np.ndarray:

@@ -1,15 +1,18 @@
 """The rule stack's structures: parameters and memory as numpy record types (named fields, units
 in the names), the band the rules narrow and the tick they see as named tuples.
 
-Why records and named tuples (measured, ``benchmarks/bench_smoothing.py``, see the CHANGELOG):
-numba reads a record field as cheaply as an element of a float64 array indexed by a constant,
-and a named tuple of scalars is free (it lives in registers once the rules are inlined). numba
-jitclasses and structrefs were not kept: functions that take them cannot use numba's on-disk
-cache (``cache=True``), so every process would recompile the stack (seconds at each start).
+Why records and named tuples: numba reads a record field as cheaply as an element of a float64
+array indexed by a constant (measured: the 1-s year of ``benchmarks/bench_smoothing.py`` takes
+the same CPU time with the parameters and memory as records as it took with the former float64
+arrays and ``SP_*`` / ``SS_*`` / ``RS_*`` index constants; figures in the CHANGELOG), and a named
+tuple of scalars costs nothing (it lives in registers once the rules are inlined). numba
+jitclasses were not kept: a function that takes one is never loaded from numba's on-disk cache
+(numba issues #6522, #9659), so every process would recompile the stack (tens of seconds on a
+loaded machine). Structrefs were not tried.
 
 The memory records are views of float64 arrays (``ControllerState.smooth``, ``.restore``): the
 live runtime saves and restores those arrays as lists, and ``SS_*`` / ``RS_*`` are the field
-positions in them, derived here from the record types (one fact in one place).
+positions in them, listed here in the records' order (an assert checks the last of each).
 """
 
 from __future__ import annotations
@@ -102,20 +105,14 @@ def record(values: np.ndarray, dtype: np.dtype) -> np.void:
 
 
 # Per-group parameters, columns of one length (index g = scenario order; ``merit`` lists group
-# indices, most efficient first).
+# indices, most efficient first), and the fleet's power all running and all asleep [MW]
+# (``groups`` below builds it; the 1-s loop would otherwise sum them every tick).
 Groups = namedtuple(
     "Groups",
-    [
-        "count",
-        "run_mw",
-        "sleep_mw",
-        "breakeven_per_hashprice",
-        "deadband_usd_per_mwh",
-        "min_on_s",
-        "min_off_s",
-        "merit",
-    ],
+    ["count", "run_mw", "sleep_mw", "breakeven_per_hashprice", "deadband_usd_per_mwh",
+     "min_on_s", "min_off_s", "merit", "full_mw", "sleep_all_mw"],
 )
+
 
 # The controller's memory: per-group economics and commands, the smoothing record and its AI
 # ring buffer [MW], the restore record.

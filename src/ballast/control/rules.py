@@ -24,10 +24,11 @@ from ballast.control.records import RS_MINERS as RS_MINERS
 from ballast.control.records import RS_ON as RS_ON
 from ballast.control.records import RS_RAMP as RS_RAMP
 from ballast.control.records import RS_SIZE as RS_SIZE
+from ballast.control.records import Groups
 from ballast.physics import group_power_mw
 
 # inlined helpers live there
-numba_cache.drop_stale(__file__, _physics.__file__)
+numba_cache.drop_stale(__file__, _physics.__file__)  # records.py holds no compiled code
 
 # Which rule set the final miner total (reported per tick as an int code).
 RULE_ECONOMICS = 0
@@ -151,11 +152,21 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
     practice; docs/sources.md#merit-order-practice). Never exceeds the target (floors to whole miners),
     except that sleeping miners still draw ``sleep_mw``. Returns the resulting total [MW].
     """
-    n = count.shape[0]
     total = 0.0
-    for g in range(n):
+    for g in range(count.shape[0]):
         running_out[g] = desired_running[g]
         total += group_power_mw(desired_running[g], count[g], run_mw[g], sleep_mw[g])
+    return merit_order_from(target_mw, total, count, run_mw, sleep_mw, merit, running_out)
+
+
+@njit(cache=True, inline="always")
+def merit_order_from(target_mw, total_mw, count, run_mw, sleep_mw, merit, running):
+    """``allocate_merit_order`` from miners ``running`` per group (moved in place) that draw
+    ``total_mw`` [MW] in all (the caller has summed them: the 1-s loop saves a pass over the
+    groups per tick)."""
+    n = count.shape[0]
+    total = total_mw
+    running_out = running
     if total > target_mw:
         for k in range(n - 1, -1, -1):  # least efficient first
             g = merit[k]
@@ -186,3 +197,22 @@ def allocate_merit_order(target_mw, desired_running, count, run_mw, sleep_mw, me
             running_out[g] += add
             total += add * step
     return total
+
+
+@njit(cache=True)
+def fleet_bounds_mw(count, run_mw, sleep_mw):
+    """(all running, all asleep) power of the fleet [MW], summed group by group in order."""
+    full_mw = 0.0
+    sleep_all_mw = 0.0
+    for g in range(count.shape[0]):
+        full_mw += group_power_mw(count[g], count[g], run_mw[g], sleep_mw[g])
+        sleep_all_mw += group_power_mw(0, count[g], run_mw[g], sleep_mw[g])
+    return full_mw, sleep_all_mw
+
+
+def group_columns(count, run_mw, sleep_mw, breakeven_per_hashprice, deadband_usd_per_mwh,
+                  min_on_s, min_off_s, merit) -> Groups:
+    """The per-group parameters as the rule stack takes them (``records.Groups``)."""
+    full_mw, sleep_all_mw = fleet_bounds_mw(count, run_mw, sleep_mw)
+    return Groups(count, run_mw, sleep_mw, breakeven_per_hashprice, deadband_usd_per_mwh,
+                  min_on_s, min_off_s, merit, full_mw, sleep_all_mw)

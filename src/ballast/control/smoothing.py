@@ -107,7 +107,8 @@ def filter_ai(ss, ai_buf, ai_mw, n_window):
         ss.ai_sum_mw -= ai_buf[pos]
     ai_buf[pos] = ai_mw
     ss.ai_sum_mw += ai_mw
-    ss.ai_pos = (pos + 1) % n
+    nxt = pos + 1
+    ss.ai_pos = nxt if nxt < n else nxt % n  # the modulo only at the wrap (1-s loop: per tick)
     return ss.ai_sum_mw / ss.ai_count
 
 

@@ -40,7 +40,7 @@ from ballast.control.rules import (
     RULE_RESERVE_UP,
     RULE_RESTORE_RAMP,
     RULE_SMOOTHING,
-    allocate_merit_order,
+    merit_order_from,
     restore_allowance_mw,
     restore_changed_decision,
     restore_commit,
@@ -291,19 +291,16 @@ def control_tick_full(p, grp, st, snap, info):
     # the economic wish is written into ``running`` (no allocation); the merit order then
     # moves it to the target
     desired_mw = 0.0
-    full_mw = 0.0
-    sleep_all_mw = 0.0
     for g in range(n):
         running[g] = count[g] if st.econ_on[g] else 0
         desired_mw += group_power_mw(running[g], count[g], run_mw[g], sleep_mw[g])
-        full_mw += group_power_mw(count[g], count[g], run_mw[g], sleep_mw[g])
-        sleep_all_mw += group_power_mw(0, count[g], run_mw[g], sleep_mw[g])
+    full_mw, sleep_all_mw = grp.full_mw, grp.sleep_all_mw
     if not (np.isfinite(ai_load_mw) and np.isfinite(renewable_mw)) or snap.cap_mw != snap.cap_mw:
         # Blind (a NaN or infinite measurement or cap): no headroom, every miner asleep; the
         # smoothing memory is left untouched so one bad value cannot poison later ticks.
         info.ai_filtered_mw = ai_load_mw
         info.plan_import_mw = np.nan
-        total = allocate_merit_order(0.0, running, count, run_mw, sleep_mw, merit, running)
+        total = merit_order_from(0.0, desired_mw, count, run_mw, sleep_mw, merit, running)
         restore_commit(st.restore, time_s, np.nan, total)  # import unknown: ramp anew from here
         return total, RULE_IMPORT_LIMIT
     smoothing_on = p.smoothing_on
@@ -340,7 +337,7 @@ def control_tick_full(p, grp, st, snap, info):
     elif target < lo:
         target = lo
         rule = band.lo_rule
-    total = allocate_merit_order(target, running, count, run_mw, sleep_mw, merit, running)
+    total = merit_order_from(target, desired_mw, count, run_mw, sleep_mw, merit, running)
     bound_mw = hi if rule == band.hi_rule else np.nan  # the upper bound that set the total
     if rule == RULE_RESTORE_RAMP and not restore_changed_decision(
         band.want_mw, band.hi_free_mw, lo, total, st.econ_on, count, run_mw, sleep_mw, merit

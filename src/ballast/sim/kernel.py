@@ -25,11 +25,11 @@ from ballast.control.records import (
     PARAMS_DTYPE,
     RESTORE_DTYPE,
     SMOOTH_DTYPE,
-    Groups,
     Snap,
     State,
     record,
 )
+from ballast.control.rules import group_columns
 from ballast.control.stack import control_tick_full
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
@@ -86,8 +86,8 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
     arguments into the stack's structures for ``run_ticks_records``.)"""
     p = backtest_params(import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
                         absorb_renewables)
-    grp = Groups(count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
-                 merit)
+    grp = group_columns(count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s,
+                        min_off_s, merit)
     st = State(econ_on, last_change_s, running, record(np.zeros(len(SMOOTH_DTYPE)),
                                                        SMOOTH_DTYPE),
                np.zeros(1), record(restore, RESTORE_DTYPE))
@@ -142,23 +142,26 @@ def run_plant_ticks(clock, inputs, p, grp, st, plant, battery, out):
     before = np.empty_like(running)
     c = 0
     phase = tick0 % coarse_every  # ticks already spent in the current coarse row
+    blk = 0
+    in_blk = 0  # ticks already spent in the current record block
     for t in range(n):
         # 1. the plant moves to tick t; the meters read it
         plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, raw_mw, power_mw, lo, hi)
         miner_now = 0.0
         for g in range(groups):
             miner_now += power_mw[g]
+            before[g] = running[g]
         ren = inputs.renewable_mw[c]
         # 2. the controller decides on what it measured
-        for g in range(groups):
-            before[g] = running[g]
         _total, rule = control_tick_full(p, grp, st, Snap(
             t0_s + t * dt_s, inputs.price_usd_per_mwh[c], inputs.hashprice_usd_per_ph_day[c],
             ai_mw[t], ren, inputs.cap_mw[c], inputs.floor_mw[c], miner_now, battery[0]), info)
         out.rule_ticks[rule] += 1
         out.rule[t] = rule
-        # 3. commands go to the plant (they act from the next tick, after the latency)
+        # 3. commands go to the plant (they act from the next tick, after the latency); the
+        # group power measured this tick goes into its record block
         for g in range(groups):
+            out.group_power_mw[blk, g] += power_mw[g] * inv_rec
             if running[g] != before[g]:
                 plant_command(pending_rate, plant_pos[0], g, count[g], before[g], running[g],
                               run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
@@ -173,12 +176,13 @@ def run_plant_ticks(clock, inputs, p, grp, st, plant, battery, out):
         # the plant curtails what can be neither used nor exported
         out.import_mw[t] = within_export_limit_mw(import_mw(ai_mw[t] + miner_now, ren) - b,
                                                   p.export_limit_mw)
-        blk = t // record_every
-        for g in range(groups):
-            out.group_power_mw[blk, g] += power_mw[g] * inv_rec
         out.reserve_mw[blk, 0] += info.reserve_up_mw * inv_rec
         out.reserve_mw[blk, 1] += info.reserve_down_mw * inv_rec
         phase += 1
         if phase == coarse_every:  # next coarse row (no division per tick)
             phase = 0
             c += 1
+        in_blk += 1
+        if in_blk == record_every:  # next record block (no division per tick)
+            in_blk = 0
+            blk += 1
