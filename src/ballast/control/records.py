@@ -109,8 +109,18 @@ def record(values: np.ndarray, dtype: np.dtype) -> np.void:
 # (``groups`` below builds it; the 1-s loop would otherwise sum them every tick).
 Groups = namedtuple(
     "Groups",
-    ["count", "run_mw", "sleep_mw", "breakeven_per_hashprice", "deadband_usd_per_mwh",
-     "min_on_s", "min_off_s", "merit", "full_mw", "sleep_all_mw"],
+    [
+        "count",
+        "run_mw",
+        "sleep_mw",
+        "breakeven_per_hashprice",
+        "deadband_usd_per_mwh",
+        "min_on_s",
+        "min_off_s",
+        "merit",
+        "full_mw",
+        "sleep_all_mw",
+    ],
 )
 
 

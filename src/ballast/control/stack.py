@@ -110,14 +110,12 @@ def with_want(band, want_mw, rule, plan_mw):
     )
 
 
-def open_band() -> Band:
+@njit(cache=True, inline="always")
+def open_band():
     """The band before any rule: every power allowed, economics wanting nothing yet."""
     return Band(
         -np.inf, np.inf, RULE_ECONOMICS, RULE_ECONOMICS, 0.0, RULE_ECONOMICS, np.inf, RULE_ECONOMICS, 0.0
     )
-
-
-open_band_jit = njit(cache=True, inline="always")(open_band)
 
 
 # ------------------------------------------------------------------------------ the rules
@@ -327,7 +325,7 @@ def control_tick_full(p, grp, st, snap, info):
         up_mw,
         dn_mw,
     )
-    band = run_stack(open_band_jit(), p, st, tick)
+    band = run_stack(open_band(), p, st, tick)
     lo, hi = band.lo_mw, band.hi_mw
 
     target, rule = band.want_mw, band.want_rule
