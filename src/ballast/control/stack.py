@@ -29,7 +29,7 @@ from ballast import physics as _physics
 from ballast.control import records as _records
 from ballast.control import rules as _rules
 from ballast.control import smoothing as _smoothing
-from ballast.control.records import Band, Tick
+from ballast.control.records import RESTORE_DTYPE, SMOOTH_DTYPE, Band, Groups, Snap, State, Tick
 from ballast.control.rules import (
     RULE_ECONOMICS,
     RULE_IMPORT_LIMIT,
@@ -382,3 +382,19 @@ def control_tick_full(p, grp, st, snap, info):
         dt_s if dt_s > 0.0 else 1.0,
     )
     return total, rule
+
+
+@njit(cache=True)
+def step_arrays(params, grp, mem, snap, info):
+    """``control_tick_full`` for one live tick, on arrays: ``params`` and ``info`` 1-element
+    record arrays, ``grp``, ``snap`` and ``mem`` tuples in the order of ``records.Groups``,
+    ``records.Snap`` and ``records.State``, the smoothing and restore memory the
+    float64 arrays the host keeps (viewed as records here, writes go through). numba
+    dispatches arrays and plain tuples in well under a microsecond, named tuples in a few and a
+    record scalar in tens, so ``grp``, ``mem`` and ``snap`` come as plain tuples (measured:
+    ``ballast.control.step`` took 28 us of CPU with records passed in, 13 us before the
+    records)."""
+    econ_on, last_change_s, running, smooth, ai_buf, restore = mem
+    st = State(econ_on, last_change_s, running, smooth.view(SMOOTH_DTYPE)[0], ai_buf,
+               restore.view(RESTORE_DTYPE)[0])
+    return control_tick_full(params[0], Groups(*grp), st, Snap(*snap), info[0])
