@@ -104,9 +104,10 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
         batt = np.array([battery.initial_soc_share * battery.energy_mwh, eta])
     else:
         batt = np.array([0.0, 1.0])
-    params = config.params[0]
+    params = config.params
     grp = config.group_arrays
-    st = state.records()
+    mem = (state.econ_on, state.last_change_s, state.running, state.smooth, state.ai_buf,
+           state.restore)
     plant = Plant(pending, pos, rate, raw, power, lat, slp, wak)
     chunk = max(record_every, chunk // record_every * record_every)
     blocks = -(-n_ticks // record_every)
@@ -136,7 +137,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             Clock(ai.t0_s + i0 * dt_s, dt_s, i0, every),
             Inputs(price[c0:], hashprice[c0:], ren[c0:], cap[c0:], floor[c0:],
                    ai_mw.astype("float64")),
-            params, grp, st, plant, batt,
+            params, grp, mem, plant, batt,
             Outputs(imp[i0:i0 + n], miner[sl], bat[sl], rule[sl], group_mw[b0:b1],
                     reserve[b0:b1], rules, record_every))
         if progress is not None:

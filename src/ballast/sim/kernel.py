@@ -20,17 +20,9 @@ from ballast.control import records as _records
 from ballast.control import rules as _rules
 from ballast.control import smoothing as _smoothing
 from ballast.control import stack as _stack
-from ballast.control.records import (
-    INFO_DTYPE,
-    PARAMS_DTYPE,
-    RESTORE_DTYPE,
-    SMOOTH_DTYPE,
-    Snap,
-    State,
-    record,
-)
+from ballast.control.records import INFO_DTYPE, PARAMS_DTYPE, SS_SIZE, Groups, Snap
 from ballast.control.rules import group_columns
-from ballast.control.stack import control_tick_full
+from ballast.control.stack import control_tick_full, memory_records
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
 from ballast.physics import (
@@ -62,16 +54,18 @@ Outputs = namedtuple("Outputs", ["import_mw", "miner_mw", "battery_mw", "rule",
 
 
 def backtest_params(import_limit_mw: float, export_limit_mw: float, margin_mw: float,
-                    economic_dispatch: bool, absorb_renewables: bool) -> np.void:
-    """The parameter record of the backtest's rule stack: smoothing off."""
-    p = np.zeros(1, PARAMS_DTYPE)[0]
+                    economic_dispatch: bool, absorb_renewables: bool) -> np.ndarray:
+    """The parameter record of the backtest's rule stack, smoothing off (a 1-element array:
+    numba dispatches a record array fast, a record scalar slowly)."""
+    params = np.zeros(1, PARAMS_DTYPE)
+    p = params[0]
     p["import_limit_mw"], p["export_limit_mw"] = import_limit_mw, export_limit_mw
     p["import_margin_mw"] = margin_mw
     p["economic_dispatch"], p["absorb_renewables"] = economic_dispatch, absorb_renewables
     p["ai_max_mw"] = np.inf
     p["smoothing_max_step_s"] = np.inf
     p["ai_filter_ticks"] = 1
-    return p
+    return params
 
 
 def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_mw,
@@ -88,17 +82,20 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
                         absorb_renewables)
     grp = group_columns(count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s,
                         min_off_s, merit)
-    st = State(econ_on, last_change_s, running, record(np.zeros(len(SMOOTH_DTYPE)),
-                                                       SMOOTH_DTYPE),
-               np.zeros(1), record(restore, RESTORE_DTYPE))
-    run_ticks_records(p, grp, st, time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw,
-                      floor_mw, record_every, out_miner_mw, out_rule, out_running_mean)
+    mem = (econ_on, last_change_s, running, np.zeros(SS_SIZE), np.zeros(1), restore)
+    run_ticks_records(p, tuple(grp), mem, time_s, price, hashprice, ai_load_mw, renewable_mw,
+                      cap_mw, floor_mw, record_every, out_miner_mw, out_rule, out_running_mean)
 
 
 @njit(cache=True)
-def run_ticks_records(p, grp, st, time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw,
-                      floor_mw, record_every, out_miner_mw, out_rule, out_running_mean):
-    """``run_ticks`` on the stack's structures (``records``)."""
+def run_ticks_records(params, groups, mem, time_s, price, hashprice, ai_load_mw, renewable_mw,
+                      cap_mw, floor_mw, record_every, out_miner_mw, out_rule, out_running_mean):
+    """``run_ticks`` on the stack's structures: ``params`` the parameter record array,
+    ``groups`` and ``mem`` plain tuples in the order of ``records.Groups`` and
+    ``records.State`` (``stack.memory_records``)."""
+    p = params[0]
+    grp = Groups(*groups)
+    st = memory_records(mem)
     n = time_s.shape[0]
     groups = grp.count.shape[0]
     info = np.zeros(1, INFO_DTYPE)[0]
@@ -115,7 +112,7 @@ def run_ticks_records(p, grp, st, time_s, price, hashprice, ai_load_mw, renewabl
 
 
 @njit(cache=True)
-def run_plant_ticks(clock, inputs, p, grp, st, plant, battery, out):
+def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
 
@@ -123,8 +120,12 @@ def run_plant_ticks(clock, inputs, p, grp, st, plant, battery, out):
     ticks; tick ``t`` of this chunk is global tick ``clock.tick0 + t`` and reads coarse row
     ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``inputs.ai_mw`` is the fine AI
     load [MW]. State (controller ``st``, ``plant``, ``battery`` = [state of charge MWh, one-way
-    efficiency]) carries over between chunks. Writes ``out`` (``Outputs``).
+    efficiency]) carries over between chunks. Writes ``out`` (``Outputs``). ``params`` is the
+    parameter record array, ``grp`` a ``records.Groups``, ``mem`` the controller's memory as a
+    plain tuple (``stack.memory_records``).
     """
+    p = params[0]
+    st = memory_records(mem)
     t0_s, dt_s, tick0, coarse_every = clock
     ai_mw = inputs.ai_mw
     count, run_mw, sleep_mw = grp.count, grp.run_mw, grp.sleep_mw
