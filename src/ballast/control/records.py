@@ -8,7 +8,10 @@ arrays and ``SP_*`` / ``SS_*`` / ``RS_*`` index constants; figures in the CHANGE
 tuple of scalars costs nothing (it lives in registers once the rules are inlined). numba
 jitclasses were not kept: a function that takes one is never loaded from numba's on-disk cache
 (numba issues #6522, #9659), so every process would recompile the stack (tens of seconds on a
-loaded machine). Structrefs were not tried.
+loaded machine). Structrefs were not tried. Hosts pass the parameter record as a 1-element
+array and the memory as the float64 arrays, viewed as records inside numba
+(``stack.memory_records``): numba dispatches arrays in under a microsecond but takes tens of
+microseconds to type a record scalar handed in from Python.
 
 The memory records are views of float64 arrays (``ControllerState.smooth``, ``.restore``): the
 live runtime saves and restores those arrays as lists, and ``SS_*`` / ``RS_*`` are the field
