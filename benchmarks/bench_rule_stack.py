@@ -34,9 +34,13 @@ def stack_loop(p, grp, st, t0_s, ai_mw, price, hashprice, renewable_mw, coarse_e
     total_mw = 0.0
     for t in range(ai_mw.shape[0]):
         c = t // coarse_every
-        mw, _rule = control_tick_full(p, grp, st, Snap(
-            t0_s + t, price[c], hashprice[c], ai_mw[t], renewable_mw[c], np.inf, 0.0, np.nan,
-            0.0), info)
+        mw, _rule = control_tick_full(
+            p,
+            grp,
+            st,
+            Snap(t0_s + t, price[c], hashprice[c], ai_mw[t], renewable_mw[c], np.inf, 0.0, np.nan, 0.0),
+            info,
+        )
         total_mw += mw
     return total_mw
 
@@ -55,8 +59,17 @@ def main() -> None:
     for _ in range(4):  # the first compiles (or loads the cache)
         st = ControllerState.initial(cfg, setup.t0_s)
         t0, c0 = time.perf_counter(), time.process_time()
-        stack_loop(cfg.params[0], cfg.group_arrays, st.records(), setup.t0_s, ai_mw, price,
-                   hashprice, ren, setup.coarse_every)
+        stack_loop(
+            cfg.params[0],
+            cfg.group_arrays,
+            st.records(),
+            setup.t0_s,
+            ai_mw,
+            price,
+            hashprice,
+            ren,
+            setup.coarse_every,
+        )
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     n = setup.n_ticks
@@ -68,8 +81,17 @@ def main() -> None:
     for rep in range(4):
         t0 = time.perf_counter()
         for i in range(2000):
-            step(cfg, state, Snapshot(setup.t0_s + rep * 2000 + i, float(price[0]),
-                                      float(hashprice[0]), float(ai_mw[i]), float(ren[0])))
+            step(
+                cfg,
+                state,
+                Snapshot(
+                    setup.t0_s + rep * 2000 + i,
+                    float(price[0]),
+                    float(hashprice[0]),
+                    float(ai_mw[i]),
+                    float(ren[0]),
+                ),
+            )
         if rep:
             best = min(best, (time.perf_counter() - t0) / 2000)
     emit("rule_stack_live_step_wall", best * 1e6, "us")

@@ -403,5 +403,6 @@ def memory_records(mem):
     running, smooth, ai_buf, restore), the smoothing and restore float64 arrays viewed as
     records (writes go through)."""
     econ_on, last_change_s, running, smooth, ai_buf, restore = mem
-    return State(econ_on, last_change_s, running, smooth.view(SMOOTH_DTYPE)[0], ai_buf,
-                 restore.view(RESTORE_DTYPE)[0])
+    return State(
+        econ_on, last_change_s, running, smooth.view(SMOOTH_DTYPE)[0], ai_buf, restore.view(RESTORE_DTYPE)[0]
+    )
