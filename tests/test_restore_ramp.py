@@ -11,6 +11,7 @@ import pytest
 
 from ballast.control import ControllerState, Snapshot, step
 from ballast.control.controller import new_restore
+from ballast.control.records import RESTORE_DTYPE, record
 from ballast.control.rules import (
     RS_CEILING,
     RS_LAST_T,
@@ -33,7 +34,7 @@ RAMP = 6.0  # MW/min in the cases below: 0.1 MW/s
 
 
 def restore(ceiling_mw, miners_mw, last_t_s=100.0, on=True, max_dt_s=INF):
-    rs = new_restore(miners_mw)
+    rs = record(new_restore(miners_mw), RESTORE_DTYPE)
     rs[RS_CEILING], rs[RS_LAST_T], rs[RS_MAX_DT] = ceiling_mw, last_t_s, max_dt_s
     rs[RS_ON], rs[RS_RAMP] = (1.0 if on else 0.0), RAMP / 60.0
     return rs

@@ -1,17 +1,21 @@
 """The controller's Python face: parameters, state, snapshot, and one ``step``.
 
-``step`` calls the same compiled ``control_tick_full`` that the backtest loops call, so a behaviour
-that is right in the backtest is right live.
+``step`` calls the same compiled ``control_tick_full`` (``control/stack.py``, through
+``step_arrays``) that the backtest loops call, so a behaviour that is right in the backtest is right live.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from ballast.control.rules import (
+from ballast.control.records import (
+    INFO_DTYPE,
+    PARAMS_DTYPE,
+    RESTORE_DTYPE,
     RS_CEILING,
     RS_LAST_T,
     RS_MAX_DT,
@@ -19,17 +23,14 @@ from ballast.control.rules import (
     RS_ON,
     RS_RAMP,
     RS_SIZE,
-    RULE_NAMES,
-    control_tick_full,
+    SMOOTH_DTYPE,
+    Groups,
+    State,
+    record,
 )
-from ballast.control.smoothing import (
-    INFO_BATTERY_MW,
-    INFO_PLAN,
-    INFO_RESERVE_DOWN,
-    INFO_RESERVE_UP,
-    INFO_SIZE,
-    SmoothingConfig,
-)
+from ballast.control.rules import RULE_NAMES, group_columns
+from ballast.control.smoothing import SmoothingConfig
+from ballast.control.stack import step_arrays
 from ballast.models.bitcoin import breakeven_price_usd_per_mwh
 from ballast.models.miners import get_model
 from ballast.physics import group_power_mw, miner_facility_mw
@@ -97,6 +98,31 @@ class ControllerConfig:
             restore_ramp_mw_per_min=ctl.restore_ramp_mw_per_min if restore_ramp else None,
         )
 
+    @cached_property
+    def params(self) -> np.ndarray:
+        """The rule stack's parameter record (``records.PARAMS_DTYPE``), as a 1-element array
+        (built once per configuration; read only)."""
+        p = np.zeros(1, PARAMS_DTYPE)
+        r = p[0]
+        r["import_limit_mw"], r["export_limit_mw"] = self.import_limit_mw, self.export_limit_mw
+        r["import_margin_mw"] = self.import_margin_mw
+        r["economic_dispatch"] = self.economic_dispatch
+        r["absorb_renewables"] = self.absorb_renewables
+        self.smoothing.write(r)
+        return p
+
+    @cached_property
+    def group_arrays(self) -> Groups:
+        """The per-group columns the rule stack reads (``records.Groups``)."""
+        g = self.groups
+        return group_columns(g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
+                             g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit)
+
+    @cached_property
+    def group_tuple(self) -> tuple:
+        """``group_arrays`` as a plain tuple (numba dispatches it faster: ``step``)."""
+        return tuple(self.group_arrays)
+
     def restore_params(self, restore: np.ndarray) -> np.ndarray:
         """Write this config's restore-ramp parameters into a restore state array (in place,
         returned); the memory (ceiling, last time, miner power) is kept."""
@@ -141,9 +167,10 @@ class ControllerState:
     econ_on: np.ndarray  # bool per group: economics wants it running (hysteresis state)
     last_change_s: np.ndarray  # UNIX time [s] of the last economic switch per group
     running: np.ndarray  # miners running per group, int64
-    smooth: np.ndarray = field(default_factory=lambda: np.zeros(7))  # smoothing scalars (SS_*)
+    # smoothing memory (``records.SMOOTH_DTYPE`` as float64, positions ``SS_*``)
+    smooth: np.ndarray = field(default_factory=lambda: np.zeros(len(SMOOTH_DTYPE.names)))
     ai_buf: np.ndarray = field(default_factory=lambda: np.zeros(1))  # recent AI readings [MW]
-    # restore ramp (``rules.RS_*``): import ceiling, ramp, last time, on, max step, miner MW
+    # restore ramp (``records.RESTORE_DTYPE`` as float64, positions ``RS_*``)
     restore: np.ndarray = field(default_factory=lambda: new_restore(0.0))
 
     @classmethod
@@ -163,6 +190,13 @@ class ControllerState:
     def copy(self) -> ControllerState:
         return ControllerState(self.econ_on.copy(), self.last_change_s.copy(), self.running.copy(),
                                self.smooth.copy(), self.ai_buf.copy(), self.restore.copy())
+
+    def records(self) -> State:
+        """The memory as the rule stack takes it: the same arrays, the smoothing and restore
+        memory viewed as records (writes go through)."""
+        return State(self.econ_on, self.last_change_s, self.running,
+                     record(self.smooth, SMOOTH_DTYPE), self.ai_buf,
+                     record(self.restore, RESTORE_DTYPE))
 
     @property
     def restore_seeded(self) -> bool:
@@ -228,21 +262,18 @@ class Decision:
 
 def step(config: ControllerConfig, state: ControllerState, snap: Snapshot) -> Decision:
     """Run one control cycle; updates ``state`` in place and returns the decision."""
-    g = config.groups
-    info = np.zeros(INFO_SIZE)
-    total, rule = control_tick_full(
-        snap.time_s, snap.price_usd_per_mwh, snap.hashprice_usd_per_ph_day, snap.ai_load_mw,
-        snap.renewable_mw, snap.cap_mw, snap.floor_mw,
-        config.import_limit_mw, config.export_limit_mw, config.import_margin_mw,
-        config.economic_dispatch, config.absorb_renewables,
-        g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice, g.deadband_usd_per_mwh,
-        g.min_on_s, g.min_off_s, g.merit, state.econ_on, state.last_change_s, state.running,
-        config.smoothing.as_array(), state.smooth, state.ai_buf, snap.miner_measured_mw,
-        snap.battery_soc_mwh, info, config.restore_params(state.restore))
-    group_mw = g.power_mw(state.running)
+    info = np.zeros(1, INFO_DTYPE)
+    config.restore_params(state.restore)
+    total, rule = step_arrays(
+        config.params, config.group_tuple,
+        (state.econ_on, state.last_change_s, state.running, state.smooth, state.ai_buf,
+         state.restore),
+        (float(snap.time_s), float(snap.price_usd_per_mwh), float(snap.hashprice_usd_per_ph_day),
+         float(snap.ai_load_mw), float(snap.renewable_mw), float(snap.cap_mw),
+         float(snap.floor_mw), float(snap.miner_measured_mw), float(snap.battery_soc_mwh)), info)
+    out = dict(zip(INFO_DTYPE.names, info[0].item(), strict=True))  # one conversion
+    group_mw = config.groups.power_mw(state.running)
     return Decision(running=state.running.copy(), group_power_mw=group_mw,
                     miner_power_mw=float(total), binding_rule=RULE_NAMES[rule],
-                    reserve_up_mw=float(info[INFO_RESERVE_UP]),
-                    reserve_down_mw=float(info[INFO_RESERVE_DOWN]),
-                    battery_mw=float(info[INFO_BATTERY_MW]),
-                    plan_import_mw=float(info[INFO_PLAN]))
+                    reserve_up_mw=out["reserve_up_mw"], reserve_down_mw=out["reserve_down_mw"],
+                    battery_mw=out["battery_mw"], plan_import_mw=out["plan_import_mw"])

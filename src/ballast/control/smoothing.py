@@ -1,9 +1,10 @@
 """Smoothing rules: ramp-rate and dynamic-range limits on campus import, reserves sized from the
 AI load's risk and the miners' dynamics, and an optional battery on the fast residual.
 
-All compiled (numba) and called from ``control_tick_full``; the parameters travel as one float64
-array (``SmoothingConfig.as_array``) and the rule's memory as two arrays (``SS_*`` scalars and a
-ring buffer of recent AI readings), so backtest and live share one code path.
+All compiled (numba) and called by the rule stack (``control/stack.py``); the parameters are
+fields of the stack's parameter record (``records.PARAMS_DTYPE``, written by
+``SmoothingConfig.write``) and the rule's memory a record (``records.SMOOTH_DTYPE``) and a ring
+buffer of recent AI readings, so backtest and live share one code path.
 
 Reserve sizing (hand-derived, no library does it). A ramp spec allows a change of ``L x W`` MW
 within a window of ``W`` s. An AI drop of ``D`` MW arrives as a step; miners woken by the
@@ -25,20 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-# parameter array layout
-SP_ON, SP_RAMP_UP, SP_RAMP_DN, SP_RANGE, SP_TAU_TARGET = 0, 1, 2, 3, 4
-SP_AI_IDLE, SP_AI_MAX, SP_AI_RISE, SP_TAU_FILL, SP_TAU_SHED = 5, 6, 7, 8, 9
-SP_WINDOW, SP_STEP_SHARE, SP_COVER, SP_FILTER_N = 10, 11, 12, 13
-SP_BATT_P, SP_BATT_E, SP_BATT_RECENTER_S, SP_BATT_SOC_TARGET = 14, 15, 16, 17
-SP_MINERS = 18
-SP_MAX_DT = 19  # longest time step the plan credits [s]
-SP_SIZE = 20
-# state array layout
-SS_INIT, SS_PLAN, SS_TARGET, SS_LAST_T, SS_AI_SUM, SS_AI_POS, SS_AI_N = 0, 1, 2, 3, 4, 5, 6
-SS_SIZE = 7
-# info array layout (outputs of one tick)
-INFO_RESERVE_UP, INFO_RESERVE_DOWN, INFO_BATTERY_MW, INFO_PLAN, INFO_AI_FILTERED = 0, 1, 2, 3, 4
-INFO_SIZE = 5
+# the memory's field positions, for hosts that save it (live/resume.py)
+from ballast.control.records import SS_AI_N as SS_AI_N
+from ballast.control.records import SS_AI_POS as SS_AI_POS
+from ballast.control.records import SS_AI_SUM as SS_AI_SUM
+from ballast.control.records import SS_INIT as SS_INIT
+from ballast.control.records import SS_LAST_T as SS_LAST_T
+from ballast.control.records import SS_PLAN as SS_PLAN
+from ballast.control.records import SS_SIZE as SS_SIZE
+from ballast.control.records import SS_TARGET as SS_TARGET
 
 
 @dataclass(frozen=True)
@@ -74,42 +70,46 @@ class SmoothingConfig:
     def filter_ticks(self) -> int:
         return max(1, round(self.ai_filter_s / self.tick_s))
 
-    def as_array(self) -> np.ndarray:
-        a = np.zeros(SP_SIZE)
-        a[SP_ON] = 1.0 if self.enabled else 0.0
-        a[SP_RAMP_UP], a[SP_RAMP_DN] = self.ramp_up_mw_per_s, self.ramp_down_mw_per_s
-        a[SP_RANGE], a[SP_TAU_TARGET] = self.dynamic_range_mw, self.target_tau_s
-        a[SP_AI_IDLE], a[SP_AI_MAX], a[SP_AI_RISE] = (self.ai_idle_mw, self.ai_max_mw,
-                                                      self.ai_max_rise_mw)
-        a[SP_TAU_FILL], a[SP_TAU_SHED] = self.fill_delay_s, self.shed_delay_s
-        a[SP_WINDOW], a[SP_STEP_SHARE] = self.ramp_window_s, self.step_share
-        a[SP_COVER], a[SP_FILTER_N] = self.reserve_cover_share, self.filter_ticks
-        a[SP_BATT_P], a[SP_BATT_E] = self.battery_power_mw, self.battery_energy_mwh
-        a[SP_BATT_RECENTER_S] = self.battery_recenter_s
-        a[SP_BATT_SOC_TARGET] = self.battery_soc_target_share
-        a[SP_MINERS] = 1.0 if self.use_miners else 0.0
-        a[SP_MAX_DT] = self.max_step_s
-        return a
+    def write(self, p: np.void) -> None:
+        """Write these parameters into a parameter record (``records.PARAMS_DTYPE``)."""
+        p["smoothing_on"] = self.enabled
+        p["smooth_with_miners"] = self.use_miners
+        p["ramp_up_mw_per_s"], p["ramp_down_mw_per_s"] = (self.ramp_up_mw_per_s,
+                                                          self.ramp_down_mw_per_s)
+        p["dynamic_range_mw"], p["target_tau_s"] = self.dynamic_range_mw, self.target_tau_s
+        p["ai_idle_mw"], p["ai_max_mw"] = self.ai_idle_mw, self.ai_max_mw
+        p["ai_max_rise_mw"] = self.ai_max_rise_mw
+        p["fill_delay_s"], p["shed_delay_s"] = self.fill_delay_s, self.shed_delay_s
+        p["ramp_window_s"], p["step_share"] = self.ramp_window_s, self.step_share
+        p["reserve_cover_share"], p["ai_filter_ticks"] = (self.reserve_cover_share,
+                                                          self.filter_ticks)
+        p["battery_power_mw"], p["battery_energy_mwh"] = (self.battery_power_mw,
+                                                          self.battery_energy_mwh)
+        p["battery_recenter_s"] = self.battery_recenter_s
+        p["battery_soc_target_share"] = self.battery_soc_target_share
+        p["smoothing_max_step_s"] = self.max_step_s
 
     def new_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Fresh rule memory: (scalars, AI ring buffer)."""
-        return np.zeros(SS_SIZE), np.zeros(self.filter_ticks)
+        return np.zeros(SS_SIZE), np.zeros(self.filter_ticks)  # records.SMOOTH_DTYPE
 
 
 @njit(cache=True, inline="always")
 def filter_ai(ss, ai_buf, ai_mw, n_window):
     """Moving average of the AI reading over ``n_window`` ticks (a boxcar nulls a swing whose
-    period divides the window, so miners do not chase what they cannot follow) [MW]."""
+    period divides the window, so miners do not chase what they cannot follow) [MW]. ``ss`` is
+    the smoothing memory record, ``ai_buf`` its ring buffer; both updated in place."""
     n = min(int(n_window), ai_buf.shape[0])
-    pos = int(ss[SS_AI_POS])
-    if ss[SS_AI_N] < n:
-        ss[SS_AI_N] += 1
+    pos = int(ss.ai_pos)
+    if ss.ai_count < n:
+        ss.ai_count += 1
     else:
-        ss[SS_AI_SUM] -= ai_buf[pos]
+        ss.ai_sum_mw -= ai_buf[pos]
     ai_buf[pos] = ai_mw
-    ss[SS_AI_SUM] += ai_mw
-    ss[SS_AI_POS] = (pos + 1) % n
-    return ss[SS_AI_SUM] / ss[SS_AI_N]
+    ss.ai_sum_mw += ai_mw
+    nxt = pos + 1
+    ss.ai_pos = nxt if nxt < n else nxt % n  # the modulo only at the wrap (1-s loop: per tick)
+    return ss.ai_sum_mw / ss.ai_count
 
 
 @njit(cache=True, inline="always")
@@ -125,75 +125,65 @@ def reserve_fill_mw(drop_mw, ramp_mw_per_s, window_s, step_share, delay_s, cover
 
 
 @njit(cache=True, inline="always")
-def reserve_band(lo, hi, sp, ai_filtered_mw, full_mw, sleep_all_mw, info):
-    """Narrow the miner band [lo, hi] for the up reserve (headroom to fill a crash) and the down
-    reserve (running miners to shed on a restart). Returns (lo, hi, which) with which = 0 none,
-    1 up reserve bound hi, 2 down reserve bound lo."""
-    drop = max(0.0, ai_filtered_mw - sp[SP_AI_IDLE])
-    rise = max(0.0, sp[SP_AI_MAX] - ai_filtered_mw) if np.isfinite(sp[SP_AI_MAX]) else 0.0
-    up = reserve_fill_mw(drop, sp[SP_RAMP_DN], sp[SP_WINDOW], sp[SP_STEP_SHARE],
-                         sp[SP_TAU_FILL], sp[SP_COVER])
-    dn = reserve_fill_mw(rise, sp[SP_RAMP_UP], sp[SP_WINDOW], sp[SP_STEP_SHARE],
-                         sp[SP_TAU_SHED], sp[SP_COVER])
+def reserve_sizes_mw(p, ai_filtered_mw, full_mw, sleep_all_mw):
+    """(up, down) reserves [MW]: headroom to fill an AI crash to idle, running miners to shed
+    on a rise to the AI's maximum; when the miners cannot hold both, the shortfall is shared in
+    proportion to the need. ``p`` is the parameter record."""
+    drop = max(0.0, ai_filtered_mw - p.ai_idle_mw)
+    rise = max(0.0, p.ai_max_mw - ai_filtered_mw) if np.isfinite(p.ai_max_mw) else 0.0
+    up = reserve_fill_mw(drop, p.ramp_down_mw_per_s, p.ramp_window_s, p.step_share,
+                         p.fill_delay_s, p.reserve_cover_share)
+    dn = reserve_fill_mw(rise, p.ramp_up_mw_per_s, p.ramp_window_s, p.step_share,
+                         p.shed_delay_s, p.reserve_cover_share)
     span = full_mw - sleep_all_mw
     if up + dn > span:  # cannot hold both: share the shortfall in proportion to the need
         scale = span / (up + dn)
         up *= scale
         dn *= scale
-    info[INFO_RESERVE_UP] = up
-    info[INFO_RESERVE_DOWN] = dn
-    which = 0
-    res_hi = max(full_mw - up, lo)  # obligations and safety above keep priority
-    if up > 0.0 and res_hi < hi:
-        hi = res_hi
-        which = 1
-    res_lo = min(sleep_all_mw + dn, hi)
-    if dn > 0.0 and res_lo > lo:
-        lo = res_lo
-        which = 2
-    return lo, hi, which
+    return up, dn
 
 
 @njit(cache=True, inline="always")
-def plan_import(ss, sp, wish_mw, dt_s):
+def plan_import(ss, p, wish_mw, dt_s):
     """Move the planned import toward ``wish_mw`` within the dynamic range around the slow
     target and within the ramp limits [MW]. Initialises on the first tick."""
-    if ss[SS_INIT] == 0.0:
-        ss[SS_PLAN] = wish_mw
-        ss[SS_TARGET] = wish_mw
+    if ss.started == 0.0:
+        ss.plan_mw = wish_mw
+        ss.target_mw = wish_mw
         return wish_mw
-    plan = ss[SS_PLAN]
-    target = ss[SS_TARGET]
-    x = min(max(wish_mw, target - sp[SP_RANGE]), target + sp[SP_RANGE])
-    budget = 1.0 - sp[SP_STEP_SHARE]  # the rest of the window budget is for the step
-    x = min(max(x, plan - budget * sp[SP_RAMP_DN] * dt_s), plan + budget * sp[SP_RAMP_UP] * dt_s)
+    plan = ss.plan_mw
+    target = ss.target_mw
+    x = min(max(wish_mw, target - p.dynamic_range_mw), target + p.dynamic_range_mw)
+    budget = 1.0 - p.step_share  # the rest of the window budget is for the step
+    x = min(max(x, plan - budget * p.ramp_down_mw_per_s * dt_s),
+            plan + budget * p.ramp_up_mw_per_s * dt_s)
     return x
 
 
 @njit(cache=True, inline="always")
-def commit_plan(ss, sp, plan_mw, time_s, dt_s):
+def commit_plan(ss, p, plan_mw, time_s, dt_s):
     """Store the plan that was actually achievable and move the slow target toward it."""
-    if ss[SS_INIT] == 0.0:
-        ss[SS_TARGET] = plan_mw
+    if ss.started == 0.0:
+        ss.target_mw = plan_mw
     else:
-        k = min(1.0, dt_s / max(sp[SP_TAU_TARGET], 1e-9))
-        ss[SS_TARGET] += (plan_mw - ss[SS_TARGET]) * k
-    ss[SS_PLAN] = plan_mw
-    ss[SS_LAST_T] = time_s
-    ss[SS_INIT] = 1.0
+        k = min(1.0, dt_s / max(p.target_tau_s, 1e-9))
+        ss.target_mw += (plan_mw - ss.target_mw) * k
+    ss.plan_mw = plan_mw
+    ss.last_time_s = time_s
+    ss.started = 1.0
 
 
 @njit(cache=True, inline="always")
-def battery_dispatch(sp, residual_mw, import_excess_mw, soc_mwh, dt_s):
+def battery_dispatch(p, residual_mw, import_excess_mw, soc_mwh, dt_s):
     """Battery power [MW], discharge positive: cover ``residual_mw`` (import above plan), at
     least ``import_excess_mw`` (import above the limit), pull state of charge toward its target,
     within power and energy limits."""
-    p_max = sp[SP_BATT_P]
-    e_max = sp[SP_BATT_E]
+    p_max = p.battery_power_mw
+    e_max = p.battery_energy_mwh
     if p_max <= 0.0 or e_max <= 0.0:
         return 0.0
-    recenter = (soc_mwh - sp[SP_BATT_SOC_TARGET] * e_max) * 3600.0 / max(sp[SP_BATT_RECENTER_S],
-                                                                          1.0)
+    recenter = ((soc_mwh - p.battery_soc_target_share * e_max) * 3600.0
+                / max(p.battery_recenter_s, 1.0))
     b = residual_mw + recenter
     if b < import_excess_mw:
         b = import_excess_mw

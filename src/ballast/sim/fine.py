@@ -22,7 +22,7 @@ from ballast.scenario import Scenario, parse_scenario
 from ballast.scenario_smoothing import BatterySpec
 from ballast.sim.fine_ai import FineAi, fine_ai
 from ballast.sim.inputs import SiteInputs, build_inputs
-from ballast.sim.kernel import run_plant_ticks
+from ballast.sim.kernel import Clock, Inputs, Outputs, Plant, run_plant_ticks
 
 COARSE_S = 60.0  # coarse input step [s]: prices are 15-min, hashprice daily, renewables hourly
 # the controller is built by ``ballast.control.build`` (one builder for every host); these names
@@ -104,7 +104,11 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
         batt = np.array([battery.initial_soc_share * battery.energy_mwh, eta])
     else:
         batt = np.array([0.0, 1.0])
-    sp = config.smoothing.as_array()
+    params = config.params
+    grp = config.group_arrays
+    mem = (state.econ_on, state.last_change_s, state.running, state.smooth, state.ai_buf,
+           state.restore)
+    plant = Plant(pending, pos, rate, raw, power, lat, slp, wak)
     chunk = max(record_every, chunk // record_every * record_every)
     blocks = -(-n_ticks // record_every)
     group_mw = np.zeros((blocks, ng))
@@ -130,14 +134,12 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
         b1 = -(-(i0 + n) // record_every)
         sl = slice(i0, i0 + n) if keep_ticks else slice(0, n)
         run_plant_ticks(
-            ai.t0_s + i0 * dt_s, dt_s, i0, every, price[c0:], hashprice[c0:], ren[c0:],
-            cap[c0:], floor[c0:], ai_mw.astype("float64"), config.import_limit_mw,
-            config.export_limit_mw, config.import_margin_mw, config.economic_dispatch,
-            config.absorb_renewables, g.count, g.run_mw, g.sleep_mw, g.breakeven_per_hashprice,
-            g.deadband_usd_per_mwh, g.min_on_s, g.min_off_s, g.merit, state.econ_on,
-            state.last_change_s, state.running, sp, state.smooth, state.ai_buf, pending, pos,
-            rate, raw, power, lat, slp, wak, batt, record_every, imp[i0:i0 + n], miner[sl], bat[sl],
-            rule[sl], group_mw[b0:b1], reserve[b0:b1], rules, state.restore)
+            Clock(ai.t0_s + i0 * dt_s, dt_s, i0, every),
+            Inputs(price[c0:], hashprice[c0:], ren[c0:], cap[c0:], floor[c0:],
+                   ai_mw.astype("float64")),
+            params, grp, mem, plant, batt,
+            Outputs(imp[i0:i0 + n], miner[sl], bat[sl], rule[sl], group_mw[b0:b1],
+                    reserve[b0:b1], rules, record_every))
         if progress is not None:
             progress(i0 + n, n_ticks)
     tail = n_ticks % record_every

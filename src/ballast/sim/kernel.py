@@ -9,24 +9,20 @@ vectorised library call expresses; numba compiles it (a 1-min year is ~0.5 M tic
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from ballast import numba_cache
 from ballast import physics as _physics
+from ballast.control import records as _records
 from ballast.control import rules as _rules
 from ballast.control import smoothing as _smoothing
-from ballast.control.rules import control_tick_full
-from ballast.control.smoothing import (
-    INFO_BATTERY_MW,
-    INFO_RESERVE_DOWN,
-    INFO_RESERVE_UP,
-    INFO_SIZE,
-    SP_AI_MAX,
-    SP_MAX_DT,
-    SP_SIZE,
-    SS_SIZE,
-)
+from ballast.control import stack as _stack
+from ballast.control.records import INFO_DTYPE, PARAMS_DTYPE, SS_SIZE, Groups, Snap
+from ballast.control.rules import group_columns
+from ballast.control.stack import control_tick_full, memory_records
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
 from ballast.physics import (
@@ -38,11 +34,40 @@ from ballast.physics import (
 )
 
 # the kernels inline the rule stack and the plant: recompile when those files change
-numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _plant.__file__,
-                       _physics.__file__)
+numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _stack.__file__,
+                       _records.__file__, _plant.__file__, _physics.__file__)
+
+# The fine run's clock: start [s], step [s], this chunk's first global tick, ticks per coarse row.
+Clock = namedtuple("Clock", ["t0_s", "dt_s", "tick0", "coarse_every"])
+# Coarse inputs (one row per ``coarse_every`` ticks) and the fine AI load [MW] per tick.
+Inputs = namedtuple("Inputs", ["price_usd_per_mwh", "hashprice_usd_per_ph_day", "renewable_mw",
+                               "cap_mw", "floor_mw", "ai_mw"])
+# The miner plant (``models.miner_dynamics``): ring buffer of pending rate changes, its position
+# (1-element array), ramp rates, superposed and clipped power per group [MW], and the latency,
+# sleep and wake times in ticks per group.
+Plant = namedtuple("Plant", ["pending_rate", "pos", "rate", "raw_mw", "power_mw",
+                             "latency_ticks", "sleep_ticks", "wake_ticks"])
+# Per tick: import, miner and battery power [MW] (float32) and binding rule (int8); per block of
+# ``record_every`` ticks: mean group power and reserves (up, down) [MW]; ticks per rule.
+Outputs = namedtuple("Outputs", ["import_mw", "miner_mw", "battery_mw", "rule",
+                                 "group_power_mw", "reserve_mw", "rule_ticks", "record_every"])
 
 
-@njit(cache=True)
+def backtest_params(import_limit_mw: float, export_limit_mw: float, margin_mw: float,
+                    economic_dispatch: bool, absorb_renewables: bool) -> np.ndarray:
+    """The parameter record of the backtest's rule stack, smoothing off (a 1-element array:
+    numba dispatches a record array fast, a record scalar slowly)."""
+    params = np.zeros(1, PARAMS_DTYPE)
+    p = params[0]
+    p["import_limit_mw"], p["export_limit_mw"] = import_limit_mw, export_limit_mw
+    p["import_margin_mw"] = margin_mw
+    p["economic_dispatch"], p["absorb_renewables"] = economic_dispatch, absorb_renewables
+    p["ai_max_mw"] = np.inf
+    p["smoothing_max_step_s"] = np.inf
+    p["ai_filter_ticks"] = 1
+    return params
+
+
 def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_mw,
               import_limit_mw, export_limit_mw, margin_mw, economic_dispatch, absorb_renewables,
               count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
@@ -50,25 +75,35 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
               out_miner_mw, out_rule, out_running_mean, restore):
     """Run ticks [0, n); write the miner total [MW] and binding rule per tick, and the mean
     running miners per group per block of ``record_every`` ticks. State arrays (``restore``:
-    the restore ramp, ``rules.RS_*``) are updated in place, so consecutive chunks continue
-    where the last one stopped."""
+    the restore ramp, ``records.RESTORE_DTYPE`` as float64) are updated in place, so
+    consecutive chunks continue where the last one stopped. (The engine's call; it packs the
+    arguments into the stack's structures for ``run_ticks_records``.)"""
+    p = backtest_params(import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
+                        absorb_renewables)
+    grp = group_columns(count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s,
+                        min_off_s, merit)
+    mem = (econ_on, last_change_s, running, np.zeros(SS_SIZE), np.zeros(1), restore)
+    run_ticks_records(p, tuple(grp), mem, time_s, price, hashprice, ai_load_mw, renewable_mw,
+                      cap_mw, floor_mw, record_every, out_miner_mw, out_rule, out_running_mean)
+
+
+@njit(cache=True)
+def run_ticks_records(params, groups, mem, time_s, price, hashprice, ai_load_mw, renewable_mw,
+                      cap_mw, floor_mw, record_every, out_miner_mw, out_rule, out_running_mean):
+    """``run_ticks`` on the stack's structures: ``params`` the parameter record array,
+    ``groups`` and ``mem`` plain tuples in the order of ``records.Groups`` and
+    ``records.State`` (``stack.memory_records``)."""
+    p = params[0]
+    grp = Groups(*groups)
+    st = memory_records(mem)
     n = time_s.shape[0]
-    groups = count.shape[0]
-    # the rule stack of ``control_tick_full`` with smoothing off, its scratch arrays
-    # allocated once per call instead of once per tick
-    sp = np.zeros(SP_SIZE)
-    sp[SP_AI_MAX] = np.inf
-    sp[SP_MAX_DT] = np.inf
-    ss = np.zeros(SS_SIZE)
-    ai_buf = np.zeros(1)
-    info = np.zeros(INFO_SIZE)
+    groups = grp.count.shape[0]
+    info = np.zeros(1, INFO_DTYPE)[0]
+    running = st.running
     for t in range(n):
-        total, rule = control_tick_full(
+        total, rule = control_tick_full(p, grp, st, Snap(
             time_s[t], price[t], hashprice[t], ai_load_mw[t], renewable_mw[t], cap_mw[t],
-            floor_mw[t], import_limit_mw, export_limit_mw, margin_mw, economic_dispatch,
-            absorb_renewables, count, run_mw, sleep_mw, value_mw_per_hashprice, deadband,
-            min_on_s, min_off_s, merit, econ_on, last_change_s, running, sp, ss, ai_buf,
-            np.nan, 0.0, info, restore)
+            floor_mw[t], np.nan, 0.0), info)
         out_miner_mw[t] = total
         out_rule[t] = rule
         b = t // record_every
@@ -77,31 +112,30 @@ def run_ticks(time_s, price, hashprice, ai_load_mw, renewable_mw, cap_mw, floor_
 
 
 @njit(cache=True)
-def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable_mw, cap_mw,
-                    floor_mw, ai_mw, import_limit_mw, export_limit_mw, margin_mw,
-                    economic_dispatch, absorb_renewables, count, run_mw, sleep_mw,
-                    value_mw_per_hashprice, deadband, min_on_s, min_off_s, merit, econ_on,
-                    last_change_s, running, sp, ss, ai_buf, pending_rate, plant_pos, rate,
-                    raw_mw, power_mw, latency_ticks, sleep_ticks, wake_ticks, battery,
-                    record_every,
-                    out_import_mw, out_miner_mw, out_battery_mw, out_rule, out_group_power_mw,
-                    out_reserve_mw, out_rule_ticks, restore):
+def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
 
-    Coarse inputs (price, hashprice, renewables, caps, floors) hold for ``coarse_every`` ticks;
-    tick ``t`` of this chunk is global tick ``tick0 + t`` and reads coarse row
-    ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``ai_mw`` is the fine AI load
-    [MW]. State (controller, plant ring buffer and ``plant_pos[0]``, ``battery`` = [state of
-    charge MWh, one-way efficiency]; ``raw_mw`` the superposed plant power) carries over
-    between chunks. Per tick it writes import, miner and battery power [MW] (float32) and the
-    binding rule (int8); per block of ``record_every`` ticks the mean group power [MW] and mean
-    reserves [MW] (up, down); ``out_rule_ticks`` counts ticks per binding rule. ``restore``
-    is the restore ramp's state (``rules.RS_*``), updated in place.
+    Coarse inputs (price, hashprice, renewables, caps, floors) hold for ``clock.coarse_every``
+    ticks; tick ``t`` of this chunk is global tick ``clock.tick0 + t`` and reads coarse row
+    ``(tick0 + t) // coarse_every - tick0 // coarse_every``. ``inputs.ai_mw`` is the fine AI
+    load [MW]. State (controller ``st``, ``plant``, ``battery`` = [state of charge MWh, one-way
+    efficiency]) carries over between chunks. Writes ``out`` (``Outputs``). ``params`` is the
+    parameter record array, ``grp`` a ``records.Groups``, ``mem`` the controller's memory as a
+    plain tuple (``stack.memory_records``).
     """
+    p = params[0]
+    st = memory_records(mem)
+    t0_s, dt_s, tick0, coarse_every = clock
+    ai_mw = inputs.ai_mw
+    count, run_mw, sleep_mw = grp.count, grp.run_mw, grp.sleep_mw
+    pending_rate, plant_pos, rate, raw_mw, power_mw = (plant.pending_rate, plant.pos, plant.rate,
+                                                       plant.raw_mw, plant.power_mw)
+    running = st.running
+    record_every = out.record_every
     n = ai_mw.shape[0]
     groups = count.shape[0]
-    info = np.zeros(5)
+    info = np.zeros(1, INFO_DTYPE)[0]
     lo = group_power_mw(0, count, run_mw, sleep_mw)  # all asleep
     hi = group_power_mw(count, count, run_mw, sleep_mw)  # all running
     dt_h = dt_s / 3600.0
@@ -109,46 +143,47 @@ def run_plant_ticks(t0_s, dt_s, tick0, coarse_every, price, hashprice, renewable
     before = np.empty_like(running)
     c = 0
     phase = tick0 % coarse_every  # ticks already spent in the current coarse row
+    blk = 0
+    in_blk = 0  # ticks already spent in the current record block
     for t in range(n):
         # 1. the plant moves to tick t; the meters read it
         plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, raw_mw, power_mw, lo, hi)
         miner_now = 0.0
         for g in range(groups):
             miner_now += power_mw[g]
-        ren = renewable_mw[c]
-        # 2. the controller decides on what it measured
-        for g in range(groups):
             before[g] = running[g]
-        _total, rule = control_tick_full(
-            t0_s + t * dt_s, price[c], hashprice[c], ai_mw[t], ren, cap_mw[c], floor_mw[c],
-            import_limit_mw, export_limit_mw, margin_mw, economic_dispatch, absorb_renewables,
-            count, run_mw, sleep_mw, value_mw_per_hashprice, deadband, min_on_s, min_off_s,
-            merit, econ_on, last_change_s, running, sp, ss, ai_buf, miner_now, battery[0], info,
-            restore)
-        out_rule_ticks[rule] += 1
-        out_rule[t] = rule
-        # 3. commands go to the plant (they act from the next tick, after the latency)
+        ren = inputs.renewable_mw[c]
+        # 2. the controller decides on what it measured
+        _total, rule = control_tick_full(p, grp, st, Snap(
+            t0_s + t * dt_s, inputs.price_usd_per_mwh[c], inputs.hashprice_usd_per_ph_day[c],
+            ai_mw[t], ren, inputs.cap_mw[c], inputs.floor_mw[c], miner_now, battery[0]), info)
+        out.rule_ticks[rule] += 1
+        out.rule[t] = rule
+        # 3. commands go to the plant (they act from the next tick, after the latency); the
+        # group power measured this tick goes into its record block
         for g in range(groups):
+            out.group_power_mw[blk, g] += power_mw[g] * inv_rec
             if running[g] != before[g]:
                 plant_command(pending_rate, plant_pos[0], g, count[g], before[g], running[g],
-                              run_mw[g], sleep_mw[g], 1.0, 1.0, latency_ticks[g], sleep_ticks[g],
-                              wake_ticks[g], 1, 0.0, raw_mw, rate)
+                              run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
+                              plant.sleep_ticks[g], plant.wake_ticks[g], 1, 0.0, raw_mw, rate)
         # 4. the battery acts within the tick (inverters answer in well under a second)
-        b = info[INFO_BATTERY_MW]
+        b = info.battery_mw
         if b > 0.0:  # the cells deliver at most what they hold, after losses
             b = min(b, battery_max_discharge_mw(battery[0], dt_h, battery[1]))
         battery[0] += battery_stored_change_mwh(b, dt_h, battery[1])
-        out_battery_mw[t] = b
-        out_miner_mw[t] = miner_now
+        out.battery_mw[t] = b
+        out.miner_mw[t] = miner_now
         # the plant curtails what can be neither used nor exported
-        out_import_mw[t] = within_export_limit_mw(import_mw(ai_mw[t] + miner_now, ren) - b,
-                                                  export_limit_mw)
-        blk = t // record_every
-        for g in range(groups):
-            out_group_power_mw[blk, g] += power_mw[g] * inv_rec
-        out_reserve_mw[blk, 0] += info[INFO_RESERVE_UP] * inv_rec
-        out_reserve_mw[blk, 1] += info[INFO_RESERVE_DOWN] * inv_rec
+        out.import_mw[t] = within_export_limit_mw(import_mw(ai_mw[t] + miner_now, ren) - b,
+                                                  p.export_limit_mw)
+        out.reserve_mw[blk, 0] += info.reserve_up_mw * inv_rec
+        out.reserve_mw[blk, 1] += info.reserve_down_mw * inv_rec
         phase += 1
         if phase == coarse_every:  # next coarse row (no division per tick)
             phase = 0
             c += 1
+        in_blk += 1
+        if in_blk == record_every:  # next record block (no division per tick)
+            in_blk = 0
+            blk += 1
