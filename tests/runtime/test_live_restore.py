@@ -89,7 +89,8 @@ def test_the_ceiling_is_saved_and_a_restart_only_lowers_it():
     state.restore_from_meter(1000.0, 52.0, 2.0)
     rt = SimpleNamespace(state=state, modes={"s21": "auto"}, policy=Policy(CHEAP, 50.0, True, 0.0),
                          ufr_tripped=False, ufr_cap_mw=None, safe_mode=False,
-                         dr=SimpleNamespace(baselines={}, events={}), group_names=["s21"])
+                         dr=SimpleNamespace(baselines={}, events={}), group_names=["s21"],
+                         programs=None)
     doc = json.loads(json.dumps(state_document(rt)))  # through JSON, as the store keeps it
     assert (doc["restore_ceiling_mw"], doc["restore_time_s"]) == (52.0, 1000.0)
 
