@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from ballast.costs import FourCpLinear, fourcp_calendar, transmission_usd
 from ballast.optimize import compare
+from ballast.optimize.forecast import flagged_peak_charge
 from ballast.optimize.model import BatteryParams, Reserves, solve
+from ballast.optimize.rolling import peak_charge_usd, solve_rolling, window_peaks
 from ballast.scenario import parse_scenario
 from tests.conftest import BASE_SCENARIO
 from tests.optimize.test_hand_cases import problem
@@ -122,15 +124,72 @@ def test_reserves_in_a_real_week_come_from_running_miners():
     assert c.regret_usd >= -1e-6 * abs(float(opt.kpis.loc["net_margin_usd", "value"]))
 
 
-def test_rolling_names_the_4cp_charge_it_leaves_out():
+def test_rolling_windows_pay_the_4cp_charge_of_the_peaks_inside_them():
+    # AI 1 MW; 10 miners of 0.1 MW each earning 5 USD per hour (50 USD/MWh); 20 USD/MWh; hour
+    # 3 is a 4CP interval charged 100 USD per MW. Per hour off the peak: 50 - 20 x 2 = 10 USD;
+    # at the peak a running MW nets 50 - 20 - 100 < 0: all asleep, -20 - 100 = -120 USD.
+    # Two-hour windows committing one hour see the peak from hour 2's window on and sleep the
+    # miners in hour 3, as the perfect optimum does: 3 x 10 - 120 = -90 USD.
+    p = problem([20.0] * 4, [1.0] * 4, counts=[10], run_mw=[0.1], value_usd=[[5.0]] * 4)
+    p = replace(p, peak_charge=one_peak(100.0, [3]))
+    assert solve(p).objective_usd == pytest.approx(-90.0, abs=1e-6)
+    r = solve_rolling(p, window_h=2.0, commit_h=1.0)
+    assert r.objective_usd == pytest.approx(-90.0, abs=1e-6)
+    np.testing.assert_allclose(r.running[:, 0], [10.0, 10.0, 10.0, 0.0], atol=1e-6)
+    # a forecast that flags no peak runs all miners and pays the real charge on 2 MW:
+    # 4 x 10 - 200 = -160 USD
+    blind = solve_rolling(p, window_h=2.0, commit_h=1.0, forecast=replace(p, peak_charge=None))
+    assert blind.objective_usd == pytest.approx(-160.0, abs=1e-6)
+
+
+def test_window_peaks_keeps_the_buckets_wholly_inside():
+    pc = FourCpLinear(
+        np.array([7.0, 9.0]), np.array([0, 0, 1]), [np.array([1, 2]), np.array([5]), np.array([8])], []
+    )
+    w = window_peaks(pc, 2, 9)  # bucket [1, 2] straddles the start: left out
+    np.testing.assert_array_equal(w.usd_per_mw, [7.0, 9.0])
+    np.testing.assert_array_equal(w.bucket_peak, [0, 1])
+    assert [m.tolist() for m in w.members] == [[3], [6]]
+    assert window_peaks(pc, 9, 12) is None
+
+
+def test_a_forecast_sees_the_4cp_charge_on_the_flagged_intervals():
+    # real peak: July 2024 hour 17:00 UTC at 50 USD/MW; the alert flags two July hours and one
+    # August hour (August has no real peak in this charge: nothing to pay there)
+    idx = pd.date_range("2024-07-01", periods=24 * 62, freq="1h", tz="UTC")
+    real = FourCpLinear(np.array([50.0]), np.array([0]), [np.array([17])], [])
+    alert = np.zeros(len(idx), dtype=bool)
+    alert[[40, 41, 24 * 40 + 15]] = True
+    seen = flagged_peak_charge(real, alert, idx, "America/Chicago")
+    np.testing.assert_array_equal(seen.usd_per_mw, [50.0])
+    np.testing.assert_array_equal(seen.bucket_peak, [0, 0])
+    assert [m.tolist() for m in seen.members] == [[40], [41]]
+    assert flagged_peak_charge(real, np.zeros(len(idx), dtype=bool), idx, "America/Chicago") is None
+
+
+def test_rolling_names_how_its_windows_see_the_4cp_charge():
     doc = summer(copy.deepcopy(BASE_SCENARIO))
-    doc["run"]["end"] = "2024-06-04T05:00:00Z"  # no peak in the run: no charge to leave out
+    doc["run"]["end"] = "2024-06-04T05:00:00Z"  # no peak in the run: no charge to note
     c = compare(parse_scenario(doc), horizon="rolling")
     assert not any("4CP" in n for n in c.optimum.notes)
     doc = summer(copy.deepcopy(BASE_SCENARIO))
-    c = compare(parse_scenario(doc), horizon="rolling")
-    assert any("4CP charge is not in the windows' objective" in n for n in c.optimum.notes)
-    assert c.optimum.kpis.loc["transmission_cost_usd", "value"] > 0  # still charged
+    scn = parse_scenario(doc)
+    rolling = compare(scn, horizon="rolling")
+    assert any("4CP charge on the year's real peak" in n for n in rolling.optimum.notes)
+    k = rolling.optimum.kpis["value"]
+    # the rolling objective pays the real charge the KPIs charge
+    assert k["mining_revenue_usd"] - k["energy_cost_usd"] - k["transmission_cost_usd"] == pytest.approx(
+        rolling.optimum.solution.objective_usd, rel=1e-6
+    )
+    perfect = compare(scn)
+    blind = solve_rolling(replace(perfect.optimum.problem, peak_charge=None))
+    # seeing the real peaks, the windows pay less transmission than windows blind to them,
+    # and never beat the perfect optimum
+    assert k["transmission_cost_usd"] < peak_charge_usd(perfect.optimum.problem.peak_charge, blind.import_mw)
+    assert rolling.optimum.solution.objective_usd <= perfect.optimum.solution.objective_usd + 1e-6
+    # no coincident_peak program: a price forecast flags no peak, and says so
+    dam = compare(scn, horizon="rolling", forecast="persistence")
+    assert any("no coincident_peak program" in n for n in dam.optimum.notes)
 
 
 @settings(max_examples=8, deadline=None)

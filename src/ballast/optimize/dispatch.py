@@ -8,7 +8,7 @@ the rule controller, so the two tables have the same rows and the same arithmeti
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -147,15 +147,14 @@ def optimize_simulation(
         notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
         price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
-        if p.peak_charge is not None:
-            p = replace(p, peak_charge=None)
-            notes.append(
-                "rolling: the 4CP charge is not in the windows' objective (a year's mean over its "
-                "peaks; use the perfect horizon); the KPIs still charge it"
-            )
-        seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+        alert = None if sim.programs is None else sim.programs.fourcp_alert
+        seen = forecast_problem(
+            p, forecast, price, scenario.markets.export_price_share, alert, scenario.site.timezone
+        )
         s = solve_rolling(p, time_limit_s=time_limit_s, forecast=seen)
         notes.append(f"rolling: 48-h windows every 24 h on the {forecast} price forecast")
+        if p.peak_charge is not None:
+            notes.append(rolling_fourcp_note(forecast, alert is not None))
     else:
         s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups)
@@ -166,6 +165,17 @@ def optimize_simulation(
     return Optimum(
         run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes), forecast=forecast
     )
+
+
+def rolling_fourcp_note(forecast: str, alert: bool) -> str:
+    """How the rolling windows see the 4CP charge (``optimize.forecast``)."""
+    if forecast == "perfect":
+        seen = "on the year's real peak intervals (a perfect forecast)"
+    elif alert:
+        seen = "on the intervals the coincident-peak alert flags, at each month's real charge per MW"
+    else:
+        seen = "nowhere: no coincident_peak program flags likely peaks, so the windows see no peak"
+    return f"rolling: each window's objective has the 4CP charge {seen}; the KPIs charge the real peaks"
 
 
 @dataclass(frozen=True)

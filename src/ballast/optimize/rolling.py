@@ -10,6 +10,13 @@ Forecast: each window's LP sees the prices of ``forecast`` (``optimize.forecast`
 the day-ahead price or persistence, each as known when the window is solved); the kept
 dispatch is priced on the realised ones. Windows
 without a battery, reserves or a 4CP charge separate per interval and take the merit order.
+
+4CP: a window's objective carries the 4CP charge of the peak buckets that lie wholly inside
+it, as the perfect-foresight LP has them (``lp.build_lp``): each peak's charge per MW on the
+largest mean import over its buckets in the window. Which intervals are peaks is the
+forecast's: the year's real peaks with ``perfect``, the coincident-peak alert with the others
+(``forecast.flagged_peak_charge``). A window holding such a peak is passed to HiGHS whole (its
+matrix differs). The kept dispatch pays the real charge in ``objective_usd``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ballast.costs import FourCpLinear
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, pass_lp
 from ballast.optimize.model import (
@@ -50,10 +58,40 @@ def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> Dispatc
         import_cost_usd_per_mw=p.import_cost_usd_per_mw[start:stop],
         export_cost_usd_per_mw=p.export_cost_usd_per_mw[start:stop],
         battery=b,
+        peak_charge=window_peaks(p.peak_charge, start, stop),
         reserves=None
         if p.reserves is None
         else replace(p.reserves, value_usd_per_mw=p.reserves.value_usd_per_mw[start:stop]),
     )
+
+
+def window_peaks(pc: FourCpLinear | None, start: int, stop: int) -> FourCpLinear | None:
+    """The 4CP buckets of ``pc`` wholly inside intervals [start, stop), renumbered from
+    ``start``, with their peaks; None when none is."""
+    if pc is None:
+        return None
+    inside = [b for b, m in enumerate(pc.members) if len(m) and m[0] >= start and m[-1] < stop]
+    if not inside:
+        return None
+    peaks, bucket_peak = np.unique(pc.bucket_peak[inside], return_inverse=True)
+    members = [pc.members[b] - start for b in inside]
+    return FourCpLinear(pc.usd_per_mw[peaks], bucket_peak.astype(np.int64), members, pc.notes)
+
+
+def peak_demand_mw(pc: FourCpLinear, import_mw: np.ndarray) -> np.ndarray:
+    """Each peak's demand in ``pc``'s linear form: the largest over its buckets of
+    max(0, mean net import) [MW]."""
+    bucket_mw = np.array([max(float(import_mw[m].mean()), 0.0) for m in pc.members])
+    demand_mw = np.zeros(len(pc.usd_per_mw))
+    np.maximum.at(demand_mw, pc.bucket_peak, bucket_mw)
+    return demand_mw
+
+
+def peak_charge_usd(pc: FourCpLinear | None, import_mw: np.ndarray) -> float:
+    """The 4CP charge [USD] of a net import (import positive) in ``pc``'s linear form."""
+    if pc is None or not len(pc.usd_per_mw):
+        return 0.0
+    return float(pc.usd_per_mw @ peak_demand_mw(pc, import_mw))
 
 
 def solve_window(h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None) -> DispatchSolution:
@@ -83,17 +121,12 @@ def solve_rolling(
     """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
     perfect forecast; a function of the window's (start, stop) for what is known when it is
     solved, ``forecast.forecast_problem``). ``objective_usd`` is the kept dispatch priced on
-    ``p``'s realised data; ``solve_s`` the total wall time."""
+    ``p``'s realised data (the real 4CP charge included); ``solve_s`` the total wall time."""
     seen_at = forecast if callable(forecast) else (lambda _a, _b: p if forecast is None else forecast)
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
     if p.min_times is not None:
         raise OptimizeError("horizon rolling: minimum on/off times (the MILP) need the perfect horizon")
-    if p.peak_charge is not None:
-        raise OptimizeError(
-            "horizon rolling: the 4CP charge (costs.transmission_usd_per_kw_year) is a year's mean "
-            "over its peaks and is not split into windows yet; use the perfect horizon"
-        )
     check_feasible(p)
     t0 = time.perf_counter()
     n = len(p.ai_load_mw)
@@ -103,7 +136,7 @@ def solve_rolling(
     h = _highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
-    size = 0  # intervals of the model HiGHS holds
+    size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP rows, never reused)
     parts: list[DispatchSolution] = []
     for start in range(0, n, c):
         stop = min(start + w, n)
@@ -112,8 +145,8 @@ def solve_rolling(
             x, objective = merit.solve_merit(win)
             part = read_solution(win, x, objective, "Optimal", 0.0)
         else:
-            part = solve_window(h, win, stop - start != size, time_limit_s)
-            size = stop - start
+            part = solve_window(h, win, stop - start != size or win.peak_charge is not None, time_limit_s)
+            size = stop - start if win.peak_charge is None else -1
         keep = min(c, stop - start)
         parts.append(part)
         parts[-1] = replace(
@@ -135,7 +168,7 @@ def solve_rolling(
     energy = float(np.where(imp >= 0, imp * p.import_cost_usd_per_mw, -imp * p.export_cost_usd_per_mw).sum())
     paid = 0.0 if reserve is None else float((reserve * p.reserves.value_usd_per_mw).sum())
     return DispatchSolution(
-        objective_usd=mining - energy + paid,
+        objective_usd=mining - energy + paid - peak_charge_usd(p.peak_charge, imp),
         reserve_mw=reserve,
         running=running,
         import_mw=imp,
@@ -173,8 +206,5 @@ def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
         parts.append(r.reserve_mw.ravel())
     pc = p.peak_charge
     if pc is not None and len(pc.usd_per_mw):
-        bucket_mw = np.array([max(r.import_mw[m].mean(), 0.0) for m in pc.members])
-        demand_mw = np.zeros(len(pc.usd_per_mw))
-        np.maximum.at(demand_mw, pc.bucket_peak, bucket_mw)
-        parts.append(demand_mw)
+        parts.append(peak_demand_mw(pc, r.import_mw))
     return np.concatenate(parts)
