@@ -241,3 +241,35 @@ def test_a_warm_start_keeps_the_4cp_optimum():
     assert s.objective_usd == pytest.approx(cold, rel=1e-9)
     # 500 USD per MW of peak demand: the battery covers the AI load's 1 MW it can, miners off
     assert s.peak_demand_mw[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_non_spin_competes_with_rrs_for_the_same_running_miners():
+    # One hour, AI 1 MW; 10 miners of 0.1 MW each earning 4 USD (40 USD/MWh) at 30 USD/MWh: all
+    # run (+10 per MW). RRS offered 1 MW at 5 USD/MW-h, Non-Spin 1 MW at 8: only 1 MW of miners
+    # runs, so 1 MW of reserve is sold in all, the dearer Non-Spin. Optimum = -30 - 30 + 40 + 8
+    # = -12 USD.
+    both = Reserves(("responsive_reserve", "non_spin"), np.array([1.0, 1.0]), np.array([[5.0, 8.0]]))
+    p = problem([30.0], [1.0], counts=[10], run_mw=[0.1], value_usd=[[4.0]], reserves=both)
+    s = solve(p)
+    assert s.objective_usd == pytest.approx(-12.0, abs=1e-6)
+    np.testing.assert_allclose(s.reserve_mw[0], [0.0, 1.0], atol=1e-6)
+
+
+def test_the_optimum_sells_non_spin_from_the_scenario_field():
+    doc = copy.deepcopy(BASE_SCENARIO)
+    doc["run"]["end"] = "2024-05-03T00:00:00Z"
+    doc["programs"] = {
+        "ecrs": {"offer_mw": 10},
+        "non_spin": {"offer_mw": 40, "price_usd_per_mw_h": 3.0},
+    }
+    c = compare(parse_scenario(doc))
+    s, p = c.optimum.solution, c.optimum.problem
+    assert p.reserves.names == ("ecrs", "non_spin")
+    np.testing.assert_allclose(p.reserves.value_usd_per_mw[:, 1], 3.0 * p.step_h)
+    running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
+    assert (s.reserve_mw[:, 1] <= 40 + 1e-9).all() and s.reserve_mw[:, 1].sum() > 0
+    paid = float((s.reserve_mw * p.reserves.value_usd_per_mw).sum())
+    assert c.optimum.kpis.loc["reserve_availability_usd", "value"] == pytest.approx(paid)
+    assert any("Non-Spin" in n for n in c.optimum.notes)
+    assert c.regret_usd >= -1e-6 * abs(float(c.optimum.kpis.loc["net_margin_usd", "value"]))

@@ -99,9 +99,8 @@ def check_supported(scenario: Scenario) -> list[str]:
             )
         if any(getattr(progs, k) is not None for k in RESERVE_PROGRAMS):
             notes.append(
-                "reserves: the optimum sells RRS/ECRS/ERS availability from running miners; "
-                "deployments, frequency events and shortfall penalties are not modelled, and "
-                "Non-Spin is no scenario program yet"
+                "reserves: the optimum sells RRS/ECRS/ERS/Non-Spin availability from running "
+                "miners; deployments, frequency events and shortfall penalties are not modelled"
             )
         if progs.coincident_peak is not None:
             notes.append(

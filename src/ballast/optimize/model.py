@@ -53,6 +53,7 @@ from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, layout, pass_lp
+from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
@@ -182,12 +183,11 @@ def problem_from_inputs(
 
 MIP_REL_GAP = 1e-6  # HiGHS's default 1e-4 would let a MILP "optimum" leave 0.01 % on the table
 
-RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers")  # programs.schema: availability-paid
-
 
 def reserves_of(scenario: Scenario, n: int, dt_h: float) -> Reserves | None:
-    """The scenario's reserve offers (RRS, ECRS, ERS) with their availability prices, paid per
-    MW sold per hour as ``programs.settle`` pays them; None without any."""
+    """The scenario's reserve offers (RRS, ECRS, ERS, Non-Spin: ``programs.schema``'s
+    ``RESERVE_PROGRAMS``) with their availability prices, paid per MW sold per hour as
+    ``programs.settle`` pays them; None without any."""
     progs = scenario.programs
     offered = [(k, getattr(progs, k)) for k in RESERVE_PROGRAMS if progs is not None and getattr(progs, k)]
     if not offered:

@@ -34,10 +34,10 @@ from ballast.programs.frequency import (
     read_frequency_event,
     ufr_trip_time_s,
 )
-from ballast.programs.schema import Programs
+from ballast.programs.schema import RESERVE_PROGRAMS, Programs
 from ballast.scenario import Scenario
 
-RESERVE_ORDER = ("responsive_reserve", "ecrs", "ers")
+RESERVE_ORDER = RESERVE_PROGRAMS
 
 
 @dataclass
@@ -342,7 +342,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                 continue
             deploy("responsive_reserve", f"ufr_trip:{fe.label}", at + pd.Timedelta(seconds=trip),
                    rrs.hold_minutes, trip / 60.0)
-    for name in ("ecrs", "ers"):
+    for name in ("ecrs", "ers", "non_spin"):
         prog = getattr(progs, name)
         if prog is None:
             continue
