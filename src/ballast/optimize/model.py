@@ -52,7 +52,7 @@ from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmis
 from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs
 from ballast.optimize import merit
-from ballast.optimize.lp import build_lp, layout, pass_lp
+from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
 from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
@@ -269,7 +269,8 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         x, objective = merit.solve_merit(p)
         s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
         return replace(s, solver="merit order")
-    lp = build_lp(p)
+    red = drop_fixed(build_lp(p))
+    lp = red.lp
     h = _highs()
     if lp.integrality is not None:
         h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
@@ -277,18 +278,21 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     if warm_start_pays(p):
         from ballast.optimize.rolling import warm_start_point  # rolling builds on this module
 
-        x0 = warm_start_point(p)
-        if x0 is not None:
+        point = warm_start_point(p)
+        if point is not None:
+            x0, col_dual, row_dual = point
             start = highspy.HighsSolution()
-            start.col_value = np.clip(x0, lp.lower, lp.upper).tolist()
-            start.value_valid = True
+            start.col_value = np.clip(x0[red.keep], lp.lower, lp.upper).tolist()
+            start.col_dual = col_dual[red.keep].tolist()
+            start.row_dual = row_dual.tolist()
+            start.value_valid = start.dual_valid = True
             if h.crossover(start) == highspy.HighsStatus.kError:  # start over, cold
                 h = _highs()
                 pass_lp(h, lp)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     x, objective, label = run_highs(h, time_limit_s)
-    return read_solution(p, x, objective, label, time.perf_counter() - t0)
+    return read_solution(p, red.full_x(x), objective, label, time.perf_counter() - t0)
 
 
 WARM_START_MIN_H = 4 * 168.0  # runs longer than four weekly windows start warm

@@ -29,7 +29,7 @@ import numpy as np
 
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
-from ballast.optimize.lp import build_lp, pass_lp
+from ballast.optimize.lp import build_lp, interval_index, layout, pass_lp, slice_reach
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -94,11 +94,14 @@ def peak_charge_usd(pc: FourCpLinear | None, import_mw: np.ndarray) -> float:
     return float(pc.usd_per_mw @ peak_demand_mw(pc, import_mw))
 
 
-def solve_window(h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None) -> DispatchSolution:
+def solve_window(
+    h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None, reach=None
+) -> DispatchSolution:
     """One window on the HiGHS model ``h``: passed whole when its shape is new (the first
     window, the shorter last ones), else only its changed data (costs, bounds, right-hand
-    sides; same matrix), HiGHS starting from the previous basis."""
-    lp = build_lp(win)
+    sides; same matrix), HiGHS starting from the previous basis. HiGHS keeps the window's
+    primal and dual solution (``warm_start_point`` reads it)."""
+    lp = build_lp(win, reach=reach)
     if new_shape:
         pass_lp(h, lp)
     else:
@@ -117,6 +120,7 @@ def solve_rolling(
     commit_h: float = 24.0,
     time_limit_s: float | None = None,
     forecast: DispatchProblem | Callable[[int, int], DispatchProblem] | None = None,
+    on_window: Callable | None = None,
 ) -> DispatchSolution:
     """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
     perfect forecast; a function of the window's (start, stop) for what is known when it is
@@ -136,6 +140,9 @@ def solve_rolling(
     h = _highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
+    # with a perfect forecast each window's merit-order bounds are the run's, computed once
+    perfect = forecast is None or forecast is p
+    reach = merit.reach_bounds(p) if perfect and p.battery is not None else None
     size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP rows, never reused)
     parts: list[DispatchSolution] = []
     for start in range(0, n, c):
@@ -145,9 +152,13 @@ def solve_rolling(
             x, objective = merit.solve_merit(win)
             part = read_solution(win, x, objective, "Optimal", 0.0)
         else:
-            part = solve_window(h, win, stop - start != size or win.peak_charge is not None, time_limit_s)
+            shape = stop - start != size or win.peak_charge is not None
+            cut = None if reach is None else slice_reach(reach, n, len(p.count), start, stop)
+            part = solve_window(h, win, shape, time_limit_s, cut)
             size = stop - start if win.peak_charge is None else -1
         keep = min(c, stop - start)
+        if on_window is not None:  # (window problem, its start, intervals kept, HiGHS or None)
+            on_window(win, start, keep, None if separable(win) else h)
         parts.append(part)
         parts[-1] = replace(
             part,
@@ -182,29 +193,39 @@ def solve_rolling(
     )
 
 
-def warm_start_point(p: DispatchProblem) -> np.ndarray | None:
-    """A feasible start for the whole run's LP (``lp.build_lp`` column order): its dispatch
-    on weekly windows keeping six days, and each 4CP peak's demand the largest mean import of
-    its buckets (``model.warm_start_pays`` has the figures); None where a window has no
-    solution of its own (the battery's end condition per window can be stricter than the
-    run's)."""
+WARM_WINDOW_H, WARM_COMMIT_H = 168.0, 144.0  # the warm start's windows (model.warm_start_pays)
+
+
+def warm_start_point(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A start for the whole run's LP (``lp.build_lp`` order): the primal values, column duals
+    and row duals of its weekly windows keeping six days, each window's for the intervals it
+    keeps, and each 4CP peak's demand the largest mean import of its buckets
+    (``model.warm_start_pays`` has the figures); None where a window has no solution of its
+    own (the battery's end condition per window can be stricter than the run's)."""
+    full = layout(p)
+    buckets = 0 if p.peak_charge is None else len(p.peak_charge.members)
+    rows = full.n * (1 + full.battery + bool(full.reserves)) + buckets
+    x, col_dual, row_dual = np.zeros(full.num_col), np.zeros(full.num_col), np.zeros(rows)
+
+    def keep_window(win: DispatchProblem, start: int, keep: int, h) -> None:
+        if h is None:
+            return
+        wc, fc, wr, fr = interval_index(layout(win), full, start, keep)
+        sol = h.getSolution()
+        x[fc] = np.asarray(sol.col_value)[wc]
+        col_dual[fc] = np.asarray(sol.col_dual)[wc]
+        row_dual[fr] = np.asarray(sol.row_dual)[wr]
+
     try:  # the windows leave the 4CP charge out; the start pays it on the demand they cause
-        r = solve_rolling(replace(p, peak_charge=None), window_h=168.0, commit_h=144.0)
+        r = solve_rolling(
+            replace(p, peak_charge=None),
+            window_h=WARM_WINDOW_H,
+            commit_h=WARM_COMMIT_H,
+            on_window=keep_window,
+        )
     except OptimizeError:
         return None
-    flex_mw = p.run_mw - p.sleep_mw
-    parts = [
-        (r.running * flex_mw).ravel(),
-        np.maximum(r.import_mw, 0.0),
-        np.maximum(-r.import_mw, 0.0),
-        r.curtailed_mw,
-        np.maximum(-r.battery_mw, 0.0),
-        np.maximum(r.battery_mw, 0.0),
-        r.soc_mwh,
-    ]
-    if r.reserve_mw is not None:
-        parts.append(r.reserve_mw.ravel())
     pc = p.peak_charge
     if pc is not None and len(pc.usd_per_mw):
-        parts.append(peak_demand_mw(pc, r.import_mw))
-    return np.concatenate(parts)
+        x[full.peak : full.on] = peak_demand_mw(pc, r.import_mw)
+    return x, col_dual, row_dual
