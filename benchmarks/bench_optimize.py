@@ -49,6 +49,8 @@ CPU_S: dict[str, float] = {}  # the last timed call's process CPU seconds (the m
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
+    """Median wall seconds of ``repeats`` calls and the last result; ``CPU_S`` gets the median
+    and the best (least) process CPU seconds (the best is what a busy machine spoils least)."""
     times, cpu, out = [], [], None
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -56,6 +58,7 @@ def timed(fn, repeats: int) -> tuple[float, object]:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     CPU_S["last"] = statistics.median(cpu)
+    CPU_S["best"] = min(cpu)
     return statistics.median(times), out
 
 
@@ -64,6 +67,7 @@ def emit_timed(name: str, wall_s: float) -> None:
     least)."""
     emit(f"{name}_wall", wall_s, "s")
     emit(f"{name}_cpu", CPU_S["last"], "s")
+    emit(f"{name}_cpu_best", CPU_S["best"], "s")
 
 
 def scenario(resolution: str, *, battery: bool = True, fourcp: bool = False):
@@ -87,9 +91,9 @@ def main() -> None:
     scn = scenario("1h")
     problem = problem_of(scn)
     solve(problem)  # warm-up
-    ours_s, sol = timed(lambda: solve(problem), 3)
+    ours_s, sol = timed(lambda: solve(problem), 5)
     emit_timed("optimize_2024_1h_highspy", ours_s)
-    ours_cpu_s = CPU_S["last"]
+    ours_cpu_s, ours_best_s = CPU_S["last"], CPU_S["best"]
     try:
         from ballast.optimize.pypsa_reference import solve_pypsa
     except ImportError:  # pypsa is a development dependency
@@ -98,14 +102,16 @@ def main() -> None:
         solve_pypsa(problem)  # warm-up (imports, linopy)
         pypsa_s, theirs = timed(lambda: solve_pypsa(problem), 3)
         emit_timed("optimize_2024_1h_pypsa", pypsa_s)
-        pypsa_cpu_s = CPU_S["last"]
+        pypsa_cpu_s, pypsa_best_s = CPU_S["last"], CPU_S["best"]
         emit("optimize_2024_1h_speedup_vs_pypsa", pypsa_s / ours_s, "x")
         emit("optimize_2024_1h_speedup_vs_pypsa_cpu", pypsa_cpu_s / ours_cpu_s, "x")
-        emit("optimize_2024_1h_objective_gap_vs_pypsa",
-             abs(sol.objective_usd - theirs) / abs(theirs), "share")
+        emit("optimize_2024_1h_speedup_vs_pypsa_cpu_best", pypsa_best_s / ours_best_s, "x")
+        emit(
+            "optimize_2024_1h_objective_gap_vs_pypsa", abs(sol.objective_usd - theirs) / abs(theirs), "share"
+        )
     scn15 = scenario("15min")
     p15 = problem_of(scn15)
-    solve15_s, _ = timed(lambda: solve(p15), 3)
+    solve15_s, _ = timed(lambda: solve(p15), 5)
     emit_timed("optimize_2024_15min_highspy", solve15_s)
     # no battery: the LP separates per interval, the merit order solves it in closed form
     p15_free = problem_of(scenario("15min", battery=False))
@@ -117,8 +123,15 @@ def main() -> None:
     emit_timed("optimize_2024_15min_4cp_highspy", fourcp_s)
     rolling_s, _ = timed(lambda: solve_rolling(p15, window_h=48.0, commit_h=24.0), 1)
     emit_timed("optimize_2024_15min_rolling_48h", rolling_s)
-    dam = forecast_problem(p15, "dam", build_inputs(scn15).frame["price_usd_per_mwh"].to_numpy(),
-                           scn15.markets.export_price_share)
+    # the windows with the 4CP charge of the real peaks inside them (perfect forecast)
+    rolling_4cp_s, _ = timed(lambda: solve_rolling(p15_4cp, window_h=48.0, commit_h=24.0), 1)
+    emit_timed("optimize_2024_15min_rolling_48h_4cp", rolling_4cp_s)
+    dam = forecast_problem(
+        p15,
+        "dam",
+        build_inputs(scn15).frame["price_usd_per_mwh"].to_numpy(),
+        scn15.markets.export_price_share,
+    )
     dam_s, _ = timed(lambda: solve_rolling(p15, window_h=48.0, commit_h=24.0, forecast=dam), 1)
     emit_timed("optimize_2024_15min_rolling_48h_dam", dam_s)
     compare_s, _ = timed(lambda: compare(scn15), 1)
