@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ballast.costs import FourCpLinear, fourcp_calendar, transmission_usd
 from ballast.optimize import compare
-from ballast.optimize.forecast import flagged_peak_charge
+from ballast.optimize.forecast import coincident_peak_alert, flagged_peak_charge, forecast_problem
 from ballast.optimize.model import BatteryParams, Reserves, solve
 from ballast.optimize.rolling import peak_charge_usd, solve_rolling, window_peaks
 from ballast.scenario import parse_scenario
@@ -273,3 +273,26 @@ def test_the_optimum_sells_non_spin_from_the_scenario_field():
     assert c.optimum.kpis.loc["reserve_availability_usd", "value"] == pytest.approx(paid)
     assert any("Non-Spin" in n for n in c.optimum.notes)
     assert c.regret_usd >= -1e-6 * abs(float(c.optimum.kpis.loc["net_margin_usd", "value"]))
+
+
+def test_a_price_forecast_sees_the_coincident_peak_alert():
+    doc = summer(copy.deepcopy(BASE_SCENARIO))
+    doc["programs"] = {"coincident_peak": {}}
+    scn = parse_scenario(doc)
+    c = compare(scn, horizon="rolling", forecast="persistence")
+    assert any("the coincident-peak alert flags" in n for n in c.optimum.notes)
+    k = c.optimum.kpis["value"]
+    assert k["mining_revenue_usd"] - k["energy_cost_usd"] - k["transmission_cost_usd"] == pytest.approx(
+        c.optimum.solution.objective_usd, rel=1e-6
+    )
+    # the schedule's alert is the backtest's own (programs.plan), recomputed from the scenario
+    alert = coincident_peak_alert(scn, c.simulation.inputs.index)
+    np.testing.assert_array_equal(alert, c.simulation.programs.fourcp_alert)
+    assert alert.any()
+    # the windows pay less transmission than windows that see no peak at all
+    p = c.optimum.problem
+    price = c.simulation.inputs.frame["price_usd_per_mwh"].to_numpy()
+    blind = solve_rolling(
+        p, forecast=forecast_problem(p, "persistence", price, scn.markets.export_price_share)
+    )
+    assert k["transmission_cost_usd"] < peak_charge_usd(p.peak_charge, blind.import_mw)
