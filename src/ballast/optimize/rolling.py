@@ -193,15 +193,18 @@ def solve_rolling(
     )
 
 
-WARM_WINDOW_H, WARM_COMMIT_H = 168.0, 144.0  # the warm start's windows (model.warm_start_pays)
+WARM_WINDOW_H, WARM_COMMIT_H = 504.0, 480.0  # the warm start's windows (model.warm_start_pays)
 
 
-def warm_start_point(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def warm_start_point(
+    p: DispatchProblem, time_limit_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A start for the whole run's LP (``lp.build_lp`` order): the primal values, column duals
-    and row duals of its weekly windows keeping six days, each window's for the intervals it
+    and row duals of its three-week windows keeping 20 days, each window's for the intervals it
     keeps, and each 4CP peak's demand the largest mean import of its buckets
     (``model.warm_start_pays`` has the figures); None where a window has no solution of its
-    own (the battery's end condition per window can be stricter than the run's)."""
+    own (the battery's end condition per window can be stricter than the run's) or one hits
+    ``time_limit_s``."""
     full = layout(p)
     buckets = 0 if p.peak_charge is None else len(p.peak_charge.members)
     rows = full.n * (1 + full.battery + bool(full.reserves)) + buckets
@@ -221,6 +224,7 @@ def warm_start_point(p: DispatchProblem) -> tuple[np.ndarray, np.ndarray, np.nda
             replace(p, peak_charge=None),
             window_h=WARM_WINDOW_H,
             commit_h=WARM_COMMIT_H,
+            time_limit_s=time_limit_s,
             on_window=keep_window,
         )
     except OptimizeError:
