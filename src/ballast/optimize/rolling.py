@@ -138,6 +138,9 @@ def solve_rolling(
     c = max(1, round(commit_h / p.step_h))
     soc = p.battery.initial_soc_mwh if p.battery is not None else 0.0
     h = _highs()
+    # Dantzig pricing: after each window's update the steepest-edge weights are stale anyway
+    # (warm start of the hourly year 0.29 -> 0.26 s CPU; 48-h windows at 15 min unchanged)
+    h.setOptionValue("simplex_dual_edge_weight_strategy", 0)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     # with a perfect forecast each window's merit-order bounds are the run's, computed once
