@@ -6,20 +6,21 @@ behind the meter, a 50 MW / 200 MWh battery, 280 MW import and 100 MW export lim
 2024 ERCOT prices. Figures: wall seconds to build, solve and read back the solution (median of
 repeats) for an hourly year in both tools, their ratio and the objectives' relative gap; the
 optimum of the 15-min year (35,136 intervals); its rolling horizon (48-h windows every 24 h,
-366 solves on one HiGHS model; also on the DAM price forecast); the 15-min year without the
-battery (the closed-form merit order) and with the example's 4CP charge; and the whole
+366 solves on one HiGHS model; also on the DAM price forecast and with the 4CP charge); the
+15-min year without the battery (the closed-form merit order) and with the example's 4CP
+charge; and the whole
 ``compare`` call (backtest + LP + KPIs) on the 15-min year. Each figure is given in wall and
 process CPU seconds: the machine is shared, and CPU time moves least under load.
 
-Measured 2026-12-03 on the shared 2-core machine (load average 3-5; wall / CPU seconds; the
-spread over three runs where it matters). Before this round: hourly year 0.54 / 0.43, 15-min
-year with the battery 5.2 / 2.6, without it (HiGHS) 0.9 CPU, rolling 3.3 wall. Now (merit order,
-fixed columns, warm start from weekly windows): hourly year 0.48-0.81 / 0.38-0.54 against PyPSA
-5.2-17.4 / 3.6-4.4, so 6.5-36x on wall (PyPSA's wall suffers most from the load) and 6.6-10x on
-CPU: the 20x goal is not met on CPU; objectives equal. 15-min year with the battery 2.0-2.3 /
-1.5-1.7 (goal 1 s: not met); without it 0.010 / 0.010; with the 4CP charge 2.7 / 1.8; rolling
-48-h windows 1.1-2.9 / 1.0-1.5, on the DAM forecast 1.3-3.9 / 1.1-1.4; ``compare`` 3.8-6.2 /
-2.5-3.3.
+Measured 2026-12-03 on the shared 2-core machine (five other jobs, load average 4-11), process
+CPU seconds (best of the repeats; wall suffers most from the load). Before this round: hourly
+year 0.38-0.54 against PyPSA 3.6-4.4 (6.6-10x), 15-min year with the battery 1.5-1.7. Now (fixed
+columns dropped before HiGHS, crossover from the windows' dispatch and duals, three-week warm
+windows with Dantzig pricing): hourly year 0.26-0.35 against PyPSA 3.0-4.2, 10.7-12.8x on CPU
+(10-17x on wall); the 20x goal is not met; objectives equal (gap 0.0). 15-min year with the
+battery 1.02-1.09 (goal 1 s: not quite); without it 0.010; with the 4CP charge 1.10-1.27; rolling
+48-h windows 0.85-1.22, with the 4CP charge 0.95-1.35, on the DAM forecast 1.08-1.51;
+``compare`` 1.8-2.3.
 """
 
 from __future__ import annotations
