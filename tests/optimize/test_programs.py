@@ -296,3 +296,43 @@ def test_a_price_forecast_sees_the_coincident_peak_alert():
         p, forecast=forecast_problem(p, "persistence", price, scn.markets.export_price_share)
     )
     assert k["transmission_cost_usd"] < peak_charge_usd(p.peak_charge, blind.import_mw)
+
+
+def test_a_warm_start_with_reserves_keeps_the_optimum():
+    # five weeks hourly, a battery, RRS and Non-Spin and one 4CP peak: solve() starts from the
+    # three-week windows' dispatch and duals (lp.interval_index maps the reserve columns and
+    # rows too) and must reach the cold optimum
+    from ballast.optimize.lp import build_lp, pass_lp
+    from ballast.optimize.model import _highs, run_highs, warm_start_pays
+
+    rng = np.random.default_rng(5)
+    n = 5 * 168
+    b = BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.95, initial_soc_mwh=2.0)
+    res = Reserves(("responsive_reserve", "non_spin"), np.array([0.3, 0.5]), rng.uniform(0.0, 8.0, (n, 2)))
+    p = problem(
+        rng.uniform(-10.0, 60.0, n), np.full(n, 2.0), counts=[100], run_mw=[0.01],
+        value_usd=rng.uniform(0.2, 0.6, (n, 1)), import_limit_mw=5.0, export_limit_mw=1.0,
+        battery=b, reserves=res, peak_charge=one_peak(300.0, [500]),
+    )  # fmt: skip
+    assert warm_start_pays(p)
+    h = _highs()
+    pass_lp(h, build_lp(p))
+    cold = run_highs(h)[1]
+    s = solve(p)
+    assert s.objective_usd == pytest.approx(cold, rel=1e-9)
+    assert s.reserve_mw.sum() > 0
+    running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
+    # the stitched start is a feasible point of the whole run's LP: the mapping put every
+    # window's columns where the run's LP has them
+    from ballast.optimize.rolling import warm_start_point
+
+    full = build_lp(p)
+    x0, col_dual, row_dual = warm_start_point(p)
+    assert len(x0) == len(col_dual) == full.num_col and len(row_dual) == full.num_row
+    col = np.repeat(np.arange(full.num_col), np.diff(full.start))
+    activity = np.bincount(full.index, weights=full.value * x0[col], minlength=full.num_row)
+    assert (activity >= full.row_lower - 1e-6).all() and (activity <= full.row_upper + 1e-6).all()
+    assert (x0 >= full.lower - 1e-6).all() and (x0 <= full.upper + 1e-6).all()
+    start_usd = float(full.cost @ x0)  # a feasible point earns at most the optimum, here nearly it
+    assert cold - 0.01 * abs(cold) <= start_usd <= cold + 1e-6
