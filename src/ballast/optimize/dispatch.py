@@ -169,12 +169,18 @@ def optimize_simulation(
 def rolling_fourcp_note(forecast: str, alert: bool) -> str:
     """How the rolling windows see the 4CP charge (``optimize.forecast``)."""
     if forecast == "perfect":
-        seen = "on the year's real peak intervals (a perfect forecast)"
+        seen = "each window's objective has the 4CP charge on the year's real peak intervals"
     elif alert:
-        seen = "on the intervals the coincident-peak alert flags, at each month's real charge per MW"
+        seen = (
+            "each window's objective has the 4CP charge on the intervals the coincident-peak "
+            "alert flags, at each month's real charge per MW"
+        )
     else:
-        seen = "nowhere: no coincident_peak program flags likely peaks, so the windows see no peak"
-    return f"rolling: each window's objective has the 4CP charge {seen}; the KPIs charge the real peaks"
+        seen = (
+            "the windows see no 4CP peak (no coincident_peak program flags likely peaks on the "
+            f"{forecast} forecast)"
+        )
+    return f"rolling: {seen}; the KPIs charge the real peaks"
 
 
 @dataclass(frozen=True)
