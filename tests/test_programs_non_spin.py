@@ -34,7 +34,7 @@ def test_non_spin_deployment_reaches_its_commitment_within_30_minutes():
 
 
 def test_non_spin_needs_its_price():
-    with pytest.raises(ScenarioError, match="programs.non_spin.price_usd_per_mw_h"):
+    with pytest.raises(ScenarioError, match=r"programs\.non_spin\.price_usd_per_mw_h"):
         scenario(4, {"non_spin": {"offer_mw": 5.0}})
 
 

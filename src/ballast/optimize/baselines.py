@@ -25,9 +25,8 @@ def strike_price_config(config: ControllerConfig) -> ControllerConfig:
     times, no renewable following, no restore ramp."""
     zeros = np.zeros(len(config.groups.names))
     groups = replace(config.groups, deadband_usd_per_mwh=zeros, min_on_s=zeros, min_off_s=zeros)
-    return replace(
-        config, groups=groups, economic_dispatch=True, absorb_renewables=False, restore_ramp_mw_per_min=None
-    )
+    return replace(config, groups=groups, economic_dispatch=True, absorb_renewables=False,
+                   restore_ramp_mw_per_min=None)
 
 
 def strike_price_run(sim: Simulation) -> RunSeries:
