@@ -13,14 +13,14 @@ charge; and the whole
 process CPU seconds: the machine is shared, and CPU time moves least under load.
 
 Measured 2026-12-03 on the shared 2-core machine (five other jobs, load average 4-11), process
-CPU seconds (best of the repeats; wall suffers most from the load). Before this round: hourly
-year 0.38-0.54 against PyPSA 3.6-4.4 (6.6-10x), 15-min year with the battery 1.5-1.7. Now (fixed
+CPU seconds over five runs (wall suffers most from the load). Before this round: hourly year
+0.38-0.54 against PyPSA 3.6-4.4 (6.6-10x), 15-min year with the battery 1.5-1.7. Now (fixed
 columns dropped before HiGHS, crossover from the windows' dispatch and duals, three-week warm
-windows with Dantzig pricing): hourly year 0.26-0.35 against PyPSA 3.0-4.2, 10.7-12.8x on CPU
-(10-17x on wall); the 20x goal is not met; objectives equal (gap 0.0). 15-min year with the
-battery 1.02-1.09 (goal 1 s: not quite); without it 0.010; with the 4CP charge 1.10-1.27; rolling
-48-h windows 0.85-1.22, with the 4CP charge 0.95-1.35, on the DAM forecast 1.08-1.51;
-``compare`` 1.8-2.3.
+windows with Dantzig pricing, devex after the warm start): hourly year 0.28-0.41 (best of five
+0.28-0.32) against PyPSA 3.0-5.3, 10.6-14.2x on CPU (best against best up to 17.8x); the 20x
+goal is not met; objectives equal (gap 0.0). 15-min year with the battery 1.02-1.33 (goal 1 s:
+not met); without it 0.010-0.014; with the 4CP charge 1.10-1.46; rolling 48-h windows
+0.85-1.47, with the 4CP charge 0.95-1.70, on the DAM forecast 1.08-1.80; ``compare`` 1.8-2.6.
 """
 
 from __future__ import annotations
