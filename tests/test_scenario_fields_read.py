@@ -29,6 +29,7 @@ READ_GENERICALLY: dict[str, str] = {
     "version": "checked by Scenario._version (a validator in the schema module) on load",
     "ecrs": "programs/plan.py and programs/settle.py loop over the reserve names with getattr",
     "ers": "as ecrs",
+    "non_spin": "as ecrs",
     "shortfall_penalty_usd_per_mwh": "programs/settle.py reads it with getattr for each reserve",
     "reduction_pct": "read inside the schema module: programs/schema.py DrEvent.request() turns it "
                      "into the one DR request (programs/dr.py) that plan.py uses",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ballast.optimize.lp import build_lp, pass_lp
+from ballast.optimize.lp import build_lp, drop_fixed, pass_lp
 from ballast.optimize.merit import solve_merit
 from ballast.optimize.model import BatteryParams, _highs, run_highs, solve
 from tests.optimize.test_hand_cases import problem
@@ -130,3 +130,26 @@ def test_a_warm_start_from_weekly_windows_reaches_the_cold_optimum():
     assert warm.status == "Optimal"
     assert warm.objective_usd == pytest.approx(highs_objective(p), rel=1e-9)
     assert warm.soc_mwh[-1] >= 2.0 - 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_dropping_the_fixed_columns_keeps_the_optimum(seed):
+    # lp.drop_fixed moves the fixed columns into the row bounds and the objective's constant:
+    # HiGHS on the reduced LP (presolve off, so HiGHS removes nothing itself) reaches the full
+    # LP's optimum, and the columns it gives back satisfy the full LP's rows
+    p = random_problem(seed, battery=True)
+    full = build_lp(p)
+    red = drop_fixed(full)
+    assert red.lp.num_col == int((full.lower < full.upper).sum())
+    h = _highs()
+    h.setOptionValue("presolve", "off")
+    pass_lp(h, red.lp)
+    x, objective, _ = run_highs(h)
+    assert objective == pytest.approx(highs_objective(p), rel=1e-9, abs=1e-7)
+    xf = red.full_x(x)
+    assert float(full.cost @ xf) == pytest.approx(objective, rel=1e-9, abs=1e-7)
+    col = np.repeat(np.arange(full.num_col), np.diff(full.start))
+    activity = np.bincount(full.index, weights=full.value * xf[col], minlength=full.num_row)
+    assert (activity >= full.row_lower - 1e-6).all() and (activity <= full.row_upper + 1e-6).all()
+    assert (xf >= full.lower - 1e-9).all() and (xf <= full.upper + 1e-9).all()

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from ballast.costs import FourCpLinear, fourcp_calendar, transmission_usd
 from ballast.optimize import compare
+from ballast.optimize.forecast import coincident_peak_alert, flagged_peak_charge, forecast_problem
 from ballast.optimize.model import BatteryParams, Reserves, solve
+from ballast.optimize.rolling import peak_charge_usd, solve_rolling, window_peaks
 from ballast.scenario import parse_scenario
 from tests.conftest import BASE_SCENARIO
 from tests.optimize.test_hand_cases import problem
@@ -122,15 +124,72 @@ def test_reserves_in_a_real_week_come_from_running_miners():
     assert c.regret_usd >= -1e-6 * abs(float(opt.kpis.loc["net_margin_usd", "value"]))
 
 
-def test_rolling_names_the_4cp_charge_it_leaves_out():
+def test_rolling_windows_pay_the_4cp_charge_of_the_peaks_inside_them():
+    # AI 1 MW; 10 miners of 0.1 MW each earning 5 USD per hour (50 USD/MWh); 20 USD/MWh; hour
+    # 3 is a 4CP interval charged 100 USD per MW. Per hour off the peak: 50 - 20 x 2 = 10 USD;
+    # at the peak a running MW nets 50 - 20 - 100 < 0: all asleep, -20 - 100 = -120 USD.
+    # Two-hour windows committing one hour see the peak from hour 2's window on and sleep the
+    # miners in hour 3, as the perfect optimum does: 3 x 10 - 120 = -90 USD.
+    p = problem([20.0] * 4, [1.0] * 4, counts=[10], run_mw=[0.1], value_usd=[[5.0]] * 4)
+    p = replace(p, peak_charge=one_peak(100.0, [3]))
+    assert solve(p).objective_usd == pytest.approx(-90.0, abs=1e-6)
+    r = solve_rolling(p, window_h=2.0, commit_h=1.0)
+    assert r.objective_usd == pytest.approx(-90.0, abs=1e-6)
+    np.testing.assert_allclose(r.running[:, 0], [10.0, 10.0, 10.0, 0.0], atol=1e-6)
+    # a forecast that flags no peak runs all miners and pays the real charge on 2 MW:
+    # 4 x 10 - 200 = -160 USD
+    blind = solve_rolling(p, window_h=2.0, commit_h=1.0, forecast=replace(p, peak_charge=None))
+    assert blind.objective_usd == pytest.approx(-160.0, abs=1e-6)
+
+
+def test_window_peaks_keeps_the_buckets_wholly_inside():
+    pc = FourCpLinear(
+        np.array([7.0, 9.0]), np.array([0, 0, 1]), [np.array([1, 2]), np.array([5]), np.array([8])], []
+    )
+    w = window_peaks(pc, 2, 9)  # bucket [1, 2] straddles the start: left out
+    np.testing.assert_array_equal(w.usd_per_mw, [7.0, 9.0])
+    np.testing.assert_array_equal(w.bucket_peak, [0, 1])
+    assert [m.tolist() for m in w.members] == [[3], [6]]
+    assert window_peaks(pc, 9, 12) is None
+
+
+def test_a_forecast_sees_the_4cp_charge_on_the_flagged_intervals():
+    # real peak: July 2024 hour 17:00 UTC at 50 USD/MW; the alert flags two July hours and one
+    # August hour (August has no real peak in this charge: nothing to pay there)
+    idx = pd.date_range("2024-07-01", periods=24 * 62, freq="1h", tz="UTC")
+    real = FourCpLinear(np.array([50.0]), np.array([0]), [np.array([17])], [])
+    alert = np.zeros(len(idx), dtype=bool)
+    alert[[40, 41, 24 * 40 + 15]] = True
+    seen = flagged_peak_charge(real, alert, idx, "America/Chicago")
+    np.testing.assert_array_equal(seen.usd_per_mw, [50.0])
+    np.testing.assert_array_equal(seen.bucket_peak, [0, 0])
+    assert [m.tolist() for m in seen.members] == [[40], [41]]
+    assert flagged_peak_charge(real, np.zeros(len(idx), dtype=bool), idx, "America/Chicago") is None
+
+
+def test_rolling_names_how_its_windows_see_the_4cp_charge():
     doc = summer(copy.deepcopy(BASE_SCENARIO))
-    doc["run"]["end"] = "2024-06-04T05:00:00Z"  # no peak in the run: no charge to leave out
+    doc["run"]["end"] = "2024-06-04T05:00:00Z"  # no peak in the run: no charge to note
     c = compare(parse_scenario(doc), horizon="rolling")
     assert not any("4CP" in n for n in c.optimum.notes)
     doc = summer(copy.deepcopy(BASE_SCENARIO))
-    c = compare(parse_scenario(doc), horizon="rolling")
-    assert any("4CP charge is not in the windows' objective" in n for n in c.optimum.notes)
-    assert c.optimum.kpis.loc["transmission_cost_usd", "value"] > 0  # still charged
+    scn = parse_scenario(doc)
+    rolling = compare(scn, horizon="rolling")
+    assert any("4CP charge on the year's real peak" in n for n in rolling.optimum.notes)
+    k = rolling.optimum.kpis["value"]
+    # the rolling objective pays the real charge the KPIs charge
+    assert k["mining_revenue_usd"] - k["energy_cost_usd"] - k["transmission_cost_usd"] == pytest.approx(
+        rolling.optimum.solution.objective_usd, rel=1e-6
+    )
+    perfect = compare(scn)
+    blind = solve_rolling(replace(perfect.optimum.problem, peak_charge=None))
+    # seeing the real peaks, the windows pay less transmission than windows blind to them,
+    # and never beat the perfect optimum
+    assert k["transmission_cost_usd"] < peak_charge_usd(perfect.optimum.problem.peak_charge, blind.import_mw)
+    assert rolling.optimum.solution.objective_usd <= perfect.optimum.solution.objective_usd + 1e-6
+    # no coincident_peak program: a price forecast flags no peak, and says so
+    dam = compare(scn, horizon="rolling", forecast="persistence")
+    assert any("no coincident_peak program" in n for n in dam.optimum.notes)
 
 
 @settings(max_examples=8, deadline=None)
@@ -182,3 +241,98 @@ def test_a_warm_start_keeps_the_4cp_optimum():
     assert s.objective_usd == pytest.approx(cold, rel=1e-9)
     # 500 USD per MW of peak demand: the battery covers the AI load's 1 MW it can, miners off
     assert s.peak_demand_mw[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_non_spin_competes_with_rrs_for_the_same_running_miners():
+    # One hour, AI 1 MW; 10 miners of 0.1 MW each earning 4 USD (40 USD/MWh) at 30 USD/MWh: all
+    # run (+10 per MW). RRS offered 1 MW at 5 USD/MW-h, Non-Spin 1 MW at 8: only 1 MW of miners
+    # runs, so 1 MW of reserve is sold in all, the dearer Non-Spin. Optimum = -30 - 30 + 40 + 8
+    # = -12 USD.
+    both = Reserves(("responsive_reserve", "non_spin"), np.array([1.0, 1.0]), np.array([[5.0, 8.0]]))
+    p = problem([30.0], [1.0], counts=[10], run_mw=[0.1], value_usd=[[4.0]], reserves=both)
+    s = solve(p)
+    assert s.objective_usd == pytest.approx(-12.0, abs=1e-6)
+    np.testing.assert_allclose(s.reserve_mw[0], [0.0, 1.0], atol=1e-6)
+
+
+def test_the_optimum_sells_non_spin_from_the_scenario_field():
+    doc = copy.deepcopy(BASE_SCENARIO)
+    doc["run"]["end"] = "2024-05-03T00:00:00Z"
+    doc["programs"] = {
+        "ecrs": {"offer_mw": 10},
+        "non_spin": {"offer_mw": 40, "price_usd_per_mw_h": 3.0},
+    }
+    c = compare(parse_scenario(doc))
+    s, p = c.optimum.solution, c.optimum.problem
+    assert p.reserves.names == ("ecrs", "non_spin")
+    np.testing.assert_allclose(p.reserves.value_usd_per_mw[:, 1], 3.0 * p.step_h)
+    running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
+    assert (s.reserve_mw[:, 1] <= 40 + 1e-9).all() and s.reserve_mw[:, 1].sum() > 0
+    paid = float((s.reserve_mw * p.reserves.value_usd_per_mw).sum())
+    assert c.optimum.kpis.loc["reserve_availability_usd", "value"] == pytest.approx(paid)
+    assert any("Non-Spin" in n for n in c.optimum.notes)
+    assert c.regret_usd >= -1e-6 * abs(float(c.optimum.kpis.loc["net_margin_usd", "value"]))
+
+
+def test_a_price_forecast_sees_the_coincident_peak_alert():
+    doc = summer(copy.deepcopy(BASE_SCENARIO))
+    doc["programs"] = {"coincident_peak": {}}
+    scn = parse_scenario(doc)
+    c = compare(scn, horizon="rolling", forecast="persistence")
+    assert any("the coincident-peak alert flags" in n for n in c.optimum.notes)
+    k = c.optimum.kpis["value"]
+    assert k["mining_revenue_usd"] - k["energy_cost_usd"] - k["transmission_cost_usd"] == pytest.approx(
+        c.optimum.solution.objective_usd, rel=1e-6
+    )
+    # the schedule's alert is the backtest's own (programs.plan), recomputed from the scenario
+    alert = coincident_peak_alert(scn, c.simulation.inputs.index)
+    np.testing.assert_array_equal(alert, c.simulation.programs.fourcp_alert)
+    assert alert.any()
+    # the windows pay less transmission than windows that see no peak at all
+    p = c.optimum.problem
+    price = c.simulation.inputs.frame["price_usd_per_mwh"].to_numpy()
+    blind = solve_rolling(
+        p, forecast=forecast_problem(p, "persistence", price, scn.markets.export_price_share)
+    )
+    assert k["transmission_cost_usd"] < peak_charge_usd(p.peak_charge, blind.import_mw)
+
+
+def test_a_warm_start_with_reserves_keeps_the_optimum():
+    # five weeks hourly, a battery, RRS and Non-Spin and one 4CP peak: solve() starts from the
+    # three-week windows' dispatch and duals (lp.interval_index maps the reserve columns and
+    # rows too) and must reach the cold optimum
+    from ballast.optimize.lp import build_lp, pass_lp
+    from ballast.optimize.model import _highs, run_highs, warm_start_pays
+
+    rng = np.random.default_rng(5)
+    n = 5 * 168
+    b = BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.95, initial_soc_mwh=2.0)
+    res = Reserves(("responsive_reserve", "non_spin"), np.array([0.3, 0.5]), rng.uniform(0.0, 8.0, (n, 2)))
+    p = problem(
+        rng.uniform(-10.0, 60.0, n), np.full(n, 2.0), counts=[100], run_mw=[0.01],
+        value_usd=rng.uniform(0.2, 0.6, (n, 1)), import_limit_mw=5.0, export_limit_mw=1.0,
+        battery=b, reserves=res, peak_charge=one_peak(300.0, [500]),
+    )  # fmt: skip
+    assert warm_start_pays(p)
+    h = _highs()
+    pass_lp(h, build_lp(p))
+    cold = run_highs(h)[1]
+    s = solve(p)
+    assert s.objective_usd == pytest.approx(cold, rel=1e-9)
+    assert s.reserve_mw.sum() > 0
+    running_flex_mw = (s.running * (p.run_mw - p.sleep_mw)).sum(axis=1)
+    assert (s.reserve_mw.sum(axis=1) <= running_flex_mw + 1e-6).all()
+    # the stitched start is a feasible point of the whole run's LP: the mapping put every
+    # window's columns where the run's LP has them
+    from ballast.optimize.rolling import warm_start_point
+
+    full = build_lp(p)
+    x0, col_dual, row_dual = warm_start_point(p)
+    assert len(x0) == len(col_dual) == full.num_col and len(row_dual) == full.num_row
+    col = np.repeat(np.arange(full.num_col), np.diff(full.start))
+    activity = np.bincount(full.index, weights=full.value * x0[col], minlength=full.num_row)
+    assert (activity >= full.row_lower - 1e-6).all() and (activity <= full.row_upper + 1e-6).all()
+    assert (x0 >= full.lower - 1e-6).all() and (x0 <= full.upper + 1e-6).all()
+    start_usd = float(full.cost @ x0)  # a feasible point earns at most the optimum, here nearly it
+    assert cold - 0.01 * abs(cold) <= start_usd <= cold + 1e-6

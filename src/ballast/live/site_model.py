@@ -49,6 +49,8 @@ LIVE_UNSUPPORTED: dict[str, str] = {
     "from POST /api/v1/programs/deployments",
     "programs.ers.deployments": "scheduled deployments are backtest inputs; live takes them "
     "from POST /api/v1/programs/deployments",
+    "programs.non_spin.deployments": "scheduled deployments are backtest inputs; live takes "
+    "them from POST /api/v1/programs/deployments",
     "programs.demand_response.events": "scheduled DR events are backtest inputs; live takes "
     "them from POST /api/v1/dr-events or the OpenADR VEN",
     "programs.demand_response.baseline_method": "live latches the import metered at an "

@@ -9,7 +9,7 @@ controller's gain over practice and its regret against the optimum. ``ballast si
 What the optimum optimises: mining revenue minus energy at the real-time price (imports and
 exports, the battery), minus the 4CP transmission charge where the scenario sets a rate (on the
 year's real peak intervals, ``costs.fourcp_linear``), plus reserve availability where the
-scenario offers RRS, ECRS or ERS, under the interconnect limits. Supply contracts and fixed
+scenario offers RRS, ECRS, ERS or Non-Spin, under the interconnect limits. Supply contracts and fixed
 costs do not depend on the dispatch. With reserves, the margins compared add each run's reserve
 availability to its net margin (the rules' from their program plan; the strike-price practice
 sells none).

@@ -8,7 +8,7 @@ the rule controller, so the two tables have the same rows and the same arithmeti
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +99,8 @@ def check_supported(scenario: Scenario) -> list[str]:
             )
         if any(getattr(progs, k) is not None for k in RESERVE_PROGRAMS):
             notes.append(
-                "reserves: the optimum sells RRS/ECRS/ERS availability from running miners; "
-                "deployments, frequency events and shortfall penalties are not modelled, and "
-                "Non-Spin is no scenario program yet"
+                "reserves: the optimum sells RRS/ECRS/ERS/Non-Spin availability from running "
+                "miners; deployments, frequency events and shortfall penalties are not modelled"
             )
         if progs.coincident_peak is not None:
             notes.append(
@@ -147,15 +146,14 @@ def optimize_simulation(
         notes.append("min_times: whole miners with the groups' minimum on/off times (MILP)")
     if horizon == "rolling":
         price = sim.inputs.frame["price_usd_per_mwh"].to_numpy()
-        if p.peak_charge is not None:
-            p = replace(p, peak_charge=None)
-            notes.append(
-                "rolling: the 4CP charge is not in the windows' objective (a year's mean over its "
-                "peaks; use the perfect horizon); the KPIs still charge it"
-            )
-        seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+        alert = None if sim.programs is None else sim.programs.fourcp_alert
+        seen = forecast_problem(
+            p, forecast, price, scenario.markets.export_price_share, alert, scenario.site.timezone
+        )
         s = solve_rolling(p, time_limit_s=time_limit_s, forecast=seen)
         notes.append(f"rolling: 48-h windows every 24 h on the {forecast} price forecast")
+        if p.peak_charge is not None:
+            notes.append(rolling_fourcp_note(forecast, alert is not None))
     else:
         s = solve(p, time_limit_s=time_limit_s)
     run = optimum_run(p, s, sim.config.groups)
@@ -166,6 +164,23 @@ def optimize_simulation(
     return Optimum(
         run=run, kpis=kpis, problem=p, solution=s, horizon=horizon, notes=tuple(notes), forecast=forecast
     )
+
+
+def rolling_fourcp_note(forecast: str, alert: bool) -> str:
+    """How the rolling windows see the 4CP charge (``optimize.forecast``)."""
+    if forecast == "perfect":
+        seen = "each window's objective has the 4CP charge on the year's real peak intervals"
+    elif alert:
+        seen = (
+            "each window's objective has the 4CP charge on the intervals the coincident-peak "
+            "alert flags, at each month's real charge per MW"
+        )
+    else:
+        seen = (
+            "the windows see no 4CP peak (no coincident_peak program flags likely peaks on the "
+            f"{forecast} forecast)"
+        )
+    return f"rolling: {seen}; the KPIs charge the real peaks"
 
 
 @dataclass(frozen=True)

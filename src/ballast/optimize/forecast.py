@@ -10,8 +10,13 @@
   repeated over the window; the run's first window, which has no previous day in the run,
   repeats the run's first price (a modelling choice).
 
-Only the energy price is forecast; loads, renewables and hashprice stay as realised. The kept
-dispatch is then priced on the realised price (``rolling.solve_rolling``).
+Only the energy price and the 4CP peaks are forecast; loads, renewables and hashprice stay as
+realised. The 4CP peaks: ``perfect`` knows the year's real peak intervals; ``dam`` and
+``persistence`` see the intervals the coincident-peak program's alert flags
+(``programs.fourcp.fourcp_alert_hourly``, published data only), each flagged 15-minute
+bucket a candidate for its month's peak at that peak's real charge per MW
+(``flagged_peak_charge``); without a coincident-peak program they see no peak. The kept
+dispatch is then priced on the realised price and peaks (``rolling.solve_rolling``).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ballast.costs import FourCpLinear
 from ballast.data.errors import DataError
 from ballast.data.loaders import read_series
 from ballast.optimize.model import DispatchProblem, OptimizeError
+from ballast.programs import fourcp
+from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd
 
 FORECASTS = ("perfect", "dam", "persistence")
@@ -77,17 +85,26 @@ SeenFn = Callable[[int, int], DispatchProblem]  # (window start, stop) -> what i
 
 
 def forecast_problem(
-    p: DispatchProblem, forecast: str, price_usd_per_mwh: np.ndarray, export_price_share: float
+    p: DispatchProblem,
+    forecast: str,
+    price_usd_per_mwh: np.ndarray,
+    export_price_share: float,
+    fourcp_alert: np.ndarray | None = None,
+    timezone: str = ERCOT_TZ,
 ) -> DispatchProblem | SeenFn:
     """What the rolling windows see: ``p`` itself (``perfect``), or a function of the
     window's intervals [start, stop) giving ``p`` with their energy costs at the price known
     when that window is solved, at its first interval (``sim.kpis.energy_cost_usd``, as the
-    realised ones). Only the window's own intervals are replaced (``rolling.window`` slices
-    them)."""
+    realised ones), and the 4CP charge on the intervals ``fourcp_alert`` flags
+    (``flagged_peak_charge``; none without it). Only the window's own intervals are replaced
+    (``rolling.window`` slices them)."""
     if forecast not in FORECASTS:
         raise OptimizeError(f"forecast {forecast!r}: expected one of {', '.join(FORECASTS)}")
     if forecast == "perfect":
         return p
+    flagged = None
+    if p.peak_charge is not None and fourcp_alert is not None:
+        flagged = flagged_peak_charge(p.peak_charge, fourcp_alert, p.index, timezone)
     n = len(p.index)
     lag = max(1, round(24.0 / p.step_h))
     step = p.index[1] - p.index[0] if n > 1 else pd.Timedelta(hours=p.step_h)
@@ -120,7 +137,7 @@ def forecast_problem(
         imp, exp = p.import_cost_usd_per_mw.copy(), p.export_cost_usd_per_mw.copy()
         imp[start:stop] = energy_cost_usd(np.ones(m), price, p.step_h, export_price_share)
         exp[start:stop] = energy_cost_usd(-np.ones(m), price, p.step_h, export_price_share)
-        return replace(p, import_cost_usd_per_mw=imp, export_cost_usd_per_mw=exp)
+        return replace(p, import_cost_usd_per_mw=imp, export_cost_usd_per_mw=exp, peak_charge=flagged)
 
     return seen_at
 
@@ -133,3 +150,51 @@ def dam_price_or_nan(index: pd.DatetimeIndex) -> np.ndarray:
     except DataError:
         return np.full(len(index), np.nan)
     return dam.reindex(index.floor("1h")).to_numpy(dtype="float64")
+
+
+def flagged_peak_charge(
+    real: FourCpLinear, alert: np.ndarray, index: pd.DatetimeIndex, timezone: str
+) -> FourCpLinear | None:
+    """The 4CP charge as a forecast sees it: each 15-minute bucket of flagged intervals
+    (``alert``, per interval) a candidate for the peak of its local month, charged that
+    month's real peak's USD per MW; months without a real peak in ``real`` (not settled by the
+    run) charge nothing. None when nothing flagged falls in such a month."""
+    alert = np.asarray(alert, dtype=bool)
+    if len(alert) != len(index):
+        raise OptimizeError(f"4CP alert: {len(alert)} flags for {len(index)} intervals")
+    local = index.tz_convert(timezone)
+    month_key = local.year * 100 + local.month
+    month_usd = {
+        int(month_key[m[0]]): float(real.usd_per_mw[k])
+        for m, k in zip(real.members, real.bucket_peak, strict=True)
+        if len(m)
+    }
+    flagged = np.flatnonzero(alert)
+    flagged = flagged[np.isin(month_key[flagged], list(month_usd))]
+    if not flagged.size:
+        return None
+    buckets = pd.Series(flagged).groupby(index[flagged].floor("15min").asi8)
+    members = [g.to_numpy() for _, g in buckets]
+    months = [int(month_key[m[0]]) for m in members]
+    peak_months = sorted(set(months))
+    return FourCpLinear(
+        np.array([month_usd[k] for k in peak_months]),
+        np.searchsorted(peak_months, months).astype(np.int64),
+        members,
+        real.notes,
+    )
+
+
+def coincident_peak_alert(scenario: Scenario, index: pd.DatetimeIndex) -> np.ndarray | None:
+    """The coincident-peak program's alert per interval, as the backtest's program plan
+    computes it (``programs.fourcp``: published system load only); None without the program."""
+    progs = scenario.programs
+    if progs is None or progs.coincident_peak is None:
+        return None
+    cp = progs.coincident_peak
+    load = read_series(cp.load_source, cp.load_column, base_dir=scenario.base_dir, minimum=0.0)
+    hourly = fourcp.fourcp_alert_hourly(
+        load, cp.months, scenario.site.timezone, cp.window_start_hour_local, cp.window_end_hour_local,
+        cp.threshold_share, cp.prior_year_floor_share,
+    )  # fmt: skip
+    return fourcp.alert_on_index(hourly["alert"], index)

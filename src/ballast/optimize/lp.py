@@ -42,6 +42,7 @@ class LpData:
     index: np.ndarray  # int32
     value: np.ndarray
     integrality: np.ndarray | None = None  # per column: 0 continuous, 1 integer
+    offset: float = 0.0  # objective constant (the fixed columns ``drop_fixed`` took out)
 
     @property
     def num_col(self) -> int:
@@ -88,6 +89,33 @@ class Layout:
         return self.on + (3 * self.n * self.groups if self.commit else 0)
 
 
+def interval_index(lay: Layout, full: Layout, start: int, keep: int) -> tuple[np.ndarray, ...]:
+    """The columns and rows of intervals [0, keep) of a window LP laid out as ``lay``, and the
+    same columns and rows of intervals [start, start + keep) in the run's LP laid out as
+    ``full``: (window columns, run columns, window rows, run rows). Per-interval blocks only
+    (no 4CP peaks, no commitment)."""
+    j = np.arange(keep)
+
+    def blocks(a: Layout) -> tuple[list[tuple[int, int]], list[int]]:
+        cols = [(0, a.groups), (a.imp, 1), (a.imp + a.n, 1), (a.imp + 2 * a.n, 1)]
+        if a.battery:
+            cols += [(a.ch, 1), (a.ch + a.n, 1), (a.ch + 2 * a.n, 1)]
+        if a.reserves:
+            cols.append((a.res, a.reserves))
+        return cols, [b * a.n for b in range(1 + a.battery + bool(a.reserves))]
+
+    def at(offset: int, width: int, first: int) -> np.ndarray:
+        return (offset + (first + j)[:, None] * width + np.arange(width)).ravel()
+
+    (wc, wr), (fc, fr) = blocks(lay), blocks(full)
+    return (
+        np.concatenate([at(o, w, 0) for o, w in wc]),
+        np.concatenate([at(o, w, start) for o, w in fc]),
+        np.concatenate([r + j for r in wr]),
+        np.concatenate([r + start + j for r in fr]),
+    )
+
+
 def layout(p: DispatchProblem) -> Layout:
     k = 0 if p.reserves is None else len(p.reserves.offer_mw)
     m = 0 if p.peak_charge is None else len(p.peak_charge.usd_per_mw)
@@ -104,10 +132,12 @@ def free_intervals(p: DispatchProblem) -> np.ndarray:
     return free
 
 
-def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
+def build_lp(
+    p: DispatchProblem, *, fix_out_of_reach: bool = True, reach: tuple[np.ndarray, np.ndarray] | None = None
+) -> LpData:
     """The dispatch LP (maximise). The columns neither the battery nor a program can move are
-    fixed at their merit-order values (``merit.reach_bounds``) unless ``fix_out_of_reach`` is
-    False."""
+    fixed at their merit-order values (``merit.reach_bounds``, or ``reach`` when the caller
+    has them) unless ``fix_out_of_reach`` is False."""
     lay = layout(p)
     n, ng = lay.n, lay.groups
     o_imp, o_ch, o_res, o_peak = lay.imp, lay.ch, lay.res, lay.peak
@@ -127,7 +157,7 @@ def build_lp(p: DispatchProblem, *, fix_out_of_reach: bool = True) -> LpData:
     if fix_out_of_reach:
         free = free_intervals(p)
         if not free.all():
-            flo, fhi = merit.reach_bounds(p)
+            flo, fhi = merit.reach_bounds(p) if reach is None else reach
             keep = np.concatenate([np.repeat(free, ng), free, free, free])
             lo[:o_ch] = np.where(keep, lo[:o_ch], flo)
             hi[:o_ch] = np.where(keep, hi[:o_ch], fhi)
@@ -249,12 +279,72 @@ def commitment_rows(p: DispatchProblem, lay: Layout, flex_mw: np.ndarray, row0: 
     return rows, cols, vals, lo, hi, r
 
 
+def slice_reach(reach: tuple[np.ndarray, np.ndarray], n: int, groups: int, start: int, stop: int):
+    """``merit.reach_bounds`` of a run's intervals [start, stop) from the whole run's (their
+    values depend on each interval's own data only)."""
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        o = n * groups
+        return np.concatenate(
+            [a[start * groups : stop * groups]] + [a[o + b * n + start : o + b * n + stop] for b in range(3)]
+        )
+
+    return cut(reach[0]), cut(reach[1])
+
+
 def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncol: int):
     """Column starts, row indices and values of the triplets, sorted by column then row."""
     order = np.lexsort((rows, cols))
     start = np.zeros(ncol + 1, dtype=np.int32)
     np.cumsum(np.bincount(cols, minlength=ncol), out=start[1:])
     return start, rows[order].astype(np.int32), vals[order]
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """An LP without its fixed columns (``drop_fixed``) and the way back to the full one."""
+
+    lp: LpData
+    keep: np.ndarray  # per full column: still in ``lp``
+    fixed_x: np.ndarray  # per full column: its fixed value (0 where kept)
+
+    def full_x(self, x: np.ndarray) -> np.ndarray:
+        """The full LP's column values from the reduced LP's ``x``."""
+        out = self.fixed_x.copy()
+        out[self.keep] = x
+        return out
+
+
+def drop_fixed(lp: LpData) -> Reduced:
+    """``lp`` without the columns whose bounds are equal: their activity moves into the row
+    bounds and their cost into the objective's constant, so the optimum is the same.
+
+    Most of the dispatch LP's columns are fixed by the merit order (``merit.reach_bounds``):
+    on the 15-min year with a battery 316,224 columns of which about 60 % fixed. HiGHS's
+    presolve removes them too, but it does not run when HiGHS starts from a basis (a warm
+    start), which then pivots on the whole LP."""
+    fixed = lp.lower == lp.upper
+    keep = ~fixed
+    fixed_x = np.where(fixed, lp.lower, 0.0)
+    counts = np.diff(lp.start)
+    nz_col = np.repeat(np.arange(lp.num_col), counts)
+    activity = np.bincount(lp.index, weights=lp.value * fixed_x[nz_col], minlength=lp.num_row)
+    nz_keep = keep[nz_col]
+    start = np.zeros(int(keep.sum()) + 1, dtype=np.int32)
+    np.cumsum(counts[keep], out=start[1:])
+    reduced = LpData(
+        cost=lp.cost[keep],
+        lower=lp.lower[keep],
+        upper=lp.upper[keep],
+        row_lower=lp.row_lower - activity,  # -inf and inf stay as they are
+        row_upper=lp.row_upper - activity,
+        start=start,
+        index=lp.index[nz_keep],
+        value=lp.value[nz_keep],
+        integrality=None if lp.integrality is None else lp.integrality[keep],
+        offset=lp.offset + float(lp.cost @ fixed_x),
+    )
+    return Reduced(reduced, keep, fixed_x)
 
 
 def pass_lp(h: highspy.Highs, lp: LpData) -> None:
@@ -264,7 +354,7 @@ def pass_lp(h: highspy.Highs, lp: LpData) -> None:
     integrality = np.zeros(lp.num_col, dtype=np.int32) if lp.integrality is None else lp.integrality
     status = h.passModel(
         lp.num_col, lp.num_row, len(lp.value), int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMaximize), 0.0, lp.cost, lp.lower, lp.upper, lp.row_lower,
+        int(highspy.ObjSense.kMaximize), lp.offset, lp.cost, lp.lower, lp.upper, lp.row_lower,
         lp.row_upper, lp.start, lp.index, lp.value, integrality.astype(np.int32),
     )  # fmt: skip
     if status == highspy.HighsStatus.kError:

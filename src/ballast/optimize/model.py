@@ -27,7 +27,8 @@ curtailing is free, so nothing is lost.
 The matrix is written in CSC form with numpy (``optimize.lp``) and passed whole to HiGHS
 (``passModel``). Without a battery or programs the LP separates per interval and
 ``merit.solve_merit`` gives its optimum in closed form; with one, the columns neither the
-battery nor a program can move are fixed (``merit.reach_bounds``).
+battery nor a program can move are fixed (``merit.reach_bounds``) and dropped before HiGHS sees
+them (``lp.drop_fixed``; the 15-min year keeps 183,009 of 316,224 columns).
 HiGHS options measured on the 15-min year with a battery (CPU s of ``run``, shared 2-core
 machine): default 5.4, dual simplex 4.3, no presolve 3.7, IPX 16.4 (11.9 without crossover),
 PDLP > 30, primal simplex > 30; devex or Dantzig pricing no better. The defaults are kept.
@@ -35,7 +36,11 @@ Substituting out the intervals left with one free column was tried and gave noth
 presolve reaches the same LP (hourly year: 14,790 rows, 42,744 columns). What remains is the
 battery itself: a pure price-taking 50 MW / 200 MWh battery over the 15-min year alone takes
 dual simplex about 42,000 iterations, 1.2-1.4 s CPU; this campus is import-limited most hours,
-so the battery also moves the miners.
+so the battery also moves the miners. Tried in this round and not kept (CPU s, 2-core machine
+shared with five other jobs): windows solved on the reduced LP each (0.99-1.36 for the 15-min
+windows, against 0.59 updating one model in place); each window's basis shifted by the kept
+day before it starts (an "alien" basis HiGHS repairs: 0.35 against 0.19 hourly); HiGHS 1.16's
+HiPO interior point is not in this build of ``highspy``.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmis
 from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs
 from ballast.optimize import merit
-from ballast.optimize.lp import build_lp, layout, pass_lp
+from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
+from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
 
@@ -182,12 +188,11 @@ def problem_from_inputs(
 
 MIP_REL_GAP = 1e-6  # HiGHS's default 1e-4 would let a MILP "optimum" leave 0.01 % on the table
 
-RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers")  # programs.schema: availability-paid
-
 
 def reserves_of(scenario: Scenario, n: int, dt_h: float) -> Reserves | None:
-    """The scenario's reserve offers (RRS, ECRS, ERS) with their availability prices, paid per
-    MW sold per hour as ``programs.settle`` pays them; None without any."""
+    """The scenario's reserve offers (RRS, ECRS, ERS, Non-Spin: ``programs.schema``'s
+    ``RESERVE_PROGRAMS``) with their availability prices, paid per MW sold per hour as
+    ``programs.settle`` pays them; None without any."""
     progs = scenario.programs
     offered = [(k, getattr(progs, k)) for k in RESERVE_PROGRAMS if progs is not None and getattr(progs, k)]
     if not offered:
@@ -269,7 +274,8 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         x, objective = merit.solve_merit(p)
         s = read_solution(p, x, objective, "Optimal", time.perf_counter() - t0)
         return replace(s, solver="merit order")
-    lp = build_lp(p)
+    red = drop_fixed(build_lp(p))
+    lp = red.lp
     h = _highs()
     if lp.integrality is not None:
         h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
@@ -277,21 +283,35 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
     if warm_start_pays(p):
         from ballast.optimize.rolling import warm_start_point  # rolling builds on this module
 
-        x0 = warm_start_point(p)
-        if x0 is not None:
+        point = warm_start_point(p, time_limit_s)
+        if point is not None:
+            x0, col_dual, row_dual = point
             start = highspy.HighsSolution()
-            start.col_value = np.clip(x0, lp.lower, lp.upper).tolist()
-            start.value_valid = True
+            start.col_value = np.clip(x0[red.keep], lp.lower, lp.upper).tolist()
+            start.col_dual = col_dual[red.keep].tolist()
+            start.row_dual = row_dual.tolist()
+            start.value_valid = start.dual_valid = True
             if h.crossover(start) == highspy.HighsStatus.kError:  # start over, cold
                 h = _highs()
                 pass_lp(h, lp)
-    if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
+            else:  # devex from the crossover's basis (DSE would price every row anew first)
+                h.setOptionValue("simplex_dual_edge_weight_strategy", WARM_PRICING)
+    if time_limit_s is not None:  # the warm start spent part of it
+        left_s = time_limit_s - (time.perf_counter() - t0)
+        if left_s <= 0:
+            raise SolverError(
+                f"HiGHS stopped without a proven optimum: time limit {time_limit_s} s reached in "
+                "the warm start; no optimum is reported"
+            )
+        h.setOptionValue("time_limit", float(left_s))
     x, objective, label = run_highs(h, time_limit_s)
-    return read_solution(p, x, objective, label, time.perf_counter() - t0)
+    return read_solution(p, red.full_x(x), objective, label, time.perf_counter() - t0)
 
 
-WARM_START_MIN_H = 4 * 168.0  # runs longer than four weekly windows start warm
+WARM_START_MIN_H = 4 * 168.0  # runs longer than four weeks start warm
+# HiGHS's dual edge weights after a warm start: devex (1). The 15-min year 1.28-1.48 -> 1.09-1.22
+# s CPU against HiGHS's choice (steepest edge; Dantzig 1.14-1.24); the hourly year the same
+WARM_PRICING = 1
 
 
 def warm_start_pays(p: DispatchProblem) -> bool:
@@ -302,7 +322,12 @@ def warm_start_pays(p: DispatchProblem) -> bool:
     cold dual simplex 2.3-2.7 (69,684 iterations); weekly windows (168 h, keeping 144 h) 0.50,
     crossover from their dispatch 0.35, dual simplex from that basis 0.48 (7,608 iterations):
     1.3 in all, the same optimum. 48-h windows as the start: 1.9; the merit order with the
-    battery idle: 15 (a poor start)."""
+    battery idle: 15 (a poor start). Handing crossover the windows' duals too, on the LP
+    without its fixed columns: windows 0.6, crossover 0.26, dual simplex 0.23 (933
+    iterations): 1.1-1.2 (hourly year: 0.20 + 0.04 + 0.04, 248 iterations, 0.31-0.33).
+    Three-week windows keeping 20 days (``rolling.WARM_WINDOW_H``): the hourly year 0.27-0.29
+    against 0.32-0.37 with weekly ones, the 15-min year the same within the noise (1.08-1.17
+    against 1.09-1.19)."""
     return p.battery is not None and p.min_times is None and len(p.ai_load_mw) * p.step_h > WARM_START_MIN_H
 
 

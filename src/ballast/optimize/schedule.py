@@ -10,11 +10,12 @@ controller runs no more miners than the schedule (whole miners, the merit order'
 which); the economic rule may still curtail below it when the real-time price it decides on
 is above breakeven.
 
-What the schedule leaves out, because the rule controller does not do it at 1 min or coarser:
-the scenario battery (the coarse engine runs none, so a schedule that charged it would shed
-miners for nothing) and the 4CP charge (a year's mean over its peaks, not split into windows;
-the KPIs still charge it, and a coincident-peak program still caps the miners above the
-schedule).
+The windows' objective has the 4CP charge where the scenario sets one (``rolling``): on the
+real peak intervals with the perfect forecast, on the coincident-peak program's alert with the
+others (``forecast.flagged_peak_charge``); a coincident-peak program still caps the miners
+above the schedule. What the schedule leaves out: the scenario battery, because the rule
+controller runs none at 1 min or coarser (``sim.engine``), so a schedule that charged it would
+shed miners for nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from ballast.control import ControllerConfig
 from ballast.inputs import SiteInputs
-from ballast.optimize.forecast import FORECASTS, forecast_problem
+from ballast.optimize.forecast import FORECASTS, coincident_peak_alert, forecast_problem
 from ballast.optimize.model import OptimizeError, problem_from_inputs
 from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import Scenario
@@ -44,9 +45,12 @@ def rolling_schedule_mw(
     decision of an interval uses only that forecast (with ``dam`` and ``persistence``, never
     the realised real-time price)."""
     p = problem_from_inputs(inputs, config, scenario)
-    p = replace(p, battery=None, peak_charge=None)
+    p = replace(p, battery=None)
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
-    seen = forecast_problem(p, forecast, price, scenario.markets.export_price_share)
+    alert = coincident_peak_alert(scenario, inputs.index) if p.peak_charge is not None else None
+    seen = forecast_problem(
+        p, forecast, price, scenario.markets.export_price_share, alert, scenario.site.timezone
+    )
     s = solve_rolling(p, window_h=WINDOW_H, commit_h=COMMIT_H, forecast=seen)
     return config.groups.power_mw(s.running).sum(axis=1)
 
@@ -76,7 +80,7 @@ def policy_note(policy: str, forecast: str) -> str | None:
         return None
     return (
         f"policy rolling: the rule controller follows a day-ahead schedule (48-h windows "
-        f"solved every 24 h on the {forecast} price forecast) as a miner cap below the import "
-        "limit, the restore ramp and the grid programs; the schedule leaves out the battery "
-        "and the 4CP charge"
+        f"solved every 24 h on the {forecast} price forecast, with the 4CP charge where the "
+        "scenario sets one) as a miner cap below the import limit, the restore ramp and the grid "
+        "programs; the schedule leaves out the battery"
     )

@@ -173,7 +173,7 @@ configuration's IT MW at `hosting.pue`, its import limit to the interconnect. Fr
 - **grid programs**: with programs in the scenario, their settled cash over the year
   (reserves, demand response: `programs_cash_usd` of `ballast simulate`) is the strategy's
   `program_revenue_usd` in every year that configuration holds, as measured (nominal). The
-  reserve offers (`responsive_reserve`, `ecrs`, `ers`: `offer_mw`) are scaled with the miners,
+  reserve offers (`responsive_reserve`, `ecrs`, `ers`, `non_spin`: `offer_mw`) are scaled with the miners,
   in proportion to the configuration's miner MW over the scenario's, each capped at the
   configuration's miner MW (`reserve_offer_mw`); demand-response events are the utility's
   requests and stay as the scenario states them;

@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from ballast.documents import StrictModel
+from ballast.programs.schema import RESERVE_PROGRAMS
 
 if TYPE_CHECKING:  # the Plan imports this module
     from ballast.plan.document import Plan
@@ -194,12 +195,12 @@ def measure(plan: Plan, mining_mw: float, it_mw: float) -> Measured:
 
 
 def scale_offers(programs: dict | None, ratio: float, miners_mw: float) -> float:
-    """Scale the reserve offers (RRS, ECRS, ERS; in place) by ``ratio``, the configuration's
+    """Scale the reserve offers (RRS, ECRS, ERS, Non-Spin; in place) by ``ratio``, the configuration's
     miner MW over the scenario's, each capped at ``miners_mw`` (only miners can back them);
     the total offered [MW]. Demand-response events are the utility's requests, not offers:
     they stay as the scenario states them (settled on what the site delivers)."""
     total = 0.0
-    for name in ("responsive_reserve", "ecrs", "ers"):
+    for name in RESERVE_PROGRAMS:
         program = (programs or {}).get(name)
         if program is not None:
             program["offer_mw"] = min(program["offer_mw"] * ratio, miners_mw)

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import GroupParams
+from ballast.programs.schema import RESERVE_PROGRAMS
 
-RESERVE_ORDER = ("responsive_reserve", "ecrs", "ers")
+RESERVE_ORDER = RESERVE_PROGRAMS  # sold in this priority order (RRS, ECRS, ERS, Non-Spin)
 NO_CAP_MW = float("inf")
 
 

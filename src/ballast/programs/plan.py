@@ -315,7 +315,7 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
                 continue
             deploy("responsive_reserve", f"ufr_trip:{fe.label}", at + pd.Timedelta(seconds=trip),
                    rrs.hold_minutes, trip / 60.0)
-    for name in ("ecrs", "ers"):
+    for name in ("ecrs", "ers", "non_spin"):
         prog = getattr(progs, name)
         if prog is None:
             continue

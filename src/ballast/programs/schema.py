@@ -158,6 +158,21 @@ class Ers(StrictModel):
         return 10.0 if self.kind == "ERS-10" else 30.0
 
 
+class NonSpin(StrictModel):
+    """ERCOT Non-Spinning Reserve Service from curtailable load, a 30-minute product
+    (docs/sources.md#ercot-reserves)."""
+
+    offer_mw: float = Field(gt=0, description="Reserve offered [MW].")
+    price_usd_per_mw_h: float = Field(ge=0, description="Availability price [USD/MW-h]. "
+                                      "Required: Ballast bundles no Non-Spin price.")
+    response_minutes: float = Field(30.0, gt=0, description="Time to reach the reduction [min]. "
+                                    "Default 30 (ERCOT Non-Spin, docs/sources.md#ercot-reserves).")
+    shortfall_penalty_usd_per_mwh: float = Field(
+        1000.0, ge=0, description="Penalty per MWh not delivered in a deployment [USD/MWh]. "
+        "Default 1000 (assumption).")
+    deployments: list[Deployment] = Field(default_factory=list, description="Deploy instructions.")
+
+
 class DrEvent(_Window):
     """A demand-response event: reduce campus import below a baseline (programs/dr.py)."""
 
@@ -218,6 +233,10 @@ class Emergency(StrictModel):
     windows: list[EeaWindow] = Field(default_factory=list, description="EEA periods.")
 
 
+# the availability-paid reserve programs, in the order the headroom is sold to them
+RESERVE_PROGRAMS = ("responsive_reserve", "ecrs", "ers", "non_spin")
+
+
 class Programs(StrictModel):
     """Grid programs the site takes part in. Omit a program to not offer it."""
 
@@ -228,6 +247,7 @@ class Programs(StrictModel):
         None, description="RRS as a Load Resource on an under-frequency relay.")
     ecrs: Ecrs | None = Field(None, description="ECRS (10-minute).")
     ers: Ers | None = Field(None, description="ERS-10 / ERS-30.")
+    non_spin: NonSpin | None = Field(None, description="Non-Spin (30-minute).")
     demand_response: DemandResponse | None = Field(None, description="Generic DR events.")
     emergency: Emergency | None = Field(None, description="EEA: all miners off.")
     reserve_only_when_economic: bool = Field(
@@ -238,7 +258,7 @@ class Programs(StrictModel):
     def reserve_offers_mw(self) -> dict[str, float]:
         """MW offered per reserve program (the ones that need a floor)."""
         out = {}
-        for name in ("responsive_reserve", "ecrs", "ers"):
+        for name in RESERVE_PROGRAMS:
             prog = getattr(self, name)
             if prog is not None:
                 out[name] = prog.offer_mw

@@ -29,14 +29,15 @@ from ballast.costs import (
 from ballast.inputs import SiteInputs, step_hours
 from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 from ballast.programs.plan import ProgramPlan
+from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 
 __all__ = ["RULE_PROGRAMS", "Counterfactuals", "ProgramOutcome", "Run", "contract_settlement_usd",
            "power_credits_usd", "settle_programs"]
 
 # the programs that act through the rule stack: each is left out in turn to value it
-RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "demand_response",
-                 "emergency")
+RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "non_spin",
+                 "demand_response", "emergency")
 
 EVENT_COLUMNS = ["program", "kind", "signal_time_utc", "start_utc", "end_utc", "command",
                  "opted_in", "reason", "committed_mw", "reference_mw", "baseline_import_mw",
@@ -185,7 +186,7 @@ def settle_programs(scenario: Scenario, inputs: SiteInputs, plan: ProgramPlan, b
             hours_curtailing=hours_alert, peaks_covered=s_ours["peaks_covered"],
             deployments=float(sum(1 for e in plan.events if e.program == "coincident_peak")))
 
-    for name in ("responsive_reserve", "ecrs", "ers"):
+    for name in RESERVE_PROGRAMS:
         prog = getattr(progs, name)
         if prog is None:
             continue

@@ -13,6 +13,7 @@ from ballast.report.style import ASSET_COLOURS, FONT
 
 EVENT_COLOURS = {"emergency": "#dc2626", "coincident_peak": "#f59e0b",
                  "responsive_reserve": "#7c3aed", "ecrs": "#2563eb", "ers": "#0f766e",
+                 "non_spin": "#0369a1",
                  "demand_response": "#db2777"}
 MAX_LOG_ROWS = 300
 
