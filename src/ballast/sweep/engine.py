@@ -68,8 +68,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler, timeout="20s") as client:
-            _tune_workers(client)
+        with Client(scheduler, timeout="20s") as client:  # a shared cluster: its config is its own
             yield client
         return
     import dask
@@ -78,8 +77,8 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     # Measured per run on worker processes (benchmarks/bench_sweep.py): the statistical
     # profiler sampling the task thread every 10 ms costs about 20 % CPU. Each worker runs one
     # task thread, and numba and the BLAS/OpenMP pools one thread each (Dask sets OMP, MKL,
-    # OpenBLAS), so N workers use N cores and do not oversubscribe them. glibc's malloc is
-    # tuned by the task itself (tasks.keep_freed_memory), so a remote cluster gets it too.
+    # OpenBLAS), so N workers use N cores and do not oversubscribe them; and each keeps its
+    # freed memory (tasks.keep_freed_memory; on another scheduler the sweep's own tasks do).
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "NUMBA_NUM_THREADS": 1}
     with dask.config.set({"distributed.worker.profile.enabled": False,
                           "distributed.nanny.pre-spawn-environ": environ}), \
@@ -91,7 +90,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
 
 
 def _tune_workers(client) -> None:
-    """Every worker of ``client``, and any that joins or restarts later, keeps its freed memory
+    """Every worker of our LocalCluster, and any the nanny restarts, keeps its freed memory
     (``tasks.keep_freed_memory``): sweeps, the planner's backtests and the Monte Carlos alike."""
     from dask.distributed import WorkerPlugin
 
