@@ -59,6 +59,20 @@ def auto_batch_size(n_runs: int, n_workers: int, most: int = MAX_AUTO_BATCH) -> 
     return max(1, min(most, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
 
 
+# Our LocalCluster shares the machine's cores with its own client and scheduler, so Dask's
+# background work is slowed down. Measured idle on 2 cores (2 workers): the client process
+# (scheduler, client) 41 ms CPU per second and each worker 22 ms/s with Dask's defaults,
+# 12 and 5 ms/s with these: the event-loop tick, the memory monitor (pause/spill/terminate now
+# react within 1 s), the system monitor (the dashboard's resource plots every 2 s) and work
+# stealing (tasks are queued on the scheduler and handed to free workers anyway). The
+# statistical profiler, sampling the task thread every 10 ms, cost about 20 % of a run's CPU.
+QUIET_CLUSTER = {"distributed.worker.profile.enabled": False,
+                 "distributed.admin.tick.interval": "1s",
+                 "distributed.worker.memory.monitor-interval": "1s",
+                 "distributed.admin.system-monitor.interval": "2s",
+                 "distributed.scheduler.work-stealing-interval": "1s"}
+
+
 @contextmanager
 def open_client(workers: int | None = None, scheduler: str | None = None) -> Iterator:
     """A Client on ``scheduler`` (tcp://HOST:8786), or on a new LocalCluster of ``workers``
@@ -74,14 +88,11 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
 
     n = workers or os.cpu_count() or 1
-    # Measured per run on worker processes (benchmarks/bench_sweep.py): the statistical
-    # profiler sampling the task thread every 10 ms costs about 20 % CPU. Each worker runs one
-    # task thread, and numba and the BLAS/OpenMP pools one thread each (Dask sets OMP, MKL,
-    # OpenBLAS), so N workers use N cores and do not oversubscribe them; and each keeps its
-    # freed memory (tasks.keep_freed_memory; on another scheduler the sweep's own tasks do).
+    # Each worker runs one task thread, and numba and the BLAS/OpenMP pools one thread each
+    # (Dask sets OMP, MKL, OpenBLAS), so N workers use N cores and do not oversubscribe them;
+    # each keeps its freed memory (tasks.keep_freed_memory; elsewhere the sweep's tasks do).
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "NUMBA_NUM_THREADS": 1}
-    with dask.config.set({"distributed.worker.profile.enabled": False,
-                          "distributed.nanny.pre-spawn-environ": environ}), \
+    with dask.config.set({**QUIET_CLUSTER, "distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
