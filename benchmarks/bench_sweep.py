@@ -1,19 +1,32 @@
 """Sweep speed: 200 fifteen-minute-year backtests of the West Texas campus (2024), serial
-in-process vs a 2-worker LocalCluster, both warm (numba kernels and bundled tables loaded).
+in-process vs a 2-worker LocalCluster, both warm (numba kernels and bundled tables loaded) and
+both writing the sweep's output folder as ``ballast sweep`` does.
 
-Figures: serial and cluster wall [s] and the speed-up (goal >= 1.8x on 2 cores); overhead per
-task [ms] = (cluster wall x workers - run time spent in tasks) / tasks (scheduler round trip,
-serialisation, idle tail); round trip of an empty task [ms]; cluster start [s]; peak resident
-memory per worker and of the serial process [MB]; the machine's load average at the start; and,
-because a shared machine skews wall times, CPU seconds of the serial run and of the busiest
-worker, whose ratio is the speed-up two dedicated cores would give at most.
+Figures (``BALLAST_BENCH_REPEAT=N`` runs each side N times and prints the best; default 1):
+
+- serial and cluster wall [s] and the speed-up (goal >= 1.8x on 2 cores);
+- CPU seconds of the serial process and of the busiest worker, and their ratio: on a machine
+  shared with other work the wall ratio says more about the neighbours than about Dask, and
+  the CPU ratio is what two dedicated cores would give at most;
+- a run's CPU in-process and in a worker (mean of the task thread's CPU per run) [ms];
+- overhead per task [ms], of wall: (cluster wall x workers - run wall spent in tasks) / tasks,
+  i.e. scheduler round trips, serialisation, storing and the idle tail of the last tasks;
+  and of CPU: the workers' process CPU beyond their runs, per task (the Dask worker itself);
+- the client's CPU during the cluster sweep (the in-process scheduler, storing results,
+  progress), which competes with the workers for the same cores [s];
+- round trip of an empty task, one at a time (median of 30) [ms]; bytes sent and returned per
+  run; cluster start [s];
+- peak resident memory of each worker and of the serial (client) process [MB]; the machine's
+  load average at the start.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +43,7 @@ BASE = find_example("west_texas_2024")
 GRID = {"miners[s21].count": [3000, 6000, 9000, 12000, 15000, 18000, 21000, 24000, 27000, 30000],
         "site.import_limit_mw": [220, 250, 280, 310, 340],
         "miners[s19jpro].deadband_usd_per_mwh": [0, 5, 10, 20]}  # 10 x 5 x 4 = 200 runs
+WORKERS = 2
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -41,6 +55,7 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
+    repeat = max(1, int(os.environ.get("BALLAST_BENCH_REPEAT", "1")))
     emit("sweep_load_average_1min_at_start", os.getloadavg()[0], "processes")
     folder = Path(tempfile.mkdtemp(prefix="ballast-bench-sweep-"))
     path = folder / "sweep.yaml"
@@ -49,38 +64,56 @@ def main() -> None:
     plan = load_sweep(path)
     assert len(plan.runs) == 200
     warm(plan.runs[0].scenario, str(plan.base_dir))
-    run_batch(plan.runs[:1], str(plan.base_dir))
-    t0, c0 = time.perf_counter(), time.process_time()
-    serial = run_sweep(plan, None)
-    serial_s, serial_cpu = time.perf_counter() - t0, time.process_time() - c0
-    emit("sweep_200_years_serial_wall", serial_s, "s")
-    emit("sweep_200_years_serial_cpu", serial_cpu, "s")
+    one = run_batch(plan.runs[:1], str(plan.base_dir))
+    emit("sweep_bytes_sent_per_run", len(pickle.dumps(plan.runs[0])), "B")
+    emit("sweep_bytes_returned_per_run", len(pickle.dumps(one)), "B")
+
+    serial_s, serial_cpu = [], []
+    for i in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        serial = run_sweep(plan, None, folder / f"serial-{i}")
+        serial_s.append(time.perf_counter() - t0)
+        serial_cpu.append(time.process_time() - c0)
+    emit("sweep_200_years_serial_wall", min(serial_s), "s")
+    emit("sweep_200_years_serial_cpu", min(serial_cpu), "s")
+    emit("sweep_run_cpu_in_process_mean", statistics.mean(serial.run_cpu_s) * 1000, "ms")
     emit("sweep_serial_peak_rss", peak_rss_mb(), "MB")
+
     t0 = time.perf_counter()
-    with open_client(workers=2) as client:
+    with open_client(workers=WORKERS) as client:
         emit("sweep_local_cluster_start", time.perf_counter() - t0, "s")
         client.run(warm, plan.runs[0].scenario, str(plan.base_dir))  # both workers warm
-        cpu0 = client.run(time.process_time)
-        t0 = time.perf_counter()
-        cluster = run_sweep(plan, client)
-        cluster_s = time.perf_counter() - t0
-        cpu1 = client.run(time.process_time)
-        busiest_cpu = max(cpu1[w] - cpu0[w] for w in cpu0)
-        emit("sweep_200_years_2_workers_wall", cluster_s, "s")
-        emit("sweep_speedup_2_workers", serial_s / cluster_s, "x")
-        # on a machine shared with other work the wall ratio says more about the neighbours
-        # than about Dask: the CPU-time ratio is what two dedicated cores would give at most
-        emit("sweep_busiest_worker_cpu", busiest_cpu, "s")
-        emit("sweep_speedup_2_workers_cpu_bound", serial_cpu / busiest_cpu, "x")
-        overhead = (cluster_s * 2 - sum(cluster.run_wall_s)) / cluster.tasks
+        walls, busiest, worker_extra, client_cpu, overhead = [], [], [], [], []
+        for i in range(repeat):
+            cpu0, me0 = client.run(time.process_time), time.process_time()
+            t0 = time.perf_counter()
+            cluster = run_sweep(plan, client, folder / f"cluster-{i}")
+            wall = time.perf_counter() - t0
+            cpu1, me1 = client.run(time.process_time), time.process_time()
+            used = {w: cpu1[w] - cpu0[w] for w in cpu0}
+            walls.append(wall)
+            busiest.append(max(used.values()))
+            worker_extra.append((sum(used.values()) - sum(cluster.run_cpu_s)) / cluster.tasks)
+            client_cpu.append(me1 - me0)
+            overhead.append((wall * WORKERS - sum(cluster.run_wall_s)) / cluster.tasks)
+        best = walls.index(min(walls))
+        emit("sweep_200_years_2_workers_wall", walls[best], "s")
+        emit("sweep_speedup_2_workers", min(serial_s) / walls[best], "x")
+        emit("sweep_busiest_worker_cpu", min(busiest), "s")
+        emit("sweep_speedup_2_workers_cpu_bound", min(serial_cpu) / min(busiest), "x")
+        emit("sweep_run_cpu_in_worker_mean", statistics.mean(cluster.run_cpu_s) * 1000, "ms")
         emit("sweep_tasks", float(cluster.tasks), "tasks")
-        emit("sweep_overhead_per_task", overhead * 1000, "ms")
-        futures = [client.submit(run_batch, [], None, pure=False) for _ in range(200)]
-        t0 = time.perf_counter()
-        client.gather(futures)
-        emit("sweep_empty_task_round_trip", (time.perf_counter() - t0) * 2 / 200 * 1000, "ms")
-        rss = client.run(peak_rss_mb)
-        emit("sweep_worker_peak_rss_max", max(rss.values()), "MB")
+        emit("sweep_overhead_per_task", overhead[best] * 1000, "ms")
+        emit("sweep_worker_cpu_beyond_runs_per_task", min(worker_extra) * 1000, "ms")
+        emit("sweep_client_cpu_during_cluster_sweep", client_cpu[best], "s")
+        trips = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            client.submit(run_batch, [], None, pure=False).result()
+            trips.append(time.perf_counter() - t0)
+        emit("sweep_empty_task_round_trip", statistics.median(trips) * 1000, "ms")
+        for n, (_, rss) in enumerate(sorted(client.run(peak_rss_mb).items())):
+            emit(f"sweep_worker_{n}_peak_rss", rss, "MB")
     same = serial.runs.equals(cluster.runs)
     emit("sweep_cluster_table_equals_serial", float(same), "bool")
     if not same or len(serial.failures) or len(cluster.failures):

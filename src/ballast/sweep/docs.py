@@ -45,7 +45,22 @@ Seeds: with `seeds: per_run` run *i* gets `run.seed` = the first 32-bit word of 
 `SeedSequence(seed).spawn(2)[1]` (samples draw from child 0), so the table does not depend on
 where or in what order runs execute. Remote clusters: data paths are resolved on the workers;
 use `bundled:` data or paths every worker can read. Exit codes: 0 all runs stored, 1 some runs
-failed, 2 bad input, 130 interrupted."""
+failed, 2 bad input, 130 interrupted.
+
+How it runs, and what to expect: each Dask task runs a batch of runs (by default about 8 tasks
+per worker, at most 16 runs each; `batch_size` overrides it); batches are even and take every
+n-th run, so each mixes cheap and costly runs and no worker idles long at the end. A worker
+warms once (numba kernels, bundled tables in memory) at its first task. The default
+LocalCluster runs worker processes with one task thread each (numba, OpenMP and BLAS one thread
+each), so N workers use N cores, with Dask's profiler off and its monitors slowed (memory limits
+act within 1 s, dashboard resource plots every 2 s). On Linux with glibc every worker keeps its
+freed memory (malloc trim threshold 256 MiB), so runs reuse pages instead of faulting them in
+again; this keeps a worker's resident memory near its peak (about 350 MB for a 15-min year of
+the West Texas campus). Elsewhere (macOS, Windows, musl) that tuning is skipped and a run costs
+more CPU in a worker. With `--scheduler` the cluster's own configuration is left as it is; only
+the sweep's tasks keep freed memory in the worker processes they run in. Speed-up is bounded by
+the cores: with two workers on two cores the client (scheduler, storing results, progress bar)
+shares them; `benchmarks/bench_sweep.py` prints the figures."""
 
 
 def render_markdown() -> str:

@@ -39,18 +39,38 @@ class SweepOutcome:
     tasks: int
     wall_s: float
     run_wall_s: list[float] = field(default_factory=list)
+    run_cpu_s: list[float] = field(default_factory=list)  # CPU of the task thread, per run
     units: dict[str, str] = field(default_factory=dict)
     workers: dict[int, int] = field(default_factory=dict)  # worker pid -> runs done
 
 
-def batches(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
-    return [runs[i:i + size] for i in range(0, len(runs), size)]
+def batches(runs: list, size: int) -> list[list]:
+    """At most ``size`` items per group, in ``ceil(len / size)`` groups whose sizes differ by at
+    most one; group ``g`` takes every n-th item from ``g`` (a stride), so each group mixes the
+    cheap and the costly ends of a grid and the last tasks do not leave a worker idle.
+    Results are keyed by run, so the grouping never changes a table."""
+    n = math.ceil(len(runs) / max(size, 1))
+    return [runs[g::n] for g in range(n)]
 
 
 def auto_batch_size(n_runs: int, n_workers: int, most: int = MAX_AUTO_BATCH) -> int:
     """About TASKS_PER_WORKER tasks per worker (load balance, streaming), at most ``most`` runs
     per task (a lost task costs little; short runs such as frequency events allow more)."""
     return max(1, min(most, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
+
+
+# Our LocalCluster shares the machine's cores with its own client and scheduler, so Dask's
+# background work is slowed down. Measured idle on 2 cores (2 workers): the client process
+# (scheduler, client) 41 ms CPU per second and each worker 22 ms/s with Dask's defaults,
+# 12 and 5 ms/s with these: the event-loop tick, the memory monitor (pause/spill/terminate now
+# react within 1 s), the system monitor (the dashboard's resource plots every 2 s) and work
+# stealing (tasks are queued on the scheduler and handed to free workers anyway). The
+# statistical profiler, sampling the task thread every 10 ms, cost about 20 % of a run's CPU.
+QUIET_CLUSTER = {"distributed.worker.profile.enabled": False,
+                 "distributed.admin.tick.interval": "1s",
+                 "distributed.worker.memory.monitor-interval": "1s",
+                 "distributed.admin.system-monitor.interval": "2s",
+                 "distributed.scheduler.work-stealing-interval": "1s"}
 
 
 @contextmanager
@@ -62,25 +82,38 @@ def open_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler, timeout="20s") as client:
+        with Client(scheduler, timeout="20s") as client:  # a shared cluster: its config is its own
             yield client
         return
     import dask
 
     n = workers or os.cpu_count() or 1
-    # Measured per run on worker processes (benchmarks/bench_sweep.py): the statistical
-    # profiler sampling the task thread every 10 ms costs about 20 % CPU, and Dask's
-    # MALLOC_TRIM_THRESHOLD_ makes glibc mmap (and page-fault) every array over 128 KiB, i.e.
-    # every year-long series: a fixed 32 MiB mmap threshold keeps them on the heap. The
-    # nannies keep this config for restarted workers too.
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"),
-               "MALLOC_MMAP_THRESHOLD_": 32 * 1024 * 1024}
-    with dask.config.set({"distributed.worker.profile.enabled": False,
-                          "distributed.nanny.pre-spawn-environ": environ}), \
+    # Each worker runs one task thread, and numba and the BLAS/OpenMP pools one thread each
+    # (Dask sets OMP, MKL, OpenBLAS), so N workers use N cores and do not oversubscribe them;
+    # each keeps its freed memory (tasks.keep_freed_memory; elsewhere the sweep's tasks do).
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), "NUMBA_NUM_THREADS": 1}
+    with dask.config.set({**QUIET_CLUSTER, "distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
+        _tune_workers(client)
         yield client
+
+
+def _tune_workers(client) -> None:
+    """Every worker of our LocalCluster, and any the nanny restarts, keeps its freed memory
+    (``tasks.keep_freed_memory``): sweeps, the planner's backtests and the Monte Carlos alike."""
+    from dask.distributed import WorkerPlugin
+
+    from ballast.sweep.tasks import keep_freed_memory
+
+    class KeepFreedMemory(WorkerPlugin):
+        name = "ballast-keep-freed-memory"
+
+        def setup(self, worker) -> None:
+            keep_freed_memory()
+
+    client.register_plugin(KeepFreedMemory())
 
 
 def _failed_batch(specs: list[RunSpec], message: str) -> BatchResult:
@@ -154,6 +187,7 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
             failures.extend(result.failures)
         outcome.units.update(result.units)
         outcome.run_wall_s.extend(result.run_wall_s)
+        outcome.run_cpu_s.extend(result.run_cpu_s)
         if result.pid >= 0:
             outcome.workers[result.pid] = outcome.workers.get(result.pid, 0) + len(result.run_wall_s)
         if on_result is not None:
