@@ -29,6 +29,34 @@ from ballast.sim.program_runs import settle_program_runs
 RESULTS_SCHEMA = "ballast.results/1"
 
 
+def _kpis_of(sim: Simulation):
+    """The KPI table (as ``Results.kpis``), the programs' settlement and each run's cash flows."""
+    cfg, inp, scn = sim.config, sim.inputs, sim.scenario
+    # each run's cash flows once (the KPIs, the baseline's, the months and the notes)
+    money = interval_money(sim.ballast, inp, cfg, scn)
+    base_money = interval_money(sim.baseline, inp, cfg, scn)
+    ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline, money=money,
+                        base_money=base_money)
+    base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline,
+                        money=base_money, base_money=base_money)
+    kpis = kpi_table(ours, base)
+    if sim.fine is not None:  # 1 s and finer: compliance with the smoothing spec
+        from ballast.sim.smoothing import smoothing_kpis
+
+        kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
+    outcome = None
+    if sim.programs is not None:  # the engine's runs, settled by the programs
+        outcome = settle_program_runs(sim)
+        kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
+    return kpis, outcome, money, base_money
+
+
+def kpis_of(sim: Simulation) -> pd.DataFrame:
+    """``Results.from_simulation(sim).kpis`` without the monthly table, events and notes (what
+    a sweep keeps: those cost about as much again per run)."""
+    return _kpis_of(sim)[0]
+
+
 @dataclass(frozen=True)
 class Results:
     """One backtest: Ballast and its business-as-usual baseline on the same inputs.
@@ -73,22 +101,7 @@ class Results:
     @classmethod
     def from_simulation(cls, sim: Simulation) -> Results:
         cfg, inp, scn = sim.config, sim.inputs, sim.scenario
-        # each run's cash flows once (the KPIs, the baseline's, the months and the notes)
-        money = interval_money(sim.ballast, inp, cfg, scn)
-        base_money = interval_money(sim.baseline, inp, cfg, scn)
-        ours = compute_kpis(sim.ballast, inp, cfg, scn, baseline=sim.baseline, money=money,
-                            base_money=base_money)
-        base = compute_kpis(sim.baseline, inp, cfg, scn, baseline=sim.baseline,
-                            money=base_money, base_money=base_money)
-        kpis = kpi_table(ours, base)
-        if sim.fine is not None:  # 1 s and finer: compliance with the smoothing spec
-            from ballast.sim.smoothing import smoothing_kpis
-
-            kpis = pd.concat([kpis, smoothing_kpis(sim.fine)])
-        outcome = None
-        if sim.programs is not None:  # the engine's runs, settled by the programs
-            outcome = settle_program_runs(sim)
-            kpis = pd.concat([kpis, program_kpi_rows(outcome.kpis, kpis)]).rename_axis("kpi")
+        kpis, outcome, money, base_money = _kpis_of(sim)
         # the notes depend on the scenario and the run's intervals only: the same for every run
         # (the scenario's own notes first: a proxy node or a series left out)
         notes = (*scn.notes, *money.attrs["notes"])

@@ -25,9 +25,10 @@ _WARMED: set[str] = set()
 def backtest_row(scenario, base_dir: Path | None) -> tuple[dict[str, float], dict[str, str]]:
     """Every KPI of ``ballast simulate`` for Ballast, the baseline and their delta:
     ``KPI``, ``baseline.KPI``, ``delta.KPI``."""
-    from ballast.sim import Results, simulate
+    from ballast.sim import simulate
+    from ballast.sim.results import kpis_of
 
-    kpis = Results.from_simulation(simulate(scenario, base_dir=base_dir)).kpis
+    kpis = kpis_of(simulate(scenario, base_dir=base_dir))
     row: dict[str, float] = {}
     units: dict[str, str] = {}
     for name, r in kpis.iterrows():
