@@ -23,10 +23,10 @@ import time
 from ballast.backtest import simulate as ballast_simulate
 from ballast.control import ControllerConfig
 from ballast.examples import examples_dir
+from ballast.inputs import build_inputs
 from ballast.scenario import load_scenario, parse_scenario
 from ballast.sim import Results, simulate
 from ballast.sim.engine import run_policy
-from ballast.sim.inputs import build_inputs
 
 SCENARIO = examples_dir() / "west_texas_2024.yaml"
 

@@ -32,12 +32,12 @@ import time
 
 from ballast.control import ControllerConfig
 from ballast.examples import examples_dir
+from ballast.inputs import build_inputs
 from ballast.optimize import compare
 from ballast.optimize.forecast import forecast_problem
 from ballast.optimize.model import problem_from_inputs, solve
 from ballast.optimize.rolling import solve_rolling
 from ballast.scenario import load_scenario, parse_scenario
-from ballast.sim.inputs import build_inputs
 
 SCENARIO = examples_dir() / "west_texas_2024.yaml"
 

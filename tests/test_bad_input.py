@@ -15,8 +15,8 @@ from ballast.data import loaders
 from ballast.data.errors import DataError
 from ballast.data.loaders import align, bundled_folder, read_series
 from ballast.documents import read_yaml
+from ballast.inputs import build_inputs
 from ballast.scenario import ScenarioError, load_scenario, parse_scenario
-from ballast.sim.inputs import build_inputs
 
 
 def _with(doc: dict, path: str, value) -> dict:

@@ -17,8 +17,8 @@ from ballast.cli import app
 from ballast.data.errors import DataError
 from ballast.data.loaders import bundled_path
 from ballast.examples import bundled_examples, bundled_names
+from ballast.inputs import build_inputs
 from ballast.inputs.coverage import uncovered
-from ballast.sim.inputs import build_inputs
 
 # one short window of each bundled year: (example, start, end, the price file it reads, column)
 YEARS = {

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from ballast.inputs import step_hours
 from ballast.scenario import parse_scenario
 from ballast.sim import Results, simulate
-from ballast.sim.kpis import step_hours
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ from ballast.data import loaders
 from ballast.data.catalog import describe
 from ballast.data.errors import DataError
 from ballast.data.loaders import bundled_path
+from ballast.inputs import build_inputs
 from ballast.market import market_day
 from ballast.scenario import ScenarioError, parse_scenario
 from ballast.sim import Results, simulate
-from ballast.sim.inputs import build_inputs
 from tests.conftest import BASE_SCENARIO
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -42,9 +42,9 @@ def test_the_sources_keep_every_contract(tmp_path):
     # a program re-running the engine to value itself (the old programs/settle.py)
     ("programs/settle.py", "from ballast.sim.engine import run_policy",
      "ballast.programs.settle -> ballast.sim.engine"),
-    # the live market replay reaching into the backtest for its inputs (the old market_replay)
-    ("live/market_replay.py", "from ballast.sim.inputs import build_inputs",
-     "ballast.live.market_replay -> ballast.sim.inputs"),
+    # the live market replay reaching into the backtest (the old market_replay read its inputs)
+    ("live/market_replay.py", "from ballast.sim.engine import run_policy",
+     "ballast.live.market_replay -> ballast.sim.engine"),
     # the input builder reaching up into the engine (it once did, for the training waveform)
     ("inputs/site.py", "from ballast.sim.fine_ai import fine_ai",
      "ballast.inputs.site -> ballast.sim.fine_ai"),

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ballast.data.loaders import bundled_path
+from ballast.inputs import build_inputs
 from ballast.scenario import parse_scenario
-from ballast.sim.inputs import build_inputs
 
 
 def _closes() -> pd.Series:

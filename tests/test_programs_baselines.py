@@ -172,10 +172,10 @@ def backtest(run_start: str, method: str):
     weekdays before it 90, 80, 100 (the highest), 70 (the lowest), then 85 on the other six;
     older weekdays 130, weekends 110. The miners run in full all along (price 20 USD/MWh)."""
     from ballast.control import ControllerConfig
+    from ballast.inputs import SiteInputs
     from ballast.programs.plan import build_plan
     from ballast.scenario import parse_scenario
     from ballast.sim.engine import run_policy
-    from ballast.sim.inputs import SiteInputs
 
     scn = parse_scenario(
         {

@@ -82,10 +82,10 @@ START = pd.Timestamp("2024-05-01T00:00Z")
 def backtest(event: dict):
     """Run the backtest's program plan (real rule stack) with one DR event at tick 4."""
     from ballast.control import ControllerConfig
+    from ballast.inputs import SiteInputs
     from ballast.programs.plan import build_plan
     from ballast.scenario import parse_scenario
     from ballast.sim.engine import run_policy
-    from ballast.sim.inputs import SiteInputs
 
     n = 8
     at = [(START + k * pd.Timedelta("15min")).isoformat() for k in range(n + 1)]

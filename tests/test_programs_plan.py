@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ballast.control import ControllerConfig
+from ballast.inputs import SiteInputs
 from ballast.programs.plan import build_plan, reserve_headroom_mw, sell_reserves
 from ballast.scenario import ScenarioError, parse_scenario
 from ballast.sim.engine import run_policy
-from ballast.sim.inputs import SiteInputs
 
 START = pd.Timestamp("2024-05-01T00:00Z")
 S19J_MW = 3050 * 1.05 / 1e6  # one S19j Pro at the meter [MW] (catalog x default PUE)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from ballast.data.loaders import bundled_path
+from ballast.inputs import build_inputs
 from ballast.models import renewables
 from ballast.scenario import parse_scenario
 from ballast.sim import Results, simulate
-from ballast.sim.inputs import build_inputs
 
 
 def _fleet(name: str, column: str) -> pd.Series:

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 import ballast
 from ballast.cli import app
 from ballast.data.loaders import bundled_path
+from ballast.inputs import build_inputs
 from ballast.sim import simulate
-from ballast.sim.inputs import build_inputs
 
 SHORT = {"start": "2023-08-10T05:00:00Z", "end": "2023-08-12T05:00:00Z"}  # ERCOT's 2023 peak
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ballast.control import ControllerConfig
+from ballast.inputs import build_inputs
 from ballast.optimize import InfeasibleError, OptimizeError, compare
 from ballast.optimize.model import problem_from_inputs, solve
 from ballast.scenario import parse_scenario
-from ballast.sim.inputs import build_inputs
 from tests.conftest import BASE_SCENARIO
 
 MODELS = ["Antminer S19j Pro", "Antminer S19 XP", "Antminer S21"]

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from live_helpers import CAMPUS, OPERATOR_TOKEN, emulated_campus, until
 
+from ballast.inputs import build_inputs
 from ballast.live.market_replay import MarketReplay
 from ballast.scenario import parse_scenario
-from ballast.sim.inputs import build_inputs
 
 pytestmark = pytest.mark.timeout(120)
 START = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)

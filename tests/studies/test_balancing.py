@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from ballast.cli import app
 from ballast.control import ControllerConfig
 from ballast.examples import examples_dir
+from ballast.inputs import SiteInputs
 from ballast.scenario import load_scenario
 from ballast.sim.engine import RunSeries
 from ballast.sim.fine import fine_setup
-from ballast.sim.inputs import SiteInputs
 from ballast.sim.kpis import interval_money, mining_revenue_usd
 from ballast.sim.smoothing import run_case, to_run_series
 from ballast.studies.balancing import (

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ballast.inputs import step_hours
 from ballast.optimize.baselines import strike_price_run
 from ballast.optimize.model import OptimizeError
 from ballast.sim.engine import RunSeries, Simulation
-from ballast.sim.kpis import compute_kpis, interval_money, step_hours
+from ballast.sim.kpis import compute_kpis, interval_money
 
 OPTIMUM_SCOPE = (
     "The optimum maximises mining revenue minus real-time energy cost (imports, exports, battery) "

@@ -55,12 +55,12 @@ import pandas as pd
 from ballast.control import ControllerConfig
 from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmission_rate_usd_per_kw_year
 from ballast.highs import new_highs as _highs
-from ballast.inputs import SiteInputs
+from ballast.inputs import SiteInputs, step_hours
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
 from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
-from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
+from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd
 
 
 class OptimizeError(Exception):

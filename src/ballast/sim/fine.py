@@ -17,11 +17,11 @@ import pandas as pd
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
 from ballast.control.build import controller_config, dynamics_of, smoothing_config
 from ballast.data.errors import DataError
+from ballast.inputs import SiteInputs, build_inputs
 from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
 from ballast.scenario import Scenario, parse_scenario
 from ballast.scenario_smoothing import BatterySpec
 from ballast.sim.fine_ai import FineAi, fine_ai
-from ballast.sim.inputs import SiteInputs, build_inputs
 from ballast.sim.kernel import Clock, Inputs, Outputs, Plant, run_plant_ticks
 
 COARSE_S = 60.0  # coarse input step [s]: prices are 15-min, hashprice daily, renewables hourly

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig
-from ballast.inputs import SiteInputs
+from ballast.inputs import SiteInputs, step_hours
 from ballast.scenario import Scenario, parse_scenario
 from ballast.sim.engine import RunSeries
-from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd, step_hours
+from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd
 
 SPEC_BAND_HZ = (0.1, 2.0)  # AI-training oscillation band (Microsoft, OpenAI and NVIDIA,
 # "Power Stabilization for AI Training Datacenters", arXiv:2508.14318, 2025)
