@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import date, timedelta
 
 import httpx
@@ -45,6 +46,8 @@ def store(request, tmp_path) -> Store:
 def _tick(
     n: int, time_s: float, import_mw: float | None, target: int, commands=(), events=(), safe_mode: int = 0
 ) -> TickRecord:
+    """A tick of group s21 (10 miners): ``target`` commanded to run, the other ``10 - target``
+    verified asleep."""
     m = dict.fromkeys(MEASUREMENT_COLUMNS, 1.0)
     m.update(
         tick=n,
@@ -56,7 +59,7 @@ def _tick(
         binding_rule="obligation_cap",
         safe_mode=safe_mode,
     )
-    return TickRecord(n, m, [("s21", target, 10, "auto")], list(commands), list(events), {})
+    return TickRecord(n, m, [("s21", target, 10, "auto", 10 - target)], list(commands), list(events), {})
 
 
 def record_event(store: Store, *, like_days: list[int] = WEEKDAYS_BACK) -> None:
@@ -126,6 +129,7 @@ def test_evidence_meter_before_event(store):
         first["miners_not_verified"],
     ) == (1, 6, 5, 1)
     assert first["running_target"] == {"s21": 4}
+    assert first["verified_asleep"] == {"s21": 6}  # 10 - 4 at its last tick (14:14)
     # verified states by kind and status: 5 of 6 verified asleep; no wake in it
     assert (first["sleep_commanded"], first["sleep_verified"]) == (6, 5)
     assert (first["wake_commanded"], first["wake_verified"]) == (0, 0)
@@ -135,6 +139,7 @@ def test_evidence_meter_before_event(store):
     assert second["metered_import_mw"] == pytest.approx(170.0)
     assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0))
     assert second["running_target"] == {"s21": 3}
+    assert second["verified_asleep"] == {"s21": 7}
     # the second interval: one more sleep verified, and a wake after its ramp whose read-back
     # found 2 of 3 running (one still ramping)
     assert (second["sleep_commanded"], second["sleep_verified"]) == (1, 1)
@@ -209,11 +214,33 @@ def test_csv_has_one_row_per_interval(tmp_path):
     finally:
         s.close()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]"]
+    assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]", "verified_asleep[s21]"]
+    assert [r["verified_asleep[s21]"] for r in rows] == ["6", "7"]
     assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z", "2026-11-25T14:15:00Z"]
     assert float(rows[0]["shortfall_mw"]) == pytest.approx(10.4)
     assert rows[1]["running_target[s21]"] == "3" and rows[1]["ticks_without_meter"] == "1"
     assert rows[0]["outcomes"] == "ok=5;timeout=1" and rows[1]["wake_verified"] == "2"
+
+
+def test_ticks_of_an_older_version_have_no_verified_asleep(tmp_path):
+    """Ticks written before the store recorded ``verified_asleep`` (NULL): reported as not
+    known (null in JSON, an empty CSV cell), never as 0."""
+    path = tmp_path / "s.db"
+    s = open_store(str(path))
+    record_event(s)
+    s.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE setpoints SET verified_asleep = NULL")
+    conn.close()
+    s = open_store(str(path))
+    try:
+        doc = build_evidence(s, "e1")
+    finally:
+        s.close()
+    assert [i["verified_asleep"] for i in doc["intervals"]] == [{"s21": None}] * 2
+    assert [i["running_target"] for i in doc["intervals"]] == [{"s21": 4}, {"s21": 3}]
+    rows = list(csv.DictReader(io.StringIO(evidence_csv(doc))))
+    assert [r["verified_asleep[s21]"] for r in rows] == ["", ""]
 
 
 def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
@@ -282,6 +309,17 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             await until(lambda: rt.store.events(kind="dr_start"), 5, "DR started")
             n0 = rt.tick_no
             await until(lambda: rt.tick_no >= n0 + 5, 5, "five ticks in the event")
+            # the miners the emulators (not the runtime) report asleep, once settled: the same
+            # counts over 1.2 s (6 ticks), some asleep
+            emu = live.emulated
+            seen: list[dict[str, int]] = []
+
+            def settled() -> bool:
+                seen.append({g: sum(emu.true_asleep(g)) for g in rt.group_names})
+                return len(seen) > 12 and sum(seen[-1].values()) > 0 and seen[-12:] == [seen[-1]] * 12
+
+            await until(settled, 10, "the emulated miners settled with some asleep", poll_s=0.1)
+            true_asleep = {g: sum(emu.true_asleep(g)) for g in rt.group_names}
             await client.delete(f"/api/v1/dr-events/{event_id}", headers=OP)
             await until(lambda: rt.store.events(kind="dr_end"), 5, "DR ended")
             url = f"/api/v1/evidence/{event_id}"
@@ -307,6 +345,9 @@ async def test_api_evidence_of_a_live_event(tmp_path):
                 assert i["baseline_import_mw"] == latched and i["reduction_asked_mw"] == 30.0
                 assert i["achieved_reduction_mw"] == pytest.approx(latched - i["metered_import_mw"])
             assert doc["totals"]["ticks"] == len(rows)
+            # the last interval with ticks ends at the event's last tick, after the miners settled
+            last = [i for i in doc["intervals"] if i["ticks"]][-1]
+            assert last["verified_asleep"] == true_asleep
             r = await client.get(url, headers=VW, params={"format": "csv"})
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
             assert r.text.splitlines()[0].startswith("event_id,method,")

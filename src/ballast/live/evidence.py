@@ -7,17 +7,19 @@ fleet commands with their verified outcomes, the baseline by a named method
 
 What the store records and this reads: ``dr_events`` (the event), ``measurements`` (one row per
 tick: import, miners, planned, cap, safe mode), ``setpoints`` (per tick and group: the running
-target = commanded state), ``commands`` (every fan-out: miners sent to, verified compliant by
-read-back, failed with their status), ``events`` (``dr_start`` holds the baseline the runtime
-latched and commanded against).
+target = commanded state, and the miners verified asleep after the tick's fan-out),
+``commands`` (every fan-out: miners sent to, verified compliant by read-back, failed with
+their status), ``events`` (``dr_start`` holds the baseline the runtime latched and commanded
+against).
 
-Miner states per interval: commanded = the running target per group at the interval's last tick
-(``running_target``); verified = the read-back outcomes of the commands recorded in the interval,
-by kind (``sleep_verified`` of ``sleep_commanded``, ``wake_verified`` of ``wake_commanded``, a
-wake's verification after the ramp included) and by status (``outcomes``: ok, timeout,
-ramping, ...). Not recorded, so not reported: how many miners were verified asleep at each tick
-(the runtime's per-tick fleet witness, ``Runtime._fleet_witness``); a miner verified asleep
-before the interval and not commanded in it appears in no interval's outcomes.
+Miner states per interval, per group at the interval's last tick: commanded = the running
+target (``running_target``); verified = the miners verified asleep by read-back after that
+tick's fan-out (``verified_asleep``, the runtime's fleet witness the meter checks use: a miner
+that only acknowledged a sleep is not counted; None where the store did not record it, ticks
+written by a version before it was stored). And the read-back outcomes of the commands recorded
+in the interval, by kind (``sleep_verified`` of ``sleep_commanded``, ``wake_verified`` of
+``wake_commanded``, a wake's verification after the ramp included) and by status
+(``outcomes``: ok, timeout, ramping, ...).
 
 Intervals: the UTC clock grid of ``interval_s`` (default 900 s, the ERCOT settlement interval),
 clipped to the event's window [start, end or cancellation). An interval's metered import is the
@@ -208,7 +210,7 @@ def build_evidence(
     )
     setpoints = (
         store.select(
-            "SELECT tick, group_name, running_target, controllable, mode "
+            "SELECT tick, group_name, running_target, controllable, mode, verified_asleep "
             "FROM setpoints WHERE tick >= ? AND tick <= ? ORDER BY tick, "
             "group_name",
             (ticks[0]["tick"], ticks[-1]["tick"]),
@@ -312,8 +314,11 @@ def _interval_rows(
     imp, mnr, plan, cap = col("import_mw"), col("miners_mw"), col("miners_planned_mw"), col("cap_mw")
     tick_no = np.array([r["tick"] for r in ticks], dtype=np.int64)
     last_target: dict[int, dict[str, int]] = {}
+    last_asleep: dict[int, dict[str, int | None]] = {}
     for s in setpoints:
         last_target.setdefault(int(s["tick"]), {})[s["group_name"]] = int(s["running_target"])
+        asleep = s["verified_asleep"]
+        last_asleep.setdefault(int(s["tick"]), {})[s["group_name"]] = None if asleep is None else int(asleep)
     ct = np.array([c["time_s"] for c in commands], dtype=float)
     rows = []
     for i, (a, b) in enumerate(grid):
@@ -331,6 +336,7 @@ def _interval_rows(
         cmds = [c for c, s in zip(commands, csel, strict=True) if s]
         last = int(tick_no[sel][-1]) if sel.any() else None
         target = last_target.get(last, {}) if last is not None else {}
+        asleep = last_asleep.get(last, {}) if last is not None else {}
         rows.append(
             {
                 "event_id": event_id,
@@ -355,6 +361,7 @@ def _interval_rows(
                 "miners_not_verified": sum(int(c["failed"]) for c in cmds),
                 **_verified_by_kind(cmds),
                 "running_target": target,
+                "verified_asleep": asleep,
             }
         )
     return rows
@@ -384,12 +391,16 @@ def _cell(v: Any) -> Any:
 
 def evidence_csv(doc: dict[str, Any]) -> str:
     """The document's intervals as CSV: ``INTERVAL_COLUMNS`` (``outcomes`` as ``status=n;...``),
-    then ``running_target[<group>]`` (devices commanded to run at the interval's last tick) per
-    group; empty = not known."""
+    then per group ``running_target[<group>]`` (devices commanded to run at the interval's last
+    tick), then per group ``verified_asleep[<group>]`` (miners verified asleep after that
+    tick's fan-out); empty = not known or not recorded."""
     groups = doc["groups"]
+    per_group = ("running_target", "verified_asleep")
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(INTERVAL_COLUMNS + [f"running_target[{g}]" for g in groups])
+    w.writerow(INTERVAL_COLUMNS + [f"{k}[{g}]" for k in per_group for g in groups])
     for r in doc["intervals"]:
-        w.writerow([_cell(r[c]) for c in INTERVAL_COLUMNS] + [r["running_target"].get(g, "") for g in groups])
+        w.writerow(
+            [_cell(r[c]) for c in INTERVAL_COLUMNS] + [_cell(r[k].get(g)) for k in per_group for g in groups]
+        )
     return out.getvalue()
