@@ -45,15 +45,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from ballast.live.evidence_events import EvidenceEvent, EvidenceNotFound, find_event
 from ballast.live.obligations import utc_iso
 from ballast.live.store import Store
 from ballast.programs.baselines import BASELINE_METHODS, BaselineError, baseline_import_mw
-from ballast.programs.dr import (
-    DrRequest,
-    dr_achieved_reduction_mw,
-    dr_reduction_mw,
-    dr_shortfall_mw,
-)
+from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 
 __all__ = ["BASELINE_METHODS", "EvidenceNotFound", "build_evidence", "evidence_csv"]
 
@@ -87,10 +83,6 @@ INTERVAL_COLUMNS = [
     "wake_verified",
     "outcomes",
 ]
-
-
-class EvidenceNotFound(LookupError):
-    """No DR event with that id in the store."""
 
 
 def _num(x: Any) -> float | None:
@@ -131,22 +123,18 @@ def _history_means(store: Store, first_s: float, last_s: float, interval_s: floa
 
 def _baseline(
     store: Store,
-    ev: dict[str, Any],
+    ev: EvidenceEvent,
     method: str,
     grid: list[tuple[float, float]],
-    starts: list[dict[str, Any]],
     interval_s: float,
     tz: str,
 ) -> tuple[np.ndarray, str]:
     """Baseline per interval [MW] and where it came from."""
-    start_s = float(ev["start_s"])
+    start_s = ev.start_s
     event_times = pd.to_datetime([a for a, _ in grid], unit="s", utc=True)
     if method == "meter_before_event":
-        if starts:
-            return (
-                np.full(len(grid), float(starts[0]["data"]["baseline_import_mw"])),
-                "latched by the runtime at the event's first fresh tick (dr_start event)",
-            )
+        if ev.latched_import_mw is not None:
+            return np.full(len(grid), float(ev.latched_import_mw)), ev.latched_source
         rows = store.select(
             "SELECT time_s, import_mw FROM measurements WHERE time_s < ? AND "
             "time_s >= ? AND import_mw IS NOT NULL AND safe_mode = 0 ORDER BY "
@@ -156,13 +144,13 @@ def _baseline(
         if not rows:
             raise BaselineError(
                 f"meter_before_event: the runtime latched no baseline for "
-                f"event {ev['id']} (no dr_start event) and no fresh tick was "
+                f"event {ev.id} (no {ev.kind}_start event) and no fresh tick was "
                 f"recorded in the {interval_s:g} s before its start"
             )
         times = pd.to_datetime([r["time_s"] for r in rows], unit="s", utc=True)
         return (
             baseline_import_mw(method, times, [r["import_mw"] for r in rows], event_times),
-            "last fresh tick before the start (no dr_start event recorded)",
+            f"last fresh tick before the start (no {ev.kind}_start event recorded)",
         )
     # like days: the history on the event's own grid (aligned to the UTC interval multiples)
     first = math.floor(start_s / interval_s) * interval_s
@@ -192,15 +180,8 @@ def build_evidence(
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"tz {tz!r} is not a time zone of the tz database") from None
-    found = store.select("SELECT * FROM dr_events WHERE id = ?", (event_id,))
-    if not found:
-        raise EvidenceNotFound(f"no DR event {event_id!r} in the store")
-    ev = found[0]
-    start_s = float(ev["start_s"])
-    end_s = (
-        float(ev["end_s"]) if ev["cancelled_s"] is None else min(float(ev["end_s"]), float(ev["cancelled_s"]))
-    )
-    request = DrRequest(ev["reduction_mw"], ev["reduction_share"])
+    ev = find_event(store, event_id)
+    start_s, end_s = ev.start_s, ev.end_s
     grid = _grid(start_s, end_s, interval_s) if end_s > start_s else []
     ticks = store.select(
         "SELECT tick, time_s, import_mw, miners_mw, miners_planned_mw, cap_mw, "
@@ -224,39 +205,21 @@ def build_evidence(
         "ORDER BY id",
         (start_s, end_s),
     )
-    marks = store.select(
-        "SELECT time_s, kind, data FROM events WHERE time_s >= ? "
-        "AND kind IN ('dr_start', 'dr_end') ORDER BY id",
-        (start_s,),
-    )
-    for r in marks:
-        r["data"] = _json(r["data"])
-    marks = [r for r in marks if r["data"].get("id") == event_id]
-    starts = [r for r in marks if r["kind"] == "dr_start"]
-    base, source = (
-        _baseline(store, ev, method, grid, starts, interval_s, tz) if grid else (np.zeros(0), "no intervals")
-    )
-    rows = _interval_rows(event_id, method, request, grid, base, ticks, setpoints, commands)
+    no_rows = (np.zeros(0), "no intervals")
+    base, source = _baseline(store, ev, method, grid, interval_s, tz) if grid else no_rows
+    rows = _interval_rows(ev, method, grid, base, ticks, setpoints, commands)
     groups = sorted({s["group_name"] for s in setpoints})
     done = [r for r in rows if r["achieved_reduction_mw"] is not None]
     return {
         "schema": SCHEMA,
-        "event": {
-            "id": event_id,
-            "start": utc_iso(start_s),
-            "end": utc_iso(float(ev["end_s"])),
-            "cancelled": None if ev["cancelled_s"] is None else utc_iso(float(ev["cancelled_s"])),
-            "reduction_mw": ev["reduction_mw"],
-            "reduction_share": ev["reduction_share"],
-            "created_by": ev["created_by"],
-        },
+        "event": ev.document,
         "baseline": {
             "method": method,
             "source": source,
             "interval_s": interval_s,
             "tz": tz,
-            "latched_import_mw": _num(starts[0]["data"].get("baseline_import_mw")) if starts else None,
-            "latched_miners_mw": _num(starts[0]["data"].get("baseline_miners_mw")) if starts else None,
+            "latched_import_mw": _num(ev.latched_import_mw),
+            "latched_miners_mw": _num(ev.latched_miners_mw),
         },
         "totals": {
             "intervals": len(rows),
@@ -264,7 +227,9 @@ def build_evidence(
             "ticks": len(ticks),
             "ticks_without_meter": sum(r["ticks_without_meter"] for r in rows),
             "reduced_mwh": sum(r["reduced_mwh"] for r in done),
-            "shortfall_mwh": sum(r["shortfall_mwh"] for r in done),
+            "shortfall_mwh": None  # nothing committed (a 4CP alert)
+            if any(r["shortfall_mwh"] is None for r in done)
+            else sum(r["shortfall_mwh"] for r in done),
             "achieved_reduction_mw_mean": _num(np.mean([r["achieved_reduction_mw"] for r in done]))
             if done
             else None,
@@ -286,7 +251,7 @@ def build_evidence(
             for c in commands
         ],
         "markers": [
-            {"time": utc_iso(float(r["time_s"])), "kind": r["kind"], "data": r["data"]} for r in marks
+            {"time": utc_iso(float(r["time_s"])), "kind": r["kind"], "data": r["data"]} for r in ev.markers
         ],
     }
 
@@ -296,9 +261,8 @@ def _json(v: Any) -> Any:
 
 
 def _interval_rows(
-    event_id: str,
+    ev: EvidenceEvent,
     method: str,
-    request: DrRequest,
     grid: list[tuple[float, float]],
     base: np.ndarray,
     ticks: list[dict[str, Any]],
@@ -326,12 +290,12 @@ def _interval_rows(
         ok = sel & fresh
         meas = float(imp[ok].mean()) if ok.any() else None
         baseline = float(base[i])
-        asked = dr_reduction_mw(request, baseline)
+        asked = ev.asked_mw(baseline)
         hours = (b - a) / 3600.0
         achieved = short = None
         if meas is not None:
             achieved = float(dr_achieved_reduction_mw(baseline, meas))
-            short = float(dr_shortfall_mw(asked, achieved))
+            short = None if asked is None else float(dr_shortfall_mw(asked, achieved))
         csel = (ct >= a) & (ct < b)
         cmds = [c for c, s in zip(commands, csel, strict=True) if s]
         last = int(tick_no[sel][-1]) if sel.any() else None
@@ -339,7 +303,7 @@ def _interval_rows(
         asleep = last_asleep.get(last, {}) if last is not None else {}
         rows.append(
             {
-                "event_id": event_id,
+                "event_id": ev.id,
                 "method": method,
                 "interval_start_utc": utc_iso(a),
                 "interval_end_utc": utc_iso(b),
