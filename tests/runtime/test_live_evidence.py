@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from ballast.cli import app
 from ballast.cli.evidence import METHODS
 from ballast.live.evidence import INTERVAL_COLUMNS, EvidenceNotFound, build_evidence, evidence_csv
+from ballast.live.obligations import utc_iso
 from ballast.live.store import (
     MEASUREMENT_COLUMNS,
     CommandRecord,
@@ -205,6 +206,60 @@ def test_cancelled_event_ends_at_the_cancellation(store):
     assert only["interval_end_utc"] == "2026-11-25T14:10:00Z"
     assert only["ticks"] == 10  # 14:00 .. 14:09
     assert only["metered_import_mw"] == pytest.approx((201.0 + 9 * 180.0) / 10)
+
+
+def _window(kind: str, wid: str, start_s: float, end_s: float, **terms) -> dict:
+    """A program window's document as ``live/program_windows.Window.document`` records it."""
+    iso = {t: utc_iso(t) for t in (start_s, end_s)}
+    return {
+        "kind": kind,
+        "id": wid,
+        "program": terms.pop("program", "coincident_peak"),
+        "start": iso[start_s],
+        "end": iso[end_s],
+        "source": "alice",
+        **terms,
+    }
+
+
+def test_evidence_of_program_windows(store):
+    """A deployment (ECRS, 25 MW committed) and a 4CP alert recorded over the DR fixture's ticks
+    (the tick at 14:00 metered 201 MW, then 180 MW, then 170 MW)."""
+    record_event(store)
+    (t0,) = store.select("SELECT tick FROM measurements WHERE time_s = ?", (T0,))
+    dep = _window(
+        "deployment", "d1", T0, T0 + 1800.0, program="ecrs", cap_mw=15.0, reference_mw=40.0, commit_mw=25.0
+    )
+    store.add_event(EventRecord(T0, "deployment_start", "ecrs deployed", dep), tick=t0["tick"])
+    store.add_event(EventRecord(T0 + 1800.0, "deployment_end", "ended", dep))
+    alert = _window("4cp_alert", "a1", T0, T0 + 900.0, cap_mw=30.0)
+    store.add_event(EventRecord(T0, "4cp_alert_start", "4CP alert", alert), tick=t0["tick"])
+    store.add_event(EventRecord(T0 + 600.0, "4cp_alert_end", "cancelled", alert))  # cancelled
+    doc = build_evidence(store, "d1")
+    assert doc["event"]["kind"] == "deployment" and doc["event"]["committed_mw"] == 25.0
+    assert doc["baseline"]["latched_import_mw"] == 201.0  # the import of its first tick
+    first, second = doc["intervals"]
+    # 201 - 181.4 = 19.6 achieved of 25 asked: 5.4 short; then 201 - 170 = 31: none short
+    assert first["reduction_asked_mw"] == second["reduction_asked_mw"] == 25.0
+    assert (first["achieved_reduction_mw"], first["shortfall_mw"]) == pytest.approx((19.6, 5.4))
+    assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0.0))
+    assert doc["totals"]["shortfall_mwh"] == pytest.approx(5.4 / 4)
+    assert first["verified_asleep"] == {"s21": 6}
+    assert [m["kind"] for m in doc["markers"]] == ["deployment_start", "deployment_end"]
+    # like days (programs/baselines.py, as for DR): 100 and 101 MW; import rose against them
+    like = build_evidence(store, "d1", "middle_8_of_10", tz="America/Chicago")
+    a, b = like["intervals"]
+    assert (a["baseline_import_mw"], b["baseline_import_mw"]) == (100.0, 101.0)
+    assert a["shortfall_mw"] == pytest.approx(25.0 + 81.4)
+    # the 4CP alert commits no MW: reduction reported, nothing asked, no shortfall; it ends at
+    # its end event (14:10), not its planned end
+    cp = build_evidence(store, "a1")
+    (only,) = cp["intervals"]
+    assert only["interval_end_utc"] == "2026-11-25T14:10:00Z" and only["ticks"] == 10
+    assert only["achieved_reduction_mw"] == pytest.approx(201.0 - (201.0 + 9 * 180.0) / 10)
+    assert only["reduction_asked_mw"] is None and only["shortfall_mw"] is None
+    assert cp["totals"]["shortfall_mwh"] is None
+    assert evidence_csv(cp).splitlines()[1].split(",")[INTERVAL_COLUMNS.index("shortfall_mw")] == ""
 
 
 def test_csv_has_one_row_per_interval(tmp_path):
