@@ -1,11 +1,13 @@
-"""Settlement evidence (M&V) of one live DR event, read from the store: per settlement interval,
+"""Settlement evidence (M&V) of one live DR event or grid program window (a reserve deployment,
+a 4CP alert: ``live/evidence_events``), read from the store: per settlement interval,
 the metered campus import, the miner power metered and planned, the commanded miner states, the
 fleet commands with their verified outcomes, the baseline by a named method
 (``programs/baselines.py``), the reduction achieved against it and the shortfall
 (``programs/dr.py``). ``build_evidence`` returns the JSON document (schema
 ``ballast.evidence/1``); ``evidence_csv`` renders its intervals as CSV.
 
-What the store records and this reads: ``dr_events`` (the event), ``measurements`` (one row per
+What the store records and this reads: ``dr_events`` (a DR event; a program window: its
+``*_start``/``*_end`` events), ``measurements`` (one row per
 tick: import, miners, planned, cap, safe mode), ``setpoints`` (per tick and group: the running
 target = commanded state, and the miners verified asleep after the tick's fan-out),
 ``commands`` (every fan-out: miners sent to, verified compliant by read-back, failed with
@@ -26,11 +28,13 @@ clipped to the event's window [start, end or cancellation). An interval's metere
 mean over its ticks with a fresh meter reading; ticks without one are counted, never filled.
 
 Baselines: ``meter_before_event`` is the import the runtime latched at the event's first fresh
-tick (the ``dr_start`` event: what the miners were commanded against); if none was recorded,
+tick (the ``dr_start`` event: what the miners were commanded against; for a program window the
+import of the tick of its start event); if none was recorded,
 the last fresh tick in the interval before the start (none: refused, naming the event).
 ``middle_8_of_10`` and ``regression`` read the import history as interval means (aggregated by
 the database) at the event's hours on each of the ``HISTORY_DAYS`` before it, in the site's
-time zone ``tz``.
+time zone ``tz``. Reduction asked (and so shortfall): DR the MW or share posted, a deployment
+the MW committed at its first tick, a 4CP alert none (shortfall None). EEA levels: not covered.
 """
 
 from __future__ import annotations
