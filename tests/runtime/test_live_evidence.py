@@ -260,6 +260,15 @@ def test_evidence_of_program_windows(store):
     assert only["reduction_asked_mw"] is None and only["shortfall_mw"] is None
     assert cp["totals"]["shortfall_mwh"] is None
     assert evidence_csv(cp).splitlines()[1].split(",")[INTERVAL_COLUMNS.index("shortfall_mw")] == ""
+    # an alert the load feed computed: the clock hour, no end event (it lapses with the hour)
+    feed = _window("4cp_alert", f"feed-{int(T0)}", T0, T0 + 3600.0, cap_mw=30.0)
+    store.add_event(
+        EventRecord(T0, "4cp_alert_start", "4CP alert from the system load", feed), tick=t0["tick"]
+    )
+    hour = build_evidence(store, f"feed-{int(T0)}")
+    assert hour["event"]["ended"] is None
+    assert [i["ticks"] for i in hour["intervals"]] == [15, 15, 1, 0]  # ticks until 14:30
+    assert hour["intervals"][3]["metered_import_mw"] is None
 
 
 def test_csv_has_one_row_per_interval(tmp_path):
