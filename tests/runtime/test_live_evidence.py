@@ -359,6 +359,19 @@ VW = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
 OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
+async def settled_asleep(emu, groups: list[str]) -> dict[str, int]:
+    """The miners each group's emulator (not the runtime) reports asleep, once the same over
+    1.2 s (12 reads 0.1 s apart: more than the 0.5-s emulated ramp and several 0.2-s ticks)."""
+    seen: list[dict[str, int]] = []
+
+    def settled() -> bool:
+        seen.append({g: sum(emu.true_asleep(g)) for g in groups})
+        return len(seen) >= 12 and seen[-12:] == [seen[-1]] * 12
+
+    await until(settled, 15, "the emulated miners to settle", poll_s=0.1)
+    return seen[-1]
+
+
 async def test_api_evidence_of_a_live_event(tmp_path):
     """A DR event run by the real runtime on an emulated campus, then its evidence."""
     async with emulated_campus(tmp_path) as live:
@@ -366,6 +379,7 @@ async def test_api_evidence_of_a_live_event(tmp_path):
         await until(
             lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
         )
+        asleep_before = sum((await settled_asleep(live.emulated, rt.group_names)).values())
         async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
             r = await client.post(
                 "/api/v1/dr-events", headers=OP, json={"duration_s": 600, "reduction_mw": 30}
@@ -374,17 +388,9 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             await until(lambda: rt.store.events(kind="dr_start"), 5, "DR started")
             n0 = rt.tick_no
             await until(lambda: rt.tick_no >= n0 + 5, 5, "five ticks in the event")
-            # the miners the emulators (not the runtime) report asleep, once settled: the same
-            # counts over 1.2 s (6 ticks), some asleep
-            emu = live.emulated
-            seen: list[dict[str, int]] = []
-
-            def settled() -> bool:
-                seen.append({g: sum(emu.true_asleep(g)) for g in rt.group_names})
-                return len(seen) > 12 and sum(seen[-1].values()) > 0 and seen[-12:] == [seen[-1]] * 12
-
-            await until(settled, 10, "the emulated miners settled with some asleep", poll_s=0.1)
-            true_asleep = {g: sum(emu.true_asleep(g)) for g in rt.group_names}
+            # the miners the emulators (not the runtime) report asleep, once settled
+            true_asleep = await settled_asleep(live.emulated, rt.group_names)
+            assert sum(true_asleep.values()) > asleep_before  # the event put miners to sleep
             await client.delete(f"/api/v1/dr-events/{event_id}", headers=OP)
             await until(lambda: rt.store.events(kind="dr_end"), 5, "DR ended")
             url = f"/api/v1/evidence/{event_id}"
@@ -436,6 +442,7 @@ async def test_api_evidence_of_a_live_reserve_deployment(tmp_path):
     async with emulated_campus(tmp_path, scenario=scen) as live:
         rt, emu = live.runtime, live.emulated
         await until(lambda: rt.programs.sold_mw.get("ecrs", 0.0) > 0, 10, "ECRS sold")
+        asleep_before = sum((await settled_asleep(emu, rt.group_names)).values())
         async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
             r = await client.post(
                 "/api/v1/programs/deployments", headers=OP, json={"program": "ecrs", "duration_minutes": 10.0}
@@ -443,14 +450,8 @@ async def test_api_evidence_of_a_live_reserve_deployment(tmp_path):
             assert r.status_code == 201, r.text
             dep_id = r.json()["id"]
             await until(lambda: rt.store.events(kind="deployment_start"), 5, "deployment started")
-            seen: list[dict[str, int]] = []
-
-            def settled() -> bool:
-                seen.append({g: sum(emu.true_asleep(g)) for g in rt.group_names})
-                return len(seen) > 12 and sum(seen[-1].values()) > 0 and seen[-12:] == [seen[-1]] * 12
-
-            await until(settled, 10, "the emulated miners settled with some asleep", poll_s=0.1)
-            true_asleep = seen[-1]
+            true_asleep = await settled_asleep(emu, rt.group_names)
+            assert sum(true_asleep.values()) > asleep_before  # the deployment put miners to sleep
             assert (await client.delete(f"/api/v1/programs/windows/{dep_id}", headers=OP)).status_code == 200
             await until(lambda: rt.store.events(kind="deployment_end"), 5, "deployment ended")
             r = await client.get(f"/api/v1/evidence/{dep_id}", headers=VW, params={"interval_s": 60})
