@@ -14,7 +14,8 @@ runtime latched (``meter_before_event``):
   is asked and no shortfall reported; latched = the import of its first tick.
 
 A window ends at its ``*_end`` event (a cancellation: the first tick after it), else at its
-planned end (an alert the load feed computed, ``feed-<hour>``: the clock hour). EEA levels have no id in the store and no committed MW: not covered.
+planned end (an alert the load feed computed, ``feed-<hour>``: the clock hour). EEA levels
+have no id in the store and no committed MW: not covered.
 """
 
 from __future__ import annotations
