@@ -68,8 +68,12 @@ def _rows() -> dict[str, tuple[str, list[str], object]]:
             (meas(n, t) for n, t in enumerate(range(first, T0 + EVENT_S), 1)),
         ),
         "setpoints": (
-            ["tick", "group_name", "time_s", "running_target", "controllable", "mode"],
-            ((n, g, float(first + n - 1), 10, 20, "auto") for n in ticks for g in ("s19xp", "s21", "s21pro")),
+            ["tick", "group_name", "time_s", "running_target", "controllable", "mode", "verified_asleep"],
+            (
+                (n, g, float(first + n - 1), 10, 20, "auto", 10)
+                for n in ticks
+                for g in ("s19xp", "s21", "s21pro")
+            ),
         ),
         "commands": (
             [

@@ -121,7 +121,7 @@ def store_figure(tmp: Path) -> None:
     for n in range(1, 201):
         m = {c: 1.0 for c in MEASUREMENT_COLUMNS}
         m.update(tick=n, time_s=float(n), binding_rule="economics", safe_mode=0)
-        rec = TickRecord(n, m, [("a", 1, 2, "auto"), ("b", 0, 2, "auto")], [], [], {"x": n})
+        rec = TickRecord(n, m, [("a", 1, 2, "auto", 1), ("b", 0, 2, "auto", 2)], [], [], {"x": n})
         t0 = time.perf_counter()
         store.write_tick(rec)  # queued for the writer thread...
         queued = time.perf_counter()

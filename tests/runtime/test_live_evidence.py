@@ -8,16 +8,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import date, timedelta
 
 import httpx
+import pandas as pd
 import pytest
-from live_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
+from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
 from typer.testing import CliRunner
 
 from ballast.cli import app
 from ballast.cli.evidence import METHODS
 from ballast.live.evidence import INTERVAL_COLUMNS, EvidenceNotFound, build_evidence, evidence_csv
+from ballast.live.obligations import utc_iso
 from ballast.live.store import (
     MEASUREMENT_COLUMNS,
     CommandRecord,
@@ -45,6 +48,8 @@ def store(request, tmp_path) -> Store:
 def _tick(
     n: int, time_s: float, import_mw: float | None, target: int, commands=(), events=(), safe_mode: int = 0
 ) -> TickRecord:
+    """A tick of group s21 (10 miners): ``target`` commanded to run, the other ``10 - target``
+    verified asleep."""
     m = dict.fromkeys(MEASUREMENT_COLUMNS, 1.0)
     m.update(
         tick=n,
@@ -56,7 +61,7 @@ def _tick(
         binding_rule="obligation_cap",
         safe_mode=safe_mode,
     )
-    return TickRecord(n, m, [("s21", target, 10, "auto")], list(commands), list(events), {})
+    return TickRecord(n, m, [("s21", target, 10, "auto", 10 - target)], list(commands), list(events), {})
 
 
 def record_event(store: Store, *, like_days: list[int] = WEEKDAYS_BACK) -> None:
@@ -126,6 +131,7 @@ def test_evidence_meter_before_event(store):
         first["miners_not_verified"],
     ) == (1, 6, 5, 1)
     assert first["running_target"] == {"s21": 4}
+    assert first["verified_asleep"] == {"s21": 6}  # 10 - 4 at its last tick (14:14)
     # verified states by kind and status: 5 of 6 verified asleep; no wake in it
     assert (first["sleep_commanded"], first["sleep_verified"]) == (6, 5)
     assert (first["wake_commanded"], first["wake_verified"]) == (0, 0)
@@ -135,6 +141,7 @@ def test_evidence_meter_before_event(store):
     assert second["metered_import_mw"] == pytest.approx(170.0)
     assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0))
     assert second["running_target"] == {"s21": 3}
+    assert second["verified_asleep"] == {"s21": 7}
     # the second interval: one more sleep verified, and a wake after its ramp whose read-back
     # found 2 of 3 running (one still ramping)
     assert (second["sleep_commanded"], second["sleep_verified"]) == (1, 1)
@@ -166,7 +173,7 @@ def test_evidence_refuses_short_history_and_unknown_events(store):
     record_event(store, like_days=WEEKDAYS_BACK[:9])
     with pytest.raises(BaselineError, match=r"needs 10 like days .* the history has 9"):
         build_evidence(store, "e1", "middle_8_of_10")
-    with pytest.raises(EvidenceNotFound, match="no DR event 'nope' in the store"):
+    with pytest.raises(EvidenceNotFound, match="no DR event or grid program window 'nope' in the store"):
         build_evidence(store, "nope")
     with pytest.raises(ValueError, match="unknown baseline method 'avg'"):
         build_evidence(store, "e1", "avg")
@@ -201,6 +208,69 @@ def test_cancelled_event_ends_at_the_cancellation(store):
     assert only["metered_import_mw"] == pytest.approx((201.0 + 9 * 180.0) / 10)
 
 
+def _window(kind: str, wid: str, start_s: float, end_s: float, **terms) -> dict:
+    """A program window's document as ``live/program_windows.Window.document`` records it."""
+    iso = {t: utc_iso(t) for t in (start_s, end_s)}
+    return {
+        "kind": kind,
+        "id": wid,
+        "program": terms.pop("program", "coincident_peak"),
+        "start": iso[start_s],
+        "end": iso[end_s],
+        "source": "alice",
+        **terms,
+    }
+
+
+def test_evidence_of_program_windows(store):
+    """A deployment (ECRS, 25 MW committed) and a 4CP alert recorded over the DR fixture's ticks
+    (the tick at 14:00 metered 201 MW, then 180 MW, then 170 MW)."""
+    record_event(store)
+    (t0,) = store.select("SELECT tick FROM measurements WHERE time_s = ?", (T0,))
+    dep = _window(
+        "deployment", "d1", T0, T0 + 1800.0, program="ecrs", cap_mw=15.0, reference_mw=40.0, commit_mw=25.0
+    )
+    store.add_event(EventRecord(T0, "deployment_start", "ecrs deployed", dep), tick=t0["tick"])
+    store.add_event(EventRecord(T0 + 1800.0, "deployment_end", "ended", dep))
+    alert = _window("4cp_alert", "a1", T0, T0 + 900.0, cap_mw=30.0)
+    store.add_event(EventRecord(T0, "4cp_alert_start", "4CP alert", alert), tick=t0["tick"])
+    store.add_event(EventRecord(T0 + 600.0, "4cp_alert_end", "cancelled", alert))  # cancelled
+    doc = build_evidence(store, "d1")
+    assert doc["event"]["kind"] == "deployment" and doc["event"]["committed_mw"] == 25.0
+    assert doc["baseline"]["latched_import_mw"] == 201.0  # the import of its first tick
+    first, second = doc["intervals"]
+    # 201 - 181.4 = 19.6 achieved of 25 asked: 5.4 short; then 201 - 170 = 31: none short
+    assert first["reduction_asked_mw"] == second["reduction_asked_mw"] == 25.0
+    assert (first["achieved_reduction_mw"], first["shortfall_mw"]) == pytest.approx((19.6, 5.4))
+    assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((31.0, 0.0))
+    assert doc["totals"]["shortfall_mwh"] == pytest.approx(5.4 / 4)
+    assert first["verified_asleep"] == {"s21": 6}
+    assert [m["kind"] for m in doc["markers"]] == ["deployment_start", "deployment_end"]
+    # like days (programs/baselines.py, as for DR): 100 and 101 MW; import rose against them
+    like = build_evidence(store, "d1", "middle_8_of_10", tz="America/Chicago")
+    a, b = like["intervals"]
+    assert (a["baseline_import_mw"], b["baseline_import_mw"]) == (100.0, 101.0)
+    assert a["shortfall_mw"] == pytest.approx(25.0 + 81.4)
+    # the 4CP alert commits no MW: reduction reported, nothing asked, no shortfall; it ends at
+    # its end event (14:10), not its planned end
+    cp = build_evidence(store, "a1")
+    (only,) = cp["intervals"]
+    assert only["interval_end_utc"] == "2026-11-25T14:10:00Z" and only["ticks"] == 10
+    assert only["achieved_reduction_mw"] == pytest.approx(201.0 - (201.0 + 9 * 180.0) / 10)
+    assert only["reduction_asked_mw"] is None and only["shortfall_mw"] is None
+    assert cp["totals"]["shortfall_mwh"] is None
+    assert evidence_csv(cp).splitlines()[1].split(",")[INTERVAL_COLUMNS.index("shortfall_mw")] == ""
+    # an alert the load feed computed: the clock hour, no end event (it lapses with the hour)
+    feed = _window("4cp_alert", f"feed-{int(T0)}", T0, T0 + 3600.0, cap_mw=30.0)
+    store.add_event(
+        EventRecord(T0, "4cp_alert_start", "4CP alert from the system load", feed), tick=t0["tick"]
+    )
+    hour = build_evidence(store, f"feed-{int(T0)}")
+    assert hour["event"]["ended"] is None
+    assert [i["ticks"] for i in hour["intervals"]] == [15, 15, 1, 0]  # ticks until 14:30
+    assert hour["intervals"][3]["metered_import_mw"] is None
+
+
 def test_csv_has_one_row_per_interval(tmp_path):
     s = open_store(str(tmp_path / "s.db"))
     try:
@@ -209,11 +279,33 @@ def test_csv_has_one_row_per_interval(tmp_path):
     finally:
         s.close()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]"]
+    assert list(rows[0]) == [*INTERVAL_COLUMNS, "running_target[s21]", "verified_asleep[s21]"]
+    assert [r["verified_asleep[s21]"] for r in rows] == ["6", "7"]
     assert [r["interval_start_utc"] for r in rows] == ["2026-11-25T14:00:00Z", "2026-11-25T14:15:00Z"]
     assert float(rows[0]["shortfall_mw"]) == pytest.approx(10.4)
     assert rows[1]["running_target[s21]"] == "3" and rows[1]["ticks_without_meter"] == "1"
     assert rows[0]["outcomes"] == "ok=5;timeout=1" and rows[1]["wake_verified"] == "2"
+
+
+def test_ticks_of_an_older_version_have_no_verified_asleep(tmp_path):
+    """Ticks written before the store recorded ``verified_asleep`` (NULL): reported as not
+    known (null in JSON, an empty CSV cell), never as 0."""
+    path = tmp_path / "s.db"
+    s = open_store(str(path))
+    record_event(s)
+    s.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE setpoints SET verified_asleep = NULL")
+    conn.close()
+    s = open_store(str(path))
+    try:
+        doc = build_evidence(s, "e1")
+    finally:
+        s.close()
+    assert [i["verified_asleep"] for i in doc["intervals"]] == [{"s21": None}] * 2
+    assert [i["running_target"] for i in doc["intervals"]] == [{"s21": 4}, {"s21": 3}]
+    rows = list(csv.DictReader(io.StringIO(evidence_csv(doc))))
+    assert [r["verified_asleep[s21]"] for r in rows] == ["", ""]
 
 
 def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
@@ -232,7 +324,7 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     assert json.loads(r.stdout)["intervals"][0]["baseline_import_mw"] == 100.0
     r = runner.invoke(app, ["evidence", "--event", "nope", "--store", str(path)])
     assert r.exit_code == 2
-    assert r.stderr == f"error: no DR event 'nope' in the store ({path})\n"
+    assert r.stderr == f"error: no DR event or grid program window 'nope' in the store ({path})\n"
     r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(tmp_path / "x.db")])
     assert r.exit_code == 2 and r.stderr.startswith("error: no store at ")
     assert not (tmp_path / "x.db").exists()  # never creates a store
@@ -267,6 +359,19 @@ VW = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
 OP = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
+async def settled_asleep(emu, groups: list[str]) -> dict[str, int]:
+    """The miners each group's emulator (not the runtime) reports asleep, once the same over
+    1.2 s (12 reads 0.1 s apart: more than the 0.5-s emulated ramp and several 0.2-s ticks)."""
+    seen: list[dict[str, int]] = []
+
+    def settled() -> bool:
+        seen.append({g: sum(emu.true_asleep(g)) for g in groups})
+        return len(seen) >= 12 and seen[-12:] == [seen[-1]] * 12
+
+    await until(settled, 15, "the emulated miners to settle", poll_s=0.1)
+    return seen[-1]
+
+
 async def test_api_evidence_of_a_live_event(tmp_path):
     """A DR event run by the real runtime on an emulated campus, then its evidence."""
     async with emulated_campus(tmp_path) as live:
@@ -274,6 +379,7 @@ async def test_api_evidence_of_a_live_event(tmp_path):
         await until(
             lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
         )
+        asleep_before = sum((await settled_asleep(live.emulated, rt.group_names)).values())
         async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
             r = await client.post(
                 "/api/v1/dr-events", headers=OP, json={"duration_s": 600, "reduction_mw": 30}
@@ -282,6 +388,9 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             await until(lambda: rt.store.events(kind="dr_start"), 5, "DR started")
             n0 = rt.tick_no
             await until(lambda: rt.tick_no >= n0 + 5, 5, "five ticks in the event")
+            # the miners the emulators (not the runtime) report asleep, once settled
+            true_asleep = await settled_asleep(live.emulated, rt.group_names)
+            assert sum(true_asleep.values()) > asleep_before  # the event put miners to sleep
             await client.delete(f"/api/v1/dr-events/{event_id}", headers=OP)
             await until(lambda: rt.store.events(kind="dr_end"), 5, "DR ended")
             url = f"/api/v1/evidence/{event_id}"
@@ -307,11 +416,14 @@ async def test_api_evidence_of_a_live_event(tmp_path):
                 assert i["baseline_import_mw"] == latched and i["reduction_asked_mw"] == 30.0
                 assert i["achieved_reduction_mw"] == pytest.approx(latched - i["metered_import_mw"])
             assert doc["totals"]["ticks"] == len(rows)
+            # the last interval with ticks ends at the event's last tick, after the miners settled
+            last = [i for i in doc["intervals"] if i["ticks"]][-1]
+            assert last["verified_asleep"] == true_asleep
             r = await client.get(url, headers=VW, params={"format": "csv"})
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
             assert r.text.splitlines()[0].startswith("event_id,method,")
             r = await client.get("/api/v1/evidence/nope", headers=VW)
-            assert r.status_code == 404 and "no DR event 'nope'" in r.json()["detail"]
+            assert r.status_code == 404 and "no DR event or grid program window 'nope'" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "middle_8_of_10"})
             assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "avg"})
@@ -319,6 +431,71 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             spec = (await client.get("/openapi.json")).json()
             route = spec["paths"]["/api/v1/evidence/{event_id}"]["get"]
             assert {"401", "404", "422"} <= set(route["responses"])
+
+
+async def test_api_evidence_of_a_live_reserve_deployment(tmp_path):
+    """An ECRS deployment run by the real runtime on an emulated campus (the reserve sold, then
+    deployed through the API, then cancelled), then its evidence: the MW committed at the
+    deployment's first tick is the reduction asked, the import metered at that tick the
+    baseline, the miners verified asleep those the emulators report."""
+    scen = INSTANT_WAKE | {"programs": {"ecrs": {"offer_mw": 25.0}, "reserve_only_when_economic": False}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt, emu = live.runtime, live.emulated
+        await until(lambda: rt.programs.sold_mw.get("ecrs", 0.0) > 0, 10, "ECRS sold")
+        asleep_before = sum((await settled_asleep(emu, rt.group_names)).values())
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
+            r = await client.post(
+                "/api/v1/programs/deployments", headers=OP, json={"program": "ecrs", "duration_minutes": 10.0}
+            )
+            assert r.status_code == 201, r.text
+            dep_id = r.json()["id"]
+            await until(lambda: rt.store.events(kind="deployment_start"), 5, "deployment started")
+            true_asleep = await settled_asleep(emu, rt.group_names)
+            assert sum(true_asleep.values()) > asleep_before  # the deployment put miners to sleep
+            assert (await client.delete(f"/api/v1/programs/windows/{dep_id}", headers=OP)).status_code == 200
+            await until(lambda: rt.store.events(kind="deployment_end"), 5, "deployment ended")
+            r = await client.get(f"/api/v1/evidence/{dep_id}", headers=VW, params={"interval_s": 60})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            csv_text = (
+                await client.get(f"/api/v1/evidence/{dep_id}", headers=VW, params={"format": "csv"})
+            ).text
+    # what the store holds, read directly (SQLite file), not through the evidence code
+    with sqlite3.connect(tmp_path / "ballast.db") as db:
+        db.row_factory = sqlite3.Row
+        start = [r for r in db.execute("SELECT * FROM events WHERE kind = 'deployment_start'")]
+        end = [r for r in db.execute("SELECT * FROM events WHERE kind = 'deployment_end'")]
+        started = json.loads(start[0]["data"])
+        first = db.execute(
+            "SELECT import_mw FROM measurements WHERE tick = ?", (start[0]["tick"],)
+        ).fetchone()
+        t0 = pd.Timestamp(started["start"]).timestamp()
+        fresh = [
+            r["import_mw"]
+            for r in db.execute(
+                "SELECT import_mw FROM measurements WHERE time_s >= ? AND time_s < ? AND safe_mode = 0 "
+                "AND import_mw IS NOT NULL",
+                (t0, end[0]["time_s"]),
+            )
+        ]
+    db.close()
+    commit_mw = started["commit_mw"]
+    assert commit_mw > 0 and started["id"] == dep_id
+    assert doc["event"]["kind"] == "deployment" and doc["event"]["program"] == "ecrs"
+    assert doc["event"]["committed_mw"] == commit_mw
+    assert doc["baseline"]["latched_import_mw"] == first["import_mw"]
+    metered = [(i["metered_import_mw"], i["ticks"] - i["ticks_without_meter"]) for i in doc["intervals"]]
+    assert sum(m * w for m, w in metered if w) == pytest.approx(sum(fresh))
+    for i in doc["intervals"]:
+        assert i["reduction_asked_mw"] == commit_mw
+        if i["metered_import_mw"] is not None:
+            achieved = first["import_mw"] - i["metered_import_mw"]
+            assert i["achieved_reduction_mw"] == pytest.approx(achieved)
+            assert i["shortfall_mw"] == pytest.approx(max(commit_mw - achieved, 0.0))
+    last = [i for i in doc["intervals"] if i["ticks"]][-1]
+    assert last["verified_asleep"] == true_asleep
+    assert [m["kind"] for m in doc["markers"]] == ["deployment_start", "deployment_end"]
+    assert csv_text.splitlines()[0].startswith("event_id,method,")
 
 
 def test_like_day_dates_in_the_fixture():

@@ -15,6 +15,7 @@ from ballast.live.store import (
     TickRecord,
     open_store,
 )
+from ballast.live.store_schema import DDL, PG_TYPES, SQLITE_TYPES
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,7 +34,7 @@ def _tick(n: int, **meas) -> TickRecord:
     m.update(tick=n, time_s=1000.0 + n, binding_rule="economics", safe_mode=0,
              cap_mw=float("inf"), **meas)
     return TickRecord(
-        n, m, [("s21", 5, 10, "auto"), ("s19xp", 0, 10, "curtailed")],
+        n, m, [("s21", 5, 10, "auto", 4), ("s19xp", 0, 10, "curtailed", None)],
         [CommandRecord(1000.0 + n, None, "sleep", 3, 2, 0.01, {"ok": 2, "timeout": 1},
                        [("10.0.0.3", "timeout")])],
         [EventRecord(1000.0 + n, "dr_start", f"tick {n}", {"baseline_import_mw": 190.0})],
@@ -50,8 +51,8 @@ def test_tick_round_trip(store):
     assert rows[-1]["cap_mw"] is None  # +inf (no cap) is stored as NULL
     assert [r["tick"] for r in store.measurements(since_s=1002.0, until_s=1003.0)] == [2]
     sp = store.setpoints(3)
-    assert [(r["group_name"], r["running_target"], r["mode"]) for r in sp] == [
-        ("s19xp", 0, "curtailed"), ("s21", 5, "auto")]
+    assert [(r["group_name"], r["running_target"], r["mode"], r["verified_asleep"])
+            for r in sp] == [("s19xp", 0, "curtailed", None), ("s21", 5, "auto", 4)]
     cmd = store.commands()[-1]
     assert (cmd["ok"], cmd["failed"], cmd["counts"]) == (2, 1, {"ok": 2, "timeout": 1})
     assert cmd["failures"] == [["10.0.0.3", "timeout"]]
@@ -140,3 +141,43 @@ def test_postgres_store_reconnects_after_losing_its_session(pg_dsn):
         assert "terminating connection" in st["last_error"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_store_of_an_older_version_gets_the_new_columns(backend, tmp_path, request):
+    """A store created before ``setpoints.verified_asleep`` existed, with a tick in it: opening
+    it adds the column (NULL in the old row: not recorded); new ticks store it; opening again
+    changes nothing."""
+    old_ddl = DDL.replace("  verified_asleep BIGINT,\n", "")
+    assert old_ddl != DDL
+    old_row = ("INSERT INTO setpoints (tick, group_name, time_s, running_target, controllable, "
+               "mode) VALUES (1, 's21', 1001.0, 5, 10, 'auto')")
+    if backend == "sqlite":
+        dsn = str(tmp_path / "old.db")
+        with sqlite3.connect(dsn) as conn:
+            conn.executescript(old_ddl.format(**SQLITE_TYPES))
+            conn.execute(old_row)
+        conn.close()
+    else:
+        import psycopg
+
+        dsn = request.getfixturevalue("pg_dsn")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for stmt in old_ddl.format(**PG_TYPES).split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(old_row)
+    s = open_store(dsn)
+    try:
+        assert [r["verified_asleep"] for r in s.setpoints(1)] == [None]
+        s.write_tick(_tick(2, import_mw=190.0))
+        assert s.flush()
+    finally:
+        s.close()
+    s = open_store(dsn)  # opened again: the column is there already
+    try:
+        assert [(r["group_name"], r["verified_asleep"]) for r in s.setpoints(2)] == [
+            ("s19xp", None), ("s21", 4)]
+        assert [r["verified_asleep"] for r in s.setpoints(1)] == [None]
+    finally:
+        s.close()

@@ -1,5 +1,6 @@
-"""``ballast evidence --event ID``: the settlement evidence of a live DR event from the store
-(``ballast.live.evidence``), as JSON (``ballast.evidence/1``) or CSV on stdout.
+"""``ballast evidence --event ID``: the settlement evidence of a live DR event, reserve
+deployment or posted 4CP alert from the store (``ballast.live.evidence``), as JSON
+(``ballast.evidence/1``) or CSV on stdout.
 
     ballast evidence --event 3f2a --store site.db --method middle_8_of_10 --format csv
 
@@ -22,7 +23,9 @@ METHODS = ("meter_before_event", "middle_8_of_10", "regression")  # programs/bas
 
 
 def evidence(
-    event: Annotated[str, typer.Option("--event", help="DR event id (as the API returned it).")],
+    event: Annotated[
+        str, typer.Option("--event", help="DR event, deployment or 4CP alert id (as the API returned it).")
+    ],
     method: Annotated[str, typer.Option(help="Baseline: " + ", ".join(METHODS) + ".")] = "meter_before_event",
     store: Annotated[
         str | None, typer.Option(help="Store DSN or SQLite path (overrides the config).")
@@ -35,8 +38,8 @@ def evidence(
         typer.Option(help="Time zone of like days (default: the config's scenario site.timezone, else UTC)."),
     ] = None,
 ) -> None:
-    """Evidence of one DR event: metered import, commanded and verified miners, baseline,
-    reduction achieved and shortfall per interval."""
+    """Evidence of one DR event, reserve deployment or 4CP alert: metered import, commanded and
+    verified miners, baseline, reduction achieved and shortfall per interval."""
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if format not in ("json", "csv"):

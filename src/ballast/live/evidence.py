@@ -1,34 +1,40 @@
-"""Settlement evidence (M&V) of one live DR event, read from the store: per settlement interval,
+"""Settlement evidence (M&V) of one live DR event or grid program window (a reserve deployment,
+a 4CP alert: ``live/evidence_events``), read from the store: per settlement interval,
 the metered campus import, the miner power metered and planned, the commanded miner states, the
 fleet commands with their verified outcomes, the baseline by a named method
 (``programs/baselines.py``), the reduction achieved against it and the shortfall
 (``programs/dr.py``). ``build_evidence`` returns the JSON document (schema
 ``ballast.evidence/1``); ``evidence_csv`` renders its intervals as CSV.
 
-What the store records and this reads: ``dr_events`` (the event), ``measurements`` (one row per
+What the store records and this reads: ``dr_events`` (a DR event; a program window: its
+``*_start``/``*_end`` events), ``measurements`` (one row per
 tick: import, miners, planned, cap, safe mode), ``setpoints`` (per tick and group: the running
-target = commanded state), ``commands`` (every fan-out: miners sent to, verified compliant by
-read-back, failed with their status), ``events`` (``dr_start`` holds the baseline the runtime
-latched and commanded against).
+target = commanded state, and the miners verified asleep after the tick's fan-out),
+``commands`` (every fan-out: miners sent to, verified compliant by read-back, failed with
+their status), ``events`` (``dr_start`` holds the baseline the runtime latched and commanded
+against).
 
-Miner states per interval: commanded = the running target per group at the interval's last tick
-(``running_target``); verified = the read-back outcomes of the commands recorded in the interval,
-by kind (``sleep_verified`` of ``sleep_commanded``, ``wake_verified`` of ``wake_commanded``, a
-wake's verification after the ramp included) and by status (``outcomes``: ok, timeout,
-ramping, ...). Not recorded, so not reported: how many miners were verified asleep at each tick
-(the runtime's per-tick fleet witness, ``Runtime._fleet_witness``); a miner verified asleep
-before the interval and not commanded in it appears in no interval's outcomes.
+Miner states per interval, per group at the interval's last tick: commanded = the running
+target (``running_target``); verified = the miners verified asleep by read-back after that
+tick's fan-out (``verified_asleep``, the runtime's fleet witness the meter checks use: a miner
+that only acknowledged a sleep is not counted; None where the store did not record it, ticks
+written by a version before it was stored). And the read-back outcomes of the commands recorded
+in the interval, by kind (``sleep_verified`` of ``sleep_commanded``, ``wake_verified`` of
+``wake_commanded``, a wake's verification after the ramp included) and by status
+(``outcomes``: ok, timeout, ramping, ...).
 
 Intervals: the UTC clock grid of ``interval_s`` (default 900 s, the ERCOT settlement interval),
 clipped to the event's window [start, end or cancellation). An interval's metered import is the
 mean over its ticks with a fresh meter reading; ticks without one are counted, never filled.
 
 Baselines: ``meter_before_event`` is the import the runtime latched at the event's first fresh
-tick (the ``dr_start`` event: what the miners were commanded against); if none was recorded,
+tick (the ``dr_start`` event: what the miners were commanded against; for a program window the
+import of the tick of its start event); if none was recorded,
 the last fresh tick in the interval before the start (none: refused, naming the event).
 ``middle_8_of_10`` and ``regression`` read the import history as interval means (aggregated by
 the database) at the event's hours on each of the ``HISTORY_DAYS`` before it, in the site's
-time zone ``tz``.
+time zone ``tz``. Reduction asked (and so shortfall): DR the MW or share posted, a deployment
+the MW committed at its first tick, a 4CP alert none (shortfall None). EEA levels: not covered.
 """
 
 from __future__ import annotations
@@ -43,15 +49,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from ballast.live.evidence_events import EvidenceEvent, EvidenceNotFound, find_event
 from ballast.live.obligations import utc_iso
 from ballast.live.store import Store
 from ballast.programs.baselines import BASELINE_METHODS, BaselineError, baseline_import_mw
-from ballast.programs.dr import (
-    DrRequest,
-    dr_achieved_reduction_mw,
-    dr_reduction_mw,
-    dr_shortfall_mw,
-)
+from ballast.programs.dr import dr_achieved_reduction_mw, dr_shortfall_mw
 
 __all__ = ["BASELINE_METHODS", "EvidenceNotFound", "build_evidence", "evidence_csv"]
 
@@ -85,10 +87,6 @@ INTERVAL_COLUMNS = [
     "wake_verified",
     "outcomes",
 ]
-
-
-class EvidenceNotFound(LookupError):
-    """No DR event with that id in the store."""
 
 
 def _num(x: Any) -> float | None:
@@ -129,22 +127,18 @@ def _history_means(store: Store, first_s: float, last_s: float, interval_s: floa
 
 def _baseline(
     store: Store,
-    ev: dict[str, Any],
+    ev: EvidenceEvent,
     method: str,
     grid: list[tuple[float, float]],
-    starts: list[dict[str, Any]],
     interval_s: float,
     tz: str,
 ) -> tuple[np.ndarray, str]:
     """Baseline per interval [MW] and where it came from."""
-    start_s = float(ev["start_s"])
+    start_s = ev.start_s
     event_times = pd.to_datetime([a for a, _ in grid], unit="s", utc=True)
     if method == "meter_before_event":
-        if starts:
-            return (
-                np.full(len(grid), float(starts[0]["data"]["baseline_import_mw"])),
-                "latched by the runtime at the event's first fresh tick (dr_start event)",
-            )
+        if ev.latched_import_mw is not None:
+            return np.full(len(grid), float(ev.latched_import_mw)), ev.latched_source
         rows = store.select(
             "SELECT time_s, import_mw FROM measurements WHERE time_s < ? AND "
             "time_s >= ? AND import_mw IS NOT NULL AND safe_mode = 0 ORDER BY "
@@ -154,13 +148,13 @@ def _baseline(
         if not rows:
             raise BaselineError(
                 f"meter_before_event: the runtime latched no baseline for "
-                f"event {ev['id']} (no dr_start event) and no fresh tick was "
+                f"event {ev.id} (no {ev.kind}_start event) and no fresh tick was "
                 f"recorded in the {interval_s:g} s before its start"
             )
         times = pd.to_datetime([r["time_s"] for r in rows], unit="s", utc=True)
         return (
             baseline_import_mw(method, times, [r["import_mw"] for r in rows], event_times),
-            "last fresh tick before the start (no dr_start event recorded)",
+            f"last fresh tick before the start (no {ev.kind}_start event recorded)",
         )
     # like days: the history on the event's own grid (aligned to the UTC interval multiples)
     first = math.floor(start_s / interval_s) * interval_s
@@ -190,15 +184,8 @@ def build_evidence(
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"tz {tz!r} is not a time zone of the tz database") from None
-    found = store.select("SELECT * FROM dr_events WHERE id = ?", (event_id,))
-    if not found:
-        raise EvidenceNotFound(f"no DR event {event_id!r} in the store")
-    ev = found[0]
-    start_s = float(ev["start_s"])
-    end_s = (
-        float(ev["end_s"]) if ev["cancelled_s"] is None else min(float(ev["end_s"]), float(ev["cancelled_s"]))
-    )
-    request = DrRequest(ev["reduction_mw"], ev["reduction_share"])
+    ev = find_event(store, event_id)
+    start_s, end_s = ev.start_s, ev.end_s
     grid = _grid(start_s, end_s, interval_s) if end_s > start_s else []
     ticks = store.select(
         "SELECT tick, time_s, import_mw, miners_mw, miners_planned_mw, cap_mw, "
@@ -208,7 +195,7 @@ def build_evidence(
     )
     setpoints = (
         store.select(
-            "SELECT tick, group_name, running_target, controllable, mode "
+            "SELECT tick, group_name, running_target, controllable, mode, verified_asleep "
             "FROM setpoints WHERE tick >= ? AND tick <= ? ORDER BY tick, "
             "group_name",
             (ticks[0]["tick"], ticks[-1]["tick"]),
@@ -222,39 +209,21 @@ def build_evidence(
         "ORDER BY id",
         (start_s, end_s),
     )
-    marks = store.select(
-        "SELECT time_s, kind, data FROM events WHERE time_s >= ? "
-        "AND kind IN ('dr_start', 'dr_end') ORDER BY id",
-        (start_s,),
-    )
-    for r in marks:
-        r["data"] = _json(r["data"])
-    marks = [r for r in marks if r["data"].get("id") == event_id]
-    starts = [r for r in marks if r["kind"] == "dr_start"]
-    base, source = (
-        _baseline(store, ev, method, grid, starts, interval_s, tz) if grid else (np.zeros(0), "no intervals")
-    )
-    rows = _interval_rows(event_id, method, request, grid, base, ticks, setpoints, commands)
+    no_rows = (np.zeros(0), "no intervals")
+    base, source = _baseline(store, ev, method, grid, interval_s, tz) if grid else no_rows
+    rows = _interval_rows(ev, method, grid, base, ticks, setpoints, commands)
     groups = sorted({s["group_name"] for s in setpoints})
     done = [r for r in rows if r["achieved_reduction_mw"] is not None]
     return {
         "schema": SCHEMA,
-        "event": {
-            "id": event_id,
-            "start": utc_iso(start_s),
-            "end": utc_iso(float(ev["end_s"])),
-            "cancelled": None if ev["cancelled_s"] is None else utc_iso(float(ev["cancelled_s"])),
-            "reduction_mw": ev["reduction_mw"],
-            "reduction_share": ev["reduction_share"],
-            "created_by": ev["created_by"],
-        },
+        "event": ev.document,
         "baseline": {
             "method": method,
             "source": source,
             "interval_s": interval_s,
             "tz": tz,
-            "latched_import_mw": _num(starts[0]["data"].get("baseline_import_mw")) if starts else None,
-            "latched_miners_mw": _num(starts[0]["data"].get("baseline_miners_mw")) if starts else None,
+            "latched_import_mw": _num(ev.latched_import_mw),
+            "latched_miners_mw": _num(ev.latched_miners_mw),
         },
         "totals": {
             "intervals": len(rows),
@@ -262,7 +231,9 @@ def build_evidence(
             "ticks": len(ticks),
             "ticks_without_meter": sum(r["ticks_without_meter"] for r in rows),
             "reduced_mwh": sum(r["reduced_mwh"] for r in done),
-            "shortfall_mwh": sum(r["shortfall_mwh"] for r in done),
+            "shortfall_mwh": None  # nothing committed (a 4CP alert)
+            if any(r["shortfall_mwh"] is None for r in done)
+            else sum(r["shortfall_mwh"] for r in done),
             "achieved_reduction_mw_mean": _num(np.mean([r["achieved_reduction_mw"] for r in done]))
             if done
             else None,
@@ -284,7 +255,7 @@ def build_evidence(
             for c in commands
         ],
         "markers": [
-            {"time": utc_iso(float(r["time_s"])), "kind": r["kind"], "data": r["data"]} for r in marks
+            {"time": utc_iso(float(r["time_s"])), "kind": r["kind"], "data": r["data"]} for r in ev.markers
         ],
     }
 
@@ -294,9 +265,8 @@ def _json(v: Any) -> Any:
 
 
 def _interval_rows(
-    event_id: str,
+    ev: EvidenceEvent,
     method: str,
-    request: DrRequest,
     grid: list[tuple[float, float]],
     base: np.ndarray,
     ticks: list[dict[str, Any]],
@@ -312,8 +282,11 @@ def _interval_rows(
     imp, mnr, plan, cap = col("import_mw"), col("miners_mw"), col("miners_planned_mw"), col("cap_mw")
     tick_no = np.array([r["tick"] for r in ticks], dtype=np.int64)
     last_target: dict[int, dict[str, int]] = {}
+    last_asleep: dict[int, dict[str, int | None]] = {}
     for s in setpoints:
         last_target.setdefault(int(s["tick"]), {})[s["group_name"]] = int(s["running_target"])
+        asleep = s["verified_asleep"]
+        last_asleep.setdefault(int(s["tick"]), {})[s["group_name"]] = None if asleep is None else int(asleep)
     ct = np.array([c["time_s"] for c in commands], dtype=float)
     rows = []
     for i, (a, b) in enumerate(grid):
@@ -321,19 +294,20 @@ def _interval_rows(
         ok = sel & fresh
         meas = float(imp[ok].mean()) if ok.any() else None
         baseline = float(base[i])
-        asked = dr_reduction_mw(request, baseline)
+        asked = ev.asked_mw(baseline)
         hours = (b - a) / 3600.0
         achieved = short = None
         if meas is not None:
             achieved = float(dr_achieved_reduction_mw(baseline, meas))
-            short = float(dr_shortfall_mw(asked, achieved))
+            short = None if asked is None else float(dr_shortfall_mw(asked, achieved))
         csel = (ct >= a) & (ct < b)
         cmds = [c for c, s in zip(commands, csel, strict=True) if s]
         last = int(tick_no[sel][-1]) if sel.any() else None
         target = last_target.get(last, {}) if last is not None else {}
+        asleep = last_asleep.get(last, {}) if last is not None else {}
         rows.append(
             {
-                "event_id": event_id,
+                "event_id": ev.id,
                 "method": method,
                 "interval_start_utc": utc_iso(a),
                 "interval_end_utc": utc_iso(b),
@@ -355,6 +329,7 @@ def _interval_rows(
                 "miners_not_verified": sum(int(c["failed"]) for c in cmds),
                 **_verified_by_kind(cmds),
                 "running_target": target,
+                "verified_asleep": asleep,
             }
         )
     return rows
@@ -384,12 +359,16 @@ def _cell(v: Any) -> Any:
 
 def evidence_csv(doc: dict[str, Any]) -> str:
     """The document's intervals as CSV: ``INTERVAL_COLUMNS`` (``outcomes`` as ``status=n;...``),
-    then ``running_target[<group>]`` (devices commanded to run at the interval's last tick) per
-    group; empty = not known."""
+    then per group ``running_target[<group>]`` (devices commanded to run at the interval's last
+    tick), then per group ``verified_asleep[<group>]`` (miners verified asleep after that
+    tick's fan-out); empty = not known or not recorded."""
     groups = doc["groups"]
+    per_group = ("running_target", "verified_asleep")
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(INTERVAL_COLUMNS + [f"running_target[{g}]" for g in groups])
+    w.writerow(INTERVAL_COLUMNS + [f"{k}[{g}]" for k in per_group for g in groups])
     for r in doc["intervals"]:
-        w.writerow([_cell(r[c]) for c in INTERVAL_COLUMNS] + [r["running_target"].get(g, "") for g in groups])
+        w.writerow(
+            [_cell(r[c]) for c in INTERVAL_COLUMNS] + [_cell(r[k].get(g)) for k in per_group for g in groups]
+        )
     return out.getvalue()

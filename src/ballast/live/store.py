@@ -1,10 +1,13 @@
 """Telemetry store: one schema on SQLite (default, WAL) or PostgreSQL (psycopg 3, given a DSN).
 
-Tables: ``measurements`` (one row per tick), ``setpoints`` (per tick and group), ``commands``
+Tables: ``measurements`` (one row per tick), ``setpoints`` (per tick and group: the running
+target commanded and the miners verified asleep after the tick's fan-out), ``commands``
 (every fleet fan-out with its outcome counts), ``events`` (UFR trips, watchdog, DR, manual),
 ``audit`` (every operator action through the API), ``dr_events`` (posted demand-response
 events), and ``runtime_state`` (the controller state written in the same transaction as its
-tick, so a restart resumes exactly where the last committed tick left).
+tick, so a restart resumes exactly where the last committed tick left). A store created by an
+older version is opened as it is; columns added since (``store_schema.ADDED_COLUMNS``) are
+added on open, NULL in the rows written before.
 
 No store I/O on the control loop. Writes (``write_tick``, ``add_event``, ``add_command``,
 ``add_audit``, ``add_dr_event``, ``cancel_dr_event``) only queue: one writer thread
@@ -37,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ballast.live.store_schema import (
+    ADDED_COLUMNS,
     DDL,
     MEASUREMENT_COLUMNS,
     PG_TYPES,
@@ -374,6 +378,10 @@ class SqliteStore(Store):
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(DDL.format(**SQLITE_TYPES))
+        for table, column, sql_type in ADDED_COLUMNS:  # a store of an older version
+            have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
         self._conn.commit()
         self._start_writer()
 
@@ -404,6 +412,8 @@ class PostgresStore(Store):
             for stmt in DDL.format(**PG_TYPES).split(";"):
                 if stmt.strip():
                     cur.execute(stmt)
+            for table, column, sql_type in ADDED_COLUMNS:  # a store of an older version
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
         self._conn.commit()
         self._start_writer()
 

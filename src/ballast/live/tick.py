@@ -215,8 +215,8 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
         "safe_mode": int(stale),
         "meter_age_s": me.age_s,
     }
-    setpoints = [
-        (name, int(decision.running[i]), int(controllable[i]), rt._mode(i))
+    setpoints = [  # with the miners verified asleep after this tick's fan-out (send_commands)
+        (name, int(decision.running[i]), int(controllable[i]), rt._mode(i), rt._fleet_witness[i])
         for i, name in enumerate(rt.group_names)
     ]
     commit(rt, TickRecord(tick_no, meas, setpoints, commands, events, state_document(rt)), now)
