@@ -106,7 +106,7 @@ def test_reserves_scenario_has_an_optimum_that_names_what_it_leaves_out(tmp_path
     doc = json.loads(_run(tmp_path, scenario_dict, "--json").stdout)
     opt = doc["baselines"]["optimum"]
     assert opt["solved"] and opt["note"] is None
-    assert "Reserves: the optimum sells RRS/ECRS/ERS availability" in opt["scope"]
+    assert "Reserves: the optimum sells RRS/ECRS/ERS/Non-Spin availability" in opt["scope"]
     assert "deployments, frequency events and shortfall penalties are not modelled" in opt["scope"]
     # the rules' reserve sales count in their margin for the regret, and the optimum still wins
     assert doc["regret_usd"] >= -1e-6 * abs(doc["kpis"]["net_margin_usd"]["ballast"])
