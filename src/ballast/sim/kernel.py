@@ -42,7 +42,8 @@ Clock = namedtuple("Clock", ["t0_s", "dt_s", "tick0", "coarse_every"])
 # Coarse inputs (one row per ``coarse_every`` ticks) and the fine AI load [MW] per tick.
 Inputs = namedtuple("Inputs", ["price_usd_per_mwh", "hashprice_usd_per_ph_day", "renewable_mw",
                                "cap_mw", "floor_mw", "ai_mw"])
-# The miner plant (``models.miner_dynamics``): ring buffer of pending rate changes, its position
+# The miner plant (``models.miner_dynamics``): ring buffer of pending rate changes (slot, group:
+# slot-major, so a tick reads one contiguous row), its position
 # (1-element array), ramp rates, superposed and clipped power per group [MW], and the latency,
 # sleep and wake times in ticks per group.
 Plant = namedtuple("Plant", ["pending_rate", "pos", "rate", "raw_mw", "power_mw",
