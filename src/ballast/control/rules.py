@@ -126,7 +126,10 @@ def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
     """Hysteresis per group: start below breakeven - deadband, stop above breakeven + deadband,
     and only after the minimum on/off time since the last switch. Each breakeven [USD/MWh] is
     hashprice x ``value_mw_per_hashprice[g]``, computed in place (no per-tick array, for the 1-s
-    year). Updates ``econ_on`` and ``last_change_s`` in place."""
+    year). Updates ``econ_on`` and ``last_change_s`` in place. Returns whether a group still
+    wants to switch (held by its minimum on/off time): if not, the same price and hashprice
+    change nothing on a later tick, and a caller may skip the update until they move."""
+    waiting = False
     for g in range(econ_on.shape[0]):
         breakeven = hashprice_usd_per_ph_day * value_mw_per_hashprice[g]
         if not economic_dispatch:
@@ -141,6 +144,9 @@ def update_economic_state_hp(econ_on, last_change_s, time_s, price_usd_per_mwh,
                     or (not econ_on[g] and held_s >= min_off_s[g])):
                 econ_on[g] = want
                 last_change_s[g] = time_s
+            else:
+                waiting = True
+    return waiting
 
 
 @njit(cache=True, inline="always")

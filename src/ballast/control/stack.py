@@ -261,10 +261,36 @@ def run_stack(band, p, st, tick):
 
 # ------------------------------------------------------------------------------ one tick
 @njit(cache=True, inline="always")
+def update_economics(p, grp, st, snap):
+    """The economic hysteresis (``rules.update_economic_state_hp``) for the snapshot's price
+    and hashprice; returns whether a group waits on its minimum on/off time."""
+    return update_economic_state_hp(
+        st.econ_on,
+        st.last_change_s,
+        snap.time_s,
+        snap.price_usd_per_mwh,
+        snap.hashprice_usd_per_ph_day,
+        grp.breakeven_per_hashprice,
+        grp.deadband_usd_per_mwh,
+        grp.min_on_s,
+        grp.min_off_s,
+        p.economic_dispatch,
+    )
+
+
+@njit(cache=True, inline="always")
 def control_tick_full(p, grp, st, snap, info):
-    """One control cycle on a frozen snapshot ``snap`` (``records.Snap``) with parameters ``p``
-    (record), groups ``grp`` (``records.Groups``) and memory ``st`` (``records.State``, updated
-    in place: ``running`` becomes the miners commanded awake per group). Writes reserves,
+    """``update_economics`` then ``control_tick_decide``: one control cycle."""
+    update_economics(p, grp, st, snap)
+    return control_tick_decide(p, grp, st, snap, info)
+
+
+@njit(cache=True, inline="always")
+def control_tick_decide(p, grp, st, snap, info):
+    """One control cycle after the economic update, on a frozen snapshot ``snap``
+    (``records.Snap``) with parameters ``p`` (record), groups ``grp`` (``records.Groups``) and
+    memory ``st`` (``records.State``, updated in place: ``running`` becomes the miners
+    commanded awake per group). Writes reserves,
     battery power [MW, discharge positive], the import plan and the filtered AI into the
     ``info`` record; returns (commanded miner total [MW], rule code)."""
     n = grp.count.shape[0]
@@ -274,18 +300,6 @@ def control_tick_full(p, grp, st, snap, info):
     time_s = snap.time_s
     ai_load_mw = snap.ai_load_mw
     renewable_mw = snap.renewable_mw
-    update_economic_state_hp(
-        st.econ_on,
-        st.last_change_s,
-        time_s,
-        snap.price_usd_per_mwh,
-        snap.hashprice_usd_per_ph_day,
-        grp.breakeven_per_hashprice,
-        grp.deadband_usd_per_mwh,
-        grp.min_on_s,
-        grp.min_off_s,
-        p.economic_dispatch,
-    )
     # the economic wish is written into ``running`` (no allocation); the merit order then
     # moves it to the target
     desired_mw = 0.0

@@ -66,11 +66,11 @@ def plant_schedule_ramp(pending_rate, pos, g, delta_mw, latency_ticks, ramp_tick
     (>= 1), so a command after tick t is complete at tick t + latency + ramp."""
     if delta_mw == 0.0:
         return
-    slots = pending_rate.shape[1]
+    slots = pending_rate.shape[0]
     r = max(ramp_ticks, 1)
     rate = delta_mw / r
-    pending_rate[g, (pos + latency_ticks) % slots] += rate
-    pending_rate[g, (pos + latency_ticks + r) % slots] -= rate
+    pending_rate[(pos + latency_ticks) % slots, g] += rate
+    pending_rate[(pos + latency_ticks + r) % slots, g] -= rate
 
 
 @njit(cache=True, inline="always")
@@ -87,19 +87,19 @@ def plant_command(pending_rate, pos, g, count, awake_now, awake_new, run_mw, sle
     from wherever it is to the new target (a waking miner told to sleep powers down from where it
     is rather than finishing its wake).
     """
-    slots = pending_rate.shape[1]
+    slots = pending_rate.shape[0]
     e_old = group_power_mw(awake_now, count, run_mw * profile_now, sleep_mw)
     e_new = group_power_mw(awake_new, count, run_mw * profile_new, sleep_mw)
     # where the current schedule has the group when this command takes effect
     r = rate[g]
     p = raw_mw[g]
     for k in range(latency_ticks):
-        r += pending_rate[g, (pos + k) % slots]
+        r += pending_rate[(pos + k) % slots, g]
         p += r
     still = e_old - p
     if (e_new - e_old) * still < -1e-12:  # reversal: re-plan from the projected power
         for k in range(latency_ticks, slots):
-            pending_rate[g, (pos + k) % slots] = 0.0
+            pending_rate[(pos + k) % slots, g] = 0.0
         if awake_new == awake_now:
             span = max(1.0 - min_power_share, 1e-9)
             dur = int(np.round(profile_ticks_full * abs(profile_new - profile_now) / span))
@@ -107,8 +107,8 @@ def plant_command(pending_rate, pos, g, count, awake_now, awake_new, run_mw, sle
             dur = wake_ticks if e_new > p else sleep_ticks
         dur = max(dur, 1)
         new_rate = (e_new - p) / dur
-        pending_rate[g, (pos + latency_ticks) % slots] = new_rate - r
-        pending_rate[g, (pos + latency_ticks + dur) % slots] = -new_rate
+        pending_rate[(pos + latency_ticks) % slots, g] = new_rate - r
+        pending_rate[(pos + latency_ticks + dur) % slots, g] = -new_rate
         return
     keep = min(awake_now, awake_new)
     if profile_new != profile_now and keep > 0:
@@ -132,10 +132,10 @@ def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
     group's range (a wake reversed by a sleep dips the sum below the sleep floor for a while;
     the miners themselves stay at it). Keeping the unclipped sum makes every command land
     exactly. Returns the next ring position."""
-    slots = pending_rate.shape[1]
+    slots = pending_rate.shape[0]
     for g in range(power_mw.shape[0]):
-        rate[g] += pending_rate[g, pos]
-        pending_rate[g, pos] = 0.0
+        rate[g] += pending_rate[pos, g]
+        pending_rate[pos, g] = 0.0
         p = raw_mw[g] + rate[g]
         raw_mw[g] = p
         if p < lo_mw[g]:
@@ -154,7 +154,7 @@ def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s
     awake = count if awake0 is None else awake0
     profile = 1.0
     slots = ring_slots([dyn], dt_s) + 1
-    pending = np.zeros((1, slots))
+    pending = np.zeros((slots, 1))
     rate = np.zeros(1)
     power = np.array([group_power_mw(awake, count, run_mw, sleep_mw)])
     raw = power.copy()

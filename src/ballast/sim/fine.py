@@ -91,7 +91,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
         state.restore[:] = start.restore  # the ramp's ceiling at that decision
     dyn = dynamics or [MinerDynamics()] * ng
     slots = ring_slots(dyn, dt_s)
-    pending = np.zeros((ng, slots))
+    pending = np.zeros((slots, ng))  # slot-major: a tick reads one contiguous row
     rate = np.zeros(ng)
     power = g.power_mw(state.running).astype("float64")
     raw = power.copy()

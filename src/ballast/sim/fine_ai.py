@@ -38,9 +38,11 @@ class FineAi:
     trace_mw: np.ndarray | None = None
 
     def chunk(self, i0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        c0 = i0 // self.coarse_every
-        c_idx = (np.arange(i0, i0 + n) // self.coarse_every) - c0
-        base = self.coarse_mw[c0:c0 + int(c_idx[-1]) + 1][c_idx] if n else np.zeros(0)
+        every = self.coarse_every
+        c0 = i0 // every
+        c1 = (i0 + n - 1) // every + 1  # one past the last coarse row (no per-tick index array)
+        skip = i0 - c0 * every
+        base = np.repeat(self.coarse_mw[c0:c1], every)[skip:skip + n] if n else np.zeros(0)
         fill = np.zeros(n, dtype=np.float32)
         if self.profile == "training":
             level = np.empty(n, dtype=np.float32)

@@ -22,7 +22,7 @@ from ballast.control import smoothing as _smoothing
 from ballast.control import stack as _stack
 from ballast.control.records import INFO_DTYPE, PARAMS_DTYPE, SS_SIZE, Groups, Snap
 from ballast.control.rules import group_columns
-from ballast.control.stack import control_tick_full, memory_records
+from ballast.control.stack import control_tick_decide, control_tick_full, memory_records, update_economics
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
 from ballast.physics import (
@@ -42,7 +42,8 @@ Clock = namedtuple("Clock", ["t0_s", "dt_s", "tick0", "coarse_every"])
 # Coarse inputs (one row per ``coarse_every`` ticks) and the fine AI load [MW] per tick.
 Inputs = namedtuple("Inputs", ["price_usd_per_mwh", "hashprice_usd_per_ph_day", "renewable_mw",
                                "cap_mw", "floor_mw", "ai_mw"])
-# The miner plant (``models.miner_dynamics``): ring buffer of pending rate changes, its position
+# The miner plant (``models.miner_dynamics``): ring buffer of pending rate changes (slot, group:
+# slot-major, so a tick reads one contiguous row), its position
 # (1-element array), ramp rates, superposed and clipped power per group [MW], and the latency,
 # sleep and wake times in ticks per group.
 Plant = namedtuple("Plant", ["pending_rate", "pos", "rate", "raw_mw", "power_mw",
@@ -145,6 +146,8 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out):
     phase = tick0 % coarse_every  # ticks already spent in the current coarse row
     blk = 0
     in_blk = 0  # ticks already spent in the current record block
+    settled = False  # the economic state is current for last_price and last_hashprice
+    last_price, last_hashprice = np.nan, np.nan
     for t in range(n):
         # 1. the plant moves to tick t; the meters read it
         plant_pos[0] = plant_advance(pending_rate, plant_pos[0], rate, raw_mw, power_mw, lo, hi)
@@ -153,10 +156,17 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out):
             miner_now += power_mw[g]
             before[g] = running[g]
         ren = inputs.renewable_mw[c]
-        # 2. the controller decides on what it measured
-        _total, rule = control_tick_full(p, grp, st, Snap(
-            t0_s + t * dt_s, inputs.price_usd_per_mwh[c], inputs.hashprice_usd_per_ph_day[c],
-            ai_mw[t], ren, inputs.cap_mw[c], inputs.floor_mw[c], miner_now, battery[0]), info)
+        # 2. the controller decides on what it measured (``control_tick_full``; the economic
+        # update is skipped while price and hashprice hold and no group waits to switch: it
+        # would change nothing, so the result is the same bit for bit)
+        snap = Snap(t0_s + t * dt_s, inputs.price_usd_per_mwh[c],
+                    inputs.hashprice_usd_per_ph_day[c], ai_mw[t], ren, inputs.cap_mw[c],
+                    inputs.floor_mw[c], miner_now, battery[0])
+        if not (settled and snap.price_usd_per_mwh == last_price
+                and snap.hashprice_usd_per_ph_day == last_hashprice):
+            settled = not update_economics(p, grp, st, snap)
+            last_price, last_hashprice = snap.price_usd_per_mwh, snap.hashprice_usd_per_ph_day
+        _total, rule = control_tick_decide(p, grp, st, snap, info)
         out.rule_ticks[rule] += 1
         out.rule[t] = rule
         # 3. commands go to the plant (they act from the next tick, after the latency); the
