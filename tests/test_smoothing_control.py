@@ -9,15 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
+from ballast.control.build import controller_config, dynamics_of, smoothing_config
 from ballast.control.smoothing import reserve_fill_mw
 from ballast.sim.compliance import window_ramp_mw_per_s
-from ballast.sim.fine import (
-    controller_config,
-    dynamics_of,
-    fine_setup,
-    run_fine,
-    smoothing_config,
-)
+from ballast.sim.fine import fine_setup, run_fine
 from tests.smoothing_helpers import scenario
 
 CRASH_AT_S = 1200.0

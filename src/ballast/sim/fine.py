@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
-from ballast.control.build import controller_config, dynamics_of, smoothing_config
 from ballast.data.errors import DataError
 from ballast.inputs import SiteInputs, build_inputs
 from ballast.models.miner_dynamics import MinerDynamics, ring_slots, ticks
@@ -25,10 +24,7 @@ from ballast.sim.fine_ai import FineAi, fine_ai
 from ballast.sim.kernel import Clock, Inputs, Outputs, Plant, run_plant_ticks
 
 COARSE_S = 60.0  # coarse input step [s]: prices are 15-min, hashprice daily, renewables hourly
-# the controller is built by ``ballast.control.build`` (one builder for every host); these names
-# stay importable from here for callers of the fine engine
-__all__ = ["COARSE_S", "FineRun", "FineSetup", "controller_config", "dynamics_of", "fine_setup",
-           "run_fine", "smoothing_config"]
+__all__ = ["COARSE_S", "FineRun", "FineSetup", "fine_setup", "run_fine"]
 ProgressFn = Callable[[int, int], None]
 
 
