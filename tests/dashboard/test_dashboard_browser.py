@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from dashboard_helpers import OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
+import yaml
+from dashboard_helpers import CAMPUS, OPERATOR_TOKEN, VIEWER_TOKEN, SiteThread
 
 from ballast.control import ControllerConfig
 from ballast.report.html import power_figure, price_figure
+from ballast.scenario import load_scenario
 from ballast.sim import Results, simulate
 
 POWER_TRACE_LAST = """(name) => {
@@ -60,7 +62,19 @@ def wait_miners_steady(page: Any) -> None:
     }""", what="miners steady for three ticks")
 
 
-def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> None:
+@pytest.fixture(scope="module")
+def campus_results(tmp_path_factory: pytest.TempPathFactory) -> Results:
+    """The backtest of the dashboard's campus, run before any campus starts. On a cold numba
+    cache (a clean clone) the backtest kernels compile here, and compiling holds the GIL: done
+    while a campus ran in this process's thread, it stalled the campus for seconds (its store
+    fell behind and the page got a 503)."""
+    path = tmp_path_factory.mktemp("report") / "campus.yaml"
+    path.write_text(yaml.safe_dump(CAMPUS))
+    return Results.from_simulation(simulate(load_scenario(path)))
+
+
+def test_page_loads_and_live_values_change(campus_results: Results, campus: SiteThread,
+                                           page: Any) -> None:
     for _ in range(400):  # let the campus run a few seconds before the page opens
         if campus.runtime.tick_no >= 15:
             break
@@ -73,7 +87,7 @@ def test_page_loads_and_live_values_change(campus: SiteThread, page: Any) -> Non
     assert page.locator("#who-role").inner_text() == "operator"
     # one visual language: the backtest report's power chart of this very campus has the same
     # traces in the same order, names and colours, and the same red dashed limit
-    results = Results.from_simulation(simulate(campus.scenario))
+    results = campus_results  # the same campus document (dashboard_helpers.CAMPUS)
     report = power_figure(results)
     expected = [(t.name, t.fillcolor or t.line.color, t.stackgroup) for t in report.data]
     shown = page.evaluate("""() => document.getElementById('power-chart').data.map(
