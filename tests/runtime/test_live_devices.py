@@ -128,3 +128,78 @@ def test_planned_miner_power_counts_never_commanded_as_running():
     devices = [_dev(1, 0, True), _dev(2, 0, False), _dev(3, 0, None, "unknown"),
                _dev(1, 1, False)]
     assert planned_miner_mw(devices, RUN_MW, SLEEP_MW) == pytest.approx(20.15)
+
+
+# The per-device loops ``split_fleet`` and ``plan_commands`` were before they ran over numpy
+# columns (issue 17: 10,000 devices per tick); the columns must give the same answer.
+def _split_fleet_loop(devices, forced, run_mw, sleep_mw):
+    controllable = np.zeros(len(run_mw), dtype=np.int64)
+    fixed = np.zeros(len(run_mw), dtype=np.int64)
+    fixed_running = np.zeros(len(run_mw), dtype=np.int64)
+    to_sleep = []
+    for d in devices:
+        if d.group in forced:
+            asleep = d.ok and d.want_run is False and d.asleep is not False
+            if not asleep and d.status not in ("timeout", "refused", "unknown"):
+                to_sleep.append(d.ip)
+            fixed[d.group] += 1
+            fixed_running[d.group] += not asleep
+        elif d.ok:
+            controllable[d.group] += 1
+        else:
+            fixed[d.group] += 1
+            fixed_running[d.group] += not d.asleep
+    fixed_mw = fixed_running * run_mw + (fixed - fixed_running) * sleep_mw
+    return controllable, float(fixed_mw.sum()), to_sleep
+
+
+def _plan_commands_loop(devices, running, forced):
+    by_group = {}
+    for d in devices:
+        if d.ok and d.group not in forced:
+            by_group.setdefault(d.group, []).append(d)
+    to_sleep, to_wake = [], []
+    for gi, devs in sorted(by_group.items()):
+        devs.sort(key=lambda d: tuple(int(p) for p in d.ip.split(".")))
+        on = [d.ip for d in devs if d.want_run]
+        off = [d.ip for d in devs if not d.want_run]
+        k = int(running[gi])
+        if len(on) > k:
+            to_sleep += on[k:][::-1]
+        elif len(on) < k:
+            to_wake += off[: k - len(on)]
+    return to_sleep, to_wake
+
+
+@st.composite
+def mixed_fleets(draw):
+    """Fleets in any order, every status, read-backs unknown/asleep/running, addresses that are
+    dotted quads of bytes or not (an octet above 255, three parts, a leading zero)."""
+    n = draw(st.integers(0, 40))
+    wide = draw(st.booleans())
+    devs = []
+    for i in range(n):
+        ip = (draw(st.sampled_from([f"10.0.{i // 7}.{i % 7}", f"10.{i}.300", f"10.0.0.0{i % 3}"]))
+              if wide else f"10.{draw(st.integers(0, 2))}.{draw(st.integers(0, 255))}.{i}")
+        devs.append(Device(ip, draw(st.integers(0, 2)), draw(st.sampled_from([None, True, False])),
+                           draw(st.sampled_from(["ok", "ok", "ignored", "error", "timeout",
+                                                 "refused", "unknown"])),
+                           draw(st.sampled_from([None, True, False]))))
+    return devs, draw(st.sets(st.integers(0, 2)))
+
+
+@given(mixed_fleets(), st.lists(st.integers(0, 40), min_size=3, max_size=3))
+def test_columns_match_the_per_device_loops(fleet, target):
+    devs, forced = fleet
+    run_mw, sleep_mw = np.array([10.0, 6.0, 3.3]), np.array([0.1, 0.05, 0.02])
+    c, f, s = split_fleet(devs, forced, run_mw, sleep_mw)
+    c0, f0, s0 = _split_fleet_loop(devs, forced, run_mw, sleep_mw)
+    assert (c.tolist(), f, s) == (c0.tolist(), f0, s0)
+    assert c.dtype == np.int64
+    assert plan_commands(devs, np.array(target), forced) == _plan_commands_loop(
+        devs, np.array(target), forced)
+
+
+def test_split_fleet_refuses_a_group_out_of_range():
+    with pytest.raises(IndexError, match="group index"):
+        split_fleet([_dev(1, 2, True)], set(), RUN_MW, SLEEP_MW)
