@@ -13,7 +13,7 @@ them). ``want_run`` is the intent last commanded, recorded *before* the command 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +34,15 @@ class Device:
     want_run: bool | None = None  # the state last commanded (None: never commanded)
     status: str = "unknown"  # ok | ignored | error | timeout | refused | unknown
     asleep: bool | None = None  # as last read back
+    # the address as one integer in ``ip_key`` order (None unless a dotted quad of bytes), for
+    # ``plan_commands``; the address is the record's identity and never changes
+    addr_key: int | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.addr_key = _ip_int(self.ip)
+        except ValueError:  # not numeric: ``plan_commands`` refuses it as before (ip_key)
+            self.addr_key = None
 
     @property
     def ok(self) -> bool:
@@ -60,13 +69,16 @@ def split_fleet(devices: Iterable[Device], forced: set[int], run_mw: np.ndarray,
     """
     devs = list(devices)
     n_groups = len(run_mw)
-    group = np.array([d.group for d in devs], dtype=np.int64)
+    group = np.fromiter([d.group for d in devs], dtype=np.int64, count=len(devs))
     if group.size and not 0 <= group.min() <= group.max() < n_groups:
         raise IndexError(f"device group index out of range 0..{n_groups - 1}: "
                          f"{group.min()}..{group.max()}")
-    ok = np.array([d.status == "ok" for d in devs], dtype=bool)
-    # ``not d.asleep``: full power unless verified asleep (unknown counts as running)
-    shown_running = np.array([not d.asleep for d in devs], dtype=bool)
+    # one pass: compliant (bit 0); shown running (bit 1: ``not d.asleep``, full power unless
+    # verified asleep, unknown counts as running)
+    code = np.fromiter([(d.status == "ok") | (0 if d.asleep else 2) for d in devs],
+                       dtype=np.int64, count=len(devs))
+    ok = (code & 1).astype(bool)
+    shown_running = (code & 2).astype(bool)
     in_forced = _in_groups(group, forced)
     to_sleep: list[str] = []
     if in_forced.any():
@@ -127,7 +139,7 @@ def plan_commands(devices: Iterable[Device], running: np.ndarray,
     n = len(devs)
     group = np.fromiter([d.group for d in devs], dtype=np.int64, count=n)
     # one pass: compliant (bit 0), commanded to run (bit 1)
-    code = np.fromiter([(d.status == "ok") | (bool(d.want_run) << 1) for d in devs],
+    code = np.fromiter([(d.status == "ok") | (2 if d.want_run else 0) for d in devs],
                        dtype=np.int64, count=n)
     take = (code & 1).astype(bool) & ~_in_groups(group, forced)
     on = (code & 2).astype(bool)
@@ -139,8 +151,11 @@ def plan_commands(devices: Iterable[Device], running: np.ndarray,
         n_on = int(on[members].sum())
         if n_on == k:
             continue
-        ips = [devs[i].ip for i in members.tolist()]
-        order = np.argsort(ip_order(ips), kind="stable")  # by address; ties keep their order
+        mine = [devs[i] for i in members.tolist()]
+        ips = [d.ip for d in mine]
+        keys = [d.addr_key for d in mine]
+        keys_arr = ip_order(ips) if None in keys else np.array(keys, dtype=np.int64)
+        order = np.argsort(keys_arr, kind="stable")  # by address; ties keep their order
         on_g = order[on[members][order]]
         if n_on > k:
             to_sleep += [ips[i] for i in on_g[k:][::-1].tolist()]
