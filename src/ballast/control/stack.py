@@ -286,6 +286,18 @@ def control_tick_full(p, grp, st, snap, info):
 
 
 @njit(cache=True, inline="always")
+def economic_wish(grp, econ_on, wish):
+    """The economic wish: every miner of a group economics wants running, none of the others
+    (written into ``wish``); returns its power [MW], summed group by group in order."""
+    count, run_mw, sleep_mw = grp.count, grp.run_mw, grp.sleep_mw
+    desired_mw = 0.0
+    for g in range(count.shape[0]):
+        wish[g] = count[g] if econ_on[g] else 0
+        desired_mw += group_power_mw(wish[g], count[g], run_mw[g], sleep_mw[g])
+    return desired_mw
+
+
+@njit(cache=True, inline="always")
 def control_tick_decide(p, grp, st, snap, info):
     """One control cycle after the economic update, on a frozen snapshot ``snap``
     (``records.Snap``) with parameters ``p`` (record), groups ``grp`` (``records.Groups``) and
@@ -293,19 +305,22 @@ def control_tick_decide(p, grp, st, snap, info):
     commanded awake per group). Writes reserves,
     battery power [MW, discharge positive], the import plan and the filtered AI into the
     ``info`` record; returns (commanded miner total [MW], rule code)."""
-    n = grp.count.shape[0]
+    # the economic wish is written into ``running`` (no allocation); the merit order then
+    # moves it to the target
+    return control_tick_from_wish(p, grp, st, snap, info, economic_wish(grp, st.econ_on, st.running))
+
+
+@njit(cache=True, inline="always")
+def control_tick_from_wish(p, grp, st, snap, info, desired_mw):
+    """``control_tick_decide`` with ``st.running`` already holding the economic wish
+    (``economic_wish``) of power ``desired_mw`` [MW]: the 1-s loop computes the wish only when
+    the economic state moves (``sim.kernel.run_plant_ticks``)."""
     count, run_mw, sleep_mw, merit = grp.count, grp.run_mw, grp.sleep_mw, grp.merit
     running = st.running
     ss = st.smooth
     time_s = snap.time_s
     ai_load_mw = snap.ai_load_mw
     renewable_mw = snap.renewable_mw
-    # the economic wish is written into ``running`` (no allocation); the merit order then
-    # moves it to the target
-    desired_mw = 0.0
-    for g in range(n):
-        running[g] = count[g] if st.econ_on[g] else 0
-        desired_mw += group_power_mw(running[g], count[g], run_mw[g], sleep_mw[g])
     full_mw, sleep_all_mw = grp.full_mw, grp.sleep_all_mw
     if not (np.isfinite(ai_load_mw) and np.isfinite(renewable_mw)) or snap.cap_mw != snap.cap_mw:
         # Blind (a NaN or infinite measurement or cap): no headroom, every miner asleep; the
