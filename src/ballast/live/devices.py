@@ -83,13 +83,12 @@ def split_fleet(devices: Iterable[Device], forced: set[int], run_mw: np.ndarray,
     to_sleep: list[str] = []
     if in_forced.any():
         idx = np.flatnonzero(in_forced)
+        mine = [devs[i] for i in idx.tolist()]
         # verified asleep after a sleep command (read back not running), else running
-        asleep = np.array([devs[i].ok and devs[i].want_run is False and devs[i].asleep is not False
-                           for i in idx], dtype=bool)
-        resend = [devs[i].ip for i, a in zip(idx, asleep, strict=True)
-                  if not a and devs[i].status not in UNREACHABLE]  # the read-back retries those
-        to_sleep = resend
-        shown_running[idx] = ~asleep
+        asleep = [d.status == "ok" and d.want_run is False and d.asleep is not False for d in mine]
+        to_sleep = [d.ip for d, a in zip(mine, asleep, strict=True)
+                    if not a and d.status not in UNREACHABLE]  # the read-back retries those
+        shown_running[idx] = ~np.array(asleep, dtype=bool)
     controllable = np.bincount(group[ok & ~in_forced], minlength=n_groups).astype(np.int64)
     fixed_mask = in_forced | ~ok  # devices counted as inflexible load
     fixed = np.bincount(group[fixed_mask], minlength=n_groups).astype(np.int64)
