@@ -75,12 +75,19 @@ def main() -> None:
             forced = {1} if k % 10 == 0 else set()
             w0, c0 = time.perf_counter(), time.process_time()
             # --- the controller part of run_tick
-            controllable, fixed_mw, force_sleep = split_fleet(devices.values(), forced,
-                                                              g.run_mw, g.sleep_mw)
+            controllable, fixed_mw, force_sleep = split_fleet(devices.values(), forced, g.run_mw, g.sleep_mw)
             pl = programs.limits(now, (200.0, 40.0), ai_mw, 0.0, 30.0, 50.0, False, False)
-            snap = Snapshot(now, 30.0, 50.0, ai_mw + fixed_mw, 0.0,
-                            max(0.0, pl.cap_mw - fixed_mw) if np.isfinite(pl.cap_mw) else pl.cap_mw,
-                            max(0.0, pl.floor_mw - fixed_mw), 40.0, 5.0)
+            snap = Snapshot(
+                now,
+                30.0,
+                50.0,
+                ai_mw + fixed_mw,
+                0.0,
+                max(0.0, pl.cap_mw - fixed_mw) if np.isfinite(pl.cap_mw) else pl.cap_mw,
+                max(0.0, pl.floor_mw - fixed_mw),
+                40.0,
+                5.0,
+            )
             cfg = replace(cfg0, groups=replace(cfg0.groups, count=controllable))
             state.running[:] = np.minimum(state.running, controllable)
             decision = step(cfg, state, snap)

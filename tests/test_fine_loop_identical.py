@@ -62,17 +62,38 @@ def reference(cfg, coarse, ai_mw, every, t0_s, dt_s, dynamics, battery):
         before = state.running.copy()
         econ_before = state.econ_on.copy()
         c = t // every
-        d = step(cfg, state, Snapshot(t0_s + t * dt_s, price[c], hashprice[c], float(ai_mw[t]),
-                                      ren[c], np.inf, 0.0, miner_now, soc))
+        d = step(
+            cfg,
+            state,
+            Snapshot(
+                t0_s + t * dt_s, price[c], hashprice[c], float(ai_mw[t]), ren[c], np.inf, 0.0, miner_now, soc
+            ),
+        )
         out["rule"][t] = RULE_NAMES.index(d.binding_rule)
         switches += int((state.econ_on != econ_before).sum())
         blk = t // RECORD_EVERY
         for k in range(ng):
             group_mw[blk, k] += power[k] * (1.0 / RECORD_EVERY)
             if state.running[k] != before[k]:
-                plant_command(pending, pos, k, g.count[k], before[k], state.running[k],
-                              g.run_mw[k], g.sleep_mw[k], 1.0, 1.0, lat[k], slp[k], wak[k], 1,
-                              0.0, raw, rate)
+                plant_command(
+                    pending,
+                    pos,
+                    k,
+                    g.count[k],
+                    before[k],
+                    state.running[k],
+                    g.run_mw[k],
+                    g.sleep_mw[k],
+                    1.0,
+                    1.0,
+                    lat[k],
+                    slp[k],
+                    wak[k],
+                    1,
+                    0.0,
+                    raw,
+                    rate,
+                )
         b = d.battery_mw
         if b > 0.0:
             b = min(b, battery_max_discharge_mw(soc, dt_h, eta))
@@ -80,7 +101,8 @@ def reference(cfg, coarse, ai_mw, every, t0_s, dt_s, dynamics, battery):
         out["battery_mw"][t] = b
         out["miner_mw"][t] = miner_now
         out["import_mw"][t] = within_export_limit_mw(
-            import_mw(float(ai_mw[t]) + miner_now, ren[c]) - b, cfg.export_limit_mw)
+            import_mw(float(ai_mw[t]) + miner_now, ren[c]) - b, cfg.export_limit_mw
+        )
         reserve[blk, 0] += d.reserve_up_mw * (1.0 / RECORD_EVERY)
         reserve[blk, 1] += d.reserve_down_mw * (1.0 / RECORD_EVERY)
     return out, group_mw, reserve, switches
@@ -95,12 +117,26 @@ def test_fine_loop_is_the_plain_loop_bit_for_bit():
     setup = fine_setup(scn)
     ai = setup.ai()
     dyn = dynamics_of(scn)
-    run = run_fine(controller_config(scn, setup.dt_s, ai=ai), setup.coarse.frame, ai,
-                   setup.n_ticks, dyn, battery=scn.battery, record_every=RECORD_EVERY)
+    run = run_fine(
+        controller_config(scn, setup.dt_s, ai=ai),
+        setup.coarse.frame,
+        ai,
+        setup.n_ticks,
+        dyn,
+        battery=scn.battery,
+        record_every=RECORD_EVERY,
+    )
     ai_mw = ai.chunk(0, setup.n_ticks)[0].astype("float64")
-    out, group_mw, reserve, switches = reference(controller_config(scn, setup.dt_s, ai=ai),
-                                       setup.coarse.frame, ai_mw, ai.coarse_every, setup.t0_s,
-                                       setup.dt_s, dyn, scn.battery)
+    out, group_mw, reserve, switches = reference(
+        controller_config(scn, setup.dt_s, ai=ai),
+        setup.coarse.frame,
+        ai_mw,
+        ai.coarse_every,
+        setup.t0_s,
+        setup.dt_s,
+        dyn,
+        scn.battery,
+    )
     assert switches > 0  # the economic state moved within the window
     assert np.diff(run.group_power_mw.sum(axis=1)).any()  # miners moved
     assert len(set(run.rule.tolist())) > 1  # more than one rule bound
