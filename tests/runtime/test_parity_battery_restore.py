@@ -25,6 +25,7 @@ from live_helpers import emulated_campus, until
 import ballast.live.tick as tick_mod
 from ballast.control import Snapshot, step
 from ballast.control.build import controller_config
+from ballast.live.battery_link import without_battery
 from ballast.scenario import parse_scenario
 
 pytestmark = pytest.mark.timeout(180)
@@ -113,15 +114,18 @@ async def test_battery_and_restore_ramp_live_as_in_the_backtest(tmp_path, monkey
     cfg = controller_config(scn, TICK_S)  # the backtest's builder, at the live tick
     assert cfg.smoothing.battery_power_mw == POWER_MW and cfg.restore_ramp_mw_per_min == RAMP_MW_PER_MIN
     state = calls[0][1].copy()  # the live state at the first compared tick, then on its own
+    blind = 0
     for k, (live_cfg, _, snap, live) in enumerate(calls):
-        assert np.array_equal(live_cfg.groups.count, cfg.groups.count), k  # every device answers
-        assert live_cfg.smoothing.battery_power_mw == POWER_MW, k  # the battery's state known
         assert k == 0 or snap.time_s == pytest.approx(calls[k - 1][2].time_s + TICK_S, abs=1e-6)
-        bt = step(_policy(cfg, live_cfg), state, snap)
+        blind += not _host_view_is_whole(live_cfg, cfg)
+        bt = step(_host_inputs(cfg, live_cfg), state, snap)
         assert (bt.binding_rule, bt.running.tolist()) == (live.binding_rule, live.running.tolist()), k
         assert bt.battery_mw == live.battery_mw, k
         assert bt.plan_import_mw == pytest.approx(live.plan_import_mw, abs=1e-12, nan_ok=True), k
 
+    # a device or battery read lost on a loaded machine is a host input both sides take; the
+    # comparison is only worth its name when the host saw the whole site nearly always
+    assert blind <= 0.1 * len(calls), f"{blind} of {len(calls)} ticks without every device or the battery"
     rules = [c[3].binding_rule for c in calls]
     battery = np.array([c[3].battery_mw for c in calls])
     assert battery.max() > 0.0 and battery.min() < 0.0  # discharged and charged
@@ -140,8 +144,17 @@ async def test_battery_and_restore_ramp_live_as_in_the_backtest(tmp_path, monkey
     assert calls[awake][2].time_s - t0 >= (COUNT - 1) * DEVICE_MW / (RAMP_MW_PER_MIN / 60.0) - 1e-6
 
 
-def _policy(cfg, live_cfg):
-    """The backtest's config with the operator's policy of the live tick (economic dispatch
-    and the import margin: host inputs, as the backtest's scenario sets them)."""
-    return replace(cfg, economic_dispatch=live_cfg.economic_dispatch,
-                   import_margin_mw=live_cfg.import_margin_mw)
+def _host_inputs(cfg, live_cfg):
+    """The backtest's config with what the live host hands its controller each tick: the
+    operator's policy (economic dispatch, import margin), the miners that answer per group,
+    and no battery on a tick its state of charge is unknown (``live.battery_tick``)."""
+    out = replace(cfg, economic_dispatch=live_cfg.economic_dispatch,
+                  import_margin_mw=live_cfg.import_margin_mw,
+                  groups=replace(cfg.groups, count=live_cfg.groups.count))
+    return out if live_cfg.smoothing.battery_power_mw > 0.0 else without_battery(out)
+
+
+def _host_view_is_whole(live_cfg, cfg) -> bool:
+    """Every device answered and the battery's state was known at this tick."""
+    return (np.array_equal(live_cfg.groups.count, cfg.groups.count)
+            and live_cfg.smoothing.battery_power_mw == POWER_MW)
