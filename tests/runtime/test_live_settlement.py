@@ -78,6 +78,39 @@ async def test_a_reserve_sold_for_n_ticks_earns_its_capacity_payment_and_survive
     assert doc["programs"]["ecrs"]["revenue_usd"] == pytest.approx(revenue + 100.0 / 3600.0, rel=1e-9)
 
 
+async def test_a_live_dr_event_is_paid_on_the_metered_import_below_its_baseline(tmp_path: Path) -> None:
+    """A DR event posted to the runtime: each second of the frozen, stepped clock is paid
+    ``payment_usd_per_mwh`` on the baseline (the import latched at its first tick, from its
+    ``dr_start`` event) minus the import the store recorded at the tick ending that second."""
+    scen = copy.deepcopy(INSTANT_WAKE) | {"programs": {"demand_response": {"payment_usd_per_mwh": 100.0}}}
+    now = [T0]
+    async with emulated_campus(tmp_path, scenario=scen, clock=lambda: now[0]) as live:
+        rt = live.runtime
+        await _ticks(rt, 3)
+        ev = rt.add_dr_event(now[0], now[0] + 600.0, 20.0, None, "alice")
+        await until(lambda: ev.id in rt.dr.baselines, 10, "the DR baseline latched")
+        await _ticks(rt, 2)
+        latched_s = now[0]
+        for _ in range(20):
+            now[0] += 1.0
+            await _ticks(rt, 2)
+        row = dict(rt.programs.settlement.totals["demand_response"])
+        rt.store.flush()
+        rows = rt.store.measurements(since_s=latched_s + 0.5, limit=10_000)
+        (start,) = rt.store.events(limit=100, kind="dr_start")
+    baseline_mw = start["data"]["baseline_import_mw"]
+    first_at: dict[float, float] = {}
+    for m in sorted(rows, key=lambda m: m["tick"]):  # the first tick at each new second
+        first_at.setdefault(m["time_s"], m["import_mw"])
+    assert len(first_at) == 20
+    # by hand: sum over the seconds of max(0, baseline - import) x 1 s, at 100 USD/MWh
+    mwh = sum(max(0.0, baseline_mw - imp) for imp in first_at.values()) / 3600.0
+    assert mwh > 0.0  # the miners did shed
+    assert row["reduced_mwh"] == pytest.approx(mwh, rel=1e-9)
+    assert row["revenue_usd"] == pytest.approx(100.0 * mwh, rel=1e-9)
+    assert row["deployments"] == 1.0
+
+
 def _settlement(programs: dict) -> ProgramSettlement:
     return ProgramSettlement(parse_scenario(copy.deepcopy(INSTANT_WAKE) | {"programs": programs}).programs)
 
