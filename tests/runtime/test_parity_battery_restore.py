@@ -44,12 +44,30 @@ CAMPUS = {
     "name": "battery-restore-parity",
     "site": {"name": "parity", "import_limit_mw": 1.0, "export_limit_mw": 0},
     "ai": {"it_load_mw": 0.4, "pue": 1.25},
-    "miners": [{"name": "s21", "model": "Antminer S21", "count": COUNT, "pue": 1.0,
-                "min_on_minutes": 0, "min_off_minutes": 0}],
-    "battery": {"power_mw": POWER_MW, "energy_mwh": ENERGY_MWH, "round_trip_efficiency": 0.81,
-                "initial_soc_share": 0.9},
-    "smoothing": {"enabled": False, "ramp_up_mw_per_s": 0.01, "ramp_down_mw_per_s": 0.01,
-                  "ramp_window_s": 60, "dynamic_range_mw": 0.2, "target_tau_s": 300},
+    "miners": [
+        {
+            "name": "s21",
+            "model": "Antminer S21",
+            "count": COUNT,
+            "pue": 1.0,
+            "min_on_minutes": 0,
+            "min_off_minutes": 0,
+        }
+    ],
+    "battery": {
+        "power_mw": POWER_MW,
+        "energy_mwh": ENERGY_MWH,
+        "round_trip_efficiency": 0.81,
+        "initial_soc_share": 0.9,
+    },
+    "smoothing": {
+        "enabled": False,
+        "ramp_up_mw_per_s": 0.01,
+        "ramp_down_mw_per_s": 0.01,
+        "ramp_window_s": 60,
+        "dynamic_range_mw": 0.2,
+        "target_tau_s": 300,
+    },
     "control": {"restore_ramp_mw_per_min": RAMP_MW_PER_MIN},
     "markets": {"price": {"source": "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"}},
     "run": {"start": "2024-07-01T00:00:00Z", "end": "2024-07-02T00:00:00Z"},
@@ -92,15 +110,18 @@ async def test_battery_and_restore_ramp_live_as_in_the_backtest(tmp_path, monkey
     monkeypatch.setattr(tick_mod, "step", rec)
     clock = Clock()
     market = {"price_usd_per_mwh": DEAR, "hashprice_usd_per_ph_day": 50.0}
-    async with emulated_campus(tmp_path, scenario=CAMPUS, devices=COUNT, market=market,
-                               clock=clock) as live:
+    async with emulated_campus(tmp_path, scenario=CAMPUS, devices=COUNT, market=market, clock=clock) as live:
         rt, emu = live.runtime, live.emulated
         rt.on_tick.append(clock.tick)
         # dear power: every miner asleep; the battery, 90 % full, recentres by discharging
-        await until(lambda: all(emu.true_asleep("s21")) and emu.last["miners_mw"] < 0.01, 20,
-                    "the fleet to fall asleep")
-        await until(lambda: len(rec.calls) > 5 and rec.calls[-1][3].battery_mw > 0.0, 10,
-                    "a discharging tick")
+        await until(
+            lambda: all(emu.true_asleep("s21")) and emu.last["miners_mw"] < 0.01,
+            20,
+            "the fleet to fall asleep",
+        )
+        await until(
+            lambda: len(rec.calls) > 5 and rec.calls[-1][3].battery_mw > 0.0, 10, "a discharging tick"
+        )
         first = len(rec.calls) - 3
         rt.set_policy(price_usd_per_mwh=CHEAP)  # the curtailment is lifted
         await until(lambda: int(rec.calls[-1][3].running.sum()) == COUNT, 30, "the fleet awake")
@@ -148,13 +169,18 @@ def _host_inputs(cfg, live_cfg):
     """The backtest's config with what the live host hands its controller each tick: the
     operator's policy (economic dispatch, import margin), the miners that answer per group,
     and no battery on a tick its state of charge is unknown (``live.battery_tick``)."""
-    out = replace(cfg, economic_dispatch=live_cfg.economic_dispatch,
-                  import_margin_mw=live_cfg.import_margin_mw,
-                  groups=replace(cfg.groups, count=live_cfg.groups.count))
+    out = replace(
+        cfg,
+        economic_dispatch=live_cfg.economic_dispatch,
+        import_margin_mw=live_cfg.import_margin_mw,
+        groups=replace(cfg.groups, count=live_cfg.groups.count),
+    )
     return out if live_cfg.smoothing.battery_power_mw > 0.0 else without_battery(out)
 
 
 def _host_view_is_whole(live_cfg, cfg) -> bool:
     """Every device answered and the battery's state was known at this tick."""
-    return (np.array_equal(live_cfg.groups.count, cfg.groups.count)
-            and live_cfg.smoothing.battery_power_mw == POWER_MW)
+    return (
+        np.array_equal(live_cfg.groups.count, cfg.groups.count)
+        and live_cfg.smoothing.battery_power_mw == POWER_MW
+    )
