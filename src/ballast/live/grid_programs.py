@@ -32,6 +32,7 @@ import numpy as np
 from ballast.control import ControllerConfig
 from ballast.live.fourcp_load import FourCpLoad
 from ballast.live.obligations import utc_iso
+from ballast.live.program_settlement import ProgramSettlement
 from ballast.live.program_windows import Window, check_window
 from ballast.live.store import EventRecord
 from ballast.programs.limits import (
@@ -85,6 +86,7 @@ class LivePrograms:
         self.sold_mw: dict[str, float] = {}  # last tick's sale [MW]
         self._ai_hour: tuple[float, float] = (math.nan, -math.inf)  # (hour start, max AI)
         self._pending: list[EventRecord] = []
+        self.settlement = ProgramSettlement(programs)  # settled each tick (live.tick)
 
     # ------------------------------------------------------------ instructions
     def set_eea(self, level: int, now_s: float, source: str) -> EventRecord:
@@ -339,7 +341,8 @@ class LivePrograms:
         return dict(self.sold_mw)
 
     def saved(self) -> dict[str, Any]:
-        """What a restart needs (``resume.SavedPrograms``): the EEA level and the windows."""
+        """What a restart needs (``resume.SavedPrograms``): the EEA level, the windows and the
+        settlement so far."""
 
         def window(w: Window) -> dict[str, Any]:
             d = vars(w).copy()
@@ -350,6 +353,7 @@ class LivePrograms:
             "eea_level": self.eea_level,
             "eea_since_s": self.eea_since_s,
             "windows": [window(w) for w in self.windows.values()],
+            "settlement": self.settlement.saved(),
         }
 
     def restore(self, doc: dict[str, Any], now_s: float) -> None:
@@ -367,6 +371,8 @@ class LivePrograms:
             )
             level = 0
         self.eea_level, self.eea_since_s = level, doc.get("eea_since_s") if level else None
+        if doc.get("settlement") is not None:
+            self.settlement.restore(doc["settlement"])
         for d in doc.get("windows", []):
             cap = d.get("cap_mw")
             w = Window(**{**d, "cap_mw": NO_CAP_MW if cap is None else cap})

@@ -58,13 +58,24 @@ class SavedWindow(_Doc):
     started: bool = False
 
 
+class SavedSettlement(_Doc):
+    """The programs' settlement so far (``ProgramSettlement.saved``): finite totals per
+    program."""
+
+    since_s: float | None = None
+    until_s: float | None = None
+    counted: list[str] = Field(default_factory=list)
+    totals: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class SavedPrograms(_Doc):
     """The grid programs' instructions (``LivePrograms.saved``): an EEA in force must survive
-    a restart."""
+    a restart; so does the settlement so far."""
 
     eea_level: int = Field(0, ge=0, le=3)
     eea_since_s: float | None = None
     windows: list[SavedWindow] = Field(default_factory=list)
+    settlement: SavedSettlement | None = None
 
 
 class SavedState(_Doc):
