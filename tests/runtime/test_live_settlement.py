@@ -39,8 +39,13 @@ async def test_a_reserve_sold_for_n_ticks_earns_its_capacity_payment_and_survive
     }
     now = [T0]
     dsn = str(tmp_path / "ballast.db")
-    steps = 36  # seconds, one per step (the test site's longest settled step is 1 s)
-    async with emulated_campus(tmp_path, scenario=scen, store_dsn=dsn, clock=lambda: now[0]) as live:
+    steps = 36  # seconds, one per step of the frozen clock
+    # a meter reading late by a second on a loaded machine would leave an interval unpaid
+    # (stale): the watchdog here waits 30 s, so every stepped second is settled
+    wd = {"meter_stale_s": 30.0, "ai_stale_s": 30.0}
+    async with emulated_campus(
+        tmp_path, scenario=scen, store_dsn=dsn, clock=lambda: now[0], watchdog=wd
+    ) as live:
         rt = live.runtime
         await until(lambda: rt.programs.sold_mw.get("ecrs") == OFFER_MW, 10, "the whole offer sold")
         await _ticks(rt, 2)  # ticks at the frozen time settle nothing more
@@ -63,7 +68,9 @@ async def test_a_reserve_sold_for_n_ticks_earns_its_capacity_payment_and_survive
         revenue = ecrs["revenue_usd"]
     # restarted on the same store: the totals are back before any new interval is settled
     now[0] += 3600.0  # an hour down: not settled (nothing was held under control)
-    async with emulated_campus(tmp_path, scenario=scen, store_dsn=dsn, clock=lambda: now[0]) as live:
+    async with emulated_campus(
+        tmp_path, scenario=scen, store_dsn=dsn, clock=lambda: now[0], watchdog=wd
+    ) as live:
         rt = live.runtime
         assert rt.resumed_from_tick is not None
         assert rt.programs.settlement.totals["ecrs"]["revenue_usd"] == revenue
