@@ -173,7 +173,7 @@ def test_evidence_refuses_short_history_and_unknown_events(store):
     record_event(store, like_days=WEEKDAYS_BACK[:9])
     with pytest.raises(BaselineError, match=r"needs 10 like days .* the history has 9"):
         build_evidence(store, "e1", "middle_8_of_10")
-    with pytest.raises(EvidenceNotFound, match="no DR event or grid program window 'nope' in the store"):
+    with pytest.raises(EvidenceNotFound, match="no DR event, grid program window or EEA 'nope' in the store"):
         build_evidence(store, "nope")
     with pytest.raises(ValueError, match="unknown baseline method 'avg'"):
         build_evidence(store, "e1", "avg")
@@ -324,7 +324,7 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     assert json.loads(r.stdout)["intervals"][0]["baseline_import_mw"] == 100.0
     r = runner.invoke(app, ["evidence", "--event", "nope", "--store", str(path)])
     assert r.exit_code == 2
-    assert r.stderr == f"error: no DR event or grid program window 'nope' in the store ({path})\n"
+    assert r.stderr == f"error: no DR event, grid program window or EEA 'nope' in the store ({path})\n"
     r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(tmp_path / "x.db")])
     assert r.exit_code == 2 and r.stderr.startswith("error: no store at ")
     assert not (tmp_path / "x.db").exists()  # never creates a store
@@ -423,7 +423,7 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
             assert r.text.splitlines()[0].startswith("event_id,method,")
             r = await client.get("/api/v1/evidence/nope", headers=VW)
-            assert r.status_code == 404 and "no DR event or grid program window 'nope'" in r.json()["detail"]
+            assert r.status_code == 404 and "no DR event, grid program window or EEA 'nope'" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "middle_8_of_10"})
             assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "avg"})
