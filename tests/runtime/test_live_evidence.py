@@ -423,7 +423,10 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
             assert r.text.splitlines()[0].startswith("event_id,method,")
             r = await client.get("/api/v1/evidence/nope", headers=VW)
-            assert r.status_code == 404 and "no DR event, grid program window or EEA 'nope'" in r.json()["detail"]
+            assert (
+                r.status_code == 404
+                and "no DR event, grid program window or EEA 'nope'" in r.json()["detail"]
+            )
             r = await client.get(url, headers=VW, params={"method": "middle_8_of_10"})
             assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "avg"})
@@ -504,3 +507,92 @@ def test_like_day_dates_in_the_fixture():
     days = [event - timedelta(days=b) for b in WEEKDAYS_BACK]
     assert all(d.weekday() < 5 for d in days)
     assert len([d for d in (event - timedelta(days=b) for b in range(1, 15)) if d.weekday() < 5]) == 10
+
+
+def record_eea(store: Store, *, latched: bool = True, cleared: bool = True) -> None:
+    """EEA episode "x1" as ``live/eea_episodes`` records it, over ticks every 60 s.
+
+    Level 1 set at 13:59:30 (curtail_at_level 2: no cap), level 3 at 14:05 (cap 0), cleared at
+    14:20. Ticks from 13:58: 200 MW import and 40 MW of miners up to 14:05 inclusive, then 165
+    and 5 MW. The first tick of the episode (14:00) latched 200 / 40 MW; fleet sleep power 2 MW."""
+    iso = utc_iso(T0 - 30.0)
+    data = {"id": "x1", "start": iso, "level": 1, "curtail_at_level": 2, "cap_mw": None}
+    data |= {"source": "alice", "sleep_floor_mw": 2.0}
+    data |= {"reference_import_mw": 200.0, "reference_miners_mw": 40.0} if latched else {}
+    evs = {
+        T0: [
+            EventRecord(T0 - 30.0, "eea", "EEA level 1", {"id": "x1", "level": 1, "cap_mw": None}),
+            EventRecord(T0, "eea_start", "EEA x1", data),
+        ],
+        T0 + 300.0: [EventRecord(T0 + 300.0, "eea", "EEA level 3", {"id": "x1", "level": 3, "cap_mw": 0.0})],
+    }
+    if cleared:
+        evs[T0 + 1200.0] = [
+            EventRecord(T0 + 1200.0, "eea", "EEA level 0", {"id": "x1", "level": 0, "cap_mw": None}),
+            EventRecord(T0 + 1200.0, "eea_end", "EEA x1 ended", data | {"end": utc_iso(T0 + 1200.0)}),
+        ]
+    for n, k in enumerate(range(-2, 25), 1):  # 13:58 .. 14:24
+        t = T0 + 60.0 * k
+        imp, mnr = (200.0, 40.0) if t <= T0 + 300.0 else (165.0, 5.0)
+        rec = _tick(n, t, imp, 10, events=evs.get(t, []))
+        rec.measurement["miners_mw"] = mnr
+        store.write_tick(rec)
+    assert store.flush()
+
+
+def test_evidence_of_an_eea_episode(store):
+    record_eea(store)
+    doc = build_evidence(store, "x1")
+    ev = doc["event"]
+    assert (ev["kind"], ev["start"], ev["ended"], ev["in_force"]) == (
+        "eea",
+        "2026-11-25T13:59:30Z",
+        "2026-11-25T14:20:00Z",
+        False,
+    )
+    assert [(lv["level"], lv["cap_mw"]) for lv in ev["levels"]] == [(1, None), (3, 0.0), (0, None)]
+    assert (ev["max_level"], ev["cap_mw"]) == (3, 0.0)
+    # committed: 40 MW of miners before, down to the 2 MW they draw asleep: 38 MW
+    assert ev["miners_mw_before"] == 40.0 and ev["committed_mw"] == 38.0
+    # during (the 19 fresh ticks after the first, 14:01-14:19): 5 at 40 MW, 14 at 5 MW
+    assert ev["ticks_during"] == 19 and ev["miners_mw_during_min"] == 5.0
+    assert ev["miners_mw_during_mean"] == pytest.approx(270.0 / 19)
+    assert ev["curtailed_mw"] == pytest.approx(40.0 - 270.0 / 19)
+    lead, first, second = doc["intervals"]
+    # 13:59:30-14:00 (to the UTC quarter hour): no tick, no cap yet: nothing asked or metered
+    assert (lead["interval_end_utc"], lead["ticks"], lead["reduction_asked_mw"]) == (
+        "2026-11-25T14:00:00Z",
+        0,
+        None,
+    )
+    assert lead["metered_import_mw"] is None and lead["miners_reduction_mw"] is None
+    # 14:00-14:15, capped from 14:05 (600 s of 900): 38 x 2/3 asked; ticks 14:00-14:14, 6 at
+    # 200 MW and 9 at 165 MW: 179 MW, 21 achieved against the 200 latched
+    assert first["reduction_asked_mw"] == pytest.approx(38.0 * 2.0 / 3.0)
+    assert first["metered_import_mw"] == pytest.approx(179.0)
+    assert first["achieved_reduction_mw"] == pytest.approx(21.0)
+    assert first["shortfall_mw"] == pytest.approx(38.0 * 2.0 / 3.0 - 21.0)
+    assert first["miners_reduction_mw"] == pytest.approx(40.0 - (6 * 40.0 + 9 * 5.0) / 15)
+    # second (14:15-14:20, capped throughout): 38 asked, 35 achieved, 3 short
+    assert (second["ticks"], second["reduction_asked_mw"]) == (5, 38.0)
+    assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((35.0, 3.0))
+    assert second["miners_reduction_mw"] == pytest.approx(35.0)
+    assert [m["kind"] for m in doc["markers"]] == ["eea", "eea_start", "eea", "eea", "eea_end"]
+    json.dumps(doc, allow_nan=False)
+    rows = list(csv.DictReader(io.StringIO(evidence_csv(doc))))
+    assert float(rows[2]["miners_reduction_mw"]) == pytest.approx(35.0)
+
+
+def test_eea_without_a_latched_reference_or_an_end(store):
+    """An episode whose first tick had no fresh meter (or resumed from an older state): the
+    miner power before it is the last fresh tick before its start (13:59); one still in force
+    runs to the last stored tick (14:24) and is reported in force."""
+    record_eea(store, latched=False, cleared=False)
+    doc = build_evidence(store, "x1")
+    ev = doc["event"]
+    assert ev["miners_mw_before"] == 40.0 and ev["miners_mw_before_source"].startswith("last fresh tick")
+    assert ev["in_force"] and ev["ended"] is None
+    assert doc["intervals"][-1]["interval_end_utc"] == "2026-11-25T14:24:00.001000Z"  # last tick in
+    assert sum(i["ticks"] for i in doc["intervals"]) == 25  # 14:00 .. 14:24
+    assert doc["baseline"]["source"].startswith("last fresh tick before the start")
+    assert doc["intervals"][0]["baseline_import_mw"] == 200.0  # the 13:59 tick's import

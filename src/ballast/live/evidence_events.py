@@ -24,7 +24,7 @@ runtime latched (``meter_before_event``):
 
 A window ends at its ``*_end`` event (a cancellation: the first tick after it), else at its
 planned end (an alert the load feed computed, ``feed-<hour>``: the clock hour); an EEA still in
-force ends after the last stored tick.
+force ends a millisecond after the last stored tick.
 """
 
 from __future__ import annotations
@@ -195,9 +195,9 @@ def _eea_event(store: Store, start: dict[str, Any], data: dict[str, Any]) -> Evi
     ends = [m for m in marks if m["kind"] == "eea_end"]
     if ends:
         end_s = float(ends[0]["time_s"])
-    else:  # in force: up to and including the last stored tick
+    else:  # in force: to a millisecond after the last stored tick (it included)
         last = store.select("SELECT max(time_s) AS t FROM measurements", ())[0]["t"]
-        end_s = math.nextafter(float(last), math.inf) if last is not None and last >= start_s else start_s
+        end_s = float(last) + 1e-3 if last is not None and last >= start_s else start_s
     levels = [m for m in marks if m["kind"] == "eea"]
     steps = [(float(m["time_s"]), m["data"].get("cap_mw")) for m in levels] or [(start_s, data.get("cap_mw"))]
     ref_import, ref_miners = data.get("reference_import_mw"), data.get("reference_miners_mw")
