@@ -12,6 +12,7 @@ import sqlite3
 from datetime import date, timedelta
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
@@ -596,3 +597,76 @@ def test_eea_without_a_latched_reference_or_an_end(store):
     assert sum(i["ticks"] for i in doc["intervals"]) == 25  # 14:00 .. 14:24
     assert doc["baseline"]["source"].startswith("last fresh tick before the start")
     assert doc["intervals"][0]["baseline_import_mw"] == 200.0  # the 13:59 tick's import
+
+
+async def test_api_evidence_of_a_live_eea(tmp_path):
+    """An EEA run by the real runtime on an emulated campus: level 3 posted through the API
+    (every miner off), then cleared; the episode's id is the one the API answered, and its
+    evidence, checked against the store read directly (SQLite), not through the evidence code:
+    the miner power before it is the one metered by the episode's first tick, the MW
+    curtailed that minus the mean metered over the later ticks, and every miner is asleep by
+    the emulators' own account."""
+    scen = INSTANT_WAKE | {"programs": {"emergency": {"curtail_at_level": 1}}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt, emu = live.runtime, live.emulated
+        await until(
+            lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
+        )
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
+            r = await client.post("/api/v1/programs/eea", headers=OP, json={"level": 3})
+            assert r.status_code == 200, r.text
+            eea_id = r.json()["id"]
+            await until(lambda: rt.store.events(kind="eea_start"), 5, "EEA started")
+            state = (await client.get("/api/v1/programs", headers=VW)).json()["programs"]
+            assert state["eea_id"] == eea_id and state["eea_level"] == 3
+            true_asleep = await settled_asleep(emu, rt.group_names)
+            r = await client.post("/api/v1/programs/eea", headers=OP, json={"level": 0})
+            assert r.status_code == 200 and r.json()["id"] == eea_id
+            await until(lambda: rt.store.events(kind="eea_end"), 5, "EEA ended")
+            n = rt.tick_no
+            await until(lambda: rt.tick_no > n + 1, 5, "the end recorded")
+            r = await client.get(f"/api/v1/evidence/{eea_id}", headers=VW, params={"interval_s": 60})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            csv_text = (
+                await client.get(f"/api/v1/evidence/{eea_id}", headers=VW, params={"format": "csv"})
+            ).text
+    with sqlite3.connect(tmp_path / "ballast.db") as db:
+        db.row_factory = sqlite3.Row
+        (start,) = db.execute("SELECT * FROM events WHERE kind = 'eea_start'").fetchall()
+        (end,) = db.execute("SELECT * FROM events WHERE kind = 'eea_end'").fetchall()
+        started = json.loads(start["data"])
+        first = db.execute(
+            "SELECT import_mw, miners_mw FROM measurements WHERE tick = ?", (start["tick"],)
+        ).fetchone()
+        t0 = pd.Timestamp(started["start"]).timestamp()
+        during = [
+            r["miners_mw"]
+            for r in db.execute(
+                "SELECT miners_mw FROM measurements WHERE time_s >= ? AND time_s < ? AND tick > ? "
+                "AND safe_mode = 0 AND import_mw IS NOT NULL AND miners_mw IS NOT NULL",
+                (t0, end["time_s"], start["tick"]),
+            )
+        ]
+    db.close()
+    ev = doc["event"]
+    assert (ev["kind"], ev["id"], ev["max_level"], ev["cap_mw"]) == ("eea", eea_id, 3, 0.0)
+    assert started["id"] == eea_id and not ev["in_force"]
+    before = first["miners_mw"]
+    assert ev["miners_mw_before"] == before == started["reference_miners_mw"]
+    assert doc["baseline"]["latched_import_mw"] == first["import_mw"]
+    assert ev["ticks_during"] == len(during) >= 3
+    assert ev["miners_mw_during_mean"] == pytest.approx(np.mean(during))
+    assert ev["curtailed_mw"] == pytest.approx(before - np.mean(during))
+    assert 0 < ev["curtailed_mw"] < before  # miners went down, to their sleep power, not 0
+    assert ev["miners_mw_during_min"] < before
+    # committed: all miner power above what the fleet draws asleep
+    assert 0 < started["sleep_floor_mw"] < before
+    assert ev["committed_mw"] == pytest.approx(before - started["sleep_floor_mw"])
+    asked = [i["reduction_asked_mw"] for i in doc["intervals"] if i["reduction_asked_mw"] is not None]
+    assert asked and max(asked) <= ev["committed_mw"] + 1e-9
+    last = [i for i in doc["intervals"] if i["ticks"]][-1]
+    assert true_asleep == {g: 10 for g in rt.group_names}  # the emulators: every miner asleep
+    assert last["verified_asleep"] == true_asleep
+    assert [m["kind"] for m in doc["markers"]] == ["eea", "eea_start", "eea", "eea_end"]
+    assert csv_text.splitlines()[0].startswith("event_id,method,")
