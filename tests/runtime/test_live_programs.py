@@ -377,6 +377,21 @@ def test_an_eea_episode_from_level_set_to_level_cleared(tmp_path: Path) -> None:
     (start,) = resumed.limits(t + 91, (100.0, 1.0), 100.0, 0.0, 20.0, 50.0, False, False).events
     assert start.kind == "eea_start" and start.data["reference_miners_mw"] is None
     assert start.data["start"] == "2023-11-14T22:13:20Z"
+    # a restart on a scenario without programs.emergency drops the level and ends the episode
+    progs.set_eea(2, t + 300, "op")  # the first runtime's episode (started) goes on
+    gone = _live_programs(tmp_path, {"ecrs": {"offer_mw": 5}})
+    gone.restore(progs.saved(), t + 400)
+    evs = gone.limits(t + 401, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [(e.kind, e.data.get("id")) for e in evs] == [("eea", None), ("eea_end", ep)]
+    assert evs[1].data["end"] == "2023-11-14T22:20:00Z" and evs[1].data["max_level"] == 3
+    assert gone.eea is None and gone.eea_level == 0
+    # one never seen by a tick gets its eea_start (no reference) before its end
+    fresh = _live_programs(tmp_path, {"emergency": {}})
+    fresh.set_eea(3, t, "op")
+    fresh.set_eea(0, t + 1, "op")
+    evs = fresh.limits(t + 2, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [e.kind for e in evs] == ["eea", "eea", "eea_start", "eea_end"]
+    assert evs[2].data["reference_miners_mw"] is None
 
 
 @pytest.mark.parametrize(
