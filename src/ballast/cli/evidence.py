@@ -24,7 +24,7 @@ METHODS = ("meter_before_event", "middle_8_of_10", "regression")  # programs/bas
 
 def evidence(
     event: Annotated[
-        str, typer.Option("--event", help="DR event, deployment, 4CP alert or EEA id (as the API returned it).")
+        str, typer.Option("--event", help="DR event, deployment, 4CP alert or EEA id (the API's answer).")
     ],
     method: Annotated[str, typer.Option(help="Baseline: " + ", ".join(METHODS) + ".")] = "meter_before_event",
     store: Annotated[
