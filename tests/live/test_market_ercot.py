@@ -332,3 +332,14 @@ def test_rows_of_a_real_answer_parse():
     csv_shaped["fields"][3]["name"] = "SettlementPointName"
     with pytest.raises(FeedError, match=r"lacks column\(s\) \['deliveryDate'"):
         latest_spp(csv_shaped, "ZIER_SLR_ALL")
+
+
+def test_check_credentials_with_an_operator_token_needs_only_the_key(monkeypatch, tmp_path):
+    """``token_env``: no sign-in, so no user name or password is needed; the key still is."""
+    for var in ("ERCOT_API_USERNAME", "ERCOT_API_PASSWORD", "ERCOT_SUBSCRIPTION_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = ErcotPriceFeed(source="ercot", settlement_point="HB_WEST", token_env="MY_TOKEN")
+    with pytest.raises(FeedError, match="ERCOT_SUBSCRIPTION_KEY"):
+        ercot.check_credentials(cfg, str(tmp_path))
+    monkeypatch.setenv("ERCOT_SUBSCRIPTION_KEY", "k")
+    ercot.check_credentials(cfg, str(tmp_path))

@@ -78,6 +78,27 @@ def secret(var: str, file: str | None, base_dir: str, what: str) -> str:
     return value
 
 
+def user_name(cfg: ErcotPriceFeed) -> str:
+    """The ERCOT API user name: ``username`` from the site config, else ``username_env``."""
+    user = cfg.username or os.environ.get(cfg.username_env)
+    if not user:
+        raise FeedError(
+            f"ERCOT API user name: market.price_feed.username is not set in the site config "
+            f"and environment variable {cfg.username_env} (username_env) is unset"
+        )
+    return user
+
+
+def check_credentials(cfg: ErcotPriceFeed, base_dir: str = ".") -> None:
+    """Read every ERCOT credential once (``ballast serve`` before it starts): the user name and
+    password (unless ``token_env``) and the subscription key; a missing one is a
+    ``FeedError`` naming the field and the variable or file."""
+    if cfg.token_env is None:
+        user_name(cfg)
+        secret(cfg.password_env, cfg.password_file, base_dir, "ERCOT API password")
+    secret(cfg.subscription_key_env, cfg.subscription_key_file, base_dir, "ERCOT subscription key")
+
+
 class ErcotToken:
     """The bearer ``id_token`` of ERCOT's sign-in: obtained when first needed, renewed
     ``refresh_margin_s`` before it expires (on the injected ``clock``) and when the API
@@ -103,12 +124,7 @@ class ErcotToken:
         return self.token
 
     async def sign_in(self) -> None:
-        user = self.cfg.username or os.environ.get(self.cfg.username_env)
-        if not user:
-            raise FeedError(
-                f"ERCOT API user name: market.price_feed.username is not set in the site config "
-                f"and environment variable {self.cfg.username_env} (username_env) is unset"
-            )
+        user = user_name(self.cfg)
         password = secret(self.cfg.password_env, self.cfg.password_file, self.base_dir, "ERCOT API password")
         asked_s = self.clock()
         form = {
