@@ -39,7 +39,7 @@ from ballast.live.obligations import utc_iso
 from ballast.live.store import Store
 from ballast.programs.dr import DrRequest, dr_reduction_mw
 
-PROGRAM_KINDS = ("deployment", "4cp_alert", "eea")  # Window.kind of live/program_windows; EEA
+PROGRAM_KINDS = ("deployment", "4cp_alert", "eea")  # <kind>_start events found by id
 BEFORE_S = 900.0  # an EEA without a latched reference: the last fresh tick this long before
 
 
