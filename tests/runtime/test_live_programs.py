@@ -354,7 +354,62 @@ def test_eea_level_caps_from_curtail_at_level(tmp_path: Path, level, curtail_at,
     progs.set_eea(level, 1.7e9, "op")
     lim = progs.limits(1.7e9, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False)
     assert lim.cap_mw == cap
-    assert [e.kind for e in lim.events] == ["eea"]
+    # a level set opens an episode: its first tick latches the metered (import, miners)
+    assert [e.kind for e in lim.events] == (["eea", "eea_start"] if level else ["eea"])
+    if level:
+        start = lim.events[1].data
+        assert start["id"] == lim.events[0].data["id"] == progs.eea.id
+        assert (start["reference_import_mw"], start["reference_miners_mw"]) == (150.0, 50.0)
+
+
+def test_an_eea_episode_from_level_set_to_level_cleared(tmp_path: Path) -> None:
+    """One id from the level set to the level cleared, through a change of level; the next
+    level set is a new episode; the episode survives ``saved``/``restore``."""
+    progs = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    t = 1.7e9
+    progs.set_eea(1, t, "op")
+    first = progs.limits(t + 1, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    ep = progs.eea.id
+    assert [(e.kind, e.data["id"]) for e in first] == [("eea", ep), ("eea_start", ep)]
+    assert first[1].data["cap_mw"] is None  # level 1 < curtail_at_level 2: no cap yet
+    progs.set_eea(3, t + 60, "op")
+    lim = progs.limits(t + 61, (140.0, 40.0), 100.0, 0.0, 20.0, 50.0, False, False)
+    assert lim.cap_mw == 0.0 and [(e.kind, e.data["id"]) for e in lim.events] == [("eea", ep)]
+    assert lim.events[0].data["cap_mw"] == 0.0
+    # a restart keeps the episode (no second eea_start, the reference kept)
+    again = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    again.restore(progs.saved(), t + 90)
+    assert again.eea.id == ep and again.eea.reference_miners_mw == 50.0 and again.eea.max_level == 3
+    assert again.limits(t + 91, (100.0, 1.0), 100.0, 0.0, 20.0, 50.0, False, False).events == []
+    again.set_eea(0, t + 120, "op")
+    end = again.limits(t + 121, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [(e.kind, e.data["id"]) for e in end] == [("eea", ep), ("eea_end", ep)]
+    assert end[1].data["end"] == "2023-11-14T22:15:20Z" and end[1].data["max_level"] == 3
+    assert again.eea is None and again.document()["eea_id"] is None
+    again.set_eea(2, t + 200, "op")
+    assert again.eea.id != ep
+    # a state saved before episodes had ids: a new episode that latches nothing after restart
+    old = {"eea_level": 3, "eea_since_s": t, "windows": []}
+    resumed = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    resumed.restore(old, t + 90)
+    (start,) = resumed.limits(t + 91, (100.0, 1.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert start.kind == "eea_start" and start.data["reference_miners_mw"] is None
+    assert start.data["start"] == "2023-11-14T22:13:20Z"
+    # a restart on a scenario without programs.emergency drops the level and ends the episode
+    progs.set_eea(2, t + 300, "op")  # the first runtime's episode (started) goes on
+    gone = _live_programs(tmp_path, {"ecrs": {"offer_mw": 5}})
+    gone.restore(progs.saved(), t + 400)
+    evs = gone.limits(t + 401, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [(e.kind, e.data.get("id")) for e in evs] == [("eea", None), ("eea_end", ep)]
+    assert evs[1].data["end"] == "2023-11-14T22:20:00Z" and evs[1].data["max_level"] == 3
+    assert gone.eea is None and gone.eea_level == 0
+    # one never seen by a tick gets its eea_start (no reference) before its end
+    fresh = _live_programs(tmp_path, {"emergency": {}})
+    fresh.set_eea(3, t, "op")
+    fresh.set_eea(0, t + 1, "op")
+    evs = fresh.limits(t + 2, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [e.kind for e in evs] == ["eea", "eea", "eea_start", "eea_end"]
+    assert evs[2].data["reference_miners_mw"] is None
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,9 @@ def programs_router(
 
     @router.post(f"{prefix}/programs/eea", tags=["act"], responses={**ACT, **R422})
     async def post_eea(body: EeaIn, p: operator) -> dict[str, Any]:
+        """Post the EEA level in force. The answer is the recorded ``eea`` event: ``id`` is the
+        EEA episode's (level set to level cleared; the id ``/evidence/{id}`` takes), ``level``,
+        ``was``, ``cap_mw`` (null: no cap)."""
         return guarded(p, "programs.eea", {"level": body.level}, lambda: set_eea(runtime, body.level, p.name))
 
     @router.post(f"{prefix}/programs/4cp-alerts", tags=["act"], status_code=201, responses={**ACT, **R422})
