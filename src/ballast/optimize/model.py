@@ -159,7 +159,7 @@ def problem_from_inputs(
         battery = BatteryParams(
             power_mw=b.power_mw,
             energy_mwh=b.energy_mwh,
-            efficiency=float(np.sqrt(b.round_trip_efficiency)),
+            efficiency=b.one_way_efficiency,
             initial_soc_mwh=b.initial_soc_share * b.energy_mwh,
         )
     return DispatchProblem(
