@@ -38,7 +38,12 @@ def follow_battery(
     for t in range(n):
         b = float(schedule_mw[t])
         if b > 0.0:
-            b = min(b, power_mw, max(max_discharge_mw[t], 0.0), battery_max_discharge_mw(soc, step_h, one_way_efficiency))
+            b = min(
+                b,
+                power_mw,
+                max(max_discharge_mw[t], 0.0),
+                battery_max_discharge_mw(soc, step_h, one_way_efficiency),
+            )
         else:
             room_mw = (energy_mwh - soc) / (step_h * one_way_efficiency)
             b = -min(-b, power_mw, max(max_charge_mw[t], 0.0), max(room_mw, 0.0))
