@@ -21,10 +21,15 @@ it left and ending at least at the run's initial one. The schedule's battery pow
 through the battery's physics by the engine (``sim.battery``); the rule controller sees it as
 part of the inflexible load, so a charge the schedule placed under the import limit still
 sheds miners when the controller's own margin asks.
+
+Reserve deployments (ECRS, ERS, Non-Spin ``deployments:``) are not known a day ahead: the
+schedule leaves them out, and the engine's program plan caps the miners when one is
+instructed (an obligation, above the schedule).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -50,6 +55,8 @@ def rolling_schedule(
     from a 48-h window solved on ``forecast``'s price. The decision of an interval uses only
     that forecast (with ``dam`` and ``persistence``, never the realised real-time price)."""
     p = problem_from_inputs(inputs, config, scenario)
+    if p.reserves is not None:  # no foresight of deployments: the engine's plan caps the miners
+        p = replace(p, reserves=replace(p.reserves, deployments=()))  # when one is instructed
     price = inputs.frame["price_usd_per_mwh"].to_numpy()
     alert = coincident_peak_alert(scenario, inputs.index) if p.peak_charge is not None else None
     seen = forecast_problem(
