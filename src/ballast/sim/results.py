@@ -106,8 +106,8 @@ class Results:
         # (the scenario's own notes first: a proxy node or a series left out)
         notes = (*scn.notes, *money.attrs["notes"])
         if scn.battery is not None and sim.fine is None and sim.schedule_battery_mw is not None:
-            notes = (*notes, f"battery: Ballast ({sim.policy}) runs it on the schedule's power; "
-                     f"the baselines leave it idle (the optimum, if solved, dispatches it)")
+            notes = (*notes, f"battery: Ballast runs it on the {sim.policy} schedule's power; "
+                     "the baselines leave it idle (the optimum, if solved, dispatches it)")
         elif scn.battery is not None and sim.fine is None:  # said, never silently idle
             notes = (*notes, f"battery: the rule controller dispatches the battery on its "
                      f"smoothing rule, which runs at 1 s or finer with a smoothing section; this "
