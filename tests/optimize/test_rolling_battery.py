@@ -140,3 +140,23 @@ def test_a_battery_schedule_needs_a_scenario_battery():
         ScenarioError, match=r"policy test: the schedule dispatches a battery; .*\(battery:\)"
     ):
         engine_simulate(scn, policy="test", schedule=schedule)
+
+
+def test_a_dr_baseline_meters_the_scheduled_battery():
+    # a DR event's baseline is the campus import metered in the interval before it; with the
+    # battery discharging 10 MW on a schedule, that import is net of the battery
+    event = {"start": "2024-05-01T18:00:00Z", "end": "2024-05-01T19:00:00Z", "target_mw": 10}
+    doc = _doc(end="2024-05-02T00:00:00Z")
+    doc["programs"] = {"demand_response": {"events": [event]}}
+    scn = parse_scenario(doc)
+
+    def schedule(_s, inputs, _c):
+        n = len(inputs.index)
+        t = np.arange(n)
+        return Schedule(np.full(n, 1e3), np.where((t >= 68) & (t < 72), 10.0, 0.0))  # 17:00-18:00
+
+    sim = engine_simulate(scn, policy="test", schedule=schedule)
+    (ev,) = [e for e in sim.programs.events if e.program == "demand_response"]
+    f = sim.ballast.frame
+    assert f["battery_mw"].iloc[ev.start_tick - 1] == pytest.approx(10.0)
+    assert ev.baseline_import_mw == pytest.approx(f["import_mw"].iloc[ev.start_tick - 1], abs=1e-9)

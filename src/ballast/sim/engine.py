@@ -205,6 +205,8 @@ def simulate(scenario: Scenario, base_dir: Path | None = None,
     plan = no_programs = None
     if scenario.programs is not None:  # the baseline answers no programs (it still settles them)
         plan = build_plan(scenario, inputs, config, base_dir)
+        if battery is not None and plan.other_import_mw is not None:  # a DR event's import
+            plan.other_import_mw = plan.other_import_mw - battery[0]  # meters the battery too
         cap, on_chunk = plan.cap_mw, plan.on_chunk
         if sched is not None:  # obligations first: the schedule never cuts below a program
             # floor (a cap would win over it), and a program cap below the schedule holds
