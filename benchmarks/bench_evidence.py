@@ -1,8 +1,10 @@
-"""Evidence export time for a one-hour DR event at 1-s ticks (issue 15 item 2).
+"""Evidence export time for a one-hour DR event, and a one-hour EEA episode, at 1-s ticks
+(issue 15 item 2).
 
 A SQLite store (the store's own schema, file on disk) holds 15 days of 1-s ticks before the
 event (1,296,000 measurement rows: the history a like-days baseline reads), the event's 3,600
-ticks with 3 setpoint rows each, a fleet command every minute and the ``dr_start`` event. Timed:
+ticks with 3 setpoint rows each, a fleet command every minute, the ``dr_start`` event and an
+EEA episode over the same hour (``eea``, ``eea_start``, ``eea_end`` events). Timed:
 ``build_evidence`` (every query, the baseline, 4 quarter-hour intervals) plus rendering the
 document as JSON and as CSV, as ``ballast evidence`` and ``GET /api/v1/evidence/{id}`` do.
 The same on PostgreSQL when a DSN is given (a fresh schema, dropped afterwards; rows by COPY).
@@ -114,7 +116,8 @@ def _rows() -> dict[str, tuple[str, list[str], object]]:
                         "dr_start",
                         "DR event e1 started",
                         json.dumps({"id": "e1", "baseline_import_mw": 200.5, "baseline_miners_mw": 90.0}),
-                    )
+                    ),
+                    *_eea_events(),
                 ]
             ),
         ),
@@ -123,6 +126,20 @@ def _rows() -> dict[str, tuple[str, list[str], object]]:
             iter([("e1", float(T0), float(T0 + EVENT_S), 30.0, float(T0 - 60), "bench")]),
         ),
     }
+
+
+def _eea_events() -> list[tuple]:
+    """EEA "x1" (level 3, cap 0) over the event's hour, as ``live/eea_episodes`` records it."""
+    start = {"id": "x1", "start": "2026-11-25T14:00:00Z", "level": 3, "curtail_at_level": 1, "cap_mw": 0.0}
+    start |= {"source": "bench", "sleep_floor_mw": 2.0, "reference_import_mw": 200.5}
+    start |= {"reference_miners_mw": 90.0}
+    level = {"id": "x1", "level": 3, "cap_mw": 0.0}
+    end = start | {"end": "2026-11-25T15:00:00Z"}
+    return [
+        (HISTORY_S + 1, float(T0), "eea", "EEA level 3", json.dumps(level)),
+        (HISTORY_S + 1, float(T0), "eea_start", "EEA x1", json.dumps(start)),
+        (None, float(T0 + EVENT_S), "eea_end", "EEA x1 ended", json.dumps(end)),
+    ]
 
 
 def build_sqlite(db: Path) -> None:
@@ -149,11 +166,11 @@ def build_postgres(dsn: str) -> None:
         cur.execute("ANALYZE")
 
 
-def export(dsn: str, method: str) -> tuple[float, float, int]:
+def export(dsn: str, method: str, event_id: str = "e1") -> tuple[float, float, int]:
     store = open_store(dsn)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        doc = build_evidence(store, "e1", method)
+        doc = build_evidence(store, event_id, method)
         body = json.dumps(doc).encode()
         text = evidence_csv(doc)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -164,8 +181,12 @@ def export(dsn: str, method: str) -> tuple[float, float, int]:
 
 
 def measure(backend: str, dsn: str, setup_s: float) -> None:
-    for method in ("meter_before_event", "middle_8_of_10"):
-        runs = sorted((export(dsn, method) for _ in range(RUNS)), key=lambda r: r[0])
+    for event_id, method in (
+        ("e1", "meter_before_event"),
+        ("e1", "middle_8_of_10"),
+        ("x1", "meter_before_event"),
+    ):
+        runs = sorted((export(dsn, method, event_id) for _ in range(RUNS)), key=lambda r: r[0])
         median = runs[len(runs) // 2]
         extra = {
             "backend": backend,
@@ -176,7 +197,8 @@ def measure(backend: str, dsn: str, setup_s: float) -> None:
             "bytes": median[2],
             "setup_s": round(setup_s, 2),
         }
-        name = f"evidence_1h_1s_{method}" + ("" if backend == "sqlite" else f"_{backend}")
+        kind = "evidence_eea" if event_id == "x1" else "evidence"
+        name = f"{kind}_1h_1s_{method}" + ("" if backend == "sqlite" else f"_{backend}")
         emit(f"{name}_best", runs[0][0], "s", **extra)
         emit(f"{name}_median", statistics.median(r[0] for r in runs), "s", **extra)
         emit(f"{name}_median_cpu", median[1], "s", **extra)

@@ -1,7 +1,8 @@
 """Live grid programs: the cost one tick pays for them (``LivePrograms.limits`` with the ECRS
-floor and the 4CP cap) and one hour's 4CP alert from two years of hourly ERCOT load (evaluated
-once an hour and after each live load reading, inside a tick). Best of several runs, wall and
-CPU time (the machine may be shared). One JSON line each."""
+floor and the 4CP cap), the cost of settling them each tick (``ProgramSettlement.settle`` with
+the ECRS sold and a deployment in force) and one hour's 4CP alert from two years of hourly
+ERCOT load (evaluated once an hour and after each live load reading, inside a tick). Best of
+several runs, wall and CPU time (the machine may be shared). One JSON line each."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ballast.data.loaders import read_series
 from ballast.examples import examples_dir
 from ballast.live.fourcp_load import FourCpLoad
 from ballast.live.grid_programs import LivePrograms
+from ballast.live.program_settlement import Commitments, ProgramSettlement
 from ballast.programs.schema import Programs
 from ballast.scenario import load_scenario
 
@@ -56,6 +58,18 @@ def main() -> None:
     wall, cpu = best_of(tick, inner=1000)
     emit("live_programs_limits_per_tick_wall", wall, "s")
     emit("live_programs_limits_per_tick_cpu", cpu, "s")
+
+    settlement = ProgramSettlement(progs)
+    dep = (("d1", "ecrs", 150.0, 20.0),)
+
+    def settle() -> None:  # a tick every second: ECRS sold, a deployment in force
+        t[0] += 1.0
+        settlement.settle(Commitments(t[0], {"ecrs": 20.0}, dep, fourcp=("a1",)), (290.0, 135.0), 3.0)
+
+    settle()
+    wall, cpu = best_of(settle, inner=1000)
+    emit("live_programs_settle_per_tick_wall", wall, "s")
+    emit("live_programs_settle_per_tick_cpu", cpu, "s")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,8 @@ def test_reserves_scenario_has_an_optimum_that_names_what_it_leaves_out(tmp_path
     opt = doc["baselines"]["optimum"]
     assert opt["solved"] and opt["note"] is None
     assert "Reserves: the optimum sells RRS/ECRS/ERS/Non-Spin availability" in opt["scope"]
-    assert "deployments, frequency events and shortfall penalties are not modelled" in opt["scope"]
+    assert "keeps the scenario's ECRS/ERS/Non-Spin deployments" in opt["scope"]
+    assert "RRS frequency events and shortfall penalties are not modelled" in opt["scope"]
     # the rules' reserve sales count in their margin for the regret, and the optimum still wins
     assert doc["regret_usd"] >= -1e-6 * abs(doc["kpis"]["net_margin_usd"]["ballast"])
 

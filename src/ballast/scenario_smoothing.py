@@ -4,6 +4,8 @@ the smoothing spec. Kept apart from ``scenario.py`` so that file only gains a fe
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from ballast.documents import StrictModel
@@ -49,6 +51,11 @@ class BatterySpec(StrictModel):
     energy_mwh: float = Field(gt=0, description="Usable energy [MWh].")
     round_trip_efficiency: float = Field(0.88, gt=0, le=1, description="Round-trip efficiency [-]. Default 0.88 (assumption, Li-ion).")
     initial_soc_share: float = Field(0.5, ge=0, le=1, description="Initial state of charge [-]. Default 0.5.")
+
+    @property
+    def one_way_efficiency(self) -> float:
+        """Efficiency of each direction [-]: the square root of the round trip."""
+        return math.sqrt(self.round_trip_efficiency)
 
 
 class SmoothingSpec(StrictModel):

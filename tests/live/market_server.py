@@ -16,8 +16,15 @@ Where ERCOT's shapes come from (the API itself cannot be reached from here):
   attributes) and ``data`` (rows as lists in field order) as ERCOT's OpenAPI ``Report`` schema
   for ``/np6-905-cd/spp_node_zone_hub`` (``pubapi-apim-api.json`` in gridstatus), whose query
   parameters name the fields; paging by ``page`` (from 1) and ``size`` as gridstatus's
-  ``hit_ercot_api`` walks it. gridstatus has no recorded NP6-905-CD answer; the real prices in
-  the tests come from Ballast's bundled ERCOT data (see ``ERCOT_REAL_ROWS``).
+  ``hit_ercot_api`` walks it. The column names and value types are those of a REAL NP6-905-CD
+  answer: the executed output of ``hit_ercot_api("/np6-905-cd/spp_node_zone_hub")`` in
+  gridstatus/gridstatus ``docs/Examples/ercot_api/ERCOT API Examples.ipynb`` @ 6a500a8
+  (columns from the answer's ``fields[].name``: ``deliveryDate``, ``deliveryHour``,
+  ``deliveryInterval``, ``settlementPoint``, ``settlementPointType``, ``settlementPointPrice``,
+  ``DSTFlag``; e.g. ``2024-01-18, 13, 4, ZIER_SLR_ALL, RN, 11.08, False``: see
+  ``ERCOT_RECORDED_ROWS``). The API says ``settlementPoint``; ``SettlementPointName`` is the
+  column of the report's CSV files (MIS downloads), not of the API. Other real prices in the
+  tests come from Ballast's bundled ERCOT data (see ``ERCOT_REAL_ROWS``).
 - a missing or wrong subscription key: the API gateway's 401 ``{"statusCode": 401, "message":
   "Access denied due to missing subscription key..."}``; an expired bearer token: 401.
 """
@@ -90,7 +97,10 @@ class MarketServer:
 
 # ERCOT Public API, report NP6-905-CD (GET /np6-905-cd/spp_node_zone_hub): the API's report
 # layout, "_meta" and "report" headers, "fields" (column descriptions) and "data" (rows as arrays
-# in field order), as in ERCOT's published OpenAPI description (github.com/ercot/api-specs).
+# in field order), as in ERCOT's OpenAPI description shipped by gridstatus/gridstatus
+# (gridstatus/ercot_api/pubapi-apim-api.json: schemas Report, Field; Field.dataType is one of
+# BOOLEAN, VARCHAR, INTEGER, LONG, DOUBLE, DATE, DATETIME, TIME). Field names and their order:
+# the real answer in gridstatus/gridstatus docs/Examples/ercot_api/ERCOT API Examples.ipynb.
 ERCOT_FIELDS = [
     {
         "name": "deliveryDate",
@@ -116,14 +126,14 @@ ERCOT_FIELDS = [
     {
         "name": "settlementPoint",
         "label": "Settlement Point",
-        "dataType": "STRING",
+        "dataType": "VARCHAR",
         "hasRange": False,
         "sortable": True,
     },
     {
         "name": "settlementPointType",
         "label": "Settlement Point Type",
-        "dataType": "STRING",
+        "dataType": "VARCHAR",
         "hasRange": False,
         "sortable": True,
     },
@@ -177,6 +187,17 @@ ERCOT_REAL_ROWS = [
     ["2024-05-01", 14, 2, "HB_HUBAVG", "HU", 8.79, False],
     ["2024-05-01", 14, 3, "HB_HUBAVG", "HU", 8.49, False],
     ["2024-05-01", 14, 4, "HB_HUBAVG", "HU", 9.01, False],
+]
+
+
+# Rows of a REAL NP6-905-CD answer, as recorded in the executed output of gridstatus/gridstatus
+# docs/Examples/ercot_api/ERCOT API Examples.ipynb @ 6a500a8 (first and last rows shown of a
+# 10,000-row answer; delivered 2024-01-18, resource nodes "RN"; DSTFlag a JSON boolean).
+ERCOT_RECORDED_ROWS = [
+    ["2024-01-18", 13, 4, "ZIER_SLR_ALL", "RN", 11.08, False],
+    ["2024-01-18", 13, 4, "YNG_WND_ALL", "RN", 11.08, False],
+    ["2024-01-18", 11, 1, "STP_STP_G1", "RN", 13.56, False],
+    ["2024-01-18", 11, 1, "STELLA_RN", "RN", 13.56, False],
 ]
 
 

@@ -2,9 +2,15 @@
 Public API (``tests.live.market_server.ErcotApi``).
 
 The real API cannot be reached from the test machines. The stand-in answers in the shapes
-gridstatus (``gridstatus/ercot_api/ercot_api.py`` and its recorded cassette
-``tests/fixtures/ercot_api/vcr_cassettes/test_get_as_reports_dst_end_2024_11_03.yaml``) and
-ERCOT's OpenAPI description (``pubapi-apim-api.json``) show: the Azure B2C password-grant
+gridstatus (github gridstatus/gridstatus: ``gridstatus/ercot_api/ercot_api.py`` and its recorded
+cassette ``gridstatus/tests/fixtures/ercot_api/vcr_cassettes/
+test_get_as_reports_dst_end_2024_11_03.yaml``) and ERCOT's OpenAPI description
+(``gridstatus/ercot_api/pubapi-apim-api.json``) show. The report's column names are those of a
+real NP6-905-CD answer, recorded in the executed output of gridstatus/gridstatus
+``docs/Examples/ercot_api/ERCOT API Examples.ipynb`` (``deliveryDate``, ``deliveryHour``,
+``deliveryInterval``, ``settlementPoint`` (not ``settlementPointName``: that is the CSV files'
+``SettlementPointName``), ``settlementPointType``, ``settlementPointPrice``, ``DSTFlag`` as a
+JSON boolean); rows of it are ``ERCOT_RECORDED_ROWS``. Shapes: the Azure B2C password-grant
 sign-in returning a one-hour ``id_token``; the report's ``_meta``/``report``/``fields``/``data``
 layout with rows as lists, paged by ``page`` and ``size``; the subscription-key header; 401 for
 a missing key or an expired token. The prices are real ERCOT HB_HUBAVG prices (bundled data).
@@ -23,7 +29,14 @@ from ballast.live.market.ercot import ErcotSpp, dst_flag, ercot_interval_end_s, 
 from ballast.live.market.feeds import Feed, build_feeds
 from ballast.live.market.sources import FeedError
 from ballast.live.site_config import parse_site_config
-from tests.live.market_server import ERCOT_REAL_ROWS, ErcotApi, MarketServer, ercot_answer
+from tests.live.market_server import (
+    ERCOT_FIELDS,
+    ERCOT_REAL_ROWS,
+    ERCOT_RECORDED_ROWS,
+    ErcotApi,
+    MarketServer,
+    ercot_answer,
+)
 
 pytestmark = pytest.mark.timeout(60)
 NOW = datetime(2024, 5, 1, 19, 5, tzinfo=UTC).timestamp()  # 14:05 CDT
@@ -248,3 +261,85 @@ async def test_ercot_credentials_from_files_beside_the_site_config(monkeypatch, 
         assert "ERCOT subscription key file" in feeds.price.last_error
         assert str(tmp_path / "secrets" / "ercot.key") in feeds.price.last_error
         await feeds.close()
+
+
+async def test_ercot_user_name_from_the_site_config(monkeypatch):
+    """``username`` in the site config signs in without ``ERCOT_API_USERNAME``; with neither the
+    poll fails naming the field and the variable; the password stays in the environment."""
+    monkeypatch.delenv("ERCOT_API_USERNAME", raising=False)
+    monkeypatch.setenv("ERCOT_API_PASSWORD", "pw")
+    monkeypatch.setenv("ERCOT_KEY", "k-123")
+    async with MarketServer() as srv:
+        srv.ercot = api = ErcotApi(ERCOT_REAL_ROWS, lambda: NOW)
+        feed = feed_for(srv, lambda: NOW, username="ops@example.com")
+        assert await feed.poll_once(), feed.last_error
+        assert feed.value == 9.01 and api.sign_ins[0]["username"] == "ops@example.com"
+        await feed.source.client.aclose()
+        feed = feed_for(srv, lambda: NOW)
+        assert not await feed.poll_once()
+        assert feed.last_error.endswith(
+            "ERCOT API user name: market.price_feed.username is not set in the site config and "
+            "environment variable ERCOT_API_USERNAME (username_env) is unset"
+        )
+        assert len(api.sign_ins) == 1  # nothing was sent without a user name
+        await feed.source.client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("key", "instead"),
+    [("password", "password_env"), ("subscription_key", "subscription_key_env"), ("token", "token_env")],
+)
+def test_ercot_secrets_in_the_site_config_are_refused(key, instead):
+    from ballast.live.site_config import SiteConfigError
+
+    feed = {"source": "ercot", "settlement_point": "HB_WEST", "username": "ops@example.com", key: "s3cret"}
+    with pytest.raises(SiteConfigError) as e:
+        parse_site_config({"scenario": "x", "market": {"price_feed": feed}}, "site.yaml")
+    msg = str(e.value)
+    assert f"{key}: secrets are never written in the site config; give {instead}" in msg
+    assert "s3cret" not in msg
+    bad_name = {"source": "ercot", "settlement_point": "HB_WEST", "username": "ops @example.com"}
+    with pytest.raises(SiteConfigError, match=r"market\.price_feed\.ercot\.username"):
+        parse_site_config({"scenario": "x", "market": {"price_feed": bad_name}}, "site.yaml")
+
+
+def test_rows_of_a_real_answer_parse():
+    """Rows recorded from a real NP6-905-CD answer (gridstatus/gridstatus
+    ``docs/Examples/ercot_api/ERCOT API Examples.ipynb``): columns in the answer's order, the
+    point named by ``settlementPoint``. Hour ending 13, interval 4 on 2024-01-18 (CST, UTC-6)
+    ends at 13:00 CST = 19:00 UTC."""
+    assert [f["name"] for f in ERCOT_FIELDS] == [
+        "deliveryDate",
+        "deliveryHour",
+        "deliveryInterval",
+        "settlementPoint",
+        "settlementPointType",
+        "settlementPointPrice",
+        "DSTFlag",
+    ]
+    assert latest_spp(ercot_answer(ERCOT_RECORDED_ROWS), "ZIER_SLR_ALL") == (
+        11.08,
+        datetime(2024, 1, 18, 19, 0, tzinfo=UTC).timestamp(),
+    )
+    # hour ending 11, interval 1: 10:00-10:15 CST, ends 16:15 UTC
+    assert latest_spp(ercot_answer(ERCOT_RECORDED_ROWS), "STELLA_RN") == (
+        13.56,
+        datetime(2024, 1, 18, 16, 15, tzinfo=UTC).timestamp(),
+    )
+    # the CSV files' column names are not the API's: refused, naming what is missing
+    csv_shaped = ercot_answer(ERCOT_RECORDED_ROWS)
+    csv_shaped["fields"] = [{**f, "name": f["name"][0].upper() + f["name"][1:]} for f in csv_shaped["fields"]]
+    csv_shaped["fields"][3]["name"] = "SettlementPointName"
+    with pytest.raises(FeedError, match=r"lacks column\(s\) \['deliveryDate'"):
+        latest_spp(csv_shaped, "ZIER_SLR_ALL")
+
+
+def test_check_credentials_with_an_operator_token_needs_only_the_key(monkeypatch, tmp_path):
+    """``token_env``: no sign-in, so no user name or password is needed; the key still is."""
+    for var in ("ERCOT_API_USERNAME", "ERCOT_API_PASSWORD", "ERCOT_SUBSCRIPTION_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = ErcotPriceFeed(source="ercot", settlement_point="HB_WEST", token_env="MY_TOKEN")
+    with pytest.raises(FeedError, match="ERCOT_SUBSCRIPTION_KEY"):
+        ercot.check_credentials(cfg, str(tmp_path))
+    monkeypatch.setenv("ERCOT_SUBSCRIPTION_KEY", "k")
+    ercot.check_credentials(cfg, str(tmp_path))

@@ -12,6 +12,7 @@ import sqlite3
 from datetime import date, timedelta
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, VIEWER_TOKEN, emulated_campus, until
@@ -173,7 +174,7 @@ def test_evidence_refuses_short_history_and_unknown_events(store):
     record_event(store, like_days=WEEKDAYS_BACK[:9])
     with pytest.raises(BaselineError, match=r"needs 10 like days .* the history has 9"):
         build_evidence(store, "e1", "middle_8_of_10")
-    with pytest.raises(EvidenceNotFound, match="no DR event or grid program window 'nope' in the store"):
+    with pytest.raises(EvidenceNotFound, match="no DR event, grid program window or EEA 'nope' in the store"):
         build_evidence(store, "nope")
     with pytest.raises(ValueError, match="unknown baseline method 'avg'"):
         build_evidence(store, "e1", "avg")
@@ -324,7 +325,7 @@ def test_cli_exports_csv_and_json_and_names_an_unknown_event(tmp_path):
     assert json.loads(r.stdout)["intervals"][0]["baseline_import_mw"] == 100.0
     r = runner.invoke(app, ["evidence", "--event", "nope", "--store", str(path)])
     assert r.exit_code == 2
-    assert r.stderr == f"error: no DR event or grid program window 'nope' in the store ({path})\n"
+    assert r.stderr == f"error: no DR event, grid program window or EEA 'nope' in the store ({path})\n"
     r = runner.invoke(app, ["evidence", "--event", "e1", "--store", str(tmp_path / "x.db")])
     assert r.exit_code == 2 and r.stderr.startswith("error: no store at ")
     assert not (tmp_path / "x.db").exists()  # never creates a store
@@ -423,7 +424,10 @@ async def test_api_evidence_of_a_live_event(tmp_path):
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
             assert r.text.splitlines()[0].startswith("event_id,method,")
             r = await client.get("/api/v1/evidence/nope", headers=VW)
-            assert r.status_code == 404 and "no DR event or grid program window 'nope'" in r.json()["detail"]
+            assert (
+                r.status_code == 404
+                and "no DR event, grid program window or EEA 'nope'" in r.json()["detail"]
+            )
             r = await client.get(url, headers=VW, params={"method": "middle_8_of_10"})
             assert r.status_code == 422 and "needs 10 like days" in r.json()["detail"]
             r = await client.get(url, headers=VW, params={"method": "avg"})
@@ -504,3 +508,165 @@ def test_like_day_dates_in_the_fixture():
     days = [event - timedelta(days=b) for b in WEEKDAYS_BACK]
     assert all(d.weekday() < 5 for d in days)
     assert len([d for d in (event - timedelta(days=b) for b in range(1, 15)) if d.weekday() < 5]) == 10
+
+
+def record_eea(store: Store, *, latched: bool = True, cleared: bool = True) -> None:
+    """EEA episode "x1" as ``live/eea_episodes`` records it, over ticks every 60 s.
+
+    Level 1 set at 13:59:30 (curtail_at_level 2: no cap), level 3 at 14:05 (cap 0), cleared at
+    14:20. Ticks from 13:58: 200 MW import and 40 MW of miners up to 14:05 inclusive, then 165
+    and 5 MW. The first tick of the episode (14:00) latched 200 / 40 MW; fleet sleep power 2 MW."""
+    iso = utc_iso(T0 - 30.0)
+    data = {"id": "x1", "start": iso, "level": 1, "curtail_at_level": 2, "cap_mw": None}
+    data |= {"source": "alice", "sleep_floor_mw": 2.0}
+    data |= {"reference_import_mw": 200.0, "reference_miners_mw": 40.0} if latched else {}
+    evs = {
+        T0: [
+            EventRecord(T0 - 30.0, "eea", "EEA level 1", {"id": "x1", "level": 1, "cap_mw": None}),
+            EventRecord(T0, "eea_start", "EEA x1", data),
+        ],
+        T0 + 300.0: [EventRecord(T0 + 300.0, "eea", "EEA level 3", {"id": "x1", "level": 3, "cap_mw": 0.0})],
+    }
+    if cleared:
+        evs[T0 + 1200.0] = [
+            EventRecord(T0 + 1200.0, "eea", "EEA level 0", {"id": "x1", "level": 0, "cap_mw": None}),
+            EventRecord(T0 + 1200.0, "eea_end", "EEA x1 ended", data | {"end": utc_iso(T0 + 1200.0)}),
+        ]
+    for n, k in enumerate(range(-2, 25), 1):  # 13:58 .. 14:24
+        t = T0 + 60.0 * k
+        imp, mnr = (200.0, 40.0) if t <= T0 + 300.0 else (165.0, 5.0)
+        rec = _tick(n, t, imp, 10, events=evs.get(t, []))
+        rec.measurement["miners_mw"] = mnr
+        store.write_tick(rec)
+    assert store.flush()
+
+
+def test_evidence_of_an_eea_episode(store):
+    record_eea(store)
+    doc = build_evidence(store, "x1")
+    ev = doc["event"]
+    assert (ev["kind"], ev["start"], ev["ended"], ev["in_force"]) == (
+        "eea",
+        "2026-11-25T13:59:30Z",
+        "2026-11-25T14:20:00Z",
+        False,
+    )
+    assert [(lv["level"], lv["cap_mw"]) for lv in ev["levels"]] == [(1, None), (3, 0.0), (0, None)]
+    assert (ev["max_level"], ev["cap_mw"]) == (3, 0.0)
+    # committed: 40 MW of miners before, down to the 2 MW they draw asleep: 38 MW
+    assert ev["miners_mw_before"] == 40.0 and ev["committed_mw"] == 38.0
+    # during (the 19 fresh ticks after the first, 14:01-14:19): 5 at 40 MW, 14 at 5 MW
+    assert ev["ticks_during"] == 19 and ev["miners_mw_during_min"] == 5.0
+    assert ev["miners_mw_during_mean"] == pytest.approx(270.0 / 19)
+    assert ev["curtailed_mw"] == pytest.approx(40.0 - 270.0 / 19)
+    lead, first, second = doc["intervals"]
+    # 13:59:30-14:00 (to the UTC quarter hour): no tick, no cap yet: nothing asked or metered
+    assert (lead["interval_end_utc"], lead["ticks"], lead["reduction_asked_mw"]) == (
+        "2026-11-25T14:00:00Z",
+        0,
+        None,
+    )
+    assert lead["metered_import_mw"] is None and lead["miners_reduction_mw"] is None
+    # 14:00-14:15, capped from 14:05 (600 s of 900): 38 x 2/3 asked; ticks 14:00-14:14, 6 at
+    # 200 MW and 9 at 165 MW: 179 MW, 21 achieved against the 200 latched
+    assert first["reduction_asked_mw"] == pytest.approx(38.0 * 2.0 / 3.0)
+    assert first["metered_import_mw"] == pytest.approx(179.0)
+    assert first["achieved_reduction_mw"] == pytest.approx(21.0)
+    assert first["shortfall_mw"] == pytest.approx(38.0 * 2.0 / 3.0 - 21.0)
+    assert first["miners_reduction_mw"] == pytest.approx(40.0 - (6 * 40.0 + 9 * 5.0) / 15)
+    # second (14:15-14:20, capped throughout): 38 asked, 35 achieved, 3 short
+    assert (second["ticks"], second["reduction_asked_mw"]) == (5, 38.0)
+    assert (second["achieved_reduction_mw"], second["shortfall_mw"]) == pytest.approx((35.0, 3.0))
+    assert second["miners_reduction_mw"] == pytest.approx(35.0)
+    assert [m["kind"] for m in doc["markers"]] == ["eea", "eea_start", "eea", "eea", "eea_end"]
+    json.dumps(doc, allow_nan=False)
+    rows = list(csv.DictReader(io.StringIO(evidence_csv(doc))))
+    assert float(rows[2]["miners_reduction_mw"]) == pytest.approx(35.0)
+
+
+def test_eea_without_a_latched_reference_or_an_end(store):
+    """An episode whose first tick had no fresh meter (or resumed from an older state): the
+    miner power before it is the last fresh tick before its start (13:59); one still in force
+    runs to the last stored tick (14:24) and is reported in force."""
+    record_eea(store, latched=False, cleared=False)
+    doc = build_evidence(store, "x1")
+    ev = doc["event"]
+    assert ev["miners_mw_before"] == 40.0 and ev["miners_mw_before_source"].startswith("last fresh tick")
+    assert ev["in_force"] and ev["ended"] is None
+    assert doc["intervals"][-1]["interval_end_utc"] == "2026-11-25T14:24:00.001000Z"  # last tick in
+    assert sum(i["ticks"] for i in doc["intervals"]) == 25  # 14:00 .. 14:24
+    assert doc["baseline"]["source"].startswith("last fresh tick before the start")
+    assert doc["intervals"][0]["baseline_import_mw"] == 200.0  # the 13:59 tick's import
+
+
+async def test_api_evidence_of_a_live_eea(tmp_path):
+    """An EEA run by the real runtime on an emulated campus: level 3 posted through the API
+    (every miner off), then cleared; the episode's id is the one the API answered, and its
+    evidence, checked against the store read directly (SQLite), not through the evidence code:
+    the miner power before it is the one metered by the episode's first tick, the MW
+    curtailed that minus the mean metered over the later ticks, and every miner is asleep by
+    the emulators' own account."""
+    scen = INSTANT_WAKE | {"programs": {"emergency": {"curtail_at_level": 1}}}
+    async with emulated_campus(tmp_path, scenario=scen) as live:
+        rt, emu = live.runtime, live.emulated
+        await until(
+            lambda: rt.last_tick is not None and rt.last_tick["power_mw"]["import"], 5, "first metered tick"
+        )
+        async with httpx.AsyncClient(base_url=live.api_url, timeout=10) as client:
+            r = await client.post("/api/v1/programs/eea", headers=OP, json={"level": 3})
+            assert r.status_code == 200, r.text
+            eea_id = r.json()["id"]
+            await until(lambda: rt.store.events(kind="eea_start"), 5, "EEA started")
+            state = (await client.get("/api/v1/programs", headers=VW)).json()["programs"]
+            assert state["eea_id"] == eea_id and state["eea_level"] == 3
+            true_asleep = await settled_asleep(emu, rt.group_names)
+            r = await client.post("/api/v1/programs/eea", headers=OP, json={"level": 0})
+            assert r.status_code == 200 and r.json()["id"] == eea_id
+            await until(lambda: rt.store.events(kind="eea_end"), 5, "EEA ended")
+            n = rt.tick_no
+            await until(lambda: rt.tick_no > n + 1, 5, "the end recorded")
+            r = await client.get(f"/api/v1/evidence/{eea_id}", headers=VW, params={"interval_s": 60})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            csv_text = (
+                await client.get(f"/api/v1/evidence/{eea_id}", headers=VW, params={"format": "csv"})
+            ).text
+    with sqlite3.connect(tmp_path / "ballast.db") as db:
+        db.row_factory = sqlite3.Row
+        (start,) = db.execute("SELECT * FROM events WHERE kind = 'eea_start'").fetchall()
+        (end,) = db.execute("SELECT * FROM events WHERE kind = 'eea_end'").fetchall()
+        started = json.loads(start["data"])
+        first = db.execute(
+            "SELECT import_mw, miners_mw FROM measurements WHERE tick = ?", (start["tick"],)
+        ).fetchone()
+        t0 = pd.Timestamp(started["start"]).timestamp()
+        during = [
+            r["miners_mw"]
+            for r in db.execute(
+                "SELECT miners_mw FROM measurements WHERE time_s >= ? AND time_s < ? AND tick > ? "
+                "AND safe_mode = 0 AND import_mw IS NOT NULL AND miners_mw IS NOT NULL",
+                (t0, end["time_s"], start["tick"]),
+            )
+        ]
+    db.close()
+    ev = doc["event"]
+    assert (ev["kind"], ev["id"], ev["max_level"], ev["cap_mw"]) == ("eea", eea_id, 3, 0.0)
+    assert started["id"] == eea_id and not ev["in_force"]
+    before = first["miners_mw"]
+    assert ev["miners_mw_before"] == before == started["reference_miners_mw"]
+    assert doc["baseline"]["latched_import_mw"] == first["import_mw"]
+    assert ev["ticks_during"] == len(during) >= 3
+    assert ev["miners_mw_during_mean"] == pytest.approx(np.mean(during))
+    assert ev["curtailed_mw"] == pytest.approx(before - np.mean(during))
+    assert 0 < ev["curtailed_mw"] < before  # miners went down, to their sleep power, not 0
+    assert ev["miners_mw_during_min"] < before
+    # committed: all miner power above what the fleet draws asleep
+    assert 0 < started["sleep_floor_mw"] < before
+    assert ev["committed_mw"] == pytest.approx(before - started["sleep_floor_mw"])
+    asked = [i["reduction_asked_mw"] for i in doc["intervals"] if i["reduction_asked_mw"] is not None]
+    assert asked and max(asked) <= ev["committed_mw"] + 1e-9
+    last = [i for i in doc["intervals"] if i["ticks"]][-1]
+    assert true_asleep == {g: 10 for g in rt.group_names}  # the emulators: every miner asleep
+    assert last["verified_asleep"] == true_asleep
+    assert [m["kind"] for m in doc["markers"]] == ["eea", "eea_start", "eea", "eea_end"]
+    assert csv_text.splitlines()[0].startswith("event_id,method,")

@@ -24,6 +24,7 @@ from live_helpers import INSTANT_WAKE, OPERATOR_TOKEN, emulated_campus, until
 import ballast.live.tick as tick_mod
 from ballast.control import Snapshot, step
 from ballast.inputs import SiteInputs
+from ballast.live.devices import split_fleet
 from ballast.live.programs_api import add_program_window, set_eea
 from ballast.programs.plan import ProgramPlan, build_plan
 from ballast.scenario import parse_scenario
@@ -75,23 +76,38 @@ def _backtest_plan(
 
 
 class Recorder:
-    """Every live ``step``: (config, controller state before, snapshot, decision)."""
+    """Every live ``step``: (config, controller state before, snapshot, decision, inflexible
+    miner power [MW]). The last is what ``split_fleet`` counted that tick: miners that did not
+    answer in time (a loaded machine) count at what they last showed, and the controller sees
+    the programs' cap and floor less that power (``live.tick``)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any, Snapshot, Any]] = []
+        self.calls: list[tuple[Any, Any, Snapshot, Any, float]] = []
+        self._fixed_mw = 0.0
+
+    def split(self, *args: Any) -> Any:
+        out = split_fleet(*args)
+        self._fixed_mw = out[1]
+        return out
 
     def __call__(self, cfg, state, snap):
         before = state.copy()
         decision = step(cfg, state, snap)
-        self.calls.append((cfg, before, snap, decision))
+        self.calls.append((cfg, before, snap, decision, self._fixed_mw))
         return decision
+
+
+def _seen(call: tuple, mw: float) -> float:
+    """A programs' cap or floor [MW] as the controller sees it on ``call``'s tick: less the
+    inflexible miners' power."""
+    return max(0.0, mw - call[4]) if np.isfinite(mw) else mw
 
 
 def _same_decision(call: tuple, cap_mw: float, floor_mw: float) -> Any:
     """The controller's decision on the recorded tick with the backtest's cap and floor must be
     the live one (same binding rule, same miners per group)."""
-    cfg, before, snap, live = call
-    expect = step(cfg, before.copy(), replace(snap, cap_mw=cap_mw, floor_mw=floor_mw))
+    cfg, before, snap, live, _ = call
+    expect = step(cfg, before.copy(), replace(snap, cap_mw=_seen(call, cap_mw), floor_mw=floor_mw))
     assert expect.binding_rule == live.binding_rule
     np.testing.assert_array_equal(expect.running, live.running)
     return live
@@ -104,6 +120,7 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
     scen = copy.deepcopy(INSTANT_WAKE) | {"programs": _programs()}
     rec = Recorder()
     monkeypatch.setattr(tick_mod, "step", rec)
+    monkeypatch.setattr(tick_mod, "split_fleet", rec.split)
     offset = [BEFORE_WINDOW.timestamp() - time.time()]
 
     def clock() -> float:
@@ -147,7 +164,7 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
             )
             plan.on_chunk(1, np.array([w.reference_mw, w.reference_mw]))  # the metered power
             assert w.commit_mw == pytest.approx(plan.reserve_sold_mw["ecrs"][1])
-            assert snap.cap_mw == pytest.approx(plan.cap_mw[1])
+            assert snap.cap_mw == pytest.approx(_seen(call, plan.cap_mw[1]))
             assert snap.floor_mw == 0.0 == plan.floor_mw[1]  # the deployed reserve's floor
             assert _same_decision(call, plan.cap_mw[1], 0.0).binding_rule == "obligation_cap"
             r = await c.delete(f"/api/v1/programs/windows/{dep_id}")
@@ -158,7 +175,7 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
             r = await c.post("/api/v1/programs/4cp-alerts", json={"duration_s": 60.0})
             assert r.status_code == 201, r.text
             alert_id = r.json()["id"]
-            await until(lambda: last()[2].cap_mw == CURTAIL_TO_MW, 10, "the 4CP alert cap")
+            await until(lambda: last()[2].cap_mw == _seen(last(), CURTAIL_TO_MW), 10, "the 4CP alert cap")
             assert _same_decision(last(), CURTAIL_TO_MW, last()[2].floor_mw).binding_rule == "obligation_cap"
             assert (await c.delete(f"/api/v1/programs/windows/{alert_id}")).status_code == 200
             await until(lambda: last()[3].binding_rule == "import_limit", 10, "alert over")
@@ -183,7 +200,8 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
                 snap,
             )
             assert plan.fourcp_alert is not None and plan.fourcp_alert[1]
-            assert snap.cap_mw == plan.cap_mw[1] == CURTAIL_TO_MW
+            assert plan.cap_mw[1] == CURTAIL_TO_MW
+            assert snap.cap_mw == _seen(call, plan.cap_mw[1])
             _same_decision(call, plan.cap_mw[1], snap.floor_mw)
 
             # --- EEA level 2 (curtail_at_level 2): every miner off
@@ -218,7 +236,7 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
             kinds = {a["kind"] for a in state["active_events"]}
             r = await c.post("/api/v1/programs/eea", json={"level": 0})
             assert r.status_code == 200
-            await until(lambda: last()[2].cap_mw == CURTAIL_TO_MW, 10, "EEA over, 4CP left")
+            await until(lambda: last()[2].cap_mw == _seen(last(), CURTAIL_TO_MW), 10, "EEA over, 4CP left")
             # --- reserve floor, after the 4CP window (20:30 CDT): at 500 USD/MWh economics
             # would sleep every miner; the ECRS sold keeps sleep power + 25 MW + one device
             # step running
@@ -242,11 +260,11 @@ async def test_reserve_floor_deployment_4cp_and_eea_bind_live_as_in_the_backtest
                 scen, tmp_path, cfg, [snap.time_s - 1, snap.time_s], [ai_max, snap.ai_load_mw], snap
             )
             assert plan.reserve_sold_mw["ecrs"][1] == pytest.approx(ECRS_MW)
-            assert snap.floor_mw == pytest.approx(plan.floor_mw[1])
+            assert snap.floor_mw == pytest.approx(_seen(call, plan.floor_mw[1]))
             assert snap.cap_mw == np.inf and plan.cap_mw[1] == np.inf
-            d = _same_decision(call, plan.cap_mw[1], plan.floor_mw[1])
+            d = _same_decision(call, plan.cap_mw[1], _seen(call, plan.floor_mw[1]))
             # whole devices under the floor, but the sold MW run above sleep power
-            assert d.miner_power_mw - plan.sleep_floor_mw >= ECRS_MW
+            assert d.miner_power_mw + call[4] - plan.sleep_floor_mw >= ECRS_MW  # + inflexible
 
         events = {e["kind"] for e in rt.store.events(limit=10_000)}
     assert {
@@ -336,7 +354,62 @@ def test_eea_level_caps_from_curtail_at_level(tmp_path: Path, level, curtail_at,
     progs.set_eea(level, 1.7e9, "op")
     lim = progs.limits(1.7e9, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False)
     assert lim.cap_mw == cap
-    assert [e.kind for e in lim.events] == ["eea"]
+    # a level set opens an episode: its first tick latches the metered (import, miners)
+    assert [e.kind for e in lim.events] == (["eea", "eea_start"] if level else ["eea"])
+    if level:
+        start = lim.events[1].data
+        assert start["id"] == lim.events[0].data["id"] == progs.eea.id
+        assert (start["reference_import_mw"], start["reference_miners_mw"]) == (150.0, 50.0)
+
+
+def test_an_eea_episode_from_level_set_to_level_cleared(tmp_path: Path) -> None:
+    """One id from the level set to the level cleared, through a change of level; the next
+    level set is a new episode; the episode survives ``saved``/``restore``."""
+    progs = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    t = 1.7e9
+    progs.set_eea(1, t, "op")
+    first = progs.limits(t + 1, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    ep = progs.eea.id
+    assert [(e.kind, e.data["id"]) for e in first] == [("eea", ep), ("eea_start", ep)]
+    assert first[1].data["cap_mw"] is None  # level 1 < curtail_at_level 2: no cap yet
+    progs.set_eea(3, t + 60, "op")
+    lim = progs.limits(t + 61, (140.0, 40.0), 100.0, 0.0, 20.0, 50.0, False, False)
+    assert lim.cap_mw == 0.0 and [(e.kind, e.data["id"]) for e in lim.events] == [("eea", ep)]
+    assert lim.events[0].data["cap_mw"] == 0.0
+    # a restart keeps the episode (no second eea_start, the reference kept)
+    again = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    again.restore(progs.saved(), t + 90)
+    assert again.eea.id == ep and again.eea.reference_miners_mw == 50.0 and again.eea.max_level == 3
+    assert again.limits(t + 91, (100.0, 1.0), 100.0, 0.0, 20.0, 50.0, False, False).events == []
+    again.set_eea(0, t + 120, "op")
+    end = again.limits(t + 121, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [(e.kind, e.data["id"]) for e in end] == [("eea", ep), ("eea_end", ep)]
+    assert end[1].data["end"] == "2023-11-14T22:15:20Z" and end[1].data["max_level"] == 3
+    assert again.eea is None and again.document()["eea_id"] is None
+    again.set_eea(2, t + 200, "op")
+    assert again.eea.id != ep
+    # a state saved before episodes had ids: a new episode that latches nothing after restart
+    old = {"eea_level": 3, "eea_since_s": t, "windows": []}
+    resumed = _live_programs(tmp_path, {"emergency": {"curtail_at_level": 2}})
+    resumed.restore(old, t + 90)
+    (start,) = resumed.limits(t + 91, (100.0, 1.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert start.kind == "eea_start" and start.data["reference_miners_mw"] is None
+    assert start.data["start"] == "2023-11-14T22:13:20Z"
+    # a restart on a scenario without programs.emergency drops the level and ends the episode
+    progs.set_eea(2, t + 300, "op")  # the first runtime's episode (started) goes on
+    gone = _live_programs(tmp_path, {"ecrs": {"offer_mw": 5}})
+    gone.restore(progs.saved(), t + 400)
+    evs = gone.limits(t + 401, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [(e.kind, e.data.get("id")) for e in evs] == [("eea", None), ("eea_end", ep)]
+    assert evs[1].data["end"] == "2023-11-14T22:20:00Z" and evs[1].data["max_level"] == 3
+    assert gone.eea is None and gone.eea_level == 0
+    # one never seen by a tick gets its eea_start (no reference) before its end
+    fresh = _live_programs(tmp_path, {"emergency": {}})
+    fresh.set_eea(3, t, "op")
+    fresh.set_eea(0, t + 1, "op")
+    evs = fresh.limits(t + 2, (150.0, 50.0), 100.0, 0.0, 20.0, 50.0, False, False).events
+    assert [e.kind for e in evs] == ["eea", "eea", "eea_start", "eea_end"]
+    assert evs[2].data["reference_miners_mw"] is None
 
 
 @pytest.mark.parametrize(

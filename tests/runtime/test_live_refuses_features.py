@@ -130,3 +130,41 @@ def test_serve_config_refuses_programs(tmp_path: Path) -> None:
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert lines == [f"error: scenario {scen}: {WINDOWS_REFUSED}"]
     assert not (tmp_path / "ballast.db").exists()  # refused before the store opened
+
+
+def test_serve_config_refuses_missing_ercot_credentials_before_starting(tmp_path: Path, monkeypatch) -> None:
+    """An ERCOT price feed without its user name, password or subscription key stops ``serve``
+    at start, naming the field and the variable, before the store is opened."""
+    for var in ("ERCOT_API_USERNAME", "ERCOT_API_PASSWORD", "ERCOT_SUBSCRIPTION_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    scen = write_campus(tmp_path)
+    feed = {"source": "ercot", "settlement_point": "HB_WEST"}
+    site = tmp_path / "site.yaml"
+
+    def serve(price_feed: dict) -> list[str]:
+        site.write_text(
+            yaml.safe_dump(
+                {
+                    "scenario": scen.name,
+                    "meter": {"host": "127.0.0.1", "port": 1},
+                    "store": {"dsn": str(tmp_path / "ballast.db")},
+                    "market": {"price_feed": price_feed},
+                }
+            )
+        )
+        result = CliRunner().invoke(app, ["serve", "--config", str(site)])
+        assert result.exit_code == 2, result.output
+        return [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+
+    assert serve(feed) == [
+        "error: ERCOT API user name: market.price_feed.username is not set in the site config "
+        "and environment variable ERCOT_API_USERNAME (username_env) is unset"
+    ]
+    assert serve(feed | {"username": "ops@example.com"}) == [
+        "error: environment variable ERCOT_API_PASSWORD (ERCOT API password) is unset"
+    ]
+    monkeypatch.setenv("ERCOT_API_PASSWORD", "pw")
+    assert serve(feed | {"username": "ops@example.com"}) == [
+        "error: environment variable ERCOT_SUBSCRIPTION_KEY (ERCOT subscription key) is unset"
+    ]
+    assert not (tmp_path / "ballast.db").exists()  # refused before the store opened

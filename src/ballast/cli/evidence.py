@@ -1,5 +1,5 @@
 """``ballast evidence --event ID``: the settlement evidence of a live DR event, reserve
-deployment or posted 4CP alert from the store (``ballast.live.evidence``), as JSON
+deployment, posted 4CP alert or EEA episode from the store (``ballast.live.evidence``), as JSON
 (``ballast.evidence/1``) or CSV on stdout.
 
     ballast evidence --event 3f2a --store site.db --method middle_8_of_10 --format csv
@@ -24,7 +24,7 @@ METHODS = ("meter_before_event", "middle_8_of_10", "regression")  # programs/bas
 
 def evidence(
     event: Annotated[
-        str, typer.Option("--event", help="DR event, deployment or 4CP alert id (as the API returned it).")
+        str, typer.Option("--event", help="DR event, deployment, 4CP alert or EEA id (the API's answer).")
     ],
     method: Annotated[str, typer.Option(help="Baseline: " + ", ".join(METHODS) + ".")] = "meter_before_event",
     store: Annotated[
@@ -38,7 +38,7 @@ def evidence(
         typer.Option(help="Time zone of like days (default: the config's scenario site.timezone, else UTC)."),
     ] = None,
 ) -> None:
-    """Evidence of one DR event, reserve deployment or 4CP alert: metered import, commanded and
+    """Evidence of one DR event, reserve deployment, 4CP alert or EEA: metered import, commanded and
     verified miners, baseline, reduction achieved and shortfall per interval."""
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, got {method!r}")

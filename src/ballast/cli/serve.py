@@ -71,9 +71,10 @@ def serve(
         envvar="BALLAST_VIEWER_TOKEN", show_envvar=True, help="--emulate without --config: "
         "viewer token (default: a random one, printed). Prefer the environment variable.")
     ] = None,
-    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop if "
-                                         "installed (faster fan-out; the tests exercise the "
-                                         "default asyncio loop).")] = False,
+    uvloop: Annotated[bool, typer.Option("--uvloop/--no-uvloop", help="Run on uvloop when "
+                                         "it is installed (the serve extra; cheaper TCP "
+                                         "connections), else asyncio's loop with a logged "
+                                         "warning. --no-uvloop: asyncio's loop.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a campus live: runtime, store and API (and emulated devices with --emulate)."""

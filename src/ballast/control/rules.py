@@ -1,9 +1,10 @@
 """The rules' arithmetic: small compiled functions for the rule stack (``control/stack.py``).
 
-The stack itself, its order and each rule as a function of one shape, is in ``stack.py``
-(docs/design.md, "The rule stack"); here are the pieces of arithmetic it and its tests use: the
-import-limit room, the renewable floor, the restore ramp's allowance and memory, the economic
-hysteresis per group and the merit order that turns a miner total into whole miners per group.
+The stack itself, its order, is in ``stack.py`` and each rule as a function of one shape in
+``stack_rules.py`` (docs/design.md, "The rule stack"); here are the pieces of arithmetic they and
+their tests use: the import-limit room, the renewable floor, the restore ramp's allowance and
+memory, the economic hysteresis per group and the merit order that turns a miner total into whole
+miners per group.
 All powers are facility MW (miner wall power x cooling PUE); import is positive.
 
 These are numba ``njit`` functions so that one code path serves a 1-s backtest year and a live

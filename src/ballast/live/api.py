@@ -46,7 +46,7 @@ each tick is one ``event: tick`` whose ``data`` is one JSON object::
          "cap_mw": 110.0, "baseline_import_mw": 240.0, "target_import_mw": 200.0,
          "shortfall_mw": 0.0},
         {"kind": "ufr", "groups": ["s19jpro"]},
-        {"kind": "eea", "level": 3, "since": "...", "cap_mw": 0.0},
+        {"kind": "eea", "id": "...", "level": 3, "since": "...", "cap_mw": 0.0},
         {"kind": "4cp_alert", "id": "...", "program": "coincident_peak", "start": "...",
          "end": "...", "source": "alice", "cap_mw": 0.0},   # source "load feed": computed
         {"kind": "deployment", "id": "...", "program": "ecrs", "start": "...", "end": "...",

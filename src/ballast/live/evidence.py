@@ -1,5 +1,5 @@
-"""Settlement evidence (M&V) of one live DR event or grid program window (a reserve deployment,
-a 4CP alert: ``live/evidence_events``), read from the store: per settlement interval,
+"""Settlement evidence (M&V) of one live DR event, grid program window (a reserve deployment,
+a 4CP alert) or EEA episode (``live/evidence_events``), read from the store: per settlement interval,
 the metered campus import, the miner power metered and planned, the commanded miner states, the
 fleet commands with their verified outcomes, the baseline by a named method
 (``programs/baselines.py``), the reduction achieved against it and the shortfall
@@ -34,7 +34,10 @@ the last fresh tick in the interval before the start (none: refused, naming the 
 ``middle_8_of_10`` and ``regression`` read the import history as interval means (aggregated by
 the database) at the event's hours on each of the ``HISTORY_DAYS`` before it, in the site's
 time zone ``tz``. Reduction asked (and so shortfall): DR the MW or share posted, a deployment
-the MW committed at its first tick, a 4CP alert none (shortfall None). EEA levels: not covered.
+the MW committed at its first tick, an EEA episode the miner power metered before it above the
+cap (per interval: times the share under a curtailing level), a 4CP alert none (shortfall
+None). ``miners_reduction_mw``: the latched miner power minus the interval's metered miner
+power (an EEA's "MW actually curtailed" per interval).
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ INTERVAL_COLUMNS = [
     "wake_commanded",
     "wake_verified",
     "outcomes",
+    "miners_reduction_mw",
 ]
 
 
@@ -294,7 +298,7 @@ def _interval_rows(
         ok = sel & fresh
         meas = float(imp[ok].mean()) if ok.any() else None
         baseline = float(base[i])
-        asked = ev.asked_mw(baseline)
+        asked = ev.asked_mw(baseline, a, b)
         hours = (b - a) / 3600.0
         achieved = short = None
         if meas is not None:
@@ -328,6 +332,9 @@ def _interval_rows(
                 "miners_verified": sum(int(c["ok"]) for c in cmds),
                 "miners_not_verified": sum(int(c["failed"]) for c in cmds),
                 **_verified_by_kind(cmds),
+                "miners_reduction_mw": _num(ev.latched_miners_mw - np.nanmean(mnr[ok]))
+                if ok.any() and ev.latched_miners_mw is not None and np.isfinite(mnr[ok]).any()
+                else None,
                 "running_target": target,
                 "verified_asleep": asleep,
             }

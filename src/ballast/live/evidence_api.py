@@ -1,5 +1,5 @@
-"""``GET /api/v1/evidence/{id}``: the settlement evidence of a DR event, reserve deployment or
-posted 4CP alert (``live/evidence``),
+"""``GET /api/v1/evidence/{id}``: the settlement evidence of a DR event, reserve deployment,
+posted 4CP alert or EEA episode (``live/evidence``),
 as JSON (``ballast.evidence/1``) or CSV. Read access (any token), like the other reads; the
 document is built in the store's reader pool, never on the loop that runs the tick.
 

@@ -13,14 +13,24 @@ runtime latched (``meter_before_event``):
 - 4CP alert: no MW is committed (the miners are capped at ``curtail_to_mw``), so no reduction
   is asked and no shortfall reported; latched = the import of its first tick.
 
+- EEA episode (``live/eea_episodes``: level set -> level cleared, found by the id of its
+  ``eea_start`` event): latched = the import and miner power metered by its first tick (read
+  before that tick's commands), else the last fresh tick in the 900 s before it; committed =
+  that miner power above the lowest cap the episode reached, down to the fleet's sleep power
+  (a sleeping miner still draws its standby power), None if no level reached
+  ``curtail_at_level``; asked per interval = committed x the share of the interval under a
+  curtailing level (the ``eea`` level events); curtailed = miner power before minus the mean
+  metered during (fresh ticks after the first).
+
 A window ends at its ``*_end`` event (a cancellation: the first tick after it), else at its
-planned end (an alert the load feed computed, ``feed-<hour>``: the clock hour). EEA levels
-have no id in the store and no committed MW: not covered.
+planned end (an alert the load feed computed, ``feed-<hour>``: the clock hour); an EEA still in
+force ends a millisecond after the last stored tick.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +39,8 @@ from ballast.live.obligations import utc_iso
 from ballast.live.store import Store
 from ballast.programs.dr import DrRequest, dr_reduction_mw
 
-PROGRAM_KINDS = ("deployment", "4cp_alert")  # Window.kind of live/program_windows
+PROGRAM_KINDS = ("deployment", "4cp_alert", "eea")  # <kind>_start events found by id
+BEFORE_S = 900.0  # an EEA without a latched reference: the last fresh tick this long before
 
 
 class EvidenceNotFound(LookupError):
@@ -48,24 +59,44 @@ class EvidenceEvent:
     latched_import_mw: float | None  # meter_before_event as the runtime latched it
     latched_miners_mw: float | None
     latched_source: str
-    committed_mw: float | None = None  # deployments: MW asked whatever the baseline
+    committed_mw: float | None = None  # deployments, EEA: MW asked whatever the baseline
     request: DrRequest | None = None  # DR: MW or share of the baseline
     markers: list[dict[str, Any]] = field(default_factory=list)  # start/end events
+    cap_steps: list[tuple[float, float | None]] | None = None  # EEA: (from [s], cap [MW] or None)
 
-    def asked_mw(self, baseline_import_mw: float) -> float | None:
-        """The reduction asked against ``baseline_import_mw`` [MW]; None: nothing committed."""
+    def asked_mw(
+        self, baseline_import_mw: float, a_s: float = -math.inf, b_s: float = math.inf
+    ) -> float | None:
+        """The reduction asked over [a_s, b_s) against ``baseline_import_mw`` [MW]; None:
+        nothing committed (an EEA: no curtailing level in the interval)."""
         if self.request is not None:
             return dr_reduction_mw(self.request, baseline_import_mw)
-        return self.committed_mw
+        if self.cap_steps is None or self.committed_mw is None:
+            return self.committed_mw
+        share = curtailing_share(self.cap_steps, max(a_s, self.start_s), min(b_s, self.end_s))
+        return self.committed_mw * share if share > 0 else None
+
+
+def curtailing_share(steps: list[tuple[float, float | None]], a_s: float, b_s: float) -> float:
+    """Share of [a_s, b_s) under a cap (``steps``: each cap from its time to the next's)."""
+    if b_s <= a_s:
+        return 0.0
+    capped = 0.0
+    for i, (t, cap) in enumerate(steps):
+        nxt = steps[i + 1][0] if i + 1 < len(steps) else math.inf
+        if cap is not None:
+            capped += max(0.0, min(nxt, b_s) - max(t, a_s))
+    return capped / (b_s - a_s)
 
 
 def _json(v: Any) -> Any:
     return json.loads(v) if isinstance(v, str) else v
 
 
-def _markers(store: Store, event_id: str, kinds: tuple[str, str], since_s: float) -> list[dict[str, Any]]:
+def _markers(store: Store, event_id: str, kinds: tuple[str, ...], since_s: float) -> list[dict[str, Any]]:
     rows = store.select(
-        "SELECT tick, time_s, kind, data FROM events WHERE time_s >= ? AND kind IN (?, ?) ORDER BY id",
+        "SELECT tick, time_s, kind, data FROM events WHERE time_s >= ? AND kind IN "
+        f"({', '.join('?' * len(kinds))}) ORDER BY id",
         (since_s, *kinds),
     )
     for r in rows:
@@ -79,14 +110,14 @@ def find_event(store: Store, event_id: str) -> EvidenceEvent:
     if found:
         return _dr_event(store, found[0])
     starts = store.select(
-        "SELECT tick, time_s, kind, data FROM events WHERE kind IN (?, ?) ORDER BY id",
+        "SELECT tick, time_s, kind, data FROM events WHERE kind IN (?, ?, ?) ORDER BY id",
         tuple(f"{k}_start" for k in PROGRAM_KINDS),
     )
     for r in starts:
         data = _json(r["data"])
         if data.get("id") == event_id:
-            return _program_event(store, r, data)
-    raise EvidenceNotFound(f"no DR event or grid program window {event_id!r} in the store")
+            return _eea_event(store, r, data) if r["kind"] == "eea_start" else _program_event(store, r, data)
+    raise EvidenceNotFound(f"no DR event, grid program window or EEA {event_id!r} in the store")
 
 
 def _dr_event(store: Store, ev: dict[str, Any]) -> EvidenceEvent:
@@ -153,4 +184,82 @@ def _program_event(store: Store, start: dict[str, Any], data: dict[str, Any]) ->
         f"metered import of the {kind}'s first tick ({start['kind']} event)",
         committed_mw=None if kind != "deployment" else data.get("commit_mw"),
         markers=marks,
+    )
+
+
+def _eea_event(store: Store, start: dict[str, Any], data: dict[str, Any]) -> EvidenceEvent:
+    """An EEA episode from its ``eea_start`` event (module docstring)."""
+    start_s = datetime.fromisoformat(data["start"]).timestamp()
+    # from a second before: "start" is ISO text to the microsecond, the level event's time exact
+    marks = _markers(store, data["id"], ("eea", "eea_start", "eea_end"), start_s - 1.0)
+    ends = [m for m in marks if m["kind"] == "eea_end"]
+    if ends:
+        end_s = float(ends[0]["time_s"])
+    else:  # in force: to a millisecond after the last stored tick (it included)
+        last = store.select("SELECT max(time_s) AS t FROM measurements", ())[0]["t"]
+        end_s = float(last) + 1e-3 if last is not None and last >= start_s else start_s
+    levels = [m for m in marks if m["kind"] == "eea"]
+    steps = [(float(m["time_s"]), m["data"].get("cap_mw")) for m in levels] or [(start_s, data.get("cap_mw"))]
+    ref_import, ref_miners = data.get("reference_import_mw"), data.get("reference_miners_mw")
+    source = "metered by the EEA's first tick (eea_start event)"
+    if ref_miners is None:
+        before = store.select(
+            "SELECT import_mw, miners_mw FROM measurements WHERE time_s < ? AND time_s >= ? AND "
+            "import_mw IS NOT NULL AND miners_mw IS NOT NULL AND safe_mode = 0 ORDER BY time_s DESC LIMIT 1",
+            (start_s, start_s - BEFORE_S),
+        )
+        ref_miners = before[0]["miners_mw"] if before else None
+        source = f"last fresh tick in the {BEFORE_S:g} s before the EEA (none latched at its first tick)"
+    during = store.select(
+        "SELECT avg(miners_mw) AS mw, min(miners_mw) AS lo, count(*) AS n FROM measurements "
+        "WHERE time_s >= ? AND time_s < ? AND tick > ? AND import_mw IS NOT NULL "
+        "AND miners_mw IS NOT NULL AND safe_mode = 0",
+        (start_s, end_s, start["tick"]),
+    )[0]
+    caps = [c for _, c in steps if c is not None]
+    floor = float(data.get("sleep_floor_mw") or 0.0)
+    committed = (
+        max(float(ref_miners) - max(min(caps), floor), 0.0) if caps and ref_miners is not None else None
+    )
+    mean = during["mw"]
+    doc = {
+        "kind": "eea",
+        "id": data["id"],
+        "start": data["start"],
+        "ended": utc_iso(end_s) if ends else None,
+        "in_force": not ends,
+        "level": data.get("level"),
+        "max_level": max(int(m["data"]["level"]) for m in levels) if levels else data.get("level"),
+        "levels": [
+            {
+                "time": utc_iso(float(m["time_s"])),
+                "level": m["data"]["level"],
+                "cap_mw": m["data"].get("cap_mw"),
+            }
+            for m in levels
+        ],
+        "curtail_at_level": data.get("curtail_at_level"),
+        "cap_mw": min(caps) if caps else None,
+        "committed_mw": committed,
+        "miners_mw_before": ref_miners,
+        "miners_mw_before_source": source,
+        "miners_mw_during_mean": mean,
+        "miners_mw_during_min": during["lo"],
+        "ticks_during": int(during["n"]),
+        "curtailed_mw": None if mean is None or ref_miners is None else float(ref_miners) - float(mean),
+        "sleep_floor_mw": floor,
+        "created_by": data.get("source"),
+    }
+    return EvidenceEvent(
+        data["id"],
+        "eea",
+        start_s,
+        end_s,
+        doc,
+        ref_import,
+        ref_miners,
+        source,
+        committed_mw=committed,
+        markers=marks,
+        cap_steps=steps,
     )

@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from ballast.control import ControllerConfig
+from ballast.live.eea_episodes import EeaEpisode, level_event, restored_episode
 from ballast.live.fourcp_load import FourCpLoad
 from ballast.live.obligations import utc_iso
+from ballast.live.program_settlement import ProgramSettlement
 from ballast.live.program_windows import Window, check_window
 from ballast.live.store import EventRecord
 from ballast.programs.limits import (
@@ -76,6 +78,7 @@ class LivePrograms:
         self.offers_mw = programs.reserve_offers_mw()
         self.eea_level = 0
         self.eea_since_s: float | None = None
+        self.eea: EeaEpisode | None = None  # the EEA episode in force (live/eea_episodes)
         self.windows: dict[str, Window] = {}
         self.load = load
         self._feed_alert: Window | None = None
@@ -85,32 +88,32 @@ class LivePrograms:
         self.sold_mw: dict[str, float] = {}  # last tick's sale [MW]
         self._ai_hour: tuple[float, float] = (math.nan, -math.inf)  # (hour start, max AI)
         self._pending: list[EventRecord] = []
+        self.settlement = ProgramSettlement(programs)  # settled each tick (live.tick)
 
     # ------------------------------------------------------------ instructions
     def set_eea(self, level: int, now_s: float, source: str) -> EventRecord:
-        """The ERCOT EEA level now in force (0: none)."""
+        """The ERCOT EEA level now in force (0: none): opens, updates or ends the episode."""
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 3:
             raise ValueError(f"EEA level must be 0 (none), 1, 2 or 3, got {level!r}")
         if self.progs.emergency is None:
             raise ValueError("the scenario has no programs.emergency section: EEA levels are not taken")
+        at = self.progs.emergency.curtail_at_level
         before, self.eea_level = self.eea_level, level
-        self.eea_since_s = now_s if level else None
-        cap = eea_cap_mw(level, self.progs.emergency.curtail_at_level)
-        ev = EventRecord(
-            now_s,
-            "eea",
-            f"EEA level {level} (was {before}) from {source}: "
-            + ("all miners off" if cap == 0 else "no curtailment"),
-            {
-                "level": level,
-                "was": before,
-                "source": source,
-                "curtail_at_level": self.progs.emergency.curtail_at_level,
-                "cap_mw": cap if math.isfinite(cap) else None,
-            },
-        )
+        if level and self.eea is None:
+            self.eea_since_s = now_s
+            self.eea = EeaEpisode.new(level, now_s, source, at, self.sleep_floor_mw)
+        elif level and self.eea is not None:
+            self.eea.level, self.eea.max_level = level, max(self.eea.max_level, level)
+        ev = level_event(now_s, level, before, source, at, self.eea.id if self.eea is not None else None)
         self._pending.append(ev)
+        if not level:
+            self._end_eea(now_s, f"level cleared by {source}")
         return ev
+
+    def _end_eea(self, now_s: float, why: str) -> None:
+        if self.eea is not None:
+            self._pending += self.eea.end(now_s, why)
+        self.eea, self.eea_since_s = None, None
 
     def add_fourcp_alert(self, start_s: float, end_s: float, now_s: float, source: str) -> Window:
         if self.progs.coincident_peak is None:
@@ -177,9 +180,12 @@ class LivePrograms:
         if self.progs.emergency is not None and self.eea_level:
             c = eea_cap_mw(self.eea_level, self.progs.emergency.curtail_at_level)
             fixed_cap = min(fixed_cap, c)
+            if self.eea is not None and not self.eea.started:
+                events.append(self.eea.first_tick(now_s, metered))
             active.append(
                 {
                     "kind": "eea",
+                    "id": self.eea.id if self.eea is not None else None,
                     "level": self.eea_level,
                     "since": utc_iso(self.eea_since_s or now_s),
                     "cap_mw": c if math.isfinite(c) else None,
@@ -339,7 +345,8 @@ class LivePrograms:
         return dict(self.sold_mw)
 
     def saved(self) -> dict[str, Any]:
-        """What a restart needs (``resume.SavedPrograms``): the EEA level and the windows."""
+        """What a restart needs (``resume.SavedPrograms``): the EEA level, the windows and the
+        settlement so far."""
 
         def window(w: Window) -> dict[str, Any]:
             d = vars(w).copy()
@@ -349,7 +356,9 @@ class LivePrograms:
         return {
             "eea_level": self.eea_level,
             "eea_since_s": self.eea_since_s,
+            "eea_episode": self.eea.saved() if self.eea is not None else None,
             "windows": [window(w) for w in self.windows.values()],
+            "settlement": self.settlement.saved(),
         }
 
     def restore(self, doc: dict[str, Any], now_s: float) -> None:
@@ -366,7 +375,21 @@ class LivePrograms:
                 )
             )
             level = 0
+            if doc.get("eea_episode"):
+                self.eea = EeaEpisode(**doc["eea_episode"])
+                self._end_eea(now_s, "the scenario has no programs.emergency now")
         self.eea_level, self.eea_since_s = level, doc.get("eea_since_s") if level else None
+        if doc.get("settlement") is not None:
+            self.settlement.restore(doc["settlement"])
+        if level and self.progs.emergency is not None:
+            self.eea = restored_episode(
+                doc.get("eea_episode"),
+                level,
+                self.eea_since_s,
+                now_s,
+                self.progs.emergency.curtail_at_level,
+                self.sleep_floor_mw,
+            )
         for d in doc.get("windows", []):
             cap = d.get("cap_mw")
             w = Window(**{**d, "cap_mw": NO_CAP_MW if cap is None else cap})
@@ -378,6 +401,7 @@ class LivePrograms:
         return {
             "eea_level": self.eea_level,
             "eea_since": utc_iso(self.eea_since_s) if self.eea_since_s else None,
+            "eea_id": self.eea.id if self.eea is not None else None,
             "offers_mw": dict(self.offers_mw),
             "sold_mw": dict(self.sold_mw),
             "windows": [w.document() for w in self.windows.values()],

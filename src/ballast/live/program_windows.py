@@ -74,7 +74,8 @@ def _programs(rt: Any) -> Any:
 
 def set_eea(rt: Any, level: int, created_by: str) -> dict[str, Any]:
     """The EEA level in force (0: none); ValueError (422) for a bad level or a scenario
-    without ``programs.emergency``. Recorded as an ``eea`` event with the next tick."""
+    without ``programs.emergency``. Recorded as an ``eea`` event with the next tick; its data
+    (returned) carries the EEA episode's ``id`` (``live/eea_episodes``)."""
     return _programs(rt).set_eea(level, rt.clock(), created_by).data
 
 

@@ -1,5 +1,5 @@
 """The grid programs' live endpoints and operator actions (``live.grid_programs``): read
-their state, post an EEA level, a 4CP alert or a reserve deployment, cancel one. Writes need an
+their state and settlement, post an EEA level, a 4CP alert or a reserve deployment, cancel one. Writes need an
 operator token and are audited, like the other write endpoints; a program the scenario does not
 have, or a bad time, is 422 with the reason.
 
@@ -81,8 +81,20 @@ def programs_router(
         and deployments in force or to come; null without a ``programs`` section."""
         return {"programs": None if runtime.programs is None else runtime.programs.document()}
 
+    @router.get(f"{prefix}/programs/settlement", tags=["read"], responses=VIEW)
+    async def settlement(_: viewer) -> dict[str, Any]:
+        """The grid programs settled live so far, per program, with the backtest's arithmetic
+        (``live.program_settlement``): reserve availability revenue, deployment energy delivered
+        and short with its penalty, DR payments, EEA and 4CP hours, and what is not settled
+        live; null without a ``programs`` section. Survives a restart."""
+        progs = runtime.programs
+        return {"settlement": None if progs is None else progs.settlement.document()}
+
     @router.post(f"{prefix}/programs/eea", tags=["act"], responses={**ACT, **R422})
     async def post_eea(body: EeaIn, p: operator) -> dict[str, Any]:
+        """Post the EEA level in force. The answer is the recorded ``eea`` event: ``id`` is the
+        EEA episode's (level set to level cleared; the id ``/evidence/{id}`` takes), ``level``,
+        ``was``, ``cap_mw`` (null: no cap)."""
         return guarded(p, "programs.eea", {"level": body.level}, lambda: set_eea(runtime, body.level, p.name))
 
     @router.post(f"{prefix}/programs/4cp-alerts", tags=["act"], status_code=201, responses={**ACT, **R422})

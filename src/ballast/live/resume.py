@@ -58,13 +58,41 @@ class SavedWindow(_Doc):
     started: bool = False
 
 
+class SavedSettlement(_Doc):
+    """The programs' settlement so far (``ProgramSettlement.saved``): finite totals per
+    program."""
+
+    since_s: float | None = None
+    until_s: float | None = None
+    counted: list[str] = Field(default_factory=list)
+    totals: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class SavedEeaEpisode(_Doc):
+    """The EEA episode in force (``live.eea_episodes.EeaEpisode``)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    start_s: float
+    source: str
+    curtail_at_level: int = Field(ge=1, le=3)
+    level: int = Field(ge=1, le=3)
+    max_level: int = Field(ge=1, le=3)
+    sleep_floor_mw: float = Field(ge=0)
+    started: bool = False
+    reference_import_mw: float | None = None
+    reference_miners_mw: float | None = None
+    latch: bool = True
+
+
 class SavedPrograms(_Doc):
     """The grid programs' instructions (``LivePrograms.saved``): an EEA in force must survive
-    a restart."""
+    a restart; so does the settlement so far."""
 
     eea_level: int = Field(0, ge=0, le=3)
     eea_since_s: float | None = None
+    eea_episode: SavedEeaEpisode | None = None  # None: none in force, or a state before ids
     windows: list[SavedWindow] = Field(default_factory=list)
+    settlement: SavedSettlement | None = None
 
 
 class SavedState(_Doc):

@@ -30,6 +30,9 @@ from ballast.live.api import create_app
 from ballast.live.drivers.battery import ModbusBattery
 from ballast.live.emulated_site import EmulatedSite, emulated_site_config, plan_emulation
 from ballast.live.emulators.battery import BatteryEmulator
+from ballast.live.market.config import ErcotPriceFeed
+from ballast.live.market.ercot import check_credentials as check_ercot_credentials
+from ballast.live.market.sources import FeedError
 from ballast.live.runtime import Runtime
 from ballast.live.site_config import SiteConfig, SiteConfigError, TokenConfig, load_site_config
 from ballast.live.site_model import refuse_unsupported, scaled_controller_config
@@ -295,7 +298,9 @@ def serve_command(*, config: Path | None, emulate: bool, scenario: str, devices_
             emu = None
         scaled_controller_config(scen, cfg)  # refuses a tick or devices smoothing cannot use
         cfg.api_secrets()  # read every token now: a missing file or variable stops here
-    except (SiteConfigError, ScenarioError, ValueError, KeyError) as e:
+        if isinstance(cfg.market.price_feed, ErcotPriceFeed):  # and the ERCOT credentials
+            check_ercot_credentials(cfg.market.price_feed, cfg.base_dir)
+    except (SiteConfigError, ScenarioError, ValueError, KeyError, FeedError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
 

@@ -23,6 +23,7 @@ from ballast.live.battery_tick import battery_command, battery_document, battery
 from ballast.live.devices import plan_commands, split_fleet
 from ballast.live.market.feeds import market_policy
 from ballast.live.obligations import meter_stale
+from ballast.live.program_settlement import tick_commitments
 from ballast.live.resume import state_document
 from ballast.live.sensing import worst_case_ai_mw
 from ballast.live.site_model import Policy
@@ -136,6 +137,11 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
         events += pl.events
         active += pl.active
         dr_cap, floor = min(dr_cap, pl.cap_mw), pl.floor_mw
+        rt.programs.settlement.settle(  # the interval since the last tick, on this meter
+            tick_commitments(rt, now, pl.sold_mw, stale, active),
+            None if stale else (me.import_mw, me.miners_mw),
+            max(rt.site.tick_s, rt.site.watchdog.meter_stale_s),  # longer: not under control
+        )
     cap = 0.0 if stale else dr_cap
     if rt.ufr_tripped and rt.ufr_cap_mw is not None:
         cap = min(cap, rt.ufr_cap_mw)

@@ -100,7 +100,9 @@ def check_supported(scenario: Scenario) -> list[str]:
         if any(getattr(progs, k) is not None for k in RESERVE_PROGRAMS):
             notes.append(
                 "reserves: the optimum sells RRS/ECRS/ERS/Non-Spin availability from running "
-                "miners; deployments, frequency events and shortfall penalties are not modelled"
+                "miners and keeps the scenario's ECRS/ERS/Non-Spin deployments (known in advance: "
+                "miners at most their power before the instruction less the MW sold); RRS "
+                "frequency events and shortfall penalties are not modelled"
             )
         if progs.coincident_peak is not None:
             notes.append(

@@ -57,6 +57,7 @@ from ballast.costs import FourCpLinear, fourcp_calendar, fourcp_linear, transmis
 from ballast.highs import new_highs as _highs
 from ballast.inputs import SiteInputs, step_hours
 from ballast.optimize import merit
+from ballast.optimize.deployments import ReserveDeployment, deployment_row_count, scenario_deployments
 from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
 from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
@@ -93,6 +94,8 @@ class Reserves:
     names: tuple[str, ...]
     offer_mw: np.ndarray  # (products,): most sold per interval
     value_usd_per_mw: np.ndarray  # (intervals, products): availability paid for 1 MW over one
+    # scheduled deployments (ECRS/ERS/Non-Spin), miners capped through each (optimize.deployments)
+    deployments: tuple[ReserveDeployment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def problem_from_inputs(
         battery = BatteryParams(
             power_mw=b.power_mw,
             energy_mwh=b.energy_mwh,
-            efficiency=float(np.sqrt(b.round_trip_efficiency)),
+            efficiency=b.one_way_efficiency,
             initial_soc_mwh=b.initial_soc_share * b.energy_mwh,
         )
     return DispatchProblem(
@@ -176,7 +179,7 @@ def problem_from_inputs(
         import_limit_mw=config.import_limit_mw,
         export_limit_mw=config.export_limit_mw,
         battery=battery,
-        reserves=reserves_of(scenario, n, dt),
+        reserves=reserves_of(scenario, inputs.index, dt, float((g.count * (g.run_mw - g.sleep_mw)).sum())),
         peak_charge=peak_charge_of(scenario, inputs.index),
         min_times=(
             (np.ceil(g.min_on_s / (dt * 3600) - 1e-9), np.ceil(g.min_off_s / (dt * 3600) - 1e-9))
@@ -189,18 +192,24 @@ def problem_from_inputs(
 MIP_REL_GAP = 1e-6  # HiGHS's default 1e-4 would let a MILP "optimum" leave 0.01 % on the table
 
 
-def reserves_of(scenario: Scenario, n: int, dt_h: float) -> Reserves | None:
+def reserves_of(
+    scenario: Scenario, index: pd.DatetimeIndex, dt_h: float, fleet_flex_mw: float
+) -> Reserves | None:
     """The scenario's reserve offers (RRS, ECRS, ERS, Non-Spin: ``programs.schema``'s
     ``RESERVE_PROGRAMS``) with their availability prices, paid per MW sold per hour as
-    ``programs.settle`` pays them; None without any."""
+    ``programs.settle`` pays them, and their scheduled deployments
+    (``deployments.scenario_deployments``); None without any."""
+    n = len(index)
     progs = scenario.programs
     offered = [(k, getattr(progs, k)) for k in RESERVE_PROGRAMS if progs is not None and getattr(progs, k)]
     if not offered:
         return None
+    names = tuple(k for k, _ in offered)
     return Reserves(
-        names=tuple(k for k, _ in offered),
+        names=names,
         offer_mw=np.array([prog.offer_mw for _, prog in offered]),
         value_usd_per_mw=np.tile([prog.price_usd_per_mw_h * dt_h for _, prog in offered], (n, 1)),
+        deployments=scenario_deployments(scenario, index, names, fleet_flex_mw),
     )
 
 
@@ -370,7 +379,8 @@ def read_solution(
         solve_s=solve_s,
         columns=lay.num_col,
         rows=n * (1 + (p.battery is not None) + (p.reserves is not None))
-        + (0 if p.peak_charge is None else len(p.peak_charge.members)),
+        + (0 if p.peak_charge is None else len(p.peak_charge.members))
+        + (0 if p.reserves is None else deployment_row_count(p.reserves.deployments)),
         reserve_mw=reserve,
         peak_demand_mw=peak,
     )

@@ -5,7 +5,10 @@ One bus: the AI load plus the sleeping miners as a fixed load; each miner group'
 power as a demand bid (a generator that can only consume, marginal cost minus its value per
 MWh); grid import and export as generators priced at the real-time price; renewables as a
 free, curtailable generator; the battery as a storage unit ending at least at its initial state
-of charge (an extra linopy constraint).
+of charge (an extra linopy constraint). ``solve_pypsa_rolling``: PyPSA's own rolling horizon
+(``optimize_with_rolling_horizon``, which carries the state of charge from window to window),
+each window's battery ending at least at the run's initial state of charge, as in
+``rolling.window``.
 """
 
 from __future__ import annotations
@@ -91,25 +94,59 @@ def pypsa_network(p: DispatchProblem):  # -> pypsa.Network
     return n
 
 
+def final_soc_floor(p: DispatchProblem):
+    """PyPSA ``extra_functionality``: the battery's state of charge at the last snapshot
+    optimised at least ``p``'s final floor (its initial state of charge unless set)."""
+    b = p.battery
+    floor_mwh = (
+        None if b is None else b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
+    )
+
+    def add(net, snapshots) -> None:
+        if floor_mwh is not None:
+            soc = net.model["StorageUnit-state_of_charge"]
+            net.model.add_constraints(
+                soc.loc[snapshots[-1], "battery"] >= floor_mwh, name="battery_final_soc"
+            )
+
+    return add
+
+
+OPTIONS = {
+    "solver_name": "highs",
+    "solver_options": {"output_flag": False},
+    "include_objective_constant": False,
+}
+
+
 def solve_pypsa(p: DispatchProblem) -> float:
     """Build, solve (HiGHS) and assign the PyPSA case; its optimum in the LP's sense [USD]:
     mining revenue minus energy cost (PyPSA minimises the negative)."""
     n = pypsa_network(p)
-    last = n.snapshots[-1]
-
-    def final_soc(net, _snapshots) -> None:
-        if p.battery is not None:
-            soc = net.model["StorageUnit-state_of_charge"]
-            net.model.add_constraints(
-                soc.loc[last, "battery"] >= p.battery.initial_soc_mwh, name="battery_final_soc"
-            )
-
-    status, condition = n.optimize(
-        solver_name="highs",
-        extra_functionality=final_soc,
-        solver_options={"output_flag": False},
-        include_objective_constant=False,
-    )
+    status, condition = n.optimize(extra_functionality=final_soc_floor(p), **OPTIONS)
     if status != "ok":
         raise RuntimeError(f"PyPSA/HiGHS: {status} {condition}")
     return -float(n.objective)
+
+
+def solve_pypsa_rolling(p: DispatchProblem, window_h: float, commit_h: float):  # -> pypsa.Network
+    """PyPSA's rolling horizon on ``p``: windows of ``window_h`` re-solved every ``commit_h``
+    hours, each keeping the dispatch of the ``commit_h`` before the next one starts. The
+    network holds the kept dispatch (``realised_value_usd`` prices it)."""
+    n = pypsa_network(p)
+    w, c = round(window_h / p.step_h), round(commit_h / p.step_h)
+    n.optimize.optimize_with_rolling_horizon(
+        horizon=w, overlap=w - c, extra_functionality=final_soc_floor(p), **OPTIONS
+    )
+    return n
+
+
+def realised_value_usd(n) -> float:
+    """Mining revenue minus energy cost [USD] of the dispatch ``n`` holds: minus the
+    generators' marginal cost times their output, weighted by the snapshot hours."""
+    p = n.generators_t.p
+    cost = pd.DataFrame({g: n.generators.marginal_cost[g] for g in p.columns}, index=p.index)
+    varying = n.generators_t.marginal_cost
+    cost[varying.columns] = varying
+    hours = n.snapshot_weightings.generators
+    return -float((p * cost).sum(axis=1) @ hours)

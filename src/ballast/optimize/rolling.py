@@ -29,6 +29,7 @@ import numpy as np
 
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
+from ballast.optimize.deployments import deployment_row_count, window_deployments
 from ballast.optimize.lp import build_lp, interval_index, layout, pass_lp, slice_reach
 from ballast.optimize.model import (
     DispatchProblem,
@@ -42,9 +43,17 @@ from ballast.optimize.model import (
 )
 
 
-def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> DispatchProblem:
+def window(
+    p: DispatchProblem,
+    start: int,
+    stop: int,
+    soc_mwh: float,
+    kept: tuple[np.ndarray, np.ndarray] | None = None,
+) -> DispatchProblem:
     """Intervals [start, stop) of ``p``, the battery starting at ``soc_mwh`` and ending at
-    least at the run's initial state of charge."""
+    least at the run's initial state of charge. ``kept`` (flexible miner power per interval,
+    reserve sold per interval and product, known before ``start``): the dispatch a reserve
+    deployment reaching into the window refers to (``deployments.window_deployments``)."""
     b = p.battery
     if b is not None:
         final = b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh
@@ -61,7 +70,13 @@ def window(p: DispatchProblem, start: int, stop: int, soc_mwh: float) -> Dispatc
         peak_charge=window_peaks(p.peak_charge, start, stop),
         reserves=None
         if p.reserves is None
-        else replace(p.reserves, value_usd_per_mw=p.reserves.value_usd_per_mw[start:stop]),
+        else replace(
+            p.reserves,
+            value_usd_per_mw=p.reserves.value_usd_per_mw[start:stop],
+            deployments=window_deployments(p.reserves.deployments, start, stop, *kept)
+            if p.reserves.deployments
+            else (),
+        ),
     )
 
 
@@ -146,19 +161,23 @@ def solve_rolling(
     # with a perfect forecast each window's merit-order bounds are the run's, computed once
     perfect = forecast is None or forecast is p
     reach = merit.reach_bounds(p) if perfect and p.battery is not None else None
-    size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP rows, never reused)
+    size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP or deployment rows)
     parts: list[DispatchSolution] = []
+    # the kept dispatch a reserve deployment refers to: flexible miner power, reserve sold
+    flex_mw = p.run_mw - p.sleep_mw
+    kept = (np.zeros(n), np.zeros((n, 0 if p.reserves is None else len(p.reserves.offer_mw))))
     for start in range(0, n, c):
         stop = min(start + w, n)
-        win = window(seen_at(start, stop), start, stop, soc)
+        win = window(seen_at(start, stop), start, stop, soc, kept)
         if separable(win):
             x, objective = merit.solve_merit(win)
             part = read_solution(win, x, objective, "Optimal", 0.0)
         else:
-            shape = stop - start != size or win.peak_charge is not None
+            odd = win.peak_charge is not None or (win.reserves is not None and bool(win.reserves.deployments))
+            shape = stop - start != size or odd
             cut = None if reach is None else slice_reach(reach, n, len(p.count), start, stop)
             part = solve_window(h, win, shape, time_limit_s, cut)
-            size = stop - start if win.peak_charge is None else -1
+            size = stop - start if not odd else -1
         keep = min(c, stop - start)
         if on_window is not None:  # (window problem, its start, intervals kept, HiGHS or None)
             on_window(win, start, keep, None if separable(win) else h)
@@ -174,6 +193,9 @@ def solve_rolling(
         )
         if p.battery is not None:
             soc = float(part.soc_mwh[keep - 1])
+        kept[0][start : start + keep] = parts[-1].running @ flex_mw
+        if p.reserves is not None:
+            kept[1][start : start + keep] = parts[-1].reserve_mw
     running = np.concatenate([q.running for q in parts])
     reserve = None if p.reserves is None else np.concatenate([q.reserve_mw for q in parts])
     imp = np.concatenate([q.import_mw for q in parts])
@@ -210,7 +232,8 @@ def warm_start_point(
     ``time_limit_s``."""
     full = layout(p)
     buckets = 0 if p.peak_charge is None else len(p.peak_charge.members)
-    rows = full.n * (1 + full.battery + bool(full.reserves)) + buckets
+    deployed = 0 if p.reserves is None else deployment_row_count(p.reserves.deployments)
+    rows = full.n * (1 + full.battery + bool(full.reserves)) + buckets + deployed
     x, col_dual, row_dual = np.zeros(full.num_col), np.zeros(full.num_col), np.zeros(rows)
 
     def keep_window(win: DispatchProblem, start: int, keep: int, h) -> None:

@@ -176,6 +176,16 @@ def _tick(index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
     return int(np.clip(index.searchsorted(when, side="right") - 1, 0, len(index)))
 
 
+def deployment_ticks(index: pd.DatetimeIndex, at: pd.Timestamp, minutes: float) -> tuple[int, int] | None:
+    """The intervals [a, b) a deployment instructed ``at`` (UTC) and held ``minutes`` caps:
+    from the interval containing ``at``, held through the interval containing the end (rounded
+    up: an obligation runs long); None when ``at`` lies outside the run."""
+    a = _tick(index, at)
+    if a >= len(index) or at < index[0]:
+        return None
+    return a, max(_window_ticks(index, at, at + pd.Timedelta(minutes=minutes))[1], a + 1)
+
+
 def _window_ticks(index: pd.DatetimeIndex, start, end) -> tuple[int, int]:
     # from the interval containing the start (a cap starts early rather than late)
     a = max(int(index.searchsorted(pd.Timestamp(start).tz_convert("UTC"), side="right")) - 1, 0)
@@ -282,11 +292,10 @@ def build_plan(scenario: Scenario, inputs: SiteInputs, config: ControllerConfig,
 
     def deploy(name: str, kind: str, at: pd.Timestamp, minutes: float, response_min: float,
                reason_if_none: str = "") -> None:
-        a = _tick(index, at)
-        if a >= n or at < index[0]:
+        ticks = deployment_ticks(index, at, minutes)
+        if ticks is None:
             return
-        # held through the interval containing the end (rounded up: an obligation runs long)
-        b = max(_window_ticks(index, at, at + pd.Timedelta(minutes=minutes))[1], a + 1)
+        a, b = ticks
         commit = float(sold[name][a])
         pe = ProgramEvent(name, kind, at, a, b, commit_mw=commit, response_minutes=response_min)
         if commit <= 0:

@@ -33,7 +33,7 @@ from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 
 __all__ = ["RULE_PROGRAMS", "Counterfactuals", "ProgramOutcome", "Run", "contract_settlement_usd",
-           "power_credits_usd", "settle_programs"]
+           "energy_mwh", "energy_usd", "power_credits_usd", "reserve_payment_usd", "settle_programs"]
 
 # the programs that act through the rule stack: each is left out in turn to value it
 RULE_PROGRAMS = ("coincident_peak", "responsive_reserve", "ecrs", "ers", "non_spin",
@@ -76,6 +76,23 @@ class ProgramOutcome:
     fourcp_peaks: pd.DataFrame | None  # one row per peak covered, site demand both runs, hit
 
 
+def reserve_payment_usd(sold_mw, price_usd_per_mw_h: float, dt_h: float) -> float:
+    """Reserve availability paid on the MW sold per interval (one or an array) [USD]."""
+    return float((np.asarray(sold_mw, dtype=float) * price_usd_per_mw_h * dt_h).sum())
+
+
+def energy_mwh(power_mw, dt_h: float) -> float:
+    """Energy of a power held over intervals of ``dt_h`` (one or per interval [MW]; negative
+    counts as none) [MWh]: a reduction achieved, a shortfall, a reserve sold."""
+    return float(np.clip(power_mw, 0, None).sum() * dt_h)
+
+
+def energy_usd(mwh: float, usd_per_mwh: float) -> float:
+    """An energy payment or penalty [USD]: a DR payment on MWh reduced, a reserve's penalty on
+    MWh short."""
+    return float(mwh * usd_per_mwh)
+
+
 def _event_rows(plan: ProgramPlan, run: Run, baseline: Run, dt_h: float) -> pd.DataFrame:
     idx = plan.index
     miner = run.frame["miner_mw"].to_numpy()
@@ -113,7 +130,7 @@ def _event_rows(plan: ProgramPlan, run: Run, baseline: Run, dt_h: float) -> pd.D
             red = ev.reference_mw - miner[a:b]
             vs_base = base_miner[a:b] - miner[a:b]
         row["achieved_reduction_mw"] = float(red.mean())
-        row["reduced_mwh"] = float(np.clip(red, 0, None).sum() * dt_h)
+        row["reduced_mwh"] = energy_mwh(red, dt_h)
         row["vs_baseline_reduction_mw"] = float(vs_base.mean())
         if not np.isnan(ev.commit_mw):
             row["shortfall_mw"] = float(dr_shortfall_mw(asked, red).mean())
@@ -191,7 +208,8 @@ def settle_programs(scenario: Scenario, inputs: SiteInputs, plan: ProgramPlan, b
         if prog is None:
             continue
         sold = plan.reserve_sold_mw[name]
-        pay = float((sold * prog.price_usd_per_mw_h * dt).sum())
+        pay = reserve_payment_usd(sold, prog.price_usd_per_mw_h, dt)
+        sold_mw_h = energy_mwh(sold, dt)  # sold is never negative
         mine = evs[evs["program"] == name] if len(evs) else evs
         short_mwh = 0.0
         if len(mine):
@@ -199,21 +217,21 @@ def settle_programs(scenario: Scenario, inputs: SiteInputs, plan: ProgramPlan, b
                      ).dt.total_seconds().to_numpy() / 3600.0
             short_mwh = float(np.nansum(mine["shortfall_mw"].to_numpy(dtype=float) * hours))
         rate = getattr(prog, "shortfall_penalty_usd_per_mwh", 0.0)
-        penalty = short_mwh * rate
+        penalty = energy_usd(short_mwh, rate)
         offered_mwh = prog.offer_mw * len(idx) * dt
-        kpis += [(f"reserve_sold_mwh[{name}]", float(sold.sum() * dt), 0.0, "MW-h"),
+        kpis += [(f"reserve_sold_mwh[{name}]", sold_mw_h, 0.0, "MW-h"),
                  (f"reserve_sold_share_pct[{name}]",
-                  100 * float(sold.sum() * dt) / offered_mwh if offered_mwh else 0.0, 0.0, "%")]
+                  100 * sold_mw_h / offered_mwh if offered_mwh else 0.0, 0.0, "%")]
         add(name, pay, penalty, deployments=float(len(mine)), shortfall_mwh=short_mwh,
-            sold_mw_h=float(sold.sum() * dt))
+            sold_mw_h=sold_mw_h)
 
     if progs.demand_response is not None:
         dr = progs.demand_response
         mine = evs[evs["program"] == "demand_response"] if len(evs) else evs
         reduced = float(np.nansum(mine["reduced_mwh"].to_numpy(dtype=float))) if len(mine) else 0.0
         declined = int((events["program"] == "demand_response").sum() - len(mine))
-        add("demand_response", reduced * dr.payment_usd_per_mwh, deployments=float(len(mine)),
-            declined=float(declined), reduced_mwh=reduced)
+        add("demand_response", energy_usd(reduced, dr.payment_usd_per_mwh),
+            deployments=float(len(mine)), declined=float(declined), reduced_mwh=reduced)
 
     if progs.emergency is not None:
         mask = np.zeros(len(idx), dtype=bool)

@@ -20,6 +20,7 @@ from ballast.control import records as _records
 from ballast.control import rules as _rules
 from ballast.control import smoothing as _smoothing
 from ballast.control import stack as _stack
+from ballast.control import stack_rules as _stack_rules
 from ballast.control.records import INFO_DTYPE, PARAMS_DTYPE, SS_SIZE, Groups, Snap
 from ballast.control.rules import group_columns
 from ballast.control.stack import (
@@ -41,7 +42,7 @@ from ballast.physics import (
 
 # the kernels inline the rule stack and the plant: recompile when those files change
 numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _stack.__file__,
-                       _records.__file__, _plant.__file__, _physics.__file__)
+                       _stack_rules.__file__, _records.__file__, _plant.__file__, _physics.__file__)
 
 # The fine run's clock: start [s], step [s], this chunk's first global tick, ticks per coarse row.
 Clock = namedtuple("Clock", ["t0_s", "dt_s", "tick0", "coarse_every"])

@@ -105,11 +105,14 @@ class Results:
         # the notes depend on the scenario and the run's intervals only: the same for every run
         # (the scenario's own notes first: a proxy node or a series left out)
         notes = (*scn.notes, *money.attrs["notes"])
-        if scn.battery is not None and sim.fine is None:  # said, never silently idle
+        if scn.battery is not None and sim.fine is None and sim.schedule_battery_mw is not None:
+            notes = (*notes, f"battery: Ballast runs it on the {sim.policy} schedule's power; "
+                     "the baselines leave it idle (the optimum, if solved, dispatches it)")
+        elif scn.battery is not None and sim.fine is None:  # said, never silently idle
             notes = (*notes, f"battery: the rule controller dispatches the battery on its "
                      f"smoothing rule, which runs at 1 s or finer with a smoothing section; this "
                      f"run at {scn.run.resolution} leaves it idle for Ballast and the baselines "
-                     f"(the optimum, if solved, does dispatch it)")
+                     f"(the optimum, if solved, does dispatch it; so does --policy rolling)")
         return cls(
             notes=notes,
             simulation=sim,

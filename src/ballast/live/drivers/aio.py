@@ -4,26 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def choose_loop(prefer_uvloop: bool = True) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+    """(loop factory, why): uvloop's when wanted and importable, else None (asyncio's default
+    loop) and the reason, for the log."""
+    if not prefer_uvloop:
+        return None, "asyncio's default event loop (--no-uvloop)"
+    try:
+        import uvloop
+    except ImportError as e:
+        return None, (
+            f"uvloop is not installed ({e}): asyncio's default event loop, slower fan-out; "
+            "install the serve extra (pip install 'ballast[serve]') for uvloop"
+        )
+    return uvloop.new_event_loop, f"uvloop {uvloop.__version__}"
 
 
 def loop_factory(prefer_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop factory if wanted and importable, else None (the default asyncio loop)."""
-    if not prefer_uvloop:
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    return choose_loop(prefer_uvloop)[0]
 
 
 def run(coro: Coroutine[Any, Any, T], *, prefer_uvloop: bool = True) -> T:
-    """``asyncio.run`` with an optional uvloop loop."""
-    with asyncio.Runner(loop_factory=loop_factory(prefer_uvloop)) as runner:
+    """``asyncio.run`` on uvloop when wanted and installed, else asyncio's loop; which one is
+    logged (INFO), a wanted but missing uvloop as a WARNING."""
+    factory, why = choose_loop(prefer_uvloop)
+    if factory is None and prefer_uvloop:
+        log.warning("event loop: %s", why)
+    else:
+        log.info("event loop: %s", why)
+    with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)
 
 

@@ -4,7 +4,7 @@ and the staleness fallback); imported by ``live.site_config`` so the site refere
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -93,11 +93,19 @@ class ErcotPriceFeed(FeedTiming):
         "Ocp-Apim-Subscription-Key. Default "
         "ERCOT_SUBSCRIPTION_KEY.",
     )
+    username: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        pattern=r"^\S+$",
+        description="The ERCOT API account's user name (e-mail) for the sign-in; not a secret, "
+        "so it may sit in the site config (the password and subscription key never do). "
+        "Default none: username_env.",
+    )
     username_env: str = Field(
         "ERCOT_API_USERNAME",
         pattern=r"^[A-Za-z_]\w*$",
-        description="Environment variable holding the ERCOT API account's user name (e-mail) "
-        "for the sign-in. Default ERCOT_API_USERNAME.",
+        description="Or: environment variable holding the user name. Default ERCOT_API_USERNAME.",
     )
     password_env: str = Field(
         "ERCOT_API_PASSWORD",
@@ -145,6 +153,24 @@ class ErcotPriceFeed(FeedTiming):
         "interval's end to its price being published [s]. "
         "Default 120 (assumption).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        """The password, subscription key and token never sit in the site config."""
+        if isinstance(data, dict):
+            for key, instead in SECRET_KEYS.items():
+                if key in data:
+                    raise ValueError(f"{key}: secrets are never written in the site config; give {instead}")
+        return data
+
+
+# secret fields an operator might write in market.price_feed -> where they go instead
+SECRET_KEYS = {
+    "password": "password_env (an environment variable) or password_file",
+    "subscription_key": "subscription_key_env (an environment variable) or subscription_key_file",
+    "token": "token_env (an environment variable)",
+}
 
 
 class HttpPriceFeed(FeedTiming, JsonValue):

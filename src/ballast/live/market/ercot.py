@@ -14,11 +14,15 @@ What the API asks and answers, as ``gridstatus`` (the ISO analysts' library,
   descriptions, ``name`` first) and ``data``: rows as lists in field order, one page of
   ``size`` rows; pages are numbered from 1 (``page``), more pages while ``currentPage <
   totalPages``.
-- **Columns** (ERCOT's OpenAPI description, ``pubapi-apim-api.json`` as gridstatus ships it:
-  the query parameters are the field names): ``deliveryDate`` (yyyy-MM-dd, Central
-  Prevailing Time), ``deliveryHour`` (hour ending 1-24), ``deliveryInterval`` (1-4),
-  ``settlementPoint``, ``settlementPointType``, ``settlementPointPrice`` and ``DSTFlag``
-  (boolean: the repeated hour of the fall change).
+- **Columns**, checked against a real answer: the executed output of ``hit_ercot_api`` on
+  this endpoint in gridstatus/gridstatus ``docs/Examples/ercot_api/ERCOT API Examples.ipynb``
+  (columns = the answer's ``fields[].name``, e.g. ``2024-01-18, 13, 4, ZIER_SLR_ALL, RN,
+  11.08, False``), and ERCOT's OpenAPI description as gridstatus ships it
+  (``gridstatus/ercot_api/pubapi-apim-api.json``: the query parameters are the field names):
+  ``deliveryDate`` (yyyy-MM-dd, Central Prevailing Time), ``deliveryHour`` (hour ending
+  1-24), ``deliveryInterval`` (1-4), ``settlementPoint`` (the API's name; the report's CSV
+  files call it ``SettlementPointName``), ``settlementPointType``, ``settlementPointPrice``
+  and ``DSTFlag`` (a JSON boolean: the repeated hour of the fall change).
 
 Hand-written: ``gridstatus`` pins pandas<3 and cannot be installed beside Ballast's dependencies,
 and it is synchronous (``requests``); this client is async (``httpx``) and reads one point.
@@ -44,6 +48,16 @@ ERCOT_CLIENT_ID = "fec253ea-0d06-4272-a5e6-b478baeecd70"
 ERCOT_ID_TOKEN_TTL_S = 3600.0  # id_token lifetime (gridstatus TOKEN_EXPIRATION_SECONDS)
 PAGE_SIZE = 1000  # rows per page asked for; two days of one point are at most 200
 MAX_PAGES = 20  # more pages than this for two days of one point is not a real answer
+# The API answer's column names (fields[].name) this parser needs, as in a real NP6-905-CD
+# answer: gridstatus/gridstatus docs/Examples/ercot_api/ERCOT API Examples.ipynb (executed
+# hit_ercot_api("/np6-905-cd/spp_node_zone_hub")); DSTFlag is read when present.
+NP6_905_COLUMNS = (
+    "deliveryDate",
+    "deliveryHour",
+    "deliveryInterval",
+    "settlementPoint",
+    "settlementPointPrice",
+)
 
 
 def secret(var: str, file: str | None, base_dir: str, what: str) -> str:
@@ -62,6 +76,27 @@ def secret(var: str, file: str | None, base_dir: str, what: str) -> str:
     if not value or value != value.strip() or "\n" in value:
         raise FeedError(f"{what} file {path}: must hold one value (no spaces around it, one line)")
     return value
+
+
+def user_name(cfg: ErcotPriceFeed) -> str:
+    """The ERCOT API user name: ``username`` from the site config, else ``username_env``."""
+    user = cfg.username or os.environ.get(cfg.username_env)
+    if not user:
+        raise FeedError(
+            f"ERCOT API user name: market.price_feed.username is not set in the site config "
+            f"and environment variable {cfg.username_env} (username_env) is unset"
+        )
+    return user
+
+
+def check_credentials(cfg: ErcotPriceFeed, base_dir: str = ".") -> None:
+    """Read every ERCOT credential once (``ballast serve`` before it starts): the user name and
+    password (unless ``token_env``) and the subscription key; a missing one is a
+    ``FeedError`` naming the field and the variable or file."""
+    if cfg.token_env is None:
+        user_name(cfg)
+        secret(cfg.password_env, cfg.password_file, base_dir, "ERCOT API password")
+    secret(cfg.subscription_key_env, cfg.subscription_key_file, base_dir, "ERCOT subscription key")
 
 
 class ErcotToken:
@@ -89,7 +124,7 @@ class ErcotToken:
         return self.token
 
     async def sign_in(self) -> None:
-        user = secret(self.cfg.username_env, None, self.base_dir, "ERCOT API user name")
+        user = user_name(self.cfg)
         password = secret(self.cfg.password_env, self.cfg.password_file, self.base_dir, "ERCOT API password")
         asked_s = self.clock()
         form = {
@@ -232,8 +267,7 @@ def latest_spp(pages: Any, settlement_point: str) -> tuple[float, float]:
         if cols is not None and page_cols != cols:
             raise FeedError(f"ERCOT pages disagree on the columns: {cols} then {page_cols}")
         cols = page_cols
-        need = ("deliveryDate", "deliveryHour", "deliveryInterval", "settlementPoint", "settlementPointPrice")
-        missing = [c for c in need if c not in cols]
+        missing = [c for c in NP6_905_COLUMNS if c not in cols]
         if missing:
             raise FeedError(f"ERCOT answer lacks column(s) {missing} (it has {cols})")
         ix = {c: cols.index(c) for c in cols}
