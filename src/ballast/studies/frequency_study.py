@@ -227,12 +227,11 @@ def run_study(study: FrequencyStudy, client=None, batch_size: int | None = None)
     back in the study's order, so the tables do not depend on the batching or the workers."""
     import uuid
 
-    from ballast.sweep.engine import auto_batch_size, batches, stream_batches
+    from ballast.sweep.engine import stream_batches, task_groups
 
     runs = event_runs(study)
     n_workers = len(client.nthreads()) if client is not None else 1
-    size = batch_size or auto_batch_size(len(runs), n_workers, MAX_RUNS_PER_TASK)
-    order = batches(list(range(len(runs))), size)
+    order = task_groups(list(range(len(runs))), n_workers, batch_size, MAX_RUNS_PER_TASK)
     done: list[tuple[dict, Trace | None] | None] = [None] * len(runs)
     if client is None:
         results = ((g, run_events([runs[i] for i in group], study)) for g, group in enumerate(order))
