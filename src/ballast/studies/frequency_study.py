@@ -1,4 +1,5 @@
-"""The frequency study: each event with and without the miner fleet, and against fleet size."""
+"""The frequency study: each event with and without the miner fleet, and against fleet size.
+The simulations run through the sweep engine (``run_study``): in-process or as Dask tasks."""
 
 from __future__ import annotations
 
