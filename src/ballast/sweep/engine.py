@@ -26,9 +26,10 @@ from ballast.sweep.tasks import BatchResult, run_batch
 # (runs done, runs to do, the batch result); called once with (0, to do, None) at the start
 OnResult = Callable[[int, int, BatchResult | None], None]
 MAX_AUTO_BATCH = 16  # runs per task at most: a task lost with its worker costs little
-# Guided batches take 1/(TAIL_FACTOR x workers) of the runs left (guided_sizes). Before, equal
-# batches of about 16 tasks per worker (bench_sweep, quiet 2-core machine, 200 runs, 2
-# workers): 1.61-1.86x and 50-55 ms overhead per task, much of it the idle tail
+# Guided batches take 1/(TAIL_FACTOR x workers) of the runs left (guided_sizes). bench_sweep,
+# 200 runs, 2 workers: equal batches (29 tasks of 6-7 runs) left one worker a whole batch more
+# (97/103 runs), 50-55 ms overhead per task on the quiet machine; guided (21 tasks): idle tail
+# 0.04-0.07 s, 38-41 ms per task on the shared machine (load 1-3)
 TAIL_FACTOR = 2
 
 
