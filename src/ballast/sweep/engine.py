@@ -29,7 +29,7 @@ MAX_AUTO_BATCH = 16  # runs per task at most: a task lost with its worker costs 
 # Guided batches take 1/(TAIL_FACTOR x workers) of the runs left (guided_sizes). bench_sweep,
 # 200 runs, 2 workers: equal batches (29 tasks of 6-7 runs) left one worker a whole batch more
 # (97/103 runs), 50-55 ms overhead per task on the quiet machine; guided (21 tasks): idle tail
-# 0.04-0.07 s, 38-41 ms per task on the shared machine (load 1-3)
+# 0.04-0.07 s, 38-46 ms per task on the shared machine (load 1-4)
 TAIL_FACTOR = 2
 
 
