@@ -4,7 +4,9 @@ both writing the sweep's output folder as ``ballast sweep`` does.
 
 Figures (``BALLAST_BENCH_REPEAT=N`` runs each side N times and prints the best; default 1):
 
-- serial and cluster wall [s] and the speed-up (goal >= 1.8x on 2 cores);
+- serial and cluster wall [s] (best and median) and the speed-up (goal >= 1.8x on 2 cores),
+  best against best, and the median of the ratios of a serial and a cluster sweep run back to
+  back (on a shared machine both then see about the same neighbours);
 - CPU seconds of the serial process and of the busiest worker, and their ratio: on a machine
   shared with other work the wall ratio says more about the neighbours than about Dask, and
   the CPU ratio is what two dedicated cores would give at most;
@@ -12,6 +14,8 @@ Figures (``BALLAST_BENCH_REPEAT=N`` runs each side N times and prints the best; 
 - overhead per task [ms], of wall: (cluster wall x workers - run wall spent in tasks) / tasks,
   i.e. scheduler round trips, serialisation, storing and the idle tail of the last tasks;
   and of CPU: the workers' process CPU beyond their runs, per task (the Dask worker itself);
+- the idle tail [s]: from the last result of the worker that finished first to the last result
+  of the sweep (how long a worker had nothing left to do);
 - the client's CPU during the cluster sweep (the in-process scheduler, storing results,
   progress), which competes with the workers for the same cores [s];
 - round trip of an empty task, one at a time (median of 30) [ms]; bytes sent and returned per
@@ -75,6 +79,7 @@ def main() -> None:
         serial_s.append(time.perf_counter() - t0)
         serial_cpu.append(time.process_time() - c0)
     emit("sweep_200_years_serial_wall", min(serial_s), "s")
+    emit("sweep_200_years_serial_wall_median", statistics.median(serial_s), "s")
     emit("sweep_200_years_serial_cpu", min(serial_cpu), "s")
     emit("sweep_run_cpu_in_process_mean", statistics.mean(serial.run_cpu_s) * 1000, "ms")
     emit("sweep_serial_peak_rss", peak_rss_mb(), "MB")
@@ -83,27 +88,42 @@ def main() -> None:
     with open_client(workers=WORKERS) as client:
         emit("sweep_local_cluster_start", time.perf_counter() - t0, "s")
         client.run(warm, plan.runs[0].scenario, str(plan.base_dir))  # both workers warm
-        walls, busiest, worker_extra, client_cpu, overhead = [], [], [], [], []
+        walls, busiest, worker_extra, client_cpu, overhead, tails = [], [], [], [], [], []
+        paired = []  # serial wall / cluster wall, run back to back (the same neighbours)
         for i in range(repeat):
-            cpu0, me0 = client.run(time.process_time), time.process_time()
             t0 = time.perf_counter()
-            cluster = run_sweep(plan, client, folder / f"cluster-{i}")
+            run_sweep(plan, None, folder / f"paired-{i}")
+            paired_serial = time.perf_counter() - t0
+            cpu0, me0 = client.run(time.process_time), time.process_time()
+            last: dict[int, float] = {}  # worker pid -> when its last result arrived
+
+            def arrived(done, total, result, last=last):
+                if result is not None:
+                    last[result.pid] = time.perf_counter()
+
+            t0 = time.perf_counter()
+            cluster = run_sweep(plan, client, folder / f"cluster-{i}", on_result=arrived)
             wall = time.perf_counter() - t0
+            tails.append(max(last.values()) - min(last.values()))
             cpu1, me1 = client.run(time.process_time), time.process_time()
             used = {w: cpu1[w] - cpu0[w] for w in cpu0}
             walls.append(wall)
+            paired.append(paired_serial / wall)
             busiest.append(max(used.values()))
             worker_extra.append((sum(used.values()) - sum(cluster.run_cpu_s)) / cluster.tasks)
             client_cpu.append(me1 - me0)
             overhead.append((wall * WORKERS - sum(cluster.run_wall_s)) / cluster.tasks)
         best = walls.index(min(walls))
         emit("sweep_200_years_2_workers_wall", walls[best], "s")
+        emit("sweep_200_years_2_workers_wall_median", statistics.median(walls), "s")
         emit("sweep_speedup_2_workers", min(serial_s) / walls[best], "x")
+        emit("sweep_speedup_2_workers_paired_median", statistics.median(paired), "x")
         emit("sweep_busiest_worker_cpu", min(busiest), "s")
         emit("sweep_speedup_2_workers_cpu_bound", min(serial_cpu) / min(busiest), "x")
         emit("sweep_run_cpu_in_worker_mean", statistics.mean(cluster.run_cpu_s) * 1000, "ms")
         emit("sweep_tasks", float(cluster.tasks), "tasks")
         emit("sweep_overhead_per_task", overhead[best] * 1000, "ms")
+        emit("sweep_idle_tail", tails[best], "s")
         emit("sweep_worker_cpu_beyond_runs_per_task", min(worker_extra) * 1000, "ms")
         emit("sweep_client_cpu_during_cluster_sweep", client_cpu[best], "s")
         trips = []

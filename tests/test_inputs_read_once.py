@@ -21,8 +21,8 @@ def test_each_file_is_read_once_per_call_and_not_kept(monkeypatch):
         return real(path)
 
     monkeypatch.setattr(loaders, "_read_table", counting)
-    # a serial sweep earlier in the session keeps its tables for the process
-    # (``keep_tables_in_memory``); this is about a call without that
+    # a caller may have switched ``keep_tables_in_memory`` on for the process; this is about a
+    # call without it
     monkeypatch.setattr(loaders, "_TABLES", None)
     first = build_inputs(scenario)
     assert len(reads) >= 4 and set(reads.values()) == {1}, reads  # prices, BTC, load, carbon...

@@ -26,3 +26,43 @@ def test_tables_are_read_once_per_process_and_again_when_the_file_changes(tmp_pa
     third = loaders.read_table(path)
     assert len(reads) == 4
     pd.testing.assert_series_equal(third["price"], pd.Series([10, 12], name="price"))
+
+
+def _counting_reads(monkeypatch) -> list:
+    reads: list = []
+    real = loaders._read_table
+    monkeypatch.setattr(loaders, "_read_table", lambda p: reads.append(p.name) or real(p))
+    return reads
+
+
+def test_a_serial_sweep_keeps_tables_for_its_runs_and_restores_the_callers_setting(tmp_path, monkeypatch):
+    from ballast.sweep.document import load_sweep
+    from ballast.sweep.engine import run_sweep
+    from tests.sweep.helpers import GRID, write_sweep
+
+    plan = load_sweep(write_sweep(tmp_path, grid=GRID, batch_size=2))
+    monkeypatch.setattr(loaders, "_TABLES", None)  # the default: nothing kept
+    reads = _counting_reads(monkeypatch)
+    outcome = run_sweep(plan, None)
+    assert len(outcome.runs) == len(plan.runs) == 6 and outcome.failures.empty
+    assert reads and len(reads) == len(set(reads)), reads  # each file read once in the sweep
+    assert loaders._TABLES is None  # off again after it
+    reads.clear()
+    path = tmp_path / "t.csv"
+    path.write_text("a\n1\n")
+    loaders.read_table(path)
+    loaders.read_table(path)
+    assert reads == ["t.csv", "t.csv"]  # the caller's reads are not kept
+
+
+def test_a_serial_sweep_leaves_a_caller_that_keeps_tables_keeping_them(tmp_path, monkeypatch):
+    from ballast.sweep.document import load_sweep
+    from ballast.sweep.engine import run_sweep
+    from tests.sweep.helpers import GRID, write_sweep
+
+    plan = load_sweep(write_sweep(tmp_path, grid=GRID, batch_size=3))
+    monkeypatch.setattr(loaders, "_TABLES", None)
+    loaders.keep_tables_in_memory()
+    mine = loaders._TABLES
+    run_sweep(plan, None)
+    assert loaders._TABLES is mine and len(mine) > 0  # the same memo, now holding the tables

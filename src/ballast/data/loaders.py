@@ -92,6 +92,19 @@ def keep_tables_in_memory() -> None:
         _TABLES = {}
 
 
+@contextmanager
+def tables_in_memory() -> Iterator[None]:
+    """``keep_tables_in_memory`` within the block, and the previous setting back after it (a
+    serial sweep in a caller's process: the tables are kept across its runs, not afterwards)."""
+    global _TABLES
+    before = _TABLES
+    keep_tables_in_memory()
+    try:
+        yield
+    finally:
+        _TABLES = before
+
+
 # one call's tables (``tables_read_once``); a context variable, so threads do not share it
 _CALL_TABLES: ContextVar[dict[tuple[str, int, int], pd.DataFrame] | None] = ContextVar(
     "ballast_call_tables", default=None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -92,9 +94,10 @@ def frequency(
         "--monte-carlo", help="Instead: N random generation trips (size, inertia, fleet MW).")] = None,
     seed: Annotated[int, typer.Option(help="Monte Carlo seed; each event's is spawned from it.")] = 0,
     workers: Annotated[int | None, typer.Option(
-        help="Monte Carlo on a LocalCluster of this many worker processes (default in-process).")] = None,
+        help="Run the events on a LocalCluster of this many worker processes when more than 1 "
+             "(default: in-process).")] = None,
     scheduler: Annotated[str | None, typer.Option(
-        help="Monte Carlo on a running Dask scheduler, tcp://HOST:8786.")] = None,
+        help="Run the events on a running Dask scheduler, tcp://HOST:8786.")] = None,
 ) -> None:
     """Frequency events (SFR model) with and without a miner fleet on under-frequency relays."""
     from ballast.studies.frequency_doc import bundled_study_path, load_study
@@ -106,7 +109,8 @@ def frequency(
         if monte_carlo is not None:
             _monte_carlo(doc_study, monte_carlo, seed, workers, scheduler, out, as_json)
             return
-        results = run_study(doc_study)
+        with _engine_client(workers, scheduler) as client:
+            results = run_study(doc_study, client=client)
     except StudyError as exc:
         fail(str(exc))
     doc = results.to_json()
@@ -146,26 +150,42 @@ def frequency(
                       "frequency.html")
 
 
+@contextmanager
+def _engine_client(workers: int | None, scheduler: str | None) -> Iterator:
+    """The sweep engine's Dask client for ``--scheduler`` or ``--workers`` > 1 (a LocalCluster),
+    else None: in-process, where a handful of short events do not pay for starting workers."""
+    if workers is not None and workers < 1:
+        raise StudyError(f"--workers {workers}: give at least 1 worker process")
+    if workers is not None and scheduler is not None:
+        raise StudyError("--workers, --scheduler: give one (a local cluster of N workers, or a "
+                         "running scheduler)")
+    if scheduler is None and (workers or 1) == 1:
+        yield None
+        return
+    from ballast.sweep.engine import open_client
+
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(open_client(workers, scheduler))
+        except OSError as exc:  # no scheduler at that address
+            raise StudyError(f"--scheduler {scheduler}: {exc}") from exc
+        yield client
+
+
 def _monte_carlo(study, n_events: int, seed: int, workers: int | None, scheduler: str | None,
                  out: Path | None, as_json: bool) -> None:
     """``--monte-carlo N``: the table to frequency_monte_carlo.csv, a percentile summary."""
     import time
 
     from ballast.studies.frequency_mc import McRanges, monte_carlo
-    from ballast.sweep.engine import open_client
 
     if not 1 <= n_events <= 1_000_000:
         raise StudyError(f"--monte-carlo {n_events}: give between 1 and 1,000,000 events")
-    if workers is not None and workers < 1:
-        raise StudyError(f"--workers {workers}: give at least 1 worker process")
     if seed < 0:
         raise StudyError(f"--seed {seed}: must be >= 0")
     t0 = time.perf_counter()
-    if workers is None and scheduler is None:
-        table = monte_carlo(study, n_events, seed)
-    else:
-        with open_client(workers, scheduler) as client:
-            table = monte_carlo(study, n_events, seed, client=client)
+    with _engine_client(workers, scheduler) as client:
+        table = monte_carlo(study, n_events, seed, client=client)
     wall_s = time.perf_counter() - t0
     cols = ["nadir_hz", "rocof_hz_per_s", "settling_hz",
             *(f"seconds_below_{x:g}_hz" for x in study.run.report_thresholds_hz),

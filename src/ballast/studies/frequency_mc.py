@@ -18,7 +18,7 @@ import pandas as pd
 from ballast.studies.frequency_doc import Event, FrequencyStudy
 from ballast.studies.frequency_study import event_metrics, run_event
 from ballast.sweep.document import run_seed
-from ballast.sweep.engine import auto_batch_size, batches, stream_batches
+from ballast.sweep.engine import stream_batches, task_groups
 
 MAX_EVENTS_PER_TASK = 1000  # one 60-s event at 10 ms takes about 0.4 ms: 1,000 is under a second
 
@@ -79,8 +79,7 @@ def monte_carlo(
     if n_events < 1:
         raise ValueError(f"n_events must be >= 1, got {n_events}")
     n_workers = len(client.nthreads()) if client is not None else 1
-    size = batch_size or auto_batch_size(n_events, n_workers, MAX_EVENTS_PER_TASK)
-    groups = batches(list(range(n_events)), size)
+    groups = task_groups(list(range(n_events)), n_workers, batch_size, MAX_EVENTS_PER_TASK)
     rows: list[dict] = []
     if client is None:
         for group in groups:

@@ -1,4 +1,5 @@
-"""The frequency study: each event with and without the miner fleet, and against fleet size."""
+"""The frequency study: each event with and without the miner fleet, and against fleet size.
+The simulations run through the sweep engine (``run_study``): in-process or as Dask tasks."""
 
 from __future__ import annotations
 
@@ -166,30 +167,89 @@ def replay_metrics(event: Event, trace: Trace) -> dict[str, float]:
     return out
 
 
-def run_study(study: FrequencyStudy) -> FrequencyResults:
-    """Every event, with and without the miner fleet; generation trips also over the sweep."""
-    res = FrequencyResults(study)
-    thresholds = study.run.report_thresholds_hz
-    for event in study.events:
+@dataclass(frozen=True)
+class EventRun:
+    """One simulation of a study: event ``event`` (index) in ``case`` with ``fleet_mw`` of
+    miners, at ``forcing_hz`` (oscillations); ``case`` "fleet sweep" is a point of the sweep."""
+
+    event: int
+    case: str
+    fleet_mw: float
+    forcing_hz: float | None = None
+
+
+SWEEP_CASE = "fleet sweep"
+
+
+def event_runs(study: FrequencyStudy) -> list[EventRun]:
+    """Every simulation of the study, in the order of its tables: each event with and without
+    the fleet (each forcing frequency of an oscillation), then a generation trip's fleet sweep."""
+    runs: list[EventRun] = []
+    for i, event in enumerate(study.events):
         for case, fleet in _cases(study):
-            if event.kind == "oscillation":
-                for fz in event.frequencies_hz:
-                    tr = run_event(study, event, fleet, fz)
-                    late = tr.freq_hz[tr.t_s >= tr.t_s[-1] / 2]
-                    res.rows.append({"event": event.name, "case": case, "fleet_mw": fleet,
-                                     "forcing_hz": fz, "oscillation_mhz_peak_to_peak":
-                                     float((late.max() - late.min()) * 1000),
-                                     **event_metrics(tr, event.at_s, thresholds)})
-                    res.traces[(f"{event.name} @ {fz:g} Hz", case)] = tr
-                continue
-            tr = run_event(study, event, fleet)
-            res.traces[(event.name, case)] = tr
-            res.rows.append({"event": event.name, "case": case, "fleet_mw": fleet,
-                             **event_metrics(tr, event.at_s, thresholds),
-                             **(replay_metrics(event, tr) if event.kind == "replay" else {})})
+            forcings = event.frequencies_hz if event.kind == "oscillation" else [None]
+            runs += [EventRun(i, case, fleet, fz) for fz in forcings]
         if event.kind == "generation_trip" and study.miners is not None:
-            for fleet in study.miners.fleet_sweep_mw:
-                tr = run_event(study, event, fleet)
-                res.sweep.append({"event": event.name, "fleet_mw": fleet,
-                                  **event_metrics(tr, event.at_s, thresholds)})
+            runs += [EventRun(i, SWEEP_CASE, fleet) for fleet in study.miners.fleet_sweep_mw]
+    return runs
+
+
+def run_events(runs: list[EventRun], study: FrequencyStudy) -> list[tuple[dict, Trace | None]]:
+    """The sweep engine's batch function: (row, trace) of each run; a sweep point's row goes to
+    the fleet sweep table and keeps no trace."""
+    thresholds = study.run.report_thresholds_hz
+    out: list[tuple[dict, Trace | None]] = []
+    for r in runs:
+        event = study.events[r.event]
+        tr = run_event(study, event, r.fleet_mw, r.forcing_hz)
+        metrics = event_metrics(tr, event.at_s, thresholds)
+        if r.case == SWEEP_CASE:
+            out.append(({"event": event.name, "fleet_mw": r.fleet_mw, **metrics}, None))
+        elif r.forcing_hz is not None:
+            late = tr.freq_hz[tr.t_s >= tr.t_s[-1] / 2]
+            out.append(({"event": event.name, "case": r.case, "fleet_mw": r.fleet_mw,
+                         "forcing_hz": r.forcing_hz, "oscillation_mhz_peak_to_peak":
+                         float((late.max() - late.min()) * 1000), **metrics}, tr))
+        else:
+            out.append(({"event": event.name, "case": r.case, "fleet_mw": r.fleet_mw, **metrics,
+                         **(replay_metrics(event, tr) if event.kind == "replay" else {})}, tr))
+    return out
+
+
+MAX_RUNS_PER_TASK = 64  # a 60-s event at 10 ms takes about 1 ms warm, the 16-min replay ~20 ms
+
+
+def run_study(study: FrequencyStudy, client=None, batch_size: int | None = None) -> FrequencyResults:
+    """Every event, with and without the miner fleet; generation trips also over the fleet sweep.
+
+    The runs go through the sweep engine: batches as Dask tasks on ``client`` (see
+    ``ballast.sweep.engine.open_client``; one retry if a worker is lost, a run's error is
+    raised here), or the same batch function in-process (``client=None``). Results are put
+    back in the study's order, so the tables do not depend on the batching or the workers."""
+    import uuid
+
+    from ballast.sweep.engine import stream_batches, task_groups
+
+    runs = event_runs(study)
+    n_workers = len(client.nthreads()) if client is not None else 1
+    order = task_groups(list(range(len(runs))), n_workers, batch_size, MAX_RUNS_PER_TASK)
+    done: list[tuple[dict, Trace | None] | None] = [None] * len(runs)
+    if client is None:
+        results = ((g, run_events([runs[i] for i in group], study)) for g, group in enumerate(order))
+    else:
+        results = stream_batches(client, run_events, [[runs[i] for i in group] for group in order],
+                                 study, key_prefix=f"ballast-frequency-{uuid.uuid4().hex[:8]}")
+    for g, result in results:
+        if isinstance(result, BaseException):
+            raise result
+        for i, item in zip(order[g], result, strict=True):
+            done[i] = item
+    res = FrequencyResults(study)
+    for r, (row, tr) in zip(runs, done, strict=True):
+        if r.case == SWEEP_CASE:
+            res.sweep.append(row)
+            continue
+        name = study.events[r.event].name
+        res.traces[(name if r.forcing_hz is None else f"{name} @ {r.forcing_hz:g} Hz", r.case)] = tr
+        res.rows.append(row)
     return res

@@ -47,9 +47,13 @@ where or in what order runs execute. Remote clusters: data paths are resolved on
 use `bundled:` data or paths every worker can read. Exit codes: 0 all runs stored, 1 some runs
 failed, 2 bad input, 130 interrupted.
 
-How it runs, and what to expect: each Dask task runs a batch of runs (by default about 8 tasks
-per worker, at most 16 runs each; `batch_size` overrides it); batches are even and take every
-n-th run, so each mixes cheap and costly runs and no worker idles long at the end. A worker
+How it runs, and what to expect: each Dask task runs a batch of runs. By default the batches
+shrink as the sweep goes (guided self-scheduling): each takes a quarter of the runs still left
+on two workers (an eighth on four), at most 16, down to single runs at the end, so there are few
+round trips early and the worker that finishes first waits for about one run, not one batch;
+runs are dealt in a stride first, so a batch mixes cheap and costly corners of a grid.
+`batch_size` gives equal batches of that size instead. Each batch is one task, sent in order;
+results are stored as each task finishes. A worker
 warms once (numba kernels, bundled tables in memory) at its first task. The default
 LocalCluster runs worker processes with one task thread each (numba, OpenMP and BLAS one thread
 each), so N workers use N cores, with Dask's profiler off and its monitors slowed (memory limits

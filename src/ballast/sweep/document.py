@@ -102,7 +102,7 @@ class Sweep(_Strict):
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(None, description="Field path -> list of values; every combination runs.")
     samples: Samples | None = Field(None, description="Seeded random samples from ranges.")
     cases: list[Case] | None = Field(None, description="Whole-scenario overrides; crossed with grid or samples when given.")
-    batch_size: int | None = Field(None, gt=0, le=10_000, description="Runs per Dask task. Default: about 8 tasks per worker, at most 16 runs each.")
+    batch_size: int | None = Field(None, gt=0, le=10_000, description="Runs per Dask task (equal batches). Default: batches that shrink towards the end, at most 16 runs each.")
     report: ReportSpec = Field(default_factory=ReportSpec, description="Report settings.")
 
     @field_validator("version")

@@ -25,10 +25,12 @@ from ballast.sweep.tasks import BatchResult, run_batch
 
 # (runs done, runs to do, the batch result); called once with (0, to do, None) at the start
 OnResult = Callable[[int, int, BatchResult | None], None]
-MAX_AUTO_BATCH = 16
-# bench_sweep on the quiet 2-core machine (200 runs, 2 workers): 8 tasks per worker 1.76x and
-# 126 ms overhead per task (idle tail); 16: 1.61-1.86x, 50-55 ms; 32: 1.61x, 32 ms
-TASKS_PER_WORKER = 16
+MAX_AUTO_BATCH = 16  # runs per task at most: a task lost with its worker costs little
+# Guided batches take 1/(TAIL_FACTOR x workers) of the runs left (guided_sizes). bench_sweep,
+# 200 runs, 2 workers: equal batches (29 tasks of 6-7 runs) left one worker a whole batch more
+# (97/103 runs), 50-55 ms overhead per task on the quiet machine; guided (21 tasks): idle tail
+# 0.04-0.07 s, 38-46 ms per task on the shared machine (load 1-4)
+TAIL_FACTOR = 2
 
 
 @dataclass
@@ -55,10 +57,38 @@ def batches(runs: list, size: int) -> list[list]:
     return [runs[g::n] for g in range(n)]
 
 
-def auto_batch_size(n_runs: int, n_workers: int, most: int = MAX_AUTO_BATCH) -> int:
-    """About TASKS_PER_WORKER tasks per worker (load balance, streaming), at most ``most`` runs
-    per task (a lost task costs little; short runs such as frequency events allow more)."""
-    return max(1, min(most, math.ceil(n_runs / (max(n_workers, 1) * TASKS_PER_WORKER))))
+def guided_sizes(n: int, n_workers: int, most: int = MAX_AUTO_BATCH) -> list[int]:
+    """Batch sizes that shrink towards the end (guided self-scheduling, Polychronopoulos & Kuck
+    1987): each takes ``1 / (TAIL_FACTOR x workers)`` of the runs still left, at most ``most``
+    and at least 1, so the first tasks are big (few round trips) and the last ones single runs
+    (the worker that finishes first waits for at most about one run, not one whole batch)."""
+    sizes, left = [], n
+    while left > 0:
+        size = max(1, min(most, left, math.ceil(left / (TAIL_FACTOR * max(n_workers, 1)))))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def guided_batches(items: list, n_workers: int, most: int = MAX_AUTO_BATCH) -> list[list]:
+    """``items`` in groups of ``guided_sizes``, largest first. The items are dealt in a stride
+    first (as ``batches``), so a group mixes the cheap and the costly ends of a grid; results
+    are keyed by run, so the grouping never changes a table."""
+    sizes = guided_sizes(len(items), n_workers, most)
+    dealt = [x for group in batches(items, math.ceil(len(items) / max(len(sizes), 1)))
+             for x in group]
+    out, at = [], 0
+    for size in sizes:
+        out.append(dealt[at:at + size])
+        at += size
+    return out
+
+
+def task_groups(items: list, n_workers: int, batch_size: int | None = None,
+                most: int = MAX_AUTO_BATCH) -> list[list]:
+    """``items`` in tasks: ``batch_size`` each when given (``batches``), else guided sizes of at
+    most ``most`` (``guided_batches``). Sweeps, the frequency study and its Monte Carlo."""
+    return batches(items, batch_size) if batch_size else guided_batches(items, n_workers, most)
 
 
 # Our LocalCluster shares the machine's cores with its own client and scheduler, so Dask's
@@ -134,7 +164,9 @@ def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: 
     futures = {}
     try:
         for i, group in enumerate(groups):
-            fut = client.submit(fn, group, *args, key=f"{key_prefix}-{i}", pure=False, retries=1)
+            # in order (the guided batches shrink towards the end): higher priority runs first
+            fut = client.submit(fn, group, *args, key=f"{key_prefix}-{i}", pure=False, retries=1,
+                                priority=len(groups) - i)
             futures[fut] = i
         for fut in as_completed(list(futures)):
             i = futures.pop(fut)
@@ -168,8 +200,7 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     done_ids = store.stored_ids() if store is not None else set()
     todo = [r for r in plan.runs if r.run_id not in done_ids]
     n_workers = len(client.nthreads()) if client is not None else 1
-    size = batch_size or plan.sweep.batch_size or auto_batch_size(len(todo), n_workers)
-    groups = batches(todo, size)
+    groups = task_groups(todo, n_workers, batch_size or plan.sweep.batch_size)
     base_dir = str(plan.base_dir)
     warm_doc = plan.runs[0].scenario if plan.runs else None
     rows: list[dict] = []
@@ -198,9 +229,12 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     try:
         if on_result is not None:
             on_result(0, len(todo), None)
-        if client is None:
-            for group in groups:
-                take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
+        if client is None:  # tables kept across the runs, the caller's setting back after
+            from ballast.data.loaders import tables_in_memory
+
+            with tables_in_memory():
+                for group in groups:
+                    take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
         elif groups:
             _stream(client, plan, groups, base_dir, evaluator, warm_doc, take,
                     store.session if store else "mem")

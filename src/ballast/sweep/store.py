@@ -42,6 +42,14 @@ def check_out_dir(out_dir: Path, plan: SweepPlan, *, resume: bool) -> dict:
     return meta
 
 
+def _arrow_table(rows: list[dict]) -> pa.Table:
+    """The rows as an Arrow table, every column any row has (in first-seen order; a row without
+    it holds null). Straight to Arrow: a third of the client's CPU of going through pandas
+    (about 6 vs 20 ms a task of 7 runs x 100 columns), taken from the cores the workers use."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return pa.table({c: [row.get(c) for row in rows] for c in columns})
+
+
 class SweepStore:
     """Append-as-you-go writer of one sweep's results."""
 
@@ -94,7 +102,7 @@ class SweepStore:
             self.count += 1
             final = self.parts / f"runs-{self.session}-{self.count:05d}.parquet"
             tmp = final.with_suffix(".tmp")
-            pd.DataFrame(rows).to_parquet(tmp, index=False)
+            pq.write_table(_arrow_table(rows), tmp)
             os.replace(tmp, final)
         for f in failures:
             self._fail.writerow({k: f.get(k) for k in self._fail.fieldnames})
