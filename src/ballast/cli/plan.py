@@ -10,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -141,10 +142,12 @@ def _dask_mapper(client):
     def run(fn, groups, *args) -> list:
         out: list = [None] * len(groups)
         key = f"ballast-plan-{fn.__name__}-{uuid.uuid4().hex[:8]}"
-        for i, result in stream_batches(client, fn, list(groups), *args, key_prefix=key):
-            if isinstance(result, BaseException):
-                raise result
-            out[i] = result
+        stream = stream_batches(client, fn, list(groups), *args, key_prefix=key)
+        with contextlib.closing(stream):  # cancels the rest now on an error (engine.stream_batches)
+            for i, result in stream:
+                if isinstance(result, BaseException):
+                    raise result
+                out[i] = result
         return out
 
     return run

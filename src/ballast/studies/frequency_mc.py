@@ -9,6 +9,7 @@ table does not depend on the batch size, the number of workers or the order task
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ def monte_carlo(
         for group in groups:
             rows.extend(mc_batch(group, study, seed, ranges))
     else:
-        for _, result in stream_batches(
+        stream = stream_batches(
             client,
             mc_batch,
             groups,
@@ -93,8 +94,10 @@ def monte_carlo(
             seed,
             ranges,
             key_prefix=f"ballast-frequency-mc-{uuid.uuid4().hex[:8]}",
-        ):
-            if isinstance(result, BaseException):
-                raise result
-            rows.extend(result)
+        )
+        with contextlib.closing(stream):  # cancels the rest now on an error (engine.stream_batches)
+            for _, result in stream:
+                if isinstance(result, BaseException):
+                    raise result
+                rows.extend(result)
     return pd.DataFrame(rows).sort_values("run").reset_index(drop=True)

@@ -3,6 +3,7 @@ The simulations run through the sweep engine (``run_study``): in-process or as D
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -239,11 +240,14 @@ def run_study(study: FrequencyStudy, client=None, batch_size: int | None = None)
     else:
         results = stream_batches(client, run_events, [[runs[i] for i in group] for group in order],
                                  study, key_prefix=f"ballast-frequency-{uuid.uuid4().hex[:8]}")
-    for g, result in results:
-        if isinstance(result, BaseException):
-            raise result
-        for i, item in zip(order[g], result, strict=True):
-            done[i] = item
+    # closed here on an error, while the client is open: its outstanding tasks are cancelled now,
+    # not when the generator is collected (then on the client's loop, a never-awaited cancel)
+    with contextlib.closing(results):
+        for g, result in results:
+            if isinstance(result, BaseException):
+                raise result
+            for i, item in zip(order[g], result, strict=True):
+                done[i] = item
     res = FrequencyResults(study)
     for r, (row, tr) in zip(runs, done, strict=True):
         if r.case == SWEEP_CASE:

@@ -9,6 +9,7 @@ failed. Dask is imported only here, and only when a sweep runs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -158,7 +159,8 @@ def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: 
     """Submit ``fn(group, *args)`` as one Dask task per group (one retry if its worker is lost)
     and yield ``(group index, result)`` as each finishes, in completion order; a task that
     still fails yields its exception instead of a result. On an interruption the outstanding
-    tasks are cancelled. The one place tasks go to Dask: sweeps and study Monte Carlos."""
+    tasks are cancelled: callers close it (``contextlib.closing``) so that happens at once, while
+    the client is open. The one place tasks go to Dask: sweeps and study Monte Carlos."""
     from dask.distributed import as_completed
 
     futures = {}
@@ -181,11 +183,13 @@ def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: 
 def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
             warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
     """One task per batch; take each result as it finishes (what finished is already stored)."""
-    for i, result in stream_batches(client, run_batch, groups, base_dir, evaluator, warm_doc,
-                                    key_prefix=f"ballast-sweep-{plan.fingerprint}-{session}"):
-        if isinstance(result, BaseException):
-            result = _failed_batch(groups[i], f"{type(result).__name__}: {result}")
-        take(result, len(groups[i]))
+    stream = stream_batches(client, run_batch, groups, base_dir, evaluator, warm_doc,
+                            key_prefix=f"ballast-sweep-{plan.fingerprint}-{session}")
+    with contextlib.closing(stream):  # an interruption cancels the rest now, client still open
+        for i, result in stream:
+            if isinstance(result, BaseException):
+                result = _failed_batch(groups[i], f"{type(result).__name__}: {result}")
+            take(result, len(groups[i]))
 
 
 def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resume: bool = False,
