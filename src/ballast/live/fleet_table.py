@@ -55,9 +55,14 @@ class Attached:
 
     __slots__ = ("_row", "_table")
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Attached:
+        self = object.__new__(cls)
+        object.__setattr__(self, "_table", None)  # not attached
+        return self
+
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        t = getattr(self, "_table", None)  # unset until a table attaches the record
+        t = self._table
         if t is not None:
             t.written(self, name)
 
@@ -82,13 +87,12 @@ class FleetColumns:
         self.repeated = len({id(d) for d in devs}) != len(devs)
 
     def written(self, d: Any, name: str) -> None:
-        """Field ``name`` of record ``d`` was written."""
-        i = d._row
-        if i >= len(self.devs) or self.devs[i] is not d:  # a copy of a record: not ours
-            return
+        """Field ``name`` of record ``d`` (attached to this table) was written."""
         if name in STATE:
-            self.code[i] = _CODES[(d.status, d.want_run, d.asleep)]
-        elif name in STRUCTURE:
+            i = d._row
+            if self.devs[i] is d:  # else a copy of a record: not a row of ours
+                self.code[i] = _CODES[(d.status, d.want_run, d.asleep)]
+        elif name in STRUCTURE and self.devs[d._row] is d:
             self.stale = True
 
     def order(self, gi: int) -> np.ndarray | None:
