@@ -7,6 +7,9 @@ training campus has them:
 ``split_fleet`` -> ``LivePrograms.limits`` -> the per-tick config -> ``control.step`` ->
 ``plan_commands``.
 
+And the CPU time of one write to a device record's state (``live.fleet_table``: the record
+writes through to the columns ``split_fleet`` and ``plan_commands`` read).
+
 Between ticks (outside the timing) the devices take the commands as verified outcomes would
 and the AI load swings, so the decision moves. Figures per tick: p50 and p99 of wall and CPU
 time over 600 ticks, best of 3 runs (the machine is shared). One JSON line each.
@@ -107,6 +110,21 @@ def main() -> None:
     emit("live_controller_10k_miners", float(MINERS), "miners")
     for key, (v,) in best.items():
         emit(key, v, "s")
+    emit("live_device_state_write_cpu", write_cost_s(groups), "s")
+
+
+def write_cost_s(groups: int) -> float:
+    """CPU time of one write to a device's state once ``split_fleet`` has its columns (the
+    write updates its row: ``live.fleet_table``), best of 5 passes over the fleet."""
+    devices = fleet(groups)
+    split_fleet(devices.values(), set(), np.ones(groups), np.zeros(groups))
+    best_s = np.inf
+    for _ in range(5):
+        c0 = time.process_time()
+        for d in devices.values():
+            d.want_run = not d.want_run
+        best_s = min(best_s, time.process_time() - c0)
+    return best_s / len(devices)
 
 
 if __name__ == "__main__":
