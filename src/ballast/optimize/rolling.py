@@ -136,11 +136,13 @@ def solve_rolling(
     time_limit_s: float | None = None,
     forecast: DispatchProblem | Callable[[int, int], DispatchProblem] | None = None,
     on_window: Callable | None = None,
+    reach: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DispatchSolution:
     """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
     perfect forecast; a function of the window's (start, stop) for what is known when it is
     solved, ``forecast.forecast_problem``). ``objective_usd`` is the kept dispatch priced on
-    ``p``'s realised data (the real 4CP charge included); ``solve_s`` the total wall time."""
+    ``p``'s realised data (the real 4CP charge included); ``solve_s`` the total wall time.
+    ``reach``: ``merit.reach_bounds(p)`` when the caller has them (used with a perfect forecast)."""
     seen_at = forecast if callable(forecast) else (lambda _a, _b: p if forecast is None else forecast)
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
@@ -160,7 +162,10 @@ def solve_rolling(
         h.setOptionValue("time_limit", float(time_limit_s))
     # with a perfect forecast each window's merit-order bounds are the run's, computed once
     perfect = forecast is None or forecast is p
-    reach = merit.reach_bounds(p) if perfect and p.battery is not None else None
+    if not perfect or p.battery is None:
+        reach = None
+    elif reach is None:
+        reach = merit.reach_bounds(p)
     size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP or deployment rows)
     parts: list[DispatchSolution] = []
     # the kept dispatch a reserve deployment refers to: flexible miner power, reserve sold
@@ -222,7 +227,7 @@ WARM_WINDOW_H, WARM_COMMIT_H = 504.0, 480.0  # the warm start's windows (model.w
 
 
 def warm_start_point(
-    p: DispatchProblem, time_limit_s: float | None = None
+    p: DispatchProblem, time_limit_s: float | None = None, reach: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A start for the whole run's LP (``lp.build_lp`` order): the primal values, column duals
     and row duals of its three-week windows keeping 20 days, each window's for the intervals it
@@ -252,6 +257,7 @@ def warm_start_point(
             commit_h=WARM_COMMIT_H,
             time_limit_s=time_limit_s,
             on_window=keep_window,
+            reach=reach,
         )
     except OptimizeError:
         return None
