@@ -374,7 +374,9 @@ def pass_lp(h: highspy.Highs, lp: LpData) -> None:
 BASIS_TOL = 1e-7  # a value this close to its bound [MW, MWh] is at it
 
 
-def basis_from_point(lp: LpData, x: np.ndarray, col_dual: np.ndarray, row_dual: np.ndarray) -> highspy.HighsBasis:
+def basis_from_point(
+    lp: LpData, x: np.ndarray, col_dual: np.ndarray, row_dual: np.ndarray
+) -> highspy.HighsBasis:
     """A starting basis for ``lp`` read from a simplex point that is nearly its optimum (the
     warm start's windows, ``rolling.warm_start_point``): a column strictly inside its bounds, or
     at one with a reduced cost of exactly 0 (a simplex basic), is basic, the others sit at the
