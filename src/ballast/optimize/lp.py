@@ -135,11 +135,16 @@ def free_intervals(p: DispatchProblem) -> np.ndarray:
 
 
 def build_lp(
-    p: DispatchProblem, *, fix_out_of_reach: bool = True, reach: tuple[np.ndarray, np.ndarray] | None = None
+    p: DispatchProblem,
+    *,
+    fix_out_of_reach: bool = True,
+    reach: tuple[np.ndarray, np.ndarray] | None = None,
+    matrix: bool = True,
 ) -> LpData:
     """The dispatch LP (maximise). The columns neither the battery nor a program can move are
     fixed at their merit-order values (``merit.reach_bounds``, or ``reach`` when the caller
-    has them) unless ``fix_out_of_reach`` is False."""
+    has them) unless ``fix_out_of_reach`` is False. ``matrix`` False: the costs, bounds and
+    right-hand sides only (the matrix left empty), for a model HiGHS already holds."""
     lay = layout(p)
     n, ng = lay.n, lay.groups
     o_imp, o_ch, o_res, o_peak = lay.imp, lay.ch, lay.res, lay.peak
@@ -230,7 +235,16 @@ def build_lp(
         hi[lay.on :] = np.tile(p.count, 3 * n)  # on, start-ups, shut-downs: at most the group
         integrality = np.zeros(lay.num_col, dtype=np.int32)
         integrality[lay.on : lay.on + n * ng] = 1  # running miners per group: whole miners
-    start, index, value = csc(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), lay.num_col)
+    if matrix:
+        start, index, value = csc(
+            np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), lay.num_col
+        )
+    else:
+        start, index, value = (
+            np.zeros(lay.num_col + 1, dtype=np.int32),
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0),
+        )
     lp = LpData(cost, lo, hi, np.concatenate(row_lo), np.concatenate(row_hi), start, index, value)
     return lp if integrality is None else replace(lp, integrality=integrality)
 

@@ -116,7 +116,7 @@ def solve_window(
     window, the shorter last ones), else only its changed data (costs, bounds, right-hand
     sides; same matrix), HiGHS starting from the previous basis. HiGHS keeps the window's
     primal and dual solution (``warm_start_point`` reads it)."""
-    lp = build_lp(win, reach=reach)
+    lp = build_lp(win, reach=reach, matrix=new_shape)
     if new_shape:
         pass_lp(h, lp)
     else:
