@@ -30,7 +30,7 @@ import numpy as np
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
 from ballast.optimize.deployments import deployment_row_count, window_deployments
-from ballast.optimize.lp import build_lp, interval_index, layout, pass_lp, slice_reach
+from ballast.optimize.lp import Layout, build_lp, layout, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -41,6 +41,46 @@ from ballast.optimize.model import (
     run_highs,
     separable,
 )
+
+
+def interval_index(lay: Layout, full: Layout, start: int, keep: int) -> tuple[np.ndarray, ...]:
+    """The columns and rows of intervals [0, keep) of a window LP laid out as ``lay``, and the
+    same columns and rows of intervals [start, start + keep) in the run's LP laid out as
+    ``full``: (window columns, run columns, window rows, run rows). Per-interval blocks only
+    (no 4CP peaks, no commitment)."""
+    j = np.arange(keep)
+
+    def blocks(a: Layout) -> tuple[list[tuple[int, int]], list[int]]:
+        cols = [(0, a.groups), (a.imp, 1), (a.imp + a.n, 1), (a.imp + 2 * a.n, 1)]
+        if a.battery:
+            cols += [(a.ch, 1), (a.ch + a.n, 1), (a.ch + 2 * a.n, 1)]
+        if a.reserves:
+            cols.append((a.res, a.reserves))
+        return cols, [b * a.n for b in range(1 + a.battery + bool(a.reserves))]
+
+    def at(offset: int, width: int, first: int) -> np.ndarray:
+        return (offset + (first + j)[:, None] * width + np.arange(width)).ravel()
+
+    (wc, wr), (fc, fr) = blocks(lay), blocks(full)
+    return (
+        np.concatenate([at(o, w, 0) for o, w in wc]),
+        np.concatenate([at(o, w, start) for o, w in fc]),
+        np.concatenate([r + j for r in wr]),
+        np.concatenate([r + start + j for r in fr]),
+    )
+
+
+def slice_reach(reach: tuple[np.ndarray, np.ndarray], n: int, groups: int, start: int, stop: int):
+    """``merit.reach_bounds`` of a run's intervals [start, stop) from the whole run's (their
+    values depend on each interval's own data only)."""
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        o = n * groups
+        return np.concatenate(
+            [a[start * groups : stop * groups]] + [a[o + b * n + start : o + b * n + stop] for b in range(3)]
+        )
+
+    return cut(reach[0]), cut(reach[1])
 
 
 def window(
