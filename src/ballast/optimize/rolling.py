@@ -30,7 +30,7 @@ import numpy as np
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
 from ballast.optimize.deployments import deployment_row_count, window_deployments
-from ballast.optimize.lp import Layout, build_lp, layout, pass_lp
+from ballast.optimize.lp import Layout, LpData, build_lp, layout, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -150,23 +150,26 @@ def peak_charge_usd(pc: FourCpLinear | None, import_mw: np.ndarray) -> float:
 
 
 def solve_window(
-    h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None, reach=None
-) -> DispatchSolution:
-    """One window on the HiGHS model ``h``: passed whole when its shape is new (the first
-    window, the shorter last ones), else only its changed data (costs, bounds, right-hand
-    sides; same matrix), HiGHS starting from the previous basis. HiGHS keeps the window's
-    primal and dual solution (``warm_start_point`` reads it)."""
-    lp = build_lp(win, reach=reach, matrix=new_shape)
-    if new_shape:
+    h, win: DispatchProblem, held: LpData | None, time_limit_s: float | None, reach=None
+) -> tuple[DispatchSolution, LpData]:
+    """One window on the HiGHS model ``h`` and its LP: passed whole when its shape is new
+    (``held`` None: the first window, the shorter last ones), else only the costs, bounds and
+    right-hand sides that differ from ``held``, the LP HiGHS holds (same matrix), HiGHS
+    starting from the previous basis. HiGHS keeps the window's primal and dual solution
+    (``warm_start_point`` reads it)."""
+    lp = build_lp(win, reach=reach, matrix=held is None)
+    if held is None:
         pass_lp(h, lp)
-    else:
-        cols = np.arange(lp.num_col, dtype=np.int32)
-        rows = np.arange(lp.num_row, dtype=np.int32)
-        h.changeColsCost(lp.num_col, cols, lp.cost)
-        h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
-        h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
+    else:  # only what changed: HiGHS's change calls cost in proportion to what they are given
+        col = np.flatnonzero(lp.cost != held.cost).astype(np.int32)
+        h.changeColsCost(len(col), col, lp.cost[col])
+        col = np.flatnonzero((lp.lower != held.lower) | (lp.upper != held.upper)).astype(np.int32)
+        h.changeColsBounds(len(col), col, lp.lower[col], lp.upper[col])
+        row = np.flatnonzero((lp.row_lower != held.row_lower) | (lp.row_upper != held.row_upper))
+        row = row.astype(np.int32)
+        h.changeRowsBounds(len(row), row, lp.row_lower[row], lp.row_upper[row])
     x, objective, label = run_highs(h, time_limit_s)
-    return read_solution(win, x, objective, label, 0.0)
+    return read_solution(win, x, objective, label, 0.0), lp
 
 
 def solve_rolling(
@@ -207,6 +210,7 @@ def solve_rolling(
     elif reach is None:
         reach = merit.reach_bounds(p)
     size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP or deployment rows)
+    held = None  # the LP HiGHS holds
     parts: list[DispatchSolution] = []
     # the kept dispatch a reserve deployment refers to: flexible miner power, reserve sold
     flex_mw = p.run_mw - p.sleep_mw
@@ -221,7 +225,7 @@ def solve_rolling(
             odd = win.peak_charge is not None or (win.reserves is not None and bool(win.reserves.deployments))
             shape = stop - start != size or odd
             cut = None if reach is None else slice_reach(reach, n, len(p.count), start, stop)
-            part = solve_window(h, win, shape, time_limit_s, cut)
+            part, held = solve_window(h, win, None if shape else held, time_limit_s, cut)
             size = stop - start if not odd else -1
         keep = min(c, stop - start)
         if on_window is not None:  # (window problem, its start, intervals kept, HiGHS or None)
