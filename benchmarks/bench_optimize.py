@@ -22,6 +22,16 @@ windows with Dantzig pricing, devex after the warm start): hourly year 0.28-0.41
 goal is not met; objectives equal (gap 0.0). 15-min year with the battery 1.02-1.33 (goal 1 s:
 not met); without it 0.010-0.014; with the 4CP charge 1.10-1.46; rolling 48-h windows
 0.85-1.47, with the 4CP charge 0.95-1.70, on the DAM forecast 1.08-1.80; ``compare`` 1.8-2.6.
+
+Then (later on 2026-12-03, four runs, two alternating with ``main``, load average 3-6): the
+final solve starts from a basis read off the windows' point (``lp.basis_from_point``) instead
+of crossover, and windows hand HiGHS only what changed. Best of five calls: hourly year
+0.23-0.29 (``main`` 0.27-0.32) against PyPSA 3.0-4.4, 13.2-15.1x by CPU (median against
+median), 10.6-16.7x by wall; the 20x goal is still not met; objectives equal (gap 0.0). 15-min
+year with the battery 0.76-0.94 (``main`` 0.96-1.25; goal 1 s: met), with the 4CP charge
+0.86-1.18 (``main`` 1.08-1.55); rolling 48-h windows 0.80-1.31, with the 4CP charge 1.03-1.59,
+on the DAM forecast 0.99-1.68; ``compare`` 1.3-2.3 (``main`` 2.0-2.4); ``simulate --policy
+rolling`` 1.1-1.7 (``main`` 1.5-2.0).
 """
 
 from __future__ import annotations

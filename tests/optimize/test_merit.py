@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ballast.optimize.lp import build_lp, drop_fixed, pass_lp
+from ballast.optimize.lp import basis_from_point, build_lp, drop_fixed, pass_lp
 from ballast.optimize.merit import solve_merit
 from ballast.optimize.model import BatteryParams, _highs, run_highs, solve
 from tests.optimize.test_hand_cases import problem
@@ -109,7 +109,8 @@ def test_merit_order_by_hand():
 
 
 def test_a_warm_start_from_weekly_windows_reaches_the_cold_optimum():
-    # five weeks hourly: solve() starts HiGHS from the weekly rolling dispatch (crossover)
+    # five weeks hourly: solve() starts HiGHS from a basis read off the three-week windows'
+    # dispatch and duals (lp.basis_from_point)
     from ballast.optimize.model import warm_start_pays
 
     rng = np.random.default_rng(7)
@@ -153,3 +154,31 @@ def test_dropping_the_fixed_columns_keeps_the_optimum(seed):
     activity = np.bincount(full.index, weights=full.value * xf[col], minlength=full.num_row)
     assert (activity >= full.row_lower - 1e-6).all() and (activity <= full.row_upper + 1e-6).all()
     assert (xf >= full.lower - 1e-9).all() and (xf <= full.upper + 1e-9).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_basis_read_off_the_optimum_needs_no_more_pivots(seed):
+    # lp.basis_from_point on HiGHS's own optimal point: columns strictly inside their bounds
+    # basic, equality rows nonbasic, and HiGHS, started from it (an alien basis it repairs),
+    # proves the same optimum in fewer pivots than from the slack basis
+    p = random_problem(seed, battery=True)
+    lp = drop_fixed(build_lp(p)).lp
+    h = _highs()
+    h.setOptionValue("presolve", "off")
+    pass_lp(h, lp)
+    x, objective, _ = run_highs(h)
+    cold_pivots = h.getInfo().simplex_iteration_count
+    sol = h.getSolution()
+    basis = basis_from_point(lp, x, np.asarray(sol.col_dual), np.asarray(sol.row_dual))
+    status = np.array([int(s) for s in basis.col_status])
+    inside = (x > lp.lower + 1e-6) & (x < lp.upper - 1e-6)
+    assert (status[inside] == 1).all()
+    rows = np.array([int(s) for s in basis.row_status])
+    assert (rows[lp.row_lower == lp.row_upper] != 1).all()
+    warm = _highs()
+    pass_lp(warm, lp)
+    warm.setBasis(basis)
+    assert run_highs(warm)[1] == pytest.approx(objective, rel=1e-9, abs=1e-7)
+    # 300 seeds: 1.2 % of the cold pivots on average, 25 % at most (degenerate ties)
+    assert warm.getInfo().simplex_iteration_count <= max(5, cold_pivots // 2)

@@ -300,7 +300,7 @@ def test_a_price_forecast_sees_the_coincident_peak_alert():
 
 def test_a_warm_start_with_reserves_keeps_the_optimum():
     # five weeks hourly, a battery, RRS and Non-Spin and one 4CP peak: solve() starts from the
-    # three-week windows' dispatch and duals (lp.interval_index maps the reserve columns and
+    # three-week windows' dispatch and duals (rolling.interval_index maps the reserve columns and
     # rows too) and must reach the cold optimum
     from ballast.optimize.lp import build_lp, pass_lp
     from ballast.optimize.model import _highs, run_highs, warm_start_pays

@@ -30,7 +30,7 @@ import numpy as np
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
 from ballast.optimize.deployments import deployment_row_count, window_deployments
-from ballast.optimize.lp import build_lp, interval_index, layout, pass_lp, slice_reach
+from ballast.optimize.lp import Layout, LpData, build_lp, layout, pass_lp
 from ballast.optimize.model import (
     DispatchProblem,
     DispatchSolution,
@@ -41,6 +41,46 @@ from ballast.optimize.model import (
     run_highs,
     separable,
 )
+
+
+def interval_index(lay: Layout, full: Layout, start: int, keep: int) -> tuple[np.ndarray, ...]:
+    """The columns and rows of intervals [0, keep) of a window LP laid out as ``lay``, and the
+    same columns and rows of intervals [start, start + keep) in the run's LP laid out as
+    ``full``: (window columns, run columns, window rows, run rows). Per-interval blocks only
+    (no 4CP peaks, no commitment)."""
+    j = np.arange(keep)
+
+    def blocks(a: Layout) -> tuple[list[tuple[int, int]], list[int]]:
+        cols = [(0, a.groups), (a.imp, 1), (a.imp + a.n, 1), (a.imp + 2 * a.n, 1)]
+        if a.battery:
+            cols += [(a.ch, 1), (a.ch + a.n, 1), (a.ch + 2 * a.n, 1)]
+        if a.reserves:
+            cols.append((a.res, a.reserves))
+        return cols, [b * a.n for b in range(1 + a.battery + bool(a.reserves))]
+
+    def at(offset: int, width: int, first: int) -> np.ndarray:
+        return (offset + (first + j)[:, None] * width + np.arange(width)).ravel()
+
+    (wc, wr), (fc, fr) = blocks(lay), blocks(full)
+    return (
+        np.concatenate([at(o, w, 0) for o, w in wc]),
+        np.concatenate([at(o, w, start) for o, w in fc]),
+        np.concatenate([r + j for r in wr]),
+        np.concatenate([r + start + j for r in fr]),
+    )
+
+
+def slice_reach(reach: tuple[np.ndarray, np.ndarray], n: int, groups: int, start: int, stop: int):
+    """``merit.reach_bounds`` of a run's intervals [start, stop) from the whole run's (their
+    values depend on each interval's own data only)."""
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        o = n * groups
+        return np.concatenate(
+            [a[start * groups : stop * groups]] + [a[o + b * n + start : o + b * n + stop] for b in range(3)]
+        )
+
+    return cut(reach[0]), cut(reach[1])
 
 
 def window(
@@ -110,23 +150,26 @@ def peak_charge_usd(pc: FourCpLinear | None, import_mw: np.ndarray) -> float:
 
 
 def solve_window(
-    h, win: DispatchProblem, new_shape: bool, time_limit_s: float | None, reach=None
-) -> DispatchSolution:
-    """One window on the HiGHS model ``h``: passed whole when its shape is new (the first
-    window, the shorter last ones), else only its changed data (costs, bounds, right-hand
-    sides; same matrix), HiGHS starting from the previous basis. HiGHS keeps the window's
-    primal and dual solution (``warm_start_point`` reads it)."""
-    lp = build_lp(win, reach=reach)
-    if new_shape:
+    h, win: DispatchProblem, held: LpData | None, time_limit_s: float | None, reach=None
+) -> tuple[DispatchSolution, LpData]:
+    """One window on the HiGHS model ``h`` and its LP: passed whole when its shape is new
+    (``held`` None: the first window, the shorter last ones), else only the costs, bounds and
+    right-hand sides that differ from ``held``, the LP HiGHS holds (same matrix), HiGHS
+    starting from the previous basis. HiGHS keeps the window's primal and dual solution
+    (``warm_start_point`` reads it)."""
+    lp = build_lp(win, reach=reach, matrix=held is None)
+    if held is None:
         pass_lp(h, lp)
-    else:
-        cols = np.arange(lp.num_col, dtype=np.int32)
-        rows = np.arange(lp.num_row, dtype=np.int32)
-        h.changeColsCost(lp.num_col, cols, lp.cost)
-        h.changeColsBounds(lp.num_col, cols, lp.lower, lp.upper)
-        h.changeRowsBounds(lp.num_row, rows, lp.row_lower, lp.row_upper)
+    else:  # only what changed: HiGHS's change calls cost in proportion to what they are given
+        col = np.flatnonzero(lp.cost != held.cost).astype(np.int32)
+        h.changeColsCost(len(col), col, lp.cost[col])
+        col = np.flatnonzero((lp.lower != held.lower) | (lp.upper != held.upper)).astype(np.int32)
+        h.changeColsBounds(len(col), col, lp.lower[col], lp.upper[col])
+        row = np.flatnonzero((lp.row_lower != held.row_lower) | (lp.row_upper != held.row_upper))
+        row = row.astype(np.int32)
+        h.changeRowsBounds(len(row), row, lp.row_lower[row], lp.row_upper[row])
     x, objective, label = run_highs(h, time_limit_s)
-    return read_solution(win, x, objective, label, 0.0)
+    return read_solution(win, x, objective, label, 0.0), lp
 
 
 def solve_rolling(
@@ -136,11 +179,13 @@ def solve_rolling(
     time_limit_s: float | None = None,
     forecast: DispatchProblem | Callable[[int, int], DispatchProblem] | None = None,
     on_window: Callable | None = None,
+    reach: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DispatchSolution:
     """Solve ``p`` window by window, each window on ``forecast``'s data (default ``p``: a
     perfect forecast; a function of the window's (start, stop) for what is known when it is
     solved, ``forecast.forecast_problem``). ``objective_usd`` is the kept dispatch priced on
-    ``p``'s realised data (the real 4CP charge included); ``solve_s`` the total wall time."""
+    ``p``'s realised data (the real 4CP charge included); ``solve_s`` the total wall time.
+    ``reach``: ``merit.reach_bounds(p)`` when the caller has them (used with a perfect forecast)."""
     seen_at = forecast if callable(forecast) else (lambda _a, _b: p if forecast is None else forecast)
     if not 0 < commit_h <= window_h:
         raise ValueError(f"commit_h {commit_h} must be in (0, window_h {window_h}]")
@@ -160,8 +205,12 @@ def solve_rolling(
         h.setOptionValue("time_limit", float(time_limit_s))
     # with a perfect forecast each window's merit-order bounds are the run's, computed once
     perfect = forecast is None or forecast is p
-    reach = merit.reach_bounds(p) if perfect and p.battery is not None else None
+    if not perfect or p.battery is None:
+        reach = None
+    elif reach is None:
+        reach = merit.reach_bounds(p)
     size = 0  # intervals of the model HiGHS holds (-1: a window with 4CP or deployment rows)
+    held = None  # the LP HiGHS holds
     parts: list[DispatchSolution] = []
     # the kept dispatch a reserve deployment refers to: flexible miner power, reserve sold
     flex_mw = p.run_mw - p.sleep_mw
@@ -176,7 +225,7 @@ def solve_rolling(
             odd = win.peak_charge is not None or (win.reserves is not None and bool(win.reserves.deployments))
             shape = stop - start != size or odd
             cut = None if reach is None else slice_reach(reach, n, len(p.count), start, stop)
-            part = solve_window(h, win, shape, time_limit_s, cut)
+            part, held = solve_window(h, win, None if shape else held, time_limit_s, cut)
             size = stop - start if not odd else -1
         keep = min(c, stop - start)
         if on_window is not None:  # (window problem, its start, intervals kept, HiGHS or None)
@@ -222,7 +271,7 @@ WARM_WINDOW_H, WARM_COMMIT_H = 504.0, 480.0  # the warm start's windows (model.w
 
 
 def warm_start_point(
-    p: DispatchProblem, time_limit_s: float | None = None
+    p: DispatchProblem, time_limit_s: float | None = None, reach: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A start for the whole run's LP (``lp.build_lp`` order): the primal values, column duals
     and row duals of its three-week windows keeping 20 days, each window's for the intervals it
@@ -252,6 +301,7 @@ def warm_start_point(
             commit_h=WARM_COMMIT_H,
             time_limit_s=time_limit_s,
             on_window=keep_window,
+            reach=reach,
         )
     except OptimizeError:
         return None
