@@ -157,9 +157,12 @@ class Campaign:
             if kind == "meter_stall":  # accepts, reads, never answers
                 async def hold(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
                     held.append(w)
-                    with contextlib.suppress(Exception):
-                        while await reader.read(1024):
-                            pass
+                    try:
+                        with contextlib.suppress(Exception):
+                            while await reader.read(1024):
+                                pass
+                    finally:  # also a connection accepted while ``back`` closed the others
+                        w.close()
                 stall = await asyncio.start_server(hold, site.meter.host, site.meter.port)
 
             async def back() -> None:
