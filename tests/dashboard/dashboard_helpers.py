@@ -5,6 +5,7 @@ synchronous browser driver (Playwright) can talk to it over HTTP from the test t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
 import socket
@@ -67,6 +68,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+START_TIMEOUT_S = 180.0  # a campus start on a cold numba cache (see SiteThread.__enter__)
+
+
 class SiteThread:
     """Start/stop one emulated campus in a thread; ``call`` runs a coroutine on its loop."""
 
@@ -103,9 +107,15 @@ class SiteThread:
     def __enter__(self) -> SiteThread:
         self._thread.start()
         self.live = LiveSite(self.scenario, self.config, emulated=self.emulated)
+        # start-up compiles the live controller (``Runtime.warm_up``): on a clean clone's cold
+        # numba cache under CI load that took more than 30 s
+        fut = asyncio.run_coroutine_threadsafe(self.live.__aenter__(), self.loop)
         try:
-            self.call(self.live.__aenter__())
+            fut.result(START_TIMEOUT_S)
         except BaseException:
+            fut.cancel()
+            with contextlib.suppress(BaseException):  # close the emulators' sockets too
+                self.call(self.live.__aexit__(None, None, None))
             self._stop_loop()
             raise
         return self
