@@ -7,8 +7,10 @@ training campus has them:
 ``split_fleet`` -> ``LivePrograms.limits`` -> the per-tick config -> ``control.step`` ->
 ``plan_commands``.
 
-And the CPU time of one write to a device record's state (``live.fleet_table``: the record
-writes through to the columns ``split_fleet`` and ``plan_commands`` read).
+The runtime's ``live.fleet_table.FleetTable`` (built once with the fleet) is handed to both.
+And the CPU time of one write to a device record's state with its share of the table update
+that follows a batch of writes (``FleetTable.refresh``, as ``live.commands`` does after a
+command's outcomes).
 
 Between ticks (outside the timing) the devices take the commands as verified outcomes would
 and the AI load swings, so the decision moves. Figures per tick: p50 and p99 of wall and CPU
@@ -29,6 +31,7 @@ from ballast.control import ControllerState, Snapshot, step
 from ballast.control.build import controller_config
 from ballast.examples import examples_dir
 from ballast.live.devices import Device, plan_commands, split_fleet
+from ballast.live.fleet_table import FleetTable
 from ballast.live.grid_programs import LivePrograms
 from ballast.programs.schema import Programs
 from ballast.scenario import load_scenario, parse_scenario
@@ -67,6 +70,7 @@ def main() -> None:
     best: dict[str, list[float]] = {}
     for _ in range(3):  # best of three runs: the machine is shared
         devices = fleet(groups)
+        table = FleetTable(devices.values())  # the runtime builds it once with its fleet
         programs = LivePrograms(progs, cfg0, scn.site.timezone, None)
         state = ControllerState.initial(cfg0, 0.0, running=True)
         g = cfg0.groups
@@ -78,7 +82,7 @@ def main() -> None:
             forced = {1} if k % 10 == 0 else set()
             w0, c0 = time.perf_counter(), time.process_time()
             # --- the controller part of run_tick
-            controllable, fixed_mw, force_sleep = split_fleet(devices.values(), forced, g.run_mw, g.sleep_mw)
+            controllable, fixed_mw, force_sleep = split_fleet(table, forced, g.run_mw, g.sleep_mw)
             pl = programs.limits(now, (200.0, 40.0), ai_mw, 0.0, 30.0, 50.0, False, False)
             snap = Snapshot(
                 now,
@@ -94,7 +98,7 @@ def main() -> None:
             cfg = replace(cfg0, groups=replace(cfg0.groups, count=controllable))
             state.running[:] = np.minimum(state.running, controllable)
             decision = step(cfg, state, snap)
-            to_sleep, to_wake = plan_commands(devices.values(), decision.running, forced)
+            to_sleep, to_wake = plan_commands(table, decision.running, forced)
             # ---
             cpu.append(time.process_time() - c0)
             wall.append(time.perf_counter() - w0)
@@ -102,6 +106,7 @@ def main() -> None:
                 devices[ip].want_run, devices[ip].asleep = False, True
             for ip in to_wake:
                 devices[ip].want_run, devices[ip].asleep = True, False
+            table.refresh(force_sleep + to_sleep + to_wake)
         for name, xs in (("wall", wall), ("cpu", cpu)):
             q = statistics.quantiles(xs[10:], n=100)  # the first ticks warm the caches
             for p, v in (("p50", q[49]), ("p99", q[98])):
@@ -114,15 +119,17 @@ def main() -> None:
 
 
 def write_cost_s(groups: int) -> float:
-    """CPU time of one write to a device's state once ``split_fleet`` has its columns (the
-    write updates its row: ``live.fleet_table``), best of 5 passes over the fleet."""
+    """CPU time of one write to a device's state plus its share of the table update after a
+    batch of writes to every device (``FleetTable.refresh``), best of 5 passes over the fleet."""
     devices = fleet(groups)
-    split_fleet(devices.values(), set(), np.ones(groups), np.zeros(groups))
+    table = FleetTable(devices.values())
+    ips = list(devices)
     best_s = np.inf
     for _ in range(5):
         c0 = time.process_time()
         for d in devices.values():
             d.want_run = not d.want_run
+        table.refresh(ips)
         best_s = min(best_s, time.process_time() - c0)
     return best_s / len(devices)
 

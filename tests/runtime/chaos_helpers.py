@@ -114,8 +114,11 @@ class Campaign:
 
     async def stop_live(self) -> None:
         if self.live is not None:
+            rt = self.live.runtime
             await self.live.__aexit__()
             self.live = None
+            # every writer of a device record refreshed the fleet's columns (live.fleet_table)
+            assert rt is None or rt.fleet_table.stale_rows() == [], "device records written without refresh"
             self.ticks.append([])
 
     def client(self) -> httpx.AsyncClient:

@@ -87,6 +87,10 @@ async def emulated_campus(tmp_path: Path, *, scenario: dict | None = None, devic
                               overrides=emulated_args(tmp_path, store_dsn, **site))
     async with LiveSite(scen, cfg, emulated=emu, clock=clock) as live:
         yield live
+        rt = live.runtime
+    # every writer of a device record refreshed the fleet's columns (live.fleet_table)
+    if rt is not None:
+        assert rt.fleet_table.stale_rows() == [], "device records written without refresh"
 
 
 async def until(pred: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition",

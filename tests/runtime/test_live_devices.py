@@ -18,6 +18,7 @@ from ballast.live.devices import (
     planned_miner_mw,
     split_fleet,
 )
+from ballast.live.fleet_table import FleetTable
 
 RUN_MW = np.array([10.0, 6.0])
 SLEEP_MW = np.array([0.1, 0.05])
@@ -53,7 +54,7 @@ def _dev(i: int, group: int, want_run: bool | None, status: str = "ok", asleep: 
     ],
 )
 def test_split_fleet(devices, forced, controllable, fixed_mw, to_sleep):
-    c, f, s = split_fleet(devices, forced, RUN_MW, SLEEP_MW)
+    c, f, s = split_fleet(FleetTable(devices), forced, RUN_MW, SLEEP_MW)
     assert c.tolist() == controllable
     assert f == pytest.approx(fixed_mw)
     assert s == to_sleep
@@ -71,7 +72,7 @@ def test_split_fleet(devices, forced, controllable, fixed_mw, to_sleep):
 )
 def test_plan_keeps_running_miners_and_is_stable(wants, target, to_sleep, to_wake):
     devs = [_dev(i + 1, 0, w) for i, w in enumerate(wants)]
-    assert plan_commands(devs, np.array([target, 0]), set()) == (to_sleep, to_wake)
+    assert plan_commands(FleetTable(devs), np.array([target, 0]), set()) == (to_sleep, to_wake)
 
 
 @st.composite
@@ -93,9 +94,10 @@ def fleets(draw):
 @given(fleets(), st.integers(0, 30), st.integers(0, 30))
 def test_plan_reaches_the_target_and_never_wakes_a_forced_miner(fleet, t0, t1):
     devs, forced = fleet
-    controllable, _, _ = split_fleet(devs, forced, RUN_MW, SLEEP_MW)
+    table = FleetTable(devs)
+    controllable, _, _ = split_fleet(table, forced, RUN_MW, SLEEP_MW)
     target = np.minimum([t0, t1], controllable)
-    to_sleep, to_wake = plan_commands(devs, target, forced)
+    to_sleep, to_wake = plan_commands(table, target, forced)
     assert not set(to_sleep) & set(to_wake)
     by_ip = {d.ip: d for d in devs}
     assert all(by_ip[ip].group not in forced and by_ip[ip].ok for ip in to_wake + to_sleep)
@@ -120,7 +122,7 @@ class _Outcome:
 
 def test_apply_outcomes_and_counts():
     devs = {d.ip: d for d in (_dev(1, 0, True), _dev(2, 0, True), _dev(3, 0, True))}
-    apply_outcomes(
+    written = apply_outcomes(
         devs,
         [
             _Outcome("10.0.0.1", "ok"),
@@ -130,6 +132,7 @@ def test_apply_outcomes_and_counts():
         ],
         False,
     )
+    assert written == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]  # not the address outside the fleet
     assert [(d.want_run, d.status, d.asleep) for d in devs.values()] == [
         (False, "ok", True),
         (False, "ignored", False),
@@ -227,24 +230,34 @@ def mixed_fleets(draw):
 @given(mixed_fleets(), st.lists(st.integers(0, 40), min_size=3, max_size=3))
 def test_columns_match_the_per_device_loops(fleet, target):
     devs, forced = fleet
+    table = FleetTable(devs)
     run_mw, sleep_mw = np.array([10.0, 6.0, 3.3]), np.array([0.1, 0.05, 0.02])
-    c, f, s = split_fleet(devs, forced, run_mw, sleep_mw)
+    c, f, s = split_fleet(table, forced, run_mw, sleep_mw)
     c0, f0, s0 = _split_fleet_loop(devs, forced, run_mw, sleep_mw)
     assert (c.tolist(), f, s) == (c0.tolist(), f0, s0)
     assert c.dtype == np.int64
-    assert plan_commands(devs, np.array(target), forced) == _plan_commands_loop(
+    assert plan_commands(table, np.array(target), forced) == _plan_commands_loop(
         devs, np.array(target), forced
     )
 
 
 def test_split_fleet_refuses_a_group_out_of_range():
     with pytest.raises(IndexError, match="group index"):
-        split_fleet([_dev(1, 2, True)], set(), RUN_MW, SLEEP_MW)
+        split_fleet(FleetTable([_dev(1, 2, True)]), set(), RUN_MW, SLEEP_MW)
 
 
-# The columns are built once per fleet and the records write their state through to them
-# (``live.fleet_table``): after any writes the answers must still be the loops' answers. (The
-# address is a record's identity and is never written: ``Device.addr_key`` is set once.)
+def test_split_fleet_and_plan_commands_take_a_fleet_table_not_records():
+    devs = [_dev(1, 0, True)]
+    with pytest.raises(TypeError, match="FleetTable"):
+        split_fleet(devs, set(), RUN_MW, SLEEP_MW)
+    with pytest.raises(TypeError, match="FleetTable"):
+        plan_commands(devs, np.array([1, 0]), set())
+
+
+# The columns are built once per fleet; whoever writes a record refreshes its rows
+# (``FleetTable.refresh``, as ``live.commands`` does): after any writes the answers must still be
+# the loops' answers. (The address is a record's identity and is never written:
+# ``Device.addr_key`` is set once.)
 _WRITES = st.one_of(
     st.tuples(
         st.just("status"), st.sampled_from(["ok", "ignored", "error", "timeout", "refused", "unknown"])
@@ -260,20 +273,51 @@ _WRITES = st.one_of(
     st.lists(st.tuples(st.integers(0, 39), _WRITES), max_size=30),
     st.lists(st.integers(0, 40), min_size=3, max_size=3),
     st.booleans(),
+    st.booleans(),
 )
-def test_columns_follow_writes_to_the_records(fleet, writes, target, view):
+def test_columns_follow_writes_to_the_records(fleet, writes, target, view, in_block):
     devs, forced = fleet
     by_ip = {str(i): d for i, d in enumerate(devs)}
-    seq = (lambda: by_ip.values()) if view else (lambda: devs)  # the runtime passes a view
+    table = FleetTable(by_ip.values() if view else devs)  # the runtime passes a view
     run_mw, sleep_mw = np.array([10.0, 6.0, 3.3]), np.array([0.1, 0.05, 0.02])
     running = np.array(target)
     for i, (name, value) in [(-1, ("", None)), *writes]:
         if devs and i >= 0:
-            setattr(devs[i % len(devs)], name, value)
-        c, f, s = split_fleet(seq(), forced, run_mw, sleep_mw)
+            d = devs[i % len(devs)]
+            if in_block:  # the writers' form: refreshed when the block ends
+                with table.updating([d.ip]):
+                    setattr(d, name, value)
+            else:
+                setattr(d, name, value)
+                table.refresh([d.ip])
+        assert table.stale_rows() == []
+        c, f, s = split_fleet(table, forced, run_mw, sleep_mw)
         c0, f0, s0 = _split_fleet_loop(devs, forced, run_mw, sleep_mw)
         assert (c.tolist(), f, s) == (c0.tolist(), f0, s0)
-        assert plan_commands(seq(), running, forced) == _plan_commands_loop(devs, running, forced)
+        assert plan_commands(table, running, forced) == _plan_commands_loop(devs, running, forced)
+
+
+def test_a_write_without_refresh_is_found_and_a_refresh_of_a_stranger_refused():
+    devs = [_dev(1, 0, True), _dev(2, 0, True)]
+    table = FleetTable(devs)
+    devs[1].status = "timeout"
+    assert table.stale_rows() == [1]
+    assert split_fleet(table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [2, 0]  # not yet seen
+    table.refresh(["10.0.0.2"])
+    assert table.stale_rows() == []
+    assert split_fleet(table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
+    with pytest.raises(KeyError, match=r"'10\.0\.0\.9' is not a device of this fleet"):
+        table.refresh(["10.0.0.9"])
+
+
+def test_updating_refreshes_also_when_the_writes_raise():
+    devs = [_dev(1, 0, True), _dev(2, 0, True)]
+    table = FleetTable(devs)
+    with pytest.raises(RuntimeError), table.updating(["10.0.0.1", "10.0.0.2"]):
+        devs[0].status = "ignored"
+        raise RuntimeError("a driver answer the writer did not expect")
+    assert table.stale_rows() == []
+    assert split_fleet(table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
 
 
 def test_columns_are_of_the_records_passed_not_of_equal_ones():
@@ -281,24 +325,32 @@ def test_columns_are_of_the_records_passed_not_of_equal_ones():
     old = [_dev(1, 0, True), _dev(2, 0, False)]
     new = [_dev(1, 0, True), _dev(2, 0, False)]
     assert old == new
-    assert split_fleet(old, set(), RUN_MW, SLEEP_MW)[0].tolist() == [2, 0]
+    old_table, new_table = FleetTable(old), FleetTable(new)
+    assert split_fleet(old_table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [2, 0]
     new[0].status = "timeout"  # only the new fleet's record
-    assert split_fleet(new, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
+    new_table.refresh([new[0].ip])
+    assert split_fleet(new_table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
+    assert split_fleet(old_table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [2, 0]
     old[1].status = "ignored"  # a write to the old fleet does not touch the new one's columns
-    assert split_fleet(new, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
-    assert split_fleet(old, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
+    old_table.refresh([old[1].ip])
+    assert split_fleet(new_table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
+    assert split_fleet(old_table, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
 
 
 def test_a_copied_or_repeated_record_does_not_write_over_another_row():
     import copy
 
     devs = [_dev(1, 0, True), _dev(2, 0, True)]
-    assert plan_commands(devs, np.array([1, 0]), set()) == (["10.0.0.2"], [])
-    twin = copy.copy(devs[0])  # shares the table reference, is not in the fleet
+    table = FleetTable(devs)
+    assert plan_commands(table, np.array([1, 0]), set()) == (["10.0.0.2"], [])
+    twin = copy.copy(devs[0])  # same address, is not in the fleet
     twin.want_run = False
-    assert plan_commands(devs, np.array([1, 0]), set()) == (["10.0.0.2"], [])
-    both = [devs[0], devs[1], devs[0]]  # one record listed twice counts twice, as the loop
+    table.refresh([twin.ip])  # reads the fleet's own record, not the twin
+    assert plan_commands(table, np.array([1, 0]), set()) == (["10.0.0.2"], [])
+    both = FleetTable([devs[0], devs[1], devs[0]])  # one record listed twice counts twice, as the loop
     devs[0].status = "ignored"
+    both.refresh([devs[0].ip])
     assert split_fleet(both, set(), RUN_MW, SLEEP_MW)[0].tolist() == [1, 0]
     devs[0].status = "ok"
+    both.refresh([devs[0].ip])
     assert split_fleet(both, set(), RUN_MW, SLEEP_MW)[0].tolist() == [3, 0]

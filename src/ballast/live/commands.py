@@ -19,6 +19,10 @@ takes its miners out of a pending verification (``intend_sleep``), so the verifi
 never resend a wake over a shed; its sends and read-backs happen under the lock, like the
 tick's, so the two never interleave on a miner. The periodic read-back leaves ramping miners to
 their verification. A verification's record is handed to the store with the next tick.
+
+Every place here that writes a device record (intent, outcomes, read-back, verification) updates
+the fleet's ``FleetTable`` with the addresses it wrote before it next awaits
+(``live.fleet_table``), so the tick's ``split_fleet`` and ``plan_commands`` see each write.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, Literal
 from ballast.live.devices import Device, apply_outcomes
 from ballast.live.drivers.aio import cancel_and_wait
 from ballast.live.drivers.capabilities import SLEEP_RAMP_S, WAKE_RAMP_S
+from ballast.live.fleet_table import FleetTable
 from ballast.live.interfaces import FleetResultLike, KeepsSessions, MinerFleet
 from ballast.live.store import CommandRecord
 
@@ -48,12 +53,19 @@ class FleetControl:
     def __init__(self, fleet: MinerFleet, devices: dict[str, Device], timeout_s: float,
                  retries: int, *, clock: Callable[[], float] = time.time,
                  wait: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 forced: Callable[[], set[int]] = set) -> None:
+                 forced: Callable[[], set[int]] = set, table: FleetTable | None = None) -> None:
         """``clock`` stamps the records of background verifications; ``wait(seconds)`` waits
         out a wake ramp (tests inject one they control); ``forced()``: the groups whose miners
-        must sleep now (a verification never resends them a wake)."""
+        must sleep now (a verification never resends them a wake); ``table``: the columns of
+        ``devices`` the runtime plans with (built here when not given)."""
         self.fleet = fleet
         self.devices = devices
+        if table is None:
+            table = FleetTable(devices.values())
+        elif len(table) != len(devices) or any(
+                a is not b for a, b in zip(table.devs, devices.values(), strict=True)):
+            raise ValueError("FleetControl: the fleet table is not of these device records")
+        self.table = table
         # overall deadline per command; plus two sleep ramps, which a miner reporting no
         # curtail state gets in the driver before it is judged by power (a ramp, a resend, a
         # ramp: docs/firmware.md); wake ramps are waited outside the command (module docstring)
@@ -75,7 +87,7 @@ class FleetControl:
                              dict(res.counts), fails)
 
     def apply(self, outcomes: list, want_run: bool) -> None:
-        apply_outcomes(self.devices, outcomes, want_run)
+        self.table.refresh(apply_outcomes(self.devices, outcomes, want_run))
 
     def _op(self, command: FleetCommand, ips: Iterable[str]) -> Awaitable[FleetResultLike]:
         """The ``MinerFleet`` method for ``command`` (typed dispatch, no attribute strings)."""
@@ -98,9 +110,11 @@ class FleetControl:
     def intend_sleep(self, ips: Iterable[str]) -> None:
         """Record the intent to sleep ``ips`` before sending it: no read-back may wake them,
         and no pending wake verification may resend them a wake."""
-        for ip in ips:
-            self.devices[ip].want_run = False
-            self.ramping.pop(ip, None)
+        ips = list(ips)
+        with self.table.updating(ips):
+            for ip in ips:
+                self.devices[ip].want_run = False
+                self.ramping.pop(ip, None)
 
     async def send(self, to_sleep: list[str], to_wake: list[str], group: str | None,
                    now_s: float) -> list[CommandRecord]:
@@ -115,9 +129,10 @@ class FleetControl:
         """Record the intent first (so a concurrent reader never undoes it), then fan out.
         ``attempt``: the how-many-th wake this is for ``to_wake`` (a verification resends)."""
         self.intend_sleep(to_sleep)
-        for ip in to_wake:
-            self.devices[ip].want_run = True
-            self.ramping.pop(ip, None)
+        with self.table.updating(to_wake):
+            for ip in to_wake:
+                self.devices[ip].want_run = True
+                self.ramping.pop(ip, None)
         jobs = []
         if to_sleep:
             jobs.append(("sleep", self.call("sleep", to_sleep)))
@@ -138,9 +153,10 @@ class FleetControl:
         and get a verification after the ramp."""
         ramping = [o.ip for o in outcomes if o.status == "ramping"]
         self.apply([o for o in outcomes if o.status != "ramping"], want_run=True)
-        for ip in ramping:
-            d = self.devices[ip]
-            d.want_run, d.status, d.asleep = True, "ok", None  # awake or not: not known yet
+        with self.table.updating(ramping):
+            for ip in ramping:
+                d = self.devices[ip]
+                d.want_run, d.status, d.asleep = True, "ok", None  # awake or not: not known yet
         if ramping:
             token = object()
             for ip in ramping:
@@ -162,27 +178,28 @@ class FleetControl:
                 res = await self.call("read_all", mine)
                 must_sleep = self.forced()
                 verdicts, again = [], []
-                for o in res.outcomes:
-                    if self.ramping.get(o.ip) is not token:
-                        continue  # slept meanwhile (relay, fail-safe): never wake it again
-                    del self.ramping[o.ip]
-                    d = self.devices[o.ip]
-                    if not o.compliant or o.reading is None:
-                        d.status = o.status
-                        verdicts.append(_Outcome(o.ip, o.status))
-                        continue
-                    d.asleep = bool(o.reading.asleep)
-                    if not d.asleep:
-                        d.status = "ok"
-                    elif d.group in must_sleep:  # asleep as it must be now: keep it so
-                        d.want_run, d.status = False, "ok"
-                    elif attempt < 2:
-                        again.append(o.ip)
-                    else:
-                        d.status = "ignored"
-                    verdict = "superseded" if d.want_run is False else d.status
-                    verdicts.append(_Outcome(o.ip, "ignored" if o.ip in again else verdict,
-                                             o.reading))
+                with self.table.updating(mine):
+                    for o in res.outcomes:
+                        if self.ramping.get(o.ip) is not token:
+                            continue  # slept meanwhile (relay, fail-safe): never wake it again
+                        del self.ramping[o.ip]
+                        d = self.devices[o.ip]
+                        if not o.compliant or o.reading is None:
+                            d.status = o.status
+                            verdicts.append(_Outcome(o.ip, o.status))
+                            continue
+                        d.asleep = bool(o.reading.asleep)
+                        if not d.asleep:
+                            d.status = "ok"
+                        elif d.group in must_sleep:  # asleep as it must be now: keep it so
+                            d.want_run, d.status = False, "ok"
+                        elif attempt < 2:
+                            again.append(o.ip)
+                        else:
+                            d.status = "ignored"
+                        verdict = "superseded" if d.want_run is False else d.status
+                        verdicts.append(_Outcome(o.ip, "ignored" if o.ip in again else verdict,
+                                                 o.reading))
                 now_s = self.clock()
                 self.late_records.append(self.record(
                     now_s, None, "wake", _Result(verdicts, time.perf_counter() - t0)))
@@ -192,10 +209,11 @@ class FleetControl:
         except Exception as e:  # the miners count as running until a read-back sorts them
             log.warning("wake verification of %d miners failed: %r", len(ips), e)
         finally:
-            for ip in ips:
-                if self.ramping.get(ip) is token:
-                    del self.ramping[ip]
-                    self.devices[ip].status = "unknown"
+            with self.table.updating(ips):
+                for ip in ips:
+                    if self.ramping.get(ip) is token:
+                        del self.ramping[ip]
+                        self.devices[ip].status = "unknown"
 
     async def settle(self) -> None:
         """Wait until no wake verification is pending (tests; verifications may chain)."""
@@ -219,23 +237,24 @@ class FleetControl:
             res = await self.call("read_all", ips)
             must_sleep = forced()
             disagree_sleep, disagree_wake = [], []
-            for o in res.outcomes:
-                d = self.devices[o.ip]
-                if o.ip in self.ramping:  # woken while we read: its verification judges it
-                    continue
-                if not o.compliant or o.reading is None:
-                    d.status = o.status
-                    continue
-                d.asleep = bool(o.reading.asleep)
-                if d.want_run is None:  # first contact: adopt what it does
-                    d.want_run = not d.asleep
-                if d.group in must_sleep:
-                    d.want_run = False  # never wake a miner that must sleep
-                if d.want_run == (not d.asleep):
-                    d.status = "ok"
-                else:
-                    d.status = "ignored"
-                    (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
+            with self.table.updating(ips):
+                for o in res.outcomes:
+                    d = self.devices[o.ip]
+                    if o.ip in self.ramping:  # woken while we read: its verification judges it
+                        continue
+                    if not o.compliant or o.reading is None:
+                        d.status = o.status
+                        continue
+                    d.asleep = bool(o.reading.asleep)
+                    if d.want_run is None:  # first contact: adopt what it does
+                        d.want_run = not d.asleep
+                    if d.group in must_sleep:
+                        d.want_run = False  # never wake a miner that must sleep
+                    if d.want_run == (not d.asleep):
+                        d.status = "ok"
+                    else:
+                        d.status = "ignored"
+                        (disagree_wake if d.want_run else disagree_sleep).append(o.ip)
             if resend and (disagree_sleep or disagree_wake):
                 await self.send_locked(disagree_sleep, disagree_wake, None, now_s)
 

@@ -9,11 +9,11 @@
 Powers are facility MW per device (``run_mw``/``sleep_mw`` per group, as the controller sees
 them). ``want_run`` is the intent last commanded, recorded *before* the command is sent.
 
-A ``Device`` writes its state through to the numpy columns of ``live.fleet_table`` (0.6 us a
-field write, against 0.03 us for a plain attribute), so the planning reads no record per tick.
-Its address is its identity and is never written (``addr_key`` is computed once); its group
-may be written (the columns are rebuilt at the next call). Records are written from the
-event-loop thread, as the runtime does.
+The device records are plain dataclasses. ``split_fleet`` and ``plan_commands`` read the
+numpy columns of a ``live.fleet_table.FleetTable`` the runtime builds once over its records;
+whoever writes a record's state updates the table (``FleetTable.refresh``; ``apply_outcomes``
+returns the addresses it wrote for that). A record's address is its identity and is never
+written (``addr_key`` is computed once).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ballast.live import fleet_table
+from ballast.live.fleet_table import FleetTable
 from ballast.physics import group_power_mw
 
 NON_COMPLIANT = ("ignored", "error")  # reachable, but does not do what it is told
@@ -33,7 +34,7 @@ UNREACHABLE = ("timeout", "refused", "unknown")
 
 
 @dataclass(slots=True)
-class Device(fleet_table.Attached):  # writes its state through to ``fleet_table`` columns
+class Device:
     """What the runtime knows about one miner address."""
 
     ip: str
@@ -62,7 +63,7 @@ def ip_key(ip: str) -> tuple[int, ...]:
 
 
 def split_fleet(
-    devices: Iterable[Device], forced: set[int], run_mw: np.ndarray, sleep_mw: np.ndarray
+    table: FleetTable, forced: set[int], run_mw: np.ndarray, sleep_mw: np.ndarray
 ) -> tuple[np.ndarray, float, list[str]]:
     """(controllable devices per group, inflexible miner power [MW], devices to put to sleep).
 
@@ -71,12 +72,12 @@ def split_fleet(
     reachable. An unreachable or non-compliant device elsewhere counts at what it last showed
     (full power when unknown). Only compliant devices outside forced groups are controllable.
 
-    Over the ``fleet_table`` columns the records write through (counts per group with
-    ``np.bincount``; no pass over the records unless the fleet changed): at 10,000 devices
-    p50 0.7 / p99 2 ms of CPU against 1.6 / 4.4 ms for one list pass per field every tick
-    (``benchmarks/bench_live_controller.py``, shared machine).
+    Over the runtime's ``FleetTable`` columns (counts per group with ``np.bincount``; no pass
+    over the records): at 10,000 devices p50 0.7 / p99 2 ms of CPU against 1.6 / 4.4 ms for
+    one list pass per field every tick (``benchmarks/bench_live_controller.py``, shared
+    machine).
     """
-    t = fleet_table.columns(devices if isinstance(devices, list) else list(devices))
+    t = _table(table)
     n_groups = len(run_mw)
     group, code = t.group, t.code
     _check_groups(group, n_groups)
@@ -100,6 +101,15 @@ def split_fleet(
     ).astype(np.int64)
     fixed_mw = group_power_mw(fixed_running, fixed, np.asarray(run_mw), np.asarray(sleep_mw))
     return controllable, float(fixed_mw.sum()), to_sleep
+
+
+def _table(table: FleetTable) -> FleetTable:
+    if not isinstance(table, FleetTable):
+        raise TypeError(
+            "split_fleet/plan_commands take the fleet's FleetTable (live.fleet_table), "
+            f"not {type(table).__name__}: build it once, FleetTable(devices)"
+        )
+    return table
 
 
 def _check_groups(group: np.ndarray, n_groups: int) -> None:
@@ -134,18 +144,16 @@ def ip_order(ips: list[str]) -> np.ndarray:
     return np.array([rank[k] for k in keys], dtype=np.int64)
 
 
-def plan_commands(
-    devices: Iterable[Device], running: np.ndarray, forced: set[int]
-) -> tuple[list[str], list[str]]:
+def plan_commands(table: FleetTable, running: np.ndarray, forced: set[int]) -> tuple[list[str], list[str]]:
     """(to_sleep, to_wake) so that each non-forced group runs ``running[g]`` of its compliant
     devices. Keeps running devices running; wakes the lowest addresses first and sleeps the
     highest first, so the choice is stable from tick to tick.
 
-    Over the ``fleet_table`` columns, with each group's address order sorted once per fleet:
+    Over the runtime's ``FleetTable`` columns, with each group's address order sorted once:
     at 10,000 devices p50 0.9 / p99 2 ms of CPU against 2.0 / 6.5 ms for list passes over the
     records and a sort of each group whose count must change, every tick (23-28 ms for a
     Python sort of every group; ``benchmarks/bench_live_controller.py``, shared machine)."""
-    t = fleet_table.columns(devices if isinstance(devices, list) else list(devices))
+    t = _table(table)
     group, code = t.group, t.code
     take = (code & fleet_table.OK).astype(bool) & ~_in_groups(group, forced)
     on = (code & fleet_table.WANT_RUN).astype(bool)
@@ -170,18 +178,22 @@ def plan_commands(
     return to_sleep, to_wake
 
 
-def apply_outcomes(devices: Mapping[str, Device], outcomes: Iterable[Any], want_run: bool) -> None:
-    """Record what each miner did with a command (outcomes of ``live.drivers.fleet``)."""
+def apply_outcomes(devices: Mapping[str, Device], outcomes: Iterable[Any], want_run: bool) -> list[str]:
+    """Record what each miner did with a command (outcomes of ``live.drivers.fleet``).
+    Returns the addresses written (for ``FleetTable.refresh``)."""
+    written: list[str] = []
     for o in outcomes:
         d = devices.get(o.ip)
         if d is None:
             continue
+        written.append(o.ip)
         d.want_run = want_run
         d.status = "ok" if o.compliant else o.status
         if o.reading is not None:
             d.asleep = bool(o.reading.asleep)
         elif o.compliant:
             d.asleep = not want_run
+    return written
 
 
 def planned_miner_mw(devices: Iterable[Device], run_mw: np.ndarray, sleep_mw: np.ndarray) -> float:

@@ -1,33 +1,41 @@
-"""Numpy columns of the device records that the records write through (issue 17).
+"""Numpy columns of the runtime's device records, kept current by explicit updates (issue 17).
 
-``columns(devices)`` returns the columns of that exact sequence of records (same objects, same
-order). The table is built once and the records are attached to it: a write to a record's
-state (``status``, ``want_run``, ``asleep``) updates its row at once, so a tick reads none of
-the 10,000 records; a write to an address or group marks the table stale and the next call
-rebuilds it. The sort order of each group's addresses is cached with the table. Only the last
-sequence seen (the runtime's fleet) keeps a table; another sequence builds a new one.
+The runtime builds one ``FleetTable`` over its ``live.devices.Device`` records when it makes its
+fleet (``Runtime.__init__``; a fleet that gains or loses a device gets a new table) and hands it
+to ``split_fleet`` and ``plan_commands``, so a tick reads no record and never re-checks which
+records the fleet holds.
 
-Hand-written: no library keeps numpy columns of mutable Python objects current.
+The records are plain dataclasses. Whoever writes a record's state (``status``, ``want_run``,
+``asleep``) or its group updates the table with the addresses it wrote, before its next
+``await``: ``refresh(ips)``, or ``with table.updating(ips):`` around the writes (which updates
+the rows also when the writes stop half-way on an exception). The runtime writes records only
+on its event-loop thread, so no tick reads the table between a write and its update. The
+writers are ``live.commands.FleetControl`` (intents, command outcomes, read-backs, wake
+verifications); ``stale_rows()`` lists rows that disagree with their records (the runtime
+tests check it is empty after every run). An address is a record's identity and is never
+written; a copy of a record is not in the table (``refresh`` reads the table's own records).
+
+Hand-written: no library keeps numpy columns of Python records.
 """
 
 from __future__ import annotations
 
-import operator
-import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# bits of ``FleetColumns.code``, from (status, want_run, asleep) of one record
+if TYPE_CHECKING:
+    from ballast.live.devices import Device
+
+# bits of ``FleetTable.code``, from (status, want_run, asleep) of one record
 OK = 1  # status == "ok" (compliant)
 SHOWN_RUNNING = 2  # not asleep: full power unless verified asleep (unknown counts as running)
 VERIFIED_ASLEEP = 4  # compliant, commanded to sleep and not read back running
 REACHABLE = 8  # status not in ``UNREACHABLE``
 WANT_RUN = 16  # commanded to run
 UNREACHABLE = ("timeout", "refused", "unknown")
-STATE = frozenset(("status", "want_run", "asleep"))  # fields in ``code``
-STRUCTURE = frozenset(("ip", "group", "addr_key"))  # fields that change rows' group or order
 
 
 class _Codes(dict):
@@ -50,50 +58,64 @@ class _Codes(dict):
 _CODES = _Codes()
 
 
-class Attached:
-    """Base of a record that writes through to the table it is attached to."""
-
-    __slots__ = ("_row", "_table")
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Attached:
-        self = object.__new__(cls)
-        object.__setattr__(self, "_table", None)  # not attached
-        return self
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        t = self._table
-        if t is not None:
-            t.written(self, name)
+def state_code(d: Device) -> int:
+    """The ``code`` bits of one record's state."""
+    return _CODES[(d.status, d.want_run, d.asleep)]
 
 
-class FleetColumns:
-    """Columns of one sequence of device records (row i is ``devs[i]``)."""
+class FleetTable:
+    """Columns of one fleet of device records (row i is ``devs[i]``; a record listed twice has
+    two rows)."""
 
-    def __init__(self, devs: list[Any]) -> None:
+    def __init__(self, devices: Iterable[Device]) -> None:
+        devs = list(devices)
+        n = len(devs)
         self.devs = devs
-        self.stale = False
         self.ips = [d.ip for d in devs]
-        self.group = np.fromiter([d.group for d in devs], dtype=np.int64, count=len(devs))
-        self.code = np.fromiter(
-            [_CODES[(d.status, d.want_run, d.asleep)] for d in devs], dtype=np.int64, count=len(devs)
-        )
+        self.group = np.fromiter([d.group for d in devs], dtype=np.int64, count=n)
+        self.code = np.fromiter([state_code(d) for d in devs], dtype=np.int64, count=n)
         self.addr_key = [d.addr_key for d in devs]
+        self._rows: dict[str, list[int]] = {}  # address -> its rows
+        for i, ip in enumerate(self.ips):
+            self._rows.setdefault(ip, []).append(i)
         self._order: dict[int, np.ndarray | None] = {}  # group -> rows sorted by address
-        for i, d in enumerate(devs):
-            object.__setattr__(d, "_table", self)
-            object.__setattr__(d, "_row", i)
-        # a record listed twice has one ``_row``: such a table is rebuilt at every call
-        self.repeated = len({id(d) for d in devs}) != len(devs)
 
-    def written(self, d: Any, name: str) -> None:
-        """Field ``name`` of record ``d`` (attached to this table) was written."""
-        if name in STATE:
-            i = d._row
-            if self.devs[i] is d:  # else a copy of a record: not a row of ours
-                self.code[i] = _CODES[(d.status, d.want_run, d.asleep)]
-        elif name in STRUCTURE and self.devs[d._row] is d:
-            self.stale = True
+    def __len__(self) -> int:
+        return len(self.devs)
+
+    def refresh(self, ips: Iterable[str]) -> None:
+        """Re-read the state and group of the records at ``ips`` (after writing them).
+        KeyError for an address that is not in this fleet."""
+        rows: list[int] = []
+        for ip in ips:
+            try:
+                rows += self._rows[ip]
+            except KeyError:
+                raise KeyError(f"fleet table: {ip!r} is not a device of this fleet") from None
+        if not rows:
+            return
+        recs = [self.devs[i] for i in rows]
+        self.code[rows] = [state_code(d) for d in recs]
+        group = np.fromiter([d.group for d in recs], dtype=np.int64, count=len(recs))
+        if (group != self.group[rows]).any():  # a group changed: its address order too
+            self.group[rows] = group
+            self._order.clear()
+
+    @contextmanager
+    def updating(self, ips: Iterable[str]) -> Iterator[None]:
+        """Refresh ``ips`` when the block ends, also when it raises."""
+        ips = list(ips)
+        try:
+            yield
+        finally:
+            self.refresh(ips)
+
+    def stale_rows(self) -> list[int]:
+        """Rows whose code or group disagrees with their record (a writer that did not
+        ``refresh``): empty when the table is current. One pass over the records."""
+        return [
+            i for i, d in enumerate(self.devs) if self.code[i] != state_code(d) or self.group[i] != d.group
+        ]
 
     def order(self, gi: int) -> np.ndarray | None:
         """Rows of group ``gi`` sorted by address (``ip_key`` order; ties in row order), or
@@ -113,24 +135,3 @@ class FleetColumns:
                 keys_arr = np.array(keys, dtype=np.int64)
             self._order[gi] = rows[np.argsort(keys_arr, kind="stable")]
         return self._order[gi]
-
-
-_last: FleetColumns | None = None
-_lock = threading.Lock()
-
-
-def columns(devices: Sequence[Any]) -> FleetColumns:
-    """The current columns of ``devices`` (a list of records): the last table when it is of
-    these very records and none of them changed address or group, else a new one."""
-    global _last
-    with _lock:
-        t = _last
-        if (
-            t is None
-            or t.stale
-            or t.repeated
-            or len(t.devs) != len(devices)
-            or not all(map(operator.is_, t.devs, devices))
-        ):
-            t = _last = FleetColumns(list(devices))
-        return t

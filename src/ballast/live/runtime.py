@@ -62,6 +62,7 @@ from ballast.live.battery_link import BatteryLink, check_battery_config
 from ballast.live.commands import FleetControl
 from ballast.live.devices import Device, group_counts, planned_miner_mw
 from ballast.live.drivers.aio import cancel_and_wait
+from ballast.live.fleet_table import FleetTable
 from ballast.live.fourcp_load import run_load_feed
 from ballast.live.health import TickHealth, health_document, safe_mode_reason, tick_failed
 from ballast.live.interfaces import AiTelemetry, Battery, Meter, MeterSample, MinerFleet
@@ -138,8 +139,11 @@ class Runtime:
         self.dr = DrBook()
         # the grid programs' live parts (live.grid_programs), when the scenario has programs:
         self.programs = live_programs(scenario, self.base_cfg, site)
+        # the devices' columns the tick plans with (live.fleet_table): built once with the fleet,
+        # updated by every writer of a device record (live.commands)
+        self.fleet_table = FleetTable(self.devices.values())
         self.cmd = FleetControl(fleet, self.devices, site.fleet.timeout_s, site.fleet.retries,
-                                clock=clock, forced=self._forced_groups)
+                                clock=clock, forced=self._forced_groups, table=self.fleet_table)
         self.last_tick: dict[str, Any] | None = None
         self.subscribers: set[asyncio.Queue] = set()
         self.on_tick: list[Callable[[dict[str, Any]], None]] = []

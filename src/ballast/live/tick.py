@@ -110,7 +110,7 @@ async def run_tick(rt: Runtime) -> dict[str, Any]:
 
     forced = rt._forced_groups()
     g = rt.base_cfg.groups
-    controllable, fixed_mw, force_sleep = split_fleet(rt.devices.values(), forced, g.run_mw, g.sleep_mw)
+    controllable, fixed_mw, force_sleep = split_fleet(rt.fleet_table, forced, g.run_mw, g.sleep_mw)
     if not stale and (rt._seed_restore or not rt.state.restore_seeded):
         # the ramp starts from the metered import, never from a stale or saved level that is
         # higher (the miners may have slept meanwhile); fixed miners count as AI load
@@ -238,7 +238,7 @@ async def send_commands(
     """Sleep/wake the particular miners the decision asks for (verified by read-back); keep the
     relay miners asleep if the relay tripped meanwhile; update the fleet witness the meter
     checks use. Returns the command records."""
-    to_sleep, to_wake = plan_commands(rt.devices.values(), running, forced)
+    to_sleep, to_wake = plan_commands(rt.fleet_table, running, forced)
     commands = await rt.cmd.send(force_sleep + to_sleep, to_wake, None, now)
     if rt.ufr_tripped:  # a trip during our commands: make sure no relay miner runs
         late = [d.ip for d in rt.devices.values() if d.group in rt.ufr_groups and d.want_run is not False]
