@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,11 +57,17 @@ class _Codes(dict):
 
 
 _CODES = _Codes()
+_STATE = attrgetter("status", "want_run", "asleep")
+_GROUP = attrgetter("group")
 
 
 def state_code(d: Device) -> int:
     """The ``code`` bits of one record's state."""
-    return _CODES[(d.status, d.want_run, d.asleep)]
+    return _CODES[_STATE(d)]
+
+
+def _codes(devs: list[Device]) -> list[int]:
+    return list(map(_CODES.__getitem__, map(_STATE, devs)))  # C loops
 
 
 class FleetTable:
@@ -72,12 +79,14 @@ class FleetTable:
         n = len(devs)
         self.devs = devs
         self.ips = [d.ip for d in devs]
-        self.group = np.fromiter([d.group for d in devs], dtype=np.int64, count=n)
-        self.code = np.fromiter([state_code(d) for d in devs], dtype=np.int64, count=n)
+        self.group = np.fromiter(map(_GROUP, devs), dtype=np.int64, count=n)
+        self.code = np.array(_codes(devs), dtype=np.int64)
         self.addr_key = [d.addr_key for d in devs]
-        self._rows: dict[str, list[int]] = {}  # address -> its rows
+        self._row: dict[str, int] = {}  # address -> its (first) row
+        self._more: dict[str, list[int]] = {}  # address -> its other rows (listed twice)
         for i, ip in enumerate(self.ips):
-            self._rows.setdefault(ip, []).append(i)
+            if self._row.setdefault(ip, i) != i:
+                self._more.setdefault(ip, []).append(i)
         self._order: dict[int, np.ndarray | None] = {}  # group -> rows sorted by address
 
     def __len__(self) -> int:
@@ -86,17 +95,18 @@ class FleetTable:
     def refresh(self, ips: Iterable[str]) -> None:
         """Re-read the state and group of the records at ``ips`` (after writing them).
         KeyError for an address that is not in this fleet."""
-        rows: list[int] = []
-        for ip in ips:
-            try:
-                rows += self._rows[ip]
-            except KeyError:
-                raise KeyError(f"fleet table: {ip!r} is not a device of this fleet") from None
+        ips = ips if isinstance(ips, list) else list(ips)
+        try:
+            rows = list(map(self._row.__getitem__, ips))
+        except KeyError as e:
+            raise KeyError(f"fleet table: {e.args[0]!r} is not a device of this fleet") from None
+        if self._more:
+            rows += [r for ip in ips for r in self._more.get(ip, ())]
         if not rows:
             return
-        recs = [self.devs[i] for i in rows]
-        self.code[rows] = [state_code(d) for d in recs]
-        group = np.fromiter([d.group for d in recs], dtype=np.int64, count=len(recs))
+        recs = list(map(self.devs.__getitem__, rows))
+        self.code[rows] = _codes(recs)
+        group = np.fromiter(map(_GROUP, recs), dtype=np.int64, count=len(recs))
         if (group != self.group[rows]).any():  # a group changed: its address order too
             self.group[rows] = group
             self._order.clear()
@@ -113,9 +123,9 @@ class FleetTable:
     def stale_rows(self) -> list[int]:
         """Rows whose code or group disagrees with their record (a writer that did not
         ``refresh``): empty when the table is current. One pass over the records."""
-        return [
-            i for i, d in enumerate(self.devs) if self.code[i] != state_code(d) or self.group[i] != d.group
-        ]
+        code = np.array(_codes(self.devs), dtype=np.int64)
+        group = np.fromiter(map(_GROUP, self.devs), dtype=np.int64, count=len(self.devs))
+        return np.flatnonzero((code != self.code) | (group != self.group)).tolist()
 
     def order(self, gi: int) -> np.ndarray | None:
         """Rows of group ``gi`` sorted by address (``ip_key`` order; ties in row order), or
