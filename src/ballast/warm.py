@@ -1,0 +1,95 @@
+"""``python -m ballast.warm`` (``make warm``): compile the numba kernels into numba's on-disk cache.
+
+On a clean clone the cache is empty (``__pycache__/*.nbi``/``*.nbc`` beside each compiled
+module, or ``NUMBA_CACHE_DIR``), so the first user of each kernel compiles it: the live runtime
+in ``Runtime.warm_up`` before its first tick, a backtest in its first run. This runs every
+compiled entry point of those hosts once, through the functions the hosts call, on inputs small
+enough to run in a moment:
+
+- live: ``control.step`` (``Runtime.warm_up``'s path; ``step_arrays``) on the training campus's
+  controller config at a 1-s tick, as ``live.site_model.scaled_controller_config`` builds it;
+- fine backtest (1 s): ``sim.engine.simulate`` of the training campus (smoothing, battery,
+  training waveform) over ``FINE_MINUTES`` minutes: ``run_plant_ticks``, the waveform's
+  ``training_level_chunk``, the compliance passes;
+- coarse backtest (15 min): ``simulate`` of the bundled West Texas 2024 campus over one day:
+  ``run_ticks_records``.
+
+Each kernel is compiled with ``cache=True``, so the machine code lands in the cache; a later
+process loads it (``numba_cache.drop_stale`` drops it when a source it inlines changes). The
+studies' own kernels (``studies.sfr``) are not warmed. Prints one line per part with its time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import pandas as pd
+
+FINE_MINUTES = 10  # of the training campus at 1 s: 600 ticks
+COARSE_DAYS = 1  # of West Texas 2024 at 15 min: 96 intervals
+
+
+def warm_live() -> None:
+    """``control.step`` once on the training campus's config at a 1-s tick."""
+    from ballast.control import ControllerState, Snapshot, step
+    from ballast.control.build import controller_config
+    from ballast.examples import examples_dir
+    from ballast.scenario import load_scenario
+
+    scn = load_scenario(examples_dir() / "training_campus.yaml")
+    cfg = controller_config(scn, 1.0, base_dir=examples_dir())
+    t0_s = pd.Timestamp(scn.run.start).timestamp()
+    state = ControllerState.initial(cfg, t0_s, running=True)
+    step(
+        cfg,
+        state,
+        Snapshot(time_s=t0_s, price_usd_per_mwh=30.0, hashprice_usd_per_ph_day=50.0, ai_load_mw=50.0),
+    )
+
+
+def _short(name: str, length: pd.Timedelta) -> None:
+    from ballast.examples import examples_dir
+    from ballast.scenario import load_scenario, parse_scenario
+    from ballast.sim.engine import simulate
+
+    path = examples_dir() / f"{name}.yaml"
+    doc = load_scenario(path).model_dump(mode="json")
+    start = pd.Timestamp(doc["run"]["start"])
+    doc["run"]["end"] = (start + length).isoformat()
+    simulate(parse_scenario(doc, str(path)), path.parent)
+
+
+def warm_fine() -> None:
+    """The fine engine (1 s): the training campus over ``FINE_MINUTES`` minutes."""
+    _short("training_campus", pd.Timedelta(minutes=FINE_MINUTES))
+
+
+def warm_coarse() -> None:
+    """The 15-min backtest: West Texas 2024 over ``COARSE_DAYS`` days."""
+    _short("west_texas_2024", pd.Timedelta(days=COARSE_DAYS))
+
+
+PARTS: dict[str, Callable[[], None]] = {"live": warm_live, "fine": warm_fine, "coarse": warm_coarse}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Warm every part (or the parts named); prints each part's wall and CPU time [s]."""
+    names = list(argv if argv is not None else sys.argv[1:]) or list(PARTS)
+    unknown = [n for n in names if n not in PARTS]
+    if unknown:
+        print(f"ballast.warm: unknown part(s) {unknown}; parts: {list(PARTS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        w0, c0 = time.perf_counter(), time.process_time()
+        PARTS[name]()
+        print(
+            f"warm {name}: {time.perf_counter() - w0:.2f} s wall, {time.process_time() - c0:.2f} s CPU",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
