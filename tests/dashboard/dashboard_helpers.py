@@ -108,7 +108,8 @@ class SiteThread:
         self._thread.start()
         self.live = LiveSite(self.scenario, self.config, emulated=self.emulated)
         # start-up compiles the live controller (``Runtime.warm_up``): on a clean clone's cold
-        # numba cache under CI load that took more than 30 s
+        # numba cache under CI load that took more than 30 s (CI now runs ``make warm`` first,
+        # after which it loads in about 1 s; the timeout stays for a run without it)
         fut = asyncio.run_coroutine_threadsafe(self.live.__aenter__(), self.loop)
         try:
             fut.result(START_TIMEOUT_S)
