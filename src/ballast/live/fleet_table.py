@@ -1,9 +1,9 @@
 """Numpy columns of the runtime's device records, kept current by explicit updates (issue 17).
 
 The runtime builds one ``FleetTable`` over its ``live.devices.Device`` records when it makes its
-fleet (``Runtime.__init__``; a fleet that gains or loses a device gets a new table) and hands it
-to ``split_fleet`` and ``plan_commands``, so a tick reads no record and never re-checks which
-records the fleet holds.
+fleet (``Runtime.__init__``: the site config's addresses, fixed for the runtime's life; another
+set of devices needs a new table) and hands it to ``split_fleet`` and ``plan_commands``, so a
+tick reads no record and never re-checks which records the fleet holds.
 
 The records are plain dataclasses. Whoever writes a record's state (``status``, ``want_run``,
 ``asleep``) or its group updates the table with the addresses it wrote, before its next
