@@ -285,16 +285,22 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         return replace(s, solver="merit order")
     # the merit-order bounds, once for the LP and the warm start's windows
     reach = merit.reach_bounds(p) if p.battery is not None else None
-    red = drop_fixed(build_lp(p, reach=reach))
+    full = build_lp(p, reach=reach)
+    red = drop_fixed(full)
     lp = red.lp
     h = _highs()
     if lp.integrality is not None:
         h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     pass_lp(h, lp)
     if warm_start_pays(p):
-        from ballast.optimize.rolling import warm_start_point  # rolling builds on this module
+        # both build on this module
+        from ballast.optimize.rolling import warm_start_point
+        from ballast.optimize.warm import sliced_warm_start
 
-        point = warm_start_point(p, time_limit_s, reach)
+        if p.reserves is not None and p.reserves.deployments:  # window rows differ
+            point = warm_start_point(p, time_limit_s, reach)
+        else:
+            point = sliced_warm_start(p, full, time_limit_s)
         if point is not None:
             x0, col_dual, row_dual = point
             basis = basis_from_point(lp, x0[red.keep], col_dual[red.keep], row_dual)

@@ -1,0 +1,117 @@
+"""The warm start of the perfect-foresight LP (``model.solve``) from windows cut out of the run's
+own LP: the same three-week windows as ``rolling.warm_start_point``, without building a
+problem or an LP per window.
+
+A window's LP has the run's per-interval columns and rows for its intervals, in the layout of
+``lp.build_lp``; only its battery differs (it starts at the state of charge the kept part of
+the last window left and ends at least at the run's floor). So its costs, bounds and right-hand
+sides are slices of the run's LP (``window_map``), and its matrix is the same for every window:
+HiGHS holds one window model, is handed only what changed, and starts each window from the last
+one's basis. The last window is moved back to end with the run, so it keeps that shape too.
+Used when every window's matrix is the same: no reserve deployments (their rows depend on the
+kept dispatch; ``rolling.warm_start_point`` handles them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import highspy
+import numpy as np
+
+from ballast.optimize.lp import Layout, LpData, build_lp, layout, pass_lp
+from ballast.optimize.model import DispatchProblem, _highs
+from ballast.optimize.rolling import WARM_COMMIT_H, WARM_WINDOW_H, interval_index, peak_demand_mw, window
+
+
+@dataclass(frozen=True)
+class WindowMap:
+    """Where a window's columns and rows sit in the run's LP: a window starting at interval
+    ``s`` has column ``j`` at run column ``col0[j] + s * col_step[j]`` and row ``i`` at run row
+    ``row0[i] + s``; ``col_t``/``row_t`` are each one's interval within the window."""
+
+    col0: np.ndarray
+    col_step: np.ndarray
+    col_t: np.ndarray
+    row0: np.ndarray
+    row_t: np.ndarray
+
+
+def window_map(win: Layout, run: Layout) -> WindowMap:
+    """The ``WindowMap`` of a window laid out as ``win`` in a run laid out as ``run`` (per-interval
+    blocks only: no 4CP peaks, no commitment; the run longer than the window)."""
+    wc, fc0, wr, fr0 = interval_index(win, run, 0, win.n)
+    fc1 = interval_index(win, run, 1, win.n)[1]
+    col0, col_step, col_t = (np.empty(win.num_col, dtype=np.int64) for _ in range(3))
+    col0[wc], col_step[wc] = fc0, fc1 - fc0
+    rows = len(wr)
+    row0 = np.empty(rows, dtype=np.int64)
+    row0[wr] = fr0
+    # the blocks of interval_index list intervals 0..n-1 in turn, each block ``width`` wide
+    t = np.arange(win.n)
+    widths = [win.groups, 1, 1, 1] + [1, 1, 1] * win.battery + [win.reserves] * bool(win.reserves)
+    col_t[wc] = np.concatenate([np.repeat(t, w) for w in widths])
+    return WindowMap(col0, col_step, col_t, row0, np.tile(t, rows // win.n))
+
+
+def sliced_warm_start(
+    p: DispatchProblem, full: LpData, time_limit_s: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Primal values, column duals and row duals for ``full`` (``lp.build_lp(p)``, battery
+    required, no reserve deployments) from three-week windows keeping 20 days each, each
+    window's values for the intervals it keeps; each 4CP peak's demand the largest mean import
+    of its buckets (the windows leave the charge out). None where a window has no optimum of
+    its own (its end condition can be stricter than the run's) or hits ``time_limit_s``."""
+    lay, b = layout(p), p.battery
+    n = lay.n
+    w = max(1, round(WARM_WINDOW_H / p.step_h))
+    c = max(1, round(WARM_COMMIT_H / p.step_h))
+    if n <= w:
+        raise ValueError(f"sliced_warm_start: the run ({n} intervals) must be longer than a window ({w})")
+    first = window(replace(p, peak_charge=None), 0, w, b.initial_soc_mwh)
+    wlay = layout(first)
+    matrix = build_lp(first, fix_out_of_reach=False)
+    m = window_map(wlay, lay)
+    soc_col, soc_row = wlay.ch + 2 * w, w  # the window's first state of charge: column and row
+    final_mwh = min(b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh, b.energy_mwh)
+    run_soc = lay.ch + 2 * n  # the run's first state-of-charge column
+    x, col_dual, row_dual = np.zeros(full.num_col), np.zeros(full.num_col), np.zeros(full.num_row)
+    h = _highs()
+    h.setOptionValue("simplex_dual_edge_weight_strategy", 0)  # Dantzig (rolling.solve_rolling)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    held: LpData | None = None
+    start = 0
+    while start < n:
+        s = min(start, n - w)  # the last window ends with the run
+        col, row = m.col0 + s * m.col_step, m.row0 + s
+        lo, hi = full.lower[col], full.upper[col]
+        lo[soc_col + w - 1] = final_mwh
+        row_lo, row_hi = full.row_lower[row], full.row_upper[row]
+        row_lo[soc_row] = row_hi[soc_row] = b.initial_soc_mwh if s == 0 else x[run_soc + s - 1]
+        lp = replace(matrix, cost=full.cost[col], lower=lo, upper=hi, row_lower=row_lo, row_upper=row_hi)
+        if held is None:
+            pass_lp(h, lp)
+        else:  # only what changed (rolling.solve_window)
+            i = np.flatnonzero(lp.cost != held.cost).astype(np.int32)
+            h.changeColsCost(len(i), i, lp.cost[i])
+            i = np.flatnonzero((lo != held.lower) | (hi != held.upper)).astype(np.int32)
+            h.changeColsBounds(len(i), i, lo[i], hi[i])
+            i = np.flatnonzero((row_lo != held.row_lower) | (row_hi != held.row_upper)).astype(np.int32)
+            h.changeRowsBounds(len(i), i, row_lo[i], row_hi[i])
+        held = lp
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        sol = h.getSolution()
+        stop = n if start + w >= n else start + c  # the intervals kept: [start, stop)
+        kc = (m.col_t >= start - s) & (m.col_t < stop - s)
+        kr = (m.row_t >= start - s) & (m.row_t < stop - s)
+        x[col[kc]] = np.array(sol.col_value)[kc]
+        col_dual[col[kc]] = np.array(sol.col_dual)[kc]
+        row_dual[row[kr]] = np.array(sol.row_dual)[kr]
+        start = stop
+    pc = p.peak_charge
+    if pc is not None and len(pc.usd_per_mw):
+        x[lay.peak : lay.on] = peak_demand_mw(pc, x[lay.imp : lay.imp + n] - x[lay.imp + n : lay.imp + 2 * n])
+    return x, col_dual, row_dual
