@@ -1,16 +1,21 @@
 """The warm start cut out of the run's own LP (``optimize.warm``): a window's slice of the run's
-LP is the window's own LP, and the start it gives leads HiGHS to the cold optimum."""
+LP is the window's own LP, and the start it gives leads HiGHS to the cold optimum; the import
+columns moved into their rows (``optimize.presolve``) keep the optimum."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ballast.costs import FourCpLinear
 from ballast.optimize import merit
-from ballast.optimize.lp import build_lp, layout, pass_lp
+from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
 from ballast.optimize.model import BatteryParams, Reserves, _highs, run_highs, solve, warm_start_pays
+from ballast.optimize.presolve import substitute_imports
 from ballast.optimize.rolling import slice_reach, window
 from ballast.optimize.warm import sliced_warm_start, window_map
 from tests.optimize.test_hand_cases import problem
@@ -119,3 +124,34 @@ def test_a_window_without_an_optimum_of_its_own_leaves_the_run_cold():
     s = solve(p)
     assert s.objective_usd == pytest.approx(cold_objective(p), rel=1e-9)
     assert s.battery_mw[503] == pytest.approx(1.0, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), reserves=st.booleans(), peak=st.booleans())
+def test_imports_moved_into_their_rows_keep_the_optimum(seed, reserves, peak):
+    # presolve.substitute_imports: HiGHS (presolve off) on the LP without its import columns
+    # reaches the full LP's optimum, and restore() gives back imports that satisfy the full
+    # LP's rows and bounds; a 4CP bucket's members keep their import column (it is in the
+    # bucket's row too)
+    n = 60
+    p = random_problem(seed, n, reserves)
+    if peak:
+        p = replace(p, peak_charge=FourCpLinear(np.array([50.0]), np.array([0]), [np.arange(10, 14)], []))
+    full = build_lp(p)
+    sub = substitute_imports(full, layout(p))
+    moved = np.setdiff1d(np.arange(n), np.arange(10, 14) if peak else [])
+    moved = moved[full.lower[layout(p).imp + moved] < full.upper[layout(p).imp + moved]]
+    np.testing.assert_array_equal(sub.col, layout(p).imp + moved)
+    red = drop_fixed(sub.lp)
+    assert red.lp.num_col == int((full.lower < full.upper).sum()) - len(moved)
+    h = _highs()
+    h.setOptionValue("presolve", "off")
+    pass_lp(h, red.lp)
+    x, objective, _ = run_highs(h)
+    assert objective == pytest.approx(cold_objective(p), rel=1e-9, abs=1e-7)
+    xf = sub.restore(red.full_x(x))
+    assert float(full.cost @ xf) + full.offset == pytest.approx(objective, rel=1e-9, abs=1e-7)
+    col = np.repeat(np.arange(full.num_col), np.diff(full.start))
+    activity = np.bincount(full.index, weights=full.value * xf[col], minlength=full.num_row)
+    assert (activity >= full.row_lower - 1e-6).all() and (activity <= full.row_upper + 1e-6).all()
+    assert (xf >= full.lower - 1e-9).all() and (xf <= full.upper + 1e-9).all()

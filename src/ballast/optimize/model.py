@@ -59,6 +59,7 @@ from ballast.inputs import SiteInputs, step_hours
 from ballast.optimize import merit
 from ballast.optimize.deployments import ReserveDeployment, deployment_row_count, scenario_deployments
 from ballast.optimize.lp import basis_from_point, build_lp, drop_fixed, layout, pass_lp
+from ballast.optimize.presolve import substitute_imports
 from ballast.programs.schema import RESERVE_PROGRAMS
 from ballast.scenario import Scenario
 from ballast.sim.kpis import energy_cost_usd, mining_revenue_usd
@@ -285,8 +286,8 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         return replace(s, solver="merit order")
     # the merit-order bounds, once for the LP and the warm start's windows
     reach = merit.reach_bounds(p) if p.battery is not None else None
-    full = build_lp(p, reach=reach)
-    red = drop_fixed(full)
+    sub = substitute_imports(build_lp(p, reach=reach), layout(p))
+    red = drop_fixed(sub.lp)
     lp = red.lp
     h = _highs()
     if lp.integrality is not None:
@@ -300,7 +301,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         if p.reserves is not None and p.reserves.deployments:  # window rows differ
             point = warm_start_point(p, time_limit_s, reach)
         else:
-            point = sliced_warm_start(p, full, time_limit_s)
+            point = sliced_warm_start(p, sub.lp, time_limit_s)
         if point is not None:
             x0, col_dual, row_dual = point
             basis = basis_from_point(lp, x0[red.keep], col_dual[red.keep], row_dual)
@@ -318,7 +319,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
             )
         h.setOptionValue("time_limit", float(left_s))
     x, objective, label = run_highs(h, time_limit_s)
-    return read_solution(p, red.full_x(x), objective, label, time.perf_counter() - t0)
+    return read_solution(p, sub.restore(red.full_x(x)), objective, label, time.perf_counter() - t0)
 
 
 WARM_START_MIN_H = 4 * 168.0  # runs longer than four weeks start warm
