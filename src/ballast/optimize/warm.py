@@ -70,9 +70,21 @@ def sliced_warm_start(
         raise ValueError(f"sliced_warm_start: the run ({n} intervals) must be longer than a window ({w})")
     first = window(replace(p, peak_charge=None), 0, w, b.initial_soc_mwh)
     wlay = layout(first)
-    matrix = build_lp(first, fix_out_of_reach=False)
     m = window_map(wlay, lay)
-    soc_col, soc_row = wlay.ch + 2 * w, w  # the window's first state of charge: column and row
+    starts = [min(t, n - w) for t in range(0, n, c)]  # the last window ends with the run
+    starts = starts[: starts.index(n - w) + 1]
+    # the columns fixed in every window (curtailment at night, the imports moved into their
+    # rows, ...) leave the window model: their activity moves into the row bounds
+    soc_col = wlay.ch + 2 * w  # the window's first state-of-charge column (its row: w)
+    gone = np.ones(wlay.num_col, dtype=bool)
+    for s in starts:
+        col = m.col0 + s * m.col_step
+        gone &= full.lower[col] == full.upper[col]
+    gone[soc_col : soc_col + w] = False
+    matrix, g_row, g_val, g_col = without(build_lp(first, fix_out_of_reach=False), gone)
+    keep = ~gone
+    last_soc = int(keep[: soc_col + w].sum()) - 1  # the window's last state of charge, kept
+    col_t = m.col_t[keep]
     final_mwh = min(b.initial_soc_mwh if b.final_soc_min_mwh is None else b.final_soc_min_mwh, b.energy_mwh)
     run_soc = lay.ch + 2 * n  # the run's first state-of-charge column
     x, col_dual, row_dual = np.zeros(full.num_col), np.zeros(full.num_col), np.zeros(full.num_row)
@@ -82,13 +94,15 @@ def sliced_warm_start(
         h.setOptionValue("time_limit", float(time_limit_s))
     held: LpData | None = None
     start = 0
-    while start < n:
-        s = min(start, n - w)  # the last window ends with the run
-        col, row = m.col0 + s * m.col_step, m.row0 + s
+    for s in starts:
+        every, row = m.col0 + s * m.col_step, m.row0 + s
+        x[every[gone]] = full.lower[every[gone]]
+        col = every[keep]
         lo, hi = full.lower[col], full.upper[col]
-        lo[soc_col + w - 1] = final_mwh
-        row_lo, row_hi = full.row_lower[row], full.row_upper[row]
-        row_lo[soc_row] = row_hi[soc_row] = b.initial_soc_mwh if s == 0 else x[run_soc + s - 1]
+        lo[last_soc] = final_mwh
+        fixed = np.bincount(g_row, weights=g_val * full.lower[every[g_col]], minlength=len(row))
+        row_lo, row_hi = full.row_lower[row] - fixed, full.row_upper[row] - fixed
+        row_lo[w] = row_hi[w] = b.initial_soc_mwh if s == 0 else x[run_soc + s - 1]
         lp = replace(matrix, cost=full.cost[col], lower=lo, upper=hi, row_lower=row_lo, row_upper=row_hi)
         if held is None:
             pass_lp(h, lp)
@@ -104,8 +118,8 @@ def sliced_warm_start(
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         sol = h.getSolution()
-        stop = n if start + w >= n else start + c  # the intervals kept: [start, stop)
-        kc = (m.col_t >= start - s) & (m.col_t < stop - s)
+        stop = n if s == starts[-1] else start + c  # the intervals kept: [start, stop)
+        kc = (col_t >= start - s) & (col_t < stop - s)
         kr = (m.row_t >= start - s) & (m.row_t < stop - s)
         x[col[kc]] = np.array(sol.col_value)[kc]
         col_dual[col[kc]] = np.array(sol.col_dual)[kc]
@@ -115,3 +129,15 @@ def sliced_warm_start(
     if pc is not None and len(pc.usd_per_mw):
         x[lay.peak : lay.on] = peak_demand_mw(pc, x[lay.imp : lay.imp + n] - x[lay.imp + n : lay.imp + 2 * n])
     return x, col_dual, row_dual
+
+
+def without(lp: LpData, gone: np.ndarray) -> tuple[LpData, np.ndarray, np.ndarray, np.ndarray]:
+    """``lp``'s matrix without the columns ``gone``, and those columns' entries: (row, value,
+    column) each, for the row activity of their values."""
+    counts = np.diff(lp.start)
+    nz_col = np.repeat(np.arange(lp.num_col), counts)
+    out = gone[nz_col]
+    start = np.zeros(int((~gone).sum()) + 1, dtype=np.int32)
+    np.cumsum(counts[~gone], out=start[1:])
+    kept = replace(lp, start=start, index=lp.index[~out], value=lp.value[~out], cost=lp.cost[~gone])
+    return kept, lp.index[out], lp.value[out], nz_col[out]
