@@ -66,6 +66,6 @@ def substitute_imports(lp: LpData, lay: Layout) -> Substituted:
         upper=upper,
         row_lower=row_lower,
         row_upper=row_upper,
-        offset=lp.offset - float(c[row] @ rhs),
+        offset=lp.offset - float((c[row] * rhs).sum()),  # not ``@`` (lp.drop_fixed says why)
     )
     return Substituted(out, col, row, rhs)
