@@ -294,8 +294,7 @@ def solve(p: DispatchProblem, time_limit_s: float | None = None) -> DispatchSolu
         h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     pass_lp(h, lp)
     if warm_start_pays(p):
-        # both build on this module
-        from ballast.optimize.rolling import warm_start_point
+        from ballast.optimize.rolling import warm_start_point  # both build on this module
         from ballast.optimize.warm import sliced_warm_start
 
         if p.reserves is not None and p.reserves.deployments:  # window rows differ
@@ -329,7 +328,8 @@ WARM_PRICING = 1
 
 
 def warm_start_pays(p: DispatchProblem) -> bool:
-    """Whether ``solve`` starts HiGHS from a rolling solution (``rolling.warm_start_point``):
+    """Whether ``solve`` starts HiGHS from three-week windows (``warm.sliced_warm_start``, whose
+    docstring has this round's figures; ``rolling.warm_start_point`` with reserve deployments):
     a battery over more than ``WARM_START_MIN_H``, no minimum times.
 
     Measured on the 15-min 2024 year with the 50 MW / 200 MWh battery (CPU s, shared machine):

@@ -8,8 +8,25 @@ the last window left and ends at least at the run's floor). So its costs, bounds
 sides are slices of the run's LP (``window_map``), and its matrix is the same for every window:
 HiGHS holds one window model, is handed only what changed, and starts each window from the last
 one's basis. The last window is moved back to end with the run, so it keeps that shape too.
-Used when every window's matrix is the same: no reserve deployments (their rows depend on the
-kept dispatch; ``rolling.warm_start_point`` handles them).
+Columns fixed in every window (curtailment at night, imports moved into their rows by
+``presolve.substitute_imports``) leave the window model; their activity moves into the row
+bounds. Used when every window's matrix is the same: no reserve deployments (their rows depend
+on the kept dispatch; ``rolling.warm_start_point`` handles them).
+
+Measured on the hourly 2024 West Texas year with its 50 MW / 200 MWh battery (process CPU s,
+best of several calls, 2-core machine shared with three other jobs, load average 3-4): the warm
+start 0.09-0.11 against 0.11-0.19 with a problem and an LP built per window
+(``rolling.solve_rolling``; window iterations 5,198 against 5,439); the whole ``model.solve``
+0.16-0.18 against 0.26-0.27 on ``main`` in the same runs. Where that goes: the windows' HiGHS
+runs about 0.08 (first window cold, 1,199 iterations; then about 230 each), the final solve
+about 0.05 (492 dual simplex iterations; a fresh HiGHS instance costs about 0.03 before its
+first iteration even from the optimal basis: allocation, factorisation, KKT check), the rest
+(merit bounds, LP build, basis hand-over, reading solutions as Python lists) about 0.04.
+Not kept: windows of 2-6 weeks or without overlap (within the noise); the run cut into blocks
+whose state of charge is joined afterwards by bound changes in one HiGHS model (the final step
+only 300 iterations, but the blocks together need 19,900 cold, or 4,620 from the first
+window's basis tiled over them at twice the cost per iteration of the small window model);
+Dantzig, steepest edge or no scaling in the final solve (within the noise).
 """
 
 from __future__ import annotations
