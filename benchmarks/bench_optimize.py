@@ -39,7 +39,7 @@ Then (branch ``optspeed2``, 17:00-17:50 UTC on 2026-12-03, three other helpers, 
 long vectors (OpenBLAS's threads spun after each). Hourly year best 0.16-0.23 (median
 0.17-0.25) against PyPSA best 4.2-5.3: 20.6-36.5x by CPU median against median, 22.2-32.7x best
 against best (``main`` in alternating runs: 0.26-0.34, 12.5-20.2x); the 20x goal is met in these
-four runs; objectives equal (gap 0.0). 15-min year with the battery best 0.73-0.85 (``main``
+five runs; objectives equal (gap 0.0). 15-min year with the battery best 0.73-0.85 (``main``
 1.08), with the 4CP charge 0.93-0.94 (``main`` 1.14); the rolling paths are unchanged.
 """
 
