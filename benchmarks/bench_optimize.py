@@ -32,6 +32,15 @@ year with the battery 0.76-0.94 (``main`` 0.96-1.25; goal 1 s: met), with the 4C
 0.86-1.18 (``main`` 1.08-1.55); rolling 48-h windows 0.80-1.31, with the 4CP charge 1.03-1.59,
 on the DAM forecast 0.99-1.68; ``compare`` 1.3-2.3 (``main`` 2.0-2.4); ``simulate --policy
 rolling`` 1.1-1.7 (``main`` 1.5-2.0).
+
+Then (branch ``optspeed2``, 17:00-17:50 UTC on 2026-12-03, three other helpers, load average
+3-5): the warm start's windows cut out of the run's LP on one HiGHS window model
+(``optimize.warm``), imports moved into their balance rows (``optimize.presolve``), no ``@`` on
+long vectors (OpenBLAS's threads spun after each). Hourly year best 0.16-0.23 (median
+0.17-0.25) against PyPSA best 4.2-5.3: 20.6-36.5x by CPU median against median, 22.2-32.7x best
+against best (``main`` in alternating runs: 0.26-0.34, 12.5-20.2x); the 20x goal is met in these
+five runs; objectives equal (gap 0.0). 15-min year with the battery best 0.73-0.85 (``main``
+1.08), with the 4CP charge 0.93-0.94 (``main`` 1.14); the rolling paths are unchanged.
 """
 
 from __future__ import annotations
