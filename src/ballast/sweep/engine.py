@@ -233,10 +233,11 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     try:
         if on_result is not None:
             on_result(0, len(todo), None)
-        if client is None:  # tables kept across the runs, the caller's setting back after
+        if client is None:  # tables and inputs kept across the runs, the caller's after
             from ballast.data.loaders import tables_in_memory
+            from ballast.inputs.cache import inputs_in_memory
 
-            with tables_in_memory():
+            with tables_in_memory(), inputs_in_memory():
                 for group in groups:
                     take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
         elif groups:
