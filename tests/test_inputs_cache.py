@@ -12,9 +12,12 @@ import pytest
 
 from ballast.data import loaders
 from ballast.data.errors import DataError
+from ballast.examples import bundled_examples
 from ballast.inputs import build_inputs, cache
 from ballast.inputs.site import inputs_key
-from ballast.scenario import parse_scenario
+from ballast.scenario import load_scenario, parse_scenario
+from ballast.sim import simulate
+from ballast.sim.results import kpis_of
 from tests.conftest import BASE_SCENARIO
 
 TWO_DAYS = {"start": "2024-05-01T00:00:00Z", "end": "2024-05-03T00:00:00Z", "resolution": "15min"}
@@ -213,3 +216,15 @@ def test_an_error_is_not_kept():
             with pytest.raises(DataError, match="not covered"):
                 build_inputs(parse_scenario(doc))
         assert len(kept) == 0 and kept.misses == 2
+
+
+@pytest.mark.parametrize("path", bundled_examples(), ids=lambda p: p.stem)
+def test_every_bundled_example_gives_the_same_kpis_with_cached_inputs(path):
+    """The second run takes its inputs from the cache (read-only arrays): nothing downstream
+    (programs, battery, smoothing, costs, KPIs) writes into them or sees a difference."""
+    scenario = load_scenario(path)
+    expected = kpis_of(simulate(scenario))
+    with cache.inputs_in_memory() as kept:
+        for _ in range(2):
+            pd.testing.assert_frame_equal(kpis_of(simulate(scenario)), expected, check_exact=True)
+        assert kept.hits == 1

@@ -234,6 +234,7 @@ def run_study(study: FrequencyStudy, client=None, batch_size: int | None = None)
     n_workers = len(client.nthreads()) if client is not None else 1
     order = task_groups(list(range(len(runs))), n_workers, batch_size, MAX_RUNS_PER_TASK)
     done: list[tuple[dict, Trace | None] | None] = [None] * len(runs)
+
     def take(g: int, result: list | BaseException) -> None:
         if isinstance(result, BaseException):
             raise result
