@@ -16,6 +16,7 @@ used entries go first, within ``max_entries`` and ``max_mb``. Errors are never k
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ class InputsCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_mb: float = MAX_MB) -> None:
         self.max_entries, self.max_bytes = max_entries, max_mb * 2**20
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()  # a worker may run several task threads
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
@@ -54,25 +56,27 @@ class InputsCache:
     def get(
         self, key: Hashable, build: Callable[[], tuple[pd.DataFrame, object]]
     ) -> tuple[pd.DataFrame, object]:
-        """``build()`` (a frame of numeric columns and any extra), or a copy of the one kept
-        under ``key`` if every file it read is unchanged."""
-        entry = self._entries.get(key)
-        if entry is not None and all(_unchanged(f) for f in entry.files):
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return _frame(entry), entry.extra
-        self.misses += 1
-        self._entries.pop(key, None)
-        with files_read() as files:
+        """``build()`` (a frame of numeric columns and any extra), or a new frame over the
+        arrays kept under ``key`` if every file read to build them is unchanged."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and all(_unchanged(f) for f in entry.files):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return _frame(entry), entry.extra
+            self.misses += 1
+            self._entries.pop(key, None)
+        with files_read() as files:  # outside the lock: two threads may both build, once each
             frame, extra = build()
         entry = _freeze(frame, extra, tuple(dict.fromkeys(files)))
         if entry.nbytes <= self.max_bytes:
-            self._entries[key] = entry
-            while (
-                len(self._entries) > self.max_entries
-                or sum(e.nbytes for e in self._entries.values()) > self.max_bytes
-            ):
-                self._entries.popitem(last=False)
+            with self._lock:
+                self._entries[key] = entry
+                while (
+                    len(self._entries) > self.max_entries
+                    or sum(e.nbytes for e in self._entries.values()) > self.max_bytes
+                ):
+                    self._entries.popitem(last=False)
         return _frame(entry), entry.extra
 
 
