@@ -10,7 +10,12 @@ Figures (``BALLAST_BENCH_REPEAT=N`` runs each side N times and prints the best; 
 - CPU seconds of the serial process and of the busiest worker, and their ratio: on a machine
   shared with other work the wall ratio says more about the neighbours than about Dask, and
   the CPU ratio is what two dedicated cores would give at most;
-- a run's CPU in-process and in a worker (mean of the task thread's CPU per run) [ms];
+- a run's CPU in-process and in a worker (mean of the task thread's CPU per run) [ms]; and
+  in-process with its inputs rebuilt each run (the inputs cache off, ``ballast.inputs.cache``);
+- where a worker's extra CPU per run comes from, on the same 20 runs (best of the repeats):
+  in-process, on one worker while the other idles, and on both workers at once (each the
+  same 20); and the most inputs a worker built over all the sweeps here (the rest came from its
+  cache: the warm-up day and the year are two);
 - overhead per task [ms], of wall: (cluster wall x workers - run wall spent in tasks) / tasks,
   i.e. scheduler round trips, serialisation, storing and the idle tail of the last tasks;
   and of CPU: the workers' process CPU beyond their runs, per task (the Dask worker itself);
@@ -39,6 +44,7 @@ from pathlib import Path
 import yaml
 
 from ballast.examples import find_example
+from ballast.inputs import cache as inputs_cache
 from ballast.sweep.document import load_sweep
 from ballast.sweep.engine import open_client, run_sweep
 from ballast.sweep.tasks import run_batch, warm
@@ -82,6 +88,11 @@ def main() -> None:
     emit("sweep_200_years_serial_wall_median", statistics.median(serial_s), "s")
     emit("sweep_200_years_serial_cpu", min(serial_cpu), "s")
     emit("sweep_run_cpu_in_process_mean", statistics.mean(serial.run_cpu_s) * 1000, "ms")
+    kept, inputs_cache._CACHE = inputs_cache._CACHE, None  # the inputs cache off for a while
+    rebuilt = run_batch(plan.runs[:40], str(plan.base_dir))
+    inputs_cache._CACHE = kept
+    emit("sweep_run_cpu_in_process_inputs_rebuilt_mean", statistics.mean(rebuilt.run_cpu_s) * 1000,
+         "ms")
     emit("sweep_serial_peak_rss", peak_rss_mb(), "MB")
 
     t0 = time.perf_counter()
@@ -113,6 +124,22 @@ def main() -> None:
             worker_extra.append((sum(used.values()) - sum(cluster.run_cpu_s)) / cluster.tasks)
             client_cpu.append(me1 - me0)
             overhead.append((wall * WORKERS - sum(cluster.run_wall_s)) / cluster.tasks)
+        alone, at_once, here = [], [], []
+        addresses = sorted(client.nthreads())
+        some = plan.runs[:20]
+        for _ in range(repeat):
+            here.append(statistics.mean(run_batch(some, str(plan.base_dir)).run_cpu_s))
+            one = client.submit(run_batch, some, str(plan.base_dir), workers=addresses[:1],
+                                pure=False).result()
+            alone.append(statistics.mean(one.run_cpu_s))
+            both = [client.submit(run_batch, some, str(plan.base_dir), workers=[a], pure=False)
+                    for a in addresses]
+            at_once.append(statistics.mean(c for f in both for c in f.result().run_cpu_s))
+        emit("sweep_run_cpu_20_runs_in_process", min(here) * 1000, "ms")
+        emit("sweep_run_cpu_20_runs_one_worker_alone", min(alone) * 1000, "ms")
+        emit("sweep_run_cpu_20_runs_two_workers_at_once", min(at_once) * 1000, "ms")
+        built = client.run(lambda: inputs_cache.active_cache().misses)
+        emit("sweep_inputs_built_by_busiest_worker", float(max(built.values())), "builds")
         best = walls.index(min(walls))
         emit("sweep_200_years_2_workers_wall", walls[best], "s")
         emit("sweep_200_years_2_workers_wall_median", statistics.median(walls), "s")

@@ -5,7 +5,7 @@ from collections import Counter
 
 from ballast.data import loaders
 from ballast.examples import examples_dir
-from ballast.inputs import build_inputs
+from ballast.inputs import build_inputs, cache
 from ballast.scenario import load_scenario, parse_scenario
 
 
@@ -24,6 +24,7 @@ def test_each_file_is_read_once_per_call_and_not_kept(monkeypatch):
     # a caller may have switched ``keep_tables_in_memory`` on for the process; this is about a
     # call without it
     monkeypatch.setattr(loaders, "_TABLES", None)
+    monkeypatch.setattr(cache, "_CACHE", None)  # nor the inputs cache (ballast.inputs.cache)
     first = build_inputs(scenario)
     assert len(reads) >= 4 and set(reads.values()) == {1}, reads  # prices, BTC, load, carbon...
     second = build_inputs(scenario)

@@ -10,7 +10,6 @@ written.
 
 from __future__ import annotations
 
-import contextlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -142,12 +141,13 @@ def _dask_mapper(client):
     def run(fn, groups, *args) -> list:
         out: list = [None] * len(groups)
         key = f"ballast-plan-{fn.__name__}-{uuid.uuid4().hex[:8]}"
-        stream = stream_batches(client, fn, list(groups), *args, key_prefix=key)
-        with contextlib.closing(stream):  # cancels the rest now on an error (engine.stream_batches)
-            for i, result in stream:
-                if isinstance(result, BaseException):
-                    raise result
-                out[i] = result
+
+        def take(i: int, result) -> None:
+            if isinstance(result, BaseException):
+                raise result  # the outstanding tasks are cancelled (stream_batches)
+            out[i] = result
+
+        stream_batches(client, fn, list(groups), *args, key_prefix=key, take=take)
         return out
 
     return run

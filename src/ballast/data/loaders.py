@@ -125,14 +125,41 @@ def tables_read_once() -> Iterator[None]:
         _CALL_TABLES.reset(token)
 
 
+# the files read within ``files_read`` blocks, as ``file_stamp`` gives them
+_FILES_READ: ContextVar[list[tuple[str, int, int]] | None] = ContextVar("ballast_files_read",
+                                                                      default=None)
+
+
+def file_stamp(path: Path) -> tuple[str, int, int]:
+    """A file as its resolved path, size and modification time [ns]: equal stamps, same file
+    (the key of the kept tables, and how cached inputs tell a changed file)."""
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+@contextmanager
+def files_read() -> Iterator[list[tuple[str, int, int]]]:
+    """Within the block, the list yielded gains the ``file_stamp`` of every file ``read_table``
+    reads (from disk or from memory); the caller's own list back after it."""
+    log: list[tuple[str, int, int]] = []
+    token = _FILES_READ.set(log)
+    try:
+        yield log
+    finally:
+        _FILES_READ.reset(token)
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read CSV, gzipped CSV or Parquet by file name (from memory after
     ``keep_tables_in_memory`` or inside ``tables_read_once``; callers get a shallow copy and do
     not modify values in place)."""
     memo = _TABLES if _TABLES is not None else _CALL_TABLES.get()
+    log = _FILES_READ.get()
+    if memo is not None or log is not None:
+        key = file_stamp(path)
+        if log is not None:
+            log.append(key)
     if memo is not None:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
         if key not in memo:
             memo[key] = _read_table(path)
         return memo[key].copy(deep=False)

@@ -9,6 +9,7 @@ imports the other.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ballast.data.bitcoin_network import read_network
 from ballast.data.errors import DataError
 from ballast.data.loaders import align, as_published, read_series, tables_read_once
 from ballast.inputs.availability import decision_delay
+from ballast.inputs.cache import active_cache
 from ballast.inputs.coverage import check_coverage
 from ballast.models import ai_swings, bitcoin, compute, renewables
 from ballast.models.ai_swings import TrainingSwings
@@ -127,7 +129,7 @@ def _ai(scenario: Scenario, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.nda
         return zeros, zeros
     if ai.profile in ("flat", "training", "replay"):  # fine shapes: sim/fine_ai.py
         it = compute.flat_it_load_mw(index, ai.it_load_mw)
-        if ai.noise_share > 0:
+        if draws_noise(scenario):
             rng = np.random.default_rng(scenario.run.seed)
             it = (it + rng.normal(0, ai.noise_share * ai.it_load_mw, len(index))).clip(
                 0, ai.it_load_mw)
@@ -159,8 +161,48 @@ def _fleet_capacity_factor(plant: Renewable, column: str, base_dir: Path | None,
     return renewables.capacity_factor_by_installed(fleet, installed)
 
 
+# Scenario fields the inputs never read: runs that differ only in these share their inputs
+# (``inputs_key``). Everything else is in the key, also any field added later, so a new field
+# can cost a cache hit but never give a run another run's inputs; tests/test_inputs_cache.py
+# checks that changing each of these leaves the built inputs equal.
+NOT_READ: dict = {"name": True, "description": True, "notes": True, "miners": True,
+                  "control": True, "battery": True, "costs": True,
+                  "site": {"name", "import_limit_mw", "export_limit_mw"},
+                  "markets": {"export_price_share"}}
+
+
+def draws_noise(scenario: Scenario) -> bool:
+    """True when the inputs draw random numbers (AI load noise, seeded by ``run.seed``)."""
+    return scenario.ai is not None and scenario.ai.noise_share > 0
+
+
+def inputs_key(scenario: Scenario, base_dir: Path | None) -> str:
+    """What ``build_inputs`` depends on, as text: the scenario without ``NOT_READ`` (and
+    without ``run.seed`` when nothing is drawn: a sweep gives each run its own seed), and the
+    folder relative sources resolve against."""
+    doc = scenario.model_dump(mode="json", exclude=NOT_READ)
+    if not draws_noise(scenario):
+        doc["run"].pop("seed")
+    folder = base_dir if base_dir is not None else Path.cwd()
+    return json.dumps([str(Path(folder).resolve()), doc], sort_keys=True)
+
+
 def build_inputs(scenario: Scenario, base_dir: Path | None = None) -> SiteInputs:
-    """Load, validate and align every series the run needs (each file read once)."""
+    """Load, validate and align every series the run needs (each file read once); from the
+    process's inputs cache when a batch worker keeps one (``ballast.inputs.cache``)."""
+    cache = active_cache()
+    if cache is None:
+        return _build_once(scenario, base_dir)
+
+    def build() -> tuple[pd.DataFrame, tuple[str, ...]]:
+        built = _build_once(scenario, base_dir)
+        return built.frame, built.renewable_columns
+
+    frame, renewable_columns = cache.get(inputs_key(scenario, base_dir), build)
+    return SiteInputs(frame=frame, renewable_columns=renewable_columns)
+
+
+def _build_once(scenario: Scenario, base_dir: Path | None) -> SiteInputs:
     with tables_read_once():
         return _build_inputs(scenario, base_dir)
 

@@ -9,7 +9,6 @@ table does not depend on the batch size, the number of workers or the order task
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -86,7 +85,13 @@ def monte_carlo(
         for group in groups:
             rows.extend(mc_batch(group, study, seed, ranges))
     else:
-        stream = stream_batches(
+
+        def take(_: int, result: list | BaseException) -> None:
+            if isinstance(result, BaseException):
+                raise result  # the outstanding tasks are cancelled (stream_batches)
+            rows.extend(result)
+
+        stream_batches(
             client,
             mc_batch,
             groups,
@@ -94,10 +99,6 @@ def monte_carlo(
             seed,
             ranges,
             key_prefix=f"ballast-frequency-mc-{uuid.uuid4().hex[:8]}",
+            take=take,
         )
-        with contextlib.closing(stream):  # cancels the rest now on an error (engine.stream_batches)
-            for _, result in stream:
-                if isinstance(result, BaseException):
-                    raise result
-                rows.extend(result)
     return pd.DataFrame(rows).sort_values("run").reset_index(drop=True)

@@ -3,7 +3,6 @@ The simulations run through the sweep engine (``run_study``): in-process or as D
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,19 +234,19 @@ def run_study(study: FrequencyStudy, client=None, batch_size: int | None = None)
     n_workers = len(client.nthreads()) if client is not None else 1
     order = task_groups(list(range(len(runs))), n_workers, batch_size, MAX_RUNS_PER_TASK)
     done: list[tuple[dict, Trace | None] | None] = [None] * len(runs)
+
+    def take(g: int, result: list | BaseException) -> None:
+        if isinstance(result, BaseException):
+            raise result
+        for i, item in zip(order[g], result, strict=True):
+            done[i] = item
+
     if client is None:
-        results = ((g, run_events([runs[i] for i in group], study)) for g, group in enumerate(order))
-    else:
-        results = stream_batches(client, run_events, [[runs[i] for i in group] for group in order],
-                                 study, key_prefix=f"ballast-frequency-{uuid.uuid4().hex[:8]}")
-    # closed here on an error, while the client is open: its outstanding tasks are cancelled now,
-    # not when the generator is collected (then on the client's loop, a never-awaited cancel)
-    with contextlib.closing(results):
-        for g, result in results:
-            if isinstance(result, BaseException):
-                raise result
-            for i, item in zip(order[g], result, strict=True):
-                done[i] = item
+        for g, group in enumerate(order):
+            take(g, run_events([runs[i] for i in group], study))
+    else:  # an error in take cancels the outstanding tasks (stream_batches)
+        stream_batches(client, run_events, [[runs[i] for i in group] for group in order], study,
+                       key_prefix=f"ballast-frequency-{uuid.uuid4().hex[:8]}", take=take)
     res = FrequencyResults(study)
     for r, (row, tr) in zip(runs, done, strict=True):
         if r.case == SWEEP_CASE:

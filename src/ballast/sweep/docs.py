@@ -54,7 +54,13 @@ round trips early and the worker that finishes first waits for about one run, no
 runs are dealt in a stride first, so a batch mixes cheap and costly corners of a grid.
 `batch_size` gives equal batches of that size instead. Each batch is one task, sent in order;
 results are stored as each task finishes. A worker
-warms once (numba kernels, bundled tables in memory) at its first task. The default
+warms once (numba kernels, bundled tables in memory) at its first task, and keeps the inputs of
+the last four distinct runs it built (prices, hashprice, AI load, renewables and carbon on the
+run's intervals; at most 512 MB; read-only): runs that differ only in fields the inputs do not
+read (miner groups, site limits, control, battery, costs, names, and `run.seed` when the AI
+load has no noise) share them, while a run that changes the period or resolution, a price
+source or node, the AI load, a plant, the Bitcoin, carbon or program settings builds its own,
+and a data file changed on disk is read again. A serial sweep keeps them while it runs. The default
 LocalCluster runs worker processes with one task thread each (numba, OpenMP and BLAS one thread
 each), so N workers use N cores, with Dask's profiler off and its monitors slowed (memory limits
 act within 1 s, dashboard resource plots every 2 s). On Linux with glibc every worker keeps its

@@ -9,7 +9,6 @@ failed. Dask is imported only here, and only when a sweep runs.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -154,42 +153,50 @@ def _failed_batch(specs: list[RunSpec], message: str) -> BatchResult:
                              "where": "dask"} for s in specs], {}, [], -1)
 
 
-def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: str
-                   ) -> Iterator[tuple[int, object]]:
+def stream_batches(client, fn: Callable, groups: list[list], *args, key_prefix: str,
+                   take: Callable[[int, object], None]) -> None:
     """Submit ``fn(group, *args)`` as one Dask task per group (one retry if its worker is lost)
-    and yield ``(group index, result)`` as each finishes, in completion order; a task that
-    still fails yields its exception instead of a result. On an interruption the outstanding
-    tasks are cancelled: callers close it (``contextlib.closing``) so that happens at once, while
-    the client is open. The one place tasks go to Dask: sweeps and study Monte Carlos."""
+    and call ``take(group index, result)`` as each finishes, in completion order; a task that
+    still fails gives its exception instead of a result. When ``take`` raises, or the caller is
+    interrupted, every outstanding task is cancelled and released before the exception leaves
+    this function, while the client is open: nothing is left for the garbage collector (which
+    would cancel on the client's loop, a never-awaited coroutine). The one place tasks go to
+    Dask: sweeps, the planner's Monte Carlo and the studies' ensembles."""
     from dask.distributed import as_completed
 
     futures = {}
+    finished = None
     try:
         for i, group in enumerate(groups):
             # in order (the guided batches shrink towards the end): higher priority runs first
             fut = client.submit(fn, group, *args, key=f"{key_prefix}-{i}", pure=False, retries=1,
                                 priority=len(groups) - i)
             futures[fut] = i
-        for fut in as_completed(list(futures)):
+        finished = as_completed(list(futures))
+        for fut in finished:
             i = futures.pop(fut)
             result = fut.result() if fut.status == "finished" else fut.exception()
             fut.release()
-            yield i, result
+            take(i, result)
     finally:
+        if finished is not None:
+            finished.clear()  # it holds the futures not yet returned
         if futures:
             client.cancel(list(futures))
+            futures.clear()
 
 
 def _stream(client, plan: SweepPlan, groups: list[list[RunSpec]], base_dir: str, evaluator: str,
             warm_doc: dict | None, take: Callable[[BatchResult, int], None], session: str) -> None:
     """One task per batch; take each result as it finishes (what finished is already stored)."""
-    stream = stream_batches(client, run_batch, groups, base_dir, evaluator, warm_doc,
-                            key_prefix=f"ballast-sweep-{plan.fingerprint}-{session}")
-    with contextlib.closing(stream):  # an interruption cancels the rest now, client still open
-        for i, result in stream:
-            if isinstance(result, BaseException):
-                result = _failed_batch(groups[i], f"{type(result).__name__}: {result}")
-            take(result, len(groups[i]))
+
+    def take_batch(i: int, result: BatchResult | BaseException) -> None:
+        if isinstance(result, BaseException):
+            result = _failed_batch(groups[i], f"{type(result).__name__}: {result}")
+        take(result, len(groups[i]))
+
+    stream_batches(client, run_batch, groups, base_dir, evaluator, warm_doc,
+                   key_prefix=f"ballast-sweep-{plan.fingerprint}-{session}", take=take_batch)
 
 
 def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resume: bool = False,
@@ -233,10 +240,11 @@ def run_sweep(plan: SweepPlan, client=None, out_dir: Path | None = None, *, resu
     try:
         if on_result is not None:
             on_result(0, len(todo), None)
-        if client is None:  # tables kept across the runs, the caller's setting back after
+        if client is None:  # tables and inputs kept across the runs, the caller's after
             from ballast.data.loaders import tables_in_memory
+            from ballast.inputs.cache import inputs_in_memory
 
-            with tables_in_memory():
+            with tables_in_memory(), inputs_in_memory():
                 for group in groups:
                     take(run_batch(group, base_dir, evaluator, warm_doc), len(group))
         elif groups:

@@ -3,7 +3,8 @@
 ``run_batch`` is the only task function; the serial path (tests, benchmarks) calls the same
 function in-process. A run that raises becomes a failure record (its parameters and message)
 and the batch goes on. Each worker process warms itself once (``warm``): the numba kernels are
-loaded and the bundled tables read into a per-process cache, so tasks pay neither.
+loaded and the bundled tables read into a per-process cache, so tasks pay neither; runs that share
+their inputs (a grid over the fleet, limits or deadbands) build them once per process.
 """
 
 from __future__ import annotations
@@ -99,15 +100,17 @@ def keep_freed_memory(trim_threshold_bytes: int = 256 * 2**20,
 
 
 def warm(scenario_doc: dict, base_dir: str | None, evaluator: str = "backtest") -> None:
-    """Once per process: keep freed memory and bundled tables in memory, and run one day of the
-    scenario, so the numba kernels are compiled or loaded from the on-disk cache before the
-    first task."""
+    """Once per process: keep freed memory, the bundled tables and the last few runs' inputs in
+    memory (``ballast.inputs.cache``), and run one day of the scenario, so the numba kernels are
+    compiled or loaded from the on-disk cache before the first task."""
     import pandas as pd
 
     from ballast.data.loaders import keep_tables_in_memory
+    from ballast.inputs.cache import keep_inputs_in_memory
     from ballast.scenario import Scenario
 
     keep_tables_in_memory()
+    keep_inputs_in_memory()
     if not _WARMED:
         keep_freed_memory()
     if evaluator in _WARMED:  # the kernels and the bundled tables are the same for every run
