@@ -115,6 +115,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     miner = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     bat = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     rule = np.empty(n_ticks, dtype=np.int8) if keep_ticks else np.empty(chunk, np.int8)
+    shed_table = (np.empty(ng + 1), np.empty(ng))  # the kernel's table of the wish's sheds
     fill_mwh = 0.0
     fill_usd = 0.0
     for i0 in range(0, n_ticks, chunk):
@@ -135,7 +136,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
                    ai_mw.astype("float64")),
             params, grp, mem, plant, batt,
             Outputs(imp[i0:i0 + n], miner[sl], bat[sl], rule[sl], group_mw[b0:b1],
-                    reserve[b0:b1], rules, record_every))
+                    reserve[b0:b1], rules, record_every), shed_table)
         if progress is not None:
             progress(i0 + n, n_ticks)
     tail = n_ticks % record_every
