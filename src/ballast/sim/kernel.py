@@ -152,10 +152,10 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
     before = np.empty_like(running)
     wish = np.empty_like(running)  # the economic wish (``stack.economic_wish``)
     # and its whole-group sheds in merit order (``rules.wish_shed_steps``), for
-    # ``rules.merit_order_from_wish``: a 1-s week 249 vs 265 ns of CPU per tick with the
-    # record pass below, best of 11 interleaved on the shared machine (median 282 vs 296),
-    # bit-identical. The caller allocates the table: allocated here (np.empty), it read back the
-    # AI filter's readings on a July campus hour (numba 0.68.1; not pinned down further)
+    # ``rules.merit_order_from_wish``: a 1-s week 256 vs 263-265 ns of CPU per tick, best of
+    # 11 in one process on the shared machine; bit-identical. The caller allocates the table:
+    # allocated here (np.empty), it read back the AI filter's readings on a July hour of the
+    # training campus (numba 0.68.1; not pinned down further)
     wish_entry_mw, wish_group_mw = shed_table
     desired_mw = 0.0
     pos = plant_pos[0]
@@ -195,13 +195,11 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
                                              wish_group_mw)
         out.rule_ticks[rule] += 1
         out.rule[t] = rule
-        # 3. the group power measured this tick goes into its record block (a pass of its
-        # own, which the compiler vectorises: part of the figure above); commands go to the
-        # plant (they act from the next tick, after the latency)
-        block_mw = out.group_power_mw[blk]
+        # 3. commands go to the plant (they act from the next tick, after the latency); the
+        # group power measured this tick goes into its record block (as a pass of its own: no
+        # measurable gain, 264 vs 265 ns per tick on a 1-s week, best of 11)
         for g in range(groups):
-            block_mw[g] += power_mw[g] * inv_rec
-        for g in range(groups):
+            out.group_power_mw[blk, g] += power_mw[g] * inv_rec
             if running[g] != before[g]:
                 plant_command(pending_rate, pos, g, count[g], before[g], running[g],
                               run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
