@@ -28,9 +28,11 @@ def emit(name: str, value: float, unit: str) -> None:
 
 
 @njit(cache=True)
-def stack_loop(p, grp, st, t0_s, ai_mw, price, hashprice, renewable_mw, coarse_every):
-    """The stack alone, tick by tick, miners assumed at their commands."""
-    info = np.zeros(1, INFO_DTYPE)[0]
+def stack_loop(p, grp, st, t0_s, ai_mw, price, hashprice, renewable_mw, coarse_every, info_rec):
+    """The stack alone, tick by tick, miners assumed at their commands. ``info_rec``: a
+    1-element ``INFO_DTYPE`` array the caller keeps (a record of an array made here would
+    outlive the array: see ``sim.kernel.run_plant_ticks``)."""
+    info = info_rec[0]
     total_mw = 0.0
     for t in range(ai_mw.shape[0]):
         c = t // coarse_every
@@ -69,6 +71,7 @@ def main() -> None:
             hashprice,
             ren,
             setup.coarse_every,
+            np.zeros(1, INFO_DTYPE),
         )
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
