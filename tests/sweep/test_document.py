@@ -116,3 +116,25 @@ def test_bundled_sweeps_are_valid():
     for path in found:
         plan = load_sweep(path)
         assert plan.runs and plan.base_path.exists()
+
+
+def test_bundled_fleet_sweep_spans_2023_and_2024_markets():
+    """Issue 14: the example varies the market year where data allows (2023 and 2024 are bundled);
+    its 2023 case prices the campus as the bundled west_texas_2023 scenario does."""
+    from ballast.scenario import load_scenario
+
+    plan = load_sweep(examples_dir() / "sweeps" / "west_texas_fleet.yaml")
+    by_case: dict[str, list] = {}
+    for run in plan.runs:
+        by_case.setdefault(run.params["case"], []).append(run.scenario)
+    assert sorted(by_case) == ["2023", "2024"]
+    assert len(by_case["2023"]) == len(by_case["2024"]) == 27
+    ref = load_scenario(examples_dir() / "west_texas_2023.yaml").model_dump(mode="json")
+    for scenario in by_case["2023"]:
+        assert scenario["run"]["start"] == ref["run"]["start"]
+        assert scenario["run"]["end"] == ref["run"]["end"]
+        assert scenario["markets"]["price"] == ref["markets"]["price"]
+        assert scenario["ai"]["maintenance"] == []
+    for scenario in by_case["2024"]:
+        assert scenario["run"]["start"].startswith("2024-01-01")
+        assert scenario["markets"]["price"]["source"] == "bundled:ercot_rtm_hb_hubavg_15min_2024_2025"
