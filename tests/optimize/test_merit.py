@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ballast.optimize.lp import basis_from_point, build_lp, drop_fixed, pass_lp
 from ballast.optimize.merit import solve_merit
 from ballast.optimize.model import BatteryParams, _highs, run_highs, solve
+from tests.optimize.random_cases import random_case
 from tests.optimize.test_hand_cases import problem
 
 
@@ -24,20 +25,7 @@ def highs_objective(p, **kw) -> float:
 
 def random_problem(seed: int, battery: bool):
     rng = np.random.default_rng(seed)
-    n = 48
-    ng = int(rng.integers(1, 4))
-    # prices with negative hours and scarcity spikes; values per miner around the breakeven
-    prices = rng.choice([-30.0, 5.0, 30.0, 60.0, 400.0], n) + rng.normal(0, 5, n)
-    p = problem(
-        prices,
-        rng.uniform(2.0, 4.0, n),
-        counts=rng.integers(10, 400, ng),
-        run_mw=rng.uniform(0.002, 0.004, ng),
-        value_usd=rng.uniform(0.0, 0.25, (n, ng)),
-        renewable_mw=rng.uniform(0.0, 3.0, n) * rng.integers(0, 2),
-        import_limit_mw=5.0,
-        export_limit_mw=float(rng.choice([0.0, 1.0, 10.0])),
-    )
+    p = random_case(rng, 48)
     share = float(rng.choice([0.0, 0.5, 1.0]))
     p = replace(p, export_cost_usd_per_mw=-share * p.import_cost_usd_per_mw)
     if battery:

@@ -14,32 +14,17 @@ from hypothesis import strategies as st
 from ballast.costs import FourCpLinear
 from ballast.optimize import merit
 from ballast.optimize.lp import build_lp, drop_fixed, layout, pass_lp
-from ballast.optimize.model import BatteryParams, Reserves, _highs, run_highs, solve, warm_start_pays
+from ballast.optimize.model import BatteryParams, _highs, run_highs, solve, warm_start_pays
 from ballast.optimize.presolve import substitute_imports
 from ballast.optimize.rolling import slice_reach, window
 from ballast.optimize.warm import sliced_warm_start, window_map
+from tests.optimize.random_cases import random_case
 from tests.optimize.test_hand_cases import problem
 
 
 def random_problem(seed: int, n: int, reserves: bool):
-    rng = np.random.default_rng(seed)
-    ng = int(rng.integers(1, 4))
-    res = None
-    if reserves:
-        value = rng.uniform(0.0, 8.0, (n, 2))
-        res = Reserves(("responsive_reserve", "non_spin"), np.array([0.3, 0.5]), value)
-    return problem(
-        rng.choice([-30.0, 5.0, 30.0, 60.0, 400.0], n) + rng.normal(0, 5, n),
-        rng.uniform(2.0, 4.0, n),
-        counts=rng.integers(10, 400, ng),
-        run_mw=rng.uniform(0.002, 0.004, ng),
-        value_usd=rng.uniform(0.0, 0.25, (n, ng)),
-        renewable_mw=rng.uniform(0.0, 3.0, n) * rng.integers(0, 2),
-        import_limit_mw=5.0,
-        export_limit_mw=float(rng.choice([0.0, 1.0, 10.0])),
-        battery=BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.93, initial_soc_mwh=2.0),
-        reserves=res,
-    )
+    battery = BatteryParams(power_mw=1.0, energy_mwh=4.0, efficiency=0.93, initial_soc_mwh=2.0)
+    return random_case(np.random.default_rng(seed), n, reserves=reserves, battery=battery)
 
 
 @settings(max_examples=25, deadline=None)
