@@ -6,13 +6,18 @@ after that each part loads from numba's on-disk cache.
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import pytest
+
 import ballast
-from ballast import warm
+from ballast import warm, warm_stamp
 
 SRC = Path(ballast.__file__).resolve().parents[1]
 
@@ -63,3 +68,111 @@ def test_an_unknown_part_is_refused_naming_the_parts(capsys):
     assert warm.main(["live", "everything"]) == 2
     err = capsys.readouterr().err
     assert "['everything']" in err and "['live', 'fine', 'coarse']" in err
+
+
+# A package of its own with one cached kernel that inlines a constant from a helper module it
+# names to numba_cache.drop_stale, as sim/kernel.py names the rule stack.
+_KERNEL = """
+from numba import njit
+
+from ballast import numba_cache
+from {pkg} import helper
+
+numba_cache.drop_stale(__file__, helper.__file__)
+
+
+@njit(cache=True)
+def double(x):
+    return helper.TWO * x
+"""
+
+
+@pytest.fixture
+def kernel_package(tmp_path, monkeypatch):
+    """A fresh package ``warm_stamp_case_<n>`` on sys.path whose kernel ran once (compiled into
+    its own __pycache__); yields its folder."""
+    pkg = f"warm_stamp_case_{uuid.uuid4().hex[:12]}"
+    folder = tmp_path / pkg
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "helper.py").write_text("TWO = 2.0\n")
+    (folder / "kern.py").write_text(_KERNEL.format(pkg=pkg))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    kern = importlib.import_module(f"{pkg}.kern")
+    assert kern.double(3.0) == 6.0
+    yield folder
+    for name in [m for m in sys.modules if m.split(".")[0] == pkg]:
+        del sys.modules[name]
+
+
+def _stamp_of(folder: Path, path: Path) -> dict:
+    warmed = warm_stamp.warmed_kernels((folder.name,))
+    assert warmed is not None
+    assert warm_stamp.write(*warmed, path=path)
+    assert warm_stamp.is_fresh(path)
+    return json.loads(path.read_text())
+
+
+def test_the_stamp_keys_on_the_kernel_its_dependencies_and_its_cache_index(kernel_package, tmp_path):
+    doc = _stamp_of(kernel_package, tmp_path / "stamp.json")
+    kern, helper = (str((kernel_package / f).resolve()) for f in ("kern.py", "helper.py"))
+    assert sorted(doc["sources"]) == sorted([kern, helper])
+    index = [f for f in doc["cache_files"] if f.endswith(".nbi")]
+    assert [Path(f).name.split("-")[0] for f in index] == ["kern.double"]
+    assert all(Path(f).is_file() for f in doc["cache_files"])
+    assert any(f.endswith(".nbc") for f in doc["cache_files"])
+
+
+@pytest.mark.parametrize("changed", ["kern.py", "helper.py"])
+def test_a_source_change_makes_the_stamp_stale(kernel_package, tmp_path, changed):
+    # as a git pull of a kernel change (or of a file it inlines) leaves the tree
+    stamp = tmp_path / "stamp.json"
+    _stamp_of(kernel_package, stamp)
+    source = kernel_package / changed
+    source.write_text(source.read_text() + "# changed\n")
+    assert not warm_stamp.is_fresh(stamp)
+
+
+def test_a_touch_alone_makes_the_stamp_stale(kernel_package, tmp_path):
+    # numba keys its cache on the source's modification time, drop_stale too
+    stamp = tmp_path / "stamp.json"
+    _stamp_of(kernel_package, stamp)
+    source = kernel_package / "kern.py"
+    st = source.stat()
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert not warm_stamp.is_fresh(stamp)
+
+
+@pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
+def test_a_deleted_cache_file_makes_the_stamp_stale(kernel_package, tmp_path, suffix):
+    stamp = tmp_path / "stamp.json"
+    doc = _stamp_of(kernel_package, stamp)
+    Path(next(f for f in doc["cache_files"] if f.endswith(suffix))).unlink()
+    assert not warm_stamp.is_fresh(stamp)
+
+
+def test_another_numba_or_no_stamp_is_stale(kernel_package, tmp_path, monkeypatch):
+    stamp = tmp_path / "stamp.json"
+    assert not warm_stamp.is_fresh(stamp)  # a clean clone: none
+    _stamp_of(kernel_package, stamp)
+    monkeypatch.setattr(warm_stamp, "version", lambda name: "0.0.0")
+    assert not warm_stamp.is_fresh(stamp)
+
+
+def test_a_full_run_writes_a_stamp_and_the_next_does_nothing(tmp_path, capsys):
+    stamp = tmp_path / "stamp.json"
+    assert warm.main([], stamp=stamp) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "warm live", "warm fine", "warm coarse"
+    ]
+    doc = json.loads(stamp.read_text())
+    pkg = SRC / "ballast"
+    for source in ("sim/kernel.py", "control/stack.py", "physics.py", "warm.py"):
+        assert str(pkg / source) in doc["sources"], source  # physics.py: a drop_stale dependency
+    names = {Path(f).name.split("-")[0] for f in doc["cache_files"] if f.endswith(".nbi")}
+    assert {"kernel.run_plant_ticks", "kernel.run_ticks_records", "stack.step_arrays"} <= names
+    assert warm.main([], stamp=stamp) == 0
+    assert capsys.readouterr().out.startswith("warm: up to date")
+    assert warm.main(["coarse"], stamp=stamp) == 0  # a part named runs anyway
+    assert capsys.readouterr().out.startswith("warm coarse: ")

@@ -17,6 +17,11 @@ enough to run in a moment:
 Each kernel is compiled with ``cache=True``, so the machine code lands in the cache; a later
 process loads it (``numba_cache.drop_stale`` drops it when a source it inlines changes). The
 studies' own kernels (``studies.sfr``) are not warmed. Prints one line per part with its time.
+
+Run with no part named (``make warm``), it first reads its stamp (``ballast.warm_stamp``) and
+does nothing when no source of the kernels it warms, no numba or Python version and no cache file
+it left has changed since the last full run; after a full run it writes the stamp. Parts named
+on the command line always run (and leave the stamp as it was).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import pandas as pd
+from ballast import warm_stamp
 
 FINE_MINUTES = 10  # of the training campus at 1 s: 600 ticks
 COARSE_DAYS = 1  # of West Texas 2024 at 15 min: 96 intervals
@@ -33,6 +39,8 @@ COARSE_DAYS = 1  # of West Texas 2024 at 15 min: 96 intervals
 
 def warm_live() -> None:
     """``control.step`` once on the training campus's config at a 1-s tick."""
+    import pandas as pd
+
     from ballast.control import ControllerState, Snapshot, step
     from ballast.control.build import controller_config
     from ballast.examples import examples_dir
@@ -49,7 +57,9 @@ def warm_live() -> None:
     )
 
 
-def _short(name: str, length: pd.Timedelta) -> None:
+def _short(name: str, length_s: float) -> None:
+    import pandas as pd
+
     from ballast.examples import examples_dir
     from ballast.scenario import load_scenario, parse_scenario
     from ballast.sim.engine import simulate
@@ -57,30 +67,43 @@ def _short(name: str, length: pd.Timedelta) -> None:
     path = examples_dir() / f"{name}.yaml"
     doc = load_scenario(path).model_dump(mode="json")
     start = pd.Timestamp(doc["run"]["start"])
-    doc["run"]["end"] = (start + length).isoformat()
+    doc["run"]["end"] = (start + pd.Timedelta(seconds=length_s)).isoformat()
     simulate(parse_scenario(doc, str(path)), path.parent)
 
 
 def warm_fine() -> None:
     """The fine engine (1 s): the training campus over ``FINE_MINUTES`` minutes."""
-    _short("training_campus", pd.Timedelta(minutes=FINE_MINUTES))
+    _short("training_campus", FINE_MINUTES * 60.0)
 
 
 def warm_coarse() -> None:
     """The 15-min backtest: West Texas 2024 over ``COARSE_DAYS`` days."""
-    _short("west_texas_2024", pd.Timedelta(days=COARSE_DAYS))
+    _short("west_texas_2024", COARSE_DAYS * 86400.0)
 
 
 PARTS: dict[str, Callable[[], None]] = {"live": warm_live, "fine": warm_fine, "coarse": warm_coarse}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Warm every part (or the parts named); prints each part's wall and CPU time [s]."""
-    names = list(argv if argv is not None else sys.argv[1:]) or list(PARTS)
+def _write_stamp(stamp: Path) -> bool:
+    warmed = warm_stamp.warmed_kernels()
+    if warmed is None:
+        return False
+    sources, cache_files = warmed
+    return warm_stamp.write([*sources, str(Path(__file__).resolve())], cache_files, stamp)
+
+
+def main(argv: list[str] | None = None, stamp: Path = warm_stamp.STAMP_PATH) -> int:
+    """Warm every part unless ``stamp`` is fresh (or the parts named, always); prints each part's
+    wall and CPU time [s]."""
+    named = list(argv if argv is not None else sys.argv[1:])
+    names = named or list(PARTS)
     unknown = [n for n in names if n not in PARTS]
     if unknown:
         print(f"ballast.warm: unknown part(s) {unknown}; parts: {list(PARTS)}", file=sys.stderr)
         return 2
+    if not named and warm_stamp.is_fresh(stamp):
+        print(f"warm: up to date ({stamp})", flush=True)
+        return 0
     for name in names:
         w0, c0 = time.perf_counter(), time.process_time()
         PARTS[name]()
@@ -88,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             f"warm {name}: {time.perf_counter() - w0:.2f} s wall, {time.process_time() - c0:.2f} s CPU",
             flush=True,
         )
+    if not named and not _write_stamp(stamp):
+        print("warm: no stamp written (the next run warms again)", flush=True)
     return 0
 
 
