@@ -67,7 +67,7 @@ def test_the_backtest_kernels_land_in_the_on_disk_cache():
 def test_an_unknown_part_is_refused_naming_the_parts(capsys):
     assert warm.main(["live", "everything"]) == 2
     err = capsys.readouterr().err
-    assert "['everything']" in err and "['live', 'fine', 'coarse']" in err
+    assert "['everything']" in err and "['live', 'fine', 'coarse', 'studies']" in err
 
 
 # A package of its own with one cached kernel that inlines a constant from a helper module it
@@ -164,15 +164,37 @@ def test_a_full_run_writes_a_stamp_and_the_next_does_nothing(tmp_path, capsys):
     stamp = tmp_path / "stamp.json"
     assert warm.main([], stamp=stamp) == 0
     assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == [
-        "warm live", "warm fine", "warm coarse"
+        "warm live", "warm fine", "warm coarse", "warm studies"
     ]
     doc = json.loads(stamp.read_text())
     pkg = SRC / "ballast"
-    for source in ("sim/kernel.py", "control/stack.py", "physics.py", "warm.py"):
+    for source in ("sim/kernel.py", "control/stack.py", "studies/sfr.py", "physics.py", "warm.py"):
         assert str(pkg / source) in doc["sources"], source  # physics.py: a drop_stale dependency
     names = {Path(f).name.split("-")[0] for f in doc["cache_files"] if f.endswith(".nbi")}
-    assert {"kernel.run_plant_ticks", "kernel.run_ticks_records", "stack.step_arrays"} <= names
+    assert {"kernel.run_plant_ticks", "kernel.run_ticks_records", "stack.step_arrays", "sfr._run"} <= names
     assert warm.main([], stamp=stamp) == 0
     assert capsys.readouterr().out.startswith("warm: up to date")
     assert warm.main(["coarse"], stamp=stamp) == 0  # a part named runs anyway
     assert capsys.readouterr().out.startswith("warm coarse: ")
+
+
+# A fresh process runs the SFR model as tests/studies/test_frequency.py does (an int base) and
+# prints the cache statistics of its kernel.
+_SFR_RUN = """
+import numpy as np
+from ballast.studies.sfr import SfrParams, _run, simulate
+
+p = SfrParams(base_mw=50_000, inertia_h_s=4.0, damping_pu=1.0, droop_pu=0.05,
+              governor_gain_pu=0.95, reheat_time_s=8.0, hp_fraction=0.3)
+simulate(p, np.full(101, 2500.0), 0.01)
+print(sum(_run.stats.cache_hits.values()), sum(_run.stats.cache_misses.values()))
+"""
+
+
+def test_the_studies_load_the_sfr_kernel_warm_compiled():
+    done = _python("-m", "ballast.warm", "studies")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("warm studies: ")
+    ran = _python("-c", _SFR_RUN)
+    assert ran.returncode == 0, ran.stderr
+    assert tuple(map(int, ran.stdout.split())) == (1, 0)

@@ -10,13 +10,17 @@ enough to run in a moment:
   controller config at a 1-s tick, as ``live.site_model.scaled_controller_config`` builds it;
 - fine backtest (1 s): ``sim.engine.simulate`` of the training campus (smoothing, battery,
   training waveform) over ``FINE_MINUTES`` minutes: ``run_plant_ticks``, the waveform's
-  ``training_level_chunk``, the compliance passes;
+  ``training_level_chunk`` (not ``sim.compliance``'s passes: the smoothing study calls them,
+  not ``simulate``);
 - coarse backtest (15 min): ``simulate`` of the bundled West Texas 2024 campus over one day:
-  ``run_ticks_records``.
+  ``run_ticks_records``;
+- studies: ``studies.frequency_study.run_event`` of the bundled ERCOT frequency study's first
+  event with its miner fleet (``studies.sfr``'s ``_run``, which the frequency and balancing
+  studies and their tests call).
 
 Each kernel is compiled with ``cache=True``, so the machine code lands in the cache; a later
-process loads it (``numba_cache.drop_stale`` drops it when a source it inlines changes). The
-studies' own kernels (``studies.sfr``) are not warmed. Prints one line per part with its time.
+process loads it (``numba_cache.drop_stale`` drops it when a source it inlines changes).
+Prints one line per part with its time.
 
 Run with no part named (``make warm``), it first reads its stamp (``ballast.warm_stamp``) and
 does nothing when no source of the kernels it warms, no numba or Python version and no cache file
@@ -81,7 +85,21 @@ def warm_coarse() -> None:
     _short("west_texas_2024", COARSE_DAYS * 86400.0)
 
 
-PARTS: dict[str, Callable[[], None]] = {"live": warm_live, "fine": warm_fine, "coarse": warm_coarse}
+def warm_studies() -> None:
+    """The frequency study's SFR kernel: the bundled study's first event with the fleet."""
+    from ballast.studies.frequency_doc import bundled_study_path, load_study
+    from ballast.studies.frequency_study import run_event
+
+    study = load_study(bundled_study_path())
+    run_event(study, study.events[0], study.miners.fleet_mw if study.miners is not None else 0.0)
+
+
+PARTS: dict[str, Callable[[], None]] = {
+    "live": warm_live,
+    "fine": warm_fine,
+    "coarse": warm_coarse,
+    "studies": warm_studies,
+}
 
 
 def _write_stamp(stamp: Path) -> bool:

@@ -165,7 +165,9 @@ def simulate(p: SfrParams, disturbance_mw: np.ndarray, dt_s: float,
     groups = groups or LoadGroups.none()
     ad, bd = discretise(p, dt_s)
     dist = np.ascontiguousarray(disturbance_mw, dtype="float64")
-    freq, relief, trip = _run(ad, bd, p.base_mw, p.nominal_hz, dist, dt_s,
+    # the scalars as floats: one compiled signature whether a caller gives 50_000 or 50_000.0
+    # (``python -m ballast.warm`` compiles that one)
+    freq, relief, trip = _run(ad, bd, float(p.base_mw), float(p.nominal_hz), dist, float(dt_s),
                               groups.mw.astype("float64"), groups.threshold_hz.astype("float64"),
                               groups.delay_s.astype("float64"), groups.ramp_s.astype("float64"))
     return Trace(np.arange(len(dist)) * dt_s, freq, relief, trip, groups)
