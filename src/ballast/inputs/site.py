@@ -163,8 +163,9 @@ def _fleet_capacity_factor(plant: Renewable, column: str, base_dir: Path | None,
 
 # Scenario fields the inputs never read: runs that differ only in these share their inputs
 # (``inputs_key``). Everything else is in the key, also any field added later, so a new field
-# can cost a cache hit but never give a run another run's inputs; tests/test_inputs_cache.py
-# checks that changing each of these leaves the built inputs equal.
+# can cost a cache hit but never give a run another run's inputs. tests/test_inputs_key_fields.py
+# walks the schema and checks that changing each field these name, at any depth, leaves the
+# built inputs equal (and says why the key is not derived from the fields the builder reads).
 NOT_READ: dict = {"name": True, "description": True, "notes": True, "miners": True,
                   "control": True, "battery": True, "costs": True,
                   "site": {"name", "import_limit_mw", "export_limit_mw"},
