@@ -132,8 +132,18 @@ def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
     group's range (a wake reversed by a sleep dips the sum below the sleep floor for a while;
     the miners themselves stay at it). Keeping the unclipped sum makes every command land
     exactly. Returns the next ring position."""
+    return plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw)[0]
+
+
+@njit(cache=True, inline="always")
+def plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
+    """``plant_advance``, returning (next ring position, the first group whose ``power_mw``
+    changed, or the group count when none did) so that a caller can keep sums over the groups
+    and redo only their changed part (``sim.kernel.run_plant_ticks``)."""
     slots = pending_rate.shape[0]
-    for g in range(power_mw.shape[0]):
+    groups = power_mw.shape[0]
+    first = groups
+    for g in range(groups):
         rate[g] += pending_rate[pos, g]
         pending_rate[pos, g] = 0.0
         p = raw_mw[g] + rate[g]
@@ -142,8 +152,10 @@ def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
             p = lo_mw[g]
         elif p > hi_mw[g]:
             p = hi_mw[g]
+        if p != power_mw[g]:
+            first = min(first, g)
         power_mw[g] = p
-    return (pos + 1) % slots
+    return (pos + 1) % slots, first
 
 
 def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s: float,

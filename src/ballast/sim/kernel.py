@@ -31,7 +31,7 @@ from ballast.control.stack import (
     update_economics,
 )
 from ballast.models import miner_dynamics as _plant
-from ballast.models.miner_dynamics import plant_advance, plant_command
+from ballast.models.miner_dynamics import plant_advance_moved, plant_command
 from ballast.physics import (
     battery_max_discharge_mw,
     battery_stored_change_mwh,
@@ -157,7 +157,12 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
     hi = group_power_mw(count, count, run_mw, sleep_mw)  # all running
     dt_h = dt_s / 3600.0
     inv_rec = 1.0 / record_every
-    before = np.empty_like(running)
+    before = running.copy()  # what the plant was last commanded (``running`` after last tick)
+    power_sum_mw = np.empty(groups)  # running sums of power_mw in group order
+    s = 0.0
+    for g in range(groups):
+        s += power_mw[g]
+        power_sum_mw[g] = s
     wish = np.empty_like(running)  # the economic wish (``stack.economic_wish``)
     # and its whole-group sheds in merit order (``rules.wish_shed_steps``), for
     # ``rules.merit_order_from_wish``: a 1-s week 256 vs 263-265 ns of CPU per tick, best of
@@ -175,19 +180,20 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
         # 1. the plant moves to tick t; the meters read it (``plant_advance`` as its own pass:
         # fused with the pass below, or with its per-group step a function of its own and the
         # ring's modulo a compare, a 1-s fortnight took twice the CPU: 0.8 vs 0.4 s)
-        pos = plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo, hi)
-        miner_now = 0.0
-        for g in range(groups):
+        pos, moved = plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo, hi)
+        miner_now = power_sum_mw[moved - 1] if moved > 0 else 0.0
+        for g in range(moved, groups):
             miner_now += power_mw[g]
-            before[g] = running[g]
+            power_sum_mw[g] = miner_now
         ren = inputs.renewable_mw[c]
+        ai_now = np.float64(ai_mw[t])  # float32 from the generator: exact in float64
         # 2. the controller decides on what it measured (``control_tick_full``; the economic
         # update is skipped while price and hashprice hold and no group waits to switch: it
         # would change nothing, so the result is the same bit for bit; the economic wish
         # and its power are recomputed only after an update, for the same reason: a 1-s
         # fortnight 0.30 vs 0.35 s CPU, best of 4, shared machine)
         snap = Snap(t0_s + t * dt_s, inputs.price_usd_per_mwh[c],
-                    inputs.hashprice_usd_per_ph_day[c], ai_mw[t], ren, inputs.cap_mw[c],
+                    inputs.hashprice_usd_per_ph_day[c], ai_now, ren, inputs.cap_mw[c],
                     inputs.floor_mw[c], miner_now, battery[0])
         if not (settled and snap.price_usd_per_mwh == last_price
                 and snap.hashprice_usd_per_ph_day == last_hashprice):
@@ -210,6 +216,7 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
                 plant_command(pending_rate, pos, g, count[g], before[g], running[g],
                               run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
                               plant.sleep_ticks[g], plant.wake_ticks[g], 1, 0.0, raw_mw, rate)
+                before[g] = running[g]
         # 4. the battery acts within the tick (inverters answer in well under a second)
         b = info.battery_mw
         if b > 0.0:  # the cells deliver at most what they hold, after losses
@@ -218,7 +225,7 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
         out.battery_mw[t] = b
         out.miner_mw[t] = miner_now
         # the plant curtails what can be neither used nor exported
-        out.import_mw[t] = within_export_limit_mw(import_mw(ai_mw[t] + miner_now, ren) - b,
+        out.import_mw[t] = within_export_limit_mw(import_mw(ai_now + miner_now, ren) - b,
                                                   p.export_limit_mw)
         out.reserve_mw[blk, 0] += info.reserve_up_mw * inv_rec
         out.reserve_mw[blk, 1] += info.reserve_down_mw * inv_rec
