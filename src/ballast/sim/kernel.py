@@ -210,13 +210,19 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
         # 3. commands go to the plant (they act from the next tick, after the latency); the
         # group power measured this tick goes into its record block (as a pass of its own: no
         # measurable gain, 264 vs 265 ns per tick on a 1-s week, best of 11)
+        block_mw = out.group_power_mw[blk]
+        changed = False
         for g in range(groups):
-            out.group_power_mw[blk, g] += power_mw[g] * inv_rec
-            if running[g] != before[g]:
-                plant_command(pending_rate, pos, g, count[g], before[g], running[g],
-                              run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
-                              plant.sleep_ticks[g], plant.wake_ticks[g], 1, 0.0, raw_mw, rate)
-                before[g] = running[g]
+            block_mw[g] += power_mw[g] * inv_rec
+            changed |= running[g] != before[g]
+        if changed:
+            for g in range(groups):
+                if running[g] != before[g]:
+                    plant_command(pending_rate, pos, g, count[g], before[g], running[g],
+                                  run_mw[g], sleep_mw[g], 1.0, 1.0, plant.latency_ticks[g],
+                                  plant.sleep_ticks[g], plant.wake_ticks[g], 1, 0.0, raw_mw,
+                                  rate)
+                    before[g] = running[g]
         # 4. the battery acts within the tick (inverters answer in well under a second)
         b = info.battery_mw
         if b > 0.0:  # the cells deliver at most what they hold, after losses
