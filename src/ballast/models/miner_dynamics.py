@@ -143,17 +143,18 @@ def plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw)
     slots = pending_rate.shape[0]
     groups = power_mw.shape[0]
     first = groups
+    due = pending_rate[pos]
     for g in range(groups):
-        rate[g] += pending_rate[pos, g]
-        pending_rate[pos, g] = 0.0
-        p = raw_mw[g] + rate[g]
+        r = rate[g] + due[g]
+        rate[g] = r
+        due[g] = 0.0
+        p = raw_mw[g] + r
         raw_mw[g] = p
-        if p < lo_mw[g]:
-            p = lo_mw[g]
-        elif p > hi_mw[g]:
+        if p > hi_mw[g]:
             p = hi_mw[g]
-        if p != power_mw[g]:
-            first = min(first, g)
+        if raw_mw[g] < lo_mw[g]:
+            p = lo_mw[g]
+        first = min(first, g if p != power_mw[g] else groups)
         power_mw[g] = p
     return (pos + 1) % slots, first
 
