@@ -131,20 +131,16 @@ def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
     power ``raw_mw`` by the rate; the physical power ``power_mw`` is that, clipped to the
     group's range (a wake reversed by a sleep dips the sum below the sleep floor for a while;
     the miners themselves stay at it). Keeping the unclipped sum makes every command land
-    exactly. Returns the next ring position."""
-    return plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw)[0]
+    exactly. Returns the next ring position.
 
-
-@njit(cache=True, inline="always")
-def plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
-    """``plant_advance``, returning (next ring position, the first group whose ``power_mw``
-    changed, or the group count when none did) so that a caller can keep sums over the groups
-    and redo only their changed part (``sim.kernel.run_plant_ticks``)."""
+    The clip is two ``if``s on the unclipped sum (the same result as ``if p < lo: ... elif
+    p > hi: ...``, NaN included) and the due row a view: LLVM then vectorises the group loop.
+    The ``if``/``elif`` form did not vectorise: a 1-s fortnight of 20 groups 239 vs 252 ns per
+    tick best, 257 vs 285 median (9 runs each alternating in one process, shared machine);
+    the loop and the power sum alone 27-30 vs 54-71 ns per tick (20 groups, best of 3)."""
     slots = pending_rate.shape[0]
-    groups = power_mw.shape[0]
-    first = groups
     due = pending_rate[pos]
-    for g in range(groups):
+    for g in range(power_mw.shape[0]):
         r = rate[g] + due[g]
         rate[g] = r
         due[g] = 0.0
@@ -154,9 +150,8 @@ def plant_advance_moved(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw)
             p = hi_mw[g]
         if raw_mw[g] < lo_mw[g]:
             p = lo_mw[g]
-        first = min(first, g if p != power_mw[g] else groups)
         power_mw[g] = p
-    return (pos + 1) % slots, first
+    return (pos + 1) % slots
 
 
 def group_response_mw(commands: list[tuple[int, int, float]], n_ticks: int, dt_s: float,

@@ -134,6 +134,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
         sl = slice(i0, i0 + n) if keep_ticks else slice(0, n)
         run_plant_ticks(
             Clock(ai.t0_s + i0 * dt_s, dt_s, i0, every),
+            # the waveform as float32 (the kernel widens each tick, exactly: no float64 copy)
             Inputs(price[c0:], hashprice[c0:], ren[c0:], cap[c0:], floor[c0:], ai_mw),
             params, grp, mem, plant, batt,
             Outputs(imp[i0:i0 + n], miner[sl], bat[sl], rule[sl], group_mw[b0:b1],

@@ -71,8 +71,10 @@ def scale_by_row(level, fill, coarse_mw, every, skip):
     """``level`` and ``fill`` (float32 shares, in place) times the coarse full power [MW] of
     their row (tick ``i`` is in row ``(skip + i) // every``), as float32: the float64 product
     rounded, as numpy's ``(level * np.repeat(coarse_mw, every)[skip:]).astype(float32)``.
-    One compiled pass instead of numpy's six over the chunk (repeat, two products, two casts):
-    ~X ns per tick of a 1-s fortnight (see ``benchmarks/bench_smoothing.py``)."""
+    One compiled pass instead of numpy's five over the chunk (repeat, two products, two
+    casts): a 1-s fortnight's training waveform for ``sim.fine.run_fine`` (with its float64
+    copy then, which the kernel no longer needs) 6.3-7.3 vs 15.4-19.5 ns per tick, best of 7,
+    shared machine (``benchmarks/bench_smoothing.py``, issue 17)."""
     c = 0
     k = skip
     for i in range(level.shape[0]):
