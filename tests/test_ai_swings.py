@@ -128,3 +128,21 @@ def test_mean_level_matches_a_long_generated_waveform():
     realized = TrainingSwings(crashes_per_day=len(crashes) / 20, checkpoint_every_s=900,
                               checkpoint_s=90)  # this draw's crash rate (Poisson noise aside)
     assert float(x.mean()) == pytest.approx(mean_level_share(realized), abs=0.005)
+
+
+def test_training_chunk_is_the_level_times_its_coarse_row_as_float32():
+    """``FineAi.chunk`` (training) scales each tick's level and floor fill by the full power
+    of its coarse row: the float64 product rounded to float32, from any tick (mid-row too)."""
+    from ballast.sim.fine_ai import FineAi
+
+    sw = TrainingSwings(floor_share=0.9, crashes_per_day=0.0)
+    coarse = np.array([100.0, 80.0, 0.0, 55.5, 120.25, 70.0])
+    ai = FineAi("training", 1.0, 0.0, coarse, 60, swings=sw, phase_s=7.0)
+    for i0, n in [(0, 360), (45, 100), (119, 2), (200, 0)]:
+        lvl, fill = level(sw, n, 1.0, t0_s=float(i0), phase=7.0)
+        row_mw = coarse[np.arange(i0, i0 + n) // 60]
+        a, f = ai.chunk(i0, n)
+        assert a.dtype == np.float32 and f.dtype == np.float32
+        np.testing.assert_array_equal(a, (lvl.astype("float64") * row_mw).astype(np.float32))
+        np.testing.assert_array_equal(f, (fill.astype("float64") * row_mw).astype(np.float32))
+    assert ai.chunk(45, 100)[1].any()  # the floor adds energy in these ticks

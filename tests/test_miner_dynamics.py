@@ -82,3 +82,21 @@ def test_reversal_never_overshoots_where_it_was_heading(latency_s, sleep_s):
     assert p[peak] < ASLEEP + 500 * (RUN_MW - SLEEP_MW)  # the wake never completed
     assert np.all(np.diff(p[peak:]) <= 1e-12)
     assert np.allclose(p[peak + sleep_s:], ASLEEP)
+
+
+def test_advance_clips_the_superposed_power_to_the_group_range():
+    """``plant_advance`` picks up the due rates, moves the unclipped sum and clips it per group
+    (below the floor, above the ceiling, inside, NaN passed through), clearing the due row."""
+    from ballast.models.miner_dynamics import plant_advance
+
+    raw = np.array([1.0, 5.0, 3.0, np.nan, 2.0])
+    rate = np.array([-2.0, 1.0, 0.0, 0.0, 0.5])
+    due = np.array([[0.5, 0.0, 0.25, 1.0, -0.5], [9.0, 9.0, 9.0, 9.0, 9.0]])
+    lo, hi = np.full(5, 0.5), np.full(5, 4.0)
+    power = np.zeros(5)
+    assert plant_advance(due, 0, rate, raw, power, lo, hi) == 1
+    assert rate.tolist() == [-1.5, 1.0, 0.25, 1.0, 0.0]
+    assert raw[[0, 1, 2, 4]].tolist() == [-0.5, 6.0, 3.25, 2.0]
+    assert power[[0, 1, 2, 4]].tolist() == [0.5, 4.0, 3.25, 2.0]
+    assert np.isnan(raw[3]) and np.isnan(power[3])
+    assert not due[0].any() and (due[1] == 9.0).all()

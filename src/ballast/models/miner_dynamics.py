@@ -131,17 +131,25 @@ def plant_advance(pending_rate, pos, rate, raw_mw, power_mw, lo_mw, hi_mw):
     power ``raw_mw`` by the rate; the physical power ``power_mw`` is that, clipped to the
     group's range (a wake reversed by a sleep dips the sum below the sleep floor for a while;
     the miners themselves stay at it). Keeping the unclipped sum makes every command land
-    exactly. Returns the next ring position."""
+    exactly. Returns the next ring position.
+
+    The clip is two ``if``s on the unclipped sum (the same result as ``if p < lo: ... elif
+    p > hi: ...``, NaN included) and the due row a view: LLVM then vectorises the group loop.
+    The ``if``/``elif`` form did not vectorise: a 1-s fortnight of 20 groups 239 vs 252 ns per
+    tick best, 257 vs 285 median (9 runs each alternating in one process, shared machine);
+    the loop and the power sum alone 27-30 vs 54-71 ns per tick (20 groups, best of 3)."""
     slots = pending_rate.shape[0]
+    due = pending_rate[pos]
     for g in range(power_mw.shape[0]):
-        rate[g] += pending_rate[pos, g]
-        pending_rate[pos, g] = 0.0
-        p = raw_mw[g] + rate[g]
+        r = rate[g] + due[g]
+        rate[g] = r
+        due[g] = 0.0
+        p = raw_mw[g] + r
         raw_mw[g] = p
-        if p < lo_mw[g]:
-            p = lo_mw[g]
-        elif p > hi_mw[g]:
+        if p > hi_mw[g]:
             p = hi_mw[g]
+        if raw_mw[g] < lo_mw[g]:
+            p = lo_mw[g]
         power_mw[g] = p
     return (pos + 1) % slots
 
