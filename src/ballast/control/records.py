@@ -147,6 +147,10 @@ Snap = namedtuple(
     ],
 )
 
+# The part of the memory the rules read and update: the smoothing and restore records (records
+# are not reference-counted, arrays are: ``stack.control_tick_from_wish``).
+RuleMemory = namedtuple("RuleMemory", ["smooth", "restore"])
+
 # The snapshot as the rules see it, with what the controller derived from it before the stack.
 Tick = namedtuple(
     "Tick",

@@ -216,53 +216,6 @@ def shed_from(k0, target_mw, total_mw, run_mw, sleep_mw, merit, running):
     return total
 
 
-@njit(cache=True, inline="always")
-def wish_shed_steps(wish, desired_mw, run_mw, sleep_mw, merit, entry_mw, group_mw):
-    """For ``merit_order_from_wish``: the economic wish ``wish`` (miners per group, power
-    ``desired_mw`` [MW]) shed whole groups, least efficient first, as ``shed_from`` does it.
-    Writes, per merit position k, the total on reaching it (``entry_mw[k]``; ``entry_mw[n]``
-    once every group is shed) and the power the whole group sheds (``group_mw[k]``, NaN where
-    ``shed_from`` skips the group: no miners wished or no power step). The same products and
-    differences as ``shed_from``, so the totals are the same bit for bit."""
-    total = desired_mw
-    for k in range(merit.shape[0] - 1, -1, -1):
-        g = merit[k]
-        entry_mw[k] = total
-        step = run_mw[g] - sleep_mw[g]
-        if step <= 0 or wish[g] == 0:
-            group_mw[k] = np.nan
-        else:
-            group_mw[k] = wish[g] * step
-            total -= wish[g] * step
-    entry_mw[merit.shape[0]] = total
-
-
-@njit(cache=True, inline="always")
-def merit_order_from_wish(target_mw, desired_mw, count, run_mw, sleep_mw, merit, running,
-                          entry_mw, group_mw):
-    """``merit_order_from`` for ``running`` holding the economic wish of power ``desired_mw``,
-    with that wish's whole-group sheds precomputed (``wish_shed_steps``): the groups shed whole
-    are read off the table (each test independent of the last, no running total to carry), and
-    ``shed_from`` takes over at the first group shed in part. Same result bit for bit (a test
-    checks it against ``merit_order_from``); the 1-s loop recomputes the table only when the
-    wish moves (``sim.kernel.run_plant_ticks``)."""
-    if desired_mw > target_mw:
-        n = merit.shape[0]
-        for k in range(n - 1, -1, -1):
-            total = entry_mw[k]
-            if total <= target_mw:
-                return total
-            whole_mw = group_mw[k]
-            if whole_mw != whole_mw:  # skipped, as shed_from skips it
-                continue
-            if whole_mw <= total - target_mw:  # shed_from's test for the whole group
-                running[merit[k]] = 0
-            else:
-                return shed_from(k, target_mw, total, run_mw, sleep_mw, merit, running)
-        return entry_mw[n]
-    return merit_order_from(target_mw, desired_mw, count, run_mw, sleep_mw, merit, running)
-
-
 @njit(cache=True)
 def fleet_bounds_mw(count, run_mw, sleep_mw):
     """(all running, all asleep) power of the fleet [MW], summed group by group in order."""

@@ -116,7 +116,6 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     miner = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     bat = np.empty(n_ticks, dtype=np.float32) if keep_ticks else np.empty(chunk, np.float32)
     rule = np.empty(n_ticks, dtype=np.int8) if keep_ticks else np.empty(chunk, np.int8)
-    shed_table = (np.empty(ng + 1), np.empty(ng))  # the kernel's table of the wish's sheds
     info_rec = np.zeros(1, INFO_DTYPE)  # what a tick reports (kept here: see run_plant_ticks)
     fill_mwh = 0.0
     fill_usd = 0.0
@@ -138,7 +137,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
             Inputs(price[c0:], hashprice[c0:], ren[c0:], cap[c0:], floor[c0:], ai_mw),
             params, grp, mem, plant, batt,
             Outputs(imp[i0:i0 + n], miner[sl], bat[sl], rule[sl], group_mw[b0:b1],
-                    reserve[b0:b1], rules, record_every), shed_table, info_rec)
+                    reserve[b0:b1], rules, record_every), info_rec)
         if progress is not None:
             progress(i0 + n, n_ticks)
     tail = n_ticks % record_every

@@ -22,7 +22,7 @@ from ballast.control import smoothing as _smoothing
 from ballast.control import stack as _stack
 from ballast.control import stack_rules as _stack_rules
 from ballast.control.records import INFO_DTYPE, PARAMS_DTYPE, SS_SIZE, Groups, Snap
-from ballast.control.rules import group_columns, wish_shed_steps
+from ballast.control.rules import group_columns
 from ballast.control.stack import (
     control_tick_from_wish,
     control_tick_full,
@@ -124,7 +124,7 @@ def run_ticks_records(params, groups, mem, time_s, price, hashprice, ai_load_mw,
 
 
 @njit(cache=True)
-def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_table, info_rec):
+def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, info_rec):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
 
@@ -134,13 +134,12 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
     load [MW]. State (controller ``st``, ``plant``, ``battery`` = [state of charge MWh, one-way
     efficiency]) carries over between chunks. Writes ``out`` (``Outputs``). ``params`` is the
     parameter record array, ``grp`` a ``records.Groups``, ``mem`` the controller's memory as a
-    plain tuple (``stack.memory_records``). ``shed_table`` is two float64 arrays of groups + 1
-    and groups elements the loop writes its table of the economic wish's sheds into;
-    ``info_rec`` a 1-element ``records.INFO_DTYPE`` array for what each tick reports. The caller
-    keeps both: numba frees an array made here once its last use has passed, and a record taken
-    from it (``np.zeros(1, INFO_DTYPE)[0]``) does not keep it alive, so the tick's reports went
-    to freed memory that the next allocation of that size reused (with 5 miner groups the
-    commands' ``before`` array: the loop then differed from the plain loop of ``control.step``).
+    plain tuple (``stack.memory_records``), ``info_rec`` a 1-element ``records.INFO_DTYPE``
+    array for what each tick reports. The caller keeps it: numba frees an array made here once
+    its last use has passed, and a record taken from it (``np.zeros(1, INFO_DTYPE)[0]``) does
+    not keep it alive, so the tick's reports went to freed memory that the next allocation of
+    that size reused (with 5 miner groups the commands' ``before`` array: the loop then differed
+    from the plain loop of ``control.step``).
     """
     p = params[0]
     st = memory_records(mem)
@@ -160,10 +159,6 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
     inv_rec = 1.0 / record_every
     before = running.copy()  # the plant's last commands (``running`` after the last tick)
     wish = np.empty_like(running)  # the economic wish (``stack.economic_wish``)
-    # and its whole-group sheds in merit order (``rules.wish_shed_steps``), for
-    # ``rules.merit_order_from_wish``: a 1-s week 256 vs 263-265 ns of CPU per tick, best of
-    # 11 in one process on the shared machine; bit-identical (the caller allocates it)
-    wish_entry_mw, wish_group_mw = shed_table
     desired_mw = 0.0
     pos = plant_pos[0]
     c = 0
@@ -195,11 +190,9 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, shed_t
             settled = not update_economics(p, grp, st, snap)
             last_price, last_hashprice = snap.price_usd_per_mwh, snap.hashprice_usd_per_ph_day
             desired_mw = economic_wish(grp, st.econ_on, wish)
-            wish_shed_steps(wish, desired_mw, run_mw, sleep_mw, grp.merit, wish_entry_mw, wish_group_mw)
         for g in range(groups):
             running[g] = wish[g]
-        _total, rule = control_tick_from_wish(p, grp, st, snap, info, desired_mw, wish_entry_mw,
-                                             wish_group_mw)
+        _total, rule = control_tick_from_wish(p, grp, st, snap, info, desired_mw)
         out.rule_ticks[rule] += 1
         out.rule[t] = rule
         # 3. commands go to the plant (they act from the next tick, after the latency); the
