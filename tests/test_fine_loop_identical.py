@@ -109,12 +109,14 @@ def reference(cfg, coarse, ai_mw, every, t0_s, dt_s, dynamics, battery):
     return out, group_mw, reserve, switches
 
 
-@pytest.mark.parametrize("groups", [None, 5, 20])
-def test_fine_loop_is_the_plain_loop_bit_for_bit(groups):
+@pytest.mark.parametrize(("groups", "chunk"), [(None, 1 << 20), (5, 1 << 20), (20, 1 << 20), (5, 60)])
+def test_fine_loop_is_the_plain_loop_bit_for_bit(groups, chunk):
     # the training campus (smoothing, battery), 1 s ticks, two hours in which the real-time
     # price crosses groups' breakevens (16:44 and 16:59 UTC); its three groups as they are, or
     # split into 5 or 20 (with 5, a tick's reports once went to freed memory the commands'
-    # array then held: the kernel takes its report record from the caller since)
+    # array then held: the kernel takes its report record from the caller since). The run is
+    # one kernel call, or 120 calls of 60 ticks: the plant's last commands, the controller's
+    # memory and the coarse row must carry over from one call to the next
     doc = load_scenario(examples_dir() / "training_campus.yaml").model_dump(mode="json")
     doc["run"].update(start="2024-07-06T16:30:00Z", end="2024-07-06T18:30:00Z")
     if groups:
@@ -136,6 +138,7 @@ def test_fine_loop_is_the_plain_loop_bit_for_bit(groups):
         dyn,
         battery=scn.battery,
         record_every=RECORD_EVERY,
+        chunk=chunk,
     )
     ai_mw = ai.chunk(0, setup.n_ticks)[0].astype("float64")
     out, group_mw, reserve, switches = reference(
