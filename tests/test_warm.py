@@ -47,14 +47,19 @@ def _python(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_runtime_loads_the_controller_warm_compiled():
-    done = _python("-m", "ballast.warm", "live")
+def _warm_then_cache_stats(part: str, script: str) -> tuple[int, ...]:
+    """``python -m ballast.warm <part>``, then ``script`` in a fresh process: the cache hits
+    and misses it prints."""
+    done = _python("-m", "ballast.warm", part)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("warm live: ")
-    started = _python("-c", _RUNTIME_WARM_UP)
-    assert started.returncode == 0, started.stderr
-    hits, misses = map(int, started.stdout.split())
-    assert (hits, misses) == (1, 0)
+    assert done.stdout.startswith(f"warm {part}: ")
+    ran = _python("-c", script)
+    assert ran.returncode == 0, ran.stderr
+    return tuple(map(int, ran.stdout.split()))
+
+
+def test_the_runtime_loads_the_controller_warm_compiled():
+    assert _warm_then_cache_stats("live", _RUNTIME_WARM_UP) == (1, 0)
 
 
 def test_the_backtest_kernels_land_in_the_on_disk_cache():
@@ -192,9 +197,4 @@ print(sum(_run.stats.cache_hits.values()), sum(_run.stats.cache_misses.values())
 
 
 def test_the_studies_load_the_sfr_kernel_warm_compiled():
-    done = _python("-m", "ballast.warm", "studies")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("warm studies: ")
-    ran = _python("-c", _SFR_RUN)
-    assert ran.returncode == 0, ran.stderr
-    assert tuple(map(int, ran.stdout.split())) == (1, 0)
+    assert _warm_then_cache_stats("studies", _SFR_RUN) == (1, 0)
