@@ -30,7 +30,7 @@ def counted(monkeypatch) -> list[pd.DatetimeIndex]:
         return compute(index, calendar)
 
     monkeypatch.setattr(costs, "_fourcp_years", counting)
-    monkeypatch.setattr(costs, "_LAST_YEARS", None)
+    costs._YEARS_MEMO.clear()
     return calls
 
 
@@ -46,7 +46,7 @@ def test_a_run_and_its_baseline_share_one_computation(scenario_dict, counted):
     # each run's money as a fresh computation of the years gives it
     for run in (sim.ballast, sim.baseline):
         shared = interval_money(run, sim.inputs, sim.config, sim.scenario)
-        costs._LAST_YEARS = None
+        costs._YEARS_MEMO.clear()
         fresh = interval_money(run, sim.inputs, sim.config, sim.scenario)
         pd.testing.assert_frame_equal(shared, fresh, check_exact=True)
         assert shared.attrs["notes"] == fresh.attrs["notes"]

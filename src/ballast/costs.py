@@ -18,6 +18,7 @@ import pandas as pd
 from ballast import coincident_peak as fourcp
 from ballast.data.errors import DataError
 from ballast.data.loaders import BUNDLED_PREFIX, bundled_folder, read_series
+from ballast.memo import Memo
 from ballast.scenario import Scenario
 from ballast.scenario_costs import DEFAULT_TRANSMISSION_USD_PER_KW_YEAR, SupplyContract
 
@@ -158,23 +159,42 @@ def _when(peaks: pd.DataFrame) -> str:
     return ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in peaks["peak_hour_start_utc"])
 
 
+class _RunIndex:
+    """``fourcp_years``' memo key: the calendar by identity (``_calendar``'s cached object), the
+    index by value (a run and its baseline may carry equal indexes, not the same one)."""
+
+    __slots__ = ("calendar", "index")
+
+    def __init__(self, index: pd.DatetimeIndex, calendar: FourCpCalendar) -> None:
+        self.index, self.calendar = index, calendar
+
+    def __hash__(self) -> int:
+        return hash((id(self.calendar), len(self.index)))  # the key holds the calendar: id is stable
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _RunIndex)
+            and other.calendar is self.calendar
+            and (other.index is self.index or other.index.equals(self.index))
+        )
+
+
 # The last fourcp_years answer: a backtest prices its Ballast run and its baseline (and the
-# report, the optimiser's comparison runs) on one index and one calendar (_calendar's cached
-# object), so each run computes its 4CP years once, not once per priced run (issue 17 review:
-# 4-5 ms of CPU each on a 15-min year). One entry, swapped whole: safe for a worker's threads.
-_LAST_YEARS: tuple[pd.DatetimeIndex, FourCpCalendar, FourCpYears] | None = None
+# report, the optimiser's comparison runs) on one index and one calendar, so each run computes
+# its 4CP years once, not once per priced run (issue 17 review: 4-5 ms of CPU each on a 15-min
+# year). One entry: safe for a worker's threads (the memo's lock).
+_YEARS_MEMO: Memo[FourCpYears] = Memo(max_entries=1)
 
 
 def fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYears:
     """``_fourcp_years``, once for an index and calendar in a row (its arrays are read-only)."""
-    global _LAST_YEARS
-    last = _LAST_YEARS
-    if last is not None and last[1] is calendar and (last[0] is index or last[0].equals(index)):
-        return last[2]
-    years = _fourcp_years(index, calendar)
-    years.accrue_year.flags.writeable = False
-    _LAST_YEARS = (index, calendar, years)
-    return years
+
+    def build() -> FourCpYears:
+        years = _fourcp_years(index, calendar)
+        years.accrue_year.flags.writeable = False
+        return years
+
+    return _YEARS_MEMO.get(_RunIndex(index, calendar), build)
 
 
 def _fourcp_years(index: pd.DatetimeIndex, calendar: FourCpCalendar) -> FourCpYears:

@@ -11,13 +11,12 @@ depend on; ``ballast.inputs.site.inputs_key``) and is used only while every file
 build it is unchanged (path, size and modification time). Its arrays are read-only and each
 caller gets a frame of its own over them, so a run can add columns to its frame but cannot
 change a value another run will read (writing into one raises ``ValueError``). Least recently
-used entries go first, within ``max_entries`` and ``max_mb``. Errors are never kept.
+used entries go first, within ``max_entries`` and ``max_mb``. Errors are never kept. The
+bookkeeping (order, bounds, freshness, counts, lock) is ``ballast.memo.Memo``'s.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.data.loaders import file_stamp, files_read
+from ballast.memo import Memo
 
 MAX_ENTRIES = 4  # a grid of a few years or price nodes keeps each one's inputs
 MAX_MB = 512  # a 15-min year with 4 plants is ~5 MB, a 1-min year ~75 MB
@@ -45,39 +45,38 @@ class InputsCache:
     """Least recently used inputs, by key, within ``max_entries`` and ``max_mb``."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_mb: float = MAX_MB) -> None:
-        self.max_entries, self.max_bytes = max_entries, max_mb * 2**20
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._lock = threading.Lock()  # a worker may run several task threads
-        self.hits = self.misses = 0
+        self._memo: Memo[_Entry] = Memo(
+            max_entries, max_mb * 2**20, nbytes=lambda e: e.nbytes, fresh=_files_unchanged
+        )
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._memo)
+
+    @property
+    def hits(self) -> int:
+        return self._memo.hits
+
+    @property
+    def misses(self) -> int:
+        return self._memo.misses
 
     def get(
         self, key: Hashable, build: Callable[[], tuple[pd.DataFrame, object]]
     ) -> tuple[pd.DataFrame, object]:
         """``build()`` (a frame of numeric columns and any extra), or a new frame over the
         arrays kept under ``key`` if every file read to build them is unchanged."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and all(_unchanged(f) for f in entry.files):
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return _frame(entry), entry.extra
-            self.misses += 1
-            self._entries.pop(key, None)
-        with files_read() as files:  # outside the lock: two threads may both build, once each
-            frame, extra = build()
-        entry = _freeze(frame, extra, tuple(dict.fromkeys(files)))
-        if entry.nbytes <= self.max_bytes:
-            with self._lock:
-                self._entries[key] = entry
-                while (
-                    len(self._entries) > self.max_entries
-                    or sum(e.nbytes for e in self._entries.values()) > self.max_bytes
-                ):
-                    self._entries.popitem(last=False)
+
+        def frozen() -> _Entry:
+            with files_read() as files:
+                frame, extra = build()
+            return _freeze(frame, extra, tuple(dict.fromkeys(files)))
+
+        entry = self._memo.get(key, frozen)
         return _frame(entry), entry.extra
+
+
+def _files_unchanged(entry: _Entry) -> bool:
+    return all(_unchanged(f) for f in entry.files)
 
 
 def _unchanged(stamp: tuple[str, int, int]) -> bool:
