@@ -62,6 +62,31 @@ def test_the_runtime_loads_the_controller_warm_compiled():
     assert _warm_then_cache_stats("live", _RUNTIME_WARM_UP) == (1, 0)
 
 
+# A fresh process runs the fine engine (1 s) on its normal path, ``simulate`` of a 1-s scenario
+# (``sim.fine.run_fine``: the training waveform as float32 into the plant kernel), over another
+# half hour than ``warm fine``'s, and prints the cache statistics of its three kernels.
+_FINE_RUN = """
+from ballast.examples import examples_dir
+from ballast.models.ai_swings import training_level_chunk
+from ballast.scenario import load_scenario, parse_scenario
+from ballast.sim.engine import simulate
+from ballast.sim.fine_ai import scale_by_row
+from ballast.sim.kernel import run_plant_ticks
+
+path = examples_dir() / "training_campus.yaml"
+doc = load_scenario(path).model_dump(mode="json")
+doc["run"].update(start="2024-07-01T06:00:00Z", end="2024-07-01T06:30:00Z")
+simulate(parse_scenario(doc, str(path)), path.parent)
+for kernel in (run_plant_ticks, scale_by_row, training_level_chunk):
+    print(sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))
+"""
+
+
+def test_the_fine_engine_loads_its_kernels_warm_compiled():
+    # each kernel: one signature, loaded (a float64 waveform would compile a second one)
+    assert _warm_then_cache_stats("fine", _FINE_RUN) == (1, 0) * 3
+
+
 def test_the_backtest_kernels_land_in_the_on_disk_cache():
     assert warm.main(["fine", "coarse"]) == 0
     cache = SRC / "ballast" / "sim" / "__pycache__"
