@@ -14,6 +14,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from ballast import nrt_borrow as _nrt_borrow
 from ballast import numba_cache
 from ballast import physics as _physics
 from ballast.control import records as _records
@@ -32,6 +33,7 @@ from ballast.control.stack import (
 )
 from ballast.models import miner_dynamics as _plant
 from ballast.models.miner_dynamics import plant_advance, plant_command
+from ballast.nrt_borrow import borrow
 from ballast.physics import (
     battery_max_discharge_mw,
     battery_stored_change_mwh,
@@ -42,7 +44,8 @@ from ballast.physics import (
 
 # the kernels inline the rule stack and the plant: recompile when those files change
 numba_cache.drop_stale(__file__, _rules.__file__, _smoothing.__file__, _stack.__file__,
-                       _stack_rules.__file__, _records.__file__, _plant.__file__, _physics.__file__)
+                       _stack_rules.__file__, _records.__file__, _plant.__file__, _physics.__file__,
+                       _nrt_borrow.__file__)
 
 # The fine run's clock: start [s], step [s], this chunk's first global tick, ticks per coarse row.
 Clock = namedtuple("Clock", ["t0_s", "dt_s", "tick0", "coarse_every"])
@@ -142,7 +145,18 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, info_r
     from the plain loop of ``control.step``).
     """
     p = params[0]
-    st = memory_records(mem)
+    # The groups' and the memory's arrays as borrowed views (``nrt_borrow``): the inlined stack
+    # hands them on through named tuples, and numba's reference counts on them (about 30 atomic
+    # adds per tick that its pruning left) become null checks. A 1-s two days: 124.5 vs 154 ns
+    # of CPU per tick (best of 15, shared machine); the same views of the plant's, inputs' and
+    # outputs' arrays, and of ``before`` and ``wish``, gained nothing measurable and were not kept.
+    grp = Groups(borrow(grp.count), borrow(grp.run_mw), borrow(grp.sleep_mw),
+                 borrow(grp.breakeven_per_hashprice), borrow(grp.deadband_usd_per_mwh),
+                 borrow(grp.min_on_s), borrow(grp.min_off_s), borrow(grp.merit), grp.full_mw,
+                 grp.sleep_all_mw)
+    econ_on, last_change_s, running, smooth, ai_buf, restore = mem
+    st = memory_records((borrow(econ_on), borrow(last_change_s), borrow(running), borrow(smooth),
+                         borrow(ai_buf), borrow(restore)))
     t0_s, dt_s, tick0, coarse_every = clock
     ai_mw = inputs.ai_mw
     count, run_mw, sleep_mw = grp.count, grp.run_mw, grp.sleep_mw
