@@ -65,6 +65,33 @@ Outputs = namedtuple("Outputs", ["import_mw", "miner_mw", "battery_mw", "rule",
                                  "group_power_mw", "reserve_mw", "rule_ticks", "record_every"])
 
 
+@njit(cache=True, inline="always")
+def borrowed_groups(grp):
+    """``grp`` (``records.Groups``) with its arrays as borrowed views (``nrt_borrow.borrow``).
+
+    The inlined stack hands the groups' and the memory's arrays on through named tuples, and
+    numba's reference counts on them (about 30 atomic adds per tick that its pruning left)
+    become null checks. A 1-s two days: 124.5 vs 154 ns of CPU per tick (best of 15, shared
+    machine); the same views of the plant's, inputs' and outputs' arrays, and of the 1-s loop's
+    ``before`` and ``wish``, gained nothing measurable and were not kept. The views live only
+    inside a kernel, while its caller holds the arrays.
+    """
+    return Groups(borrow(grp.count), borrow(grp.run_mw), borrow(grp.sleep_mw),
+                  borrow(grp.breakeven_per_hashprice), borrow(grp.deadband_usd_per_mwh),
+                  borrow(grp.min_on_s), borrow(grp.min_off_s), borrow(grp.merit), grp.full_mw,
+                  grp.sleep_all_mw)
+
+
+@njit(cache=True, inline="always")
+def borrowed_memory(mem):
+    """The controller's memory as a plain tuple (``stack.memory_records``), its arrays as
+    borrowed views (see ``borrowed_groups``)."""
+    econ_on, last_change_s, running, smooth, ai_buf, restore = mem
+    return (borrow(econ_on), borrow(last_change_s), borrow(running), borrow(smooth),
+            borrow(ai_buf), borrow(restore))
+
+
+
 def backtest_params(import_limit_mw: float, export_limit_mw: float, margin_mw: float,
                     economic_dispatch: bool, absorb_renewables: bool) -> np.ndarray:
     """The parameter record of the backtest's rule stack, smoothing off (a 1-element array:
@@ -109,8 +136,8 @@ def run_ticks_records(params, groups, mem, time_s, price, hashprice, ai_load_mw,
     ``records.State`` (``stack.memory_records``), ``info_rec`` a 1-element
     ``records.INFO_DTYPE`` array the caller keeps (see ``run_plant_ticks``)."""
     p = params[0]
-    grp = Groups(*groups)
-    st = memory_records(mem)
+    grp = borrowed_groups(Groups(*groups))  # borrowed views: see ``borrowed_groups``
+    st = memory_records(borrowed_memory(mem))
     n = time_s.shape[0]
     groups = grp.count.shape[0]
     info = info_rec[0]
@@ -145,18 +172,9 @@ def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, info_r
     from the plain loop of ``control.step``).
     """
     p = params[0]
-    # The groups' and the memory's arrays as borrowed views (``nrt_borrow``): the inlined stack
-    # hands them on through named tuples, and numba's reference counts on them (about 30 atomic
-    # adds per tick that its pruning left) become null checks. A 1-s two days: 124.5 vs 154 ns
-    # of CPU per tick (best of 15, shared machine); the same views of the plant's, inputs' and
-    # outputs' arrays, and of ``before`` and ``wish``, gained nothing measurable and were not kept.
-    grp = Groups(borrow(grp.count), borrow(grp.run_mw), borrow(grp.sleep_mw),
-                 borrow(grp.breakeven_per_hashprice), borrow(grp.deadband_usd_per_mwh),
-                 borrow(grp.min_on_s), borrow(grp.min_off_s), borrow(grp.merit), grp.full_mw,
-                 grp.sleep_all_mw)
-    econ_on, last_change_s, running, smooth, ai_buf, restore = mem
-    st = memory_records((borrow(econ_on), borrow(last_change_s), borrow(running), borrow(smooth),
-                         borrow(ai_buf), borrow(restore)))
+    # the groups' and the memory's arrays as borrowed views (``borrowed_groups``: figures there)
+    grp = borrowed_groups(grp)
+    st = memory_records(borrowed_memory(mem))
     t0_s, dt_s, tick0, coarse_every = clock
     ai_mw = inputs.ai_mw
     count, run_mw, sleep_mw = grp.count, grp.run_mw, grp.sleep_mw
