@@ -91,7 +91,7 @@ def _overlap(a0, a1, b0, b1):
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def training_level_chunk(t0_s, dt_s, p, crashes_s, phase_s, out_level, out_fill):
     """Fill ``out_level`` (job power as a share of full, with any floor) and ``out_fill`` (share
     added by the floor) for ticks t0, t0 + dt, ... ``p`` = ``TrainingSwings.as_array()``;

@@ -8,6 +8,7 @@ tick; the AI load is generated per chunk (float32); per-group power is recorded 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,10 +123,7 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
     info_rec = np.zeros(1, INFO_DTYPE)  # what a tick reports (kept here: see run_plant_ticks)
     fill_mwh = 0.0
     fill_usd = 0.0
-    for i0 in range(0, n_ticks, chunk):
-        n = min(chunk, n_ticks - i0)
-        ai_mw, fill = ai.chunk(i0, n)
-        ai_all[i0:i0 + n] = ai_mw
+    for i0, n, ai_mw, fill in _chunks_ahead(ai, n_ticks, chunk, ai_all):
         if fill.any():  # (a sum of zeros adds nothing: one pass less without a GPU floor)
             fill_mwh += float(fill.sum(dtype="float64")) * dt_s / 3600.0
             tick_price = price[np.arange(i0, i0 + n) // every]
@@ -154,6 +152,32 @@ def run_fine(config: ControllerConfig, coarse: pd.DataFrame, ai: FineAi, n_ticks
                    rule=rule if keep_ticks else None, floor_fill_mwh=fill_mwh,
                    floor_fill_cost_usd=fill_usd,
                    group_power_mw=group_mw, reserve_mw=reserve, rule_ticks=rules)
+
+
+def _chunks_ahead(ai: FineAi, n_ticks: int, chunk: int,
+                  ai_all: np.ndarray) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(first tick, ticks, AI load [MW], floor fill) per chunk of ``chunk`` ticks, each chunk's
+    load also copied into ``ai_all``; the next chunk is generated on a second thread while the
+    caller runs this one (the waveform and the kernel release the GIL, and a chunk does not
+    depend on the run). The 1-s year's wall time falls by the waveform's share where a
+    second core is free; the chunks are the same either way."""
+    def make(i0: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+        n = min(chunk, n_ticks - i0)
+        ai_mw, fill = ai.chunk(i0, n)
+        ai_all[i0:i0 + n] = ai_mw
+        return i0, n, ai_mw, fill
+
+    if n_ticks <= chunk:  # one chunk: nothing to overlap
+        if n_ticks:
+            yield make(0)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ballast-fine-ai") as pool:
+        ahead = pool.submit(make, 0)
+        for i0 in range(chunk, n_ticks + chunk, chunk):
+            done = ahead.result()
+            if i0 < n_ticks:
+                ahead = pool.submit(make, i0)
+            yield done
 
 
 @contextmanager

@@ -66,7 +66,7 @@ class FineAi:
                           self.trace_mw, self.noise_mw)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scale_by_row(level, fill, coarse_mw, every, skip):
     """``level`` and ``fill`` (float32 shares, in place) times the coarse full power [MW] of
     their row (tick ``i`` is in row ``(skip + i) // every``), as float32: the float64 product

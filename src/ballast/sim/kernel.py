@@ -153,7 +153,7 @@ def run_ticks_records(params, groups, mem, time_s, price, hashprice, ai_load_mw,
             out_running_mean[b, g] += running[g] / record_every
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_plant_ticks(clock, inputs, params, grp, mem, plant, battery, out, info_rec):
     """Ticks [0, n) of a fine-resolution run: controller (``control_tick_full``, the live code
     path) -> miner plant (latency, sleep/wake ramps) -> battery -> campus import.
