@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from numpy._core import multiarray as _multiarray
 
 from ballast.control import ControllerConfig, ControllerState, Snapshot, step
 from ballast.control.records import INFO_DTYPE
@@ -180,6 +180,18 @@ def _chunks_ahead(ai: FineAi, n_ticks: int, chunk: int,
             yield done
 
 
+def hugepage_setter() -> Callable[[bool], bool] | None:
+    """numpy's private switch of its huge-page advice (``_set_madvise_hugepage``: takes the new
+    setting, returns the old), from numpy 2's ``numpy._core`` or numpy 1's ``numpy.core``;
+    None if neither has it."""
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return getattr(import_module(name), "_set_madvise_hugepage", None)
+        except ImportError:
+            continue
+    return None
+
+
 @contextmanager
 def _small_pages() -> Iterator[None]:
     """numpy allocates without its transparent-huge-page advice inside this block.
@@ -192,7 +204,7 @@ def _small_pages() -> Iterator[None]:
     besides the ``NUMPY_MADVISE_HUGEPAGE`` environment variable, read once at import: the
     private setter is used when present, and without it nothing changes.
     """
-    setter = getattr(_multiarray, "_set_madvise_hugepage", None)
+    setter = hugepage_setter()
     if setter is None:
         yield
         return
