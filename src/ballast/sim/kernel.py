@@ -91,7 +91,6 @@ def borrowed_memory(mem):
             borrow(ai_buf), borrow(restore))
 
 
-
 def backtest_params(import_limit_mw: float, export_limit_mw: float, margin_mw: float,
                     economic_dispatch: bool, absorb_renewables: bool) -> np.ndarray:
     """The parameter record of the backtest's rule stack, smoothing off (a 1-element array:
